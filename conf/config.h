@@ -1,0 +1,145 @@
+/* conf/config.h - dirmail.conf loaded with libconfig into one typed, validated,
+ * immutable struct. Every setting has a default here and in
+ * conf/dirmail.conf.sample; nothing changes a struct config after config_load. */
+#ifndef DIRMAIL_CONF_CONFIG_H
+#define DIRMAIL_CONF_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "lib/log.h"
+
+enum service_type {
+    SERVICE_SMTP,        /* port 25 role: MX, AUTH optional */
+    SERVICE_SUBMISSION,  /* 587: STARTTLS + AUTH required (RFC 6409) */
+    SERVICE_SUBMISSIONS, /* 465: implicit TLS (RFC 8314) */
+    SERVICE_LMTP,
+    SERVICE_POP3,
+    SERVICE_POP3S,
+    SERVICE_IMAP,
+    SERVICE_IMAPS,
+};
+
+/* One address a service listens on: host is a literal IPv4/IPv6 address or
+ * "*" (all IPv4 and IPv6 addresses); written "127.0.0.1:2525", "[::1]:25", "*:25". */
+struct config_listen {
+    char *host;
+    unsigned port;
+};
+
+struct config_service {
+    char *name; /* unique; defaults to the type's name */
+    enum service_type type;
+    struct config_listen *listen;
+    size_t listen_count;
+    unsigned max_connections;        /* whole service, all workers */
+    unsigned max_connections_per_ip; /* per client address, all workers */
+    unsigned idle_timeout;           /* seconds without a complete command */
+    unsigned session_timeout;        /* seconds a session may last in all */
+};
+
+enum config_ldap_starttls { LDAP_STARTTLS_NO, LDAP_STARTTLS_TRY, LDAP_STARTTLS_REQUIRE };
+
+struct config_ldap {
+    char **uris; /* tried in order: ldap://, ldaps://, ldapi:// */
+    size_t uri_count;
+    char *bind_dn;            /* NULL: anonymous */
+    char *bind_password;      /* inline, or read from bind_password_file by config_load */
+    char *bind_password_file; /* readable by root only; read before the privilege drop */
+    char *base;
+    char *profile; /* dirmail, qmail-ldap, inetlocalmailrecipient, active-directory */
+    unsigned connect_timeout; /* seconds */
+    unsigned timeout;         /* seconds, every operation */
+    unsigned pool_size;
+    enum config_ldap_starttls starttls;
+    char *ca_file;
+    bool verify_cert;
+};
+
+struct config_tls {
+    char *cert_file; /* NULL: no TLS service, no STARTTLS offered */
+    char *key_file;
+    char *ca_file;
+    char *min_protocol; /* "TLSv1.2" or "TLSv1.3" */
+    char *ciphers;      /* OpenSSL cipher list for TLS 1.2; NULL: OpenSSL's default */
+};
+
+struct config_server {
+    char *hostname; /* our name in banners and Received; default: gethostname() */
+    char *user;     /* the mail user the workers and auth run as */
+    char *group;
+    char *pid_file;
+    char *state_dir; /* queue, auth socket, indexes; owned by user */
+    enum log_target log_target;
+    enum log_level log_level;
+    unsigned workers;        /* worker processes; 0 = one per CPU */
+    unsigned shutdown_grace; /* seconds SIGTERM waits for sessions to finish */
+};
+
+struct config_domains {
+    char **local; /* mailboxes here or on other nodes: recipients looked up in the directory */
+    size_t local_count;
+    char **relay; /* relayed to a next hop (relay issue) */
+    size_t relay_count;
+    bool from_directory; /* also read dirmailDomain entries */
+};
+
+struct config_relay {
+    char **trusted_networks; /* CIDR, e.g. "127.0.0.0/8", "::1/128" */
+    size_t trusted_network_count;
+};
+
+struct config_queue {
+    unsigned max_age;       /* seconds before an undeliverable message bounces */
+    unsigned retry_min;     /* first retry delay, seconds */
+    unsigned retry_max;     /* longest retry delay, seconds */
+};
+
+struct config_delivery {
+    char *mailbox_base; /* relative mailbox paths from the directory live below it */
+};
+
+struct config_limits {
+    unsigned line_length;           /* protocol command line, octets (SMTP: 512) */
+    unsigned text_line_length;      /* message text line, octets (RFC 5321: 1000) */
+    size_t message_size;            /* octets */
+    unsigned recipients;            /* per message */
+    unsigned errors;                /* per session before 421 and close */
+    unsigned max_connections;       /* all services together */
+};
+
+struct config {
+    char *path; /* the file it was loaded from */
+    struct config_server server;
+    struct config_ldap ldap;
+    struct config_tls tls;
+    struct config_service *services;
+    size_t service_count;
+    struct config_domains domains;
+    struct config_relay relay;
+    struct config_queue queue;
+    struct config_delivery delivery;
+    struct config_limits limits;
+};
+
+/* config_load - read and validate path. On success returns a new struct the
+ * caller frees with config_free. On failure returns NULL and sets *error_r to
+ * a malloc'd message "FILE:LINE: setting NAME: what is wrong" that the caller
+ * frees. */
+struct config *config_load(const char *path, char **error_r);
+
+/* config_free - free conf and set *conf to NULL; NULL is fine. */
+void config_free(struct config **conf);
+
+/* config_print - write the effective configuration (every setting, defaults
+ * included) in dirmail.conf syntax; secrets are printed as "<hidden>". */
+void config_print(const struct config *conf, FILE *out);
+
+/* config_service_type_name - "smtp", "submission", ... */
+const char *config_service_type_name(enum service_type type);
+
+/* config_service_implicit_tls - true for submissions, pop3s, imaps. */
+bool config_service_implicit_tls(enum service_type type);
+
+#endif

@@ -1,0 +1,104 @@
+/* lib/conn.h - one network connection as every protocol sees it: non-blocking
+ * buffered reads of lines with a hard length limit and of exact byte counts,
+ * buffered writes with flush, idle and session timeouts, the peer's address,
+ * and TLS through OpenSSL (implicit, server STARTTLS that discards plaintext
+ * already buffered, client). It never interprets what it carries. */
+#ifndef DIRMAIL_CONN_H
+#define DIRMAIL_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+
+struct event_loop;
+struct conn;
+
+enum conn_result {
+    CONN_OK,       /* a line / bytes are returned, or everything was written */
+    CONN_AGAIN,    /* nothing complete yet: wait for the next event */
+    CONN_TOO_LONG, /* the line exceeded the limit; its bytes up to the next LF were discarded */
+    CONN_EOF,      /* the peer closed cleanly */
+    CONN_ERROR,    /* I/O or TLS error; the connection is unusable */
+};
+
+/* How a line ended and what it held, so that each protocol applies its own
+ * rule (SMTP rejects bare CR/LF in DATA: the 2023 smuggling class). */
+struct conn_line {
+    const char *data; /* without the line ending; NUL-terminated for convenience */
+    size_t len;       /* data may hold NUL bytes: len, not strlen */
+    bool bare_lf;     /* ended by LF without CR */
+    bool bare_cr;     /* a CR not followed by LF occurs inside data */
+    bool has_nul;     /* a NUL byte occurs inside data */
+};
+
+enum conn_event {
+    CONN_EVENT_INPUT,   /* bytes (or EOF/error) to read: call conn_read_* until CONN_AGAIN */
+    CONN_EVENT_FLUSHED, /* all queued output has been written */
+    CONN_EVENT_TIMEOUT, /* idle or session timeout passed */
+};
+
+typedef void conn_handler(struct conn *conn, enum conn_event event, void *ctx);
+
+/* conn_new - take ownership of a connected socket fd (made non-blocking).
+ * line_limit is the longest accepted line including its CRLF. NULL on failure. */
+struct conn *conn_new(int fd, size_t line_limit);
+/* conn_free - close the socket (TLS close_notify attempted) and free; NULLs *conn. */
+void conn_free(struct conn **conn);
+
+int conn_fd(const struct conn *conn);
+void conn_set_line_limit(struct conn *conn, size_t line_limit);
+/* conn_peer_ip - the peer's address as text ("192.0.2.1", "2001:db8::1"); port likewise. */
+const char *conn_peer_ip(const struct conn *conn);
+unsigned conn_peer_port(const struct conn *conn);
+const char *conn_local_ip(const struct conn *conn);
+unsigned conn_local_port(const struct conn *conn);
+
+/* conn_attach - drive conn from loop: handler is called for input, flush and
+ * timeouts. idle_ms (0 = none) restarts whenever input arrives; session_ms
+ * (0 = none) counts from now. */
+int conn_attach(struct conn *conn, struct event_loop *loop, conn_handler *handler, void *ctx);
+void conn_set_timeouts(struct conn *conn, uint64_t idle_ms, uint64_t session_ms);
+
+/* conn_read_line - the next complete line, valid until the next read call. */
+enum conn_result conn_read_line(struct conn *conn, struct conn_line *line_r);
+/* conn_read_bytes - up to max bytes of what is buffered or readable now
+ * (IMAP literals, BDAT chunks: the caller counts down). */
+enum conn_result conn_read_bytes(struct conn *conn, size_t max, const char **data_r, size_t *len_r);
+/* conn_input_pending - bytes already buffered and not yet read. */
+size_t conn_input_pending(const struct conn *conn);
+
+/* conn_write / conn_printf - queue output (no limit: the protocol bounds what
+ * it queues). conn_flush - write what is queued: CONN_OK when all is out,
+ * CONN_AGAIN when the rest goes out on writability (then CONN_EVENT_FLUSHED). */
+void conn_write(struct conn *conn, const void *data, size_t len);
+void conn_printf(struct conn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+enum conn_result conn_flush(struct conn *conn);
+size_t conn_output_pending(const struct conn *conn);
+
+/* conn_wait - for blocking use (clients, tools, tests): wait up to timeout_ms
+ * for the input or output conn needs now; CONN_OK, or CONN_ERROR on timeout
+ * (errno ETIMEDOUT) or failure. */
+enum conn_result conn_wait(struct conn *conn, int timeout_ms);
+
+/* conn_tls_server_start - begin TLS as a server (implicit TLS, or after the
+ * STARTTLS reply has been flushed). Every byte buffered or already received in
+ * plaintext is discarded first (RFC 3207 section 4.2, CVE-2011-0411); the
+ * count discarded is returned in *discarded_r (may be NULL). The handshake
+ * proceeds inside the following reads and writes. 0 or -1. */
+int conn_tls_server_start(struct conn *conn, SSL_CTX *ctx, size_t *discarded_r);
+/* conn_tls_client_start - begin TLS as a client, verifying server_name when
+ * the context verifies. 0 or -1. */
+int conn_tls_client_start(struct conn *conn, SSL_CTX *ctx, const char *server_name);
+bool conn_tls_active(const struct conn *conn);
+/* conn_tls_handshake_done - true once the handshake completed. */
+bool conn_tls_handshake_done(const struct conn *conn);
+/* Negotiated protocol ("TLSv1.3") and cipher, NULL before the handshake. */
+const char *conn_tls_version(const struct conn *conn);
+const char *conn_tls_cipher(const struct conn *conn);
+/* conn_error - the last error as text (for logs). */
+const char *conn_error(const struct conn *conn);
+
+#endif
