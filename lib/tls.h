@@ -4,6 +4,8 @@
 #ifndef DIRMAIL_TLS_H
 #define DIRMAIL_TLS_H
 
+#include <stdbool.h>
+
 #include <openssl/ssl.h>
 
 /* tls_server_ctx_new - a server context; min_protocol "TLSv1.2" or "TLSv1.3"

@@ -1,0 +1,68 @@
+"""Run the unittest TestCases of a test script and report them as TAP, so
+automake's TAP driver (and .ci/run's totals) count every test case.
+
+Usage at the end of a test script:
+
+    if __name__ == "__main__":
+        harness.tap.main()
+"""
+import sys
+import traceback
+import unittest
+
+
+class _TapResult(unittest.TestResult):
+    def __init__(self, stream):
+        super().__init__()
+        self.stream = stream
+        self.number = 0
+
+    def _line(self, text):
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def _diag(self, text):
+        for line in text.rstrip("\n").splitlines():
+            self._line("# " + line)
+
+    def _name(self, test):
+        return test.id().split(".", 1)[-1]
+
+    def addSuccess(self, test):
+        self.number += 1
+        self._line(f"ok {self.number} - {self._name(test)}")
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self.number += 1
+        self._line(f"not ok {self.number} - {self._name(test)}")
+        self._diag("".join(traceback.format_exception(*err)))
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self.number += 1
+        self._line(f"not ok {self.number} - {self._name(test)} (error)")
+        self._diag("".join(traceback.format_exception(*err)))
+
+    def addSkip(self, test, reason):
+        self.number += 1
+        self._line(f"ok {self.number} - {self._name(test)} # SKIP {reason}")
+
+    def addExpectedFailure(self, test, err):
+        self.number += 1
+        self._line(f"ok {self.number} - {self._name(test)} # TODO expected failure")
+
+    def addUnexpectedSuccess(self, test):
+        self.number += 1
+        self._line(f"not ok {self.number} - {self._name(test)} # unexpected success")
+
+
+def main(module="__main__"):
+    """Load every TestCase of module, run them in order, print TAP, exit 0/1."""
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[module])
+    result = _TapResult(sys.stdout)
+    count = suite.countTestCases()
+    sys.stdout.write(f"1..{count}\n")
+    sys.stdout.flush()
+    suite.run(result)
+    sys.exit(0 if result.wasSuccessful() else 1)
