@@ -43,7 +43,10 @@ enum conn_event {
 typedef void conn_handler(struct conn *conn, enum conn_event event, void *ctx);
 
 /* conn_new - take ownership of a connected socket fd (made non-blocking).
- * line_limit is the longest accepted line including its CRLF. NULL on failure. */
+ * line_limit is the longest accepted line including its CRLF. NULL on failure.
+ * Under TLS, OpenSSL writes to the socket with write(2): a process using
+ * conn ignores SIGPIPE (signal(SIGPIPE, SIG_IGN)); plaintext writes use
+ * MSG_NOSIGNAL. */
 struct conn *conn_new(int fd, size_t line_limit);
 /* conn_free - close the socket (TLS close_notify attempted) and free; NULLs *conn. */
 void conn_free(struct conn **conn);
@@ -61,8 +64,17 @@ unsigned conn_local_port(const struct conn *conn);
  * (0 = none) counts from now. */
 int conn_attach(struct conn *conn, struct event_loop *loop, conn_handler *handler, void *ctx);
 void conn_set_timeouts(struct conn *conn, uint64_t idle_ms, uint64_t session_ms);
+/* conn_set_input_paused - stop (true) or resume reporting CONN_EVENT_INPUT,
+ * e.g. while a command waits for an answer from elsewhere. The loop is level
+ * triggered: a handler that returns without reading to CONN_AGAIN is called
+ * again, so pause instead of leaving input unread. Input already buffered
+ * raises no new event on resume: read it then. (Added to the contract.) */
+void conn_set_input_paused(struct conn *conn, bool paused);
 
-/* conn_read_line - the next complete line, valid until the next read call. */
+/* conn_read_line - the next complete line, valid until the next read call.
+ * A line of exactly line_limit bytes (ending included) is returned; a longer
+ * one gives CONN_TOO_LONG once and its bytes up to the next LF are dropped.
+ * Bytes after the last LF when the peer closes are not a line: CONN_EOF. */
 enum conn_result conn_read_line(struct conn *conn, struct conn_line *line_r);
 /* conn_read_bytes - up to max bytes of what is buffered or readable now
  * (IMAP literals, BDAT chunks: the caller counts down). */
@@ -84,14 +96,23 @@ size_t conn_output_pending(const struct conn *conn);
 enum conn_result conn_wait(struct conn *conn, int timeout_ms);
 
 /* conn_tls_server_start - begin TLS as a server (implicit TLS, or after the
- * STARTTLS reply has been flushed). Every byte buffered or already received in
- * plaintext is discarded first (RFC 3207 section 4.2, CVE-2011-0411); the
- * count discarded is returned in *discarded_r (may be NULL). The handshake
- * proceeds inside the following reads and writes. 0 or -1. */
+ * STARTTLS reply has been flushed: -1 if output is still queued). Every
+ * plaintext byte conn has buffered is discarded first (RFC 3207 section 4.2,
+ * CVE-2011-0411); the count discarded is returned in *discarded_r (may be
+ * NULL). Bytes the kernel still holds are left to the handshake, which fails
+ * on them unless they are a ClientHello (a conforming client sends nothing
+ * else after STARTTLS). The handshake proceeds inside the following reads and
+ * writes. 0 or -1. */
 int conn_tls_server_start(struct conn *conn, SSL_CTX *ctx, size_t *discarded_r);
 /* conn_tls_client_start - begin TLS as a client, verifying server_name when
- * the context verifies. 0 or -1. */
+ * the context verifies (host name, or IP address against IP SANs); SNI is
+ * sent for host names. Buffered plaintext is discarded. 0 or -1. */
 int conn_tls_client_start(struct conn *conn, SSL_CTX *ctx, const char *server_name);
+/* conn_tls_handshake - drive the handshake now (a client that wants the
+ * verification result before it sends anything): CONN_OK when done,
+ * CONN_AGAIN (wait with conn_wait or the loop), CONN_ERROR with conn_error
+ * saying why (e.g. certificate verify failed). (Added to the contract.) */
+enum conn_result conn_tls_handshake(struct conn *conn);
 bool conn_tls_active(const struct conn *conn);
 /* conn_tls_handshake_done - true once the handshake completed. */
 bool conn_tls_handshake_done(const struct conn *conn);

@@ -4,6 +4,7 @@
 #ifndef DIRMAIL_EVENT_H
 #define DIRMAIL_EVENT_H
 
+#include <signal.h>
 #include <stdint.h>
 
 enum {
@@ -49,9 +50,23 @@ void event_timer_reset(struct event_timer *timer, uint64_t msecs);
 void event_timer_remove(struct event_timer **timer);
 
 /* event_signal_add - block signo for the process and deliver it through the
- * loop. NULL on failure. */
+ * loop. NULL on failure.
+ * The signal is blocked with sigprocmask, and a blocked mask is inherited
+ * across fork and exec: a child that wants the signals delivered normally
+ * (a child that execs, or that does not run this loop) must restore the mask
+ * with event_signal_saved_mask before it execs or runs its own handlers. A
+ * forked child that keeps running an event loop frees the parent's loop and
+ * makes its own. */
 struct event_signal *event_signal_add(struct event_loop *loop, int signo, event_signal_cb *cb,
                                       void *ctx);
+/* event_signal_remove - stop delivering; the signal is unblocked again when
+ * no other registration wants it and it was not blocked before the first
+ * event_signal_add. */
 void event_signal_remove(struct event_signal **sig);
+
+/* event_signal_saved_mask - the process's signal mask as it was before
+ * event_signal_add first blocked a signal (the current mask if it never did).
+ * After fork: sigprocmask(SIG_SETMASK, &saved, NULL). */
+void event_signal_saved_mask(sigset_t *mask_r);
 
 #endif
