@@ -37,10 +37,14 @@ struct loader {
 };
 
 static const char *const service_type_names[] = {
-    [SERVICE_SMTP] = "smtp", [SERVICE_SUBMISSION] = "submission",
-    [SERVICE_SUBMISSIONS] = "submissions", [SERVICE_LMTP] = "lmtp",
-    [SERVICE_POP3] = "pop3", [SERVICE_POP3S] = "pop3s",
-    [SERVICE_IMAP] = "imap", [SERVICE_IMAPS] = "imaps",
+    [SERVICE_SMTP] = "smtp",
+    [SERVICE_SUBMISSION] = "submission",
+    [SERVICE_SUBMISSIONS] = "submissions",
+    [SERVICE_LMTP] = "lmtp",
+    [SERVICE_POP3] = "pop3",
+    [SERVICE_POP3S] = "pop3s",
+    [SERVICE_IMAP] = "imap",
+    [SERVICE_IMAPS] = "imaps",
 };
 
 /* The port a service listens on when its listen setting is absent. LMTP has
@@ -49,16 +53,16 @@ static const struct {
     const char *host;
     unsigned port;
 } service_default_listen[] = {
-    [SERVICE_SMTP] = {"*", 25},      [SERVICE_SUBMISSION] = {"*", 587},
+    [SERVICE_SMTP] = {"*", 25},         [SERVICE_SUBMISSION] = {"*", 587},
     [SERVICE_SUBMISSIONS] = {"*", 465}, [SERVICE_LMTP] = {"127.0.0.1", 24},
-    [SERVICE_POP3] = {"*", 110},     [SERVICE_POP3S] = {"*", 995},
-    [SERVICE_IMAP] = {"*", 143},     [SERVICE_IMAPS] = {"*", 993},
+    [SERVICE_POP3] = {"*", 110},        [SERVICE_POP3S] = {"*", 995},
+    [SERVICE_IMAP] = {"*", 143},        [SERVICE_IMAPS] = {"*", 993},
 };
 
 static const char *const starttls_names[] = {
     [LDAP_STARTTLS_NO] = "no", [LDAP_STARTTLS_TRY] = "try", [LDAP_STARTTLS_REQUIRE] = "require"};
-static const char *const log_target_names[] = {[LOG_TARGET_STDERR] = "stderr",
-                                               [LOG_TARGET_SYSLOG] = "syslog"};
+static const char *const log_target_names[] = {
+    [LOG_TARGET_STDERR] = "stderr", [LOG_TARGET_SYSLOG] = "syslog"};
 static const char *const log_level_names[] = {[LOG_LEVEL_ERROR] = "error",
                                               [LOG_LEVEL_WARNING] = "warning",
                                               [LOG_LEVEL_INFO] = "info",
@@ -72,20 +76,24 @@ static const char *const tls_protocol_names[] = {"TLSv1.2", "TLSv1.3"};
 /* The settings each section knows; anything else is an error. */
 static const char *const top_keys[] = {"server", "ldap",  "tls",      "services", "domains",
                                        "relay",  "queue", "delivery", "limits",   NULL};
-static const char *const server_keys[] = {
-    "hostname", "user",      "group",   "pid_file",       "state_dir",
-    "log",      "log_level", "workers", "shutdown_grace", NULL};
-static const char *const ldap_keys[] = {"uris",       "bind_dn",   "bind_password",
-                                        "bind_password_file",      "base",
-                                        "profile",    "connect_timeout",
-                                        "timeout",    "pool_size", "starttls",
-                                        "ca_file",    "verify_cert", NULL};
-static const char *const tls_keys[] = {"cert_file", "key_file", "ca_file", "min_protocol",
-                                       "ciphers",   NULL};
-static const char *const service_keys[] = {"type",          "name",
-                                           "listen",        "max_connections",
-                                           "max_connections_per_ip", "idle_timeout",
-                                           "session_timeout", NULL};
+static const char *const server_keys[] = {"hostname",       "user", "group",     "pid_file",
+                                          "state_dir",      "log",  "log_level", "workers",
+                                          "shutdown_grace", NULL};
+static const char *const ldap_keys[] = {
+    "uris",      "bind_dn",  "bind_password",   "bind_password_file",
+    "base",      "profile",  "connect_timeout", "timeout",
+    "pool_size", "starttls", "ca_file",         "verify_cert",
+    NULL};
+static const char *const tls_keys[] = {"cert_file",    "key_file", "ca_file",
+                                       "min_protocol", "ciphers",  NULL};
+static const char *const service_keys[] = {"type",
+                                           "name",
+                                           "listen",
+                                           "max_connections",
+                                           "max_connections_per_ip",
+                                           "idle_timeout",
+                                           "session_timeout",
+                                           NULL};
 static const char *const domains_keys[] = {"local", "relay", "from_directory", NULL};
 static const char *const relay_keys[] = {"trusted_networks", NULL};
 static const char *const queue_keys[] = {"max_age", "retry_min", "retry_max", NULL};
@@ -109,9 +117,9 @@ static void setting_path(const config_setting_t *s, char *buf, size_t size)
         const config_setting_t *part = chain[--depth];
         const char *name = config_setting_name(part);
         const char *dot = len > 0 ? "." : "";
-        int n = name != NULL ? snprintf(buf + len, size - len, "%s%s", dot, name)
-                             : snprintf(buf + len, size - len, "%s[%d]", dot,
-                                        config_setting_index(part));
+        int n = name != NULL
+                    ? snprintf(buf + len, size - len, "%s%s", dot, name)
+                    : snprintf(buf + len, size - len, "%s[%d]", dot, config_setting_index(part));
         if (n < 0)
             break;
         len += (size_t)n;
@@ -119,8 +127,7 @@ static void setting_path(const config_setting_t *s, char *buf, size_t size)
 }
 
 /* fail - record "FILE:LINE: setting PATH: text" (the first error wins) and return -1. */
-__attribute__((format(printf, 3, 4))) static int fail(struct loader *ld,
-                                                      const config_setting_t *s,
+__attribute__((format(printf, 3, 4))) static int fail(struct loader *ld, const config_setting_t *s,
                                                       const char *fmt, ...)
 {
     if (ld->error != NULL)
@@ -137,8 +144,8 @@ __attribute__((format(printf, 3, 4))) static int fail(struct loader *ld,
     if (file == NULL)
         file = ld->path;
     char *msg = NULL;
-    if (asprintf(&msg, "%s:%u: setting %s: %s", file, config_setting_source_line(s), where,
-                 text) < 0)
+    if (asprintf(&msg, "%s:%u: setting %s: %s", file, config_setting_source_line(s), where, text) <
+        0)
         msg = NULL;
     ld->error = msg != NULL ? msg : strdup("out of memory");
     return -1;
@@ -196,8 +203,8 @@ static int check_known(struct loader *ld, const config_setting_t *group, const c
 
 /* section - the group called name at the top level, or NULL when absent
  * (a present non-group is an error: *bad_r is set). */
-static const config_setting_t *section(struct loader *ld, const char *name,
-                                       const char *const *keys, int *bad_r)
+static const config_setting_t *section(struct loader *ld, const char *name, const char *const *keys,
+                                       int *bad_r)
 {
     const config_setting_t *s = config_lookup(&ld->cf, name);
     if (s == NULL)
@@ -277,8 +284,7 @@ static int get_uint(struct loader *ld, const config_setting_t *group, const char
     return ret < 0 ? -1 : 0;
 }
 
-static int get_bool(struct loader *ld, const config_setting_t *group, const char *name,
-                    bool *dst)
+static int get_bool(struct loader *ld, const config_setting_t *group, const char *name, bool *dst)
 {
     const config_setting_t *s = member(group, name);
     if (s == NULL)
@@ -553,8 +559,8 @@ static int parse_listen(struct loader *ld, const config_setting_t *s, const char
                     port);
     } else if (inet_pton(AF_INET, host, bytes) != 1 ||
                inet_ntop(AF_INET, bytes, canon, sizeof canon) == NULL) {
-        return fail(ld, s, "\"%s\": \"%s\" is not an IPv4 address (host names are not allowed)",
-                    v, host);
+        return fail(ld, s, "\"%s\": \"%s\" is not an IPv4 address (host names are not allowed)", v,
+                    host);
     }
     out->host = strdup(canon);
     if (out->host == NULL)
@@ -570,8 +576,7 @@ static bool listen_conflict(const struct config_listen *a, const struct config_l
 {
     if (a->port != b->port)
         return false;
-    return strcmp(a->host, b->host) == 0 || strcmp(a->host, "*") == 0 ||
-           strcmp(b->host, "*") == 0;
+    return strcmp(a->host, b->host) == 0 || strcmp(a->host, "*") == 0 || strcmp(b->host, "*") == 0;
 }
 
 /* name_check - service names appear in log lines and process titles. */
@@ -679,22 +684,21 @@ static int check_services(struct loader *ld, struct config *conf, const config_s
 {
     for (size_t i = 0; i < conf->service_count; i++) {
         struct config_service *a = &conf->services[i];
-        const config_setting_t *g = list != NULL ? config_setting_get_elem(list, (unsigned)i)
-                                                 : NULL;
+        const config_setting_t *g =
+            list != NULL ? config_setting_get_elem(list, (unsigned)i) : NULL;
         if (g == NULL)
             continue; /* the built-in default service */
         if (config_service_implicit_tls(a->type) &&
             (conf->tls.cert_file == NULL || conf->tls.key_file == NULL))
-            return fail(ld, member(g, "type"),
-                        "a %s service needs tls.cert_file and tls.key_file",
+            return fail(ld, member(g, "type"), "a %s service needs tls.cert_file and tls.key_file",
                         service_type_names[a->type]);
         for (size_t j = 0; j < i; j++) {
             const struct config_service *b = &conf->services[j];
             if (strcmp(a->name, b->name) == 0) {
                 const config_setting_t *at = member(g, "name");
                 return fail(ld, at != NULL ? at : member(g, "type"),
-                            "service name \"%s\" is already used by services.[%zu]%s", a->name,
-                            j, at != NULL ? "" : " (set a distinct name)");
+                            "service name \"%s\" is already used by services.[%zu]%s", a->name, j,
+                            at != NULL ? "" : " (set a distinct name)");
             }
         }
         for (size_t k = 0; k < a->listen_count; k++) {
@@ -705,13 +709,12 @@ static int check_services(struct loader *ld, struct config *conf, const config_s
                 size_t upto = j == i ? k : b->listen_count;
                 for (size_t m = 0; m < upto; m++) {
                     if (listen_conflict(&a->listen[k], &b->listen[m]))
-                        return fail(ld, item,
-                                    "\"%s\" port %u overlaps \"%s\" port %u of service \"%s\"",
-                                    config_setting_get_string(item) != NULL
-                                        ? config_setting_get_string(item)
-                                        : a->listen[k].host,
-                                    a->listen[k].port, b->listen[m].host, b->listen[m].port,
-                                    b->name);
+                        return fail(
+                            ld, item, "\"%s\" port %u overlaps \"%s\" port %u of service \"%s\"",
+                            config_setting_get_string(item) != NULL
+                                ? config_setting_get_string(item)
+                                : a->listen[k].host,
+                            a->listen[k].port, b->listen[m].host, b->listen[m].port, b->name);
                 }
             }
         }
@@ -815,8 +818,9 @@ static int read_password_file(struct loader *ld, const config_setting_t *s, cons
         goto out;
     }
     if (len == 0) {
-        ret = fail(ld, s, "\"%s\" is empty (an empty password is an unauthenticated bind, "
-                          "RFC 4513 5.1.2)",
+        ret = fail(ld, s,
+                   "\"%s\" is empty (an empty password is an unauthenticated bind, "
+                   "RFC 4513 5.1.2)",
                    path);
         goto out;
     }
@@ -895,8 +899,9 @@ static int load_ldap(struct loader *ld, struct config *conf)
         if (check_string(ld, pw, 0) < 0)
             return -1;
         if (config_setting_get_string(pw)[0] == '\0')
-            return fail(ld, pw, "must not be empty (an empty password is an unauthenticated "
-                                "bind, RFC 4513 5.1.2); leave it out for an anonymous bind");
+            return fail(ld, pw,
+                        "must not be empty (an empty password is an unauthenticated "
+                        "bind, RFC 4513 5.1.2); leave it out for an anonymous bind");
         if (replace_string(ld, &l->bind_password, config_setting_get_string(pw)) < 0)
             return -1;
     }
@@ -967,8 +972,8 @@ static int load_rest(struct loader *ld, struct config *conf)
     if (bad < 0)
         return -1;
     struct config_relay *r = &conf->relay;
-    if (get_strings(ld, relay, "trusted_networks", &r->trusted_networks,
-                    &r->trusted_network_count, cidr_check) < 0)
+    if (get_strings(ld, relay, "trusted_networks", &r->trusted_networks, &r->trusted_network_count,
+                    cidr_check) < 0)
         return -1;
 
     struct config_queue *q = &conf->queue;
@@ -977,10 +982,11 @@ static int load_rest(struct loader *ld, struct config *conf)
         get_uint(ld, queue, "retry_max", &q->retry_max, 1, 86400) < 0)
         return -1;
     if (q->retry_max < q->retry_min)
-        return fail(ld, member(queue, "retry_max") ? member(queue, "retry_max")
-                                                   : member(queue, "retry_min"),
-                    "queue.retry_max (%u) must not be less than queue.retry_min (%u)",
-                    q->retry_max, q->retry_min);
+        return fail(ld,
+                    member(queue, "retry_max") ? member(queue, "retry_max")
+                                               : member(queue, "retry_min"),
+                    "queue.retry_max (%u) must not be less than queue.retry_min (%u)", q->retry_max,
+                    q->retry_min);
 
     if (get_string(ld, delivery, "mailbox_base", &conf->delivery.mailbox_base, STR_ABSPATH) < 0)
         return -1;
@@ -1047,8 +1053,8 @@ static int set_defaults(struct loader *ld, struct config *conf)
         replace_string(ld, &conf->tls.min_protocol, "TLSv1.2") < 0 ||
         set_strings(ld, &conf->domains.local, &conf->domains.local_count, NULL, 0) < 0 ||
         set_strings(ld, &conf->domains.relay, &conf->domains.relay_count, NULL, 0) < 0 ||
-        set_strings(ld, &conf->relay.trusted_networks, &conf->relay.trusted_network_count,
-                    trusted, COUNT(trusted)) < 0 ||
+        set_strings(ld, &conf->relay.trusted_networks, &conf->relay.trusted_network_count, trusted,
+                    COUNT(trusted)) < 0 ||
         replace_string(ld, &conf->delivery.mailbox_base, "/var/vmail") < 0)
         return -1;
     return 0;

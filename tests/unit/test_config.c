@@ -1,0 +1,524 @@
+/* tests/unit/test_config.c - conf/config.c: defaults, every section,
+ * listen and CIDR parsing, the password file, config_print's round trip, and
+ * each class of error with its FILE:LINE and setting path. */
+#include "conf/config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tap_main.h"
+
+static char tmpdir[] = "/tmp/dirmail-test-config-XXXXXX";
+
+static void setup(void)
+{
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    int n = snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert(n > 0 && (size_t)n < sizeof cmd);
+    ck_assert_int_eq(system(cmd), 0);
+    memcpy(tmpdir + strlen(tmpdir) - 6, "XXXXXX", 6);
+}
+
+/* write_file - tmpdir/name with text (mode); returns the path (static buffer). */
+static const char *write_file(const char *name, const char *text, mode_t mode)
+{
+    static char path[256];
+    int n = snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    ck_assert(n > 0 && (size_t)n < sizeof path);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_ge(fputs(text, f), 0);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(chmod(path, mode), 0);
+    return path;
+}
+
+static struct config *load_text(const char *text, char **error_r)
+{
+    return config_load(write_file("dirmail.conf", text, 0600), error_r);
+}
+
+static struct config *load_ok(const char *text)
+{
+    char *error = NULL;
+    struct config *conf = load_text(text, &error);
+    ck_assert_msg(conf != NULL, "load failed: %s", error ? error : "(no error)");
+    ck_assert_ptr_null(error);
+    return conf;
+}
+
+/* expect_error - text must fail with "dirmail.conf:LINE: setting PATH: ..."
+ * whose text contains what. */
+static void expect_error(const char *text, int line, const char *path, const char *what)
+{
+    char *error = NULL;
+    struct config *conf = load_text(text, &error);
+    ck_assert_ptr_null(conf);
+    ck_assert_ptr_nonnull(error);
+    char want[256];
+    int n = snprintf(want, sizeof want, "%s/dirmail.conf:%d: setting %s: ", tmpdir, line, path);
+    ck_assert(n > 0 && (size_t)n < sizeof want);
+    ck_assert_msg(strncmp(error, want, strlen(want)) == 0, "got \"%s\", want prefix \"%s\"", error,
+                  want);
+    ck_assert_msg(strstr(error, what) != NULL, "\"%s\" lacks \"%s\"", error, what);
+    free(error);
+}
+
+/* print_to_string - config_print's output, malloc'd. */
+static char *print_to_string(const struct config *conf)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    config_print(conf, f);
+    ck_assert_int_eq(fclose(f), 0);
+    return buf;
+}
+
+START_TEST(defaults)
+{
+    struct config *conf = load_ok("");
+    char host[256] = "";
+    ck_assert_int_eq(gethostname(host, sizeof host), 0);
+    ck_assert_str_eq(conf->server.hostname, host);
+    ck_assert_str_eq(conf->server.user, "dirmail");
+    ck_assert_str_eq(conf->server.group, "dirmail");
+    ck_assert_str_eq(conf->server.pid_file, "/run/dirmail/dirmaild.pid");
+    ck_assert_str_eq(conf->server.state_dir, "/var/lib/dirmail");
+    ck_assert_int_eq(conf->server.log_target, LOG_TARGET_SYSLOG);
+    ck_assert_int_eq(conf->server.log_level, LOG_LEVEL_INFO);
+    ck_assert_uint_eq(conf->server.workers, 0);
+    ck_assert_uint_eq(conf->server.shutdown_grace, 30);
+    ck_assert_uint_eq(conf->ldap.uri_count, 1);
+    ck_assert_str_eq(conf->ldap.uris[0], "ldap://localhost/");
+    ck_assert_ptr_null(conf->ldap.bind_dn);
+    ck_assert_ptr_null(conf->ldap.bind_password);
+    ck_assert_str_eq(conf->ldap.base, "");
+    ck_assert_str_eq(conf->ldap.profile, "dirmail");
+    ck_assert_uint_eq(conf->ldap.connect_timeout, 3);
+    ck_assert_uint_eq(conf->ldap.timeout, 5);
+    ck_assert_uint_eq(conf->ldap.pool_size, 4);
+    ck_assert_int_eq(conf->ldap.starttls, LDAP_STARTTLS_NO);
+    ck_assert(conf->ldap.verify_cert);
+    ck_assert_ptr_null(conf->tls.cert_file);
+    ck_assert_str_eq(conf->tls.min_protocol, "TLSv1.2");
+    ck_assert_uint_eq(conf->service_count, 1);
+    ck_assert_int_eq(conf->services[0].type, SERVICE_SMTP);
+    ck_assert_str_eq(conf->services[0].name, "smtp");
+    ck_assert_uint_eq(conf->services[0].listen_count, 1);
+    ck_assert_str_eq(conf->services[0].listen[0].host, "*");
+    ck_assert_uint_eq(conf->services[0].listen[0].port, 25);
+    ck_assert_uint_eq(conf->services[0].max_connections, 1000);
+    ck_assert_uint_eq(conf->services[0].max_connections_per_ip, 50);
+    ck_assert_uint_eq(conf->services[0].idle_timeout, 300);
+    ck_assert_uint_eq(conf->services[0].session_timeout, 3600);
+    ck_assert_uint_eq(conf->domains.local_count, 0);
+    ck_assert(!conf->domains.from_directory);
+    ck_assert_uint_eq(conf->relay.trusted_network_count, 2);
+    ck_assert_str_eq(conf->relay.trusted_networks[0], "127.0.0.0/8");
+    ck_assert_str_eq(conf->relay.trusted_networks[1], "::1/128");
+    ck_assert_uint_eq(conf->queue.max_age, 432000);
+    ck_assert_uint_eq(conf->queue.retry_min, 300);
+    ck_assert_uint_eq(conf->queue.retry_max, 4000);
+    ck_assert_str_eq(conf->delivery.mailbox_base, "/var/vmail");
+    ck_assert_uint_eq(conf->limits.line_length, 512);
+    ck_assert_uint_eq(conf->limits.text_line_length, 1000);
+    ck_assert_uint_eq(conf->limits.message_size, 50u * 1024 * 1024);
+    ck_assert_uint_eq(conf->limits.recipients, 1000);
+    ck_assert_uint_eq(conf->limits.errors, 20);
+    ck_assert_uint_eq(conf->limits.max_connections, 10000);
+    ck_assert_ptr_nonnull(strstr(conf->path, "/dirmail.conf"));
+    config_free(&conf);
+    ck_assert_ptr_null(conf);
+    config_free(&conf); /* NULL is fine */
+}
+END_TEST
+
+START_TEST(sample_loads)
+{
+    char path[512];
+    const char *srcdir = getenv("top_srcdir");
+    int n = snprintf(path, sizeof path, "%s/conf/dirmail.conf.sample", srcdir ? srcdir : "..");
+    ck_assert(n > 0 && (size_t)n < sizeof path);
+    char *error = NULL;
+    struct config *conf = config_load(path, &error);
+    ck_assert_msg(conf != NULL, "%s", error ? error : "");
+    ck_assert_uint_eq(conf->service_count, 1);
+    ck_assert_uint_eq(conf->limits.message_size, 52428800);
+    config_free(&conf);
+}
+END_TEST
+
+START_TEST(sections_parsed)
+{
+    struct config *conf = load_ok(
+        "server = { hostname = \"MX1.Example.COM\"; user = \"mail\"; group = \"mail\";\n"
+        "  pid_file = \"/tmp/d.pid\"; state_dir = \"/srv/dirmail\"; log = \"stderr\";\n"
+        "  log_level = \"debug\"; workers = 4; shutdown_grace = 5; };\n"
+        "ldap = { uris = [\"ldaps://a.example/\", \"ldap://b.example:389/\", \"ldapi:///\"];\n"
+        "  bind_dn = \"cn=x,dc=example\"; bind_password = \"pw\"; base = \"dc=example\";\n"
+        "  profile = \"active-directory\"; connect_timeout = 2; timeout = 7; pool_size = 8;\n"
+        "  starttls = \"require\"; ca_file = \"/etc/ca.pem\"; verify_cert = false; };\n"
+        "tls = { cert_file = \"/c.pem\"; key_file = \"/k.pem\"; ca_file = \"/ca.pem\";\n"
+        "  min_protocol = \"TLSv1.3\"; ciphers = \"HIGH\"; };\n"
+        "services = ( { type = \"submissions\"; listen = \"127.0.0.1:4650\"; },\n"
+        "  { type = \"lmtp\"; max_connections = 7; max_connections_per_ip = 3;\n"
+        "    idle_timeout = 9; session_timeout = 99; },\n"
+        "  { type = \"imap\"; name = \"imap-int\"; listen = [\"[::1]:1143\", \"10.0.0.1:143\"]; } "
+        ");\n"
+        "domains = { local = [\"Example.com\", \"b.example\"]; relay = \"partner.example\";\n"
+        "  from_directory = true; };\n"
+        "relay = { trusted_networks = [\"10.0.0.0/8\", \"2001:DB8::/32\", \"192.0.2.7\"]; };\n"
+        "queue = { max_age = 3600; retry_min = 60; retry_max = 600; };\n"
+        "delivery = { mailbox_base = \"/srv/mail\"; };\n"
+        "limits = { line_length = 1024; text_line_length = 2000; message_size = 5000000000L;\n"
+        "  recipients = 100; errors = 3; max_connections = 50; };\n");
+    ck_assert_str_eq(conf->server.hostname, "mx1.example.com");
+    ck_assert_str_eq(conf->server.user, "mail");
+    ck_assert_str_eq(conf->server.state_dir, "/srv/dirmail");
+    ck_assert_int_eq(conf->server.log_target, LOG_TARGET_STDERR);
+    ck_assert_int_eq(conf->server.log_level, LOG_LEVEL_DEBUG);
+    ck_assert_uint_eq(conf->server.workers, 4);
+    ck_assert_uint_eq(conf->ldap.uri_count, 3);
+    ck_assert_str_eq(conf->ldap.uris[2], "ldapi:///");
+    ck_assert_str_eq(conf->ldap.bind_password, "pw");
+    ck_assert_str_eq(conf->ldap.profile, "active-directory");
+    ck_assert_int_eq(conf->ldap.starttls, LDAP_STARTTLS_REQUIRE);
+    ck_assert(!conf->ldap.verify_cert);
+    ck_assert_uint_eq(conf->ldap.pool_size, 8);
+    ck_assert_str_eq(conf->tls.min_protocol, "TLSv1.3");
+    ck_assert_str_eq(conf->tls.ciphers, "HIGH");
+    ck_assert_uint_eq(conf->service_count, 3);
+    ck_assert_str_eq(conf->services[0].name, "submissions");
+    ck_assert(config_service_implicit_tls(conf->services[0].type));
+    ck_assert_uint_eq(conf->services[0].listen[0].port, 4650);
+    ck_assert_str_eq(conf->services[1].listen[0].host, "127.0.0.1");
+    ck_assert_uint_eq(conf->services[1].listen[0].port, 24);
+    ck_assert_uint_eq(conf->services[1].max_connections, 7);
+    ck_assert_uint_eq(conf->services[1].max_connections_per_ip, 3);
+    ck_assert_uint_eq(conf->services[1].idle_timeout, 9);
+    ck_assert_uint_eq(conf->services[1].session_timeout, 99);
+    ck_assert_str_eq(conf->services[2].name, "imap-int");
+    ck_assert_str_eq(config_service_type_name(conf->services[2].type), "imap");
+    ck_assert_uint_eq(conf->services[2].listen_count, 2);
+    ck_assert_str_eq(conf->domains.local[0], "example.com");
+    ck_assert_uint_eq(conf->domains.relay_count, 1);
+    ck_assert(conf->domains.from_directory);
+    ck_assert_str_eq(conf->relay.trusted_networks[1], "2001:db8::/32");
+    ck_assert_str_eq(conf->relay.trusted_networks[2], "192.0.2.7/32");
+    ck_assert_uint_eq(conf->queue.retry_max, 600);
+    ck_assert_str_eq(conf->delivery.mailbox_base, "/srv/mail");
+    ck_assert_uint_eq(conf->limits.message_size, 5000000000ULL);
+    ck_assert_uint_eq(conf->limits.errors, 3);
+    config_free(&conf);
+}
+END_TEST
+
+/* listen_one - the single listen address of a one-service config. */
+static void listen_one(const char *spec, const char *host, unsigned port)
+{
+    char text[256];
+    int n = snprintf(text, sizeof text, "services = ( { type = \"smtp\"; listen = \"%s\"; } );\n",
+                     spec);
+    ck_assert(n > 0 && (size_t)n < sizeof text);
+    struct config *conf = load_ok(text);
+    ck_assert_str_eq(conf->services[0].listen[0].host, host);
+    ck_assert_uint_eq(conf->services[0].listen[0].port, port);
+    config_free(&conf);
+}
+
+static void listen_bad(const char *spec, const char *what)
+{
+    char text[256];
+    int n = snprintf(
+        text, sizeof text,
+        "# a comment\nservices = (\n  { type = \"smtp\";\n    listen = [ \"%s\" ]; }\n);\n", spec);
+    ck_assert(n > 0 && (size_t)n < sizeof text);
+    expect_error(text, 4, "services.[0].listen.[0]", what);
+}
+
+START_TEST(listen_parsing)
+{
+    listen_one("*:25", "*", 25);
+    listen_one("[::1]:587", "::1", 587);
+    listen_one("[0:0::1]:587", "::1", 587);
+    listen_one("127.0.0.1:2525", "127.0.0.1", 2525);
+    listen_one("[::]:65535", "::", 65535);
+    listen_bad("127.0.0.1:0", "port must be");
+    listen_bad("127.0.0.1:65536", "port must be");
+    listen_bad("127.0.0.1:", "port must be");
+    listen_bad("127.0.0.1:25x", "port must be");
+    listen_bad("127.0.0.1:-1", "port must be");
+    listen_bad("127.0.0.1", "ADDRESS:PORT");
+    listen_bad("25", "ADDRESS:PORT");
+    listen_bad(":25", "no valid address");
+    listen_bad("mail.example.com:25", "not an IPv4 address");
+    listen_bad("256.0.0.1:25", "not an IPv4 address");
+    listen_bad("::1:25", "in brackets");
+    listen_bad("[127.0.0.1]:25", "not an IPv6 address");
+    listen_bad("[*]:25", "not an IPv6 address");
+}
+END_TEST
+
+START_TEST(password_file)
+{
+    char pw[256];
+    snprintf(pw, sizeof pw, "%s", write_file("secret", "s3cret\n", 0600));
+    char text[512];
+    int n = snprintf(text, sizeof text,
+                     "ldap = { bind_dn = \"cn=x\"; bind_password_file = \"%s\"; };\n", pw);
+    ck_assert(n > 0 && (size_t)n < sizeof text);
+    struct config *conf = load_ok(text);
+    ck_assert_str_eq(conf->ldap.bind_password, "s3cret");
+    ck_assert_str_eq(conf->ldap.bind_password_file, pw);
+    char *printed = print_to_string(conf);
+    ck_assert_ptr_null(strstr(printed, "s3cret"));
+    free(printed);
+    config_free(&conf);
+
+    /* only one newline is stripped; a world-readable file still loads (warning) */
+    write_file("secret", "two\n\n", 0644);
+    conf = load_ok(text);
+    ck_assert_str_eq(conf->ldap.bind_password, "two\n");
+    config_free(&conf);
+
+    write_file("secret", "\n", 0600);
+    expect_error(text, 1, "ldap.bind_password_file", "is empty");
+    ck_assert_int_eq(unlink(pw), 0);
+    expect_error(text, 1, "ldap.bind_password_file", "No such file");
+}
+END_TEST
+
+START_TEST(print_round_trip)
+{
+    const char *text =
+        "ldap = { bind_dn = \"cn=a \\\"q\\\\\"; bind_password = \"p\\\"w\"; base = \"dc=x\"; };\n"
+        "tls = { cert_file = \"/c\"; key_file = \"/k\"; };\n"
+        "services = ( { type = \"pop3s\"; listen = [\"[::1]:995\", \"*:1995\"]; },\n"
+        "  { type = \"smtp\"; name = \"mx\"; } );\n"
+        "domains = { local = [\"a.example\"]; };\n"
+        "limits = { message_size = 4294967296L; };\n";
+    struct config *conf = load_ok(text);
+    char *first = print_to_string(conf);
+    ck_assert_ptr_nonnull(strstr(first, "bind_password = \"<hidden>\";"));
+    ck_assert_ptr_null(strstr(first, "p\\\"w"));
+    config_free(&conf);
+
+    /* Substitute the real password: the printed text must load and print the same. */
+    char *second_in = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&second_in, &len);
+    ck_assert_ptr_nonnull(f);
+    const char *mark = strstr(first, "\"<hidden>\"");
+    fwrite(first, 1, (size_t)(mark - first), f);
+    fputs("\"p\\\"w\"", f);
+    fputs(mark + strlen("\"<hidden>\""), f);
+    ck_assert_int_eq(fclose(f), 0);
+    conf = load_ok(second_in);
+    ck_assert_str_eq(conf->ldap.bind_password, "p\"w");
+    ck_assert_str_eq(conf->ldap.bind_dn, "cn=a \"q\\");
+    char *second = print_to_string(conf);
+    ck_assert_str_eq(first, second);
+    config_free(&conf);
+
+    /* The defaults round-trip too. */
+    conf = load_ok("");
+    char *third = print_to_string(conf);
+    config_free(&conf);
+    conf = load_ok(third);
+    char *fourth = print_to_string(conf);
+    ck_assert_str_eq(third, fourth);
+    config_free(&conf);
+    free(first);
+    free(second_in);
+    free(second);
+    free(third);
+    free(fourth);
+}
+END_TEST
+
+START_TEST(error_syntax)
+{
+    char *error = NULL;
+    struct config *conf = load_text("server = {\n  user = \"x\";\n  group = ;\n};\n", &error);
+    ck_assert_ptr_null(conf);
+    char want[128];
+    snprintf(want, sizeof want, "%s/dirmail.conf:3: ", tmpdir);
+    ck_assert_msg(strncmp(error, want, strlen(want)) == 0, "%s", error);
+    ck_assert_ptr_nonnull(strstr(error, "syntax error"));
+    free(error);
+
+    conf = config_load("/nonexistent/dirmail.conf", &error);
+    ck_assert_ptr_null(conf);
+    ck_assert_ptr_nonnull(strstr(error, "/nonexistent/dirmail.conf: cannot read"));
+    free(error);
+}
+END_TEST
+
+START_TEST(error_unknown)
+{
+    expect_error("\nsmtp = { };\n", 2, "smtp", "unknown section");
+    expect_error("server = {\n  user = \"x\";\n  usr = \"y\";\n};\n", 3, "server.usr",
+                 "unknown setting");
+    expect_error(
+        "services = (\n { type = \"smtp\"; },\n { type = \"lmtp\";\n   maxconn = 1; }\n);\n", 4,
+        "services.[1].maxconn", "unknown setting");
+    expect_error("limits = 5;\n", 1, "limits", "must be a group");
+}
+END_TEST
+
+START_TEST(error_type)
+{
+    expect_error("server = {\n workers = \"4\";\n};\n", 2, "server.workers", "must be an integer");
+    expect_error("server = { user = 5; };\n", 1, "server.user", "must be a string");
+    expect_error("ldap = {\n\n verify_cert = \"yes\"; };\n", 3, "ldap.verify_cert",
+                 "true or false");
+    expect_error("ldap = { uris = [ 1 ]; };\n", 1, "ldap.uris.[0]", "must be a string");
+    expect_error("limits = { errors = 2.5; };\n", 1, "limits.errors", "must be an integer");
+    expect_error("services = { type = \"smtp\"; };\n", 1, "services", "must be a list");
+    expect_error("server = { pid_file = \"run/d.pid\"; };\n", 1, "server.pid_file",
+                 "absolute path");
+}
+END_TEST
+
+START_TEST(error_range)
+{
+    expect_error("services = (\n { type = \"smtp\"; },\n { type = \"imap\";\n"
+                 "   max_connections = 100001; }\n);\n",
+                 4, "services.[1].max_connections", "must be between 1 and 100000");
+    expect_error("limits = { line_length = 100; };\n", 1, "limits.line_length",
+                 "must be between 512 and 65536");
+    expect_error("ldap = { pool_size = 0; };\n", 1, "ldap.pool_size", "between 1 and 64");
+    expect_error("server = { workers = -1; };\n", 1, "server.workers", "between 0 and 256");
+    expect_error("queue = {\n retry_min = 600;\n retry_max = 60;\n};\n", 3, "queue.retry_max",
+                 "must not be less than");
+}
+END_TEST
+
+START_TEST(error_enum)
+{
+    expect_error("services = ( { type = \"smtps\"; } );\n", 1, "services.[0].type",
+                 "\"smtps\" is not one of: smtp, submission");
+    expect_error("ldap = {\n profile = \"openldap\"; };\n", 2, "ldap.profile", "is not one of");
+    expect_error("ldap = { starttls = \"yes\"; };\n", 1, "ldap.starttls", "no, try, require");
+    expect_error("server = { log = \"file\"; };\n", 1, "server.log", "stderr, syslog");
+    expect_error("server = { log_level = \"notice\"; };\n", 1, "server.log_level", "is not one");
+    expect_error("tls = { min_protocol = \"TLSv1.1\"; };\n", 1, "tls.min_protocol",
+                 "TLSv1.2, TLSv1.3");
+    expect_error("services = ( { name = \"x\"; } );\n", 1, "services.[0]", "type is missing");
+}
+END_TEST
+
+START_TEST(error_duplicates)
+{
+    expect_error("services = (\n { type = \"smtp\"; listen = \"*:25\"; },\n"
+                 " { type = \"smtp\"; listen = \"*:2525\"; }\n);\n",
+                 3, "services.[1].type", "service name \"smtp\" is already used");
+    expect_error("services = (\n { type = \"smtp\"; listen = \"*:25\"; },\n"
+                 " { type = \"smtp\"; name = \"mx2\";\n   listen = [ \"127.0.0.1:26\",\n"
+                 "     \"127.0.0.1:25\" ]; }\n);\n",
+                 5, "services.[1].listen.[1]", "overlaps \"*\" port 25");
+    expect_error("services = ( { type = \"imap\"; listen = [\"[::1]:143\", \"[0::1]:143\"]; } );\n",
+                 1, "services.[0].listen.[1]", "overlaps");
+    expect_error("domains = { local = [\"a.example\", \"A.Example\"]; };\n", 1, "domains.local.[1]",
+                 "listed twice");
+    expect_error("domains = { local = [\"a.example\"];\n relay = [\"a.example\"]; };\n", 2,
+                 "domains.relay.[0]", "also in domains.local");
+}
+END_TEST
+
+START_TEST(error_tls)
+{
+    expect_error("services = (\n { type = \"smtp\"; },\n { type = \"imaps\"; }\n);\n", 3,
+                 "services.[1].type", "needs tls.cert_file and tls.key_file");
+    expect_error("tls = {\n cert_file = \"/c.pem\";\n};\n", 2, "tls.cert_file",
+                 "tls.key_file must be set");
+    expect_error("tls = { key_file = \"/k.pem\"; };\n", 1, "tls.key_file",
+                 "tls.cert_file must be set");
+}
+END_TEST
+
+START_TEST(error_ldap)
+{
+    expect_error("ldap = {\n bind_dn = \"cn=x\";\n bind_password = \"a\";\n"
+                 " bind_password_file = \"/etc/x\";\n};\n",
+                 4, "ldap.bind_password_file", "mutually exclusive");
+    expect_error("ldap = { uris = [ \"ldap://a/\",\n \"http://b/\" ]; };\n", 2, "ldap.uris.[1]",
+                 "must start with ldap://");
+    expect_error("ldap = { uris = \"ldap:/a\"; };\n", 1, "ldap.uris", "must start with");
+    expect_error("ldap = { uris = []; };\n", 1, "ldap.uris", "at least one");
+    expect_error("ldap = { bind_password = \"x\"; };\n", 1, "ldap.bind_password",
+                 "needs ldap.bind_dn");
+    expect_error("ldap = { bind_dn = \"cn=x\"; bind_password = \"\"; };\n", 1, "ldap.bind_password",
+                 "unauthenticated bind");
+}
+END_TEST
+
+START_TEST(error_cidr)
+{
+    expect_error("relay = {\n trusted_networks = [ \"10.0.0.0/8\", \"10.0.0.0/33\" ]; };\n", 2,
+                 "relay.trusted_networks.[1]", "between 0 and 32");
+    expect_error("relay = { trusted_networks = \"10.1.0.0/8\"; };\n", 1, "relay.trusted_networks",
+                 "host bits");
+    expect_error("relay = { trusted_networks = \"::1/129\"; };\n", 1, "relay.trusted_networks",
+                 "between 0 and 128");
+    expect_error("relay = { trusted_networks = \"10.0.0.0/\"; };\n", 1, "relay.trusted_networks",
+                 "prefix length");
+    expect_error("relay = { trusted_networks = \"10.0.0/8\"; };\n", 1, "relay.trusted_networks",
+                 "not an IPv4 or IPv6");
+    expect_error("relay = { trusted_networks = \"10.0.0.0/8x\"; };\n", 1, "relay.trusted_networks",
+                 "prefix length");
+    struct config *conf = load_ok("relay = { trusted_networks = [\"0.0.0.0/0\", \"::/0\"]; };\n");
+    ck_assert_str_eq(conf->relay.trusted_networks[0], "0.0.0.0/0");
+    config_free(&conf);
+}
+END_TEST
+
+START_TEST(error_domain)
+{
+    expect_error("domains = { local = \"exa mple.com\"; };\n", 1, "domains.local",
+                 "not a domain name");
+    expect_error("domains = { local = \"-a.example\"; };\n", 1, "domains.local", "bad label");
+    expect_error("domains = { local = \"a..example\"; };\n", 1, "domains.local", "bad label");
+    expect_error("server = { hostname = \"mx_1\"; };\n", 1, "server.hostname", "not a domain name");
+    expect_error("services = ( { type = \"smtp\"; name = \"my smtp\"; } );\n", 1,
+                 "services.[0].name", "letters, digits");
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("config");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, defaults);
+    tcase_add_test(tc, sample_loads);
+    tcase_add_test(tc, sections_parsed);
+    tcase_add_test(tc, listen_parsing);
+    tcase_add_test(tc, password_file);
+    tcase_add_test(tc, print_round_trip);
+    tcase_add_test(tc, error_syntax);
+    tcase_add_test(tc, error_unknown);
+    tcase_add_test(tc, error_type);
+    tcase_add_test(tc, error_range);
+    tcase_add_test(tc, error_enum);
+    tcase_add_test(tc, error_duplicates);
+    tcase_add_test(tc, error_tls);
+    tcase_add_test(tc, error_ldap);
+    tcase_add_test(tc, error_cidr);
+    tcase_add_test(tc, error_domain);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TAP_MAIN(config_suite)
