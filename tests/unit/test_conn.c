@@ -1,0 +1,654 @@
+/* tests/unit/test_conn.c - the connection layer (lib/conn.c): the line
+ * reader at every boundary, byte reads, large writes through the loop,
+ * timeouts, peer addresses, blocking waits. Bytes are written to the other
+ * end of a socketpair in pieces, as a network would deliver them. */
+#include "config.h"
+
+#include "lib/conn.h"
+#include "lib/event.h"
+#include "tests/unit/tap_main.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static struct conn *conn;
+static int peer = -1;
+
+/* pair - a conn on one end of a socketpair (line_limit), the other in peer. */
+static void pair(size_t line_limit)
+{
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    conn = conn_new(sv[0], line_limit);
+    ck_assert_ptr_nonnull(conn);
+    peer = sv[1];
+}
+
+static void unpair(void)
+{
+    conn_free(&conn);
+    ck_assert_ptr_null(conn);
+    if (peer >= 0)
+        close(peer);
+    peer = -1;
+}
+
+static void send_str(const char *s, size_t len)
+{
+    ck_assert_int_eq(write(peer, s, len), (ssize_t)len);
+}
+#define SEND(lit) send_str(lit, sizeof(lit) - 1)
+
+static void expect_line(const char *data, size_t len, bool bare_lf)
+{
+    struct conn_line line;
+    ck_assert_int_eq(conn_read_line(conn, &line), CONN_OK);
+    ck_assert_uint_eq(line.len, len);
+    ck_assert_mem_eq(line.data, data, len);
+    ck_assert_int_eq(line.data[len], '\0');
+    ck_assert_int_eq(line.bare_lf, bare_lf);
+}
+#define EXPECT_LINE(lit, bare) expect_line(lit, sizeof(lit) - 1, bare)
+
+static void expect(enum conn_result want)
+{
+    struct conn_line line;
+    ck_assert_int_eq(conn_read_line(conn, &line), want);
+}
+
+START_TEST(exact_limit_line_passes)
+{
+    pair(10);
+    SEND("12345678\r\n"); /* 10 bytes with CRLF */
+    EXPECT_LINE("12345678", false);
+    SEND("123456789\n"); /* 10 bytes with a bare LF */
+    EXPECT_LINE("123456789", true);
+    expect(CONN_AGAIN);
+    unpair();
+}
+END_TEST
+
+START_TEST(limit_plus_one_is_too_long_and_next_line_recovers)
+{
+    pair(10);
+    SEND("123456789\r\nok\r\n"); /* 11 bytes, then a good line */
+    expect(CONN_TOO_LONG);
+    EXPECT_LINE("ok", false);
+    expect(CONN_AGAIN);
+    unpair();
+}
+END_TEST
+
+START_TEST(long_line_in_pieces_discarded_up_to_lf)
+{
+    pair(10);
+    SEND("0123456789abcdef"); /* no LF yet, already past the limit */
+    expect(CONN_TOO_LONG);
+    expect(CONN_AGAIN);
+    SEND("more of the same line, still no end");
+    expect(CONN_AGAIN); /* reported once, the rest silently dropped */
+    SEND("tail\r\nnext\r\n");
+    EXPECT_LINE("next", false);
+    expect(CONN_AGAIN);
+    unpair();
+}
+END_TEST
+
+START_TEST(limit_bytes_without_lf_is_too_long)
+{
+    /* limit bytes buffered with no LF: with its LF the line is limit+1. */
+    pair(10);
+    SEND("123456789\r"); /* 10 bytes, CR last: the LF would be the 11th */
+    expect(CONN_TOO_LONG);
+    SEND("\nafter\r\n");
+    EXPECT_LINE("after", false);
+    unpair();
+}
+END_TEST
+
+START_TEST(crlf_split_across_reads)
+{
+    pair(10);
+    SEND("12345678\r"); /* 9 bytes: the exact-limit line, its LF still on the way */
+    expect(CONN_AGAIN);
+    SEND("\n");
+    EXPECT_LINE("12345678", false);
+    SEND("ab");
+    expect(CONN_AGAIN);
+    SEND("c\r");
+    expect(CONN_AGAIN);
+    SEND("\nd");
+    EXPECT_LINE("abc", false);
+    expect(CONN_AGAIN);
+    unpair();
+}
+END_TEST
+
+START_TEST(bare_cr_is_reported)
+{
+    pair(100);
+    SEND("a\rb\r\n");
+    struct conn_line line;
+    ck_assert_int_eq(conn_read_line(conn, &line), CONN_OK);
+    ck_assert_uint_eq(line.len, 3);
+    ck_assert_mem_eq(line.data, "a\rb", 3);
+    ck_assert(line.bare_cr);
+    ck_assert(!line.bare_lf);
+    ck_assert(!line.has_nul);
+    SEND("plain\r\n");
+    ck_assert_int_eq(conn_read_line(conn, &line), CONN_OK);
+    ck_assert(!line.bare_cr);
+    /* A CR before a bare LF that is itself preceded by CR: "x\r\r\n". */
+    SEND("x\r\r\n");
+    ck_assert_int_eq(conn_read_line(conn, &line), CONN_OK);
+    ck_assert_uint_eq(line.len, 2);
+    ck_assert(line.bare_cr);
+    ck_assert(!line.bare_lf);
+    unpair();
+}
+END_TEST
+
+START_TEST(bare_lf_is_reported)
+{
+    pair(100);
+    SEND("abc\ndef\r\n\n");
+    EXPECT_LINE("abc", true);
+    EXPECT_LINE("def", false);
+    EXPECT_LINE("", true);
+    unpair();
+}
+END_TEST
+
+START_TEST(nul_bytes_are_reported_not_hidden)
+{
+    pair(100);
+    send_str("a\0b\r\n", 5);
+    struct conn_line line;
+    ck_assert_int_eq(conn_read_line(conn, &line), CONN_OK);
+    ck_assert_uint_eq(line.len, 3);
+    ck_assert_mem_eq(line.data, "a\0b", 3);
+    ck_assert(line.has_nul);
+    unpair();
+}
+END_TEST
+
+START_TEST(eof_mid_line)
+{
+    pair(100);
+    SEND("whole\r\npartial");
+    close(peer);
+    peer = -1;
+    EXPECT_LINE("whole", false);
+    expect(CONN_EOF);
+    ck_assert_uint_eq(conn_input_pending(conn), strlen("partial"));
+    expect(CONN_EOF); /* stays EOF */
+    unpair();
+}
+END_TEST
+
+START_TEST(eof_while_discarding)
+{
+    pair(10);
+    SEND("this line is far too long");
+    close(peer);
+    peer = -1;
+    expect(CONN_TOO_LONG);
+    expect(CONN_EOF);
+    unpair();
+}
+END_TEST
+
+START_TEST(many_lines_in_one_read)
+{
+    pair(20);
+    SEND("a\r\nbb\r\nccc\n\r\n0123456789012345678\nlast\r\n");
+    EXPECT_LINE("a", false);
+    EXPECT_LINE("bb", false);
+    EXPECT_LINE("ccc", true);
+    EXPECT_LINE("", false);
+    EXPECT_LINE("0123456789012345678", true); /* 20 with LF: exactly the limit */
+    EXPECT_LINE("last", false);
+    expect(CONN_AGAIN);
+    unpair();
+}
+END_TEST
+
+START_TEST(many_lines_larger_than_one_read_chunk)
+{
+    /* More than the reader's chunk in one burst, lines crossing chunk edges. */
+    pair(100);
+    char *big = malloc(20000);
+    ck_assert_ptr_nonnull(big);
+    size_t len = 0;
+    for (int i = 0; i < 1000; i++)
+        len += (size_t)snprintf(big + len, 20000 - len, "line %06d\r\n", i);
+    send_str(big, len);
+    for (int i = 0; i < 1000; i++) {
+        char want[32];
+        int n = snprintf(want, sizeof want, "line %06d", i);
+        expect_line(want, (size_t)n, false);
+    }
+    expect(CONN_AGAIN);
+    free(big);
+    unpair();
+}
+END_TEST
+
+START_TEST(read_bytes_after_line)
+{
+    pair(100);
+    SEND("A1 APPEND {5}\r\nhello rest\r\n");
+    EXPECT_LINE("A1 APPEND {5}", false);
+    const char *data;
+    size_t len;
+    ck_assert_int_eq(conn_read_bytes(conn, 5, &data, &len), CONN_OK);
+    ck_assert_uint_eq(len, 5);
+    ck_assert_mem_eq(data, "hello", 5);
+    EXPECT_LINE(" rest", false);
+    ck_assert_int_eq(conn_read_bytes(conn, 5, &data, &len), CONN_AGAIN);
+    SEND("0123456789");
+    ck_assert_int_eq(conn_read_bytes(conn, 4, &data, &len), CONN_OK);
+    ck_assert_mem_eq(data, "0123", 4);
+    ck_assert_int_eq(conn_read_bytes(conn, 100, &data, &len), CONN_OK);
+    ck_assert_uint_eq(len, 6);
+    ck_assert_mem_eq(data, "456789", 6);
+    close(peer);
+    peer = -1;
+    ck_assert_int_eq(conn_read_bytes(conn, 100, &data, &len), CONN_EOF);
+    unpair();
+}
+END_TEST
+
+START_TEST(line_limit_can_change)
+{
+    pair(5);
+    SEND("abcdefgh\r\n");
+    expect(CONN_TOO_LONG);
+    conn_set_line_limit(conn, 100);
+    SEND("abcdefgh\r\n");
+    EXPECT_LINE("abcdefgh", false);
+    unpair();
+}
+END_TEST
+
+/* ---- writes through the loop ---- */
+
+enum { BIG = 4 * 1024 * 1024 };
+
+struct big_write {
+    struct event_loop *loop;
+    struct event_io *reader;
+    size_t received;
+    bool content_ok;
+    bool flushed;
+};
+
+static void big_reader(void *ctx, unsigned events)
+{
+    struct big_write *w = ctx;
+    char chunk[65536];
+    ssize_t n = read(peer, chunk, sizeof chunk);
+    for (ssize_t i = 0; i < n; i++) {
+        if (chunk[i] != (char)('a' + (w->received + (size_t)i) % 26))
+            w->content_ok = false;
+    }
+    if (n > 0)
+        w->received += (size_t)n;
+    if (w->received == BIG && w->flushed)
+        event_loop_stop(w->loop);
+}
+
+static void big_handler(struct conn *c, enum conn_event event, void *ctx)
+{
+    struct big_write *w = ctx;
+    if (event == CONN_EVENT_FLUSHED) {
+        w->flushed = true;
+        if (w->received == BIG)
+            event_loop_stop(w->loop);
+    }
+}
+
+static void give_up(void *ctx)
+{
+    event_loop_stop(ctx);
+}
+
+START_TEST(large_write_flushes_through_loop)
+{
+    pair(100);
+    ck_assert_int_eq(fcntl(peer, F_SETFL, O_NONBLOCK), 0);
+    struct event_loop *loop = event_loop_new();
+    struct big_write w = {.loop = loop, .content_ok = true};
+    ck_assert_int_eq(conn_attach(conn, loop, big_handler, &w), 0);
+    w.reader = event_io_add(loop, peer, EVENT_READ, big_reader, &w);
+    char *data = malloc(BIG);
+    ck_assert_ptr_nonnull(data);
+    for (size_t i = 0; i < BIG; i++)
+        data[i] = (char)('a' + i % 26);
+    conn_write(conn, data, BIG / 2);
+    conn_printf(conn, "%.*s", BIG / 2, data + BIG / 2);
+    free(data);
+    ck_assert_uint_eq(conn_output_pending(conn), BIG);
+    /* The socket buffer is far smaller: the rest goes out on writability. */
+    ck_assert_int_eq(conn_flush(conn), CONN_AGAIN);
+    struct event_timer *guard = event_timer_add(loop, 10000, give_up, loop);
+    event_loop_run(loop);
+    ck_assert(w.flushed);
+    ck_assert_uint_eq(w.received, BIG);
+    ck_assert(w.content_ok);
+    ck_assert_uint_eq(conn_output_pending(conn), 0);
+    event_timer_remove(&guard);
+    event_io_remove(&w.reader);
+    unpair();
+    event_loop_free(&loop);
+}
+END_TEST
+
+START_TEST(write_to_closed_peer_is_error)
+{
+    pair(100);
+    close(peer);
+    peer = -1;
+    conn_printf(conn, "hello %s\r\n", "there");
+    ck_assert_int_eq(conn_flush(conn), CONN_ERROR);
+    ck_assert_str_ne(conn_error(conn), "");
+    unpair();
+}
+END_TEST
+
+/* ---- timeouts ---- */
+
+struct timing {
+    struct event_loop *loop;
+    enum conn_event last;
+    int timeouts;
+    int lines;
+    uint64_t fired_at;
+    char error[64];
+    struct event_timer *feeder;
+    int feeds_left;
+};
+
+static void timing_handler(struct conn *c, enum conn_event event, void *ctx)
+{
+    struct timing *t = ctx;
+    t->last = event;
+    if (event == CONN_EVENT_TIMEOUT) {
+        t->timeouts++;
+        t->fired_at = event_now_ms(t->loop);
+        snprintf(t->error, sizeof t->error, "%s", conn_error(c));
+        event_loop_stop(t->loop);
+        return;
+    }
+    if (event == CONN_EVENT_INPUT) {
+        struct conn_line line;
+        while (conn_read_line(c, &line) == CONN_OK)
+            t->lines++;
+    }
+}
+
+static void feed(void *ctx)
+{
+    struct timing *t = ctx;
+    SEND("ping\r\n");
+    if (--t->feeds_left > 0)
+        event_timer_reset(t->feeder, 30);
+}
+
+START_TEST(idle_timeout_fires)
+{
+    pair(100);
+    struct event_loop *loop = event_loop_new();
+    struct timing t = {.loop = loop};
+    conn_set_timeouts(conn, 50, 0);
+    ck_assert_int_eq(conn_attach(conn, loop, timing_handler, &t), 0);
+    uint64_t start = event_now_ms(loop);
+    struct event_timer *guard = event_timer_add(loop, 5000, give_up, loop);
+    event_loop_run(loop);
+    ck_assert_int_eq(t.timeouts, 1);
+    ck_assert_str_eq(t.error, "idle timeout");
+    ck_assert_uint_ge(t.fired_at - start, 50);
+    ck_assert_uint_lt(t.fired_at - start, 1000);
+    event_timer_remove(&guard);
+    unpair();
+    event_loop_free(&loop);
+}
+END_TEST
+
+START_TEST(idle_timeout_restarts_on_input)
+{
+    pair(100);
+    struct event_loop *loop = event_loop_new();
+    struct timing t = {.loop = loop, .feeds_left = 4};
+    ck_assert_int_eq(conn_attach(conn, loop, timing_handler, &t), 0);
+    conn_set_timeouts(conn, 80, 0);
+    uint64_t start = event_now_ms(loop);
+    t.feeder = event_timer_add(loop, 30, feed, &t);
+    struct event_timer *guard = event_timer_add(loop, 5000, give_up, loop);
+    event_loop_run(loop);
+    ck_assert_int_eq(t.timeouts, 1);
+    ck_assert_int_eq(t.lines, 4);
+    ck_assert_str_eq(t.error, "idle timeout");
+    /* Last input at about 120 ms, then 80 ms of silence. */
+    ck_assert_uint_ge(t.fired_at - start, 190);
+    event_timer_remove(&t.feeder);
+    event_timer_remove(&guard);
+    unpair();
+    event_loop_free(&loop);
+}
+END_TEST
+
+START_TEST(session_timeout_despite_input)
+{
+    pair(100);
+    struct event_loop *loop = event_loop_new();
+    struct timing t = {.loop = loop, .feeds_left = 100};
+    ck_assert_int_eq(conn_attach(conn, loop, timing_handler, &t), 0);
+    conn_set_timeouts(conn, 80, 150);
+    uint64_t start = event_now_ms(loop);
+    t.feeder = event_timer_add(loop, 30, feed, &t);
+    struct event_timer *guard = event_timer_add(loop, 5000, give_up, loop);
+    event_loop_run(loop);
+    ck_assert_int_eq(t.timeouts, 1);
+    ck_assert_str_eq(t.error, "session timeout");
+    ck_assert_uint_ge(t.fired_at - start, 150);
+    ck_assert_uint_lt(t.fired_at - start, 1000);
+    ck_assert_int_ge(t.lines, 3);
+    event_timer_remove(&t.feeder);
+    event_timer_remove(&guard);
+    unpair();
+    event_loop_free(&loop);
+}
+END_TEST
+
+/* ---- freeing from inside the handler ---- */
+
+static void free_on_eof(struct conn *c, enum conn_event event, void *ctx)
+{
+    struct conn_line line;
+    enum conn_result r;
+    while ((r = conn_read_line(c, &line)) == CONN_OK)
+        ;
+    if (r == CONN_EOF || r == CONN_ERROR) {
+        conn_free(&conn);
+        event_loop_stop(ctx);
+    }
+}
+
+START_TEST(conn_freed_inside_handler)
+{
+    pair(100);
+    struct event_loop *loop = event_loop_new();
+    ck_assert_int_eq(conn_attach(conn, loop, free_on_eof, loop), 0);
+    conn_set_timeouts(conn, 1000, 2000);
+    SEND("bye\r\n");
+    close(peer);
+    peer = -1;
+    struct event_timer *guard = event_timer_add(loop, 5000, give_up, loop);
+    event_loop_run(loop);
+    ck_assert_ptr_null(conn);
+    event_timer_remove(&guard);
+    event_loop_free(&loop);
+}
+END_TEST
+
+START_TEST(paused_input_raises_no_event)
+{
+    pair(100);
+    struct event_loop *loop = event_loop_new();
+    struct timing t = {.loop = loop};
+    ck_assert_int_eq(conn_attach(conn, loop, timing_handler, &t), 0);
+    conn_set_input_paused(conn, true);
+    SEND("one\r\n");
+    struct event_timer *stop = event_timer_add(loop, 50, give_up, loop);
+    event_loop_run(loop);
+    ck_assert_int_eq(t.lines, 0);
+    conn_set_input_paused(conn, false);
+    event_timer_reset(stop, 50);
+    event_loop_run(loop);
+    ck_assert_int_eq(t.lines, 1);
+    event_timer_remove(&stop);
+    unpair();
+    event_loop_free(&loop);
+}
+END_TEST
+
+/* ---- blocking use and addresses ---- */
+
+START_TEST(wait_times_out)
+{
+    pair(100);
+    ck_assert_int_eq(conn_wait(conn, 30), CONN_ERROR);
+    ck_assert_int_eq(errno, ETIMEDOUT);
+    SEND("x\n");
+    ck_assert_int_eq(conn_wait(conn, 1000), CONN_OK);
+    EXPECT_LINE("x", true);
+    unpair();
+}
+END_TEST
+
+/* tcp_pair - a connection over loopback of family; false when the family
+ * is unavailable here (no IPv6 in a container). */
+static bool tcp_pair(int family, unsigned *client_port_r)
+{
+    int lfd = socket(family, SOCK_STREAM, 0);
+    ck_assert_int_ge(lfd, 0);
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t len;
+    if (family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        sin->sin_family = AF_INET;
+        sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof *sin;
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_addr = in6addr_loopback;
+        len = sizeof *sin6;
+    }
+    if (bind(lfd, (struct sockaddr *)&ss, len) < 0) {
+        close(lfd);
+        return false;
+    }
+    ck_assert_int_eq(listen(lfd, 1), 0);
+    socklen_t l2 = sizeof ss;
+    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&ss, &l2), 0);
+    int cfd = socket(family, SOCK_STREAM, 0);
+    ck_assert_int_eq(connect(cfd, (struct sockaddr *)&ss, len), 0);
+    int afd = accept(lfd, NULL, NULL);
+    ck_assert_int_ge(afd, 0);
+    close(lfd);
+    struct sockaddr_storage cs;
+    l2 = sizeof cs;
+    ck_assert_int_eq(getsockname(cfd, (struct sockaddr *)&cs, &l2), 0);
+    *client_port_r = family == AF_INET ? ntohs(((struct sockaddr_in *)&cs)->sin_port)
+                                       : ntohs(((struct sockaddr_in6 *)&cs)->sin6_port);
+    conn = conn_new(afd, 100);
+    ck_assert_ptr_nonnull(conn);
+    peer = cfd;
+    return true;
+}
+
+START_TEST(peer_address_ipv4)
+{
+    unsigned port;
+    ck_assert(tcp_pair(AF_INET, &port));
+    ck_assert_str_eq(conn_peer_ip(conn), "127.0.0.1");
+    ck_assert_uint_eq(conn_peer_port(conn), port);
+    ck_assert_str_eq(conn_local_ip(conn), "127.0.0.1");
+    ck_assert_uint_ne(conn_local_port(conn), 0);
+    ck_assert_int_ge(conn_fd(conn), 0);
+    unpair();
+}
+END_TEST
+
+START_TEST(peer_address_ipv6)
+{
+    unsigned port;
+    if (!tcp_pair(AF_INET6, &port))
+        return; /* no IPv6 loopback on this machine */
+    ck_assert_str_eq(conn_peer_ip(conn), "::1");
+    ck_assert_uint_eq(conn_peer_port(conn), port);
+    unpair();
+}
+END_TEST
+
+START_TEST(tls_not_active_by_default)
+{
+    pair(100);
+    ck_assert(!conn_tls_active(conn));
+    ck_assert(!conn_tls_handshake_done(conn));
+    ck_assert_ptr_null(conn_tls_version(conn));
+    ck_assert_ptr_null(conn_tls_cipher(conn));
+    ck_assert_int_eq(conn_tls_handshake(conn), CONN_ERROR);
+    unpair();
+}
+END_TEST
+
+static Suite *conn_suite(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    Suite *s = suite_create("conn");
+    TCase *lines = tcase_create("lines");
+    tcase_add_test(lines, exact_limit_line_passes);
+    tcase_add_test(lines, limit_plus_one_is_too_long_and_next_line_recovers);
+    tcase_add_test(lines, long_line_in_pieces_discarded_up_to_lf);
+    tcase_add_test(lines, limit_bytes_without_lf_is_too_long);
+    tcase_add_test(lines, crlf_split_across_reads);
+    tcase_add_test(lines, bare_cr_is_reported);
+    tcase_add_test(lines, bare_lf_is_reported);
+    tcase_add_test(lines, nul_bytes_are_reported_not_hidden);
+    tcase_add_test(lines, eof_mid_line);
+    tcase_add_test(lines, eof_while_discarding);
+    tcase_add_test(lines, many_lines_in_one_read);
+    tcase_add_test(lines, many_lines_larger_than_one_read_chunk);
+    tcase_add_test(lines, read_bytes_after_line);
+    tcase_add_test(lines, line_limit_can_change);
+    suite_add_tcase(s, lines);
+
+    TCase *loop = tcase_create("loop");
+    tcase_set_timeout(loop, 30);
+    tcase_add_test(loop, large_write_flushes_through_loop);
+    tcase_add_test(loop, write_to_closed_peer_is_error);
+    tcase_add_test(loop, idle_timeout_fires);
+    tcase_add_test(loop, idle_timeout_restarts_on_input);
+    tcase_add_test(loop, session_timeout_despite_input);
+    tcase_add_test(loop, conn_freed_inside_handler);
+    tcase_add_test(loop, paused_input_raises_no_event);
+    tcase_add_test(loop, wait_times_out);
+    tcase_add_test(loop, peer_address_ipv4);
+    tcase_add_test(loop, peer_address_ipv6);
+    tcase_add_test(loop, tls_not_active_by_default);
+    suite_add_tcase(s, loop);
+    return s;
+}
+
+TAP_MAIN(conn_suite)
