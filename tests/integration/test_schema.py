@@ -281,6 +281,36 @@ class ExampleDirectory(unittest.TestCase):
         self.assertEqual(self.dns("(uid=alice)"), [f"uid=alice,{PEOPLE}"])
 
 
+class Tls(unittest.TestCase):
+    """The harness's tls= option: ldaps:// and StartTLS with a test CA."""
+
+    @classmethod
+    def setUpClass(cls):
+        from harness.certs import make_ca_and_cert
+        cls.pki = make_ca_and_cert(harness.process.tempdir("dirmail-pki-"), ["localhost", "127.0.0.1"])
+        cls.ldap = Slapd(tls=cls.pki)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ldap.stop()
+
+    def test_ldaps(self):
+        found = self.ldap.search("(uid=alice)", ["mail"], uri=self.ldap.ldaps_uri)
+        self.assertEqual(found[0][1]["mail"], ["alice@example.org"])
+
+    def test_starttls_and_certificate_verification(self):
+        base = ["ldapwhoami", "-x", "-ZZ", "-H", self.ldap.uri, "-D", self.ldap.service_dn,
+                "-w", self.ldap.service_password]
+        ok = subprocess.run(base, env=self.ldap.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.assertEqual(ok.returncode, 0, ok.stdout)
+        # Another CA: the client must refuse the server's certificate.
+        from harness.certs import make_ca_and_cert
+        other = make_ca_and_cert(harness.process.tempdir("dirmail-pki-"), ["localhost"])
+        env = dict(self.ldap.env(), LDAPTLS_CACERT=other["ca"])
+        bad = subprocess.run(base, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.assertNotEqual(bad.returncode, 0, bad.stdout)
+
+
 class ActiveDirectoryLike(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
