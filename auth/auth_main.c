@@ -1,0 +1,127 @@
+/* auth/auth_main.c - dirmail-auth, started by dirmaild's master (fork and
+ * exec) with the listening auth socket inherited:
+ *   dirmail-auth -c CONFIG -s FD [-f]
+ * It reads the configuration (and the LDAP password file) while still root,
+ * drops to the mail user, and serves the socket (auth_process.c). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auth/auth_process.h"
+#include "conf/config.h"
+#include "gateway/privdrop.h"
+#include "lib/log.h"
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: dirmail-auth -c CONFIG -s FD [-f]\n"
+                    "  started by dirmaild; FD is the listening auth socket\n");
+}
+
+/* socket_fd_check - fd must be a listening stream socket. */
+static int socket_fd_check(const char *text, int *fd_r)
+{
+    char *end;
+    errno = 0;
+    long fd = strtol(text, &end, 10);
+    int type = 0, listening = 0;
+    socklen_t len = sizeof type, len2 = sizeof listening;
+    if (errno != 0 || *end != '\0' || fd < 3 || fd > 65535 ||
+        getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM ||
+        getsockopt((int)fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len2) < 0 || !listening)
+        return -1;
+    *fd_r = (int)fd;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL, *fdtext = NULL;
+    bool foreground = false;
+    int opt;
+    while ((opt = getopt(argc, argv, "c:s:f")) != -1) {
+        switch (opt) {
+        case 'c':
+            path = optarg;
+            break;
+        case 's':
+            fdtext = optarg;
+            break;
+        case 'f':
+            foreground = true;
+            break;
+        default:
+            usage();
+            return 2;
+        }
+    }
+    if (path == NULL || fdtext == NULL || optind != argc) {
+        usage();
+        return 2;
+    }
+    pid_t master = getppid();
+    log_init(LOG_TARGET_STDERR, "dirmaild/auth", LOG_LEVEL_INFO);
+    int fd;
+    if (socket_fd_check(fdtext, &fd) < 0) {
+        log_error("event=auth_failed error=\"-s %s: not a listening socket\"", fdtext);
+        return 1;
+    }
+    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+
+    /* As root still: the configuration and the LDAP password file. */
+    char *error = NULL;
+    struct config *conf = config_load(path, &error);
+    if (conf == NULL) {
+        log_error("event=auth_failed error=\"%s\"", error != NULL ? error : "out of memory");
+        free(error);
+        return 1;
+    }
+    log_init(foreground ? LOG_TARGET_STDERR : conf->server.log_target, "dirmaild/auth",
+             conf->server.log_level);
+
+    struct privdrop_ids ids;
+    int status = 1;
+    if (privdrop_resolve(conf->server.user, conf->server.group, &ids, &error) < 0) {
+        log_error("event=privdrop_failed error=\"%s\"", error != NULL ? error : "out of memory");
+        free(error);
+        config_free(&conf);
+        return 1;
+    }
+    switch (privdrop_apply(&ids, &error)) {
+    case PRIVDROP_DROPPED:
+        log_info("event=privdrop user=%s uid=%lu gid=%lu", ids.user, (unsigned long)ids.uid,
+                 (unsigned long)ids.gid);
+        break;
+    case PRIVDROP_ALREADY_USER:
+        break;
+    case PRIVDROP_NOT_ROOT:
+        log_info("event=privdrop_skipped reason=not-root user=%s uid=%lu", ids.user,
+                 (unsigned long)getuid());
+        break;
+    case PRIVDROP_FAILED:
+        log_error("event=privdrop_failed error=\"%s\"", error != NULL ? error : "out of memory");
+        free(error);
+        goto out;
+    }
+    /* The death signal is cleared by the credential change: set it after,
+     * and make sure the master did not die in between. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master) {
+        log_error("event=auth_failed error=\"master is gone\"");
+        goto out;
+    }
+    status = auth_process_run(conf, fd, geteuid());
+out:
+    close(fd);
+    privdrop_ids_clear(&ids);
+    config_free(&conf);
+    return status;
+}

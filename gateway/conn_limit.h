@@ -1,0 +1,71 @@
+/* gateway/conn_limit.h - connection counts shared by every worker: per
+ * service, per (service, client address), and in all. One anonymous shared
+ * mapping made by the master before it forks; each process that counts has a
+ * slot so that the master can give back what a dead worker held. */
+#ifndef DIRMAIL_CONN_LIMIT_H
+#define DIRMAIL_CONN_LIMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* Fixed sizes: the table never grows, so a full table is a refusal, not an
+ * allocation. 8192 (service, address) pairs at once; a key is looked for in
+ * a window of CONN_LIMIT_PROBE slots from its hash. */
+#define CONN_LIMIT_ADDRESSES 8192u
+#define CONN_LIMIT_PROBE 32u
+#define CONN_LIMIT_SERVICES 64u
+#define CONN_LIMIT_PROCS 256u
+
+struct conn_limit;
+
+enum conn_limit_result {
+    CONN_LIMIT_OK,
+    CONN_LIMIT_TOTAL_FULL,   /* limits.max_connections, all services */
+    CONN_LIMIT_SERVICE_FULL, /* the service's max_connections */
+    CONN_LIMIT_IP_FULL,      /* the service's max_connections_per_ip */
+    CONN_LIMIT_TABLE_FULL,   /* no room to count one more address: refused */
+};
+
+/* What a worker holds for one accepted connection; give it back with
+ * conn_limit_release. */
+struct conn_limit_token {
+    unsigned service_slot;
+    unsigned entry; /* index in the address table */
+    bool held;
+};
+
+/* conn_limit_new - map the shared table (MAP_SHARED|MAP_ANONYMOUS). Master
+ * only, before forking. NULL on failure with *error_r malloc'd. */
+struct conn_limit *conn_limit_new(char **error_r);
+void conn_limit_free(struct conn_limit **limits);
+
+/* conn_limit_service_slot - the counter slot named name (found or claimed).
+ * Master only. -1 when all CONN_LIMIT_SERVICES slots are taken. */
+int conn_limit_service_slot(struct conn_limit *limits, const char *name);
+/* conn_limit_service_forget - let a slot be claimed by another name; only
+ * when no process counts against it any more. Master only. */
+void conn_limit_service_forget(struct conn_limit *limits, unsigned slot);
+
+/* conn_limit_proc_claim - a free process slot for a child about to be forked,
+ * or -1. conn_limit_proc_reclaim - after the child is reaped: give back
+ * everything it still held (it may have died with connections open) and free
+ * the slot. Returns false when the table lock could not be taken now (retry). */
+int conn_limit_proc_claim(struct conn_limit *limits);
+bool conn_limit_proc_reclaim(struct conn_limit *limits, unsigned proc);
+
+/* conn_limit_acquire - count one connection from addr on the service, unless
+ * a limit (0 = none) is reached. Called by the worker in proc slot proc. */
+enum conn_limit_result conn_limit_acquire(struct conn_limit *limits, unsigned proc,
+                                          unsigned service_slot, const struct sockaddr *addr,
+                                          unsigned max_total, unsigned max_service,
+                                          unsigned max_per_ip, struct conn_limit_token *token_r);
+void conn_limit_release(struct conn_limit *limits, unsigned proc, struct conn_limit_token *token);
+
+/* conn_limit_count - current counts, for tests and logs. */
+unsigned conn_limit_service_count(const struct conn_limit *limits, unsigned service_slot);
+unsigned conn_limit_total_count(const struct conn_limit *limits);
+
+const char *conn_limit_result_name(enum conn_limit_result result);
+
+#endif

@@ -1,0 +1,171 @@
+/* gateway/listener.c - see listener.h. */
+#include "config.h"
+
+#include "gateway/listener.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+
+static void fail(char **error_r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(char **error_r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(error_r, fmt, ap) < 0)
+        *error_r = NULL;
+    va_end(ap);
+}
+
+/* open_listener - socket, options, bind, listen for one literal address. */
+static int open_listener(const char *host, unsigned port, char **error_r)
+{
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } addr;
+    socklen_t len;
+    memset(&addr, 0, sizeof addr);
+    if (inet_pton(AF_INET, host, &addr.in.sin_addr) == 1) {
+        addr.in.sin_family = AF_INET;
+        addr.in.sin_port = htons((uint16_t)port);
+        len = sizeof addr.in;
+    } else if (inet_pton(AF_INET6, host, &addr.in6.sin6_addr) == 1) {
+        addr.in6.sin6_family = AF_INET6;
+        addr.in6.sin6_port = htons((uint16_t)port);
+        len = sizeof addr.in6;
+    } else {
+        fail(error_r, "listen %s:%u: not a literal IPv4 or IPv6 address", host, port);
+        return -1;
+    }
+    int fd = socket(addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fail(error_r, "listen %s:%u: socket: %s", host, port, strerror(errno));
+        return -1;
+    }
+    int on = 1;
+    /* SO_REUSEADDR: restart while old connections sit in TIME_WAIT. V6ONLY:
+     * "::" must not also take the IPv4 port that "0.0.0.0" binds. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0 ||
+        (addr.sa.sa_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) < 0)) {
+        fail(error_r, "listen %s:%u: setsockopt: %s", host, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (bind(fd, &addr.sa, len) < 0) {
+        fail(error_r, "listen %s:%u: bind: %s", host, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (listen(fd, SOMAXCONN) < 0) {
+        fail(error_r, "listen %s:%u: listen: %s", host, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* add_listener - append host:port for service to set, sharing old's socket
+ * when it has the same address. */
+static int add_listener(struct listener_set *set, const struct listener_set *old, const char *host,
+                        unsigned port, size_t service, char **error_r)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        if (set->items[i].port == port && strcmp(set->items[i].host, host) == 0) {
+            fail(error_r, "listen %s:%u: used twice", host, port);
+            return -1;
+        }
+    }
+    int fd = -1;
+    for (size_t i = 0; old != NULL && i < old->count; i++) {
+        if (old->items[i].port == port && strcmp(old->items[i].host, host) == 0) {
+            fd = fcntl(old->items[i].fd, F_DUPFD_CLOEXEC, 3);
+            if (fd < 0) {
+                fail(error_r, "listen %s:%u: dup: %s", host, port, strerror(errno));
+                return -1;
+            }
+            break;
+        }
+    }
+    if (fd < 0) {
+        fd = open_listener(host, port, error_r);
+        if (fd < 0)
+            return -1;
+        log_info("event=listen address=%s port=%u fd=%d", host, port, fd);
+    }
+    struct listener *items = realloc(set->items, (set->count + 1) * sizeof *items);
+    char *copy = strdup(host);
+    if (items == NULL || copy == NULL) {
+        if (items != NULL)
+            set->items = items;
+        free(copy);
+        close(fd);
+        fail(error_r, "out of memory");
+        return -1;
+    }
+    set->items = items;
+    set->items[set->count++] = (struct listener){copy, port, service, fd};
+    return 0;
+}
+
+struct listener_set *listener_set_bind(const struct config *conf, const struct listener_set *old,
+                                       char **error_r)
+{
+    struct listener_set *set = calloc(1, sizeof *set);
+    if (set == NULL) {
+        fail(error_r, "out of memory");
+        return NULL;
+    }
+    for (size_t s = 0; s < conf->service_count; s++) {
+        const struct config_service *service = &conf->services[s];
+        for (size_t l = 0; l < service->listen_count; l++) {
+            const char *host = service->listen[l].host;
+            unsigned port = service->listen[l].port;
+            int r;
+            if (strcmp(host, "*") == 0) {
+                r = add_listener(set, old, "0.0.0.0", port, s, error_r);
+                if (r == 0)
+                    r = add_listener(set, old, "::", port, s, error_r);
+            } else {
+                /* "[::1]" as written in some configurations: the literal inside. */
+                char bare[INET6_ADDRSTRLEN + 2];
+                size_t len = strlen(host);
+                if (len > 2 && len < sizeof bare && host[0] == '[' && host[len - 1] == ']') {
+                    memcpy(bare, host + 1, len - 2);
+                    bare[len - 2] = '\0';
+                    host = bare;
+                }
+                r = add_listener(set, old, host, port, s, error_r);
+            }
+            if (r < 0) {
+                listener_set_free(&set);
+                return NULL;
+            }
+        }
+    }
+    return set;
+}
+
+void listener_set_free(struct listener_set **set)
+{
+    if (*set == NULL)
+        return;
+    for (size_t i = 0; i < (*set)->count; i++) {
+        close((*set)->items[i].fd);
+        free((*set)->items[i].host);
+    }
+    free((*set)->items);
+    free(*set);
+    *set = NULL;
+}
