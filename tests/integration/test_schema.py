@@ -4,6 +4,8 @@ formats define the same things under dirmail's OID arc, and the example
 directory loads and answers the lookups dirmail makes."""
 import os
 import re
+import signal
+import socket
 import subprocess
 import unittest
 
@@ -279,6 +281,32 @@ class ExampleDirectory(unittest.TestCase):
         self.ldap.start()
         self.assertEqual(self.ldap.uri, uri)
         self.assertEqual(self.dns("(uid=alice)"), [f"uid=alice,{PEOPLE}"])
+
+
+class SeveralInstances(unittest.TestCase):
+    def test_two_slapds_for_failover_stop_independently(self):
+        first, second = Slapd(), Slapd()
+        try:
+            self.assertNotEqual(first.port, second.port)
+            first.stop(signal.SIGKILL)  # a crash, not a clean shutdown
+            self.assertEqual(len(second.search("(uid=bob)")), 1)
+            first.start()
+            self.assertEqual(len(first.search("(uid=bob)")), 1)
+        finally:
+            first.stop()
+            second.stop()
+
+    def test_a_port_taken_before_the_first_start_is_replaced(self):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            ldap = Slapd(port=port)
+            try:
+                self.assertNotEqual(ldap.port, port)
+                self.assertEqual(len(ldap.search("(uid=alice)")), 1)
+            finally:
+                ldap.stop()
 
 
 class Tls(unittest.TestCase):

@@ -191,6 +191,10 @@ member: cn=Bob Builder,ou=Staff,{suffix}
 """
 
 
+class _PortTaken(RuntimeError):
+    """slapd could not bind its port: another process took it first."""
+
+
 class LdapError(RuntimeError):
     """An ldap-utils command failed; rc is its exit status (the LDAP result code)."""
 
@@ -261,6 +265,7 @@ class Slapd:
         self.ldaps_port = process.free_port() if tls else None
         self.ldaps_uri = f"ldaps://127.0.0.1:{self.ldaps_port}" if tls else None
         self.proc = None
+        self._started_once = False
         self.datadir = os.path.join(self.workdir, "data")
         self.conf = os.path.join(self.workdir, "slapd.conf")
         self.log = os.path.join(self.workdir, "slapd.log")
@@ -398,21 +403,43 @@ class Slapd:
 
     def start(self, timeout=20.0):
         """Start slapd on self.port (and ldaps_port) and wait until it
-        answers an LDAP bind."""
+        answers an LDAP bind. On the first start only, a port that another
+        test took between free_port() and slapd's bind is replaced; later
+        starts keep the port (clients are configured with it)."""
         if self.running():
             return
+        for attempt in range(5):
+            try:
+                return self._start_once(timeout)
+            except _PortTaken:
+                if self._started_once or attempt == 4:
+                    raise
+                self.port = process.free_port()
+                self.uri = f"ldap://127.0.0.1:{self.port}"
+                if self.tls:
+                    self.ldaps_port = process.free_port()
+                    self.ldaps_uri = f"ldaps://127.0.0.1:{self.ldaps_port}"
+
+    def _start_once(self, timeout):
         urls = self.uri + "/"
         if self.ldaps_uri:
             urls += " " + self.ldaps_uri + "/"
-        debug = os.environ.get("DIRMAIL_SLAPD_DEBUG", "0")
+        # -d keeps slapd in the foreground (so its pid is ours to stop);
+        # level 32768 ("none") prints only its errors, into slapd.log.
+        debug = os.environ.get("DIRMAIL_SLAPD_DEBUG", "32768")
         argv = [slapd_binary(), "-d", debug, "-h", urls, "-f", self.conf]
         with open(self.log, "ab") as log:
             self.proc = process.spawn(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"slapd exited with {self.proc.returncode}: {self.log_text()}")
+                log = self.log_text()
+                self.proc = None
+                if "Address already in use" in log[log.rfind("@(#)"):]:
+                    raise _PortTaken(log)
+                raise RuntimeError(f"slapd exited: {log}")
             if self._answers():
+                self._started_once = True
                 return
             if time.monotonic() > deadline:
                 self.stop()
