@@ -33,7 +33,8 @@ enum {
 struct loader {
     config_t cf;
     const char *path;
-    char *error; /* the first error, "FILE:LINE: setting PATH: text" */
+    const char *include_dir; /* the folder @include names are relative to, or NULL */
+    char *error;             /* the first error, "FILE:LINE: setting PATH: text" */
 };
 
 static const char *const service_type_names[] = {
@@ -143,9 +144,11 @@ __attribute__((format(printf, 3, 4))) static int fail(struct loader *ld, const c
     const char *file = config_setting_source_file(s);
     if (file == NULL)
         file = ld->path;
+    /* libconfig keeps an @include name as written; show where it was read from. */
+    bool prefix = file[0] != '/' && ld->include_dir != NULL && strcmp(file, ld->path) != 0;
     char *msg = NULL;
-    if (asprintf(&msg, "%s:%u: setting %s: %s", file, config_setting_source_line(s), where, text) <
-        0)
+    if (asprintf(&msg, "%s%s%s:%u: setting %s: %s", prefix ? ld->include_dir : "",
+                 prefix ? "/" : "", file, config_setting_source_line(s), where, text) < 0)
         msg = NULL;
     ld->error = msg != NULL ? msg : strdup("out of memory");
     return -1;
@@ -1075,7 +1078,8 @@ struct config *config_load(const char *path, char **error_r)
     char *slash = dir != NULL ? strrchr(dir, '/') : NULL;
     if (slash != NULL) {
         *slash = '\0';
-        config_set_include_dir(&ld.cf, dir[0] != '\0' ? dir : "/");
+        ld.include_dir = dir[0] != '\0' ? dir : "/";
+        config_set_include_dir(&ld.cf, ld.include_dir);
     }
     int ok = -1;
     if ((conf->path = strdup(path)) == NULL || dir == NULL) {

@@ -155,7 +155,33 @@ START_TEST(sample_loads)
     ck_assert_msg(conf != NULL, "%s", error ? error : "");
     ck_assert_uint_eq(conf->service_count, 1);
     ck_assert_uint_eq(conf->limits.message_size, 52428800);
+    /* The sample shows the defaults: it must mean exactly what an empty file means. */
+    char *sample = print_to_string(conf);
     config_free(&conf);
+    conf = load_ok("");
+    char *empty = print_to_string(conf);
+    ck_assert_str_eq(sample, empty);
+    free(sample);
+    free(empty);
+    config_free(&conf);
+}
+END_TEST
+
+START_TEST(include_relative)
+{
+    /* Relative to the configuration's folder, not the cwd; errors name the included file. */
+    ck_assert_int_eq(chdir("/"), 0);
+    write_file("limits.conf", "message_size = 2048;\n", 0600);
+    struct config *conf = load_ok("limits = {\n @include \"limits.conf\"\n};\n");
+    ck_assert_uint_eq(conf->limits.message_size, 2048);
+    config_free(&conf);
+
+    write_file("limits.conf", "message_size = 2048;\n\nerrors = 0;\n", 0600);
+    char *error = NULL;
+    ck_assert_ptr_null(load_text("limits = {\n @include \"limits.conf\"\n};\n", &error));
+    ck_assert_msg(strstr(error, "/limits.conf:3: setting limits.errors: must be between") != NULL,
+                  "%s", error);
+    free(error);
 }
 END_TEST
 
@@ -504,6 +530,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, sample_loads);
     tcase_add_test(tc, sections_parsed);
+    tcase_add_test(tc, include_relative);
     tcase_add_test(tc, listen_parsing);
     tcase_add_test(tc, password_file);
     tcase_add_test(tc, print_round_trip);
