@@ -9,11 +9,17 @@ same data (outage tests).
     ldap.uri, ldap.service_dn, ldap.service_password
     ldap.search("(mail=alice@example.org)", ["uid"])
     ldap.stop(); ldap.start()
+    ldap.add(ldif_text); ldap.modify(ldif_text); ldap.delete(dn)
     ad = Slapd.active_directory()  # Active-Directory-like content (msuser.schema)
+    tls = Slapd(tls=harness.certs.make_ca_and_cert(dir, ["localhost"]))  # + ldaps_uri
+
+The schema name "msuser" loads a copy of Debian's msuser.schema with AD's
+matching rules and its securityPrincipal class (see ad_schema_text).
+DIRMAIL_SLAPD_DEBUG=256 logs every operation into <workdir>/slapd.log;
+DIRMAIL_KEEP_TMP=1 keeps the workdir.
 """
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
