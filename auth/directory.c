@@ -1,0 +1,991 @@
+/* auth/directory.c - the directory client: address resolution, login
+ * checks, user fetch, sender addresses, over two LDAP pools (service
+ * searches; authentication binds). */
+#include "config.h"
+
+#include "auth/directory.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/dir_filter.h"
+#include "lib/log.h"
+
+struct domain_cache_entry {
+    char *domain;
+    enum dir_kind kind; /* LOCAL (local), RELAY, NOT_OURS */
+    char *next_hop;
+    time_t expires;
+};
+
+struct directory {
+    struct directory_options o;
+    struct ldap_pool *service;
+    struct ldap_pool *auth;
+    pthread_mutex_t domain_lock;
+    struct domain_cache_entry *domains;
+    size_t domain_count;
+};
+
+/* -- options ------------------------------------------------------------ */
+
+static int dup_list(char **src, size_t n, char ***dst, size_t *count)
+{
+    *dst = NULL;
+    *count = 0;
+    if (n == 0)
+        return 0;
+    *dst = calloc(n, sizeof **dst);
+    if (*dst == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (((*dst)[i] = strdup(src[i])) == NULL)
+            return -1;
+        (*count)++;
+    }
+    return 0;
+}
+
+static void free_list(char **l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(l[i]);
+    free(l);
+}
+
+static char *dup_opt(const char *s, bool *failed)
+{
+    if (s == NULL)
+        return NULL;
+    char *d = strdup(s);
+    if (d == NULL)
+        *failed = true;
+    return d;
+}
+
+void directory_options_clear(struct directory_options *o)
+{
+    free_list(o->uris, o->uri_count);
+    free(o->bind_dn);
+    if (o->bind_password != NULL) {
+        explicit_bzero(o->bind_password, strlen(o->bind_password));
+        free(o->bind_password);
+    }
+    free(o->base);
+    free(o->ca_file);
+    free_list(o->local_domains, o->local_domain_count);
+    free_list(o->relay_domains, o->relay_domain_count);
+    free(o->node_name);
+    free(o->subaddress_delimiters);
+    dir_profile_clear(&o->profile);
+    memset(o, 0, sizeof *o);
+}
+
+/* copy_options - deep copy (directory_new keeps its own). */
+static int copy_options(struct directory_options *dst, const struct directory_options *src)
+{
+    bool failed = false;
+    *dst = *src;
+    dst->uris = dst->local_domains = dst->relay_domains = NULL;
+    dst->uri_count = dst->local_domain_count = dst->relay_domain_count = 0;
+    memset(&dst->profile, 0, sizeof dst->profile);
+    dst->bind_dn = dup_opt(src->bind_dn, &failed);
+    dst->bind_password = dup_opt(src->bind_password, &failed);
+    dst->base = dup_opt(src->base, &failed);
+    dst->ca_file = dup_opt(src->ca_file, &failed);
+    dst->node_name = dup_opt(src->node_name, &failed);
+    dst->subaddress_delimiters = dup_opt(src->subaddress_delimiters, &failed);
+    if (failed || dup_list(src->uris, src->uri_count, &dst->uris, &dst->uri_count) < 0 ||
+        dup_list(src->local_domains, src->local_domain_count, &dst->local_domains,
+                 &dst->local_domain_count) < 0 ||
+        dup_list(src->relay_domains, src->relay_domain_count, &dst->relay_domains,
+                 &dst->relay_domain_count) < 0 ||
+        dir_profile_copy(&dst->profile, &src->profile) < 0) {
+        directory_options_clear(dst);
+        return -1;
+    }
+    return 0;
+}
+
+int directory_options_from_config(const struct config *conf, struct directory_options *o,
+                                  const char **error_r)
+{
+    const struct config_ldap *l = &conf->ldap;
+    bool failed = false;
+    memset(o, 0, sizeof *o);
+    if (dir_profile_init(&o->profile, l->profile, error_r) < 0)
+        return -1;
+    o->bind_dn = dup_opt(l->bind_dn, &failed);
+    o->bind_password = dup_opt(l->bind_password, &failed);
+    o->base = dup_opt(l->base != NULL ? l->base : "", &failed);
+    o->ca_file = dup_opt(l->ca_file, &failed);
+    o->node_name = dup_opt(conf->server.hostname, &failed);
+    o->subaddress_delimiters = dup_opt("+", &failed);
+    o->connect_timeout_ms = l->connect_timeout * 1000;
+    o->timeout_ms = l->timeout * 1000;
+    o->pool_size = l->pool_size;
+    o->starttls = l->starttls == LDAP_STARTTLS_REQUIRE ? LDAP_POOL_TLS_REQUIRE
+                  : l->starttls == LDAP_STARTTLS_TRY   ? LDAP_POOL_TLS_TRY
+                                                       : LDAP_POOL_TLS_NO;
+    o->verify_cert = l->verify_cert;
+    o->domains_from_directory = conf->domains.from_directory;
+    o->case_sensitive_local = false;
+    o->disabled_action = DIR_DISABLED_REJECT;
+    o->group_depth = 8;
+    o->group_members_max = 1000;
+    o->auth_pool_size = l->pool_size;
+    o->pool_wait_ms = o->timeout_ms;
+    o->retry_preferred_ms = 30000;
+    o->domain_cache_ttl = 60;
+    if (failed || dup_list(l->uris, l->uri_count, &o->uris, &o->uri_count) < 0 ||
+        dup_list(conf->domains.local, conf->domains.local_count, &o->local_domains,
+                 &o->local_domain_count) < 0 ||
+        dup_list(conf->domains.relay, conf->domains.relay_count, &o->relay_domains,
+                 &o->relay_domain_count) < 0) {
+        directory_options_clear(o);
+        *error_r = "out of memory";
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_uint(const char *value, unsigned max, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || v > max || value[0] == '-')
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+int directory_options_set(struct directory_options *o, const char *key, const char *value,
+                          const char **error_r)
+{
+    static const struct {
+        const char *key;
+        size_t offset;
+        unsigned max;
+    } numbers[] = {
+        {"group_max_depth", offsetof(struct directory_options, group_depth), 64},
+        {"group_max_members", offsetof(struct directory_options, group_members_max), 100000},
+        {"auth_pool_size", offsetof(struct directory_options, auth_pool_size), 64},
+        {"pool_wait_ms", offsetof(struct directory_options, pool_wait_ms), 300000},
+        {"failback_interval_ms", offsetof(struct directory_options, retry_preferred_ms), 86400000},
+        {"domain_cache_ttl", offsetof(struct directory_options, domain_cache_ttl), 86400},
+        {"timeout_ms", offsetof(struct directory_options, timeout_ms), 300000},
+        {"connect_timeout_ms", offsetof(struct directory_options, connect_timeout_ms), 300000},
+    };
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+        if (strcmp(key, numbers[i].key) != 0)
+            continue;
+        if (parse_uint(value, numbers[i].max, (unsigned *)((char *)o + numbers[i].offset)) < 0) {
+            *error_r = "not a number in range";
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(key, "subaddress_delimiter") == 0) {
+        char *copy = strdup(value);
+        if (copy == NULL) {
+            *error_r = "out of memory";
+            return -1;
+        }
+        free(o->subaddress_delimiters);
+        o->subaddress_delimiters = copy;
+        return 0;
+    }
+    if (strcmp(key, "case_sensitive_local_part") == 0) {
+        o->case_sensitive_local = strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0;
+        return 0;
+    }
+    if (strcmp(key, "disabled_policy") == 0) {
+        if (strcasecmp(value, "reject") == 0)
+            o->disabled_action = DIR_DISABLED_REJECT;
+        else if (strcasecmp(value, "hold") == 0)
+            o->disabled_action = DIR_DISABLED_HOLD;
+        else {
+            *error_r = "disabled_policy must be reject or hold";
+            return -1;
+        }
+        return 0;
+    }
+    return dir_profile_set(&o->profile, key, value, error_r);
+}
+
+/* -- lifetime ----------------------------------------------------------- */
+
+struct directory *directory_new(const struct directory_options *opts, const char **error_r)
+{
+    struct directory *dir = calloc(1, sizeof *dir);
+    if (dir == NULL || copy_options(&dir->o, opts) < 0) {
+        free(dir);
+        *error_r = "out of memory";
+        return NULL;
+    }
+    pthread_mutex_init(&dir->domain_lock, NULL);
+    if (dir->o.node_name == NULL) {
+        char host[256];
+        if (gethostname(host, sizeof host) == 0) {
+            host[sizeof host - 1] = '\0';
+            dir->o.node_name = strdup(host);
+        }
+    }
+    struct ldap_pool_settings s = {
+        .uris = dir->o.uris,
+        .uri_count = dir->o.uri_count,
+        .bind_dn = dir->o.bind_dn,
+        .bind_password = dir->o.bind_password,
+        .connect_timeout_ms = dir->o.connect_timeout_ms,
+        .timeout_ms = dir->o.timeout_ms,
+        .wait_ms = dir->o.pool_wait_ms,
+        .retry_preferred_ms = dir->o.retry_preferred_ms,
+        .size = dir->o.pool_size,
+        .starttls = dir->o.starttls,
+        .ca_file = dir->o.ca_file,
+        .verify_cert = dir->o.verify_cert,
+        .name = "service",
+    };
+    dir->service = ldap_pool_new(&s, error_r);
+    /* The authentication pool binds as users, so it must never be the one
+     * searching with the service identity. */
+    s.bind_dn = NULL;
+    s.bind_password = NULL;
+    s.size = dir->o.auth_pool_size;
+    s.name = "auth";
+    if (dir->service != NULL)
+        dir->auth = ldap_pool_new(&s, error_r);
+    if (dir->auth == NULL) {
+        directory_free(&dir);
+        return NULL;
+    }
+    return dir;
+}
+
+void directory_free(struct directory **dirp)
+{
+    struct directory *dir = *dirp;
+    if (dir == NULL)
+        return;
+    ldap_pool_free(&dir->service);
+    ldap_pool_free(&dir->auth);
+    for (size_t i = 0; i < dir->domain_count; i++) {
+        free(dir->domains[i].domain);
+        free(dir->domains[i].next_hop);
+    }
+    free(dir->domains);
+    pthread_mutex_destroy(&dir->domain_lock);
+    directory_options_clear(&dir->o);
+    free(dir);
+    *dirp = NULL;
+}
+
+/* -- names -------------------------------------------------------------- */
+
+const char *dir_kind_name(enum dir_kind kind)
+{
+    static const char *const names[] = {"local",    "remote_node", "forward",  "group",  "relay",
+                                        "disabled", "unknown",     "not_ours", "invalid"};
+    return (size_t)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
+}
+
+const char *dir_status_name(enum dir_status status)
+{
+    static const char *const names[] = {"active", "noaccess", "held", "disabled"};
+    return (size_t)status < sizeof names / sizeof names[0] ? names[status] : "?";
+}
+
+const char *dir_auth_reason_name(enum dir_auth_reason reason)
+{
+    static const char *const names[] = {
+        "none",         "empty_password", "invalid_login",      "unknown_user",
+        "bad_password", "disabled",       "service_not_allowed"};
+    return (size_t)reason < sizeof names / sizeof names[0] ? names[reason] : "?";
+}
+
+/* -- searching ------------------------------------------------------------ */
+
+/* attrs_add - append a non-empty attribute name once. */
+static void attrs_add(char **attrs, size_t *n, size_t max, const char *name)
+{
+    if (name == NULL || name[0] == '\0' || *n + 1 >= max)
+        return;
+    for (size_t i = 0; i < *n; i++) {
+        if (strcasecmp(attrs[i], name) == 0)
+            return;
+    }
+    attrs[(*n)++] = (char *)name;
+    attrs[*n] = NULL;
+}
+
+/* user_attrs - the attributes a recipient or user needs, and no others
+ * (the Sieve script can be large, but delivery needs it with the rest). */
+static void user_attrs(const struct dir_profile *p, char **attrs, size_t max)
+{
+    size_t n = 0;
+    attrs[0] = NULL;
+    const char *names[] = {
+        "objectClass",   p->attr_mail,    p->attr_alias,  p->attr_login,   p->attr_mailhost,
+        p->attr_mailbox, p->attr_quota,   p->attr_status, p->attr_forward, p->attr_keep_copy,
+        p->attr_sieve,   p->attr_service, p->attr_sender, p->attr_member,  p->attr_unique_member};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        attrs_add(attrs, &n, max, names[i]);
+}
+
+static const char *base_of(struct directory *dir)
+{
+    return dir->o.base != NULL ? dir->o.base : "";
+}
+
+/* search - run one search and map the outcome. sizelimit 2 so that two
+ * owners of one value are seen (and never a random pick). Returns FOUND with
+ * *result_r holding exactly one entry, NOTFOUND, or TEMPFAIL (logged; what
+ * names the query for the log). */
+static enum dir_result search_one(struct directory *dir, const char *base, int scope,
+                                  const char *filter, const char *what,
+                                  struct ldap_pool_result **result_r)
+{
+    char *attrs[24];
+    user_attrs(&dir->o.profile, attrs, sizeof attrs / sizeof attrs[0]);
+    *result_r = NULL;
+    struct ldap_pool_result *res = NULL;
+    int rc = ldap_pool_search(dir->service, base, scope, filter, attrs, 2, &res);
+    char q[300];
+    if (rc == LDAP_SIZELIMIT_EXCEEDED || (rc == LDAP_SUCCESS && res != NULL && res->count > 1)) {
+        char d1[300], d2[300];
+        log_error(
+            "event=directory_ambiguous key=%s dn1=%s dn2=%s action=tempfail",
+            log_quote(q, sizeof q, what),
+            log_quote(d1, sizeof d1, res != NULL && res->count > 0 ? res->entries[0].dn : "?"),
+            log_quote(d2, sizeof d2, res != NULL && res->count > 1 ? res->entries[1].dn : "?"));
+        ldap_pool_result_free(&res);
+        return DIR_TEMPFAIL;
+    }
+    if (rc != LDAP_SUCCESS) {
+        char f[300];
+        enum ldap_rc_class cls = ldap_pool_rc_class(rc);
+        log_msg(cls == LDAP_RC_CONFIG ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING,
+                "event=directory_tempfail key=%s base=%s filter=%s error=\"%s\"%s",
+                log_quote(q, sizeof q, what), base[0] != '\0' ? base : "(default)",
+                log_quote(f, sizeof f, filter), ldap_err2string(rc),
+                cls == LDAP_RC_CONFIG ? " hint=check_ldap_settings" : "");
+        ldap_pool_result_free(&res);
+        return DIR_TEMPFAIL;
+    }
+    if (res == NULL || res->count == 0) {
+        ldap_pool_result_free(&res);
+        return DIR_NOTFOUND;
+    }
+    *result_r = res;
+    return DIR_FOUND;
+}
+
+/* search_address - recipient filter for address (local@domain). */
+static enum dir_result search_address(struct directory *dir, const char *local, const char *domain,
+                                      struct ldap_pool_result **result_r)
+{
+    char address[DIR_ADDRESS_MAX + 2];
+    int n = snprintf(address, sizeof address, "%s@%s", local, domain);
+    if (n < 0 || (size_t)n >= sizeof address)
+        return DIR_NOTFOUND;
+    struct dir_filter_values v = {
+        .address = address, .local = local, .domain = domain, .login = address};
+    char *filter;
+    const char *error;
+    if (dir_filter_expand(dir->o.profile.filter_recipient, &v, &filter, &error) < 0) {
+        log_error("event=directory_filter_error filter=recipient error=\"%s\"", error);
+        return DIR_TEMPFAIL;
+    }
+    enum dir_result res =
+        search_one(dir, base_of(dir), LDAP_SCOPE_SUBTREE, filter, address, result_r);
+    free(filter);
+    return res;
+}
+
+/* -- domains ------------------------------------------------------------ */
+
+static bool in_list(char **list, size_t n, const char *domain)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *d = list[i];
+        size_t dl = strlen(d);
+        if (dl > 0 && d[dl - 1] == '.')
+            dl--;
+        if (strlen(domain) == dl && strncasecmp(d, domain, dl) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* domain_from_directory - look the domain's entry up (cached for
+ * domain_cache_ttl: the entry list changes rarely, and a recipient lookup
+ * must stay one search). */
+static enum dir_result domain_from_directory(struct directory *dir, const char *domain,
+                                             enum dir_kind *kind_r, char **next_hop_r)
+{
+    time_t now = time(NULL);
+    pthread_mutex_lock(&dir->domain_lock);
+    for (size_t i = 0; i < dir->domain_count; i++) {
+        struct domain_cache_entry *c = &dir->domains[i];
+        if (strcmp(c->domain, domain) == 0 && c->expires > now) {
+            *kind_r = c->kind;
+            *next_hop_r = c->next_hop != NULL ? strdup(c->next_hop) : NULL;
+            pthread_mutex_unlock(&dir->domain_lock);
+            return DIR_FOUND;
+        }
+    }
+    pthread_mutex_unlock(&dir->domain_lock);
+
+    struct dir_filter_values v = {.domain = domain};
+    char *filter;
+    const char *error;
+    if (dir_filter_expand(dir->o.profile.filter_domain, &v, &filter, &error) < 0) {
+        log_error("event=directory_filter_error filter=domain error=\"%s\"", error);
+        return DIR_TEMPFAIL;
+    }
+    char *attrs[] = {dir->o.profile.attr_domain_type, dir->o.profile.attr_next_hop, NULL};
+    if (attrs[0][0] == '\0')
+        attrs[0] = NULL;
+    struct ldap_pool_result *res = NULL;
+    int rc =
+        ldap_pool_search(dir->service, base_of(dir), LDAP_SCOPE_SUBTREE, filter, attrs, 1, &res);
+    free(filter);
+    if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
+        log_warning("event=directory_tempfail key=%s error=\"%s\"", domain, ldap_err2string(rc));
+        ldap_pool_result_free(&res);
+        return DIR_TEMPFAIL;
+    }
+    enum dir_kind kind = DIR_KIND_NOT_OURS;
+    char *hop = NULL;
+    if (res != NULL && res->count > 0) {
+        const char *type = ldap_pool_entry_value(&res->entries[0], dir->o.profile.attr_domain_type);
+        const char *nh = ldap_pool_entry_value(&res->entries[0], dir->o.profile.attr_next_hop);
+        kind = type != NULL && strcasecmp(type, "relay") == 0 ? DIR_KIND_RELAY : DIR_KIND_LOCAL;
+        hop = nh != NULL ? strdup(nh) : NULL;
+    }
+    ldap_pool_result_free(&res);
+
+    pthread_mutex_lock(&dir->domain_lock);
+    struct domain_cache_entry *p =
+        dir->domain_count < 1024
+            ? realloc(dir->domains, (dir->domain_count + 1) * sizeof *dir->domains)
+            : NULL;
+    if (p != NULL) {
+        dir->domains = p;
+        struct domain_cache_entry *c = &dir->domains[dir->domain_count];
+        c->domain = strdup(domain);
+        c->next_hop = hop != NULL ? strdup(hop) : NULL;
+        c->kind = kind;
+        c->expires = now + (time_t)dir->o.domain_cache_ttl;
+        if (c->domain != NULL)
+            dir->domain_count++;
+        else
+            free(c->next_hop);
+    }
+    pthread_mutex_unlock(&dir->domain_lock);
+    *kind_r = kind;
+    *next_hop_r = hop;
+    return DIR_FOUND;
+}
+
+/* classify_domain - LOCAL, RELAY or NOT_OURS for domain. */
+static enum dir_result classify_domain(struct directory *dir, const char *domain,
+                                       enum dir_kind *kind_r, char **next_hop_r)
+{
+    *next_hop_r = NULL;
+    if (in_list(dir->o.local_domains, dir->o.local_domain_count, domain)) {
+        *kind_r = DIR_KIND_LOCAL;
+        return DIR_FOUND;
+    }
+    if (in_list(dir->o.relay_domains, dir->o.relay_domain_count, domain)) {
+        *kind_r = DIR_KIND_RELAY;
+        return DIR_FOUND;
+    }
+    if (dir->o.domains_from_directory && dir->o.profile.filter_domain[0] != '\0')
+        return domain_from_directory(dir, domain, kind_r, next_hop_r);
+    *kind_r = DIR_KIND_NOT_OURS;
+    return DIR_FOUND;
+}
+
+/* -- groups ----------------------------------------------------------------- */
+
+static bool is_group(const struct dir_profile *p, const struct ldap_pool_entry *e)
+{
+    const struct ldap_pool_attr *oc = ldap_pool_entry_attr(e, "objectClass");
+    for (size_t i = 0; oc != NULL && i < oc->count; i++) {
+        const char *classes = p->group_classes;
+        size_t len = strlen(oc->values[i]);
+        while (*classes != '\0') {
+            size_t w = strcspn(classes, " ,");
+            if (w == len && strncasecmp(classes, oc->values[i], w) == 0)
+                return true;
+            classes += w;
+            classes += strspn(classes, " ,");
+        }
+    }
+    return false;
+}
+
+struct expansion {
+    struct dir_strlist visited; /* group DNs, for loop detection */
+    struct dir_strlist *members;
+    const char *address;
+};
+
+static enum dir_result expand_group(struct directory *dir, const struct ldap_pool_entry *group,
+                                    unsigned depth, struct expansion *x);
+
+/* expand_member - add the member entry at dn (a user's address, or a nested
+ * group's members). A member that no longer exists is skipped: groupOfNames
+ * has no referential integrity, and one stale DN must not defer the list. */
+static enum dir_result expand_member(struct directory *dir, const char *dn, unsigned depth,
+                                     struct expansion *x)
+{
+    const struct dir_profile *p = &dir->o.profile;
+    struct ldap_pool_result *res = NULL;
+    const char *filter = p->filter_group[0] != '\0' ? p->filter_group : "(objectClass=*)";
+    char *attrs[24];
+    user_attrs(p, attrs, sizeof attrs / sizeof attrs[0]);
+    int rc = ldap_pool_search(dir->service, dn, LDAP_SCOPE_BASE, filter, attrs, 1, &res);
+    char q[300];
+    if (rc == LDAP_NO_SUCH_OBJECT || (rc == LDAP_SUCCESS && (res == NULL || res->count == 0))) {
+        log_warning("event=group_member_missing address=%s member=%s",
+                    log_quote(q, sizeof q, x->address), dn);
+        ldap_pool_result_free(&res);
+        return DIR_FOUND;
+    }
+    if (rc != LDAP_SUCCESS) {
+        log_warning("event=directory_tempfail key=%s member=%s error=\"%s\"",
+                    log_quote(q, sizeof q, x->address), dn, ldap_err2string(rc));
+        ldap_pool_result_free(&res);
+        return DIR_TEMPFAIL;
+    }
+    const struct ldap_pool_entry *e = &res->entries[0];
+    enum dir_result r = DIR_FOUND;
+    if (is_group(p, e)) {
+        r = expand_group(dir, e, depth + 1, x);
+    } else if (dir_user_status(p, e) != DIR_STATUS_DISABLED) {
+        struct dir_strlist addrs = {0};
+        char *primary = NULL;
+        if (dir_user_addresses(p, e, &addrs, &primary) < 0)
+            r = DIR_TEMPFAIL;
+        else if (primary != NULL && dir_strlist_add(x->members, primary) < 0)
+            r = DIR_TEMPFAIL;
+        free(primary);
+        dir_strlist_clear(&addrs);
+    }
+    ldap_pool_result_free(&res);
+    return r;
+}
+
+/* strip_uid - groupOfUniqueNames values are nameAndOptionalUID
+ * ("dn#'0101'B", RFC 4517 3.3.21): drop the optional bit string. */
+static char *strip_uid(const char *v)
+{
+    const char *hash = strrchr(v, '#');
+    size_t len = strlen(v);
+    if (hash != NULL && len >= 3 && v[len - 1] == 'B' && v[len - 2] == '\'' && hash[1] == '\'')
+        return strndup(v, (size_t)(hash - v));
+    return strdup(v);
+}
+
+static enum dir_result expand_group(struct directory *dir, const struct ldap_pool_entry *group,
+                                    unsigned depth, struct expansion *x)
+{
+    char q[300];
+    for (size_t i = 0; i < x->visited.count; i++) {
+        if (strcasecmp(x->visited.items[i], group->dn) == 0) {
+            log_info("event=group_loop address=%s group=%s", log_quote(q, sizeof q, x->address),
+                     group->dn);
+            return DIR_FOUND; /* each group expanded once: a loop adds nothing */
+        }
+    }
+    if (depth > dir->o.group_depth) {
+        /* Deeper than configured: a misconfiguration; defer rather than
+         * deliver to part of the list. */
+        log_error("event=group_too_deep address=%s group=%s max_depth=%u action=tempfail",
+                  log_quote(q, sizeof q, x->address), group->dn, dir->o.group_depth);
+        return DIR_TEMPFAIL;
+    }
+    if (dir_strlist_add(&x->visited, group->dn) < 0)
+        return DIR_TEMPFAIL;
+    const char *member_attrs[] = {dir->o.profile.attr_member, dir->o.profile.attr_unique_member};
+    for (size_t k = 0; k < 2; k++) {
+        const struct ldap_pool_attr *a = ldap_pool_entry_attr(group, member_attrs[k]);
+        for (size_t i = 0; a != NULL && i < a->count; i++) {
+            if (x->visited.count + x->members->count > dir->o.group_members_max) {
+                log_error("event=group_too_large address=%s max_members=%u action=tempfail",
+                          log_quote(q, sizeof q, x->address), dir->o.group_members_max);
+                return DIR_TEMPFAIL;
+            }
+            char *dn = k == 1 ? strip_uid(a->values[i]) : strdup(a->values[i]);
+            if (dn == NULL)
+                return DIR_TEMPFAIL;
+            enum dir_result r = expand_member(dir, dn, depth, x);
+            free(dn);
+            if (r == DIR_TEMPFAIL)
+                return r;
+        }
+    }
+    return DIR_FOUND;
+}
+
+/* -- resolution ------------------------------------------------------------- */
+
+static bool keep_copy(const struct dir_profile *p, const struct ldap_pool_entry *e)
+{
+    const struct ldap_pool_attr *a = ldap_pool_entry_attr(e, p->attr_keep_copy);
+    switch (p->keep_style) {
+    case DIR_KEEP_NEVER:
+        return false;
+    case DIR_KEEP_BOOLEAN:
+        return a != NULL && a->count > 0 && strcasecmp(a->values[0], "TRUE") == 0;
+    case DIR_KEEP_QMAIL_MODE:
+        for (size_t i = 0; a != NULL && i < a->count; i++) {
+            if (strcasecmp(a->values[i], "forwardonly") == 0 ||
+                strcasecmp(a->values[i], "nolocal") == 0)
+                return false;
+        }
+        return true;
+    }
+    return false;
+}
+
+/* fill_recipient - decide the kind of r from the entry that owns it. */
+static enum dir_result fill_recipient(struct directory *dir, const struct ldap_pool_entry *e,
+                                      struct dir_recipient *r)
+{
+    const struct dir_profile *p = &dir->o.profile;
+    if ((r->dn = strdup(e->dn)) == NULL)
+        return DIR_TEMPFAIL;
+    struct dir_strlist addrs = {0};
+    if (dir_user_addresses(p, e, &addrs, &r->primary) < 0) {
+        dir_strlist_clear(&addrs);
+        return DIR_TEMPFAIL;
+    }
+    dir_strlist_clear(&addrs);
+    r->status = dir_user_status(p, e);
+    if (r->status == DIR_STATUS_DISABLED || r->status == DIR_STATUS_HELD) {
+        r->kind = DIR_KIND_DISABLED;
+        r->disabled_action =
+            r->status == DIR_STATUS_HELD ? DIR_DISABLED_HOLD : dir->o.disabled_action;
+        return DIR_FOUND;
+    }
+    if (is_group(p, e)) {
+        r->kind = DIR_KIND_GROUP;
+        struct expansion x = {.members = &r->members, .address = r->address};
+        enum dir_result res = expand_group(dir, e, 1, &x);
+        dir_strlist_clear(&x.visited);
+        return res;
+    }
+    struct dir_user *u = dir_user_from_entry(p, e, dir->o.node_name, NULL);
+    if (u == NULL)
+        return DIR_TEMPFAIL;
+    r->mailbox = u->mailbox;
+    r->sieve = u->sieve;
+    r->mail_host = u->mail_host;
+    r->quota = u->quota;
+    u->mailbox = u->sieve = u->mail_host = NULL;
+    dir_user_free(&u);
+    const struct ldap_pool_attr *fw = ldap_pool_entry_attr(e, p->attr_forward);
+    for (size_t i = 0; fw != NULL && i < fw->count; i++) {
+        char *v = fw->values[i];
+        /* mailRoutingAddress equal to the entry's own address is no forward. */
+        if (r->primary != NULL && strcasecmp(v, r->primary) == 0)
+            continue;
+        if (dir_strlist_add(&r->forwards, v) < 0)
+            return DIR_TEMPFAIL;
+    }
+    if (r->forwards.count > 0) {
+        r->kind = DIR_KIND_FORWARD;
+        r->keep_copy = keep_copy(p, e);
+    } else {
+        r->kind = r->mail_host != NULL ? DIR_KIND_REMOTE_NODE : DIR_KIND_LOCAL;
+    }
+    return DIR_FOUND;
+}
+
+enum dir_result dir_resolve(struct directory *dir, const char *address, struct dir_recipient **rp)
+{
+    *rp = NULL;
+    struct dir_recipient *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return DIR_TEMPFAIL;
+    struct dir_address a;
+    if (address == NULL || dir_address_parse(address, dir->o.subaddress_delimiters,
+                                             dir->o.case_sensitive_local, &a) < 0) {
+        r->kind = DIR_KIND_INVALID;
+        *rp = r;
+        return DIR_NOTFOUND;
+    }
+    r->address = a.address;
+    r->local = a.local;
+    r->domain = a.domain;
+    r->tag = a.tag;
+    a.address = a.local = a.domain = a.tag = NULL;
+
+    enum dir_kind dkind;
+    enum dir_result res = classify_domain(dir, r->domain, &dkind, &r->next_hop);
+    if (res == DIR_TEMPFAIL)
+        goto fail;
+    if (dkind != DIR_KIND_LOCAL) {
+        r->kind = dkind;
+        dir_address_clear(&a);
+        *rp = r;
+        return dkind == DIR_KIND_RELAY ? DIR_FOUND : DIR_NOTFOUND;
+    }
+
+    /* exact, then without the tag, then the catch-all. A local part that is
+     * empty ("@domain") would hit the catch-all entry directly: refuse it. */
+    if (r->local[0] == '\0') {
+        r->kind = DIR_KIND_INVALID;
+        dir_address_clear(&a);
+        *rp = r;
+        return DIR_NOTFOUND;
+    }
+    struct ldap_pool_result *found = NULL;
+    res = search_address(dir, r->local, r->domain, &found);
+    const char *matched_local = r->local;
+    if (res == DIR_NOTFOUND && r->tag != NULL) {
+        res = search_address(dir, a.base_local, r->domain, &found);
+        matched_local = a.base_local;
+    }
+    if (res == DIR_NOTFOUND && dir->o.profile.catchall[0] != '\0') {
+        /* The catch-all form is a template over the (validated) domain only. */
+        char form[DIR_ADDRESS_MAX + 64];
+        const char *t = dir->o.profile.catchall;
+        size_t n = 0;
+        for (; *t != '\0' && n + 1 < sizeof form; t++) {
+            if (t[0] == '%' && t[1] == 'd') {
+                int w = snprintf(form + n, sizeof form - n, "%s", r->domain);
+                if (w < 0 || (size_t)w >= sizeof form - n)
+                    break;
+                n += (size_t)w;
+                t++;
+            } else {
+                form[n++] = *t;
+            }
+        }
+        form[n] = '\0';
+        char *at = strrchr(form, '@');
+        if (at != NULL) {
+            *at = '\0';
+            res = search_address(dir, form, at + 1, &found);
+            r->catchall = true;
+            if (res == DIR_FOUND &&
+                (r->matched = malloc(strlen(form) + strlen(at + 1) + 2)) != NULL)
+                snprintf(r->matched, strlen(form) + strlen(at + 1) + 2, "%s@%s", form, at + 1);
+        }
+    }
+    if (res == DIR_TEMPFAIL)
+        goto fail;
+    if (res == DIR_NOTFOUND) {
+        r->kind = DIR_KIND_UNKNOWN;
+        r->catchall = false;
+        dir_address_clear(&a);
+        *rp = r;
+        return DIR_NOTFOUND;
+    }
+    if (r->matched == NULL) {
+        size_t len = strlen(matched_local) + strlen(r->domain) + 2;
+        if ((r->matched = malloc(len)) == NULL) {
+            ldap_pool_result_free(&found);
+            goto fail;
+        }
+        snprintf(r->matched, len, "%s@%s", matched_local, r->domain);
+    }
+    if (!r->catchall && matched_local == r->local && r->tag != NULL) {
+        /* The tagged address itself is an entry's address: not a tag. */
+        free(r->tag);
+        r->tag = NULL;
+    }
+    res = fill_recipient(dir, &found->entries[0], r);
+    ldap_pool_result_free(&found);
+    if (res != DIR_FOUND)
+        goto fail;
+    dir_address_clear(&a);
+    *rp = r;
+    return DIR_FOUND;
+fail:
+    dir_address_clear(&a);
+    dir_recipient_free(&r);
+    return DIR_TEMPFAIL;
+}
+
+/* -- users and logins ------------------------------------------------------ */
+
+/* login_ok - a login we will put in a filter: bounded, no control bytes. */
+static bool login_ok(const char *login)
+{
+    size_t len = strlen(login);
+    if (len == 0 || len > DIR_LOGIN_MAX)
+        return false;
+    for (const char *p = login; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* find_login - the entry for login by the login filter (%l = login; with an
+ * '@', %u and %d are its parts). */
+static enum dir_result find_login(struct directory *dir, const char *login,
+                                  struct ldap_pool_result **found)
+{
+    *found = NULL;
+    if (!login_ok(login))
+        return DIR_NOTFOUND;
+    char *local = NULL;
+    const char *at = strrchr(login, '@');
+    if (at != NULL && (local = strndup(login, (size_t)(at - login))) == NULL)
+        return DIR_TEMPFAIL;
+    struct dir_filter_values v = {.address = login,
+                                  .local = local != NULL ? local : login,
+                                  .domain = at != NULL ? at + 1 : "",
+                                  .login = login};
+    char *filter;
+    const char *error;
+    int rc = dir_filter_expand(dir->o.profile.filter_login, &v, &filter, &error);
+    free(local);
+    if (rc < 0) {
+        log_error("event=directory_filter_error filter=login error=\"%s\"", error);
+        return DIR_TEMPFAIL;
+    }
+    enum dir_result res = search_one(dir, base_of(dir), LDAP_SCOPE_SUBTREE, filter, login, found);
+    free(filter);
+    return res;
+}
+
+enum dir_auth_result dir_authenticate(struct directory *dir, const char *login,
+                                      const char *password, const char *service,
+                                      struct dir_user **up, enum dir_auth_reason *reason_r)
+{
+    *up = NULL;
+    *reason_r = DIR_AUTH_REASON_NONE;
+    char q[300];
+    /* RFC 4513 5.1.2: a simple bind with a DN and an empty password is an
+     * unauthenticated bind that servers answer with success. */
+    if (password == NULL || password[0] == '\0') {
+        *reason_r = DIR_AUTH_REASON_EMPTY_PASSWORD;
+        return DIR_AUTH_FAILED;
+    }
+    if (login == NULL || !login_ok(login)) {
+        *reason_r = DIR_AUTH_REASON_INVALID_LOGIN;
+        return DIR_AUTH_FAILED;
+    }
+    struct ldap_pool_result *found;
+    enum dir_result res = find_login(dir, login, &found);
+    if (res == DIR_TEMPFAIL)
+        return DIR_AUTH_TEMPFAIL;
+    if (res == DIR_NOTFOUND) {
+        *reason_r = DIR_AUTH_REASON_UNKNOWN_USER;
+        return DIR_AUTH_FAILED;
+    }
+    struct dir_user *u =
+        dir_user_from_entry(&dir->o.profile, &found->entries[0], dir->o.node_name, login);
+    ldap_pool_result_free(&found);
+    if (u == NULL)
+        return DIR_AUTH_TEMPFAIL;
+    int rc = ldap_pool_bind(dir->auth, u->dn, password);
+    enum ldap_rc_class cls = ldap_pool_rc_class(rc);
+    if (cls == LDAP_RC_CREDENTIALS) {
+        *reason_r = DIR_AUTH_REASON_BAD_PASSWORD;
+        dir_user_free(&u);
+        return DIR_AUTH_FAILED;
+    }
+    if (cls != LDAP_RC_OK) {
+        log_warning("event=directory_tempfail key=%s op=bind dn=%s error=\"%s\"",
+                    log_quote(q, sizeof q, login), u->dn, ldap_err2string(rc));
+        dir_user_free(&u);
+        return DIR_AUTH_TEMPFAIL;
+    }
+    /* Status and service are checked after the password, so a wrong
+     * password and a disabled account look alike to a guesser's timing. */
+    if (u->status != DIR_STATUS_ACTIVE) {
+        *reason_r = DIR_AUTH_REASON_DISABLED;
+        dir_user_free(&u);
+        return DIR_AUTH_FAILED;
+    }
+    if (!dir_user_service_allowed(u, service)) {
+        *reason_r = DIR_AUTH_REASON_SERVICE;
+        dir_user_free(&u);
+        return DIR_AUTH_FAILED;
+    }
+    *up = u;
+    return DIR_AUTH_OK;
+}
+
+enum dir_result dir_user_fetch(struct directory *dir, const char *key, struct dir_user **up)
+{
+    *up = NULL;
+    if (key == NULL)
+        return DIR_NOTFOUND;
+    struct ldap_pool_result *found = NULL;
+    enum dir_result res;
+    if (strchr(key, '@') != NULL) {
+        struct dir_address a;
+        if (dir_address_parse(key, dir->o.subaddress_delimiters, dir->o.case_sensitive_local, &a) <
+                0 ||
+            a.local[0] == '\0') {
+            dir_address_clear(&a);
+            return DIR_NOTFOUND;
+        }
+        res = search_address(dir, a.local, a.domain, &found);
+        if (res == DIR_NOTFOUND && a.tag != NULL)
+            res = search_address(dir, a.base_local, a.domain, &found);
+        dir_address_clear(&a);
+        /* A login that looks like an address (AD's userPrincipalName). */
+        if (res == DIR_NOTFOUND)
+            res = find_login(dir, key, &found);
+    } else {
+        res = find_login(dir, key, &found);
+    }
+    if (res != DIR_FOUND)
+        return res;
+    if (is_group(&dir->o.profile, &found->entries[0])) {
+        ldap_pool_result_free(&found);
+        return DIR_NOTFOUND; /* a list is no user */
+    }
+    *up = dir_user_from_entry(&dir->o.profile, &found->entries[0], dir->o.node_name, key);
+    ldap_pool_result_free(&found);
+    return *up != NULL ? DIR_FOUND : DIR_TEMPFAIL;
+}
+
+void dir_strlist_free(struct dir_strlist **lp)
+{
+    if (*lp == NULL)
+        return;
+    dir_strlist_clear(*lp);
+    free(*lp);
+    *lp = NULL;
+}
+
+enum dir_result dir_sender_addresses(struct directory *dir, const char *login,
+                                     struct dir_strlist **lp)
+{
+    *lp = NULL;
+    struct dir_user *u;
+    enum dir_result res = dir_user_fetch(dir, login, &u);
+    if (res != DIR_FOUND)
+        return res;
+    struct dir_strlist *l = calloc(1, sizeof *l);
+    bool failed = l == NULL;
+    for (size_t i = 0; !failed && i < u->addresses.count; i++)
+        failed = dir_strlist_add(l, u->addresses.items[i]) < 0;
+    for (size_t i = 0; !failed && i < u->senders.count; i++)
+        failed = dir_strlist_add(l, u->senders.items[i]) < 0;
+    dir_user_free(&u);
+    if (failed) {
+        dir_strlist_free(&l);
+        return DIR_TEMPFAIL;
+    }
+    *lp = l;
+    return DIR_FOUND;
+}
