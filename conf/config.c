@@ -280,7 +280,7 @@ static int get_integer(struct loader *ld, const config_setting_t *group, const c
 static int get_uint(struct loader *ld, const config_setting_t *group, const char *name,
                     unsigned *dst, unsigned min, unsigned max)
 {
-    long long v;
+    long long v = 0;
     int ret = get_integer(ld, group, name, min, max, &v);
     if (ret > 0)
         *dst = (unsigned)v;
