@@ -38,8 +38,8 @@ static const struct service_proto protos[] = {
 };
 
 /* A last line to send and then close, for refusals and for service types
- * without a protocol yet. */
-#define LINGER_MS 2000
+ * without a protocol yet; a client that does not even complete the TLS
+ * handshake or read the line gets this long. */
 #define SAY_SESSION_MS 30000
 
 enum say_state { SAY_WRITING, SAY_LINGERING };
@@ -102,19 +102,22 @@ static void say_end(struct service_session *session)
     session->finished(session);
 }
 
-/* say_linger - the line is out: stop writing and read until the client
- * closes (or LINGER_MS), so that closing with unread input does not send a
- * TCP reset that could destroy the line before the client reads it. Under
- * TLS, conn_free's close_notify ends things instead. */
+/* say_linger - the line is out: read (and drop) until the client closes,
+ * for at most the service's idle timeout. Closing with unread input would
+ * send a TCP reset that can destroy the line before the client reads it; and
+ * a refused or not-yet-served client keeps counting against the connection
+ * limits until it has gone, so that a client cannot open more connections by
+ * simply not reading its answer. Plain TCP also gets a FIN right away
+ * (shutdown SHUT_WR); under TLS, conn_free sends close_notify at the end. */
 static void say_linger(struct service_session *session)
 {
     struct say *say = session->protocol;
-    if (conn_tls_active(session->conn) || shutdown(conn_fd(session->conn), SHUT_WR) < 0) {
+    if (!conn_tls_active(session->conn) && shutdown(conn_fd(session->conn), SHUT_WR) < 0) {
         say_end(session);
         return;
     }
     say->state = SAY_LINGERING;
-    conn_set_timeouts(session->conn, 0, LINGER_MS);
+    conn_set_timeouts(session->conn, 0, session->service->idle_timeout * 1000ull);
 }
 
 static void say_handler(struct conn *conn, enum conn_event event, void *ctx)

@@ -158,8 +158,8 @@ static void session_start(struct wlistener *l, int fd, const struct sockaddr_sto
         conn_limit_acquire(p->limits, p->proc_slot, p->service_slots[l->listener->service],
                            (const struct sockaddr *)peer, p->config->limits.max_connections,
                            service->max_connections, service->max_connections_per_ip, &ws->token);
-    log_info("event=connect service=%s client=%s port=%u local=%s:%u", service->name, s->client_ip,
-             s->client_port, l->listener->host, l->listener->port);
+    log_info("event=connect service=%s client=%s port=%u local=%s local_port=%u", service->name,
+             s->client_ip, s->client_port, l->listener->host, l->listener->port);
     if (r != CONN_LIMIT_OK) {
         log_warning("event=refuse service=%s client=%s reason=%s", service->name, s->client_ip,
                     conn_limit_result_name(r));

@@ -1,0 +1,353 @@
+"""A real dirmaild for integration tests: writes a dirmail.conf from keyword
+overrides on a minimal default into a temporary folder (free loopback
+ports, its own state dir and pid file), starts `dirmaild -f -c FILE` with
+stderr in a log file, waits until every listener is up and every child has
+started, and tells the test about its processes from /proc.
+
+    d = Dirmaild(services=[{"type": "smtp", "listen": ["127.0.0.1", "::1"]}])
+    d.start()
+    port = d.port("smtp")
+    ...
+    d.stop()
+
+A service's "listen" entries may carry their own port ("127.0.0.1:2525",
+"[::1]:25"); entries without one share a free port chosen for the service
+(its "port" key, or picked here). As root, the children run as nobody/nogroup
+(workers refuse to run as root); otherwise as the current user.
+"""
+import grp
+import os
+import pwd
+import re
+import signal
+import socket
+import subprocess
+import time
+
+from . import process
+
+_TOP_SRCDIR = os.environ.get("top_srcdir") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+TOP_BUILDDIR = os.environ.get("top_builddir") or _TOP_SRCDIR
+DIRMAILD = os.path.join(TOP_BUILDDIR, "gateway", "dirmaild")
+AUTH_DIR = os.path.join(TOP_BUILDDIR, "auth")
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "LeakSanitizer", "runtime error:",
+                     "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def built():
+    return os.access(DIRMAILD, os.X_OK) and os.access(os.path.join(AUTH_DIR, "dirmail-auth"),
+                                                      os.X_OK)
+
+
+def _quote(value):
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _value(value):
+    """A Python value in libconfig syntax."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value) if value < 2**31 else f"{value}L"
+    if isinstance(value, (list, tuple)):
+        return "[ " + ", ".join(_value(v) for v in value) + " ]"
+    return _quote(value)
+
+
+def _group(settings):
+    return "{\n" + "".join(f"  {k} = {_value(v)};\n" for k, v in settings.items()) + "}"
+
+
+def _has_port(entry):
+    if entry.startswith("["):
+        return "]:" in entry
+    return entry.count(":") == 1
+
+
+def _with_port(host, port):
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _bare(host):
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
+def free_port_on(hosts):
+    """A TCP port free on every one of hosts right now."""
+    for _ in range(50):
+        port = process.free_port("127.0.0.1")
+        try:
+            for host in hosts:
+                h = _bare(host)
+                if h == "*":
+                    h = "0.0.0.0"
+                family = socket.AF_INET6 if ":" in h else socket.AF_INET
+                with socket.socket(family, socket.SOCK_STREAM) as s:
+                    s.bind((h, port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError(f"no port free on all of {hosts}")
+
+
+def _listening_sockets():
+    """{(ip text, port)} of TCP sockets in LISTEN state, from /proc/net."""
+    out = set()
+    for name, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        try:
+            with open(f"/proc/net/{name}") as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] != "0A":
+                continue
+            addr, port = fields[1].split(":")
+            raw = bytes.fromhex(addr)
+            # /proc/net prints each 32-bit word in host (little-endian) order
+            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            out.add((socket.inet_ntop(family, raw), int(port, 16)))
+    return out
+
+
+def proc_status(pid):
+    """{"Uid": [real, effective, saved, fs], "Gid": [...], "PPid": n, "Name": s}."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            value = value.strip()
+            if key in ("Uid", "Gid"):
+                out[key] = [int(v) for v in value.split()]
+            elif key == "PPid":
+                out[key] = int(value)
+            elif key == "Name":
+                out[key] = value
+    return out
+
+
+def children_of(pid):
+    """[(child pid, argv)] of the live processes whose parent is pid."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            # the name in parentheses may hold spaces: split after the last ')'
+            fields = stat[stat.rindex(")") + 2:].split()
+            if fields[0] == "Z" or int(fields[1]) != pid:
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+        except (OSError, ValueError):
+            continue
+        out.append((int(entry), argv))
+    return out
+
+
+class Dirmaild:
+    """One dirmaild with its own configuration, state and log."""
+
+    def __init__(self, services=None, workers=2, **sections):
+        """services: a list of service dicts (type, name, listen, limits...);
+        default one smtp service on 127.0.0.1. sections: more settings per
+        group, merged over the defaults: server={...}, tls={...},
+        limits={...}, ldap={...}, ... A value of None removes a setting."""
+        self.dir = process.tempdir("dirmaild-")
+        self.path = os.path.join(self.dir, "dirmail.conf")
+        self.log_path = os.path.join(self.dir, "dirmaild.log")
+        self.proc = None
+        self.workers = workers
+        if os.geteuid() == 0:
+            user, group = "nobody", "nogroup"
+        else:
+            user = pwd.getpwuid(os.getuid()).pw_name
+            group = grp.getgrgid(os.getgid()).gr_name
+        self.sections = {
+            "server": {
+                "hostname": "mx.test.example",
+                "user": user,
+                "group": group,
+                "pid_file": os.path.join(self.dir, "dirmaild.pid"),
+                "state_dir": os.path.join(self.dir, "state"),
+                "log": "stderr",
+                "log_level": "info",
+                "workers": workers,
+                "shutdown_grace": 10,
+            },
+        }
+        self.services = []
+        self.configure(services=services if services is not None else [{"type": "smtp"}],
+                       **sections)
+
+    # ---- configuration ----
+
+    def configure(self, services=None, **sections):
+        """Change the settings (and the services, when given) and rewrite the
+        file; reload() makes a running dirmaild read it."""
+        for name, settings in sections.items():
+            group = self.sections.setdefault(name, {})
+            for key, value in settings.items():
+                if value is None:
+                    group.pop(key, None)
+                else:
+                    group[key] = value
+        if services is not None:
+            self.services = [self._complete(dict(s)) for s in services]
+        self.write()
+
+    def _complete(self, service):
+        service.setdefault("name", service["type"])
+        listen = service.get("listen", ["127.0.0.1"])
+        if isinstance(listen, str):
+            listen = [listen]
+        bare = [e for e in listen if not _has_port(e)]
+        if bare and not service.get("port"):
+            service["port"] = free_port_on(bare)
+        service["listen"] = [e if _has_port(e) else _with_port(_bare(e), service["port"])
+                             for e in listen]
+        return service
+
+    def text(self):
+        out = [f"# written by tests/integration/harness/dirmaild.py\n"]
+        for name, settings in self.sections.items():
+            out.append(f"{name} = {_group(settings)};\n")
+        blocks = []
+        for s in self.services:
+            blocks.append(_group({k: v for k, v in s.items() if k != "port"}))
+        out.append("services = (\n" + ",\n".join(blocks) + "\n);\n")
+        return "".join(out)
+
+    def write(self, text=None):
+        """Write the configuration (or text as it is, e.g. a broken one)."""
+        with open(self.path, "w") as f:
+            f.write(self.text() if text is None else text)
+
+    def port(self, name):
+        """The port of the service named name (its first listen entry)."""
+        for s in self.services:
+            if s["name"] == name:
+                return int(s["listen"][0].rsplit(":", 1)[1])
+        raise KeyError(name)
+
+    def addresses(self, name=None):
+        """[(host, port)] the service named name (default: all) listens on."""
+        out = []
+        for s in self.services:
+            if name is not None and s["name"] != name:
+                continue
+            for entry in s["listen"]:
+                host, _, port = entry.rpartition(":")
+                out.append((_bare(host), int(port)))
+        return out
+
+    # ---- running ----
+
+    def start(self, timeout=20.0, wait=True):
+        env = dict(os.environ)
+        env["DIRMAIL_LIBEXECDIR"] = AUTH_DIR
+        self.log_file = open(self.log_path, "ab")
+        self.proc = process.spawn([DIRMAILD, "-f", "-c", self.path], stdin=subprocess.DEVNULL,
+                                  stdout=self.log_file, stderr=self.log_file, env=env)
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_ready(self, timeout=20.0, generation_log_offset=0):
+        """Until every listener is in LISTEN state and the auth process and
+        every worker logged that they started (without a probe connection,
+        which would count against the connection limits)."""
+        deadline = time.monotonic() + timeout
+        want = set()
+        for host, port in self.addresses():
+            if host == "*":
+                want.add(("0.0.0.0", port))
+                want.add(("::", port))
+            else:
+                want.add((socket.inet_ntop(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                                           socket.inet_pton(socket.AF_INET6 if ":" in host
+                                                            else socket.AF_INET, host)), port))
+        while time.monotonic() < deadline:
+            if not self.running():
+                raise RuntimeError(f"dirmaild exited with {self.proc.returncode}:\n{self.log()}")
+            log = self.log()[generation_log_offset:]
+            if (want <= _listening_sockets() and log.count("event=worker_started") >= self.workers
+                    and "event=auth_started" in log):
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"dirmaild not ready after {timeout}s:\n{self.log()}")
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, pattern, timeout=10.0, start=0):
+        """The first match of regex pattern in the log after offset start."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(pattern, self.log()[start:])
+            if m:
+                return m
+            time.sleep(0.05)
+        raise TimeoutError(f"no /{pattern}/ in the log after {timeout}s:\n{self.log()}")
+
+    def sanitizer_errors(self):
+        """Lines of the log where ASan/UBSan/LSan reported something."""
+        return [line for line in self.log().splitlines()
+                if any(m in line for m in SANITIZER_MARKERS)]
+
+    def children(self):
+        """{"auth": [pids], "workers": [pids]} from /proc: the master's children."""
+        out = {"auth": [], "workers": []}
+        for pid, argv in children_of(self.pid):
+            is_auth = argv and os.path.basename(argv[0]) == "dirmail-auth"
+            out["auth" if is_auth else "workers"].append(pid)
+        return out
+
+    def wait_children(self, workers=None, auth=1, timeout=10.0, exclude=()):
+        """Until the master has the given numbers of children, none of them in
+        exclude; returns children()."""
+        workers = self.workers if workers is None else workers
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            c = self.children()
+            if (len(c["workers"]) == workers and len(c["auth"]) == auth
+                    and not set(c["workers"] + c["auth"]) & set(exclude)):
+                return c
+            time.sleep(0.05)
+        raise TimeoutError(f"children {self.children()} after {timeout}s:\n{self.log()}")
+
+    def reload(self):
+        os.kill(self.pid, signal.SIGHUP)
+
+    def stop(self, timeout=30.0):
+        """SIGTERM to the master alone (it tells its children); the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        status = process.stop(self.proc, signal.SIGKILL, timeout=5)
+        self.log_file.close()
+        return status
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
