@@ -24,7 +24,7 @@
 
 #include "gateway/conn_limit.h"
 #include "gateway/listener.h"
-#include "gateway/privdrop.h"
+#include "lib/privdrop.h"
 #include "gateway/worker.h"
 #include "lib/event.h"
 #include "lib/log.h"
@@ -222,25 +222,24 @@ static char *auth_socket_path(const struct config *conf)
 
 /* ---- generations ---- */
 
+/* gen_uses_slot - does gen count connections in conn_limit slot? */
+static bool gen_uses_slot(const struct generation *gen, unsigned slot)
+{
+    for (size_t i = 0; i < gen->conf->service_count; i++) {
+        if (gen->service_slots[i] == slot)
+            return true;
+    }
+    return false;
+}
+
+/* slot_in_use - by a live generation other than skip. */
 static bool slot_in_use(unsigned slot, const struct generation *skip)
 {
-    const struct generation *gens[] = {M.current};
-    for (size_t g = 0; g < 1; g++) {
-        const struct generation *gen = gens[g];
-        if (gen == NULL || gen == skip)
-            continue;
-        for (size_t i = 0; i < gen->conf->service_count; i++) {
-            if (gen->service_slots[i] == slot)
-                return true;
-        }
-    }
+    if (M.current != NULL && M.current != skip && gen_uses_slot(M.current, slot))
+        return true;
     for (const struct generation *gen = M.retiring; gen != NULL; gen = gen->next) {
-        if (gen == skip)
-            continue;
-        for (size_t i = 0; i < gen->conf->service_count; i++) {
-            if (gen->service_slots[i] == slot)
-                return true;
-        }
+        if (gen != skip && gen_uses_slot(gen, slot))
+            return true;
     }
     return false;
 }
@@ -274,6 +273,7 @@ static void generation_free(struct generation **genp)
 static struct generation *generation_new(struct config *conf, const struct generation *old,
                                          char **error_r)
 {
+    size_t claimed = 0;
     struct generation *gen = calloc(1, sizeof *gen);
     if (gen == NULL) {
         fail(error_r, "out of memory");
@@ -292,13 +292,13 @@ static struct generation *generation_new(struct config *conf, const struct gener
         fail(error_r, "out of memory");
         goto fail;
     }
-    for (size_t i = 0; i < conf->service_count; i++) {
-        int slot = conn_limit_service_slot(M.limits, conf->services[i].name);
+    for (; claimed < conf->service_count; claimed++) {
+        int slot = conn_limit_service_slot(M.limits, conf->services[claimed].name);
         if (slot < 0) {
             fail(error_r, "more than %u services", CONN_LIMIT_SERVICES);
             goto fail;
         }
-        gen->service_slots[i] = (unsigned)slot;
+        gen->service_slots[claimed] = (unsigned)slot;
     }
     gen->listeners = listener_set_bind(conf, old != NULL ? old->listeners : NULL, error_r);
     if (gen->listeners == NULL)
@@ -329,8 +329,11 @@ static struct generation *generation_new(struct config *conf, const struct gener
     gen->number = ++M.generations;
     return gen;
 fail:
-    /* The slots claimed above stay named; a later reload reuses them. */
-    gen->conf = NULL;
+    /* Give back the counter slots that only this attempt had named. */
+    for (size_t i = 0; i < claimed; i++) {
+        if (!slot_in_use(gen->service_slots[i], NULL))
+            conn_limit_service_forget(M.limits, gen->service_slots[i]);
+    }
     free(gen->service_slots);
     gen->service_slots = NULL;
     listener_set_free(&gen->listeners);

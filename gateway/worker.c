@@ -264,8 +264,6 @@ void worker_main(const struct worker_params *params)
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     signal(SIGCHLD, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
 
     struct worker w = {.params = params};
     w.loop = event_loop_new();
@@ -284,7 +282,6 @@ void worker_main(const struct worker_params *params)
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigprocmask(SIG_SETMASK, &mask, NULL);
-    (void)none;
 
     for (size_t i = 0; i < params->listeners->count; i++) {
         struct wlistener *l = &w.listeners[i];
