@@ -1,0 +1,161 @@
+/* gateway/smtp_reply.c - enhanced status codes and reply formatting (see
+ * smtp_reply.h).
+ *
+ * Bare CR or LF in DATA: Exchange answers 550 5.6.11, a code that neither RFC
+ * 3463, RFC 5248's initial registry nor RFC 6531 defines (we could not find it
+ * registered with IANA); Postfix answers 5.5.2. The session should use
+ * SMTP_ESC_MEDIA_OTHER (X.6.0, RFC 3463 "Other or undefined media error": the
+ * message content is what is wrong) with a text that names the cause, so every
+ * code we send is a registered one. */
+#include "config.h"
+
+#include "gateway/smtp_reply.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The table: subject and detail of each constant, in enum order. */
+static const struct {
+    unsigned char subject;
+    unsigned char detail;
+} esc_table[SMTP_ESC_COUNT] = {
+    [SMTP_ESC_NONE] = {0, 0},
+    [SMTP_ESC_OTHER] = {0, 0},
+    [SMTP_ESC_ADDRESS_OTHER] = {1, 0},
+    [SMTP_ESC_BAD_DEST_MAILBOX] = {1, 1},
+    [SMTP_ESC_BAD_DEST_SYSTEM] = {1, 2},
+    [SMTP_ESC_BAD_DEST_SYNTAX] = {1, 3},
+    [SMTP_ESC_DEST_VALID] = {1, 5},
+    [SMTP_ESC_MAILBOX_MOVED] = {1, 6},
+    [SMTP_ESC_BAD_SENDER_SYNTAX] = {1, 7},
+    [SMTP_ESC_BAD_SENDER_SYSTEM] = {1, 8},
+    [SMTP_ESC_NULL_MX] = {1, 10},
+    [SMTP_ESC_MAILBOX_OTHER] = {2, 0},
+    [SMTP_ESC_MAILBOX_DISABLED] = {2, 1},
+    [SMTP_ESC_MAILBOX_FULL] = {2, 2},
+    [SMTP_ESC_MESSAGE_TOO_LONG] = {2, 3},
+    [SMTP_ESC_SYSTEM_OTHER] = {3, 0},
+    [SMTP_ESC_SYSTEM_FULL] = {3, 1},
+    [SMTP_ESC_NOT_ACCEPTING] = {3, 2},
+    [SMTP_ESC_MESSAGE_TOO_BIG] = {3, 4},
+    [SMTP_ESC_SYSTEM_MISCONFIGURED] = {3, 5},
+    [SMTP_ESC_NETWORK_OTHER] = {4, 0},
+    [SMTP_ESC_BAD_CONNECTION] = {4, 2},
+    [SMTP_ESC_DIRECTORY_FAILURE] = {4, 3},
+    [SMTP_ESC_CONGESTION] = {4, 5},
+    [SMTP_ESC_ROUTING_LOOP] = {4, 6},
+    [SMTP_ESC_DELIVERY_EXPIRED] = {4, 7},
+    [SMTP_ESC_PROTOCOL_OTHER] = {5, 0},
+    [SMTP_ESC_INVALID_COMMAND] = {5, 1},
+    [SMTP_ESC_SYNTAX_ERROR] = {5, 2},
+    [SMTP_ESC_TOO_MANY_RECIPIENTS] = {5, 3},
+    [SMTP_ESC_INVALID_ARGUMENTS] = {5, 4},
+    [SMTP_ESC_WRONG_PROTOCOL] = {5, 5},
+    [SMTP_ESC_AUTH_LINE_TOO_LONG] = {5, 6},
+    [SMTP_ESC_MEDIA_OTHER] = {6, 0},
+    [SMTP_ESC_MEDIA_NOT_SUPPORTED] = {6, 1},
+    [SMTP_ESC_CONVERSION_REQUIRED] = {6, 3},
+    [SMTP_ESC_NON_ASCII_ADDRESS] = {6, 7},
+    [SMTP_ESC_SECURITY_OTHER] = {7, 0},
+    [SMTP_ESC_NOT_AUTHORIZED] = {7, 1},
+    [SMTP_ESC_AUTH_SUCCEEDED] = {7, 0},
+    [SMTP_ESC_AUTH_INVALID] = {7, 8},
+    [SMTP_ESC_AUTH_TOO_WEAK] = {7, 9},
+    [SMTP_ESC_ENCRYPTION_NEEDED] = {7, 10},
+    [SMTP_ESC_ENCRYPTION_FOR_MECH] = {7, 11},
+    [SMTP_ESC_PASSWORD_TRANSITION] = {7, 12},
+    [SMTP_ESC_ACCOUNT_DISABLED] = {7, 13},
+};
+
+int smtp_esc_text(enum smtp_esc esc, int code, char *out, size_t size)
+{
+    int n;
+
+    if (code < 200 || code > 599 || (unsigned)esc >= SMTP_ESC_COUNT)
+        return -1;
+    if (size > 0)
+        out[0] = '\0';
+    /* RFC 3463 2: the class is 2, 4 or 5; a 3xx reply (354) has none. */
+    if (esc == SMTP_ESC_NONE || code / 100 == 3)
+        return 0;
+    n = snprintf(out, size, "%d.%u.%u", code / 100, esc_table[esc].subject, esc_table[esc].detail);
+    if (n < 0 || (size_t)n >= size)
+        return -1;
+    return n;
+}
+
+/* reply_line - append one "CODE<sep>[ESC ]text\r\n" line. */
+static int reply_line(char *out, size_t size, size_t *off, int code, char sep, const char *esc,
+                      const char *text, size_t len)
+{
+    size_t room = size - *off;
+    int n = snprintf(out + *off, room, "%03d%c%s%s%.*s\r\n", code, sep, esc,
+                     esc[0] != '\0' && len > 0 ? " " : "", (int)len, text);
+    if (n < 0 || (size_t)n >= room || n > SMTP_REPLY_LINE_MAX)
+        return -1;
+    *off += (size_t)n;
+    return 0;
+}
+
+int smtp_reply_format(char *out, size_t size, int code, enum smtp_esc esc, const char *text)
+{
+    char esc_text[SMTP_ESC_TEXT_MAX];
+    size_t off = 0;
+
+    if (size == 0)
+        return -1;
+    out[0] = '\0';
+    if (smtp_esc_text(esc, code, esc_text, sizeof(esc_text)) < 0)
+        return -1;
+    for (const char *p = text; *p != '\0'; p++) {
+        /* RFC 5321 4.2: reply text is printable; a CR here would let a
+         * caller's string forge a reply line. */
+        unsigned char ch = (unsigned char)*p;
+        if ((ch < 32 && ch != '\n' && ch != '\t') || ch == 127)
+            return -1;
+    }
+    const char *line = text;
+    for (;;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl != NULL ? (size_t)(nl - line) : strlen(line);
+        if (len > SMTP_REPLY_LINE_MAX)
+            return -1;
+        if (reply_line(out, size, &off, code, nl != NULL ? '-' : ' ', esc_text, line, len) < 0) {
+            out[0] = '\0';
+            return -1;
+        }
+        if (nl == NULL)
+            break;
+        line = nl + 1;
+    }
+    return (int)off;
+}
+
+/* The reply for each parse failure, in one place. */
+static const struct smtp_reply parse_replies[] = {
+    [SMTP_PARSE_UNKNOWN_COMMAND] = {500, SMTP_ESC_SYNTAX_ERROR, "Command unrecognized"},
+    [SMTP_PARSE_BAD_LINE] = {500, SMTP_ESC_SYNTAX_ERROR, "Invalid characters in command"},
+    /* RFC 5321 4.5.3.1.10 "500 Line too long" */
+    [SMTP_PARSE_TOO_LONG] = {500, SMTP_ESC_SYNTAX_ERROR, "Line too long"},
+    [SMTP_PARSE_SYNTAX] = {501, SMTP_ESC_INVALID_ARGUMENTS, "Syntax error in arguments"},
+    [SMTP_PARSE_BAD_SENDER] = {501, SMTP_ESC_BAD_SENDER_SYNTAX, "Bad sender address syntax"},
+    [SMTP_PARSE_BAD_RECIPIENT] = {501, SMTP_ESC_BAD_DEST_SYNTAX, "Bad recipient address syntax"},
+    /* RFC 5321 4.5.3.1.10 "501 Path too long" */
+    [SMTP_PARSE_SENDER_TOO_LONG] = {501, SMTP_ESC_BAD_SENDER_SYNTAX, "Path too long"},
+    [SMTP_PARSE_RECIPIENT_TOO_LONG] = {501, SMTP_ESC_BAD_DEST_SYNTAX, "Path too long"},
+    [SMTP_PARSE_UTF8_ADDRESS] = {553, SMTP_ESC_NON_ASCII_ADDRESS,
+                                 "Non-ASCII address requires SMTPUTF8"},
+    /* RFC 5321 4.1.1.11 */
+    [SMTP_PARSE_UNKNOWN_PARAM] = {555, SMTP_ESC_INVALID_ARGUMENTS,
+                                  "Parameter not recognized or not implemented"},
+    [SMTP_PARSE_BAD_PARAM] = {501, SMTP_ESC_INVALID_ARGUMENTS, "Invalid parameter value"},
+    [SMTP_PARSE_DUPLICATE_PARAM] = {501, SMTP_ESC_INVALID_ARGUMENTS, "Duplicate parameter"},
+};
+
+const struct smtp_reply *smtp_reply_parse_error(enum smtp_parse_result result)
+{
+    if (result == SMTP_PARSE_OK ||
+        (size_t)result >= sizeof(parse_replies) / sizeof(parse_replies[0]))
+        return NULL;
+    return &parse_replies[result];
+}
