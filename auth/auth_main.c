@@ -18,7 +18,7 @@
 
 #include "auth/auth_process.h"
 #include "conf/config.h"
-#include "gateway/privdrop.h"
+#include "lib/privdrop.h"
 #include "lib/log.h"
 
 static void usage(void)

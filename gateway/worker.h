@@ -10,7 +10,7 @@
 #include "conf/config.h"
 #include "gateway/conn_limit.h"
 #include "gateway/listener.h"
-#include "gateway/privdrop.h"
+#include "lib/privdrop.h"
 
 struct worker_params {
     const struct config *config;

@@ -1,8 +1,8 @@
-/* gateway/privdrop.c - see privdrop.h. Order matters: supplementary groups
+/* lib/privdrop.c - see privdrop.h. Order matters: supplementary groups
  * and the gid go first, while we still have the right to change them. */
 #include "config.h"
 
-#include "gateway/privdrop.h"
+#include "lib/privdrop.h"
 
 #include <errno.h>
 #include <grp.h>

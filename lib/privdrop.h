@@ -1,4 +1,4 @@
-/* gateway/privdrop.h - giving up root: resolve the mail user and group once
+/* lib/privdrop.h - giving up root: resolve the mail user and group once
  * (while /etc/passwd is still readable), then drop to them irrevocably
  * (supplementary groups, gid, uid) and prove that root cannot be regained.
  * Used by the workers and by the auth process; it never raises privileges. */
