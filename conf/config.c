@@ -75,8 +75,9 @@ static const char *const tls_protocol_names[] = {"TLSv1.2", "TLSv1.3"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The settings each section knows; anything else is an error. */
-static const char *const top_keys[] = {"server", "ldap",  "tls",      "services", "domains",
-                                       "relay",  "queue", "delivery", "limits",   NULL};
+static const char *const top_keys[] = {"server",  "ldap",  "tls",   "services",
+                                       "domains", "relay", "queue", "delivery",
+                                       "limits",  "sasl",  NULL};
 static const char *const server_keys[] = {"hostname",       "user", "group",     "pid_file",
                                           "state_dir",      "log",  "log_level", "workers",
                                           "shutdown_grace", NULL};
@@ -102,6 +103,8 @@ static const char *const delivery_keys[] = {"mailbox_base", NULL};
 static const char *const limits_keys[] = {"line_length", "text_line_length", "message_size",
                                           "recipients",  "errors",           "max_connections",
                                           NULL};
+static const char *const sasl_keys[] = {"mechanisms", "allow_authzid", "plaintext_without_tls",
+                                        NULL};
 
 /* setting_path - "services.[1].listen.[0]": libconfig's own path syntax, so
  * config_lookup() finds the same setting; list indexes count from 0. */
@@ -467,6 +470,26 @@ static int uri_check(struct loader *ld, const config_setting_t *s, const char *v
     int n = snprintf(canon, size, "%s", v);
     if (n < 0 || (size_t)n >= size)
         return fail(ld, s, "is too long");
+    return 0;
+}
+
+/* mechanism_check - a SASL mechanism name (RFC 4422 3.1: 1 to 20 upper-case
+ * letters, digits, '-' or '_'); stored upper-case, as Cyrus lists them. */
+static int mechanism_check(struct loader *ld, const config_setting_t *s, const char *v, char *canon,
+                           size_t size)
+{
+    size_t len = strlen(v);
+    if (len == 0 || len > 20 || len >= size)
+        return fail(ld, s, "\"%s\" is not a SASL mechanism name (1 to 20 characters)", v);
+    for (size_t i = 0; i <= len; i++) {
+        char c = v[i];
+        if (c >= 'a' && c <= 'z')
+            c = (char)(c - 'a' + 'A');
+        else if (c != '\0' &&
+                 !((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return fail(ld, s, "\"%s\" is not a SASL mechanism name (character '%c')", v, v[i]);
+        canon[i] = c;
+    }
     return 0;
 }
 
@@ -965,6 +988,24 @@ static int load_domains(struct loader *ld, struct config *conf)
     return 0;
 }
 
+/* load_sasl - the sasl section. Which listed mechanisms Cyrus can actually
+ * serve is decided by auth/sasl_server.c at startup, not here: conf does not
+ * link Cyrus SASL. */
+static int load_sasl(struct loader *ld, struct config *conf)
+{
+    int bad = 0;
+    const config_setting_t *g = section(ld, "sasl", sasl_keys, &bad);
+    if (bad < 0)
+        return -1;
+    struct config_sasl *sa = &conf->sasl;
+    if (get_strings(ld, g, "mechanisms", &sa->mechanisms, &sa->mechanism_count, mechanism_check))
+        return -1;
+    if (get_bool(ld, g, "allow_authzid", &sa->allow_authzid) < 0 ||
+        get_bool(ld, g, "plaintext_without_tls", &sa->plaintext_without_tls) < 0)
+        return -1;
+    return 0;
+}
+
 static int load_rest(struct loader *ld, struct config *conf)
 {
     int bad = 0;
@@ -1022,6 +1063,7 @@ static int set_defaults(struct loader *ld, struct config *conf)
     host[sizeof host - 1] = '\0';
     static const char *const uris[] = {"ldap://localhost/"};
     static const char *const trusted[] = {"127.0.0.0/8", "::1/128"};
+    static const char *const mechanisms[] = {"PLAIN", "LOGIN"};
 
     struct config_server *sv = &conf->server;
     sv->log_target = LOG_TARGET_SYSLOG;
@@ -1045,6 +1087,8 @@ static int set_defaults(struct loader *ld, struct config *conf)
     lim->recipients = 1000;
     lim->errors = 20;
     lim->max_connections = 10000;
+    conf->sasl.allow_authzid = false;
+    conf->sasl.plaintext_without_tls = false;
 
     if (replace_string(ld, &sv->hostname, host) < 0 ||
         replace_string(ld, &sv->user, "dirmail") < 0 ||
@@ -1058,7 +1102,9 @@ static int set_defaults(struct loader *ld, struct config *conf)
         set_strings(ld, &conf->domains.relay, &conf->domains.relay_count, NULL, 0) < 0 ||
         set_strings(ld, &conf->relay.trusted_networks, &conf->relay.trusted_network_count, trusted,
                     COUNT(trusted)) < 0 ||
-        replace_string(ld, &conf->delivery.mailbox_base, "/var/vmail") < 0)
+        replace_string(ld, &conf->delivery.mailbox_base, "/var/vmail") < 0 ||
+        set_strings(ld, &conf->sasl.mechanisms, &conf->sasl.mechanism_count, mechanisms,
+                    COUNT(mechanisms)) < 0)
         return -1;
     return 0;
 }
@@ -1100,7 +1146,7 @@ struct config *config_load(const char *path, char **error_r)
                set_defaults(&ld, conf) == 0 && load_server(&ld, conf) == 0 &&
                load_ldap(&ld, conf) == 0 && load_tls(&ld, conf) == 0 &&
                load_domains(&ld, conf) == 0 && load_rest(&ld, conf) == 0 &&
-               load_services(&ld, conf) == 0) {
+               load_sasl(&ld, conf) == 0 && load_services(&ld, conf) == 0) {
         ok = 0;
     }
     config_destroy(&ld.cf);
@@ -1149,6 +1195,7 @@ void config_free(struct config **confp)
     free_strings(&conf->domains.relay, &conf->domains.relay_count);
     free_strings(&conf->relay.trusted_networks, &conf->relay.trusted_network_count);
     free(conf->delivery.mailbox_base);
+    free_strings(&conf->sasl.mechanisms, &conf->sasl.mechanism_count);
     free(conf);
 }
 
@@ -1303,6 +1350,10 @@ void config_print(const struct config *conf, FILE *out)
     print_uint(out, in, "recipients", lim->recipients);
     print_uint(out, in, "errors", lim->errors);
     print_uint(out, in, "max_connections", lim->max_connections);
+    fputs("};\n\nsasl = {\n", out);
+    print_list(out, in, "mechanisms", conf->sasl.mechanisms, conf->sasl.mechanism_count);
+    print_bool(out, in, "allow_authzid", conf->sasl.allow_authzid);
+    print_bool(out, in, "plaintext_without_tls", conf->sasl.plaintext_without_tls);
     fputs("};\n", out);
 }
 

@@ -48,7 +48,7 @@ struct config_ldap {
     char *bind_password;      /* inline, or read from bind_password_file by config_load */
     char *bind_password_file; /* readable by root only; read before the privilege drop */
     char *base;
-    char *profile; /* dirmail, qmail-ldap, inetlocalmailrecipient, active-directory */
+    char *profile;            /* dirmail, qmail-ldap, inetlocalmailrecipient, active-directory */
     unsigned connect_timeout; /* seconds */
     unsigned timeout;         /* seconds, every operation */
     unsigned pool_size;
@@ -91,9 +91,9 @@ struct config_relay {
 };
 
 struct config_queue {
-    unsigned max_age;       /* seconds before an undeliverable message bounces */
-    unsigned retry_min;     /* first retry delay, seconds */
-    unsigned retry_max;     /* longest retry delay, seconds */
+    unsigned max_age;   /* seconds before an undeliverable message bounces */
+    unsigned retry_min; /* first retry delay, seconds */
+    unsigned retry_max; /* longest retry delay, seconds */
 };
 
 struct config_delivery {
@@ -101,12 +101,21 @@ struct config_delivery {
 };
 
 struct config_limits {
-    unsigned line_length;           /* protocol command line, octets (SMTP: 512) */
-    unsigned text_line_length;      /* message text line, octets (RFC 5321: 1000) */
-    size_t message_size;            /* octets */
-    unsigned recipients;            /* per message */
-    unsigned errors;                /* per session before 421 and close */
-    unsigned max_connections;       /* all services together */
+    unsigned line_length;      /* protocol command line, octets (SMTP: 512) */
+    unsigned text_line_length; /* message text line, octets (RFC 5321: 1000) */
+    size_t message_size;       /* octets */
+    unsigned recipients;       /* per message */
+    unsigned errors;           /* per session before 421 and close */
+    unsigned max_connections;  /* all services together */
+};
+
+/* SASL authentication (SMTP AUTH, POP3 AUTH, IMAP AUTHENTICATE) through
+ * Cyrus SASL with dirmail's password check (auth/sasl_server.h). */
+struct config_sasl {
+    char **mechanisms; /* offered when Cyrus can serve them with a password check only */
+    size_t mechanism_count;
+    bool allow_authzid;         /* an authorization identity other than the login is accepted */
+    bool plaintext_without_tls; /* PLAIN/LOGIN offered on connections without TLS */
 };
 
 struct config {
@@ -121,6 +130,7 @@ struct config {
     struct config_queue queue;
     struct config_delivery delivery;
     struct config_limits limits;
+    struct config_sasl sasl;
 };
 
 /* config_load - read and validate path. On success returns a new struct the

@@ -137,6 +137,11 @@ START_TEST(defaults)
     ck_assert_uint_eq(conf->limits.recipients, 1000);
     ck_assert_uint_eq(conf->limits.errors, 20);
     ck_assert_uint_eq(conf->limits.max_connections, 10000);
+    ck_assert_uint_eq(conf->sasl.mechanism_count, 2);
+    ck_assert_str_eq(conf->sasl.mechanisms[0], "PLAIN");
+    ck_assert_str_eq(conf->sasl.mechanisms[1], "LOGIN");
+    ck_assert(!conf->sasl.allow_authzid);
+    ck_assert(!conf->sasl.plaintext_without_tls);
     ck_assert_ptr_nonnull(strstr(conf->path, "/dirmail.conf"));
     config_free(&conf);
     ck_assert_ptr_null(conf);
@@ -208,7 +213,9 @@ START_TEST(sections_parsed)
         "queue = { max_age = 3600; retry_min = 60; retry_max = 600; };\n"
         "delivery = { mailbox_base = \"/srv/mail\"; };\n"
         "limits = { line_length = 1024; text_line_length = 2000; message_size = 5000000000L;\n"
-        "  recipients = 100; errors = 3; max_connections = 50; };\n");
+        "  recipients = 100; errors = 3; max_connections = 50; };\n"
+        "sasl = { mechanisms = [\"login\", \"X-Mech_2\"]; allow_authzid = true;\n"
+        "  plaintext_without_tls = true; };\n");
     ck_assert_str_eq(conf->server.hostname, "mx1.example.com");
     ck_assert_str_eq(conf->server.user, "mail");
     ck_assert_str_eq(conf->server.state_dir, "/srv/dirmail");
@@ -246,6 +253,16 @@ START_TEST(sections_parsed)
     ck_assert_str_eq(conf->delivery.mailbox_base, "/srv/mail");
     ck_assert_uint_eq(conf->limits.message_size, 5000000000ULL);
     ck_assert_uint_eq(conf->limits.errors, 3);
+    ck_assert_uint_eq(conf->sasl.mechanism_count, 2);
+    ck_assert_str_eq(conf->sasl.mechanisms[0], "LOGIN");
+    ck_assert_str_eq(conf->sasl.mechanisms[1], "X-MECH_2");
+    ck_assert(conf->sasl.allow_authzid);
+    ck_assert(conf->sasl.plaintext_without_tls);
+    config_free(&conf);
+
+    /* An empty list turns SASL off. */
+    conf = load_ok("sasl = { mechanisms = []; };\n");
+    ck_assert_uint_eq(conf->sasl.mechanism_count, 0);
     config_free(&conf);
 }
 END_TEST
@@ -333,7 +350,8 @@ START_TEST(print_round_trip)
         "services = ( { type = \"pop3s\"; listen = [\"[::1]:995\", \"*:1995\"]; },\n"
         "  { type = \"smtp\"; name = \"mx\"; } );\n"
         "domains = { local = [\"a.example\"]; };\n"
-        "limits = { message_size = 4294967296L; };\n";
+        "limits = { message_size = 4294967296L; };\n"
+        "sasl = { mechanisms = \"LOGIN\"; plaintext_without_tls = true; };\n";
     struct config *conf = load_ok(text);
     char *first = print_to_string(conf);
     ck_assert_ptr_nonnull(strstr(first, "bind_password = \"<hidden>\";"));
@@ -353,6 +371,8 @@ START_TEST(print_round_trip)
     conf = load_ok(second_in);
     ck_assert_str_eq(conf->ldap.bind_password, "p\"w");
     ck_assert_str_eq(conf->ldap.bind_dn, "cn=a \"q\\");
+    ck_assert_uint_eq(conf->sasl.mechanism_count, 1);
+    ck_assert(conf->sasl.plaintext_without_tls);
     char *second = print_to_string(conf);
     ck_assert_str_eq(first, second);
     config_free(&conf);
@@ -400,6 +420,7 @@ START_TEST(error_unknown)
         "services = (\n { type = \"smtp\"; },\n { type = \"lmtp\";\n   maxconn = 1; }\n);\n", 4,
         "services.[1].maxconn", "unknown setting");
     expect_error("limits = 5;\n", 1, "limits", "must be a group");
+    expect_error("sasl = {\n  allow_proxy = true;\n};\n", 2, "sasl.allow_proxy", "unknown setting");
 }
 END_TEST
 
@@ -411,6 +432,8 @@ START_TEST(error_type)
                  "true or false");
     expect_error("ldap = { uris = [ 1 ]; };\n", 1, "ldap.uris.[0]", "must be a string");
     expect_error("limits = { errors = 2.5; };\n", 1, "limits.errors", "must be an integer");
+    expect_error("sasl = { allow_authzid = 1; };\n", 1, "sasl.allow_authzid", "true or false");
+    expect_error("sasl = { mechanisms = [ 1 ]; };\n", 1, "sasl.mechanisms.[0]", "must be a string");
     expect_error("services = { type = \"smtp\"; };\n", 1, "services", "must be a list");
     expect_error("server = { pid_file = \"run/d.pid\"; };\n", 1, "server.pid_file",
                  "absolute path");
@@ -460,6 +483,8 @@ START_TEST(error_duplicates)
                  "listed twice");
     expect_error("domains = { local = [\"a.example\"];\n relay = [\"a.example\"]; };\n", 2,
                  "domains.relay.[0]", "also in domains.local");
+    expect_error("sasl = {\n mechanisms = [\"PLAIN\", \"plain\"]; };\n", 2, "sasl.mechanisms.[1]",
+                 "listed twice");
 }
 END_TEST
 
@@ -519,6 +544,12 @@ START_TEST(error_domain)
     expect_error("server = { hostname = \"mx_1\"; };\n", 1, "server.hostname", "not a domain name");
     expect_error("services = ( { type = \"smtp\"; name = \"my smtp\"; } );\n", 1,
                  "services.[0].name", "letters, digits");
+    expect_error("sasl = { mechanisms = [\"PLAIN\", \"DIGEST MD5\"]; };\n", 1,
+                 "sasl.mechanisms.[1]", "not a SASL mechanism name (character ' ')");
+    expect_error("sasl = { mechanisms = \"\"; };\n", 1, "sasl.mechanisms",
+                 "not a SASL mechanism name (1 to 20");
+    expect_error("sasl = { mechanisms = \"ABCDEFGHIJKLMNOPQRSTU\"; };\n", 1, "sasl.mechanisms",
+                 "1 to 20");
 }
 END_TEST
 
