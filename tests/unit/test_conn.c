@@ -6,6 +6,7 @@
 
 #include "lib/conn.h"
 #include "lib/event.h"
+#include "lib/tls.h"
 #include "tests/unit/tap_main.h"
 
 #include <arpa/inet.h>
@@ -13,6 +14,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -613,6 +615,168 @@ START_TEST(tls_not_active_by_default)
 }
 END_TEST
 
+/* ---- TLS between two conns (client and server) over a socketpair ---- */
+
+static char tls_dir[64];
+static SSL_CTX *server_ctx, *client_ctx;
+
+/* tls_setup - a self-signed localhost certificate made with the openssl
+ * command, a server context and a client context that trusts it. */
+static void tls_setup(void)
+{
+    snprintf(tls_dir, sizeof tls_dir, "/tmp/dirmail-conn-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tls_dir));
+    char cmd[512];
+    int n = snprintf(cmd, sizeof cmd,
+                     "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+                     "-keyout %s/key.pem -out %s/cert.pem -days 1 -subj /CN=localhost "
+                     "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null",
+                     tls_dir, tls_dir);
+    ck_assert(n > 0 && (size_t)n < sizeof cmd);
+    ck_assert_int_eq(system(cmd), 0);
+    char cert[128], key[128];
+    snprintf(cert, sizeof cert, "%s/cert.pem", tls_dir);
+    snprintf(key, sizeof key, "%s/key.pem", tls_dir);
+    char *error = NULL;
+    server_ctx = tls_server_ctx_new(cert, key, NULL, "TLSv1", NULL, &error);
+    ck_assert_msg(server_ctx != NULL, "%s", error);
+    ck_assert_int_eq(SSL_CTX_get_min_proto_version(server_ctx), TLS1_2_VERSION);
+    client_ctx = tls_client_ctx_new(cert, true, &error);
+    ck_assert_msg(client_ctx != NULL, "%s", error);
+}
+
+static void tls_teardown(void)
+{
+    SSL_CTX_free(server_ctx);
+    SSL_CTX_free(client_ctx);
+    server_ctx = client_ctx = NULL;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tls_dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* handshake_both - drive both ends until each is done or one fails. */
+static void handshake_both(struct conn *client, struct conn *server, enum conn_result *cr,
+                           enum conn_result *sr)
+{
+    *cr = *sr = CONN_AGAIN;
+    for (int i = 0; i < 100 && (*cr == CONN_AGAIN || *sr == CONN_AGAIN); i++) {
+        if (*cr == CONN_AGAIN)
+            *cr = conn_tls_handshake(client);
+        if (*sr == CONN_AGAIN)
+            *sr = conn_tls_handshake(server);
+    }
+}
+
+START_TEST(tls_client_and_server_exchange_lines)
+{
+    tls_setup();
+    pair(100);
+    struct conn *client = conn_new(peer, 100);
+    ck_assert_ptr_nonnull(client);
+    peer = -1;
+    /* Plaintext that arrived with STARTTLS is discarded and counted. */
+    conn_printf(client, "STARTTLS\r\nINJECT\r\n");
+    ck_assert_int_eq(conn_flush(client), CONN_OK);
+    EXPECT_LINE("STARTTLS", false);
+    size_t discarded = 0;
+    ck_assert_int_eq(conn_tls_server_start(conn, server_ctx, &discarded), 0);
+    ck_assert_uint_eq(discarded, strlen("INJECT\r\n"));
+    ck_assert_int_eq(conn_tls_client_start(client, client_ctx, "localhost"), 0);
+    ck_assert(conn_tls_active(client));
+    enum conn_result cr, sr;
+    handshake_both(client, conn, &cr, &sr);
+    ck_assert_msg(cr == CONN_OK, "client: %s", conn_error(client));
+    ck_assert_msg(sr == CONN_OK, "server: %s", conn_error(conn));
+    ck_assert_str_eq(conn_tls_version(conn), "TLSv1.3");
+    ck_assert_str_eq(conn_tls_version(client), "TLSv1.3");
+    ck_assert_ptr_nonnull(conn_tls_cipher(conn));
+
+    conn_printf(client, "EHLO over tls\r\n");
+    ck_assert_int_eq(conn_flush(client), CONN_OK);
+    EXPECT_LINE("EHLO over tls", false);
+    expect(CONN_AGAIN);
+    conn_printf(conn, "250 ok\r\n");
+    ck_assert_int_eq(conn_flush(conn), CONN_OK);
+    struct conn_line line;
+    ck_assert_int_eq(conn_wait(client, 1000), CONN_OK);
+    ck_assert_int_eq(conn_read_line(client, &line), CONN_OK);
+    ck_assert_str_eq(line.data, "250 ok");
+    /* Close: the peer sees a clean EOF (close_notify). */
+    conn_free(&client);
+    expect(CONN_EOF);
+    unpair();
+    tls_teardown();
+}
+END_TEST
+
+START_TEST(tls_client_rejects_wrong_name)
+{
+    tls_setup();
+    pair(100);
+    struct conn *client = conn_new(peer, 100);
+    peer = -1;
+    ck_assert_int_eq(conn_tls_server_start(conn, server_ctx, NULL), 0);
+    ck_assert_int_eq(conn_tls_client_start(client, client_ctx, "mail.example.net"), 0);
+    enum conn_result cr, sr;
+    handshake_both(client, conn, &cr, &sr);
+    ck_assert_int_eq(cr, CONN_ERROR);
+    ck_assert_msg(strstr(conn_error(client), "certificate verify failed") != NULL, "%s",
+                  conn_error(client));
+    ck_assert_int_eq(sr, CONN_ERROR); /* the client's alert */
+    ck_assert_ptr_null(conn_tls_version(client));
+    conn_free(&client);
+    unpair();
+    tls_teardown();
+}
+END_TEST
+
+START_TEST(tls_client_verifies_ip_address)
+{
+    tls_setup();
+    pair(100);
+    struct conn *client = conn_new(peer, 100);
+    peer = -1;
+    ck_assert_int_eq(conn_tls_server_start(conn, server_ctx, NULL), 0);
+    ck_assert_int_eq(conn_tls_client_start(client, client_ctx, "127.0.0.1"), 0);
+    enum conn_result cr, sr;
+    handshake_both(client, conn, &cr, &sr);
+    ck_assert_msg(cr == CONN_OK, "client: %s", conn_error(client));
+    ck_assert_int_eq(sr, CONN_OK);
+    conn_free(&client);
+    unpair();
+    tls_teardown();
+}
+END_TEST
+
+START_TEST(tls_start_refused_with_output_queued)
+{
+    tls_setup();
+    pair(100);
+    conn_printf(conn, "220 go ahead\r\n");
+    ck_assert_int_eq(conn_tls_server_start(conn, server_ctx, NULL), -1);
+    ck_assert_str_eq(conn_error(conn), "output not flushed before starting TLS");
+    ck_assert(!conn_tls_active(conn));
+    unpair();
+    tls_teardown();
+}
+END_TEST
+
+START_TEST(tls_ctx_errors_are_clear)
+{
+    char *error = NULL;
+    ck_assert_ptr_null(tls_server_ctx_new("/nonexistent/cert.pem", "/nonexistent/key.pem", NULL,
+                                          NULL, NULL, &error));
+    ck_assert_ptr_nonnull(error);
+    ck_assert_msg(strstr(error, "/nonexistent/cert.pem") != NULL, "%s", error);
+    free(error);
+    error = NULL;
+    ck_assert_ptr_null(tls_server_ctx_new("c", "k", NULL, "SSLv3", NULL, &error));
+    ck_assert_msg(strstr(error, "SSLv3") != NULL, "%s", error);
+    free(error);
+}
+END_TEST
+
 static Suite *conn_suite(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -648,6 +812,15 @@ static Suite *conn_suite(void)
     tcase_add_test(loop, peer_address_ipv6);
     tcase_add_test(loop, tls_not_active_by_default);
     suite_add_tcase(s, loop);
+
+    TCase *tls = tcase_create("tls");
+    tcase_set_timeout(tls, 30);
+    tcase_add_test(tls, tls_client_and_server_exchange_lines);
+    tcase_add_test(tls, tls_client_rejects_wrong_name);
+    tcase_add_test(tls, tls_client_verifies_ip_address);
+    tcase_add_test(tls, tls_start_refused_with_output_queued);
+    tcase_add_test(tls, tls_ctx_errors_are_clear);
+    suite_add_tcase(s, tls);
     return s;
 }
 
