@@ -1,0 +1,708 @@
+/* delivery/maildir.c - one message into one Maildir: tmp/ write with CRLF->LF,
+ * fsync, quota check, link into new/, fsync new/. See maildir.h. */
+#include "config.h"
+
+#include "delivery/maildir.h"
+#include "delivery/maildir_quota.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define OUT_BUFFER_SIZE 65536
+#define MAX_TRACE_VALUE 2048 /* sender or recipient; RFC 5321 paths are 256 */
+#define MAX_CREATE_TRIES 16
+
+struct maildir_delivery {
+    const struct maildir_target *target;
+    int root_fd; /* the Maildir (quota file lives here) */
+    int box_fd;  /* the Maildir or its .Folder */
+    int tmp_fd, new_fd;
+    int fd;        /* the file in tmp/ */
+    char *rel_box; /* path of box_fd below base, for path_r */
+    char host[256];
+    char name[512];
+    uint64_t size; /* bytes on disk */
+    bool pending_cr;
+    size_t out_len;
+    char out[OUT_BUFFER_SIZE];
+};
+
+static atomic_ulong unique_counter;
+
+/* set_error - *error_r = formatted malloc'd message (NULL if even that fails). */
+static void set_error(char **error_r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(char **error_r, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+
+    if (error_r == NULL)
+        return;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    *error_r = msg;
+}
+
+/* io_result - the class of an errno from a write-side system call. Every I/O
+ * error is temporary (the queue retries); ENOSPC and EDQUOT are named here
+ * because a full disk must never bounce mail. */
+static enum maildir_result io_result(int err)
+{
+    (void)err;
+    return MAILDIR_TEMPFAIL;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+const char *maildir_result_name(enum maildir_result result)
+{
+    switch (result) {
+    case MAILDIR_DELIVERED:
+        return "delivered";
+    case MAILDIR_TEMPFAIL:
+        return "tempfail";
+    case MAILDIR_QUOTA_EXCEEDED:
+        return "quota-exceeded";
+    case MAILDIR_PERMFAIL:
+        return "permfail";
+    }
+    return "unknown";
+}
+
+bool maildir_result_permanent(enum maildir_result result, const struct maildir_target *target)
+{
+    return result == MAILDIR_PERMFAIL ||
+           (result == MAILDIR_QUOTA_EXCEEDED && target != NULL && target->quota_permanent);
+}
+
+int maildir_unique_name(char *buf, size_t size, const char *hostname)
+{
+    struct timeval tv;
+    unsigned long q = atomic_fetch_add(&unique_counter, 1);
+    size_t len;
+    int n;
+
+    gettimeofday(&tv, NULL);
+    n = snprintf(buf, size, "%lld.M%ldP%ldQ%lu.", (long long)tv.tv_sec, (long)tv.tv_usec,
+                 (long)getpid(), q);
+    if (n < 0 || (size_t)n >= size)
+        return -1;
+    len = (size_t)n;
+    /* The Maildir spec: "/" and ":" in the host name become \057 and \072
+     * (":" separates the info part, "/" would be a path). */
+    for (const char *h = hostname; *h != '\0'; h++) {
+        const char *piece = *h == '/' ? "\\057" : *h == ':' ? "\\072" : NULL;
+        size_t plen = piece != NULL ? 4 : 1;
+
+        if (len + plen >= size)
+            return -1;
+        if (piece != NULL)
+            memcpy(buf + len, piece, 4);
+        else
+            buf[len] = *h;
+        len += plen;
+    }
+    buf[len] = '\0';
+    return 0;
+}
+
+/* valid_component - a path component we are willing to create or open below
+ * base: not empty, ".", ".." or too long, no control bytes. */
+static bool valid_component(const char *s, size_t len)
+{
+    if (len == 0 || len > NAME_MAX)
+        return false;
+    if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f || c == '/')
+            return false;
+    }
+    return true;
+}
+
+/* open_dir - open (creating with mode 0700 when missing) the folder name below
+ * dir_fd, never through a symlink. *created_r tells the caller to fsync dir_fd
+ * so the new entry survives a crash together with the message below it. */
+static enum maildir_result open_dir(int dir_fd, const char *name, int *fd_r, bool *created_r,
+                                    char **error_r)
+{
+    for (int tries = 0; tries < 3; tries++) {
+        int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) {
+            *fd_r = fd;
+            return MAILDIR_DELIVERED;
+        }
+        if (errno == ELOOP || errno == ENOTDIR) {
+            set_error(error_r, "mailbox path component \"%s\" is a symlink or not a folder", name);
+            return MAILDIR_PERMFAIL;
+        }
+        if (errno != ENOENT) {
+            set_error(error_r, "open %s: %s", name, strerror(errno));
+            return io_result(errno);
+        }
+        if (mkdirat(dir_fd, name, 0700) < 0) {
+            if (errno != EEXIST) {
+                set_error(error_r, "mkdir %s: %s", name, strerror(errno));
+                return io_result(errno);
+            }
+        } else {
+            *created_r = true;
+        }
+    }
+    set_error(error_r, "open %s: keeps disappearing", name);
+    return MAILDIR_TEMPFAIL;
+}
+
+/* sync_dir - fsync a directory after creating entries in it. */
+static enum maildir_result sync_dir(int fd, const char *what, char **error_r)
+{
+    if (fsync(fd) < 0) {
+        set_error(error_r, "fsync %s: %s", what, strerror(errno));
+        return io_result(errno);
+    }
+    return MAILDIR_DELIVERED;
+}
+
+/* relative_mailbox - the mailbox path below base, or NULL (PERMFAIL) when an
+ * absolute path lies outside base. */
+static const char *relative_mailbox(const char *base, const char *mailbox)
+{
+    size_t base_len = strlen(base);
+
+    if (mailbox[0] != '/')
+        return mailbox;
+    while (base_len > 1 && base[base_len - 1] == '/')
+        base_len--;
+    if (strncmp(mailbox, base, base_len) != 0 || mailbox[base_len] != '/')
+        return NULL;
+    return mailbox + base_len + 1;
+}
+
+/* open_mailbox - walk the untrusted mailbox path below base one component at a
+ * time with openat(O_NOFOLLOW), creating what is missing: nothing the
+ * directory says can make us open or create anything outside base. */
+static enum maildir_result open_mailbox(const char *base, const char *mailbox, int *fd_r,
+                                        char **error_r)
+{
+    const char *rel, *p;
+    int fd;
+    enum maildir_result res;
+
+    rel = relative_mailbox(base, mailbox);
+    if (rel == NULL || *rel == '\0' || *rel == '/') {
+        set_error(error_r, "mailbox path is not below the mailbox base");
+        return MAILDIR_PERMFAIL;
+    }
+    fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        set_error(error_r, "open mailbox base %s: %s", base, strerror(errno));
+        return MAILDIR_TEMPFAIL; /* a configuration or mount problem, not the recipient's */
+    }
+    for (p = rel; *p != '\0';) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash != NULL ? (size_t)(slash - p) : strlen(p);
+        char comp[NAME_MAX + 1];
+        bool created = false;
+        int next = -1;
+
+        if (!valid_component(p, len)) {
+            close(fd);
+            set_error(error_r, "mailbox path has an invalid component");
+            return MAILDIR_PERMFAIL;
+        }
+        memcpy(comp, p, len);
+        comp[len] = '\0';
+        res = open_dir(fd, comp, &next, &created, error_r);
+        if (res == MAILDIR_DELIVERED && created)
+            res = sync_dir(fd, comp, error_r);
+        close(fd);
+        if (res != MAILDIR_DELIVERED) {
+            if (next >= 0)
+                close(next);
+            return res;
+        }
+        fd = next;
+        p += len;
+        if (*p == '/') {
+            p++;
+            if (*p == '\0')
+                break; /* one trailing slash */
+        }
+    }
+    *fd_r = fd;
+    return MAILDIR_DELIVERED;
+}
+
+/* open_subdirs - open new/ and tmp/ of the Maildir at box_fd (either output
+ * may be NULL), creating cur, new and tmp (mode 0700) the first time. */
+static enum maildir_result open_subdirs(int box_fd, int *new_fd_r, int *tmp_fd_r, char **error_r)
+{
+    static const char *const subs[] = {"cur", "new", "tmp"};
+    int fds[3] = {-1, -1, -1};
+    bool created = false;
+    enum maildir_result res = MAILDIR_DELIVERED;
+
+    fds[1] = openat(box_fd, "new", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    fds[2] = openat(box_fd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fds[1] < 0 || fds[2] < 0) {
+        close_fd(&fds[1]);
+        close_fd(&fds[2]);
+        for (size_t i = 0; i < 3 && res == MAILDIR_DELIVERED; i++)
+            res = open_dir(box_fd, subs[i], &fds[i], &created, error_r);
+        close_fd(&fds[0]);
+        if (res == MAILDIR_DELIVERED && created)
+            res = sync_dir(box_fd, "maildir", error_r);
+        if (res != MAILDIR_DELIVERED) {
+            close_fd(&fds[1]);
+            close_fd(&fds[2]);
+            return res;
+        }
+    }
+    if (new_fd_r != NULL)
+        *new_fd_r = fds[1];
+    else
+        close_fd(&fds[1]);
+    if (tmp_fd_r != NULL)
+        *tmp_fd_r = fds[2];
+    else
+        close_fd(&fds[2]);
+    return MAILDIR_DELIVERED;
+}
+
+/* valid_folder - a Maildir++ folder name: dot-separated non-empty parts,
+ * no "/", no control bytes. */
+static bool valid_folder(const char *folder)
+{
+    size_t len = strlen(folder);
+
+    if (len == 0 || len > NAME_MAX - 1 || folder[0] == '.' || folder[len - 1] == '.' ||
+        strstr(folder, "..") != NULL)
+        return false;
+    for (const char *p = folder; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7f || c == '/')
+            return false;
+    }
+    return true;
+}
+
+/* open_folder - the Maildir++ folder ".<folder>" in the Maildir, created with
+ * its "maildirfolder" marker file on first use. */
+static enum maildir_result open_folder(struct maildir_delivery *d, const char *folder,
+                                       char **error_r)
+{
+    char name[NAME_MAX + 1];
+    bool created = false;
+    enum maildir_result res;
+    int fd;
+
+    if (!valid_folder(folder)) {
+        set_error(error_r, "invalid Maildir++ folder name");
+        return MAILDIR_PERMFAIL;
+    }
+    if (snprintf(name, sizeof(name), ".%s", folder) >= (int)sizeof(name))
+        return set_error(error_r, "folder name too long"), MAILDIR_PERMFAIL;
+    res = open_dir(d->root_fd, name, &d->box_fd, &created, error_r);
+    if (res != MAILDIR_DELIVERED)
+        return res;
+    fd = openat(d->box_fd, "maildirfolder",
+                O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (created ? 0 : O_EXCL), 0600);
+    if (fd >= 0)
+        close(fd);
+    else if (errno != EEXIST) {
+        set_error(error_r, "create maildirfolder: %s", strerror(errno));
+        return io_result(errno);
+    }
+    if (created)
+        return sync_dir(d->root_fd, "maildir", error_r);
+    return MAILDIR_DELIVERED;
+}
+
+/* valid_trace_value - a sender or recipient fit for a header line. */
+static bool valid_trace_value(const char *s)
+{
+    size_t len = strlen(s);
+
+    if (len > MAX_TRACE_VALUE)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* flush_out - write the buffered bytes to the tmp file. */
+static enum maildir_result flush_out(struct maildir_delivery *d, char **error_r)
+{
+    size_t done = 0;
+
+    while (done < d->out_len) {
+        ssize_t n = write(d->fd, d->out + done, d->out_len - done);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            set_error(error_r, "write tmp/%s: %s", d->name, strerror(errno));
+            return io_result(errno);
+        }
+        done += (size_t)n;
+    }
+    d->out_len = 0;
+    return MAILDIR_DELIVERED;
+}
+
+static enum maildir_result emit(struct maildir_delivery *d, const char *data, size_t len,
+                                char **error_r)
+{
+    while (len > 0) {
+        size_t n = sizeof(d->out) - d->out_len;
+
+        if (n == 0) {
+            enum maildir_result res = flush_out(d, error_r);
+            if (res != MAILDIR_DELIVERED)
+                return res;
+            continue;
+        }
+        if (n > len)
+            n = len;
+        memcpy(d->out + d->out_len, data, n);
+        d->out_len += n;
+        d->size += n;
+        data += n;
+        len -= n;
+    }
+    return MAILDIR_DELIVERED;
+}
+
+static void delivery_free(struct maildir_delivery **delivery, bool unlink_tmp)
+{
+    struct maildir_delivery *d = *delivery;
+
+    if (d == NULL)
+        return;
+    if (d->fd >= 0) {
+        close_fd(&d->fd);
+        if (unlink_tmp)
+            unlinkat(d->tmp_fd, d->name, 0);
+    }
+    close_fd(&d->tmp_fd);
+    close_fd(&d->new_fd);
+    if (d->box_fd != d->root_fd)
+        close_fd(&d->box_fd);
+    close_fd(&d->root_fd);
+    free(d->rel_box);
+    free(d);
+    *delivery = NULL;
+}
+
+void maildir_delivery_abort(struct maildir_delivery **delivery)
+{
+    delivery_free(delivery, true);
+}
+
+/* quota_check - MAILDIR_QUOTA_EXCEEDED when adding bytes and messages goes
+ * over the target's quota. An over-quota answer from a file older than 15
+ * minutes is checked again after a recalculation (Maildir++ spec). */
+static enum maildir_result quota_check(struct maildir_delivery *d, uint64_t bytes,
+                                       uint64_t messages, char **error_r)
+{
+    struct maildir_quota_limit limit = {d->target->quota_bytes, d->target->quota_messages};
+    struct maildir_quota_usage usage;
+
+    if (limit.bytes == 0 && limit.messages == 0)
+        return MAILDIR_DELIVERED;
+    if (maildir_quota_read(d->root_fd, &limit, d->host, false, &usage, error_r) < 0)
+        return MAILDIR_TEMPFAIL;
+    if (!maildir_quota_exceeded(&limit, &usage, bytes, messages))
+        return MAILDIR_DELIVERED;
+    if (usage.stale) {
+        if (maildir_quota_read(d->root_fd, &limit, d->host, true, &usage, error_r) < 0)
+            return MAILDIR_TEMPFAIL;
+        if (!maildir_quota_exceeded(&limit, &usage, bytes, messages))
+            return MAILDIR_DELIVERED;
+    }
+    set_error(error_r, "mailbox over quota (%" PRId64 " bytes, %" PRId64 " messages used)",
+              usage.bytes, usage.messages);
+    return MAILDIR_QUOTA_EXCEEDED;
+}
+
+enum maildir_result maildir_delivery_begin(const struct maildir_target *target, const char *sender,
+                                           const char *recipient,
+                                           struct maildir_delivery **delivery_r, char **error_r)
+{
+    struct maildir_delivery *d;
+    enum maildir_result res;
+    const char *rel;
+    char header[2 * MAX_TRACE_VALUE + 64];
+    int n;
+
+    *delivery_r = NULL;
+    if (sender == NULL)
+        sender = "";
+    if (target->base == NULL || target->mailbox == NULL || recipient == NULL) {
+        set_error(error_r, "no mailbox base, mailbox or recipient");
+        return MAILDIR_PERMFAIL;
+    }
+    if (!valid_trace_value(sender) || !valid_trace_value(recipient)) {
+        set_error(error_r, "sender or recipient has control characters or is too long");
+        return MAILDIR_PERMFAIL;
+    }
+    d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        set_error(error_r, "out of memory");
+        return MAILDIR_TEMPFAIL;
+    }
+    d->target = target;
+    d->root_fd = d->box_fd = d->tmp_fd = d->new_fd = d->fd = -1;
+    if (target->hostname != NULL) {
+        if (snprintf(d->host, sizeof(d->host), "%s", target->hostname) >= (int)sizeof(d->host)) {
+            set_error(error_r, "host name too long");
+            res = MAILDIR_PERMFAIL;
+            goto fail;
+        }
+    } else if (gethostname(d->host, sizeof(d->host) - 1) < 0) {
+        snprintf(d->host, sizeof(d->host), "localhost");
+    }
+
+    res = open_mailbox(target->base, target->mailbox, &d->root_fd, error_r);
+    if (res != MAILDIR_DELIVERED)
+        goto fail;
+    rel = relative_mailbox(target->base, target->mailbox);
+    if (target->folder != NULL && target->folder[0] != '\0') {
+        res = open_folder(d, target->folder, error_r);
+        n = asprintf(&d->rel_box, "%s%s.%s", rel, rel[strlen(rel) - 1] == '/' ? "" : "/",
+                     target->folder);
+    } else {
+        d->box_fd = d->root_fd;
+        n = asprintf(&d->rel_box, "%s", rel);
+        if (rel[strlen(rel) - 1] == '/' && n > 0)
+            d->rel_box[n - 1] = '\0';
+    }
+    if (n < 0) {
+        d->rel_box = NULL;
+        if (res == MAILDIR_DELIVERED) {
+            set_error(error_r, "out of memory");
+            res = MAILDIR_TEMPFAIL;
+        }
+    }
+    if (res != MAILDIR_DELIVERED)
+        goto fail;
+    /* The quota's cur/new/tmp live in the root even when delivering to a folder. */
+    if (d->box_fd != d->root_fd) {
+        res = open_subdirs(d->root_fd, NULL, NULL, error_r);
+        if (res != MAILDIR_DELIVERED)
+            goto fail;
+    }
+    res = open_subdirs(d->box_fd, &d->new_fd, &d->tmp_fd, error_r);
+    if (res != MAILDIR_DELIVERED)
+        goto fail;
+    res = quota_check(d, 0, 1, error_r);
+    if (res != MAILDIR_DELIVERED)
+        goto fail;
+
+    for (int tries = 0;; tries++) {
+        if (maildir_unique_name(d->name, sizeof(d->name), d->host) < 0) {
+            set_error(error_r, "host name too long");
+            res = MAILDIR_PERMFAIL;
+            goto fail;
+        }
+        d->fd =
+            openat(d->tmp_fd, d->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (d->fd >= 0)
+            break;
+        if (errno != EEXIST || tries >= MAX_CREATE_TRIES) {
+            set_error(error_r, "create tmp/%s: %s", d->name, strerror(errno));
+            res = io_result(errno);
+            goto fail;
+        }
+    }
+
+    /* RFC 5321 4.4: the final delivery adds Return-Path with the envelope
+     * sender ("<>" for the null sender). */
+    n = snprintf(header, sizeof(header), "Return-Path: <%s>\nDelivered-To: %s\n", sender,
+                 recipient);
+    if (n < 0 || (size_t)n >= sizeof(header)) {
+        set_error(error_r, "trace headers too long");
+        res = MAILDIR_PERMFAIL;
+        goto fail;
+    }
+    res = emit(d, header, (size_t)n, error_r);
+    if (res != MAILDIR_DELIVERED)
+        goto fail;
+    *delivery_r = d;
+    return MAILDIR_DELIVERED;
+
+fail:
+    delivery_free(&d, true);
+    return res;
+}
+
+enum maildir_result maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t len,
+                                           char **error_r)
+{
+    const char *p = data;
+    enum maildir_result res;
+
+    while (len > 0) {
+        const char *cr;
+        size_t n;
+
+        if (d->pending_cr) {
+            d->pending_cr = false;
+            if (*p == '\n') {
+                res = emit(d, "\n", 1, error_r);
+                p++;
+                len--;
+            } else {
+                res = emit(d, "\r", 1, error_r);
+            }
+            if (res != MAILDIR_DELIVERED)
+                return res;
+            continue;
+        }
+        cr = memchr(p, '\r', len);
+        n = cr != NULL ? (size_t)(cr - p) : len;
+        res = emit(d, p, n, error_r);
+        if (res != MAILDIR_DELIVERED)
+            return res;
+        p += n;
+        len -= n;
+        if (cr != NULL) {
+            d->pending_cr = true;
+            p++;
+            len--;
+        }
+    }
+    return MAILDIR_DELIVERED;
+}
+
+enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, char **path_r,
+                                            char **error_r)
+{
+    struct maildir_delivery *d = *delivery;
+    char new_name[sizeof(d->name) + 32];
+    enum maildir_result res;
+    bool linked = false;
+
+    if (path_r != NULL)
+        *path_r = NULL;
+    if (d->pending_cr) {
+        d->pending_cr = false;
+        res = emit(d, "\r", 1, error_r);
+        if (res != MAILDIR_DELIVERED)
+            goto fail;
+    }
+    res = flush_out(d, error_r);
+    if (res != MAILDIR_DELIVERED)
+        goto fail;
+    if (fsync(d->fd) < 0) {
+        set_error(error_r, "fsync tmp/%s: %s", d->name, strerror(errno));
+        res = io_result(errno);
+        goto fail;
+    }
+    res = quota_check(d, d->size, 1, error_r);
+    if (res != MAILDIR_DELIVERED)
+        goto fail;
+    if (snprintf(new_name, sizeof(new_name), "%s,S=%" PRIu64, d->name, d->size) >=
+        (int)sizeof(new_name)) {
+        set_error(error_r, "file name too long");
+        res = MAILDIR_PERMFAIL;
+        goto fail;
+    }
+    /* link() rather than rename(): it fails instead of replacing should the
+     * name exist, as the Maildir spec asks. rename() only where the file
+     * system has no hard links. */
+    if (linkat(d->tmp_fd, d->name, d->new_fd, new_name, 0) == 0) {
+        linked = true;
+    } else if (errno == EPERM || errno == ENOTSUP || errno == ENOSYS || errno == EMLINK) {
+        if (renameat(d->tmp_fd, d->name, d->new_fd, new_name) < 0) {
+            set_error(error_r, "rename into new/: %s", strerror(errno));
+            res = io_result(errno);
+            goto fail;
+        }
+    } else {
+        set_error(error_r, "link into new/: %s", strerror(errno));
+        res = io_result(errno);
+        goto fail;
+    }
+    if (fsync(d->new_fd) < 0) {
+        /* The message may or may not survive a crash: take it back so the
+         * retry does not deliver it twice. */
+        int err = errno;
+        unlinkat(d->new_fd, new_name, 0);
+        set_error(error_r, "fsync new/: %s", strerror(err));
+        res = io_result(err);
+        goto fail;
+    }
+    close_fd(&d->fd);
+    if (linked)
+        unlinkat(d->tmp_fd, d->name, 0);
+    /* The quota file is an estimate that recalculation repairs: a failed
+     * append does not undo a delivered message. */
+    {
+        char *quota_error = NULL;
+        if (maildir_quota_add(d->root_fd, (int64_t)d->size, 1, &quota_error) < 0)
+            free(quota_error);
+    }
+    if (path_r != NULL && asprintf(path_r, "%s/new/%s", d->rel_box, new_name) < 0)
+        *path_r = NULL;
+    delivery_free(delivery, false);
+    return MAILDIR_DELIVERED;
+
+fail:
+    delivery_free(delivery, true);
+    return res;
+}
+
+enum maildir_result maildir_deliver_fd(const struct maildir_target *target, const char *sender,
+                                       const char *recipient, int fd, char **path_r, char **error_r)
+{
+    struct maildir_delivery *d;
+    enum maildir_result res;
+    char buf[65536];
+
+    if (path_r != NULL)
+        *path_r = NULL;
+    res = maildir_delivery_begin(target, sender, recipient, &d, error_r);
+    if (res != MAILDIR_DELIVERED)
+        return res;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n == 0)
+            break;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            set_error(error_r, "read message: %s", strerror(errno));
+            maildir_delivery_abort(&d);
+            return MAILDIR_TEMPFAIL;
+        }
+        res = maildir_delivery_write(d, buf, (size_t)n, error_r);
+        if (res != MAILDIR_DELIVERED) {
+            maildir_delivery_abort(&d);
+            return res;
+        }
+    }
+    return maildir_delivery_finish(&d, path_r, error_r);
+}

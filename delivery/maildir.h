@@ -1,0 +1,101 @@
+/* delivery/maildir.h - writes one message into one Maildir (cr.yp.to/proto/maildir.html)
+ * or one of its Maildir++ folders: tmp/ write, fsync, link into new/, fsync new/.
+ * Creates the Maildir on first delivery; checks the Maildir++ quota (maildir_quota.h).
+ * It never decides who the recipient is, never reads the directory, never follows a
+ * symlink below the configured base, and never writes outside that base.
+ *
+ * Line endings: SMTP hands us CRLF; the file on disk has LF line endings, as
+ * Postfix's and Dovecot's Maildirs do (IMAP/POP3 readers convert back). Every
+ * CRLF pair becomes LF; a CR not followed by LF is kept as is (the gateway
+ * already refuses bare CR in DATA). The ",S=<size>" in the file name is the size
+ * of the file on disk (after conversion, with the prepended trace headers), which
+ * is what Maildir++ quota accounting and readers expect. */
+#ifndef DIRMAIL_DELIVERY_MAILDIR_H
+#define DIRMAIL_DELIVERY_MAILDIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum maildir_result {
+    MAILDIR_DELIVERED,
+    MAILDIR_TEMPFAIL,       /* I/O error, disk full (ENOSPC, EDQUOT), out of memory */
+    MAILDIR_QUOTA_EXCEEDED, /* Maildir++ quota; permanent or not per maildir_target */
+    MAILDIR_PERMFAIL,       /* bad mailbox path (escapes the base, symlink, not a folder) */
+};
+
+/* Where one delivery goes. Nothing here is copied; it must outlive the delivery. */
+struct maildir_target {
+    /* The configured mailbox base (config_delivery.mailbox_base): trusted, must
+     * exist. Everything is created and opened below it. */
+    const char *base;
+    /* The mailbox path from the directory: untrusted. Relative to base; an
+     * absolute path is accepted only when it lies below base ("base/..."). No
+     * "..", ".", empty component or symlink anywhere below base; one trailing
+     * "/" is allowed ("user/Maildir/" as qmail-ldap writes it). */
+    const char *mailbox;
+    /* Maildir++ folder name without the leading dot ("Lists.dev" is the
+     * subfolder dev of Lists, stored as ".Lists.dev"); NULL or "" is the INBOX.
+     * Refused: "/", a leading, trailing or doubled ".", control bytes. */
+    const char *folder;
+    /* Our host name for unique file names; NULL: gethostname(). */
+    const char *hostname;
+    /* Maildir++ quota for the whole Maildir (all folders); 0 = no limit. */
+    uint64_t quota_bytes;
+    uint64_t quota_messages;
+    /* Whether exceeding the quota is a permanent failure (5.2.2 bounce) or a
+     * temporary one (4.2.2, retried): the site's choice. */
+    bool quota_permanent;
+};
+
+struct maildir_delivery;
+
+/* maildir_delivery_begin - open (creating as needed) the Maildir and folder and
+ * a new file in its tmp/, and write the trace headers:
+ *     Return-Path: <sender>        (RFC 5321 4.4; "" or NULL sender gives <>)
+ *     Delivered-To: recipient
+ * sender and recipient must not contain CR, LF or other control bytes
+ * (MAILDIR_PERMFAIL). On MAILDIR_DELIVERED (meaning "ready") *delivery_r is set;
+ * otherwise *error_r is a malloc'd message the caller frees. A Maildir already
+ * over its quota gives MAILDIR_QUOTA_EXCEEDED here. */
+enum maildir_result maildir_delivery_begin(const struct maildir_target *target, const char *sender,
+                                           const char *recipient,
+                                           struct maildir_delivery **delivery_r, char **error_r);
+
+/* maildir_delivery_write - append message bytes (CRLF line endings, chunks of
+ * any size, a CRLF may be split between chunks). MAILDIR_DELIVERED on success;
+ * on failure the delivery must still be finished or aborted. */
+enum maildir_result maildir_delivery_write(struct maildir_delivery *delivery, const void *data,
+                                           size_t len, char **error_r);
+
+/* maildir_delivery_finish - flush, fsync, check the quota with the final size,
+ * link into new/ as "<unique>,S=<size>", unlink from tmp/, fsync new/. Frees
+ * the delivery and NULLs *delivery whatever the result; on failure nothing is
+ * left in tmp/ or new/. When path_r is not NULL and the result is
+ * MAILDIR_DELIVERED, *path_r is the malloc'd path of the new file relative to
+ * base (for logs and tests). */
+enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, char **path_r,
+                                            char **error_r);
+
+/* maildir_delivery_abort - drop the delivery and its tmp/ file; NULL is fine. */
+void maildir_delivery_abort(struct maildir_delivery **delivery);
+
+/* maildir_deliver_fd - the whole delivery reading the message from fd (read to
+ * EOF from its current offset; CRLF line endings). A read error is TEMPFAIL. */
+enum maildir_result maildir_deliver_fd(const struct maildir_target *target, const char *sender,
+                                       const char *recipient, int fd, char **path_r,
+                                       char **error_r);
+
+/* maildir_result_permanent - true when the result must not be retried:
+ * PERMFAIL, and QUOTA_EXCEEDED when target->quota_permanent. */
+bool maildir_result_permanent(enum maildir_result result, const struct maildir_target *target);
+
+/* maildir_result_name - "delivered", "tempfail", "quota-exceeded", "permfail". */
+const char *maildir_result_name(enum maildir_result result);
+
+/* maildir_unique_name - the unique base name "<sec>.M<usec>P<pid>Q<n>.<host>"
+ * (host with "/" as \057 and ":" as \072, per the Maildir spec) into buf.
+ * Each call in a process gives a new Q counter. 0, or -1 when it does not fit. */
+int maildir_unique_name(char *buf, size_t size, const char *hostname);
+
+#endif

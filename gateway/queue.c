@@ -1,0 +1,794 @@
+/* gateway/queue.c - the durable spool: see queue.h for the layout and the
+ * order of fsyncs that makes "accepted means durable" true. */
+#include "config.h"
+
+#include "gateway/queue.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WRITE_BUFFER_SIZE 65536
+#define MAX_ENVELOPE_FILE (64u * 1024 * 1024)
+#define MAX_STATUS_FILE (64u * 1024 * 1024)
+
+struct queue {
+    char *dir;
+    int dir_fd, tmp_fd, active_fd;
+    bool unsynced; /* something staged since the last fsync of active/ */
+};
+
+struct queue_msg {
+    struct queue *queue;
+    char id[QUEUE_ID_SIZE];
+    int fd;
+    uint64_t size;
+    bool failed;
+    size_t buf_len;
+    char buf[WRITE_BUFFER_SIZE];
+};
+
+static atomic_uint id_counter;
+
+/* set_error - *error_r = formatted malloc'd message (NULL if even that fails). */
+static void set_error(char **error_r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(char **error_r, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+
+    if (error_r == NULL)
+        return;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    *error_r = msg;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+/* write_all - write len bytes, retrying on EINTR and short writes. */
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* read_file - the whole file name in dir_fd (at most max bytes) into a
+ * malloc'd NUL-terminated buffer. 0, 1 when it does not exist, -1 (errno). */
+static int read_file(int dir_fd, const char *name, size_t max, char **data_r, size_t *len_r)
+{
+    struct stat st;
+    char *data;
+    size_t len = 0;
+    int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0)
+        return errno == ENOENT ? 1 : -1;
+    if (fstat(fd, &st) < 0 || (uint64_t)st.st_size > max) {
+        if (errno == 0)
+            errno = EFBIG;
+        close(fd);
+        return -1;
+    }
+    data = malloc((size_t)st.st_size + 1);
+    if (data == NULL) {
+        close(fd);
+        errno = ENOMEM;
+        return -1;
+    }
+    while (len < (size_t)st.st_size) {
+        ssize_t n = read(fd, data + len, (size_t)st.st_size - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int err = n == 0 ? EIO : errno;
+            free(data);
+            close(fd);
+            errno = err;
+            return -1;
+        }
+        len += (size_t)n;
+    }
+    close(fd);
+    data[len] = '\0';
+    *data_r = data;
+    *len_r = len;
+    return 0;
+}
+
+/* open_subdir - open (creating, mode 0700) a folder of the spool. */
+static int open_subdir(int dir_fd, const char *name, bool *created)
+{
+    if (mkdirat(dir_fd, name, 0700) == 0)
+        *created = true;
+    else if (errno != EEXIST)
+        return -1;
+    return openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+int queue_open(const char *dir, struct queue **queue_r, char **error_r)
+{
+    struct queue *q;
+    bool created = false;
+
+    *queue_r = NULL;
+    q = calloc(1, sizeof(*q));
+    if (q == NULL || (q->dir = strdup(dir)) == NULL) {
+        free(q);
+        set_error(error_r, "out of memory");
+        return -1;
+    }
+    q->dir_fd = q->tmp_fd = q->active_fd = -1;
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        set_error(error_r, "mkdir %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    q->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (q->dir_fd < 0) {
+        set_error(error_r, "open %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    q->tmp_fd = open_subdir(q->dir_fd, "tmp", &created);
+    if (q->tmp_fd >= 0)
+        q->active_fd = open_subdir(q->dir_fd, "active", &created);
+    if (q->tmp_fd < 0 || q->active_fd < 0) {
+        set_error(error_r, "open %s/tmp or active: %s", dir, strerror(errno));
+        goto fail;
+    }
+    /* The folders themselves must survive a crash before the first message. */
+    if (created && fsync(q->dir_fd) < 0) {
+        set_error(error_r, "fsync %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    *queue_r = q;
+    return 0;
+
+fail:
+    queue_close(&q);
+    return -1;
+}
+
+void queue_close(struct queue **queue)
+{
+    struct queue *q = *queue;
+
+    if (q == NULL)
+        return;
+    if (q->unsynced && q->active_fd >= 0)
+        (void)fsync(q->active_fd);
+    close_fd(&q->dir_fd);
+    close_fd(&q->tmp_fd);
+    close_fd(&q->active_fd);
+    free(q->dir);
+    free(q);
+    *queue = NULL;
+}
+
+bool queue_id_valid(const char *id)
+{
+    size_t i;
+
+    for (i = 0; id[i] != '\0'; i++)
+        if (i >= QUEUE_ID_LEN ||
+            !((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+            return false;
+    return i == QUEUE_ID_LEN;
+}
+
+/* new_id - 13 hex digits of microseconds, 6 of the pid, 4 of a counter: two
+ * processes differ by pid, two ids of one process by time or counter, and a
+ * restarted process by time. Creating tmp/<id> with O_EXCL and renaming
+ * with RENAME_NOREPLACE catch the impossible rest (a clock stepped back onto
+ * a reused pid). */
+static void new_id(char id[QUEUE_ID_SIZE])
+{
+    struct timeval tv;
+    unsigned long long usec;
+    unsigned count = atomic_fetch_add(&id_counter, 1);
+
+    gettimeofday(&tv, NULL);
+    usec = (unsigned long long)tv.tv_sec * 1000000ull + (unsigned long long)tv.tv_usec;
+    snprintf(id, QUEUE_ID_SIZE, "%013llx%06lx%04x", usec & 0xfffffffffffffull,
+             (unsigned long)getpid() & 0xffffffUL, count & 0xffffu);
+}
+
+struct queue_msg *queue_msg_begin(struct queue *queue, char **error_r)
+{
+    struct queue_msg *msg = malloc(sizeof(*msg));
+
+    if (msg == NULL) {
+        set_error(error_r, "out of memory");
+        return NULL;
+    }
+    msg->queue = queue;
+    msg->size = 0;
+    msg->failed = false;
+    msg->buf_len = 0;
+    for (int tries = 0;; tries++) {
+        new_id(msg->id);
+        msg->fd = openat(queue->tmp_fd, msg->id,
+                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (msg->fd >= 0)
+            return msg;
+        if (errno != EEXIST || tries > 8) {
+            set_error(error_r, "create tmp/%s: %s", msg->id, strerror(errno));
+            free(msg);
+            return NULL;
+        }
+    }
+}
+
+const char *queue_msg_id(const struct queue_msg *msg)
+{
+    return msg->id;
+}
+
+static int msg_flush(struct queue_msg *msg, char **error_r)
+{
+    if (msg->buf_len > 0 && write_all(msg->fd, msg->buf, msg->buf_len) < 0) {
+        set_error(error_r, "write tmp/%s: %s", msg->id, strerror(errno));
+        msg->failed = true;
+        return -1;
+    }
+    msg->buf_len = 0;
+    return 0;
+}
+
+int queue_msg_write(struct queue_msg *msg, const void *data, size_t len, char **error_r)
+{
+    const char *p = data;
+
+    if (msg->failed) {
+        set_error(error_r, "message %s already failed", msg->id);
+        return -1;
+    }
+    msg->size += len;
+    if (len >= sizeof(msg->buf)) {
+        if (msg_flush(msg, error_r) < 0)
+            return -1;
+        if (write_all(msg->fd, p, len) < 0) {
+            set_error(error_r, "write tmp/%s: %s", msg->id, strerror(errno));
+            msg->failed = true;
+            return -1;
+        }
+        return 0;
+    }
+    if (sizeof(msg->buf) - msg->buf_len < len && msg_flush(msg, error_r) < 0)
+        return -1;
+    memcpy(msg->buf + msg->buf_len, p, len);
+    msg->buf_len += len;
+    return 0;
+}
+
+void queue_msg_abort(struct queue_msg **msgp)
+{
+    struct queue_msg *msg = *msgp;
+
+    if (msg == NULL)
+        return;
+    close_fd(&msg->fd);
+    unlinkat(msg->queue->tmp_fd, msg->id, 0);
+    free(msg);
+    *msgp = NULL;
+}
+
+/* rename_noreplace - rename within the spool, refusing to replace (an id
+ * collision must fail, not overwrite a committed message). Falls back to
+ * rename() on file systems without RENAME_NOREPLACE; ids are unique anyway. */
+static int rename_noreplace(int from_fd, const char *from, int to_fd, const char *to)
+{
+#ifdef RENAME_NOREPLACE
+    if (renameat2(from_fd, from, to_fd, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+#endif
+    return renameat(from_fd, from, to_fd, to);
+}
+
+int queue_msg_stage(struct queue_msg **msgp, struct queue_envelope *env, char **error_r)
+{
+    struct queue_msg *msg = *msgp;
+    struct queue *q = msg->queue;
+    char env_tmp[QUEUE_ID_SIZE + 8], name[QUEUE_ID_SIZE + 8];
+    char *text = NULL;
+    size_t text_len;
+    int env_fd = -1;
+    bool msg_moved = false;
+
+    memcpy(env->id, msg->id, QUEUE_ID_SIZE);
+    env->size = msg->size;
+    if (env->arrival == 0)
+        env->arrival = time(NULL);
+    snprintf(env_tmp, sizeof(env_tmp), "%s.env", msg->id);
+
+    if (msg->failed) {
+        set_error(error_r, "message %s had a write error", msg->id);
+        goto fail;
+    }
+    if (msg_flush(msg, error_r) < 0)
+        goto fail;
+    if (fsync(msg->fd) < 0) {
+        set_error(error_r, "fsync tmp/%s: %s", msg->id, strerror(errno));
+        goto fail;
+    }
+    close_fd(&msg->fd);
+    if (queue_envelope_format(env, &text, &text_len, error_r) < 0)
+        goto fail;
+    env_fd = openat(q->tmp_fd, env_tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (env_fd < 0) {
+        set_error(error_r, "create tmp/%s: %s", env_tmp, strerror(errno));
+        goto fail;
+    }
+    if (write_all(env_fd, text, text_len) < 0 || fsync(env_fd) < 0) {
+        set_error(error_r, "write tmp/%s: %s", env_tmp, strerror(errno));
+        goto fail;
+    }
+    close_fd(&env_fd);
+    free(text);
+    text = NULL;
+    /* The message first, the envelope last: an envelope in active/ always
+     * has its message beside it (in the same directory, made durable by the
+     * same directory fsync in queue_sync). */
+    snprintf(name, sizeof(name), "%s.msg", msg->id);
+    if (rename_noreplace(q->tmp_fd, msg->id, q->active_fd, name) < 0) {
+        set_error(error_r, "rename %s into active/: %s", msg->id, strerror(errno));
+        goto fail;
+    }
+    msg_moved = true;
+    snprintf(name, sizeof(name), "%s.env", msg->id);
+    if (rename_noreplace(q->tmp_fd, env_tmp, q->active_fd, name) < 0) {
+        set_error(error_r, "rename %s into active/: %s", env_tmp, strerror(errno));
+        goto fail;
+    }
+    q->unsynced = true;
+    free(msg);
+    *msgp = NULL;
+    return 0;
+
+fail:
+    free(text);
+    close_fd(&env_fd);
+    close_fd(&msg->fd);
+    unlinkat(q->tmp_fd, env_tmp, 0);
+    if (msg_moved) {
+        snprintf(name, sizeof(name), "%s.msg", msg->id);
+        unlinkat(q->active_fd, name, 0);
+    } else {
+        unlinkat(q->tmp_fd, msg->id, 0);
+    }
+    free(msg);
+    *msgp = NULL;
+    return -1;
+}
+
+int queue_sync(struct queue *queue, char **error_r)
+{
+    if (!queue->unsynced)
+        return 0;
+    if (fsync(queue->active_fd) < 0) {
+        set_error(error_r, "fsync %s/active: %s", queue->dir, strerror(errno));
+        return -1;
+    }
+    queue->unsynced = false;
+    return 0;
+}
+
+int queue_msg_commit(struct queue_msg **msg, struct queue_envelope *env, char **error_r)
+{
+    struct queue *q = (*msg)->queue;
+
+    if (queue_msg_stage(msg, env, error_r) < 0)
+        return -1;
+    return queue_sync(q, error_r);
+}
+
+/* suffix_id - when name is "<id><suffix>", copy the id into id and return true. */
+static bool suffix_id(const char *name, const char *suffix, char id[QUEUE_ID_SIZE])
+{
+    size_t len = strlen(name), slen = strlen(suffix);
+
+    if (len != QUEUE_ID_LEN + slen || strcmp(name + QUEUE_ID_LEN, suffix) != 0)
+        return false;
+    memcpy(id, name, QUEUE_ID_LEN);
+    id[QUEUE_ID_LEN] = '\0';
+    return queue_id_valid(id);
+}
+
+/* A list of ids while scanning. */
+struct id_list {
+    char (*ids)[QUEUE_ID_SIZE];
+    size_t count, alloc;
+};
+
+static int id_list_add(struct id_list *list, const char *id)
+{
+    if (list->count == list->alloc) {
+        size_t alloc = list->alloc == 0 ? 64 : list->alloc * 2;
+        char(*p)[QUEUE_ID_SIZE] = reallocarray(list->ids, alloc, sizeof(*p));
+        if (p == NULL)
+            return -1;
+        list->ids = p;
+        list->alloc = alloc;
+    }
+    memcpy(list->ids[list->count++], id, QUEUE_ID_SIZE);
+    return 0;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, QUEUE_ID_SIZE);
+}
+
+static bool id_list_has(const struct id_list *list, const char *id)
+{
+    return list->count > 0 && bsearch(id, list->ids, list->count, QUEUE_ID_SIZE, id_cmp) != NULL;
+}
+
+/* list_active - the ids in active/ with an .env, with a .msg and with an .st. */
+static int list_active(struct queue *q, struct id_list *envs, struct id_list *msgs,
+                       struct id_list *sts, char **error_r)
+{
+    int fd = openat(q->active_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *de;
+    char id[QUEUE_ID_SIZE];
+
+    if (dir == NULL) {
+        set_error(error_r, "open %s/active: %s", q->dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    while ((errno = 0, de = readdir(dir)) != NULL) {
+        struct id_list *list = NULL;
+
+        if (suffix_id(de->d_name, ".env", id))
+            list = envs;
+        else if (suffix_id(de->d_name, ".msg", id))
+            list = msgs;
+        else if (suffix_id(de->d_name, ".st", id))
+            list = sts;
+        if (list != NULL && id_list_add(list, id) < 0) {
+            set_error(error_r, "out of memory");
+            closedir(dir);
+            return -1;
+        }
+    }
+    if (errno != 0) {
+        set_error(error_r, "readdir %s/active: %s", q->dir, strerror(errno));
+        closedir(dir);
+        return -1;
+    }
+    closedir(dir);
+    if (envs->count > 1)
+        qsort(envs->ids, envs->count, QUEUE_ID_SIZE, id_cmp);
+    if (msgs->count > 1)
+        qsort(msgs->ids, msgs->count, QUEUE_ID_SIZE, id_cmp);
+    if (sts->count > 1)
+        qsort(sts->ids, sts->count, QUEUE_ID_SIZE, id_cmp);
+    return 0;
+}
+
+int queue_scan(struct queue *queue, char ***ids_r, size_t *count_r, char **error_r)
+{
+    struct id_list envs = {0}, msgs = {0}, sts = {0};
+    char **ids = NULL;
+    size_t count = 0;
+    int ret = -1;
+
+    *ids_r = NULL;
+    *count_r = 0;
+    if (list_active(queue, &envs, &msgs, &sts, error_r) < 0)
+        goto out;
+    ids = calloc(envs.count + 1, sizeof(*ids));
+    if (ids == NULL) {
+        set_error(error_r, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < envs.count; i++) {
+        if (!id_list_has(&msgs, envs.ids[i]))
+            continue; /* a commit that never reached its fsync */
+        ids[count] = strdup(envs.ids[i]);
+        if (ids[count] == NULL) {
+            queue_ids_free(&ids, count);
+            set_error(error_r, "out of memory");
+            goto out;
+        }
+        count++;
+    }
+    *ids_r = ids;
+    *count_r = count;
+    ret = 0;
+out:
+    free(envs.ids);
+    free(msgs.ids);
+    free(sts.ids);
+    return ret;
+}
+
+void queue_ids_free(char ***ids, size_t count)
+{
+    if (*ids == NULL)
+        return;
+    for (size_t i = 0; i < count; i++)
+        free((*ids)[i]);
+    free(*ids);
+    *ids = NULL;
+}
+
+/* old_enough - the file name in dir_fd was last written before cutoff (a
+ * vanished file is "not old": someone else is handling it). A writer keeps
+ * writing to tmp/<id> while a session is in DATA, so the grace must exceed
+ * the DATA timeouts (RFC 5321 4.5.3.2: 3 minutes per block, 10 for the end). */
+static bool old_enough(int dir_fd, const char *name, time_t cutoff)
+{
+    struct stat st;
+
+    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return false;
+    return st.st_mtime < cutoff;
+}
+
+static void remove_old(int dir_fd, const char *name, time_t cutoff, unsigned *removed)
+{
+    if (old_enough(dir_fd, name, cutoff) && unlinkat(dir_fd, name, 0) == 0)
+        (*removed)++;
+}
+
+int queue_cleanup(struct queue *queue, unsigned grace_seconds, unsigned *removed_r, char **error_r)
+{
+    struct id_list envs = {0}, msgs = {0}, sts = {0};
+    time_t cutoff = time(NULL) - (time_t)grace_seconds;
+    unsigned removed = 0;
+    char name[QUEUE_ID_SIZE + 8];
+    int fd, ret = -1;
+    DIR *dir;
+    struct dirent *de;
+
+    /* tmp/: nothing there was ever acknowledged. */
+    fd = openat(queue->tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (dir == NULL) {
+        set_error(error_r, "open %s/tmp: %s", queue->dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    while ((de = readdir(dir)) != NULL) {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            remove_old(queue->tmp_fd, de->d_name, cutoff, &removed);
+    }
+    closedir(dir);
+
+    /* active/: the halves of commits that never finished. */
+    if (list_active(queue, &envs, &msgs, &sts, error_r) < 0)
+        goto out;
+    for (size_t i = 0; i < envs.count; i++) {
+        if (!id_list_has(&msgs, envs.ids[i])) {
+            snprintf(name, sizeof(name), "%s.env", envs.ids[i]);
+            remove_old(queue->active_fd, name, cutoff, &removed);
+        }
+    }
+    for (size_t i = 0; i < msgs.count; i++) {
+        if (!id_list_has(&envs, msgs.ids[i])) {
+            snprintf(name, sizeof(name), "%s.msg", msgs.ids[i]);
+            remove_old(queue->active_fd, name, cutoff, &removed);
+        }
+    }
+    for (size_t i = 0; i < sts.count; i++) {
+        if (!id_list_has(&envs, sts.ids[i])) {
+            snprintf(name, sizeof(name), "%s.st", sts.ids[i]);
+            remove_old(queue->active_fd, name, cutoff, &removed);
+        }
+    }
+    if (removed_r != NULL)
+        *removed_r = removed;
+    ret = 0;
+out:
+    free(envs.ids);
+    free(msgs.ids);
+    free(sts.ids);
+    return ret;
+}
+
+int queue_load_envelope(struct queue *queue, const char *id, struct queue_envelope **env_r,
+                        char **error_r)
+{
+    char name[QUEUE_ID_SIZE + 8], *text = NULL, *parse_error = NULL;
+    size_t len;
+    struct queue_envelope *env = NULL;
+    int r;
+
+    *env_r = NULL;
+    if (!queue_id_valid(id)) {
+        set_error(error_r, "invalid queue id");
+        return -1;
+    }
+    snprintf(name, sizeof(name), "%s.env", id);
+    r = read_file(queue->active_fd, name, MAX_ENVELOPE_FILE, &text, &len);
+    if (r != 0) {
+        set_error(error_r, "read active/%s: %s", name, r > 0 ? "no such message" : strerror(errno));
+        return -1;
+    }
+    if (queue_envelope_parse(text, len, &env, &parse_error) < 0) {
+        set_error(error_r, "active/%s: %s", name, parse_error != NULL ? parse_error : "?");
+        free(parse_error);
+        free(text);
+        return -1;
+    }
+    free(text);
+    if (strcmp(env->id, id) != 0) {
+        set_error(error_r, "active/%s: envelope names id %s", name, env->id);
+        queue_envelope_free(&env);
+        return -1;
+    }
+    snprintf(name, sizeof(name), "%s.st", id);
+    r = read_file(queue->active_fd, name, MAX_STATUS_FILE, &text, &len);
+    if (r < 0) {
+        set_error(error_r, "read active/%s: %s", name, strerror(errno));
+        queue_envelope_free(&env);
+        return -1;
+    }
+    if (r == 0) {
+        if (queue_status_apply(env, text, len, &parse_error) < 0) {
+            set_error(error_r, "active/%s: %s", name, parse_error != NULL ? parse_error : "?");
+            free(parse_error);
+            free(text);
+            queue_envelope_free(&env);
+            return -1;
+        }
+        free(text);
+    }
+    *env_r = env;
+    return 0;
+}
+
+int queue_open_message(struct queue *queue, const char *id, int *fd_r, char **error_r)
+{
+    char name[QUEUE_ID_SIZE + 8];
+
+    if (!queue_id_valid(id)) {
+        set_error(error_r, "invalid queue id");
+        return -1;
+    }
+    snprintf(name, sizeof(name), "%s.msg", id);
+    *fd_r = openat(queue->active_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (*fd_r < 0) {
+        set_error(error_r, "open active/%s: %s", name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int queue_mark_recipients(struct queue *queue, const char *id, const struct queue_mark *marks,
+                          size_t count, char **error_r)
+{
+    char name[QUEUE_ID_SIZE + 8], *text = NULL;
+    size_t len = 0;
+    bool created = false;
+    int fd, ret = -1;
+
+    if (!queue_id_valid(id)) {
+        set_error(error_r, "invalid queue id");
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        time_t when = marks[i].when != 0 ? marks[i].when : time(NULL);
+        char *line = queue_status_format(marks[i].index, marks[i].state, when, marks[i].reply);
+        size_t line_len;
+        char *p;
+
+        if (line == NULL) {
+            set_error(error_r, "bad recipient state or out of memory");
+            free(text);
+            return -1;
+        }
+        line_len = strlen(line);
+        p = realloc(text, len + line_len + 1);
+        if (p == NULL) {
+            free(line);
+            free(text);
+            set_error(error_r, "out of memory");
+            return -1;
+        }
+        text = p;
+        memcpy(text + len, line, line_len + 1);
+        len += line_len;
+        free(line);
+    }
+    snprintf(name, sizeof(name), "%s.st", id);
+    fd = openat(queue->active_fd, name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        fd = openat(queue->active_fd, name,
+                    O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        created = fd >= 0;
+    }
+    if (fd < 0) {
+        set_error(error_r, "open active/%s: %s", name, strerror(errno));
+        free(text);
+        return -1;
+    }
+    /* One write: O_APPEND keeps the records whole even if two runners race.
+     * A crash mid-write leaves a torn last line, which the reader ignores. */
+    if (len > 0 && write_all(fd, text, len) < 0) {
+        set_error(error_r, "append active/%s: %s", name, strerror(errno));
+        goto out;
+    }
+    if (fsync(fd) < 0 || (created && fsync(queue->active_fd) < 0)) {
+        set_error(error_r, "fsync active/%s: %s", name, strerror(errno));
+        goto out;
+    }
+    ret = 0;
+out:
+    close(fd);
+    free(text);
+    return ret;
+}
+
+int queue_mark_recipient(struct queue *queue, const char *id, size_t index,
+                         enum queue_rcpt_state state, time_t when, const char *reply,
+                         char **error_r)
+{
+    struct queue_mark mark = {index, state, when, reply};
+
+    return queue_mark_recipients(queue, id, &mark, 1, error_r);
+}
+
+int queue_remove(struct queue *queue, const char *id, char **error_r)
+{
+    static const char *const rest[] = {".st", ".msg"};
+    char name[QUEUE_ID_SIZE + 8];
+
+    if (!queue_id_valid(id)) {
+        set_error(error_r, "invalid queue id");
+        return -1;
+    }
+    /* The envelope goes first and durably: once it is gone the message no
+     * longer exists, and the rest are orphans queue_cleanup may delete. */
+    snprintf(name, sizeof(name), "%s.env", id);
+    if (unlinkat(queue->active_fd, name, 0) < 0) {
+        set_error(error_r, "unlink active/%s: %s", name, strerror(errno));
+        return -1;
+    }
+    if (fsync(queue->active_fd) < 0) {
+        set_error(error_r, "fsync %s/active: %s", queue->dir, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(name, sizeof(name), "%s%s", id, rest[i]);
+        if (unlinkat(queue->active_fd, name, 0) < 0 && errno != ENOENT) {
+            set_error(error_r, "unlink active/%s: %s", name, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}

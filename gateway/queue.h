@@ -1,0 +1,145 @@
+/* gateway/queue.h - the durable spool under <state_dir>/queue: accept a
+ * message and its envelope so that it survives any crash once commit returns,
+ * hand committed messages to the runner, record per-recipient results, remove
+ * finished messages. It never routes or delivers anything (the runner does).
+ *
+ * Layout (all directories mode 0700, owned by the mail user: the caller runs
+ * as that user, or chowns the folder before the privilege drop):
+ *     tmp/<id>          message being received (as received: CRLF, unstuffed)
+ *     tmp/<id>.env      envelope being written
+ *     active/<id>.msg   committed message
+ *     active/<id>.env   committed envelope (queue_envelope.h format); its
+ *                       presence next to <id>.msg is what makes the message
+ *                       exist
+ *     active/<id>.st    status records, appended per recipient result
+ *
+ * Commit: flush and fsync tmp/<id>, write and fsync tmp/<id>.env, rename the
+ * message then the envelope into active/ (RENAME_NOREPLACE), fsync active/.
+ * Only after that fsync does commit return, and only then may the 250 name
+ * the id (RFC 5321 6.1). Both renames land in one directory, so one directory
+ * fsync makes both entries durable. A crash before that fsync can leave
+ * either entry without the other; such a message was never acknowledged, so
+ * queue_scan ignores an id lacking either file and queue_cleanup deletes it.
+ *
+ * Per-recipient results are appended to <id>.st and fsync'd (plus active/ the
+ * first time the file is created) rather than rewriting the envelope: one
+ * small append and one fsync, where a rewrite costs a write, an fsync, a
+ * rename and a directory fsync, and an append cannot lose the envelope it
+ * sits beside. A torn last line is an unacknowledged append and is ignored.
+ * Results are recorded before the message is removed, so a crash between
+ * mark and remove leaves it scannable with those recipients final: nothing
+ * already delivered is delivered again. queue_remove unlinks <id>.env first
+ * and fsyncs active/, then the other files.
+ *
+ * Throughput (group commit): queue_msg_commit is queue_msg_stage followed by
+ * queue_sync. A caller holding several finished messages (several sessions
+ * in one worker) may stage each one and call queue_sync once, answering the
+ * 250s only after it returns: N messages then cost 2N file fsyncs and one
+ * directory fsync instead of N. The file fsyncs could be batched further
+ * with a writer thread or syncfs(); not done yet.
+ *
+ * Not thread-safe: one struct queue per thread. Several processes may share
+ * one spool (ids carry the pid). */
+#ifndef DIRMAIL_GATEWAY_QUEUE_H
+#define DIRMAIL_GATEWAY_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "gateway/queue_envelope.h"
+
+struct queue;
+struct queue_msg;
+
+/* queue_open - open the spool at dir, creating dir, tmp/ and active/ (0700)
+ * when missing. 0 and *queue_r, or -1 and *error_r (malloc'd). */
+int queue_open(const char *dir, struct queue **queue_r, char **error_r);
+
+/* queue_close - close the spool; NULLs *queue. Staged but unsynced messages
+ * are synced first (so nothing staged is lost by forgetting queue_sync). */
+void queue_close(struct queue **queue);
+
+/* queue_cleanup - at start: delete files in tmp/, and incomplete ids in
+ * active/ (an .env or .msg without the other, an .st alone), last written
+ * more than grace_seconds ago: none was ever acknowledged. The grace protects
+ * messages other processes are receiving now, so it must exceed the DATA
+ * timeouts (RFC 5321 4.5.3.2: 10 minutes; one hour is a safe choice).
+ * *removed_r (may be NULL) counts deleted files. 0, or -1 and *error_r. */
+int queue_cleanup(struct queue *queue, unsigned grace_seconds, unsigned *removed_r, char **error_r);
+
+/* queue_msg_begin - start a message: a new id and tmp/<id>. NULL and
+ * *error_r on failure. The id is known from here on (for the Received
+ * header). */
+struct queue_msg *queue_msg_begin(struct queue *queue, char **error_r);
+
+/* queue_msg_id - the message's id (QUEUE_ID_LEN characters). */
+const char *queue_msg_id(const struct queue_msg *msg);
+
+/* queue_msg_write - append message bytes (buffered). 0, or -1 and *error_r;
+ * after a failure only queue_msg_abort is allowed. */
+int queue_msg_write(struct queue_msg *msg, const void *data, size_t len, char **error_r);
+
+/* queue_msg_stage - make the message and env durable files and move them
+ * into active/; env->id and env->size are set from the message (and
+ * env->arrival when 0). The message is NOT yet durable: call queue_sync
+ * before acknowledging it. Frees the writer and NULLs *msg in every case;
+ * on failure (-1, *error_r) every file of the message is removed. */
+int queue_msg_stage(struct queue_msg **msg, struct queue_envelope *env, char **error_r);
+
+/* queue_sync - fsync active/ if anything was staged since the last sync.
+ * After 0, every staged message is durable. On -1 (*error_r) the caller must
+ * not acknowledge the staged messages (answer 451; they may still be
+ * delivered: at worst twice, never lost). */
+int queue_sync(struct queue *queue, char **error_r);
+
+/* queue_msg_commit - queue_msg_stage then queue_sync: when it returns 0 the
+ * message is durable and env->id is the id for the 250 reply. */
+int queue_msg_commit(struct queue_msg **msg, struct queue_envelope *env, char **error_r);
+
+/* queue_msg_abort - drop an unfinished message and its tmp file; NULL is fine. */
+void queue_msg_abort(struct queue_msg **msg);
+
+/* queue_scan - the ids of every committed message, oldest first, including
+ * those a dead process was delivering. *ids_r is a malloc'd array of
+ * malloc'd strings freed with queue_ids_free. 0, or -1 and *error_r. */
+int queue_scan(struct queue *queue, char ***ids_r, size_t *count_r, char **error_r);
+void queue_ids_free(char ***ids, size_t count);
+
+/* queue_id_valid - id has the queue id form (so it is safe in a path). */
+bool queue_id_valid(const char *id);
+
+/* queue_load_envelope - the envelope of id with every recorded recipient
+ * result applied. 0 and *env_r (free with queue_envelope_free), or -1 and
+ * *error_r. */
+int queue_load_envelope(struct queue *queue, const char *id, struct queue_envelope **env_r,
+                        char **error_r);
+
+/* queue_open_message - a read-only fd on the message of id, at offset 0. */
+int queue_open_message(struct queue *queue, const char *id, int *fd_r, char **error_r);
+
+/* One recipient result for queue_mark_recipients. */
+struct queue_mark {
+    size_t index;                /* into the envelope's rcpts */
+    enum queue_rcpt_state state; /* DELIVERED, DEFERRED or FAILED */
+    time_t when;                 /* DEFERRED: next retry; otherwise 0 means now */
+    const char *reply;           /* DEFERRED/FAILED: the reply to keep for the bounce or log */
+};
+
+/* queue_mark_recipients - append the results to id's status file in one
+ * write and fsync it: when 0 is returned they survive a crash. -1 and
+ * *error_r otherwise (the caller must then treat the results as not
+ * recorded: a delivered recipient may be delivered again, never lost). */
+int queue_mark_recipients(struct queue *queue, const char *id, const struct queue_mark *marks,
+                          size_t count, char **error_r);
+
+/* queue_mark_recipient - one result; see queue_mark_recipients. */
+int queue_mark_recipient(struct queue *queue, const char *id, size_t index,
+                         enum queue_rcpt_state state, time_t when, const char *reply,
+                         char **error_r);
+
+/* queue_remove - delete a message whose recipients are all final. 0, or -1
+ * and *error_r. */
+int queue_remove(struct queue *queue, const char *id, char **error_r);
+
+#endif

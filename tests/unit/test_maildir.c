@@ -1,0 +1,532 @@
+/* tests/unit/test_maildir.c - delivery/maildir.c and maildir_quota.c: names,
+ * byte-exact content, Maildir creation, path escapes, quota, full disk. */
+#include "config.h"
+
+#include "delivery/maildir.h"
+#include "delivery/maildir_quota.h"
+#include "tap_main.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char base[256];
+
+static void setup(void)
+{
+    const char *tmp = getenv("TMPDIR");
+
+    snprintf(base, sizeof(base), "%s/test_maildir.XXXXXX", tmp != NULL ? tmp : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(base));
+}
+
+/* setup_memory - the name tests make thousands of deliveries: on /dev/shm
+ * (tmpfs, where fsync costs nothing) when it exists, as their subject is
+ * names, not durability. */
+static void setup_memory(void)
+{
+    struct stat st;
+
+    if (stat("/dev/shm", &st) < 0 || !S_ISDIR(st.st_mode) || access("/dev/shm", W_OK) < 0) {
+        setup();
+        return;
+    }
+    snprintf(base, sizeof(base), "/dev/shm/test_maildir.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(base));
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void teardown(void)
+{
+    nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *path_of(const char *rel)
+{
+    static char buf[1024];
+    snprintf(buf, sizeof(buf), "%s/%s", base, rel);
+    return buf;
+}
+
+/* count_dir - entries of a folder (not . and ..), -1 when it does not exist. */
+static int count_dir(const char *rel)
+{
+    DIR *dir = opendir(path_of(rel));
+    struct dirent *de;
+    int n = 0;
+
+    if (dir == NULL)
+        return -1;
+    while ((de = readdir(dir)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            n++;
+    closedir(dir);
+    return n;
+}
+
+static char *read_all(const char *rel, size_t *len_r)
+{
+    FILE *f = fopen(path_of(rel), "rb");
+    char *data;
+    long len;
+
+    ck_assert_msg(f != NULL, "open %s", rel);
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    data = malloc((size_t)len + 1);
+    ck_assert_ptr_nonnull(data);
+    ck_assert_int_eq(fread(data, 1, (size_t)len, f), (size_t)len);
+    data[len] = '\0';
+    fclose(f);
+    *len_r = (size_t)len;
+    return data;
+}
+
+static struct maildir_target target_for(const char *mailbox)
+{
+    struct maildir_target t = {0};
+    t.base = base;
+    t.mailbox = mailbox;
+    t.hostname = "mx.example.org";
+    return t;
+}
+
+/* deliver - one message fed in chunks of chunk bytes. */
+static enum maildir_result deliver(const struct maildir_target *t, const char *sender,
+                                   const char *msg, size_t chunk, char **path_r)
+{
+    struct maildir_delivery *d;
+    char *error = NULL;
+    enum maildir_result res;
+    size_t len = strlen(msg);
+
+    res = maildir_delivery_begin(t, sender, "rcpt@example.org", &d, &error);
+    if (res != MAILDIR_DELIVERED) {
+        free(error);
+        return res;
+    }
+    for (size_t off = 0; off < len; off += chunk) {
+        size_t n = len - off < chunk ? len - off : chunk;
+        res = maildir_delivery_write(d, msg + off, n, &error);
+        if (res != MAILDIR_DELIVERED) {
+            free(error);
+            maildir_delivery_abort(&d);
+            return res;
+        }
+    }
+    res = maildir_delivery_finish(&d, path_r, &error);
+    ck_assert_ptr_null(d);
+    free(error);
+    return res;
+}
+
+static const char *const message = "Subject: hi\r\nFrom: a@example.net\r\n\r\nline one\r\n"
+                                   "bare\rcr stays\r\n.dot\r\n\r\nend\r\n";
+static const char *const expected_body = "Subject: hi\nFrom: a@example.net\n\nline one\n"
+                                         "bare\rcr stays\n.dot\n\nend\n";
+
+START_TEST(test_first_delivery_creates_maildir)
+{
+    struct maildir_target t = target_for("example.org/alice/Maildir/");
+    char *path = NULL, *data, expected[1024];
+    size_t len;
+    struct stat st;
+    const char *size_part;
+
+    ck_assert_int_eq(deliver(&t, "bob@example.net", message, 1000, &path), MAILDIR_DELIVERED);
+    ck_assert_ptr_nonnull(path);
+    ck_assert_msg(strncmp(path, "example.org/alice/Maildir/new/", 30) == 0, "path %s", path);
+    for (const char *sub = "cur"; sub != NULL; sub = strcmp(sub, "cur") == 0   ? "new"
+                                                     : strcmp(sub, "new") == 0 ? "tmp"
+                                                                               : NULL) {
+        char rel[128];
+        snprintf(rel, sizeof(rel), "example.org/alice/Maildir/%s", sub);
+        ck_assert_int_eq(stat(path_of(rel), &st), 0);
+        ck_assert(S_ISDIR(st.st_mode));
+        ck_assert_int_eq(st.st_mode & 0777, 0700);
+    }
+    ck_assert_int_eq(stat(path_of("example.org"), &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0700);
+    ck_assert_int_eq(count_dir("example.org/alice/Maildir/tmp"), 0);
+    ck_assert_int_eq(count_dir("example.org/alice/Maildir/new"), 1);
+
+    data = read_all(path, &len);
+    snprintf(expected, sizeof(expected),
+             "Return-Path: <bob@example.net>\nDelivered-To: rcpt@example.org\n%s", expected_body);
+    ck_assert_uint_eq(len, strlen(expected));
+    ck_assert_mem_eq(data, expected, len);
+    /* ",S=" is the size on disk, after CRLF -> LF. */
+    size_part = strstr(path, ",S=");
+    ck_assert_ptr_nonnull(size_part);
+    ck_assert_uint_eq(strtoull(size_part + 3, NULL, 10), len);
+    /* time.M<usec>P<pid>Q<n>.<host> */
+    {
+        char pid_part[32];
+        snprintf(pid_part, sizeof(pid_part), "P%ldQ", (long)getpid());
+        ck_assert_ptr_nonnull(strstr(path, ".M"));
+        ck_assert_ptr_nonnull(strstr(path, pid_part));
+        ck_assert_ptr_nonnull(strstr(path, ".mx.example.org,S="));
+    }
+    free(data);
+    free(path);
+}
+END_TEST
+
+START_TEST(test_chunks_split_crlf)
+{
+    struct maildir_target t = target_for("bytewise");
+    char *p1 = NULL, *p2 = NULL, *d1, *d2;
+    size_t l1, l2;
+
+    ck_assert_int_eq(deliver(&t, "", message, 1, &p1), MAILDIR_DELIVERED);
+    ck_assert_int_eq(deliver(&t, "", message, 3, &p2), MAILDIR_DELIVERED);
+    d1 = read_all(p1, &l1);
+    d2 = read_all(p2, &l2);
+    ck_assert_uint_eq(l1, l2);
+    ck_assert_mem_eq(d1, d2, l1);
+    /* RFC 5321 4.4: the null sender is Return-Path: <> */
+    ck_assert(strncmp(d1, "Return-Path: <>\nDelivered-To: rcpt@example.org\n", 47) == 0);
+    ck_assert_str_eq(d1 + 47, expected_body);
+    free(d1);
+    free(d2);
+    free(p1);
+    free(p2);
+}
+END_TEST
+
+START_TEST(test_trailing_cr_kept)
+{
+    struct maildir_target t = target_for("cr");
+    char *p = NULL, *d;
+    size_t l;
+
+    ck_assert_int_eq(deliver(&t, "a@b", "x\r", 1, &p), MAILDIR_DELIVERED);
+    d = read_all(p, &l);
+    ck_assert_uint_eq(l, 50 + 2);
+    ck_assert_mem_eq(d + 50, "x\r", 2);
+    free(d);
+    free(p);
+}
+END_TEST
+
+START_TEST(test_deliver_fd)
+{
+    struct maildir_target t = target_for("fd");
+    char file[300], *p = NULL, *d, *error = NULL;
+    size_t l;
+    int fd;
+
+    snprintf(file, sizeof(file), "%s/msg", base);
+    fd = open(file, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, message, strlen(message)), (ssize_t)strlen(message));
+    lseek(fd, 0, SEEK_SET);
+    ck_assert_int_eq(maildir_deliver_fd(&t, "s@x", "r@y", fd, &p, &error), MAILDIR_DELIVERED);
+    close(fd);
+    d = read_all(p, &l);
+    ck_assert_str_eq(d,
+                     "Return-Path: <s@x>\nDelivered-To: r@y\nSubject: hi\nFrom: a@example.net\n\n"
+                     "line one\nbare\rcr stays\n.dot\n\nend\n");
+    free(d);
+    free(p);
+}
+END_TEST
+
+START_TEST(test_unique_names_10000)
+{
+    struct maildir_target t = target_for("many");
+    char **paths = calloc(10000, sizeof(char *));
+
+    ck_assert_ptr_nonnull(paths);
+    for (int i = 0; i < 10000; i++)
+        ck_assert_int_eq(deliver(&t, "a@b", "x\r\n", 64, &paths[i]), MAILDIR_DELIVERED);
+    ck_assert_int_eq(count_dir("many/new"), 10000);
+    ck_assert_int_eq(count_dir("many/tmp"), 0);
+    for (int i = 0; i < 10000; i++)
+        free(paths[i]);
+    free(paths);
+}
+END_TEST
+
+START_TEST(test_unique_names_forked)
+{
+    struct maildir_target t = target_for("forked");
+    enum { CHILDREN = 4, EACH = 300 };
+    pid_t pids[CHILDREN];
+
+    /* Create it first so the children race only on names. */
+    ck_assert_int_eq(deliver(&t, "a@b", "first\r\n", 64, NULL), MAILDIR_DELIVERED);
+    for (int c = 0; c < CHILDREN; c++) {
+        pids[c] = fork();
+        ck_assert_int_ge(pids[c], 0);
+        if (pids[c] == 0) {
+            for (int i = 0; i < EACH; i++)
+                if (deliver(&t, "a@b", "x\r\n", 64, NULL) != MAILDIR_DELIVERED)
+                    _exit(1);
+            _exit(0);
+        }
+    }
+    for (int c = 0; c < CHILDREN; c++) {
+        int status;
+        ck_assert_int_eq(waitpid(pids[c], &status, 0), pids[c]);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    ck_assert_int_eq(count_dir("forked/new"), CHILDREN * EACH + 1);
+    ck_assert_int_eq(count_dir("forked/tmp"), 0);
+}
+END_TEST
+
+START_TEST(test_unique_name_escapes_host)
+{
+    char buf[256];
+
+    ck_assert_int_eq(maildir_unique_name(buf, sizeof(buf), "a/b:c"), 0);
+    ck_assert_ptr_nonnull(strstr(buf, ".a\\057b\\072c"));
+    ck_assert_ptr_null(strchr(buf, '/'));
+    ck_assert_ptr_null(strchr(buf, ':'));
+    ck_assert_int_eq(maildir_unique_name(buf, 10, "host"), -1);
+}
+END_TEST
+
+START_TEST(test_path_escapes_refused)
+{
+    static const char *const bad[] = {
+        "../outside", "a/../../outside", "a/./b", "a//b", "/etc/passwd", "", ".",
+        "..",         "a/\nb",           "/",     "//x",  "a/b//",
+    };
+    char outside[300], prefix_trick[300];
+    struct maildir_target t;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        t = target_for(bad[i]);
+        ck_assert_msg(deliver(&t, "a@b", "x\r\n", 64, NULL) == MAILDIR_PERMFAIL, "accepted %s",
+                      bad[i]);
+    }
+    /* "<base>-other/x" starts with the base string but is not below it. */
+    snprintf(prefix_trick, sizeof(prefix_trick), "%s-other/x", base);
+    t = target_for(prefix_trick);
+    ck_assert_int_eq(deliver(&t, "a@b", "x\r\n", 64, NULL), MAILDIR_PERMFAIL);
+    ck_assert_int_ne(access(prefix_trick, F_OK), 0);
+
+    /* A symlink below the base, anywhere in the path, is refused. */
+    snprintf(outside, sizeof(outside), "%s-outside", base);
+    ck_assert_int_eq(mkdir(outside, 0700), 0);
+    ck_assert_int_eq(symlink(outside, path_of("link")), 0);
+    t = target_for("link/Maildir");
+    ck_assert_int_eq(deliver(&t, "a@b", "x\r\n", 64, NULL), MAILDIR_PERMFAIL);
+    t = target_for("link");
+    ck_assert_int_eq(deliver(&t, "a@b", "x\r\n", 64, NULL), MAILDIR_PERMFAIL);
+    ck_assert_int_eq(mkdir(path_of("real"), 0700), 0);
+    ck_assert_int_eq(symlink(outside, path_of("real/new")), 0);
+    t = target_for("real");
+    ck_assert_int_eq(deliver(&t, "a@b", "x\r\n", 64, NULL), MAILDIR_PERMFAIL);
+    ck_assert_int_eq(rmdir(outside), 0); /* still empty: nothing was written there */
+
+    /* An absolute path below the base is fine. */
+    {
+        char abs_ok[300];
+        snprintf(abs_ok, sizeof(abs_ok), "%s/abs/Maildir", base);
+        t = target_for(abs_ok);
+        ck_assert_int_eq(deliver(&t, "a@b", "x\r\n", 64, NULL), MAILDIR_DELIVERED);
+        ck_assert_int_eq(count_dir("abs/Maildir/new"), 1);
+    }
+    /* Control characters in the envelope never reach a header line. */
+    t = target_for("ctl");
+    ck_assert_int_eq(deliver(&t, "a@b\r\nX-Injected: 1", "x\r\n", 64, NULL), MAILDIR_PERMFAIL);
+    ck_assert_int_eq(count_dir("ctl"), -1);
+}
+END_TEST
+
+START_TEST(test_folders)
+{
+    static const char *const bad[] = {"../x", ".x", "a/b", "a..b", "x.", "\tx"};
+    struct maildir_target t = target_for("u/Maildir");
+    char *p = NULL;
+    struct stat st;
+
+    t.folder = "Lists.dev";
+    ck_assert_int_eq(deliver(&t, "a@b", "x\r\n", 64, &p), MAILDIR_DELIVERED);
+    ck_assert_msg(strncmp(p, "u/Maildir/.Lists.dev/new/", 25) == 0, "path %s", p);
+    free(p);
+    ck_assert_int_eq(stat(path_of("u/Maildir/.Lists.dev/maildirfolder"), &st), 0);
+    ck_assert_int_eq(count_dir("u/Maildir/new"), 0); /* the root is a Maildir too */
+    ck_assert_int_eq(count_dir("u/Maildir/.Lists.dev/tmp"), 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        t.folder = bad[i];
+        ck_assert_msg(deliver(&t, "a@b", "x\r\n", 64, NULL) == MAILDIR_PERMFAIL, "accepted %s",
+                      bad[i]);
+    }
+}
+END_TEST
+
+START_TEST(test_quota)
+{
+    struct maildir_target t = target_for("q");
+    char body[601], *size_file;
+    size_t len;
+
+    memset(body, 'a', 598);
+    memcpy(body + 598, "\r\n", 3);
+    t.quota_bytes = 1000;
+    ck_assert_int_eq(deliver(&t, "a@b", body, 4096, NULL), MAILDIR_DELIVERED);
+    size_file = read_all("q/maildirsize", &len);
+    /* "1000S", the recalculated total (0 0), then the delivery's line. */
+    ck_assert_str_eq(size_file, "1000S\n0 0\n649 1\n");
+    free(size_file);
+    ck_assert_int_eq(deliver(&t, "a@b", body, 4096, NULL), MAILDIR_QUOTA_EXCEEDED);
+    ck_assert_int_eq(count_dir("q/new"), 1);
+    ck_assert_int_eq(count_dir("q/tmp"), 0);
+    ck_assert(!maildir_result_permanent(MAILDIR_QUOTA_EXCEEDED, &t));
+    t.quota_permanent = true;
+    ck_assert(maildir_result_permanent(MAILDIR_QUOTA_EXCEEDED, &t));
+    ck_assert(maildir_result_permanent(MAILDIR_PERMFAIL, &t));
+    ck_assert(!maildir_result_permanent(MAILDIR_TEMPFAIL, &t));
+
+    /* A small message still fits; then the message count limit. */
+    ck_assert_int_eq(deliver(&t, "a@b", "x\r\n", 64, NULL), MAILDIR_DELIVERED);
+    t.quota_bytes = 0;
+    t.quota_messages = 2;
+    ck_assert_int_eq(deliver(&t, "a@b", "x\r\n", 64, NULL), MAILDIR_QUOTA_EXCEEDED);
+    size_file = read_all("q/maildirsize", &len);
+    ck_assert_str_eq(size_file, "2C\n701 2\n"); /* quota changed: recalculated */
+    free(size_file);
+}
+END_TEST
+
+START_TEST(test_quota_recalculated)
+{
+    struct maildir_target t = target_for("r");
+    struct maildir_quota_limit limit = {100000, 0};
+    struct maildir_quota_usage usage;
+    char *size_file, *error = NULL;
+    size_t len;
+    FILE *f;
+    int fd;
+
+    ck_assert_int_eq(deliver(&t, "a@b", "x\r\n", 64, NULL), MAILDIR_DELIVERED);
+    ck_assert_int_eq(deliver(&t, "a@b", "y\r\n", 64, NULL), MAILDIR_DELIVERED);
+    /* No quota and no file: nothing written. */
+    ck_assert_int_ne(access(path_of("r/maildirsize"), F_OK), 0);
+    /* A file of 5120 bytes or more is recalculated (Maildir++). */
+    f = fopen(path_of("r/maildirsize"), "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("100000S\n", f);
+    for (int i = 0; i < 600; i++)
+        fputs("999999 1\n", f);
+    fclose(f);
+    fd = open(path_of("r"), O_RDONLY | O_DIRECTORY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(maildir_quota_read(fd, &limit, "h", false, &usage, &error), 0);
+    ck_assert_int_eq(usage.bytes, 2 * 52);
+    ck_assert_int_eq(usage.messages, 2);
+    size_file = read_all("r/maildirsize", &len);
+    ck_assert_str_eq(size_file, "100000S\n104 2\n");
+    free(size_file);
+    /* Garbage is recalculated too; a torn last line is ignored. */
+    f = fopen(path_of("r/maildirsize"), "w");
+    fputs("100000S\n104 2\n10 1\n5", f);
+    fclose(f);
+    ck_assert_int_eq(maildir_quota_read(fd, &limit, "h", false, &usage, &error), 0);
+    ck_assert_int_eq(usage.bytes, 114);
+    f = fopen(path_of("r/maildirsize"), "w");
+    fputs("100000S\nnot numbers\n", f);
+    fclose(f);
+    ck_assert_int_eq(maildir_quota_read(fd, &limit, "h", false, &usage, &error), 0);
+    ck_assert_int_eq(usage.bytes, 104);
+    ck_assert_int_eq(count_dir("r/tmp"), 0);
+    close(fd);
+}
+END_TEST
+
+/* ENOSPC must be a temporary failure that leaves nothing behind. Needs root
+ * for the small tmpfs; passes without checking anything otherwise (said on
+ * stderr). */
+START_TEST(test_disk_full_is_tempfail)
+{
+    struct maildir_target t;
+    struct maildir_delivery *d = NULL;
+    char mnt[300], *error = NULL, chunk[4096];
+    enum maildir_result res;
+    int tmp_count, new_count;
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "# SKIP disk full test: needs root for a tmpfs\n");
+        return;
+    }
+    snprintf(mnt, sizeof(mnt), "%s/small", base);
+    ck_assert_int_eq(mkdir(mnt, 0700), 0);
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=64k") < 0) {
+        fprintf(stderr, "# SKIP disk full test: mount tmpfs: %s\n", strerror(errno));
+        return;
+    }
+    t = target_for("m");
+    t.base = mnt;
+    memset(chunk, 'z', sizeof(chunk));
+    chunk[sizeof(chunk) - 2] = '\r';
+    chunk[sizeof(chunk) - 1] = '\n';
+    res = maildir_delivery_begin(&t, "a@b", "r@c", &d, &error);
+    for (int i = 0; i < 64 && res == MAILDIR_DELIVERED; i++)
+        res = maildir_delivery_write(d, chunk, sizeof(chunk), &error);
+    if (res == MAILDIR_DELIVERED)
+        res = maildir_delivery_finish(&d, NULL, &error);
+    else
+        maildir_delivery_abort(&d);
+    free(error);
+    {
+        char rel[320];
+        snprintf(rel, sizeof(rel), "small/m/tmp");
+        tmp_count = count_dir(rel);
+        snprintf(rel, sizeof(rel), "small/m/new");
+        new_count = count_dir(rel);
+    }
+    umount(mnt);
+    ck_assert_int_eq(res, MAILDIR_TEMPFAIL);
+    ck_assert_int_eq(tmp_count, 0);
+    ck_assert_int_eq(new_count, 0);
+}
+END_TEST
+
+static Suite *maildir_suite(void)
+{
+    Suite *s = suite_create("maildir");
+    TCase *tc = tcase_create("maildir");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_first_delivery_creates_maildir);
+    tcase_add_test(tc, test_chunks_split_crlf);
+    tcase_add_test(tc, test_trailing_cr_kept);
+    tcase_add_test(tc, test_deliver_fd);
+    tcase_add_test(tc, test_unique_name_escapes_host);
+    tcase_add_test(tc, test_path_escapes_refused);
+    tcase_add_test(tc, test_folders);
+    tcase_add_test(tc, test_quota);
+    tcase_add_test(tc, test_quota_recalculated);
+    tcase_add_test(tc, test_disk_full_is_tempfail);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("names");
+    tcase_add_checked_fixture(tc, setup_memory, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_unique_names_10000);
+    tcase_add_test(tc, test_unique_names_forked);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TAP_MAIN(maildir_suite)

@@ -1,0 +1,654 @@
+/* tests/unit/test_queue.c - gateway/queue.c and queue_envelope.c: commit,
+ * scan, mark, remove, crash recovery, cleanup, envelope format and parser. */
+#include "config.h"
+
+#include "gateway/queue.h"
+#include "gateway/queue_envelope.h"
+#include "tap_main.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[256];
+
+static void setup(void)
+{
+    const char *tmp = getenv("TMPDIR");
+
+    snprintf(dir, sizeof(dir), "%s/test_queue.XXXXXX", tmp != NULL ? tmp : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void teardown(void)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* sub - dir/<folder>/<id><suffix> (two alternating static buffers). */
+static char *sub(const char *folder, const char *id, const char *suffix)
+{
+    static char buf[2][512];
+    static int which;
+
+    which ^= 1;
+    snprintf(buf[which], sizeof(buf[which]), "%s/%s%s%s%s", dir, folder, *id != '\0' ? "/" : "", id,
+             suffix);
+    return buf[which];
+}
+
+static int count_dir(const char *name)
+{
+    DIR *d = opendir(sub(name, "", ""));
+    struct dirent *de;
+    int n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+static struct queue *open_queue(void)
+{
+    struct queue *q = NULL;
+    char *error = NULL;
+
+    ck_assert_msg(queue_open(dir, &q, &error) == 0, "queue_open: %s", error);
+    return q;
+}
+
+static struct queue_envelope *sample_envelope(void)
+{
+    struct queue_envelope *env = queue_envelope_new();
+    char *error = NULL;
+
+    ck_assert_ptr_nonnull(env);
+    ck_assert_int_eq(queue_envelope_set(&env->sender, "sender@example.net"), 0);
+    ck_assert_int_eq(queue_envelope_set(&env->client_address, "192.0.2.1"), 0);
+    ck_assert_int_eq(queue_envelope_set(&env->client_helo, "client.example.net"), 0);
+    ck_assert_int_eq(queue_envelope_add_recipient(env, "one@example.org",
+                                                  QUEUE_NOTIFY_SUCCESS | QUEUE_NOTIFY_FAILURE,
+                                                  "rfc822;one@example.org", &error),
+                     0);
+    ck_assert_int_eq(queue_envelope_add_recipient(env, "two@example.org", 0, NULL, &error), 0);
+    return env;
+}
+
+/* commit_message - queue body with a sample envelope; returns the id (static). */
+static const char *commit_message(struct queue *q, const char *body)
+{
+    static char id[QUEUE_ID_SIZE];
+    struct queue_msg *msg;
+    struct queue_envelope *env = sample_envelope();
+    char *error = NULL;
+    size_t len = strlen(body);
+
+    msg = queue_msg_begin(q, &error);
+    ck_assert_msg(msg != NULL, "begin: %s", error);
+    memcpy(id, queue_msg_id(msg), QUEUE_ID_SIZE);
+    /* in two pieces, one larger than the writer's buffer when body is */
+    ck_assert_int_eq(queue_msg_write(msg, body, len / 2, &error), 0);
+    ck_assert_int_eq(queue_msg_write(msg, body + len / 2, len - len / 2, &error), 0);
+    ck_assert_msg(queue_msg_commit(&msg, env, &error) == 0, "commit: %s", error);
+    ck_assert_ptr_null(msg);
+    ck_assert_str_eq(env->id, id);
+    ck_assert_uint_eq(env->size, len);
+    queue_envelope_free(&env);
+    return id;
+}
+
+static char *read_fd(int fd, size_t *len_r)
+{
+    size_t cap = 1024, len = 0;
+    char *data = malloc(cap);
+    ssize_t n;
+
+    while ((n = read(fd, data + len, cap - len - 1)) > 0) {
+        len += (size_t)n;
+        if (cap - len < 2)
+            data = realloc(data, cap *= 2);
+    }
+    data[len] = '\0';
+    *len_r = len;
+    return data;
+}
+
+START_TEST(test_commit_scan_load)
+{
+    struct queue *q = open_queue();
+    struct queue_envelope *env = NULL;
+    const char *body = "Subject: x\r\n\r\nhello\r\n";
+    char id[QUEUE_ID_SIZE], **ids = NULL, *error = NULL, *data;
+    size_t count = 0, len;
+    int fd;
+
+    memcpy(id, commit_message(q, body), QUEUE_ID_SIZE);
+    ck_assert(queue_id_valid(id));
+    ck_assert_int_eq(count_dir("tmp"), 0);
+    ck_assert_int_eq(queue_scan(q, &ids, &count, &error), 0);
+    ck_assert_uint_eq(count, 1);
+    ck_assert_str_eq(ids[0], id);
+    queue_ids_free(&ids, count);
+    ck_assert_ptr_null(ids);
+
+    ck_assert_int_eq(queue_load_envelope(q, id, &env, &error), 0);
+    ck_assert_str_eq(env->id, id);
+    ck_assert_str_eq(env->sender, "sender@example.net");
+    ck_assert_str_eq(env->client_helo, "client.example.net");
+    ck_assert_ptr_null(env->auth_user);
+    ck_assert_uint_eq(env->size, strlen(body));
+    ck_assert_uint_eq(env->rcpt_count, 2);
+    ck_assert_str_eq(env->rcpts[0].orcpt, "rfc822;one@example.org");
+    ck_assert_uint_eq(env->rcpts[0].notify, QUEUE_NOTIFY_SUCCESS | QUEUE_NOTIFY_FAILURE);
+    ck_assert_int_eq(env->rcpts[1].state, QUEUE_RCPT_PENDING);
+    ck_assert_int_gt(env->arrival, 0);
+    queue_envelope_free(&env);
+
+    ck_assert_int_eq(queue_open_message(q, id, &fd, &error), 0);
+    data = read_fd(fd, &len);
+    close(fd);
+    ck_assert_str_eq(data, body);
+    free(data);
+
+    ck_assert_int_eq(queue_load_envelope(q, "../../etc/passwd", &env, &error), -1);
+    free(error);
+    queue_close(&q);
+    ck_assert_ptr_null(q);
+}
+END_TEST
+
+START_TEST(test_large_message)
+{
+    struct queue *q = open_queue();
+    size_t size = 300000, len;
+    char *body = malloc(size + 1), *data, *error = NULL;
+    const char *id;
+    int fd;
+
+    for (size_t i = 0; i < size; i++)
+        body[i] = (char)('a' + i % 26);
+    body[size] = '\0';
+    id = commit_message(q, body);
+    ck_assert_int_eq(queue_open_message(q, id, &fd, &error), 0);
+    data = read_fd(fd, &len);
+    close(fd);
+    ck_assert_uint_eq(len, size);
+    ck_assert_mem_eq(data, body, size);
+    free(data);
+    free(body);
+    queue_close(&q);
+}
+END_TEST
+
+START_TEST(test_ids_unique_and_sorted)
+{
+    struct queue *q = open_queue();
+    char prev[QUEUE_ID_SIZE] = "", *error = NULL;
+
+    for (int i = 0; i < 2000; i++) {
+        struct queue_msg *msg = queue_msg_begin(q, &error);
+        ck_assert_ptr_nonnull(msg);
+        ck_assert(queue_id_valid(queue_msg_id(msg)));
+        ck_assert_msg(strcmp(prev, queue_msg_id(msg)) < 0, "%s then %s", prev, queue_msg_id(msg));
+        memcpy(prev, queue_msg_id(msg), QUEUE_ID_SIZE);
+        queue_msg_abort(&msg);
+        ck_assert_ptr_null(msg);
+    }
+    ck_assert_int_eq(count_dir("tmp"), 0); /* abort removes the partial file */
+    ck_assert(!queue_id_valid("0123"));
+    ck_assert(!queue_id_valid("0123456789abcdef0123456/"));
+    ck_assert(!queue_id_valid("0123456789ABCDEF0123456"));
+    ck_assert(queue_id_valid("0123456789abcdef0123456"));
+    queue_close(&q);
+}
+END_TEST
+
+START_TEST(test_commits_from_processes)
+{
+    enum { CHILDREN = 4, EACH = 50 };
+    struct queue *q;
+    char **ids = NULL, *error = NULL;
+    size_t count = 0;
+    pid_t pids[CHILDREN];
+
+    q = open_queue();
+    queue_close(&q);
+    for (int c = 0; c < CHILDREN; c++) {
+        pids[c] = fork();
+        ck_assert_int_ge(pids[c], 0);
+        if (pids[c] == 0) {
+            struct queue *cq = open_queue();
+            for (int i = 0; i < EACH; i++)
+                commit_message(cq, "x\r\n");
+            queue_close(&cq);
+            _exit(0);
+        }
+    }
+    for (int c = 0; c < CHILDREN; c++) {
+        int status;
+        ck_assert_int_eq(waitpid(pids[c], &status, 0), pids[c]);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    q = open_queue();
+    ck_assert_int_eq(queue_scan(q, &ids, &count, &error), 0);
+    ck_assert_uint_eq(count, CHILDREN * EACH);
+    for (size_t i = 1; i < count; i++)
+        ck_assert(strcmp(ids[i - 1], ids[i]) < 0); /* sorted, no duplicates */
+    queue_ids_free(&ids, count);
+    queue_close(&q);
+}
+END_TEST
+
+START_TEST(test_mark_and_remove)
+{
+    struct queue *q = open_queue();
+    struct queue_envelope *env = NULL;
+    char id[QUEUE_ID_SIZE], **ids = NULL, *error = NULL;
+    size_t count;
+
+    memcpy(id, commit_message(q, "body\r\n"), QUEUE_ID_SIZE);
+    ck_assert_int_eq(queue_mark_recipient(q, id, 0, QUEUE_RCPT_DELIVERED, 0, NULL, &error), 0);
+    ck_assert_int_eq(queue_mark_recipient(q, id, 1, QUEUE_RCPT_DEFERRED, 12345,
+                                          "451 4.4.3 directory down", &error),
+                     0);
+    ck_assert_int_eq(queue_load_envelope(q, id, &env, &error), 0);
+    ck_assert_int_eq(env->rcpts[0].state, QUEUE_RCPT_DELIVERED);
+    ck_assert_int_eq(env->rcpts[1].state, QUEUE_RCPT_DEFERRED);
+    ck_assert_int_eq(env->rcpts[1].when, 12345);
+    ck_assert_str_eq(env->rcpts[1].reply, "451 4.4.3 directory down");
+    ck_assert(!queue_envelope_all_final(env));
+    queue_envelope_free(&env);
+
+    /* A final state never regresses, whatever is appended later. */
+    ck_assert_int_eq(queue_mark_recipient(q, id, 0, QUEUE_RCPT_DEFERRED, 1, "x", &error), 0);
+    ck_assert_int_eq(queue_mark_recipient(q, id, 1, QUEUE_RCPT_FAILED, 0, "550 5.1.1 gone", &error),
+                     0);
+    ck_assert_int_eq(queue_load_envelope(q, id, &env, &error), 0);
+    ck_assert_int_eq(env->rcpts[0].state, QUEUE_RCPT_DELIVERED);
+    ck_assert_int_eq(env->rcpts[1].state, QUEUE_RCPT_FAILED);
+    ck_assert_str_eq(env->rcpts[1].reply, "550 5.1.1 gone");
+    ck_assert(queue_envelope_all_final(env));
+    queue_envelope_free(&env);
+
+    ck_assert_int_eq(queue_mark_recipient(q, id, 0, QUEUE_RCPT_PENDING, 0, NULL, &error), -1);
+    free(error);
+    error = NULL;
+    ck_assert_int_eq(queue_remove(q, id, &error), 0);
+    ck_assert_int_eq(queue_scan(q, &ids, &count, &error), 0);
+    ck_assert_uint_eq(count, 0);
+    queue_ids_free(&ids, count);
+    ck_assert_int_eq(count_dir("active"), 0);
+    ck_assert_int_eq(queue_load_envelope(q, id, &env, &error), -1);
+    free(error);
+    queue_close(&q);
+}
+END_TEST
+
+/* A runner killed between mark and remove: the message is still there after
+ * a restart, with the delivered recipient marked (so it is not re-delivered). */
+START_TEST(test_crash_between_mark_and_remove)
+{
+    struct queue *q;
+    struct queue_envelope *env = NULL;
+    char id[QUEUE_ID_SIZE], **ids = NULL, *error = NULL;
+    size_t count = 0;
+    int pipefd[2], status;
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(pipefd), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct queue *cq = open_queue();
+        const char *cid = commit_message(cq, "body\r\n");
+        if (queue_mark_recipient(cq, cid, 0, QUEUE_RCPT_DELIVERED, 0, NULL, NULL) < 0)
+            _exit(1);
+        if (write(pipefd[1], cid, QUEUE_ID_SIZE) != QUEUE_ID_SIZE)
+            _exit(1);
+        kill(getpid(), SIGKILL); /* no queue_close, no remove */
+        _exit(1);
+    }
+    close(pipefd[1]);
+    ck_assert_int_eq(read(pipefd[0], id, QUEUE_ID_SIZE), QUEUE_ID_SIZE);
+    close(pipefd[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status));
+
+    q = open_queue();
+    ck_assert_int_eq(queue_cleanup(q, 3600, NULL, &error), 0);
+    ck_assert_int_eq(queue_scan(q, &ids, &count, &error), 0);
+    ck_assert_uint_eq(count, 1);
+    ck_assert_str_eq(ids[0], id);
+    queue_ids_free(&ids, count);
+    ck_assert_int_eq(queue_load_envelope(q, id, &env, &error), 0);
+    ck_assert_int_eq(env->rcpts[0].state, QUEUE_RCPT_DELIVERED);
+    ck_assert_int_eq(env->rcpts[1].state, QUEUE_RCPT_PENDING);
+    queue_envelope_free(&env);
+    queue_close(&q);
+}
+END_TEST
+
+START_TEST(test_torn_status_line_ignored)
+{
+    struct queue *q = open_queue();
+    struct queue_envelope *env = NULL;
+    char id[QUEUE_ID_SIZE], *error = NULL;
+    FILE *f;
+
+    memcpy(id, commit_message(q, "body\r\n"), QUEUE_ID_SIZE);
+    ck_assert_int_eq(queue_mark_recipient(q, id, 1, QUEUE_RCPT_DEFERRED, 99, "", &error), 0);
+    f = fopen(sub("active", id, ".st"), "a");
+    ck_assert_ptr_nonnull(f);
+    fputs("0 deliv", f); /* a crash mid-append */
+    fclose(f);
+    ck_assert_int_eq(queue_load_envelope(q, id, &env, &error), 0);
+    ck_assert_int_eq(env->rcpts[0].state, QUEUE_RCPT_PENDING);
+    ck_assert_int_eq(env->rcpts[1].state, QUEUE_RCPT_DEFERRED);
+    ck_assert_str_eq(env->rcpts[1].reply, "");
+    queue_envelope_free(&env);
+    /* a corrupt complete line is an error, not silently "pending" */
+    f = fopen(sub("active", id, ".st"), "a");
+    fputs("ered\n7 delivered 1\n", f);
+    fclose(f);
+    ck_assert_int_eq(queue_load_envelope(q, id, &env, &error), -1);
+    free(error);
+    queue_close(&q);
+}
+END_TEST
+
+static void make_old_file(const char *path)
+{
+    struct timespec times[2] = {{1000000000, 0}, {1000000000, 0}};
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "x", 1), 1);
+    close(fd);
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, times, 0), 0);
+}
+
+START_TEST(test_cleanup)
+{
+    struct queue *q = open_queue();
+    struct queue_msg *fresh;
+    char id[QUEUE_ID_SIZE], **ids = NULL, *error = NULL;
+    size_t count = 0;
+    unsigned removed = 0;
+    const char *orphan_env = "00000000000010000000001";
+    const char *orphan_msg = "00000000000010000000002";
+
+    memcpy(id, commit_message(q, "kept\r\n"), QUEUE_ID_SIZE);
+    make_old_file(sub("tmp", "00000000000010000000009", ""));
+    make_old_file(sub("tmp", "00000000000010000000009", ".env"));
+    make_old_file(sub("active", orphan_env, ".env"));
+    make_old_file(sub("active", orphan_msg, ".msg"));
+    make_old_file(sub("active", orphan_msg, ".st"));
+    fresh = queue_msg_begin(q, &error); /* another process receiving right now */
+    ck_assert_ptr_nonnull(fresh);
+
+    /* an envelope without its message is no message */
+    ck_assert_int_eq(queue_scan(q, &ids, &count, &error), 0);
+    ck_assert_uint_eq(count, 1);
+    ck_assert_str_eq(ids[0], id);
+    queue_ids_free(&ids, count);
+
+    ck_assert_int_eq(queue_cleanup(q, 60, &removed, &error), 0);
+    ck_assert_uint_eq(removed, 5);
+    ck_assert_int_eq(count_dir("tmp"), 1); /* the fresh one */
+    ck_assert_int_eq(count_dir("active"), 2);
+    ck_assert_int_eq(access(sub("active", id, ".msg"), F_OK), 0);
+    ck_assert_int_eq(access(sub("active", id, ".env"), F_OK), 0);
+    queue_msg_abort(&fresh);
+    queue_close(&q);
+}
+END_TEST
+
+/* --- the envelope format --- */
+
+START_TEST(test_envelope_round_trip_hostile)
+{
+    struct queue_envelope *env = queue_envelope_new(), *back = NULL;
+    const char *hostile = "a b\r\nrcpt evil@x\r\nend 1\n%41%\x01\x7f\xc3\xa9";
+    char *text = NULL, *error = NULL;
+    size_t len, lines = 0;
+
+    ck_assert_ptr_nonnull(env);
+    memcpy(env->id, "0123456789abcdef0123456", QUEUE_ID_SIZE);
+    env->arrival = 1700000000;
+    env->size = 42;
+    env->ret = QUEUE_RET_HDRS;
+    ck_assert_int_eq(queue_envelope_set(&env->sender, ""), 0); /* null sender */
+    ck_assert_int_eq(queue_envelope_set(&env->envid, hostile), 0);
+    ck_assert_int_eq(queue_envelope_set(&env->client_address, "[IPv6:::1]"), 0);
+    ck_assert_int_eq(queue_envelope_set(&env->client_helo, hostile), 0);
+    ck_assert_int_eq(queue_envelope_set(&env->auth_user, "us er"), 0);
+    ck_assert_int_eq(queue_envelope_set(&env->tls_version, "TLSv1.3"), 0);
+    ck_assert_int_eq(queue_envelope_set(&env->tls_cipher, "TLS_AES_256_GCM_SHA384"), 0);
+    ck_assert_int_eq(
+        queue_envelope_add_recipient(env, hostile, QUEUE_NOTIFY_NEVER, hostile, &error), 0);
+    ck_assert_int_eq(queue_envelope_add_recipient(env, "", QUEUE_NOTIFY_DELAY, "", &error), 0);
+    ck_assert_int_eq(queue_envelope_format(env, &text, &len, &error), 0);
+    ck_assert_uint_eq(strlen(text), len);
+    for (size_t i = 0; i < len; i++) {
+        ck_assert_msg(text[i] == '\n' || (text[i] >= 0x20 && text[i] < 0x7f), "byte %zu", i);
+        lines += text[i] == '\n';
+    }
+    /* magic id arrival size sender envid ret addr helo auth tlsv tlsc
+     * (rcpt notify orcpt) x2 end */
+    ck_assert_uint_eq(lines, 19);
+    ck_assert_ptr_null(strstr(text, "\nrcpt evil"));
+
+    ck_assert_msg(queue_envelope_parse(text, len, &back, &error) == 0, "parse: %s", error);
+    ck_assert_str_eq(back->id, env->id);
+    ck_assert_int_eq(back->arrival, 1700000000);
+    ck_assert_uint_eq(back->size, 42);
+    ck_assert_int_eq(back->ret, QUEUE_RET_HDRS);
+    ck_assert_str_eq(back->sender, "");
+    ck_assert_str_eq(back->envid, hostile);
+    ck_assert_str_eq(back->client_helo, hostile);
+    ck_assert_str_eq(back->auth_user, "us er");
+    ck_assert_str_eq(back->tls_cipher, "TLS_AES_256_GCM_SHA384");
+    ck_assert_uint_eq(back->rcpt_count, 2);
+    ck_assert_str_eq(back->rcpts[0].address, hostile);
+    ck_assert_str_eq(back->rcpts[0].orcpt, hostile);
+    ck_assert_uint_eq(back->rcpts[0].notify, QUEUE_NOTIFY_NEVER);
+    ck_assert_str_eq(back->rcpts[1].address, "");
+    ck_assert_str_eq(back->rcpts[1].orcpt, "");
+    ck_assert_uint_eq(back->rcpts[1].notify, QUEUE_NOTIFY_DELAY);
+    queue_envelope_free(&back);
+    queue_envelope_free(&env);
+    ck_assert_ptr_null(env);
+    free(text);
+}
+END_TEST
+
+static const char *const good_envelope = "DIRMAIL-QUEUE 1\n"
+                                         "id 0123456789abcdef0123456\n"
+                                         "arrival 5\n"
+                                         "size 7\n"
+                                         "sender a@b\n"
+                                         "rcpt c@d\n"
+                                         "rcpt-notify success,delay\n"
+                                         "end 1\n";
+
+static int parse_str(const char *text)
+{
+    struct queue_envelope *env = NULL;
+    char *error = NULL;
+    int r = queue_envelope_parse(text, strlen(text), &env, &error);
+
+    if (r == 0)
+        ck_assert_ptr_nonnull(env);
+    else
+        ck_assert_ptr_nonnull(error);
+    queue_envelope_free(&env);
+    free(error);
+    return r;
+}
+
+/* replace - good_envelope with the first "from" replaced by "to" (static). */
+static const char *replace(const char *from, const char *to)
+{
+    static char buf[4096];
+    const char *p = strstr(good_envelope, from);
+
+    ck_assert_ptr_nonnull(p);
+    snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(p - good_envelope), good_envelope, to,
+             p + strlen(from));
+    return buf;
+}
+
+START_TEST(test_envelope_parser_rejects)
+{
+    char *longline;
+
+    ck_assert_int_eq(parse_str(good_envelope), 0);
+    ck_assert_int_eq(parse_str(""), -1);
+    ck_assert_int_eq(parse_str(replace("DIRMAIL-QUEUE 1", "DIRMAIL-QUEUE 2")), -1);
+    ck_assert_int_eq(parse_str(replace("sender a@b", "sender a%00b")), -1);
+    ck_assert_int_eq(parse_str(replace("sender a@b", "sender a\rb")), -1);
+    ck_assert_int_eq(parse_str(replace("sender a@b", "sender a b")), -1);
+    ck_assert_int_eq(parse_str(replace("sender a@b", "sender a%4")), -1);
+    ck_assert_int_eq(parse_str(replace("sender a@b", "sender a%zz")), -1);
+    ck_assert_int_eq(parse_str(replace("sender a@b", "sender a%0D%0Ab")), 0);
+    ck_assert_int_eq(parse_str(replace("sender a@b", "sender a@b\nsender c@d")), -1);
+    ck_assert_int_eq(parse_str(replace("sender a@b", "bogus a@b")), -1);
+    ck_assert_int_eq(parse_str(replace("sender a@b", "sender")), -1);
+    ck_assert_int_eq(parse_str(replace("sender a@b\n", "")), -1);
+    ck_assert_int_eq(parse_str(replace("end 1", "end 2")), -1);
+    ck_assert_int_eq(parse_str(replace("end 1\n", "")), -1);
+    ck_assert_int_eq(parse_str(replace("end 1\n", "end 1")), -1);
+    ck_assert_int_eq(parse_str(replace("end 1\n", "end 1\nrcpt x@y\n")), -1);
+    ck_assert_int_eq(parse_str(replace("size 7", "size -7")), -1);
+    ck_assert_int_eq(parse_str(replace("size 7", "size 99999999999999999999999")), -1);
+    ck_assert_int_eq(parse_str(replace("success,delay", "success,,delay")), -1);
+    ck_assert_int_eq(parse_str(replace("success,delay", "never,success")), -1);
+    ck_assert_int_eq(parse_str(replace("success,delay", "success,success")), -1);
+    ck_assert_int_eq(parse_str(replace("rcpt c@d\nrcpt-notify success,delay\n",
+                                       "rcpt-notify success\nrcpt c@d\n")),
+                     -1);
+    ck_assert_int_eq(parse_str(replace("id 0123456789abcdef0123456", "id ../../etc/passwd")), -1);
+    longline = malloc(QUEUE_ENV_MAX_LINE + 64);
+    memset(longline, 'a', QUEUE_ENV_MAX_LINE + 10);
+    longline[QUEUE_ENV_MAX_LINE + 10] = '\0';
+    {
+        char *text;
+        ck_assert_int_ge(asprintf(&text, "%s", replace("a@b", longline)), 0);
+        ck_assert_int_eq(parse_str(text), -1);
+        free(text);
+    }
+    free(longline);
+}
+END_TEST
+
+/* Random mutations of a valid envelope and status records: the parsers may
+ * refuse them but must never misbehave (ASan/UBSan watch). */
+START_TEST(test_parsers_mutations)
+{
+    static const char alphabet[] = "% \n\r\0a0-,;Aend rcpt1";
+    size_t len = strlen(good_envelope);
+    char *buf = malloc(len + 8);
+    unsigned seed = 12345;
+
+    for (int i = 0; i < 20000; i++) {
+        struct queue_envelope *env = NULL;
+        char *error = NULL;
+        size_t n = len;
+
+        memcpy(buf, good_envelope, len);
+        for (int m = 0; m < 1 + i % 4; m++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t pos = (seed >> 8) % n;
+            seed = seed * 1103515245u + 12345u;
+            buf[pos] = alphabet[(seed >> 8) % (sizeof(alphabet) - 1)];
+        }
+        if (i % 3 == 0)
+            n = (seed >> 4) % (len + 1);
+        if (queue_envelope_parse(buf, n, &env, &error) == 0) {
+            static const char *const st = "0 delivered 5\n0 deferred 9 451%20x\n0 failed 3 \n";
+            char *st_error = NULL;
+            size_t st_len = strlen(st);
+            (void)queue_status_apply(env, st, (seed >> 3) % (st_len + 1), &st_error);
+            free(st_error);
+            queue_envelope_free(&env);
+        }
+        free(error);
+    }
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_status_records)
+{
+    struct queue_envelope *env = sample_envelope();
+    char *line, *error = NULL;
+
+    line = queue_status_format(1, QUEUE_RCPT_FAILED, 7, "550 5.1.1 no\r\nsuch");
+    ck_assert_str_eq(line, "1 failed 7 550%205.1.1%20no%0D%0Asuch\n");
+    ck_assert_int_eq(queue_status_apply(env, line, strlen(line), &error), 0);
+    ck_assert_str_eq(env->rcpts[1].reply, "550 5.1.1 no\r\nsuch");
+    free(line);
+    ck_assert_ptr_null(queue_status_format(0, QUEUE_RCPT_PENDING, 0, NULL));
+    ck_assert_int_eq(queue_status_apply(env, "2 delivered 1\n", 14, &error), -1);
+    free(error);
+    ck_assert_int_eq(queue_status_apply(env, "0 delivered 1 x\n", 16, &error), -1);
+    free(error);
+    ck_assert_int_eq(queue_status_apply(env, "0 deferred 1 a b\n", 17, &error), -1);
+    free(error);
+    ck_assert_int_eq(queue_status_apply(env, "0 deferred 1 a b c\n", 19, &error), -1);
+    free(error);
+    ck_assert_int_eq(queue_status_apply(env, "0 deferred 1 \n", 14, &error), 0);
+    ck_assert_int_eq(queue_status_apply(env, "0 bogus 1\n", 10, &error), -1);
+    free(error);
+    queue_envelope_free(&env);
+}
+END_TEST
+
+static Suite *queue_suite(void)
+{
+    Suite *s = suite_create("queue");
+    TCase *tc = tcase_create("spool");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_commit_scan_load);
+    tcase_add_test(tc, test_large_message);
+    tcase_add_test(tc, test_ids_unique_and_sorted);
+    tcase_add_test(tc, test_commits_from_processes);
+    tcase_add_test(tc, test_mark_and_remove);
+    tcase_add_test(tc, test_crash_between_mark_and_remove);
+    tcase_add_test(tc, test_torn_status_line_ignored);
+    tcase_add_test(tc, test_cleanup);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("envelope");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_envelope_round_trip_hostile);
+    tcase_add_test(tc, test_envelope_parser_rejects);
+    tcase_add_test(tc, test_parsers_mutations);
+    tcase_add_test(tc, test_status_records);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TAP_MAIN(queue_suite)
