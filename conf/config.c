@@ -76,7 +76,7 @@ static const char *const tls_protocol_names[] = {"TLSv1.2", "TLSv1.3"};
 
 /* The settings each section knows; anything else is an error. */
 static const char *const top_keys[] = {"server",  "ldap",  "tls",   "services",
-                                       "domains", "relay", "queue", "delivery",
+                                       "domains", "relay", "queue", "delivery", "cache",
                                        "limits",  "sasl",  NULL};
 static const char *const server_keys[] = {"hostname",       "user", "group",     "pid_file",
                                           "state_dir",      "log",  "log_level", "workers",
@@ -99,6 +99,8 @@ static const char *const service_keys[] = {"type",
 static const char *const domains_keys[] = {"local", "relay", "from_directory", NULL};
 static const char *const relay_keys[] = {"trusted_networks", NULL};
 static const char *const queue_keys[] = {"max_age", "retry_min", "retry_max", NULL};
+static const char *const cache_keys[] = {"positive_ttl", "negative_ttl", "auth_ttl",
+                                         "stale_ttl",    "size",         NULL};
 static const char *const delivery_keys[] = {"mailbox_base", NULL};
 static const char *const limits_keys[] = {"line_length", "text_line_length", "message_size",
                                           "recipients",  "errors",           "max_connections",
@@ -1011,6 +1013,7 @@ static int load_rest(struct loader *ld, struct config *conf)
     int bad = 0;
     const config_setting_t *relay = section(ld, "relay", relay_keys, &bad);
     const config_setting_t *queue = section(ld, "queue", queue_keys, &bad);
+    const config_setting_t *cache = section(ld, "cache", cache_keys, &bad);
     const config_setting_t *delivery = section(ld, "delivery", delivery_keys, &bad);
     const config_setting_t *limits = section(ld, "limits", limits_keys, &bad);
     if (bad < 0)
@@ -1033,6 +1036,14 @@ static int load_rest(struct loader *ld, struct config *conf)
                     q->retry_min);
 
     if (get_string(ld, delivery, "mailbox_base", &conf->delivery.mailbox_base, STR_ABSPATH) < 0)
+        return -1;
+
+    struct config_cache *c = &conf->cache;
+    if (get_uint(ld, cache, "positive_ttl", &c->positive_ttl, 0, 86400) < 0 ||
+        get_uint(ld, cache, "negative_ttl", &c->negative_ttl, 0, 86400) < 0 ||
+        get_uint(ld, cache, "auth_ttl", &c->auth_ttl, 0, 3600) < 0 ||
+        get_uint(ld, cache, "stale_ttl", &c->stale_ttl, 0, 7 * 86400) < 0 ||
+        get_uint(ld, cache, "size", &c->size, 0, 10000000) < 0)
         return -1;
 
     struct config_limits *lim = &conf->limits;
@@ -1080,6 +1091,11 @@ static int set_defaults(struct loader *ld, struct config *conf)
     conf->queue.max_age = 5 * 86400;
     conf->queue.retry_min = 300;
     conf->queue.retry_max = 4000;
+    conf->cache.positive_ttl = 300;
+    conf->cache.negative_ttl = 60;
+    conf->cache.auth_ttl = 60;
+    conf->cache.stale_ttl = 3600;
+    conf->cache.size = 100000;
     struct config_limits *lim = &conf->limits;
     lim->line_length = 512;
     lim->text_line_length = 1000;
@@ -1340,6 +1356,12 @@ void config_print(const struct config *conf, FILE *out)
     print_uint(out, in, "max_age", conf->queue.max_age);
     print_uint(out, in, "retry_min", conf->queue.retry_min);
     print_uint(out, in, "retry_max", conf->queue.retry_max);
+    fputs("};\n\ncache = {\n", out);
+    print_uint(out, in, "positive_ttl", conf->cache.positive_ttl);
+    print_uint(out, in, "negative_ttl", conf->cache.negative_ttl);
+    print_uint(out, in, "auth_ttl", conf->cache.auth_ttl);
+    print_uint(out, in, "stale_ttl", conf->cache.stale_ttl);
+    print_uint(out, in, "size", conf->cache.size);
     fputs("};\n\ndelivery = {\n", out);
     print_str(out, in, "mailbox_base", conf->delivery.mailbox_base, "");
     fputs("};\n\nlimits = {\n", out);

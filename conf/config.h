@@ -118,6 +118,16 @@ struct config_sasl {
     bool plaintext_without_tls; /* PLAIN/LOGIN offered on connections without TLS */
 };
 
+/* The auth process's cache of directory answers (auth/auth_cache.h); a TTL
+ * or size of 0 turns that part off. Seconds. */
+struct config_cache {
+    unsigned positive_ttl; /* FOUND answers */
+    unsigned negative_ttl; /* NOTFOUND answers (never served stale) */
+    unsigned auth_ttl;     /* successful logins (login + keyed hash of the password) */
+    unsigned stale_ttl;    /* a positive answer this young stands in for a TEMPFAIL */
+    unsigned size;         /* entries, least recently used dropped first */
+};
+
 struct config {
     char *path; /* the file it was loaded from */
     struct config_server server;
@@ -131,6 +141,7 @@ struct config {
     struct config_delivery delivery;
     struct config_limits limits;
     struct config_sasl sasl;
+    struct config_cache cache;
 };
 
 /* config_load - read and validate path. On success returns a new struct the

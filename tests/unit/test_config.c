@@ -130,6 +130,11 @@ START_TEST(defaults)
     ck_assert_uint_eq(conf->queue.max_age, 432000);
     ck_assert_uint_eq(conf->queue.retry_min, 300);
     ck_assert_uint_eq(conf->queue.retry_max, 4000);
+    ck_assert_uint_eq(conf->cache.positive_ttl, 300);
+    ck_assert_uint_eq(conf->cache.negative_ttl, 60);
+    ck_assert_uint_eq(conf->cache.auth_ttl, 60);
+    ck_assert_uint_eq(conf->cache.stale_ttl, 3600);
+    ck_assert_uint_eq(conf->cache.size, 100000);
     ck_assert_str_eq(conf->delivery.mailbox_base, "/var/vmail");
     ck_assert_uint_eq(conf->limits.line_length, 512);
     ck_assert_uint_eq(conf->limits.text_line_length, 1000);
@@ -211,6 +216,8 @@ START_TEST(sections_parsed)
         "  from_directory = true; };\n"
         "relay = { trusted_networks = [\"10.0.0.0/8\", \"2001:DB8::/32\", \"192.0.2.7\"]; };\n"
         "queue = { max_age = 3600; retry_min = 60; retry_max = 600; };\n"
+        "cache = { positive_ttl = 0; negative_ttl = 5; auth_ttl = 3600; stale_ttl = 604800;\n"
+        "  size = 10; };\n"
         "delivery = { mailbox_base = \"/srv/mail\"; };\n"
         "limits = { line_length = 1024; text_line_length = 2000; message_size = 5000000000L;\n"
         "  recipients = 100; errors = 3; max_connections = 50; };\n"
@@ -250,6 +257,11 @@ START_TEST(sections_parsed)
     ck_assert_str_eq(conf->relay.trusted_networks[1], "2001:db8::/32");
     ck_assert_str_eq(conf->relay.trusted_networks[2], "192.0.2.7/32");
     ck_assert_uint_eq(conf->queue.retry_max, 600);
+    ck_assert_uint_eq(conf->cache.positive_ttl, 0);
+    ck_assert_uint_eq(conf->cache.negative_ttl, 5);
+    ck_assert_uint_eq(conf->cache.auth_ttl, 3600);
+    ck_assert_uint_eq(conf->cache.stale_ttl, 604800);
+    ck_assert_uint_eq(conf->cache.size, 10);
     ck_assert_str_eq(conf->delivery.mailbox_base, "/srv/mail");
     ck_assert_uint_eq(conf->limits.message_size, 5000000000ULL);
     ck_assert_uint_eq(conf->limits.errors, 3);
@@ -451,6 +463,10 @@ START_TEST(error_range)
     expect_error("server = { workers = -1; };\n", 1, "server.workers", "between 0 and 256");
     expect_error("queue = {\n retry_min = 600;\n retry_max = 60;\n};\n", 3, "queue.retry_max",
                  "must not be less than");
+    expect_error("cache = {\n auth_ttl = 3601;\n};\n", 2, "cache.auth_ttl",
+                 "must be between 0 and 3600");
+    expect_error("cache = { size = -1; };\n", 1, "cache.size", "between 0 and 10000000");
+    expect_error("cache = {\n stale = 5;\n};\n", 2, "cache.stale", "unknown");
 }
 END_TEST
 
