@@ -75,9 +75,9 @@ static const char *const tls_protocol_names[] = {"TLSv1.2", "TLSv1.3"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The settings each section knows; anything else is an error. */
-static const char *const top_keys[] = {"server",  "ldap",  "tls",   "services",
-                                       "domains", "relay", "queue", "delivery", "cache",
-                                       "limits",  "sasl",  NULL};
+static const char *const top_keys[] = {"server",  "ldap",   "tls",   "services",
+                                       "domains", "relay",  "queue", "delivery",
+                                       "cache",   "limits", "sasl",  NULL};
 static const char *const server_keys[] = {"hostname",       "user", "group",     "pid_file",
                                           "state_dir",      "log",  "log_level", "workers",
                                           "shutdown_grace", NULL};
