@@ -447,8 +447,11 @@ static enum smtp_parse_result parse_required_text(struct span args, unsigned opt
 /* parse_helo - EHLO/HELO ( Domain / address-literal ): one word. */
 static enum smtp_parse_result parse_helo(struct span args, unsigned opts, struct smtp_command *cmd)
 {
-    if (args.len == 0 || memchr(args.p, ' ', args.len) != NULL)
+    if (args.len == 0)
         return SMTP_PARSE_SYNTAX;
+    for (size_t i = 0; i < args.len; i++)
+        if (args.p[i] == ' ' || args.p[i] == '\t') /* it goes into Received: one word */
+            return SMTP_PARSE_SYNTAX;
     copy_arg(cmd, args);
     unsigned aopts = (opts & SMTP_PARSE_EXT_SMTPUTF8) ? ADDRESS_OPT_UTF8 : 0;
     cmd->helo_valid = address_parse_domain(args.p, args.len, aopts, &cmd->helo) == ADDRESS_OK;

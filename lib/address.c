@@ -63,7 +63,7 @@ static bool is_atext(int ch)
 {
     if (is_alpha(ch) || is_digit(ch))
         return true;
-    return ch >= 0 && ch < 128 && strchr("!#$%&'*+-/=?^_`{|}~", ch) != NULL && ch != 0;
+    return ch > 0 && ch < 128 && strchr("!#$%&'*+-/=?^_`{|}~", ch) != NULL;
 }
 
 /* utf8_len - length of the well-formed UTF-8 sequence (RFC 3629 4: no

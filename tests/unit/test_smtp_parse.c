@@ -140,6 +140,7 @@ START_TEST(ehlo_takes_one_word_and_says_if_it_is_a_domain)
     ck_assert_int_eq(parse("EHLO"), SMTP_PARSE_SYNTAX);
     ck_assert_int_eq(parse("HELO "), SMTP_PARSE_SYNTAX);
     ck_assert_int_eq(parse("EHLO two words"), SMTP_PARSE_SYNTAX);
+    ck_assert_int_eq(parse("EHLO tab\there"), SMTP_PARSE_SYNTAX);
 }
 END_TEST
 
