@@ -7,7 +7,8 @@
  * Line endings: SMTP hands us CRLF; the file on disk has LF line endings, as
  * Postfix's and Dovecot's Maildirs do (IMAP/POP3 readers convert back). Every
  * CRLF pair becomes LF; a CR not followed by LF is kept as is (the gateway
- * already refuses bare CR in DATA). The ",S=<size>" in the file name is the size
+ * already refuses bare CR in DATA), and a bare LF stays LF (so LF-only input
+ * from dirmail-deliver is stored unchanged). The ",S=<size>" in the file name is the size
  * of the file on disk (after conversion, with the prepended trace headers), which
  * is what Maildir++ quota accounting and readers expect. */
 #ifndef DIRMAIL_DELIVERY_MAILDIR_H

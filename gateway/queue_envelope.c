@@ -384,7 +384,7 @@ static bool id_chars_valid(const char *id)
     return true;
 }
 
-/* parse_line - one record "key value" into env; the value is already
+/* parse_record - one record "key value" into env; the value is already
  * unescaped. seen tracks once-only keys and the per-recipient ones. */
 static const char *parse_record(struct queue_envelope *env, enum env_key key, char *value,
                                 unsigned *seen, unsigned *rcpt_seen)
@@ -466,7 +466,7 @@ static const char *parse_record(struct queue_envelope *env, enum env_key key, ch
         return "unknown key";
     free(*field);
     *field = value;
-    return "";
+    return ""; /* value now belongs to the envelope */
 }
 
 int queue_envelope_parse(const char *text, size_t len, struct queue_envelope **env_r,
