@@ -98,7 +98,8 @@ static const char *const service_keys[] = {"type",
                                            NULL};
 static const char *const domains_keys[] = {"local", "relay", "from_directory", NULL};
 static const char *const relay_keys[] = {"trusted_networks", NULL};
-static const char *const queue_keys[] = {"max_age", "retry_min", "retry_max", NULL};
+static const char *const queue_keys[] = {"max_age", "retry_min", "retry_max", "scan_interval",
+                                         NULL};
 static const char *const cache_keys[] = {"positive_ttl", "negative_ttl", "auth_ttl",
                                          "stale_ttl",    "size",         NULL};
 static const char *const delivery_keys[] = {"mailbox_base", NULL};
@@ -1026,7 +1027,8 @@ static int load_rest(struct loader *ld, struct config *conf)
     struct config_queue *q = &conf->queue;
     if (get_uint(ld, queue, "max_age", &q->max_age, 60, 60 * 86400) < 0 ||
         get_uint(ld, queue, "retry_min", &q->retry_min, 1, 86400) < 0 ||
-        get_uint(ld, queue, "retry_max", &q->retry_max, 1, 86400) < 0)
+        get_uint(ld, queue, "retry_max", &q->retry_max, 1, 86400) < 0 ||
+        get_uint(ld, queue, "scan_interval", &q->scan_interval, 1, 3600) < 0)
         return -1;
     if (q->retry_max < q->retry_min)
         return fail(ld,
@@ -1091,6 +1093,7 @@ static int set_defaults(struct loader *ld, struct config *conf)
     conf->queue.max_age = 5 * 86400;
     conf->queue.retry_min = 300;
     conf->queue.retry_max = 4000;
+    conf->queue.scan_interval = 60;
     conf->cache.positive_ttl = 300;
     conf->cache.negative_ttl = 60;
     conf->cache.auth_ttl = 60;
@@ -1356,6 +1359,7 @@ void config_print(const struct config *conf, FILE *out)
     print_uint(out, in, "max_age", conf->queue.max_age);
     print_uint(out, in, "retry_min", conf->queue.retry_min);
     print_uint(out, in, "retry_max", conf->queue.retry_max);
+    print_uint(out, in, "scan_interval", conf->queue.scan_interval);
     fputs("};\n\ncache = {\n", out);
     print_uint(out, in, "positive_ttl", conf->cache.positive_ttl);
     print_uint(out, in, "negative_ttl", conf->cache.negative_ttl);

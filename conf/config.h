@@ -94,6 +94,7 @@ struct config_queue {
     unsigned max_age;   /* seconds before an undeliverable message bounces */
     unsigned retry_min; /* first retry delay, seconds */
     unsigned retry_max; /* longest retry delay, seconds */
+    unsigned scan_interval; /* seconds between the runner's backstop scans of the spool */
 };
 
 struct config_delivery {
