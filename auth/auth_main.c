@@ -2,7 +2,8 @@
  * exec) with the listening auth socket inherited:
  *   dirmail-auth -c CONFIG -s FD [-f]
  * It reads the configuration (and the LDAP password file) while still root,
- * drops to the mail user, and serves the socket (auth_process.c). */
+ * builds the directory client from it, drops to the mail user, and serves
+ * the socket (auth_process.c). */
 #include "config.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "auth/auth_process.h"
+#include "auth/directory.h"
 #include "conf/config.h"
 #include "lib/privdrop.h"
 #include "lib/log.h"
@@ -88,11 +90,29 @@ int main(int argc, char **argv)
     log_init(foreground ? LOG_TARGET_STDERR : conf->server.log_target, "dirmaild/auth",
              conf->server.log_level);
 
+    /* The directory client copies the bind password now, while config_load's
+     * root-only password file has been read; connections open on first use. */
+    struct directory_options opts;
+    const char *derror = NULL;
+    if (directory_options_from_config(conf, &opts, &derror) < 0) {
+        log_error("event=auth_failed error=\"directory: %s\"", derror);
+        config_free(&conf);
+        return 1;
+    }
+    struct directory *dir = directory_new(&opts, &derror);
+    directory_options_clear(&opts);
+    if (dir == NULL) {
+        log_error("event=auth_failed error=\"directory: %s\"", derror);
+        config_free(&conf);
+        return 1;
+    }
+
     struct privdrop_ids ids;
     int status = 1;
     if (privdrop_resolve(conf->server.user, conf->server.group, &ids, &error) < 0) {
         log_error("event=privdrop_failed error=\"%s\"", error != NULL ? error : "out of memory");
         free(error);
+        directory_free(&dir);
         config_free(&conf);
         return 1;
     }
@@ -118,9 +138,10 @@ int main(int argc, char **argv)
         log_error("event=auth_failed error=\"master is gone\"");
         goto out;
     }
-    status = auth_process_run(conf, fd, geteuid());
+    status = auth_process_run(conf, dir, fd, geteuid());
 out:
     close(fd);
+    directory_free(&dir);
     privdrop_ids_clear(&ids);
     config_free(&conf);
     return status;
