@@ -11,7 +11,7 @@
 # the whole plan is skipped. New corpus entries stay in the temporary folder;
 # on a failure the folder (with the crash artifact) is kept and named.
 #
-# fuzz_smtp_data.c (the DATA reader) joins when the SMTP session lands.
+# fuzz_smtp_data.c is the DATA reader.
 set -u
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -21,7 +21,8 @@ CLANG=${CLANG:-clang}
 
 # harness name, then the project sources it needs
 HARNESSES='fuzz_address:lib/address.c
-fuzz_smtp_command:gateway/smtp_parse.c gateway/smtp_reply.c lib/address.c'
+fuzz_smtp_command:gateway/smtp_parse.c gateway/smtp_reply.c lib/address.c
+fuzz_smtp_data:gateway/smtp_data.c'
 
 skip_all() {
     echo "1..0 # SKIP $1"

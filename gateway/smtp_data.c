@@ -1,0 +1,169 @@
+/* gateway/smtp_data.c - see smtp_data.h. */
+#include "config.h"
+
+#include "gateway/smtp_data.h"
+
+#include <string.h>
+#include <strings.h>
+
+void smtp_data_init(struct smtp_data *d, uint64_t max_size, size_t text_line_max,
+                    const struct smtp_data_fixups *fixups, smtp_data_write_fn *write, void *ctx)
+{
+    memset(d, 0, sizeof *d);
+    d->text_line_max = text_line_max;
+    d->write = write;
+    d->ctx = ctx;
+    d->max_size = max_size;
+    if (fixups != NULL)
+        d->fixups = *fixups;
+    d->verdict = SMTP_DATA_OK;
+    d->prev_crlf = true;
+    d->in_header = true;
+}
+
+/* emit - count and write len bytes unless the message is already refused. */
+static void emit(struct smtp_data *d, const void *data, size_t len)
+{
+    if (d->size + len < d->size || d->size + len > d->max_size) {
+        if (d->verdict == SMTP_DATA_OK)
+            d->verdict = SMTP_DATA_TOO_BIG;
+        d->size = d->max_size + 1;
+        return;
+    }
+    d->size += len;
+    if (d->verdict != SMTP_DATA_OK || len == 0)
+        return;
+    if (d->write(d->ctx, data, len) < 0)
+        d->verdict = SMTP_DATA_WRITE_FAILED;
+}
+
+/* emit_fixup - an added field: written, not counted against the client's size. */
+static void emit_fixup(struct smtp_data *d, const char *field)
+{
+    if (field == NULL || d->verdict != SMTP_DATA_OK)
+        return;
+    if (d->write(d->ctx, field, strlen(field)) < 0)
+        d->verdict = SMTP_DATA_WRITE_FAILED;
+}
+
+static void emit_missing_fixups(struct smtp_data *d)
+{
+    if (!d->seen_date)
+        emit_fixup(d, d->fixups.date);
+    if (!d->seen_msgid)
+        emit_fixup(d, d->fixups.message_id);
+    d->seen_date = d->seen_msgid = true;
+}
+
+/* field_is - the line starts the header field name (RFC 5322 2.2; obsolete
+ * syntax allows white space before the colon, 4.5). */
+static bool field_is(const char *data, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+    if (len < n + 1 || strncasecmp(data, name, n) != 0)
+        return false;
+    size_t i = n;
+    while (i < len && (data[i] == ' ' || data[i] == '\t'))
+        i++;
+    return i < len && data[i] == ':';
+}
+
+/* scan_header - follow the header section to know which fields it has, and
+ * add the missing ones just before the empty line that ends it. */
+static void scan_header(struct smtp_data *d, const char *data, size_t len)
+{
+    if (!d->in_header)
+        return;
+    if (len == 0) {
+        d->in_header = false;
+        emit_missing_fixups(d);
+        return;
+    }
+    if (data[0] == ' ' || data[0] == '\t')
+        return; /* a folded continuation of the field above */
+    if (field_is(data, len, "Date"))
+        d->seen_date = true;
+    else if (field_is(data, len, "Message-ID"))
+        d->seen_msgid = true;
+    else if (memchr(data, ':', len) == NULL) {
+        /* Not a field: the body starts without an empty line; RFC 5322
+         * requires one, so put the fields (and that line) before it. */
+        d->in_header = false;
+        emit_missing_fixups(d);
+        emit_fixup(d, (d->fixups.date != NULL || d->fixups.message_id != NULL) ? "\r\n" : NULL);
+    }
+}
+
+bool smtp_data_line(struct smtp_data *d, const char *data, size_t len, bool bare_lf, bool bare_cr)
+{
+    if (d->done)
+        return true;
+    bool crlf = !bare_lf;
+    /* RFC 5321 4.1.1.4: the end is CRLF "." CRLF exactly. */
+    if (len == 1 && data[0] == '.' && crlf && d->prev_crlf) {
+        d->done = true;
+        return true;
+    }
+    d->prev_crlf = crlf;
+    if (bare_lf || bare_cr) {
+        if (d->verdict == SMTP_DATA_OK)
+            d->verdict = SMTP_DATA_BARE_EOL;
+        return false;
+    }
+    if (len + 2 > d->text_line_max && d->verdict == SMTP_DATA_OK)
+        d->verdict = SMTP_DATA_LINE_TOO_LONG;
+    /* RFC 5321 4.5.2: drop the first of a line's leading dots. */
+    if (len > 0 && data[0] == '.') {
+        data++;
+        len--;
+    }
+    if (d->verdict == SMTP_DATA_OK)
+        scan_header(d, data, len);
+    emit(d, data, len);
+    emit(d, "\r\n", 2);
+    return false;
+}
+
+void smtp_data_line_too_long(struct smtp_data *d)
+{
+    if (d->verdict == SMTP_DATA_OK)
+        d->verdict = SMTP_DATA_LINE_TOO_LONG;
+    d->prev_crlf = false;
+}
+
+void smtp_data_chunk(struct smtp_data *d, const char *data, size_t len, bool last)
+{
+    if (d->done)
+        return;
+    emit(d, data, len);
+    if (last)
+        d->done = true;
+}
+
+enum smtp_data_verdict smtp_data_finish(struct smtp_data *d)
+{
+    if (d->verdict == SMTP_DATA_OK && d->in_header) {
+        /* The message ended inside its header section (RFC 5322 allows a
+         * message without a body): the fields go at its end. */
+        d->in_header = false;
+        emit_missing_fixups(d);
+    }
+    return d->verdict;
+}
+
+const char *smtp_data_verdict_name(enum smtp_data_verdict verdict)
+{
+    switch (verdict) {
+    case SMTP_DATA_OK:
+        return "ok";
+    case SMTP_DATA_BARE_EOL:
+        return "bare-eol";
+    case SMTP_DATA_TOO_BIG:
+        return "too-big";
+    case SMTP_DATA_LINE_TOO_LONG:
+        return "line-too-long";
+    case SMTP_DATA_WRITE_FAILED:
+        return "write-failed";
+    }
+    return "unknown";
+}

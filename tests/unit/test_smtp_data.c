@@ -1,0 +1,224 @@
+/* tests/unit/test_smtp_data.c - the DATA/BDAT reader (gateway/smtp_data.c):
+ * the exact end, dot-unstuffing, the smuggling rule, the limits and the
+ * submission fixups, driven through a line splitter that flags endings the
+ * way lib/conn does. */
+#include "config.h"
+
+#include "gateway/smtp_data.h"
+#include "tests/unit/tap_main.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct sink {
+    char buf[8192];
+    size_t len;
+    bool fail;
+};
+
+static int sink_write(void *ctx, const void *data, size_t len)
+{
+    struct sink *s = ctx;
+    if (s->fail || s->len + len > sizeof s->buf)
+        return -1;
+    memcpy(s->buf + s->len, data, len);
+    s->len += len;
+    return 0;
+}
+
+/* feed - split wire into lines at LF as lib/conn does; returns the octets
+ * consumed up to and including the end of data, or -1 when no end was seen. */
+static long feed(struct smtp_data *d, const char *wire)
+{
+    size_t n = strlen(wire), start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (wire[i] != '\n')
+            continue;
+        size_t end = i;
+        bool bare_lf = !(end > start && wire[end - 1] == '\r');
+        if (!bare_lf)
+            end--;
+        bool bare_cr = memchr(wire + start, '\r', end - start) != NULL;
+        if (smtp_data_line(d, wire + start, end - start, bare_lf, bare_cr))
+            return (long)(i + 1);
+        start = i + 1;
+    }
+    return -1;
+}
+
+static struct sink sink;
+static struct smtp_data d;
+
+static void setup(uint64_t max, const struct smtp_data_fixups *f)
+{
+    memset(&sink, 0, sizeof sink);
+    smtp_data_init(&d, max, 1000, f, sink_write, &sink);
+}
+
+START_TEST(exact_end_and_unstuffing)
+{
+    setup(1 << 20, NULL);
+    const char *wire = "Subject: x\r\n\r\n..leading\r\n.\r\nMAIL FROM:<a@b>\r\n";
+    ck_assert_int_eq(feed(&d, wire), (long)(strlen(wire) - strlen("MAIL FROM:<a@b>\r\n")));
+    ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_OK);
+    ck_assert_uint_eq(sink.len, strlen("Subject: x\r\n\r\n.leading\r\n"));
+    ck_assert(memcmp(sink.buf, "Subject: x\r\n\r\n.leading\r\n", sink.len) == 0);
+    ck_assert_uint_eq(d.size, sink.len);
+}
+END_TEST
+
+START_TEST(empty_message)
+{
+    setup(100, NULL);
+    ck_assert_int_eq(feed(&d, ".\r\n"), 3);
+    ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_OK);
+    ck_assert_uint_eq(sink.len, 0);
+}
+END_TEST
+
+/* The 2023 smuggling bodies: none of them ends the message. */
+START_TEST(smuggling_never_ends)
+{
+    static const char *const bodies[] = {
+        "a\r\n\n.\nMAIL FROM:<x@y>\r\n",   "a\r\n\n.\r\nMAIL FROM:<x@y>\r\n",
+        "a\r\n\r.\r\nMAIL FROM:<x@y>\r\n", "a\n.\r\nMAIL FROM:<x@y>\r\n",
+        "a\r\n.\nMAIL FROM:<x@y>\r\n",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        setup(1 << 20, NULL);
+        ck_assert_int_eq(feed(&d, bodies[i]), -1);
+        /* the real end afterwards is honoured, and the message refused whole */
+        ck_assert_int_eq(feed(&d, "\r\n.\r\n"), 5);
+        ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_BARE_EOL);
+    }
+}
+END_TEST
+
+START_TEST(bare_cr_inside_line_still_ends_on_next_dot)
+{
+    setup(1 << 20, NULL);
+    ck_assert_int_eq(feed(&d, "a\rb\r\n.\r\n"), 8);
+    ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_BARE_EOL);
+}
+END_TEST
+
+START_TEST(size_limit_counts_unstuffed_octets)
+{
+    setup(10, NULL);
+    ck_assert_int_eq(feed(&d, "12345678\r\n.\r\n"), 13);
+    ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_OK);
+    setup(10, NULL);
+    ck_assert_int_eq(feed(&d, "123456789\r\nmore\r\n.\r\n"), 20);
+    ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_TOO_BIG);
+    /* the caller aborts the queue file; it never got more than the limit */
+    ck_assert_uint_le(sink.len, 10);
+}
+END_TEST
+
+START_TEST(text_line_limit)
+{
+    setup(1 << 20, NULL);
+    char wire[1200];
+    memset(wire, 'x', 999);
+    memcpy(wire + 999, "\r\n.\r\n", 6);
+    ck_assert_int_gt(feed(&d, wire), 0);
+    ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_LINE_TOO_LONG);
+    setup(1 << 20, NULL);
+    memset(wire, 'x', 998);
+    memcpy(wire + 998, "\r\n.\r\n", 6);
+    ck_assert_int_gt(feed(&d, wire), 0);
+    ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_OK);
+}
+END_TEST
+
+START_TEST(dropped_line_blocks_the_next_dot)
+{
+    setup(1 << 20, NULL);
+    smtp_data_line_too_long(&d);
+    ck_assert_int_eq(feed(&d, ".\r\n"), -1);
+    ck_assert_int_eq(feed(&d, ".\r\n"), 3);
+    ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_LINE_TOO_LONG);
+}
+END_TEST
+
+START_TEST(write_failure)
+{
+    setup(1 << 20, NULL);
+    sink.fail = true;
+    ck_assert_int_eq(feed(&d, "a\r\n.\r\n"), 6);
+    ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_WRITE_FAILED);
+}
+END_TEST
+
+static const struct smtp_data_fixups fix = {"Date: D\r\n", "Message-ID: <m@x>\r\n"};
+
+START_TEST(fixups_added_before_body)
+{
+    setup(1 << 20, &fix);
+    feed(&d, "Subject: s\r\n\r\nbody\r\n.\r\n");
+    smtp_data_finish(&d);
+    const char *want = "Subject: s\r\nDate: D\r\nMessage-ID: <m@x>\r\n\r\nbody\r\n";
+    ck_assert_uint_eq(sink.len, strlen(want));
+    ck_assert(memcmp(sink.buf, want, sink.len) == 0);
+}
+END_TEST
+
+START_TEST(fixups_only_when_missing)
+{
+    setup(1 << 20, &fix);
+    feed(&d, "date : x\r\n y\r\nMESSAGE-ID: <a@b>\r\n\r\nb\r\n.\r\n");
+    smtp_data_finish(&d);
+    const char *want = "date : x\r\n y\r\nMESSAGE-ID: <a@b>\r\n\r\nb\r\n";
+    ck_assert_uint_eq(sink.len, strlen(want));
+    ck_assert(memcmp(sink.buf, want, sink.len) == 0);
+}
+END_TEST
+
+START_TEST(fixups_header_only_message)
+{
+    setup(1 << 20, &fix);
+    feed(&d, "Subject: s\r\n.\r\n");
+    smtp_data_finish(&d);
+    const char *want = "Subject: s\r\nDate: D\r\nMessage-ID: <m@x>\r\n";
+    ck_assert_uint_eq(sink.len, strlen(want));
+    ck_assert(memcmp(sink.buf, want, sink.len) == 0);
+}
+END_TEST
+
+START_TEST(bdat_chunks_raw)
+{
+    setup(20, NULL);
+    smtp_data_chunk(&d, ".a\n\r", 4, false);
+    ck_assert(!d.done);
+    smtp_data_chunk(&d, "b", 1, true);
+    ck_assert(d.done);
+    ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_OK);
+    ck_assert_uint_eq(sink.len, 5);
+    ck_assert(memcmp(sink.buf, ".a\n\rb", 5) == 0);
+    setup(3, NULL);
+    smtp_data_chunk(&d, "abcd", 4, true);
+    ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_TOO_BIG);
+}
+END_TEST
+
+static Suite *smtp_data_suite(void)
+{
+    Suite *s = suite_create("smtp_data");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, exact_end_and_unstuffing);
+    tcase_add_test(tc, empty_message);
+    tcase_add_test(tc, smuggling_never_ends);
+    tcase_add_test(tc, bare_cr_inside_line_still_ends_on_next_dot);
+    tcase_add_test(tc, size_limit_counts_unstuffed_octets);
+    tcase_add_test(tc, text_line_limit);
+    tcase_add_test(tc, dropped_line_blocks_the_next_dot);
+    tcase_add_test(tc, write_failure);
+    tcase_add_test(tc, fixups_added_before_body);
+    tcase_add_test(tc, fixups_only_when_missing);
+    tcase_add_test(tc, fixups_header_only_message);
+    tcase_add_test(tc, bdat_chunks_raw);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TAP_MAIN(smtp_data_suite)
