@@ -59,6 +59,21 @@ static void free_list(char **l, size_t n)
     free(l);
 }
 
+/* dup_hops - copy n next hops, NULL entries included (src may be NULL). */
+static int dup_hops(char *const *src, size_t n, char ***dst)
+{
+    *dst = NULL;
+    if (n == 0 || src == NULL)
+        return 0;
+    if ((*dst = calloc(n, sizeof **dst)) == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (src[i] != NULL && ((*dst)[i] = strdup(src[i])) == NULL)
+            return -1;
+    }
+    return 0;
+}
+
 static char *dup_opt(const char *s, bool *failed)
 {
     if (s == NULL)
@@ -80,6 +95,9 @@ void directory_options_clear(struct directory_options *o)
     free(o->base);
     free(o->ca_file);
     free_list(o->local_domains, o->local_domain_count);
+    for (size_t i = 0; i < o->relay_domain_count && o->relay_next_hops != NULL; i++)
+        free(o->relay_next_hops[i]);
+    free(o->relay_next_hops);
     free_list(o->relay_domains, o->relay_domain_count);
     free(o->node_name);
     free(o->subaddress_delimiters);
@@ -92,7 +110,7 @@ static int copy_options(struct directory_options *dst, const struct directory_op
 {
     bool failed = false;
     *dst = *src;
-    dst->uris = dst->local_domains = dst->relay_domains = NULL;
+    dst->uris = dst->local_domains = dst->relay_domains = dst->relay_next_hops = NULL;
     dst->uri_count = dst->local_domain_count = dst->relay_domain_count = 0;
     memset(&dst->profile, 0, sizeof dst->profile);
     dst->bind_dn = dup_opt(src->bind_dn, &failed);
@@ -106,10 +124,41 @@ static int copy_options(struct directory_options *dst, const struct directory_op
                  &dst->local_domain_count) < 0 ||
         dup_list(src->relay_domains, src->relay_domain_count, &dst->relay_domains,
                  &dst->relay_domain_count) < 0 ||
+        dup_hops(src->relay_next_hops, src->relay_domain_count, &dst->relay_next_hops) < 0 ||
         dir_profile_copy(&dst->profile, &src->profile) < 0) {
         directory_options_clear(dst);
         return -1;
     }
+    return 0;
+}
+
+/* apply_overrides - the ldap.attributes / ldap.filters / profile settings of
+ * conf onto the profile, through dir_profile_set's names. */
+static int apply_overrides(const struct config_ldap *l, struct dir_profile *p, const char **error_r)
+{
+    char key[64];
+    for (size_t i = 0; i < CONFIG_LDAP_ATTRIBUTE_COUNT; i++) {
+        int n = snprintf(key, sizeof key, "attr.%s", config_ldap_attribute_names[i]);
+        if (l->attributes[i] != NULL && (n < 0 || (size_t)n >= sizeof key ||
+                                         dir_profile_set(p, key, l->attributes[i], error_r) < 0))
+            return -1;
+    }
+    for (size_t i = 0; i < CONFIG_LDAP_FILTER_COUNT; i++) {
+        int n = snprintf(key, sizeof key, "filter.%s", config_ldap_filter_names[i]);
+        if (l->filters[i] != NULL && (n < 0 || (size_t)n >= sizeof key ||
+                                      dir_profile_set(p, key, l->filters[i], error_r) < 0))
+            return -1;
+    }
+    if ((l->group_classes != NULL &&
+         dir_profile_set(p, "group_classes", l->group_classes, error_r) < 0) ||
+        (l->catchall != NULL && dir_profile_set(p, "catchall", l->catchall, error_r) < 0) ||
+        (l->status_style != NULL &&
+         dir_profile_set(p, "status_style", l->status_style, error_r) < 0) ||
+        (l->keep_style != NULL && dir_profile_set(p, "keep_style", l->keep_style, error_r) < 0) ||
+        (l->proxy_addresses >= 0 &&
+         dir_profile_set(p, "proxy_addresses", l->proxy_addresses > 0 ? "true" : "false", error_r) <
+             0))
+        return -1;
     return 0;
 }
 
@@ -126,7 +175,8 @@ int directory_options_from_config(const struct config *conf, struct directory_op
     o->base = dup_opt(l->base != NULL ? l->base : "", &failed);
     o->ca_file = dup_opt(l->ca_file, &failed);
     o->node_name = dup_opt(conf->server.hostname, &failed);
-    o->subaddress_delimiters = dup_opt("+", &failed);
+    o->subaddress_delimiters =
+        dup_opt(l->subaddress_delimiter != NULL ? l->subaddress_delimiter : "+", &failed);
     o->connect_timeout_ms = l->connect_timeout * 1000;
     o->timeout_ms = l->timeout * 1000;
     o->pool_size = l->pool_size;
@@ -135,21 +185,28 @@ int directory_options_from_config(const struct config *conf, struct directory_op
                                                        : LDAP_POOL_TLS_NO;
     o->verify_cert = l->verify_cert;
     o->domains_from_directory = conf->domains.from_directory;
-    o->case_sensitive_local = false;
-    o->disabled_action = DIR_DISABLED_REJECT;
-    o->group_depth = 8;
-    o->group_members_max = 1000;
-    o->auth_pool_size = l->pool_size;
-    o->pool_wait_ms = o->timeout_ms;
-    o->retry_preferred_ms = 30000;
-    o->domain_cache_ttl = 60;
+    o->case_sensitive_local = l->case_sensitive_local_part;
+    o->disabled_action =
+        l->disabled_policy == LDAP_DISABLED_HOLD ? DIR_DISABLED_HOLD : DIR_DISABLED_REJECT;
+    o->group_depth = l->group_max_depth;
+    o->group_members_max = l->group_max_members;
+    o->auth_pool_size = l->auth_pool_size;
+    o->pool_wait_ms = l->pool_wait * 1000;
+    o->retry_preferred_ms = l->failback_interval * 1000;
+    o->domain_cache_ttl = l->domain_cache_ttl;
     if (failed || dup_list(l->uris, l->uri_count, &o->uris, &o->uri_count) < 0 ||
         dup_list(conf->domains.local, conf->domains.local_count, &o->local_domains,
                  &o->local_domain_count) < 0 ||
         dup_list(conf->domains.relay, conf->domains.relay_count, &o->relay_domains,
-                 &o->relay_domain_count) < 0) {
+                 &o->relay_domain_count) < 0 ||
+        dup_hops(conf->domains.relay_next_hop, conf->domains.relay_count, &o->relay_next_hops) <
+            0) {
         directory_options_clear(o);
         *error_r = "out of memory";
+        return -1;
+    }
+    if (apply_overrides(l, &o->profile, error_r) < 0) {
+        directory_options_clear(o);
         return -1;
     }
     return 0;
@@ -411,7 +468,8 @@ static enum dir_result search_address(struct directory *dir, const char *local, 
 
 /* -- domains ------------------------------------------------------------ */
 
-static bool in_list(char **list, size_t n, const char *domain)
+/* list_index - where domain is in list (a trailing dot ignored), or -1. */
+static ssize_t list_index(char **list, size_t n, const char *domain)
 {
     for (size_t i = 0; i < n; i++) {
         const char *d = list[i];
@@ -419,9 +477,14 @@ static bool in_list(char **list, size_t n, const char *domain)
         if (dl > 0 && d[dl - 1] == '.')
             dl--;
         if (strlen(domain) == dl && strncasecmp(d, domain, dl) == 0)
-            return true;
+            return (ssize_t)i;
     }
-    return false;
+    return -1;
+}
+
+static bool in_list(char **list, size_t n, const char *domain)
+{
+    return list_index(list, n, domain) >= 0;
 }
 
 /* domain_from_directory - look the domain's entry up (cached for
@@ -504,8 +567,15 @@ static enum dir_result classify_domain(struct directory *dir, const char *domain
         *kind_r = DIR_KIND_LOCAL;
         return DIR_FOUND;
     }
-    if (in_list(dir->o.relay_domains, dir->o.relay_domain_count, domain)) {
+    ssize_t relay = list_index(dir->o.relay_domains, dir->o.relay_domain_count, domain);
+    if (relay >= 0) {
+        /* A domain in domains.relay is decided by the configuration alone
+         * (no directory search, so an outage cannot defer it): its next hop
+         * is the configured one, or none (MX lookup). */
         *kind_r = DIR_KIND_RELAY;
+        const char *hop = dir->o.relay_next_hops != NULL ? dir->o.relay_next_hops[relay] : NULL;
+        if (hop != NULL && (*next_hop_r = strdup(hop)) == NULL)
+            return DIR_TEMPFAIL;
         return DIR_FOUND;
     }
     if (dir->o.domains_from_directory && dir->o.profile.filter_domain[0] != '\0')

@@ -71,6 +71,19 @@ static const char *const log_level_names[] = {[LOG_LEVEL_ERROR] = "error",
 static const char *const profile_names[] = {"dirmail", "qmail-ldap", "inetlocalmailrecipient",
                                             "active-directory"};
 static const char *const tls_protocol_names[] = {"TLSv1.2", "TLSv1.3"};
+static const char *const disabled_policy_names[] = {
+    [LDAP_DISABLED_REJECT] = "reject", [LDAP_DISABLED_HOLD] = "hold"};
+
+/* The profile override keys of auth/dir_profile.c ("attr.mail" is
+ * ldap.attributes.mail); tests/unit/test_directory.c checks they agree. */
+const char *const config_ldap_attribute_names[CONFIG_LDAP_ATTRIBUTE_COUNT] = {
+    "mail",   "alias",         "login",       "mailhost", "mailbox", "quota",
+    "status", "forward",       "keep_copy",   "sieve",    "service", "sender",
+    "member", "unique_member", "domain_type", "next_hop"};
+const char *const config_ldap_filter_names[CONFIG_LDAP_FILTER_COUNT] = {"recipient", "login",
+                                                                        "group", "domain"};
+const char *const config_ldap_status_styles[4] = {"none", "dirmail", "qmail", "ad"};
+const char *const config_ldap_keep_styles[3] = {"never", "boolean", "qmail"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -81,11 +94,36 @@ static const char *const top_keys[] = {"server",  "ldap",   "tls",   "services",
 static const char *const server_keys[] = {"hostname",       "user", "group",     "pid_file",
                                           "state_dir",      "log",  "log_level", "workers",
                                           "shutdown_grace", NULL};
-static const char *const ldap_keys[] = {
-    "uris",      "bind_dn",  "bind_password",   "bind_password_file",
-    "base",      "profile",  "connect_timeout", "timeout",
-    "pool_size", "starttls", "ca_file",         "verify_cert",
-    NULL};
+static const char *const ldap_keys[] = {"uris",
+                                        "bind_dn",
+                                        "bind_password",
+                                        "bind_password_file",
+                                        "base",
+                                        "profile",
+                                        "connect_timeout",
+                                        "timeout",
+                                        "pool_size",
+                                        "starttls",
+                                        "ca_file",
+                                        "verify_cert",
+                                        "subaddress_delimiter",
+                                        "case_sensitive_local_part",
+                                        "disabled_policy",
+                                        "group_max_depth",
+                                        "group_max_members",
+                                        "auth_pool_size",
+                                        "pool_wait",
+                                        "failback_interval",
+                                        "domain_cache_ttl",
+                                        "attributes",
+                                        "filters",
+                                        "group_classes",
+                                        "catchall",
+                                        "status_style",
+                                        "keep_style",
+                                        "proxy_addresses",
+                                        NULL};
+static const char *const relay_domain_keys[] = {"domain", "next_hop", NULL};
 static const char *const tls_keys[] = {"cert_file",    "key_file", "ca_file",
                                        "min_protocol", "ciphers",  NULL};
 static const char *const service_keys[] = {"type",
@@ -542,6 +580,126 @@ static int cidr_check(struct loader *ld, const config_setting_t *s, const char *
     return 0;
 }
 
+/* descr_ok - an attribute or objectClass name: RFC 4512 1.4 descr (a letter,
+ * then letters, digits, hyphens) or a numericoid (digits and dots). */
+static bool descr_ok(const char *v, size_t len)
+{
+    if (len == 0 || len > 128)
+        return false;
+    bool oid = v[0] >= '0' && v[0] <= '9';
+    if (!oid && !((v[0] >= 'a' && v[0] <= 'z') || (v[0] >= 'A' && v[0] <= 'Z')))
+        return false;
+    for (size_t i = 1; i < len; i++) {
+        char c = v[i];
+        bool digit = c >= '0' && c <= '9';
+        bool ok = oid ? digit || (c == '.' && v[i - 1] != '.')
+                      : digit || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
+        if (!ok)
+            return false;
+    }
+    return !oid || v[len - 1] != '.';
+}
+
+/* template_check - a filter or catch-all template as auth/dir_filter.c
+ * expands it: only the escapes in allowed ("sudl" = %s %u %d %l) and %%; a
+ * filter (RFC 4515 3) is parenthesised with balanced parentheses, literal
+ * ones written \28 and \29. Checked here so a typo stops the start, not
+ * every lookup. "" is allowed: the profile has no such search. */
+static int template_check(struct loader *ld, const config_setting_t *s, const char *allowed,
+                          bool filter)
+{
+    const char *v = config_setting_get_string(s);
+    if (filter && v[0] != '\0' && v[0] != '(')
+        return fail(ld, s, "\"%s\": a filter starts with '(' (RFC 4515)", v);
+    int depth = 0;
+    for (const char *p = v; *p != '\0'; p++) {
+        if (*p == '%') {
+            if (p[1] != '%' && (p[1] == '\0' || strchr(allowed, p[1]) == NULL))
+                return fail(ld, s, "\"%s\": unknown escape \"%%%.1s\" (known: %s%%%%)", v, p + 1,
+                            filter ? "%s %u %d %l " : "%d ");
+            p++;
+        } else if (filter && *p == '(') {
+            depth++;
+        } else if (filter && *p == ')') {
+            /* The first '(' opened the filter, so depth 0 ends it. */
+            if (--depth == 0 && p[1] != '\0')
+                return fail(ld, s, "\"%s\": unbalanced parentheses (text after the closing ')')",
+                            v);
+        }
+    }
+    if (depth != 0)
+        return fail(ld, s, "\"%s\": unbalanced parentheses (%d left open)", v, depth);
+    if (!filter && v[0] != '\0' && strchr(v, '@') == NULL)
+        return fail(ld, s, "\"%s\": a catch-all is an address form such as \"@%%d\"", v);
+    return 0;
+}
+
+/* delimiter_check - sub-address delimiters are atext specials (RFC 5322
+ * 3.2.3) that cannot be part of a domain or start quoting: not letters,
+ * digits, '.', '@', '"' or '\\'. */
+static int delimiter_check(struct loader *ld, const config_setting_t *s)
+{
+    const char *v = config_setting_get_string(s);
+    if (strlen(v) > 8)
+        return fail(ld, s, "\"%s\": at most 8 delimiter characters", v);
+    for (const char *p = v; *p != '\0'; p++) {
+        if (strchr("+-_=#~!$&'*/?^`{|}", *p) == NULL)
+            return fail(ld, s, "\"%s\": '%c' cannot be a sub-address delimiter (use one of %s)", v,
+                        *p, "+-_=#~!$&'*/?^`{|}");
+        if (strchr(p + 1, *p) != NULL)
+            return fail(ld, s, "\"%s\": '%c' is listed twice", v, *p);
+    }
+    return 0;
+}
+
+/* next_hop_check - where a relay domain's mail goes, in Postfix's nexthop
+ * form (and dirmailNextHop's): [transport:]host[:port], with "[host]" or
+ * "[address]" meaning no MX lookup; IPv6 literals as "[ipv6:2001:db8::1]". */
+static int next_hop_check(struct loader *ld, const config_setting_t *s)
+{
+    const char *v = config_setting_get_string(s);
+    const char *p = v;
+    if (strncasecmp(p, "smtp:", 5) == 0 || strncasecmp(p, "lmtp:", 5) == 0)
+        p += 5;
+    char host[256], canon[256];
+    const char *end;
+    bool bracket = p[0] == '[';
+    if (bracket) {
+        end = strchr(p, ']');
+        if (end == NULL)
+            return fail(ld, s, "\"%s\": '[' without ']'", v);
+        p++;
+    } else {
+        end = p + strcspn(p, ":");
+    }
+    size_t len = (size_t)(end - p);
+    if (len == 0 || len >= sizeof host)
+        return fail(ld, s, "\"%s\": no host (write \"[mx.example.com]:25\")", v);
+    memcpy(host, p, len);
+    host[len] = '\0';
+    if (bracket)
+        end++;
+    unsigned char bytes[16];
+    if (bracket && strncasecmp(host, "ipv6:", 5) == 0) {
+        if (inet_pton(AF_INET6, host + 5, bytes) != 1)
+            return fail(ld, s, "\"%s\": \"%s\" is not an IPv6 address", v, host + 5);
+    } else if (!(bracket && inet_pton(AF_INET, host, bytes) == 1) &&
+               domain_check(ld, s, host, canon, sizeof canon) < 0) {
+        return -1;
+    }
+    if (*end == '\0')
+        return 0;
+    const char *port = end + 1;
+    size_t plen = strlen(port);
+    bool digits = *end == ':' && plen > 0 && plen <= 5;
+    for (size_t i = 0; i < plen && digits; i++)
+        digits = port[i] >= '0' && port[i] <= '9';
+    unsigned long n = digits ? strtoul(port, NULL, 10) : 0;
+    if (n < 1 || n > 65535)
+        return fail(ld, s, "\"%s\": port must be a number from 1 to 65535", v);
+    return 0;
+}
+
 /* parse_listen - "127.0.0.1:2525", "[::1]:587", "*:25" into host and port;
  * the host is stored in inet_ntop's canonical form (no brackets) so that
  * duplicates are found whatever the spelling. */
@@ -894,6 +1052,96 @@ static int load_server(struct loader *ld, struct config *conf)
     return 0;
 }
 
+/* load_names - a group of string overrides (ldap.attributes, ldap.filters)
+ * whose keys are exactly names[0..count); check validates each value. */
+static int load_names(struct loader *ld, const config_setting_t *ldap, const char *group,
+                      const char *const *names, size_t count, char **values,
+                      int (*check)(struct loader *, const config_setting_t *))
+{
+    const config_setting_t *g = member(ldap, group);
+    if (g == NULL)
+        return 0;
+    if (!config_setting_is_group(g))
+        return fail(ld, g, "must be a group: %s = { %s = \"...\"; };", group, names[0]);
+    const char *known[CONFIG_LDAP_ATTRIBUTE_COUNT + CONFIG_LDAP_FILTER_COUNT + 1];
+    for (size_t i = 0; i < count && i + 1 < COUNT(known); i++)
+        known[i] = names[i];
+    known[count < COUNT(known) ? count : COUNT(known) - 1] = NULL;
+    if (check_known(ld, g, known, "name") < 0)
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        const config_setting_t *s = member(g, names[i]);
+        if (s == NULL)
+            continue;
+        if (check_string(ld, s, 0) < 0 || check(ld, s) < 0 ||
+            replace_string(ld, &values[i], config_setting_get_string(s)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* attribute_check - "" (the profile has no such attribute) or one name. */
+static int attribute_check(struct loader *ld, const config_setting_t *s)
+{
+    const char *v = config_setting_get_string(s);
+    if (v[0] != '\0' && !descr_ok(v, strlen(v)))
+        return fail(ld, s, "\"%s\" is not an attribute name (RFC 4512 descr or OID)", v);
+    return 0;
+}
+
+static int filter_check(struct loader *ld, const config_setting_t *s)
+{
+    return template_check(ld, s, "sudl", true);
+}
+
+/* load_profile_overrides - ldap.attributes, ldap.filters and the other
+ * settings that replace one part of the profile; unset parts stay the
+ * profile's (auth/dir_profile.c knows them, conf does not). */
+static int load_profile_overrides(struct loader *ld, const config_setting_t *g,
+                                  struct config_ldap *l)
+{
+    if (load_names(ld, g, "attributes", config_ldap_attribute_names, CONFIG_LDAP_ATTRIBUTE_COUNT,
+                   l->attributes, attribute_check) < 0 ||
+        load_names(ld, g, "filters", config_ldap_filter_names, CONFIG_LDAP_FILTER_COUNT, l->filters,
+                   filter_check) < 0)
+        return -1;
+    const config_setting_t *s = member(g, "group_classes");
+    if (s != NULL) {
+        if (check_string(ld, s, 0) < 0)
+            return -1;
+        const char *v = config_setting_get_string(s);
+        for (const char *p = v; *p != '\0';) {
+            size_t len = strcspn(p, " ");
+            if (len > 0 && !descr_ok(p, len))
+                return fail(ld, s, "\"%.*s\" is not an objectClass name", (int)len, p);
+            p += len + (p[len] == ' ');
+        }
+        if (replace_string(ld, &l->group_classes, v) < 0)
+            return -1;
+    }
+    s = member(g, "catchall");
+    if (s != NULL && (check_string(ld, s, 0) < 0 || template_check(ld, s, "d", false) < 0 ||
+                      replace_string(ld, &l->catchall, config_setting_get_string(s)) < 0))
+        return -1;
+    unsigned status = 0, keep = 0;
+    bool proxy = false;
+    if (get_enum(ld, g, "status_style", config_ldap_status_styles, COUNT(config_ldap_status_styles),
+                 &status) < 0 ||
+        get_enum(ld, g, "keep_style", config_ldap_keep_styles, COUNT(config_ldap_keep_styles),
+                 &keep) < 0 ||
+        get_bool(ld, g, "proxy_addresses", &proxy) < 0)
+        return -1;
+    if (member(g, "status_style") != NULL &&
+        replace_string(ld, &l->status_style, config_ldap_status_styles[status]) < 0)
+        return -1;
+    if (member(g, "keep_style") != NULL &&
+        replace_string(ld, &l->keep_style, config_ldap_keep_styles[keep]) < 0)
+        return -1;
+    if (member(g, "proxy_addresses") != NULL)
+        l->proxy_addresses = proxy ? 1 : 0;
+    return 0;
+}
+
 static int load_ldap(struct loader *ld, struct config *conf)
 {
     int bad = 0;
@@ -942,7 +1190,28 @@ static int load_ldap(struct loader *ld, struct config *conf)
     }
     if ((pw != NULL || pwfile != NULL) && l->bind_dn == NULL)
         return fail(ld, pw != NULL ? pw : pwfile, "a password needs ldap.bind_dn");
-    return 0;
+
+    unsigned disabled = l->disabled_policy;
+    const config_setting_t *delim = member(g, "subaddress_delimiter");
+    if ((delim != NULL && (check_string(ld, delim, 0) < 0 || delimiter_check(ld, delim) < 0)) ||
+        get_string(ld, g, "subaddress_delimiter", &l->subaddress_delimiter, 0) < 0 ||
+        get_bool(ld, g, "case_sensitive_local_part", &l->case_sensitive_local_part) < 0 ||
+        get_enum(ld, g, "disabled_policy", disabled_policy_names, COUNT(disabled_policy_names),
+                 &disabled) < 0 ||
+        get_uint(ld, g, "group_max_depth", &l->group_max_depth, 1, 64) < 0 ||
+        get_uint(ld, g, "group_max_members", &l->group_max_members, 1, 100000) < 0 ||
+        get_uint(ld, g, "auth_pool_size", &l->auth_pool_size, 1, 64) < 0 ||
+        get_uint(ld, g, "pool_wait", &l->pool_wait, 1, 300) < 0 ||
+        get_uint(ld, g, "failback_interval", &l->failback_interval, 1, 86400) < 0 ||
+        get_uint(ld, g, "domain_cache_ttl", &l->domain_cache_ttl, 0, 86400) < 0)
+        return -1;
+    l->disabled_policy = (enum config_ldap_disabled_policy)disabled;
+    /* These two follow the settings they default to unless set themselves. */
+    if (member(g, "auth_pool_size") == NULL)
+        l->auth_pool_size = l->pool_size;
+    if (member(g, "pool_wait") == NULL)
+        l->pool_wait = l->timeout;
+    return load_profile_overrides(ld, g, l);
 }
 
 static int load_tls(struct loader *ld, struct config *conf)
@@ -970,6 +1239,67 @@ static int load_tls(struct loader *ld, struct config *conf)
     return 0;
 }
 
+static void free_relay(struct config_domains *d)
+{
+    for (size_t i = 0; i < d->relay_count && d->relay_next_hop != NULL; i++)
+        free(d->relay_next_hop[i]);
+    free(d->relay_next_hop);
+    d->relay_next_hop = NULL;
+    free_strings(&d->relay, &d->relay_count);
+}
+
+/* load_relay_domains - domains.relay: one domain, or a list whose items are
+ * a domain or { domain = "..."; next_hop = "[mx.example]:25"; } (Postfix's
+ * relay_domains and transport_maps in one place). */
+static int load_relay_domains(struct loader *ld, const config_setting_t *g,
+                              struct config_domains *d)
+{
+    const config_setting_t *s = member(g, "relay");
+    if (s == NULL)
+        return 0;
+    bool one = config_setting_type(s) == CONFIG_TYPE_STRING;
+    if (!one && !config_setting_is_array(s) && !config_setting_is_list(s))
+        return fail(ld, s,
+                    "must be a domain or a list ( \"a.example\", { domain = \"b.example\"; "
+                    "next_hop = \"[mx.b.example]:25\"; } )");
+    size_t n = one ? 1 : (size_t)config_setting_length(s);
+    free_relay(d);
+    d->relay = calloc(n + 1, sizeof *d->relay);
+    d->relay_next_hop = calloc(n + 1, sizeof *d->relay_next_hop);
+    if (d->relay == NULL || d->relay_next_hop == NULL)
+        return nomem(ld);
+    for (size_t i = 0; i < n; i++) {
+        const config_setting_t *item = one ? s : config_setting_get_elem(s, (unsigned)i);
+        const config_setting_t *dom = item, *hop = NULL;
+        if (config_setting_is_group(item)) {
+            if (check_known(ld, item, relay_domain_keys, "setting") < 0)
+                return -1;
+            dom = member(item, "domain");
+            hop = member(item, "next_hop");
+            if (dom == NULL)
+                return fail(ld, item, "domain is missing");
+        } else if (config_setting_type(item) != CONFIG_TYPE_STRING) {
+            return fail(ld, item, "must be a domain or { domain = \"...\"; next_hop = \"...\"; }");
+        }
+        char canon[512];
+        if (check_string(ld, dom, STR_NONEMPTY) < 0 ||
+            domain_check(ld, dom, config_setting_get_string(dom), canon, sizeof canon) < 0)
+            return -1;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(d->relay[j], canon) == 0)
+                return fail(ld, dom, "\"%s\" is listed twice", config_setting_get_string(dom));
+        }
+        if (hop != NULL && (check_string(ld, hop, STR_NONEMPTY) < 0 || next_hop_check(ld, hop) < 0))
+            return -1;
+        if ((d->relay[i] = strdup(canon)) == NULL)
+            return nomem(ld);
+        d->relay_count++;
+        if (hop != NULL && (d->relay_next_hop[i] = strdup(config_setting_get_string(hop))) == NULL)
+            return nomem(ld);
+    }
+    return 0;
+}
+
 static int load_domains(struct loader *ld, struct config *conf)
 {
     int bad = 0;
@@ -978,7 +1308,7 @@ static int load_domains(struct loader *ld, struct config *conf)
         return -1;
     struct config_domains *d = &conf->domains;
     if (get_strings(ld, g, "local", &d->local, &d->local_count, domain_check) < 0 ||
-        get_strings(ld, g, "relay", &d->relay, &d->relay_count, domain_check) < 0 ||
+        load_relay_domains(ld, g, d) < 0 ||
         get_bool(ld, g, "from_directory", &d->from_directory) < 0)
         return -1;
     for (size_t i = 0; i < d->relay_count; i++) {
@@ -1089,6 +1419,13 @@ static int set_defaults(struct loader *ld, struct config *conf)
     l->pool_size = 4;
     l->starttls = LDAP_STARTTLS_NO;
     l->verify_cert = true;
+    l->case_sensitive_local_part = false;
+    l->disabled_policy = LDAP_DISABLED_REJECT;
+    l->group_max_depth = 8;
+    l->group_max_members = 1000;
+    l->failback_interval = 30;
+    l->domain_cache_ttl = 60;
+    l->proxy_addresses = -1;
     conf->domains.from_directory = false;
     conf->queue.max_age = 5 * 86400;
     conf->queue.retry_min = 300;
@@ -1116,6 +1453,7 @@ static int set_defaults(struct loader *ld, struct config *conf)
         replace_string(ld, &sv->state_dir, "/var/lib/dirmail") < 0 ||
         set_strings(ld, &l->uris, &l->uri_count, uris, COUNT(uris)) < 0 ||
         replace_string(ld, &l->base, "") < 0 || replace_string(ld, &l->profile, "dirmail") < 0 ||
+        replace_string(ld, &l->subaddress_delimiter, "+") < 0 ||
         replace_string(ld, &conf->tls.min_protocol, "TLSv1.2") < 0 ||
         set_strings(ld, &conf->domains.local, &conf->domains.local_count, NULL, 0) < 0 ||
         set_strings(ld, &conf->domains.relay, &conf->domains.relay_count, NULL, 0) < 0 ||
@@ -1202,6 +1540,15 @@ void config_free(struct config **confp)
     free(l->base);
     free(l->profile);
     free(l->ca_file);
+    free(l->subaddress_delimiter);
+    for (size_t i = 0; i < CONFIG_LDAP_ATTRIBUTE_COUNT; i++)
+        free(l->attributes[i]);
+    for (size_t i = 0; i < CONFIG_LDAP_FILTER_COUNT; i++)
+        free(l->filters[i]);
+    free(l->group_classes);
+    free(l->catchall);
+    free(l->status_style);
+    free(l->keep_style);
     free(conf->tls.cert_file);
     free(conf->tls.key_file);
     free(conf->tls.ca_file);
@@ -1211,7 +1558,7 @@ void config_free(struct config **confp)
         service_clear(&conf->services[i]);
     free(conf->services);
     free_strings(&conf->domains.local, &conf->domains.local_count);
-    free_strings(&conf->domains.relay, &conf->domains.relay_count);
+    free_relay(&conf->domains);
     free_strings(&conf->relay.trusted_networks, &conf->relay.trusted_network_count);
     free(conf->delivery.mailbox_base);
     free_strings(&conf->sasl.mechanisms, &conf->sasl.mechanism_count);
@@ -1288,6 +1635,33 @@ static void print_bool(FILE *out, const char *indent, const char *name, bool v)
     fprintf(out, "%s%s = %s;\n", indent, name, v ? "true" : "false");
 }
 
+/* print_relay - plain strings while no relay domain has a next hop, so the
+ * common case prints as it is usually written. */
+static void print_relay(FILE *out, const char *indent, const struct config_domains *d)
+{
+    bool hops = false;
+    for (size_t i = 0; i < d->relay_count && d->relay_next_hop != NULL; i++)
+        hops = hops || d->relay_next_hop[i] != NULL;
+    if (!hops) {
+        print_list(out, indent, "relay", d->relay, d->relay_count);
+        return;
+    }
+    fprintf(out, "%srelay = (", indent);
+    for (size_t i = 0; i < d->relay_count; i++) {
+        fputs(i > 0 ? ", " : " ", out);
+        if (d->relay_next_hop[i] == NULL) {
+            print_quoted(out, d->relay[i]);
+            continue;
+        }
+        fputs("{ domain = ", out);
+        print_quoted(out, d->relay[i]);
+        fputs("; next_hop = ", out);
+        print_quoted(out, d->relay_next_hop[i]);
+        fputs("; }", out);
+    }
+    fputs(" );\n", out);
+}
+
 void config_print(const struct config *conf, FILE *out)
 {
     const char *in = "  ";
@@ -1320,6 +1694,31 @@ void config_print(const struct config *conf, FILE *out)
     print_str(out, in, "starttls", starttls_names[l->starttls], "");
     print_str(out, in, "ca_file", l->ca_file, "the system's trusted CAs");
     print_bool(out, in, "verify_cert", l->verify_cert);
+    print_str(out, in, "subaddress_delimiter", l->subaddress_delimiter, "");
+    print_bool(out, in, "case_sensitive_local_part", l->case_sensitive_local_part);
+    print_str(out, in, "disabled_policy", disabled_policy_names[l->disabled_policy], "");
+    print_uint(out, in, "group_max_depth", l->group_max_depth);
+    print_uint(out, in, "group_max_members", l->group_max_members);
+    print_uint(out, in, "auth_pool_size", l->auth_pool_size);
+    print_uint(out, in, "pool_wait", l->pool_wait);
+    print_uint(out, in, "failback_interval", l->failback_interval);
+    print_uint(out, in, "domain_cache_ttl", l->domain_cache_ttl);
+    const char *profiles = "the profile's";
+    fputs("  attributes = {\n", out);
+    for (size_t i = 0; i < CONFIG_LDAP_ATTRIBUTE_COUNT; i++)
+        print_str(out, "    ", config_ldap_attribute_names[i], l->attributes[i], profiles);
+    fputs("  };\n  filters = {\n", out);
+    for (size_t i = 0; i < CONFIG_LDAP_FILTER_COUNT; i++)
+        print_str(out, "    ", config_ldap_filter_names[i], l->filters[i], profiles);
+    fputs("  };\n", out);
+    print_str(out, in, "group_classes", l->group_classes, profiles);
+    print_str(out, in, "catchall", l->catchall, profiles);
+    print_str(out, in, "status_style", l->status_style, profiles);
+    print_str(out, in, "keep_style", l->keep_style, profiles);
+    if (l->proxy_addresses < 0)
+        fprintf(out, "%s# proxy_addresses: not set (%s)\n", in, profiles);
+    else
+        print_bool(out, in, "proxy_addresses", l->proxy_addresses > 0);
     fputs("};\n\ntls = {\n", out);
     const struct config_tls *t = &conf->tls;
     print_str(out, in, "cert_file", t->cert_file, "no TLS services, no STARTTLS");
@@ -1350,7 +1749,7 @@ void config_print(const struct config *conf, FILE *out)
     }
     fputs(");\n\ndomains = {\n", out);
     print_list(out, in, "local", conf->domains.local, conf->domains.local_count);
-    print_list(out, in, "relay", conf->domains.relay, conf->domains.relay_count);
+    print_relay(out, in, &conf->domains);
     print_bool(out, in, "from_directory", conf->domains.from_directory);
     fputs("};\n\nrelay = {\n", out);
     print_list(out, in, "trusted_networks", conf->relay.trusted_networks,

@@ -41,6 +41,20 @@ struct config_service {
 
 enum config_ldap_starttls { LDAP_STARTTLS_NO, LDAP_STARTTLS_TRY, LDAP_STARTTLS_REQUIRE };
 
+/* Mail to a disabled account: refused (5.2.1), or accepted and held. */
+enum config_ldap_disabled_policy { LDAP_DISABLED_REJECT, LDAP_DISABLED_HOLD };
+
+/* The names ldap.attributes and ldap.filters accept, in index order. They are
+ * auth/dir_profile.c's override keys without "attr." / "filter."; conf does
+ * not link auth, so tests/unit/test_directory.c proves the two agree. */
+#define CONFIG_LDAP_ATTRIBUTE_COUNT 16
+#define CONFIG_LDAP_FILTER_COUNT 4
+extern const char *const config_ldap_attribute_names[CONFIG_LDAP_ATTRIBUTE_COUNT];
+extern const char *const config_ldap_filter_names[CONFIG_LDAP_FILTER_COUNT];
+/* The values of ldap.status_style and ldap.keep_style (dir_profile_set's). */
+extern const char *const config_ldap_status_styles[4];
+extern const char *const config_ldap_keep_styles[3];
+
 struct config_ldap {
     char **uris; /* tried in order: ldap://, ldaps://, ldapi:// */
     size_t uri_count;
@@ -55,6 +69,27 @@ struct config_ldap {
     enum config_ldap_starttls starttls;
     char *ca_file;
     bool verify_cert;
+
+    /* Address handling and limits of the directory client (auth/directory.h). */
+    char *subaddress_delimiter; /* characters that start a tag; "" = no sub-addressing */
+    bool case_sensitive_local_part;
+    enum config_ldap_disabled_policy disabled_policy;
+    unsigned group_max_depth;   /* nested groups expanded this deep */
+    unsigned group_max_members; /* addresses one group may expand to */
+    unsigned auth_pool_size;    /* connections binding as users; default pool_size */
+    unsigned pool_wait;         /* seconds to wait for a free connection; default timeout */
+    unsigned failback_interval; /* seconds before a preferred (earlier) URI is retried */
+    unsigned domain_cache_ttl;  /* seconds a dirmailDomain answer is kept */
+
+    /* Profile overrides; NULL (or -1) = the profile's own. Indexes follow
+     * config_ldap_attribute_names and config_ldap_filter_names. */
+    char *attributes[CONFIG_LDAP_ATTRIBUTE_COUNT]; /* ldap.attributes { mail = "..."; } */
+    char *filters[CONFIG_LDAP_FILTER_COUNT];       /* ldap.filters { login = "..."; } */
+    char *group_classes;                           /* space-separated objectClass values */
+    char *catchall;                                /* catch-all address form, "@%d" */
+    char *status_style;                            /* none, dirmail, qmail, ad */
+    char *keep_style;                              /* never, boolean, qmail */
+    int proxy_addresses;                           /* -1 profile's, 0 false, 1 true */
 };
 
 struct config_tls {
@@ -82,7 +117,8 @@ struct config_domains {
     size_t local_count;
     char **relay; /* relayed to a next hop (relay issue) */
     size_t relay_count;
-    bool from_directory; /* also read dirmailDomain entries */
+    char **relay_next_hop; /* parallel to relay: "[mx.example]:25", or NULL = MX lookup */
+    bool from_directory;   /* also read dirmailDomain entries */
 };
 
 struct config_relay {
@@ -91,9 +127,9 @@ struct config_relay {
 };
 
 struct config_queue {
-    unsigned max_age;   /* seconds before an undeliverable message bounces */
-    unsigned retry_min; /* first retry delay, seconds */
-    unsigned retry_max; /* longest retry delay, seconds */
+    unsigned max_age;       /* seconds before an undeliverable message bounces */
+    unsigned retry_min;     /* first retry delay, seconds */
+    unsigned retry_max;     /* longest retry delay, seconds */
     unsigned scan_interval; /* seconds between the runner's backstop scans of the spool */
 };
 

@@ -110,6 +110,25 @@ START_TEST(defaults)
     ck_assert_uint_eq(conf->ldap.pool_size, 4);
     ck_assert_int_eq(conf->ldap.starttls, LDAP_STARTTLS_NO);
     ck_assert(conf->ldap.verify_cert);
+    ck_assert_str_eq(conf->ldap.subaddress_delimiter, "+");
+    ck_assert(!conf->ldap.case_sensitive_local_part);
+    ck_assert_int_eq(conf->ldap.disabled_policy, LDAP_DISABLED_REJECT);
+    ck_assert_uint_eq(conf->ldap.group_max_depth, 8);
+    ck_assert_uint_eq(conf->ldap.group_max_members, 1000);
+    ck_assert_uint_eq(conf->ldap.auth_pool_size, 4);
+    ck_assert_uint_eq(conf->ldap.pool_wait, 5);
+    ck_assert_uint_eq(conf->ldap.failback_interval, 30);
+    ck_assert_uint_eq(conf->ldap.domain_cache_ttl, 60);
+    for (size_t i = 0; i < CONFIG_LDAP_ATTRIBUTE_COUNT; i++)
+        ck_assert_ptr_null(conf->ldap.attributes[i]);
+    for (size_t i = 0; i < CONFIG_LDAP_FILTER_COUNT; i++)
+        ck_assert_ptr_null(conf->ldap.filters[i]);
+    ck_assert_ptr_null(conf->ldap.group_classes);
+    ck_assert_ptr_null(conf->ldap.catchall);
+    ck_assert_ptr_null(conf->ldap.status_style);
+    ck_assert_ptr_null(conf->ldap.keep_style);
+    ck_assert_int_eq(conf->ldap.proxy_addresses, -1);
+    ck_assert_uint_eq(conf->domains.relay_count, 0);
     ck_assert_ptr_null(conf->tls.cert_file);
     ck_assert_str_eq(conf->tls.min_protocol, "TLSv1.2");
     ck_assert_uint_eq(conf->service_count, 1);
@@ -571,6 +590,203 @@ START_TEST(error_domain)
 }
 END_TEST
 
+/* attribute_index - where name is in config_ldap_attribute_names. */
+static size_t attribute_index(const char *name)
+{
+    for (size_t i = 0; i < CONFIG_LDAP_ATTRIBUTE_COUNT; i++) {
+        if (strcmp(config_ldap_attribute_names[i], name) == 0)
+            return i;
+    }
+    ck_abort_msg("no attribute %s", name);
+    return 0;
+}
+
+START_TEST(ldap_directory_settings)
+{
+    const char *text =
+        "ldap = {\n"
+        "  pool_size = 3; timeout = 7;\n"
+        "  subaddress_delimiter = \"-+\";\n"
+        "  case_sensitive_local_part = true;\n"
+        "  disabled_policy = \"hold\";\n"
+        "  group_max_depth = 2; group_max_members = 50;\n"
+        "  failback_interval = 5; domain_cache_ttl = 0;\n"
+        "  attributes = { mail = \"otherMail\"; alias = \"\"; unique_member = \"2.5.4.50\"; };\n"
+        "  filters = { recipient = \"(&(objectClass=x)(|(otherMail=%s)(cn=%u+%d)))\";\n"
+        "              login = \"(uid=%l)\"; domain = \"\"; group = \"(a=\\\\28%%\\\\29)\"; };\n"
+        "  group_classes = \"groupOfNames  posixGroup\";\n"
+        "  catchall = \"catchall@%d\"; status_style = \"qmail\"; keep_style = \"never\";\n"
+        "  proxy_addresses = false;\n"
+        "};\n"
+        "domains = { relay = ( \"plain.example\",\n"
+        "  { domain = \"Partner.Example\"; next_hop = \"[mx.partner.example]:2525\"; },\n"
+        "  { domain = \"lmtp.example\"; next_hop = \"lmtp:[192.0.2.1]:24\"; },\n"
+        "  { domain = \"v6.example\"; next_hop = \"[ipv6:2001:db8::1]\"; },\n"
+        "  { domain = \"mx.example\"; next_hop = \"relay.example.net\"; } ); };\n";
+    struct config *conf = load_ok(text);
+    const struct config_ldap *l = &conf->ldap;
+    ck_assert_str_eq(l->subaddress_delimiter, "-+");
+    ck_assert(l->case_sensitive_local_part);
+    ck_assert_int_eq(l->disabled_policy, LDAP_DISABLED_HOLD);
+    ck_assert_uint_eq(l->group_max_depth, 2);
+    ck_assert_uint_eq(l->group_max_members, 50);
+    /* Unset, these two follow pool_size and timeout. */
+    ck_assert_uint_eq(l->auth_pool_size, 3);
+    ck_assert_uint_eq(l->pool_wait, 7);
+    ck_assert_uint_eq(l->failback_interval, 5);
+    ck_assert_uint_eq(l->domain_cache_ttl, 0);
+    ck_assert_str_eq(l->attributes[attribute_index("mail")], "otherMail");
+    ck_assert_str_eq(l->attributes[attribute_index("alias")], "");
+    ck_assert_str_eq(l->attributes[attribute_index("unique_member")], "2.5.4.50");
+    ck_assert_ptr_null(l->attributes[attribute_index("quota")]);
+    ck_assert_str_eq(l->filters[0], "(&(objectClass=x)(|(otherMail=%s)(cn=%u+%d)))");
+    ck_assert_str_eq(l->filters[1], "(uid=%l)");
+    ck_assert_str_eq(l->filters[2], "(a=\\28%%\\29)");
+    ck_assert_str_eq(l->filters[3], "");
+    ck_assert_str_eq(l->group_classes, "groupOfNames  posixGroup");
+    ck_assert_str_eq(l->catchall, "catchall@%d");
+    ck_assert_str_eq(l->status_style, "qmail");
+    ck_assert_str_eq(l->keep_style, "never");
+    ck_assert_int_eq(l->proxy_addresses, 0);
+    const struct config_domains *d = &conf->domains;
+    ck_assert_uint_eq(d->relay_count, 5);
+    ck_assert_str_eq(d->relay[0], "plain.example");
+    ck_assert_ptr_null(d->relay_next_hop[0]);
+    ck_assert_str_eq(d->relay[1], "partner.example");
+    ck_assert_str_eq(d->relay_next_hop[1], "[mx.partner.example]:2525");
+    ck_assert_str_eq(d->relay_next_hop[2], "lmtp:[192.0.2.1]:24");
+    ck_assert_str_eq(d->relay_next_hop[3], "[ipv6:2001:db8::1]");
+    ck_assert_str_eq(d->relay_next_hop[4], "relay.example.net");
+
+    /* Everything prints and reads back the same. */
+    char *first = print_to_string(conf);
+    ck_assert_ptr_nonnull(strstr(first, "    mail = \"otherMail\";\n"));
+    ck_assert_ptr_nonnull(strstr(first, "# quota: not set (the profile's)"));
+    ck_assert_ptr_nonnull(strstr(first, "{ domain = \"partner.example\"; next_hop = "));
+    config_free(&conf);
+    conf = load_ok(first);
+    char *second = print_to_string(conf);
+    ck_assert_str_eq(first, second);
+    config_free(&conf);
+    free(first);
+    free(second);
+
+    /* Explicit values win over the settings they default to. */
+    conf = load_ok("ldap = { auth_pool_size = 9; pool_wait = 1; subaddress_delimiter = \"\"; };\n"
+                   "domains = { relay = \"one.example\"; };\n");
+    ck_assert_uint_eq(conf->ldap.auth_pool_size, 9);
+    ck_assert_uint_eq(conf->ldap.pool_wait, 1);
+    ck_assert_str_eq(conf->ldap.subaddress_delimiter, "");
+    ck_assert_uint_eq(conf->domains.relay_count, 1);
+    ck_assert_ptr_null(conf->domains.relay_next_hop[0]);
+    config_free(&conf);
+}
+END_TEST
+
+START_TEST(error_ldap_directory)
+{
+    expect_error("ldap = {\n attributes = {\n  mail = \"m\";\n  mial = \"x\";\n };\n};\n", 4,
+                 "ldap.attributes.mial", "unknown name (known: mail, alias, login");
+    expect_error(
+        "ldap = {\n filters = { recipient = \"(mail=%s)\";\n  logon = \"(uid=%l)\"; };\n};\n", 3,
+        "ldap.filters.logon", "unknown name (known: recipient, login, group, domain)");
+    expect_error("ldap = { attributes = \"mail\"; };\n", 1, "ldap.attributes", "must be a group");
+    expect_error("ldap = { attributes = { mail = \"1mail\"; }; };\n", 1, "ldap.attributes.mail",
+                 "not an attribute name");
+    expect_error("ldap = { attributes = { mail = \"mail attr\"; }; };\n", 1, "ldap.attributes.mail",
+                 "not an attribute name");
+    expect_error("ldap = { attributes = { mail = 5; }; };\n", 1, "ldap.attributes.mail",
+                 "must be a string");
+    expect_error("ldap = {\n\n filters = { recipient = \"(|(mail=%s)(alias=%s)\"; }; };\n", 3,
+                 "ldap.filters.recipient", "unbalanced parentheses (1 left open)");
+    expect_error("ldap = { filters = { login = \"(uid=%l))\"; }; };\n", 1, "ldap.filters.login",
+                 "unbalanced parentheses");
+    expect_error("ldap = { filters = { login = \"(uid=%l)(cn=%l)\"; }; };\n", 1,
+                 "ldap.filters.login", "text after the closing");
+    expect_error("ldap = { filters = { login = \"uid=%l\"; }; };\n", 1, "ldap.filters.login",
+                 "starts with '('");
+    expect_error("ldap = { filters = { login = \"(uid=%x)\"; }; };\n", 1, "ldap.filters.login",
+                 "unknown escape \"%x\" (known: %s %u %d %l %%)");
+    expect_error("ldap = { filters = { login = \"(uid=%)\"; }; };\n", 1, "ldap.filters.login",
+                 "unknown escape");
+    expect_error("ldap = { filters = { login = \"(uid=%\"; }; };\n", 1, "ldap.filters.login",
+                 "unknown escape");
+    expect_error("ldap = { catchall = \"%u@%d\"; };\n", 1, "ldap.catchall",
+                 "unknown escape \"%u\" (known: %d %%)");
+    expect_error("ldap = { catchall = \"catchall\"; };\n", 1, "ldap.catchall", "address form");
+    expect_error("ldap = { group_classes = \"groupOfNames group_of\"; };\n", 1,
+                 "ldap.group_classes", "\"group_of\" is not an objectClass name");
+    expect_error("ldap = {\n status_style = \"ad-uac\"; };\n", 2, "ldap.status_style",
+                 "\"ad-uac\" is not one of: none, dirmail, qmail, ad");
+    expect_error("ldap = { keep_style = \"always\"; };\n", 1, "ldap.keep_style",
+                 "never, boolean, qmail");
+    expect_error("ldap = { proxy_addresses = \"yes\"; };\n", 1, "ldap.proxy_addresses",
+                 "true or false");
+    expect_error("ldap = {\n disabled_policy = \"bounce\"; };\n", 2, "ldap.disabled_policy",
+                 "reject, hold");
+    expect_error("ldap = { case_sensitive_local_part = 1; };\n", 1,
+                 "ldap.case_sensitive_local_part", "true or false");
+    expect_error("ldap = { subaddress_delimiter = \"+.\"; };\n", 1, "ldap.subaddress_delimiter",
+                 "'.' cannot be a sub-address delimiter");
+    expect_error("ldap = { subaddress_delimiter = \"a\"; };\n", 1, "ldap.subaddress_delimiter",
+                 "cannot be");
+    expect_error("ldap = { subaddress_delimiter = \"++\"; };\n", 1, "ldap.subaddress_delimiter",
+                 "listed twice");
+    expect_error("ldap = { subaddress_delimiter = 1; };\n", 1, "ldap.subaddress_delimiter",
+                 "must be a string");
+    expect_error("ldap = {\n group_max_depth = 0; };\n", 2, "ldap.group_max_depth",
+                 "between 1 and 64");
+    expect_error("ldap = { group_max_depth = 65; };\n", 1, "ldap.group_max_depth",
+                 "between 1 and 64");
+    expect_error("ldap = { group_max_members = 100001; };\n", 1, "ldap.group_max_members",
+                 "between 1 and 100000");
+    expect_error("ldap = { auth_pool_size = 0; };\n", 1, "ldap.auth_pool_size", "between 1 and 64");
+    expect_error("ldap = { pool_wait = 301; };\n", 1, "ldap.pool_wait", "between 1 and 300");
+    expect_error("ldap = { failback_interval = 0; };\n", 1, "ldap.failback_interval",
+                 "between 1 and 86400");
+    expect_error("ldap = { domain_cache_ttl = -1; };\n", 1, "ldap.domain_cache_ttl",
+                 "between 0 and 86400");
+    expect_error("ldap = { domain_cache_ttl = \"60\"; };\n", 1, "ldap.domain_cache_ttl",
+                 "must be an integer");
+}
+END_TEST
+
+START_TEST(error_relay_next_hop)
+{
+    expect_error("domains = { relay = (\n \"a.example\",\n { domain = \"b.example\"; nexthop = "
+                 "\"x\"; } ); };\n",
+                 3, "domains.relay.[1].nexthop", "unknown setting (known: domain, next_hop)");
+    expect_error("domains = { relay = (\n { next_hop = \"[x.example]\"; } ); };\n", 2,
+                 "domains.relay.[0]", "domain is missing");
+    expect_error("domains = { relay = ( 5 ); };\n", 1, "domains.relay.[0]", "must be a domain");
+    expect_error("domains = { relay = 5; };\n", 1, "domains.relay", "must be a domain or a list");
+    expect_error("domains = { relay = ( { domain = \"b_x\"; } ); };\n", 1,
+                 "domains.relay.[0].domain", "not a domain name");
+    expect_error("domains = { relay = ( \"b.example\",\n { domain = \"B.example\"; } ); };\n", 2,
+                 "domains.relay.[1].domain", "listed twice");
+    expect_error(
+        "domains = { local = \"b.example\";\n relay = ( { domain = \"b.example\"; } ); };\n", 2,
+        "domains.relay.[0]", "also in domains.local");
+    expect_error("domains = { relay = (\n { domain = \"b.example\";\n next_hop = "
+                 "\"[mx.b.example\"; } ); };\n",
+                 3, "domains.relay.[0].next_hop", "'[' without ']'");
+    expect_error(
+        "domains = { relay = ( { domain = \"b.example\"; next_hop = \"mx.b.example:0\"; } ); };\n",
+        1, "domains.relay.[0].next_hop", "port must be a number from 1 to 65535");
+    expect_error("domains = { relay = ( { domain = \"b.example\"; next_hop = \"[mx]x\"; } ); };\n",
+                 1, "domains.relay.[0].next_hop", "port must be");
+    expect_error("domains = { relay = ( { domain = \"b.example\"; next_hop = \"mx b\"; } ); };\n",
+                 1, "domains.relay.[0].next_hop", "not a domain name");
+    expect_error(
+        "domains = { relay = ( { domain = \"b.example\"; next_hop = \"[ipv6:zz::1]\"; } ); };\n", 1,
+        "domains.relay.[0].next_hop", "not an IPv6 address");
+    expect_error("domains = { relay = ( { domain = \"b.example\"; next_hop = \"\"; } ); };\n", 1,
+                 "domains.relay.[0].next_hop", "must not be empty");
+    expect_error("domains = { relay = ( { domain = \"b.example\"; next_hop = \":25\"; } ); };\n", 1,
+                 "domains.relay.[0].next_hop", "no host");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -593,6 +809,9 @@ static Suite *config_suite(void)
     tcase_add_test(tc, error_ldap);
     tcase_add_test(tc, error_cidr);
     tcase_add_test(tc, error_domain);
+    tcase_add_test(tc, ldap_directory_settings);
+    tcase_add_test(tc, error_ldap_directory);
+    tcase_add_test(tc, error_relay_next_hop);
     suite_add_tcase(s, tc);
     return s;
 }
