@@ -11,7 +11,10 @@
  * batch reads commands from stdin, one a line ("resolve ADDRESS", "auth LOGIN
  * SERVICE PASSWORD", "senders LOGIN", "user KEY"), with one directory client
  * for all of them (so a test can stop and restart slapd between two lines),
- * and ends each answer with "exit=N" and "elapsed_ms=N". */
+ * and ends each answer with "exit=N" and "elapsed_ms=N".
+ * Every setting comes from dirmail.conf (directory_options_from_config); -o
+ * changes one afterwards by directory_options_set's name, for a value
+ * dirmail.conf does not express (a sub-second interval, say). */
 #include "config.h"
 
 #include <stdio.h>

@@ -25,7 +25,9 @@ TIMEOUT = 2  # ldap.timeout in the test configurations, seconds
 
 def write_conf(folder, uris, bind_dn, bind_password, base, profile="dirmail",
                local=("example.org", "example.net"), relay=("relay.example",),
-               starttls="no", ca_file=None, timeout=TIMEOUT):
+               starttls="no", ca_file=None, timeout=TIMEOUT, ldap_extra=()):
+    """relay items are domains or (domain, next_hop); ldap_extra lines go
+    into the ldap group as written."""
     path = os.path.join(folder, f"dirmail-{profile}-{time.monotonic_ns()}.conf")
     lines = [
         'server = { hostname = "node1.example.org"; log = "stderr"; log_level = "info"; };',
@@ -42,11 +44,14 @@ def write_conf(folder, uris, bind_dn, bind_password, base, profile="dirmail",
     ]
     if ca_file:
         lines.append(f'  ca_file = "{ca_file}";')
+    lines += ["  " + line for line in ldap_extra]
+    relays = [f'{{ domain = "{d[0]}"; next_hop = "{d[1]}"; }}' if isinstance(d, tuple)
+              else f'"{d}"' for d in relay]
     lines += [
         "};",
         "domains = {",
         "  local = [ %s ];" % ", ".join(f'"{d}"' for d in local),
-        "  relay = [ %s ];" % ", ".join(f'"{d}"' for d in relay),
+        "  relay = ( %s );" % ", ".join(relays),
         "};",
     ]
     with open(path, "w") as f:
@@ -98,7 +103,8 @@ def one(fields, key):
 
 class DirmailProfile(unittest.TestCase):
     """schema/examples plus fixtures/directory/extra-dirmail.ldif under the
-    default dirmail profile."""
+    default dirmail profile. Settings are changed through dirmail.conf (the
+    ldap_extra lines), as an administrator would."""
 
     @classmethod
     def setUpClass(cls):
@@ -108,6 +114,12 @@ class DirmailProfile(unittest.TestCase):
                                os.path.join(FIXTURES, "extra-dirmail.ldif")])
         cls.q = Query(write_conf(cls.folder, [cls.ldap.uri], cls.ldap.service_dn,
                                  cls.ldap.service_password, cls.ldap.suffix))
+
+    def query_with(self, *ldap_extra, **kwargs):
+        """A Query whose dirmail.conf adds ldap_extra lines to the ldap group."""
+        return Query(write_conf(self.folder, [self.ldap.uri], self.ldap.service_dn,
+                                self.ldap.service_password, self.ldap.suffix,
+                                ldap_extra=ldap_extra, **kwargs))
 
     @classmethod
     def tearDownClass(cls):
@@ -138,7 +150,7 @@ class DirmailProfile(unittest.TestCase):
                             matched="alice@example.org", address="alice+lists@example.org")
 
     def test_subaddress_delimiter_configurable(self):
-        q = Query(self.q.conf, ["subaddress_delimiter=-"])
+        q = self.query_with('subaddress_delimiter = "-";')
         r = q.resolve("alice-lists@example.org")
         self.assertEqual(one(r, "kind"), "local", r)
         self.assertEqual(one(r, "tag"), "lists")
@@ -154,7 +166,37 @@ class DirmailProfile(unittest.TestCase):
 
     def test_not_ours_and_relay(self):
         self.assertResolves("someone@elsewhere.example", "not_ours", rc=1)
-        self.assertResolves("someone@relay.example", "relay", rc=0)
+        r = self.assertResolves("someone@relay.example", "relay", rc=0)
+        self.assertNotIn("next_hop", r)
+
+    def test_relay_next_hop_from_config(self):
+        q = self.query_with(relay=("relay.example", ("partner.example", "[mx.partner.example]:2525")))
+        r = q.resolve("someone@Partner.Example")
+        self.assertEqual((r["_rc"], one(r, "kind")), (0, "relay"), r)
+        self.assertEqual(one(r, "next_hop"), "[mx.partner.example]:2525", r)
+        r = q.resolve("someone@relay.example")
+        self.assertEqual((r["_rc"], one(r, "kind"), one(r, "next_hop")), (0, "relay", None), r)
+
+    def test_profile_override_from_config(self):
+        # dirmailAlias as the primary address attribute and the only one searched:
+        # alice is then found by her alias and no longer by her mail value.
+        q = self.query_with('attributes = { mail = "dirmailAlias"; alias = ""; };',
+                            'filters = { recipient = "(&(objectClass=dirmailUser)(dirmailAlias=%s))"; };')
+        r = q.resolve("a.liddell@example.org")
+        self.assertEqual((r["_rc"], one(r, "kind")), (0, "local"), r)
+        self.assertEqual(one(r, "dn"), "uid=alice,ou=people,dc=example,dc=org", r)
+        self.assertIn(one(r, "primary"), ("a.liddell@example.org", "postmaster@example.org"), r)
+        r = q.resolve("alice@example.org")
+        self.assertEqual((r["_rc"], one(r, "kind")), (1, "unknown"), r)
+        # The same directory under the unchanged configuration, for contrast.
+        self.assertResolves("alice@example.org", "local", primary="alice@example.org")
+
+    def test_bad_filter_in_config_stops_start(self):
+        q = self.query_with('filters = { login = "(uid=%l"; };')
+        r = q.resolve("alice@example.org")
+        self.assertEqual(r["_rc"], 78, r)  # EX_CONFIG
+        self.assertIn("setting ldap.filters.login", r["_stderr"])
+        self.assertIn("unbalanced parentheses", r["_stderr"])
 
     def test_forward_only_and_keep_copy(self):
         self.assertResolves("dave@example.org", "forward", forward=["dave@example.com"],
@@ -168,7 +210,7 @@ class DirmailProfile(unittest.TestCase):
     def test_disabled_and_held(self):
         self.assertResolves("erin@example.org", "disabled", disabled_action="reject")
         self.assertResolves("hal@example.org", "disabled", disabled_action="hold")
-        q = Query(self.q.conf, ["disabled_policy=hold"])
+        q = self.query_with('disabled_policy = "hold";')
         r = q.resolve("erin@example.org")
         self.assertEqual(one(r, "disabled_action"), "hold", r)
 
@@ -187,7 +229,7 @@ class DirmailProfile(unittest.TestCase):
                             member=["alice@example.org", "bob@example.org"])
 
     def test_group_depth_limit(self):
-        q = Query(self.q.conf, ["group_max_depth=1"])
+        q = self.query_with("group_max_depth = 1;")
         r = q.resolve("outer@example.org")
         self.assertEqual(r["_rc"], 75, r)
         self.assertIn("group_too_deep", r["_stderr"])
@@ -435,8 +477,8 @@ class Outages(unittest.TestCase):
         first = self.slapd()
         second = self.slapd()
         q = Query(write_conf(self.folder, [first.uri, second.uri], first.service_dn,
-                             first.service_password, first.suffix),
-                  ["failback_interval_ms=500"])
+                             first.service_password, first.suffix,
+                             ldap_extra=["failback_interval = 1;"]))
         b = Batch(q, os.path.join(self.folder, "failover.log"))
         try:
             first.stop()
@@ -445,7 +487,7 @@ class Outages(unittest.TestCase):
             # Both pool connections on the second server now; the first returns.
             b.ask("resolve bob@example.org")
             first.start()
-            time.sleep(0.7)
+            time.sleep(1.3)
             second.stop()
             # After the failback interval the pool moves back to the first
             # server, so losing the second costs nothing.
