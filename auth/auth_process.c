@@ -281,8 +281,13 @@ static void client_flush(struct client *c)
         return;
     }
     if (c->closing) {
-        if (c->pending == 0 && conn_output_pending(c->conn) == 0)
+        if (c->pending == 0 && conn_output_pending(c->conn) == 0) {
             client_close(c, "closing");
+        } else if (!c->paused) {
+            /* Nothing more is read: stop the level-triggered input events. */
+            c->paused = true;
+            conn_set_input_paused(c->conn, true);
+        }
         return;
     }
     bool full = c->pending >= AUTH_MAX_PENDING || conn_output_pending(c->conn) > AUTH_MAX_OUTPUT ||
