@@ -431,6 +431,26 @@ class AuthOutage(unittest.TestCase):
             time.sleep(0.2)
         self.assertEqual((a.rc, a.status, a.one("dn")), (0, "FOUND", ALICE_DN), a)
 
+    def test_sigterm_finishes_requests_in_flight(self):
+        old = self.d.wait_children()["auth"][0]
+        os.kill(self.ldap.proc.pid, signal.SIGSTOP)
+        try:
+            p = subprocess.Popen([AUTH_QUERY, self.sock, "20000", "RESOLVE", "bob@example.org"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(0.5)
+            offset = len(self.d.log())
+            os.kill(old, signal.SIGTERM)
+            self.d.wait_log(r"event=auth_stopping connections=1 pending=1", start=offset)
+            time.sleep(0.3)
+        finally:
+            os.kill(self.ldap.proc.pid, signal.SIGCONT)
+        # The lookup the directory held up is answered, then the process ends.
+        out, err = p.communicate(timeout=10)
+        self.assertEqual(p.returncode, 0, (out, err))
+        self.assertTrue(out.startswith("FOUND kind=local"), out)
+        self.d.wait_log(r"event=auth_stopped\n", start=offset)
+        self.d.wait_log(rf"event=child_exit child=auth pid={old} status=0 ", start=offset)
+
 
 if __name__ == "__main__":
     harness.tap.main()
