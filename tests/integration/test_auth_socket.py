@@ -320,7 +320,7 @@ class AuthSocket(unittest.TestCase):
     def test_stalled_slapd_holds_up_only_uncached_lookups(self):
         warm = query(self.sock, "RESOLVE", "bob@example.org")
         self.assertEqual(warm.rc, 0, warm)
-        os.kill(self.ldap.proc.pid, signal.SIGSTOP)
+        process.freeze(self.ldap.proc)
         try:
             answers = query_async(self.sock, [["RESOLVE", "dave@example.org"],
                                               ["RESOLVE", "bob@example.org"]])
@@ -338,7 +338,7 @@ class AuthSocket(unittest.TestCase):
         self.assertEqual(query(self.sock, "RESOLVE", "dave@example.org").rc, 0)
 
     def test_client_timeout_is_tempfail(self):
-        os.kill(self.ldap.proc.pid, signal.SIGSTOP)
+        process.freeze(self.ldap.proc)
         try:
             a = query(self.sock, "RESOLVE", "carol@example.net", timeout_ms=300)
         finally:
@@ -407,7 +407,7 @@ class AuthOutage(unittest.TestCase):
         old = self.d.wait_children()["auth"][0]
         # A request in flight when the auth process dies: the client hears
         # EOF and says TEMPFAIL, not NOTFOUND.
-        os.kill(self.ldap.proc.pid, signal.SIGSTOP)
+        process.freeze(self.ldap.proc)
         try:
             p = subprocess.Popen([AUTH_QUERY, self.sock, "20000", "RESOLVE", "dave@example.org"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -433,7 +433,7 @@ class AuthOutage(unittest.TestCase):
 
     def test_sigterm_finishes_requests_in_flight(self):
         old = self.d.wait_children()["auth"][0]
-        os.kill(self.ldap.proc.pid, signal.SIGSTOP)
+        process.freeze(self.ldap.proc)
         try:
             p = subprocess.Popen([AUTH_QUERY, self.sock, "20000", "RESOLVE", "bob@example.org"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

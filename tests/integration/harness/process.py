@@ -88,3 +88,28 @@ def _on_term(signo, frame):
 
 atexit.register(_cleanup)
 signal.signal(signal.SIGTERM, _on_term)
+
+
+def freeze(proc, timeout=5.0):
+    """SIGSTOP proc and wait until every one of its threads is really stopped:
+    kill() returns before the signal takes effect, and a thread still running
+    for a moment could answer a request the test expects to hang."""
+    os.kill(proc.pid, signal.SIGSTOP)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = []
+        try:
+            for tid in os.listdir(f"/proc/{proc.pid}/task"):
+                with open(f"/proc/{proc.pid}/task/{tid}/stat") as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+        except OSError:
+            states = ["?"]
+        if states and all(s in ("T", "t") for s in states):
+            return
+        time.sleep(0.01)
+    raise TimeoutError(f"process {proc.pid} did not stop")
+
+
+def thaw(proc):
+    """Let a frozen proc run again."""
+    os.kill(proc.pid, signal.SIGCONT)
