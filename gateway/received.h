@@ -1,0 +1,29 @@
+/* gateway/received.h - the Received trace field the gateway prepends to every
+ * message it accepts (RFC 5321 4.4, with-protocol names of RFC 3848 and the
+ * TLS facts as a comment). Formatting only: it never reads the message. */
+#ifndef DIRMAIL_RECEIVED_H
+#define DIRMAIL_RECEIVED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+struct received_info {
+    const char *helo;        /* as the client gave it (one word), or NULL */
+    const char *client_ip;   /* "192.0.2.1" or "2001:db8::1" */
+    const char *hostname;    /* ours */
+    bool esmtp;              /* EHLO rather than HELO */
+    const char *tls_version; /* NULL without TLS */
+    const char *tls_cipher;
+    const char *auth_user; /* shown only when not NULL (admin's choice) */
+    bool authenticated;    /* for the with-protocol (ESMTPA/ESMTPSA) */
+    const char *queue_id;
+    const char *for_rcpt; /* the one recipient, or NULL (never list several) */
+    time_t when;
+};
+
+/* received_format - the complete field, folded, with its final CRLF, into
+ * out[0..size). Returns its length, or -1 when it does not fit. */
+int received_format(char *out, size_t size, const struct received_info *info);
+
+#endif

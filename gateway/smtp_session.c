@@ -1,0 +1,1243 @@
+/* gateway/smtp_session.c - see smtp_session.h.
+ *
+ * One session is one struct smtp with an explicit state. Input is read line
+ * by line while the state takes commands; a command that must wait (a
+ * directory answer, a SASL step, the queue's fsync) moves the session to
+ * ST_WAIT with input paused, and its completion writes the reply, resumes
+ * input and reads on from what is already buffered (PIPELINING, RFC 2920:
+ * replies keep the order of the commands because only one waits at a time).
+ * Replies are flushed whenever no complete command is left in the buffer. */
+#include "config.h"
+
+#include "gateway/smtp_session.h"
+
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/auth_client.h"
+#include "auth/sasl_server.h"
+#include "gateway/queue.h"
+#include "gateway/received.h"
+#include "gateway/smtp_data.h"
+#include "gateway/smtp_parse.h"
+#include "gateway/smtp_policy.h"
+#include "gateway/smtp_reply.h"
+#include "lib/conn.h"
+#include "lib/event.h"
+#include "lib/log.h"
+#include "lib/threadpool.h"
+
+/* Wait this long before the banner: a client that talks first is not an
+ * SMTP client that waits for the greeting (RFC 5321 3.1, 4.3.1). */
+#define PREGREET_MS 300
+/* The line reader's limit while DATA is read: far above the text line limit
+ * so that a long line is still seen whole, with how it ended. */
+#define DATA_LINE_LIMIT 65536
+/* An AUTH response line: base64 of the largest SASL input, and CRLF. */
+#define AUTH_LINE_LIMIT (((SASL_SESSION_INPUT_MAX + 2) / 3) * 4 + 3)
+/* Failed AUTH attempts before the session ends; each waits one second more. */
+#define AUTH_FAILURES_MAX 3
+#define AUTH_DELAY_STEP_MS 1000
+#define AUTH_TIMEOUT_MS 10000
+#define POOL_THREADS 4
+
+/* ---- what every session of a process shares ---- */
+
+struct smtp_server {
+    struct threadpool *pool;
+    struct queue *queue;
+    struct auth_async *async;
+    struct auth_client *client; /* blocking: SASL's password check on pool threads */
+    bool sasl_ready;
+    pthread_mutex_t queue_lock; /* struct queue is for one thread at a time */
+};
+
+static struct smtp_server *server;
+
+static enum sasl_check_result sasl_check(void *ctx, const char *login, const char *password,
+                                         const char *service)
+{
+    struct smtp_server *srv = ctx;
+    struct auth_user *u = NULL;
+    enum auth_status st = auth_client_authenticate(srv->client, login, password, service, &u);
+    auth_user_free(&u);
+    if (st == AUTH_OK)
+        return SASL_CHECK_OK;
+    return st == AUTH_FAILED ? SASL_CHECK_FAILED : SASL_CHECK_TEMPFAIL;
+}
+
+/* server_get - set up the shared parts on first use (SASL before any thread). */
+static struct smtp_server *server_get(const struct service_session *ss)
+{
+    if (server != NULL)
+        return server;
+    const struct config *conf = ss->config;
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/auth.sock", conf->server.state_dir);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return NULL;
+    struct smtp_server *srv = calloc(1, sizeof *srv);
+    if (srv == NULL)
+        return NULL;
+    pthread_mutex_init(&srv->queue_lock, NULL);
+    srv->async = auth_async_new(ss->loop, path, AUTH_TIMEOUT_MS);
+    srv->client = auth_client_new(path, AUTH_TIMEOUT_MS);
+    if (srv->async == NULL || srv->client == NULL)
+        goto fail;
+    const char *serr = NULL;
+    if (sasl_glue_init(&conf->sasl, sasl_check, srv, &serr) == 0)
+        srv->sasl_ready = true;
+    else
+        log_error("event=sasl_init_failed error=\"%s\"", serr != NULL ? serr : "?");
+    n = snprintf(path, sizeof path, "%s/queue", conf->server.state_dir);
+    char *qerr = NULL;
+    if (n < 0 || (size_t)n >= sizeof path || queue_open(path, &srv->queue, &qerr) < 0) {
+        log_error("event=queue_open_failed error=\"%s\"", qerr != NULL ? qerr : "path too long");
+        free(qerr);
+        goto fail;
+    }
+    const char *perr = NULL;
+    srv->pool = threadpool_new(ss->loop, POOL_THREADS, &perr);
+    if (srv->pool == NULL) {
+        log_error("event=threadpool_failed error=\"%s\"", perr);
+        goto fail;
+    }
+    server = srv;
+    return srv;
+fail:
+    if (srv->sasl_ready)
+        sasl_glue_done();
+    queue_close(&srv->queue);
+    auth_async_free(&srv->async);
+    auth_client_free(&srv->client);
+    pthread_mutex_destroy(&srv->queue_lock);
+    free(srv);
+    return NULL;
+}
+
+/* ---- the session ---- */
+
+enum smtp_state {
+    ST_PREGREET, /* connected, banner not sent yet */
+    ST_GREETED,  /* banner sent, no EHLO/HELO */
+    ST_READY,    /* after EHLO/HELO, no transaction */
+    ST_MAIL,     /* MAIL accepted, no recipient yet */
+    ST_RCPT,     /* at least one recipient */
+    ST_DATA,     /* reading DATA lines */
+    ST_BDAT,     /* reading a BDAT chunk */
+    ST_AUTH,     /* reading a SASL response line */
+    ST_WAIT,     /* a directory answer, SASL step or commit is outstanding */
+    ST_CLOSING,  /* last reply queued: close once it is out */
+};
+
+#define S(st) (1u << (st))
+
+struct smtp {
+    struct service_session *ss;
+    struct smtp_server *srv;
+    struct conn *conn;
+    enum smtp_state state;
+    struct event_timer *timer; /* pregreet, auth delay */
+    bool tls;                  /* TLS active (STARTTLS done or implicit) */
+    bool esmtp;
+    bool trusted;
+    char helo[SMTP_PARSE_LINE_MAX + 1];
+    char *auth_user;
+    struct sasl_session *sasl;
+    unsigned auth_failures;
+    unsigned errors;
+    bool job_running;      /* a pool job holds this session: it must not be freed */
+    bool ending;           /* session_end was called: free it when nothing runs on it */
+    unsigned depth;        /* callbacks of this session on the stack */
+    uint32_t auth_request; /* outstanding auth_async request id, 0 = none */
+
+    /* the transaction */
+    struct queue_envelope *env;
+    bool tx_smtputf8;
+    uint64_t tx_declared_size;
+    unsigned rcpt_rejected;
+    bool bdat_active; /* a BDAT (not LAST) was taken: only BDAT/RSET/QUIT/NOOP go on */
+    struct queue_msg *msg;
+    struct smtp_data data;
+    char date_field[96];
+    char msgid_field[128];
+    uint64_t bdat_left;
+    bool bdat_last;
+    const struct smtp_reply *bdat_refusal; /* chunk read only to be discarded */
+
+    /* the command that waits */
+    struct smtp_command cmd;
+    char pending_addr[ADDRESS_RENDER_MAX + 1];
+
+    /* pool job results */
+    enum sasl_session_result sasl_result;
+    unsigned char *sasl_in;
+    size_t sasl_in_len;
+    bool sasl_is_start;
+    char sasl_mech[SMTP_AUTH_MECH_MAX + 1];
+    bool sasl_has_initial;
+    char *sasl_challenge; /* base64, malloc'd by the job */
+    int commit_result;
+    char *commit_error;
+};
+
+static void session_end(struct smtp *s);
+static void process_input(struct smtp *s);
+static void transaction_reset(struct smtp *s);
+
+/* reply - queue one reply; counts errors for limits.errors. */
+static void reply(struct smtp *s, int code, enum smtp_esc esc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void reply(struct smtp *s, int code, enum smtp_esc esc, const char *fmt, ...)
+{
+    char text[SMTP_REPLY_LINE_MAX * 16];
+    char out[sizeof text + 256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof text ||
+        (n = smtp_reply_format(out, sizeof out, code, esc, text)) < 0)
+        n = smtp_reply_format(out, sizeof out, 451, SMTP_ESC_SYSTEM_OTHER, "Internal error");
+    conn_write(s->conn, out, (size_t)n);
+    /* Refusals the client cannot help (4xx: limits, directory trouble) do
+     * not count toward limits.errors; its own mistakes (5xx) do. */
+    if (code >= 500)
+        s->errors++;
+}
+
+static void reply_fixed(struct smtp *s, const struct smtp_reply *r)
+{
+    reply(s, r->code, r->esc, "%s", r->text);
+}
+
+/* close_with - last words, then close once they are out. */
+static void close_with(struct smtp *s, int code, enum smtp_esc esc, const char *text)
+{
+    reply(s, code, esc, "%s %s", s->ss->hostname, text);
+    s->state = ST_CLOSING;
+    conn_set_input_paused(s->conn, true);
+    enum conn_result r = conn_flush(s->conn);
+    if (r != CONN_AGAIN)
+        session_end(s);
+}
+
+static void flush(struct smtp *s)
+{
+    enum conn_result r = conn_flush(s->conn);
+    if (r == CONN_ERROR)
+        session_end(s);
+}
+
+static void session_free(struct smtp *s)
+{
+    event_timer_remove(&s->timer);
+    if (s->auth_request != 0 && s->srv != NULL)
+        auth_async_cancel(s->srv->async, s->auth_request);
+    transaction_reset(s);
+    sasl_session_free(&s->sasl);
+    free(s->auth_user);
+    free(s->sasl_in);
+    free(s->sasl_challenge);
+    free(s->commit_error);
+    free(s);
+}
+
+/* really_end - free everything and hand the session back. */
+static void really_end(struct smtp *s)
+{
+    struct service_session *ss = s->ss;
+    log_info("event=disconnect service=%s client=%s", ss->service->name, ss->client_ip);
+    session_free(s);
+    ss->protocol = NULL;
+    conn_free(&ss->conn);
+    ss->finished(ss);
+}
+
+/* session_end - end the session as soon as no callback of it is on the stack
+ * and no pool job holds it; callers return right after. */
+static void session_end(struct smtp *s)
+{
+    if (!s->ending) {
+        s->ending = true;
+        s->state = ST_CLOSING;
+        conn_set_input_paused(s->conn, true);
+    }
+    if (s->depth == 0 && !s->job_running)
+        really_end(s);
+}
+
+/* enter / leave - around every entry from the loop: session_end inside only
+ * marks the session, and leave frees it once the stack is clear. */
+static void enter(struct smtp *s)
+{
+    s->depth++;
+}
+
+static void leave(struct smtp *s)
+{
+    if (--s->depth == 0 && s->ending && !s->job_running)
+        really_end(s);
+}
+
+static void transaction_reset(struct smtp *s)
+{
+    queue_msg_abort(&s->msg);
+    queue_envelope_free(&s->env);
+    s->tx_smtputf8 = false;
+    s->tx_declared_size = 0;
+    s->bdat_active = false;
+    s->bdat_left = 0;
+    s->bdat_refusal = NULL;
+    if (s->state == ST_MAIL || s->state == ST_RCPT || s->state == ST_DATA || s->state == ST_BDAT)
+        s->state = ST_READY;
+}
+
+/* wait_begin - a command waits: no more input until it is answered. */
+static void wait_begin(struct smtp *s)
+{
+    s->state = ST_WAIT;
+    conn_set_input_paused(s->conn, true);
+    flush(s);
+}
+
+/* wait_end - the answer was queued: go on with what the client pipelined. */
+static void wait_end(struct smtp *s, enum smtp_state next)
+{
+    s->state = next;
+    conn_set_input_paused(s->conn, false);
+    process_input(s);
+}
+
+static bool submission(const struct smtp *s)
+{
+    return s->ss->service->type != SERVICE_SMTP;
+}
+
+static bool auth_offered(struct smtp *s)
+{
+    if (!s->srv->sasl_ready || s->sasl == NULL || s->auth_user != NULL || !s->tls)
+        return false;
+    return sasl_session_mechanisms(s->sasl)[0] != '\0';
+}
+
+static unsigned parse_opts(struct smtp *s)
+{
+    if (!s->esmtp)
+        return 0;
+    unsigned o = SMTP_PARSE_EXT_SIZE | SMTP_PARSE_EXT_8BITMIME | SMTP_PARSE_EXT_SMTPUTF8 |
+                 SMTP_PARSE_EXT_DSN;
+    if (auth_offered(s) || s->auth_user != NULL)
+        o |= SMTP_PARSE_EXT_AUTH;
+    if (s->tx_smtputf8)
+        o |= SMTP_PARSE_TX_SMTPUTF8;
+    return o;
+}
+
+/* sasl_renew - a SASL session for the connection as it is now (after
+ * STARTTLS a new one: RFC 3207 4.2). */
+static void sasl_renew(struct smtp *s)
+{
+    sasl_session_free(&s->sasl);
+    if (!s->srv->sasl_ready)
+        return;
+    char local[96], remote[96];
+    snprintf(local, sizeof local, "%s;%u", conn_local_ip(s->conn), conn_local_port(s->conn));
+    snprintf(remote, sizeof remote, "%s;%u", s->ss->client_ip, s->ss->client_port);
+    const char *err = NULL;
+    /* conn does not expose the cipher's bits; every cipher TLS 1.2+ allows
+     * here has at least 128. */
+    s->sasl = sasl_session_new(submission(s) ? "submission" : "smtp", s->ss->hostname, local,
+                               remote, s->tls, s->tls ? 128 : 0, &err);
+    if (s->sasl == NULL)
+        log_error("event=sasl_session_failed client=%s error=\"%s\"", s->ss->client_ip,
+                  err != NULL ? err : "?");
+}
+
+/* ---- command handlers ---- */
+
+typedef void cmd_handler(struct smtp *s, struct smtp_command *cmd);
+
+static void cmd_ehlo(struct smtp *s, struct smtp_command *cmd)
+{
+    transaction_reset(s);
+    s->esmtp = cmd->verb == SMTP_VERB_EHLO;
+    snprintf(s->helo, sizeof s->helo, "%s", cmd->arg);
+    s->state = ST_READY;
+    if (!s->esmtp) {
+        reply(s, 250, SMTP_ESC_NONE, "%s", s->ss->hostname);
+        return;
+    }
+    char text[1024];
+    int n = snprintf(text, sizeof text,
+                     "%s\nPIPELINING\nSIZE %zu\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\nDSN\n"
+                     "CHUNKING",
+                     s->ss->hostname, s->ss->config->limits.message_size);
+    if (n > 0 && (size_t)n < sizeof text && s->ss->tls_ctx != NULL && !s->tls)
+        n += snprintf(text + n, sizeof text - (size_t)n, "\nSTARTTLS");
+    if (n > 0 && (size_t)n < sizeof text && auth_offered(s))
+        n += snprintf(text + n, sizeof text - (size_t)n, "\nAUTH %s",
+                      sasl_session_mechanisms(s->sasl));
+    reply(s, 250, SMTP_ESC_NONE, "%s", text);
+}
+
+/* sender_answer - SENDERS came back for MAIL by an authenticated user. */
+static void sender_answer_in(struct smtp *s, const struct auth_response *resp)
+{
+    s->auth_request = 0;
+    enum smtp_sender_decision d = smtp_policy_sender(resp->status, &resp->senders, s->pending_addr);
+    reply_fixed(s, smtp_policy_sender_reply(d));
+    if (d != SMTP_SENDER_OK) {
+        log_info("event=sender_refused client=%s user=%s sender=<%s> status=%s", s->ss->client_ip,
+                 s->auth_user, s->pending_addr, auth_status_name(resp->status));
+        transaction_reset(s);
+        wait_end(s, ST_READY);
+        return;
+    }
+    wait_end(s, ST_MAIL);
+}
+
+static void sender_answer(void *ctx, const struct auth_response *resp)
+{
+    struct smtp *s = ctx;
+    enter(s);
+    sender_answer_in(s, resp);
+    leave(s);
+}
+
+static void cmd_mail(struct smtp *s, struct smtp_command *cmd)
+{
+    if (submission(s) && !s->tls) {
+        reply(s, 530, SMTP_ESC_SECURITY_OTHER, "Must issue a STARTTLS command first");
+        return;
+    }
+    if (submission(s) && s->auth_user == NULL) {
+        reply(s, 530, SMTP_ESC_SECURITY_OTHER, "Authentication required");
+        return;
+    }
+    const struct smtp_params *p = &cmd->params;
+    if (p->has_size && p->size > s->ss->config->limits.message_size) {
+        reply(s, 552, SMTP_ESC_MESSAGE_TOO_BIG, "Message size exceeds fixed maximum of %zu",
+              s->ss->config->limits.message_size);
+        return;
+    }
+    char addr[ADDRESS_RENDER_MAX + 1];
+    if (address_render(&cmd->path, addr, sizeof addr) < 0) {
+        reply_fixed(s, smtp_reply_parse_error(SMTP_PARSE_SENDER_TOO_LONG));
+        return;
+    }
+    s->env = queue_envelope_new();
+    if (s->env == NULL || queue_envelope_set(&s->env->sender, addr) < 0 ||
+        (p->has_envid && queue_envelope_set(&s->env->envid, p->envid) < 0)) {
+        reply(s, 451, SMTP_ESC_SYSTEM_OTHER, "Out of memory");
+        transaction_reset(s);
+        return;
+    }
+    s->env->ret = p->ret == SMTP_RET_FULL   ? QUEUE_RET_FULL
+                  : p->ret == SMTP_RET_HDRS ? QUEUE_RET_HDRS
+                                            : QUEUE_RET_UNSET;
+    s->tx_smtputf8 = p->smtputf8;
+    s->tx_declared_size = p->has_size ? p->size : 0;
+    s->rcpt_rejected = 0;
+    if (s->auth_user != NULL) {
+        snprintf(s->pending_addr, sizeof s->pending_addr, "%s", addr);
+        const char *args[] = {s->auth_user};
+        s->auth_request =
+            auth_async_request(s->srv->async, AUTH_REQ_SENDERS, args, 1, sender_answer, s);
+        if (s->auth_request != 0) {
+            wait_begin(s);
+            return;
+        }
+        reply_fixed(s, smtp_policy_sender_reply(SMTP_SENDER_TEMPFAIL));
+        transaction_reset(s);
+        return;
+    }
+    reply(s, 250, SMTP_ESC_ADDRESS_OTHER, "Sender ok");
+    s->state = ST_MAIL;
+}
+
+/* rcpt_answer - RESOLVE came back: the policy table decides. */
+static void rcpt_answer_in(struct smtp *s, const struct auth_response *resp)
+{
+    s->auth_request = 0;
+    enum smtp_rcpt_decision d =
+        smtp_policy_rcpt(resp->status, resp->recipient, s->auth_user != NULL || s->trusted);
+    enum smtp_state next = s->env->rcpt_count > 0 ? ST_RCPT : ST_MAIL;
+    if (d == SMTP_RCPT_ACCEPT) {
+        char orcpt[SMTP_ORCPT_MAX * 2 + 2];
+        const struct smtp_params *p = &s->cmd.params;
+        if (p->has_orcpt)
+            snprintf(orcpt, sizeof orcpt, "%s;%s", p->orcpt_type, p->orcpt);
+        char *err = NULL;
+        if (queue_envelope_add_recipient(s->env, s->pending_addr, p->notify,
+                                         p->has_orcpt ? orcpt : NULL, &err) < 0) {
+            reply(s, 452, SMTP_ESC_TOO_MANY_RECIPIENTS, "%s", err != NULL ? err : "Out of memory");
+            free(err);
+            wait_end(s, next);
+            return;
+        }
+        next = ST_RCPT;
+    } else {
+        s->rcpt_rejected++;
+        log_info("event=rcpt_refused client=%s rcpt=<%s> decision=%d status=%s kind=%s",
+                 s->ss->client_ip, s->pending_addr, (int)d, auth_status_name(resp->status),
+                 resp->recipient != NULL ? auth_kind_name(resp->recipient->kind) : "-");
+    }
+    reply_fixed(s, smtp_policy_rcpt_reply(d));
+    wait_end(s, next);
+}
+
+static void rcpt_answer(void *ctx, const struct auth_response *resp)
+{
+    struct smtp *s = ctx;
+    enter(s);
+    rcpt_answer_in(s, resp);
+    leave(s);
+}
+
+static void cmd_rcpt(struct smtp *s, struct smtp_command *cmd)
+{
+    if (s->bdat_active) {
+        reply(s, 503, SMTP_ESC_INVALID_COMMAND, "RCPT not allowed during BDAT");
+        return;
+    }
+    if (s->env->rcpt_count >= s->ss->config->limits.recipients) {
+        reply(s, 452, SMTP_ESC_TOO_MANY_RECIPIENTS, "Too many recipients");
+        return;
+    }
+    const struct address *a = &cmd->path;
+    const struct config_domains *dom = &s->ss->config->domains;
+    int n;
+    if (a->is_postmaster) /* RFC 5321 4.5.1: <Postmaster> without a domain */
+        n = snprintf(s->pending_addr, sizeof s->pending_addr, "postmaster@%s",
+                     dom->local_count > 0 ? dom->local[0] : s->ss->hostname);
+    else
+        n = address_render(a, s->pending_addr, sizeof s->pending_addr);
+    if (n < 0 || (size_t)n >= sizeof s->pending_addr) {
+        reply_fixed(s, smtp_reply_parse_error(SMTP_PARSE_RECIPIENT_TOO_LONG));
+        return;
+    }
+    const char *args[] = {s->pending_addr};
+    s->auth_request = auth_async_request(s->srv->async, AUTH_REQ_RESOLVE, args, 1, rcpt_answer, s);
+    if (s->auth_request == 0) {
+        reply_fixed(s, smtp_policy_rcpt_reply(SMTP_RCPT_TEMPFAIL));
+        return;
+    }
+    wait_begin(s);
+}
+
+static int data_write(void *ctx, const void *data, size_t len)
+{
+    struct smtp *s = ctx;
+    char *err = NULL;
+    if (queue_msg_write(s->msg, data, len, &err) < 0) {
+        log_error("event=queue_write_failed client=%s error=\"%s\"", s->ss->client_ip,
+                  err != NULL ? err : "?");
+        free(err);
+        return -1;
+    }
+    return 0;
+}
+
+/* message_begin - open the queue file and write the trace field; on
+ * submission, prepare the fields to add when missing (RFC 6409 8.2, 8.3). */
+static int message_begin(struct smtp *s)
+{
+    char *err = NULL;
+    s->msg = queue_msg_begin(s->srv->queue, &err);
+    if (s->msg == NULL) {
+        log_error("event=queue_begin_failed client=%s error=\"%s\"", s->ss->client_ip,
+                  err != NULL ? err : "?");
+        free(err);
+        return -1;
+    }
+    time_t now = time(NULL);
+    struct smtp_data_fixups fix = {NULL, NULL};
+    if (submission(s)) {
+        struct tm tm;
+        char date[64];
+        if (localtime_r(&now, &tm) != NULL &&
+            strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm) > 0) {
+            snprintf(s->date_field, sizeof s->date_field, "Date: %s\r\n", date);
+            fix.date = s->date_field;
+        }
+        snprintf(s->msgid_field, sizeof s->msgid_field, "Message-ID: <%s@%s>\r\n",
+                 queue_msg_id(s->msg), s->ss->hostname);
+        fix.message_id = s->msgid_field;
+    }
+    smtp_data_init(&s->data, s->ss->config->limits.message_size,
+                   s->ss->config->limits.text_line_length, &fix, data_write, s);
+    char field[2048];
+    struct received_info info = {
+        .helo = s->helo,
+        .client_ip = s->ss->client_ip,
+        .hostname = s->ss->hostname,
+        .esmtp = s->esmtp,
+        .tls_version = s->tls ? conn_tls_version(s->conn) : NULL,
+        .tls_cipher = s->tls ? conn_tls_cipher(s->conn) : NULL,
+        .authenticated = s->auth_user != NULL,
+        .queue_id = queue_msg_id(s->msg),
+        .for_rcpt = s->env->rcpt_count == 1 ? s->env->rcpts[0].address : NULL,
+        .when = now,
+    };
+    int n = received_format(field, sizeof field, &info);
+    if (n < 0) {
+        info.for_rcpt = NULL;
+        info.helo = NULL;
+        n = received_format(field, sizeof field, &info);
+    }
+    if (n < 0 || data_write(s, field, (size_t)n) < 0) {
+        queue_msg_abort(&s->msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void cmd_data(struct smtp *s, struct smtp_command *cmd)
+{
+    (void)cmd;
+    if (s->bdat_active) {
+        reply(s, 503, SMTP_ESC_INVALID_COMMAND, "DATA not allowed after BDAT");
+        return;
+    }
+    if (s->state == ST_MAIL) {
+        reply(s, 554, SMTP_ESC_INVALID_COMMAND, "No valid recipients");
+        return;
+    }
+    if (message_begin(s) < 0) {
+        reply(s, 451, SMTP_ESC_SYSTEM_OTHER, "Cannot queue the message now, try again later");
+        return;
+    }
+    reply(s, 354, SMTP_ESC_NONE, "End data with <CR><LF>.<CR><LF>");
+    conn_set_line_limit(s->conn, DATA_LINE_LIMIT);
+    s->state = ST_DATA;
+}
+
+/* ---- commit: the fsync on a pool thread ---- */
+
+static void commit_work(void *arg)
+{
+    struct smtp *s = arg;
+    pthread_mutex_lock(&s->srv->queue_lock);
+    s->commit_result = queue_msg_commit(&s->msg, s->env, &s->commit_error);
+    pthread_mutex_unlock(&s->srv->queue_lock);
+}
+
+static void commit_done(void *arg)
+{
+    struct smtp *s = arg;
+    enter(s);
+    s->job_running = false;
+    if (s->commit_result == 0) {
+        log_info("event=queued id=%s client=%s sender=<%s> rcpts=%zu size=%llu", s->env->id,
+                 s->ss->client_ip, s->env->sender, s->env->rcpt_count,
+                 (unsigned long long)s->env->size);
+        reply(s, 250, SMTP_ESC_OTHER, "Ok: queued as %s", s->env->id);
+    } else {
+        log_error("event=queue_commit_failed client=%s error=\"%s\"", s->ss->client_ip,
+                  s->commit_error != NULL ? s->commit_error : "?");
+        reply(s, 451, SMTP_ESC_SYSTEM_OTHER, "Cannot queue the message now, try again later");
+    }
+    free(s->commit_error);
+    s->commit_error = NULL;
+    if (!s->ending) {
+        s->state = ST_READY;
+        transaction_reset(s);
+        wait_end(s, ST_READY);
+    }
+    leave(s);
+}
+
+/* message_end - the message is complete: refuse it, or commit it. */
+static void message_end(struct smtp *s)
+{
+    conn_set_line_limit(s->conn, s->ss->config->limits.line_length);
+    enum smtp_data_verdict v = smtp_data_finish(&s->data);
+    if (v != SMTP_DATA_OK) {
+        log_info("event=message_refused client=%s reason=%s size=%llu", s->ss->client_ip,
+                 smtp_data_verdict_name(v), (unsigned long long)s->data.size);
+        switch (v) {
+        case SMTP_DATA_BARE_EOL:
+            reply(s, 550, SMTP_ESC_MEDIA_OTHER, "Bare CR or LF in message text not allowed");
+            break;
+        case SMTP_DATA_TOO_BIG:
+            reply(s, 552, SMTP_ESC_MESSAGE_TOO_BIG, "Message size exceeds fixed maximum");
+            break;
+        case SMTP_DATA_LINE_TOO_LONG:
+            reply(s, 500, SMTP_ESC_SYNTAX_ERROR, "Line too long in message text");
+            break;
+        default:
+            reply(s, 451, SMTP_ESC_SYSTEM_OTHER, "Cannot queue the message now, try again later");
+            break;
+        }
+        transaction_reset(s);
+        s->state = ST_READY;
+        return;
+    }
+    if (queue_envelope_set(&s->env->client_address, s->ss->client_ip) < 0 ||
+        queue_envelope_set(&s->env->client_helo, s->helo[0] != '\0' ? s->helo : NULL) < 0 ||
+        queue_envelope_set(&s->env->auth_user, s->auth_user) < 0 ||
+        (s->tls && (queue_envelope_set(&s->env->tls_version, conn_tls_version(s->conn)) < 0 ||
+                    queue_envelope_set(&s->env->tls_cipher, conn_tls_cipher(s->conn)) < 0))) {
+        reply(s, 451, SMTP_ESC_SYSTEM_OTHER, "Out of memory");
+        transaction_reset(s);
+        s->state = ST_READY;
+        return;
+    }
+    if (threadpool_submit(s->srv->pool, commit_work, commit_done, s) < 0) {
+        reply(s, 451, SMTP_ESC_SYSTEM_OTHER, "Out of memory");
+        transaction_reset(s);
+        s->state = ST_READY;
+        return;
+    }
+    s->job_running = true;
+    wait_begin(s);
+}
+
+static void cmd_bdat(struct smtp *s, struct smtp_command *cmd)
+{
+    s->bdat_left = cmd->chunk_size;
+    s->bdat_last = cmd->last;
+    s->bdat_refusal = NULL;
+    static const struct smtp_reply no_rcpt = {554, SMTP_ESC_INVALID_COMMAND, "No valid recipients"};
+    static const struct smtp_reply bad_seq = {503, SMTP_ESC_INVALID_COMMAND,
+                                              "Bad sequence of commands"};
+    static const struct smtp_reply tempfail = {451, SMTP_ESC_SYSTEM_OTHER,
+                                               "Cannot queue the message now, try again later"};
+    /* RFC 3030 2: the chunk is read whatever the answer will be, so that its
+     * octets are never taken for commands. */
+    if (!s->esmtp || (s->state != ST_MAIL && s->state != ST_RCPT))
+        s->bdat_refusal = &bad_seq;
+    else if (s->state == ST_MAIL)
+        s->bdat_refusal = &no_rcpt;
+    else if (!s->bdat_active && message_begin(s) < 0)
+        s->bdat_refusal = &tempfail;
+    else
+        s->bdat_active = true;
+    s->state = ST_BDAT;
+}
+
+/* bdat_read - read chunk octets; false when waiting for more. */
+static bool bdat_read(struct smtp *s)
+{
+    while (s->bdat_left > 0) {
+        const char *data;
+        size_t len;
+        size_t want = s->bdat_left > 65536 ? 65536 : (size_t)s->bdat_left;
+        enum conn_result r = conn_read_bytes(s->conn, want, &data, &len);
+        if (r == CONN_AGAIN)
+            return false;
+        if (r != CONN_OK) {
+            session_end(s);
+            return false;
+        }
+        s->bdat_left -= len;
+        if (s->bdat_refusal == NULL)
+            smtp_data_chunk(&s->data, data, len, false);
+    }
+    if (s->bdat_refusal != NULL) {
+        reply_fixed(s, s->bdat_refusal);
+        /* a refused chunk ends the transaction it was part of */
+        if (s->bdat_active || s->env != NULL) {
+            transaction_reset(s);
+            s->state = ST_READY;
+        } else {
+            s->state = s->esmtp || s->helo[0] != '\0' ? ST_READY : ST_GREETED;
+        }
+        return true;
+    }
+    if (s->bdat_last) {
+        smtp_data_chunk(&s->data, "", 0, true);
+        message_end(s);
+        return s->state != ST_WAIT;
+    }
+    if (s->data.verdict != SMTP_DATA_OK) {
+        /* too big already: say so now and drop the transaction */
+        message_end(s);
+        return true;
+    }
+    reply(s, 250, SMTP_ESC_OTHER, "%llu octets received", (unsigned long long)s->data.size);
+    s->state = ST_RCPT;
+    return true;
+}
+
+static void cmd_rset(struct smtp *s, struct smtp_command *cmd)
+{
+    (void)cmd;
+    transaction_reset(s);
+    reply(s, 250, SMTP_ESC_OTHER, "Ok");
+}
+
+static void cmd_noop(struct smtp *s, struct smtp_command *cmd)
+{
+    (void)cmd;
+    reply(s, 250, SMTP_ESC_OTHER, "Ok");
+}
+
+static void cmd_quit(struct smtp *s, struct smtp_command *cmd)
+{
+    (void)cmd;
+    transaction_reset(s);
+    close_with(s, 221, SMTP_ESC_OTHER, "Bye");
+}
+
+static void cmd_help(struct smtp *s, struct smtp_command *cmd)
+{
+    (void)cmd;
+    reply(s, 214, SMTP_ESC_OTHER,
+          "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY STARTTLS AUTH");
+}
+
+/* VRFY discloses nothing (RFC 5321 3.5.3 allows 252). */
+static void cmd_vrfy(struct smtp *s, struct smtp_command *cmd)
+{
+    (void)cmd;
+    reply(s, 252, SMTP_ESC_OTHER, "Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void cmd_expn(struct smtp *s, struct smtp_command *cmd)
+{
+    (void)cmd;
+    reply(s, 502, SMTP_ESC_INVALID_COMMAND, "EXPN not available");
+}
+
+static void cmd_starttls(struct smtp *s, struct smtp_command *cmd)
+{
+    (void)cmd;
+    if (s->tls || s->ss->tls_ctx == NULL) {
+        reply(s, 503, SMTP_ESC_INVALID_COMMAND, "TLS not available");
+        return;
+    }
+    reply(s, 220, SMTP_ESC_OTHER, "Ready to start TLS");
+    /* The reply must be out before the handshake; a client normally waits
+     * for it, so the socket buffer takes it at once. */
+    if (conn_flush(s->conn) != CONN_OK) {
+        session_end(s);
+        return;
+    }
+    size_t discarded = 0;
+    if (conn_tls_server_start(s->conn, s->ss->tls_ctx, &discarded) < 0) {
+        log_error("event=starttls_failed client=%s error=\"%s\"", s->ss->client_ip,
+                  conn_error(s->conn));
+        session_end(s);
+        return;
+    }
+    if (discarded > 0)
+        log_info("event=starttls_discarded client=%s bytes=%zu", s->ss->client_ip, discarded);
+    /* RFC 3207 4.2: forget everything learnt before TLS. */
+    transaction_reset(s);
+    s->tls = true;
+    s->esmtp = false;
+    s->helo[0] = '\0';
+    s->state = ST_GREETED;
+    sasl_renew(s);
+}
+
+/* ---- AUTH ---- */
+
+static char *b64_encode(const unsigned char *in, size_t len)
+{
+    char *out = malloc(((len + 2) / 3) * 4 + 1);
+    if (out != NULL)
+        EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+    return out;
+}
+
+/* b64_decode - strict base64 into a malloc'd buffer; -1 when not base64. */
+static int b64_decode(const char *in, size_t len, unsigned char **out_r, size_t *len_r)
+{
+    if (len % 4 != 0)
+        return -1;
+    unsigned char *out = malloc(len / 4 * 3 + 1);
+    if (out == NULL)
+        return -1;
+    int n = len == 0 ? 0 : EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+    if (n < 0) {
+        free(out);
+        return -1;
+    }
+    /* EVP_DecodeBlock counts the padding as zero octets */
+    if (len >= 1 && in[len - 1] == '=')
+        n--;
+    if (len >= 2 && in[len - 2] == '=')
+        n--;
+    *out_r = out;
+    *len_r = (size_t)n;
+    return 0;
+}
+
+static void sasl_work(void *arg)
+{
+    struct smtp *s = arg;
+    const unsigned char *out = NULL;
+    size_t out_len = 0;
+    if (s->sasl_is_start)
+        s->sasl_result =
+            sasl_session_start(s->sasl, s->sasl_mech, s->sasl_has_initial ? s->sasl_in : NULL,
+                               s->sasl_in_len, &out, &out_len);
+    else
+        s->sasl_result = sasl_session_step(s->sasl, s->sasl_in, s->sasl_in_len, &out, &out_len);
+    if (s->sasl_result == SASL_SESSION_CONTINUE)
+        s->sasl_challenge = b64_encode(out != NULL ? out : (const unsigned char *)"", out_len);
+}
+
+static void auth_delay_done(void *ctx)
+{
+    struct smtp *s = ctx;
+    enter(s);
+    event_timer_remove(&s->timer);
+    reply(s, 535, SMTP_ESC_AUTH_INVALID, "Authentication credentials invalid");
+    if (s->auth_failures >= AUTH_FAILURES_MAX)
+        close_with(s, 421, SMTP_ESC_SECURITY_OTHER, "Too many authentication failures");
+    else
+        wait_end(s, ST_READY);
+    leave(s);
+}
+
+static void sasl_done_in(struct smtp *s)
+{
+    switch (s->sasl_result) {
+    case SASL_SESSION_CONTINUE:
+        if (s->sasl_challenge == NULL) {
+            reply(s, 454, SMTP_ESC_SECURITY_OTHER, "Temporary authentication failure");
+            wait_end(s, ST_READY);
+            return;
+        }
+        reply(s, 334, SMTP_ESC_NONE, "%s", s->sasl_challenge);
+        free(s->sasl_challenge);
+        s->sasl_challenge = NULL;
+        conn_set_line_limit(s->conn, AUTH_LINE_LIMIT);
+        wait_end(s, ST_AUTH);
+        return;
+    case SASL_SESSION_OK: {
+        const char *user = sasl_session_user(s->sasl);
+        s->auth_user = strdup(user != NULL ? user : "");
+        if (s->auth_user == NULL) {
+            reply(s, 454, SMTP_ESC_SECURITY_OTHER, "Temporary authentication failure");
+            break;
+        }
+        log_info("event=auth client=%s user=%s mech=%s", s->ss->client_ip, s->auth_user,
+                 s->sasl_mech);
+        reply(s, 235, SMTP_ESC_AUTH_SUCCEEDED, "Authentication successful");
+        break;
+    }
+    case SASL_SESSION_FAILED: {
+        s->auth_failures++;
+        log_info("event=auth_failed client=%s mech=%s failures=%u", s->ss->client_ip, s->sasl_mech,
+                 s->auth_failures);
+        /* a growing delay before the answer slows down guessing */
+        s->timer = event_timer_add(s->ss->loop, (uint64_t)s->auth_failures * AUTH_DELAY_STEP_MS,
+                                   auth_delay_done, s);
+        if (s->timer == NULL) {
+            reply(s, 535, SMTP_ESC_AUTH_INVALID, "Authentication credentials invalid");
+            break;
+        }
+        return;
+    }
+    case SASL_SESSION_TEMPFAIL:
+        reply(s, 454, SMTP_ESC_SECURITY_OTHER, "Temporary authentication failure");
+        break;
+    case SASL_SESSION_BAD_PROTOCOL:
+        reply(s, 501, SMTP_ESC_SYNTAX_ERROR, "Malformed authentication response");
+        break;
+    case SASL_SESSION_NO_MECHANISM:
+        reply(s, 504, SMTP_ESC_INVALID_ARGUMENTS, "Unrecognized authentication mechanism");
+        break;
+    case SASL_SESSION_ENCRYPTION_REQUIRED:
+        reply(s, 538, SMTP_ESC_ENCRYPTION_FOR_MECH,
+              "Encryption required for requested authentication mechanism");
+        break;
+    }
+    wait_end(s, ST_READY);
+}
+
+static void sasl_done(void *arg)
+{
+    struct smtp *s = arg;
+    enter(s);
+    s->job_running = false;
+    free(s->sasl_in);
+    s->sasl_in = NULL;
+    if (!s->ending)
+        sasl_done_in(s);
+    leave(s);
+}
+
+static void sasl_submit(struct smtp *s)
+{
+    if (threadpool_submit(s->srv->pool, sasl_work, sasl_done, s) < 0) {
+        free(s->sasl_in);
+        s->sasl_in = NULL;
+        reply(s, 454, SMTP_ESC_SECURITY_OTHER, "Temporary authentication failure");
+        s->state = ST_READY;
+        return;
+    }
+    s->job_running = true;
+    wait_begin(s);
+}
+
+static void cmd_auth(struct smtp *s, struct smtp_command *cmd)
+{
+    if (s->auth_user != NULL) {
+        reply(s, 503, SMTP_ESC_INVALID_COMMAND, "Already authenticated");
+        return;
+    }
+    if (!s->tls && submission(s)) {
+        reply(s, 530, SMTP_ESC_SECURITY_OTHER, "Must issue a STARTTLS command first");
+        return;
+    }
+    if (!auth_offered(s) || !s->esmtp) {
+        reply(s, 503, SMTP_ESC_INVALID_COMMAND, "AUTH not available");
+        return;
+    }
+    snprintf(s->sasl_mech, sizeof s->sasl_mech, "%s", cmd->mech);
+    s->sasl_is_start = true;
+    s->sasl_has_initial = cmd->has_initial_response;
+    s->sasl_in = NULL;
+    s->sasl_in_len = 0;
+    if (cmd->has_initial_response) {
+        /* RFC 4954 4: "=" is an empty initial response */
+        const char *ir = strcmp(cmd->arg, "=") == 0 ? "" : cmd->arg;
+        if (b64_decode(ir, strlen(ir), &s->sasl_in, &s->sasl_in_len) < 0) {
+            reply(s, 501, SMTP_ESC_SYNTAX_ERROR, "Invalid base64 data");
+            return;
+        }
+    }
+    sasl_submit(s);
+}
+
+/* auth_line - a response line in an AUTH exchange (RFC 4954 4). */
+static void auth_line(struct smtp *s, const struct conn_line *line)
+{
+    conn_set_line_limit(s->conn, s->ss->config->limits.line_length);
+    s->state = ST_READY;
+    if (line->len == 1 && line->data[0] == '*') {
+        reply(s, 501, SMTP_ESC_OTHER, "Authentication cancelled");
+        return;
+    }
+    if (line->has_nul || line->bare_cr ||
+        b64_decode(line->data, line->len, &s->sasl_in, &s->sasl_in_len) < 0) {
+        reply(s, 501, SMTP_ESC_SYNTAX_ERROR, "Invalid base64 data");
+        return;
+    }
+    s->sasl_is_start = false;
+    sasl_submit(s);
+}
+
+/* ---- the command table ---- */
+
+#define ANY_SESSION (S(ST_GREETED) | S(ST_READY) | S(ST_MAIL) | S(ST_RCPT))
+
+static const struct command {
+    enum smtp_verb verb;
+    cmd_handler *handler;
+    unsigned states; /* where it is allowed; elsewhere 503 5.5.1 */
+} commands[] = {
+    {SMTP_VERB_EHLO, cmd_ehlo, ANY_SESSION},
+    {SMTP_VERB_HELO, cmd_ehlo, ANY_SESSION},
+    {SMTP_VERB_MAIL, cmd_mail, S(ST_READY)},
+    {SMTP_VERB_RCPT, cmd_rcpt, S(ST_MAIL) | S(ST_RCPT)},
+    {SMTP_VERB_DATA, cmd_data, S(ST_MAIL) | S(ST_RCPT)},
+    {SMTP_VERB_BDAT, cmd_bdat, ANY_SESSION}, /* reads its chunk even when refused */
+    {SMTP_VERB_RSET, cmd_rset, ANY_SESSION},
+    {SMTP_VERB_NOOP, cmd_noop, ANY_SESSION},
+    {SMTP_VERB_QUIT, cmd_quit, ANY_SESSION},
+    {SMTP_VERB_HELP, cmd_help, ANY_SESSION},
+    {SMTP_VERB_VRFY, cmd_vrfy, ANY_SESSION},
+    {SMTP_VERB_EXPN, cmd_expn, ANY_SESSION},
+    {SMTP_VERB_STARTTLS, cmd_starttls, S(ST_READY)},
+    {SMTP_VERB_AUTH, cmd_auth, S(ST_READY)},
+};
+
+static void command_line(struct smtp *s, const struct conn_line *line)
+{
+    struct smtp_command *cmd = &s->cmd;
+    enum smtp_parse_result r = line->has_nul || line->bare_cr || line->bare_lf
+                                   ? SMTP_PARSE_BAD_LINE
+                                   : smtp_parse_line(line->data, line->len, parse_opts(s), cmd);
+    if (r != SMTP_PARSE_OK) {
+        /* a BDAT whose size parsed cannot be told from data anyway; one
+         * that did not parse has no size to skip: refuse the line only */
+        reply_fixed(s, smtp_reply_parse_error(r));
+        return;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (commands[i].verb != cmd->verb)
+            continue;
+        if (!(commands[i].states & S(s->state))) {
+            if (s->state == ST_GREETED && cmd->verb != SMTP_VERB_STARTTLS &&
+                cmd->verb != SMTP_VERB_AUTH)
+                reply(s, 503, SMTP_ESC_INVALID_COMMAND, "Send EHLO or HELO first");
+            else
+                reply(s, 503, SMTP_ESC_INVALID_COMMAND, "Bad sequence of commands");
+            return;
+        }
+        commands[i].handler(s, cmd);
+        return;
+    }
+    reply_fixed(s, smtp_reply_parse_error(SMTP_PARSE_UNKNOWN_COMMAND));
+}
+
+/* process_input - read and act until input runs out or the state stops taking it. */
+static void process_input(struct smtp *s)
+{
+    for (;;) {
+        if (s->state == ST_WAIT || s->state == ST_CLOSING || s->state == ST_PREGREET)
+            return;
+        if (s->errors > s->ss->config->limits.errors) {
+            close_with(s, 421, SMTP_ESC_OTHER, "Too many errors, closing connection");
+            return;
+        }
+        if (s->state == ST_BDAT) {
+            if (!bdat_read(s))
+                return;
+            continue;
+        }
+        struct conn_line line;
+        enum conn_result r = conn_read_line(s->conn, &line);
+        if (r == CONN_AGAIN) {
+            flush(s);
+            return;
+        }
+        if (r == CONN_EOF || r == CONN_ERROR) {
+            if (r == CONN_ERROR)
+                log_info("event=conn_error client=%s error=\"%s\"", s->ss->client_ip,
+                         conn_error(s->conn));
+            session_end(s);
+            return;
+        }
+        if (s->state == ST_DATA) {
+            if (r == CONN_TOO_LONG)
+                smtp_data_line_too_long(&s->data);
+            else if (smtp_data_line(&s->data, line.data, line.len, line.bare_lf, line.bare_cr))
+                message_end(s);
+            continue;
+        }
+        if (r == CONN_TOO_LONG) {
+            if (s->state == ST_AUTH) {
+                conn_set_line_limit(s->conn, s->ss->config->limits.line_length);
+                s->state = ST_READY;
+                reply(s, 500, SMTP_ESC_AUTH_LINE_TOO_LONG, "Authentication line too long");
+            } else {
+                reply_fixed(s, smtp_reply_parse_error(SMTP_PARSE_TOO_LONG));
+            }
+            continue;
+        }
+        if (s->state == ST_AUTH)
+            auth_line(s, &line);
+        else
+            command_line(s, &line);
+    }
+}
+
+/* greet - the pregreet wait is over and the client kept quiet. */
+static void greet(void *ctx)
+{
+    struct smtp *s = ctx;
+    enter(s);
+    event_timer_remove(&s->timer);
+    if (conn_input_pending(s->conn) > 0) {
+        log_info("event=pregreet client=%s", s->ss->client_ip);
+        close_with(s, 554, SMTP_ESC_PROTOCOL_OTHER, "Protocol error: talked before the greeting");
+    } else {
+        reply(s, 220, SMTP_ESC_NONE, "%s ESMTP dirmail", s->ss->hostname);
+        s->state = ST_GREETED;
+        flush(s);
+        process_input(s);
+    }
+    leave(s);
+}
+
+static void handler_in(struct smtp *s, enum conn_event event)
+{
+    switch (event) {
+    case CONN_EVENT_TIMEOUT:
+        if (s->state == ST_CLOSING || s->job_running) {
+            session_end(s);
+            return;
+        }
+        log_info("event=timeout client=%s", s->ss->client_ip);
+        close_with(s, 421, SMTP_ESC_BAD_CONNECTION, "Timeout, closing connection");
+        return;
+    case CONN_EVENT_FLUSHED:
+        if (s->state == ST_CLOSING)
+            session_end(s);
+        return;
+    case CONN_EVENT_INPUT:
+        if (s->state == ST_PREGREET) {
+            /* Under implicit TLS the handshake is input too: only
+             * application data counts as talking first. */
+            struct conn_line line;
+            enum conn_result r = conn_read_line(s->conn, &line);
+            if (r == CONN_AGAIN && conn_input_pending(s->conn) == 0)
+                return;
+            if (r == CONN_EOF || r == CONN_ERROR) {
+                session_end(s);
+                return;
+            }
+            log_info("event=pregreet client=%s", s->ss->client_ip);
+            close_with(s, 554, SMTP_ESC_PROTOCOL_OTHER,
+                       "Protocol error: talked before the greeting");
+            return;
+        }
+        if (s->state == ST_CLOSING) {
+            conn_set_input_paused(s->conn, true);
+            return;
+        }
+        process_input(s);
+        return;
+    }
+}
+
+static void handler(struct conn *conn, enum conn_event event, void *ctx)
+{
+    struct smtp *s = ctx;
+    (void)conn;
+    enter(s);
+    handler_in(s, event);
+    leave(s);
+}
+
+void smtp_session_start(struct service_session *ss)
+{
+    char line[512];
+    struct smtp_server *srv = server_get(ss);
+    struct smtp *s = srv != NULL ? calloc(1, sizeof *s) : NULL;
+    if (s == NULL) {
+        snprintf(line, sizeof line, "421 4.3.0 %s Service temporarily unavailable", ss->hostname);
+        service_say_and_close(ss, line);
+        return;
+    }
+    s->ss = ss;
+    s->srv = srv;
+    s->conn = ss->conn;
+    s->state = ST_PREGREET;
+    s->trusted = smtp_policy_trusted(&ss->config->relay, ss->client_ip);
+    ss->protocol = s;
+    if (config_service_implicit_tls(ss->service->type)) {
+        if (service_tls_begin(ss) < 0) {
+            session_free(s);
+            ss->protocol = NULL;
+            conn_free(&ss->conn);
+            ss->finished(ss);
+            return;
+        }
+        s->tls = true;
+    }
+    if (conn_attach(s->conn, ss->loop, handler, s) < 0) {
+        session_end(s);
+        return;
+    }
+    conn_set_timeouts(s->conn, ss->service->idle_timeout * 1000ull,
+                      ss->service->session_timeout * 1000ull);
+    sasl_renew(s);
+    s->timer = event_timer_add(ss->loop, PREGREET_MS, greet, s);
+    if (s->timer == NULL)
+        session_end(s);
+}
