@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -175,11 +176,22 @@ static void print_recipient(const struct auth_recipient *r)
         printf("next_hop: %s\n", r->next_hop != NULL ? r->next_hop : "MX");
 }
 
-/* tempfail - report a temporary failure the way every command does. */
+/* The auth socket's path, for error messages. */
+static const char *socket_path;
+
+/* tempfail - report a temporary failure the way every command does; when
+ * the socket is not there, say so (dirmaild is probably not running). */
 static int tempfail(const char *what, const char *arg, const struct auth_response *resp)
 {
-    fail("%s %s: temporary failure: %s", what, arg,
-         resp->error != NULL ? resp->error : "no reason given");
+    const char *why = resp->error != NULL
+                          ? resp->error
+                          : "the directory did not answer (dirmaild's log says why)";
+    struct stat st;
+    if (socket_path != NULL && stat(socket_path, &st) < 0)
+        fail("%s %s: temporary failure: %s: %s: %s (is dirmaild running?)", what, arg, why,
+             socket_path, strerror(errno));
+    else
+        fail("%s %s: temporary failure: %s", what, arg, why);
     return EXIT_TEMPFAIL;
 }
 
@@ -334,6 +346,7 @@ int main(int argc, char **argv)
         config_free(&conf);
         return EXIT_CONFIG;
     }
+    socket_path = sock;
     struct auth_client *client = auth_client_new(sock, request_timeout_ms(conf));
     config_free(&conf);
     if (client == NULL) {

@@ -315,6 +315,9 @@ class Dirmailctl(unittest.TestCase):
         self.assertLess(time.monotonic() - started, 5)
         self.assertIn("temporary failure", r.stderr)
         self.assertIn("dirmailctl: lookup alice@example.org:", r.stderr)
+        self.assertIn("auth.sock", r.stderr)
+        self.assertIn("is dirmaild running?", r.stderr)
+        self.assertEqual(len(r.stderr.splitlines()), 1, r)
         r = ctl(d.path, "auth", "alice", stdin=PASSWORDS["alice"] + "\n")
         self.assertEqual(r.rc, EX_TEMPFAIL, r)
 
