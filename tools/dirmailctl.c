@@ -132,17 +132,31 @@ static int read_password(char *buf, size_t size, const char **error_r)
     return ret;
 }
 
+/* print_value - "key: value" on one line whatever the directory holds:
+ * control bytes are shown as \xNN so a value can never start a new field. */
+static void print_value(const char *key, const char *value)
+{
+    printf("%s: ", key);
+    for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            printf("\\x%02x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('\n');
+}
+
 /* print_list - one "key: value" line per item. */
 static void print_list(const char *key, const struct auth_strlist *l)
 {
     for (size_t i = 0; i < l->count; i++)
-        printf("%s: %s\n", key, l->items[i]);
+        print_value(key, l->items[i]);
 }
 
 static void print_str(const char *key, const char *value)
 {
     if (value != NULL)
-        printf("%s: %s\n", key, value);
+        print_value(key, value);
 }
 
 /* print_recipient - what dirmail does with mail to r, one "key: value" line
@@ -188,10 +202,10 @@ static int tempfail(const char *what, const char *arg, const struct auth_respons
                           : "the directory did not answer (dirmaild's log says why)";
     struct stat st;
     if (socket_path != NULL && stat(socket_path, &st) < 0)
-        fail("%s %s: temporary failure: %s: %s: %s (is dirmaild running?)", what, arg, why,
+        fail("%s %.256s: temporary failure: %s: %s: %s (is dirmaild running?)", what, arg, why,
              socket_path, strerror(errno));
     else
-        fail("%s %s: temporary failure: %s", what, arg, why);
+        fail("%s %.256s: temporary failure: %s", what, arg, why);
     return EXIT_TEMPFAIL;
 }
 
@@ -211,14 +225,14 @@ static int cmd_lookup(struct auth_client *client, char **args, size_t argc)
         /* NOTFOUND still says why (unknown, not_ours, invalid): print it. */
         if (resp.recipient != NULL)
             print_recipient(resp.recipient);
-        fail("lookup %s: not found", address);
+        fail("lookup %.256s: not found", address);
         status = EXIT_NOTFOUND;
         break;
     case AUTH_TEMPFAIL:
         status = tempfail("lookup", address, &resp);
         break;
     default:
-        fail("lookup %s: refused by the auth process: %s", address,
+        fail("lookup %.256s: request refused: %s", address,
              resp.error != NULL ? resp.error : auth_status_name(resp.status));
         status = EXIT_USAGE;
         break;
@@ -236,7 +250,7 @@ static int cmd_auth(struct auth_client *client, char **args, size_t argc)
     const char *error;
     if (read_password(password, sizeof password, &error) < 0) {
         explicit_bzero(password, sizeof password);
-        fail("auth %s: %s", login, error);
+        fail("auth %.256s: %s", login, error);
         return EXIT_USAGE;
     }
     const char *const rargs[] = {login, password, service};
@@ -255,14 +269,14 @@ static int cmd_auth(struct auth_client *client, char **args, size_t argc)
     case AUTH_FAILED:
         /* Why is in dirmaild's log, as for any client: a tool that told
          * "unknown user" from "wrong password" would be an oracle. */
-        fail("auth %s: authentication failed", login);
+        fail("auth %.256s: authentication failed", login);
         status = EXIT_NOTFOUND;
         break;
     case AUTH_TEMPFAIL:
         status = tempfail("auth", login, &resp);
         break;
     default:
-        fail("auth %s: refused by the auth process: %s", login,
+        fail("auth %.256s: request refused: %s", login,
              resp.error != NULL ? resp.error : auth_status_name(resp.status));
         status = EXIT_USAGE;
         break;

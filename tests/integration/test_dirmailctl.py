@@ -152,6 +152,13 @@ class Dirmailctl(unittest.TestCase):
             self.assertEqual(r.rc, 1, (address, r))
             self.assertIsNone(r.one("dn"), r)
 
+    def test_lookup_overlong_address_is_a_usage_error(self):
+        r = ctl(self.conf, "lookup", "x" * 5000 + "@example.org")
+        self.assertEqual(r.rc, EX_USAGE, r)
+        self.assertEqual(len(r.stderr.splitlines()), 1, r)
+        self.assertLess(len(r.stderr), 400, r)
+        self.assertIn("request refused", r.stderr)
+
     # ---- auth ----
 
     def test_auth_right_password(self):
