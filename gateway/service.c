@@ -5,6 +5,8 @@
 
 #include "gateway/service.h"
 
+#include "gateway/smtp_session.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,9 +29,9 @@ static service_start_fn service_unavailable_start;
 #define IMAP_UNAVAILABLE "* BYE [UNAVAILABLE] Service not available yet"
 
 static const struct service_proto protos[] = {
-    {SERVICE_SMTP, "smtp", service_unavailable_start, SMTP_BUSY, SMTP_UNAVAILABLE},
-    {SERVICE_SUBMISSION, "smtp", service_unavailable_start, SMTP_BUSY, SMTP_UNAVAILABLE},
-    {SERVICE_SUBMISSIONS, "smtp", service_unavailable_start, SMTP_BUSY, SMTP_UNAVAILABLE},
+    {SERVICE_SMTP, "smtp", smtp_session_start, SMTP_BUSY, SMTP_UNAVAILABLE},
+    {SERVICE_SUBMISSION, "smtp", smtp_session_start, SMTP_BUSY, SMTP_UNAVAILABLE},
+    {SERVICE_SUBMISSIONS, "smtp", smtp_session_start, SMTP_BUSY, SMTP_UNAVAILABLE},
     {SERVICE_LMTP, "lmtp", service_unavailable_start, SMTP_BUSY, SMTP_UNAVAILABLE},
     {SERVICE_POP3, "pop3", service_unavailable_start, POP3_BUSY, POP3_UNAVAILABLE},
     {SERVICE_POP3S, "pop3", service_unavailable_start, POP3_BUSY, POP3_UNAVAILABLE},

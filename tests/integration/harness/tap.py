@@ -6,9 +6,18 @@ Usage at the end of a test script:
     if __name__ == "__main__":
         harness.tap.main()
 """
+import faulthandler
+import os
+import socket
 import sys
 import traceback
 import unittest
+
+# No test may hang the suite: every socket without its own timeout gives up
+# after a minute, and a whole test script is stopped (with every thread's
+# stack printed into its log) after DIRMAIL_TEST_SCRIPT_TIMEOUT seconds.
+SOCKET_TIMEOUT = 60
+SCRIPT_TIMEOUT = int(os.environ.get("DIRMAIL_TEST_SCRIPT_TIMEOUT", "1200"))
 
 
 class _TapResult(unittest.TestResult):
@@ -59,6 +68,8 @@ class _TapResult(unittest.TestResult):
 
 def main(module="__main__"):
     """Load every TestCase of module, run them in order, print TAP, exit 0/1."""
+    socket.setdefaulttimeout(SOCKET_TIMEOUT)
+    faulthandler.dump_traceback_later(SCRIPT_TIMEOUT, exit=True)
     suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[module])
     result = _TapResult(sys.stdout)
     count = suite.countTestCases()
