@@ -24,6 +24,7 @@
 
 #include "gateway/conn_limit.h"
 #include "gateway/listener.h"
+#include "gateway/queue_runner.h"
 #include "lib/privdrop.h"
 #include "gateway/worker.h"
 #include "lib/event.h"
@@ -36,7 +37,8 @@
 #define MAX_WORKERS 64         /* per generation; CONN_LIMIT_PROCS leaves room for reloads */
 #define AUTH_PROGRAM "dirmail-auth"
 
-enum child_kind { CHILD_AUTH, CHILD_WORKER };
+/* Every generation has one auth process, its workers and one queue runner. */
+enum child_kind { CHILD_AUTH, CHILD_WORKER, CHILD_QUEUE };
 
 struct generation;
 
@@ -57,7 +59,7 @@ struct generation {
     unsigned *service_slots;
     SSL_CTX *tls;
     struct privdrop_ids ids;
-    struct child *children; /* [0] is the auth process, then the workers */
+    struct child *children; /* [0] is the auth process, then the workers, last the runner */
     size_t child_count;
     struct generation *next; /* in the retiring list */
 };
@@ -97,7 +99,7 @@ static void fail(char **error_r, const char *fmt, ...)
 
 static const char *kind_name(enum child_kind kind)
 {
-    return kind == CHILD_AUTH ? "auth" : "worker";
+    return kind == CHILD_AUTH ? "auth" : kind == CHILD_QUEUE ? "queue" : "worker";
 }
 
 static void apply_log_settings(const struct config *conf)
@@ -313,7 +315,7 @@ static struct generation *generation_new(struct config *conf, const struct gener
         log_warning("event=workers_capped configured=%u used=%u", workers, MAX_WORKERS);
         workers = MAX_WORKERS;
     }
-    gen->child_count = 1 + workers;
+    gen->child_count = 1 + workers + 1;
     gen->children = calloc(gen->child_count, sizeof *gen->children);
     if (gen->children == NULL) {
         fail(error_r, "out of memory");
@@ -321,7 +323,9 @@ static struct generation *generation_new(struct config *conf, const struct gener
     }
     for (size_t i = 0; i < gen->child_count; i++) {
         gen->children[i] = (struct child){.gen = gen,
-                                          .kind = i == 0 ? CHILD_AUTH : CHILD_WORKER,
+                                          .kind = i == 0                      ? CHILD_AUTH
+                                                  : i == gen->child_count - 1 ? CHILD_QUEUE
+                                                                              : CHILD_WORKER,
                                           .proc_slot = -1,
                                           .next_delay = RESTART_DELAY_MIN};
     }
@@ -344,10 +348,12 @@ fail:
     return NULL;
 }
 
+/* workers_only: the children that use the auth process (workers and the
+ * queue runner), which must stop before it. */
 static bool generation_running(const struct generation *gen, bool workers_only)
 {
     for (size_t i = 0; i < gen->child_count; i++) {
-        if (gen->children[i].pid > 0 && (!workers_only || gen->children[i].kind == CHILD_WORKER))
+        if (gen->children[i].pid > 0 && (!workers_only || gen->children[i].kind != CHILD_AUTH))
             return true;
     }
     return false;
@@ -417,6 +423,10 @@ static void child_start(struct child *child)
     if (pid == 0) {
         if (child->kind == CHILD_AUTH)
             exec_auth(gen);
+        if (child->kind == CHILD_QUEUE) {
+            struct queue_runner_params qp = {.config = gen->conf, .ids = &gen->ids};
+            queue_runner_main(&qp);
+        }
         struct worker_params params = {
             .config = gen->conf,
             .listeners = gen->listeners,
@@ -445,7 +455,7 @@ static void generation_signal(struct generation *gen, int signo, bool workers_on
     for (size_t i = 0; i < gen->child_count; i++) {
         struct child *c = &gen->children[i];
         event_timer_remove(&c->restart);
-        if (c->pid > 0 && (!workers_only || c->kind == CHILD_WORKER))
+        if (c->pid > 0 && (!workers_only || c->kind != CHILD_AUTH))
             kill(c->pid, signo);
     }
 }

@@ -309,12 +309,23 @@ class Dirmaild:
                 if any(m in line for m in SANITIZER_MARKERS)]
 
     def children(self):
-        """{"auth": [pids], "workers": [pids]} from /proc: the master's children."""
-        out = {"auth": [], "workers": []}
+        """{"auth": [pids], "workers": [pids], "queue": [pids]} from /proc: the
+        master's children (the queue runner names itself dirmail-queue)."""
+        out = {"auth": [], "workers": [], "queue": []}
         for pid, argv in children_of(self.pid):
             is_auth = argv and os.path.basename(argv[0]) == "dirmail-auth"
-            out["auth" if is_auth else "workers"].append(pid)
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    is_queue = f.read().strip() == "dirmail-queue"
+            except OSError:
+                continue
+            out["auth" if is_auth else "queue" if is_queue else "workers"].append(pid)
         return out
+
+    @property
+    def spool(self):
+        """The queue runner's spool: <state_dir>/queue."""
+        return os.path.join(self.sections["server"]["state_dir"], "queue")
 
     def wait_children(self, workers=None, auth=1, timeout=10.0, exclude=()):
         """Until the master has the given numbers of children, none of them in

@@ -1,0 +1,863 @@
+/* gateway/queue_runner.c - see queue_runner.h.
+ *
+ * Work list: every spool id the runner knows, with the wall-clock time its
+ * next recipient is due (0: now), kept sorted by id. It is filled by a full
+ * queue_scan at start and every queue.scan_interval seconds, and by an
+ * inotify watch on active/ (an envelope renamed in is a new message). One
+ * message is handled per turn of the event loop, so SIGTERM (a signalfd) is
+ * seen between two messages: the message in hand is always finished.
+ *
+ * Durability: every recipient result is appended to the spool with
+ * queue_mark_recipient (fsync'd) before the next recipient is tried, and a
+ * message is removed only once every recipient is final. A kill between a
+ * Maildir delivery and its mark delivers that recipient again after the
+ * restart (at worst twice, never lost); nothing marked is redone.
+ *
+ * Expansion (FORWARD, GROUP): the target addresses become the recipients of
+ * a new spool message (same sender, "Delivered-To: <the expanded address>"
+ * in front of the same bytes) committed with queue_msg_commit; only after
+ * that commit returns is the original recipient marked DELIVERED. A kill in
+ * between expands again after the restart (duplicates, never a loss). The
+ * Delivered-To line is also the loop check, as in Postfix's local(8): an
+ * address already named in a Delivered-To header of the message is not
+ * expanded again (FAILED, 5.4.6 mail forwarding loop).
+ *
+ * Retries: a deferred recipient is retried after the message's age bounded
+ * by queue.retry_min and queue.retry_max, so the delay roughly doubles with
+ * every attempt without keeping an attempt count. */
+#include "config.h"
+
+#include "gateway/queue_runner.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/auth_client.h"
+#include "delivery/maildir.h"
+#include "gateway/queue.h"
+#include "gateway/worker.h"
+#include "lib/event.h"
+#include "lib/log.h"
+
+/* Longest header section read for the forwarding loop check. */
+#define HEADER_SCAN_MAX (256 * 1024)
+/* How long to wait between attempts to take the spool lock. */
+#define LOCK_RETRY_MS 200
+/* The process name (prctl) tests and ps show for the runner. */
+#define RUNNER_PROC_NAME "dirmail-queue"
+
+struct job {
+    char id[QUEUE_ID_SIZE];
+    time_t due; /* wall clock; 0 = now */
+};
+
+struct runner {
+    const struct config *conf;
+    struct event_loop *loop;
+    struct event_signal *sigterm;
+    struct event_timer *lock_timer, *scan_timer, *work_timer;
+    struct event_io *inotify_io;
+    int inotify_fd;
+    int lock_fd;
+    char *spool;
+    struct queue *queue;
+    struct auth_client *auth;
+    struct job *jobs; /* sorted by id */
+    size_t job_count, job_alloc;
+    bool started;
+};
+
+/* The outcome of routing one recipient: what to mark and why. */
+struct outcome {
+    enum queue_rcpt_state state;
+    char reply[512]; /* DEFERRED/FAILED: enhanced status code and text */
+};
+
+static void outcome_set(struct outcome *o, enum queue_rcpt_state state, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void outcome_set(struct outcome *o, enum queue_rcpt_state state, const char *fmt, ...)
+{
+    va_list ap;
+    o->state = state;
+    va_start(ap, fmt);
+    int n = vsnprintf(o->reply, sizeof o->reply, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        o->reply[0] = '\0';
+}
+
+char *queue_runner_spool_path(const struct config *conf)
+{
+    char *path;
+    if (asprintf(&path, "%s/queue", conf->server.state_dir) < 0)
+        return NULL;
+    return path;
+}
+
+/* ---- the work list ---- */
+
+static int job_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct job *)elem)->id);
+}
+
+static struct job *job_find(struct runner *r, const char *id)
+{
+    if (r->job_count == 0)
+        return NULL; /* bsearch's base must not be NULL, even for no elements */
+    return bsearch(id, r->jobs, r->job_count, sizeof *r->jobs, job_cmp);
+}
+
+/* job_add - know id (due now) unless already known. 0, or -1 out of memory. */
+static int job_add(struct runner *r, const char *id)
+{
+    if (!queue_id_valid(id) || job_find(r, id) != NULL)
+        return 0;
+    if (r->job_count == r->job_alloc) {
+        size_t alloc = r->job_alloc == 0 ? 64 : r->job_alloc * 2;
+        struct job *jobs = realloc(r->jobs, alloc * sizeof *jobs);
+        if (jobs == NULL)
+            return -1;
+        r->jobs = jobs;
+        r->job_alloc = alloc;
+    }
+    /* New ids are usually the newest: search from the end. */
+    size_t at = r->job_count;
+    while (at > 0 && strcmp(r->jobs[at - 1].id, id) > 0)
+        at--;
+    if (at < r->job_count)
+        memmove(&r->jobs[at + 1], &r->jobs[at], (r->job_count - at) * sizeof *r->jobs);
+    memcpy(r->jobs[at].id, id, QUEUE_ID_SIZE);
+    r->jobs[at].due = 0;
+    r->job_count++;
+    return 0;
+}
+
+static void job_drop(struct runner *r, struct job *job)
+{
+    size_t at = (size_t)(job - r->jobs);
+    memmove(&r->jobs[at], &r->jobs[at + 1], (r->job_count - at - 1) * sizeof *r->jobs);
+    r->job_count--;
+}
+
+/* job_next - the job due first, or NULL when there is none. */
+static struct job *job_next(struct runner *r)
+{
+    struct job *best = NULL;
+    for (size_t i = 0; i < r->job_count; i++) {
+        if (best == NULL || r->jobs[i].due < best->due)
+            best = &r->jobs[i];
+    }
+    return best;
+}
+
+static void work(void *ctx);
+
+/* schedule - arm the work timer for the job due first. */
+static void schedule(struct runner *r)
+{
+    struct job *job = job_next(r);
+    if (job == NULL) {
+        event_timer_remove(&r->work_timer);
+        return;
+    }
+    time_t now = time(NULL);
+    uint64_t ms = job->due <= now ? 0 : (uint64_t)(job->due - now) * 1000;
+    if (r->work_timer != NULL) {
+        event_timer_reset(r->work_timer, ms);
+        return;
+    }
+    r->work_timer = event_timer_add(r->loop, ms, work, r);
+    if (r->work_timer == NULL)
+        log_error("event=runner_timer_failed error=\"out of memory\"");
+}
+
+/* scan - add every spool id not yet known (start and backstop). */
+static void scan(struct runner *r)
+{
+    char **ids = NULL, *error = NULL;
+    size_t count = 0, added = 0;
+    if (queue_scan(r->queue, &ids, &count, &error) < 0) {
+        char quoted[512];
+        log_error("event=queue_scan_failed error=%s",
+                  log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
+        free(error);
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        size_t before = r->job_count;
+        if (job_add(r, ids[i]) < 0) {
+            log_error("event=queue_scan_failed error=\"out of memory\"");
+            break;
+        }
+        added += r->job_count - before;
+    }
+    queue_ids_free(&ids, count);
+    log_debug("event=queue_scan messages=%zu new=%zu", count, added);
+    schedule(r);
+}
+
+static void scan_tick(void *ctx)
+{
+    struct runner *r = ctx;
+    scan(r);
+    event_timer_reset(r->scan_timer, r->conf->queue.scan_interval * 1000ull);
+}
+
+/* on_inotify - an envelope renamed into active/ is a new message. */
+static void on_inotify(void *ctx, unsigned events)
+{
+    struct runner *r = ctx;
+    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+    bool rescan = false;
+    for (;;) {
+        ssize_t n = read(r->inotify_fd, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)p;
+            p += sizeof *ev + ev->len;
+            if (ev->mask & IN_Q_OVERFLOW) {
+                rescan = true;
+                continue;
+            }
+            size_t len = ev->len > 0 ? strlen(ev->name) : 0;
+            if (len != QUEUE_ID_LEN + 4 || strcmp(ev->name + QUEUE_ID_LEN, ".env") != 0)
+                continue;
+            char id[QUEUE_ID_SIZE];
+            memcpy(id, ev->name, QUEUE_ID_LEN);
+            id[QUEUE_ID_LEN] = '\0';
+            if (job_add(r, id) < 0)
+                rescan = true; /* out of memory: the scan timer finds it later */
+        }
+    }
+    if (rescan)
+        scan(r);
+    else
+        schedule(r);
+}
+
+/* ---- routing and delivery ---- */
+
+/* retry_at - when a deferred recipient of env is tried again. */
+static time_t retry_at(const struct runner *r, const struct queue_envelope *env, time_t now)
+{
+    time_t age = now > env->arrival ? now - env->arrival : 0;
+    time_t delay = age;
+    if (delay < (time_t)r->conf->queue.retry_min)
+        delay = r->conf->queue.retry_min;
+    if (delay > (time_t)r->conf->queue.retry_max)
+        delay = r->conf->queue.retry_max;
+    return now + delay;
+}
+
+/* safe_component - a local part or domain usable as one path component. */
+static bool safe_component(const char *s)
+{
+    if (s[0] == '\0' || s[0] == '.')
+        return false;
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p == '/' || (unsigned char)*p < 0x21 || *p == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* default_mailbox - "<domain>/<local>/Maildir" of the entry's primary
+ * address (lowercase), or NULL when it cannot be one safe path. */
+static char *default_mailbox(const struct auth_recipient *rc)
+{
+    const char *addr = rc->primary != NULL ? rc->primary : rc->matched;
+    if (addr == NULL)
+        return NULL;
+    const char *at = strrchr(addr, '@');
+    if (at == NULL)
+        return NULL;
+    char *local = strndup(addr, (size_t)(at - addr));
+    char *domain = strdup(at + 1);
+    char *path = NULL;
+    if (local != NULL && domain != NULL && safe_component(local) && safe_component(domain)) {
+        for (char *p = local; *p != '\0'; p++)
+            *p = (char)tolower((unsigned char)*p);
+        for (char *p = domain; *p != '\0'; p++)
+            *p = (char)tolower((unsigned char)*p);
+        if (asprintf(&path, "%s/%s/Maildir", domain, local) < 0)
+            path = NULL;
+    }
+    free(local);
+    free(domain);
+    return path;
+}
+
+/* deliver_local - rcpt's message into the Maildir of the entry rc. */
+static void deliver_local(struct runner *r, const char *id, const struct queue_envelope *env,
+                          const char *rcpt, const struct auth_recipient *rc, struct outcome *o)
+{
+    char *fallback = NULL, *error = NULL, *path = NULL;
+    const char *mailbox = rc->mailbox;
+    if (mailbox == NULL || mailbox[0] == '\0') {
+        mailbox = fallback = default_mailbox(rc);
+        if (mailbox == NULL) {
+            outcome_set(o, QUEUE_RCPT_DEFERRED,
+                        "4.3.5 no mailbox path can be derived from the entry's address");
+            return;
+        }
+    }
+    struct maildir_target target = {
+        .base = r->conf->delivery.mailbox_base,
+        .mailbox = mailbox,
+        .hostname = r->conf->server.hostname,
+        .quota_bytes = rc->quota,
+        .quota_permanent = false,
+    };
+    int fd;
+    if (queue_open_message(r->queue, id, &fd, &error) < 0) {
+        outcome_set(o, QUEUE_RCPT_DEFERRED, "4.3.0 cannot read the queued message: %s",
+                    error != NULL ? error : "out of memory");
+        free(error);
+        free(fallback);
+        return;
+    }
+    enum maildir_result res = maildir_deliver_fd(&target, env->sender, rcpt, fd, &path, &error);
+    close(fd);
+    char quoted[512];
+    switch (res) {
+    case MAILDIR_DELIVERED:
+        o->state = QUEUE_RCPT_DELIVERED;
+        o->reply[0] = '\0';
+        log_info("id=%s event=delivered rcpt=%s mailbox=%s file=%s", id,
+                 log_quote(quoted, sizeof quoted, rcpt), mailbox, path != NULL ? path : "");
+        break;
+    case MAILDIR_QUOTA_EXCEEDED:
+        outcome_set(o, QUEUE_RCPT_DEFERRED, "4.2.2 mailbox full: %s",
+                    error != NULL ? error : "quota");
+        break;
+    case MAILDIR_PERMFAIL:
+        outcome_set(
+            o, maildir_result_permanent(res, &target) ? QUEUE_RCPT_FAILED : QUEUE_RCPT_DEFERRED,
+            "%s mailbox unusable: %s", maildir_result_permanent(res, &target) ? "5.3.5" : "4.3.5",
+            error != NULL ? error : "?");
+        break;
+    case MAILDIR_TEMPFAIL:
+    default:
+        outcome_set(o, QUEUE_RCPT_DEFERRED, "4.3.0 delivery failed: %s",
+                    error != NULL ? error : "?");
+        break;
+    }
+    free(path);
+    free(error);
+    free(fallback);
+}
+
+/* header_names_delivered_to - whether the message's header section has a
+ * "Delivered-To: <addr>" line (case-insensitive). -1 on a read error. */
+static int header_names_delivered_to(struct runner *r, const char *id, const char *addr)
+{
+    int fd;
+    char *error = NULL;
+    if (queue_open_message(r->queue, id, &fd, &error) < 0) {
+        free(error);
+        return -1;
+    }
+    char *head = malloc(HEADER_SCAN_MAX + 1);
+    size_t len = 0;
+    int found = head == NULL ? -1 : 0;
+    while (head != NULL && len < HEADER_SCAN_MAX) {
+        ssize_t n = read(fd, head + len, HEADER_SCAN_MAX - len);
+        if (n < 0) {
+            found = -1;
+            break;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    if (found < 0) {
+        free(head);
+        return -1;
+    }
+    head[len] = '\0';
+    size_t alen = strlen(addr);
+    for (char *line = head; line < head + len;) {
+        char *eol = memchr(line, '\n', (size_t)(head + len - line));
+        size_t llen = eol != NULL ? (size_t)(eol - line) : (size_t)(head + len - line);
+        if (llen > 0 && line[llen - 1] == '\r')
+            llen--;
+        if (llen == 0)
+            break; /* end of the header section */
+        if (llen > 13 && strncasecmp(line, "Delivered-To:", 13) == 0) {
+            const char *v = line + 13;
+            size_t vlen = llen - 13;
+            while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+                v++;
+                vlen--;
+            }
+            while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+                vlen--;
+            if (vlen == alen && strncasecmp(v, addr, alen) == 0) {
+                found = 1;
+                break;
+            }
+        }
+        if (eol == NULL)
+            break;
+        line = eol + 1;
+    }
+    free(head);
+    return found;
+}
+
+/* expand - commit a new message for targets, carrying rcpt in a
+ * Delivered-To line. 0 and new_id, or -1 with o set (deferred). */
+static int expand(struct runner *r, const char *id, const struct queue_envelope *env, size_t index,
+                  const struct auth_strlist *targets, char new_id[QUEUE_ID_SIZE], struct outcome *o)
+{
+    const struct queue_recipient *orig = &env->rcpts[index];
+    struct queue_envelope *nenv = queue_envelope_new();
+    struct queue_msg *msg = NULL;
+    char *error = NULL, *header = NULL, *orcpt = NULL;
+    int fd = -1;
+    if (nenv == NULL || queue_envelope_set(&nenv->sender, env->sender) < 0 ||
+        queue_envelope_set(&nenv->envid, env->envid) < 0 ||
+        queue_envelope_set(&nenv->client_address, "127.0.0.1") < 0 ||
+        queue_envelope_set(&nenv->client_helo, "dirmail-expansion") < 0)
+        goto nomem;
+    nenv->ret = env->ret;
+    /* RFC 3461 4.2: the original recipient stays what the client named. */
+    if (orig->orcpt == NULL && asprintf(&orcpt, "rfc822;%s", orig->address) < 0)
+        goto nomem;
+    for (size_t i = 0; i < targets->count; i++) {
+        if (queue_envelope_add_recipient(nenv, targets->items[i], orig->notify,
+                                         orig->orcpt != NULL ? orig->orcpt : orcpt, &error) < 0)
+            goto fail;
+    }
+    if (asprintf(&header, "Delivered-To: %s\r\n", orig->address) < 0)
+        goto nomem;
+    msg = queue_msg_begin(r->queue, &error);
+    if (msg == NULL || queue_msg_write(msg, header, strlen(header), &error) < 0 ||
+        queue_open_message(r->queue, id, &fd, &error) < 0)
+        goto fail;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (asprintf(&error, "read %s: %s", id, strerror(errno)) < 0)
+                error = NULL;
+            goto fail;
+        }
+        if (n == 0)
+            break;
+        if (queue_msg_write(msg, buf, (size_t)n, &error) < 0)
+            goto fail;
+    }
+    close(fd);
+    fd = -1;
+    if (queue_msg_commit(&msg, nenv, &error) < 0)
+        goto fail;
+    memcpy(new_id, nenv->id, QUEUE_ID_SIZE);
+    queue_envelope_free(&nenv);
+    free(header);
+    free(orcpt);
+    return 0;
+nomem:
+    free(error);
+    error = NULL;
+fail:
+    outcome_set(o, QUEUE_RCPT_DEFERRED, "4.3.0 cannot queue the expansion: %s",
+                error != NULL ? error : "out of memory");
+    free(error);
+    if (fd >= 0)
+        close(fd);
+    queue_msg_abort(&msg);
+    queue_envelope_free(&nenv);
+    free(header);
+    free(orcpt);
+    return -1;
+}
+
+/* deliver_expansion - FORWARD (with its optional local copy) and GROUP. */
+static void deliver_expansion(struct runner *r, const char *id, const struct queue_envelope *env,
+                              size_t index, const struct auth_recipient *rc, struct outcome *o)
+{
+    const char *rcpt = env->rcpts[index].address;
+    char quoted[512];
+    const struct auth_strlist *targets = rc->kind == AUTH_KIND_GROUP ? &rc->members : &rc->forwards;
+    int loop = header_names_delivered_to(r, id, rcpt);
+    if (loop < 0) {
+        outcome_set(o, QUEUE_RCPT_DEFERRED, "4.3.0 cannot read the queued message");
+        return;
+    }
+    if (loop > 0) {
+        outcome_set(o, QUEUE_RCPT_FAILED, "5.4.6 mail forwarding loop for %s", rcpt);
+        return;
+    }
+    if (rc->kind == AUTH_KIND_FORWARD && rc->keep_copy) {
+        if (rc->mail_host != NULL) {
+            /* The copy belongs on another node: wait for the outbound
+             * client rather than expand now and lose track of the copy. */
+            outcome_set(o, QUEUE_RCPT_DEFERRED,
+                        "4.4.0 awaiting outbound transport (forward with copy on node %s)",
+                        rc->mail_host);
+            return;
+        }
+        deliver_local(r, id, env, rcpt, rc, o);
+        if (o->state != QUEUE_RCPT_DELIVERED)
+            return;
+    }
+    if (targets->count > 0) {
+        char new_id[QUEUE_ID_SIZE];
+        if (expand(r, id, env, index, targets, new_id, o) < 0)
+            return;
+        log_info("id=%s event=expanded rcpt=%s kind=%s targets=%zu new_id=%s", id,
+                 log_quote(quoted, sizeof quoted, rcpt), auth_kind_name(rc->kind), targets->count,
+                 new_id);
+        if (job_add(r, new_id) < 0)
+            log_warning("id=%s event=job_add_failed error=\"out of memory\"", new_id);
+    } else {
+        log_info("id=%s event=expanded rcpt=%s kind=%s targets=0", id,
+                 log_quote(quoted, sizeof quoted, rcpt), auth_kind_name(rc->kind));
+    }
+    o->state = QUEUE_RCPT_DELIVERED;
+    o->reply[0] = '\0';
+}
+
+/* route - decide and do what recipient index of message id needs. */
+static void route(struct runner *r, const char *id, const struct queue_envelope *env, size_t index,
+                  struct outcome *o)
+{
+    const char *rcpt = env->rcpts[index].address;
+    struct auth_response resp = {0};
+    const char *args[1] = {rcpt};
+    enum auth_status st = auth_client_request(r->auth, AUTH_REQ_RESOLVE, args, 1, &resp);
+    const struct auth_recipient *rc = resp.recipient;
+    if ((st == AUTH_FOUND || st == AUTH_NOTFOUND) && rc == NULL)
+        st = AUTH_TEMPFAIL; /* an answer without its recipient: not a "no" */
+    switch (st) {
+    case AUTH_FOUND:
+        break;
+    case AUTH_NOTFOUND:
+        if (rc != NULL && rc->kind == AUTH_KIND_NOT_OURS)
+            outcome_set(o, QUEUE_RCPT_DEFERRED,
+                        "4.4.0 awaiting outbound transport (domain not handled here)");
+        else
+            outcome_set(o, QUEUE_RCPT_FAILED, "5.1.1 <%s>: no such recipient here", rcpt);
+        goto done;
+    default:
+        outcome_set(o, QUEUE_RCPT_DEFERRED, "4.4.3 directory unavailable: %s",
+                    resp.error != NULL ? resp.error : auth_status_name(st));
+        goto done;
+    }
+    switch (rc->kind) {
+    case AUTH_KIND_LOCAL:
+        if (rc->status == AUTH_USER_HELD)
+            outcome_set(o, QUEUE_RCPT_DEFERRED, "4.2.1 mailbox held");
+        else
+            deliver_local(r, id, env, rcpt, rc, o);
+        break;
+    case AUTH_KIND_REMOTE_NODE:
+        outcome_set(o, QUEUE_RCPT_DEFERRED, "4.4.0 awaiting outbound transport (node %s)",
+                    rc->mail_host != NULL ? rc->mail_host : "?");
+        break;
+    case AUTH_KIND_RELAY:
+        outcome_set(o, QUEUE_RCPT_DEFERRED, "4.4.0 awaiting outbound transport (relay %s)",
+                    rc->next_hop != NULL ? rc->next_hop : "MX");
+        break;
+    case AUTH_KIND_FORWARD:
+    case AUTH_KIND_GROUP:
+        deliver_expansion(r, id, env, index, rc, o);
+        break;
+    case AUTH_KIND_DISABLED:
+        if (rc->disabled_hold)
+            outcome_set(o, QUEUE_RCPT_DEFERRED, "4.2.1 mailbox disabled, mail held");
+        else
+            outcome_set(o, QUEUE_RCPT_FAILED, "5.2.1 <%s>: mailbox disabled", rcpt);
+        break;
+    case AUTH_KIND_NOT_OURS:
+        outcome_set(o, QUEUE_RCPT_DEFERRED,
+                    "4.4.0 awaiting outbound transport (domain not handled here)");
+        break;
+    default:
+        outcome_set(o, QUEUE_RCPT_FAILED, "5.1.1 <%s>: no such recipient here", rcpt);
+        break;
+    }
+done:
+    auth_response_clear(&resp);
+}
+
+/* attempt - one turn on message job: every due recipient routed and its
+ * result recorded; the message removed when all are final. */
+static void attempt(struct runner *r, struct job *job)
+{
+    char id[QUEUE_ID_SIZE], quoted[600], qreply[600];
+    memcpy(id, job->id, sizeof id);
+    struct queue_envelope *env = NULL;
+    char *error = NULL;
+    time_t now = time(NULL);
+    if (queue_load_envelope(r->queue, id, &env, &error) < 0) {
+        char path[PATH_MAX];
+        int n = snprintf(path, sizeof path, "%s/active/%s.env", r->spool, id);
+        if (n > 0 && (size_t)n < sizeof path && access(path, F_OK) < 0 && errno == ENOENT) {
+            job_drop(r, job); /* gone (removed, or never complete) */
+        } else {
+            log_error("id=%s event=envelope_unreadable error=%s", id,
+                      log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
+            job->due = now + r->conf->queue.retry_max;
+        }
+        free(error);
+        return;
+    }
+    time_t next = 0;
+    bool mark_failed = false;
+    for (size_t i = 0; i < env->rcpt_count && !mark_failed; i++) {
+        struct queue_recipient *rc = &env->rcpts[i];
+        if (rc->state == QUEUE_RCPT_DELIVERED || rc->state == QUEUE_RCPT_FAILED)
+            continue;
+        if (rc->state == QUEUE_RCPT_DEFERRED && rc->when > now) {
+            if (next == 0 || rc->when < next)
+                next = rc->when;
+            continue;
+        }
+        struct outcome o = {.state = QUEUE_RCPT_DEFERRED};
+        route(r, id, env, i, &o);
+        time_t when = o.state == QUEUE_RCPT_DEFERRED ? retry_at(r, env, time(NULL)) : 0;
+        if (queue_mark_recipient(r->queue, id, i, o.state, when,
+                                 o.state == QUEUE_RCPT_DELIVERED ? NULL : o.reply, &error) < 0) {
+            /* Not recorded: retry soon; a delivered recipient may be
+             * delivered again, never lost. */
+            log_error("id=%s event=mark_failed rcpt=%s error=%s", id,
+                      log_quote(quoted, sizeof quoted, rc->address),
+                      log_quote(qreply, sizeof qreply, error != NULL ? error : "out of memory"));
+            free(error);
+            error = NULL;
+            mark_failed = true;
+            next = now + r->conf->queue.retry_min;
+            break;
+        }
+        rc->state = o.state;
+        rc->when = when;
+        if (o.state == QUEUE_RCPT_DEFERRED) {
+            log_info("id=%s event=deferred rcpt=%s retry_at=%lld reply=%s", id,
+                     log_quote(quoted, sizeof quoted, rc->address), (long long)when,
+                     log_quote(qreply, sizeof qreply, o.reply));
+            if (next == 0 || when < next)
+                next = when;
+        } else if (o.state == QUEUE_RCPT_FAILED) {
+            /* Bounces are a later issue: the result is recorded for it. */
+            log_warning("id=%s event=failed rcpt=%s reply=%s bounce=not-implemented", id,
+                        log_quote(quoted, sizeof quoted, rc->address),
+                        log_quote(qreply, sizeof qreply, o.reply));
+        }
+    }
+    if (!mark_failed && queue_envelope_all_final(env)) {
+        if (queue_remove(r->queue, id, &error) < 0) {
+            log_error("id=%s event=remove_failed error=%s", id,
+                      log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
+            free(error);
+            job->due = now + r->conf->queue.retry_min;
+        } else {
+            log_info("id=%s event=removed recipients=%zu", id, env->rcpt_count);
+            job = job_find(r, id); /* expansions may have moved the list */
+            if (job != NULL)
+                job_drop(r, job);
+        }
+    } else {
+        if (env->arrival + (time_t)r->conf->queue.max_age < now)
+            log_warning("id=%s event=max_age_exceeded action=kept bounce=not-implemented", id);
+        job = job_find(r, id);
+        if (job != NULL)
+            job->due = next != 0 ? next : now + r->conf->queue.retry_min;
+    }
+    queue_envelope_free(&env);
+}
+
+/* work - handle the message due first, then come back through the loop
+ * (so that SIGTERM is seen between two messages). */
+static void work(void *ctx)
+{
+    struct runner *r = ctx;
+    struct job *job = job_next(r);
+    if (job != NULL && job->due <= time(NULL))
+        attempt(r, job);
+    schedule(r);
+}
+
+/* ---- the process ---- */
+
+static void on_sigterm(void *ctx, int signo)
+{
+    struct runner *r = ctx;
+    log_info("event=queue_runner_stopping pending=%zu", r->job_count);
+    event_loop_stop(r->loop);
+}
+
+/* begin - with the spool lock held: cleanup, watch, first scan. */
+static int begin(struct runner *r)
+{
+    char *error = NULL, quoted[600];
+    unsigned removed = 0;
+    /* An hour: longer than any DATA a worker may still be receiving. */
+    if (queue_cleanup(r->queue, 3600, &removed, &error) < 0) {
+        log_error("event=queue_cleanup_failed error=%s",
+                  log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
+        free(error);
+    }
+    char active[PATH_MAX];
+    int n = snprintf(active, sizeof active, "%s/active", r->spool);
+    if (n < 0 || (size_t)n >= sizeof active)
+        return -1;
+    r->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (r->inotify_fd < 0 || inotify_add_watch(r->inotify_fd, active, IN_MOVED_TO) < 0) {
+        log_error("event=queue_runner_failed error=\"inotify %s: %s\"", active, strerror(errno));
+        return -1;
+    }
+    r->inotify_io = event_io_add(r->loop, r->inotify_fd, EVENT_READ, on_inotify, r);
+    r->scan_timer = event_timer_add(r->loop, r->conf->queue.scan_interval * 1000ull, scan_tick, r);
+    if (r->inotify_io == NULL || r->scan_timer == NULL) {
+        log_error("event=queue_runner_failed error=\"out of memory\"");
+        return -1;
+    }
+    r->started = true;
+    scan(r);
+    log_info("event=queue_runner_started spool=%s messages=%zu cleaned=%u", r->spool, r->job_count,
+             removed);
+    return 0;
+}
+
+/* try_lock - take the spool lock, or try again shortly (a runner of the
+ * previous generation is finishing its message). */
+static void try_lock(void *ctx)
+{
+    struct runner *r = ctx;
+    event_timer_remove(&r->lock_timer);
+    if (flock(r->lock_fd, LOCK_EX | LOCK_NB) == 0) {
+        if (begin(r) < 0)
+            exit(1);
+        return;
+    }
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+        log_error("event=queue_runner_failed error=\"lock: %s\"", strerror(errno));
+        exit(1);
+    }
+    r->lock_timer = event_timer_add(r->loop, LOCK_RETRY_MS, try_lock, r);
+    if (r->lock_timer == NULL)
+        exit(1);
+}
+
+static void drop_privileges(const struct privdrop_ids *ids)
+{
+    char *error = NULL;
+    switch (privdrop_apply(ids, &error)) {
+    case PRIVDROP_DROPPED:
+        log_info("event=privdrop user=%s uid=%lu gid=%lu", ids->user, (unsigned long)ids->uid,
+                 (unsigned long)ids->gid);
+        break;
+    case PRIVDROP_ALREADY_USER:
+        break;
+    case PRIVDROP_NOT_ROOT:
+        log_info("event=privdrop_skipped reason=not-root user=%s uid=%lu", ids->user,
+                 (unsigned long)getuid());
+        break;
+    case PRIVDROP_FAILED:
+        log_error("event=privdrop_failed error=\"%s\"", error != NULL ? error : "out of memory");
+        free(error);
+        _exit(1);
+    }
+}
+
+static void runner_free(struct runner *r)
+{
+    event_timer_remove(&r->lock_timer);
+    event_timer_remove(&r->scan_timer);
+    event_timer_remove(&r->work_timer);
+    event_io_remove(&r->inotify_io);
+    event_signal_remove(&r->sigterm);
+    if (r->inotify_fd >= 0)
+        close(r->inotify_fd);
+    if (r->lock_fd >= 0)
+        close(r->lock_fd);
+    auth_client_free(&r->auth);
+    queue_close(&r->queue);
+    free(r->jobs);
+    free(r->spool);
+    event_loop_free(&r->loop);
+}
+
+void queue_runner_main(const struct queue_runner_params *params)
+{
+    pid_t master = getppid();
+    worker_close_fds_except(NULL, 0);
+    /* closing the fds took syslog's socket too: open it again */
+    log_set_ident("dirmaild/queue");
+    prctl(PR_SET_NAME, RUNNER_PROC_NAME);
+
+    drop_privileges(params->ids);
+    /* After the drop (a change of credentials clears the death signal). */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master)
+        _exit(1);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGCHLD, SIG_DFL);
+
+    struct runner r = {.conf = params->config, .inotify_fd = -1, .lock_fd = -1};
+    char *error = NULL, quoted[600];
+    r.loop = event_loop_new();
+    r.spool = queue_runner_spool_path(params->config);
+    if (r.loop == NULL || r.spool == NULL) {
+        log_error("event=queue_runner_failed error=\"out of memory\"");
+        _exit(1);
+    }
+    r.sigterm = event_signal_add(r.loop, SIGTERM, on_sigterm, &r);
+    if (r.sigterm == NULL) {
+        log_error("event=queue_runner_failed error=\"signal: %s\"", strerror(errno));
+        _exit(1);
+    }
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigprocmask(SIG_SETMASK, &mask, NULL);
+
+    if (queue_open(r.spool, &r.queue, &error) < 0) {
+        log_error("event=queue_runner_failed error=%s",
+                  log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
+        _exit(1);
+    }
+    /* The auth process's own LDAP timeouts come first; this is the bound
+     * on a lost or stuck auth process. */
+    char auth_path[PATH_MAX];
+    const struct config_ldap *ldap = &params->config->ldap;
+    int an =
+        snprintf(auth_path, sizeof auth_path, "%s/auth.sock", params->config->server.state_dir);
+    if (an > 0 && (size_t)an < sizeof auth_path)
+        r.auth = auth_client_new(auth_path, (ldap->connect_timeout + ldap->timeout + 1) * 1000);
+    if (r.auth == NULL) {
+        log_error("event=queue_runner_failed error=\"auth client: out of memory\"");
+        _exit(1);
+    }
+    char lock_path[PATH_MAX];
+    int n = snprintf(lock_path, sizeof lock_path, "%s/runner.lock", r.spool);
+    if (n < 0 || (size_t)n >= sizeof lock_path ||
+        (r.lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
+        log_error("event=queue_runner_failed error=\"%s: %s\"", lock_path, strerror(errno));
+        _exit(1);
+    }
+    try_lock(&r);
+
+    int status = event_loop_run(r.loop) == 0 ? 0 : 1;
+    runner_free(&r);
+    log_info("event=queue_runner_exit status=%d", status);
+    exit(status);
+}

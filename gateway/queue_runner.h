@@ -1,0 +1,39 @@
+/* gateway/queue_runner.h - the queue runner process: takes committed
+ * messages from the spool (<state_dir>/queue), routes every recipient
+ * through the auth process and delivers local ones into Maildirs, recording
+ * each result in the spool before moving on. It never talks to the network
+ * and never reads the directory itself (the auth process does).
+ *
+ * Routing per recipient (the directory decides, errors are temporary):
+ *   LOCAL          Maildir below delivery.mailbox_base: the entry's mailbox,
+ *                  or <domain>/<local>/Maildir of its primary address
+ *   FORWARD, GROUP expanded into a new spool message (see queue_runner.c)
+ *   REMOTE_NODE, RELAY, NOT_OURS
+ *                  stay DEFERRED, "awaiting outbound transport" (the SMTP/
+ *                  LMTP client is a later issue): never lost, never bounced
+ *   UNKNOWN, INVALID, DISABLED (not held)
+ *                  FAILED (bounces are a later issue: logged)
+ *   TEMPFAIL, disk errors, quota
+ *                  DEFERRED with a retry time
+ * One process, one thread; a lock file makes sure two runners (old and new
+ * generation during a reload) never work on the spool at once. */
+#ifndef DIRMAIL_GATEWAY_QUEUE_RUNNER_H
+#define DIRMAIL_GATEWAY_QUEUE_RUNNER_H
+
+#include "conf/config.h"
+#include "lib/privdrop.h"
+
+struct queue_runner_params {
+    const struct config *config;
+    const struct privdrop_ids *ids; /* the mail user to drop to */
+};
+
+/* queue_runner_main - become the runner; called in the child right after
+ * fork. On SIGTERM it finishes the message it is delivering and exits 0; it
+ * exits 1 if it cannot drop privileges or open the spool. Never returns. */
+void queue_runner_main(const struct queue_runner_params *params) __attribute__((noreturn));
+
+/* queue_runner_spool_path - "<state_dir>/queue", malloc'd (NULL: no memory). */
+char *queue_runner_spool_path(const struct config *conf);
+
+#endif

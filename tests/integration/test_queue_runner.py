@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""test_queue_runner.py - the queue runner of a real dirmaild (its auth
+process on a real slapd holding schema/examples) delivers what
+tests/queue_inject puts into the spool, as the SMTP session will:
+byte-exact into the right Maildir/new once each (alias, catch-all and
+sub-address into the owner's); recipients on another node, in a relay
+domain or outside stay queued, never lost or bounced; unknown and disabled
+recipients fail; a slapd outage only defers; kill -9 of the runner in the
+middle of 200 messages loses none; messages queued while dirmaild is down
+are delivered on start."""
+import glob
+import os
+import pwd
+import re
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness.tap  # noqa: E402
+from harness import process  # noqa: E402
+from harness.dirmaild import Dirmaild, built  # noqa: E402
+from harness.slapd import Slapd  # noqa: E402
+
+TOP_SRCDIR = os.environ.get("top_srcdir") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+TOP_BUILDDIR = os.environ.get("top_builddir") or TOP_SRCDIR
+INJECT = os.path.join(TOP_BUILDDIR, "tests", "queue_inject")
+
+SENDER = "sender@remote.example"
+
+
+def mail_ids():
+    """(uid, gid) the runner runs as: the harness's choice."""
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("nobody")
+        return pw.pw_uid, pw.pw_gid
+    return os.getuid(), os.getgid()
+
+
+def as_mail_user():
+    uid, gid = mail_ids()
+    if os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+
+
+def make_dir(path):
+    os.makedirs(path, exist_ok=True)
+    if os.geteuid() == 0:
+        os.chown(path, *mail_ids())
+    return path
+
+
+def inject(spool, rcpts, message, sender=SENDER, count=None):
+    """Commit message (bytes, CRLF) for rcpts; [ids] in order."""
+    argv = [INJECT] + (["-n", str(count)] if count else []) + [spool, sender] + list(rcpts)
+    res = subprocess.run(argv, input=message, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         preexec_fn=as_mail_user, timeout=120)
+    if res.returncode != 0:
+        raise AssertionError(f"queue_inject failed: {res.stderr!r}")
+    return [line.split()[0] for line in res.stdout.decode().splitlines()]
+
+
+def expected_file(message, rcpt, sender=SENDER):
+    return (f"Return-Path: <{sender}>\nDelivered-To: {rcpt}\n".encode()
+            + message.replace(b"\r\n", b"\n"))
+
+
+def queued(spool, qid):
+    return os.path.exists(os.path.join(spool, "active", qid + ".env"))
+
+
+def wait_for(predicate, timeout=20.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def start_dirmaild(ldap, base, **sections):
+    d = Dirmaild(workers=1, ldap={
+        "uris": [ldap.uri], "bind_dn": ldap.service_dn,
+        "bind_password": ldap.service_password, "base": ldap.suffix,
+        "connect_timeout": 1, "timeout": 2, "pool_size": 2},
+        domains={"local": ["example.org", "example.net"], "relay": ["relay.example"]},
+        cache={"size": 0},
+        queue={"retry_min": 1, "retry_max": 2, "scan_interval": 5},
+        delivery={"mailbox_base": base}, **sections)
+    return d
+
+
+@unittest.skipUnless(built() and os.access(INJECT, os.X_OK), "dirmaild/queue_inject not built")
+class QueueRunner(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.ldap = Slapd()
+        cls.ldap.add("dn: uid=frank,ou=people,dc=example,dc=org\n"
+                     "objectClass: inetOrgPerson\nobjectClass: dirmailUser\n"
+                     "uid: frank\ncn: Frank\nsn: Frank\nmail: frank@example.org\n"
+                     "dirmailMailHost: other-node.test.example\n")
+        cls.base = make_dir(os.path.join(process.tempdir(), "vmail"))
+        cls.d = start_dirmaild(cls.ldap, cls.base)
+        cls.d.start()
+        cls.d.wait_log(r"event=queue_runner_started")
+        cls.spool = cls.d.spool
+
+    @classmethod
+    def tearDownClass(cls):
+        status = cls.d.stop()
+        errors = cls.d.sanitizer_errors()
+        cls.ldap.stop()
+        assert status == 0, f"dirmaild exit {status}\n{cls.d.log()}"
+        assert not errors, errors
+
+    def setUp(self):
+        if not self.ldap.running():
+            self.ldap.start()
+
+    def maildir_files(self, mailbox):
+        return sorted(glob.glob(os.path.join(self.base, mailbox, "new", "*")))
+
+    def files_with(self, mailbox, marker):
+        out = []
+        for path in self.maildir_files(mailbox):
+            with open(path, "rb") as f:
+                data = f.read()
+            if marker in data:
+                out.append(data)
+        return out
+
+    def deliver_and_wait(self, rcpts, marker, subject="t"):
+        message = (f"From: {SENDER}\r\nTo: x\r\nSubject: {subject}\r\nX-Marker: {marker}\r\n"
+                   f"\r\nHello {marker}.\r\nSecond line.\r\n").encode()
+        [qid] = inject(self.spool, rcpts, message)
+        wait_for(lambda: not queued(self.spool, qid), what=f"{qid} removed\n{self.d.log()}")
+        return qid, message
+
+    def test_local_delivery_byte_exact_once(self):
+        qid, message = self.deliver_and_wait(["alice@example.org"], "plain-local")
+        got = self.files_with("example.org/alice", b"plain-local")
+        self.assertEqual(got, [expected_file(message, "alice@example.org")])
+        self.assertRegex(self.d.log(), rf"id={qid} event=delivered rcpt=alice@example.org")
+
+    def test_several_recipients_each_once(self):
+        _, message = self.deliver_and_wait(["alice@example.org", "bob@example.org"], "two-rcpts")
+        self.assertEqual(self.files_with("example.org/alice", b"two-rcpts"),
+                         [expected_file(message, "alice@example.org")])
+        self.assertEqual(self.files_with("example.org/bob", b"two-rcpts"),
+                         [expected_file(message, "bob@example.org")])
+
+    def test_alias_catchall_subaddress_land_in_owner_maildir(self):
+        cases = [("postmaster@example.org", "example.org/alice"),
+                 ("a.liddell@example.org", "example.org/alice"),
+                 ("alice+lists@example.org", "example.org/alice"),
+                 ("whoever@example.net", "example.net/carol")]
+        for rcpt, mailbox in cases:
+            marker = "owner-" + rcpt
+            _, message = self.deliver_and_wait([rcpt], marker)
+            self.assertEqual(self.files_with(mailbox, marker.encode()),
+                             [expected_file(message, rcpt)], rcpt)
+
+    def test_group_expands_to_members(self):
+        qid, message = self.deliver_and_wait(["staff@example.org"], "group-staff")
+        m = re.search(rf"id={qid} event=expanded rcpt=staff@example.org kind=group targets=3 "
+                      r"new_id=([0-9a-f]+)", self.d.log())
+        self.assertIsNotNone(m, self.d.log())
+        new_id = m.group(1)
+        # alice and bob are local; dave forwards outside: that part stays queued.
+        expanded = b"Delivered-To: staff@example.org\r\n" + message
+        wait_for(lambda: self.files_with("example.org/bob", b"group-staff"), what="bob's copy")
+        self.assertEqual(self.files_with("example.org/alice", b"group-staff"),
+                         [expected_file(expanded, "alice@example.org")])
+        self.assertEqual(self.files_with("example.org/bob", b"group-staff"),
+                         [expected_file(expanded, "bob@example.org")])
+        self.d.wait_log(rf"event=expanded rcpt=dave@example.org kind=forward targets=1")
+        log = self.d.log()
+        self.assertNotIn(f"id={new_id} event=failed", log)
+
+    def test_forward_outside_stays_queued(self):
+        [qid] = inject(self.spool, ["dave@example.org"], b"Subject: fwd\r\n\r\nforward me\r\n")
+        m = self.d.wait_log(rf"id={qid} event=expanded rcpt=dave@example.org kind=forward "
+                            r"targets=1 new_id=([0-9a-f]+)")
+        new_id = m.group(1)
+        self.d.wait_log(rf"id={new_id} event=deferred rcpt=dave@example.com .*awaiting outbound")
+        wait_for(lambda: not queued(self.spool, qid), what="original removed")
+        self.assertTrue(queued(self.spool, new_id), "the forwarded copy was lost")
+        with open(os.path.join(self.spool, "active", new_id + ".msg"), "rb") as f:
+            self.assertEqual(f.read(), b"Delivered-To: dave@example.org\r\nSubject: fwd\r\n\r\n"
+                             b"forward me\r\n")
+
+    def test_other_node_relay_and_foreign_stay_queued(self):
+        rcpts = ["frank@example.org", "someone@relay.example", "someone@elsewhere.example"]
+        [qid] = inject(self.spool, rcpts, b"Subject: away\r\n\r\nnot for this node\r\n")
+        for rcpt in rcpts:
+            self.d.wait_log(rf"id={qid} event=deferred rcpt={re.escape(rcpt)} "
+                            r".*awaiting outbound transport")
+        # Retried (retry_max is 2 s) and still there, never failed.
+        time.sleep(3)
+        self.assertTrue(queued(self.spool, qid))
+        self.assertNotIn(f"id={qid} event=failed", self.d.log())
+
+    def test_unknown_and_disabled_fail_and_are_removed(self):
+        qid, _ = self.deliver_and_wait(["nobody-here@example.org", "erin@example.org"], "fails")
+        log = self.d.log()
+        self.assertRegex(log, rf"id={qid} event=failed rcpt=nobody-here@example.org .*5\.1\.1")
+        self.assertRegex(log, rf"id={qid} event=failed rcpt=erin@example.org .*5\.2\.1")
+        self.assertEqual(self.files_with("example.org/erin", b"fails"), [])
+
+    def test_slapd_down_defers_then_delivers(self):
+        self.ldap.stop()
+        try:
+            message = b"Subject: outage\r\n\r\nwritten during the outage\r\n"
+            [qid] = inject(self.spool, ["bob@example.org"], message)
+            self.d.wait_log(rf"id={qid} event=deferred rcpt=bob@example.org .*4\.4\.3",
+                            timeout=30)
+            self.assertTrue(queued(self.spool, qid))
+            self.assertEqual(self.files_with("example.org/bob", b"during the outage"), [])
+        finally:
+            self.ldap.start()
+        wait_for(lambda: not queued(self.spool, qid), timeout=30,
+                 what=f"delivery after slapd returned\n{self.d.log()}")
+        self.assertEqual(self.files_with("example.org/bob", b"during the outage"),
+                         [expected_file(message, "bob@example.org")])
+        self.assertNotIn(f"id={qid} event=failed", self.d.log())
+
+    def test_kill_9_mid_batch_loses_nothing(self):
+        message = b"Subject: batch\r\n\r\n" + b"batch line of some length\r\n" * 200
+        ids = inject(self.spool, ["carol@example.net"], message, count=200)
+        self.assertEqual(len(ids), 200)
+        wait_for(lambda: len(self.files_with("example.net/carol", b"batch line")) >= 20,
+                 what="the batch under way")
+        [runner] = self.d.children()["queue"]
+        os.kill(runner, signal.SIGKILL)
+        # The kill must land mid-batch, or the test proves nothing.
+        self.assertGreater(sum(queued(self.spool, q) for q in ids), 0, "batch already done")
+        self.d.wait_log(rf"event=child_exit child=queue pid={runner} signal=9")
+        wait_for(lambda: self.d.children()["queue"] and self.d.children()["queue"] != [runner],
+                 timeout=15, what="runner restarted")
+        wait_for(lambda: not any(queued(self.spool, q) for q in ids), timeout=120,
+                 what=f"batch delivered\n{self.d.log()[-3000:]}")
+        seqs = {}
+        for data in self.files_with("example.net/carol", b"batch line"):
+            m = re.search(rb"X-Inject-Seq: (\d+)\n", data)
+            self.assertIsNotNone(m)
+            seqs[int(m.group(1))] = seqs.get(int(m.group(1)), 0) + 1
+        self.assertEqual(sorted(seqs), list(range(200)), "a message of the batch is missing")
+        twice = [k for k, n in seqs.items() if n > 1]
+        self.assertLessEqual(len(twice), 1, f"delivered twice: {twice}")
+        self.assertTrue(all(n <= 2 for n in seqs.values()))
+
+
+@unittest.skipUnless(built() and os.access(INJECT, os.X_OK), "dirmaild/queue_inject not built")
+class QueueRunnerRestart(unittest.TestCase):
+    def test_queued_while_down_delivered_on_start(self):
+        ldap = Slapd()
+        base = make_dir(os.path.join(process.tempdir(), "vmail"))
+        d = start_dirmaild(ldap, base)
+        try:
+            make_dir(d.sections["server"]["state_dir"])
+            message = b"Subject: early\r\n\r\nqueued before dirmaild started\r\n"
+            ids = inject(d.spool, ["alice@example.org"], message, count=3)
+            d.start()
+            wait_for(lambda: not any(queued(d.spool, q) for q in ids), timeout=30,
+                     what=f"delivery on start\n{d.log()}")
+            files = glob.glob(os.path.join(base, "example.org/alice/new/*"))
+            self.assertEqual(len(files), 3)
+            self.assertEqual(d.stop(), 0)
+            self.assertEqual(d.sanitizer_errors(), [])
+        finally:
+            d.stop()
+            ldap.stop()
+
+    def test_sigterm_finishes_and_exits_0(self):
+        ldap = Slapd()
+        base = make_dir(os.path.join(process.tempdir(), "vmail"))
+        d = start_dirmaild(ldap, base)
+        try:
+            d.start()
+            d.wait_log(r"event=queue_runner_started")
+            ids = inject(d.spool, ["bob@example.org"], b"Subject: s\r\n\r\nstop test\r\n",
+                         count=50)
+            time.sleep(0.2)
+            self.assertEqual(d.stop(), 0)
+            log = d.log()
+            self.assertIn("event=queue_runner_exit status=0", log)
+            self.assertRegex(log, r"child=queue pid=\d+ status=0")
+            # Whatever was not delivered is still queued, whole.
+            delivered = len(glob.glob(os.path.join(base, "example.org/bob/new/*")))
+            left = sum(queued(d.spool, q) for q in ids)
+            self.assertGreaterEqual(delivered + left, 50)
+        finally:
+            d.stop()
+            ldap.stop()
+
+
+if __name__ == "__main__":
+    harness.tap.main()
