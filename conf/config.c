@@ -141,9 +141,9 @@ static const char *const queue_keys[] = {"max_age", "retry_min", "retry_max", "s
 static const char *const cache_keys[] = {"positive_ttl", "negative_ttl", "auth_ttl",
                                          "stale_ttl",    "size",         NULL};
 static const char *const delivery_keys[] = {"mailbox_base", NULL};
-static const char *const limits_keys[] = {"line_length", "text_line_length", "message_size",
-                                          "recipients",  "errors",           "max_connections",
-                                          NULL};
+static const char *const limits_keys[] = {
+    "line_length",     "text_line_length", "message_size",  "recipients",          "errors",
+    "max_connections", "pregreet_wait",    "auth_failures", "auth_failure_window", NULL};
 static const char *const sasl_keys[] = {"mechanisms", "allow_authzid", "plaintext_without_tls",
                                         NULL};
 
@@ -1386,7 +1386,10 @@ static int load_rest(struct loader *ld, struct config *conf)
         get_uint(ld, limits, "text_line_length", &lim->text_line_length, 1000, 1048576) < 0 ||
         get_uint(ld, limits, "recipients", &lim->recipients, 100, 100000) < 0 ||
         get_uint(ld, limits, "errors", &lim->errors, 1, 1000) < 0 ||
-        get_uint(ld, limits, "max_connections", &lim->max_connections, 1, 1000000) < 0)
+        get_uint(ld, limits, "max_connections", &lim->max_connections, 1, 1000000) < 0 ||
+        get_uint(ld, limits, "pregreet_wait", &lim->pregreet_wait, 0, 30000) < 0 ||
+        get_uint(ld, limits, "auth_failures", &lim->auth_failures, 0, 100000) < 0 ||
+        get_uint(ld, limits, "auth_failure_window", &lim->auth_failure_window, 1, 86400) < 0)
         return -1;
     int got = get_integer(ld, limits, "message_size", 1024, (long long)1 << 40, &size);
     if (got < 0)
@@ -1443,6 +1446,9 @@ static int set_defaults(struct loader *ld, struct config *conf)
     lim->recipients = 1000;
     lim->errors = 20;
     lim->max_connections = 10000;
+    lim->pregreet_wait = 300;
+    lim->auth_failures = 10;
+    lim->auth_failure_window = 600;
     conf->sasl.allow_authzid = false;
     conf->sasl.plaintext_without_tls = false;
 
@@ -1775,6 +1781,9 @@ void config_print(const struct config *conf, FILE *out)
     print_uint(out, in, "recipients", lim->recipients);
     print_uint(out, in, "errors", lim->errors);
     print_uint(out, in, "max_connections", lim->max_connections);
+    print_uint(out, in, "pregreet_wait", lim->pregreet_wait);
+    print_uint(out, in, "auth_failures", lim->auth_failures);
+    print_uint(out, in, "auth_failure_window", lim->auth_failure_window);
     fputs("};\n\nsasl = {\n", out);
     print_list(out, in, "mechanisms", conf->sasl.mechanisms, conf->sasl.mechanism_count);
     print_bool(out, in, "allow_authzid", conf->sasl.allow_authzid);

@@ -138,12 +138,15 @@ struct config_delivery {
 };
 
 struct config_limits {
-    unsigned line_length;      /* protocol command line, octets (SMTP: 512) */
-    unsigned text_line_length; /* message text line, octets (RFC 5321: 1000) */
-    size_t message_size;       /* octets */
-    unsigned recipients;       /* per message */
-    unsigned errors;           /* per session before 421 and close */
-    unsigned max_connections;  /* all services together */
+    unsigned line_length;         /* protocol command line, octets (SMTP: 512) */
+    unsigned text_line_length;    /* message text line, octets (RFC 5321: 1000) */
+    size_t message_size;          /* octets */
+    unsigned recipients;          /* per message */
+    unsigned errors;              /* per session before 421 and close */
+    unsigned max_connections;     /* all services together */
+    unsigned pregreet_wait;       /* ms an SMTP client must wait for the banner; 0: off */
+    unsigned auth_failures;       /* failed AUTH per client address in the window; 0: off */
+    unsigned auth_failure_window; /* seconds a failed AUTH counts against its address */
 };
 
 /* SASL authentication (SMTP AUTH, POP3 AUTH, IMAP AUTHENTICATE) through

@@ -16,6 +16,7 @@
 
 #include "gateway/conn_limit.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -37,14 +38,23 @@ struct entry {
     uint32_t count; /* 0: the slot is empty */
 };
 
+/* A failed-login bucket: level in thousandths of a failure, as of stamp. */
+struct auth_entry {
+    uint8_t addr[16];
+    uint32_t level; /* 0: the slot is empty */
+    uint64_t stamp; /* ms, CLOCK_MONOTONIC */
+};
+
 struct shared {
-    _Atomic int32_t lock; /* owner's pid, 0 when free */
+    _Atomic int32_t lock;      /* owner's pid, 0 when free */
+    _Atomic int32_t auth_lock; /* the same, for auth[]: logins never wait on accepts */
     _Atomic uint32_t total;
     _Atomic uint32_t service_count[CONN_LIMIT_SERVICES];
     uint32_t proc_total[CONN_LIMIT_PROCS];
     uint32_t proc_service[CONN_LIMIT_PROCS][CONN_LIMIT_SERVICES];
     uint32_t proc_entry[CONN_LIMIT_PROCS][CONN_LIMIT_ADDRESSES];
     struct entry entries[CONN_LIMIT_ADDRESSES];
+    struct auth_entry auth[CONN_LIMIT_AUTH_ADDRESSES];
 };
 
 struct conn_limit {
@@ -87,17 +97,17 @@ void conn_limit_free(struct conn_limit **limits)
 /* lock_take - spin for the table lock; take it over from an owner that died
  * holding it. With bounded, give up after a while (the master must not hang
  * on a stopped worker). */
-static bool lock_take(struct shared *s, bool bounded)
+static bool spin_take(_Atomic int32_t *lock, bool bounded)
 {
     int32_t me = (int32_t)getpid();
     for (unsigned spins = 0;; spins++) {
         int32_t owner = 0;
-        if (atomic_compare_exchange_weak_explicit(&s->lock, &owner, me, memory_order_acquire,
+        if (atomic_compare_exchange_weak_explicit(lock, &owner, me, memory_order_acquire,
                                                   memory_order_relaxed))
             return true;
         if (spins % 256 == 255) {
             if (owner != 0 && kill((pid_t)owner, 0) < 0 && errno == ESRCH &&
-                atomic_compare_exchange_strong_explicit(&s->lock, &owner, me, memory_order_acquire,
+                atomic_compare_exchange_strong_explicit(lock, &owner, me, memory_order_acquire,
                                                         memory_order_relaxed))
                 return true;
             if (bounded && spins > 256 * 64)
@@ -105,6 +115,11 @@ static bool lock_take(struct shared *s, bool bounded)
             sched_yield();
         }
     }
+}
+
+static bool lock_take(struct shared *s, bool bounded)
+{
+    return spin_take(&s->lock, bounded);
 }
 
 static void lock_give(struct shared *s)
@@ -333,4 +348,100 @@ const char *conn_limit_result_name(enum conn_limit_result result)
         return "table-full";
     }
     return "unknown";
+}
+
+/* ---- failed logins per client address ---- */
+
+#define AUTH_UNIT 1000u /* one failure, in bucket units */
+
+/* auth_key - the 16-byte form of a textual address; false when unparsable. */
+static bool auth_key(const char *client_ip, uint8_t key[16])
+{
+    if (inet_pton(AF_INET6, client_ip, key) == 1)
+        return true;
+    memset(key, 0, 10);
+    key[10] = 0xff;
+    key[11] = 0xff;
+    return inet_pton(AF_INET, client_ip, key + 12) == 1;
+}
+
+/* auth_drain - the entry's level now: it drains max failures per window. */
+static uint32_t auth_drain(const struct auth_entry *e, unsigned max, unsigned window_s,
+                           uint64_t now_ms)
+{
+    if (e->level == 0 || now_ms <= e->stamp)
+        return e->level;
+    uint64_t elapsed = now_ms - e->stamp;
+    uint64_t window_ms = (uint64_t)window_s * 1000u;
+    /* drained = elapsed * max * AUTH_UNIT / window_ms, without overflow */
+    if (window_ms == 0 || elapsed >= window_ms)
+        return 0;
+    uint64_t drained = elapsed * max * AUTH_UNIT / window_ms;
+    return drained >= e->level ? 0 : e->level - (uint32_t)drained;
+}
+
+/* auth_find - the entry for key, or with create the slot to take for it: an
+ * empty or drained one in its window, else the one touched longest ago
+ * (so the table stays bounded and forgets the least recent first). */
+static struct auth_entry *auth_find(struct shared *s, const uint8_t key[16], bool create,
+                                    unsigned max, unsigned window_s, uint64_t now_ms)
+{
+    uint32_t home = key_hash(key, UINT32_MAX) % CONN_LIMIT_AUTH_ADDRESSES;
+    struct auth_entry *spare = NULL;
+    for (uint32_t p = 0; p < CONN_LIMIT_PROBE; p++) {
+        struct auth_entry *e = &s->auth[(home + p) % CONN_LIMIT_AUTH_ADDRESSES];
+        if (e->level != 0 && memcmp(e->addr, key, 16) == 0)
+            return e;
+        if (!create)
+            continue;
+        if (auth_drain(e, max, window_s, now_ms) == 0) {
+            if (spare == NULL || spare->level != 0)
+                spare = e;
+        } else if (spare == NULL || (spare->level != 0 && e->stamp < spare->stamp)) {
+            spare = e;
+        }
+    }
+    if (spare != NULL) {
+        memcpy(spare->addr, key, 16);
+        spare->level = 0;
+        spare->stamp = now_ms;
+    }
+    return spare;
+}
+
+bool conn_limit_auth_blocked(struct conn_limit *limits, const char *client_ip, unsigned max,
+                             unsigned window_s, unsigned long long now_ms)
+{
+    uint8_t key[16];
+    if (max == 0 || !auth_key(client_ip, key))
+        return false;
+    struct shared *s = limits->shared;
+    spin_take(&s->auth_lock, false);
+    const struct auth_entry *e = auth_find(s, key, false, max, window_s, now_ms);
+    uint32_t level = e != NULL ? auth_drain(e, max, window_s, now_ms) : 0;
+    atomic_store_explicit(&s->auth_lock, 0, memory_order_release);
+    return level >= (uint64_t)max * AUTH_UNIT;
+}
+
+unsigned conn_limit_auth_failure(struct conn_limit *limits, const char *client_ip, unsigned max,
+                                 unsigned window_s, unsigned long long now_ms)
+{
+    uint8_t key[16];
+    if (max == 0 || !auth_key(client_ip, key))
+        return 0;
+    struct shared *s = limits->shared;
+    spin_take(&s->auth_lock, false);
+    struct auth_entry *e = auth_find(s, key, true, max, window_s, now_ms);
+    if (e == NULL) { /* not reached: a window always has a slot to give */
+        atomic_store_explicit(&s->auth_lock, 0, memory_order_release);
+        return 0;
+    }
+    uint32_t level = auth_drain(e, max, window_s, now_ms);
+    /* saturate well above any max, so that the level cannot wrap */
+    if (level <= UINT32_MAX / 2)
+        level += AUTH_UNIT;
+    e->level = level;
+    e->stamp = now_ms;
+    atomic_store_explicit(&s->auth_lock, 0, memory_order_release);
+    return level / AUTH_UNIT;
 }

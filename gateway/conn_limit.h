@@ -1,7 +1,8 @@
 /* gateway/conn_limit.h - connection counts shared by every worker: per
- * service, per (service, client address), and in all. One anonymous shared
- * mapping made by the master before it forks; each process that counts has a
- * slot so that the master can give back what a dead worker held. */
+ * service, per (service, client address), and in all; and failed logins per
+ * client address. One anonymous shared mapping made by the master before it
+ * forks; each process that counts has a slot so that the master can give
+ * back what a dead worker held. */
 #ifndef DIRMAIL_CONN_LIMIT_H
 #define DIRMAIL_CONN_LIMIT_H
 
@@ -16,6 +17,9 @@
 #define CONN_LIMIT_PROBE 32u
 #define CONN_LIMIT_SERVICES 64u
 #define CONN_LIMIT_PROCS 256u
+/* Client addresses whose failed logins are remembered at once; when a key's
+ * window is full, the entry touched longest ago gives way. */
+#define CONN_LIMIT_AUTH_ADDRESSES 4096u
 
 struct conn_limit;
 
@@ -67,5 +71,20 @@ unsigned conn_limit_service_count(const struct conn_limit *limits, unsigned serv
 unsigned conn_limit_total_count(const struct conn_limit *limits);
 
 const char *conn_limit_result_name(enum conn_limit_result result);
+
+/* Failed logins per client address, over every worker and session: a leaky
+ * bucket per address that fills by one per failure and drains max failures
+ * per window_s seconds, so max failures in a burst block the address and
+ * it gets one more try each window_s / max seconds after. now_ms is
+ * CLOCK_MONOTONIC (the same clock in every process). client_ip is the text
+ * form (IPv4 or IPv6); an unparsable one is never counted. max 0: off. */
+
+/* conn_limit_auth_blocked - has client_ip reached max failures? */
+bool conn_limit_auth_blocked(struct conn_limit *limits, const char *client_ip, unsigned max,
+                             unsigned window_s, unsigned long long now_ms);
+/* conn_limit_auth_failure - count one failure; the failures counted now
+ * (after draining), which the caller compares with max. */
+unsigned conn_limit_auth_failure(struct conn_limit *limits, const char *client_ip, unsigned max,
+                                 unsigned window_s, unsigned long long now_ms);
 
 #endif

@@ -50,6 +50,11 @@ struct say {
     enum say_state state;
 };
 
+void service_shutdown(void)
+{
+    smtp_session_shutdown();
+}
+
 const struct service_proto *service_proto(enum service_type type)
 {
     for (size_t i = 0; i < sizeof protos / sizeof protos[0]; i++) {

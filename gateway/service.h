@@ -12,6 +12,7 @@
 #include "conf/config.h"
 
 struct conn;
+struct conn_limit;
 struct event_loop;
 
 /* One accepted connection handed to a protocol. The worker allocates it and
@@ -28,8 +29,9 @@ struct service_session {
     char client_ip[64];
     unsigned client_port;
     void (*finished)(struct service_session *session);
-    void *owner;    /* the worker's own data; protocols leave it alone */
-    void *protocol; /* the protocol's own per-session state */
+    void *owner;               /* the worker's own data; protocols leave it alone */
+    struct conn_limit *limits; /* the shared counts (failed logins per address) */
+    void *protocol;            /* the protocol's own per-session state */
 };
 
 /* service_start_fn - take over session (first reply, TLS for implicit-TLS
@@ -61,6 +63,11 @@ void service_say_and_close(struct service_session *session, const char *line);
 
 /* service_expand - write text with "%h" replaced by hostname into buf; buf. */
 const char *service_expand(char *buf, size_t size, const char *text, const char *hostname);
+
+/* service_shutdown - release what the protocols share within this process
+ * (thread pools, sockets to the auth process, SASL); the worker calls it
+ * once every session has ended, before it frees its loop. */
+void service_shutdown(void);
 
 /* service_tls_begin - start implicit TLS on session's conn; -1 (logged) when
  * no TLS context is configured or OpenSSL refuses. */

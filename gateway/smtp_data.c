@@ -21,20 +21,33 @@ void smtp_data_init(struct smtp_data *d, uint64_t max_size, size_t text_line_max
     d->in_header = true;
 }
 
-/* emit - count and write len bytes unless the message is already refused. */
-static void emit(struct smtp_data *d, const void *data, size_t len)
+/* count - add len octets to the size; false when that is over the limit. */
+static bool count(struct smtp_data *d, size_t len)
 {
     if (d->size + len < d->size || d->size + len > d->max_size) {
         if (d->verdict == SMTP_DATA_OK)
             d->verdict = SMTP_DATA_TOO_BIG;
         d->size = d->max_size + 1;
-        return;
+        return false;
     }
     d->size += len;
+    return true;
+}
+
+/* put - write len octets already counted, unless the message is refused. */
+static void put(struct smtp_data *d, const void *data, size_t len)
+{
     if (d->verdict != SMTP_DATA_OK || len == 0)
         return;
     if (d->write(d->ctx, data, len) < 0)
         d->verdict = SMTP_DATA_WRITE_FAILED;
+}
+
+/* emit - count and write len bytes unless the message is already refused. */
+static void emit(struct smtp_data *d, const void *data, size_t len)
+{
+    if (count(d, len))
+        put(d, data, len);
 }
 
 /* emit_fixup - an added field: written, not counted against the client's size. */
@@ -131,13 +144,72 @@ void smtp_data_line_too_long(struct smtp_data *d)
     d->prev_crlf = false;
 }
 
+/* hold_flush - a held header line is complete (or too long to hold): let
+ * scan_header see it without its line ending, then write it as it came. */
+static void hold_flush(struct smtp_data *d)
+{
+    size_t len = d->hold_len;
+    if (len > 0 && d->hold[len - 1] == '\n') {
+        len--;
+        if (len > 0 && d->hold[len - 1] == '\r')
+            len--;
+    }
+    if (d->verdict == SMTP_DATA_OK)
+        scan_header(d, d->hold, len);
+    put(d, d->hold, d->hold_len);
+    d->hold_len = 0;
+}
+
 void smtp_data_chunk(struct smtp_data *d, const char *data, size_t len, bool last)
 {
     if (d->done)
         return;
-    emit(d, data, len);
-    if (last)
+    if (!count(d, len))
+        len = 0;
+    while (len > 0) {
+        if (!d->in_header || d->verdict != SMTP_DATA_OK) {
+            put(d, data, len);
+            break;
+        }
+        const char *lf = memchr(data, '\n', len);
+        size_t line = lf != NULL ? (size_t)(lf - data) + 1 : len;
+        if (d->chunk_mid_line) {
+            /* the rest of a line too long to hold: written through */
+            put(d, data, line);
+            d->chunk_mid_line = lf == NULL;
+        } else {
+            size_t room = sizeof d->hold - d->hold_len;
+            size_t take = line < room ? line : room;
+            memcpy(d->hold + d->hold_len, data, take);
+            d->hold_len += take;
+            if (take < line || (lf == NULL && d->hold_len == sizeof d->hold)) {
+                /* Longer than any header line may be (RFC 5322 2.1.1): decide
+                 * on its start, write it, and pass the rest through. */
+                hold_flush(d);
+                put(d, data + take, line - take);
+                d->chunk_mid_line = lf == NULL;
+            } else if (lf != NULL) {
+                hold_flush(d);
+            }
+        }
+        data += line;
+        len -= line;
+    }
+    if (last) {
         d->done = true;
+        if (d->hold_len > 0 && d->verdict == SMTP_DATA_OK) {
+            /* The message ends in a header line without its line ending:
+             * the fields go before it, at the last line boundary, unless
+             * it continues the field above (then finish adds none). */
+            if (d->hold[0] != ' ' && d->hold[0] != '\t')
+                emit_missing_fixups(d);
+            else
+                d->seen_date = d->seen_msgid = true;
+            d->in_header = false;
+        }
+        put(d, d->hold, d->hold_len);
+        d->hold_len = 0;
+    }
 }
 
 enum smtp_data_verdict smtp_data_finish(struct smtp_data *d)

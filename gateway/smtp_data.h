@@ -38,6 +38,11 @@ struct smtp_data_fixups {
     const char *message_id;
 };
 
+/* BDAT: the start of a header line is held until the line is complete (or
+ * this long) so that the fixups go in at a line boundary; nothing else of a
+ * BDAT message is ever buffered. RFC 5322 2.1.1: a line is at most 998. */
+#define SMTP_DATA_HOLD_MAX 1000
+
 struct smtp_data {
     smtp_data_write_fn *write;
     void *ctx;
@@ -52,6 +57,11 @@ struct smtp_data {
     bool seen_date;   /* a Date: field was seen */
     bool seen_msgid;  /* a Message-ID: field was seen */
     bool done;        /* the end was seen (DATA) or the LAST chunk taken (BDAT) */
+    /* BDAT only: the header line being assembled, and whether the line in
+     * progress is past the hold (written as it comes, scanned no further). */
+    bool chunk_mid_line;
+    size_t hold_len;
+    char hold[SMTP_DATA_HOLD_MAX];
 };
 
 /* smtp_data_init - a reader for one message (DATA or BDAT). text_line_max
@@ -76,7 +86,10 @@ void smtp_data_line_too_long(struct smtp_data *d);
 
 /* smtp_data_chunk - BDAT octets, taken as they are (RFC 3030 2: no
  * dot-stuffing; line endings are the client's business). last says this is
- * the end of the LAST chunk. */
+ * the end of the LAST chunk. The size counts every octet on arrival; while the
+ * header section lasts, each line (LF-ended, whatever precedes the LF) is
+ * written once complete, so that the fixups land before the empty line that
+ * ends the section, exactly as for DATA, whatever the chunk boundaries. */
 void smtp_data_chunk(struct smtp_data *d, const char *data, size_t len, bool last);
 
 /* smtp_data_finish - after the end: append the fixups still missing when the

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gateway/conn_limit.h"
+
 #include "auth/auth_client.h"
 #include "auth/sasl_server.h"
 #include "gateway/queue.h"
@@ -33,9 +35,6 @@
 #include "lib/log.h"
 #include "lib/threadpool.h"
 
-/* Wait this long before the banner: a client that talks first is not an
- * SMTP client that waits for the greeting (RFC 5321 3.1, 4.3.1). */
-#define PREGREET_MS 300
 /* The line reader's limit while DATA is read: far above the text line limit
  * so that a long line is still seen whole, with how it ended. */
 #define DATA_LINE_LIMIT 65536
@@ -121,6 +120,23 @@ fail:
     return NULL;
 }
 
+void smtp_session_shutdown(void)
+{
+    struct smtp_server *srv = server;
+    if (srv == NULL)
+        return;
+    server = NULL;
+    /* the pool first: its threads call SASL's check, which uses client */
+    threadpool_free(&srv->pool);
+    if (srv->sasl_ready)
+        sasl_glue_done();
+    queue_close(&srv->queue);
+    auth_async_free(&srv->async);
+    auth_client_free(&srv->client);
+    pthread_mutex_destroy(&srv->queue_lock);
+    free(srv);
+}
+
 /* ---- the session ---- */
 
 enum smtp_state {
@@ -151,6 +167,7 @@ struct smtp {
     char *auth_user;
     struct sasl_session *sasl;
     unsigned auth_failures;
+    bool auth_ip_blocked; /* limits.auth_failures reached for this address */
     unsigned errors;
     bool job_running;      /* a pool job holds this session: it must not be freed */
     bool ending;           /* session_end was called: free it when nothing runs on it */
@@ -191,6 +208,20 @@ static void session_end(struct smtp *s);
 static void process_input(struct smtp *s);
 static void transaction_reset(struct smtp *s);
 
+/* client_error - does this reply count toward limits.errors? Every reply
+ * that blames the client: all of 5xx (RFC 5321 4.2.1: the command was wrong
+ * or refused) and the 4xx of a limit the client ran into (452 4.5.3, too
+ * many recipients, RFC 5321 4.5.3.1.10). Not the 4xx whose cause is ours:
+ * 451 (directory or queue trouble, RFC 3463 4.4.3/4.3.0), 454 (the password
+ * check could not run) and 421 (we close anyway): a client must not be
+ * thrown out because slapd was down. */
+static bool client_error(int code, enum smtp_esc esc)
+{
+    if (code >= 500)
+        return true;
+    return code >= 400 && esc == SMTP_ESC_TOO_MANY_RECIPIENTS;
+}
+
 /* reply - queue one reply; counts errors for limits.errors. */
 static void reply(struct smtp *s, int code, enum smtp_esc esc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -206,9 +237,7 @@ static void reply(struct smtp *s, int code, enum smtp_esc esc, const char *fmt, 
         (n = smtp_reply_format(out, sizeof out, code, esc, text)) < 0)
         n = smtp_reply_format(out, sizeof out, 451, SMTP_ESC_SYSTEM_OTHER, "Internal error");
     conn_write(s->conn, out, (size_t)n);
-    /* Refusals the client cannot help (4xx: limits, directory trouble) do
-     * not count toward limits.errors; its own mistakes (5xx) do. */
-    if (code >= 500)
+    if (client_error(code, esc))
         s->errors++;
 }
 
@@ -340,8 +369,10 @@ static unsigned parse_opts(struct smtp *s)
     return o;
 }
 
-/* sasl_renew - a SASL session for the connection as it is now (after
- * STARTTLS a new one: RFC 3207 4.2). */
+/* sasl_renew - a SASL session for the connection as it is now. Made at
+ * EHLO, which a client can only send once the TLS handshake is over, so that
+ * the strength SASL is told is the negotiated cipher's (after STARTTLS the
+ * old one is dropped: RFC 3207 4.2). */
 static void sasl_renew(struct smtp *s)
 {
     sasl_session_free(&s->sasl);
@@ -351,10 +382,10 @@ static void sasl_renew(struct smtp *s)
     snprintf(local, sizeof local, "%s;%u", conn_local_ip(s->conn), conn_local_port(s->conn));
     snprintf(remote, sizeof remote, "%s;%u", s->ss->client_ip, s->ss->client_port);
     const char *err = NULL;
-    /* conn does not expose the cipher's bits; every cipher TLS 1.2+ allows
-     * here has at least 128. */
+    /* The negotiated cipher's strength: SASL refuses mechanisms or
+     * authzids that ask for more (Cyrus's minssf/maxssf). */
     s->sasl = sasl_session_new(submission(s) ? "submission" : "smtp", s->ss->hostname, local,
-                               remote, s->tls, s->tls ? 128 : 0, &err);
+                               remote, s->tls, s->tls ? (unsigned)conn_tls_bits(s->conn) : 0, &err);
     if (s->sasl == NULL)
         log_error("event=sasl_session_failed client=%s error=\"%s\"", s->ss->client_ip,
                   err != NULL ? err : "?");
@@ -369,6 +400,8 @@ static void cmd_ehlo(struct smtp *s, struct smtp_command *cmd)
     transaction_reset(s);
     s->esmtp = cmd->verb == SMTP_VERB_EHLO;
     snprintf(s->helo, sizeof s->helo, "%s", cmd->arg);
+    if (s->sasl == NULL)
+        sasl_renew(s);
     s->state = ST_READY;
     if (!s->esmtp) {
         reply(s, 250, SMTP_ESC_NONE, "%s", s->ss->hostname);
@@ -836,7 +869,7 @@ static void cmd_starttls(struct smtp *s, struct smtp_command *cmd)
     s->esmtp = false;
     s->helo[0] = '\0';
     s->state = ST_GREETED;
-    sasl_renew(s);
+    sasl_session_free(&s->sasl); /* the next EHLO makes one for the TLS layer */
 }
 
 /* ---- AUTH ---- */
@@ -887,16 +920,58 @@ static void sasl_work(void *arg)
         s->sasl_challenge = b64_encode(out != NULL ? out : (const unsigned char *)"", out_len);
 }
 
+static unsigned long long monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000u + (unsigned long long)ts.tv_nsec / 1000000u;
+}
+
+/* ip_auth_failure - count a failure against the client's address in the
+ * table every worker shares; true when the address reached its limit. */
+static bool ip_auth_failure(struct smtp *s)
+{
+    const struct config_limits *lim = &s->ss->config->limits;
+    if (s->ss->limits == NULL || lim->auth_failures == 0)
+        return false;
+    unsigned n = conn_limit_auth_failure(s->ss->limits, s->ss->client_ip, lim->auth_failures,
+                                         lim->auth_failure_window, monotonic_ms());
+    return n >= lim->auth_failures;
+}
+
+static bool ip_auth_blocked(struct smtp *s)
+{
+    const struct config_limits *lim = &s->ss->config->limits;
+    return s->ss->limits != NULL &&
+           conn_limit_auth_blocked(s->ss->limits, s->ss->client_ip, lim->auth_failures,
+                                   lim->auth_failure_window, monotonic_ms());
+}
+
 static void auth_delay_done(void *ctx)
 {
     struct smtp *s = ctx;
     enter(s);
     event_timer_remove(&s->timer);
     reply(s, 535, SMTP_ESC_AUTH_INVALID, "Authentication credentials invalid");
-    if (s->auth_failures >= AUTH_FAILURES_MAX)
+    if (s->auth_ip_blocked)
+        close_with(s, 421, SMTP_ESC_SECURITY_OTHER,
+                   "Too many authentication failures from your address");
+    else if (s->auth_failures >= AUTH_FAILURES_MAX)
         close_with(s, 421, SMTP_ESC_SECURITY_OTHER, "Too many authentication failures");
     else
         wait_end(s, ST_READY);
+    leave(s);
+}
+
+/* auth_refused_done - AUTH from an address over its limit, answered late. */
+static void auth_refused_done(void *ctx)
+{
+    struct smtp *s = ctx;
+    enter(s);
+    event_timer_remove(&s->timer);
+    reply(s, 454, SMTP_ESC_SECURITY_OTHER,
+          "Too many authentication failures from your address, try again later");
+    wait_end(s, ST_READY);
     leave(s);
 }
 
@@ -929,8 +1004,9 @@ static void sasl_done_in(struct smtp *s)
     }
     case SASL_SESSION_FAILED: {
         s->auth_failures++;
-        log_info("event=auth_failed client=%s mech=%s failures=%u", s->ss->client_ip, s->sasl_mech,
-                 s->auth_failures);
+        s->auth_ip_blocked = ip_auth_failure(s);
+        log_info("event=auth_failed client=%s mech=%s failures=%u ip_limit=%s", s->ss->client_ip,
+                 s->sasl_mech, s->auth_failures, s->auth_ip_blocked ? "reached" : "no");
         /* a growing delay before the answer slows down guessing */
         s->timer = event_timer_add(s->ss->loop, (uint64_t)s->auth_failures * AUTH_DELAY_STEP_MS,
                                    auth_delay_done, s);
@@ -994,6 +1070,19 @@ static void cmd_auth(struct smtp *s, struct smtp_command *cmd)
     }
     if (!auth_offered(s) || !s->esmtp) {
         reply(s, 503, SMTP_ESC_INVALID_COMMAND, "AUTH not available");
+        return;
+    }
+    if (ip_auth_blocked(s)) {
+        /* RFC 4954 6: 454 for a temporary refusal; late, so that a guesser
+         * gains nothing by asking fast */
+        log_info("event=auth_refused client=%s reason=ip-limit", s->ss->client_ip);
+        s->timer = event_timer_add(s->ss->loop, AUTH_DELAY_STEP_MS, auth_refused_done, s);
+        if (s->timer != NULL) {
+            wait_begin(s);
+            return;
+        }
+        reply(s, 454, SMTP_ESC_SECURITY_OTHER,
+              "Too many authentication failures from your address, try again later");
         return;
     }
     snprintf(s->sasl_mech, sizeof s->sasl_mech, "%s", cmd->mech);
@@ -1090,8 +1179,11 @@ static void process_input(struct smtp *s)
     for (;;) {
         if (s->state == ST_WAIT || s->state == ST_CLOSING || s->state == ST_PREGREET)
             return;
-        if (s->errors > s->ss->config->limits.errors) {
-            close_with(s, 421, SMTP_ESC_OTHER, "Too many errors, closing connection");
+        /* The limits.errors-th error reply is followed by 421 at once:
+         * nothing more the client pipelined is read. */
+        if (s->errors >= s->ss->config->limits.errors) {
+            log_info("event=too_many_errors client=%s errors=%u", s->ss->client_ip, s->errors);
+            close_with(s, 421, SMTP_ESC_SECURITY_OTHER, "Too many errors, closing connection");
             return;
         }
         if (s->state == ST_BDAT) {
@@ -1136,7 +1228,16 @@ static void process_input(struct smtp *s)
     }
 }
 
-/* greet - the pregreet wait is over and the client kept quiet. */
+static void send_greeting(struct smtp *s)
+{
+    reply(s, 220, SMTP_ESC_NONE, "%s ESMTP dirmail", s->ss->hostname);
+    s->state = ST_GREETED;
+    flush(s);
+}
+
+/* greet - the pregreet wait (limits.pregreet_wait: a client that talks
+ * first is not an SMTP client that waits for the greeting, RFC 5321 3.1,
+ * 4.3.1) is over and the client kept quiet. */
 static void greet(void *ctx)
 {
     struct smtp *s = ctx;
@@ -1146,10 +1247,9 @@ static void greet(void *ctx)
         log_info("event=pregreet client=%s", s->ss->client_ip);
         close_with(s, 554, SMTP_ESC_PROTOCOL_OTHER, "Protocol error: talked before the greeting");
     } else {
-        reply(s, 220, SMTP_ESC_NONE, "%s ESMTP dirmail", s->ss->hostname);
-        s->state = ST_GREETED;
-        flush(s);
-        process_input(s);
+        send_greeting(s);
+        if (!s->ending)
+            process_input(s);
     }
     leave(s);
 }
@@ -1236,8 +1336,14 @@ void smtp_session_start(struct service_session *ss)
     }
     conn_set_timeouts(s->conn, ss->service->idle_timeout * 1000ull,
                       ss->service->session_timeout * 1000ull);
-    sasl_renew(s);
-    s->timer = event_timer_add(ss->loop, PREGREET_MS, greet, s);
+    unsigned wait = ss->config->limits.pregreet_wait;
+    if (wait == 0) {
+        enter(s);
+        send_greeting(s);
+        leave(s);
+        return;
+    }
+    s->timer = event_timer_add(ss->loop, wait, greet, s);
     if (s->timer == NULL)
         session_end(s);
 }

@@ -17,4 +17,9 @@
  * gets 421 4.3.0 and later sessions try again. */
 void smtp_session_start(struct service_session *session);
 
+/* smtp_session_shutdown - free what the sessions of this process shared
+ * (every session must have ended; the loop must still exist), so that a
+ * worker leaves nothing behind on SIGTERM. A later session sets it up again. */
+void smtp_session_shutdown(void);
+
 #endif

@@ -147,6 +147,7 @@ static void session_start(struct wlistener *l, int fd, const struct sockaddr_sto
     peer_text(peer, s->client_ip, sizeof s->client_ip, &s->client_port);
     s->finished = session_finished;
     s->owner = w;
+    s->limits = p->limits;
 
     ws->next = w->sessions;
     if (w->sessions != NULL)
@@ -302,8 +303,10 @@ void worker_main(const struct worker_params *params)
      * whose sockets the exit closes. */
     event_signal_remove(&w.sigterm);
     free(w.listeners);
-    if (r == 0)
+    if (r == 0) {
+        service_shutdown();
         event_loop_free(&w.loop);
+    }
     log_info("event=worker_exit");
     exit(r == 0 ? 0 : 1);
 }

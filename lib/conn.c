@@ -773,3 +773,11 @@ const char *conn_tls_cipher(const struct conn *conn)
 {
     return conn_tls_handshake_done(conn) ? SSL_get_cipher_name(conn->ssl) : NULL;
 }
+
+int conn_tls_bits(const struct conn *conn)
+{
+    if (!conn_tls_handshake_done(conn))
+        return 0;
+    const SSL_CIPHER *cipher = SSL_get_current_cipher(conn->ssl);
+    return cipher != NULL ? SSL_CIPHER_get_bits(cipher, NULL) : 0;
+}

@@ -119,6 +119,10 @@ bool conn_tls_handshake_done(const struct conn *conn);
 /* Negotiated protocol ("TLSv1.3") and cipher, NULL before the handshake. */
 const char *conn_tls_version(const struct conn *conn);
 const char *conn_tls_cipher(const struct conn *conn);
+/* conn_tls_bits - the negotiated cipher's secret bits (the strength SASL's
+ * security layer is told, RFC 4422 3.7), 0 before the handshake. (Added to
+ * the contract.) */
+int conn_tls_bits(const struct conn *conn);
 /* conn_error - the last error as text (for logs). */
 const char *conn_error(const struct conn *conn);
 

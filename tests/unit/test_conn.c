@@ -610,6 +610,7 @@ START_TEST(tls_not_active_by_default)
     ck_assert(!conn_tls_handshake_done(conn));
     ck_assert_ptr_null(conn_tls_version(conn));
     ck_assert_ptr_null(conn_tls_cipher(conn));
+    ck_assert_int_eq(conn_tls_bits(conn), 0);
     ck_assert_int_eq(conn_tls_handshake(conn), CONN_ERROR);
     unpair();
 }
@@ -691,6 +692,7 @@ START_TEST(tls_client_and_server_exchange_lines)
     ck_assert_str_eq(conn_tls_version(conn), "TLSv1.3");
     ck_assert_str_eq(conn_tls_version(client), "TLSv1.3");
     ck_assert_ptr_nonnull(conn_tls_cipher(conn));
+    ck_assert_int_ge(conn_tls_bits(conn), 128); /* every TLS 1.3 suite */
 
     conn_printf(client, "EHLO over tls\r\n");
     ck_assert_int_eq(conn_flush(client), CONN_OK);

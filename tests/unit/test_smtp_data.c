@@ -7,6 +7,7 @@
 #include "gateway/smtp_data.h"
 #include "tests/unit/tap_main.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,6 +202,68 @@ START_TEST(bdat_chunks_raw)
 }
 END_TEST
 
+/* bdat_at_every_split - the message in two chunks cut at every offset gives
+ * want each time: the fixups never depend on where the client cut. */
+static void bdat_at_every_split(const char *msg, const char *want)
+{
+    size_t n = strlen(msg);
+    for (size_t cut = 0; cut <= n; cut++) {
+        setup(1 << 20, &fix);
+        smtp_data_chunk(&d, msg, cut, false);
+        smtp_data_chunk(&d, msg + cut, n - cut, true);
+        ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_OK);
+        ck_assert_uint_eq(d.size, n); /* added fields are not the client's octets */
+        ck_assert_msg(sink.len == strlen(want) && memcmp(sink.buf, want, sink.len) == 0,
+                      "cut at %zu: got \"%.*s\"", cut, (int)sink.len, sink.buf);
+    }
+}
+
+START_TEST(bdat_fixups_before_body)
+{
+    bdat_at_every_split("Subject: s\r\n x\r\n\r\nbody\r\n",
+                        "Subject: s\r\n x\r\nDate: D\r\nMessage-ID: <m@x>\r\n\r\nbody\r\n");
+}
+END_TEST
+
+START_TEST(bdat_fixups_only_when_missing)
+{
+    bdat_at_every_split("date : x\r\nMESSAGE-ID: <a@b>\r\n\r\nDate: not a header\r\n",
+                        "date : x\r\nMESSAGE-ID: <a@b>\r\n\r\nDate: not a header\r\n");
+    bdat_at_every_split("Message-Id: <a@b>\r\n\r\nb", "Message-Id: <a@b>\r\nDate: D\r\n\r\nb");
+}
+END_TEST
+
+START_TEST(bdat_fixups_header_only_and_no_empty_line)
+{
+    bdat_at_every_split("Subject: s\r\n", "Subject: s\r\nDate: D\r\nMessage-ID: <m@x>\r\n");
+    /* the last header line lacks its CRLF: the fields go before it */
+    bdat_at_every_split("Subject: s", "Date: D\r\nMessage-ID: <m@x>\r\nSubject: s");
+    /* a body without the empty line: fields and that line before it */
+    bdat_at_every_split("From: a\r\nno colon here\r\n",
+                        "From: a\r\nDate: D\r\nMessage-ID: <m@x>\r\n\r\nno colon here\r\n");
+}
+END_TEST
+
+START_TEST(bdat_fixups_long_header_line)
+{
+    /* a line longer than the hold is decided on its start and written through */
+    static char msg[3000], want[3100];
+    memset(msg, 0, sizeof msg);
+    memcpy(msg, "X-Long: ", 8);
+    memset(msg + 8, 'a', 2000);
+    memcpy(msg + 2008, "\r\n\r\nb", 5);
+    snprintf(want, sizeof want, "%.*sDate: D\r\nMessage-ID: <m@x>\r\n\r\nb", 2010, msg);
+    setup(1 << 20, &fix);
+    size_t n = strlen(msg);
+    for (size_t off = 0; off < n; off += 7) /* in small chunks */
+        smtp_data_chunk(&d, msg + off, n - off < 7 ? n - off : 7, false);
+    smtp_data_chunk(&d, "", 0, true);
+    ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_OK);
+    ck_assert_uint_eq(sink.len, strlen(want));
+    ck_assert(memcmp(sink.buf, want, sink.len) == 0);
+}
+END_TEST
+
 static Suite *smtp_data_suite(void)
 {
     Suite *s = suite_create("smtp_data");
@@ -217,6 +280,10 @@ static Suite *smtp_data_suite(void)
     tcase_add_test(tc, fixups_only_when_missing);
     tcase_add_test(tc, fixups_header_only_message);
     tcase_add_test(tc, bdat_chunks_raw);
+    tcase_add_test(tc, bdat_fixups_before_body);
+    tcase_add_test(tc, bdat_fixups_only_when_missing);
+    tcase_add_test(tc, bdat_fixups_header_only_and_no_empty_line);
+    tcase_add_test(tc, bdat_fixups_long_header_line);
     suite_add_tcase(s, tc);
     return s;
 }
