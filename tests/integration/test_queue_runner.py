@@ -105,6 +105,14 @@ class QueueRunner(unittest.TestCase):
                      "objectClass: inetOrgPerson\nobjectClass: dirmailUser\n"
                      "uid: frank\ncn: Frank\nsn: Frank\nmail: frank@example.org\n"
                      "dirmailMailHost: other-node.test.example\n")
+        cls.ldap.add("dn: uid=gina,ou=people,dc=example,dc=org\n"
+                     "objectClass: inetOrgPerson\nobjectClass: dirmailUser\n"
+                     "uid: gina\ncn: Gina\nsn: Gina\nmail: gina@example.org\n"
+                     "dirmailMailbox: example.org/gina/\n")
+        cls.ldap.add("dn: uid=hank,ou=people,dc=example,dc=org\n"
+                     "objectClass: inetOrgPerson\nobjectClass: dirmailUser\n"
+                     "uid: hank\ncn: Hank\nsn: Hank\nmail: hank@example.org\n"
+                     "dirmailQuota: 300\n")
         cls.base = make_dir(os.path.join(process.tempdir(), "vmail"))
         cls.d = start_dirmaild(cls.ldap, cls.base)
         cls.d.start()
@@ -229,6 +237,33 @@ class QueueRunner(unittest.TestCase):
         self.assertEqual(self.files_with("example.org/bob", b"during the outage"),
                          [expected_file(message, "bob@example.org")])
         self.assertNotIn(f"id={qid} event=failed", self.d.log())
+
+    def test_disk_error_defers_then_delivers(self):
+        box = os.path.join(self.base, "example.org", "gina")
+        for sub in ("", "cur", "new", "tmp"):
+            make_dir(os.path.join(box, sub))
+        os.chmod(os.path.join(box, "tmp"), 0o555)  # the mail user cannot write
+        try:
+            message = b"Subject: disk\r\n\r\nafter the disk error\r\n"
+            [qid] = inject(self.spool, ["gina@example.org"], message)
+            self.d.wait_log(rf"id={qid} event=deferred rcpt=gina@example.org .*4\.3\.0")
+            self.assertTrue(queued(self.spool, qid))
+        finally:
+            os.chmod(os.path.join(box, "tmp"), 0o700)
+        wait_for(lambda: not queued(self.spool, qid), what=f"delivery after the fix\n{self.d.log()}")
+        self.assertEqual(self.files_with("example.org/gina", b"after the disk error"),
+                         [expected_file(message, "gina@example.org")])
+
+    def test_quota_from_directory_defers(self):
+        # hank has no mailbox attribute: the default layout, a 300-octet quota.
+        [qid] = inject(self.spool, ["hank@example.org"],
+                       b"Subject: big\r\n\r\n" + b"x" * 400 + b"\r\n")
+        self.d.wait_log(rf"id={qid} event=deferred rcpt=hank@example.org .*4\.2\.2")
+        self.assertTrue(queued(self.spool, qid))
+        self.assertEqual(self.maildir_files("example.org/hank/Maildir"), [])
+        # A message under the quota goes to <base>/<domain>/<local>/Maildir.
+        _, message = self.deliver_and_wait(["hank@example.org"], "s")
+        self.assertEqual(len(self.maildir_files("example.org/hank/Maildir")), 1)
 
     def test_kill_9_mid_batch_loses_nothing(self):
         message = b"Subject: batch\r\n\r\n" + b"batch line of some length\r\n" * 200
