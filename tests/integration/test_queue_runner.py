@@ -312,6 +312,33 @@ class QueueRunnerRestart(unittest.TestCase):
             d.stop()
             ldap.stop()
 
+    def test_reload_hands_the_spool_to_the_new_runner(self):
+        ldap = Slapd()
+        base = make_dir(os.path.join(process.tempdir(), "vmail"))
+        d = start_dirmaild(ldap, base)
+        try:
+            d.start()
+            d.wait_log(r"event=queue_runner_started")
+            [old] = d.children()["queue"]
+            ids = inject(d.spool, ["bob@example.org"], b"Subject: r\r\n\r\nreload\r\n", count=30)
+            d.reload()
+            wait_for(lambda: d.log().count("event=queue_runner_started") == 2, what="new runner")
+            log = d.log()
+            # The new runner starts only after the old one let go of the spool.
+            self.assertLess(log.index(f"queue[{old}] level=info event=queue_runner_exit"),
+                            log.rindex("event=queue_runner_started"))
+            more = inject(d.spool, ["bob@example.org"], b"Subject: r\r\n\r\nafter\r\n")
+            wait_for(lambda: not any(queued(d.spool, q) for q in ids + more), timeout=30,
+                     what=f"delivery after reload\n{d.log()}")
+            files = glob.glob(os.path.join(base, "example.org/bob/new/*"))
+            self.assertGreaterEqual(len(files), 31)
+            # SIGTERM lets the old runner finish its message: nothing twice.
+            self.assertEqual(len(files), 31)
+            self.assertEqual(d.stop(), 0)
+        finally:
+            d.stop()
+            ldap.stop()
+
     def test_sigterm_finishes_and_exits_0(self):
         ldap = Slapd()
         base = make_dir(os.path.join(process.tempdir(), "vmail"))
