@@ -365,6 +365,13 @@ static bool auth_key(const char *client_ip, uint8_t key[16])
     return inet_pton(AF_INET, client_ip, key + 12) == 1;
 }
 
+/* auth_failures_of - a level as failures, a part-drained one counting
+ * whole: one more try comes only once a whole failure has drained. */
+static unsigned auth_failures_of(uint32_t level)
+{
+    return (unsigned)((level + AUTH_UNIT - 1) / AUTH_UNIT);
+}
+
 /* auth_drain - the entry's level now: it drains max failures per window. */
 static uint32_t auth_drain(const struct auth_entry *e, unsigned max, unsigned window_s,
                            uint64_t now_ms)
@@ -420,7 +427,7 @@ bool conn_limit_auth_blocked(struct conn_limit *limits, const char *client_ip, u
     const struct auth_entry *e = auth_find(s, key, false, max, window_s, now_ms);
     uint32_t level = e != NULL ? auth_drain(e, max, window_s, now_ms) : 0;
     atomic_store_explicit(&s->auth_lock, 0, memory_order_release);
-    return level >= (uint64_t)max * AUTH_UNIT;
+    return auth_failures_of(level) >= max;
 }
 
 unsigned conn_limit_auth_failure(struct conn_limit *limits, const char *client_ip, unsigned max,
@@ -443,5 +450,5 @@ unsigned conn_limit_auth_failure(struct conn_limit *limits, const char *client_i
     e->level = level;
     e->stamp = now_ms;
     atomic_store_explicit(&s->auth_lock, 0, memory_order_release);
-    return level / AUTH_UNIT;
+    return auth_failures_of(level);
 }

@@ -11,7 +11,9 @@
 # the whole plan is skipped. New corpus entries stay in the temporary folder;
 # on a failure the folder (with the crash artifact) is kept and named.
 #
-# fuzz_smtp_data.c is the DATA reader.
+# fuzz_smtp_data.c is the DATA reader; fuzz_auth_protocol.c the auth socket's
+# request and response codec. Each harness needs a seed corpus in
+# corpus/<name>/: one without seeds fails its test point.
 set -u
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -22,7 +24,8 @@ CLANG=${CLANG:-clang}
 # harness name, then the project sources it needs
 HARNESSES='fuzz_address:lib/address.c
 fuzz_smtp_command:gateway/smtp_parse.c gateway/smtp_reply.c lib/address.c
-fuzz_smtp_data:gateway/smtp_data.c'
+fuzz_smtp_data:gateway/smtp_data.c
+fuzz_auth_protocol:auth/auth_protocol.c lib/buf.c'
 
 skip_all() {
     echo "1..0 # SKIP $1"
@@ -59,6 +62,12 @@ n=0
 failed=0
 while IFS=: read -r name sources; do
     n=$((n + 1))
+    seeds="$top_srcdir/tests/fuzz/corpus/$name"
+    if [ -z "$(ls -A "$seeds" 2>/dev/null)" ]; then
+        echo "not ok $n - $name: no seed corpus in tests/fuzz/corpus/$name"
+        failed=1
+        continue
+    fi
     srcs=""
     for s in $sources; do srcs="$srcs $top_srcdir/$s"; done
     # shellcheck disable=SC2086

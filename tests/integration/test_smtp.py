@@ -27,15 +27,18 @@ from harness.slapd import Slapd, PASSWORDS  # noqa: E402
 
 HOST = "mx.test.example"
 MAX_SIZE = 100000
-MAX_RCPTS = 100
+MAX_RCPTS = 1000  # limits.recipients left at its default
+AUTH_FAILURES = 4
+ERRORS = 20  # limits.errors left at its default
 QUEUED = re.compile(rb"queued as ([0-9a-f]{23})")
 
 
 class Raw:
     """SMTP spoken by hand, for what smtplib will not send."""
 
-    def __init__(self, port, greet=True):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=15)
+    def __init__(self, port, greet=True, source="127.0.0.1"):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=15,
+                                          source_address=(source, 0))
         self.buf = b""
         if greet:
             self.greeting = self.reply()
@@ -85,7 +88,8 @@ class Smtp(unittest.TestCase):
         certdir = process.tempdir("smtp-certs-")
         cls.pki = harness.certs.make_ca_and_cert(certdir, ["localhost"])
         cls.d = Dirmaild(
-            services=[{"type": "smtp"}, {"type": "submission"}, {"type": "submissions"}],
+            services=[{"type": "smtp"}, {"type": "submission"}, {"type": "submissions"},
+                      {"type": "smtp", "name": "smtp-idle", "idle_timeout": 2}],
             workers=1,
             ldap={"uris": [cls.ldap.uri], "bind_dn": cls.ldap.service_dn,
                   "bind_password": cls.ldap.service_password, "base": cls.ldap.suffix,
@@ -93,7 +97,7 @@ class Smtp(unittest.TestCase):
             domains={"local": ["example.org", "example.net"]},
             relay={"trusted_networks": ["192.0.2.0/24"]},
             tls={"cert_file": cls.pki["cert"], "key_file": cls.pki["key"]},
-            limits={"message_size": MAX_SIZE, "recipients": MAX_RCPTS},
+            limits={"message_size": MAX_SIZE, "auth_failures": AUTH_FAILURES},
             cache={"positive_ttl": 0, "negative_ttl": 0, "auth_ttl": 0, "stale_ttl": 0})
         cls.d.start()
         cls.queue = os.path.join(cls.d.sections["server"]["state_dir"], "queue", "active")
@@ -283,15 +287,44 @@ class Smtp(unittest.TestCase):
         code, text = s.data(b"x" * 998 + b"\r\n" + (b"y" * 998 + b"\r\n") * (MAX_SIZE // 1000))
         self.assertEqual((code, text[:5]), (552, b"5.3.4"))
 
-    def test_recipient_limit(self):
-        s = self.smtp()
-        s.ehlo()
-        s.mail("x@example.com")
-        codes = [s.rcpt("alice@example.org")[0] for _ in range(MAX_RCPTS + 5)]
-        self.assertEqual(codes[:MAX_RCPTS], [250] * MAX_RCPTS)
-        self.assertEqual(codes[MAX_RCPTS:], [452] * 5)
-        code, text = s.data(b"Subject: many\r\n\r\nx\r\n")
-        self.assertEqual(code, 250, text)
+    def test_recipient_limit_1000(self):
+        r = Raw(self.d.port("smtp"))
+        self.addCleanup(r.close)
+        r.cmd("EHLO c.test")
+        r.cmd("MAIL FROM:<x@example.com>")
+        r.send(b"".join(b"RCPT TO:<alice+%d@example.org>\r\n" % i for i in range(MAX_RCPTS + 1)))
+        answers = [r.reply() for _ in range(MAX_RCPTS + 1)]
+        bad = [(i, a) for i, a in enumerate(answers[:MAX_RCPTS]) if not a.startswith(b"250 2.1.5")]
+        self.assertEqual(bad, [])
+        self.assertTrue(answers[MAX_RCPTS].startswith(b"452 4.5.3"), answers[MAX_RCPTS])
+        self.assertTrue(r.cmd("DATA").startswith(b"354"))
+        done = r.cmd("Subject: many\r\n\r\nx\r\n.")
+        self.assertTrue(done.startswith(b"250 2.0.0"), done)
+        qid = QUEUED.search(done).group(1).decode()
+        self.assertEqual(self.envelope(qid).count("\nrcpt "), MAX_RCPTS)
+
+    def test_error_limit_closes(self):
+        r = Raw(self.d.port("smtp"))
+        self.addCleanup(r.close)
+        r.cmd("EHLO c.test")
+        # pipelined: nothing after the limit is read or answered
+        r.send(b"BOGUS\r\n" * (ERRORS + 5))
+        for i in range(ERRORS):
+            self.assertTrue(r.reply().startswith(b"500 5.5."), i)
+        last = r.reply()
+        self.assertTrue(last.startswith(b"421 4.7.0"), last)
+        self.assertTrue(r.closed())
+
+    def test_idle_timeout_421(self):
+        r = Raw(self.d.port("smtp-idle"))
+        self.addCleanup(r.close)
+        r.cmd("EHLO c.test")
+        started = time.monotonic()
+        r.s.settimeout(10)
+        answer = r.reply()
+        self.assertTrue(answer.startswith(b"421 4.4.2"), answer)
+        self.assertGreaterEqual(time.monotonic() - started, 1.5)
+        self.assertTrue(r.closed())
 
     def test_pregreet_refused(self):
         r = Raw(self.d.port("smtp"), greet=False)
@@ -361,6 +394,59 @@ class Smtp(unittest.TestCase):
         self.assertEqual(code, 334)
         code, text = s.docmd(base64.b64encode(PASSWORDS["alice"].encode()).decode())
         self.assertEqual((code, text[:5]), (235, b"2.7.0"))
+
+    def test_submission_bdat_gets_date_and_message_id(self):
+        s = self.smtp("submission")
+        s.starttls(context=self.ctx)
+        s.ehlo()
+        s.login("bob", PASSWORDS["bob"])
+        self.assertEqual(s.mail("bob@example.org")[0], 250)
+        self.assertEqual(s.rcpt("alice@example.org")[0], 250)
+        # the header section ends inside the second chunk, cut mid-line
+        s.send(b"BDAT 10\r\nSubject: bBDAT 11\r\ndat\r\n\r\nbodyBDAT 2 LAST\r\n\r\n")
+        self.assertEqual(s.getreply()[0], 250)
+        self.assertEqual(s.getreply()[0], 250)
+        code, text = s.getreply()
+        self.assertEqual(code, 250, text)
+        got = self.queued(QUEUED.search(text).group(1).decode())
+        self.assertRegex(got, rb"^Subject: bdat\r\nDate: [^\r]+\r\nMessage-ID: <[^\r]+>\r\n"
+                         rb"\r\nbody\r\n$")
+
+    def test_auth_failures_limited_per_address(self):
+        """Failures from one address add up over sessions: the limit ends the
+        session with 421 4.7.0 and AUTH from it is then refused with 454."""
+        bad = "PLAIN " + base64.b64encode(b"\0alice\0wrong").decode()
+
+        def session():
+            s = smtplib.SMTP("127.0.0.1", self.d.port("submission"), local_hostname="c.test",
+                             timeout=30, source_address=("127.0.0.9", 0))
+            self.addCleanup(s.close)
+            s.starttls(context=self.ctx)
+            s.ehlo()
+            return s
+        s = session()
+        for _ in range(3):  # the per-session limit, growing delays
+            code, text = s.docmd("AUTH", bad)
+            self.assertEqual((code, text[:5]), (535, b"5.7.8"))
+        code, text = s.getreply()
+        self.assertEqual((code, text[:5]), (421, b"4.7.0"))
+        s = session()
+        code, _ = s.docmd("AUTH", bad)  # the 4th from this address: its limit
+        self.assertEqual(code, 535)
+        code, text = s.getreply()
+        self.assertEqual((code, text[:5]), (421, b"4.7.0"), text)
+        self.assertIn(b"address", text)
+        s = session()
+        code, text = s.docmd("AUTH", "PLAIN " + base64.b64encode(
+            b"\0alice\0" + PASSWORDS["alice"].encode()).decode())
+        self.assertEqual((code, text[:5]), (454, b"4.7.0"), "even the right password waits")
+        # another address is not affected
+        s = smtplib.SMTP("127.0.0.1", self.d.port("submission"), local_hostname="c.test",
+                         timeout=30, source_address=("127.0.0.10", 0))
+        self.addCleanup(s.close)
+        s.starttls(context=self.ctx)
+        s.ehlo()
+        s.login("alice", PASSWORDS["alice"])
 
     def test_submissions_implicit_tls(self):
         s = smtplib.SMTP_SSL("127.0.0.1", self.d.port("submissions"), context=self.ctx,

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -161,6 +162,64 @@ START_TEST(full_table_refuses_and_recovers)
 }
 END_TEST
 
+START_TEST(auth_failures_block_per_address_and_drain)
+{
+    struct conn_limit *l = limits_new();
+    /* 3 failures per 60 s: the 3rd in a burst blocks the address */
+    ck_assert_uint_eq(conn_limit_auth_failure(l, "192.0.2.1", 3, 60, 1000), 1);
+    ck_assert(!conn_limit_auth_blocked(l, "192.0.2.1", 3, 60, 1000));
+    ck_assert_uint_eq(conn_limit_auth_failure(l, "192.0.2.1", 3, 60, 2000), 2);
+    ck_assert_uint_eq(conn_limit_auth_failure(l, "192.0.2.1", 3, 60, 3000), 3);
+    ck_assert(conn_limit_auth_blocked(l, "192.0.2.1", 3, 60, 3000));
+    /* other addresses, and the same one written another way, apart */
+    ck_assert(!conn_limit_auth_blocked(l, "192.0.2.2", 3, 60, 3000));
+    ck_assert(conn_limit_auth_blocked(l, "::ffff:192.0.2.1", 3, 60, 3000));
+    ck_assert(!conn_limit_auth_blocked(l, "2001:db8::1", 3, 60, 3000));
+    /* a part-drained failure still counts whole; a whole one drains in 20 s */
+    ck_assert(conn_limit_auth_blocked(l, "192.0.2.1", 3, 60, 20000));  /* 2900 - 850 */
+    ck_assert(!conn_limit_auth_blocked(l, "192.0.2.1", 3, 60, 21001)); /* 2900 - 900 */
+    ck_assert(!conn_limit_auth_blocked(l, "192.0.2.1", 3, 60, 3000 + 60000));
+    /* off, and unparsable addresses, are never counted */
+    ck_assert_uint_eq(conn_limit_auth_failure(l, "192.0.2.3", 0, 60, 1000), 0);
+    ck_assert_uint_eq(conn_limit_auth_failure(l, "not-an-ip", 3, 60, 1000), 0);
+    conn_limit_free(&l);
+}
+END_TEST
+
+START_TEST(auth_table_stays_bounded)
+{
+    struct conn_limit *l = limits_new();
+    char ip[64];
+    /* far more addresses than slots: the least recently touched give way */
+    for (unsigned i = 0; i < CONN_LIMIT_AUTH_ADDRESSES * 4; i++) {
+        snprintf(ip, sizeof ip, "2001:db8::%x:%x", i >> 16, i & 0xffff);
+        ck_assert_uint_eq(conn_limit_auth_failure(l, ip, 2, 600, 1000 + i), 1);
+    }
+    /* the newest address is still there and counts on */
+    ck_assert_uint_eq(conn_limit_auth_failure(l, ip, 2, 600, 1000 + CONN_LIMIT_AUTH_ADDRESSES * 4),
+                      2);
+    ck_assert(conn_limit_auth_blocked(l, ip, 2, 600, 1000 + CONN_LIMIT_AUTH_ADDRESSES * 4));
+    conn_limit_free(&l);
+}
+END_TEST
+
+START_TEST(auth_failures_shared_across_fork)
+{
+    struct conn_limit *l = limits_new();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        conn_limit_auth_failure(l, "198.51.100.7", 2, 60, 5000);
+        conn_limit_auth_failure(l, "198.51.100.7", 2, 60, 5000);
+        _exit(0);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(conn_limit_auth_blocked(l, "198.51.100.7", 2, 60, 5000));
+    conn_limit_free(&l);
+}
+END_TEST
+
 static Suite *conn_limit_suite(void)
 {
     Suite *s = suite_create("conn_limit");
@@ -170,6 +229,9 @@ static Suite *conn_limit_suite(void)
     tcase_add_test(tc, reclaim_gives_back_what_a_dead_worker_held);
     tcase_add_test(tc, counts_are_shared_across_fork);
     tcase_add_test(tc, full_table_refuses_and_recovers);
+    tcase_add_test(tc, auth_failures_block_per_address_and_drain);
+    tcase_add_test(tc, auth_table_stays_bounded);
+    tcase_add_test(tc, auth_failures_shared_across_fork);
     suite_add_tcase(s, tc);
     return s;
 }
