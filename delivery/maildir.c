@@ -4,6 +4,7 @@
 
 #include "delivery/maildir.h"
 #include "delivery/maildir_quota.h"
+#include "lib/error.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,22 +39,6 @@ struct maildir_delivery {
 };
 
 static atomic_ulong unique_counter;
-
-/* set_error - *error_r = formatted malloc'd message (NULL if even that fails). */
-static void set_error(char **error_r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_error(char **error_r, const char *fmt, ...)
-{
-    va_list ap;
-    char *msg;
-
-    if (error_r == NULL)
-        return;
-    va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
-    va_end(ap);
-    *error_r = msg;
-}
 
 /* io_result - the class of an errno from a write-side system call. Every I/O
  * error is temporary (the queue retries); ENOSPC and EDQUOT are named here
@@ -153,23 +138,23 @@ static enum maildir_result open_dir(int dir_fd, const char *name, int *fd_r, boo
             return MAILDIR_DELIVERED;
         }
         if (errno == ELOOP || errno == ENOTDIR) {
-            set_error(error_r, "mailbox path component \"%s\" is a symlink or not a folder", name);
+            error_set(error_r, "mailbox path component \"%s\" is a symlink or not a folder", name);
             return MAILDIR_PERMFAIL;
         }
         if (errno != ENOENT) {
-            set_error(error_r, "open %s: %s", name, strerror(errno));
+            error_set(error_r, "open %s: %s", name, strerror(errno));
             return io_result(errno);
         }
         if (mkdirat(dir_fd, name, 0700) < 0) {
             if (errno != EEXIST) {
-                set_error(error_r, "mkdir %s: %s", name, strerror(errno));
+                error_set(error_r, "mkdir %s: %s", name, strerror(errno));
                 return io_result(errno);
             }
         } else {
             *created_r = true;
         }
     }
-    set_error(error_r, "open %s: keeps disappearing", name);
+    error_set(error_r, "open %s: keeps disappearing", name);
     return MAILDIR_TEMPFAIL;
 }
 
@@ -177,7 +162,7 @@ static enum maildir_result open_dir(int dir_fd, const char *name, int *fd_r, boo
 static enum maildir_result sync_dir(int fd, const char *what, char **error_r)
 {
     if (fsync(fd) < 0) {
-        set_error(error_r, "fsync %s: %s", what, strerror(errno));
+        error_set(error_r, "fsync %s: %s", what, strerror(errno));
         return io_result(errno);
     }
     return MAILDIR_DELIVERED;
@@ -210,12 +195,12 @@ static enum maildir_result open_mailbox(const char *base, const char *mailbox, i
 
     rel = relative_mailbox(base, mailbox);
     if (rel == NULL || *rel == '\0' || *rel == '/') {
-        set_error(error_r, "mailbox path is not below the mailbox base");
+        error_set(error_r, "mailbox path is not below the mailbox base");
         return MAILDIR_PERMFAIL;
     }
     fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        set_error(error_r, "open mailbox base %s: %s", base, strerror(errno));
+        error_set(error_r, "open mailbox base %s: %s", base, strerror(errno));
         return MAILDIR_TEMPFAIL; /* a configuration or mount problem, not the recipient's */
     }
     for (p = rel; *p != '\0';) {
@@ -227,7 +212,7 @@ static enum maildir_result open_mailbox(const char *base, const char *mailbox, i
 
         if (!valid_component(p, len)) {
             close(fd);
-            set_error(error_r, "mailbox path has an invalid component");
+            error_set(error_r, "mailbox path has an invalid component");
             return MAILDIR_PERMFAIL;
         }
         memcpy(comp, p, len);
@@ -317,11 +302,11 @@ static enum maildir_result open_folder(struct maildir_delivery *d, const char *f
     int fd;
 
     if (!valid_folder(folder)) {
-        set_error(error_r, "invalid Maildir++ folder name");
+        error_set(error_r, "invalid Maildir++ folder name");
         return MAILDIR_PERMFAIL;
     }
     if (snprintf(name, sizeof(name), ".%s", folder) >= (int)sizeof(name))
-        return set_error(error_r, "folder name too long"), MAILDIR_PERMFAIL;
+        return error_set(error_r, "folder name too long"), MAILDIR_PERMFAIL;
     res = open_dir(d->root_fd, name, &d->box_fd, &created, error_r);
     if (res != MAILDIR_DELIVERED)
         return res;
@@ -330,7 +315,7 @@ static enum maildir_result open_folder(struct maildir_delivery *d, const char *f
     if (fd >= 0)
         close(fd);
     else if (errno != EEXIST) {
-        set_error(error_r, "create maildirfolder: %s", strerror(errno));
+        error_set(error_r, "create maildirfolder: %s", strerror(errno));
         return io_result(errno);
     }
     if (created)
@@ -363,7 +348,7 @@ static enum maildir_result flush_out(struct maildir_delivery *d, char **error_r)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            set_error(error_r, "write tmp/%s: %s", d->name, strerror(errno));
+            error_set(error_r, "write tmp/%s: %s", d->name, strerror(errno));
             return io_result(errno);
         }
         done += (size_t)n;
@@ -442,7 +427,7 @@ static enum maildir_result quota_check(struct maildir_delivery *d, uint64_t byte
         if (!maildir_quota_exceeded(&limit, &usage, bytes, messages))
             return MAILDIR_DELIVERED;
     }
-    set_error(error_r, "mailbox over quota (%" PRId64 " bytes, %" PRId64 " messages used)",
+    error_set(error_r, "mailbox over quota (%" PRId64 " bytes, %" PRId64 " messages used)",
               usage.bytes, usage.messages);
     return MAILDIR_QUOTA_EXCEEDED;
 }
@@ -461,23 +446,23 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
     if (sender == NULL)
         sender = "";
     if (target->base == NULL || target->mailbox == NULL || recipient == NULL) {
-        set_error(error_r, "no mailbox base, mailbox or recipient");
+        error_set(error_r, "no mailbox base, mailbox or recipient");
         return MAILDIR_PERMFAIL;
     }
     if (!valid_trace_value(sender) || !valid_trace_value(recipient)) {
-        set_error(error_r, "sender or recipient has control characters or is too long");
+        error_set(error_r, "sender or recipient has control characters or is too long");
         return MAILDIR_PERMFAIL;
     }
     d = calloc(1, sizeof(*d));
     if (d == NULL) {
-        set_error(error_r, "out of memory");
+        error_set(error_r, "out of memory");
         return MAILDIR_TEMPFAIL;
     }
     d->target = target;
     d->root_fd = d->box_fd = d->tmp_fd = d->new_fd = d->fd = -1;
     if (target->hostname != NULL) {
         if (snprintf(d->host, sizeof(d->host), "%s", target->hostname) >= (int)sizeof(d->host)) {
-            set_error(error_r, "host name too long");
+            error_set(error_r, "host name too long");
             res = MAILDIR_PERMFAIL;
             goto fail;
         }
@@ -502,7 +487,7 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
     if (n < 0) {
         d->rel_box = NULL;
         if (res == MAILDIR_DELIVERED) {
-            set_error(error_r, "out of memory");
+            error_set(error_r, "out of memory");
             res = MAILDIR_TEMPFAIL;
         }
     }
@@ -523,7 +508,7 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
 
     for (int tries = 0;; tries++) {
         if (maildir_unique_name(d->name, sizeof(d->name), d->host) < 0) {
-            set_error(error_r, "host name too long");
+            error_set(error_r, "host name too long");
             res = MAILDIR_PERMFAIL;
             goto fail;
         }
@@ -532,7 +517,7 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
         if (d->fd >= 0)
             break;
         if (errno != EEXIST || tries >= MAX_CREATE_TRIES) {
-            set_error(error_r, "create tmp/%s: %s", d->name, strerror(errno));
+            error_set(error_r, "create tmp/%s: %s", d->name, strerror(errno));
             res = io_result(errno);
             goto fail;
         }
@@ -543,7 +528,7 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
     n = snprintf(header, sizeof(header), "Return-Path: <%s>\nDelivered-To: %s\n", sender,
                  recipient);
     if (n < 0 || (size_t)n >= sizeof(header)) {
-        set_error(error_r, "trace headers too long");
+        error_set(error_r, "trace headers too long");
         res = MAILDIR_PERMFAIL;
         goto fail;
     }
@@ -617,7 +602,7 @@ enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, 
     if (res != MAILDIR_DELIVERED)
         goto fail;
     if (fsync(d->fd) < 0) {
-        set_error(error_r, "fsync tmp/%s: %s", d->name, strerror(errno));
+        error_set(error_r, "fsync tmp/%s: %s", d->name, strerror(errno));
         res = io_result(errno);
         goto fail;
     }
@@ -626,7 +611,7 @@ enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, 
         goto fail;
     if (snprintf(new_name, sizeof(new_name), "%s,S=%" PRIu64, d->name, d->size) >=
         (int)sizeof(new_name)) {
-        set_error(error_r, "file name too long");
+        error_set(error_r, "file name too long");
         res = MAILDIR_PERMFAIL;
         goto fail;
     }
@@ -637,12 +622,12 @@ enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, 
         linked = true;
     } else if (errno == EPERM || errno == ENOTSUP || errno == ENOSYS || errno == EMLINK) {
         if (renameat(d->tmp_fd, d->name, d->new_fd, new_name) < 0) {
-            set_error(error_r, "rename into new/: %s", strerror(errno));
+            error_set(error_r, "rename into new/: %s", strerror(errno));
             res = io_result(errno);
             goto fail;
         }
     } else {
-        set_error(error_r, "link into new/: %s", strerror(errno));
+        error_set(error_r, "link into new/: %s", strerror(errno));
         res = io_result(errno);
         goto fail;
     }
@@ -651,7 +636,7 @@ enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, 
          * retry does not deliver it twice. */
         int err = errno;
         unlinkat(d->new_fd, new_name, 0);
-        set_error(error_r, "fsync new/: %s", strerror(err));
+        error_set(error_r, "fsync new/: %s", strerror(err));
         res = io_result(err);
         goto fail;
     }
@@ -694,7 +679,7 @@ enum maildir_result maildir_deliver_fd(const struct maildir_target *target, cons
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            set_error(error_r, "read message: %s", strerror(errno));
+            error_set(error_r, "read message: %s", strerror(errno));
             maildir_delivery_abort(&d);
             return MAILDIR_TEMPFAIL;
         }

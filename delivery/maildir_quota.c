@@ -3,6 +3,7 @@
 
 #include "delivery/maildir_quota.h"
 #include "delivery/maildir.h"
+#include "lib/error.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,22 +18,6 @@
 #include <unistd.h>
 
 #define QUOTA_FILE "maildirsize"
-
-/* set_error - *error_r = formatted malloc'd message (NULL if even that fails). */
-static void set_error(char **error_r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_error(char **error_r, const char *fmt, ...)
-{
-    va_list ap;
-    char *msg;
-
-    if (error_r == NULL)
-        return;
-    va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
-    va_end(ap);
-    *error_r = msg;
-}
 
 int maildir_quota_format_limit(char *buf, size_t size, const struct maildir_quota_limit *limit)
 {
@@ -91,12 +76,12 @@ static int sum_messages(int dir_fd, const char *sub, struct maildir_quota_usage 
     if (fd < 0) {
         if (errno == ENOENT)
             return 0;
-        set_error(error_r, "open %s: %s", sub, strerror(errno));
+        error_set(error_r, "open %s: %s", sub, strerror(errno));
         return -1;
     }
     dir = fdopendir(fd);
     if (dir == NULL) {
-        set_error(error_r, "fdopendir %s: %s", sub, strerror(errno));
+        error_set(error_r, "fdopendir %s: %s", sub, strerror(errno));
         close(fd);
         return -1;
     }
@@ -118,7 +103,7 @@ static int sum_messages(int dir_fd, const char *sub, struct maildir_quota_usage 
         usage->messages++;
     }
     if (errno != 0) {
-        set_error(error_r, "readdir %s: %s", sub, strerror(errno));
+        error_set(error_r, "readdir %s: %s", sub, strerror(errno));
         closedir(dir);
         return -1;
     }
@@ -150,7 +135,7 @@ static int recalculate(int root_fd, const struct maildir_quota_limit *limit, con
         return -1;
     dup_fd = openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dup_fd < 0 || (dir = fdopendir(dup_fd)) == NULL) {
-        set_error(error_r, "open maildir: %s", strerror(errno));
+        error_set(error_r, "open maildir: %s", strerror(errno));
         if (dup_fd >= 0)
             close(dup_fd);
         return -1;
@@ -174,22 +159,22 @@ static int recalculate(int root_fd, const struct maildir_quota_limit *limit, con
 
     if (maildir_quota_format_limit(limit_text, sizeof(limit_text), limit) < 0 ||
         maildir_unique_name(name, sizeof(name), hostname) < 0)
-        return set_error(error_r, "quota: name too long"), -1;
+        return error_set(error_r, "quota: name too long"), -1;
     n = snprintf(text, sizeof(text), "%s\n%" PRId64 " %" PRId64 "\n", limit_text, usage.bytes,
                  usage.messages);
     if (n < 0 || (size_t)n >= sizeof(text) ||
         snprintf(tmp_path, sizeof(tmp_path), "tmp/%s", name) >= (int)sizeof(tmp_path))
-        return set_error(error_r, "quota: line too long"), -1;
+        return error_set(error_r, "quota: line too long"), -1;
     fd = openat(root_fd, tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        set_error(error_r, "create %s: %s", tmp_path, strerror(errno));
+        error_set(error_r, "create %s: %s", tmp_path, strerror(errno));
         return -1;
     }
     if (write(fd, text, (size_t)n) != n) {
         int err = errno == 0 ? ENOSPC : errno;
         close(fd);
         unlinkat(root_fd, tmp_path, 0);
-        set_error(error_r, "write %s: %s", tmp_path, strerror(err));
+        error_set(error_r, "write %s: %s", tmp_path, strerror(err));
         errno = err;
         return -1;
     }
@@ -197,7 +182,7 @@ static int recalculate(int root_fd, const struct maildir_quota_limit *limit, con
     if (renameat(root_fd, tmp_path, root_fd, QUOTA_FILE) < 0) {
         int err = errno;
         unlinkat(root_fd, tmp_path, 0);
-        set_error(error_r, "rename %s: %s", QUOTA_FILE, strerror(err));
+        error_set(error_r, "rename %s: %s", QUOTA_FILE, strerror(err));
         errno = err;
         return -1;
     }
@@ -276,18 +261,18 @@ int maildir_quota_read(int root_fd, const struct maildir_quota_limit *limit, con
     int fd;
 
     if (maildir_quota_format_limit(limit_text, sizeof(limit_text), limit) < 0)
-        return set_error(error_r, "quota: bad limit"), -1;
+        return error_set(error_r, "quota: bad limit"), -1;
     if (recalc)
         return recalculate(root_fd, limit, hostname, usage_r, error_r);
     fd = openat(root_fd, QUOTA_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return recalculate(root_fd, limit, hostname, usage_r, error_r);
-        set_error(error_r, "open %s: %s", QUOTA_FILE, strerror(errno));
+        error_set(error_r, "open %s: %s", QUOTA_FILE, strerror(errno));
         return -1;
     }
     if (fstat(fd, &st) < 0) {
-        set_error(error_r, "fstat %s: %s", QUOTA_FILE, strerror(errno));
+        error_set(error_r, "fstat %s: %s", QUOTA_FILE, strerror(errno));
         close(fd);
         return -1;
     }
@@ -298,7 +283,7 @@ int maildir_quota_read(int root_fd, const struct maildir_quota_limit *limit, con
     len = read(fd, text, MAILDIR_QUOTA_MAX_FILE);
     close(fd);
     if (len < 0) {
-        set_error(error_r, "read %s: %s", QUOTA_FILE, strerror(errno));
+        error_set(error_r, "read %s: %s", QUOTA_FILE, strerror(errno));
         return -1;
     }
     text[len] = '\0';
@@ -320,12 +305,12 @@ int maildir_quota_add(int root_fd, int64_t bytes, int64_t messages, char **error
     if (fd < 0) {
         if (errno == ENOENT)
             return 0;
-        set_error(error_r, "open %s: %s", QUOTA_FILE, strerror(errno));
+        error_set(error_r, "open %s: %s", QUOTA_FILE, strerror(errno));
         return -1;
     }
     n = snprintf(line, sizeof(line), "%" PRId64 " %" PRId64 "\n", bytes, messages);
     if (n < 0 || (size_t)n >= sizeof(line) || write(fd, line, (size_t)n) != n) {
-        set_error(error_r, "append %s: %s", QUOTA_FILE, strerror(errno));
+        error_set(error_r, "append %s: %s", QUOTA_FILE, strerror(errno));
         close(fd);
         return -1;
     }

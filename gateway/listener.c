@@ -15,16 +15,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
-
-static void fail(char **error_r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(char **error_r, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(error_r, fmt, ap) < 0)
-        *error_r = NULL;
-    va_end(ap);
-}
+#include "lib/error.h"
 
 /* open_listener - socket, options, bind, listen for one literal address. */
 static int open_listener(const char *host, unsigned port, char **error_r)
@@ -45,12 +36,12 @@ static int open_listener(const char *host, unsigned port, char **error_r)
         addr.in6.sin6_port = htons((uint16_t)port);
         len = sizeof addr.in6;
     } else {
-        fail(error_r, "listen %s:%u: not a literal IPv4 or IPv6 address", host, port);
+        error_set(error_r, "listen %s:%u: not a literal IPv4 or IPv6 address", host, port);
         return -1;
     }
     int fd = socket(addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        fail(error_r, "listen %s:%u: socket: %s", host, port, strerror(errno));
+        error_set(error_r, "listen %s:%u: socket: %s", host, port, strerror(errno));
         return -1;
     }
     int on = 1;
@@ -59,17 +50,17 @@ static int open_listener(const char *host, unsigned port, char **error_r)
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0 ||
         (addr.sa.sa_family == AF_INET6 &&
          setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) < 0)) {
-        fail(error_r, "listen %s:%u: setsockopt: %s", host, port, strerror(errno));
+        error_set(error_r, "listen %s:%u: setsockopt: %s", host, port, strerror(errno));
         close(fd);
         return -1;
     }
     if (bind(fd, &addr.sa, len) < 0) {
-        fail(error_r, "listen %s:%u: bind: %s", host, port, strerror(errno));
+        error_set(error_r, "listen %s:%u: bind: %s", host, port, strerror(errno));
         close(fd);
         return -1;
     }
     if (listen(fd, SOMAXCONN) < 0) {
-        fail(error_r, "listen %s:%u: listen: %s", host, port, strerror(errno));
+        error_set(error_r, "listen %s:%u: listen: %s", host, port, strerror(errno));
         close(fd);
         return -1;
     }
@@ -83,7 +74,7 @@ static int add_listener(struct listener_set *set, const struct listener_set *old
 {
     for (size_t i = 0; i < set->count; i++) {
         if (set->items[i].port == port && strcmp(set->items[i].host, host) == 0) {
-            fail(error_r, "listen %s:%u: used twice", host, port);
+            error_set(error_r, "listen %s:%u: used twice", host, port);
             return -1;
         }
     }
@@ -92,7 +83,7 @@ static int add_listener(struct listener_set *set, const struct listener_set *old
         if (old->items[i].port == port && strcmp(old->items[i].host, host) == 0) {
             fd = fcntl(old->items[i].fd, F_DUPFD_CLOEXEC, 3);
             if (fd < 0) {
-                fail(error_r, "listen %s:%u: dup: %s", host, port, strerror(errno));
+                error_set(error_r, "listen %s:%u: dup: %s", host, port, strerror(errno));
                 return -1;
             }
             break;
@@ -111,7 +102,7 @@ static int add_listener(struct listener_set *set, const struct listener_set *old
             set->items = items;
         free(copy);
         close(fd);
-        fail(error_r, "out of memory");
+        error_set(error_r, "out of memory");
         return -1;
     }
     set->items = items;
@@ -124,7 +115,7 @@ struct listener_set *listener_set_bind(const struct config *conf, const struct l
 {
     struct listener_set *set = calloc(1, sizeof *set);
     if (set == NULL) {
-        fail(error_r, "out of memory");
+        error_set(error_r, "out of memory");
         return NULL;
     }
     for (size_t s = 0; s < conf->service_count; s++) {

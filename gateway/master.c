@@ -30,6 +30,7 @@
 #include "lib/event.h"
 #include "lib/log.h"
 #include "lib/tls.h"
+#include "lib/error.h"
 
 #define RESTART_DELAY_MIN 1    /* seconds before the first restart */
 #define RESTART_DELAY_MAX 60   /* the doubling stops here */
@@ -87,16 +88,6 @@ struct master {
  * returns into this code) still reaches everything it inherited. */
 static struct master M = {.auth_fd = -1};
 
-static void fail(char **error_r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(char **error_r, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(error_r, fmt, ap) < 0)
-        *error_r = NULL;
-    va_end(ap);
-}
-
 static const char *kind_name(enum child_kind kind)
 {
     return kind == CHILD_AUTH ? "auth" : kind == CHILD_QUEUE ? "queue" : "worker";
@@ -119,20 +110,20 @@ static int pid_file_write(const char *path, char **error_r)
         if (fscanf(f, "%ld", &pid) == 1 && pid > 0 && pid != (long)getpid() &&
             (kill((pid_t)pid, 0) == 0 || errno == EPERM)) {
             fclose(f);
-            fail(error_r, "pid file %s: dirmaild is already running as pid %ld", path, pid);
+            error_set(error_r, "pid file %s: dirmaild is already running as pid %ld", path, pid);
             return -1;
         }
         fclose(f);
     }
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) {
-        fail(error_r, "pid file %s: %s", path, strerror(errno));
+        error_set(error_r, "pid file %s: %s", path, strerror(errno));
         return -1;
     }
     char text[32];
     int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
     if (n < 0 || write(fd, text, (size_t)n) != n) {
-        fail(error_r, "pid file %s: write: %s", path, strerror(errno));
+        error_set(error_r, "pid file %s: write: %s", path, strerror(errno));
         close(fd);
         unlink(path);
         return -1;
@@ -163,12 +154,12 @@ static int state_dir_prepare(const struct config *conf, const struct privdrop_id
     const char *dir = conf->server.state_dir;
     if (mkdir(dir, 0750) == 0) {
         if (geteuid() == 0 && chown(dir, ids->uid, ids->gid) < 0) {
-            fail(error_r, "state_dir %s: chown: %s", dir, strerror(errno));
+            error_set(error_r, "state_dir %s: chown: %s", dir, strerror(errno));
             return -1;
         }
         log_info("event=state_dir_created path=%s", dir);
     } else if (errno != EEXIST) {
-        fail(error_r, "state_dir %s: %s", dir, strerror(errno));
+        error_set(error_r, "state_dir %s: %s", dir, strerror(errno));
         return -1;
     }
     return 0;
@@ -180,17 +171,17 @@ static int auth_socket_open(const char *path, const struct privdrop_ids *ids, ch
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof sun.sun_path) {
-        fail(error_r, "auth socket %s: path too long", path);
+        error_set(error_r, "auth socket %s: path too long", path);
         return -1;
     }
     memcpy(sun.sun_path, path, strlen(path) + 1);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        fail(error_r, "auth socket: %s", strerror(errno));
+        error_set(error_r, "auth socket: %s", strerror(errno));
         return -1;
     }
     if (unlink(path) < 0 && errno != ENOENT) {
-        fail(error_r, "auth socket %s: unlink: %s", path, strerror(errno));
+        error_set(error_r, "auth socket %s: unlink: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
@@ -200,13 +191,13 @@ static int auth_socket_open(const char *path, const struct privdrop_ids *ids, ch
     int saved = errno;
     umask(old_umask);
     if (r < 0) {
-        fail(error_r, "auth socket %s: bind: %s", path, strerror(saved));
+        error_set(error_r, "auth socket %s: bind: %s", path, strerror(saved));
         close(fd);
         return -1;
     }
     if (chmod(path, 0660) < 0 || (geteuid() == 0 && chown(path, ids->uid, ids->gid) < 0) ||
         listen(fd, SOMAXCONN) < 0) {
-        fail(error_r, "auth socket %s: %s", path, strerror(errno));
+        error_set(error_r, "auth socket %s: %s", path, strerror(errno));
         close(fd);
         unlink(path);
         return -1;
@@ -278,7 +269,7 @@ static struct generation *generation_new(struct config *conf, const struct gener
     size_t claimed = 0;
     struct generation *gen = calloc(1, sizeof *gen);
     if (gen == NULL) {
-        fail(error_r, "out of memory");
+        error_set(error_r, "out of memory");
         return NULL;
     }
     if (privdrop_resolve(conf->server.user, conf->server.group, &gen->ids, error_r) < 0)
@@ -291,13 +282,13 @@ static struct generation *generation_new(struct config *conf, const struct gener
     }
     gen->service_slots = calloc(conf->service_count + 1, sizeof *gen->service_slots);
     if (gen->service_slots == NULL) {
-        fail(error_r, "out of memory");
+        error_set(error_r, "out of memory");
         goto fail;
     }
     for (; claimed < conf->service_count; claimed++) {
         int slot = conn_limit_service_slot(M.limits, conf->services[claimed].name);
         if (slot < 0) {
-            fail(error_r, "more than %u services", CONN_LIMIT_SERVICES);
+            error_set(error_r, "more than %u services", CONN_LIMIT_SERVICES);
             goto fail;
         }
         gen->service_slots[claimed] = (unsigned)slot;
@@ -318,7 +309,7 @@ static struct generation *generation_new(struct config *conf, const struct gener
     gen->child_count = 1 + workers + 1;
     gen->children = calloc(gen->child_count, sizeof *gen->children);
     if (gen->children == NULL) {
-        fail(error_r, "out of memory");
+        error_set(error_r, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < gen->child_count; i++) {
@@ -624,7 +615,7 @@ static void on_reload(void *ctx, int signo)
         goto fail;
     auth_path = auth_socket_path(conf);
     if (auth_path == NULL) {
-        fail(&error, "out of memory");
+        error_set(&error, "out of memory");
         goto fail;
     }
     if (strcmp(auth_path, M.auth_path) != 0) {
@@ -638,7 +629,7 @@ static void on_reload(void *ctx, int signo)
         char *pid_file = strdup(conf->server.pid_file);
         if (pid_file == NULL || pid_file_write(pid_file, &error) < 0) {
             if (pid_file == NULL)
-                fail(&error, "out of memory");
+                error_set(&error, "out of memory");
             free(pid_file);
             goto fail;
         }
@@ -692,7 +683,7 @@ static int master_start(struct config *conf, char **error_r)
 {
     M.loop = event_loop_new();
     if (M.loop == NULL) {
-        fail(error_r, "event loop: %s", strerror(errno));
+        error_set(error_r, "event loop: %s", strerror(errno));
         config_free(&conf);
         return -1;
     }
@@ -701,7 +692,7 @@ static int master_start(struct config *conf, char **error_r)
     for (size_t i = 0; i < 4; i++) {
         M.signals[i] = event_signal_add(M.loop, signos[i], handlers[i], NULL);
         if (M.signals[i] == NULL) {
-            fail(error_r, "signal %d: %s", signos[i], strerror(errno));
+            error_set(error_r, "signal %d: %s", signos[i], strerror(errno));
             config_free(&conf);
             return -1;
         }
@@ -720,7 +711,7 @@ static int master_start(struct config *conf, char **error_r)
         return -1;
     M.auth_path = auth_socket_path(conf);
     if (M.auth_path == NULL) {
-        fail(error_r, "out of memory");
+        error_set(error_r, "out of memory");
         return -1;
     }
     M.auth_fd = auth_socket_open(M.auth_path, &M.current->ids, error_r);
@@ -728,7 +719,7 @@ static int master_start(struct config *conf, char **error_r)
         return -1;
     M.pid_file = strdup(conf->server.pid_file);
     if (M.pid_file == NULL) {
-        fail(error_r, "out of memory");
+        error_set(error_r, "out of memory");
         return -1;
     }
     if (pid_file_write(M.pid_file, error_r) < 0) {

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "lib/privdrop.h"
+#include "lib/error.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -13,17 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* fail - set *error_r to a malloc'd formatted message (NULL if out of memory). */
-static void fail(char **error_r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(char **error_r, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(error_r, fmt, ap) < 0)
-        *error_r = NULL;
-    va_end(ap);
-}
-
 int privdrop_resolve(const char *user, const char *group, struct privdrop_ids *ids_r,
                      char **error_r)
 {
@@ -31,7 +21,7 @@ int privdrop_resolve(const char *user, const char *group, struct privdrop_ids *i
     errno = 0;
     struct passwd *pw = getpwnam(user);
     if (pw == NULL) {
-        fail(error_r, "user %s: %s", user, errno != 0 ? strerror(errno) : "no such user");
+        error_set(error_r, "user %s: %s", user, errno != 0 ? strerror(errno) : "no such user");
         return -1;
     }
     ids_r->uid = pw->pw_uid;
@@ -40,14 +30,15 @@ int privdrop_resolve(const char *user, const char *group, struct privdrop_ids *i
         errno = 0;
         struct group *gr = getgrnam(group);
         if (gr == NULL) {
-            fail(error_r, "group %s: %s", group, errno != 0 ? strerror(errno) : "no such group");
+            error_set(error_r, "group %s: %s", group,
+                      errno != 0 ? strerror(errno) : "no such group");
             return -1;
         }
         ids_r->gid = gr->gr_gid;
     }
     ids_r->user = strdup(user);
     if (ids_r->user == NULL) {
-        fail(error_r, "out of memory");
+        error_set(error_r, "out of memory");
         return -1;
     }
     return 0;
@@ -67,22 +58,22 @@ enum privdrop_result privdrop_apply(const struct privdrop_ids *ids, char **error
         return PRIVDROP_NOT_ROOT;
     }
     if (ids->uid == 0 || ids->gid == 0) {
-        fail(error_r, "refusing to run as root: user %s has uid %lu gid %lu", ids->user,
-             (unsigned long)ids->uid, (unsigned long)ids->gid);
+        error_set(error_r, "refusing to run as root: user %s has uid %lu gid %lu", ids->user,
+                  (unsigned long)ids->uid, (unsigned long)ids->gid);
         return PRIVDROP_FAILED;
     }
     /* initgroups replaces root's supplementary groups (which could include
      * disk, shadow...) with exactly the mail user's. */
     if (initgroups(ids->user, ids->gid) < 0) {
-        fail(error_r, "initgroups(%s): %s", ids->user, strerror(errno));
+        error_set(error_r, "initgroups(%s): %s", ids->user, strerror(errno));
         return PRIVDROP_FAILED;
     }
     if (setresgid(ids->gid, ids->gid, ids->gid) < 0) {
-        fail(error_r, "setresgid(%lu): %s", (unsigned long)ids->gid, strerror(errno));
+        error_set(error_r, "setresgid(%lu): %s", (unsigned long)ids->gid, strerror(errno));
         return PRIVDROP_FAILED;
     }
     if (setresuid(ids->uid, ids->uid, ids->uid) < 0) {
-        fail(error_r, "setresuid(%lu): %s", (unsigned long)ids->uid, strerror(errno));
+        error_set(error_r, "setresuid(%lu): %s", (unsigned long)ids->uid, strerror(errno));
         return PRIVDROP_FAILED;
     }
     /* Prove it: a drop that can be undone is no drop (saved set-user-ID). */
@@ -91,12 +82,12 @@ enum privdrop_result privdrop_apply(const struct privdrop_ids *ids, char **error
     if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0 ||
         ruid != ids->uid || euid != ids->uid || suid != ids->uid || rgid != ids->gid ||
         egid != ids->gid || sgid != ids->gid) {
-        fail(error_r, "ids after the drop are not %lu/%lu", (unsigned long)ids->uid,
-             (unsigned long)ids->gid);
+        error_set(error_r, "ids after the drop are not %lu/%lu", (unsigned long)ids->uid,
+                  (unsigned long)ids->gid);
         return PRIVDROP_FAILED;
     }
     if (setuid(0) != -1 || seteuid(0) != -1 || setgid(0) != -1) {
-        fail(error_r, "root could be regained after the drop");
+        error_set(error_r, "root could be regained after the drop");
         return PRIVDROP_FAILED;
     }
     return PRIVDROP_DROPPED;
