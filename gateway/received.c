@@ -39,6 +39,21 @@ static const char *with_protocol(const struct received_info *i)
     return i->authenticated ? "ESMTPA" : "ESMTP";
 }
 
+/* word_safe - text may stand in the field as one token: no white space or
+ * control octet (which could end the field and start a forged one), no
+ * parenthesis or backslash (which could close our comment). The session's
+ * parser already holds EHLO to one word; this is the field's own guard. */
+static bool word_safe(const char *text)
+{
+    if (text == NULL || text[0] == '\0')
+        return false;
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+        if (*p <= 0x20 || *p == 0x7f || *p == '(' || *p == ')' || *p == '\\')
+            return false;
+    }
+    return true;
+}
+
 int received_format(char *out, size_t size, const struct received_info *i)
 {
     struct out o = {out, size, 0, size == 0};
@@ -50,14 +65,13 @@ int received_format(char *out, size_t size, const struct received_info *i)
     /* RFC 5321 4.4: "from" names the HELO and the TCP-info in a comment;
      * an IPv6 literal carries its "IPv6:" tag. */
     bool v6 = strchr(i->client_ip, ':') != NULL;
-    add(&o, "Received: from %s ([%s%s])\r\n",
-        i->helo != NULL && i->helo[0] != '\0' ? i->helo : "unknown", v6 ? "IPv6:" : "",
-        i->client_ip);
+    add(&o, "Received: from %s ([%s%s])\r\n", word_safe(i->helo) ? i->helo : "unknown",
+        v6 ? "IPv6:" : "", i->client_ip);
     add(&o, "\tby %s (dirmail) with %s id %s", i->hostname, with_protocol(i), i->queue_id);
     if (i->tls_version != NULL)
         add(&o, "\r\n\t(version=%s cipher=%s)", i->tls_version,
             i->tls_cipher != NULL ? i->tls_cipher : "unknown");
-    if (i->auth_user != NULL)
+    if (word_safe(i->auth_user))
         add(&o, "\r\n\t(authenticated as %s)", i->auth_user);
     if (i->for_rcpt != NULL)
         add(&o, "\r\n\tfor <%s>", i->for_rcpt);
