@@ -116,22 +116,8 @@ int main(int argc, char **argv)
         config_free(&conf);
         return 1;
     }
-    switch (privdrop_apply(&ids, &error)) {
-    case PRIVDROP_DROPPED:
-        log_info("event=privdrop user=%s uid=%lu gid=%lu", ids.user, (unsigned long)ids.uid,
-                 (unsigned long)ids.gid);
-        break;
-    case PRIVDROP_ALREADY_USER:
-        break;
-    case PRIVDROP_NOT_ROOT:
-        log_info("event=privdrop_skipped reason=not-root user=%s uid=%lu", ids.user,
-                 (unsigned long)getuid());
-        break;
-    case PRIVDROP_FAILED:
-        log_error("event=privdrop_failed error=\"%s\"", error != NULL ? error : "out of memory");
-        free(error);
+    if (privdrop_apply_logged(&ids) < 0)
         goto out;
-    }
     /* The death signal is cleared by the credential change: set it after,
      * and make sure the master did not die in between. */
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master) {

@@ -757,27 +757,6 @@ static void try_lock(void *ctx)
         exit(1);
 }
 
-static void drop_privileges(const struct privdrop_ids *ids)
-{
-    char *error = NULL;
-    switch (privdrop_apply(ids, &error)) {
-    case PRIVDROP_DROPPED:
-        log_info("event=privdrop user=%s uid=%lu gid=%lu", ids->user, (unsigned long)ids->uid,
-                 (unsigned long)ids->gid);
-        break;
-    case PRIVDROP_ALREADY_USER:
-        break;
-    case PRIVDROP_NOT_ROOT:
-        log_info("event=privdrop_skipped reason=not-root user=%s uid=%lu", ids->user,
-                 (unsigned long)getuid());
-        break;
-    case PRIVDROP_FAILED:
-        log_error("event=privdrop_failed error=\"%s\"", error != NULL ? error : "out of memory");
-        free(error);
-        _exit(1);
-    }
-}
-
 static void runner_free(struct runner *r)
 {
     event_timer_remove(&r->lock_timer);
@@ -804,7 +783,9 @@ void queue_runner_main(const struct queue_runner_params *params)
     log_set_ident("dirmaild/queue");
     prctl(PR_SET_NAME, RUNNER_PROC_NAME);
 
-    drop_privileges(params->ids);
+    if (privdrop_apply_logged(params->ids) < 0)
+
+        _exit(1);
     /* After the drop (a change of credentials clears the death signal). */
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master)
         _exit(1);

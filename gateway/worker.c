@@ -217,27 +217,6 @@ static void worker_stop(void *ctx, int signo)
     maybe_done(w);
 }
 
-static void drop_privileges(const struct privdrop_ids *ids)
-{
-    char *error = NULL;
-    switch (privdrop_apply(ids, &error)) {
-    case PRIVDROP_DROPPED:
-        log_info("event=privdrop user=%s uid=%lu gid=%lu", ids->user, (unsigned long)ids->uid,
-                 (unsigned long)ids->gid);
-        break;
-    case PRIVDROP_ALREADY_USER:
-        break;
-    case PRIVDROP_NOT_ROOT:
-        log_info("event=privdrop_skipped reason=not-root user=%s uid=%lu", ids->user,
-                 (unsigned long)getuid());
-        break;
-    case PRIVDROP_FAILED:
-        log_error("event=privdrop_failed error=\"%s\"", error != NULL ? error : "out of memory");
-        free(error);
-        _exit(1);
-    }
-}
-
 void worker_main(const struct worker_params *params)
 {
     pid_t master = getppid();
@@ -253,7 +232,9 @@ void worker_main(const struct worker_params *params)
     /* closing the fds took syslog's socket too: open it again */
     log_set_ident("dirmaild/worker");
 
-    drop_privileges(params->ids);
+    if (privdrop_apply_logged(params->ids) < 0)
+
+        _exit(1);
     /* After the drop: a change of credentials clears the death signal. A
      * worker must not outlive its master (it would hold ports forever). */
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master)

@@ -4,6 +4,7 @@
 
 #include "lib/privdrop.h"
 #include "lib/error.h"
+#include "lib/log.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -91,4 +92,26 @@ enum privdrop_result privdrop_apply(const struct privdrop_ids *ids, char **error
         return PRIVDROP_FAILED;
     }
     return PRIVDROP_DROPPED;
+}
+
+int privdrop_apply_logged(const struct privdrop_ids *ids)
+{
+    char *error = NULL;
+    switch (privdrop_apply(ids, &error)) {
+    case PRIVDROP_DROPPED:
+        log_info("event=privdrop user=%s uid=%lu gid=%lu", ids->user, (unsigned long)ids->uid,
+                 (unsigned long)ids->gid);
+        return 0;
+    case PRIVDROP_ALREADY_USER:
+        return 0;
+    case PRIVDROP_NOT_ROOT:
+        log_info("event=privdrop_skipped reason=not-root user=%s uid=%lu", ids->user,
+                 (unsigned long)getuid());
+        return 0;
+    case PRIVDROP_FAILED:
+        break;
+    }
+    log_error("event=privdrop_failed error=\"%s\"", error != NULL ? error : "out of memory");
+    free(error);
+    return -1;
 }

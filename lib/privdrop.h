@@ -31,4 +31,9 @@ enum privdrop_result {
  * itself. When not root, changes nothing and says so in the result. */
 enum privdrop_result privdrop_apply(const struct privdrop_ids *ids, char **error_r);
 
+/* privdrop_apply_logged - privdrop_apply, with the one log line every child
+ * writes about it (event=privdrop, privdrop_skipped or privdrop_failed).
+ * 0, or -1 after a failure: the caller must exit without touching input. */
+int privdrop_apply_logged(const struct privdrop_ids *ids);
+
 #endif
