@@ -113,6 +113,57 @@ def _listening_sockets():
     return out
 
 
+def _tcp_sockets():
+    """[(local (ip, port), remote (ip, port), rx_queue, inode)] of every TCP
+    socket, from /proc/net."""
+    out = []
+    for name, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        try:
+            with open(f"/proc/net/{name}") as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            ends = []
+            for text in fields[1:3]:
+                addr, port = text.split(":")
+                raw = bytes.fromhex(addr)
+                raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+                ends.append((socket.inet_ntop(family, raw), int(port, 16)))
+            rx_queue = int(fields[4].split(":")[1], 16)
+            out.append((ends[0], ends[1], rx_queue, int(fields[9])))
+    return out
+
+
+def server_side(client):
+    """(inode, rx_queue) of the server's end of the connected TCP socket
+    client (a Python socket on this host), or None when it is gone."""
+    local = client.getsockname()[:2]
+    peer = client.getpeername()[:2]
+    for here, there, rx_queue, inode in _tcp_sockets():
+        if here[1] == peer[1] and there[1] == local[1] and inode:
+            return inode, rx_queue
+    return None
+
+
+def holder_of(inode, pids):
+    """The pid among pids that has socket inode open, or None."""
+    target = f"socket:[{inode}]"
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                    return pid
+            except OSError:
+                continue
+    return None
+
+
 def proc_status(pid):
     """{"Uid": [real, effective, saved, fs], "Gid": [...], "PPid": n, "Name": s}."""
     out = {}
@@ -339,6 +390,54 @@ class Dirmaild:
                 return c
             time.sleep(0.05)
         raise TimeoutError(f"children {self.children()} after {timeout}s:\n{self.log()}")
+
+    def session_worker(self, client, timeout=10.0):
+        """The pid of the worker serving the SMTP (or other) connection whose
+        client end is the socket client: the child with the server end in
+        its /proc/PID/fd."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            side = server_side(client)
+            if side is not None:
+                pid = holder_of(side[0], self.children()["workers"])
+                if pid is not None:
+                    return pid
+            time.sleep(0.02)
+        raise TimeoutError(f"no worker holds the server end of {client}")
+
+    def kill_all(self):
+        """SIGKILL to the master and every child at once (their process
+        group), as a power cut would stop them; start() brings dirmaild back
+        on the same configuration, state and log."""
+        if self.proc is None:
+            return None
+        pids = [pid for pid, _ in children_of(self.pid)] if self.running() else []
+        status = process.stop(self.proc, signal.SIGKILL, timeout=5)
+        self.log_file.close()
+        # the children were killed with the master; wait until they are
+        # gone (or zombies) so that nothing of this run holds the spool lock
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            alive = []
+            for pid in pids:
+                try:
+                    with open(f"/proc/{pid}/stat") as f:
+                        if f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                            alive.append(pid)
+                except OSError:
+                    pass
+            if not alive:
+                break
+            time.sleep(0.02)
+        return status
+
+    def restart(self, timeout=20.0):
+        """start() again after stop() or kill_all(), waiting only for what
+        this new run logs."""
+        offset = len(self.log())
+        self.start(wait=False)
+        self.wait_ready(timeout, generation_log_offset=offset)
+        return self
 
     def reload(self):
         os.kill(self.pid, signal.SIGHUP)

@@ -1,0 +1,149 @@
+"""What the end-to-end mail tests share: a raw SMTP client for what smtplib
+will not send (pipelined batches, DATA cut off mid-message), the Maildirs
+under a mailbox base read back and split into the trace fields the gateway
+and the delivery added (Return-Path, Delivered-To, Received) and the message
+as it was sent, and bounded waits.
+
+    r = Raw(port); r.cmd("EHLO c.test"); r.send(b"..."); r.reply()
+    trace, rest = split_trace(data)   # rest == sent.replace(b"\\r\\n", b"\\n")
+    copies(base, b"marker")           # [(path, bytes)] in every */new/
+    wait_for(lambda: ..., timeout=30, what="...")
+"""
+import glob
+import os
+import re
+import socket
+import time
+
+QUEUED = re.compile(rb"queued as ([0-9a-f]{23})")
+TRACE_FIELDS = (b"return-path", b"delivered-to", b"received")
+
+
+class Raw:
+    """SMTP spoken by hand over one TCP connection."""
+
+    def __init__(self, port, greet=True, host="127.0.0.1", timeout=30):
+        self.s = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        self.greeting = self.reply() if greet else None
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def line(self):
+        while b"\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError(self.buf)
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line + b"\n"
+
+    def reply(self):
+        """One whole (multi-line) reply as bytes."""
+        out = b""
+        while True:
+            line = self.line()
+            out += line
+            if line[3:4] != b"-":
+                return out
+
+    def cmd(self, text):
+        self.send(text.encode() + b"\r\n")
+        return self.reply()
+
+    def closed(self, timeout=10):
+        """True when the server closed the connection (EOF or reset)."""
+        try:
+            self.s.settimeout(timeout)
+            return self.s.recv(1) == b""
+        except (ConnectionResetError, socket.timeout):
+            return True
+
+    def close(self):
+        self.s.close()
+
+
+def queue_id(reply):
+    """The queue id a 250 reply to DATA names (bytes or str reply)."""
+    if isinstance(reply, str):
+        reply = reply.encode()
+    m = QUEUED.search(reply)
+    if m is None:
+        raise AssertionError(f"no queue id in {reply!r}")
+    return m.group(1).decode()
+
+
+def split_trace(data):
+    """Split a delivered file into ([(field name lowercased, value)] of the
+    leading trace fields, the rest). Continuation lines stay in the value."""
+    trace = []
+    pos = 0
+    while True:
+        end = data.find(b"\n", pos)
+        if end < 0:
+            break
+        name, sep, value = data[pos:end].partition(b":")
+        if not sep or name.lower() not in TRACE_FIELDS:
+            break
+        nxt = end + 1
+        while data[nxt:nxt + 1] in (b" ", b"\t"):
+            cont = data.find(b"\n", nxt)
+            if cont < 0:
+                cont = len(data) - 1
+            value += b"\n" + data[nxt:cont]
+            nxt = cont + 1
+        trace.append((name.lower().decode(), value.strip().decode(errors="replace")))
+        pos = nxt
+    return trace, data[pos:]
+
+
+def as_stored(message):
+    """A message as sent over SMTP (CRLF) as the Maildir stores it (LF):
+    delivery/maildir.h turns every CRLF into LF."""
+    return message.replace(b"\r\n", b"\n")
+
+
+def new_files(base):
+    """Every file in a new/ folder below base."""
+    return sorted(glob.glob(os.path.join(base, "**", "new", "*"), recursive=True))
+
+
+def copies(base, marker):
+    """[(path relative to base, bytes)] of the delivered files holding marker."""
+    out = []
+    for path in new_files(base):
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            continue
+        if marker in data:
+            out.append((os.path.relpath(path, base), data))
+    return out
+
+
+def mailbox_of(relpath):
+    """"example.org/alice/new/123.x,S=9" -> "example.org/alice"."""
+    return relpath.rsplit("/new/", 1)[0]
+
+
+def wait_for(predicate, timeout=30.0, what="condition", interval=0.05):
+    """predicate()'s first true value, polled until timeout seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def spool_ids(spool):
+    """Ids whose envelope is committed in <spool>/active (what the runner sees)."""
+    try:
+        names = os.listdir(os.path.join(spool, "active"))
+    except FileNotFoundError:
+        return set()
+    return {n[:-4] for n in names if n.endswith(".env")}
