@@ -144,8 +144,9 @@ static const char *const delivery_keys[] = {"mailbox_base", NULL};
 static const char *const limits_keys[] = {
     "line_length",     "text_line_length", "message_size",  "recipients",          "errors",
     "max_connections", "pregreet_wait",    "auth_failures", "auth_failure_window", NULL};
-static const char *const sasl_keys[] = {"mechanisms", "allow_authzid", "plaintext_without_tls",
-                                        NULL};
+static const char *const sasl_keys[] = {
+    "mechanisms",         "allow_authzid",        "plaintext_without_tls",
+    "sender_login_check", "authenticated_header", NULL};
 
 /* setting_path - "services.[1].listen.[0]": libconfig's own path syntax, so
  * config_lookup() finds the same setting; list indexes count from 0. */
@@ -1334,7 +1335,9 @@ static int load_sasl(struct loader *ld, struct config *conf)
     if (get_strings(ld, g, "mechanisms", &sa->mechanisms, &sa->mechanism_count, mechanism_check))
         return -1;
     if (get_bool(ld, g, "allow_authzid", &sa->allow_authzid) < 0 ||
-        get_bool(ld, g, "plaintext_without_tls", &sa->plaintext_without_tls) < 0)
+        get_bool(ld, g, "plaintext_without_tls", &sa->plaintext_without_tls) < 0 ||
+        get_bool(ld, g, "sender_login_check", &sa->sender_login_check) < 0 ||
+        get_bool(ld, g, "authenticated_header", &sa->authenticated_header) < 0)
         return -1;
     return 0;
 }
@@ -1451,6 +1454,8 @@ static int set_defaults(struct loader *ld, struct config *conf)
     lim->auth_failure_window = 600;
     conf->sasl.allow_authzid = false;
     conf->sasl.plaintext_without_tls = false;
+    conf->sasl.sender_login_check = true;
+    conf->sasl.authenticated_header = false;
 
     if (replace_string(ld, &sv->hostname, host) < 0 ||
         replace_string(ld, &sv->user, "dirmail") < 0 ||
@@ -1788,6 +1793,8 @@ void config_print(const struct config *conf, FILE *out)
     print_list(out, in, "mechanisms", conf->sasl.mechanisms, conf->sasl.mechanism_count);
     print_bool(out, in, "allow_authzid", conf->sasl.allow_authzid);
     print_bool(out, in, "plaintext_without_tls", conf->sasl.plaintext_without_tls);
+    print_bool(out, in, "sender_login_check", conf->sasl.sender_login_check);
+    print_bool(out, in, "authenticated_header", conf->sasl.authenticated_header);
     fputs("};\n", out);
 }
 

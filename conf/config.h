@@ -156,6 +156,8 @@ struct config_sasl {
     size_t mechanism_count;
     bool allow_authzid;         /* an authorization identity other than the login is accepted */
     bool plaintext_without_tls; /* PLAIN/LOGIN offered on connections without TLS */
+    bool sender_login_check;    /* authenticated senders may use only their own addresses */
+    bool authenticated_header;  /* the login appears in the Received field */
 };
 
 /* The auth process's cache of directory answers (auth/auth_cache.h); a TTL

@@ -478,7 +478,7 @@ static void cmd_mail(struct smtp *s, struct smtp_command *cmd)
     s->tx_smtputf8 = p->smtputf8;
     s->tx_declared_size = p->has_size ? p->size : 0;
     s->rcpt_rejected = 0;
-    if (s->auth_user != NULL) {
+    if (s->auth_user != NULL && s->ss->config->sasl.sender_login_check) {
         snprintf(s->pending_addr, sizeof s->pending_addr, "%s", addr);
         const char *args[] = {s->auth_user};
         s->auth_request =
@@ -615,6 +615,7 @@ static int message_begin(struct smtp *s)
         .tls_version = s->tls ? conn_tls_version(s->conn) : NULL,
         .tls_cipher = s->tls ? conn_tls_cipher(s->conn) : NULL,
         .authenticated = s->auth_user != NULL,
+        .auth_user = s->ss->config->sasl.authenticated_header ? s->auth_user : NULL,
         .queue_id = queue_msg_id(s->msg),
         .for_rcpt = s->env->rcpt_count == 1 ? s->env->rcpts[0].address : NULL,
         .when = now,

@@ -482,5 +482,49 @@ class Smtp(unittest.TestCase):
             self.ldap.start()
 
 
+
+class SmtpSenderSettings(unittest.TestCase):
+    """sasl.sender_login_check = false lets an authenticated client use any
+    sender; sasl.authenticated_header = true names the login in Received."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ldap = Slapd()
+        cls.pki = harness.certs.make_ca_and_cert(process.tempdir("smtp-certs-"), ["localhost"])
+        cls.d = Dirmaild(
+            services=[{"type": "submission"}],
+            workers=1,
+            ldap={"uris": [cls.ldap.uri], "bind_dn": cls.ldap.service_dn,
+                  "bind_password": cls.ldap.service_password, "base": cls.ldap.suffix},
+            domains={"local": ["example.org", "example.net"]},
+            tls={"cert_file": cls.pki["cert"], "key_file": cls.pki["key"]},
+            sasl={"sender_login_check": False, "authenticated_header": True})
+        cls.d.start()
+        cls.queue = os.path.join(cls.d.sections["server"]["state_dir"], "queue", "active")
+        cls.ctx = ssl.create_default_context(cafile=cls.pki["ca"])
+        cls.ctx.check_hostname = False
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        cls.ldap.close()
+
+    def test_any_sender_and_the_login_in_received(self):
+        s = smtplib.SMTP("127.0.0.1", self.d.port("submission"), local_hostname="client.test",
+                         timeout=15)
+        self.addCleanup(s.close)
+        s.starttls(context=self.ctx)
+        s.ehlo()
+        s.login("alice", PASSWORDS["alice"])
+        self.assertEqual(s.mail("bob@example.org")[0], 250, "sender check is off")
+        self.assertEqual(s.rcpt("bob@example.org")[0], 250)
+        code, text = s.data(b"Subject: as bob\r\n\r\nhi\r\n")
+        self.assertEqual(code, 250, text)
+        qid = QUEUED.search(text).group(1).decode()
+        with open(os.path.join(self.queue, qid + ".msg"), "rb") as f:
+            data = f.read()
+        received = re.match(rb"Received: (?:[^\r]*\r\n)(?:[ \t][^\r]*\r\n)*", data).group(0)
+        self.assertIn(b"(authenticated as alice)", received)
+
 if __name__ == "__main__":
     harness.tap.main()

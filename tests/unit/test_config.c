@@ -167,6 +167,8 @@ START_TEST(defaults)
     ck_assert_str_eq(conf->sasl.mechanisms[1], "LOGIN");
     ck_assert(!conf->sasl.allow_authzid);
     ck_assert(!conf->sasl.plaintext_without_tls);
+    ck_assert(conf->sasl.sender_login_check);
+    ck_assert(!conf->sasl.authenticated_header);
     ck_assert_ptr_nonnull(strstr(conf->path, "/dirmail.conf"));
     config_free(&conf);
     ck_assert_ptr_null(conf);
@@ -242,7 +244,8 @@ START_TEST(sections_parsed)
         "limits = { line_length = 1024; text_line_length = 2000; message_size = 5000000000L;\n"
         "  recipients = 100; errors = 3; max_connections = 50; };\n"
         "sasl = { mechanisms = [\"login\", \"X-Mech_2\"]; allow_authzid = true;\n"
-        "  plaintext_without_tls = true; };\n");
+        "  plaintext_without_tls = true; sender_login_check = false;\n"
+        "  authenticated_header = true; };\n");
     ck_assert_str_eq(conf->server.hostname, "mx1.example.com");
     ck_assert_str_eq(conf->server.user, "mail");
     ck_assert_str_eq(conf->server.state_dir, "/srv/dirmail");
@@ -291,6 +294,8 @@ START_TEST(sections_parsed)
     ck_assert_str_eq(conf->sasl.mechanisms[1], "X-MECH_2");
     ck_assert(conf->sasl.allow_authzid);
     ck_assert(conf->sasl.plaintext_without_tls);
+    ck_assert(!conf->sasl.sender_login_check);
+    ck_assert(conf->sasl.authenticated_header);
     config_free(&conf);
 
     /* An empty list turns SASL off. */
