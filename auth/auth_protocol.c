@@ -387,7 +387,12 @@ void auth_strlist_clear(struct auth_strlist *l)
 
 int auth_strlist_add(struct auth_strlist *l, const char *s, size_t len)
 {
-    char *copy = strndup(s, len);
+    /* s need not be NUL-terminated (a slice of a line): copy len bytes. */
+    char *copy = malloc(len + 1);
+    if (copy != NULL) {
+        memcpy(copy, s, len);
+        copy[len] = '\0';
+    }
     char **items = copy != NULL ? realloc(l->items, (l->count + 1) * sizeof *items) : NULL;
     if (items == NULL) {
         free(copy);
