@@ -1,0 +1,405 @@
+#!/usr/bin/env python3
+"""test_mail_faults.py - "accepted means durable" (DESIGN.md) proven end to
+end against a real slapd and a real dirmaild, with Python's smtplib and raw
+sockets as clients: SIGKILL of the worker serving a session right after its
+250 and in the middle of DATA, SIGKILL of the queue runner, SIGKILL of every
+dirmaild process after a batch, slapd stopped before and after acceptance,
+and a full mailbox disk. Whatever got a 250 arrives in the Maildir (once;
+at most twice for a delivery in flight at the kill, as DESIGN.md allows);
+whatever did not get one never arrives and never shows in the spool.
+
+Each test runs its own dirmaild (the master's restart delay doubles with
+every kill of a young child), one worker, no directory cache (every lookup
+reaches slapd) and short retry delays; every wait is bounded."""
+import os
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+import types
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness.tap  # noqa: E402
+from harness import process  # noqa: E402
+from harness.dirmaild import Dirmaild, built, server_side  # noqa: E402
+from harness.mail import (Raw, as_stored, copies, mailbox_of, queue_id, spool_ids,  # noqa: E402
+                          split_trace, wait_for)
+from harness.slapd import Slapd  # noqa: E402
+
+SENDER = "sender@remote.example"
+MAIL_UID = 65534  # nobody: the harness's mail user when the tests run as root
+
+
+def make_dir(path):
+    os.makedirs(path, exist_ok=True)
+    if os.geteuid() == 0:
+        os.chown(path, MAIL_UID, MAIL_UID)
+    return path
+
+
+def message(marker, body=b"Hello.\r\n"):
+    return (b"From: <" + SENDER.encode() + b">\r\nSubject: fault " + marker.encode()
+            + b"\r\nMessage-ID: <" + marker.encode() + b"@remote.example>\r\n\r\n" + body)
+
+
+def key(marker):
+    """What identifies one test message in a Maildir file (its Message-ID)."""
+    return b"<" + marker.encode() + b"@remote.example>"
+
+
+def as_proc(pid):
+    """process.freeze/thaw take an object with a pid."""
+    return types.SimpleNamespace(pid=pid)
+
+
+@unittest.skipUnless(built(), "dirmaild not built")
+class MailFaults(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ldap = Slapd()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ldap.stop()
+
+    def setUp(self):
+        if not self.ldap.running():
+            self.ldap.start()
+        self.base = make_dir(os.path.join(process.tempdir("faults-vmail-"), "vmail"))
+        self.d = None
+        self.clients = []
+
+    def tearDown(self):
+        # clients first: an open session would hold dirmaild's stop for its
+        # whole shutdown grace
+        for c in self.clients:
+            c.close()
+        if self.d is not None:
+            self.d.stop()
+            errors = self.d.sanitizer_errors()
+            self.assertEqual(errors, [], "sanitizer reports in dirmaild's log")
+
+    # ---- helpers ----
+
+    def start(self):
+        self.d = Dirmaild(
+            workers=1,
+            ldap={"uris": [self.ldap.uri], "bind_dn": self.ldap.service_dn,
+                  "bind_password": self.ldap.service_password, "base": self.ldap.suffix,
+                  "connect_timeout": 1, "timeout": 2, "pool_size": 2},
+            domains={"local": ["example.org", "example.net"]},
+            cache={"size": 0},
+            queue={"retry_min": 1, "retry_max": 2, "scan_interval": 2},
+            delivery={"mailbox_base": self.base})
+        self.d.start()
+        self.d.wait_log(r"event=queue_runner_started")
+        return self.d
+
+    def smtp(self):
+        s = smtplib.SMTP("127.0.0.1", self.d.port("smtp"), local_hostname="client.test",
+                         timeout=30)
+        self.clients.append(s)
+        s.ehlo()
+        return s
+
+    def send(self, rcpt, msg, s=None):
+        """One accepted transaction; the queue id."""
+        own = s is None
+        s = s or self.smtp()
+        self.assertEqual(s.mail(SENDER)[0], 250)
+        code, text = s.rcpt(rcpt)
+        self.assertEqual(code, 250, text)
+        code, text = s.data(msg)
+        self.assertEqual(code, 250, text)
+        if own:
+            s.quit()
+        return queue_id(text)
+
+    def wait_done(self, ids, timeout=60):
+        ids = set(ids)
+        wait_for(lambda: not ids & spool_ids(self.d.spool), timeout=timeout,
+                 what=f"{sorted(ids)} delivered\n{self.d.log()[-4000:]}")
+
+    def assert_once(self, marker, msg, mailbox, rcpt):
+        got = copies(self.base, key(marker))
+        self.assertEqual([mailbox_of(p) for p, _ in got], [mailbox],
+                         f"copies of {marker}: {[p for p, _ in got]}")
+        trace, rest = split_trace(got[0][1])
+        self.assertEqual(rest, as_stored(msg))
+        self.assertIn(("delivered-to", rcpt), trace)
+
+    def runner(self):
+        return wait_for(lambda: self.d.children()["queue"], timeout=15, what="a queue runner")[0]
+
+    def spool_holds(self, needle):
+        """Files in the spool's active/ holding needle (a visible message)."""
+        active = os.path.join(self.d.spool, "active")
+        out = []
+        for name in os.listdir(active):
+            try:
+                with open(os.path.join(active, name), "rb") as f:
+                    if needle in f.read():
+                        out.append(name)
+            except FileNotFoundError:
+                pass
+        return out
+
+    # ---- the worker ----
+
+    def test_worker_killed_after_250_message_arrives_once(self):
+        self.start()
+        marker = "worker-after-250"
+        msg = message(marker)
+        s = self.smtp()
+        worker = self.d.session_worker(s.sock)
+        qid = self.send("alice@example.org", msg, s)
+        os.kill(worker, signal.SIGKILL)
+        self.d.wait_log(rf"event=child_exit child=worker pid={worker} signal=9")
+        self.d.wait_children(workers=1, exclude=[worker], timeout=15)
+        self.wait_done([qid])
+        self.assert_once(marker, msg, "example.org/alice", "alice@example.org")
+        # the restarted worker serves the next session
+        marker2 = "worker-after-restart"
+        qid2 = self.send("alice@example.org", message(marker2))
+        self.wait_done([qid2])
+        self.assert_once(marker2, message(marker2), "example.org/alice", "alice@example.org")
+
+    def test_worker_killed_mid_data_nothing_delivered(self):
+        self.start()
+        marker = "worker-mid-data"
+        # large enough that the session has written part of it to tmp/
+        # before the kill, so the kill lands in a half-received message
+        body = b"".join(b"line %06d of a message that is cut off before its end\r\n" % i
+                        for i in range(6000))
+        r = Raw(self.d.port("smtp"))
+        self.clients.append(r)
+        r.cmd("EHLO client.test")
+        worker = self.d.session_worker(r.s)
+        self.assertTrue(r.cmd(f"MAIL FROM:<{SENDER}>").startswith(b"250"))
+        self.assertTrue(r.cmd("RCPT TO:<bob@example.org>").startswith(b"250"))
+        self.assertTrue(r.cmd("DATA").startswith(b"354"))
+        r.send(message(marker, body))  # no final dot
+        # the worker has read every byte sent (nothing left in its socket's
+        # receive queue) and spooled some of it into tmp/
+        wait_for(lambda: (server_side(r.s) or (0, 1))[1] == 0, timeout=15,
+                 what="the worker read the body")
+        tmp = os.path.join(self.d.spool, "tmp")
+
+        def in_tmp():
+            for name in os.listdir(tmp):
+                try:
+                    with open(os.path.join(tmp, name), "rb") as f:
+                        if key(marker) in f.read():
+                            return True
+                except FileNotFoundError:
+                    pass
+            return False
+        wait_for(in_tmp, timeout=15, what="part of the message in the spool's tmp/")
+        os.kill(worker, signal.SIGKILL)
+        self.assertTrue(r.closed(), "the connection outlived its worker")
+        self.assertNotIn(b"250 2.0.0", r.buf)
+        self.d.wait_log(rf"event=child_exit child=worker pid={worker} signal=9")
+        self.d.wait_children(workers=1, exclude=[worker], timeout=15)
+        # a message sent after the kill goes through: once it is delivered
+        # the runner has had its chance at anything visible before it
+        # (and two full scans of the spool pass)
+        control = "after-mid-data-kill"
+        qid = self.send("bob@example.org", message(control))
+        self.wait_done([qid])
+        time.sleep(2 * 2 + 0.5)  # queue.scan_interval twice
+        self.assertEqual(copies(self.base, key(marker)), [])
+        self.assertEqual(self.spool_holds(key(marker)), [])
+        self.assertEqual(spool_ids(self.d.spool), set())
+        # and after a restart (the runner's start-up scan and cleanup)
+        self.assertEqual(self.d.stop(), 0)
+        offset = len(self.d.log())
+        self.d.restart()
+        self.d.wait_log(r"event=queue_runner_started", start=offset, timeout=15)
+        qid = self.send("bob@example.org", message("after-mid-data-restart"))
+        self.wait_done([qid])
+        time.sleep(2 * 2 + 0.5)
+        self.assertEqual(copies(self.base, key(marker)), [])
+        self.assertEqual(self.spool_holds(key(marker)), [])
+        self.assertEqual(spool_ids(self.d.spool), set())
+        self.assertEqual(len(copies(self.base, key(control))), 1)
+
+    # ---- the queue runner ----
+
+    def test_runner_killed_after_250_message_arrives_once(self):
+        self.start()
+        runner = self.runner()
+        # Stopped first so that the kill lands before it could deliver: the
+        # message is only in the spool when the runner dies.
+        process.freeze(as_proc(runner))
+        marker = "runner-after-250"
+        msg = message(marker)
+        qid = self.send("carol@example.net", msg)
+        self.assertIn(qid, spool_ids(self.d.spool))
+        os.kill(runner, signal.SIGKILL)
+        self.d.wait_log(rf"event=child_exit child=queue pid={runner} signal=9")
+        self.assertEqual(copies(self.base, key(marker)), [])
+        wait_for(lambda: self.d.children()["queue"] not in ([], [runner]), timeout=15,
+                 what="the runner restarted")
+        self.wait_done([qid])
+        self.assert_once(marker, msg, "example.net/carol", "carol@example.net")
+
+    # ---- slapd ----
+
+    def test_slapd_down_at_rcpt_451_then_retry_accepted(self):
+        self.start()
+        marker = "slapd-down-rcpt"
+        msg = message(marker)
+        rcpt = "bob+outage@example.org"  # never looked up before: no cache to hide the outage
+        self.ldap.stop()
+        try:
+            s = self.smtp()
+            self.assertEqual(s.mail(SENDER)[0], 250)
+            code, text = s.rcpt(rcpt)
+            self.assertEqual((code, text[:5]), (451, b"4.4.3"), text)
+            code, text = s.docmd("DATA")
+            self.assertNotEqual(code, 354, "DATA without a recipient")
+            s.close()
+            self.assertEqual(spool_ids(self.d.spool), set(), "something was accepted")
+        finally:
+            self.ldap.start()
+        # the client retries, as a real one does on 4xx, until accepted
+        deadline = time.monotonic() + 30
+        while True:
+            s = self.smtp()
+            self.assertEqual(s.mail(SENDER)[0], 250)
+            code, text = s.rcpt(rcpt)
+            if code == 250:
+                break
+            self.assertEqual((code, text[:5]), (451, b"4.4.3"), text)
+            self.assertLess(time.monotonic(), deadline, "still 451 30 s after slapd returned")
+            s.close()
+            time.sleep(0.5)
+        code, text = s.data(msg)
+        self.assertEqual(code, 250, text)
+        s.quit()
+        self.wait_done([queue_id(text)])
+        self.assert_once(marker, msg, "example.org/bob", rcpt)
+
+    def test_slapd_down_after_acceptance_deferred_never_bounced(self):
+        self.start()
+        runner = self.runner()
+        process.freeze(as_proc(runner))
+        marker = "slapd-down-after-250"
+        msg = message(marker)
+        try:
+            qid = self.send("bob@example.org", msg)
+            self.ldap.stop()
+        finally:
+            process.thaw(as_proc(runner))
+        try:
+            # deferred, and retried (deferred again) while slapd is away
+            pattern = rf"id={qid} event=deferred rcpt=bob@example.org .*4\.4\.3"
+            m = self.d.wait_log(pattern, timeout=30)
+            self.d.wait_log(pattern, timeout=30, start=m.end())
+            self.assertIn(qid, spool_ids(self.d.spool))
+            self.assertEqual(copies(self.base, key(marker)), [])
+        finally:
+            self.ldap.start()
+        self.wait_done([qid])
+        self.assert_once(marker, msg, "example.org/bob", "bob@example.org")
+        log = self.d.log()
+        self.assertNotIn("event=failed", log)
+        # no bounce: nothing else was queued or delivered
+        self.assertEqual(spool_ids(self.d.spool), set())
+        self.assertEqual(len(copies(self.base, b"")), 1)
+
+    # ---- the whole daemon ----
+
+    def test_whole_daemon_killed_after_20_accepted_none_lost(self):
+        self.start()
+        markers = [f"batch-{i:02d}" for i in range(20)]
+        body = b"batch body\r\n" * 50
+        boxes = ["example.net/carol", "example.org/alice"]
+        r = Raw(self.d.port("smtp"))
+        self.clients.append(r)
+        r.cmd("EHLO client.test")
+        # two recipients each, so the runner has twice the work of the session
+        r.send(b"".join(b"MAIL FROM:<%s>\r\nRCPT TO:<alice@example.org>\r\n"
+                        b"RCPT TO:<carol@example.net>\r\nDATA\r\n%s.\r\n"
+                        % (SENDER.encode(), message(m, body)) for m in markers))
+        ids = []
+        for m in markers:
+            for _ in range(4):
+                r.reply()
+            done = r.reply()
+            self.assertTrue(done.startswith(b"250 2.0.0"), (m, done))
+            ids.append(queue_id(done))
+        # SIGKILL to every dirmaild process at once, right after the last 250
+        self.d.kill_all()
+        r.close()
+        left = spool_ids(self.d.spool) & set(ids)
+        delivered_before = sum(len(copies(self.base, key(m))) for m in markers)
+        self.d.restart()
+        self.wait_done(ids)
+        extra = 0
+        for m in markers:
+            got = copies(self.base, key(m))
+            where = sorted(mailbox_of(p) for p, _ in got)
+            self.assertEqual(sorted(set(where)), boxes, f"{m} lost: {where}")
+            extra += len(where) - len(boxes)
+            for _, data in got:
+                self.assertEqual(split_trace(data)[1], as_stored(message(m, body)))
+        # a delivery in flight at the kill may be redone, nothing more
+        self.assertLessEqual(extra, 1, "delivered twice more than once")
+        sys.stdout.write(f"# {len(left)} of 20 messages still queued at the kill, "
+                         f"{delivered_before} of 40 copies already delivered\n")
+        self.assertGreater(len(left), 0, "the runner had delivered the whole batch before the "
+                           "kill: the restart proved nothing")
+
+    # ---- the disk ----
+
+    def test_mailbox_disk_full_defers_then_delivers(self):
+        if os.geteuid() != 0:
+            self.skipTest("mounting a small tmpfs for the mailbox base needs root")
+        res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs",
+                              self.base], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if res.returncode != 0:
+            self.skipTest(f"cannot mount a tmpfs here: {res.stdout.decode().strip()}")
+        self.addCleanup(subprocess.run, ["umount", "-l", self.base])
+        os.chown(self.base, MAIL_UID, MAIL_UID)
+        self.start()
+        # a first message creates the Maildir while there is room
+        first = "disk-first"
+        qid = self.send("alice@example.org", message(first))
+        self.wait_done([qid])
+        self.assert_once(first, message(first), "example.org/alice", "alice@example.org")
+        # fill the disk but for a few KB
+        filler = os.path.join(self.base, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        os.truncate(filler, os.path.getsize(filler) - 8192)
+        st = os.statvfs(self.base)
+        self.assertLess(st.f_bavail * st.f_frsize, 64 * 1024)
+        marker = "disk-full"
+        msg = message(marker, b"".join(b"%05d a line that does not fit on the full disk\r\n" % i
+                                       for i in range(2000)))
+        qid = self.send("alice@example.org", msg)
+        pattern = rf"id={qid} event=deferred rcpt=alice@example.org .*4\.3\.0"
+        m = self.d.wait_log(pattern, timeout=30)
+        self.d.wait_log(pattern, timeout=30, start=m.end())  # retried, deferred again
+        self.assertIn(qid, spool_ids(self.d.spool))
+        self.assertEqual(copies(self.base, key(marker)), [])
+        tmpdir = os.path.join(self.base, "example.org", "alice", "tmp")
+        self.assertEqual(os.listdir(tmpdir), [], "a failed delivery left its file in tmp/")
+        os.unlink(filler)
+        self.wait_done([qid])
+        self.assert_once(marker, msg, "example.org/alice", "alice@example.org")
+        self.assertNotIn(f"id={qid} event=failed", self.d.log())
+
+
+if __name__ == "__main__":
+    harness.tap.main()
