@@ -136,8 +136,8 @@ static const char *const service_keys[] = {"type",
                                            NULL};
 static const char *const domains_keys[] = {"local", "relay", "from_directory", NULL};
 static const char *const relay_keys[] = {"trusted_networks", NULL};
-static const char *const queue_keys[] = {"max_age", "retry_min", "retry_max", "scan_interval",
-                                         NULL};
+static const char *const queue_keys[] = {"max_age",       "retry_min",        "retry_max",
+                                         "scan_interval", "delivery_threads", NULL};
 static const char *const cache_keys[] = {"positive_ttl", "negative_ttl", "auth_ttl",
                                          "stale_ttl",    "size",         NULL};
 static const char *const delivery_keys[] = {"mailbox_base", NULL};
@@ -1361,7 +1361,8 @@ static int load_rest(struct loader *ld, struct config *conf)
     if (get_uint(ld, queue, "max_age", &q->max_age, 60, 60 * 86400) < 0 ||
         get_uint(ld, queue, "retry_min", &q->retry_min, 1, 86400) < 0 ||
         get_uint(ld, queue, "retry_max", &q->retry_max, 1, 86400) < 0 ||
-        get_uint(ld, queue, "scan_interval", &q->scan_interval, 1, 3600) < 0)
+        get_uint(ld, queue, "scan_interval", &q->scan_interval, 1, 3600) < 0 ||
+        get_uint(ld, queue, "delivery_threads", &q->delivery_threads, 1, 64) < 0)
         return -1;
     if (q->retry_max < q->retry_min)
         return fail(ld,
@@ -1437,6 +1438,7 @@ static int set_defaults(struct loader *ld, struct config *conf)
     conf->queue.retry_min = 300;
     conf->queue.retry_max = 4000;
     conf->queue.scan_interval = 60;
+    conf->queue.delivery_threads = 4;
     conf->cache.positive_ttl = 300;
     conf->cache.negative_ttl = 60;
     conf->cache.auth_ttl = 60;
@@ -1770,6 +1772,7 @@ void config_print(const struct config *conf, FILE *out)
     print_uint(out, in, "retry_min", conf->queue.retry_min);
     print_uint(out, in, "retry_max", conf->queue.retry_max);
     print_uint(out, in, "scan_interval", conf->queue.scan_interval);
+    print_uint(out, in, "delivery_threads", conf->queue.delivery_threads);
     fputs("};\n\ncache = {\n", out);
     print_uint(out, in, "positive_ttl", conf->cache.positive_ttl);
     print_uint(out, in, "negative_ttl", conf->cache.negative_ttl);

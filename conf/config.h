@@ -131,6 +131,7 @@ struct config_queue {
     unsigned retry_min;     /* first retry delay, seconds */
     unsigned retry_max;     /* longest retry delay, seconds */
     unsigned scan_interval; /* seconds between the runner's backstop scans of the spool */
+    unsigned delivery_threads; /* messages the runner delivers at once (1..64) */
 };
 
 struct config_delivery {

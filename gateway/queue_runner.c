@@ -1,17 +1,33 @@
 /* gateway/queue_runner.c - see queue_runner.h.
  *
+ * Threads: the main thread owns the event loop (SIGTERM as a signalfd, the
+ * inotify watch, the scan timer) and the work list; queue.delivery_threads
+ * delivery threads each own a struct queue (queue.h is one per thread) and
+ * an auth client connection, and handle one message at a time. The main
+ * thread hands a message to an idle thread only after claiming it in the
+ * work list (job.busy), and clears the claim when the thread reports back
+ * through an eventfd, so one message is never in two threads. On SIGTERM
+ * nothing new is handed out; the loop stops once every thread has finished
+ * the message in hand.
+ *
  * Work list: every spool id the runner knows, with the wall-clock time its
  * next recipient is due (0: now), kept sorted by id. It is filled by a full
  * queue_scan at start and every queue.scan_interval seconds, and by an
- * inotify watch on active/ (an envelope renamed in is a new message). One
- * message is handled per turn of the event loop, so SIGTERM (a signalfd) is
- * seen between two messages: the message in hand is always finished.
+ * inotify watch on active/ (an envelope renamed in is a new message).
+ * Removed messages are only flagged (job.gone) and compacted away in bulk,
+ * so finishing a message costs no memmove of the whole list.
  *
  * Durability: every recipient result is appended to the spool with
  * queue_mark_recipient (fsync'd) before the next recipient is tried, and a
- * message is removed only once every recipient is final. A kill between a
- * Maildir delivery and its mark delivers that recipient again after the
- * restart (at worst twice, never lost); nothing marked is redone.
+ * message is removed only once every recipient is final. When the result
+ * in hand makes every recipient final, the message is removed (queue_remove:
+ * the envelope unlinked and active/ fsync'd) instead of marked first: the
+ * removal is the durable record, one directory fsync where mark then remove
+ * cost a status file fsync and two directory fsyncs; should the removal
+ * fail, the result is marked as usual. A kill between a Maildir delivery
+ * and its mark (or the removal) delivers that recipient again after the
+ * restart (at worst twice, never lost): with N threads, at most N
+ * recipients; nothing marked or removed is redone.
  *
  * Expansion (FORWARD, GROUP): the target addresses become the recipients of
  * a new spool message (same sender, "Delivered-To: <the expanded address>"
@@ -33,11 +49,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
@@ -58,10 +77,39 @@
 #define LOCK_RETRY_MS 200
 /* The process name (prctl) tests and ps show for the runner. */
 #define RUNNER_PROC_NAME "dirmail-queue"
+/* Flagged-gone entries tolerated before the work list is compacted. */
+#define COMPACT_MIN 64
 
 struct job {
     char id[QUEUE_ID_SIZE];
     time_t due; /* wall clock; 0 = now */
+    bool busy;  /* claimed: a delivery thread has it */
+    bool gone;  /* removed or vanished; dropped at the next compaction */
+};
+
+/* What a delivery thread reports about one message. */
+struct result {
+    bool gone;                      /* the message no longer exists (removed, or never complete) */
+    time_t due;                     /* otherwise: when to look at it again */
+    char (*new_ids)[QUEUE_ID_SIZE]; /* expansions committed on the way */
+    size_t new_count, new_alloc;
+};
+
+struct runner;
+
+/* One delivery thread. has_task, done, id and the hand-over of res are
+ * under runner.mutex; during a task res belongs to the thread alone. */
+struct deliverer {
+    struct runner *r;
+    const struct config *conf;
+    struct queue *queue;
+    struct auth_client *auth;
+    pthread_t thread;
+    bool thread_started;
+    pthread_cond_t cond;
+    bool has_task, done;
+    char id[QUEUE_ID_SIZE];
+    struct result res;
 };
 
 struct runner {
@@ -69,14 +117,21 @@ struct runner {
     struct event_loop *loop;
     struct event_signal *sigterm;
     struct event_timer *lock_timer, *scan_timer, *work_timer;
-    struct event_io *inotify_io;
+    struct event_io *inotify_io, *wake_io;
     int inotify_fd;
+    int wake_fd; /* eventfd: a delivery thread finished a message */
     int lock_fd;
     char *spool;
-    struct queue *queue;
-    struct auth_client *auth;
-    struct job *jobs; /* sorted by id */
-    size_t job_count, job_alloc;
+    char *auth_path;
+    unsigned auth_timeout_ms;
+    struct queue *queue; /* the main thread's: cleanup and scans */
+    struct job *jobs;    /* sorted by id */
+    size_t job_count, job_alloc, gone_count, cursor;
+    struct deliverer *workers;
+    size_t worker_count, in_flight;
+    pthread_mutex_t mutex;
+    bool quit; /* under mutex: delivery threads exit */
+    bool stopping;
     bool started;
 };
 
@@ -107,7 +162,28 @@ char *queue_runner_spool_path(const struct config *conf)
     return path;
 }
 
-/* ---- the work list ---- */
+/* result_add_new - remember an expansion's new id for the work list. */
+static int result_add_new(struct result *res, const char *id)
+{
+    if (res->new_count == res->new_alloc) {
+        size_t alloc = res->new_alloc == 0 ? 4 : res->new_alloc * 2;
+        char(*ids)[QUEUE_ID_SIZE] = realloc(res->new_ids, alloc * sizeof *ids);
+        if (ids == NULL)
+            return -1;
+        res->new_ids = ids;
+        res->new_alloc = alloc;
+    }
+    memcpy(res->new_ids[res->new_count++], id, QUEUE_ID_SIZE);
+    return 0;
+}
+
+static void result_clear(struct result *res)
+{
+    free(res->new_ids);
+    *res = (struct result){0};
+}
+
+/* ---- the work list (main thread only) ---- */
 
 static int job_cmp(const void *key, const void *elem)
 {
@@ -124,8 +200,19 @@ static struct job *job_find(struct runner *r, const char *id)
 /* job_add - know id (due now) unless already known. 0, or -1 out of memory. */
 static int job_add(struct runner *r, const char *id)
 {
-    if (!queue_id_valid(id) || job_find(r, id) != NULL)
+    if (!queue_id_valid(id))
         return 0;
+    struct job *known = job_find(r, id);
+    if (known != NULL) {
+        if (known->gone) {
+            /* listed again by a scan that raced its removal: an attempt
+             * finds out whether it still exists */
+            known->gone = false;
+            known->due = 0;
+            r->gone_count--;
+        }
+        return 0;
+    }
     if (r->job_count == r->job_alloc) {
         size_t alloc = r->job_alloc == 0 ? 64 : r->job_alloc * 2;
         struct job *jobs = realloc(r->jobs, alloc * sizeof *jobs);
@@ -140,127 +227,47 @@ static int job_add(struct runner *r, const char *id)
         at--;
     if (at < r->job_count)
         memmove(&r->jobs[at + 1], &r->jobs[at], (r->job_count - at) * sizeof *r->jobs);
+    r->jobs[at] = (struct job){.due = 0};
     memcpy(r->jobs[at].id, id, QUEUE_ID_SIZE);
-    r->jobs[at].due = 0;
     r->job_count++;
     return 0;
 }
 
+/* job_drop - flag job gone; compact once gone entries are half the list. */
 static void job_drop(struct runner *r, struct job *job)
 {
-    size_t at = (size_t)(job - r->jobs);
-    memmove(&r->jobs[at], &r->jobs[at + 1], (r->job_count - at - 1) * sizeof *r->jobs);
-    r->job_count--;
-}
-
-/* job_next - the job due first, or NULL when there is none. */
-static struct job *job_next(struct runner *r)
-{
-    struct job *best = NULL;
+    if (job->gone)
+        return;
+    job->gone = true;
+    r->gone_count++;
+    if (r->gone_count < COMPACT_MIN || r->gone_count * 2 < r->job_count)
+        return;
+    size_t out = 0;
     for (size_t i = 0; i < r->job_count; i++) {
-        if (best == NULL || r->jobs[i].due < best->due)
-            best = &r->jobs[i];
+        if (!r->jobs[i].gone)
+            r->jobs[out++] = r->jobs[i];
     }
-    return best;
+    r->job_count = out;
+    r->gone_count = 0;
+    r->cursor = 0;
 }
 
-static void work(void *ctx);
-
-/* schedule - arm the work timer for the job due first. */
-static void schedule(struct runner *r)
+/* pending - messages known and not gone. */
+static size_t pending(const struct runner *r)
 {
-    struct job *job = job_next(r);
-    if (job == NULL) {
-        event_timer_remove(&r->work_timer);
-        return;
-    }
-    time_t now = time(NULL);
-    uint64_t ms = job->due <= now ? 0 : (uint64_t)(job->due - now) * 1000;
-    if (r->work_timer != NULL) {
-        event_timer_reset(r->work_timer, ms);
-        return;
-    }
-    r->work_timer = event_timer_add(r->loop, ms, work, r);
-    if (r->work_timer == NULL)
-        log_error("event=runner_timer_failed error=\"out of memory\"");
+    return r->job_count - r->gone_count;
 }
-
-/* scan - add every spool id not yet known (start and backstop). */
-static void scan(struct runner *r)
-{
-    char **ids = NULL, *error = NULL;
-    size_t count = 0, added = 0;
-    if (queue_scan(r->queue, &ids, &count, &error) < 0) {
-        char quoted[512];
-        log_error("event=queue_scan_failed error=%s",
-                  log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
-        free(error);
-        return;
-    }
-    for (size_t i = 0; i < count; i++) {
-        size_t before = r->job_count;
-        if (job_add(r, ids[i]) < 0) {
-            log_error("event=queue_scan_failed error=\"out of memory\"");
-            break;
-        }
-        added += r->job_count - before;
-    }
-    queue_ids_free(&ids, count);
-    log_debug("event=queue_scan messages=%zu new=%zu", count, added);
-    schedule(r);
-}
-
-static void scan_tick(void *ctx)
-{
-    struct runner *r = ctx;
-    scan(r);
-    event_timer_reset(r->scan_timer, r->conf->queue.scan_interval * 1000ull);
-}
-
-/* on_inotify - an envelope renamed into active/ is a new message. */
-static void on_inotify(void *ctx, unsigned events)
-{
-    struct runner *r = ctx;
-    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
-    bool rescan = false;
-    for (;;) {
-        ssize_t n = read(r->inotify_fd, buf, sizeof buf);
-        if (n <= 0)
-            break;
-        for (char *p = buf; p < buf + n;) {
-            const struct inotify_event *ev = (const struct inotify_event *)p;
-            p += sizeof *ev + ev->len;
-            if (ev->mask & IN_Q_OVERFLOW) {
-                rescan = true;
-                continue;
-            }
-            size_t len = ev->len > 0 ? strlen(ev->name) : 0;
-            if (len != QUEUE_ID_LEN + 4 || strcmp(ev->name + QUEUE_ID_LEN, ".env") != 0)
-                continue;
-            char id[QUEUE_ID_SIZE];
-            memcpy(id, ev->name, QUEUE_ID_LEN);
-            id[QUEUE_ID_LEN] = '\0';
-            if (job_add(r, id) < 0)
-                rescan = true; /* out of memory: the scan timer finds it later */
-        }
-    }
-    if (rescan)
-        scan(r);
-    else
-        schedule(r);
-}
-
 /* ---- routing and delivery ---- */
 
 /* retry_at - when a deferred recipient of env is tried again. */
-static time_t retry_at(const struct runner *r, const struct queue_envelope *env, time_t now)
+static time_t retry_at(const struct config *conf, const struct queue_envelope *env, time_t now)
 {
     time_t age = now > env->arrival ? now - env->arrival : 0;
     time_t delay = age;
-    if (delay < (time_t)r->conf->queue.retry_min)
-        delay = r->conf->queue.retry_min;
-    if (delay > (time_t)r->conf->queue.retry_max)
-        delay = r->conf->queue.retry_max;
+    if (delay < (time_t)conf->queue.retry_min)
+        delay = conf->queue.retry_min;
+    if (delay > (time_t)conf->queue.retry_max)
+        delay = conf->queue.retry_max;
     return now + delay;
 }
 
@@ -303,7 +310,7 @@ static char *default_mailbox(const struct auth_recipient *rc)
 }
 
 /* deliver_local - rcpt's message into the Maildir of the entry rc. */
-static void deliver_local(struct runner *r, const char *id, const struct queue_envelope *env,
+static void deliver_local(struct deliverer *w, const char *id, const struct queue_envelope *env,
                           const char *rcpt, const struct auth_recipient *rc, struct outcome *o)
 {
     char *fallback = NULL, *error = NULL, *path = NULL;
@@ -317,14 +324,14 @@ static void deliver_local(struct runner *r, const char *id, const struct queue_e
         }
     }
     struct maildir_target target = {
-        .base = r->conf->delivery.mailbox_base,
+        .base = w->conf->delivery.mailbox_base,
         .mailbox = mailbox,
-        .hostname = r->conf->server.hostname,
+        .hostname = w->conf->server.hostname,
         .quota_bytes = rc->quota,
         .quota_permanent = false,
     };
     int fd;
-    if (queue_open_message(r->queue, id, &fd, &error) < 0) {
+    if (queue_open_message(w->queue, id, &fd, &error) < 0) {
         outcome_set(o, QUEUE_RCPT_DEFERRED, "4.3.0 cannot read the queued message: %s",
                     error != NULL ? error : "out of memory");
         free(error);
@@ -364,11 +371,11 @@ static void deliver_local(struct runner *r, const char *id, const struct queue_e
 
 /* header_names_delivered_to - whether the message's header section has a
  * "Delivered-To: <addr>" line (case-insensitive). -1 on a read error. */
-static int header_names_delivered_to(struct runner *r, const char *id, const char *addr)
+static int header_names_delivered_to(struct deliverer *w, const char *id, const char *addr)
 {
     int fd;
     char *error = NULL;
-    if (queue_open_message(r->queue, id, &fd, &error) < 0) {
+    if (queue_open_message(w->queue, id, &fd, &error) < 0) {
         free(error);
         return -1;
     }
@@ -423,8 +430,9 @@ static int header_names_delivered_to(struct runner *r, const char *id, const cha
 
 /* expand - commit a new message for targets, carrying rcpt in a
  * Delivered-To line. 0 and new_id, or -1 with o set (deferred). */
-static int expand(struct runner *r, const char *id, const struct queue_envelope *env, size_t index,
-                  const struct auth_strlist *targets, char new_id[QUEUE_ID_SIZE], struct outcome *o)
+static int expand(struct deliverer *w, const char *id, const struct queue_envelope *env,
+                  size_t index, const struct auth_strlist *targets, char new_id[QUEUE_ID_SIZE],
+                  struct outcome *o)
 {
     const struct queue_recipient *orig = &env->rcpts[index];
     struct queue_envelope *nenv = queue_envelope_new();
@@ -447,9 +455,9 @@ static int expand(struct runner *r, const char *id, const struct queue_envelope 
     }
     if (asprintf(&header, "Delivered-To: %s\r\n", orig->address) < 0)
         goto nomem;
-    msg = queue_msg_begin(r->queue, &error);
+    msg = queue_msg_begin(w->queue, &error);
     if (msg == NULL || queue_msg_write(msg, header, strlen(header), &error) < 0 ||
-        queue_open_message(r->queue, id, &fd, &error) < 0)
+        queue_open_message(w->queue, id, &fd, &error) < 0)
         goto fail;
     char buf[65536];
     for (;;) {
@@ -490,13 +498,13 @@ fail:
 }
 
 /* deliver_expansion - FORWARD (with its optional local copy) and GROUP. */
-static void deliver_expansion(struct runner *r, const char *id, const struct queue_envelope *env,
+static void deliver_expansion(struct deliverer *w, const char *id, const struct queue_envelope *env,
                               size_t index, const struct auth_recipient *rc, struct outcome *o)
 {
     const char *rcpt = env->rcpts[index].address;
     char quoted[512];
     const struct auth_strlist *targets = rc->kind == AUTH_KIND_GROUP ? &rc->members : &rc->forwards;
-    int loop = header_names_delivered_to(r, id, rcpt);
+    int loop = header_names_delivered_to(w, id, rcpt);
     if (loop < 0) {
         outcome_set(o, QUEUE_RCPT_DEFERRED, "4.3.0 cannot read the queued message");
         return;
@@ -514,18 +522,18 @@ static void deliver_expansion(struct runner *r, const char *id, const struct que
                         rc->mail_host);
             return;
         }
-        deliver_local(r, id, env, rcpt, rc, o);
+        deliver_local(w, id, env, rcpt, rc, o);
         if (o->state != QUEUE_RCPT_DELIVERED)
             return;
     }
     if (targets->count > 0) {
         char new_id[QUEUE_ID_SIZE];
-        if (expand(r, id, env, index, targets, new_id, o) < 0)
+        if (expand(w, id, env, index, targets, new_id, o) < 0)
             return;
         log_info("id=%s event=expanded rcpt=%s kind=%s targets=%zu new_id=%s", id,
                  log_quote(quoted, sizeof quoted, rcpt), auth_kind_name(rc->kind), targets->count,
                  new_id);
-        if (job_add(r, new_id) < 0)
+        if (result_add_new(&w->res, new_id) < 0)
             log_warning("id=%s event=job_add_failed error=\"out of memory\"", new_id);
     } else {
         log_info("id=%s event=expanded rcpt=%s kind=%s targets=0", id,
@@ -536,13 +544,13 @@ static void deliver_expansion(struct runner *r, const char *id, const struct que
 }
 
 /* route - decide and do what recipient index of message id needs. */
-static void route(struct runner *r, const char *id, const struct queue_envelope *env, size_t index,
-                  struct outcome *o)
+static void route(struct deliverer *w, const char *id, const struct queue_envelope *env,
+                  size_t index, struct outcome *o)
 {
     const char *rcpt = env->rcpts[index].address;
     struct auth_response resp = {0};
     const char *args[1] = {rcpt};
-    enum auth_status st = auth_client_request(r->auth, AUTH_REQ_RESOLVE, args, 1, &resp);
+    enum auth_status st = auth_client_request(w->auth, AUTH_REQ_RESOLVE, args, 1, &resp);
     const struct auth_recipient *rc = resp.recipient;
     if ((st == AUTH_FOUND || st == AUTH_NOTFOUND) && rc == NULL)
         st = AUTH_TEMPFAIL; /* an answer without its recipient: not a "no" */
@@ -566,7 +574,7 @@ static void route(struct runner *r, const char *id, const struct queue_envelope 
         if (rc->status == AUTH_USER_HELD)
             outcome_set(o, QUEUE_RCPT_DEFERRED, "4.2.1 mailbox held");
         else
-            deliver_local(r, id, env, rcpt, rc, o);
+            deliver_local(w, id, env, rcpt, rc, o);
         break;
     case AUTH_KIND_REMOTE_NODE:
         outcome_set(o, QUEUE_RCPT_DEFERRED, "4.4.0 awaiting outbound transport (node %s)",
@@ -578,7 +586,7 @@ static void route(struct runner *r, const char *id, const struct queue_envelope 
         break;
     case AUTH_KIND_FORWARD:
     case AUTH_KIND_GROUP:
-        deliver_expansion(r, id, env, index, rc, o);
+        deliver_expansion(w, id, env, index, rc, o);
         break;
     case AUTH_KIND_DISABLED:
         if (rc->disabled_hold)
@@ -598,31 +606,63 @@ done:
     auth_response_clear(&resp);
 }
 
-/* attempt - one turn on message job: every due recipient routed and its
- * result recorded; the message removed when all are final. */
-static void attempt(struct runner *r, struct job *job)
+/* others_final - whether every recipient but index is final. */
+static bool others_final(const struct queue_envelope *env, size_t index)
 {
-    char id[QUEUE_ID_SIZE], quoted[600], qreply[600];
-    memcpy(id, job->id, sizeof id);
+    for (size_t i = 0; i < env->rcpt_count; i++) {
+        if (i != index && env->rcpts[i].state != QUEUE_RCPT_DELIVERED &&
+            env->rcpts[i].state != QUEUE_RCPT_FAILED)
+            return false;
+    }
+    return true;
+}
+
+/* log_outcome - the log line of a recorded DEFERRED or FAILED result. */
+static void log_outcome(const char *id, const struct queue_recipient *rc, const struct outcome *o)
+{
+    char quoted[600], qreply[600];
+    if (o->state == QUEUE_RCPT_DEFERRED) {
+        log_info("id=%s event=deferred rcpt=%s retry_at=%lld reply=%s", id,
+                 log_quote(quoted, sizeof quoted, rc->address), (long long)rc->when,
+                 log_quote(qreply, sizeof qreply, o->reply));
+    } else if (o->state == QUEUE_RCPT_FAILED) {
+        /* Bounces are a later issue: the result is recorded for it. */
+        log_warning("id=%s event=failed rcpt=%s reply=%s bounce=not-implemented", id,
+                    log_quote(quoted, sizeof quoted, rc->address),
+                    log_quote(qreply, sizeof qreply, o->reply));
+    }
+}
+
+/* attempt - one turn on message id in a delivery thread: every due
+ * recipient routed and its result recorded; the message removed when all
+ * are final. What the work list needs to know goes into w->res. */
+static void attempt(struct deliverer *w, const char *id)
+{
+    const struct config *conf = w->conf;
+    char quoted[600], qreply[600];
     struct queue_envelope *env = NULL;
     char *error = NULL;
     time_t now = time(NULL);
-    if (queue_load_envelope(r->queue, id, &env, &error) < 0) {
+    if (queue_load_envelope(w->queue, id, &env, &error) < 0) {
         char path[PATH_MAX];
-        int n = snprintf(path, sizeof path, "%s/active/%s.env", r->spool, id);
+        int n = snprintf(path, sizeof path, "%s/active/%s.env", w->r->spool, id);
         if (n > 0 && (size_t)n < sizeof path && access(path, F_OK) < 0 && errno == ENOENT) {
-            job_drop(r, job); /* gone (removed, or never complete) */
+            w->res.gone = true; /* removed, or never complete */
         } else {
             log_error("id=%s event=envelope_unreadable error=%s", id,
                       log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
-            job->due = now + r->conf->queue.retry_max;
+            w->res.due = now + conf->queue.retry_max;
         }
         free(error);
         return;
     }
     time_t next = 0;
     bool mark_failed = false;
-    for (size_t i = 0; i < env->rcpt_count && !mark_failed; i++) {
+    /* The last result, when it made every recipient final, is recorded by
+     * the removal rather than by a mark (see the top of this file). */
+    struct outcome last = {.state = QUEUE_RCPT_DEFERRED};
+    size_t last_index = SIZE_MAX;
+    for (size_t i = 0; i < env->rcpt_count; i++) {
         struct queue_recipient *rc = &env->rcpts[i];
         if (rc->state == QUEUE_RCPT_DELIVERED || rc->state == QUEUE_RCPT_FAILED)
             continue;
@@ -632,9 +672,17 @@ static void attempt(struct runner *r, struct job *job)
             continue;
         }
         struct outcome o = {.state = QUEUE_RCPT_DEFERRED};
-        route(r, id, env, i, &o);
-        time_t when = o.state == QUEUE_RCPT_DEFERRED ? retry_at(r, env, time(NULL)) : 0;
-        if (queue_mark_recipient(r->queue, id, i, o.state, when,
+        route(w, id, env, i, &o);
+        time_t when = o.state == QUEUE_RCPT_DEFERRED ? retry_at(conf, env, time(NULL)) : 0;
+        if (o.state != QUEUE_RCPT_DEFERRED && others_final(env, i)) {
+            rc->state = o.state;
+            rc->when = 0;
+            last = o;
+            last_index = i;
+            log_outcome(id, rc, &o);
+            break; /* nothing after i is pending */
+        }
+        if (queue_mark_recipient(w->queue, id, i, o.state, when,
                                  o.state == QUEUE_RCPT_DELIVERED ? NULL : o.reply, &error) < 0) {
             /* Not recorded: retry soon; a delivered recipient may be
              * delivered again, never lost. */
@@ -644,55 +692,249 @@ static void attempt(struct runner *r, struct job *job)
             free(error);
             error = NULL;
             mark_failed = true;
-            next = now + r->conf->queue.retry_min;
+            next = now + conf->queue.retry_min;
             break;
         }
         rc->state = o.state;
         rc->when = when;
-        if (o.state == QUEUE_RCPT_DEFERRED) {
-            log_info("id=%s event=deferred rcpt=%s retry_at=%lld reply=%s", id,
-                     log_quote(quoted, sizeof quoted, rc->address), (long long)when,
-                     log_quote(qreply, sizeof qreply, o.reply));
-            if (next == 0 || when < next)
-                next = when;
-        } else if (o.state == QUEUE_RCPT_FAILED) {
-            /* Bounces are a later issue: the result is recorded for it. */
-            log_warning("id=%s event=failed rcpt=%s reply=%s bounce=not-implemented", id,
-                        log_quote(quoted, sizeof quoted, rc->address),
-                        log_quote(qreply, sizeof qreply, o.reply));
-        }
+        log_outcome(id, rc, &o);
+        if (o.state == QUEUE_RCPT_DEFERRED && (next == 0 || when < next))
+            next = when;
     }
     if (!mark_failed && queue_envelope_all_final(env)) {
-        if (queue_remove(r->queue, id, &error) < 0) {
+        if (queue_remove(w->queue, id, &error) < 0) {
             log_error("id=%s event=remove_failed error=%s", id,
                       log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
             free(error);
-            job->due = now + r->conf->queue.retry_min;
+            error = NULL;
+            /* The removal did not record the last result: mark it (at
+             * worst it is redone after a crash, as before any mark). */
+            if (last_index != SIZE_MAX &&
+                queue_mark_recipient(w->queue, id, last_index, last.state, 0,
+                                     last.state == QUEUE_RCPT_DELIVERED ? NULL : last.reply,
+                                     &error) < 0) {
+                log_error(
+                    "id=%s event=mark_failed rcpt=%s error=%s", id,
+                    log_quote(quoted, sizeof quoted, env->rcpts[last_index].address),
+                    log_quote(qreply, sizeof qreply, error != NULL ? error : "out of memory"));
+                free(error);
+            }
+            w->res.due = now + conf->queue.retry_min;
         } else {
             log_info("id=%s event=removed recipients=%zu", id, env->rcpt_count);
-            job = job_find(r, id); /* expansions may have moved the list */
-            if (job != NULL)
-                job_drop(r, job);
+            w->res.gone = true;
         }
     } else {
-        if (env->arrival + (time_t)r->conf->queue.max_age < now)
+        if (env->arrival + (time_t)conf->queue.max_age < now)
             log_warning("id=%s event=max_age_exceeded action=kept bounce=not-implemented", id);
-        job = job_find(r, id);
-        if (job != NULL)
-            job->due = next != 0 ? next : now + r->conf->queue.retry_min;
+        w->res.due = next != 0 ? next : now + conf->queue.retry_min;
     }
     queue_envelope_free(&env);
 }
 
-/* work - handle the message due first, then come back through the loop
- * (so that SIGTERM is seen between two messages). */
+/* deliverer_main - a delivery thread: wait for a message, attempt it, report
+ * through the eventfd; until quit. SIGTERM stays blocked here (inherited
+ * mask): the main thread's signalfd takes it. */
+static void *deliverer_main(void *arg)
+{
+    struct deliverer *w = arg;
+    struct runner *r = w->r;
+    pthread_mutex_lock(&r->mutex);
+    for (;;) {
+        while (!w->has_task && !r->quit)
+            pthread_cond_wait(&w->cond, &r->mutex);
+        if (!w->has_task)
+            break;
+        char id[QUEUE_ID_SIZE];
+        memcpy(id, w->id, sizeof id);
+        pthread_mutex_unlock(&r->mutex);
+
+        attempt(w, id);
+
+        pthread_mutex_lock(&r->mutex);
+        w->has_task = false;
+        w->done = true;
+        uint64_t one = 1;
+        while (write(r->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_mutex_unlock(&r->mutex);
+    return NULL;
+}
+
+/* ---- dispatching (main thread) ---- */
+
+static void dispatch(struct runner *r);
+
 static void work(void *ctx)
 {
+    dispatch(ctx);
+}
+
+/* arm - wake up at the wall-clock time due (0: no timer needed). */
+static void arm(struct runner *r, time_t due)
+{
+    if (due == 0) {
+        event_timer_remove(&r->work_timer);
+        return;
+    }
+    time_t now = time(NULL);
+    uint64_t ms = due <= now ? 0 : (uint64_t)(due - now) * 1000;
+    if (r->work_timer != NULL) {
+        event_timer_reset(r->work_timer, ms);
+        return;
+    }
+    r->work_timer = event_timer_add(r->loop, ms, work, r);
+    if (r->work_timer == NULL)
+        log_error("event=runner_timer_failed error=\"out of memory\"");
+}
+
+/* dispatch - hand due, unclaimed messages to idle threads (one pass over
+ * the list from where the last pass stopped, so every message gets its
+ * turn); then arm the timer for the next due one if a thread stays idle. */
+static void dispatch(struct runner *r)
+{
+    if (r->stopping || !r->started)
+        return;
+    time_t now = time(NULL), earliest = 0;
+    size_t w = 0, seen = 0;
+    while (r->in_flight < r->worker_count && seen < r->job_count) {
+        if (r->cursor >= r->job_count)
+            r->cursor = 0;
+        struct job *job = &r->jobs[r->cursor++];
+        seen++;
+        if (job->busy || job->gone)
+            continue;
+        if (job->due > now) {
+            if (earliest == 0 || job->due < earliest)
+                earliest = job->due;
+            continue;
+        }
+        while (r->workers[w].has_task || r->workers[w].done)
+            w++; /* in_flight < worker_count: an idle one exists */
+        struct deliverer *wk = &r->workers[w];
+        job->busy = true;
+        r->in_flight++;
+        pthread_mutex_lock(&r->mutex);
+        memcpy(wk->id, job->id, QUEUE_ID_SIZE);
+        wk->has_task = true;
+        pthread_cond_signal(&wk->cond);
+        pthread_mutex_unlock(&r->mutex);
+    }
+    /* All threads busy: their reports call dispatch again. Otherwise the
+     * pass saw every job, so earliest is the next due time. */
+    arm(r, r->in_flight < r->worker_count ? earliest : 0);
+}
+
+/* on_wake - apply what the delivery threads finished. */
+static void on_wake(void *ctx, unsigned events)
+{
     struct runner *r = ctx;
-    struct job *job = job_next(r);
-    if (job != NULL && job->due <= time(NULL))
-        attempt(r, job);
-    schedule(r);
+    uint64_t count;
+    (void)events;
+    if (read(r->wake_fd, &count, sizeof count) < 0)
+        return; /* EAGAIN: already seen */
+    for (size_t i = 0; i < r->worker_count; i++) {
+        struct deliverer *wk = &r->workers[i];
+        pthread_mutex_lock(&r->mutex);
+        bool done = wk->done;
+        struct result res = wk->res;
+        char id[QUEUE_ID_SIZE];
+        memcpy(id, wk->id, sizeof id);
+        if (done) {
+            wk->done = false;
+            wk->res = (struct result){0};
+        }
+        pthread_mutex_unlock(&r->mutex);
+        if (!done)
+            continue;
+        r->in_flight--;
+        struct job *job = job_find(r, id);
+        if (job != NULL) {
+            job->busy = false;
+            if (res.gone)
+                job_drop(r, job);
+            else
+                job->due = res.due;
+        }
+        for (size_t k = 0; k < res.new_count; k++) {
+            if (job_add(r, res.new_ids[k]) < 0)
+                log_warning("id=%s event=job_add_failed error=\"out of memory\"", res.new_ids[k]);
+        }
+        result_clear(&res);
+    }
+    if (r->stopping) {
+        if (r->in_flight == 0)
+            event_loop_stop(r->loop);
+        return;
+    }
+    dispatch(r);
+}
+
+/* scan - add every spool id not yet known (start and backstop). */
+static void scan(struct runner *r)
+{
+    char **ids = NULL, *error = NULL;
+    size_t count = 0, added = 0;
+    if (queue_scan(r->queue, &ids, &count, &error) < 0) {
+        char quoted[512];
+        log_error("event=queue_scan_failed error=%s",
+                  log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
+        free(error);
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        size_t before = pending(r);
+        if (job_add(r, ids[i]) < 0) {
+            log_error("event=queue_scan_failed error=\"out of memory\"");
+            break;
+        }
+        added += pending(r) - before;
+    }
+    queue_ids_free(&ids, count);
+    log_debug("event=queue_scan messages=%zu new=%zu", count, added);
+    dispatch(r);
+}
+
+static void scan_tick(void *ctx)
+{
+    struct runner *r = ctx;
+    scan(r);
+    event_timer_reset(r->scan_timer, r->conf->queue.scan_interval * 1000ull);
+}
+
+/* on_inotify - an envelope renamed into active/ is a new message. */
+static void on_inotify(void *ctx, unsigned events)
+{
+    struct runner *r = ctx;
+    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+    bool rescan = false;
+    (void)events;
+    for (;;) {
+        ssize_t n = read(r->inotify_fd, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)p;
+            p += sizeof *ev + ev->len;
+            if (ev->mask & IN_Q_OVERFLOW) {
+                rescan = true;
+                continue;
+            }
+            size_t len = ev->len > 0 ? strlen(ev->name) : 0;
+            if (len != QUEUE_ID_LEN + 4 || strcmp(ev->name + QUEUE_ID_LEN, ".env") != 0)
+                continue;
+            char id[QUEUE_ID_SIZE];
+            memcpy(id, ev->name, QUEUE_ID_LEN);
+            id[QUEUE_ID_LEN] = '\0';
+            if (job_add(r, id) < 0)
+                rescan = true; /* out of memory: the scan timer finds it later */
+        }
+    }
+    if (rescan)
+        scan(r);
+    else
+        dispatch(r);
 }
 
 /* ---- the process ---- */
@@ -700,11 +942,79 @@ static void work(void *ctx)
 static void on_sigterm(void *ctx, int signo)
 {
     struct runner *r = ctx;
-    log_info("event=queue_runner_stopping pending=%zu", r->job_count);
-    event_loop_stop(r->loop);
+    (void)signo;
+    log_info("event=queue_runner_stopping pending=%zu in_flight=%zu", pending(r), r->in_flight);
+    r->stopping = true;
+    event_timer_remove(&r->work_timer);
+    if (r->in_flight == 0)
+        event_loop_stop(r->loop);
 }
 
-/* begin - with the spool lock held: cleanup, watch, first scan. */
+/* start_workers - the delivery threads, each with its own spool handle
+ * and auth connection. 0, or -1 (logged). */
+static int start_workers(struct runner *r)
+{
+    char *error = NULL, quoted[600];
+    r->worker_count = r->conf->queue.delivery_threads > 0 ? r->conf->queue.delivery_threads : 1;
+    r->workers = calloc(r->worker_count, sizeof *r->workers);
+    if (r->workers == NULL) {
+        log_error("event=queue_runner_failed error=\"out of memory\"");
+        return -1;
+    }
+    for (size_t i = 0; i < r->worker_count; i++) {
+        struct deliverer *w = &r->workers[i];
+        w->r = r;
+        w->conf = r->conf;
+        if (pthread_cond_init(&w->cond, NULL) != 0) {
+            log_error("event=queue_runner_failed error=\"pthread_cond_init\"");
+            return -1;
+        }
+        if (queue_open(r->spool, &w->queue, &error) < 0) {
+            log_error("event=queue_runner_failed error=%s",
+                      log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
+            free(error);
+            return -1;
+        }
+        w->auth = auth_client_new(r->auth_path, r->auth_timeout_ms);
+        if (w->auth == NULL) {
+            log_error("event=queue_runner_failed error=\"auth client: out of memory\"");
+            return -1;
+        }
+        int err = pthread_create(&w->thread, NULL, deliverer_main, w);
+        if (err != 0) {
+            log_error("event=queue_runner_failed error=\"pthread_create: %s\"", strerror(err));
+            return -1;
+        }
+        w->thread_started = true;
+    }
+    return 0;
+}
+
+/* stop_workers - let every delivery thread finish and join it. */
+static void stop_workers(struct runner *r)
+{
+    if (r->workers == NULL)
+        return;
+    pthread_mutex_lock(&r->mutex);
+    r->quit = true;
+    for (size_t i = 0; i < r->worker_count; i++)
+        pthread_cond_signal(&r->workers[i].cond);
+    pthread_mutex_unlock(&r->mutex);
+    for (size_t i = 0; i < r->worker_count; i++) {
+        struct deliverer *w = &r->workers[i];
+        if (w->thread_started)
+            pthread_join(w->thread, NULL);
+        result_clear(&w->res);
+        auth_client_free(&w->auth);
+        queue_close(&w->queue);
+        pthread_cond_destroy(&w->cond);
+    }
+    free(r->workers);
+    r->workers = NULL;
+    r->worker_count = 0;
+}
+
+/* begin - with the spool lock held: cleanup, threads, watch, first scan. */
 static int begin(struct runner *r)
 {
     char *error = NULL, quoted[600];
@@ -715,6 +1025,18 @@ static int begin(struct runner *r)
                   log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
         free(error);
     }
+    r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (r->wake_fd < 0) {
+        log_error("event=queue_runner_failed error=\"eventfd: %s\"", strerror(errno));
+        return -1;
+    }
+    r->wake_io = event_io_add(r->loop, r->wake_fd, EVENT_READ, on_wake, r);
+    if (r->wake_io == NULL) {
+        log_error("event=queue_runner_failed error=\"out of memory\"");
+        return -1;
+    }
+    if (start_workers(r) < 0)
+        return -1;
     char active[PATH_MAX];
     int n = snprintf(active, sizeof active, "%s/active", r->spool);
     if (n < 0 || (size_t)n >= sizeof active)
@@ -732,20 +1054,24 @@ static int begin(struct runner *r)
     }
     r->started = true;
     scan(r);
-    log_info("event=queue_runner_started spool=%s messages=%zu cleaned=%u", r->spool, r->job_count,
-             removed);
+    log_info("event=queue_runner_started spool=%s messages=%zu cleaned=%u threads=%zu", r->spool,
+             pending(r), removed, r->worker_count);
     return 0;
 }
 
+static void runner_free(struct runner *r);
+
 /* try_lock - take the spool lock, or try again shortly (a runner of the
- * previous generation is finishing its message). */
+ * previous generation is finishing its messages). */
 static void try_lock(void *ctx)
 {
     struct runner *r = ctx;
     event_timer_remove(&r->lock_timer);
     if (flock(r->lock_fd, LOCK_EX | LOCK_NB) == 0) {
-        if (begin(r) < 0)
+        if (begin(r) < 0) {
+            runner_free(r);
             exit(1);
+        }
         return;
     }
     if (errno != EWOULDBLOCK && errno != EINTR) {
@@ -759,19 +1085,24 @@ static void try_lock(void *ctx)
 
 static void runner_free(struct runner *r)
 {
+    stop_workers(r);
     event_timer_remove(&r->lock_timer);
     event_timer_remove(&r->scan_timer);
     event_timer_remove(&r->work_timer);
     event_io_remove(&r->inotify_io);
+    event_io_remove(&r->wake_io);
     event_signal_remove(&r->sigterm);
     if (r->inotify_fd >= 0)
         close(r->inotify_fd);
+    if (r->wake_fd >= 0)
+        close(r->wake_fd);
     if (r->lock_fd >= 0)
         close(r->lock_fd);
-    auth_client_free(&r->auth);
     queue_close(&r->queue);
     free(r->jobs);
     free(r->spool);
+    free(r->auth_path);
+    pthread_mutex_destroy(&r->mutex);
     event_loop_free(&r->loop);
 }
 
@@ -784,7 +1115,6 @@ void queue_runner_main(const struct queue_runner_params *params)
     prctl(PR_SET_NAME, RUNNER_PROC_NAME);
 
     if (privdrop_apply_logged(params->ids) < 0)
-
         _exit(1);
     /* After the drop (a change of credentials clears the death signal). */
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master)
@@ -793,8 +1123,10 @@ void queue_runner_main(const struct queue_runner_params *params)
     signal(SIGHUP, SIG_IGN);
     signal(SIGCHLD, SIG_DFL);
 
-    struct runner r = {.conf = params->config, .inotify_fd = -1, .lock_fd = -1};
+    struct runner r = {.conf = params->config, .inotify_fd = -1, .wake_fd = -1, .lock_fd = -1};
     char *error = NULL, quoted[600];
+    if (pthread_mutex_init(&r.mutex, NULL) != 0)
+        _exit(1);
     r.loop = event_loop_new();
     r.spool = queue_runner_spool_path(params->config);
     if (r.loop == NULL || r.spool == NULL) {
@@ -806,6 +1138,8 @@ void queue_runner_main(const struct queue_runner_params *params)
         log_error("event=queue_runner_failed error=\"signal: %s\"", strerror(errno));
         _exit(1);
     }
+    /* Blocked before any delivery thread exists, so they inherit it and
+     * only the signalfd sees SIGTERM. */
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -818,13 +1152,10 @@ void queue_runner_main(const struct queue_runner_params *params)
     }
     /* The auth process's own LDAP timeouts come first; this is the bound
      * on a lost or stuck auth process. */
-    char auth_path[PATH_MAX];
     const struct config_ldap *ldap = &params->config->ldap;
-    int an =
-        snprintf(auth_path, sizeof auth_path, "%s/auth.sock", params->config->server.state_dir);
-    if (an > 0 && (size_t)an < sizeof auth_path)
-        r.auth = auth_client_new(auth_path, (ldap->connect_timeout + ldap->timeout + 1) * 1000);
-    if (r.auth == NULL) {
+    r.auth_timeout_ms = (ldap->connect_timeout + ldap->timeout + 1) * 1000;
+    if (asprintf(&r.auth_path, "%s/auth.sock", params->config->server.state_dir) < 0) {
+        r.auth_path = NULL;
         log_error("event=queue_runner_failed error=\"auth client: out of memory\"");
         _exit(1);
     }

@@ -15,8 +15,20 @@
  *                  FAILED (bounces are a later issue: logged)
  *   TEMPFAIL, disk errors, quota
  *                  DEFERRED with a retry time
- * One process, one thread; a lock file makes sure two runners (old and new
- * generation during a reload) never work on the spool at once. */
+ * One process: the main thread watches the spool and hands each message to
+ * one of queue.delivery_threads delivery threads (never to two at once);
+ * the recipients of one message go in turn. A lock file makes sure two
+ * runners (old and new generation during a reload) never work on the spool
+ * at once.
+ *
+ * What is fsync'd when, per recipient delivered locally:
+ *   1. the Maildir file in tmp/, then new/ after the link (maildir.h);
+ *   2. only then the result: queue_mark_recipient (the status file), or,
+ *      when it was the last recipient not yet final, queue_remove (the
+ *      envelope unlinked and active/ fsync'd) without a mark first.
+ * A kill -9 between 1 and 2 delivers that recipient again after the restart:
+ * at most one recipient per delivery thread; a recorded result is never
+ * redone. */
 #ifndef DIRMAIL_GATEWAY_QUEUE_RUNNER_H
 #define DIRMAIL_GATEWAY_QUEUE_RUNNER_H
 

@@ -6,7 +6,8 @@ byte-exact into the right Maildir/new once each (alias, catch-all and
 sub-address into the owner's); recipients on another node, in a relay
 domain or outside stay queued, never lost or bounced; unknown and disabled
 recipients fail; a slapd outage only defers; kill -9 of the runner in the
-middle of 200 messages loses none; messages queued while dirmaild is down
+middle of 1000 messages loses none; 500 messages to 50 users through 4
+delivery threads arrive once each; messages queued while dirmaild is down
 are delivered on start."""
 import glob
 import os
@@ -30,6 +31,8 @@ TOP_BUILDDIR = os.environ.get("top_builddir") or TOP_SRCDIR
 INJECT = os.path.join(TOP_BUILDDIR, "tests", "queue_inject")
 
 SENDER = "sender@remote.example"
+THREADS = 4  # queue.delivery_threads of the dirmaild under test
+BULK_USERS = 50
 
 
 def mail_ids():
@@ -91,7 +94,8 @@ def start_dirmaild(ldap, base, **sections):
         "connect_timeout": 1, "timeout": 2, "pool_size": 2},
         domains={"local": ["example.org", "example.net"], "relay": ["relay.example"]},
         cache={"size": 0},
-        queue={"retry_min": 1, "retry_max": 2, "scan_interval": 5},
+        queue={"retry_min": 1, "retry_max": 2, "scan_interval": 5,
+               "delivery_threads": THREADS},
         delivery={"mailbox_base": base}, **sections)
     return d
 
@@ -113,6 +117,11 @@ class QueueRunner(unittest.TestCase):
                      "objectClass: inetOrgPerson\nobjectClass: dirmailUser\n"
                      "uid: hank\ncn: Hank\nsn: Hank\nmail: hank@example.org\n"
                      "dirmailQuota: 300\n")
+        cls.ldap.add("\n".join(
+            f"dn: uid=bulk{i},ou=people,dc=example,dc=org\n"
+            "objectClass: inetOrgPerson\nobjectClass: dirmailUser\n"
+            f"uid: bulk{i}\ncn: Bulk\nsn: Bulk\nmail: bulk{i}@example.org\n"
+            for i in range(BULK_USERS)))
         cls.base = make_dir(os.path.join(process.tempdir(), "vmail"))
         cls.d = start_dirmaild(cls.ldap, cls.base)
         cls.d.start()
@@ -266,12 +275,24 @@ class QueueRunner(unittest.TestCase):
         self.assertEqual(len(self.maildir_files("example.org/hank/Maildir")), 1)
 
     def test_kill_9_mid_batch_loses_nothing(self):
+        batch = 1000
         message = b"Subject: batch\r\n\r\n" + b"batch line of some length\r\n" * 200
-        ids = inject(self.spool, ["carol@example.net"], message, count=200)
-        self.assertEqual(len(ids), 200)
-        wait_for(lambda: len(self.files_with("example.net/carol", b"batch line")) >= 20,
-                 what="the batch under way")
+        new = os.path.join(self.base, "example.net/carol/new")
+        before = len(os.listdir(new)) if os.path.isdir(new) else 0
+        # The whole batch is queued before the runner sees any of it, and it
+        # is killed as soon as 20 have arrived: with 4 threads the runner is
+        # fast enough to finish a small batch between two polls.
         [runner] = self.d.children()["queue"]
+        os.kill(runner, signal.SIGSTOP)
+        try:
+            ids = inject(self.spool, ["carol@example.net"], message, count=batch)
+        finally:
+            os.kill(runner, signal.SIGCONT)
+        self.assertEqual(len(ids), batch)
+        deadline = time.monotonic() + 60
+        while len(os.listdir(new) if os.path.isdir(new) else []) - before < 20:
+            self.assertLess(time.monotonic(), deadline, "the batch never got under way")
+            time.sleep(0.005)
         os.kill(runner, signal.SIGKILL)
         # The kill must land mid-batch, or the test proves nothing.
         self.assertGreater(sum(queued(self.spool, q) for q in ids), 0, "batch already done")
@@ -285,10 +306,36 @@ class QueueRunner(unittest.TestCase):
             m = re.search(rb"X-Inject-Seq: (\d+)\n", data)
             self.assertIsNotNone(m)
             seqs[int(m.group(1))] = seqs.get(int(m.group(1)), 0) + 1
-        self.assertEqual(sorted(seqs), list(range(200)), "a message of the batch is missing")
+        self.assertEqual(sorted(seqs), list(range(batch)), "a message of the batch is missing")
+        # Each delivery thread may have had one message delivered but not
+        # yet recorded when the kill came: at most THREADS of them again.
         twice = [k for k, n in seqs.items() if n > 1]
-        self.assertLessEqual(len(twice), 1, f"delivered twice: {twice}")
+        self.assertLessEqual(len(twice), THREADS, f"delivered twice: {twice}")
         self.assertTrue(all(n <= 2 for n in seqs.values()))
+
+    def test_500_messages_to_50_users_once_each_with_4_threads(self):
+        per_user = 10
+        message = b"Subject: bulk\r\n\r\n" + b"bulk line for the thread test\r\n" * 100
+        runner_log = self.d.log()
+        self.assertIn(f"threads={THREADS}", runner_log)
+        ids = []
+        for i in range(BULK_USERS):
+            ids += inject(self.spool, [f"bulk{i}@example.org"], message, count=per_user)
+        self.assertEqual(len(ids), BULK_USERS * per_user)
+        wait_for(lambda: not any(queued(self.spool, q) for q in ids), timeout=120,
+                 what=f"500 messages delivered\n{self.d.log()[-3000:]}")
+        for i in range(BULK_USERS):
+            rcpt = f"bulk{i}@example.org"
+            files = self.files_with(f"example.org/bulk{i}/Maildir", b"bulk line")
+            seqs = sorted(int(re.search(rb"X-Inject-Seq: (\d+)\n", f).group(1)) for f in files)
+            self.assertEqual(seqs, list(range(per_user)), rcpt)
+            for data in files:
+                self.assertTrue(data.startswith(
+                    f"Return-Path: <{SENDER}>\nDelivered-To: {rcpt}\n".encode()), rcpt)
+        # Each message was handled by one thread, once: one delivered line each.
+        log = self.d.log()
+        for q in ids:
+            self.assertEqual(log.count(f"id={q} event=delivered "), 1, q)
 
 
 @unittest.skipUnless(built() and os.access(INJECT, os.X_OK), "dirmaild/queue_inject not built")

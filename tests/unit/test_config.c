@@ -150,6 +150,7 @@ START_TEST(defaults)
     ck_assert_uint_eq(conf->queue.retry_min, 300);
     ck_assert_uint_eq(conf->queue.retry_max, 4000);
     ck_assert_uint_eq(conf->queue.scan_interval, 60);
+    ck_assert_uint_eq(conf->queue.delivery_threads, 4);
     ck_assert_uint_eq(conf->cache.positive_ttl, 300);
     ck_assert_uint_eq(conf->cache.negative_ttl, 60);
     ck_assert_uint_eq(conf->cache.auth_ttl, 60);
@@ -237,7 +238,8 @@ START_TEST(sections_parsed)
         "domains = { local = [\"Example.com\", \"b.example\"]; relay = \"partner.example\";\n"
         "  from_directory = true; };\n"
         "relay = { trusted_networks = [\"10.0.0.0/8\", \"2001:DB8::/32\", \"192.0.2.7\"]; };\n"
-        "queue = { max_age = 3600; retry_min = 60; retry_max = 600; scan_interval = 5; };\n"
+        "queue = { max_age = 3600; retry_min = 60; retry_max = 600; scan_interval = 5;\n"
+        "  delivery_threads = 8; };\n"
         "cache = { positive_ttl = 0; negative_ttl = 5; auth_ttl = 3600; stale_ttl = 604800;\n"
         "  size = 10; };\n"
         "delivery = { mailbox_base = \"/srv/mail\"; };\n"
@@ -281,6 +283,7 @@ START_TEST(sections_parsed)
     ck_assert_str_eq(conf->relay.trusted_networks[2], "192.0.2.7/32");
     ck_assert_uint_eq(conf->queue.retry_max, 600);
     ck_assert_uint_eq(conf->queue.scan_interval, 5);
+    ck_assert_uint_eq(conf->queue.delivery_threads, 8);
     ck_assert_uint_eq(conf->cache.positive_ttl, 0);
     ck_assert_uint_eq(conf->cache.negative_ttl, 5);
     ck_assert_uint_eq(conf->cache.auth_ttl, 3600);
