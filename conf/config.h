@@ -127,10 +127,10 @@ struct config_relay {
 };
 
 struct config_queue {
-    unsigned max_age;       /* seconds before an undeliverable message bounces */
-    unsigned retry_min;     /* first retry delay, seconds */
-    unsigned retry_max;     /* longest retry delay, seconds */
-    unsigned scan_interval; /* seconds between the runner's backstop scans of the spool */
+    unsigned max_age;          /* seconds before an undeliverable message bounces */
+    unsigned retry_min;        /* first retry delay, seconds */
+    unsigned retry_max;        /* longest retry delay, seconds */
+    unsigned scan_interval;    /* seconds between the runner's backstop scans of the spool */
     unsigned delivery_threads; /* messages the runner delivers at once (1..64) */
 };
 

@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import smtplib
-import socket
 import ssl
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import harness.tap  # noqa: E402
 import harness.certs  # noqa: E402
 from harness import process  # noqa: E402
 from harness.dirmaild import Dirmaild, built  # noqa: E402
+from harness.mail import QUEUED, Raw  # noqa: E402
 from harness.slapd import Slapd, PASSWORDS  # noqa: E402
 
 HOST = "mx.test.example"
@@ -30,53 +30,6 @@ MAX_SIZE = 100000
 MAX_RCPTS = 1000  # limits.recipients left at its default
 AUTH_FAILURES = 4
 ERRORS = 20  # limits.errors left at its default
-QUEUED = re.compile(rb"queued as ([0-9a-f]{23})")
-
-
-class Raw:
-    """SMTP spoken by hand, for what smtplib will not send."""
-
-    def __init__(self, port, greet=True, source="127.0.0.1"):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=15,
-                                          source_address=(source, 0))
-        self.buf = b""
-        if greet:
-            self.greeting = self.reply()
-
-    def send(self, data):
-        self.s.sendall(data)
-
-    def line(self):
-        while b"\n" not in self.buf:
-            chunk = self.s.recv(65536)
-            if not chunk:
-                raise EOFError(self.buf)
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\n")
-        return line + b"\n"
-
-    def reply(self):
-        """One whole (multi-line) reply as bytes."""
-        out = b""
-        while True:
-            line = self.line()
-            out += line
-            if line[3:4] != b"-":
-                return out
-
-    def cmd(self, text):
-        self.send(text.encode() + b"\r\n")
-        return self.reply()
-
-    def closed(self):
-        try:
-            self.s.settimeout(5)
-            return self.s.recv(1) == b""
-        except (ConnectionResetError, socket.timeout):
-            return True
-
-    def close(self):
-        self.s.close()
 
 
 @unittest.skipUnless(built(), "dirmaild not built")
@@ -108,16 +61,6 @@ class Smtp(unittest.TestCase):
     def tearDownClass(cls):
         cls.d.stop()
         cls.ldap.close()
-
-    def setUp(self):
-        if self.wired is None:
-            r = Raw(self.d.port("smtp"))
-            type(self).wired = not r.greeting.startswith(b"421 4.3.2")
-            r.close()
-        if not self.wired:
-            self.skipTest("gateway/service.c does not route smtp to smtp_session_start yet")
-
-    wired = None
 
     def test_zzz_no_sanitizer_errors(self):
         # reports that name a source file outside the SMTP session belong to
