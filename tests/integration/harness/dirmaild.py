@@ -14,6 +14,15 @@ A service's "listen" entries may carry their own port ("127.0.0.1:2525",
 "[::1]:25"); entries without one share a free port chosen for the service
 (its "port" key, or picked here). As root, the children run as nobody/nogroup
 (workers refuse to run as root); otherwise as the current user.
+
+With DIRMAIL_VALGRIND=1 in the environment, dirmaild and every process it
+forks or execs run under valgrind's memcheck (a build without sanitizers is
+needed: tools/valgrind-check makes one). Reports go to vg.<pid>.log in
+DIRMAIL_VALGRIND_DIR (default <dir>/valgrind); valgrind_errors() lists what
+they found and sanitizer_errors() includes it, so the tests that check for
+sanitizer reports fail on valgrind's too. The harness's own waits are
+multiplied by DIRMAIL_VALGRIND_SLOWDOWN (default 10); DIRMAIL_VALGRIND_OPTIONS
+adds memcheck options (e.g. --show-leak-kinds=all --track-origins=yes).
 """
 import grp
 import os
@@ -34,6 +43,39 @@ AUTH_DIR = os.path.join(TOP_BUILDDIR, "auth")
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "LeakSanitizer", "runtime error:",
                      "SUMMARY: UndefinedBehaviorSanitizer")
+
+VALGRIND = os.environ.get("DIRMAIL_VALGRIND") == "1"
+# valgrind's exit status for a process with errors: tests that expect 0 fail
+VALGRIND_EXIT = 97
+VALGRIND_SUPP = os.path.join(_TOP_SRCDIR, "tests", "valgrind.supp")
+
+
+def _slow(timeout):
+    """timeout, stretched for valgrind's slowdown when it runs."""
+    if not VALGRIND or timeout is None:
+        return timeout
+    return timeout * float(os.environ.get("DIRMAIL_VALGRIND_SLOWDOWN") or 10)
+
+
+def valgrind_findings(text):
+    """What a memcheck log reports as wrong: each error and each definitely or
+    indirectly lost block, as its first lines (suppressed ones are not there)."""
+    out = []
+    for block in re.split(r"\n==\d+== ?\n", text):
+        lines = [re.sub(r"^==\d+== ?", "", l) for l in block.splitlines()]
+        lines = [l for l in lines if l.strip()]
+        if not lines:
+            continue
+        head = lines[0]
+        if (re.search(r"are (definitely|indirectly) lost in loss record", head)
+                or re.match(r"(Invalid |Conditional jump|Use of uninitialised|Syscall param|"
+                            r"Mismatched free|Source and destination overlap|Argument |"
+                            r"Warning: invalid file descriptor|Jump to the invalid|"
+                            # a crash; SIGTERM and SIGKILL are the tests' own
+                            r"Process terminating with default action of signal (4|6|7|8|11) )",
+                            head)):
+            out.append(" | ".join(lines[:8]))
+    return out
 
 
 def built():
@@ -212,6 +254,8 @@ class Dirmaild:
         self.dir = process.tempdir("dirmaild-")
         self.path = os.path.join(self.dir, "dirmail.conf")
         self.log_path = os.path.join(self.dir, "dirmaild.log")
+        self.valgrind_dir = os.environ.get("DIRMAIL_VALGRIND_DIR") or os.path.join(
+            self.dir, "valgrind")
         self.proc = None
         self.workers = workers
         if os.geteuid() == 0:
@@ -299,11 +343,44 @@ class Dirmaild:
 
     # ---- running ----
 
+    def valgrind_argv(self):
+        """The valgrind command dirmaild runs under with DIRMAIL_VALGRIND=1."""
+        os.makedirs(self.valgrind_dir, exist_ok=True)
+        # children drop to nobody; valgrind reopens %p logs after fork as them
+        os.chmod(self.valgrind_dir, 0o1777)
+        return ["valgrind", "--trace-children=yes", "--child-silent-after-fork=no",
+                f"--error-exitcode={VALGRIND_EXIT}", "--leak-check=full",
+                "--show-leak-kinds=definite,indirect", "--errors-for-leak-kinds=definite,indirect",
+                "--num-callers=30", "--vgdb=no", f"--suppressions={VALGRIND_SUPP}",
+                f"--log-file={os.path.join(self.valgrind_dir, 'vg.%p.log')}"
+                ] + os.environ.get("DIRMAIL_VALGRIND_OPTIONS", "").split()
+
+    def valgrind_reports(self):
+        """{path: text} of the valgrind logs of this dirmaild's processes."""
+        out = {}
+        if not os.path.isdir(self.valgrind_dir):
+            return out
+        for name in sorted(os.listdir(self.valgrind_dir)):
+            if name.startswith("vg.") and name.endswith(".log"):
+                path = os.path.join(self.valgrind_dir, name)
+                with open(path, errors="replace") as f:
+                    out[path] = f.read()
+        return out
+
+    def valgrind_errors(self):
+        """["<log>: <finding>"] of every error or definite/indirect leak the
+        valgrind logs report; [] without DIRMAIL_VALGRIND=1."""
+        return [f"{os.path.basename(path)}: {finding}"
+                for path, text in self.valgrind_reports().items()
+                for finding in valgrind_findings(text)]
+
     def start(self, timeout=20.0, wait=True):
         env = dict(os.environ)
         env["DIRMAIL_LIBEXECDIR"] = AUTH_DIR
         self.log_file = open(self.log_path, "ab")
-        self.proc = process.spawn([DIRMAILD, "-f", "-c", self.path], stdin=subprocess.DEVNULL,
+        prefix = self.valgrind_argv() if VALGRIND else []
+        self.proc = process.spawn(prefix + [DIRMAILD, "-f", "-c", self.path],
+                                  stdin=subprocess.DEVNULL,
                                   stdout=self.log_file, stderr=self.log_file, env=env)
         if wait:
             self.wait_ready(timeout)
@@ -320,7 +397,7 @@ class Dirmaild:
         """Until every listener is in LISTEN state and the auth process and
         every worker logged that they started (without a probe connection,
         which would count against the connection limits)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + _slow(timeout)
         want = set()
         for host, port in self.addresses():
             if host == "*":
@@ -346,7 +423,7 @@ class Dirmaild:
 
     def wait_log(self, pattern, timeout=10.0, start=0):
         """The first match of regex pattern in the log after offset start."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + _slow(timeout)
         while time.monotonic() < deadline:
             m = re.search(pattern, self.log()[start:])
             if m:
@@ -355,9 +432,10 @@ class Dirmaild:
         raise TimeoutError(f"no /{pattern}/ in the log after {timeout}s:\n{self.log()}")
 
     def sanitizer_errors(self):
-        """Lines of the log where ASan/UBSan/LSan reported something."""
+        """Lines of the log where ASan/UBSan/LSan reported something, and
+        valgrind's findings when it runs."""
         return [line for line in self.log().splitlines()
-                if any(m in line for m in SANITIZER_MARKERS)]
+                if any(m in line for m in SANITIZER_MARKERS)] + self.valgrind_errors()
 
     def children(self):
         """{"auth": [pids], "workers": [pids], "queue": [pids]} from /proc: the
@@ -365,6 +443,9 @@ class Dirmaild:
         out = {"auth": [], "workers": [], "queue": []}
         for pid, argv in children_of(self.pid):
             is_auth = argv and os.path.basename(argv[0]) == "dirmail-auth"
+            if VALGRIND:
+                # under valgrind argv is valgrind's, the program's path among it
+                is_auth = any(os.path.basename(a) == "dirmail-auth" for a in argv)
             try:
                 with open(f"/proc/{pid}/comm") as f:
                     is_queue = f.read().strip() == "dirmail-queue"
@@ -382,7 +463,7 @@ class Dirmaild:
         """Until the master has the given numbers of children, none of them in
         exclude; returns children()."""
         workers = self.workers if workers is None else workers
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + _slow(timeout)
         while time.monotonic() < deadline:
             c = self.children()
             if (len(c["workers"]) == workers and len(c["auth"]) == auth
@@ -395,7 +476,7 @@ class Dirmaild:
         """The pid of the worker serving the SMTP (or other) connection whose
         client end is the socket client: the child with the server end in
         its /proc/PID/fd."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + _slow(timeout)
         while time.monotonic() < deadline:
             side = server_side(client)
             if side is not None:
@@ -449,7 +530,7 @@ class Dirmaild:
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(timeout=timeout)
+                self.proc.wait(timeout=_slow(timeout))
             except subprocess.TimeoutExpired:
                 pass
         status = process.stop(self.proc, signal.SIGKILL, timeout=5)
