@@ -10,7 +10,21 @@
  * already refuses bare CR in DATA), and a bare LF stays LF (so LF-only input
  * from dirmail-deliver is stored unchanged). The ",S=<size>" in the file name is the size
  * of the file on disk (after conversion, with the prepended trace headers), which
- * is what Maildir++ quota accounting and readers expect. */
+ * is what Maildir++ quota accounting and readers expect.
+ *
+ * What is fsync'd when (a caller may record the delivery as done only after
+ * maildir_delivery_finish returned MAILDIR_DELIVERED):
+ *   - a folder this module creates (the mailbox path, cur/new/tmp, a
+ *     Maildir++ folder): its parent, right after the mkdir, before anything
+ *     is written below it;
+ *   - the message: its file in tmp/ (after the last write), then new/ after
+ *     the link. Should the fsync of new/ fail, the new/ entry is unlinked
+ *     again so that the retry does not leave two copies;
+ *   - not fsync'd: the tmp/ unlink (a crash leaves at most a stale tmp/
+ *     name for the same inode, which readers ignore) and the maildirsize
+ *     append (an estimate that recalculation repairs).
+ * Every delivery pays its own two fsyncs: several threads delivering at once
+ * overlap them (the queue runner does); nothing here is deferred or shared. */
 #ifndef DIRMAIL_DELIVERY_MAILDIR_H
 #define DIRMAIL_DELIVERY_MAILDIR_H
 

@@ -106,6 +106,7 @@ struct deliverer {
     struct auth_client *auth;
     pthread_t thread;
     bool thread_started;
+    bool assigned; /* main thread only: handed a message, report not yet applied */
     pthread_cond_t cond;
     bool has_task, done;
     char id[QUEUE_ID_SIZE];
@@ -810,10 +811,11 @@ static void dispatch(struct runner *r)
                 earliest = job->due;
             continue;
         }
-        while (r->workers[w].has_task || r->workers[w].done)
+        while (r->workers[w].assigned)
             w++; /* in_flight < worker_count: an idle one exists */
         struct deliverer *wk = &r->workers[w];
         job->busy = true;
+        wk->assigned = true;
         r->in_flight++;
         pthread_mutex_lock(&r->mutex);
         memcpy(wk->id, job->id, QUEUE_ID_SIZE);
@@ -848,6 +850,7 @@ static void on_wake(void *ctx, unsigned events)
         pthread_mutex_unlock(&r->mutex);
         if (!done)
             continue;
+        wk->assigned = false;
         r->in_flight--;
         struct job *job = job_find(r, id);
         if (job != NULL) {
@@ -1059,8 +1062,6 @@ static int begin(struct runner *r)
     return 0;
 }
 
-static void runner_free(struct runner *r);
-
 /* try_lock - take the spool lock, or try again shortly (a runner of the
  * previous generation is finishing its messages). */
 static void try_lock(void *ctx)
@@ -1068,10 +1069,8 @@ static void try_lock(void *ctx)
     struct runner *r = ctx;
     event_timer_remove(&r->lock_timer);
     if (flock(r->lock_fd, LOCK_EX | LOCK_NB) == 0) {
-        if (begin(r) < 0) {
-            runner_free(r);
+        if (begin(r) < 0)
             exit(1);
-        }
         return;
     }
     if (errno != EWOULDBLOCK && errno != EINTR) {
