@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,7 +25,13 @@
 struct queue {
     char *dir;
     int dir_fd, tmp_fd, active_fd;
-    bool unsynced; /* something staged since the last fsync of active/ */
+    /* Group commit of active/ (see queue_sync): staged counts messages
+     * renamed into active/, synced is the value of staged when the last
+     * successful fsync of active/ began, syncing says one is running. */
+    pthread_mutex_t lock;
+    pthread_cond_t synced_cond;
+    uint64_t staged, synced;
+    bool syncing;
 };
 
 struct queue_msg {
@@ -147,6 +154,8 @@ int queue_open(const char *dir, struct queue **queue_r, char **error_r)
         return -1;
     }
     q->dir_fd = q->tmp_fd = q->active_fd = -1;
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->synced_cond, NULL);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
         set_error(error_r, "mkdir %s: %s", dir, strerror(errno));
         goto fail;
@@ -182,11 +191,13 @@ void queue_close(struct queue **queue)
 
     if (q == NULL)
         return;
-    if (q->unsynced && q->active_fd >= 0)
+    if (q->staged != q->synced && q->active_fd >= 0)
         (void)fsync(q->active_fd);
     close_fd(&q->dir_fd);
     close_fd(&q->tmp_fd);
     close_fd(&q->active_fd);
+    pthread_cond_destroy(&q->synced_cond);
+    pthread_mutex_destroy(&q->lock);
     free(q->dir);
     free(q);
     *queue = NULL;
@@ -369,7 +380,9 @@ int queue_msg_stage(struct queue_msg **msgp, struct queue_envelope *env, char **
         set_error(error_r, "rename %s into active/: %s", env_tmp, strerror(errno));
         goto fail;
     }
-    q->unsynced = true;
+    pthread_mutex_lock(&q->lock);
+    q->staged++;
+    pthread_mutex_unlock(&q->lock);
     free(msg);
     *msgp = NULL;
     return 0;
@@ -390,16 +403,42 @@ fail:
     return -1;
 }
 
+/* queue_sync - group commit: the caller needs an fsync of active/ that
+ * began after every rename it staged (counted in staged when it calls).
+ * When one is already running it may have begun before those renames, so
+ * the caller waits for it and then checks again; otherwise it runs one
+ * itself for everything staged so far. Under load one fsync of active/
+ * thus covers every session that finished its files while the previous
+ * one ran. A failed fsync advances nothing: each waiter then tries its own,
+ * so no caller gets 0 without a successful fsync begun after its renames. */
 int queue_sync(struct queue *queue, char **error_r)
 {
-    if (!queue->unsynced)
-        return 0;
-    if (fsync(queue->active_fd) < 0) {
-        set_error(error_r, "fsync %s/active: %s", queue->dir, strerror(errno));
-        return -1;
+    int ret = 0;
+
+    pthread_mutex_lock(&queue->lock);
+    uint64_t want = queue->staged;
+    while (queue->synced < want) {
+        if (queue->syncing) {
+            pthread_cond_wait(&queue->synced_cond, &queue->lock);
+            continue;
+        }
+        uint64_t upto = queue->staged;
+        queue->syncing = true;
+        pthread_mutex_unlock(&queue->lock);
+        int r = fsync(queue->active_fd), err = errno;
+        pthread_mutex_lock(&queue->lock);
+        queue->syncing = false;
+        if (r == 0 && upto > queue->synced)
+            queue->synced = upto;
+        pthread_cond_broadcast(&queue->synced_cond);
+        if (r < 0) {
+            set_error(error_r, "fsync %s/active: %s", queue->dir, strerror(err));
+            ret = -1;
+            break;
+        }
     }
-    queue->unsynced = false;
-    return 0;
+    pthread_mutex_unlock(&queue->lock);
+    return ret;
 }
 
 int queue_msg_commit(struct queue_msg **msg, struct queue_envelope *env, char **error_r)

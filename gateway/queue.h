@@ -32,14 +32,20 @@
  * and fsyncs active/, then the other files.
  *
  * Throughput (group commit): queue_msg_commit is queue_msg_stage followed by
- * queue_sync. A caller holding several finished messages (several sessions
- * in one worker) may stage each one and call queue_sync once, answering the
- * 250s only after it returns: N messages then cost 2N file fsyncs and one
- * directory fsync instead of N. The file fsyncs could be batched further
- * with a writer thread or syncfs(); not done yet.
+ * queue_sync. Several threads may commit on one struct queue at once (the
+ * SMTP sessions' pool threads do): their file fsyncs run in parallel, which
+ * the file system's journal merges, and queue_sync shares one fsync of
+ * active/ among every message staged before it began, each caller waiting
+ * for an fsync that began after its own renames. A caller holding several
+ * finished messages may also stage each one and call queue_sync once. N
+ * messages then cost 2N file fsyncs (concurrent) and far fewer than N
+ * directory fsyncs.
  *
- * Not thread-safe: one struct queue per thread. Several processes may share
- * one spool (ids carry the pid). */
+ * Threads: queue_msg_begin/write/stage/commit/abort, queue_sync and the
+ * functions on committed ids may be called from several threads on one
+ * struct queue (a struct queue_msg belongs to one thread at a time);
+ * queue_open and queue_close may not run concurrently with anything else.
+ * Several processes may share one spool (ids carry the pid). */
 #ifndef DIRMAIL_GATEWAY_QUEUE_H
 #define DIRMAIL_GATEWAY_QUEUE_H
 
@@ -87,10 +93,11 @@ int queue_msg_write(struct queue_msg *msg, const void *data, size_t len, char **
  * on failure (-1, *error_r) every file of the message is removed. */
 int queue_msg_stage(struct queue_msg **msg, struct queue_envelope *env, char **error_r);
 
-/* queue_sync - fsync active/ if anything was staged since the last sync.
- * After 0, every staged message is durable. On -1 (*error_r) the caller must
- * not acknowledge the staged messages (answer 451; they may still be
- * delivered: at worst twice, never lost). */
+/* queue_sync - make every message staged before the call durable: wait for
+ * (or run) an fsync of active/ begun after the last of them was staged; 0
+ * at once when nothing is pending. Thread-safe (group commit, above). On -1 (*error_r) the caller
+ * must not acknowledge the staged messages (answer 451; they may still be delivered: at worst
+ * twice, never lost). */
 int queue_sync(struct queue *queue, char **error_r);
 
 /* queue_msg_commit - queue_msg_stage then queue_sync: when it returns 0 the

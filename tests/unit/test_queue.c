@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,6 +255,73 @@ START_TEST(test_commits_from_processes)
     ck_assert_uint_eq(count, CHILDREN * EACH);
     for (size_t i = 1; i < count; i++)
         ck_assert(strcmp(ids[i - 1], ids[i]) < 0); /* sorted, no duplicates */
+    queue_ids_free(&ids, count);
+    queue_close(&q);
+}
+END_TEST
+
+/* commit_thread - EACH commits on the shared struct queue; the ids written
+ * into arg's slots. Failures are counted, not asserted (not on this thread). */
+enum { THREADS = 8, THREAD_EACH = 40 };
+struct thread_commits {
+    struct queue *q;
+    char ids[THREAD_EACH][QUEUE_ID_SIZE];
+    int failures;
+};
+
+static void *commit_thread(void *arg)
+{
+    struct thread_commits *t = arg;
+
+    for (int i = 0; i < THREAD_EACH; i++) {
+        char *error = NULL;
+        struct queue_envelope *env = sample_envelope();
+        struct queue_msg *msg = queue_msg_begin(t->q, &error);
+
+        if (msg == NULL || queue_msg_write(msg, "threaded\r\n", 10, &error) < 0 ||
+            queue_msg_commit(&msg, env, &error) < 0) {
+            t->failures++;
+            queue_msg_abort(&msg);
+        } else {
+            memcpy(t->ids[i], env->id, QUEUE_ID_SIZE);
+        }
+        free(error);
+        queue_envelope_free(&env);
+    }
+    return NULL;
+}
+
+/* Group commit: threads committing on one struct queue at once (as the SMTP
+ * pool threads do) all get distinct ids, and every id is scannable and
+ * loads once queue_msg_commit has returned. */
+START_TEST(test_commits_from_threads)
+{
+    static struct thread_commits t[THREADS];
+    pthread_t th[THREADS];
+    struct queue *q = open_queue();
+    char **ids = NULL, *error = NULL;
+    size_t count = 0;
+
+    for (int i = 0; i < THREADS; i++) {
+        t[i].q = q;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, commit_thread, &t[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+        ck_assert_int_eq(t[i].failures, 0);
+    }
+    ck_assert_int_eq(queue_sync(q, &error), 0); /* nothing pending: at once */
+    ck_assert_int_eq(queue_scan(q, &ids, &count, &error), 0);
+    ck_assert_uint_eq(count, THREADS * THREAD_EACH);
+    for (size_t i = 1; i < count; i++)
+        ck_assert(strcmp(ids[i - 1], ids[i]) < 0);
+    for (int i = 0; i < THREADS; i++) {
+        struct queue_envelope *env = NULL;
+        ck_assert_msg(queue_load_envelope(q, t[i].ids[THREAD_EACH - 1], &env, &error) == 0,
+                      "load: %s", error);
+        ck_assert_uint_eq(env->size, 10);
+        queue_envelope_free(&env);
+    }
     queue_ids_free(&ids, count);
     queue_close(&q);
 }
@@ -637,6 +705,7 @@ static Suite *queue_suite(void)
     tcase_add_test(tc, test_large_message);
     tcase_add_test(tc, test_ids_unique_and_sorted);
     tcase_add_test(tc, test_commits_from_processes);
+    tcase_add_test(tc, test_commits_from_threads);
     tcase_add_test(tc, test_mark_and_remove);
     tcase_add_test(tc, test_crash_between_mark_and_remove);
     tcase_add_test(tc, test_torn_status_line_ignored);
