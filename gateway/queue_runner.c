@@ -840,10 +840,12 @@ static void on_wake(void *ctx, unsigned events)
         struct deliverer *wk = &r->workers[i];
         pthread_mutex_lock(&r->mutex);
         bool done = wk->done;
-        struct result res = wk->res;
+        struct result res = {0};
         char id[QUEUE_ID_SIZE];
-        memcpy(id, wk->id, sizeof id);
         if (done) {
+            /* res and id are the thread's own until it reports done */
+            res = wk->res;
+            memcpy(id, wk->id, sizeof id);
             wk->done = false;
             wk->res = (struct result){0};
         }
