@@ -63,7 +63,7 @@ def valgrind_findings(text):
     out = []
     for block in re.split(r"\n==\d+== ?\n", text):
         lines = [re.sub(r"^==\d+== ?", "", l) for l in block.splitlines()]
-        lines = [l for l in lines if l.strip()]
+        lines = [l for l in lines if l.strip() and not l.startswith("FILE DESCRIPTORS:")]
         if not lines:
             continue
         head = lines[0]
@@ -75,6 +75,12 @@ def valgrind_findings(text):
                             r"Process terminating with default action of signal (4|6|7|8|11) )",
                             head)):
             out.append(" | ".join(lines[:8]))
+        elif (re.match(r"Open .*(file descriptor|socket) \d+", head) and len(lines) > 1
+              and "<inherited from parent>" not in lines[1]
+              and not re.match(r"Open file descriptor [012]: ", head)):
+            # --track-fds=yes: a descriptor the process itself opened and
+            # still held at exit (the std ones and valgrind's own are inherited)
+            out.append("fd left open at exit: " + " | ".join(lines[:6]))
     return out
 
 
