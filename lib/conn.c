@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -141,8 +142,15 @@ struct conn *conn_new(int fd, size_t line_limit)
     if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
         format_addr(&ss, len, conn->peer_ip, sizeof conn->peer_ip, &conn->peer_port);
     len = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
         format_addr(&ss, len, conn->local_ip, sizeof conn->local_ip, &conn->local_port);
+        /* Replies are already gathered in the output buffer and written as a
+         * whole when the input is used up (RFC 2920 pipelining), so Nagle's
+         * algorithm only adds a delayed-ACK wait (about 40 ms) between a
+         * pipelining client's replies. */
+        if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
+            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+    }
     return conn;
 }
 
