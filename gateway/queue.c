@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "gateway/queue.h"
+#include "lib/error.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -45,22 +46,6 @@ struct queue_msg {
 };
 
 static atomic_uint id_counter;
-
-/* set_error - *error_r = formatted malloc'd message (NULL if even that fails). */
-static void set_error(char **error_r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_error(char **error_r, const char *fmt, ...)
-{
-    va_list ap;
-    char *msg;
-
-    if (error_r == NULL)
-        return;
-    va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
-    va_end(ap);
-    *error_r = msg;
-}
 
 static void close_fd(int *fd)
 {
@@ -150,31 +135,31 @@ int queue_open(const char *dir, struct queue **queue_r, char **error_r)
     q = calloc(1, sizeof(*q));
     if (q == NULL || (q->dir = strdup(dir)) == NULL) {
         free(q);
-        set_error(error_r, "out of memory");
+        error_set(error_r, "out of memory");
         return -1;
     }
     q->dir_fd = q->tmp_fd = q->active_fd = -1;
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->synced_cond, NULL);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        set_error(error_r, "mkdir %s: %s", dir, strerror(errno));
+        error_set(error_r, "mkdir %s: %s", dir, strerror(errno));
         goto fail;
     }
     q->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (q->dir_fd < 0) {
-        set_error(error_r, "open %s: %s", dir, strerror(errno));
+        error_set(error_r, "open %s: %s", dir, strerror(errno));
         goto fail;
     }
     q->tmp_fd = open_subdir(q->dir_fd, "tmp", &created);
     if (q->tmp_fd >= 0)
         q->active_fd = open_subdir(q->dir_fd, "active", &created);
     if (q->tmp_fd < 0 || q->active_fd < 0) {
-        set_error(error_r, "open %s/tmp or active: %s", dir, strerror(errno));
+        error_set(error_r, "open %s/tmp or active: %s", dir, strerror(errno));
         goto fail;
     }
     /* The folders themselves must survive a crash before the first message. */
     if (created && fsync(q->dir_fd) < 0) {
-        set_error(error_r, "fsync %s: %s", dir, strerror(errno));
+        error_set(error_r, "fsync %s: %s", dir, strerror(errno));
         goto fail;
     }
     *queue_r = q;
@@ -236,7 +221,7 @@ struct queue_msg *queue_msg_begin(struct queue *queue, char **error_r)
     struct queue_msg *msg = malloc(sizeof(*msg));
 
     if (msg == NULL) {
-        set_error(error_r, "out of memory");
+        error_set(error_r, "out of memory");
         return NULL;
     }
     msg->queue = queue;
@@ -250,7 +235,7 @@ struct queue_msg *queue_msg_begin(struct queue *queue, char **error_r)
         if (msg->fd >= 0)
             return msg;
         if (errno != EEXIST || tries > 8) {
-            set_error(error_r, "create tmp/%s: %s", msg->id, strerror(errno));
+            error_set(error_r, "create tmp/%s: %s", msg->id, strerror(errno));
             free(msg);
             return NULL;
         }
@@ -265,7 +250,7 @@ const char *queue_msg_id(const struct queue_msg *msg)
 static int msg_flush(struct queue_msg *msg, char **error_r)
 {
     if (msg->buf_len > 0 && write_all(msg->fd, msg->buf, msg->buf_len) < 0) {
-        set_error(error_r, "write tmp/%s: %s", msg->id, strerror(errno));
+        error_set(error_r, "write tmp/%s: %s", msg->id, strerror(errno));
         msg->failed = true;
         return -1;
     }
@@ -278,7 +263,7 @@ int queue_msg_write(struct queue_msg *msg, const void *data, size_t len, char **
     const char *p = data;
 
     if (msg->failed) {
-        set_error(error_r, "message %s already failed", msg->id);
+        error_set(error_r, "message %s already failed", msg->id);
         return -1;
     }
     msg->size += len;
@@ -286,7 +271,7 @@ int queue_msg_write(struct queue_msg *msg, const void *data, size_t len, char **
         if (msg_flush(msg, error_r) < 0)
             return -1;
         if (write_all(msg->fd, p, len) < 0) {
-            set_error(error_r, "write tmp/%s: %s", msg->id, strerror(errno));
+            error_set(error_r, "write tmp/%s: %s", msg->id, strerror(errno));
             msg->failed = true;
             return -1;
         }
@@ -342,13 +327,13 @@ int queue_msg_stage(struct queue_msg **msgp, struct queue_envelope *env, char **
     snprintf(env_tmp, sizeof(env_tmp), "%s.env", msg->id);
 
     if (msg->failed) {
-        set_error(error_r, "message %s had a write error", msg->id);
+        error_set(error_r, "message %s had a write error", msg->id);
         goto fail;
     }
     if (msg_flush(msg, error_r) < 0)
         goto fail;
     if (fsync(msg->fd) < 0) {
-        set_error(error_r, "fsync tmp/%s: %s", msg->id, strerror(errno));
+        error_set(error_r, "fsync tmp/%s: %s", msg->id, strerror(errno));
         goto fail;
     }
     close_fd(&msg->fd);
@@ -356,11 +341,11 @@ int queue_msg_stage(struct queue_msg **msgp, struct queue_envelope *env, char **
         goto fail;
     env_fd = openat(q->tmp_fd, env_tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (env_fd < 0) {
-        set_error(error_r, "create tmp/%s: %s", env_tmp, strerror(errno));
+        error_set(error_r, "create tmp/%s: %s", env_tmp, strerror(errno));
         goto fail;
     }
     if (write_all(env_fd, text, text_len) < 0 || fsync(env_fd) < 0) {
-        set_error(error_r, "write tmp/%s: %s", env_tmp, strerror(errno));
+        error_set(error_r, "write tmp/%s: %s", env_tmp, strerror(errno));
         goto fail;
     }
     close_fd(&env_fd);
@@ -371,13 +356,13 @@ int queue_msg_stage(struct queue_msg **msgp, struct queue_envelope *env, char **
      * same directory fsync in queue_sync). */
     snprintf(name, sizeof(name), "%s.msg", msg->id);
     if (rename_noreplace(q->tmp_fd, msg->id, q->active_fd, name) < 0) {
-        set_error(error_r, "rename %s into active/: %s", msg->id, strerror(errno));
+        error_set(error_r, "rename %s into active/: %s", msg->id, strerror(errno));
         goto fail;
     }
     msg_moved = true;
     snprintf(name, sizeof(name), "%s.env", msg->id);
     if (rename_noreplace(q->tmp_fd, env_tmp, q->active_fd, name) < 0) {
-        set_error(error_r, "rename %s into active/: %s", env_tmp, strerror(errno));
+        error_set(error_r, "rename %s into active/: %s", env_tmp, strerror(errno));
         goto fail;
     }
     pthread_mutex_lock(&q->lock);
@@ -432,7 +417,7 @@ int queue_sync(struct queue *queue, char **error_r)
             queue->synced = upto;
         pthread_cond_broadcast(&queue->synced_cond);
         if (r < 0) {
-            set_error(error_r, "fsync %s/active: %s", queue->dir, strerror(err));
+            error_set(error_r, "fsync %s/active: %s", queue->dir, strerror(err));
             ret = -1;
             break;
         }
@@ -502,7 +487,7 @@ static int list_active(struct queue *q, struct id_list *envs, struct id_list *ms
     char id[QUEUE_ID_SIZE];
 
     if (dir == NULL) {
-        set_error(error_r, "open %s/active: %s", q->dir, strerror(errno));
+        error_set(error_r, "open %s/active: %s", q->dir, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
@@ -517,13 +502,13 @@ static int list_active(struct queue *q, struct id_list *envs, struct id_list *ms
         else if (suffix_id(de->d_name, ".st", id))
             list = sts;
         if (list != NULL && id_list_add(list, id) < 0) {
-            set_error(error_r, "out of memory");
+            error_set(error_r, "out of memory");
             closedir(dir);
             return -1;
         }
     }
     if (errno != 0) {
-        set_error(error_r, "readdir %s/active: %s", q->dir, strerror(errno));
+        error_set(error_r, "readdir %s/active: %s", q->dir, strerror(errno));
         closedir(dir);
         return -1;
     }
@@ -550,7 +535,7 @@ int queue_scan(struct queue *queue, char ***ids_r, size_t *count_r, char **error
         goto out;
     ids = calloc(envs.count + 1, sizeof(*ids));
     if (ids == NULL) {
-        set_error(error_r, "out of memory");
+        error_set(error_r, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < envs.count; i++) {
@@ -559,7 +544,7 @@ int queue_scan(struct queue *queue, char ***ids_r, size_t *count_r, char **error
         ids[count] = strdup(envs.ids[i]);
         if (ids[count] == NULL) {
             queue_ids_free(&ids, count);
-            set_error(error_r, "out of memory");
+            error_set(error_r, "out of memory");
             goto out;
         }
         count++;
@@ -617,7 +602,7 @@ int queue_cleanup(struct queue *queue, unsigned grace_seconds, unsigned *removed
     fd = openat(queue->tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     dir = fd >= 0 ? fdopendir(fd) : NULL;
     if (dir == NULL) {
-        set_error(error_r, "open %s/tmp: %s", queue->dir, strerror(errno));
+        error_set(error_r, "open %s/tmp: %s", queue->dir, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
@@ -669,37 +654,37 @@ int queue_load_envelope(struct queue *queue, const char *id, struct queue_envelo
 
     *env_r = NULL;
     if (!queue_id_valid(id)) {
-        set_error(error_r, "invalid queue id");
+        error_set(error_r, "invalid queue id");
         return -1;
     }
     snprintf(name, sizeof(name), "%s.env", id);
     r = read_file(queue->active_fd, name, MAX_ENVELOPE_FILE, &text, &len);
     if (r != 0) {
-        set_error(error_r, "read active/%s: %s", name, r > 0 ? "no such message" : strerror(errno));
+        error_set(error_r, "read active/%s: %s", name, r > 0 ? "no such message" : strerror(errno));
         return -1;
     }
     if (queue_envelope_parse(text, len, &env, &parse_error) < 0) {
-        set_error(error_r, "active/%s: %s", name, parse_error != NULL ? parse_error : "?");
+        error_set(error_r, "active/%s: %s", name, parse_error != NULL ? parse_error : "?");
         free(parse_error);
         free(text);
         return -1;
     }
     free(text);
     if (strcmp(env->id, id) != 0) {
-        set_error(error_r, "active/%s: envelope names id %s", name, env->id);
+        error_set(error_r, "active/%s: envelope names id %s", name, env->id);
         queue_envelope_free(&env);
         return -1;
     }
     snprintf(name, sizeof(name), "%s.st", id);
     r = read_file(queue->active_fd, name, MAX_STATUS_FILE, &text, &len);
     if (r < 0) {
-        set_error(error_r, "read active/%s: %s", name, strerror(errno));
+        error_set(error_r, "read active/%s: %s", name, strerror(errno));
         queue_envelope_free(&env);
         return -1;
     }
     if (r == 0) {
         if (queue_status_apply(env, text, len, &parse_error) < 0) {
-            set_error(error_r, "active/%s: %s", name, parse_error != NULL ? parse_error : "?");
+            error_set(error_r, "active/%s: %s", name, parse_error != NULL ? parse_error : "?");
             free(parse_error);
             free(text);
             queue_envelope_free(&env);
@@ -716,13 +701,13 @@ int queue_open_message(struct queue *queue, const char *id, int *fd_r, char **er
     char name[QUEUE_ID_SIZE + 8];
 
     if (!queue_id_valid(id)) {
-        set_error(error_r, "invalid queue id");
+        error_set(error_r, "invalid queue id");
         return -1;
     }
     snprintf(name, sizeof(name), "%s.msg", id);
     *fd_r = openat(queue->active_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (*fd_r < 0) {
-        set_error(error_r, "open active/%s: %s", name, strerror(errno));
+        error_set(error_r, "open active/%s: %s", name, strerror(errno));
         return -1;
     }
     return 0;
@@ -737,7 +722,7 @@ int queue_mark_recipients(struct queue *queue, const char *id, const struct queu
     int fd, ret = -1;
 
     if (!queue_id_valid(id)) {
-        set_error(error_r, "invalid queue id");
+        error_set(error_r, "invalid queue id");
         return -1;
     }
     for (size_t i = 0; i < count; i++) {
@@ -747,7 +732,7 @@ int queue_mark_recipients(struct queue *queue, const char *id, const struct queu
         char *p;
 
         if (line == NULL) {
-            set_error(error_r, "bad recipient state or out of memory");
+            error_set(error_r, "bad recipient state or out of memory");
             free(text);
             return -1;
         }
@@ -756,7 +741,7 @@ int queue_mark_recipients(struct queue *queue, const char *id, const struct queu
         if (p == NULL) {
             free(line);
             free(text);
-            set_error(error_r, "out of memory");
+            error_set(error_r, "out of memory");
             return -1;
         }
         text = p;
@@ -772,18 +757,18 @@ int queue_mark_recipients(struct queue *queue, const char *id, const struct queu
         created = fd >= 0;
     }
     if (fd < 0) {
-        set_error(error_r, "open active/%s: %s", name, strerror(errno));
+        error_set(error_r, "open active/%s: %s", name, strerror(errno));
         free(text);
         return -1;
     }
     /* One write: O_APPEND keeps the records whole even if two runners race.
      * A crash mid-write leaves a torn last line, which the reader ignores. */
     if (len > 0 && write_all(fd, text, len) < 0) {
-        set_error(error_r, "append active/%s: %s", name, strerror(errno));
+        error_set(error_r, "append active/%s: %s", name, strerror(errno));
         goto out;
     }
     if (fsync(fd) < 0 || (created && fsync(queue->active_fd) < 0)) {
-        set_error(error_r, "fsync active/%s: %s", name, strerror(errno));
+        error_set(error_r, "fsync active/%s: %s", name, strerror(errno));
         goto out;
     }
     ret = 0;
@@ -808,24 +793,24 @@ int queue_remove(struct queue *queue, const char *id, char **error_r)
     char name[QUEUE_ID_SIZE + 8];
 
     if (!queue_id_valid(id)) {
-        set_error(error_r, "invalid queue id");
+        error_set(error_r, "invalid queue id");
         return -1;
     }
     /* The envelope goes first and durably: once it is gone the message no
      * longer exists, and the rest are orphans queue_cleanup may delete. */
     snprintf(name, sizeof(name), "%s.env", id);
     if (unlinkat(queue->active_fd, name, 0) < 0) {
-        set_error(error_r, "unlink active/%s: %s", name, strerror(errno));
+        error_set(error_r, "unlink active/%s: %s", name, strerror(errno));
         return -1;
     }
     if (fsync(queue->active_fd) < 0) {
-        set_error(error_r, "fsync %s/active: %s", queue->dir, strerror(errno));
+        error_set(error_r, "fsync %s/active: %s", queue->dir, strerror(errno));
         return -1;
     }
     for (size_t i = 0; i < 2; i++) {
         snprintf(name, sizeof(name), "%s%s", id, rest[i]);
         if (unlinkat(queue->active_fd, name, 0) < 0 && errno != ENOENT) {
-            set_error(error_r, "unlink active/%s: %s", name, strerror(errno));
+            error_set(error_r, "unlink active/%s: %s", name, strerror(errno));
             return -1;
         }
     }

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "gateway/queue_envelope.h"
+#include "lib/error.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -10,22 +11,6 @@
 #include <string.h>
 
 #define ENVELOPE_MAGIC "DIRMAIL-QUEUE 1"
-
-/* set_error - *error_r = formatted malloc'd message (NULL if even that fails). */
-static void set_error(char **error_r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_error(char **error_r, const char *fmt, ...)
-{
-    va_list ap;
-    char *msg;
-
-    if (error_r == NULL)
-        return;
-    va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
-    va_end(ap);
-    *error_r = msg;
-}
 
 /* A growable text buffer for formatting; oom sticks once set. */
 struct text {
@@ -147,14 +132,14 @@ int queue_envelope_add_recipient(struct queue_envelope *env, const char *address
     struct queue_recipient *r;
 
     if (env->rcpt_count >= QUEUE_ENV_MAX_RECIPIENTS) {
-        set_error(error_r, "too many recipients");
+        error_set(error_r, "too many recipients");
         return -1;
     }
     if (env->rcpt_count == env->rcpt_alloc) {
         size_t alloc = env->rcpt_alloc == 0 ? 4 : env->rcpt_alloc * 2;
         struct queue_recipient *p = reallocarray(env->rcpts, alloc, sizeof(*p));
         if (p == NULL) {
-            set_error(error_r, "out of memory");
+            error_set(error_r, "out of memory");
             return -1;
         }
         env->rcpts = p;
@@ -166,7 +151,7 @@ int queue_envelope_add_recipient(struct queue_envelope *env, const char *address
     if (queue_envelope_set(&r->address, address) < 0 || queue_envelope_set(&r->orcpt, orcpt) < 0) {
         free(r->address);
         free(r->orcpt);
-        set_error(error_r, "out of memory");
+        error_set(error_r, "out of memory");
         return -1;
     }
     env->rcpt_count++;
@@ -203,7 +188,7 @@ int queue_envelope_format(const struct queue_envelope *env, char **text_r, size_
     char num[64];
 
     if (env->rcpt_count == 0) {
-        set_error(error_r, "envelope without recipients");
+        error_set(error_r, "envelope without recipients");
         return -1;
     }
     text_str(&t, ENVELOPE_MAGIC "\n");
@@ -233,7 +218,7 @@ int queue_envelope_format(const struct queue_envelope *env, char **text_r, size_
     text_record(&t, "end", num);
     if (t.oom) {
         free(t.data);
-        set_error(error_r, "out of memory");
+        error_set(error_r, "out of memory");
         return -1;
     }
     *text_r = t.data;
@@ -481,7 +466,7 @@ int queue_envelope_parse(const char *text, size_t len, struct queue_envelope **e
     *env_r = NULL;
     env = queue_envelope_new();
     if (env == NULL) {
-        set_error(error_r, "out of memory");
+        error_set(error_r, "out of memory");
         return -1;
     }
     while (p < end) {
@@ -551,7 +536,7 @@ int queue_envelope_parse(const char *text, size_t len, struct queue_envelope **e
     if (why == NULL && env->rcpt_count == 0)
         why = "no recipients";
     if (why != NULL) {
-        set_error(error_r, "line %u: %s", line_no, why);
+        error_set(error_r, "line %u: %s", line_no, why);
         queue_envelope_free(&env);
         return -1;
     }
@@ -608,7 +593,7 @@ int queue_status_apply(struct queue_envelope *env, const char *text, size_t len,
         if (nl == NULL)
             break; /* interrupted append, never acknowledged */
         if ((size_t)(nl - p) > QUEUE_ENV_MAX_LINE) {
-            set_error(error_r, "status line %u: too long", line_no);
+            error_set(error_r, "status line %u: too long", line_no);
             return -1;
         }
         for (q = p; q < nl && nfields < 4;) {
@@ -629,7 +614,7 @@ int queue_status_apply(struct queue_envelope *env, const char *text, size_t len,
         }
         if (nfields < 3 || q != nl || !parse_u64(f[0], flen[0], &index) ||
             !parse_time(f[2], flen[2], &when)) {
-            set_error(error_r, "status line %u: malformed", line_no);
+            error_set(error_r, "status line %u: malformed", line_no);
             return -1;
         }
         for (state = QUEUE_RCPT_DEFERRED; state <= QUEUE_RCPT_FAILED; state++)
@@ -637,15 +622,15 @@ int queue_status_apply(struct queue_envelope *env, const char *text, size_t len,
                 memcmp(state_names[state], f[1], flen[1]) == 0)
                 break;
         if (state > QUEUE_RCPT_FAILED || (state == QUEUE_RCPT_DELIVERED) != (nfields == 3)) {
-            set_error(error_r, "status line %u: bad state", line_no);
+            error_set(error_r, "status line %u: bad state", line_no);
             return -1;
         }
         if (index >= env->rcpt_count) {
-            set_error(error_r, "status line %u: no recipient %" PRIu64, line_no, index);
+            error_set(error_r, "status line %u: no recipient %" PRIu64, line_no, index);
             return -1;
         }
         if (nfields == 4 && (reply = unescape(f[3], flen[3], &why)) == NULL) {
-            set_error(error_r, "status line %u: %s", line_no, why);
+            error_set(error_r, "status line %u: %s", line_no, why);
             return -1;
         }
         r = &env->rcpts[index];
