@@ -12,7 +12,8 @@
 # on a failure the folder (with the crash artifact) is kept and named.
 #
 # fuzz_smtp_data.c is the DATA reader; fuzz_auth_protocol.c the auth socket's
-# request and response codec. Each harness needs a seed corpus in
+# request and response codec; fuzz_queue_envelope.c the spool's envelope and
+# status-record parsers. Each harness needs a seed corpus in
 # corpus/<name>/: one without seeds fails its test point.
 set -u
 
@@ -25,7 +26,8 @@ CLANG=${CLANG:-clang}
 HARNESSES='fuzz_address:lib/address.c
 fuzz_smtp_command:gateway/smtp_parse.c gateway/smtp_reply.c lib/address.c
 fuzz_smtp_data:gateway/smtp_data.c
-fuzz_auth_protocol:auth/auth_protocol.c lib/buf.c'
+fuzz_auth_protocol:auth/auth_protocol.c lib/buf.c
+fuzz_queue_envelope:gateway/queue_envelope.c lib/error.c'
 
 skip_all() {
     echo "1..0 # SKIP $1"
