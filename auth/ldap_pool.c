@@ -468,6 +468,21 @@ fail:
     return -1;
 }
 
+/* retry_after - after an operation on slot ended with rc: whether to try it
+ * once more. A lost connection is dropped (and logged); the retry happens only
+ * when a reused connection turned out to be dead (e.g. the server restarted).
+ * A timeout is never retried, so a call never takes much longer than the
+ * configured timeout. */
+static bool retry_after(struct ldap_pool *pool, struct slot *slot, int rc, bool fresh)
+{
+    if (ldap_pool_rc_class(rc) != LDAP_RC_CONNECTION)
+        return false;
+    log_warning("event=ldap_connection_lost pool=%s uri=%s error=\"%s\"", pool->name,
+                pool->uris[slot->uri_index], ldap_err2string(rc));
+    drop(slot);
+    return !fresh && rc == LDAP_SERVER_DOWN;
+}
+
 int ldap_pool_search(struct ldap_pool *pool, const char *base, int scope, const char *filter,
                      char **attrs, int sizelimit, struct ldap_pool_result **result_r)
 {
@@ -494,15 +509,7 @@ int ldap_pool_search(struct ldap_pool *pool, const char *base, int scope, const 
         }
         if (res != NULL)
             ldap_msgfree(res);
-        if (ldap_pool_rc_class(rc) != LDAP_RC_CONNECTION)
-            break;
-        log_warning("event=ldap_connection_lost pool=%s uri=%s error=\"%s\"", pool->name,
-                    pool->uris[slot->uri_index], ldap_err2string(rc));
-        drop(slot);
-        /* Retry once only when a reused connection turned out to be dead
-         * (e.g. the server restarted); a timeout is never retried, so a call
-         * never takes much longer than the configured timeout. */
-        if (fresh || rc != LDAP_SERVER_DOWN)
+        if (!retry_after(pool, slot, rc, fresh))
             break;
     }
     release(pool, slot);
@@ -524,12 +531,7 @@ int ldap_pool_bind(struct ldap_pool *pool, const char *dn, const char *password)
             break;
         struct berval cred = {.bv_len = strlen(password), .bv_val = (char *)password};
         rc = ldap_sasl_bind_s(slot->ld, dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
-        if (ldap_pool_rc_class(rc) != LDAP_RC_CONNECTION)
-            break;
-        log_warning("event=ldap_connection_lost pool=%s uri=%s error=\"%s\"", pool->name,
-                    pool->uris[slot->uri_index], ldap_err2string(rc));
-        drop(slot);
-        if (fresh || rc != LDAP_SERVER_DOWN)
+        if (!retry_after(pool, slot, rc, fresh))
             break;
     }
     release(pool, slot);
