@@ -1337,7 +1337,12 @@ void smtp_session_start(struct service_session *ss)
     }
     conn_set_timeouts(s->conn, ss->service->idle_timeout * 1000ull,
                       ss->service->session_timeout * 1000ull);
-    unsigned wait = ss->config->limits.pregreet_wait;
+    /* The pregreet test, like Postfix's postscreen, guards only the MX
+     * port: submission clients are mail programs of our own users, and a
+     * trusted network (postscreen's permit_mynetworks) needs no proof. */
+    unsigned wait = ss->service->type == SERVICE_SMTP && !s->trusted
+                        ? ss->config->limits.pregreet_wait
+                        : 0;
     if (wait == 0) {
         enter(s);
         send_greeting(s);

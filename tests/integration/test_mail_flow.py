@@ -296,6 +296,15 @@ class MailFlow(unittest.TestCase):
         self.wait_done(queue_id(done))
         self.check_arrived(marker, message, {"example.org/alice": ["alice@example.org"]})
 
+    def test_trusted_network_skips_pregreet_wait(self):
+        # Loopback is in the default relay.trusted_networks: like postscreen
+        # with permit_mynetworks, such a client is not put to the test.
+        r = Raw(self.d.port("smtp"), greet=False)
+        self.addCleanup(r.close)
+        r.send(b"EHLO trusted.test\r\n")
+        self.assertTrue(r.reply().startswith(b"220 "))
+        self.assertTrue(r.reply().startswith(b"250-"))
+
     def test_swaks_to_alias(self):
         if shutil.which("swaks") is None:
             self.skipTest("swaks not installed")

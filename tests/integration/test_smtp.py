@@ -276,6 +276,15 @@ class Smtp(unittest.TestCase):
         self.assertTrue(r.reply().startswith(b"554 5.5.0"))
         self.assertTrue(r.closed())
 
+    def test_submission_has_no_pregreet_wait(self):
+        # The pregreet test guards the MX port only: a mail program that
+        # talks at once on submission gets its greeting, then its answer.
+        r = Raw(self.d.port("submission"), greet=False)
+        self.addCleanup(r.close)
+        r.send(b"EHLO eager.test\r\n")
+        self.assertTrue(r.reply().startswith(b"220 "))
+        self.assertTrue(r.reply().startswith(b"250-"))
+
     def test_bdat_chunking(self):
         r = Raw(self.d.port("smtp"))
         self.addCleanup(r.close)
