@@ -661,7 +661,8 @@ fail:
 }
 
 enum maildir_result maildir_deliver_fd(const struct maildir_target *target, const char *sender,
-                                       const char *recipient, int fd, char **path_r, char **error_r)
+                                       const char *recipient, int fd, uint64_t len, char **path_r,
+                                       char **error_r)
 {
     struct maildir_delivery *d;
     enum maildir_result res;
@@ -672,10 +673,15 @@ enum maildir_result maildir_deliver_fd(const struct maildir_target *target, cons
     res = maildir_delivery_begin(target, sender, recipient, &d, error_r);
     if (res != MAILDIR_DELIVERED)
         return res;
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n == 0)
-            break;
+    while (len > 0) {
+        ssize_t n = read(fd, buf, len < sizeof(buf) ? (size_t)len : sizeof(buf));
+        if (n == 0) {
+            if (len == MAILDIR_TO_EOF)
+                break;
+            error_set(error_r, "read message: %" PRIu64 " octets missing", len);
+            maildir_delivery_abort(&d);
+            return MAILDIR_TEMPFAIL;
+        }
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -683,6 +689,8 @@ enum maildir_result maildir_deliver_fd(const struct maildir_target *target, cons
             maildir_delivery_abort(&d);
             return MAILDIR_TEMPFAIL;
         }
+        if (len != MAILDIR_TO_EOF)
+            len -= (uint64_t)n;
         res = maildir_delivery_write(d, buf, (size_t)n, error_r);
         if (res != MAILDIR_DELIVERED) {
             maildir_delivery_abort(&d);

@@ -95,10 +95,12 @@ enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, 
 /* maildir_delivery_abort - drop the delivery and its tmp/ file; NULL is fine. */
 void maildir_delivery_abort(struct maildir_delivery **delivery);
 
-/* maildir_deliver_fd - the whole delivery reading the message from fd (read to
- * EOF from its current offset; CRLF line endings). A read error is TEMPFAIL. */
+/* maildir_deliver_fd - the whole delivery reading the message from fd: len
+ * octets from its current offset, or to EOF when len is MAILDIR_TO_EOF (CRLF
+ * line endings). A read error, or EOF before len octets, is TEMPFAIL. */
+#define MAILDIR_TO_EOF UINT64_MAX
 enum maildir_result maildir_deliver_fd(const struct maildir_target *target, const char *sender,
-                                       const char *recipient, int fd, char **path_r,
+                                       const char *recipient, int fd, uint64_t len, char **path_r,
                                        char **error_r);
 
 /* maildir_result_permanent - true when the result must not be retried:

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -310,21 +311,25 @@ static int rename_noreplace(int from_fd, const char *from, int to_fd, const char
     return renameat(from_fd, from, to_fd, to);
 }
 
+/* The trailer that ends every spool file: where the envelope starts (the
+ * message's length) and how long it is. Fixed length, so a reader finds it
+ * with one pread at the end; a file whose trailer does not add up is not a
+ * spool file (see queue.h). */
+#define TRAILER_LEN 39
+#define TRAILER_FORMAT "DMQ1 %016" PRIx64 " %016" PRIx64 "\n"
+
 int queue_msg_stage(struct queue_msg **msgp, struct queue_envelope *env, char **error_r)
 {
     struct queue_msg *msg = *msgp;
     struct queue *q = msg->queue;
-    char env_tmp[QUEUE_ID_SIZE + 8], name[QUEUE_ID_SIZE + 8];
+    char trailer[TRAILER_LEN + 1];
     char *text = NULL;
     size_t text_len;
-    int env_fd = -1;
-    bool msg_moved = false;
 
     memcpy(env->id, msg->id, QUEUE_ID_SIZE);
     env->size = msg->size;
     if (env->arrival == 0)
         env->arrival = time(NULL);
-    snprintf(env_tmp, sizeof(env_tmp), "%s.env", msg->id);
 
     if (msg->failed) {
         error_set(error_r, "message %s had a write error", msg->id);
@@ -332,37 +337,24 @@ int queue_msg_stage(struct queue_msg **msgp, struct queue_envelope *env, char **
     }
     if (msg_flush(msg, error_r) < 0)
         goto fail;
+    if (queue_envelope_format(env, &text, &text_len, error_r) < 0)
+        goto fail;
+    snprintf(trailer, sizeof(trailer), TRAILER_FORMAT, msg->size, (uint64_t)text_len);
+    if (write_all(msg->fd, text, text_len) < 0 || write_all(msg->fd, trailer, TRAILER_LEN) < 0) {
+        error_set(error_r, "write tmp/%s: %s", msg->id, strerror(errno));
+        goto fail;
+    }
+    free(text);
+    text = NULL;
     if (fsync(msg->fd) < 0) {
         error_set(error_r, "fsync tmp/%s: %s", msg->id, strerror(errno));
         goto fail;
     }
     close_fd(&msg->fd);
-    if (queue_envelope_format(env, &text, &text_len, error_r) < 0)
-        goto fail;
-    env_fd = openat(q->tmp_fd, env_tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (env_fd < 0) {
-        error_set(error_r, "create tmp/%s: %s", env_tmp, strerror(errno));
-        goto fail;
-    }
-    if (write_all(env_fd, text, text_len) < 0 || fsync(env_fd) < 0) {
-        error_set(error_r, "write tmp/%s: %s", env_tmp, strerror(errno));
-        goto fail;
-    }
-    close_fd(&env_fd);
-    free(text);
-    text = NULL;
-    /* The message first, the envelope last: an envelope in active/ always
-     * has its message beside it (in the same directory, made durable by the
-     * same directory fsync in queue_sync). */
-    snprintf(name, sizeof(name), "%s.msg", msg->id);
-    if (rename_noreplace(q->tmp_fd, msg->id, q->active_fd, name) < 0) {
+    /* One rename publishes message and envelope together; queue_sync's
+     * fsync of active/ makes the new entry durable. */
+    if (rename_noreplace(q->tmp_fd, msg->id, q->active_fd, msg->id) < 0) {
         error_set(error_r, "rename %s into active/: %s", msg->id, strerror(errno));
-        goto fail;
-    }
-    msg_moved = true;
-    snprintf(name, sizeof(name), "%s.env", msg->id);
-    if (rename_noreplace(q->tmp_fd, env_tmp, q->active_fd, name) < 0) {
-        error_set(error_r, "rename %s into active/: %s", env_tmp, strerror(errno));
         goto fail;
     }
     pthread_mutex_lock(&q->lock);
@@ -374,15 +366,8 @@ int queue_msg_stage(struct queue_msg **msgp, struct queue_envelope *env, char **
 
 fail:
     free(text);
-    close_fd(&env_fd);
     close_fd(&msg->fd);
-    unlinkat(q->tmp_fd, env_tmp, 0);
-    if (msg_moved) {
-        snprintf(name, sizeof(name), "%s.msg", msg->id);
-        unlinkat(q->active_fd, name, 0);
-    } else {
-        unlinkat(q->tmp_fd, msg->id, 0);
-    }
+    unlinkat(q->tmp_fd, msg->id, 0);
     free(msg);
     *msgp = NULL;
     return -1;
@@ -477,9 +462,8 @@ static bool id_list_has(const struct id_list *list, const char *id)
     return list->count > 0 && bsearch(id, list->ids, list->count, QUEUE_ID_SIZE, id_cmp) != NULL;
 }
 
-/* list_active - the ids in active/ with an .env, with a .msg and with an .st. */
-static int list_active(struct queue *q, struct id_list *envs, struct id_list *msgs,
-                       struct id_list *sts, char **error_r)
+/* list_active - the ids in active/ with a spool file and with an .st. */
+static int list_active(struct queue *q, struct id_list *msgs, struct id_list *sts, char **error_r)
 {
     int fd = openat(q->active_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
@@ -495,9 +479,7 @@ static int list_active(struct queue *q, struct id_list *envs, struct id_list *ms
     while ((errno = 0, de = readdir(dir)) != NULL) {
         struct id_list *list = NULL;
 
-        if (suffix_id(de->d_name, ".env", id))
-            list = envs;
-        else if (suffix_id(de->d_name, ".msg", id))
+        if (suffix_id(de->d_name, "", id))
             list = msgs;
         else if (suffix_id(de->d_name, ".st", id))
             list = sts;
@@ -513,8 +495,6 @@ static int list_active(struct queue *q, struct id_list *envs, struct id_list *ms
         return -1;
     }
     closedir(dir);
-    if (envs->count > 1)
-        qsort(envs->ids, envs->count, QUEUE_ID_SIZE, id_cmp);
     if (msgs->count > 1)
         qsort(msgs->ids, msgs->count, QUEUE_ID_SIZE, id_cmp);
     if (sts->count > 1)
@@ -524,24 +504,22 @@ static int list_active(struct queue *q, struct id_list *envs, struct id_list *ms
 
 int queue_scan(struct queue *queue, char ***ids_r, size_t *count_r, char **error_r)
 {
-    struct id_list envs = {0}, msgs = {0}, sts = {0};
+    struct id_list msgs = {0}, sts = {0};
     char **ids = NULL;
     size_t count = 0;
     int ret = -1;
 
     *ids_r = NULL;
     *count_r = 0;
-    if (list_active(queue, &envs, &msgs, &sts, error_r) < 0)
+    if (list_active(queue, &msgs, &sts, error_r) < 0)
         goto out;
-    ids = calloc(envs.count + 1, sizeof(*ids));
+    ids = calloc(msgs.count + 1, sizeof(*ids));
     if (ids == NULL) {
         error_set(error_r, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < envs.count; i++) {
-        if (!id_list_has(&msgs, envs.ids[i]))
-            continue; /* a commit that never reached its fsync */
-        ids[count] = strdup(envs.ids[i]);
+    for (size_t i = 0; i < msgs.count; i++) {
+        ids[count] = strdup(msgs.ids[i]);
         if (ids[count] == NULL) {
             queue_ids_free(&ids, count);
             error_set(error_r, "out of memory");
@@ -553,7 +531,6 @@ int queue_scan(struct queue *queue, char ***ids_r, size_t *count_r, char **error
     *count_r = count;
     ret = 0;
 out:
-    free(envs.ids);
     free(msgs.ids);
     free(sts.ids);
     return ret;
@@ -590,7 +567,7 @@ static void remove_old(int dir_fd, const char *name, time_t cutoff, unsigned *re
 
 int queue_cleanup(struct queue *queue, unsigned grace_seconds, unsigned *removed_r, char **error_r)
 {
-    struct id_list envs = {0}, msgs = {0}, sts = {0};
+    struct id_list msgs = {0}, sts = {0};
     time_t cutoff = time(NULL) - (time_t)grace_seconds;
     unsigned removed = 0;
     char name[QUEUE_ID_SIZE + 8];
@@ -613,23 +590,12 @@ int queue_cleanup(struct queue *queue, unsigned grace_seconds, unsigned *removed
     }
     closedir(dir);
 
-    /* active/: the halves of commits that never finished. */
-    if (list_active(queue, &envs, &msgs, &sts, error_r) < 0)
+    /* active/: status files whose message was removed (queue_remove
+     * unlinks the message first). */
+    if (list_active(queue, &msgs, &sts, error_r) < 0)
         goto out;
-    for (size_t i = 0; i < envs.count; i++) {
-        if (!id_list_has(&msgs, envs.ids[i])) {
-            snprintf(name, sizeof(name), "%s.env", envs.ids[i]);
-            remove_old(queue->active_fd, name, cutoff, &removed);
-        }
-    }
-    for (size_t i = 0; i < msgs.count; i++) {
-        if (!id_list_has(&envs, msgs.ids[i])) {
-            snprintf(name, sizeof(name), "%s.msg", msgs.ids[i]);
-            remove_old(queue->active_fd, name, cutoff, &removed);
-        }
-    }
     for (size_t i = 0; i < sts.count; i++) {
-        if (!id_list_has(&envs, sts.ids[i])) {
+        if (!id_list_has(&msgs, sts.ids[i])) {
             snprintf(name, sizeof(name), "%s.st", sts.ids[i]);
             remove_old(queue->active_fd, name, cutoff, &removed);
         }
@@ -638,10 +604,51 @@ int queue_cleanup(struct queue *queue, unsigned grace_seconds, unsigned *removed
         *removed_r = removed;
     ret = 0;
 out:
-    free(envs.ids);
     free(msgs.ids);
     free(sts.ids);
     return ret;
+}
+
+/* open_spool_file - open active/<id> and read its trailer: *body_len_r is
+ * the message's length (where the envelope starts), *env_len_r the
+ * envelope's. The fd is at offset 0. -1 and *error_r on any mismatch. */
+static int open_spool_file(struct queue *queue, const char *id, int *fd_r, uint64_t *body_len_r,
+                           uint64_t *env_len_r, char **error_r)
+{
+    char trailer[TRAILER_LEN + 1];
+    struct stat st;
+    uint64_t body_len, env_len;
+    int fd;
+
+    *fd_r = -1;
+    if (!queue_id_valid(id)) {
+        error_set(error_r, "invalid queue id");
+        return -1;
+    }
+    fd = openat(queue->active_fd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        error_set(error_r, "open active/%s: %s", id,
+                  errno == ENOENT ? "no such message" : strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || st.st_size < TRAILER_LEN ||
+        pread(fd, trailer, TRAILER_LEN, st.st_size - TRAILER_LEN) != TRAILER_LEN) {
+        error_set(error_r, "active/%s: no spool trailer", id);
+        close(fd);
+        return -1;
+    }
+    trailer[TRAILER_LEN] = '\0';
+    if (sscanf(trailer, "DMQ1 %16" SCNx64 " %16" SCNx64 "\n", &body_len, &env_len) != 2 ||
+        trailer[TRAILER_LEN - 1] != '\n' || env_len > MAX_ENVELOPE_FILE ||
+        body_len > (uint64_t)st.st_size || env_len != (uint64_t)st.st_size - TRAILER_LEN - body_len) {
+        error_set(error_r, "active/%s: bad spool trailer", id);
+        close(fd);
+        return -1;
+    }
+    *fd_r = fd;
+    *body_len_r = body_len;
+    *env_len_r = env_len;
+    return 0;
 }
 
 int queue_load_envelope(struct queue *queue, const char *id, struct queue_envelope **env_r,
@@ -649,29 +656,43 @@ int queue_load_envelope(struct queue *queue, const char *id, struct queue_envelo
 {
     char name[QUEUE_ID_SIZE + 8], *text = NULL, *parse_error = NULL;
     size_t len;
+    uint64_t body_len, env_len;
     struct queue_envelope *env = NULL;
-    int r;
+    int fd, r;
 
     *env_r = NULL;
-    if (!queue_id_valid(id)) {
-        error_set(error_r, "invalid queue id");
+    if (open_spool_file(queue, id, &fd, &body_len, &env_len, error_r) < 0)
+        return -1;
+    text = malloc((size_t)env_len + 1);
+    if (text == NULL) {
+        close(fd);
+        error_set(error_r, "out of memory");
         return -1;
     }
-    snprintf(name, sizeof(name), "%s.env", id);
-    r = read_file(queue->active_fd, name, MAX_ENVELOPE_FILE, &text, &len);
-    if (r != 0) {
-        error_set(error_r, "read active/%s: %s", name, r > 0 ? "no such message" : strerror(errno));
-        return -1;
+    for (len = 0; len < env_len;) {
+        ssize_t n = pread(fd, text + len, (size_t)env_len - len, (off_t)(body_len + len));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            error_set(error_r, "read active/%s: %s", id, n == 0 ? "short file" : strerror(errno));
+            free(text);
+            close(fd);
+            return -1;
+        }
+        len += (size_t)n;
     }
+    close(fd);
+    text[len] = '\0';
     if (queue_envelope_parse(text, len, &env, &parse_error) < 0) {
-        error_set(error_r, "active/%s: %s", name, parse_error != NULL ? parse_error : "?");
+        error_set(error_r, "active/%s: %s", id, parse_error != NULL ? parse_error : "?");
         free(parse_error);
         free(text);
         return -1;
     }
     free(text);
-    if (strcmp(env->id, id) != 0) {
-        error_set(error_r, "active/%s: envelope names id %s", name, env->id);
+    if (strcmp(env->id, id) != 0 || env->size != body_len) {
+        error_set(error_r, "active/%s: envelope names id %s and size %" PRIu64, id, env->id,
+                  env->size);
         queue_envelope_free(&env);
         return -1;
     }
@@ -696,21 +717,12 @@ int queue_load_envelope(struct queue *queue, const char *id, struct queue_envelo
     return 0;
 }
 
-int queue_open_message(struct queue *queue, const char *id, int *fd_r, char **error_r)
+int queue_open_message(struct queue *queue, const char *id, int *fd_r, uint64_t *len_r,
+                       char **error_r)
 {
-    char name[QUEUE_ID_SIZE + 8];
+    uint64_t env_len;
 
-    if (!queue_id_valid(id)) {
-        error_set(error_r, "invalid queue id");
-        return -1;
-    }
-    snprintf(name, sizeof(name), "%s.msg", id);
-    *fd_r = openat(queue->active_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (*fd_r < 0) {
-        error_set(error_r, "open active/%s: %s", name, strerror(errno));
-        return -1;
-    }
-    return 0;
+    return open_spool_file(queue, id, fd_r, len_r, &env_len, error_r);
 }
 
 int queue_mark_recipients(struct queue *queue, const char *id, const struct queue_mark *marks,
@@ -789,30 +801,29 @@ int queue_mark_recipient(struct queue *queue, const char *id, size_t index,
 
 int queue_remove(struct queue *queue, const char *id, char **error_r)
 {
-    static const char *const rest[] = {".st", ".msg"};
     char name[QUEUE_ID_SIZE + 8];
 
     if (!queue_id_valid(id)) {
         error_set(error_r, "invalid queue id");
         return -1;
     }
-    /* The envelope goes first and durably: once it is gone the message no
-     * longer exists, and the rest are orphans queue_cleanup may delete. */
-    snprintf(name, sizeof(name), "%s.env", id);
-    if (unlinkat(queue->active_fd, name, 0) < 0) {
+    /* The spool file goes first and durably: once it is gone the message
+     * no longer exists, and its .st is an orphan queue_cleanup may delete.
+     * The fsync of active/ is a group commit shared with the other threads
+     * removing or committing on this struct queue (queue_sync). */
+    if (unlinkat(queue->active_fd, id, 0) < 0) {
+        error_set(error_r, "unlink active/%s: %s", id, strerror(errno));
+        return -1;
+    }
+    pthread_mutex_lock(&queue->lock);
+    queue->staged++;
+    pthread_mutex_unlock(&queue->lock);
+    if (queue_sync(queue, error_r) < 0)
+        return -1;
+    snprintf(name, sizeof(name), "%s.st", id);
+    if (unlinkat(queue->active_fd, name, 0) < 0 && errno != ENOENT) {
         error_set(error_r, "unlink active/%s: %s", name, strerror(errno));
         return -1;
-    }
-    if (fsync(queue->active_fd) < 0) {
-        error_set(error_r, "fsync %s/active: %s", queue->dir, strerror(errno));
-        return -1;
-    }
-    for (size_t i = 0; i < 2; i++) {
-        snprintf(name, sizeof(name), "%s%s", id, rest[i]);
-        if (unlinkat(queue->active_fd, name, 0) < 0 && errno != ENOENT) {
-            error_set(error_r, "unlink active/%s: %s", name, strerror(errno));
-            return -1;
-        }
     }
     return 0;
 }

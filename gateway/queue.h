@@ -6,20 +6,24 @@
  * Layout (all directories mode 0700, owned by the mail user: the caller runs
  * as that user, or chowns the folder before the privilege drop):
  *     tmp/<id>          message being received (as received: CRLF, unstuffed)
- *     tmp/<id>.env      envelope being written
- *     active/<id>.msg   committed message
- *     active/<id>.env   committed envelope (queue_envelope.h format); its
- *                       presence next to <id>.msg is what makes the message
- *                       exist
+ *     active/<id>       committed spool file: the message, then its envelope
+ *                       (queue_envelope.h format), then a fixed 39-octet
+ *                       trailer "DMQ1 <message length> <envelope length>\n"
+ *                       (16 hex digits each); its presence is what makes
+ *                       the message exist
  *     active/<id>.st    status records, appended per recipient result
  *
- * Commit: flush and fsync tmp/<id>, write and fsync tmp/<id>.env, rename the
- * message then the envelope into active/ (RENAME_NOREPLACE), fsync active/.
- * Only after that fsync does commit return, and only then may the 250 name
- * the id (RFC 5321 6.1). Both renames land in one directory, so one directory
- * fsync makes both entries durable. A crash before that fsync can leave
- * either entry without the other; such a message was never acknowledged, so
- * queue_scan ignores an id lacking either file and queue_cleanup deletes it.
+ * One file per message: one inode, one fsync and one rename per commit,
+ * where a separate envelope file cost a second of each. The envelope goes
+ * after the message because it is complete only at the end of DATA (its
+ * size); the trailer lets a reader find it with one pread.
+ *
+ * Commit: flush tmp/<id>, append the envelope and the trailer, fsync it,
+ * rename it into active/ (RENAME_NOREPLACE), fsync active/. Only after that
+ * fsync does commit return, and only then may the 250 name the id (RFC 5321
+ * 6.1). A crash before the rename leaves a file in tmp/, never acknowledged,
+ * which queue_cleanup deletes; the file is complete before it is renamed,
+ * so active/ never holds a partial one.
  *
  * Per-recipient results are appended to <id>.st and fsync'd (plus active/ the
  * first time the file is created) rather than rewriting the envelope: one
@@ -28,18 +32,18 @@
  * sits beside. A torn last line is an unacknowledged append and is ignored.
  * Results are recorded before the message is removed, so a crash between
  * mark and remove leaves it scannable with those recipients final: nothing
- * already delivered is delivered again. queue_remove unlinks <id>.env first
- * and fsyncs active/, then the other files.
+ * already delivered is delivered again. queue_remove unlinks <id> first
+ * and fsyncs active/, then the .st.
  *
  * Throughput (group commit): queue_msg_commit is queue_msg_stage followed by
  * queue_sync. Several threads may commit on one struct queue at once (the
  * SMTP sessions' pool threads do): their file fsyncs run in parallel, which
  * the file system's journal merges, and queue_sync shares one fsync of
- * active/ among every message staged before it began, each caller waiting
- * for an fsync that began after its own renames. A caller holding several
- * finished messages may also stage each one and call queue_sync once. N
- * messages then cost 2N file fsyncs (concurrent) and far fewer than N
- * directory fsyncs.
+ * active/ among every message staged (or removed) before it began, each
+ * caller waiting for an fsync that began after its own rename or unlink. A
+ * caller holding several finished messages may also stage each one and call
+ * queue_sync once. N messages then cost N file fsyncs (concurrent) and far
+ * fewer than N directory fsyncs.
  *
  * Threads: queue_msg_begin/write/stage/commit/abort, queue_sync and the
  * functions on committed ids may be called from several threads on one
@@ -51,6 +55,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "gateway/queue_envelope.h"
@@ -66,8 +71,8 @@ int queue_open(const char *dir, struct queue **queue_r, char **error_r);
  * are synced first (so nothing staged is lost by forgetting queue_sync). */
 void queue_close(struct queue **queue);
 
-/* queue_cleanup - at start: delete files in tmp/, and incomplete ids in
- * active/ (an .env or .msg without the other, an .st alone), last written
+/* queue_cleanup - at start: delete files in tmp/, and status files in
+ * active/ whose message is gone (an .st alone), last written
  * more than grace_seconds ago: none was ever acknowledged. The grace protects
  * messages other processes are receiving now, so it must exceed the DATA
  * timeouts (RFC 5321 4.5.3.2: 10 minutes; one hour is a safe choice).
@@ -86,7 +91,7 @@ const char *queue_msg_id(const struct queue_msg *msg);
  * after a failure only queue_msg_abort is allowed. */
 int queue_msg_write(struct queue_msg *msg, const void *data, size_t len, char **error_r);
 
-/* queue_msg_stage - make the message and env durable files and move them
+/* queue_msg_stage - write env after the message, fsync the file and move it
  * into active/; env->id and env->size are set from the message (and
  * env->arrival when 0). The message is NOT yet durable: call queue_sync
  * before acknowledging it. Frees the writer and NULLs *msg in every case;
@@ -122,8 +127,11 @@ bool queue_id_valid(const char *id);
 int queue_load_envelope(struct queue *queue, const char *id, struct queue_envelope **env_r,
                         char **error_r);
 
-/* queue_open_message - a read-only fd on the message of id, at offset 0. */
-int queue_open_message(struct queue *queue, const char *id, int *fd_r, char **error_r);
+/* queue_open_message - a read-only fd on the spool file of id, at offset 0,
+ * and *len_r, the message's length: read exactly that many octets (the
+ * envelope follows them). 0, or -1 and *error_r. */
+int queue_open_message(struct queue *queue, const char *id, int *fd_r, uint64_t *len_r,
+                       char **error_r);
 
 /* One recipient result for queue_mark_recipients. */
 struct queue_mark {
@@ -145,8 +153,9 @@ int queue_mark_recipient(struct queue *queue, const char *id, size_t index,
                          enum queue_rcpt_state state, time_t when, const char *reply,
                          char **error_r);
 
-/* queue_remove - delete a message whose recipients are all final. 0, or -1
- * and *error_r. */
+/* queue_remove - delete a message whose recipients are all final; durable
+ * (a group-committed fsync of active/) when 0 is returned. 0, or -1 and
+ * *error_r. */
 int queue_remove(struct queue *queue, const char *id, char **error_r);
 
 #endif

@@ -2,8 +2,9 @@
  *
  * Threads: the main thread owns the event loop (SIGTERM as a signalfd, the
  * inotify watch, the scan timer) and the work list; queue.delivery_threads
- * delivery threads each own a struct queue (queue.h is one per thread) and
- * an auth client connection, and handle one message at a time. The main
+ * delivery threads share the runner's struct queue (thread-safe, queue.h;
+ * sharing it lets their removals share each fsync of active/), each own an
+ * auth client connection, and handle one message at a time. The main
  * thread hands a message to an idle thread only after claiming it in the
  * work list (job.busy), and clears the claim when the thread reports back
  * through an eventfd, so one message is never in two threads. On SIGTERM
@@ -13,7 +14,7 @@
  * Work list: every spool id the runner knows, with the wall-clock time its
  * next recipient is due (0: now), kept sorted by id. It is filled by a full
  * queue_scan at start and every queue.scan_interval seconds, and by an
- * inotify watch on active/ (an envelope renamed in is a new message).
+ * inotify watch on active/ (a spool file renamed in is a new message).
  * Removed messages are only flagged (job.gone) and compacted away in bulk,
  * so finishing a message costs no memmove of the whole list.
  *
@@ -21,7 +22,7 @@
  * queue_mark_recipient (fsync'd) before the next recipient is tried, and a
  * message is removed only once every recipient is final. When the result
  * in hand makes every recipient final, the message is removed (queue_remove:
- * the envelope unlinked and active/ fsync'd) instead of marked first: the
+ * the spool file unlinked and active/ fsync'd) instead of marked first: the
  * removal is the durable record, one directory fsync where mark then remove
  * cost a status file fsync and two directory fsyncs; should the removal
  * fail, the result is marked as usual. A kill between a Maildir delivery
@@ -125,7 +126,7 @@ struct runner {
     char *spool;
     char *auth_path;
     unsigned auth_timeout_ms;
-    struct queue *queue; /* the main thread's: cleanup and scans */
+    struct queue *queue; /* cleanup and scans here, and every delivery thread's */
     struct job *jobs;    /* sorted by id */
     size_t job_count, job_alloc, gone_count, cursor;
     struct deliverer *workers;
@@ -332,14 +333,15 @@ static void deliver_local(struct deliverer *w, const char *id, const struct queu
         .quota_permanent = false,
     };
     int fd;
-    if (queue_open_message(w->queue, id, &fd, &error) < 0) {
+    uint64_t len;
+    if (queue_open_message(w->queue, id, &fd, &len, &error) < 0) {
         outcome_set(o, QUEUE_RCPT_DEFERRED, "4.3.0 cannot read the queued message: %s",
                     error != NULL ? error : "out of memory");
         free(error);
         free(fallback);
         return;
     }
-    enum maildir_result res = maildir_deliver_fd(&target, env->sender, rcpt, fd, &path, &error);
+    enum maildir_result res = maildir_deliver_fd(&target, env->sender, rcpt, fd, len, &path, &error);
     close(fd);
     char quoted[512];
     switch (res) {
@@ -375,16 +377,18 @@ static void deliver_local(struct deliverer *w, const char *id, const struct queu
 static int header_names_delivered_to(struct deliverer *w, const char *id, const char *addr)
 {
     int fd;
+    uint64_t msg_len;
     char *error = NULL;
-    if (queue_open_message(w->queue, id, &fd, &error) < 0) {
+    if (queue_open_message(w->queue, id, &fd, &msg_len, &error) < 0) {
         free(error);
         return -1;
     }
+    size_t scan_max = msg_len < HEADER_SCAN_MAX ? (size_t)msg_len : HEADER_SCAN_MAX;
     char *head = malloc(HEADER_SCAN_MAX + 1);
     size_t len = 0;
     int found = head == NULL ? -1 : 0;
-    while (head != NULL && len < HEADER_SCAN_MAX) {
-        ssize_t n = read(fd, head + len, HEADER_SCAN_MAX - len);
+    while (head != NULL && len < scan_max) {
+        ssize_t n = read(fd, head + len, scan_max - len);
         if (n < 0) {
             found = -1;
             break;
@@ -456,20 +460,22 @@ static int expand(struct deliverer *w, const char *id, const struct queue_envelo
     }
     if (asprintf(&header, "Delivered-To: %s\r\n", orig->address) < 0)
         goto nomem;
+    uint64_t left;
     msg = queue_msg_begin(w->queue, &error);
     if (msg == NULL || queue_msg_write(msg, header, strlen(header), &error) < 0 ||
-        queue_open_message(w->queue, id, &fd, &error) < 0)
+        queue_open_message(w->queue, id, &fd, &left, &error) < 0)
         goto fail;
     char buf[65536];
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0) {
-            if (asprintf(&error, "read %s: %s", id, strerror(errno)) < 0)
+    while (left > 0) {
+        ssize_t n = read(fd, buf, left < sizeof buf ? (size_t)left : sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (asprintf(&error, "read %s: %s", id, n == 0 ? "short file" : strerror(errno)) < 0)
                 error = NULL;
             goto fail;
         }
-        if (n == 0)
-            break;
+        left -= (uint64_t)n;
         if (queue_msg_write(msg, buf, (size_t)n, &error) < 0)
             goto fail;
     }
@@ -646,7 +652,7 @@ static void attempt(struct deliverer *w, const char *id)
     time_t now = time(NULL);
     if (queue_load_envelope(w->queue, id, &env, &error) < 0) {
         char path[PATH_MAX];
-        int n = snprintf(path, sizeof path, "%s/active/%s.env", w->r->spool, id);
+        int n = snprintf(path, sizeof path, "%s/active/%s", w->r->spool, id);
         if (n > 0 && (size_t)n < sizeof path && access(path, F_OK) < 0 && errno == ENOENT) {
             w->res.gone = true; /* removed, or never complete */
         } else {
@@ -908,7 +914,7 @@ static void scan_tick(void *ctx)
     event_timer_reset(r->scan_timer, r->conf->queue.scan_interval * 1000ull);
 }
 
-/* on_inotify - an envelope renamed into active/ is a new message. */
+/* on_inotify - a spool file renamed into active/ is a new message. */
 static void on_inotify(void *ctx, unsigned events)
 {
     struct runner *r = ctx;
@@ -926,13 +932,10 @@ static void on_inotify(void *ctx, unsigned events)
                 rescan = true;
                 continue;
             }
-            size_t len = ev->len > 0 ? strlen(ev->name) : 0;
-            if (len != QUEUE_ID_LEN + 4 || strcmp(ev->name + QUEUE_ID_LEN, ".env") != 0)
+            /* A spool file renamed in is a new message; .st files are not. */
+            if (ev->len == 0 || !queue_id_valid(ev->name))
                 continue;
-            char id[QUEUE_ID_SIZE];
-            memcpy(id, ev->name, QUEUE_ID_LEN);
-            id[QUEUE_ID_LEN] = '\0';
-            if (job_add(r, id) < 0)
+            if (job_add(r, ev->name) < 0)
                 rescan = true; /* out of memory: the scan timer finds it later */
         }
     }
@@ -955,11 +958,10 @@ static void on_sigterm(void *ctx, int signo)
         event_loop_stop(r->loop);
 }
 
-/* start_workers - the delivery threads, each with its own spool handle
- * and auth connection. 0, or -1 (logged). */
+/* start_workers - the delivery threads, sharing the runner's spool handle,
+ * each with its own auth connection. 0, or -1 (logged). */
 static int start_workers(struct runner *r)
 {
-    char *error = NULL, quoted[600];
     r->worker_count = r->conf->queue.delivery_threads > 0 ? r->conf->queue.delivery_threads : 1;
     r->workers = calloc(r->worker_count, sizeof *r->workers);
     if (r->workers == NULL) {
@@ -974,12 +976,9 @@ static int start_workers(struct runner *r)
             log_error("event=queue_runner_failed error=\"pthread_cond_init\"");
             return -1;
         }
-        if (queue_open(r->spool, &w->queue, &error) < 0) {
-            log_error("event=queue_runner_failed error=%s",
-                      log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
-            free(error);
-            return -1;
-        }
+        /* One struct queue for all: their removals share each fsync of
+         * active/ (queue_remove's group commit). */
+        w->queue = r->queue;
         w->auth = auth_client_new(r->auth_path, r->auth_timeout_ms);
         if (w->auth == NULL) {
             log_error("event=queue_runner_failed error=\"auth client: out of memory\"");
@@ -1011,7 +1010,7 @@ static void stop_workers(struct runner *r)
             pthread_join(w->thread, NULL);
         result_clear(&w->res);
         auth_client_free(&w->auth);
-        queue_close(&w->queue);
+        w->queue = NULL; /* the runner's, closed by its owner */
         pthread_cond_destroy(&w->cond);
     }
     free(r->workers);

@@ -82,8 +82,10 @@ static int run_check(struct queue *q)
         ssize_t n;
         int fd;
 
+        uint64_t left;
+
         if (queue_load_envelope(q, ids[i], &env, &error) < 0 ||
-            queue_open_message(q, ids[i], &fd, &error) < 0) {
+            queue_open_message(q, ids[i], &fd, &left, &error) < 0) {
             printf("BAD %s %s\n", ids[i], error != NULL ? error : "?");
             free(error);
             error = NULL;
@@ -92,8 +94,10 @@ static int run_check(struct queue *q)
             continue;
         }
         f = open_memstream(&data, &len);
-        while ((n = read(fd, buf, sizeof(buf))) > 0)
+        while (left > 0 && (n = read(fd, buf, left < sizeof(buf) ? left : sizeof(buf))) > 0) {
             fwrite(buf, 1, (size_t)n, f);
+            left -= (uint64_t)n;
+        }
         fclose(f);
         close(fd);
         if (sscanf(data, "X-Seq: %lu", &seq) != 1 ||

@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness.tap  # noqa: E402
 from harness import process  # noqa: E402
 from harness.dirmaild import Dirmaild, built  # noqa: E402
+from harness.mail import spool_file  # noqa: E402
 from harness.slapd import Slapd  # noqa: E402
 
 TOP_SRCDIR = os.environ.get("top_srcdir") or os.path.abspath(
@@ -74,7 +75,7 @@ def expected_file(message, rcpt, sender=SENDER):
 
 
 def queued(spool, qid):
-    return os.path.exists(os.path.join(spool, "active", qid + ".env"))
+    return os.path.exists(os.path.join(spool, "active", qid))
 
 
 def wait_for(predicate, timeout=20.0, what="condition"):
@@ -208,9 +209,9 @@ class QueueRunner(unittest.TestCase):
         self.d.wait_log(rf"id={new_id} event=deferred rcpt=dave@example.com .*awaiting outbound")
         wait_for(lambda: not queued(self.spool, qid), what="original removed")
         self.assertTrue(queued(self.spool, new_id), "the forwarded copy was lost")
-        with open(os.path.join(self.spool, "active", new_id + ".msg"), "rb") as f:
-            self.assertEqual(f.read(), b"Delivered-To: dave@example.org\r\nSubject: fwd\r\n\r\n"
-                             b"forward me\r\n")
+        message, _ = spool_file(os.path.join(self.spool, "active", new_id))
+        self.assertEqual(message, b"Delivered-To: dave@example.org\r\nSubject: fwd\r\n\r\n"
+                         b"forward me\r\n")
 
     def test_other_node_relay_and_foreign_stay_queued(self):
         rcpts = ["frank@example.org", "someone@relay.example", "someone@elsewhere.example"]

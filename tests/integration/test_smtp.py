@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import smtplib
+import socket
 import ssl
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import harness.tap  # noqa: E402
 import harness.certs  # noqa: E402
 from harness import process  # noqa: E402
 from harness.dirmaild import Dirmaild, built  # noqa: E402
-from harness.mail import QUEUED, Raw  # noqa: E402
+from harness.mail import QUEUED, Raw, spool_file  # noqa: E402
 from harness.slapd import Slapd, PASSWORDS  # noqa: E402
 
 HOST = "mx.test.example"
@@ -50,7 +51,10 @@ class Smtp(unittest.TestCase):
             domains={"local": ["example.org", "example.net"]},
             relay={"trusted_networks": ["192.0.2.0/24"]},
             tls={"cert_file": cls.pki["cert"], "key_file": cls.pki["key"]},
-            limits={"message_size": MAX_SIZE, "auth_failures": AUTH_FAILURES},
+            # every test here connects from 127.0.0.1: without the memory of
+            # passes, test_pregreet_refused sees the refusal in any order
+            limits={"message_size": MAX_SIZE, "auth_failures": AUTH_FAILURES,
+                    "pregreet_pass_ttl": 0},
             cache={"positive_ttl": 0, "negative_ttl": 0, "auth_ttl": 0, "stale_ttl": 0})
         cls.d.start()
         cls.queue = os.path.join(cls.d.sections["server"]["state_dir"], "queue", "active")
@@ -77,16 +81,13 @@ class Smtp(unittest.TestCase):
 
     def queued(self, qid):
         """The queued message's bytes with its first (our) Received field cut off."""
-        path = os.path.join(self.queue, qid + ".msg")
-        with open(path, "rb") as f:
-            data = f.read()
+        data, _ = spool_file(os.path.join(self.queue, qid))
         self.assertTrue(data.startswith(b"Received: from "), data[:100])
         m = re.match(rb"Received: (?:[^\r]*\r\n)(?:[ \t][^\r]*\r\n)*", data)
         return data[m.end():]
 
     def envelope(self, qid):
-        with open(os.path.join(self.queue, qid + ".env")) as f:
-            return f.read()
+        return spool_file(os.path.join(self.queue, qid))[1]
 
     # ---- the conversation ----
 
@@ -276,6 +277,18 @@ class Smtp(unittest.TestCase):
         self.assertTrue(r.reply().startswith(b"554 5.5.0"))
         self.assertTrue(r.closed())
 
+    def test_pregreet_refused_again_without_pass_memory(self):
+        # limits.pregreet_pass_ttl = 0: having waited once is worth nothing
+        r = Raw(self.d.port("smtp"))
+        self.addCleanup(r.close)
+        self.assertTrue(r.greeting.startswith(b"220 "), r.greeting)
+        self.assertTrue(r.cmd("QUIT").startswith(b"221"))
+        r = Raw(self.d.port("smtp"), greet=False)
+        self.addCleanup(r.close)
+        r.send(b"EHLO impatient.test\r\n")
+        self.assertTrue(r.reply().startswith(b"554 5.5.0"))
+        self.assertTrue(r.closed())
+
     def test_submission_has_no_pregreet_wait(self):
         # The pregreet test guards the MX port only: a mail program that
         # talks at once on submission gets its greeting, then its answer.
@@ -434,6 +447,82 @@ class Smtp(unittest.TestCase):
             self.ldap.start()
 
 
+class RawFrom(Raw):
+    """Raw from a source address of its own (127.0.0.0/8 is all loopback):
+    the memory of pregreet passes is per client address, so each test is a
+    client of its own whatever the order."""
+
+    def __init__(self, port, source, greet=True):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=30,
+                                          source_address=(source, 0))
+        self.buf = b""
+        self.greeting = self.reply() if greet else None
+
+
+@unittest.skipUnless(built(), "dirmaild not built")
+class SmtpPregreetPassMemory(unittest.TestCase):
+    """limits.pregreet_pass_ttl: a client address that waited for the banner
+    is greeted at once afterwards, by every worker (Postfix postscreen's
+    greet cache); one that talked first is not remembered. A dirmaild of its
+    own: loopback is not trusted here, and the passes would otherwise leak
+    into Smtp's refusal tests. No directory is needed to greet and EHLO."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Dirmaild(
+            services=[{"type": "smtp"}],
+            workers=2,
+            relay={"trusted_networks": ["192.0.2.0/24"]},
+            limits={"pregreet_wait": 200, "pregreet_pass_ttl": 3600})
+        cls.d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+
+    def connect(self, source, greet=True):
+        r = RawFrom(self.d.port("smtp"), source, greet=greet)
+        self.addCleanup(r.close)
+        return r
+
+    def assert_refused(self, source):
+        r = self.connect(source, greet=False)
+        r.send(b"EHLO impatient.test\r\n")
+        answer = r.reply()
+        self.assertTrue(answer.startswith(b"554 5.5.0"), answer)
+        self.assertTrue(r.closed())
+
+    def assert_greeted_at_once(self, source):
+        r = self.connect(source, greet=False)
+        r.send(b"EHLO eager.test\r\n")
+        greeting = r.reply()
+        self.assertTrue(greeting.startswith(b"220 "), greeting)
+        answer = r.reply()
+        self.assertTrue(answer.startswith(b"250-"), answer)
+        self.assertTrue(r.cmd("QUIT").startswith(b"221"))
+
+    def pass_test(self, source):
+        r = self.connect(source)
+        self.assertTrue(r.greeting.startswith(b"220 "), r.greeting)
+        self.assertTrue(r.cmd("QUIT").startswith(b"221"))
+
+    def test_client_that_waited_is_greeted_at_once(self):
+        self.assert_refused("127.0.0.11")
+        self.pass_test("127.0.0.11")
+        # several connections, so that both workers answer some
+        for _ in range(6):
+            self.assert_greeted_at_once("127.0.0.11")
+        # another address still has to wait
+        self.assert_refused("127.0.0.12")
+
+    def test_client_that_talked_first_is_not_remembered(self):
+        self.assert_refused("127.0.0.13")
+        self.assert_refused("127.0.0.13")
+        self.d.wait_log(r"event=pregreet client=127\.0\.0\.13")
+
+    def test_zzz_no_sanitizer_errors(self):
+        self.assertEqual(self.d.sanitizer_errors(), [])
+
 
 class SmtpSenderSettings(unittest.TestCase):
     """sasl.sender_login_check = false lets an authenticated client use any
@@ -473,8 +562,7 @@ class SmtpSenderSettings(unittest.TestCase):
         code, text = s.data(b"Subject: as bob\r\n\r\nhi\r\n")
         self.assertEqual(code, 250, text)
         qid = QUEUED.search(text).group(1).decode()
-        with open(os.path.join(self.queue, qid + ".msg"), "rb") as f:
-            data = f.read()
+        data, _ = spool_file(os.path.join(self.queue, qid))
         received = re.match(rb"Received: (?:[^\r]*\r\n)(?:[ \t][^\r]*\r\n)*", data).group(0)
         self.assertIn(b"(authenticated as alice)", received)
 

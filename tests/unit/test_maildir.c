@@ -237,14 +237,33 @@ START_TEST(test_deliver_fd)
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(write(fd, message, strlen(message)), (ssize_t)strlen(message));
     lseek(fd, 0, SEEK_SET);
-    ck_assert_int_eq(maildir_deliver_fd(&t, "s@x", "r@y", fd, &p, &error), MAILDIR_DELIVERED);
-    close(fd);
+    ck_assert_int_eq(maildir_deliver_fd(&t, "s@x", "r@y", fd, MAILDIR_TO_EOF, &p, &error),
+                     MAILDIR_DELIVERED);
     d = read_all(p, &l);
     ck_assert_str_eq(d,
                      "Return-Path: <s@x>\nDelivered-To: r@y\nSubject: hi\nFrom: a@example.net\n\n"
                      "line one\nbare\rcr stays\n.dot\n\nend\n");
     free(d);
     free(p);
+
+    /* With a length, what follows it (the spool's envelope) stays out. */
+    ck_assert_int_eq(write(fd, "envelope\r\n", 10), 10);
+    lseek(fd, 0, SEEK_SET);
+    ck_assert_int_eq(maildir_deliver_fd(&t, "s@x", "r@y", fd, strlen(message), &p, &error),
+                     MAILDIR_DELIVERED);
+    d = read_all(p, &l);
+    ck_assert_ptr_null(strstr(d, "envelope"));
+    ck_assert(l > 10 && strcmp(d + l - 5, "\nend\n") == 0);
+    free(d);
+    free(p);
+
+    /* A file shorter than the length given is a temporary failure. */
+    lseek(fd, 0, SEEK_SET);
+    ck_assert_int_eq(maildir_deliver_fd(&t, "s@x", "r@y", fd, strlen(message) + 100, &p, &error),
+                     MAILDIR_TEMPFAIL);
+    ck_assert_ptr_nonnull(strstr(error, "missing"));
+    free(error);
+    close(fd);
 }
 END_TEST
 

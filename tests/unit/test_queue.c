@@ -118,13 +118,15 @@ static const char *commit_message(struct queue *q, const char *body)
     return id;
 }
 
-static char *read_fd(int fd, size_t *len_r)
+/* read_fd - at most max octets from fd (the message part of a spool file). */
+static char *read_fd(int fd, uint64_t max, size_t *len_r)
 {
     size_t cap = 1024, len = 0;
     char *data = malloc(cap);
     ssize_t n;
 
-    while ((n = read(fd, data + len, cap - len - 1)) > 0) {
+    while (len < max &&
+           (n = read(fd, data + len, max - len < cap - len - 1 ? max - len : cap - len - 1)) > 0) {
         len += (size_t)n;
         if (cap - len < 2)
             data = realloc(data, cap *= 2);
@@ -141,6 +143,7 @@ START_TEST(test_commit_scan_load)
     const char *body = "Subject: x\r\n\r\nhello\r\n";
     char id[QUEUE_ID_SIZE], **ids = NULL, *error = NULL, *data;
     size_t count = 0, len;
+    uint64_t msg_len;
     int fd;
 
     memcpy(id, commit_message(q, body), QUEUE_ID_SIZE);
@@ -165,10 +168,23 @@ START_TEST(test_commit_scan_load)
     ck_assert_int_gt(env->arrival, 0);
     queue_envelope_free(&env);
 
-    ck_assert_int_eq(queue_open_message(q, id, &fd, &error), 0);
-    data = read_fd(fd, &len);
+    ck_assert_int_eq(queue_open_message(q, id, &fd, &msg_len, &error), 0);
+    ck_assert_uint_eq(msg_len, strlen(body));
+    data = read_fd(fd, msg_len, &len);
     close(fd);
     ck_assert_str_eq(data, body);
+    free(data);
+
+    /* One file: the message, the envelope after it, the trailer last. */
+    ck_assert_int_eq(count_dir("active"), 1);
+    fd = open(sub("active", id, ""), O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    data = read_fd(fd, UINT64_MAX, &len);
+    close(fd);
+    ck_assert_mem_eq(data, body, strlen(body));
+    ck_assert_ptr_nonnull(strstr(data + strlen(body), "sender@example.net"));
+    ck_assert_int_eq(strncmp(data + len - 39, "DMQ1 ", 5), 0);
+    ck_assert_int_eq(data[len - 1], '\n');
     free(data);
 
     ck_assert_int_eq(queue_load_envelope(q, "../../etc/passwd", &env, &error), -1);
@@ -184,14 +200,16 @@ START_TEST(test_large_message)
     size_t size = 300000, len;
     char *body = malloc(size + 1), *data, *error = NULL;
     const char *id;
+    uint64_t msg_len;
     int fd;
 
     for (size_t i = 0; i < size; i++)
         body[i] = (char)('a' + i % 26);
     body[size] = '\0';
     id = commit_message(q, body);
-    ck_assert_int_eq(queue_open_message(q, id, &fd, &error), 0);
-    data = read_fd(fd, &len);
+    ck_assert_int_eq(queue_open_message(q, id, &fd, &msg_len, &error), 0);
+    ck_assert_uint_eq(msg_len, size);
+    data = read_fd(fd, msg_len, &len);
     close(fd);
     ck_assert_uint_eq(len, size);
     ck_assert_mem_eq(data, body, size);
@@ -464,31 +482,70 @@ START_TEST(test_cleanup)
     char id[QUEUE_ID_SIZE], **ids = NULL, *error = NULL;
     size_t count = 0;
     unsigned removed = 0;
-    const char *orphan_env = "00000000000010000000001";
-    const char *orphan_msg = "00000000000010000000002";
+    const char *orphan_st = "00000000000010000000002";
 
     memcpy(id, commit_message(q, "kept\r\n"), QUEUE_ID_SIZE);
+    ck_assert_int_eq(queue_mark_recipient(q, id, 0, QUEUE_RCPT_DEFERRED, 99, "", &error), 0);
     make_old_file(sub("tmp", "00000000000010000000009", ""));
-    make_old_file(sub("tmp", "00000000000010000000009", ".env"));
-    make_old_file(sub("active", orphan_env, ".env"));
-    make_old_file(sub("active", orphan_msg, ".msg"));
-    make_old_file(sub("active", orphan_msg, ".st"));
+    make_old_file(sub("tmp", "00000000000010000000008", ""));
+    make_old_file(sub("active", orphan_st, ".st"));
     fresh = queue_msg_begin(q, &error); /* another process receiving right now */
     ck_assert_ptr_nonnull(fresh);
 
-    /* an envelope without its message is no message */
+    /* a status file alone is no message */
     ck_assert_int_eq(queue_scan(q, &ids, &count, &error), 0);
     ck_assert_uint_eq(count, 1);
     ck_assert_str_eq(ids[0], id);
     queue_ids_free(&ids, count);
 
     ck_assert_int_eq(queue_cleanup(q, 60, &removed, &error), 0);
-    ck_assert_uint_eq(removed, 5);
+    ck_assert_uint_eq(removed, 3);
     ck_assert_int_eq(count_dir("tmp"), 1); /* the fresh one */
     ck_assert_int_eq(count_dir("active"), 2);
-    ck_assert_int_eq(access(sub("active", id, ".msg"), F_OK), 0);
-    ck_assert_int_eq(access(sub("active", id, ".env"), F_OK), 0);
+    ck_assert_int_eq(access(sub("active", id, ""), F_OK), 0);
+    ck_assert_int_eq(access(sub("active", id, ".st"), F_OK), 0);
     queue_msg_abort(&fresh);
+    queue_close(&q);
+}
+END_TEST
+
+/* A spool file whose trailer does not add up is refused, never half read. */
+START_TEST(test_bad_trailer_refused)
+{
+    struct queue *q = open_queue();
+    struct queue_envelope *env = NULL;
+    char id[QUEUE_ID_SIZE], *error = NULL;
+    uint64_t msg_len;
+    struct stat st;
+    int fd;
+
+    memcpy(id, commit_message(q, "Subject: t\r\n\r\nbody\r\n"), QUEUE_ID_SIZE);
+    ck_assert_int_eq(stat(sub("active", id, ""), &st), 0);
+    /* cut one octet out of the envelope: lengths no longer match */
+    fd = open(sub("active", id, ""), O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    {
+        size_t size = (size_t)st.st_size;
+        char *data = malloc(size);
+        ck_assert_int_eq(pread(fd, data, size, 0), (ssize_t)size);
+        memmove(data + 30, data + 31, size - 31);
+        ck_assert_int_eq(ftruncate(fd, (off_t)size - 1), 0);
+        ck_assert_int_eq(pwrite(fd, data, size - 1, 0), (ssize_t)size - 1);
+        free(data);
+    }
+    close(fd);
+    ck_assert_int_eq(queue_load_envelope(q, id, &env, &error), -1);
+    ck_assert_ptr_nonnull(strstr(error, "trailer"));
+    free(error);
+    error = NULL;
+    ck_assert_int_eq(queue_open_message(q, id, &fd, &msg_len, &error), -1);
+    free(error);
+    error = NULL;
+    /* too short to hold a trailer at all */
+    ck_assert_int_eq(truncate(sub("active", id, ""), 10), 0);
+    ck_assert_int_eq(queue_load_envelope(q, id, &env, &error), -1);
+    ck_assert_ptr_nonnull(strstr(error, "trailer"));
+    free(error);
     queue_close(&q);
 }
 END_TEST
@@ -710,6 +767,7 @@ static Suite *queue_suite(void)
     tcase_add_test(tc, test_crash_between_mark_and_remove);
     tcase_add_test(tc, test_torn_status_line_ignored);
     tcase_add_test(tc, test_cleanup);
+    tcase_add_test(tc, test_bad_trailer_refused);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("envelope");

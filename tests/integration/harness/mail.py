@@ -140,10 +140,28 @@ def wait_for(predicate, timeout=30.0, what="condition", interval=0.05):
         time.sleep(interval)
 
 
+SPOOL_ID = re.compile(r"[0-9a-f]{23}")
+SPOOL_TRAILER = re.compile(rb"DMQ1 ([0-9a-f]{16}) ([0-9a-f]{16})\n")
+
+
 def spool_ids(spool):
-    """Ids whose envelope is committed in <spool>/active (what the runner sees)."""
+    """Ids whose spool file is committed in <spool>/active (what the runner sees)."""
     try:
         names = os.listdir(os.path.join(spool, "active"))
     except FileNotFoundError:
         return set()
-    return {n[:-4] for n in names if n.endswith(".env")}
+    return {n for n in names if SPOOL_ID.fullmatch(n)}
+
+
+def spool_file(path):
+    """(message bytes, envelope text) of a committed spool file (gateway/queue.h:
+    the message, its envelope, a 39-octet trailer with both lengths)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    m = SPOOL_TRAILER.fullmatch(data[-39:])
+    if m is None:
+        raise ValueError(f"{path}: no spool trailer")
+    body_len, env_len = int(m.group(1), 16), int(m.group(2), 16)
+    if body_len + env_len + 39 != len(data):
+        raise ValueError(f"{path}: lengths do not add up")
+    return data[:body_len], data[body_len:body_len + env_len].decode()
