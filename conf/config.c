@@ -141,9 +141,17 @@ static const char *const queue_keys[] = {"max_age",       "retry_min",        "r
 static const char *const cache_keys[] = {"positive_ttl", "negative_ttl", "auth_ttl",
                                          "stale_ttl",    "size",         NULL};
 static const char *const delivery_keys[] = {"mailbox_base", NULL};
-static const char *const limits_keys[] = {
-    "line_length",     "text_line_length", "message_size",  "recipients",          "errors",
-    "max_connections", "pregreet_wait",    "auth_failures", "auth_failure_window", NULL};
+static const char *const limits_keys[] = {"line_length",
+                                          "text_line_length",
+                                          "message_size",
+                                          "recipients",
+                                          "errors",
+                                          "max_connections",
+                                          "pregreet_wait",
+                                          "pregreet_pass_ttl",
+                                          "auth_failures",
+                                          "auth_failure_window",
+                                          NULL};
 static const char *const sasl_keys[] = {
     "mechanisms",         "allow_authzid",        "plaintext_without_tls",
     "sender_login_check", "authenticated_header", NULL};
@@ -1392,6 +1400,7 @@ static int load_rest(struct loader *ld, struct config *conf)
         get_uint(ld, limits, "errors", &lim->errors, 1, 1000) < 0 ||
         get_uint(ld, limits, "max_connections", &lim->max_connections, 1, 1000000) < 0 ||
         get_uint(ld, limits, "pregreet_wait", &lim->pregreet_wait, 0, 30000) < 0 ||
+        get_uint(ld, limits, "pregreet_pass_ttl", &lim->pregreet_pass_ttl, 0, 30 * 86400) < 0 ||
         get_uint(ld, limits, "auth_failures", &lim->auth_failures, 0, 100000) < 0 ||
         get_uint(ld, limits, "auth_failure_window", &lim->auth_failure_window, 1, 86400) < 0)
         return -1;
@@ -1452,6 +1461,7 @@ static int set_defaults(struct loader *ld, struct config *conf)
     lim->errors = 20;
     lim->max_connections = 10000;
     lim->pregreet_wait = 300;
+    lim->pregreet_pass_ttl = 86400;
     lim->auth_failures = 10;
     lim->auth_failure_window = 600;
     conf->sasl.allow_authzid = false;
@@ -1790,6 +1800,7 @@ void config_print(const struct config *conf, FILE *out)
     print_uint(out, in, "errors", lim->errors);
     print_uint(out, in, "max_connections", lim->max_connections);
     print_uint(out, in, "pregreet_wait", lim->pregreet_wait);
+    print_uint(out, in, "pregreet_pass_ttl", lim->pregreet_pass_ttl);
     print_uint(out, in, "auth_failures", lim->auth_failures);
     print_uint(out, in, "auth_failure_window", lim->auth_failure_window);
     fputs("};\n\nsasl = {\n", out);

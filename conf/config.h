@@ -146,6 +146,7 @@ struct config_limits {
     unsigned errors;              /* per session before 421 and close */
     unsigned max_connections;     /* all services together */
     unsigned pregreet_wait;       /* ms an SMTP client must wait for the banner; 0: off */
+    unsigned pregreet_pass_ttl;   /* seconds a client that waited skips the wait; 0: off */
     unsigned auth_failures;       /* failed AUTH per client address in the window; 0: off */
     unsigned auth_failure_window; /* seconds a failed AUTH counts against its address */
 };

@@ -24,6 +24,7 @@
 
 #include "gateway/conn_limit.h"
 #include "gateway/listener.h"
+#include "gateway/pregreet_cache.h"
 #include "gateway/queue_runner.h"
 #include "lib/privdrop.h"
 #include "gateway/worker.h"
@@ -73,6 +74,7 @@ struct master {
     struct generation *retiring;
     unsigned generations;
     struct conn_limit *limits;
+    struct pregreet_cache *pregreet;
     bool reclaim_pending[CONN_LIMIT_PROCS];
     struct event_timer *reclaim_timer;
     int auth_fd;
@@ -423,6 +425,7 @@ static void child_start(struct child *child)
             .listeners = gen->listeners,
             .service_slots = gen->service_slots,
             .limits = M.limits,
+            .pregreet = M.pregreet,
             .proc_slot = (unsigned)child->proc_slot,
             .tls_ctx = gen->tls,
             .ids = &gen->ids,
@@ -702,6 +705,11 @@ static int master_start(struct config *conf, char **error_r)
         config_free(&conf);
         return -1;
     }
+    M.pregreet = pregreet_cache_new(PREGREET_CACHE_SLOTS, error_r);
+    if (M.pregreet == NULL) {
+        config_free(&conf);
+        return -1;
+    }
     M.current = generation_new(conf, NULL, error_r);
     if (M.current == NULL) {
         config_free(&conf);
@@ -749,6 +757,7 @@ static void master_cleanup(void)
     }
     generation_free(&M.current);
     conn_limit_free(&M.limits);
+    pregreet_cache_free(&M.pregreet);
     event_timer_remove(&M.grace);
     event_timer_remove(&M.reclaim_timer);
     for (size_t i = 0; i < 4; i++)

@@ -13,6 +13,7 @@
 
 struct conn;
 struct conn_limit;
+struct pregreet_cache;
 struct event_loop;
 
 /* One accepted connection handed to a protocol. The worker allocates it and
@@ -29,9 +30,10 @@ struct service_session {
     char client_ip[64];
     unsigned client_port;
     void (*finished)(struct service_session *session);
-    void *owner;               /* the worker's own data; protocols leave it alone */
-    struct conn_limit *limits; /* the shared counts (failed logins per address) */
-    void *protocol;            /* the protocol's own per-session state */
+    void *owner;                     /* the worker's own data; protocols leave it alone */
+    struct conn_limit *limits;       /* the shared counts (failed logins per address) */
+    struct pregreet_cache *pregreet; /* addresses that passed the pregreet test */
+    void *protocol;                  /* the protocol's own per-session state */
 };
 
 /* service_start_fn - take over session (first reply, TLS for implicit-TLS

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "gateway/conn_limit.h"
+#include "gateway/pregreet_cache.h"
 
 #include "auth/auth_client.h"
 #include "auth/sasl_server.h"
@@ -1236,18 +1237,29 @@ static void send_greeting(struct smtp *s)
     flush(s);
 }
 
+/* pregreet_failed - the client talked before the greeting: refuse it, and
+ * forget any pass it had (limits.pregreet_pass_ttl). */
+static void pregreet_failed(struct smtp *s)
+{
+    log_info("event=pregreet client=%s", s->ss->client_ip);
+    pregreet_cache_forget(s->ss->pregreet, s->ss->client_ip);
+    close_with(s, 554, SMTP_ESC_PROTOCOL_OTHER, "Protocol error: talked before the greeting");
+}
+
 /* greet - the pregreet wait (limits.pregreet_wait: a client that talks
  * first is not an SMTP client that waits for the greeting, RFC 5321 3.1,
- * 4.3.1) is over and the client kept quiet. */
+ * 4.3.1) is over; a client that kept quiet passed, and is remembered for
+ * limits.pregreet_pass_ttl seconds. */
 static void greet(void *ctx)
 {
     struct smtp *s = ctx;
     enter(s);
     event_timer_remove(&s->timer);
     if (conn_input_pending(s->conn) > 0) {
-        log_info("event=pregreet client=%s", s->ss->client_ip);
-        close_with(s, 554, SMTP_ESC_PROTOCOL_OTHER, "Protocol error: talked before the greeting");
+        pregreet_failed(s);
     } else {
+        if (s->ss->config->limits.pregreet_pass_ttl != 0)
+            pregreet_cache_record(s->ss->pregreet, s->ss->client_ip, monotonic_ms());
         send_greeting(s);
         if (!s->ending)
             process_input(s);
@@ -1282,9 +1294,7 @@ static void handler_in(struct smtp *s, enum conn_event event)
                 session_end(s);
                 return;
             }
-            log_info("event=pregreet client=%s", s->ss->client_ip);
-            close_with(s, 554, SMTP_ESC_PROTOCOL_OTHER,
-                       "Protocol error: talked before the greeting");
+            pregreet_failed(s);
             return;
         }
         if (s->state == ST_CLOSING) {
@@ -1343,6 +1353,13 @@ void smtp_session_start(struct service_session *ss)
     unsigned wait = ss->service->type == SERVICE_SMTP && !s->trusted
                         ? ss->config->limits.pregreet_wait
                         : 0;
+    /* A client that passed lately need not prove itself again (postscreen's
+     * greet cache, postscreen_greet_ttl). The common case: debug only. */
+    if (wait != 0 && pregreet_cache_passed(ss->pregreet, ss->client_ip,
+                                           ss->config->limits.pregreet_pass_ttl, monotonic_ms())) {
+        log_debug("event=pregreet_pass_known client=%s", ss->client_ip);
+        wait = 0;
+    }
     if (wait == 0) {
         enter(s);
         send_greeting(s);

@@ -148,6 +148,7 @@ static void session_start(struct wlistener *l, int fd, const struct sockaddr_sto
     s->finished = session_finished;
     s->owner = w;
     s->limits = p->limits;
+    s->pregreet = p->pregreet;
 
     ws->next = w->sessions;
     if (w->sessions != NULL)

@@ -10,6 +10,7 @@
 #include "conf/config.h"
 #include "gateway/conn_limit.h"
 #include "gateway/listener.h"
+#include "gateway/pregreet_cache.h"
 #include "lib/privdrop.h"
 
 struct worker_params {
@@ -17,8 +18,9 @@ struct worker_params {
     const struct listener_set *listeners;
     const unsigned *service_slots; /* conn_limit slot of each configured service */
     struct conn_limit *limits;
-    unsigned proc_slot; /* this worker's slot in limits */
-    SSL_CTX *tls_ctx;   /* NULL: no [tls] certificate */
+    unsigned proc_slot;              /* this worker's slot in limits */
+    struct pregreet_cache *pregreet; /* shared: who passed the pregreet test */
+    SSL_CTX *tls_ctx;                /* NULL: no [tls] certificate */
     const struct privdrop_ids *ids;
 };
 

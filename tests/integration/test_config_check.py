@@ -60,6 +60,8 @@ class ConfigCheckAccepts(unittest.TestCase):
             self.assertIn(section, out)
         self.assertIn('listen = [ "*:25" ];', out)
         self.assertIn("message_size = 52428800;", out)
+        self.assertIn("pregreet_wait = 300;", out)
+        self.assertIn("pregreet_pass_ttl = 86400;", out)
 
     def test_printed_configuration_loads_again_identically(self):
         status, first, err = check(os.path.join(FIXTURES, "good-full.conf"))

@@ -163,6 +163,8 @@ START_TEST(defaults)
     ck_assert_uint_eq(conf->limits.recipients, 1000);
     ck_assert_uint_eq(conf->limits.errors, 20);
     ck_assert_uint_eq(conf->limits.max_connections, 10000);
+    ck_assert_uint_eq(conf->limits.pregreet_wait, 300);
+    ck_assert_uint_eq(conf->limits.pregreet_pass_ttl, 86400);
     ck_assert_uint_eq(conf->sasl.mechanism_count, 2);
     ck_assert_str_eq(conf->sasl.mechanisms[0], "PLAIN");
     ck_assert_str_eq(conf->sasl.mechanisms[1], "LOGIN");
@@ -244,7 +246,7 @@ START_TEST(sections_parsed)
         "  size = 10; };\n"
         "delivery = { mailbox_base = \"/srv/mail\"; };\n"
         "limits = { line_length = 1024; text_line_length = 2000; message_size = 5000000000L;\n"
-        "  recipients = 100; errors = 3; max_connections = 50; };\n"
+        "  recipients = 100; errors = 3; max_connections = 50; pregreet_pass_ttl = 0; };\n"
         "sasl = { mechanisms = [\"login\", \"X-Mech_2\"]; allow_authzid = true;\n"
         "  plaintext_without_tls = true; sender_login_check = false;\n"
         "  authenticated_header = true; };\n");
@@ -292,6 +294,7 @@ START_TEST(sections_parsed)
     ck_assert_str_eq(conf->delivery.mailbox_base, "/srv/mail");
     ck_assert_uint_eq(conf->limits.message_size, 5000000000ULL);
     ck_assert_uint_eq(conf->limits.errors, 3);
+    ck_assert_uint_eq(conf->limits.pregreet_pass_ttl, 0);
     ck_assert_uint_eq(conf->sasl.mechanism_count, 2);
     ck_assert_str_eq(conf->sasl.mechanisms[0], "LOGIN");
     ck_assert_str_eq(conf->sasl.mechanisms[1], "X-MECH_2");
@@ -488,6 +491,8 @@ START_TEST(error_range)
                  4, "services.[1].max_connections", "must be between 1 and 100000");
     expect_error("limits = { line_length = 100; };\n", 1, "limits.line_length",
                  "must be between 512 and 65536");
+    expect_error("limits = {\n pregreet_pass_ttl = 2592001;\n};\n", 2, "limits.pregreet_pass_ttl",
+                 "must be between 0 and 2592000");
     expect_error("ldap = { pool_size = 0; };\n", 1, "ldap.pool_size", "between 1 and 64");
     expect_error("server = { workers = -1; };\n", 1, "server.workers", "between 0 and 256");
     expect_error("queue = {\n retry_min = 600;\n retry_max = 60;\n};\n", 3, "queue.retry_max",
