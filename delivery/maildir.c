@@ -33,6 +33,9 @@ struct maildir_delivery {
     char host[256];
     char name[512];
     uint64_t size; /* bytes on disk */
+    enum { STAGE_WRITING, STAGE_WRITTEN, STAGE_LINKED } stage;
+    bool linked_not_renamed; /* STAGE_LINKED: the tmp/ name is still there */
+    char new_name[512 + 32];
     bool pending_cr;
     size_t out_len;
     char out[OUT_BUFFER_SIZE];
@@ -401,11 +404,6 @@ static void delivery_free(struct maildir_delivery **delivery, bool unlink_tmp)
     *delivery = NULL;
 }
 
-void maildir_delivery_abort(struct maildir_delivery **delivery)
-{
-    delivery_free(delivery, true);
-}
-
 /* quota_check - MAILDIR_QUOTA_EXCEEDED when adding bytes and messages goes
  * over the target's quota. An over-quota answer from a file older than 15
  * minutes is checked again after a recalculation (Maildir++ spec). */
@@ -582,66 +580,90 @@ enum maildir_result maildir_delivery_write(struct maildir_delivery *d, const voi
     return MAILDIR_DELIVERED;
 }
 
-enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, char **path_r,
-                                            char **error_r)
+enum maildir_result maildir_delivery_written(struct maildir_delivery *d, char **error_r)
 {
-    struct maildir_delivery *d = *delivery;
-    char new_name[sizeof(d->name) + 32];
     enum maildir_result res;
-    bool linked = false;
 
-    if (path_r != NULL)
-        *path_r = NULL;
+    if (d->stage != STAGE_WRITING)
+        return MAILDIR_DELIVERED;
     if (d->pending_cr) {
         d->pending_cr = false;
         res = emit(d, "\r", 1, error_r);
         if (res != MAILDIR_DELIVERED)
-            goto fail;
+            return res;
     }
     res = flush_out(d, error_r);
     if (res != MAILDIR_DELIVERED)
-        goto fail;
+        return res;
+    /* Start the write-back now, so that it runs while the caller finishes
+     * its other deliveries and the fsync in maildir_delivery_link finds it
+     * done. Only a hint: the fsync is what counts. */
+    (void)sync_file_range(d->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    d->stage = STAGE_WRITTEN;
+    return MAILDIR_DELIVERED;
+}
+
+enum maildir_result maildir_delivery_link(struct maildir_delivery *d, char **error_r)
+{
+    enum maildir_result res;
+
+    if (d->stage == STAGE_LINKED)
+        return MAILDIR_DELIVERED;
+    res = maildir_delivery_written(d, error_r);
+    if (res != MAILDIR_DELIVERED)
+        return res;
     if (fsync(d->fd) < 0) {
         error_set(error_r, "fsync tmp/%s: %s", d->name, strerror(errno));
-        res = io_result(errno);
-        goto fail;
+        return io_result(errno);
     }
     res = quota_check(d, d->size, 1, error_r);
     if (res != MAILDIR_DELIVERED)
-        goto fail;
-    if (snprintf(new_name, sizeof(new_name), "%s,S=%" PRIu64, d->name, d->size) >=
-        (int)sizeof(new_name)) {
+        return res;
+    if (snprintf(d->new_name, sizeof(d->new_name), "%s,S=%" PRIu64, d->name, d->size) >=
+        (int)sizeof(d->new_name)) {
         error_set(error_r, "file name too long");
-        res = MAILDIR_PERMFAIL;
-        goto fail;
+        return MAILDIR_PERMFAIL;
     }
     /* link() rather than rename(): it fails instead of replacing should the
      * name exist, as the Maildir spec asks. rename() only where the file
      * system has no hard links. */
-    if (linkat(d->tmp_fd, d->name, d->new_fd, new_name, 0) == 0) {
-        linked = true;
+    if (linkat(d->tmp_fd, d->name, d->new_fd, d->new_name, 0) == 0) {
+        d->linked_not_renamed = true;
     } else if (errno == EPERM || errno == ENOTSUP || errno == ENOSYS || errno == EMLINK) {
-        if (renameat(d->tmp_fd, d->name, d->new_fd, new_name) < 0) {
+        if (renameat(d->tmp_fd, d->name, d->new_fd, d->new_name) < 0) {
             error_set(error_r, "rename into new/: %s", strerror(errno));
-            res = io_result(errno);
-            goto fail;
+            return io_result(errno);
         }
     } else {
         error_set(error_r, "link into new/: %s", strerror(errno));
-        res = io_result(errno);
-        goto fail;
+        return io_result(errno);
     }
+    d->stage = STAGE_LINKED;
+    return MAILDIR_DELIVERED;
+}
+
+enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, char **path_r,
+                                            char **error_r)
+{
+    struct maildir_delivery *d = *delivery;
+    enum maildir_result res;
+
+    if (path_r != NULL)
+        *path_r = NULL;
+    res = maildir_delivery_link(d, error_r);
+    if (res != MAILDIR_DELIVERED)
+        goto fail;
     if (fsync(d->new_fd) < 0) {
         /* The message may or may not survive a crash: take it back so the
          * retry does not deliver it twice. */
         int err = errno;
-        unlinkat(d->new_fd, new_name, 0);
+        unlinkat(d->new_fd, d->new_name, 0);
         error_set(error_r, "fsync new/: %s", strerror(err));
         res = io_result(err);
         goto fail;
     }
     close_fd(&d->fd);
-    if (linked)
+    if (d->linked_not_renamed)
         unlinkat(d->tmp_fd, d->name, 0);
     /* The quota file is an estimate that recalculation repairs: a failed
      * append does not undo a delivered message. */
@@ -650,26 +672,45 @@ enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, 
         if (maildir_quota_add(d->root_fd, (int64_t)d->size, 1, &quota_error) < 0)
             free(quota_error);
     }
-    if (path_r != NULL && asprintf(path_r, "%s/new/%s", d->rel_box, new_name) < 0)
+    if (path_r != NULL && asprintf(path_r, "%s/new/%s", d->rel_box, d->new_name) < 0)
         *path_r = NULL;
     delivery_free(delivery, false);
     return MAILDIR_DELIVERED;
 
 fail:
+    /* A link into new/ that is not durable is taken back (its tmp/ name
+     * goes with delivery_free); after a rename the tmp/ name is gone. */
+    if (d->stage == STAGE_LINKED) {
+        unlinkat(d->new_fd, d->new_name, 0);
+        if (!d->linked_not_renamed)
+            close_fd(&d->fd);
+    }
     delivery_free(delivery, true);
     return res;
 }
 
-enum maildir_result maildir_deliver_fd(const struct maildir_target *target, const char *sender,
-                                       const char *recipient, int fd, uint64_t len, char **path_r,
-                                       char **error_r)
+void maildir_delivery_abort(struct maildir_delivery **delivery)
+{
+    struct maildir_delivery *d = *delivery;
+
+    if (d != NULL && d->stage == STAGE_LINKED) {
+        unlinkat(d->new_fd, d->new_name, 0);
+        if (!d->linked_not_renamed)
+            close_fd(&d->fd);
+    }
+    delivery_free(delivery, true);
+}
+
+enum maildir_result maildir_deliver_fd_begin(const struct maildir_target *target,
+                                             const char *sender, const char *recipient, int fd,
+                                             uint64_t len, struct maildir_delivery **delivery_r,
+                                             char **error_r)
 {
     struct maildir_delivery *d;
     enum maildir_result res;
     char buf[65536];
 
-    if (path_r != NULL)
-        *path_r = NULL;
+    *delivery_r = NULL;
     res = maildir_delivery_begin(target, sender, recipient, &d, error_r);
     if (res != MAILDIR_DELIVERED)
         return res;
@@ -697,5 +738,26 @@ enum maildir_result maildir_deliver_fd(const struct maildir_target *target, cons
             return res;
         }
     }
+    res = maildir_delivery_written(d, error_r);
+    if (res != MAILDIR_DELIVERED) {
+        maildir_delivery_abort(&d);
+        return res;
+    }
+    *delivery_r = d;
+    return MAILDIR_DELIVERED;
+}
+
+enum maildir_result maildir_deliver_fd(const struct maildir_target *target, const char *sender,
+                                       const char *recipient, int fd, uint64_t len, char **path_r,
+                                       char **error_r)
+{
+    struct maildir_delivery *d;
+    enum maildir_result res;
+
+    if (path_r != NULL)
+        *path_r = NULL;
+    res = maildir_deliver_fd_begin(target, sender, recipient, fd, len, &d, error_r);
+    if (res != MAILDIR_DELIVERED)
+        return res;
     return maildir_delivery_finish(&d, path_r, error_r);
 }

@@ -23,8 +23,8 @@
  *   - not fsync'd: the tmp/ unlink (a crash leaves at most a stale tmp/
  *     name for the same inode, which readers ignore) and the maildirsize
  *     append (an estimate that recalculation repairs).
- * Every delivery pays its own two fsyncs: several threads delivering at once
- * overlap them (the queue runner does); nothing here is deferred or shared. */
+ * Every delivery pays its own two fsyncs (a caller may order those of several
+ * deliveries so that they share journal commits: maildir_delivery_finish). */
 #ifndef DIRMAIL_DELIVERY_MAILDIR_H
 #define DIRMAIL_DELIVERY_MAILDIR_H
 
@@ -83,12 +83,28 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
 enum maildir_result maildir_delivery_write(struct maildir_delivery *delivery, const void *data,
                                            size_t len, char **error_r);
 
-/* maildir_delivery_finish - flush, fsync, check the quota with the final size,
- * link into new/ as "<unique>,S=<size>", unlink from tmp/, fsync new/. Frees
- * the delivery and NULLs *delivery whatever the result; on failure nothing is
- * left in tmp/ or new/. When path_r is not NULL and the result is
- * MAILDIR_DELIVERED, *path_r is the malloc'd path of the new file relative to
- * base (for logs and tests). */
+/* maildir_delivery_written - no more bytes will come: flush them and start
+ * the file's write-back (first step of finishing, see below). */
+enum maildir_result maildir_delivery_written(struct maildir_delivery *delivery, char **error_r);
+
+/* maildir_delivery_link - written, then fsync the file, check the quota with
+ * the final size and link it into new/ as "<unique>,S=<size>". Not durable
+ * yet (new/ is not fsync'd): finish or abort the delivery after it; abort
+ * takes the link back. */
+enum maildir_result maildir_delivery_link(struct maildir_delivery *delivery, char **error_r);
+
+/* maildir_delivery_finish - whatever of written and link is not done yet,
+ * then fsync new/ and unlink from tmp/. Frees the delivery and NULLs
+ * *delivery whatever the result; on failure nothing is left in tmp/ or new/.
+ * When path_r is not NULL and the result is MAILDIR_DELIVERED, *path_r is the
+ * malloc'd path of the new file relative to base (for logs and tests).
+ *
+ * Batching: a caller holding several deliveries calls written on each, then
+ * link on each, then finish on each. On a journalled file system the first
+ * fsync of each round commits what the others changed too, so the rest find
+ * little or nothing left to write: a batch costs about two journal commits
+ * instead of two per message. Every delivery still gets its own fsyncs, so
+ * the order is as safe as one at a time on any file system. */
 enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, char **path_r,
                                             char **error_r);
 
@@ -102,6 +118,14 @@ void maildir_delivery_abort(struct maildir_delivery **delivery);
 enum maildir_result maildir_deliver_fd(const struct maildir_target *target, const char *sender,
                                        const char *recipient, int fd, uint64_t len, char **path_r,
                                        char **error_r);
+
+/* maildir_deliver_fd_begin - maildir_deliver_fd up to maildir_delivery_written:
+ * on MAILDIR_DELIVERED (meaning "written") *delivery_r is to be linked and
+ * finished (or aborted) by the caller, in a batch with others. */
+enum maildir_result maildir_deliver_fd_begin(const struct maildir_target *target,
+                                             const char *sender, const char *recipient, int fd,
+                                             uint64_t len, struct maildir_delivery **delivery_r,
+                                             char **error_r);
 
 /* maildir_result_permanent - true when the result must not be retried:
  * PERMFAIL, and QUOTA_EXCEEDED when target->quota_permanent. */

@@ -799,18 +799,16 @@ int queue_mark_recipient(struct queue *queue, const char *id, size_t index,
     return queue_mark_recipients(queue, id, &mark, 1, error_r);
 }
 
-int queue_remove(struct queue *queue, const char *id, char **error_r)
+int queue_remove_stage(struct queue *queue, const char *id, char **error_r)
 {
-    char name[QUEUE_ID_SIZE + 8];
-
     if (!queue_id_valid(id)) {
         error_set(error_r, "invalid queue id");
         return -1;
     }
     /* The spool file goes first and durably: once it is gone the message
      * no longer exists, and its .st is an orphan queue_cleanup may delete.
-     * The fsync of active/ is a group commit shared with the other threads
-     * removing or committing on this struct queue (queue_sync). */
+     * The fsync of active/ is queue_sync's group commit, shared with every
+     * thread removing or committing on this struct queue. */
     if (unlinkat(queue->active_fd, id, 0) < 0) {
         error_set(error_r, "unlink active/%s: %s", id, strerror(errno));
         return -1;
@@ -818,12 +816,25 @@ int queue_remove(struct queue *queue, const char *id, char **error_r)
     pthread_mutex_lock(&queue->lock);
     queue->staged++;
     pthread_mutex_unlock(&queue->lock);
-    if (queue_sync(queue, error_r) < 0)
-        return -1;
+    return 0;
+}
+
+void queue_remove_status(struct queue *queue, const char *id)
+{
+    char name[QUEUE_ID_SIZE + 8];
+
+    if (!queue_id_valid(id))
+        return;
     snprintf(name, sizeof(name), "%s.st", id);
-    if (unlinkat(queue->active_fd, name, 0) < 0 && errno != ENOENT) {
-        error_set(error_r, "unlink active/%s: %s", name, strerror(errno));
+    /* Best effort: a leftover .st without its message is removed by
+     * queue_cleanup. */
+    (void)unlinkat(queue->active_fd, name, 0);
+}
+
+int queue_remove(struct queue *queue, const char *id, char **error_r)
+{
+    if (queue_remove_stage(queue, id, error_r) < 0 || queue_sync(queue, error_r) < 0)
         return -1;
-    }
+    queue_remove_status(queue, id);
     return 0;
 }

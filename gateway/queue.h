@@ -158,4 +158,12 @@ int queue_mark_recipient(struct queue *queue, const char *id, size_t index,
  * *error_r. */
 int queue_remove(struct queue *queue, const char *id, char **error_r);
 
+/* queue_remove_stage - queue_remove in two halves, for a caller removing
+ * several messages: unlink each one's spool file with queue_remove_stage,
+ * call queue_sync once (every removal is durable when it returns 0), then
+ * queue_remove_status for each (its status file; best effort, queue_cleanup
+ * removes leftovers). 0, or -1 and *error_r (nothing was removed). */
+int queue_remove_stage(struct queue *queue, const char *id, char **error_r);
+void queue_remove_status(struct queue *queue, const char *id);
+
 #endif

@@ -18,17 +18,27 @@
  * Removed messages are only flagged (job.gone) and compacted away in bulk,
  * so finishing a message costs no memmove of the whole list.
  *
- * Durability: every recipient result is appended to the spool with
- * queue_mark_recipient (fsync'd) before the next recipient is tried, and a
- * message is removed only once every recipient is final. When the result
- * in hand makes every recipient final, the message is removed (queue_remove:
- * the spool file unlinked and active/ fsync'd) instead of marked first: the
- * removal is the durable record, one directory fsync where mark then remove
- * cost a status file fsync and two directory fsyncs; should the removal
- * fail, the result is marked as usual. A kill between a Maildir delivery
- * and its mark (or the removal) delivers that recipient again after the
- * restart (at worst twice, never lost): with N threads, at most N
- * recipients; nothing marked or removed is redone.
+ * Turns: a thread takes up to BATCH_MAX due messages at once (they pile up
+ * only under load: one that arrives while a thread is idle goes alone). It
+ * routes every due recipient of each; a local delivery is only written to
+ * its Maildir's tmp/ (maildir_deliver_fd_begin) and waits in w->pending.
+ * Then all pending deliveries are settled together: every file fsync'd and
+ * linked into new/, then every new/ fsync'd. On a journalled file system
+ * the first fsync of each round commits the others' changes too, so a turn
+ * of 16 messages costs a few journal commits where one message at a time
+ * cost three each. Every delivery still gets its own fsyncs.
+ *
+ * Durability: results are recorded only after the deliveries they name are
+ * durable. A message whose recipients are all final is removed (its spool
+ * file unlinked: queue_remove_stage), and one queue_sync makes every
+ * removal of the turn durable: the removal is the record. Other results
+ * are appended to the message's status file in one write and fsync
+ * (queue_mark_recipients). Should PENDING_MAX deliveries of one message be
+ * in flight, they are settled and marked before its next recipient. A kill
+ * between a Maildir delivery and its record delivers that recipient again
+ * after the restart (at worst twice, never lost): with N threads, at most N
+ * turns' worth (N * BATCH_MAX messages, or N * PENDING_MAX recipients of one
+ * big message); nothing recorded is redone.
  *
  * Expansion (FORWARD, GROUP): the target addresses become the recipients of
  * a new spool message (same sender, "Delivered-To: <the expanded address>"
@@ -80,6 +90,12 @@
 #define RUNNER_PROC_NAME "dirmail-queue"
 /* Flagged-gone entries tolerated before the work list is compacted. */
 #define COMPACT_MIN 64
+/* Messages handed to a delivery thread at once: under load they queue up
+ * while the threads work, and one turn on several shares its fsyncs. */
+#define BATCH_MAX 16
+/* Maildir deliveries a thread holds written but not yet durable (each
+ * keeps about five descriptors open). */
+#define PENDING_MAX 16
 
 struct job {
     char id[QUEUE_ID_SIZE];
@@ -98,8 +114,36 @@ struct result {
 
 struct runner;
 
-/* One delivery thread. has_task, done, id and the hand-over of res are
- * under runner.mutex; during a task res belongs to the thread alone. */
+/* The outcome of routing one recipient: what to mark and why. */
+struct outcome {
+    enum queue_rcpt_state state; /* PENDING while its Maildir delivery is in flight */
+    time_t when;                 /* DEFERRED: the next retry */
+    char reply[512];             /* DEFERRED/FAILED: enhanced status code and text */
+};
+
+/* A Maildir delivery written to tmp/ and waiting for the thread's next
+ * settle (link, fsyncs) before its outcome is known. */
+struct pending {
+    struct maildir_delivery *delivery;
+    struct maildir_target target; /* the delivery points into it */
+    char *mailbox;                /* target.mailbox, owned */
+    const char *id, *rcpt;        /* for the log; live as long as the turn */
+    struct outcome *o;            /* where the result goes */
+};
+
+/* One message in a thread's turn. */
+struct turn {
+    const char *id;
+    struct result *res;
+    struct queue_envelope *env; /* NULL: nothing more to do (res says why) */
+    struct outcome *out;        /* per recipient */
+    bool *tried, *recorded;     /* routed in this turn; result durable in .st */
+    bool mark_failed, removing;
+    time_t now;
+};
+
+/* One delivery thread. task_count, done, ids and the hand-over of res are
+ * under runner.mutex; during a task ids and res belong to the thread alone. */
 struct deliverer {
     struct runner *r;
     const struct config *conf;
@@ -107,11 +151,15 @@ struct deliverer {
     struct auth_client *auth;
     pthread_t thread;
     bool thread_started;
-    bool assigned; /* main thread only: handed a message, report not yet applied */
+    bool assigned; /* main thread only: handed messages, report not yet applied */
     pthread_cond_t cond;
-    bool has_task, done;
-    char id[QUEUE_ID_SIZE];
-    struct result res;
+    bool done;
+    size_t task_count;
+    char ids[BATCH_MAX][QUEUE_ID_SIZE];
+    struct result res[BATCH_MAX];
+    struct result *cur; /* thread only: the result of the message being routed */
+    struct pending pending[PENDING_MAX];
+    size_t pending_count;
 };
 
 struct runner {
@@ -135,12 +183,6 @@ struct runner {
     bool quit; /* under mutex: delivery threads exit */
     bool stopping;
     bool started;
-};
-
-/* The outcome of routing one recipient: what to mark and why. */
-struct outcome {
-    enum queue_rcpt_state state;
-    char reply[512]; /* DEFERRED/FAILED: enhanced status code and text */
 };
 
 static void outcome_set(struct outcome *o, enum queue_rcpt_state state, const char *fmt, ...)
@@ -311,45 +353,19 @@ static char *default_mailbox(const struct auth_recipient *rc)
     return path;
 }
 
-/* deliver_local - rcpt's message into the Maildir of the entry rc. */
-static void deliver_local(struct deliverer *w, const char *id, const struct queue_envelope *env,
-                          const char *rcpt, const struct auth_recipient *rc, struct outcome *o)
+/* maildir_outcome - o for a Maildir delivery that ended with res. */
+static void maildir_outcome(struct outcome *o, enum maildir_result res,
+                            const struct maildir_target *target, const char *id, const char *rcpt,
+                            const char *path, const char *error)
 {
-    char *fallback = NULL, *error = NULL, *path = NULL;
-    const char *mailbox = rc->mailbox;
-    if (mailbox == NULL || mailbox[0] == '\0') {
-        mailbox = fallback = default_mailbox(rc);
-        if (mailbox == NULL) {
-            outcome_set(o, QUEUE_RCPT_DEFERRED,
-                        "4.3.5 no mailbox path can be derived from the entry's address");
-            return;
-        }
-    }
-    struct maildir_target target = {
-        .base = w->conf->delivery.mailbox_base,
-        .mailbox = mailbox,
-        .hostname = w->conf->server.hostname,
-        .quota_bytes = rc->quota,
-        .quota_permanent = false,
-    };
-    int fd;
-    uint64_t len;
-    if (queue_open_message(w->queue, id, &fd, &len, &error) < 0) {
-        outcome_set(o, QUEUE_RCPT_DEFERRED, "4.3.0 cannot read the queued message: %s",
-                    error != NULL ? error : "out of memory");
-        free(error);
-        free(fallback);
-        return;
-    }
-    enum maildir_result res = maildir_deliver_fd(&target, env->sender, rcpt, fd, len, &path, &error);
-    close(fd);
     char quoted[512];
     switch (res) {
     case MAILDIR_DELIVERED:
         o->state = QUEUE_RCPT_DELIVERED;
         o->reply[0] = '\0';
         log_info("id=%s event=delivered rcpt=%s mailbox=%s file=%s", id,
-                 log_quote(quoted, sizeof quoted, rcpt), mailbox, path != NULL ? path : "");
+                 log_quote(quoted, sizeof quoted, rcpt), target->mailbox,
+                 path != NULL ? path : "");
         break;
     case MAILDIR_QUOTA_EXCEEDED:
         outcome_set(o, QUEUE_RCPT_DEFERRED, "4.2.2 mailbox full: %s",
@@ -357,8 +373,8 @@ static void deliver_local(struct deliverer *w, const char *id, const struct queu
         break;
     case MAILDIR_PERMFAIL:
         outcome_set(
-            o, maildir_result_permanent(res, &target) ? QUEUE_RCPT_FAILED : QUEUE_RCPT_DEFERRED,
-            "%s mailbox unusable: %s", maildir_result_permanent(res, &target) ? "5.3.5" : "4.3.5",
+            o, maildir_result_permanent(res, target) ? QUEUE_RCPT_FAILED : QUEUE_RCPT_DEFERRED,
+            "%s mailbox unusable: %s", maildir_result_permanent(res, target) ? "5.3.5" : "4.3.5",
             error != NULL ? error : "?");
         break;
     case MAILDIR_TEMPFAIL:
@@ -367,9 +383,102 @@ static void deliver_local(struct deliverer *w, const char *id, const struct queu
                     error != NULL ? error : "?");
         break;
     }
+}
+
+/* settle - finish every pending Maildir delivery of the thread: all linked
+ * first, then all finished (maildir_delivery_finish explains why this
+ * order lets them share journal commits); each outcome is set. */
+static void settle(struct deliverer *w)
+{
+    for (size_t i = 0; i < w->pending_count; i++) {
+        struct pending *p = &w->pending[i];
+        char *error = NULL;
+        enum maildir_result res = maildir_delivery_link(p->delivery, &error);
+        if (res != MAILDIR_DELIVERED) {
+            maildir_delivery_abort(&p->delivery);
+            maildir_outcome(p->o, res, &p->target, p->id, p->rcpt, NULL, error);
+        }
+        free(error);
+    }
+    for (size_t i = 0; i < w->pending_count; i++) {
+        struct pending *p = &w->pending[i];
+        char *error = NULL, *path = NULL;
+        if (p->delivery != NULL) {
+            enum maildir_result res = maildir_delivery_finish(&p->delivery, &path, &error);
+            maildir_outcome(p->o, res, &p->target, p->id, p->rcpt, path, error);
+        }
+        free(path);
+        free(error);
+        free(p->mailbox);
+    }
+    w->pending_count = 0;
+}
+
+/* deliver_local - rcpt's message into the Maildir of the entry rc. With
+ * later, the file is only written and the delivery joins w->pending (o
+ * stays PENDING until settle); otherwise it is finished here. */
+static void deliver_local(struct deliverer *w, const char *id, const struct queue_envelope *env,
+                          const char *rcpt, const struct auth_recipient *rc, struct outcome *o,
+                          bool later)
+{
+    char *error = NULL, *path = NULL, *mailbox;
+    if (rc->mailbox != NULL && rc->mailbox[0] != '\0') {
+        mailbox = strdup(rc->mailbox);
+        if (mailbox == NULL) {
+            outcome_set(o, QUEUE_RCPT_DEFERRED, "4.3.0 out of memory");
+            return;
+        }
+    } else {
+        mailbox = default_mailbox(rc);
+        if (mailbox == NULL) {
+            outcome_set(o, QUEUE_RCPT_DEFERRED,
+                        "4.3.5 no mailbox path can be derived from the entry's address");
+            return;
+        }
+    }
+    if (later && w->pending_count == PENDING_MAX)
+        settle(w);
+    struct pending *p = &w->pending[w->pending_count];
+    *p = (struct pending){
+        .target = {
+            .base = w->conf->delivery.mailbox_base,
+            .mailbox = mailbox,
+            .hostname = w->conf->server.hostname,
+            .quota_bytes = rc->quota,
+            .quota_permanent = false,
+        },
+        .mailbox = mailbox,
+        .id = id,
+        .rcpt = rcpt,
+        .o = o,
+    };
+    int fd;
+    uint64_t len;
+    if (queue_open_message(w->queue, id, &fd, &len, &error) < 0) {
+        outcome_set(o, QUEUE_RCPT_DEFERRED, "4.3.0 cannot read the queued message: %s",
+                    error != NULL ? error : "out of memory");
+        free(error);
+        free(mailbox);
+        return;
+    }
+    enum maildir_result res;
+    if (later) {
+        res = maildir_deliver_fd_begin(&p->target, env->sender, rcpt, fd, len, &p->delivery,
+                                       &error);
+        if (res == MAILDIR_DELIVERED) {
+            close(fd);
+            o->state = QUEUE_RCPT_PENDING;
+            w->pending_count++;
+            return;
+        }
+    } else {
+        res = maildir_deliver_fd(&p->target, env->sender, rcpt, fd, len, &path, &error);
+    }
+    close(fd);
+    maildir_outcome(o, res, &p->target, id, rcpt, path, error);
     free(path);
     free(error);
-    free(fallback);
+    free(mailbox);
 }
 
 /* header_names_delivered_to - whether the message's header section has a
@@ -529,7 +638,9 @@ static void deliver_expansion(struct deliverer *w, const char *id, const struct 
                         rc->mail_host);
             return;
         }
-        deliver_local(w, id, env, rcpt, rc, o);
+        /* Finished here: the copy must be durable before the expansion
+         * commits (a failed copy must not be expanded twice). */
+        deliver_local(w, id, env, rcpt, rc, o, false);
         if (o->state != QUEUE_RCPT_DELIVERED)
             return;
     }
@@ -540,7 +651,7 @@ static void deliver_expansion(struct deliverer *w, const char *id, const struct 
         log_info("id=%s event=expanded rcpt=%s kind=%s targets=%zu new_id=%s", id,
                  log_quote(quoted, sizeof quoted, rcpt), auth_kind_name(rc->kind), targets->count,
                  new_id);
-        if (result_add_new(&w->res, new_id) < 0)
+        if (result_add_new(w->cur, new_id) < 0)
             log_warning("id=%s event=job_add_failed error=\"out of memory\"", new_id);
     } else {
         log_info("id=%s event=expanded rcpt=%s kind=%s targets=0", id,
@@ -581,7 +692,7 @@ static void route(struct deliverer *w, const char *id, const struct queue_envelo
         if (rc->status == AUTH_USER_HELD)
             outcome_set(o, QUEUE_RCPT_DEFERRED, "4.2.1 mailbox held");
         else
-            deliver_local(w, id, env, rcpt, rc, o);
+            deliver_local(w, id, env, rcpt, rc, o, true);
         break;
     case AUTH_KIND_REMOTE_NODE:
         outcome_set(o, QUEUE_RCPT_DEFERRED, "4.4.0 awaiting outbound transport (node %s)",
@@ -613,17 +724,6 @@ done:
     auth_response_clear(&resp);
 }
 
-/* others_final - whether every recipient but index is final. */
-static bool others_final(const struct queue_envelope *env, size_t index)
-{
-    for (size_t i = 0; i < env->rcpt_count; i++) {
-        if (i != index && env->rcpts[i].state != QUEUE_RCPT_DELIVERED &&
-            env->rcpts[i].state != QUEUE_RCPT_FAILED)
-            return false;
-    }
-    return true;
-}
-
 /* log_outcome - the log line of a recorded DEFERRED or FAILED result. */
 static void log_outcome(const char *id, const struct queue_recipient *rc, const struct outcome *o)
 {
@@ -640,126 +740,231 @@ static void log_outcome(const char *id, const struct queue_recipient *rc, const 
     }
 }
 
-/* attempt - one turn on message id in a delivery thread: every due
- * recipient routed and its result recorded; the message removed when all
- * are final. What the work list needs to know goes into w->res. */
-static void attempt(struct deliverer *w, const char *id)
+/* turn_load - the envelope of t->id; when it cannot be had, t->res says
+ * what the work list should do and t->env stays NULL. */
+static void turn_load(struct deliverer *w, struct turn *t)
 {
-    const struct config *conf = w->conf;
-    char quoted[600], qreply[600];
-    struct queue_envelope *env = NULL;
-    char *error = NULL;
-    time_t now = time(NULL);
-    if (queue_load_envelope(w->queue, id, &env, &error) < 0) {
+    char quoted[600], *error = NULL;
+    if (queue_load_envelope(w->queue, t->id, &t->env, &error) < 0) {
         char path[PATH_MAX];
-        int n = snprintf(path, sizeof path, "%s/active/%s", w->r->spool, id);
+        int n = snprintf(path, sizeof path, "%s/active/%s", w->r->spool, t->id);
         if (n > 0 && (size_t)n < sizeof path && access(path, F_OK) < 0 && errno == ENOENT) {
-            w->res.gone = true; /* removed, or never complete */
+            t->res->gone = true; /* removed, or never complete */
         } else {
-            log_error("id=%s event=envelope_unreadable error=%s", id,
+            log_error("id=%s event=envelope_unreadable error=%s", t->id,
                       log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
-            w->res.due = now + conf->queue.retry_max;
+            t->res->due = t->now + w->conf->queue.retry_max;
         }
         free(error);
         return;
     }
-    time_t next = 0;
-    bool mark_failed = false;
-    /* The last result, when it made every recipient final, is recorded by
-     * the removal rather than by a mark (see the top of this file). */
-    struct outcome last = {.state = QUEUE_RCPT_DEFERRED};
-    size_t last_index = SIZE_MAX;
-    for (size_t i = 0; i < env->rcpt_count; i++) {
-        struct queue_recipient *rc = &env->rcpts[i];
-        if (rc->state == QUEUE_RCPT_DELIVERED || rc->state == QUEUE_RCPT_FAILED)
-            continue;
-        if (rc->state == QUEUE_RCPT_DEFERRED && rc->when > now) {
-            if (next == 0 || rc->when < next)
-                next = rc->when;
-            continue;
-        }
-        struct outcome o = {.state = QUEUE_RCPT_DEFERRED};
-        route(w, id, env, i, &o);
-        time_t when = o.state == QUEUE_RCPT_DEFERRED ? retry_at(conf, env, time(NULL)) : 0;
-        if (o.state != QUEUE_RCPT_DEFERRED && others_final(env, i)) {
-            rc->state = o.state;
-            rc->when = 0;
-            last = o;
-            last_index = i;
-            log_outcome(id, rc, &o);
-            break; /* nothing after i is pending */
-        }
-        if (queue_mark_recipient(w->queue, id, i, o.state, when,
-                                 o.state == QUEUE_RCPT_DELIVERED ? NULL : o.reply, &error) < 0) {
-            /* Not recorded: retry soon; a delivered recipient may be
-             * delivered again, never lost. */
-            log_error("id=%s event=mark_failed rcpt=%s error=%s", id,
-                      log_quote(quoted, sizeof quoted, rc->address),
-                      log_quote(qreply, sizeof qreply, error != NULL ? error : "out of memory"));
-            free(error);
-            error = NULL;
-            mark_failed = true;
-            next = now + conf->queue.retry_min;
-            break;
-        }
-        rc->state = o.state;
-        rc->when = when;
-        log_outcome(id, rc, &o);
-        if (o.state == QUEUE_RCPT_DEFERRED && (next == 0 || when < next))
-            next = when;
+    size_t n = t->env->rcpt_count;
+    t->out = calloc(n, sizeof *t->out);
+    t->tried = calloc(n, sizeof *t->tried);
+    t->recorded = calloc(n, sizeof *t->recorded);
+    if (t->out == NULL || t->tried == NULL || t->recorded == NULL) {
+        log_error("id=%s event=attempt_failed error=\"out of memory\"", t->id);
+        queue_envelope_free(&t->env);
+        t->res->due = t->now + w->conf->queue.retry_min;
     }
-    if (!mark_failed && queue_envelope_all_final(env)) {
-        if (queue_remove(w->queue, id, &error) < 0) {
-            log_error("id=%s event=remove_failed error=%s", id,
-                      log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
-            free(error);
-            error = NULL;
-            /* The removal did not record the last result: mark it (at
-             * worst it is redone after a crash, as before any mark). */
-            if (last_index != SIZE_MAX &&
-                queue_mark_recipient(w->queue, id, last_index, last.state, 0,
-                                     last.state == QUEUE_RCPT_DELIVERED ? NULL : last.reply,
-                                     &error) < 0) {
-                log_error(
-                    "id=%s event=mark_failed rcpt=%s error=%s", id,
-                    log_quote(quoted, sizeof quoted, env->rcpts[last_index].address),
-                    log_quote(qreply, sizeof qreply, error != NULL ? error : "out of memory"));
-                free(error);
-            }
-            w->res.due = now + conf->queue.retry_min;
-        } else {
-            log_info("id=%s event=removed recipients=%zu", id, env->rcpt_count);
-            w->res.gone = true;
-        }
-    } else {
-        if (env->arrival + (time_t)conf->queue.max_age < now)
-            log_warning("id=%s event=max_age_exceeded action=kept bounce=not-implemented", id);
-        w->res.due = next != 0 ? next : now + conf->queue.retry_min;
-    }
-    queue_envelope_free(&env);
 }
 
-/* deliverer_main - a delivery thread: wait for a message, attempt it, report
- * through the eventfd; until quit. SIGTERM stays blocked here (inherited
- * mask): the main thread's signalfd takes it. */
+static void turn_free(struct turn *t)
+{
+    queue_envelope_free(&t->env);
+    free(t->out);
+    free(t->tried);
+    free(t->recorded);
+}
+
+/* final_state - DELIVERED and FAILED are final. */
+static bool final_state(enum queue_rcpt_state state)
+{
+    return state == QUEUE_RCPT_DELIVERED || state == QUEUE_RCPT_FAILED;
+}
+
+/* turn_mark - append every result of t that is known and not yet recorded
+ * to its status file (one write, one fsync) and apply them to the
+ * envelope. On failure t->mark_failed: they were not recorded. */
+static void turn_mark(struct deliverer *w, struct turn *t)
+{
+    struct queue_envelope *env = t->env;
+    struct queue_mark *marks = calloc(env->rcpt_count, sizeof *marks);
+    size_t count = 0;
+    char qreply[600], *error = NULL;
+    if (marks == NULL) {
+        t->mark_failed = true;
+        return;
+    }
+    for (size_t i = 0; i < env->rcpt_count; i++) {
+        const struct outcome *o = &t->out[i];
+        if (!t->tried[i] || t->recorded[i] || o->state == QUEUE_RCPT_PENDING)
+            continue;
+        marks[count++] = (struct queue_mark){
+            .index = i,
+            .state = o->state,
+            .when = o->state == QUEUE_RCPT_DEFERRED ? o->when : 0,
+            .reply = o->state == QUEUE_RCPT_DELIVERED ? NULL : o->reply,
+        };
+    }
+    if (count > 0 && queue_mark_recipients(w->queue, t->id, marks, count, &error) < 0) {
+        /* Not recorded: retry soon; a delivered recipient may be delivered
+         * again, never lost. */
+        log_error("id=%s event=mark_failed recipients=%zu error=%s", t->id, count,
+                  log_quote(qreply, sizeof qreply, error != NULL ? error : "out of memory"));
+        free(error);
+        t->mark_failed = true;
+        free(marks);
+        return;
+    }
+    for (size_t k = 0; k < count; k++) {
+        size_t i = marks[k].index;
+        struct queue_recipient *rc = &env->rcpts[i];
+        rc->state = t->out[i].state;
+        rc->when = marks[k].when;
+        t->recorded[i] = true;
+        log_outcome(t->id, rc, &t->out[i]);
+    }
+    free(marks);
+}
+
+/* turn_route - route every due recipient of t. Local deliveries only get
+ * written (w->pending); should the pending list fill up in the middle of
+ * this message, what is settled so far is marked so that a crash does not
+ * redo more than PENDING_MAX recipients of one message. */
+static void turn_route(struct deliverer *w, struct turn *t)
+{
+    struct queue_envelope *env = t->env;
+    w->cur = t->res;
+    for (size_t i = 0; i < env->rcpt_count; i++) {
+        struct queue_recipient *rc = &env->rcpts[i];
+        if (final_state(rc->state) || (rc->state == QUEUE_RCPT_DEFERRED && rc->when > t->now))
+            continue;
+        if (w->pending_count == PENDING_MAX) {
+            settle(w);
+            turn_mark(w, t);
+            if (t->mark_failed)
+                return;
+        }
+        struct outcome *o = &t->out[i];
+        *o = (struct outcome){.state = QUEUE_RCPT_DEFERRED};
+        t->tried[i] = true;
+        route(w, t->id, env, i, o);
+        if (o->state == QUEUE_RCPT_DEFERRED)
+            o->when = retry_at(w->conf, env, time(NULL));
+    }
+}
+
+/* turn_record - after settle: remove the message when every recipient is
+ * final (the removal records the results: staged here, made durable by
+ * the caller's queue_sync), else mark the results. Fills t->res. */
+static void turn_record(struct deliverer *w, struct turn *t)
+{
+    const struct config *conf = w->conf;
+    struct queue_envelope *env = t->env;
+    char quoted[600], *error = NULL;
+    bool all_final = !t->mark_failed;
+    for (size_t i = 0; i < env->rcpt_count && all_final; i++)
+        all_final = final_state(t->tried[i] ? t->out[i].state : env->rcpts[i].state);
+    if (all_final) {
+        if (queue_remove_stage(w->queue, t->id, &error) == 0) {
+            t->removing = true;
+            for (size_t i = 0; i < env->rcpt_count; i++) {
+                if (t->tried[i] && !t->recorded[i]) {
+                    env->rcpts[i].state = t->out[i].state;
+                    env->rcpts[i].when = 0;
+                    log_outcome(t->id, &env->rcpts[i], &t->out[i]);
+                }
+            }
+            return;
+        }
+        log_error("id=%s event=remove_failed error=%s", t->id,
+                  log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
+        free(error);
+    }
+    if (!t->mark_failed)
+        turn_mark(w, t);
+    if (t->mark_failed) {
+        t->res->due = t->now + conf->queue.retry_min;
+        return;
+    }
+    time_t next = 0;
+    for (size_t i = 0; i < env->rcpt_count; i++) {
+        const struct queue_recipient *rc = &env->rcpts[i];
+        if (rc->state == QUEUE_RCPT_DEFERRED && (next == 0 || rc->when < next))
+            next = rc->when;
+    }
+    if (queue_envelope_all_final(env)) {
+        /* final, but the removal failed: try it again soon */
+        t->res->due = t->now + conf->queue.retry_min;
+        return;
+    }
+    if (env->arrival + (time_t)conf->queue.max_age < t->now)
+        log_warning("id=%s event=max_age_exceeded action=kept bounce=not-implemented", t->id);
+    t->res->due = next != 0 ? next : t->now + conf->queue.retry_min;
+}
+
+/* attempt_batch - one turn on the thread's messages: route every due
+ * recipient of each, settle the Maildir deliveries together, record the
+ * results, and make the removals durable with one queue_sync. What the
+ * work list needs to know goes into w->res[]. */
+static void attempt_batch(struct deliverer *w, size_t count)
+{
+    struct turn turns[BATCH_MAX];
+    char quoted[600], *error = NULL;
+    bool removing = false;
+    for (size_t j = 0; j < count; j++) {
+        turns[j] = (struct turn){.id = w->ids[j], .res = &w->res[j], .now = time(NULL)};
+        turn_load(w, &turns[j]);
+        if (turns[j].env != NULL)
+            turn_route(w, &turns[j]);
+    }
+    settle(w);
+    for (size_t j = 0; j < count; j++) {
+        if (turns[j].env != NULL) {
+            turn_record(w, &turns[j]);
+            removing = removing || turns[j].removing;
+        }
+    }
+    int synced = removing ? queue_sync(w->queue, &error) : 0;
+    if (synced < 0) {
+        /* The messages are unlinked but maybe not durably: after a crash
+         * one may come back and be delivered again (never lost). */
+        log_error("event=remove_sync_failed error=%s",
+                  log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
+        free(error);
+    }
+    for (size_t j = 0; j < count; j++) {
+        struct turn *t = &turns[j];
+        if (t->removing) {
+            queue_remove_status(w->queue, t->id);
+            log_info("id=%s event=removed recipients=%zu", t->id, t->env->rcpt_count);
+            t->res->gone = true;
+        }
+        turn_free(t);
+    }
+}
+
+/* deliverer_main - a delivery thread: wait for messages, attempt them,
+ * report through the eventfd; until quit. SIGTERM stays blocked here
+ * (inherited mask): the main thread's signalfd takes it. */
 static void *deliverer_main(void *arg)
 {
     struct deliverer *w = arg;
     struct runner *r = w->r;
     pthread_mutex_lock(&r->mutex);
     for (;;) {
-        while (!w->has_task && !r->quit)
+        while (w->task_count == 0 && !r->quit)
             pthread_cond_wait(&w->cond, &r->mutex);
-        if (!w->has_task)
+        if (w->task_count == 0)
             break;
-        char id[QUEUE_ID_SIZE];
-        memcpy(id, w->id, sizeof id);
+        size_t count = w->task_count;
         pthread_mutex_unlock(&r->mutex);
 
-        attempt(w, id);
+        attempt_batch(w, count);
 
         pthread_mutex_lock(&r->mutex);
-        w->has_task = false;
+        w->task_count = 0;
         w->done = true;
         uint64_t one = 1;
         while (write(r->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
@@ -796,16 +1001,20 @@ static void arm(struct runner *r, time_t due)
         log_error("event=runner_timer_failed error=\"out of memory\"");
 }
 
-/* dispatch - hand due, unclaimed messages to idle threads (one pass over
- * the list from where the last pass stopped, so every message gets its
- * turn); then arm the timer for the next due one if a thread stays idle. */
+/* dispatch - hand due, unclaimed messages to idle threads, up to
+ * BATCH_MAX each (one pass over the list from where the last pass stopped,
+ * so every message gets its turn); then arm the timer for the next due one
+ * if a thread stays idle. Batches form only under load: a message that
+ * arrives while a thread is idle goes out alone at once. */
 static void dispatch(struct runner *r)
 {
     if (r->stopping || !r->started)
         return;
     time_t now = time(NULL), earliest = 0;
-    size_t w = 0, seen = 0;
-    while (r->in_flight < r->worker_count && seen < r->job_count) {
+    size_t seen = 0;
+    struct deliverer *wk = NULL;
+    size_t batch = 0;
+    while (seen < r->job_count && (wk != NULL || r->in_flight < r->worker_count)) {
         if (r->cursor >= r->job_count)
             r->cursor = 0;
         struct job *job = &r->jobs[r->cursor++];
@@ -817,15 +1026,28 @@ static void dispatch(struct runner *r)
                 earliest = job->due;
             continue;
         }
-        while (r->workers[w].assigned)
-            w++; /* in_flight < worker_count: an idle one exists */
-        struct deliverer *wk = &r->workers[w];
+        if (wk == NULL) {
+            size_t w = 0;
+            while (r->workers[w].assigned)
+                w++; /* in_flight < worker_count: an idle one exists */
+            wk = &r->workers[w];
+            wk->assigned = true;
+            r->in_flight++;
+            batch = 0;
+        }
         job->busy = true;
-        wk->assigned = true;
-        r->in_flight++;
+        memcpy(wk->ids[batch++], job->id, QUEUE_ID_SIZE);
+        if (batch == BATCH_MAX) {
+            pthread_mutex_lock(&r->mutex);
+            wk->task_count = batch;
+            pthread_cond_signal(&wk->cond);
+            pthread_mutex_unlock(&r->mutex);
+            wk = NULL;
+        }
+    }
+    if (wk != NULL) {
         pthread_mutex_lock(&r->mutex);
-        memcpy(wk->id, job->id, QUEUE_ID_SIZE);
-        wk->has_task = true;
+        wk->task_count = batch;
         pthread_cond_signal(&wk->cond);
         pthread_mutex_unlock(&r->mutex);
     }
@@ -846,33 +1068,32 @@ static void on_wake(void *ctx, unsigned events)
         struct deliverer *wk = &r->workers[i];
         pthread_mutex_lock(&r->mutex);
         bool done = wk->done;
-        struct result res = {0};
-        char id[QUEUE_ID_SIZE];
-        if (done) {
-            /* res and id are the thread's own until it reports done */
-            res = wk->res;
-            memcpy(id, wk->id, sizeof id);
-            wk->done = false;
-            wk->res = (struct result){0};
-        }
+        wk->done = false;
         pthread_mutex_unlock(&r->mutex);
         if (!done)
             continue;
+        /* ids and res are the thread's own until it reports done, and
+         * stay untouched until it is handed new ones */
         wk->assigned = false;
         r->in_flight--;
-        struct job *job = job_find(r, id);
-        if (job != NULL) {
-            job->busy = false;
-            if (res.gone)
-                job_drop(r, job);
-            else
-                job->due = res.due;
+        for (size_t k = 0; k < BATCH_MAX && wk->ids[k][0] != '\0'; k++) {
+            struct result *res = &wk->res[k];
+            struct job *job = job_find(r, wk->ids[k]);
+            if (job != NULL) {
+                job->busy = false;
+                if (res->gone)
+                    job_drop(r, job);
+                else
+                    job->due = res->due;
+            }
+            for (size_t n = 0; n < res->new_count; n++) {
+                if (job_add(r, res->new_ids[n]) < 0)
+                    log_warning("id=%s event=job_add_failed error=\"out of memory\"",
+                                res->new_ids[n]);
+            }
+            result_clear(res);
+            wk->ids[k][0] = '\0';
         }
-        for (size_t k = 0; k < res.new_count; k++) {
-            if (job_add(r, res.new_ids[k]) < 0)
-                log_warning("id=%s event=job_add_failed error=\"out of memory\"", res.new_ids[k]);
-        }
-        result_clear(&res);
     }
     if (r->stopping) {
         if (r->in_flight == 0)
@@ -1008,7 +1229,8 @@ static void stop_workers(struct runner *r)
         struct deliverer *w = &r->workers[i];
         if (w->thread_started)
             pthread_join(w->thread, NULL);
-        result_clear(&w->res);
+        for (size_t k = 0; k < BATCH_MAX; k++)
+            result_clear(&w->res[k]);
         auth_client_free(&w->auth);
         w->queue = NULL; /* the runner's, closed by its owner */
         pthread_cond_destroy(&w->cond);

@@ -267,6 +267,49 @@ START_TEST(test_deliver_fd)
 }
 END_TEST
 
+/* The batched order (written, link, finish for several deliveries) leaves
+ * each message once in new/, nothing in tmp/; abort after link takes the
+ * link back. */
+START_TEST(test_batched_finish_and_abort_after_link)
+{
+    struct maildir_target a = target_for("batch-a"), b = target_for("batch-b");
+    struct maildir_delivery *da = NULL, *db = NULL, *dc = NULL;
+    char *error = NULL, *pa = NULL, *pb = NULL, *d;
+    size_t l;
+
+    ck_assert_int_eq(maildir_delivery_begin(&a, "s@x", "a@y", &da, &error), MAILDIR_DELIVERED);
+    ck_assert_int_eq(maildir_delivery_begin(&b, "s@x", "b@y", &db, &error), MAILDIR_DELIVERED);
+    ck_assert_int_eq(maildir_delivery_begin(&b, "s@x", "c@y", &dc, &error), MAILDIR_DELIVERED);
+    ck_assert_int_eq(maildir_delivery_write(da, message, strlen(message), &error),
+                     MAILDIR_DELIVERED);
+    ck_assert_int_eq(maildir_delivery_write(db, message, strlen(message), &error),
+                     MAILDIR_DELIVERED);
+    ck_assert_int_eq(maildir_delivery_write(dc, message, strlen(message), &error),
+                     MAILDIR_DELIVERED);
+    ck_assert_int_eq(maildir_delivery_written(da, &error), MAILDIR_DELIVERED);
+    ck_assert_int_eq(maildir_delivery_written(db, &error), MAILDIR_DELIVERED);
+    ck_assert_int_eq(maildir_delivery_written(dc, &error), MAILDIR_DELIVERED);
+    ck_assert_int_eq(maildir_delivery_link(da, &error), MAILDIR_DELIVERED);
+    ck_assert_int_eq(maildir_delivery_link(db, &error), MAILDIR_DELIVERED);
+    ck_assert_int_eq(maildir_delivery_link(dc, &error), MAILDIR_DELIVERED);
+    ck_assert_int_eq(count_dir("batch-b/new"), 2);
+    maildir_delivery_abort(&dc);
+    ck_assert_ptr_null(dc);
+    ck_assert_int_eq(maildir_delivery_finish(&da, &pa, &error), MAILDIR_DELIVERED);
+    ck_assert_int_eq(maildir_delivery_finish(&db, &pb, &error), MAILDIR_DELIVERED);
+    ck_assert_int_eq(count_dir("batch-a/new"), 1);
+    ck_assert_int_eq(count_dir("batch-b/new"), 1); /* c's link was taken back */
+    ck_assert_int_eq(count_dir("batch-a/tmp"), 0);
+    ck_assert_int_eq(count_dir("batch-b/tmp"), 0);
+    d = read_all(pb, &l);
+    ck_assert_str_eq(d, "Return-Path: <s@x>\nDelivered-To: b@y\nSubject: hi\nFrom: a@example.net\n\n"
+                        "line one\nbare\rcr stays\n.dot\n\nend\n");
+    free(d);
+    free(pa);
+    free(pb);
+}
+END_TEST
+
 START_TEST(test_unique_names_10000)
 {
     struct maildir_target t = target_for("many");
@@ -532,6 +575,7 @@ static Suite *maildir_suite(void)
     tcase_add_test(tc, test_chunks_split_crlf);
     tcase_add_test(tc, test_trailing_cr_kept);
     tcase_add_test(tc, test_deliver_fd);
+    tcase_add_test(tc, test_batched_finish_and_abort_after_link);
     tcase_add_test(tc, test_unique_name_escapes_host);
     tcase_add_test(tc, test_path_escapes_refused);
     tcase_add_test(tc, test_folders);
