@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,6 +23,36 @@
 #define OUT_BUFFER_SIZE 65536
 #define MAX_TRACE_VALUE 2048 /* sender or recipient; RFC 5321 paths are 256 */
 #define MAX_CREATE_TRIES 16
+#define MAX_DEFERRED_SYNCS 8
+#define MAX_UNSYNCED_FOLDERS 1024
+
+/* Folders whose new entries still need an fsync: done in
+ * maildir_delivery_finish after the message's own fsyncs rather than right
+ * after each mkdir. On a journalled file system the message's fsync then
+ * commits the mkdirs too, and these fsyncs find nothing left to write,
+ * where an fsync right after each mkdir cost a journal commit apiece (and
+ * a first delivery creates two or three folders). */
+struct dir_syncs {
+    int fds[MAX_DEFERRED_SYNCS];
+    size_t count;
+    /* the folders this delivery created and published in unsynced[] */
+    struct folder_key {
+        dev_t dev;
+        ino_t ino;
+    } created[MAX_DEFERRED_SYNCS * 3];
+    size_t created_count;
+};
+
+/* Folders created by a delivery of this process whose parent is not yet
+ * fsync'd. Another delivery (another thread) that walks through one of them
+ * must not count its message delivered before that parent is durable, so it
+ * fsyncs the parent too. Creating a folder and publishing it here happen
+ * under the lock, and a walker looks only after it opened the folder: it
+ * cannot see the folder without seeing it here. Full: the creator fsyncs at
+ * once, as if there were no table. */
+static pthread_mutex_t unsynced_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct folder_key unsynced[MAX_UNSYNCED_FOLDERS];
+static atomic_size_t unsynced_count;
 
 struct maildir_delivery {
     const struct maildir_target *target;
@@ -33,6 +64,7 @@ struct maildir_delivery {
     char host[256];
     char name[512];
     uint64_t size; /* bytes on disk */
+    struct dir_syncs syncs;
     enum { STAGE_WRITING, STAGE_WRITTEN, STAGE_LINKED } stage;
     bool linked_not_renamed; /* STAGE_LINKED: the tmp/ name is still there */
     char new_name[512 + 32];
@@ -128,15 +160,52 @@ static bool valid_component(const char *s, size_t len)
     return true;
 }
 
+/* unsynced_has - whether the folder open at fd is in unsynced[]. */
+static bool unsynced_has(int fd)
+{
+    struct stat st;
+    bool found = false;
+
+    if (fstat(fd, &st) < 0)
+        return true; /* cannot tell: treat it as not durable */
+    pthread_mutex_lock(&unsynced_lock);
+    for (size_t i = 0; i < unsynced_count && !found; i++)
+        found = unsynced[i].dev == st.st_dev && unsynced[i].ino == st.st_ino;
+    pthread_mutex_unlock(&unsynced_lock);
+    return found;
+}
+
+/* unsynced_drop - remove the folders syncs created from unsynced[]: their
+ * parents are durable now. */
+static void unsynced_drop(struct dir_syncs *syncs)
+{
+    pthread_mutex_lock(&unsynced_lock);
+    for (size_t k = 0; k < syncs->created_count; k++) {
+        for (size_t i = 0; i < unsynced_count; i++) {
+            if (unsynced[i].dev == syncs->created[k].dev &&
+                unsynced[i].ino == syncs->created[k].ino) {
+                unsynced[i] = unsynced[--unsynced_count];
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&unsynced_lock);
+    syncs->created_count = 0;
+}
+
 /* open_dir - open (creating with mode 0700 when missing) the folder name below
- * dir_fd, never through a symlink. *created_r tells the caller to fsync dir_fd
- * so the new entry survives a crash together with the message below it. */
-static enum maildir_result open_dir(int dir_fd, const char *name, int *fd_r, bool *created_r,
-                                    char **error_r)
+ * dir_fd, never through a symlink. *parent_sync_r tells the caller that
+ * dir_fd must be fsync'd before the delivery counts: this call created the
+ * folder (published in unsynced[] and syncs->created when syncs is given),
+ * or another delivery did and has not fsync'd dir_fd yet. */
+static enum maildir_result open_dir(int dir_fd, const char *name, int *fd_r, bool *parent_sync_r,
+                                    struct dir_syncs *syncs, char **error_r)
 {
     for (int tries = 0; tries < 3; tries++) {
         int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd >= 0) {
+            if (syncs != NULL && unsynced_count > 0 && unsynced_has(fd))
+                *parent_sync_r = true;
             *fd_r = fd;
             return MAILDIR_DELIVERED;
         }
@@ -148,13 +217,33 @@ static enum maildir_result open_dir(int dir_fd, const char *name, int *fd_r, boo
             error_set(error_r, "open %s: %s", name, strerror(errno));
             return io_result(errno);
         }
+        pthread_mutex_lock(&unsynced_lock);
         if (mkdirat(dir_fd, name, 0700) < 0) {
-            if (errno != EEXIST) {
-                error_set(error_r, "mkdir %s: %s", name, strerror(errno));
-                return io_result(errno);
+            int err = errno;
+            pthread_mutex_unlock(&unsynced_lock);
+            if (err != EEXIST) {
+                error_set(error_r, "mkdir %s: %s", name, strerror(err));
+                return io_result(err);
             }
-        } else {
-            *created_r = true;
+            continue;
+        }
+        *parent_sync_r = true;
+        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (fd >= 0 && syncs != NULL &&
+            syncs->created_count < sizeof(syncs->created) / sizeof(syncs->created[0]) &&
+            unsynced_count < MAX_UNSYNCED_FOLDERS && fstat(fd, &st) == 0) {
+            unsynced[unsynced_count++] = (struct folder_key){st.st_dev, st.st_ino};
+            syncs->created[syncs->created_count++] = (struct folder_key){st.st_dev, st.st_ino};
+        }
+        pthread_mutex_unlock(&unsynced_lock);
+        if (fd >= 0) {
+            *fd_r = fd;
+            return MAILDIR_DELIVERED;
+        }
+        if (errno != ENOENT) {
+            error_set(error_r, "open %s: %s", name, strerror(errno));
+            return io_result(errno);
         }
     }
     error_set(error_r, "open %s: keeps disappearing", name);
@@ -169,6 +258,56 @@ static enum maildir_result sync_dir(int fd, const char *what, char **error_r)
         return io_result(errno);
     }
     return MAILDIR_DELIVERED;
+}
+
+/* defer_sync - dir_fd must be fsync'd before the delivery counts: done by
+ * run_syncs in maildir_delivery_finish. Past MAX_DEFERRED_SYNCS (a very deep
+ * new path) it is fsync'd at once. */
+static enum maildir_result defer_sync(struct dir_syncs *syncs, int dir_fd, const char *what,
+                                      char **error_r)
+{
+    int fd;
+
+    if (syncs->count == MAX_DEFERRED_SYNCS)
+        return sync_dir(dir_fd, what, error_r);
+    fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        error_set(error_r, "dup %s: %s", what, strerror(errno));
+        return io_result(errno);
+    }
+    syncs->fds[syncs->count++] = fd;
+    return MAILDIR_DELIVERED;
+}
+
+/* run_syncs - fsync every deferred folder, innermost first; then the
+ * folders this delivery created are durable and leave unsynced[]. */
+static enum maildir_result run_syncs(struct dir_syncs *syncs, char **error_r)
+{
+    for (size_t i = syncs->count; i > 0; i--) {
+        enum maildir_result res = sync_dir(syncs->fds[i - 1], "new mailbox folder", error_r);
+        if (res != MAILDIR_DELIVERED)
+            return res;
+        close(syncs->fds[i - 1]);
+        syncs->count = i - 1;
+    }
+    unsynced_drop(syncs);
+    return MAILDIR_DELIVERED;
+}
+
+/* close_syncs - a delivery that ends without run_syncs (failure, abort):
+ * its folders exist and others may deliver below them, so their parents are
+ * still fsync'd; only when that works do they leave unsynced[]. */
+static void close_syncs(struct dir_syncs *syncs)
+{
+    char *error = NULL;
+
+    if (syncs->count > 0 || syncs->created_count > 0) {
+        if (run_syncs(syncs, &error) != MAILDIR_DELIVERED)
+            free(error);
+    }
+    for (size_t i = 0; i < syncs->count; i++)
+        close(syncs->fds[i]);
+    syncs->count = 0;
 }
 
 /* relative_mailbox - the mailbox path below base, or NULL (PERMFAIL) when an
@@ -190,7 +329,7 @@ static const char *relative_mailbox(const char *base, const char *mailbox)
  * time with openat(O_NOFOLLOW), creating what is missing: nothing the
  * directory says can make us open or create anything outside base. */
 static enum maildir_result open_mailbox(const char *base, const char *mailbox, int *fd_r,
-                                        char **error_r)
+                                        struct dir_syncs *syncs, char **error_r)
 {
     const char *rel, *p;
     int fd;
@@ -220,9 +359,9 @@ static enum maildir_result open_mailbox(const char *base, const char *mailbox, i
         }
         memcpy(comp, p, len);
         comp[len] = '\0';
-        res = open_dir(fd, comp, &next, &created, error_r);
+        res = open_dir(fd, comp, &next, &created, syncs, error_r);
         if (res == MAILDIR_DELIVERED && created)
-            res = sync_dir(fd, comp, error_r);
+            res = defer_sync(syncs, fd, comp, error_r);
         close(fd);
         if (res != MAILDIR_DELIVERED) {
             if (next >= 0)
@@ -243,7 +382,8 @@ static enum maildir_result open_mailbox(const char *base, const char *mailbox, i
 
 /* open_subdirs - open new/ and tmp/ of the Maildir at box_fd (either output
  * may be NULL), creating cur, new and tmp (mode 0700) the first time. */
-static enum maildir_result open_subdirs(int box_fd, int *new_fd_r, int *tmp_fd_r, char **error_r)
+static enum maildir_result open_subdirs(int box_fd, int *new_fd_r, int *tmp_fd_r,
+                                        struct dir_syncs *syncs, char **error_r)
 {
     static const char *const subs[] = {"cur", "new", "tmp"};
     int fds[3] = {-1, -1, -1};
@@ -256,15 +396,17 @@ static enum maildir_result open_subdirs(int box_fd, int *new_fd_r, int *tmp_fd_r
         close_fd(&fds[1]);
         close_fd(&fds[2]);
         for (size_t i = 0; i < 3 && res == MAILDIR_DELIVERED; i++)
-            res = open_dir(box_fd, subs[i], &fds[i], &created, error_r);
+            res = open_dir(box_fd, subs[i], &fds[i], &created, syncs, error_r);
         close_fd(&fds[0]);
-        if (res == MAILDIR_DELIVERED && created)
-            res = sync_dir(box_fd, "maildir", error_r);
-        if (res != MAILDIR_DELIVERED) {
-            close_fd(&fds[1]);
-            close_fd(&fds[2]);
-            return res;
-        }
+    } else if (unsynced_count > 0 && (unsynced_has(fds[1]) || unsynced_has(fds[2]))) {
+        created = true; /* another delivery's new folders, box not fsync'd yet */
+    }
+    if (res == MAILDIR_DELIVERED && created)
+        res = defer_sync(syncs, box_fd, "maildir", error_r);
+    if (res != MAILDIR_DELIVERED) {
+        close_fd(&fds[1]);
+        close_fd(&fds[2]);
+        return res;
     }
     if (new_fd_r != NULL)
         *new_fd_r = fds[1];
@@ -310,7 +452,7 @@ static enum maildir_result open_folder(struct maildir_delivery *d, const char *f
     }
     if (snprintf(name, sizeof(name), ".%s", folder) >= (int)sizeof(name))
         return error_set(error_r, "folder name too long"), MAILDIR_PERMFAIL;
-    res = open_dir(d->root_fd, name, &d->box_fd, &created, error_r);
+    res = open_dir(d->root_fd, name, &d->box_fd, &created, NULL, error_r);
     if (res != MAILDIR_DELIVERED)
         return res;
     fd = openat(d->box_fd, "maildirfolder",
@@ -396,6 +538,7 @@ static void delivery_free(struct maildir_delivery **delivery, bool unlink_tmp)
     }
     close_fd(&d->tmp_fd);
     close_fd(&d->new_fd);
+    close_syncs(&d->syncs);
     if (d->box_fd != d->root_fd)
         close_fd(&d->box_fd);
     close_fd(&d->root_fd);
@@ -468,7 +611,7 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
         snprintf(d->host, sizeof(d->host), "localhost");
     }
 
-    res = open_mailbox(target->base, target->mailbox, &d->root_fd, error_r);
+    res = open_mailbox(target->base, target->mailbox, &d->root_fd, &d->syncs, error_r);
     if (res != MAILDIR_DELIVERED)
         goto fail;
     rel = relative_mailbox(target->base, target->mailbox);
@@ -493,11 +636,11 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
         goto fail;
     /* The quota's cur/new/tmp live in the root even when delivering to a folder. */
     if (d->box_fd != d->root_fd) {
-        res = open_subdirs(d->root_fd, NULL, NULL, error_r);
+        res = open_subdirs(d->root_fd, NULL, NULL, &d->syncs, error_r);
         if (res != MAILDIR_DELIVERED)
             goto fail;
     }
-    res = open_subdirs(d->box_fd, &d->new_fd, &d->tmp_fd, error_r);
+    res = open_subdirs(d->box_fd, &d->new_fd, &d->tmp_fd, &d->syncs, error_r);
     if (res != MAILDIR_DELIVERED)
         goto fail;
     res = quota_check(d, 0, 1, error_r);
@@ -662,6 +805,10 @@ enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, 
         res = io_result(err);
         goto fail;
     }
+    /* The folders on the way, when new: durable before the message counts. */
+    res = run_syncs(&d->syncs, error_r);
+    if (res != MAILDIR_DELIVERED)
+        goto fail;
     close_fd(&d->fd);
     if (d->linked_not_renamed)
         unlinkat(d->tmp_fd, d->name, 0);

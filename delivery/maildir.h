@@ -14,9 +14,14 @@
  *
  * What is fsync'd when (a caller may record the delivery as done only after
  * maildir_delivery_finish returned MAILDIR_DELIVERED):
- *   - a folder this module creates (the mailbox path, cur/new/tmp, a
- *     Maildir++ folder): its parent, right after the mkdir, before anything
- *     is written below it;
+ *   - a folder this module creates (the mailbox path, cur/new/tmp): its
+ *     parent, in maildir_delivery_finish after new/ (the message's own fsync
+ *     commits the mkdirs too on a journalled file system, so this finds
+ *     nothing left to write). Another thread's delivery that walks through
+ *     such a folder before its creator got there fsyncs that parent too
+ *     (the process keeps a table of them), so no delivery counts before
+ *     the path to it is durable. A Maildir++ folder's parent is fsync'd
+ *     right after its mkdir;
  *   - the message: its file in tmp/ (after the last write), then new/ after
  *     the link. Should the fsync of new/ fail, the new/ entry is unlinked
  *     again so that the retry does not leave two copies;
