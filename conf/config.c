@@ -71,6 +71,9 @@ static const char *const log_level_names[] = {[LOG_LEVEL_ERROR] = "error",
 static const char *const profile_names[] = {"dirmail", "qmail-ldap", "inetlocalmailrecipient",
                                             "active-directory"};
 static const char *const tls_protocol_names[] = {"TLSv1.2", "TLSv1.3"};
+static const char *const delivery_sync_names[] = {[DELIVERY_SYNC_AUTO] = "auto",
+                                                  [DELIVERY_SYNC_FSYNC] = "fsync",
+                                                  [DELIVERY_SYNC_SYNCFS] = "syncfs"};
 static const char *const disabled_policy_names[] = {
     [LDAP_DISABLED_REJECT] = "reject", [LDAP_DISABLED_HOLD] = "hold"};
 
@@ -140,7 +143,7 @@ static const char *const queue_keys[] = {"max_age",       "retry_min",        "r
                                          "scan_interval", "delivery_threads", NULL};
 static const char *const cache_keys[] = {"positive_ttl", "negative_ttl", "auth_ttl",
                                          "stale_ttl",    "size",         NULL};
-static const char *const delivery_keys[] = {"mailbox_base", NULL};
+static const char *const delivery_keys[] = {"mailbox_base", "sync_method", NULL};
 static const char *const limits_keys[] = {"line_length",
                                           "text_line_length",
                                           "message_size",
@@ -1379,8 +1382,12 @@ static int load_rest(struct loader *ld, struct config *conf)
                     "queue.retry_max (%u) must not be less than queue.retry_min (%u)", q->retry_max,
                     q->retry_min);
 
-    if (get_string(ld, delivery, "mailbox_base", &conf->delivery.mailbox_base, STR_ABSPATH) < 0)
+    unsigned sync_method = conf->delivery.sync_method;
+    if (get_string(ld, delivery, "mailbox_base", &conf->delivery.mailbox_base, STR_ABSPATH) < 0 ||
+        get_enum(ld, delivery, "sync_method", delivery_sync_names, COUNT(delivery_sync_names),
+                 &sync_method) < 0)
         return -1;
+    conf->delivery.sync_method = (enum config_delivery_sync)sync_method;
 
     struct config_cache *c = &conf->cache;
     if (get_uint(ld, cache, "positive_ttl", &c->positive_ttl, 0, 86400) < 0 ||
@@ -1791,6 +1798,7 @@ void config_print(const struct config *conf, FILE *out)
     print_uint(out, in, "size", conf->cache.size);
     fputs("};\n\ndelivery = {\n", out);
     print_str(out, in, "mailbox_base", conf->delivery.mailbox_base, "");
+    print_str(out, in, "sync_method", delivery_sync_names[conf->delivery.sync_method], "");
     fputs("};\n\nlimits = {\n", out);
     const struct config_limits *lim = &conf->limits;
     print_uint(out, in, "line_length", lim->line_length);
@@ -1822,4 +1830,9 @@ const char *config_service_type_name(enum service_type type)
 bool config_service_implicit_tls(enum service_type type)
 {
     return type == SERVICE_SUBMISSIONS || type == SERVICE_POP3S || type == SERVICE_IMAPS;
+}
+
+const char *config_delivery_sync_name(enum config_delivery_sync method)
+{
+    return (size_t)method < COUNT(delivery_sync_names) ? delivery_sync_names[method] : "?";
 }

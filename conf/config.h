@@ -134,9 +134,20 @@ struct config_queue {
     unsigned delivery_threads; /* messages the runner delivers at once (1..64) */
 };
 
+/* How Maildir deliveries are made durable (delivery/fs_sync.h). */
+enum config_delivery_sync {
+    DELIVERY_SYNC_AUTO,   /* syncfs where the file system journals, else fsync */
+    DELIVERY_SYNC_FSYNC,  /* fsync every file and folder */
+    DELIVERY_SYNC_SYNCFS, /* one syncfs per turn of deliveries */
+};
+
 struct config_delivery {
     char *mailbox_base; /* relative mailbox paths from the directory live below it */
+    enum config_delivery_sync sync_method;
 };
+
+/* config_delivery_sync_name - "auto", "fsync" or "syncfs". */
+const char *config_delivery_sync_name(enum config_delivery_sync method);
 
 struct config_limits {
     unsigned line_length;         /* protocol command line, octets (SMTP: 512) */

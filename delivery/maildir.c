@@ -755,7 +755,7 @@ enum maildir_result maildir_delivery_link(struct maildir_delivery *d, char **err
     res = maildir_delivery_written(d, error_r);
     if (res != MAILDIR_DELIVERED)
         return res;
-    if (fsync(d->fd) < 0) {
+    if (!d->target->sync_by_caller && fsync(d->fd) < 0) {
         error_set(error_r, "fsync tmp/%s: %s", d->name, strerror(errno));
         return io_result(errno);
     }
@@ -796,7 +796,7 @@ enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, 
     res = maildir_delivery_link(d, error_r);
     if (res != MAILDIR_DELIVERED)
         goto fail;
-    if (fsync(d->new_fd) < 0) {
+    if (!d->target->sync_by_caller && fsync(d->new_fd) < 0) {
         /* The message may or may not survive a crash: take it back so the
          * retry does not deliver it twice. */
         int err = errno;
@@ -805,10 +805,18 @@ enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, 
         res = io_result(err);
         goto fail;
     }
-    /* The folders on the way, when new: durable before the message counts. */
-    res = run_syncs(&d->syncs, error_r);
-    if (res != MAILDIR_DELIVERED)
-        goto fail;
+    /* The folders on the way, when new: durable before the message counts
+     * (with sync_by_caller, its syncfs after the link made them so). */
+    if (d->target->sync_by_caller) {
+        for (size_t i = 0; i < d->syncs.count; i++)
+            close(d->syncs.fds[i]);
+        d->syncs.count = 0;
+        unsynced_drop(&d->syncs);
+    } else {
+        res = run_syncs(&d->syncs, error_r);
+        if (res != MAILDIR_DELIVERED)
+            goto fail;
+    }
     close_fd(&d->fd);
     if (d->linked_not_renamed)
         unlinkat(d->tmp_fd, d->name, 0);
@@ -834,6 +842,11 @@ fail:
     }
     delivery_free(delivery, true);
     return res;
+}
+
+int maildir_delivery_dir_fd(const struct maildir_delivery *delivery)
+{
+    return delivery->new_fd;
 }
 
 void maildir_delivery_abort(struct maildir_delivery **delivery)

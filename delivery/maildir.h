@@ -66,6 +66,10 @@ struct maildir_target {
     /* Whether exceeding the quota is a permanent failure (5.2.2 bounce) or a
      * temporary one (4.2.2, retried): the site's choice. */
     bool quota_permanent;
+    /* The caller makes the file system durable itself (syncfs, fs_sync.h)
+     * after maildir_delivery_written and again after maildir_delivery_link:
+     * link and finish then skip their fsyncs. May be changed until link. */
+    bool sync_by_caller;
 };
 
 struct maildir_delivery;
@@ -112,6 +116,9 @@ enum maildir_result maildir_delivery_link(struct maildir_delivery *delivery, cha
  * the order is as safe as one at a time on any file system. */
 enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, char **path_r,
                                             char **error_r);
+
+/* maildir_delivery_dir_fd - the delivery's new/ folder (for fs_sync). */
+int maildir_delivery_dir_fd(const struct maildir_delivery *delivery);
 
 /* maildir_delivery_abort - drop the delivery and its tmp/ file; NULL is fine. */
 void maildir_delivery_abort(struct maildir_delivery **delivery);

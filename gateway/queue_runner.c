@@ -72,10 +72,12 @@
 #include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "auth/auth_client.h"
+#include "delivery/fs_sync.h"
 #include "delivery/maildir.h"
 #include "gateway/queue.h"
 #include "gateway/worker.h"
@@ -126,6 +128,8 @@ struct outcome {
 struct pending {
     struct maildir_delivery *delivery;
     struct maildir_target target; /* the delivery points into it */
+    dev_t dev;                    /* its file system, for the syncfs rounds */
+    bool synced;                  /* this syncfs round covered it */
     char *mailbox;                /* target.mailbox, owned */
     const char *id, *rcpt;        /* for the log; live as long as the turn */
     struct outcome *o;            /* where the result goes */
@@ -179,6 +183,13 @@ struct runner {
     size_t job_count, job_alloc, gone_count, cursor;
     struct deliverer *workers;
     size_t worker_count, in_flight;
+    /* delivery.sync_method "auto": what each mailbox file system got */
+    pthread_mutex_t fs_lock;
+    struct fs_choice {
+        dev_t dev;
+        bool syncfs;
+    } fs_choices[32];
+    size_t fs_choice_count;
     pthread_mutex_t mutex;
     bool quit; /* under mutex: delivery threads exit */
     bool stopping;
@@ -385,14 +396,83 @@ static void maildir_outcome(struct outcome *o, enum maildir_result res,
     }
 }
 
+/* use_syncfs - whether deliveries below fd (device *dev_r) are made
+ * durable by syncfs rounds (delivery.sync_method, fs_sync.h). "auto" asks
+ * fs_sync_journalled once per file system and logs the answer. */
+static bool use_syncfs(struct runner *r, int fd, dev_t *dev_r)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return false;
+    *dev_r = st.st_dev;
+    switch (r->conf->delivery.sync_method) {
+    case DELIVERY_SYNC_FSYNC:
+        return false;
+    case DELIVERY_SYNC_SYNCFS:
+        return true;
+    case DELIVERY_SYNC_AUTO:
+    default:
+        break;
+    }
+    pthread_mutex_lock(&r->fs_lock);
+    for (size_t i = 0; i < r->fs_choice_count; i++) {
+        if (r->fs_choices[i].dev == st.st_dev) {
+            bool syncfs = r->fs_choices[i].syncfs;
+            pthread_mutex_unlock(&r->fs_lock);
+            return syncfs;
+        }
+    }
+    const char *what = NULL;
+    bool syncfs = fs_sync_journalled(fd, &what);
+    if (r->fs_choice_count < sizeof r->fs_choices / sizeof r->fs_choices[0])
+        r->fs_choices[r->fs_choice_count++] = (struct fs_choice){st.st_dev, syncfs};
+    pthread_mutex_unlock(&r->fs_lock);
+    log_info("event=delivery_sync device=%u:%u fs=\"%s\" method=%s", major(st.st_dev),
+             minor(st.st_dev), what, syncfs ? "syncfs" : "fsync");
+    return syncfs;
+}
+
+/* sync_round - one syncfs per file system among the pending deliveries
+ * that rely on it; a failed syncfs fails the deliveries it was for (abort
+ * takes a link into new/ back): deferred, tried again later. */
+static void sync_round(struct deliverer *w)
+{
+    for (size_t i = 0; i < w->pending_count; i++)
+        w->pending[i].synced = false;
+    for (size_t i = 0; i < w->pending_count; i++) {
+        struct pending *p = &w->pending[i];
+        if (p->delivery == NULL || !p->target.sync_by_caller || p->synced)
+            continue;
+        char *error = NULL;
+        int r = fs_sync(maildir_delivery_dir_fd(p->delivery), &error);
+        for (size_t k = i; k < w->pending_count; k++) {
+            struct pending *q = &w->pending[k];
+            if (q->delivery == NULL || !q->target.sync_by_caller || q->dev != p->dev)
+                continue;
+            q->synced = true;
+            if (r < 0) {
+                maildir_delivery_abort(&q->delivery);
+                maildir_outcome(q->o, MAILDIR_TEMPFAIL, &q->target, q->id, q->rcpt, NULL, error);
+            }
+        }
+        free(error);
+    }
+}
+
 /* settle - finish every pending Maildir delivery of the thread: all linked
  * first, then all finished (maildir_delivery_finish explains why this
- * order lets them share journal commits); each outcome is set. */
+ * order lets them share journal commits); each outcome is set. Deliveries
+ * on a file system synced by syncfs (use_syncfs) get a round before the
+ * links (their files) and one after (the links and new folders) instead of
+ * their own fsyncs. */
 static void settle(struct deliverer *w)
 {
+    sync_round(w);
     for (size_t i = 0; i < w->pending_count; i++) {
         struct pending *p = &w->pending[i];
         char *error = NULL;
+        if (p->delivery == NULL)
+            continue;
         enum maildir_result res = maildir_delivery_link(p->delivery, &error);
         if (res != MAILDIR_DELIVERED) {
             maildir_delivery_abort(&p->delivery);
@@ -400,6 +480,7 @@ static void settle(struct deliverer *w)
         }
         free(error);
     }
+    sync_round(w);
     for (size_t i = 0; i < w->pending_count; i++) {
         struct pending *p = &w->pending[i];
         char *error = NULL, *path = NULL;
@@ -467,6 +548,8 @@ static void deliver_local(struct deliverer *w, const char *id, const struct queu
                                        &error);
         if (res == MAILDIR_DELIVERED) {
             close(fd);
+            p->target.sync_by_caller =
+                use_syncfs(w->r, maildir_delivery_dir_fd(p->delivery), &p->dev);
             o->state = QUEUE_RCPT_PENDING;
             w->pending_count++;
             return;
@@ -1280,8 +1363,10 @@ static int begin(struct runner *r)
     }
     r->started = true;
     scan(r);
-    log_info("event=queue_runner_started spool=%s messages=%zu cleaned=%u threads=%zu", r->spool,
-             pending(r), removed, r->worker_count);
+    log_info("event=queue_runner_started spool=%s messages=%zu cleaned=%u threads=%zu "
+             "delivery_sync=%s",
+             r->spool, pending(r), removed, r->worker_count,
+             config_delivery_sync_name(r->conf->delivery.sync_method));
     return 0;
 }
 
@@ -1325,6 +1410,7 @@ static void runner_free(struct runner *r)
     free(r->spool);
     free(r->auth_path);
     pthread_mutex_destroy(&r->mutex);
+    pthread_mutex_destroy(&r->fs_lock);
     event_loop_free(&r->loop);
 }
 
@@ -1347,7 +1433,7 @@ void queue_runner_main(const struct queue_runner_params *params)
 
     struct runner r = {.conf = params->config, .inotify_fd = -1, .wake_fd = -1, .lock_fd = -1};
     char *error = NULL, quoted[600];
-    if (pthread_mutex_init(&r.mutex, NULL) != 0)
+    if (pthread_mutex_init(&r.mutex, NULL) != 0 || pthread_mutex_init(&r.fs_lock, NULL) != 0)
         _exit(1);
     r.loop = event_loop_new();
     r.spool = queue_runner_spool_path(params->config);

@@ -62,6 +62,7 @@ class ConfigCheckAccepts(unittest.TestCase):
         self.assertIn("message_size = 52428800;", out)
         self.assertIn("pregreet_wait = 300;", out)
         self.assertIn("pregreet_pass_ttl = 86400;", out)
+        self.assertIn('sync_method = "auto";', out)
 
     def test_printed_configuration_loads_again_identically(self):
         status, first, err = check(os.path.join(FIXTURES, "good-full.conf"))

@@ -157,6 +157,7 @@ START_TEST(defaults)
     ck_assert_uint_eq(conf->cache.stale_ttl, 3600);
     ck_assert_uint_eq(conf->cache.size, 100000);
     ck_assert_str_eq(conf->delivery.mailbox_base, "/var/vmail");
+    ck_assert_int_eq(conf->delivery.sync_method, DELIVERY_SYNC_AUTO);
     ck_assert_uint_eq(conf->limits.line_length, 512);
     ck_assert_uint_eq(conf->limits.text_line_length, 1000);
     ck_assert_uint_eq(conf->limits.message_size, 50u * 1024 * 1024);
@@ -244,7 +245,7 @@ START_TEST(sections_parsed)
         "  delivery_threads = 8; };\n"
         "cache = { positive_ttl = 0; negative_ttl = 5; auth_ttl = 3600; stale_ttl = 604800;\n"
         "  size = 10; };\n"
-        "delivery = { mailbox_base = \"/srv/mail\"; };\n"
+        "delivery = { mailbox_base = \"/srv/mail\"; sync_method = \"syncfs\"; };\n"
         "limits = { line_length = 1024; text_line_length = 2000; message_size = 5000000000L;\n"
         "  recipients = 100; errors = 3; max_connections = 50; pregreet_pass_ttl = 0; };\n"
         "sasl = { mechanisms = [\"login\", \"X-Mech_2\"]; allow_authzid = true;\n"
@@ -292,6 +293,7 @@ START_TEST(sections_parsed)
     ck_assert_uint_eq(conf->cache.stale_ttl, 604800);
     ck_assert_uint_eq(conf->cache.size, 10);
     ck_assert_str_eq(conf->delivery.mailbox_base, "/srv/mail");
+    ck_assert_int_eq(conf->delivery.sync_method, DELIVERY_SYNC_SYNCFS);
     ck_assert_uint_eq(conf->limits.message_size, 5000000000ULL);
     ck_assert_uint_eq(conf->limits.errors, 3);
     ck_assert_uint_eq(conf->limits.pregreet_pass_ttl, 0);

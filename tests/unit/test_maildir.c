@@ -2,6 +2,7 @@
  * byte-exact content, Maildir creation, path escapes, quota, full disk. */
 #include "config.h"
 
+#include "delivery/fs_sync.h"
 #include "delivery/maildir.h"
 #include "delivery/maildir_quota.h"
 #include "tap_main.h"
@@ -310,6 +311,36 @@ START_TEST(test_batched_finish_and_abort_after_link)
 }
 END_TEST
 
+/* fs_sync: tmpfs has no journal to trust, and a delivery whose durability
+ * the caller takes over (sync_by_caller) still ends once in new/. */
+START_TEST(test_fs_sync_and_sync_by_caller)
+{
+    struct maildir_target t = target_for("by-caller");
+    struct maildir_delivery *d = NULL;
+    const char *what = NULL;
+    char *error = NULL, *p = NULL;
+    int fd = open("/dev/shm", O_RDONLY | O_DIRECTORY);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert(!fs_sync_journalled(fd, &what));
+    ck_assert_str_eq(what, "other");
+    close(fd);
+
+    t.sync_by_caller = true;
+    ck_assert_int_eq(maildir_delivery_begin(&t, "s@x", "r@y", &d, &error), MAILDIR_DELIVERED);
+    ck_assert_int_eq(maildir_delivery_write(d, message, strlen(message), &error),
+                     MAILDIR_DELIVERED);
+    ck_assert_int_eq(maildir_delivery_written(d, &error), MAILDIR_DELIVERED);
+    ck_assert_int_eq(fs_sync(maildir_delivery_dir_fd(d), &error), 0);
+    ck_assert_int_eq(maildir_delivery_link(d, &error), MAILDIR_DELIVERED);
+    ck_assert_int_eq(fs_sync(maildir_delivery_dir_fd(d), &error), 0);
+    ck_assert_int_eq(maildir_delivery_finish(&d, &p, &error), MAILDIR_DELIVERED);
+    ck_assert_int_eq(count_dir("by-caller/new"), 1);
+    ck_assert_int_eq(count_dir("by-caller/tmp"), 0);
+    free(p);
+}
+END_TEST
+
 START_TEST(test_unique_names_10000)
 {
     struct maildir_target t = target_for("many");
@@ -576,6 +607,7 @@ static Suite *maildir_suite(void)
     tcase_add_test(tc, test_trailing_cr_kept);
     tcase_add_test(tc, test_deliver_fd);
     tcase_add_test(tc, test_batched_finish_and_abort_after_link);
+    tcase_add_test(tc, test_fs_sync_and_sync_by_caller);
     tcase_add_test(tc, test_unique_name_escapes_host);
     tcase_add_test(tc, test_path_escapes_refused);
     tcase_add_test(tc, test_folders);
