@@ -90,6 +90,10 @@
 #define LOCK_RETRY_MS 200
 /* The process name (prctl) tests and ps show for the runner. */
 #define RUNNER_PROC_NAME "dirmail-queue"
+/* Spool debris older than this was never acknowledged: the DATA timeouts
+ * (RFC 5321 4.5.3.2, 10 minutes at most) are long over. */
+#define CLEANUP_GRACE 3600
+#define CLEANUP_INTERVAL 3600
 /* Flagged-gone entries tolerated before the work list is compacted. */
 #define COMPACT_MIN 64
 /* Messages handed to a delivery thread at once: under load they queue up
@@ -194,6 +198,7 @@ struct runner {
     bool quit; /* under mutex: delivery threads exit */
     bool stopping;
     bool started;
+    time_t last_cleanup;
 };
 
 static void outcome_set(struct outcome *o, enum queue_rcpt_state state, const char *fmt, ...)
@@ -1211,10 +1216,30 @@ static void scan(struct runner *r)
     dispatch(r);
 }
 
+/* cleanup - delete what receivers that died left in the spool (tmp/ files,
+ * status files without their message) once it is older than
+ * CLEANUP_GRACE; at start and every CLEANUP_INTERVAL, so a worker killed
+ * mid-DATA does not leave its file until the next restart. */
+static void cleanup(struct runner *r)
+{
+    char quoted[600], *error = NULL;
+    unsigned removed = 0;
+    r->last_cleanup = time(NULL);
+    if (queue_cleanup(r->queue, CLEANUP_GRACE, &removed, &error) < 0) {
+        log_error("event=queue_cleanup_failed error=%s",
+                  log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
+        free(error);
+    } else if (removed > 0) {
+        log_info("event=queue_cleanup removed=%u", removed);
+    }
+}
+
 static void scan_tick(void *ctx)
 {
     struct runner *r = ctx;
     scan(r);
+    if (time(NULL) - r->last_cleanup >= CLEANUP_INTERVAL)
+        cleanup(r);
     event_timer_reset(r->scan_timer, r->conf->queue.scan_interval * 1000ull);
 }
 
@@ -1328,8 +1353,8 @@ static int begin(struct runner *r)
 {
     char *error = NULL, quoted[600];
     unsigned removed = 0;
-    /* An hour: longer than any DATA a worker may still be receiving. */
-    if (queue_cleanup(r->queue, 3600, &removed, &error) < 0) {
+    r->last_cleanup = time(NULL);
+    if (queue_cleanup(r->queue, CLEANUP_GRACE, &removed, &error) < 0) {
         log_error("event=queue_cleanup_failed error=%s",
                   log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
         free(error);
