@@ -871,6 +871,16 @@ static bool final_state(enum queue_rcpt_state state)
     return state == QUEUE_RCPT_DELIVERED || state == QUEUE_RCPT_FAILED;
 }
 
+/* outcome_when - a DEFERRED result learnt in settle (a Maildir or syncfs
+ * failure) has no retry time yet: it gets one now, like those set in
+ * turn_route, so a failing mailbox is not retried in a loop. */
+static void outcome_when(const struct config *conf, const struct turn *t, size_t i)
+{
+    struct outcome *o = &t->out[i];
+    if (t->tried[i] && o->state == QUEUE_RCPT_DEFERRED && o->when == 0)
+        o->when = retry_at(conf, t->env, time(NULL));
+}
+
 /* turn_mark - append every result of t that is known and not yet recorded
  * to its status file (one write, one fsync) and apply them to the
  * envelope. On failure t->mark_failed: they were not recorded. */
@@ -888,6 +898,7 @@ static void turn_mark(struct deliverer *w, struct turn *t)
         const struct outcome *o = &t->out[i];
         if (!t->tried[i] || t->recorded[i] || o->state == QUEUE_RCPT_PENDING)
             continue;
+        outcome_when(w->conf, t, i);
         marks[count++] = (struct queue_mark){
             .index = i,
             .state = o->state,

@@ -274,7 +274,12 @@ class QueueRunner(unittest.TestCase):
         # hank has no mailbox attribute: the default layout, a 300-octet quota.
         [qid] = inject(self.spool, ["hank@example.org"],
                        b"Subject: big\r\n\r\n" + b"x" * 400 + b"\r\n")
-        self.d.wait_log(rf"id={qid} event=deferred rcpt=hank@example.org .*4\.2\.2")
+        started = time.time()
+        m = self.d.wait_log(rf"id={qid} event=deferred rcpt=hank@example.org "
+                            r"retry_at=(\d+) .*4\.2\.2")
+        # The quota is found exceeded only once the file is written (in the
+        # turn's settle): the retry must still be scheduled, not "now".
+        self.assertGreaterEqual(int(m.group(1)), int(started))
         self.assertTrue(queued(self.spool, qid))
         self.assertEqual(self.maildir_files("example.org/hank/Maildir"), [])
         # A message under the quota goes to <base>/<domain>/<local>/Maildir.
