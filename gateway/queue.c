@@ -23,10 +23,15 @@
 #define WRITE_BUFFER_SIZE 65536
 #define MAX_ENVELOPE_FILE (64u * 1024 * 1024)
 #define MAX_STATUS_FILE (64u * 1024 * 1024)
+/* free/ (see queue.h): files kept at most, names a process claims from at
+ * once, and how long an empty free/ is not read again. */
+#define FREE_MAX 4096
+#define FREE_BATCH 64
+#define FREE_RESCAN_SECONDS 1
 
 struct queue {
     char *dir;
-    int dir_fd, tmp_fd, active_fd;
+    int dir_fd, tmp_fd, active_fd, free_fd;
     /* Group commit of active/ (see queue_sync): staged counts messages
      * renamed into active/, synced is the value of staged when the last
      * successful fsync of active/ began, syncing says one is running. */
@@ -34,6 +39,13 @@ struct queue {
     pthread_cond_t synced_cond;
     uint64_t staged, synced;
     bool syncing;
+    /* Under lock: names read from free/ not yet tried, when free/ was last
+     * found empty, and how many files this process put there since
+     * queue_cleanup last counted them. */
+    char free_names[FREE_BATCH][QUEUE_ID_SIZE];
+    size_t free_count;
+    time_t free_empty_at;
+    size_t free_added;
 };
 
 struct queue_msg {
@@ -139,7 +151,7 @@ int queue_open(const char *dir, struct queue **queue_r, char **error_r)
         error_set(error_r, "out of memory");
         return -1;
     }
-    q->dir_fd = q->tmp_fd = q->active_fd = -1;
+    q->dir_fd = q->tmp_fd = q->active_fd = q->free_fd = -1;
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->synced_cond, NULL);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
@@ -154,8 +166,10 @@ int queue_open(const char *dir, struct queue **queue_r, char **error_r)
     q->tmp_fd = open_subdir(q->dir_fd, "tmp", &created);
     if (q->tmp_fd >= 0)
         q->active_fd = open_subdir(q->dir_fd, "active", &created);
-    if (q->tmp_fd < 0 || q->active_fd < 0) {
-        error_set(error_r, "open %s/tmp or active: %s", dir, strerror(errno));
+    if (q->active_fd >= 0)
+        q->free_fd = open_subdir(q->dir_fd, "free", &created);
+    if (q->tmp_fd < 0 || q->active_fd < 0 || q->free_fd < 0) {
+        error_set(error_r, "open %s/tmp, active or free: %s", dir, strerror(errno));
         goto fail;
     }
     /* The folders themselves must survive a crash before the first message. */
@@ -182,6 +196,7 @@ void queue_close(struct queue **queue)
     close_fd(&q->dir_fd);
     close_fd(&q->tmp_fd);
     close_fd(&q->active_fd);
+    close_fd(&q->free_fd);
     pthread_cond_destroy(&q->synced_cond);
     pthread_mutex_destroy(&q->lock);
     free(q->dir);
@@ -217,6 +232,66 @@ static void new_id(char id[QUEUE_ID_SIZE])
              (unsigned long)getpid() & 0xffffffUL, count & 0xffffu);
 }
 
+/* free_refill - with lock held and no names left: read up to FREE_BATCH
+ * names from free/, unless it was found empty less than
+ * FREE_RESCAN_SECONDS ago (a readdir per message would cost more than the
+ * inode it saves). */
+static void free_refill(struct queue *q)
+{
+    time_t now = time(NULL);
+    int fd;
+    DIR *dir;
+    struct dirent *de;
+
+    if (q->free_empty_at != 0 && now - q->free_empty_at < FREE_RESCAN_SECONDS)
+        return;
+    fd = openat(q->free_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (dir == NULL) {
+        if (fd >= 0)
+            close(fd);
+        q->free_empty_at = now;
+        return;
+    }
+    while (q->free_count < FREE_BATCH && (de = readdir(dir)) != NULL) {
+        if (queue_id_valid(de->d_name))
+            memcpy(q->free_names[q->free_count++], de->d_name, QUEUE_ID_SIZE);
+    }
+    closedir(dir);
+    q->free_empty_at = q->free_count == 0 ? now : 0;
+}
+
+static int rename_noreplace(int from_fd, const char *from, int to_fd, const char *to);
+
+/* claim_free - a file of free/ renamed to tmp/<id> and opened for writing,
+ * or -1 when there is none (create a new one). Other processes claim from
+ * the same folder: a name another took first fails its rename, and the
+ * next is tried. */
+static int claim_free(struct queue *q, const char *id)
+{
+    char name[QUEUE_ID_SIZE];
+
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        if (q->free_count == 0)
+            free_refill(q);
+        if (q->free_count == 0) {
+            pthread_mutex_unlock(&q->lock);
+            return -1;
+        }
+        memcpy(name, q->free_names[--q->free_count], QUEUE_ID_SIZE);
+        pthread_mutex_unlock(&q->lock);
+        if (rename_noreplace(q->free_fd, name, q->tmp_fd, id) == 0) {
+            int fd = openat(q->tmp_fd, id, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+            if (fd >= 0)
+                return fd;
+            unlinkat(q->tmp_fd, id, 0);
+            return -1;
+        }
+        pthread_mutex_lock(&q->lock);
+    }
+}
+
 struct queue_msg *queue_msg_begin(struct queue *queue, char **error_r)
 {
     struct queue_msg *msg = malloc(sizeof(*msg));
@@ -231,6 +306,12 @@ struct queue_msg *queue_msg_begin(struct queue *queue, char **error_r)
     msg->buf_len = 0;
     for (int tries = 0;; tries++) {
         new_id(msg->id);
+        /* A file the runner freed, when there is one: on ext4 without a
+         * journal a new inode costs a scan past every recently deleted
+         * one, the largest single cost of an accept in bench/smtp. */
+        msg->fd = claim_free(queue, msg->id);
+        if (msg->fd >= 0)
+            return msg;
         msg->fd = openat(queue->tmp_fd, msg->id,
                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (msg->fd >= 0)
@@ -590,6 +671,30 @@ int queue_cleanup(struct queue *queue, unsigned grace_seconds, unsigned *removed
     }
     closedir(dir);
 
+    /* free/: files kept for reuse and not reused within the grace; the
+     * rest is what this process may keep adding (FREE_MAX). */
+    fd = openat(queue->free_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (dir == NULL) {
+        error_set(error_r, "open %s/free: %s", queue->dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    size_t kept = 0;
+    while ((de = readdir(dir)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        unsigned before = removed;
+        remove_old(queue->free_fd, de->d_name, cutoff, &removed);
+        if (removed == before)
+            kept++;
+    }
+    closedir(dir);
+    pthread_mutex_lock(&queue->lock);
+    queue->free_added = kept;
+    pthread_mutex_unlock(&queue->lock);
+
     /* active/: status files whose message was removed (queue_remove
      * unlinks the message first). */
     if (list_active(queue, &msgs, &sts, error_r) < 0)
@@ -805,11 +910,27 @@ int queue_remove_stage(struct queue *queue, const char *id, char **error_r)
         error_set(error_r, "invalid queue id");
         return -1;
     }
-    /* The spool file goes first and durably: once it is gone the message
-     * no longer exists, and its .st is an orphan queue_cleanup may delete.
-     * The fsync of active/ is queue_sync's group commit, shared with every
-     * thread removing or committing on this struct queue. */
-    if (unlinkat(queue->active_fd, id, 0) < 0) {
+    /* The spool file leaves active/ first and durably: once it is gone the
+     * message no longer exists, and its .st is an orphan queue_cleanup may
+     * delete. The fsync of active/ is queue_sync's group commit, shared
+     * with every thread removing or committing on this struct queue. */
+    pthread_mutex_lock(&queue->lock);
+    bool keep = queue->free_added < FREE_MAX;
+    if (keep)
+        queue->free_added++;
+    pthread_mutex_unlock(&queue->lock);
+    /* Kept for reuse (queue_msg_begin): renamed out of active/, which is
+     * the removal, then emptied; a crash in between leaves a full file in
+     * free/, emptied when it is claimed. */
+    if (keep && rename_noreplace(queue->active_fd, id, queue->free_fd, id) == 0) {
+        int fd = openat(queue->free_fd, id, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0)
+            close(fd);
+        pthread_mutex_lock(&queue->lock);
+        if (queue->free_count < FREE_BATCH)
+            memcpy(queue->free_names[queue->free_count++], id, QUEUE_ID_SIZE);
+        pthread_mutex_unlock(&queue->lock);
+    } else if (unlinkat(queue->active_fd, id, 0) < 0) {
         error_set(error_r, "unlink active/%s: %s", id, strerror(errno));
         return -1;
     }

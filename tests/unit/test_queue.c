@@ -509,6 +509,52 @@ START_TEST(test_cleanup)
 }
 END_TEST
 
+/* A removed message's file is emptied into free/ and the next message
+ * reuses it (same inode, nothing of the old content); free/ is never
+ * scanned as messages, and cleanup deletes what stayed there too long. */
+START_TEST(test_removed_files_reused)
+{
+    struct queue *q = open_queue();
+    char old_id[QUEUE_ID_SIZE], id[QUEUE_ID_SIZE], **ids = NULL, *error = NULL, *data;
+    struct stat st_old, st;
+    size_t count = 0, len;
+    uint64_t msg_len;
+    unsigned removed = 0;
+    int fd;
+
+    memcpy(old_id, commit_message(q, "Subject: old\r\n\r\na long body, longer than the next\r\n"),
+           QUEUE_ID_SIZE);
+    ck_assert_int_eq(stat(sub("active", old_id, ""), &st_old), 0);
+    ck_assert_int_eq(queue_remove(q, old_id, &error), 0);
+    ck_assert_int_eq(access(sub("active", old_id, ""), F_OK), -1);
+    ck_assert_int_eq(stat(sub("free", old_id, ""), &st), 0);
+    ck_assert_int_eq(st.st_size, 0);
+    ck_assert_int_eq(queue_scan(q, &ids, &count, &error), 0);
+    ck_assert_uint_eq(count, 0);
+    queue_ids_free(&ids, count);
+
+    memcpy(id, commit_message(q, "new\r\n"), QUEUE_ID_SIZE);
+    ck_assert_int_eq(count_dir("free"), 0);
+    ck_assert_int_eq(stat(sub("active", id, ""), &st), 0);
+    ck_assert_uint_eq(st.st_ino, st_old.st_ino);
+    ck_assert_int_eq(queue_open_message(q, id, &fd, &msg_len, &error), 0);
+    data = read_fd(fd, UINT64_MAX, &len);
+    close(fd);
+    ck_assert_uint_eq(msg_len, 5);
+    ck_assert_ptr_null(strstr(data, "long body"));
+    free(data);
+
+    /* a file left in free/ past the grace goes */
+    ck_assert_int_eq(queue_remove(q, id, &error), 0);
+    ck_assert_int_eq(count_dir("free"), 1);
+    make_old_file(sub("free", id, ""));
+    ck_assert_int_eq(queue_cleanup(q, 60, &removed, &error), 0);
+    ck_assert_uint_eq(removed, 1);
+    ck_assert_int_eq(count_dir("free"), 0);
+    queue_close(&q);
+}
+END_TEST
+
 /* A spool file whose trailer does not add up is refused, never half read. */
 START_TEST(test_bad_trailer_refused)
 {
@@ -768,6 +814,7 @@ static Suite *queue_suite(void)
     tcase_add_test(tc, test_torn_status_line_ignored);
     tcase_add_test(tc, test_cleanup);
     tcase_add_test(tc, test_bad_trailer_refused);
+    tcase_add_test(tc, test_removed_files_reused);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("envelope");
