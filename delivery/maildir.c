@@ -179,6 +179,8 @@ static bool unsynced_has(int fd)
  * parents are durable now. */
 static void unsynced_drop(struct dir_syncs *syncs)
 {
+    if (syncs->created_count == 0)
+        return; /* the common case: no lock per delivery */
     pthread_mutex_lock(&unsynced_lock);
     for (size_t k = 0; k < syncs->created_count; k++) {
         for (size_t i = 0; i < unsynced_count; i++) {
@@ -279,18 +281,32 @@ static enum maildir_result defer_sync(struct dir_syncs *syncs, int dir_fd, const
     return MAILDIR_DELIVERED;
 }
 
-/* run_syncs - fsync every deferred folder, innermost first; then the
- * folders this delivery created are durable and leave unsynced[]. */
+static void close_sync_fds(struct dir_syncs *syncs)
+{
+    for (size_t i = 0; i < syncs->count; i++)
+        close(syncs->fds[i]);
+    syncs->count = 0;
+}
+
+/* syncs_done - the deferred folders are durable (fsync'd by run_syncs, or
+ * by the caller's syncfs with sync_by_caller): the folders this delivery
+ * created leave unsynced[]. */
+static void syncs_done(struct dir_syncs *syncs)
+{
+    close_sync_fds(syncs);
+    unsynced_drop(syncs);
+}
+
+/* run_syncs - fsync every deferred folder, innermost first, then
+ * syncs_done. */
 static enum maildir_result run_syncs(struct dir_syncs *syncs, char **error_r)
 {
     for (size_t i = syncs->count; i > 0; i--) {
         enum maildir_result res = sync_dir(syncs->fds[i - 1], "new mailbox folder", error_r);
         if (res != MAILDIR_DELIVERED)
             return res;
-        close(syncs->fds[i - 1]);
-        syncs->count = i - 1;
     }
-    unsynced_drop(syncs);
+    syncs_done(syncs);
     return MAILDIR_DELIVERED;
 }
 
@@ -301,13 +317,10 @@ static void close_syncs(struct dir_syncs *syncs)
 {
     char *error = NULL;
 
-    if (syncs->count > 0 || syncs->created_count > 0) {
-        if (run_syncs(syncs, &error) != MAILDIR_DELIVERED)
-            free(error);
+    if (run_syncs(syncs, &error) != MAILDIR_DELIVERED) {
+        free(error);
+        close_sync_fds(syncs);
     }
-    for (size_t i = 0; i < syncs->count; i++)
-        close(syncs->fds[i]);
-    syncs->count = 0;
 }
 
 /* relative_mailbox - the mailbox path below base, or NULL (PERMFAIL) when an
@@ -808,10 +821,7 @@ enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, 
     /* The folders on the way, when new: durable before the message counts
      * (with sync_by_caller, its syncfs after the link made them so). */
     if (d->target->sync_by_caller) {
-        for (size_t i = 0; i < d->syncs.count; i++)
-            close(d->syncs.fds[i]);
-        d->syncs.count = 0;
-        unsynced_drop(&d->syncs);
+        syncs_done(&d->syncs);
     } else {
         res = run_syncs(&d->syncs, error_r);
         if (res != MAILDIR_DELIVERED)

@@ -232,6 +232,35 @@ static void new_id(char id[QUEUE_ID_SIZE])
              (unsigned long)getpid() & 0xffffffUL, count & 0xffffu);
 }
 
+/* open_dir_stream - a DIR over the spool folder dir_fd (its own fd, so that
+ * dir_fd stays open); NULL with errno on failure. */
+static DIR *open_dir_stream(int dir_fd)
+{
+    int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+
+    if (dir == NULL && fd >= 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+    }
+    return dir;
+}
+
+/* rename_noreplace - rename within the spool, refusing to replace (an id
+ * collision must fail, not overwrite a committed message). Falls back to
+ * rename() on file systems without RENAME_NOREPLACE; ids are unique anyway. */
+static int rename_noreplace(int from_fd, const char *from, int to_fd, const char *to)
+{
+#ifdef RENAME_NOREPLACE
+    if (renameat2(from_fd, from, to_fd, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+#endif
+    return renameat(from_fd, from, to_fd, to);
+}
+
 /* free_refill - with lock held and no names left: read up to FREE_BATCH
  * names from free/, unless it was found empty less than
  * FREE_RESCAN_SECONDS ago (a readdir per message would cost more than the
@@ -239,17 +268,13 @@ static void new_id(char id[QUEUE_ID_SIZE])
 static void free_refill(struct queue *q)
 {
     time_t now = time(NULL);
-    int fd;
     DIR *dir;
     struct dirent *de;
 
     if (q->free_empty_at != 0 && now - q->free_empty_at < FREE_RESCAN_SECONDS)
         return;
-    fd = openat(q->free_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    dir = fd >= 0 ? fdopendir(fd) : NULL;
+    dir = open_dir_stream(q->free_fd);
     if (dir == NULL) {
-        if (fd >= 0)
-            close(fd);
         q->free_empty_at = now;
         return;
     }
@@ -260,8 +285,6 @@ static void free_refill(struct queue *q)
     closedir(dir);
     q->free_empty_at = q->free_count == 0 ? now : 0;
 }
-
-static int rename_noreplace(int from_fd, const char *from, int to_fd, const char *to);
 
 /* claim_free - a file of free/ renamed to tmp/<id> and opened for writing,
  * or -1 when there is none (create a new one). Other processes claim from
@@ -376,20 +399,6 @@ void queue_msg_abort(struct queue_msg **msgp)
     unlinkat(msg->queue->tmp_fd, msg->id, 0);
     free(msg);
     *msgp = NULL;
-}
-
-/* rename_noreplace - rename within the spool, refusing to replace (an id
- * collision must fail, not overwrite a committed message). Falls back to
- * rename() on file systems without RENAME_NOREPLACE; ids are unique anyway. */
-static int rename_noreplace(int from_fd, const char *from, int to_fd, const char *to)
-{
-#ifdef RENAME_NOREPLACE
-    if (renameat2(from_fd, from, to_fd, to, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno != EINVAL && errno != ENOSYS)
-        return -1;
-#endif
-    return renameat(from_fd, from, to_fd, to);
 }
 
 /* The trailer that ends every spool file: where the envelope starts (the
@@ -546,15 +555,12 @@ static bool id_list_has(const struct id_list *list, const char *id)
 /* list_active - the ids in active/ with a spool file and with an .st. */
 static int list_active(struct queue *q, struct id_list *msgs, struct id_list *sts, char **error_r)
 {
-    int fd = openat(q->active_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    DIR *dir = open_dir_stream(q->active_fd);
     struct dirent *de;
     char id[QUEUE_ID_SIZE];
 
     if (dir == NULL) {
         error_set(error_r, "open %s/active: %s", q->dir, strerror(errno));
-        if (fd >= 0)
-            close(fd);
         return -1;
     }
     while ((errno = 0, de = readdir(dir)) != NULL) {
@@ -646,57 +652,55 @@ static void remove_old(int dir_fd, const char *name, time_t cutoff, unsigned *re
         (*removed)++;
 }
 
+/* sweep_old - remove_old on every entry of the spool folder dir_fd (name for
+ * the error). 0 and *kept_r (may be NULL): the entries left; or -1. */
+static int sweep_old(struct queue *queue, int dir_fd, const char *name, time_t cutoff,
+                     unsigned *removed, size_t *kept_r, char **error_r)
+{
+    DIR *dir = open_dir_stream(dir_fd);
+    struct dirent *de;
+    size_t kept = 0;
+
+    if (dir == NULL) {
+        error_set(error_r, "open %s/%s: %s", queue->dir, name, strerror(errno));
+        return -1;
+    }
+    while ((de = readdir(dir)) != NULL) {
+        unsigned before = *removed;
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        remove_old(dir_fd, de->d_name, cutoff, removed);
+        if (*removed == before)
+            kept++;
+    }
+    closedir(dir);
+    if (kept_r != NULL)
+        *kept_r = kept;
+    return 0;
+}
+
 int queue_cleanup(struct queue *queue, unsigned grace_seconds, unsigned *removed_r, char **error_r)
 {
     struct id_list msgs = {0}, sts = {0};
     time_t cutoff = time(NULL) - (time_t)grace_seconds;
     unsigned removed = 0;
     char name[QUEUE_ID_SIZE + 8];
-    int fd, ret = -1;
-    DIR *dir;
-    struct dirent *de;
+    size_t free_kept;
+    int ret = -1;
 
-    /* tmp/: nothing there was ever acknowledged. */
-    fd = openat(queue->tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    dir = fd >= 0 ? fdopendir(fd) : NULL;
-    if (dir == NULL) {
-        error_set(error_r, "open %s/tmp: %s", queue->dir, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    /* tmp/: nothing there was ever acknowledged. free/: files kept for
+     * reuse and not reused within the grace; what stays is what this
+     * process may keep adding up to (FREE_MAX). */
+    if (sweep_old(queue, queue->tmp_fd, "tmp", cutoff, &removed, NULL, error_r) < 0 ||
+        sweep_old(queue, queue->free_fd, "free", cutoff, &removed, &free_kept, error_r) < 0)
         return -1;
-    }
-    while ((de = readdir(dir)) != NULL) {
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-            remove_old(queue->tmp_fd, de->d_name, cutoff, &removed);
-    }
-    closedir(dir);
-
-    /* free/: files kept for reuse and not reused within the grace; the
-     * rest is what this process may keep adding (FREE_MAX). */
-    fd = openat(queue->free_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    dir = fd >= 0 ? fdopendir(fd) : NULL;
-    if (dir == NULL) {
-        error_set(error_r, "open %s/free: %s", queue->dir, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    size_t kept = 0;
-    while ((de = readdir(dir)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        unsigned before = removed;
-        remove_old(queue->free_fd, de->d_name, cutoff, &removed);
-        if (removed == before)
-            kept++;
-    }
-    closedir(dir);
     pthread_mutex_lock(&queue->lock);
-    queue->free_added = kept;
+    queue->free_added = free_kept;
     pthread_mutex_unlock(&queue->lock);
 
-    /* active/: status files whose message was removed (queue_remove
-     * unlinks the message first). */
+    /* active/: status files whose message was removed (queue_remove takes
+     * the message out of active/ first). */
     if (list_active(queue, &msgs, &sts, error_r) < 0)
         goto out;
     for (size_t i = 0; i < sts.count; i++) {
@@ -745,7 +749,8 @@ static int open_spool_file(struct queue *queue, const char *id, int *fd_r, uint6
     trailer[TRAILER_LEN] = '\0';
     if (sscanf(trailer, "DMQ1 %16" SCNx64 " %16" SCNx64 "\n", &body_len, &env_len) != 2 ||
         trailer[TRAILER_LEN - 1] != '\n' || env_len > MAX_ENVELOPE_FILE ||
-        body_len > (uint64_t)st.st_size || env_len != (uint64_t)st.st_size - TRAILER_LEN - body_len) {
+        body_len > (uint64_t)st.st_size ||
+        env_len != (uint64_t)st.st_size - TRAILER_LEN - body_len) {
         error_set(error_r, "active/%s: bad spool trailer", id);
         close(fd);
         return -1;
@@ -916,8 +921,6 @@ int queue_remove_stage(struct queue *queue, const char *id, char **error_r)
      * with every thread removing or committing on this struct queue. */
     pthread_mutex_lock(&queue->lock);
     bool keep = queue->free_added < FREE_MAX;
-    if (keep)
-        queue->free_added++;
     pthread_mutex_unlock(&queue->lock);
     /* Kept for reuse (queue_msg_begin): renamed out of active/, which is
      * the removal, then emptied; a crash in between leaves a full file in
@@ -927,6 +930,7 @@ int queue_remove_stage(struct queue *queue, const char *id, char **error_r)
         if (fd >= 0)
             close(fd);
         pthread_mutex_lock(&queue->lock);
+        queue->free_added++;
         if (queue->free_count < FREE_BATCH)
             memcpy(queue->free_names[queue->free_count++], id, QUEUE_ID_SIZE);
         pthread_mutex_unlock(&queue->lock);

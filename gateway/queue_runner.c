@@ -380,8 +380,7 @@ static void maildir_outcome(struct outcome *o, enum maildir_result res,
         o->state = QUEUE_RCPT_DELIVERED;
         o->reply[0] = '\0';
         log_info("id=%s event=delivered rcpt=%s mailbox=%s file=%s", id,
-                 log_quote(quoted, sizeof quoted, rcpt), target->mailbox,
-                 path != NULL ? path : "");
+                 log_quote(quoted, sizeof quoted, rcpt), target->mailbox, path != NULL ? path : "");
         break;
     case MAILDIR_QUOTA_EXCEEDED:
         outcome_set(o, QUEUE_RCPT_DEFERRED, "4.2.2 mailbox full: %s",
@@ -407,18 +406,11 @@ static void maildir_outcome(struct outcome *o, enum maildir_result res,
 static bool use_syncfs(struct runner *r, int fd, dev_t *dev_r)
 {
     struct stat st;
-    if (fstat(fd, &st) < 0)
+    if (r->conf->delivery.sync_method == DELIVERY_SYNC_FSYNC || fstat(fd, &st) < 0)
         return false;
     *dev_r = st.st_dev;
-    switch (r->conf->delivery.sync_method) {
-    case DELIVERY_SYNC_FSYNC:
-        return false;
-    case DELIVERY_SYNC_SYNCFS:
+    if (r->conf->delivery.sync_method == DELIVERY_SYNC_SYNCFS)
         return true;
-    case DELIVERY_SYNC_AUTO:
-    default:
-        break;
-    }
     pthread_mutex_lock(&r->fs_lock);
     for (size_t i = 0; i < r->fs_choice_count; i++) {
         if (r->fs_choices[i].dev == st.st_dev) {
@@ -526,13 +518,14 @@ static void deliver_local(struct deliverer *w, const char *id, const struct queu
         settle(w);
     struct pending *p = &w->pending[w->pending_count];
     *p = (struct pending){
-        .target = {
-            .base = w->conf->delivery.mailbox_base,
-            .mailbox = mailbox,
-            .hostname = w->conf->server.hostname,
-            .quota_bytes = rc->quota,
-            .quota_permanent = false,
-        },
+        .target =
+            {
+                .base = w->conf->delivery.mailbox_base,
+                .mailbox = mailbox,
+                .hostname = w->conf->server.hostname,
+                .quota_bytes = rc->quota,
+                .quota_permanent = false,
+            },
         .mailbox = mailbox,
         .id = id,
         .rcpt = rcpt,
@@ -549,8 +542,8 @@ static void deliver_local(struct deliverer *w, const char *id, const struct queu
     }
     enum maildir_result res;
     if (later) {
-        res = maildir_deliver_fd_begin(&p->target, env->sender, rcpt, fd, len, &p->delivery,
-                                       &error);
+        res =
+            maildir_deliver_fd_begin(&p->target, env->sender, rcpt, fd, len, &p->delivery, &error);
         if (res == MAILDIR_DELIVERED) {
             close(fd);
             p->target.sync_by_caller =
@@ -1100,6 +1093,15 @@ static void arm(struct runner *r, time_t due)
         log_error("event=runner_timer_failed error=\"out of memory\"");
 }
 
+/* hand_over - wake wk on its first count ids. */
+static void hand_over(struct runner *r, struct deliverer *wk, size_t count)
+{
+    pthread_mutex_lock(&r->mutex);
+    wk->task_count = count;
+    pthread_cond_signal(&wk->cond);
+    pthread_mutex_unlock(&r->mutex);
+}
+
 /* dispatch - hand due, unclaimed messages to idle threads, up to
  * BATCH_MAX each (one pass over the list from where the last pass stopped,
  * so every message gets its turn); then arm the timer for the next due one
@@ -1137,19 +1139,12 @@ static void dispatch(struct runner *r)
         job->busy = true;
         memcpy(wk->ids[batch++], job->id, QUEUE_ID_SIZE);
         if (batch == BATCH_MAX) {
-            pthread_mutex_lock(&r->mutex);
-            wk->task_count = batch;
-            pthread_cond_signal(&wk->cond);
-            pthread_mutex_unlock(&r->mutex);
+            hand_over(r, wk, batch);
             wk = NULL;
         }
     }
-    if (wk != NULL) {
-        pthread_mutex_lock(&r->mutex);
-        wk->task_count = batch;
-        pthread_cond_signal(&wk->cond);
-        pthread_mutex_unlock(&r->mutex);
-    }
+    if (wk != NULL)
+        hand_over(r, wk, batch);
     /* All threads busy: their reports call dispatch again. Otherwise the
      * pass saw every job, so earliest is the next due time. */
     arm(r, r->in_flight < r->worker_count ? earliest : 0);
@@ -1231,7 +1226,7 @@ static void scan(struct runner *r)
  * status files without their message) once it is older than
  * CLEANUP_GRACE; at start and every CLEANUP_INTERVAL, so a worker killed
  * mid-DATA does not leave its file until the next restart. */
-static void cleanup(struct runner *r)
+static unsigned cleanup(struct runner *r)
 {
     char quoted[600], *error = NULL;
     unsigned removed = 0;
@@ -1243,6 +1238,7 @@ static void cleanup(struct runner *r)
     } else if (removed > 0) {
         log_info("event=queue_cleanup removed=%u", removed);
     }
+    return removed;
 }
 
 static void scan_tick(void *ctx)
@@ -1362,14 +1358,7 @@ static void stop_workers(struct runner *r)
 /* begin - with the spool lock held: cleanup, threads, watch, first scan. */
 static int begin(struct runner *r)
 {
-    char *error = NULL, quoted[600];
-    unsigned removed = 0;
-    r->last_cleanup = time(NULL);
-    if (queue_cleanup(r->queue, CLEANUP_GRACE, &removed, &error) < 0) {
-        log_error("event=queue_cleanup_failed error=%s",
-                  log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
-        free(error);
-    }
+    unsigned removed = cleanup(r);
     r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (r->wake_fd < 0) {
         log_error("event=queue_runner_failed error=\"eventfd: %s\"", strerror(errno));

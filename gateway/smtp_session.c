@@ -1350,9 +1350,8 @@ void smtp_session_start(struct service_session *ss)
     /* The pregreet test, like Postfix's postscreen, guards only the MX
      * port: submission clients are mail programs of our own users, and a
      * trusted network (postscreen's permit_mynetworks) needs no proof. */
-    unsigned wait = ss->service->type == SERVICE_SMTP && !s->trusted
-                        ? ss->config->limits.pregreet_wait
-                        : 0;
+    unsigned wait =
+        ss->service->type == SERVICE_SMTP && !s->trusted ? ss->config->limits.pregreet_wait : 0;
     /* A client that passed lately need not prove itself again (postscreen's
      * greet cache, postscreen_greet_ttl). The common case: debug only. */
     if (wait != 0 && pregreet_cache_passed(ss->pregreet, ss->client_ip,

@@ -303,8 +303,9 @@ START_TEST(test_batched_finish_and_abort_after_link)
     ck_assert_int_eq(count_dir("batch-a/tmp"), 0);
     ck_assert_int_eq(count_dir("batch-b/tmp"), 0);
     d = read_all(pb, &l);
-    ck_assert_str_eq(d, "Return-Path: <s@x>\nDelivered-To: b@y\nSubject: hi\nFrom: a@example.net\n\n"
-                        "line one\nbare\rcr stays\n.dot\n\nend\n");
+    ck_assert_str_eq(d,
+                     "Return-Path: <s@x>\nDelivered-To: b@y\nSubject: hi\nFrom: a@example.net\n\n"
+                     "line one\nbare\rcr stays\n.dot\n\nend\n");
     free(d);
     free(pa);
     free(pb);
