@@ -18,6 +18,7 @@
 #include "lib/buf.h"
 #include "lib/conn.h"
 #include "lib/event.h"
+#include "lib/clock.h"
 
 /* build_request - the request struct for type and args (borrowed). */
 static int build_request(struct auth_request *req, uint32_t id, enum auth_request_type type,
@@ -115,18 +116,11 @@ void auth_client_free(struct auth_client **client)
     *client = NULL;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* wait_fd - poll fd for events until deadline: 1 ready, 0 timeout, -1 error. */
 static int wait_fd(int fd, short events, uint64_t deadline)
 {
     for (;;) {
-        uint64_t now = now_ms();
+        uint64_t now = clock_monotonic_ms();
         if (now >= deadline)
             return 0;
         struct pollfd p = {.fd = fd, .events = events};
@@ -218,7 +212,7 @@ enum auth_status auth_client_request(struct auth_client *c, enum auth_request_ty
 {
     memset(resp, 0, sizeof *resp);
     pthread_mutex_lock(&c->lock);
-    uint64_t deadline = now_ms() + c->timeout_ms;
+    uint64_t deadline = clock_monotonic_ms() + c->timeout_ms;
     enum auth_status status;
     const char *why = NULL;
     struct auth_request req;

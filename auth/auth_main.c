@@ -19,7 +19,7 @@
 
 #include "auth/auth_process.h"
 #include "auth/directory.h"
-#include "conf/config.h"
+#include "conf/conf.h"
 #include "lib/privdrop.h"
 #include "lib/log.h"
 
@@ -116,14 +116,8 @@ int main(int argc, char **argv)
         config_free(&conf);
         return 1;
     }
-    if (privdrop_apply_logged(&ids) < 0)
+    if (privdrop_child_begin(&ids, master) < 0)
         goto out;
-    /* The death signal is cleared by the credential change: set it after,
-     * and make sure the master did not die in between. */
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master) {
-        log_error("event=auth_failed error=\"master is gone\"");
-        goto out;
-    }
     status = auth_process_run(conf, dir, fd, geteuid());
 out:
     close(fd);

@@ -9,7 +9,7 @@
 #include <sys/types.h>
 
 #include "auth/directory.h"
-#include "conf/config.h"
+#include "conf/conf.h"
 
 /* Bounds on what one caller can make the auth process hold. */
 #define AUTH_MAX_CONNECTIONS 4096 /* callers at once; more are closed at accept */

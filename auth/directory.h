@@ -9,7 +9,7 @@
 
 #include "auth/dir_profile.h"
 #include "auth/dir_user.h"
-#include "conf/config.h"
+#include "conf/conf.h"
 
 /* Settings of the directory client, each from its dirmail.conf setting
  * (named in the comments); directory_options_set changes one by name. All

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "conf/config.h"
+#include "conf/conf.h"
 
 /* The caller's verdict on a login and password. */
 enum sasl_check_result {

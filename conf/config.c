@@ -1,11 +1,9 @@
 /* conf/config.c - load dirmail.conf with libconfig, check every setting
  * strictly (unknown names, types, ranges, enums, duplicates, cross-setting
  * rules) and build the immutable struct config; print it back. */
-/* Angle brackets on purpose: "config.h" would find conf/config.h (this
- * folder); conf/Makefile.am puts the build root first on the search path. */
-#include <config.h>
+#include "config.h"
 
-#include "conf/config.h"
+#include "conf/conf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1835,4 +1833,12 @@ bool config_service_implicit_tls(enum service_type type)
 const char *config_delivery_sync_name(enum config_delivery_sync method)
 {
     return (size_t)method < COUNT(delivery_sync_names) ? delivery_sync_names[method] : "?";
+}
+
+char *config_state_path(const struct config *conf, const char *name)
+{
+    char *path;
+    if (asprintf(&path, "%s/%s", conf->server.state_dir, name) < 0)
+        return NULL;
+    return path;
 }

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "conf/config.h"
+#include "conf/conf.h"
 
 struct listener {
     char *host; /* a literal address: "127.0.0.1", "::1", "0.0.0.0", "::" */

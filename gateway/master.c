@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "gateway/conn_limit.h"
+#include "proto/conn_limit.h"
 #include "gateway/listener.h"
 #include "gateway/pregreet_cache.h"
 #include "gateway/queue_runner.h"
@@ -209,10 +209,7 @@ static int auth_socket_open(const char *path, const struct privdrop_ids *ids, ch
 
 static char *auth_socket_path(const struct config *conf)
 {
-    char *path;
-    if (asprintf(&path, "%s/auth.sock", conf->server.state_dir) < 0)
-        return NULL;
-    return path;
+    return config_state_path(conf, CONFIG_STATE_AUTH_SOCKET);
 }
 
 /* ---- generations ---- */

@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 
-#include "conf/config.h"
+#include "conf/conf.h"
 
 /* master_run - supervise until SIGTERM/SIGINT. conf is taken over (freed by
  * the master). config_path must be absolute (children and reloads read it

@@ -79,7 +79,7 @@
 #include "auth/auth_client.h"
 #include "delivery/fs_sync.h"
 #include "delivery/maildir.h"
-#include "gateway/queue.h"
+#include "queue/queue.h"
 #include "gateway/worker.h"
 #include "lib/event.h"
 #include "lib/log.h"
@@ -216,10 +216,7 @@ static void outcome_set(struct outcome *o, enum queue_rcpt_state state, const ch
 
 char *queue_runner_spool_path(const struct config *conf)
 {
-    char *path;
-    if (asprintf(&path, "%s/queue", conf->server.state_dir) < 0)
-        return NULL;
-    return path;
+    return config_state_path(conf, CONFIG_STATE_QUEUE);
 }
 
 /* result_add_new - remember an expansion's new id for the work list. */
@@ -1447,10 +1444,7 @@ void queue_runner_main(const struct queue_runner_params *params)
     log_set_ident("dirmaild/queue");
     prctl(PR_SET_NAME, RUNNER_PROC_NAME);
 
-    if (privdrop_apply_logged(params->ids) < 0)
-        _exit(1);
-    /* After the drop (a change of credentials clears the death signal). */
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master)
+    if (privdrop_child_begin(params->ids, master) < 0)
         _exit(1);
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
@@ -1487,8 +1481,7 @@ void queue_runner_main(const struct queue_runner_params *params)
      * on a lost or stuck auth process. */
     const struct config_ldap *ldap = &params->config->ldap;
     r.auth_timeout_ms = (ldap->connect_timeout + ldap->timeout + 1) * 1000;
-    if (asprintf(&r.auth_path, "%s/auth.sock", params->config->server.state_dir) < 0) {
-        r.auth_path = NULL;
+    if ((r.auth_path = config_state_path(params->config, CONFIG_STATE_AUTH_SOCKET)) == NULL) {
         log_error("event=queue_runner_failed error=\"auth client: out of memory\"");
         _exit(1);
     }

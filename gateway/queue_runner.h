@@ -32,7 +32,7 @@
 #ifndef DIRMAIL_GATEWAY_QUEUE_RUNNER_H
 #define DIRMAIL_GATEWAY_QUEUE_RUNNER_H
 
-#include "conf/config.h"
+#include "conf/conf.h"
 #include "lib/privdrop.h"
 
 struct queue_runner_params {

@@ -9,8 +9,8 @@
 #include <stdbool.h>
 
 #include "auth/auth_protocol.h"
-#include "conf/config.h"
-#include "gateway/smtp_reply.h"
+#include "conf/conf.h"
+#include "proto/smtp_reply.h"
 
 enum smtp_rcpt_decision {
     SMTP_RCPT_ACCEPT,       /* 250 2.1.5 */

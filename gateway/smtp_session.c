@@ -20,21 +20,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gateway/conn_limit.h"
+#include "proto/conn_limit.h"
 #include "gateway/pregreet_cache.h"
 
 #include "auth/auth_client.h"
 #include "auth/sasl_server.h"
-#include "gateway/queue.h"
-#include "gateway/received.h"
-#include "gateway/smtp_data.h"
-#include "gateway/smtp_parse.h"
+#include "queue/queue.h"
+#include "proto/received.h"
+#include "proto/smtp_data.h"
+#include "proto/smtp_parse.h"
 #include "gateway/smtp_policy.h"
-#include "gateway/smtp_reply.h"
+#include "proto/smtp_reply.h"
 #include "lib/conn.h"
 #include "lib/event.h"
 #include "lib/log.h"
 #include "lib/threadpool.h"
+#include "lib/clock.h"
 
 /* The line reader's limit while DATA is read: far above the text line limit
  * so that a long line is still seen whole, with how it ended. */
@@ -80,15 +81,15 @@ static struct smtp_server *server_get(const struct service_session *ss)
     if (server != NULL)
         return server;
     const struct config *conf = ss->config;
-    char path[4096];
-    int n = snprintf(path, sizeof path, "%s/auth.sock", conf->server.state_dir);
-    if (n < 0 || (size_t)n >= sizeof path)
+    char *auth_path = config_state_path(conf, CONFIG_STATE_AUTH_SOCKET);
+    struct smtp_server *srv = auth_path != NULL ? calloc(1, sizeof *srv) : NULL;
+    if (srv == NULL) {
+        free(auth_path);
         return NULL;
-    struct smtp_server *srv = calloc(1, sizeof *srv);
-    if (srv == NULL)
-        return NULL;
-    srv->async = auth_async_new(ss->loop, path, AUTH_TIMEOUT_MS);
-    srv->client = auth_client_new(path, AUTH_TIMEOUT_MS);
+    }
+    srv->async = auth_async_new(ss->loop, auth_path, AUTH_TIMEOUT_MS);
+    srv->client = auth_client_new(auth_path, AUTH_TIMEOUT_MS);
+    free(auth_path);
     if (srv->async == NULL || srv->client == NULL)
         goto fail;
     const char *serr = NULL;
@@ -96,13 +97,15 @@ static struct smtp_server *server_get(const struct service_session *ss)
         srv->sasl_ready = true;
     else
         log_error("event=sasl_init_failed error=\"%s\"", serr != NULL ? serr : "?");
-    n = snprintf(path, sizeof path, "%s/queue", conf->server.state_dir);
+    char *spool_path = config_state_path(conf, CONFIG_STATE_QUEUE);
     char *qerr = NULL;
-    if (n < 0 || (size_t)n >= sizeof path || queue_open(path, &srv->queue, &qerr) < 0) {
-        log_error("event=queue_open_failed error=\"%s\"", qerr != NULL ? qerr : "path too long");
+    if (spool_path == NULL || queue_open(spool_path, &srv->queue, &qerr) < 0) {
+        log_error("event=queue_open_failed error=\"%s\"", qerr != NULL ? qerr : "out of memory");
         free(qerr);
+        free(spool_path);
         goto fail;
     }
+    free(spool_path);
     const char *perr = NULL;
     srv->pool = threadpool_new(ss->loop, POOL_THREADS, &perr);
     if (srv->pool == NULL) {
@@ -922,13 +925,6 @@ static void sasl_work(void *arg)
         s->sasl_challenge = b64_encode(out != NULL ? out : (const unsigned char *)"", out_len);
 }
 
-static unsigned long long monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (unsigned long long)ts.tv_sec * 1000u + (unsigned long long)ts.tv_nsec / 1000000u;
-}
-
 /* ip_auth_failure - count a failure against the client's address in the
  * table every worker shares; true when the address reached its limit. */
 static bool ip_auth_failure(struct smtp *s)
@@ -937,7 +933,7 @@ static bool ip_auth_failure(struct smtp *s)
     if (s->ss->limits == NULL || lim->auth_failures == 0)
         return false;
     unsigned n = conn_limit_auth_failure(s->ss->limits, s->ss->client_ip, lim->auth_failures,
-                                         lim->auth_failure_window, monotonic_ms());
+                                         lim->auth_failure_window, clock_monotonic_ms());
     return n >= lim->auth_failures;
 }
 
@@ -946,7 +942,7 @@ static bool ip_auth_blocked(struct smtp *s)
     const struct config_limits *lim = &s->ss->config->limits;
     return s->ss->limits != NULL &&
            conn_limit_auth_blocked(s->ss->limits, s->ss->client_ip, lim->auth_failures,
-                                   lim->auth_failure_window, monotonic_ms());
+                                   lim->auth_failure_window, clock_monotonic_ms());
 }
 
 static void auth_delay_done(void *ctx)
@@ -1259,7 +1255,7 @@ static void greet(void *ctx)
         pregreet_failed(s);
     } else {
         if (s->ss->config->limits.pregreet_pass_ttl != 0)
-            pregreet_cache_record(s->ss->pregreet, s->ss->client_ip, monotonic_ms());
+            pregreet_cache_record(s->ss->pregreet, s->ss->client_ip, clock_monotonic_ms());
         send_greeting(s);
         if (!s->ending)
             process_input(s);
@@ -1355,7 +1351,7 @@ void smtp_session_start(struct service_session *ss)
     /* A client that passed lately need not prove itself again (postscreen's
      * greet cache, postscreen_greet_ttl). The common case: debug only. */
     if (wait != 0 && pregreet_cache_passed(ss->pregreet, ss->client_ip,
-                                           ss->config->limits.pregreet_pass_ttl, monotonic_ms())) {
+                                           ss->config->limits.pregreet_pass_ttl, clock_monotonic_ms())) {
         log_debug("event=pregreet_pass_known client=%s", ss->client_ip);
         wait = 0;
     }

@@ -9,7 +9,7 @@
 #ifndef DIRMAIL_SMTP_SESSION_H
 #define DIRMAIL_SMTP_SESSION_H
 
-#include "gateway/service.h"
+#include "proto/service.h"
 
 /* smtp_session_start - the service_start_fn of the smtp, submission and
  * submissions rows. The first call in a process sets up what sessions share

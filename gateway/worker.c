@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "gateway/service.h"
+#include "gateway/service_table.h"
 #include "lib/conn.h"
 #include "lib/event.h"
 #include "lib/log.h"
@@ -149,6 +149,7 @@ static void session_start(struct wlistener *l, int fd, const struct sockaddr_sto
     s->owner = w;
     s->limits = p->limits;
     s->pregreet = p->pregreet;
+    s->proto = service_table_lookup(service->type);
 
     ws->next = w->sessions;
     if (w->sessions != NULL)
@@ -168,7 +169,7 @@ static void session_start(struct wlistener *l, int fd, const struct sockaddr_sto
         service_refuse(s);
         return;
     }
-    service_proto(service->type)->start(s);
+    s->proto->start(s);
 }
 
 static void accept_resume(void *ctx)
@@ -233,12 +234,8 @@ void worker_main(const struct worker_params *params)
     /* closing the fds took syslog's socket too: open it again */
     log_set_ident("dirmaild/worker");
 
-    if (privdrop_apply_logged(params->ids) < 0)
-
-        _exit(1);
-    /* After the drop: a change of credentials clears the death signal. A
-     * worker must not outlive its master (it would hold ports forever). */
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master)
+    /* A worker must not outlive its master (it would hold ports forever). */
+    if (privdrop_child_begin(params->ids, master) < 0)
         _exit(1);
 
     /* The master's signals are delivered to it through its own signalfd and
@@ -286,7 +283,7 @@ void worker_main(const struct worker_params *params)
     event_signal_remove(&w.sigterm);
     free(w.listeners);
     if (r == 0) {
-        service_shutdown();
+        service_table_shutdown();
         event_loop_free(&w.loop);
     }
     log_info("event=worker_exit");

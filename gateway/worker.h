@@ -7,8 +7,8 @@
 
 #include <openssl/ssl.h>
 
-#include "conf/config.h"
-#include "gateway/conn_limit.h"
+#include "conf/conf.h"
+#include "proto/conn_limit.h"
 #include "gateway/listener.h"
 #include "gateway/pregreet_cache.h"
 #include "lib/privdrop.h"

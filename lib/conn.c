@@ -10,6 +10,7 @@
 #include "lib/conn.h"
 #include "lib/buf.h"
 #include "lib/event.h"
+#include "lib/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -610,13 +611,6 @@ enum conn_result conn_flush(struct conn *conn)
 
 /* ---- blocking use ---- */
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 enum conn_result conn_wait(struct conn *conn, int timeout_ms)
 {
     if (conn->failed)
@@ -635,9 +629,9 @@ enum conn_result conn_wait(struct conn *conn, int timeout_ms)
     if (conn->read_wants_write)
         events |= POLLOUT;
 
-    uint64_t deadline = now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
+    uint64_t deadline = clock_monotonic_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
     for (;;) {
-        int wait = timeout_ms < 0 ? -1 : (int)(deadline > now_ms() ? deadline - now_ms() : 0);
+        int wait = timeout_ms < 0 ? -1 : (int)(deadline > clock_monotonic_ms() ? deadline - clock_monotonic_ms() : 0);
         struct pollfd pfd = {.fd = conn->fd, .events = events};
         int n = poll(&pfd, 1, wait);
         if (n > 0)

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "lib/event.h"
+#include "lib/clock.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -75,13 +76,6 @@ struct event_loop {
 static sigset_t saved_mask;
 static bool saved_mask_valid;
 
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 struct event_loop *event_loop_new(void)
 {
     struct event_loop *loop = calloc(1, sizeof *loop);
@@ -96,7 +90,7 @@ struct event_loop *event_loop_new(void)
     }
     loop->sigfd = -1;
     sigemptyset(&loop->sigmask);
-    loop->now = monotonic_ms();
+    loop->now = clock_monotonic_ms();
     return loop;
 }
 
@@ -307,7 +301,7 @@ static void timer_disarm(struct event_timer *t)
  * iteration time, so a timer armed after slow work does not fire early. */
 static int timer_arm(struct event_timer *t, uint64_t msecs)
 {
-    uint64_t now = monotonic_ms();
+    uint64_t now = clock_monotonic_ms();
     t->deadline = msecs > UINT64_MAX - now ? UINT64_MAX : now + msecs;
     t->seq = t->loop->timer_seq++;
     return heap_push(t->loop, t);
@@ -356,7 +350,7 @@ static int next_timeout(struct event_loop *loop)
 {
     if (loop->heap_len == 0)
         return -1;
-    uint64_t now = monotonic_ms();
+    uint64_t now = clock_monotonic_ms();
     uint64_t deadline = loop->heap[0]->deadline;
     if (deadline <= now)
         return 0;
@@ -512,7 +506,7 @@ int event_loop_run(struct event_loop *loop)
         int n = epoll_wait(loop->epfd, events, EVENT_MAX_EVENTS, next_timeout(loop));
         if (n < 0 && errno != EINTR)
             return -1;
-        loop->now = monotonic_ms();
+        loop->now = clock_monotonic_ms();
         loop->dispatching++;
         for (int i = 0; i < n && !loop->stop; i++) {
             struct event_io *io = events[i].data.ptr;

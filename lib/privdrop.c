@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 int privdrop_resolve(const char *user, const char *group, struct privdrop_ids *ids_r,
@@ -114,4 +116,15 @@ int privdrop_apply_logged(const struct privdrop_ids *ids)
     log_error("event=privdrop_failed error=\"%s\"", error != NULL ? error : "out of memory");
     free(error);
     return -1;
+}
+
+int privdrop_child_begin(const struct privdrop_ids *ids, pid_t master)
+{
+    if (privdrop_apply_logged(ids) < 0)
+        return -1;
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master) {
+        log_error("event=child_failed error=\"master is gone\"");
+        return -1;
+    }
+    return 0;
 }

@@ -36,4 +36,11 @@ enum privdrop_result privdrop_apply(const struct privdrop_ids *ids, char **error
  * 0, or -1 after a failure: the caller must exit without touching input. */
 int privdrop_apply_logged(const struct privdrop_ids *ids);
 
+/* privdrop_child_begin - what every child of the master does once it has
+ * closed what it must not keep: drop to ids (privdrop_apply_logged), then
+ * ask for SIGTERM when the master dies (a credential change clears that
+ * wish, so it comes after) and check that master, the pid the child saw
+ * before, is still its parent. 0, or -1 (logged): the child should exit. */
+int privdrop_child_begin(const struct privdrop_ids *ids, pid_t master);
+
 #endif

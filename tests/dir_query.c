@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "auth/directory.h"
-#include "conf/config.h"
+#include "conf/conf.h"
 #include "lib/log.h"
 
 static void print_list(const char *key, const struct dir_strlist *l)

@@ -10,7 +10,7 @@
  * "<seq> line <k>\r\n", so the checker can rebuild it and compare. */
 #include "config.h"
 
-#include "gateway/queue.h"
+#include "queue/queue.h"
 
 #include <stdio.h>
 #include <stdlib.h>

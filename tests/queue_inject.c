@@ -9,7 +9,7 @@
  * SENDER of "" is the null sender. Exits 0, or 1 with the error on stderr. */
 #include "config.h"
 
-#include "gateway/queue.h"
+#include "queue/queue.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -22,7 +22,7 @@
 
 #include "auth/directory.h"
 #include "auth/sasl_server.h"
-#include "conf/config.h"
+#include "conf/conf.h"
 #include "lib/log.h"
 
 #define CB(fn) ((int (*)(void))(void (*)(void))(fn))

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "auth/auth_client.h"
-#include "conf/config.h"
+#include "conf/conf.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/dirmail/dirmail.conf"
 
@@ -353,10 +353,9 @@ int main(int argc, char **argv)
         free(error);
         return EXIT_CONFIG;
     }
-    char sock[4096];
-    int n = snprintf(sock, sizeof sock, "%s/auth.sock", conf->server.state_dir);
-    if (n < 0 || (size_t)n >= sizeof sock) {
-        fail("%s: server.state_dir too long", path);
+    char *sock = config_state_path(conf, CONFIG_STATE_AUTH_SOCKET);
+    if (sock == NULL) {
+        fail("out of memory");
         config_free(&conf);
         return EXIT_CONFIG;
     }
@@ -365,9 +364,12 @@ int main(int argc, char **argv)
     config_free(&conf);
     if (client == NULL) {
         fail("out of memory");
+        free(sock);
         return EXIT_SOFTWARE;
     }
     int status = cmd->run(client, argv + optind + 1, nargs);
     auth_client_free(&client);
+    socket_path = NULL;
+    free(sock);
     return status;
 }

@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_queue_envelope.c - libFuzzer harness for the spool's file
- * parsers (gateway/queue_envelope.c): the queue runner reads these files
+ * parsers (queue/queue_envelope.c): the queue runner reads these files
  * after any crash, so a torn or hostile file must give an error, never a
  * crash. The first byte picks the parser: an envelope (which, when it
  * parses, must format and parse back to the same envelope), or status
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/queue_envelope.h"
+#include "queue/queue_envelope.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/smtp_parse.h"
-#include "gateway/smtp_reply.h"
+#include "proto/smtp_parse.h"
+#include "proto/smtp_reply.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

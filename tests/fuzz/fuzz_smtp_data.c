@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_smtp_data.c - libFuzzer harness for the DATA reader
- * (gateway/smtp_data.c). The input is split into lines the way lib/conn
+ * (proto/smtp_data.c). The input is split into lines the way lib/conn
  * does; invariants: the writer never sees a bare CR or LF (every LF written
  * follows a CR), never more than the size limit, and a message whose verdict
  * is OK never had a bare line ending before its end. The first byte picks
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/smtp_data.h"
+#include "proto/smtp_data.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -4,7 +4,7 @@ dirmaild and a real slapd with the example directory (schema/examples),
 spoken to by Python's smtplib, swaks and raw sockets: extensions, pipelining,
 the recipient table, the open-relay battery, smuggling bodies, STARTTLS
 injection, limits, pregreet, AUTH on submission, the sender check and an
-LDAP outage. Accepted messages are checked in the queue (gateway/queue.h)
+LDAP outage. Accepted messages are checked in the queue (queue/queue.h)
 byte for byte apart from the Received field."""
 import base64
 import os

@@ -1,7 +1,7 @@
 /* tests/unit/test_config.c - conf/config.c: defaults, every section,
  * listen and CIDR parsing, the password file, config_print's round trip, and
  * each class of error with its FILE:LINE and setting path. */
-#include "conf/config.h"
+#include "conf/conf.h"
 
 #include <check.h>
 #include <stdio.h>

@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "gateway/conn_limit.h"
+#include "proto/conn_limit.h"
 #include "tests/unit/tap_main.h"
 
 static struct sockaddr_storage addr_of(const char *text)

@@ -12,7 +12,7 @@
 
 #include "auth/dir_profile.h"
 #include "auth/directory.h"
-#include "conf/config.h"
+#include "conf/conf.h"
 #include "tap_main.h"
 
 /* load - a struct config from text (through a temporary file). */

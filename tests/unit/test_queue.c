@@ -1,9 +1,9 @@
-/* tests/unit/test_queue.c - gateway/queue.c and queue_envelope.c: commit,
+/* tests/unit/test_queue.c - queue/queue.c and queue_envelope.c: commit,
  * scan, mark, remove, crash recovery, cleanup, envelope format and parser. */
 #include "config.h"
 
-#include "gateway/queue.h"
-#include "gateway/queue_envelope.h"
+#include "queue/queue.h"
+#include "queue/queue_envelope.h"
 #include "tap_main.h"
 
 #include <dirent.h>

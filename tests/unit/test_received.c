@@ -1,4 +1,4 @@
-/* tests/unit/test_received.c - gateway/received.c: the Received field of RFC
+/* tests/unit/test_received.c - proto/received.c: the Received field of RFC
  * 5321 4.4 with the RFC 3848 with-protocols, TLS facts, the authenticated
  * user only when given, folding with CRLF + TAB, and no way for the client's
  * EHLO word or login to end the field early. */
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/received.h"
+#include "proto/received.h"
 #include "tests/unit/tap_main.h"
 
 static char field[2048];

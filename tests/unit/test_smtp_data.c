@@ -1,10 +1,10 @@
-/* tests/unit/test_smtp_data.c - the DATA/BDAT reader (gateway/smtp_data.c):
+/* tests/unit/test_smtp_data.c - the DATA/BDAT reader (proto/smtp_data.c):
  * the exact end, dot-unstuffing, the smuggling rule, the limits and the
  * submission fixups, driven through a line splitter that flags endings the
  * way lib/conn does. */
 #include "config.h"
 
-#include "gateway/smtp_data.h"
+#include "proto/smtp_data.h"
 #include "tests/unit/tap_main.h"
 
 #include <stdio.h>

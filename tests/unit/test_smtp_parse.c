@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway/smtp_parse.h"
+#include "proto/smtp_parse.h"
 #include "tests/unit/tap_main.h"
 
 static struct smtp_command cmd;

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway/smtp_reply.h"
+#include "proto/smtp_reply.h"
 #include "tests/unit/tap_main.h"
 
 static const char *esc(enum smtp_esc e, int code)

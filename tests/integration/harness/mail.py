@@ -154,7 +154,7 @@ def spool_ids(spool):
 
 
 def spool_file(path):
-    """(message bytes, envelope text) of a committed spool file (gateway/queue.h:
+    """(message bytes, envelope text) of a committed spool file (queue/queue.h:
     the message, its envelope, a 39-octet trailer with both lengths)."""
     with open(path, "rb") as f:
         data = f.read()

@@ -1,9 +1,10 @@
-/* gateway/queue.c - the durable spool: see queue.h for the layout and the
+/* queue/queue.c - the durable spool: see queue.h for the layout and the
  * order of fsyncs that makes "accepted means durable" true. */
 #include "config.h"
 
-#include "gateway/queue.h"
+#include "queue/queue.h"
 #include "lib/error.h"
+#include "lib/fdio.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -66,24 +67,6 @@ static void close_fd(int *fd)
         close(*fd);
         *fd = -1;
     }
-}
-
-/* write_all - write len bytes, retrying on EINTR and short writes. */
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 /* read_file - the whole file name in dir_fd (at most max bytes) into a
@@ -354,7 +337,7 @@ const char *queue_msg_id(const struct queue_msg *msg)
 
 static int msg_flush(struct queue_msg *msg, char **error_r)
 {
-    if (msg->buf_len > 0 && write_all(msg->fd, msg->buf, msg->buf_len) < 0) {
+    if (msg->buf_len > 0 && fd_write_all(msg->fd, msg->buf, msg->buf_len) < 0) {
         error_set(error_r, "write tmp/%s: %s", msg->id, strerror(errno));
         msg->failed = true;
         return -1;
@@ -375,7 +358,7 @@ int queue_msg_write(struct queue_msg *msg, const void *data, size_t len, char **
     if (len >= sizeof(msg->buf)) {
         if (msg_flush(msg, error_r) < 0)
             return -1;
-        if (write_all(msg->fd, p, len) < 0) {
+        if (fd_write_all(msg->fd, p, len) < 0) {
             error_set(error_r, "write tmp/%s: %s", msg->id, strerror(errno));
             msg->failed = true;
             return -1;
@@ -430,7 +413,7 @@ int queue_msg_stage(struct queue_msg **msgp, struct queue_envelope *env, char **
     if (queue_envelope_format(env, &text, &text_len, error_r) < 0)
         goto fail;
     snprintf(trailer, sizeof(trailer), TRAILER_FORMAT, msg->size, (uint64_t)text_len);
-    if (write_all(msg->fd, text, text_len) < 0 || write_all(msg->fd, trailer, TRAILER_LEN) < 0) {
+    if (fd_write_all(msg->fd, text, text_len) < 0 || fd_write_all(msg->fd, trailer, TRAILER_LEN) < 0) {
         error_set(error_r, "write tmp/%s: %s", msg->id, strerror(errno));
         goto fail;
     }
@@ -885,7 +868,7 @@ int queue_mark_recipients(struct queue *queue, const char *id, const struct queu
     }
     /* One write: O_APPEND keeps the records whole even if two runners race.
      * A crash mid-write leaves a torn last line, which the reader ignores. */
-    if (len > 0 && write_all(fd, text, len) < 0) {
+    if (len > 0 && fd_write_all(fd, text, len) < 0) {
         error_set(error_r, "append active/%s: %s", name, strerror(errno));
         goto out;
     }

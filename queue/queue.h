@@ -1,4 +1,4 @@
-/* gateway/queue.h - the durable spool under <state_dir>/queue: accept a
+/* queue/queue.h - the durable spool under <state_dir>/queue: accept a
  * message and its envelope so that it survives any crash once commit returns,
  * hand committed messages to the runner, record per-recipient results, remove
  * finished messages. It never routes or delivers anything (the runner does).
@@ -69,7 +69,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "gateway/queue_envelope.h"
+#include "queue/queue_envelope.h"
 
 struct queue;
 struct queue_msg;

@@ -1,4 +1,4 @@
-/* gateway/service.h - the one table from a service type to the protocol that
+/* proto/service.h - the one table from a service type to the protocol that
  * serves it and the words it uses to refuse a connection (RFC 5321 421 at the
  * greeting, RFC 3206 [SYS/TEMP], RFC 5530 [UNAVAILABLE]). A protocol issue
  * plugs in by replacing its row's start function; nothing else changes. */
@@ -9,10 +9,11 @@
 
 #include <openssl/ssl.h>
 
-#include "conf/config.h"
+#include "conf/conf.h"
 
 struct conn;
 struct conn_limit;
+struct service_proto;
 struct pregreet_cache;
 struct event_loop;
 
@@ -34,6 +35,7 @@ struct service_session {
     struct conn_limit *limits;       /* the shared counts (failed logins per address) */
     struct pregreet_cache *pregreet; /* addresses that passed the pregreet test */
     void *protocol;                  /* the protocol's own per-session state */
+    const struct service_proto *proto; /* the row serving this session's service */
 };
 
 /* service_start_fn - take over session (first reply, TLS for implicit-TLS
@@ -45,13 +47,13 @@ struct service_proto {
     enum service_type type;
     const char *protocol; /* "smtp", "lmtp", "pop3", "imap" */
     service_start_fn *start;
+    /* Free what this protocol's sessions share within the process (pools,
+     * auth sockets, SASL) once every session has ended; NULL when nothing. */
+    void (*shutdown)(void);
     /* One line each, without CRLF; "%h" stands for the hostname. */
     const char *busy;        /* refused by a connection limit */
     const char *unavailable; /* no protocol serves this type yet */
 };
-
-/* service_proto - the row for type (never NULL for a valid type). */
-const struct service_proto *service_proto(enum service_type type);
 
 /* service_refuse - tell the client the connection limit was reached (after
  * the TLS handshake on implicit-TLS services) and end the session. */
@@ -66,10 +68,10 @@ void service_say_and_close(struct service_session *session, const char *line);
 /* service_expand - write text with "%h" replaced by hostname into buf; buf. */
 const char *service_expand(char *buf, size_t size, const char *text, const char *hostname);
 
-/* service_shutdown - release what the protocols share within this process
- * (thread pools, sockets to the auth process, SASL); the worker calls it
- * once every session has ended, before it frees its loop. */
-void service_shutdown(void);
+/* service_unavailable_start - the start function of a row whose protocol
+ * is not built yet: its unavailable line, then close, so that a client
+ * retries later instead of talking to a fake server. */
+void service_unavailable_start(struct service_session *session);
 
 /* service_tls_begin - start implicit TLS on session's conn; -1 (logged) when
  * no TLS context is configured or OpenSSL refuses. */

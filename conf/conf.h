@@ -1,8 +1,8 @@
-/* conf/config.h - dirmail.conf loaded with libconfig into one typed, validated,
+/* conf/conf.h - dirmail.conf loaded with libconfig into one typed, validated,
  * immutable struct. Every setting has a default here and in
  * conf/dirmail.conf.sample; nothing changes a struct config after config_load. */
-#ifndef DIRMAIL_CONF_CONFIG_H
-#define DIRMAIL_CONF_CONFIG_H
+#ifndef DIRMAIL_CONF_CONF_H
+#define DIRMAIL_CONF_CONF_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -204,6 +204,15 @@ struct config {
  * a malloc'd message "FILE:LINE: setting NAME: what is wrong" that the caller
  * frees. */
 struct config *config_load(const char *path, char **error_r);
+
+/* What dirmaild keeps in server.state_dir, by name: the auth process's
+ * socket and the spool. */
+#define CONFIG_STATE_AUTH_SOCKET "auth.sock"
+#define CONFIG_STATE_QUEUE "queue"
+
+/* config_state_path - "<server.state_dir>/<name>" (name: a CONFIG_STATE_*),
+ * malloc'd; NULL when out of memory. */
+char *config_state_path(const struct config *conf, const char *name);
 
 /* config_free - free conf and set *conf to NULL; NULL is fine. */
 void config_free(struct config **conf);

@@ -1,4 +1,4 @@
-/* gateway/smtp_parse.c - the SMTP command line parser (see smtp_parse.h).
+/* proto/smtp_parse.c - the SMTP command line parser (see smtp_parse.h).
  *
  * Decisions where real clients and RFC 5321 disagree:
  * - Verbs, "FROM:"/"TO:" and parameter keywords are case-insensitive (RFC 5321
@@ -14,7 +14,7 @@
  *   repeated one is 501 5.5.4. */
 #include "config.h"
 
-#include "gateway/smtp_parse.h"
+#include "proto/smtp_parse.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* gateway/smtp_data.h - the message text of one SMTP transaction: DATA lines
+/* proto/smtp_data.h - the message text of one SMTP transaction: DATA lines
  * (RFC 5321 4.1.1.4, 4.5.2) with dot-unstuffing and the one exact end
  * <CRLF>.<CRLF>, BDAT chunks (RFC 3030), the size and text-line limits, and
  * on submission the Date and Message-ID fields added when missing (RFC 6409

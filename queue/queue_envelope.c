@@ -1,7 +1,7 @@
-/* gateway/queue_envelope.c - envelope and status record text: format, parse. */
+/* queue/queue_envelope.c - envelope and status record text: format, parse. */
 #include "config.h"
 
-#include "gateway/queue_envelope.h"
+#include "queue/queue_envelope.h"
 #include "lib/error.h"
 
 #include <inttypes.h>

@@ -1,11 +1,9 @@
-/* gateway/service.c - see service.h. Until the protocol issues land, every
+/* proto/service.c - see service.h. Until the protocol issues land, every
  * row's start function says honestly that the service is not available yet
  * and closes: a client retries later instead of talking to a fake server. */
 #include "config.h"
 
-#include "gateway/service.h"
-
-#include "gateway/smtp_session.h"
+#include "proto/service.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,30 +12,6 @@
 #include "lib/conn.h"
 #include "lib/event.h"
 #include "lib/log.h"
-
-static service_start_fn service_unavailable_start;
-
-/* Refusals: SMTP and LMTP may answer 421 instead of the greeting (RFC 5321
- * section 3.1 and 4.2.5; RFC 2033 section 4.1 keeps SMTP's replies); POP3
- * gets -ERR with the [SYS/TEMP] response code (RFC 3206 section 4); IMAP an
- * untagged BYE with [UNAVAILABLE] (RFC 5530 section 3) instead of OK. */
-#define SMTP_BUSY "421 4.7.0 %h Too many connections, try again later"
-#define SMTP_UNAVAILABLE "421 4.3.2 %h Service not available yet"
-#define POP3_BUSY "-ERR [SYS/TEMP] Too many connections"
-#define POP3_UNAVAILABLE "-ERR [SYS/TEMP] Service not available yet"
-#define IMAP_BUSY "* BYE [UNAVAILABLE] Too many connections"
-#define IMAP_UNAVAILABLE "* BYE [UNAVAILABLE] Service not available yet"
-
-static const struct service_proto protos[] = {
-    {SERVICE_SMTP, "smtp", smtp_session_start, SMTP_BUSY, SMTP_UNAVAILABLE},
-    {SERVICE_SUBMISSION, "smtp", smtp_session_start, SMTP_BUSY, SMTP_UNAVAILABLE},
-    {SERVICE_SUBMISSIONS, "smtp", smtp_session_start, SMTP_BUSY, SMTP_UNAVAILABLE},
-    {SERVICE_LMTP, "lmtp", service_unavailable_start, SMTP_BUSY, SMTP_UNAVAILABLE},
-    {SERVICE_POP3, "pop3", service_unavailable_start, POP3_BUSY, POP3_UNAVAILABLE},
-    {SERVICE_POP3S, "pop3", service_unavailable_start, POP3_BUSY, POP3_UNAVAILABLE},
-    {SERVICE_IMAP, "imap", service_unavailable_start, IMAP_BUSY, IMAP_UNAVAILABLE},
-    {SERVICE_IMAPS, "imap", service_unavailable_start, IMAP_BUSY, IMAP_UNAVAILABLE},
-};
 
 /* A last line to send and then close, for refusals and for service types
  * without a protocol yet; a client that does not even complete the TLS
@@ -49,20 +23,6 @@ enum say_state { SAY_WRITING, SAY_LINGERING };
 struct say {
     enum say_state state;
 };
-
-void service_shutdown(void)
-{
-    smtp_session_shutdown();
-}
-
-const struct service_proto *service_proto(enum service_type type)
-{
-    for (size_t i = 0; i < sizeof protos / sizeof protos[0]; i++) {
-        if (protos[i].type == type)
-            return &protos[i];
-    }
-    return NULL;
-}
 
 const char *service_expand(char *buf, size_t size, const char *text, const char *hostname)
 {
@@ -190,17 +150,15 @@ void service_say_and_close(struct service_session *session, const char *line)
 void service_refuse(struct service_session *session)
 {
     char line[512];
-    const struct service_proto *proto = service_proto(session->service->type);
+    const struct service_proto *proto = session->proto;
     service_say_and_close(session,
                           service_expand(line, sizeof line, proto->busy, session->hostname));
 }
 
-/* service_unavailable_start - the start function of every row until its
- * protocol issue replaces it. */
-static void service_unavailable_start(struct service_session *session)
+void service_unavailable_start(struct service_session *session)
 {
     char line[512];
-    const struct service_proto *proto = service_proto(session->service->type);
+    const struct service_proto *proto = session->proto;
     service_say_and_close(session,
                           service_expand(line, sizeof line, proto->unavailable, session->hostname));
 }

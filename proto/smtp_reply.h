@@ -1,4 +1,4 @@
-/* gateway/smtp_reply.h - SMTP replies: the one table of enhanced status codes
+/* proto/smtp_reply.h - SMTP replies: the one table of enhanced status codes
  * (RFC 3463 and the IANA registry of RFC 5248), the formatter of (multi-line)
  * replies, and the reply for every smtp_parse_result. Nobody types "5.1.1" by
  * hand: they name a constant here. It never writes to the network itself. */
@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "gateway/smtp_parse.h"
+#include "proto/smtp_parse.h"
 
 /* Enhanced status code subject.detail (the class comes from the reply code:
  * 2xx -> 2, 4xx -> 4, 5xx -> 5). Names follow the registry's titles. */

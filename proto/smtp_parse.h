@@ -1,4 +1,4 @@
-/* gateway/smtp_parse.h - one SMTP command line (RFC 5321 4.1.1, without its
+/* proto/smtp_parse.h - one SMTP command line (RFC 5321 4.1.1, without its
  * CRLF) into a verb and its checked arguments and ESMTP parameters. It owns the
  * verb table and the parameter grammar; it never decides whether a command is
  * allowed now (the session's state machine) nor what an address may do (policy). */

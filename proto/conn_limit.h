@@ -1,4 +1,4 @@
-/* gateway/conn_limit.h - connection counts shared by every worker: per
+/* proto/conn_limit.h - connection counts shared by every worker: per
  * service, per (service, client address), and in all; and failed logins per
  * client address. One anonymous shared mapping made by the master before it
  * forks; each process that counts has a slot so that the master can give

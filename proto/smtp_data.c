@@ -1,7 +1,7 @@
-/* gateway/smtp_data.c - see smtp_data.h. */
+/* proto/smtp_data.c - see smtp_data.h. */
 #include "config.h"
 
-#include "gateway/smtp_data.h"
+#include "proto/smtp_data.h"
 
 #include <string.h>
 #include <strings.h>

@@ -1,4 +1,4 @@
-/* gateway/smtp_reply.c - enhanced status codes and reply formatting (see
+/* proto/smtp_reply.c - enhanced status codes and reply formatting (see
  * smtp_reply.h).
  *
  * Bare CR or LF in DATA: Exchange answers 550 5.6.11, a code that neither RFC
@@ -9,7 +9,7 @@
  * code we send is a registered one. */
 #include "config.h"
 
-#include "gateway/smtp_reply.h"
+#include "proto/smtp_reply.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* gateway/queue_envelope.h - a queued message's envelope (sender, recipients
+/* queue/queue_envelope.h - a queued message's envelope (sender, recipients
  * with their DSN parameters and delivery state, the client's facts) and its
  * two text formats: the envelope file and the per-message status records.
  * Pure data and parsing: no I/O, so the parsers can be fuzzed on a buffer.

@@ -1,4 +1,4 @@
-/* gateway/received.h - the Received trace field the gateway prepends to every
+/* proto/received.h - the Received trace field the gateway prepends to every
  * message it accepts (RFC 5321 4.4, with-protocol names of RFC 3848 and the
  * TLS facts as a comment). Formatting only: it never reads the message. */
 #ifndef DIRMAIL_RECEIVED_H

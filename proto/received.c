@@ -1,7 +1,7 @@
-/* gateway/received.c - see received.h. */
+/* proto/received.c - see received.h. */
 #include "config.h"
 
-#include "gateway/received.h"
+#include "proto/received.h"
 
 #include <stdarg.h>
 #include <stdio.h>

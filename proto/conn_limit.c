@@ -1,4 +1,4 @@
-/* gateway/conn_limit.c - see conn_limit.h.
+/* proto/conn_limit.c - see conn_limit.h.
  *
  * The table is shared by processes that can die at any instant (a worker
  * SIGKILLed in the middle of an accept). Two things follow:
@@ -14,7 +14,7 @@
  * must never be skipped silently, or the per-IP limit would be a lie. */
 #include "config.h"
 
-#include "gateway/conn_limit.h"
+#include "proto/conn_limit.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
