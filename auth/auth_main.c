@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -23,10 +24,10 @@
 #include "lib/privdrop.h"
 #include "lib/log.h"
 
-static void usage(void)
+static void usage(FILE *out)
 {
-    fprintf(stderr, "usage: dirmail-auth -c CONFIG -s FD [-f]\n"
-                    "  started by dirmaild; FD is the listening auth socket\n");
+    fprintf(out, "usage: dirmail-auth -c CONFIG -s FD [-f] | -h|--help | --version\n"
+                 "  started by dirmaild; FD is the listening auth socket\n");
 }
 
 /* socket_fd_check - fd must be a listening stream socket. */
@@ -49,8 +50,13 @@ int main(int argc, char **argv)
 {
     const char *path = NULL, *fdtext = NULL;
     bool foreground = false;
+    static const struct option long_options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
     int opt;
-    while ((opt = getopt(argc, argv, "c:s:f")) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:s:fh", long_options, NULL)) != -1) {
         switch (opt) {
         case 'c':
             path = optarg;
@@ -61,13 +67,19 @@ int main(int argc, char **argv)
         case 'f':
             foreground = true;
             break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("dirmail-auth (" PACKAGE_NAME ") " PACKAGE_VERSION "\n");
+            return 0;
         default:
-            usage();
+            usage(stderr);
             return 2;
         }
     }
     if (path == NULL || fdtext == NULL || optind != argc) {
-        usage();
+        usage(stderr);
         return 2;
     }
     pid_t master = getppid();

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -20,11 +21,12 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: dirmaild [-c FILE] [-n] [-f] [-h]\n"
+    fprintf(out, "usage: dirmaild [-c FILE] [-n] [-f] [-h|--help] [--version]\n"
                  "  -c FILE  configuration file (default " DEFAULT_CONFIG ")\n"
                  "  -n       check the configuration, print it with defaults and exit\n"
                  "  -f       stay in the foreground and log to stderr\n"
-                 "  -h       this help\n");
+                 "  -h, --help  this help\n"
+                 "  --version   the version of dirmail\n");
 }
 
 /* daemonize - the classic double fork: the first child leaves the caller's
@@ -60,8 +62,13 @@ int main(int argc, char **argv)
 {
     const char *path = DEFAULT_CONFIG;
     bool check = false, foreground = false;
+    static const struct option long_options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
     int opt;
-    while ((opt = getopt(argc, argv, "c:nfh")) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:nfh", long_options, NULL)) != -1) {
         switch (opt) {
         case 'c':
             path = optarg;
@@ -74,6 +81,9 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
+            return 0;
+        case 'V':
+            printf("dirmaild (" PACKAGE_NAME ") " PACKAGE_VERSION "\n");
             return 0;
         default:
             usage(stderr);

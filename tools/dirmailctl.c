@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -39,7 +40,8 @@ static void usage(FILE *out)
     fprintf(out, "usage: dirmailctl [-c FILE] lookup ADDRESS\n"
                  "       dirmailctl [-c FILE] auth LOGIN [SERVICE]\n"
                  "  -c FILE  configuration file (default " DEFAULT_CONFIG ")\n"
-                 "  -h       this help\n"
+                 "  -h, --help  this help\n"
+                 "  --version   the version of dirmail\n"
                  "exit status: 0 found/ok, 1 not found/failed, 75 temporary failure, 64 usage\n");
 }
 
@@ -310,15 +312,23 @@ static unsigned request_timeout_ms(const struct config *conf)
 int main(int argc, char **argv)
 {
     const char *path = DEFAULT_CONFIG;
+    static const struct option long_options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
     int opt;
     /* '+': options end at the command, so "auth -x" is a login. */
-    while ((opt = getopt(argc, argv, "+c:h")) != -1) {
+    while ((opt = getopt_long(argc, argv, "+c:h", long_options, NULL)) != -1) {
         switch (opt) {
         case 'c':
             path = optarg;
             break;
         case 'h':
             usage(stdout);
+            return EXIT_OK;
+        case 'V':
+            printf("dirmailctl (" PACKAGE_NAME ") " PACKAGE_VERSION "\n");
             return EXIT_OK;
         default:
             usage(stderr);
