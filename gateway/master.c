@@ -80,6 +80,7 @@ struct master {
     int auth_fd;
     char *auth_path;
     char *pid_file;
+    int pid_fd; /* holds the pid file's lock; -1 when none */
     bool stopping;
     bool auth_stopped;
     struct event_timer *grace;
@@ -88,7 +89,7 @@ struct master {
 
 /* One master per process, global so that a forked worker (which never
  * returns into this code) still reaches everything it inherited. */
-static struct master M = {.auth_fd = -1};
+static struct master M = {.auth_fd = -1, .pid_fd = -1};
 
 static const char *kind_name(enum child_kind kind)
 {
@@ -103,49 +104,52 @@ static void apply_log_settings(const struct config *conf)
 
 /* ---- pid file ---- */
 
-/* pid_file_write - refuse when a live process holds the file; write ours. */
-static int pid_file_write(const char *path, char **error_r)
+/* pid_file_write - open path and hold an fcntl write lock on it for the
+ * master's whole life, then write our pid; *fd_r keeps the lock. Only a
+ * held lock refuses the start: a stale file left by kill -9 (whose number
+ * may now belong to any other process) is simply taken over. The lock is
+ * not inherited by the children (fcntl locks belong to a process). */
+static int pid_file_write(const char *path, int *fd_r, char **error_r)
 {
-    FILE *f = fopen(path, "re");
-    if (f != NULL) {
-        long pid = 0;
-        if (fscanf(f, "%ld", &pid) == 1 && pid > 0 && pid != (long)getpid() &&
-            (kill((pid_t)pid, 0) == 0 || errno == EPERM)) {
-            fclose(f);
-            error_set(error_r, "pid file %s: dirmaild is already running as pid %ld", path, pid);
-            return -1;
-        }
-        fclose(f);
-    }
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) {
         error_set(error_r, "pid file %s: %s", path, strerror(errno));
         return -1;
     }
-    char text[32];
-    int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
-    if (n < 0 || write(fd, text, (size_t)n) != n) {
-        error_set(error_r, "pid file %s: write: %s", path, strerror(errno));
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_SETLK, &lock) < 0) {
+        int saved = errno;
+        struct flock holder = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        if ((saved == EAGAIN || saved == EACCES) && fcntl(fd, F_GETLK, &holder) == 0 &&
+            holder.l_type != F_UNLCK)
+            error_set(error_r, "pid file %s: dirmaild is already running as pid %ld", path,
+                      (long)holder.l_pid);
+        else
+            error_set(error_r, "pid file %s: lock: %s", path, strerror(saved));
         close(fd);
-        unlink(path);
         return -1;
     }
-    close(fd);
+    char text[32];
+    int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+    if (n < 0 || ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+        error_set(error_r, "pid file %s: write: %s", path, strerror(errno));
+        unlink(path);
+        close(fd);
+        return -1;
+    }
+    *fd_r = fd;
     return 0;
 }
 
-/* pid_file_remove - only if it still names us (another dirmaild may have
- * taken it over after a stale start). */
-static void pid_file_remove(const char *path)
+/* pid_file_remove - unlink path while still holding its lock (so that no
+ * other dirmaild can have taken it over in between), then let the lock go. */
+static void pid_file_remove(const char *path, int *fd)
 {
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
+    if (*fd < 0)
         return;
-    long pid = 0;
-    bool ours = fscanf(f, "%ld", &pid) == 1 && pid == (long)getpid();
-    fclose(f);
-    if (ours)
-        unlink(path);
+    unlink(path);
+    close(*fd);
+    *fd = -1;
 }
 
 /* ---- state directory and auth socket ---- */
@@ -627,15 +631,17 @@ static void on_reload(void *ctx, int signo)
     }
     if (strcmp(conf->server.pid_file, M.pid_file) != 0) {
         char *pid_file = strdup(conf->server.pid_file);
-        if (pid_file == NULL || pid_file_write(pid_file, &error) < 0) {
+        int pid_fd = -1;
+        if (pid_file == NULL || pid_file_write(pid_file, &pid_fd, &error) < 0) {
             if (pid_file == NULL)
                 error_set(&error, "out of memory");
             free(pid_file);
             goto fail;
         }
-        pid_file_remove(M.pid_file);
+        pid_file_remove(M.pid_file, &M.pid_fd);
         free(M.pid_file);
         M.pid_file = pid_file;
+        M.pid_fd = pid_fd;
     }
     if (auth_fd >= 0) {
         /* A new state_dir: the old socket goes with the old generation. */
@@ -727,7 +733,7 @@ static int master_start(struct config *conf, char **error_r)
         error_set(error_r, "out of memory");
         return -1;
     }
-    if (pid_file_write(M.pid_file, error_r) < 0) {
+    if (pid_file_write(M.pid_file, &M.pid_fd, error_r) < 0) {
         free(M.pid_file);
         M.pid_file = NULL;
         return -1;
@@ -738,7 +744,7 @@ static int master_start(struct config *conf, char **error_r)
 static void master_cleanup(void)
 {
     if (M.pid_file != NULL)
-        pid_file_remove(M.pid_file);
+        pid_file_remove(M.pid_file, &M.pid_fd);
     free(M.pid_file);
     M.pid_file = NULL;
     if (M.auth_fd >= 0) {
