@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "delivery/maildir.h"
+#include "delivery/maildir_name.h"
 #include "delivery/maildir_quota.h"
 #include "lib/error.h"
 
@@ -17,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #define OUT_BUFFER_SIZE 65536
@@ -73,8 +73,6 @@ struct maildir_delivery {
     char out[OUT_BUFFER_SIZE];
 };
 
-static atomic_ulong unique_counter;
-
 /* io_result - the class of an errno from a write-side system call. Every I/O
  * error is temporary (the queue retries); ENOSPC and EDQUOT are named here
  * because a full disk must never bounce mail. */
@@ -111,37 +109,6 @@ bool maildir_result_permanent(enum maildir_result result, const struct maildir_t
 {
     return result == MAILDIR_PERMFAIL ||
            (result == MAILDIR_QUOTA_EXCEEDED && target != NULL && target->quota_permanent);
-}
-
-int maildir_unique_name(char *buf, size_t size, const char *hostname)
-{
-    struct timeval tv;
-    unsigned long q = atomic_fetch_add(&unique_counter, 1);
-    size_t len;
-    int n;
-
-    gettimeofday(&tv, NULL);
-    n = snprintf(buf, size, "%lld.M%ldP%ldQ%lu.", (long long)tv.tv_sec, (long)tv.tv_usec,
-                 (long)getpid(), q);
-    if (n < 0 || (size_t)n >= size)
-        return -1;
-    len = (size_t)n;
-    /* The Maildir spec: "/" and ":" in the host name become \057 and \072
-     * (":" separates the info part, "/" would be a path). */
-    for (const char *h = hostname; *h != '\0'; h++) {
-        const char *piece = *h == '/' ? "\\057" : *h == ':' ? "\\072" : NULL;
-        size_t plen = piece != NULL ? 4 : 1;
-
-        if (len + plen >= size)
-            return -1;
-        if (piece != NULL)
-            memcpy(buf + len, piece, 4);
-        else
-            buf[len] = *h;
-        len += plen;
-    }
-    buf[len] = '\0';
-    return 0;
 }
 
 /* valid_component - a path component we are willing to create or open below

@@ -146,9 +146,4 @@ bool maildir_result_permanent(enum maildir_result result, const struct maildir_t
 /* maildir_result_name - "delivered", "tempfail", "quota-exceeded", "permfail". */
 const char *maildir_result_name(enum maildir_result result);
 
-/* maildir_unique_name - the unique base name "<sec>.M<usec>P<pid>Q<n>.<host>"
- * (host with "/" as \057 and ":" as \072, per the Maildir spec) into buf.
- * Each call in a process gives a new Q counter. 0, or -1 when it does not fit. */
-int maildir_unique_name(char *buf, size_t size, const char *hostname);
-
 #endif

@@ -2,7 +2,7 @@
 #include "config.h"
 
 #include "delivery/maildir_quota.h"
-#include "delivery/maildir.h"
+#include "delivery/maildir_name.h"
 #include "lib/error.h"
 
 #include <dirent.h>
@@ -46,25 +46,6 @@ bool maildir_quota_exceeded(const struct maildir_quota_limit *limit,
     return false;
 }
 
-/* name_size - the size in a Maildir++ name ("...,S=1234" or "...,S=1234:2,S"), or -1. */
-static int64_t name_size(const char *name)
-{
-    const char *p = strstr(name, ",S=");
-    int64_t size = 0;
-
-    if (p == NULL)
-        return -1;
-    p += 3;
-    if (*p < '0' || *p > '9')
-        return -1;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (size > (INT64_MAX - 9) / 10)
-            return -1;
-        size = size * 10 + (*p - '0');
-    }
-    return size;
-}
-
 /* sum_messages - add the messages of dir_fd/sub (new or cur) to the usage. */
 static int sum_messages(int dir_fd, const char *sub, struct maildir_quota_usage *usage,
                         char **error_r)
@@ -91,7 +72,7 @@ static int sum_messages(int dir_fd, const char *sub, struct maildir_quota_usage 
 
         if (de->d_name[0] == '.')
             continue;
-        size = name_size(de->d_name);
+        size = maildir_name_size(de->d_name);
         if (size < 0) {
             if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 continue; /* expunged meanwhile */

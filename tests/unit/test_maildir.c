@@ -4,6 +4,7 @@
 
 #include "delivery/fs_sync.h"
 #include "delivery/maildir.h"
+#include "delivery/maildir_name.h"
 #include "delivery/maildir_quota.h"
 #include "tap_main.h"
 
@@ -386,6 +387,16 @@ START_TEST(test_unique_names_forked)
 }
 END_TEST
 
+START_TEST(test_name_size_fields)
+{
+    ck_assert_int_eq(maildir_name_size("1.M2P3Q4.host,S=1234"), 1234);
+    ck_assert_int_eq(maildir_name_size("1.M2P3Q4.host,S=77,W=80:2,S"), 77);
+    ck_assert_int_eq(maildir_name_size("1.M2P3Q4.host:2,S"), -1);
+    ck_assert_int_eq(maildir_name_size("1.M2P3Q4.host,S=:2,"), -1);
+    ck_assert_int_eq(maildir_name_size("x,S=99999999999999999999999"), -1);
+}
+END_TEST
+
 START_TEST(test_unique_name_escapes_host)
 {
     char buf[256];
@@ -610,6 +621,7 @@ static Suite *maildir_suite(void)
     tcase_add_test(tc, test_batched_finish_and_abort_after_link);
     tcase_add_test(tc, test_fs_sync_and_sync_by_caller);
     tcase_add_test(tc, test_unique_name_escapes_host);
+    tcase_add_test(tc, test_name_size_fields);
     tcase_add_test(tc, test_path_escapes_refused);
     tcase_add_test(tc, test_folders);
     tcase_add_test(tc, test_quota);

@@ -1,0 +1,63 @@
+/* delivery/maildir_name.c - Maildir file names: see maildir_name.h. */
+#include "config.h"
+
+#include "delivery/maildir_name.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+/* The Q part of unique names: distinct for every file this process names,
+ * even two in the same microsecond from two threads. */
+static atomic_ulong unique_counter;
+
+int maildir_unique_name(char *buf, size_t size, const char *hostname)
+{
+    struct timeval tv;
+    unsigned long q = atomic_fetch_add(&unique_counter, 1);
+    size_t len;
+    int n;
+
+    gettimeofday(&tv, NULL);
+    n = snprintf(buf, size, "%lld.M%ldP%ldQ%lu.", (long long)tv.tv_sec, (long)tv.tv_usec,
+                 (long)getpid(), q);
+    if (n < 0 || (size_t)n >= size)
+        return -1;
+    len = (size_t)n;
+    /* The Maildir spec: "/" and ":" in the host name become \057 and \072
+     * (":" separates the info part, "/" would be a path). */
+    for (const char *h = hostname; *h != '\0'; h++) {
+        const char *piece = *h == '/' ? "\\057" : *h == ':' ? "\\072" : NULL;
+        size_t plen = piece != NULL ? 4 : 1;
+
+        if (len + plen >= size)
+            return -1;
+        if (piece != NULL)
+            memcpy(buf + len, piece, 4);
+        else
+            buf[len] = *h;
+        len += plen;
+    }
+    buf[len] = '\0';
+    return 0;
+}
+
+int64_t maildir_name_size(const char *name)
+{
+    const char *p = strstr(name, ",S=");
+    int64_t size = 0;
+
+    if (p == NULL)
+        return -1;
+    p += 3;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (size > (INT64_MAX - 9) / 10)
+            return -1;
+        size = size * 10 + (*p - '0');
+    }
+    return size;
+}

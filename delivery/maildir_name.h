@@ -1,0 +1,20 @@
+/* delivery/maildir_name.h - the names of message files in a Maildir: the
+ * unique base name a writer gives a new file, and the Maildir++ fields
+ * (",S=<size>") a reader or the quota scan takes back out of it. Shared by the
+ * writer, the quota file and the readers, so it depends on nothing of theirs. */
+#ifndef DIRMAIL_DELIVERY_MAILDIR_NAME_H
+#define DIRMAIL_DELIVERY_MAILDIR_NAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* maildir_unique_name - the unique base name "<sec>.M<usec>P<pid>Q<n>.<host>"
+ * (host with "/" as \057 and ":" as \072, per the Maildir spec) into buf.
+ * Each call in a process gives a new Q counter. 0, or -1 when it does not fit. */
+int maildir_unique_name(char *buf, size_t size, const char *hostname);
+
+/* maildir_name_size - the size in a Maildir++ name ("...,S=1234" or
+ * "...,S=1234:2,S"), or -1 when the name has none or it overflows. */
+int64_t maildir_name_size(const char *name);
+
+#endif
