@@ -33,10 +33,17 @@
 #include "lib/tls.h"
 #include "lib/error.h"
 
-#define RESTART_DELAY_MIN 1    /* seconds before the first restart */
-#define RESTART_DELAY_MAX 60   /* the doubling stops here */
-#define RESTART_RESET_AFTER 30 /* a child that ran this long starts over at the minimum */
-#define MAX_WORKERS 64         /* per generation; CONN_LIMIT_PROCS leaves room for reloads */
+/* A child that dies is started again at once the first time (a crash must
+ * not leave the auth process away for long: every reply that needs it is
+ * 451 4.3.0 meanwhile), then after RESTART_STEP_MS doubling up to
+ * RESTART_DELAY_MAX_MS, so that a crash loop costs little CPU and no log
+ * storm; one that ran RESTART_RESET_AFTER seconds starts over at once. */
+#define RESTART_STEP_MS 100
+#define RESTART_DELAY_MAX_MS 5000
+#define RESTART_RESET_AFTER 30
+/* While a child keeps dying, one line a minute says how often. */
+#define CRASH_LOOP_REPORT_MS 60000
+#define MAX_WORKERS 64 /* per generation; CONN_LIMIT_PROCS leaves room for reloads */
 #define AUTH_PROGRAM "dirmail-auth"
 
 /* Every generation has one auth process, its workers and one queue runner. */
@@ -50,7 +57,9 @@ struct child {
     pid_t pid;     /* 0 while not running */
     int proc_slot; /* conn_limit slot of a worker, -1 */
     uint64_t started_ms;
-    unsigned next_delay; /* seconds before the next restart */
+    unsigned next_delay_ms; /* before the next restart */
+    unsigned loop_exits;    /* exits since loop_since_ms (crash-loop report) */
+    uint64_t loop_since_ms;
     struct event_timer *restart;
 };
 
@@ -320,8 +329,7 @@ static struct generation *generation_new(struct config *conf, const struct gener
                                           .kind = i == 0                      ? CHILD_AUTH
                                                   : i == gen->child_count - 1 ? CHILD_QUEUE
                                                                               : CHILD_WORKER,
-                                          .proc_slot = -1,
-                                          .next_delay = RESTART_DELAY_MIN};
+                                          .proc_slot = -1};
     }
     gen->conf = conf;
     gen->number = ++M.generations;
@@ -530,13 +538,26 @@ static void child_exited(struct child *child, int status)
                  kind_name(child->kind), (long)pid, how, (unsigned long long)ran_ms);
         return;
     }
-    if (ran_ms >= RESTART_RESET_AFTER * 1000ull)
-        child->next_delay = RESTART_DELAY_MIN;
-    unsigned delay = child->next_delay;
-    child->next_delay = delay * 2 > RESTART_DELAY_MAX ? RESTART_DELAY_MAX : delay * 2;
-    log_warning("event=child_exit child=%s pid=%ld %s ran=%llums restart_in=%us",
+    uint64_t now = event_now_ms(M.loop);
+    if (ran_ms >= RESTART_RESET_AFTER * 1000ull) {
+        child->next_delay_ms = 0;
+        child->loop_exits = 0;
+    }
+    unsigned delay = child->next_delay_ms;
+    child->next_delay_ms = delay == 0                         ? RESTART_STEP_MS
+                           : delay * 2 > RESTART_DELAY_MAX_MS ? RESTART_DELAY_MAX_MS
+                                                              : delay * 2;
+    log_warning("event=child_exit child=%s pid=%ld %s ran=%llums restart_in=%ums",
                 kind_name(child->kind), (long)pid, how, (unsigned long long)ran_ms, delay);
-    child->restart = event_timer_add(M.loop, delay * 1000ull, child_restart, child);
+    if (child->loop_exits++ == 0) {
+        child->loop_since_ms = now;
+    } else if (now - child->loop_since_ms >= CRASH_LOOP_REPORT_MS) {
+        log_warning("event=child_crash_loop child=%s exits=%u seconds=%llu restart_in=%ums",
+                    kind_name(child->kind), child->loop_exits,
+                    (unsigned long long)((now - child->loop_since_ms) / 1000), delay);
+        child->loop_exits = 0;
+    }
+    child->restart = event_timer_add(M.loop, delay, child_restart, child);
     if (child->restart == NULL)
         log_error("event=restart_timer_failed child=%s", kind_name(child->kind));
 }

@@ -233,7 +233,7 @@ class Supervision(DaemonCase):
         victim = before["workers"][0]
         offset = len(d.log())
         os.kill(victim, 9)
-        d.wait_log(rf"event=child_exit child=worker pid={victim} signal=9 .*restart_in=1s",
+        d.wait_log(rf"event=child_exit child=worker pid={victim} signal=9 .*restart_in=0ms",
                    start=offset)
         after = d.wait_children(exclude=[victim])
         self.assertEqual(after["auth"], before["auth"])
@@ -245,7 +245,7 @@ class Supervision(DaemonCase):
         victim = before["auth"][0]
         offset = len(d.log())
         os.kill(victim, 9)
-        d.wait_log(rf"event=child_exit child=auth pid={victim} signal=9 .*restart_in=1s",
+        d.wait_log(rf"event=child_exit child=auth pid={victim} signal=9 .*restart_in=0ms",
                    start=offset)
         after = d.wait_children(exclude=[victim])
         self.assertEqual(sorted(after["workers"]), sorted(before["workers"]))
@@ -341,7 +341,7 @@ class Privileges(DaemonCase):
         d.start(wait=False)
         self.daemon = d
         d.wait_log(r"event=privdrop_failed error=\"refusing to run as root")
-        d.wait_log(r"event=child_exit child=worker pid=\d+ status=1 .*restart_in=1s")
+        d.wait_log(r"event=child_exit child=worker pid=\d+ status=1 .*restart_in=0ms")
 
 
 if __name__ == "__main__":
