@@ -54,8 +54,18 @@ struct conn {
     struct event_io *io;
     conn_handler *handler;
     void *ctx;
-    struct event_timer *idle_timer, *session_timer;
-    uint64_t idle_ms, session_ms;
+    /* One timer for the running deadline: the line deadline between
+     * commands, the transfer deadline inside a transfer (conn.h). */
+    struct event_timer *deadline_timer, *session_timer;
+    event_timer_cb *deadline_cb;         /* what deadline_timer calls */
+    struct conn_deadlines own;           /* what conn_set_timeouts sets */
+    const struct conn_deadlines *limits; /* &own, or the caller's (conn_set_deadlines) */
+    uint64_t session_ms;
+    uint64_t deadline_start; /* loop ms: when the running deadline started */
+    bool in_transfer;
+    uint64_t transfer_end;  /* loop ms: the transfer deadline, as extended */
+    uint64_t window_start;  /* loop ms: the rate window now being counted */
+    uint64_t window_bytes;  /* bytes read in that window */
     bool input_paused;
     bool want_write;   /* a flush stopped on EAGAIN / WANT_WRITE */
     bool *destroyed_r; /* set by conn_free while a callback runs */
@@ -137,6 +147,7 @@ struct conn *conn_new(int fd, size_t line_limit)
         return NULL;
     conn->fd = fd;
     conn->line_limit = line_limit;
+    conn->limits = &conn->own;
 
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
@@ -164,7 +175,7 @@ void conn_free(struct conn **connp)
     if (conn->destroyed_r != NULL)
         *conn->destroyed_r = true;
     event_io_remove(&conn->io);
-    event_timer_remove(&conn->idle_timer);
+    event_timer_remove(&conn->deadline_timer);
     event_timer_remove(&conn->session_timer);
     if (conn->ssl != NULL) {
         /* One non-blocking attempt at close_notify; the peer may be gone. */
@@ -270,16 +281,6 @@ static void timeout_fired(struct conn *conn, const char *which)
         conn->destroyed_r = NULL;
 }
 
-static void idle_timeout(void *ctx)
-{
-    timeout_fired(ctx, "idle");
-}
-
-static void session_timeout(void *ctx)
-{
-    timeout_fired(ctx, "session");
-}
-
 /* arm - (re)start *timer for msecs, or remove it when msecs is 0. */
 static int arm(struct conn *conn, struct event_timer **timer, uint64_t msecs, event_timer_cb *cb)
 {
@@ -295,16 +296,102 @@ static int arm(struct conn *conn, struct event_timer **timer, uint64_t msecs, ev
     return *timer == NULL ? -1 : 0;
 }
 
+static void arm_or_fail(struct conn *conn, struct event_timer **timer, uint64_t msecs,
+                        event_timer_cb *cb)
+{
+    if (arm(conn, timer, msecs, cb) < 0 && !conn->failed) {
+        set_error(conn, "cannot add timer: %s", strerror(errno));
+        conn->failed = true;
+    }
+}
+
+/* arm_deadline - the one deadline timer, with the callback of the current
+ * mode (a timer keeps the callback it was added with). */
+static void arm_deadline(struct conn *conn, uint64_t msecs, event_timer_cb *cb)
+{
+    if (conn->deadline_cb != cb)
+        event_timer_remove(&conn->deadline_timer);
+    conn->deadline_cb = cb;
+    arm_or_fail(conn, &conn->deadline_timer, msecs, cb);
+}
+
+static void line_deadline_passed(void *ctx)
+{
+    timeout_fired(ctx, "idle");
+}
+
+static void session_timeout(void *ctx)
+{
+    timeout_fired(ctx, "session");
+}
+
+static void transfer_tick(void *ctx);
+
+/* arm_transfer - the transfer timer fires at the end of the rate window or
+ * at the deadline, whichever comes first. */
+static void arm_transfer(struct conn *conn, uint64_t now)
+{
+    uint64_t wait = conn->transfer_end > now ? conn->transfer_end - now : 1;
+    const struct conn_deadlines *d = conn->limits;
+    if (d->min_rate != 0 && d->window_ms != 0) {
+        uint64_t window_left = conn->window_start + d->window_ms > now
+                                   ? conn->window_start + d->window_ms - now
+                                   : 1;
+        if (window_left < wait)
+            wait = window_left;
+    }
+    arm_deadline(conn, wait, transfer_tick);
+}
+
+/* transfer_tick - a client that kept up min_rate over the window just ended
+ * gets transfer_ms more from now: an honest large message is never cut,
+ * while a trickle gains nothing and meets its deadline. The window is
+ * judged by its own length, so a short last window before the deadline is
+ * not held to a full window's byte count. */
+static void transfer_tick(void *ctx)
+{
+    struct conn *conn = ctx;
+    const struct conn_deadlines *d = conn->limits;
+    uint64_t now = event_now_ms(conn->loop);
+    uint64_t elapsed = now - conn->window_start;
+    if (d->min_rate != 0 && elapsed > 0 && conn->window_bytes * 1000 >= d->min_rate * elapsed)
+        conn->transfer_end = now + d->transfer_ms;
+    conn->window_start = now;
+    conn->window_bytes = 0;
+    if (now >= conn->transfer_end) {
+        timeout_fired(conn, "data");
+        return;
+    }
+    arm_transfer(conn, now);
+}
+
+/* deadline_start - start the running deadline afresh from now. */
+static void deadline_start(struct conn *conn)
+{
+    if (conn->loop == NULL)
+        return;
+    uint64_t now = event_now_ms(conn->loop);
+    conn->deadline_start = now;
+    if (conn->in_transfer) {
+        conn->transfer_end = now + conn->limits->transfer_ms;
+        conn->window_start = now;
+        conn->window_bytes = 0;
+        if (conn->limits->transfer_ms != 0)
+            arm_transfer(conn, now);
+        else
+            event_timer_remove(&conn->deadline_timer);
+        return;
+    }
+    arm_deadline(conn, conn->limits->line_ms, line_deadline_passed);
+}
+
 static int apply_timeouts(struct conn *conn)
 {
     if (conn->loop == NULL)
         return 0;
-    if (arm(conn, &conn->idle_timer, conn->idle_ms, idle_timeout) < 0 ||
-        arm(conn, &conn->session_timer, conn->session_ms, session_timeout) < 0) {
-        set_error(conn, "cannot add timer: %s", strerror(errno));
-        return -1;
-    }
-    return 0;
+    deadline_start(conn);
+    arm_or_fail(conn, &conn->session_timer, conn->session_ms, session_timeout);
+    return conn->failed ? -1 : 0;
 }
 
 int conn_attach(struct conn *conn, struct event_loop *loop, conn_handler *handler, void *ctx)
@@ -323,7 +410,7 @@ int conn_attach(struct conn *conn, struct event_loop *loop, conn_handler *handle
     conn->ctx = ctx;
     if (apply_timeouts(conn) < 0) {
         event_io_remove(&conn->io);
-        event_timer_remove(&conn->idle_timer);
+        event_timer_remove(&conn->deadline_timer);
         event_timer_remove(&conn->session_timer);
         conn->loop = NULL;
         return -1;
@@ -334,16 +421,70 @@ int conn_attach(struct conn *conn, struct event_loop *loop, conn_handler *handle
 
 void conn_set_timeouts(struct conn *conn, uint64_t idle_ms, uint64_t session_ms)
 {
-    conn->idle_ms = idle_ms;
+    conn->own.line_ms = idle_ms;
+    conn->limits = &conn->own;
     conn->session_ms = session_ms;
     if (apply_timeouts(conn) < 0)
         conn->failed = true;
 }
 
+void conn_set_deadlines(struct conn *conn, const struct conn_deadlines *deadlines,
+                        uint64_t session_ms)
+{
+    conn->limits = deadlines;
+    conn->session_ms = session_ms;
+    if (apply_timeouts(conn) < 0)
+        conn->failed = true;
+}
+
+void conn_deadlines_changed(struct conn *conn)
+{
+    if (conn->loop == NULL)
+        return;
+    uint64_t now = event_now_ms(conn->loop);
+    if (conn->in_transfer) {
+        uint64_t end = conn->deadline_start + conn->limits->transfer_ms;
+        if (end < conn->transfer_end)
+            conn->transfer_end = end;
+        if (conn->limits->transfer_ms != 0)
+            arm_transfer(conn, now);
+        return;
+    }
+    uint64_t end = conn->deadline_start + conn->limits->line_ms;
+    if (conn->limits->line_ms == 0)
+        event_timer_remove(&conn->deadline_timer);
+    else
+        arm_deadline(conn, end > now ? end - now : 1, line_deadline_passed);
+}
+
+void conn_deadline_restart(struct conn *conn)
+{
+    deadline_start(conn);
+}
+
+void conn_transfer_begin(struct conn *conn)
+{
+    conn->in_transfer = true;
+    deadline_start(conn);
+}
+
+void conn_transfer_end(struct conn *conn)
+{
+    if (!conn->in_transfer)
+        return;
+    conn->in_transfer = false;
+    deadline_start(conn);
+}
+
 void conn_set_input_paused(struct conn *conn, bool paused)
 {
+    bool resumed = conn->input_paused && !paused;
     conn->input_paused = paused;
     update_interest(conn);
+    /* The server waits for the client again: what it spent answering
+     * (a directory lookup, a queue commit) is not the client's time. */
+    if (resumed)
+        deadline_start(conn);
 }
 
 /* ---- reading ---- */
@@ -409,8 +550,11 @@ static enum conn_result fill(struct conn *conn)
         }
     }
     buf_commit(&conn->in, (size_t)n);
-    if (conn->idle_timer != NULL)
-        event_timer_reset(conn->idle_timer, conn->idle_ms);
+    /* Partial input never extends the line deadline (a client sending one
+     * byte at a time must not hold its slot for the whole session); inside a
+     * transfer the bytes count towards the minimum rate. */
+    if (conn->in_transfer)
+        conn->window_bytes += (uint64_t)n;
     /* A stalled SSL_write waiting for the peer's bytes can go on now. */
     if (conn->write_wants_read && conn->io != NULL)
         update_interest(conn);
@@ -423,6 +567,14 @@ static void trim_idle_memory(struct conn *conn)
 {
     if (buf_len(&conn->in) == 0 && conn->in.cap > CONN_KEEP_BUF)
         buf_release(&conn->in);
+}
+
+/* line_done - a whole line arrived: outside a transfer, the next line gets
+ * the full line deadline from now (Postfix's smtpd_per_record_deadline). */
+static void line_done(struct conn *conn)
+{
+    if (!conn->in_transfer && conn->limits->line_ms != 0)
+        deadline_start(conn);
 }
 
 enum conn_result conn_read_line(struct conn *conn, struct conn_line *line_r)
@@ -450,6 +602,7 @@ enum conn_result conn_read_line(struct conn *conn, struct conn_line *line_r)
                 conn->scanned = 0;
                 if (total > conn->line_limit) {
                     buf_consume(in, total);
+                    line_done(conn);
                     return CONN_TOO_LONG;
                 }
                 size_t dlen = total - 1;
@@ -463,6 +616,7 @@ enum conn_result conn_read_line(struct conn *conn, struct conn_line *line_r)
                 line_r->bare_cr = memchr(base, '\r', dlen) != NULL;
                 line_r->has_nul = memchr(base, '\0', dlen) != NULL;
                 buf_consume(in, total);
+                line_done(conn);
                 return CONN_OK;
             }
             conn->scanned = len;

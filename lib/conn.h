@@ -1,6 +1,7 @@
 /* lib/conn.h - one network connection as every protocol sees it: non-blocking
  * buffered reads of lines with a hard length limit and of exact byte counts,
- * buffered writes with flush, idle and session timeouts, the peer's address,
+ * buffered writes with flush, deadlines (a whole line, a transfer with a
+ * minimum rate, the session) that partial input cannot stretch, the peer's address,
  * and TLS through OpenSSL (implicit, server STARTTLS that discards plaintext
  * already buffered, client). It never interprets what it carries. */
 #ifndef DIRMAIL_CONN_H
@@ -37,7 +38,25 @@ struct conn_line {
 enum conn_event {
     CONN_EVENT_INPUT,   /* bytes (or EOF/error) to read: call conn_read_* until CONN_AGAIN */
     CONN_EVENT_FLUSHED, /* all queued output has been written */
-    CONN_EVENT_TIMEOUT, /* idle or session timeout passed */
+    CONN_EVENT_TIMEOUT, /* a deadline passed; conn_error says which ("idle timeout", "data timeout", "session timeout") */
+};
+
+/* The deadlines a protocol gives a connection (issue 10: what Postfix's
+ * smtpd_per_record_deadline and Exim's smtp_receive_timeout do). Outside a
+ * transfer, a whole line must arrive within line_ms of the moment the server
+ * starts waiting for it: when the previous line was read, when input is
+ * resumed after a pause, when a transfer ends, or on conn_deadline_restart.
+ * Bytes of a partial line never extend it. Inside a transfer (a message, a
+ * chunk, a literal: conn_transfer_begin .. conn_transfer_end), the whole
+ * transfer must end within transfer_ms, except that each window_ms in which
+ * the client sent at least min_rate bytes a second pushes the end to
+ * transfer_ms from then: an honest sender at a modest rate is never cut, a
+ * trickle is. 0 means none (for min_rate: no extension). */
+struct conn_deadlines {
+    uint64_t line_ms;
+    uint64_t transfer_ms;
+    uint64_t min_rate;  /* bytes per second */
+    uint64_t window_ms; /* over which min_rate is averaged */
 };
 
 typedef void conn_handler(struct conn *conn, enum conn_event event, void *ctx);
@@ -60,10 +79,26 @@ const char *conn_local_ip(const struct conn *conn);
 unsigned conn_local_port(const struct conn *conn);
 
 /* conn_attach - drive conn from loop: handler is called for input, flush and
- * timeouts. idle_ms (0 = none) restarts whenever input arrives; session_ms
- * (0 = none) counts from now. */
+ * timeouts. The deadlines set before or after attaching start from now. */
 int conn_attach(struct conn *conn, struct event_loop *loop, conn_handler *handler, void *ctx);
+/* conn_set_timeouts - a line deadline of idle_ms and no transfer deadline;
+ * session_ms (0 = none) counts from now. */
 void conn_set_timeouts(struct conn *conn, uint64_t idle_ms, uint64_t session_ms);
+/* conn_set_deadlines - use *deadlines (kept by pointer: the caller keeps it
+ * alive and may change it, then calls conn_deadlines_changed) and a session
+ * deadline of session_ms from now. */
+void conn_set_deadlines(struct conn *conn, const struct conn_deadlines *deadlines,
+                        uint64_t session_ms);
+/* conn_deadlines_changed - *deadlines changed: the running deadline is
+ * measured again from when it started (a shorter one may fire at once). */
+void conn_deadlines_changed(struct conn *conn);
+/* conn_deadline_restart - the server starts waiting for a line now (e.g. it
+ * just sent its greeting). */
+void conn_deadline_restart(struct conn *conn);
+/* conn_transfer_begin / conn_transfer_end - a transfer starts / ended: the
+ * transfer deadline replaces the line deadline in between. */
+void conn_transfer_begin(struct conn *conn);
+void conn_transfer_end(struct conn *conn);
 /* conn_set_input_paused - stop (true) or resume reporting CONN_EVENT_INPUT,
  * e.g. while a command waits for an answer from elsewhere. The loop is level
  * triggered: a handler that returns without reading to CONN_AGAIN is called

@@ -447,6 +447,180 @@ START_TEST(idle_timeout_restarts_on_input)
 }
 END_TEST
 
+/* A client sending one byte at a time never completes a line: the line
+ * deadline is not extended by the partial input (issue 10 section 1). */
+static void feed_byte(void *ctx)
+{
+    struct timing *t = ctx;
+    SEND("p");
+    if (--t->feeds_left > 0)
+        event_timer_reset(t->feeder, 20);
+}
+
+START_TEST(line_deadline_ignores_partial_input)
+{
+    pair(100);
+    struct event_loop *loop = event_loop_new();
+    struct timing t = {.loop = loop, .feeds_left = 1000};
+    ck_assert_int_eq(conn_attach(conn, loop, timing_handler, &t), 0);
+    conn_set_timeouts(conn, 100, 0);
+    uint64_t start = event_now_ms(loop);
+    t.feeder = event_timer_add(loop, 20, feed_byte, &t);
+    struct event_timer *guard = event_timer_add(loop, 5000, give_up, loop);
+    event_loop_run(loop);
+    ck_assert_int_eq(t.timeouts, 1);
+    ck_assert_str_eq(t.error, "idle timeout");
+    ck_assert_int_eq(t.lines, 0);
+    ck_assert_uint_ge(t.fired_at - start, 100);
+    ck_assert_uint_lt(t.fired_at - start, 400);
+    event_timer_remove(&t.feeder);
+    event_timer_remove(&guard);
+    unpair();
+    event_loop_free(&loop);
+}
+END_TEST
+
+/* Input resumed after a pause: the server's own time does not count. */
+static void resume_input(void *ctx)
+{
+    struct timing *t = ctx;
+    conn_set_input_paused(conn, false);
+    t->feeds_left = (int)event_now_ms(t->loop);
+}
+
+START_TEST(line_deadline_restarts_on_resume)
+{
+    pair(100);
+    struct event_loop *loop = event_loop_new();
+    struct timing t = {.loop = loop};
+    ck_assert_int_eq(conn_attach(conn, loop, timing_handler, &t), 0);
+    conn_set_timeouts(conn, 100, 0);
+    conn_set_input_paused(conn, true);
+    t.feeder = event_timer_add(loop, 60, resume_input, &t);
+    struct event_timer *guard = event_timer_add(loop, 5000, give_up, loop);
+    event_loop_run(loop);
+    ck_assert_int_eq(t.timeouts, 1);
+    ck_assert_uint_ge(t.fired_at - (uint64_t)t.feeds_left, 100);
+    event_timer_remove(&t.feeder);
+    event_timer_remove(&guard);
+    unpair();
+    event_loop_free(&loop);
+}
+END_TEST
+
+/* A transfer: a trickle meets transfer_ms; a sender above min_rate is
+ * extended past it; the line deadline does not apply meanwhile. */
+struct sender {
+    struct timing *t;
+    size_t chunk;
+};
+
+static void feed_chunk(void *ctx)
+{
+    struct sender *snd = ctx;
+    char buf[512];
+    memset(buf, 'x', sizeof buf);
+    ck_assert_int_eq(write(peer, buf, snd->chunk), (ssize_t)snd->chunk);
+    if (--snd->t->feeds_left > 0)
+        event_timer_reset(snd->t->feeder, 10);
+    else
+        event_loop_stop(snd->t->loop);
+}
+
+static void transfer_handler(struct conn *c, enum conn_event event, void *ctx)
+{
+    struct timing *t = ctx;
+    if (event == CONN_EVENT_TIMEOUT) {
+        t->timeouts++;
+        t->fired_at = event_now_ms(t->loop);
+        snprintf(t->error, sizeof t->error, "%s", conn_error(c));
+        event_loop_stop(t->loop);
+        return;
+    }
+    const char *data;
+    size_t len;
+    while (conn_read_bytes(c, 4096, &data, &len) == CONN_OK)
+        ;
+}
+
+static void run_transfer(size_t chunk, int feeds, struct timing *t, uint64_t *start_r)
+{
+    static const struct conn_deadlines limits = {
+        .line_ms = 30, .transfer_ms = 150, .min_rate = 10000, .window_ms = 50};
+    struct sender snd = {.t = t, .chunk = chunk};
+    t->feeds_left = feeds;
+    ck_assert_int_eq(conn_attach(conn, t->loop, transfer_handler, t), 0);
+    conn_set_deadlines(conn, &limits, 0);
+    conn_transfer_begin(conn);
+    *start_r = event_now_ms(t->loop);
+    t->feeder = event_timer_add(t->loop, 10, feed_chunk, &snd);
+    struct event_timer *guard = event_timer_add(t->loop, 5000, give_up, t->loop);
+    event_loop_run(t->loop);
+    event_timer_remove(&t->feeder);
+    event_timer_remove(&guard);
+}
+
+START_TEST(transfer_trickle_meets_deadline)
+{
+    pair(100);
+    struct timing t = {.loop = event_loop_new()};
+    uint64_t start;
+    /* 1 byte every 10 ms = 100 B/s, far below 10000 B/s */
+    run_transfer(1, 1000, &t, &start);
+    ck_assert_int_eq(t.timeouts, 1);
+    ck_assert_str_eq(t.error, "data timeout");
+    ck_assert_uint_ge(t.fired_at - start, 150);
+    ck_assert_uint_lt(t.fired_at - start, 600);
+    unpair();
+    event_loop_free(&t.loop);
+}
+END_TEST
+
+START_TEST(transfer_at_rate_outlives_deadline)
+{
+    pair(100);
+    struct timing t = {.loop = event_loop_new()};
+    uint64_t start;
+    /* 512 bytes every 10 ms = 51200 B/s for about 500 ms: beyond 150 ms */
+    run_transfer(512, 50, &t, &start);
+    ck_assert_int_eq(t.timeouts, 0);
+    ck_assert_uint_ge(event_now_ms(t.loop) - start, 300);
+    unpair();
+    event_loop_free(&t.loop);
+}
+END_TEST
+
+/* A deadline shortened while it runs (overload) is measured from its start. */
+static void shorten(void *ctx)
+{
+    struct conn_deadlines *d = ctx;
+    d->line_ms = 50;
+    conn_deadlines_changed(conn);
+}
+
+START_TEST(shortened_deadline_fires_from_its_start)
+{
+    pair(100);
+    struct event_loop *loop = event_loop_new();
+    struct timing t = {.loop = loop};
+    struct conn_deadlines d = {.line_ms = 10000};
+    ck_assert_int_eq(conn_attach(conn, loop, timing_handler, &t), 0);
+    conn_set_deadlines(conn, &d, 0);
+    uint64_t start = event_now_ms(loop);
+    struct event_timer *change = event_timer_add(loop, 80, shorten, &d);
+    struct event_timer *guard = event_timer_add(loop, 5000, give_up, loop);
+    event_loop_run(loop);
+    ck_assert_int_eq(t.timeouts, 1);
+    ck_assert_str_eq(t.error, "idle timeout");
+    ck_assert_uint_ge(t.fired_at - start, 80);
+    ck_assert_uint_lt(t.fired_at - start, 1000);
+    event_timer_remove(&change);
+    event_timer_remove(&guard);
+    unpair();
+    event_loop_free(&loop);
+}
+END_TEST
+
 START_TEST(session_timeout_despite_input)
 {
     pair(100);
@@ -807,6 +981,11 @@ static Suite *conn_suite(void)
     tcase_add_test(loop, idle_timeout_fires);
     tcase_add_test(loop, idle_timeout_restarts_on_input);
     tcase_add_test(loop, session_timeout_despite_input);
+    tcase_add_test(loop, line_deadline_ignores_partial_input);
+    tcase_add_test(loop, line_deadline_restarts_on_resume);
+    tcase_add_test(loop, transfer_trickle_meets_deadline);
+    tcase_add_test(loop, transfer_at_rate_outlives_deadline);
+    tcase_add_test(loop, shortened_deadline_fires_from_its_start);
     tcase_add_test(loop, conn_freed_inside_handler);
     tcase_add_test(loop, paused_input_raises_no_event);
     tcase_add_test(loop, wait_times_out);
