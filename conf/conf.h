@@ -35,8 +35,14 @@ struct config_service {
     size_t listen_count;
     unsigned max_connections;        /* whole service, all workers */
     unsigned max_connections_per_ip; /* per client address, all workers */
-    unsigned idle_timeout;           /* seconds without a complete command */
+    unsigned idle_timeout;           /* seconds for one whole command line */
     unsigned session_timeout;        /* seconds a session may last in all */
+    unsigned data_timeout;           /* seconds for one message transfer (DATA, a BDAT chunk) */
+    unsigned data_min_rate;          /* bytes/s over data_rate_window that extend it; 0 = never */
+    unsigned data_rate_window;       /* seconds */
+    unsigned overload_threshold;     /* % of max_connections in use that is overload; 0 = off */
+    unsigned overload_idle_timeout;  /* idle_timeout and data_timeout while overloaded */
+    unsigned overload_data_timeout;
 };
 
 enum config_ldap_starttls { LDAP_STARTTLS_NO, LDAP_STARTTLS_TRY, LDAP_STARTTLS_REQUIRE };

@@ -134,6 +134,12 @@ static const char *const service_keys[] = {"type",
                                            "max_connections_per_ip",
                                            "idle_timeout",
                                            "session_timeout",
+                                           "data_timeout",
+                                           "data_min_rate",
+                                           "data_rate_window",
+                                           "overload_threshold",
+                                           "overload_idle_timeout",
+                                           "overload_data_timeout",
                                            NULL};
 static const char *const domains_keys[] = {"local", "relay", "from_directory", NULL};
 static const char *const relay_keys[] = {"trusted_networks", NULL};
@@ -808,6 +814,12 @@ static void service_defaults(struct config_service *svc)
     svc->max_connections_per_ip = 50;
     svc->idle_timeout = 300;
     svc->session_timeout = 3600;
+    svc->data_timeout = 300;
+    svc->data_min_rate = 1024;
+    svc->data_rate_window = 30;
+    svc->overload_threshold = 80;
+    svc->overload_idle_timeout = 10;
+    svc->overload_data_timeout = 60;
 }
 
 /* service_default_listen_set - listen on the type's standard port. */
@@ -852,7 +864,13 @@ static int load_service(struct loader *ld, const config_setting_t *g, struct con
     if (get_uint(ld, g, "max_connections", &svc->max_connections, 1, 100000) < 0 ||
         get_uint(ld, g, "max_connections_per_ip", &svc->max_connections_per_ip, 1, 100000) < 0 ||
         get_uint(ld, g, "idle_timeout", &svc->idle_timeout, 1, 86400) < 0 ||
-        get_uint(ld, g, "session_timeout", &svc->session_timeout, 1, 604800) < 0)
+        get_uint(ld, g, "session_timeout", &svc->session_timeout, 1, 604800) < 0 ||
+        get_uint(ld, g, "data_timeout", &svc->data_timeout, 1, 86400) < 0 ||
+        get_uint(ld, g, "data_min_rate", &svc->data_min_rate, 0, 1u << 30) < 0 ||
+        get_uint(ld, g, "data_rate_window", &svc->data_rate_window, 1, 3600) < 0 ||
+        get_uint(ld, g, "overload_threshold", &svc->overload_threshold, 0, 100) < 0 ||
+        get_uint(ld, g, "overload_idle_timeout", &svc->overload_idle_timeout, 1, 86400) < 0 ||
+        get_uint(ld, g, "overload_data_timeout", &svc->overload_data_timeout, 1, 86400) < 0)
         return -1;
 
     const config_setting_t *l = member(g, "listen");
@@ -1773,6 +1791,12 @@ void config_print(const struct config *conf, FILE *out)
         print_uint(out, in2, "max_connections_per_ip", svc->max_connections_per_ip);
         print_uint(out, in2, "idle_timeout", svc->idle_timeout);
         print_uint(out, in2, "session_timeout", svc->session_timeout);
+        print_uint(out, in2, "data_timeout", svc->data_timeout);
+        print_uint(out, in2, "data_min_rate", svc->data_min_rate);
+        print_uint(out, in2, "data_rate_window", svc->data_rate_window);
+        print_uint(out, in2, "overload_threshold", svc->overload_threshold);
+        print_uint(out, in2, "overload_idle_timeout", svc->overload_idle_timeout);
+        print_uint(out, in2, "overload_data_timeout", svc->overload_data_timeout);
         fputs(i + 1 < conf->service_count ? "  },\n" : "  }\n", out);
     }
     fputs(");\n\ndomains = {\n", out);

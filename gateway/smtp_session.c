@@ -157,6 +157,14 @@ enum smtp_state {
 
 #define S(st) (1u << (st))
 
+/* For logs: where a session stood when something happened to it. */
+static const char *state_name(enum smtp_state st)
+{
+    static const char *const names[] = {"pregreet", "greeted", "ready", "mail",    "rcpt",
+                                        "data",     "bdat",    "auth",  "waiting", "closing"};
+    return (size_t)st < sizeof names / sizeof names[0] ? names[st] : "?";
+}
+
 struct smtp {
     struct service_session *ss;
     struct smtp_server *srv;
@@ -653,6 +661,9 @@ static void cmd_data(struct smtp *s, struct smtp_command *cmd)
     }
     reply(s, 354, SMTP_ESC_NONE, "End data with <CR><LF>.<CR><LF>");
     conn_set_line_limit(s->conn, DATA_LINE_LIMIT);
+    /* From the 354 to the dot: data_timeout with its minimum rate, not the
+     * per-line idle deadline (a long message is many lines). */
+    conn_transfer_begin(s->conn);
     s->state = ST_DATA;
 }
 
@@ -696,6 +707,7 @@ static void commit_done(void *arg)
 static void message_end(struct smtp *s)
 {
     conn_set_line_limit(s->conn, s->ss->config->limits.line_length);
+    conn_transfer_end(s->conn);
     enum smtp_data_verdict v = smtp_data_finish(&s->data);
     if (v != SMTP_DATA_OK) {
         log_info("event=message_refused client=%s reason=%s size=%llu", s->ss->client_ip,
@@ -759,6 +771,8 @@ static void cmd_bdat(struct smtp *s, struct smtp_command *cmd)
     else
         s->bdat_active = true;
     s->state = ST_BDAT;
+    /* One chunk is one transfer (data_timeout), refused or not. */
+    conn_transfer_begin(s->conn);
 }
 
 /* bdat_read - read chunk octets; false when waiting for more. */
@@ -779,6 +793,7 @@ static bool bdat_read(struct smtp *s)
         if (s->bdat_refusal == NULL)
             smtp_data_chunk(&s->data, data, len, false);
     }
+    conn_transfer_end(s->conn);
     if (s->bdat_refusal != NULL) {
         reply_fixed(s, s->bdat_refusal);
         /* a refused chunk ends the transaction it was part of */
@@ -1230,6 +1245,9 @@ static void send_greeting(struct smtp *s)
 {
     reply(s, 220, SMTP_ESC_NONE, "%s ESMTP dirmail", s->ss->hostname);
     s->state = ST_GREETED;
+    /* The first command's deadline starts now, not at the accept: the
+     * pregreet wait is ours. */
+    conn_deadline_restart(s->conn);
     flush(s);
 }
 
@@ -1271,7 +1289,8 @@ static void handler_in(struct smtp *s, enum conn_event event)
             session_end(s);
             return;
         }
-        log_info("event=timeout client=%s", s->ss->client_ip);
+        log_info("event=timeout client=%s reason=\"%s\" state=%s", s->ss->client_ip,
+                 conn_error(s->conn), state_name(s->state));
         close_with(s, 421, SMTP_ESC_BAD_CONNECTION, "Timeout, closing connection");
         return;
     case CONN_EVENT_FLUSHED:
@@ -1341,8 +1360,7 @@ void smtp_session_start(struct service_session *ss)
         session_end(s);
         return;
     }
-    conn_set_timeouts(s->conn, ss->service->idle_timeout * 1000ull,
-                      ss->service->session_timeout * 1000ull);
+    conn_set_deadlines(s->conn, ss->deadlines, ss->service->session_timeout * 1000ull);
     /* The pregreet test, like Postfix's postscreen, guards only the MX
      * port: submission clients are mail programs of our own users, and a
      * trusted network (postscreen's permit_mynetworks) needs no proof. */

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "gateway/service_table.h"
+#include "lib/clock.h"
+#include "proto/service_deadlines.h"
 #include "lib/conn.h"
 #include "lib/event.h"
 #include "lib/log.h"
@@ -23,6 +25,9 @@
 #define ACCEPT_BATCH 32
 /* After EMFILE/ENFILE, stop accepting for a moment instead of spinning. */
 #define ACCEPT_PAUSE_MS 200
+/* How often the load is judged besides at this worker's own accepts and
+ * ends, to see the other workers' connections come and go. */
+#define LOAD_CHECK_MS 1000
 
 struct worker;
 
@@ -48,6 +53,8 @@ struct worker {
     struct wsession *sessions;
     unsigned session_count;
     bool stopping;
+    struct service_deadlines *deadlines; /* one per configured service */
+    struct event_timer *load_check;
 };
 
 void worker_close_fds_except(const int *keep, size_t count)
@@ -87,12 +94,35 @@ static void maybe_done(struct worker *w)
         event_loop_stop(w->loop);
 }
 
+/* load_update - judge the load of service index svc; when its deadlines
+ * changed, every session of it here measures its running deadline again. */
+static void load_update(struct worker *w, size_t svc)
+{
+    const struct worker_params *p = w->params;
+    if (!service_deadlines_update(&w->deadlines[svc], &p->config->services[svc], p->limits,
+                                  p->service_slots[svc], clock_monotonic_ms()))
+        return;
+    for (struct wsession *ws = w->sessions; ws != NULL; ws = ws->next) {
+        if (ws->session.service == &p->config->services[svc] && ws->session.conn != NULL)
+            conn_deadlines_changed(ws->session.conn);
+    }
+}
+
+static void load_check(void *ctx)
+{
+    struct worker *w = ctx;
+    for (size_t i = 0; i < w->params->config->service_count; i++)
+        load_update(w, i);
+    event_timer_reset(w->load_check, LOAD_CHECK_MS);
+}
+
 /* session_finished - the protocol ended a session: give its place back. */
 static void session_finished(struct service_session *session)
 {
     struct wsession *ws = (struct wsession *)session;
     struct worker *w = session->owner;
     conn_limit_release(w->params->limits, w->params->proc_slot, &ws->token);
+    size_t svc = (size_t)(session->service - w->params->config->services);
     if (ws->prev != NULL)
         ws->prev->next = ws->next;
     else
@@ -101,6 +131,7 @@ static void session_finished(struct service_session *session)
         ws->next->prev = ws->prev;
     w->session_count--;
     free(ws);
+    load_update(w, svc);
     maybe_done(w);
 }
 
@@ -150,6 +181,7 @@ static void session_start(struct wlistener *l, int fd, const struct sockaddr_sto
     s->limits = p->limits;
     s->pregreet = p->pregreet;
     s->proto = service_table_lookup(service->type);
+    s->deadlines = &w->deadlines[l->listener->service].current;
 
     ws->next = w->sessions;
     if (w->sessions != NULL)
@@ -169,6 +201,7 @@ static void session_start(struct wlistener *l, int fd, const struct sockaddr_sto
         service_refuse(s);
         return;
     }
+    load_update(w, l->listener->service);
     s->proto->start(s);
 }
 
@@ -253,10 +286,15 @@ void worker_main(const struct worker_params *params)
     }
     w.sigterm = event_signal_add(w.loop, SIGTERM, worker_stop, &w);
     w.listeners = calloc(params->listeners->count, sizeof *w.listeners);
-    if (w.sigterm == NULL || (w.listeners == NULL && params->listeners->count > 0)) {
+    w.deadlines = calloc(params->config->service_count + 1, sizeof *w.deadlines);
+    w.load_check = event_timer_add(w.loop, LOAD_CHECK_MS, load_check, &w);
+    if (w.sigterm == NULL || (w.listeners == NULL && params->listeners->count > 0) ||
+        w.deadlines == NULL || w.load_check == NULL) {
         log_error("event=worker_failed error=\"out of memory\"");
         _exit(1);
     }
+    for (size_t i = 0; i < params->config->service_count; i++)
+        service_deadlines_init(&w.deadlines[i], &params->config->services[i]);
     /* Everything else the master had blocked is ours to receive again. */
     sigset_t mask;
     sigemptyset(&mask);
@@ -281,8 +319,10 @@ void worker_main(const struct worker_params *params)
     /* Stopped only when no session is left; an epoll failure leaves some,
      * whose sockets the exit closes. */
     event_signal_remove(&w.sigterm);
+    event_timer_remove(&w.load_check);
     free(w.listeners);
     if (r == 0) {
+        free(w.deadlines);
         service_table_shutdown();
         event_loop_free(&w.loop);
     }

@@ -50,6 +50,7 @@ struct shared {
     _Atomic int32_t auth_lock; /* the same, for auth[]: logins never wait on accepts */
     _Atomic uint32_t total;
     _Atomic uint32_t service_count[CONN_LIMIT_SERVICES];
+    _Atomic uint64_t overload_since[CONN_LIMIT_SERVICES]; /* ms CLOCK_MONOTONIC; 0: not overloaded */
     uint32_t proc_total[CONN_LIMIT_PROCS];
     uint32_t proc_service[CONN_LIMIT_PROCS][CONN_LIMIT_SERVICES];
     uint32_t proc_entry[CONN_LIMIT_PROCS][CONN_LIMIT_ADDRESSES];
@@ -145,8 +146,32 @@ int conn_limit_service_slot(struct conn_limit *limits, const char *name)
 
 void conn_limit_service_forget(struct conn_limit *limits, unsigned slot)
 {
-    if (slot < CONN_LIMIT_SERVICES)
+    if (slot < CONN_LIMIT_SERVICES) {
         limits->service_name[slot][0] = '\0';
+        atomic_store(&limits->shared->overload_since[slot], 0);
+    }
+}
+
+bool conn_limit_overload_set(struct conn_limit *limits, unsigned service_slot, bool overloaded,
+                             uint64_t now_ms, uint64_t *since_r)
+{
+    if (service_slot >= CONN_LIMIT_SERVICES)
+        return false;
+    _Atomic uint64_t *flag = &limits->shared->overload_since[service_slot];
+    uint64_t seen = atomic_load(flag);
+    *since_r = seen;
+    if ((seen != 0) == overloaded)
+        return false;
+    /* now_ms is never 0 in practice (monotonic ms since boot); keep 0 free. */
+    uint64_t want = overloaded ? (now_ms != 0 ? now_ms : 1) : 0;
+    return atomic_compare_exchange_strong(flag, &seen, want);
+}
+
+bool conn_limit_overloaded(const struct conn_limit *limits, unsigned service_slot)
+{
+    return service_slot < CONN_LIMIT_SERVICES &&
+           atomic_load_explicit(&limits->shared->overload_since[service_slot],
+                                memory_order_relaxed) != 0;
 }
 
 int conn_limit_proc_claim(struct conn_limit *limits)

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /* Fixed sizes: the table never grows, so a full table is a refusal, not an
@@ -71,6 +72,15 @@ unsigned conn_limit_service_count(const struct conn_limit *limits, unsigned serv
 unsigned conn_limit_total_count(const struct conn_limit *limits);
 
 const char *conn_limit_result_name(enum conn_limit_result result);
+
+/* conn_limit_overload_set - record that the service is (or is no longer)
+ * overloaded, for every worker at once. True only for the one caller whose
+ * call changed the state, so that a change is logged once; *since_r is when
+ * the state being left began (ms, 0 when it was not overloaded).
+ * conn_limit_overloaded - the recorded state. */
+bool conn_limit_overload_set(struct conn_limit *limits, unsigned service_slot, bool overloaded,
+                             uint64_t now_ms, uint64_t *since_r);
+bool conn_limit_overloaded(const struct conn_limit *limits, unsigned service_slot);
 
 /* Failed logins per client address, over every worker and session: a leaky
  * bucket per address that fills by one per failure and drains max failures

@@ -12,6 +12,7 @@
 #include "conf/conf.h"
 
 struct conn;
+struct conn_deadlines;
 struct conn_limit;
 struct service_proto;
 struct pregreet_cache;
@@ -36,6 +37,9 @@ struct service_session {
     struct pregreet_cache *pregreet; /* addresses that passed the pregreet test */
     void *protocol;                  /* the protocol's own per-session state */
     const struct service_proto *proto; /* the row serving this session's service */
+    /* The service's deadlines in this worker (lib/conn.h), kept alive and
+     * updated in place by the worker while the service is overloaded. */
+    const struct conn_deadlines *deadlines;
 };
 
 /* service_start_fn - take over session (first reply, TLS for implicit-TLS
