@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "auth/dir_filter.h"
+#include "auth/ldap_health.h"
 #include "lib/log.h"
 
 struct domain_cache_entry {
@@ -28,6 +29,7 @@ struct directory {
     struct directory_options o;
     struct ldap_pool *service;
     struct ldap_pool *auth;
+    struct ldap_health *health; /* both pools': a server down is down for both */
     pthread_mutex_t domain_lock;
     struct domain_cache_entry *domains;
     size_t domain_count;
@@ -295,6 +297,12 @@ struct directory *directory_new(const struct directory_options *opts, const char
             dir->o.node_name = strdup(host);
         }
     }
+    dir->health = ldap_health_new(dir->o.uris, dir->o.uri_count);
+    if (dir->health == NULL) {
+        directory_free(&dir);
+        *error_r = "out of memory";
+        return NULL;
+    }
     struct ldap_pool_settings s = {
         .uris = dir->o.uris,
         .uri_count = dir->o.uri_count,
@@ -309,6 +317,7 @@ struct directory *directory_new(const struct directory_options *opts, const char
         .ca_file = dir->o.ca_file,
         .verify_cert = dir->o.verify_cert,
         .name = "service",
+        .health = dir->health,
     };
     dir->service = ldap_pool_new(&s, error_r);
     /* The authentication pool binds as users, so it must never be the one
@@ -333,6 +342,7 @@ void directory_free(struct directory **dirp)
         return;
     ldap_pool_free(&dir->service);
     ldap_pool_free(&dir->auth);
+    ldap_health_free(&dir->health);
     for (size_t i = 0; i < dir->domain_count; i++) {
         free(dir->domains[i].domain);
         free(dir->domains[i].next_hop);
@@ -401,6 +411,22 @@ static const char *base_of(struct directory *dir)
     return dir->o.base != NULL ? dir->o.base : "";
 }
 
+/* tempfail_level - how loud a lookup's temporary failure is. A server lost
+ * or unreachable is logged by the pool once per outage (auth/ldap_health.c):
+ * a line per lookup would only repeat it, thousands of times a minute. Our own
+ * request being wrong is an error for the administrator to fix. */
+static enum log_level tempfail_level(int rc)
+{
+    switch (ldap_pool_rc_class(rc)) {
+    case LDAP_RC_CONNECTION:
+        return LOG_LEVEL_DEBUG;
+    case LDAP_RC_CONFIG:
+        return LOG_LEVEL_ERROR;
+    default:
+        return LOG_LEVEL_WARNING;
+    }
+}
+
 /* search - run one search and map the outcome. sizelimit 2 so that two
  * owners of one value are seen (and never a random pick). Returns FOUND with
  * *result_r holding exactly one entry, NOTFOUND, or TEMPFAIL (logged; what
@@ -428,7 +454,7 @@ static enum dir_result search_one(struct directory *dir, const char *base, int s
     if (rc != LDAP_SUCCESS) {
         char f[300];
         enum ldap_rc_class cls = ldap_pool_rc_class(rc);
-        log_msg(cls == LDAP_RC_CONFIG ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING,
+        log_msg(tempfail_level(rc),
                 "event=directory_tempfail key=%s base=%s filter=%s error=\"%s\"%s",
                 log_quote(q, sizeof q, what), base[0] != '\0' ? base : "(default)",
                 log_quote(f, sizeof f, filter), ldap_err2string(rc),
@@ -521,7 +547,8 @@ static enum dir_result domain_from_directory(struct directory *dir, const char *
         ldap_pool_search(dir->service, base_of(dir), LDAP_SCOPE_SUBTREE, filter, attrs, 1, &res);
     free(filter);
     if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
-        log_warning("event=directory_tempfail key=%s error=\"%s\"", domain, ldap_err2string(rc));
+        log_msg(tempfail_level(rc), "event=directory_tempfail key=%s error=\"%s\"", domain,
+                ldap_err2string(rc));
         ldap_pool_result_free(&res);
         return DIR_TEMPFAIL;
     }
@@ -632,8 +659,8 @@ static enum dir_result expand_member(struct directory *dir, const char *dn, unsi
         return DIR_FOUND;
     }
     if (rc != LDAP_SUCCESS) {
-        log_warning("event=directory_tempfail key=%s member=%s error=\"%s\"",
-                    log_quote(q, sizeof q, x->address), dn, ldap_err2string(rc));
+        log_msg(tempfail_level(rc), "event=directory_tempfail key=%s member=%s error=\"%s\"",
+                log_quote(q, sizeof q, x->address), dn, ldap_err2string(rc));
         ldap_pool_result_free(&res);
         return DIR_TEMPFAIL;
     }
@@ -971,8 +998,8 @@ enum dir_auth_result dir_authenticate(struct directory *dir, const char *login,
         return DIR_AUTH_FAILED;
     }
     if (cls != LDAP_RC_OK) {
-        log_warning("event=directory_tempfail key=%s op=bind dn=%s error=\"%s\"",
-                    log_quote(q, sizeof q, login), u->dn, ldap_err2string(rc));
+        log_msg(tempfail_level(rc), "event=directory_tempfail key=%s op=bind dn=%s error=\"%s\"",
+                log_quote(q, sizeof q, login), u->dn, ldap_err2string(rc));
         dir_user_free(&u);
         return DIR_AUTH_TEMPFAIL;
     }

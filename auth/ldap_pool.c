@@ -1,6 +1,8 @@
 /* auth/ldap_pool.c - the LDAP connection pool. Each connection is owned by one
  * caller at a time (libldap handles are not shared between threads while in
- * use); the pool lock is never held across network I/O. */
+ * use); the pool lock is never held across network I/O. Whether a URI is
+ * reachable lives in auth/ldap_health.c: the pool asks it before connecting
+ * and tells it how every connection and operation ended. */
 #include "config.h"
 
 #include "auth/ldap_pool.h"
@@ -12,6 +14,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "auth/ldap_health.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
 struct slot {
@@ -19,6 +23,8 @@ struct slot {
     bool busy;
     size_t uri_index;            /* which URI ld is connected to */
     struct timespec retry_after; /* when to try earlier URIs again */
+    bool probe;                  /* ld is the one attempt on an unreachable URI; its first
+                                    operation's outcome is still to be reported */
 };
 
 struct ldap_pool {
@@ -32,6 +38,8 @@ struct ldap_pool {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     struct slot *slots;
+    struct ldap_health *health;
+    bool own_health; /* created here (settings->health was NULL) */
 };
 
 enum ldap_rc_class ldap_pool_rc_class(int rc)
@@ -140,6 +148,13 @@ struct ldap_pool *ldap_pool_new(const struct ldap_pool_settings *settings, const
     pool->name = dup_or_null(settings->name != NULL ? settings->name : "ldap", &failed);
     pool->s.uris = NULL;
     pool->s.bind_dn = pool->s.bind_password = pool->s.ca_file = pool->s.name = NULL;
+    pool->health = settings->health;
+    if (pool->health == NULL && !failed) {
+        pool->health = ldap_health_new(pool->uris, pool->uri_count);
+        pool->own_health = true;
+        failed = pool->health == NULL;
+    }
+    pool->s.health = NULL;
 
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -175,6 +190,8 @@ void ldap_pool_free(struct ldap_pool **poolp)
     }
     free(pool->ca_file);
     free(pool->name);
+    if (pool->own_health)
+        ldap_health_free(&pool->health);
     pthread_mutex_destroy(&pool->lock);
     pthread_cond_destroy(&pool->cond);
     free(pool);
@@ -205,11 +222,15 @@ static int set_tls_options(struct ldap_pool *pool, LDAP *ld)
     return rc == LDAP_OPT_SUCCESS ? LDAP_SUCCESS : LDAP_LOCAL_ERROR;
 }
 
-/* open_uri - a connected (and, for the service pool, bound) handle to uri. */
-static int open_uri(struct ldap_pool *pool, const char *uri, bool starttls, LDAP **ld_r)
+/* open_uri - a connected (and, for the service pool, bound) handle to uri.
+ * *connected_r tells whether the TCP (or ldapi) connection was made, so that
+ * a failure after it can be told from a server that is not there. */
+static int open_uri(struct ldap_pool *pool, const char *uri, bool starttls, LDAP **ld_r,
+                    bool *connected_r)
 {
     LDAP *ld = NULL;
     *ld_r = NULL;
+    *connected_r = false;
     int rc = ldap_initialize(&ld, uri);
     if (rc != LDAP_SUCCESS)
         return rc;
@@ -235,6 +256,7 @@ static int open_uri(struct ldap_pool *pool, const char *uri, bool starttls, LDAP
     }
     /* Connect now, so a dead URI is noticed here and the next one tried. */
     rc = ldap_connect(ld);
+    *connected_r = rc == LDAP_SUCCESS;
     if (rc == LDAP_SUCCESS && starttls && !ldaps)
         rc = ldap_start_tls_s(ld, NULL, NULL);
     if (rc == LDAP_SUCCESS && pool->bind_dn != NULL) {
@@ -250,28 +272,48 @@ static int open_uri(struct ldap_pool *pool, const char *uri, bool starttls, LDAP
     return LDAP_SUCCESS;
 }
 
-/* open_range - try URIs [first, end) in order; the first that answers wins. */
+/* open_range - try URIs [first, end) in order; the first that answers wins.
+ * An unreachable URI is skipped until its next backoff attempt is due, so
+ * with every URI down this returns LDAP_SERVER_DOWN at once, without a
+ * connection attempt. *probe_r tells whether the handle is such an attempt
+ * (see struct slot). */
 static int open_range(struct ldap_pool *pool, size_t first, size_t end, LDAP **ld_r,
-                      size_t *index_r)
+                      size_t *index_r, bool *probe_r)
 {
     int rc = LDAP_SERVER_DOWN;
     for (size_t i = first; i < end; i++) {
+        enum ldap_health_try t = ldap_health_may_connect(pool->health, i, clock_monotonic_ms());
+        if (t == LDAP_HEALTH_SKIP)
+            continue;
+        bool probe = t == LDAP_HEALTH_PROBE;
         const char *uri = pool->uris[i];
         bool ldapi = strncasecmp(uri, "ldapi://", 8) == 0;
         bool starttls = !ldapi && pool->s.starttls != LDAP_POOL_TLS_NO;
-        rc = open_uri(pool, uri, starttls, ld_r);
-        if (rc != LDAP_SUCCESS && starttls && pool->s.starttls == LDAP_POOL_TLS_TRY &&
+        bool connected;
+        rc = open_uri(pool, uri, starttls, ld_r, &connected);
+        if (rc != LDAP_SUCCESS && connected && starttls && pool->s.starttls == LDAP_POOL_TLS_TRY &&
             ldap_pool_rc_class(rc) != LDAP_RC_CREDENTIALS) {
             /* Opportunistic: a server without StartTLS (or with a certificate
-             * we cannot verify) is used in clear, as configured. */
+             * we cannot verify) is used in clear, as configured. Not when the
+             * server was not there at all: that would be a second connection
+             * attempt to learn the same thing. */
             log_warning("event=ldap_starttls_failed pool=%s uri=%s error=\"%s\" action=plaintext",
                         pool->name, uri, ldap_err2string(rc));
-            rc = open_uri(pool, uri, false, ld_r);
+            rc = open_uri(pool, uri, false, ld_r, &connected);
         }
         if (rc == LDAP_SUCCESS) {
             *index_r = i;
+            *probe_r = probe;
             return rc;
         }
+        if (ldap_pool_rc_class(rc) == LDAP_RC_CONNECTION) {
+            /* Logged once per outage by ldap_health, not once per attempt. */
+            ldap_health_failed(pool->health, i, probe, ldap_err2string(rc), clock_monotonic_ms());
+            continue;
+        }
+        /* The server answered (and refused our bind, say): it is reachable,
+         * and this is a problem of its own. */
+        ldap_health_answered(pool->health, i, probe, clock_monotonic_ms());
         log_warning("event=ldap_connect_failed pool=%s uri=%s error=\"%s\"", pool->name, uri,
                     ldap_err2string(rc));
     }
@@ -320,14 +362,22 @@ static void release(struct ldap_pool *pool, struct slot *slot)
 static int prepare(struct ldap_pool *pool, struct slot *slot, bool *fresh_r)
 {
     *fresh_r = false;
+    slot->probe = false;
+    /* The one check on the hot path. A handle to a server found unreachable
+     * since is dead or hung: waiting for it would cost the caller a timeout
+     * that the backoff is there to save. */
+    if (slot->ld != NULL && ldap_health_is_down(pool->health, slot->uri_index))
+        drop(slot);
     if (slot->ld != NULL && slot->uri_index > 0 && is_past(&slot->retry_after)) {
         LDAP *ld;
         size_t index;
-        if (open_range(pool, 0, slot->uri_index, &ld, &index) == LDAP_SUCCESS) {
+        bool probe;
+        if (open_range(pool, 0, slot->uri_index, &ld, &index, &probe) == LDAP_SUCCESS) {
             log_info("event=ldap_failback pool=%s uri=%s", pool->name, pool->uris[index]);
             drop(slot);
             slot->ld = ld;
             slot->uri_index = index;
+            slot->probe = probe;
             *fresh_r = true;
             return LDAP_SUCCESS;
         }
@@ -336,7 +386,7 @@ static int prepare(struct ldap_pool *pool, struct slot *slot, bool *fresh_r)
     if (slot->ld != NULL)
         return LDAP_SUCCESS;
     size_t index;
-    int rc = open_range(pool, 0, pool->uri_count, &slot->ld, &index);
+    int rc = open_range(pool, 0, pool->uri_count, &slot->ld, &index, &slot->probe);
     if (rc != LDAP_SUCCESS)
         return rc;
     slot->uri_index = index;
@@ -469,18 +519,41 @@ fail:
 }
 
 /* retry_after - after an operation on slot ended with rc: whether to try it
- * once more. A lost connection is dropped (and logged); the retry happens only
- * when a reused connection turned out to be dead (e.g. the server restarted).
- * A timeout is never retried, so a call never takes much longer than the
- * configured timeout. */
+ * once more. A lost connection is dropped; the retry happens only when a
+ * reused connection turned out to be dead (e.g. the server restarted or
+ * closed an idle connection), and then the fresh attempt decides whether the
+ * URI is reachable. Any other lost connection or timeout (a hung server) makes
+ * the URI unreachable. A timeout is never retried, so a call never takes much
+ * longer than the configured timeout. */
 static bool retry_after(struct ldap_pool *pool, struct slot *slot, int rc, bool fresh)
 {
-    if (ldap_pool_rc_class(rc) != LDAP_RC_CONNECTION)
+    bool probe = slot->probe;
+    slot->probe = false;
+    size_t i = slot->uri_index;
+    if (ldap_pool_rc_class(rc) != LDAP_RC_CONNECTION) {
+        /* Healthy: one atomic load, no clock read. */
+        if (ldap_health_is_down(pool->health, i))
+            ldap_health_answered(pool->health, i, probe, clock_monotonic_ms());
         return false;
-    log_warning("event=ldap_connection_lost pool=%s uri=%s error=\"%s\"", pool->name,
-                pool->uris[slot->uri_index], ldap_err2string(rc));
+    }
     drop(slot);
-    return !fresh && rc == LDAP_SERVER_DOWN;
+    bool retry = !fresh && rc == LDAP_SERVER_DOWN;
+    if (!retry)
+        ldap_health_failed(pool->health, i, probe, ldap_err2string(rc), clock_monotonic_ms());
+    else if (!ldap_health_is_down(pool->health, i))
+        log_warning("event=ldap_connection_lost pool=%s uri=%s error=\"%s\"", pool->name,
+                    pool->uris[i], ldap_err2string(rc));
+    return retry;
+}
+
+/* finish - the end of one search or bind: a failure for want of a reachable
+ * server is counted for the outage's log lines. */
+static int finish(struct ldap_pool *pool, struct slot *slot, int rc)
+{
+    release(pool, slot);
+    if (ldap_pool_rc_class(rc) == LDAP_RC_CONNECTION)
+        ldap_health_lookup_failed(pool->health, clock_monotonic_ms());
+    return rc;
 }
 
 int ldap_pool_search(struct ldap_pool *pool, const char *base, int scope, const char *filter,
@@ -512,8 +585,7 @@ int ldap_pool_search(struct ldap_pool *pool, const char *base, int scope, const 
         if (!retry_after(pool, slot, rc, fresh))
             break;
     }
-    release(pool, slot);
-    return rc;
+    return finish(pool, slot, rc);
 }
 
 int ldap_pool_bind(struct ldap_pool *pool, const char *dn, const char *password)
@@ -534,6 +606,5 @@ int ldap_pool_bind(struct ldap_pool *pool, const char *dn, const char *password)
         if (!retry_after(pool, slot, rc, fresh))
             break;
     }
-    release(pool, slot);
-    return rc;
+    return finish(pool, slot, rc);
 }

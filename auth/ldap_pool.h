@@ -1,13 +1,16 @@
 /* auth/ldap_pool.h - a fixed pool of LDAP connections: several URIs in order
  * with failover and return to the preferred one, StartTLS/ldaps with
- * verification, timeouts, dead connections replaced. Thread-safe; knows
- * nothing of users or profiles. Used only inside the auth process. */
+ * verification, timeouts, dead connections replaced, and an unreachable URI
+ * left alone between backoff attempts (auth/ldap_health.h). Thread-safe;
+ * knows nothing of users or profiles. Used only inside the auth process. */
 #ifndef DIRMAIL_AUTH_LDAP_POOL_H
 #define DIRMAIL_AUTH_LDAP_POOL_H
 
 #include <ldap.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+struct ldap_health;
 
 enum ldap_pool_tls { LDAP_POOL_TLS_NO, LDAP_POOL_TLS_TRY, LDAP_POOL_TLS_REQUIRE };
 
@@ -25,6 +28,10 @@ struct ldap_pool_settings {
     const char *ca_file; /* NULL: the system's CA store */
     bool verify_cert;
     const char *name; /* for log lines: "service", "auth" */
+    /* Which URIs are reachable, shared by the pools on the same uris (same
+     * order); the caller's, and it must outlive the pool. NULL: the pool
+     * keeps its own. */
+    struct ldap_health *health;
 };
 
 /* How a result code should be handled (RFC 4511 appendix A). */
@@ -83,7 +90,10 @@ const char *ldap_pool_entry_value(const struct ldap_pool_entry *entry, const cha
  * at most sizelimit entries, within timeout_ms. Waits at most wait_ms for a
  * free connection; a dead connection is closed and replaced, and a search that
  * failed on a reused connection found dead is retried once on a fresh one
- * (the server may have restarted since). Returns the LDAP code; on
+ * (the server may have restarted since). A URI that is unreachable is not
+ * tried between its backoff attempts: with none left the call fails at once
+ * with LDAP_SERVER_DOWN. Failures of class LDAP_RC_CONNECTION are logged by
+ * the pool, once per outage, so the caller need not. Returns the LDAP code; on
  * LDAP_SUCCESS and LDAP_SIZELIMIT_EXCEEDED *result_r holds the entries
  * returned (free with ldap_pool_result_free), otherwise it is NULL. */
 int ldap_pool_search(struct ldap_pool *pool, const char *base, int scope, const char *filter,
