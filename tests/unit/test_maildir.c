@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -409,6 +410,48 @@ START_TEST(test_unique_name_escapes_host)
 }
 END_TEST
 
+/* A host name of 253 octets (RFC 1035's most) still gives a name that,
+ * with ",S=<size>" and ":2,<flags>" added, a file system takes (NAME_MAX). */
+START_TEST(test_unique_name_long_host)
+{
+    char host[254], buf[512];
+
+    memset(host, 'h', sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    ck_assert_int_eq(maildir_unique_name(buf, sizeof(buf), host), 0);
+    ck_assert_uint_le(strlen(buf) + strlen(",S=18446744073709551615:2,abcdefghijklmnopqrstuvwxyz"),
+                      NAME_MAX);
+    ck_assert_ptr_nonnull(strstr(buf, ".hhhhhhhhhh"));
+    /* an escape is never cut in half */
+    for (size_t i = 0; i + 1 < sizeof(host); i++)
+        host[i] = i % 2 == 0 ? '/' : 'x';
+    ck_assert_int_eq(maildir_unique_name(buf, sizeof(buf), host), 0);
+    const char *h = strchr(buf, '.') + 1;
+    h = strchr(h, '.') + 1;
+    ck_assert_uint_le(strlen(h), MAILDIR_UNIQUE_HOST_MAX);
+    ck_assert_uint_ge(strlen(strrchr(h, '\\')), 4); /* "\057" whole */
+    ck_assert_ptr_null(strchr(buf, '/'));
+}
+END_TEST
+
+/* Delivery with our 250-octet host name works (it used to fail on the
+ * file name, "name too long", and defer every message). */
+START_TEST(test_delivery_long_host)
+{
+    char host[251];
+    struct maildir_target t = target_for("longhost");
+    char *path = NULL;
+
+    memset(host, 'h', sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    t.hostname = host;
+    ck_assert_int_eq(deliver(&t, "bob@example.net", message, 1000, &path), MAILDIR_DELIVERED);
+    ck_assert_ptr_nonnull(path);
+    ck_assert_uint_le(strlen(strrchr(path, '/') + 1), NAME_MAX);
+    free(path);
+}
+END_TEST
+
 START_TEST(test_path_escapes_refused)
 {
     static const char *const bad[] = {
@@ -621,6 +664,8 @@ static Suite *maildir_suite(void)
     tcase_add_test(tc, test_batched_finish_and_abort_after_link);
     tcase_add_test(tc, test_fs_sync_and_sync_by_caller);
     tcase_add_test(tc, test_unique_name_escapes_host);
+    tcase_add_test(tc, test_unique_name_long_host);
+    tcase_add_test(tc, test_delivery_long_host);
     tcase_add_test(tc, test_name_size_fields);
     tcase_add_test(tc, test_path_escapes_refused);
     tcase_add_test(tc, test_folders);
