@@ -609,7 +609,6 @@ static int message_begin(struct smtp *s)
     }
     smtp_data_init(&s->data, s->ss->config->limits.message_size,
                    s->ss->config->limits.text_line_length, &fix, data_write, s);
-    char field[2048];
     struct received_info info = {
         .helo = s->helo,
         .client_ip = s->ss->client_ip,
@@ -623,13 +622,18 @@ static int message_begin(struct smtp *s)
         .for_rcpt = s->env->rcpt_count == 1 ? s->env->rcpts[0].address : NULL,
         .when = now,
     };
-    int n = received_format(field, sizeof field, &info);
-    if (n < 0) {
+    size_t len = 0;
+    char *field = received_format(&info, &len);
+    if (field == NULL) {
+        /* A HELO word or address too long for any header line (RFC 5322
+         * 2.1.1: 998): the trace field goes without them, never cut short. */
         info.for_rcpt = NULL;
         info.helo = NULL;
-        n = received_format(field, sizeof field, &info);
+        field = received_format(&info, &len);
     }
-    if (n < 0 || data_write(s, field, (size_t)n) < 0) {
+    int r = field != NULL ? data_write(s, field, len) : -1;
+    free(field);
+    if (r < 0) {
         queue_msg_abort(&s->msg);
         return -1;
     }
