@@ -452,6 +452,84 @@ START_TEST(test_delivery_long_host)
 }
 END_TEST
 
+/* deliver_to - like deliver, for any recipient; the result. */
+static enum maildir_result deliver_to(const struct maildir_target *t, const char *sender,
+                                      const char *rcpt, char **path_r)
+{
+    struct maildir_delivery *d;
+    char *error = NULL;
+    enum maildir_result res = maildir_delivery_begin(t, sender, rcpt, &d, &error);
+
+    if (res == MAILDIR_DELIVERED)
+        res = maildir_delivery_write(d, "Subject: s\r\n\r\nb\r\n", 18, &error);
+    if (res == MAILDIR_DELIVERED)
+        res = maildir_delivery_finish(&d, path_r, &error);
+    else if (d != NULL)
+        maildir_delivery_abort(&d);
+    free(error);
+    return res;
+}
+
+static char *address_of(size_t local, size_t domain)
+{
+    char *a = malloc(local + 1 + domain + 1);
+
+    ck_assert_ptr_nonnull(a);
+    memset(a, 'l', local);
+    a[local] = '@';
+    memset(a + local + 1, 'd', domain);
+    for (size_t i = 63; i < domain; i += 64)
+        a[local + 1 + i] = '.';
+    a[local + 1 + domain] = '\0';
+    return a;
+}
+
+/* Issue 10 section 9: Return-Path and Delivered-To for the longest
+ * addresses SMTP takes (a 64-octet local part at a 255-octet domain) are
+ * whole, one line each, within 998 octets; a value too long for any line
+ * is refused whole (permanent, nothing created), never truncated. */
+START_TEST(test_trace_fields_long_addresses)
+{
+    struct maildir_target t = target_for("longaddr");
+    char *sender = address_of(64, 255), *rcpt = address_of(64, 255);
+    char *path = NULL, *data, want[1024];
+    size_t len;
+
+    ck_assert_int_eq(deliver_to(&t, sender, rcpt, &path), MAILDIR_DELIVERED);
+    data = read_all(path, &len);
+    snprintf(want, sizeof(want), "Return-Path: <%s>\nDelivered-To: %s\nSubject: s\n\nb\n", sender,
+             rcpt);
+    ck_assert_str_eq(data, want);
+    free(data);
+    free(path);
+    free(sender);
+    free(rcpt);
+
+    /* exactly 998 octets on each line still goes in */
+    sender = address_of(64, 998 - strlen("Return-Path: <>") - 65);
+    rcpt = address_of(64, 998 - strlen("Delivered-To: ") - 65);
+    path = NULL;
+    ck_assert_int_eq(deliver_to(&t, sender, rcpt, &path), MAILDIR_DELIVERED);
+    data = read_all(path, &len);
+    ck_assert_ptr_eq(strchr(data, '\n'), data + 998);
+    ck_assert_ptr_eq(strchr(data + 999, '\n'), data + 999 + 998);
+    free(data);
+    free(path);
+    free(rcpt);
+
+    /* one more octet: refused, and no Maildir made for it */
+    struct maildir_target t2 = target_for("toolong");
+    rcpt = address_of(64, 998 - strlen("Delivered-To: ") - 64);
+    ck_assert_int_eq(deliver_to(&t2, "", rcpt, NULL), MAILDIR_PERMFAIL);
+    ck_assert_int_eq(deliver_to(&t2, rcpt, "a@example.org", NULL), MAILDIR_PERMFAIL);
+    ck_assert_int_eq(deliver_to(&t2, "", "", NULL), MAILDIR_PERMFAIL);
+    struct stat st;
+    ck_assert_int_eq(stat(path_of("toolong"), &st), -1);
+    free(rcpt);
+    free(sender);
+}
+END_TEST
+
 START_TEST(test_path_escapes_refused)
 {
     static const char *const bad[] = {
@@ -666,6 +744,7 @@ static Suite *maildir_suite(void)
     tcase_add_test(tc, test_unique_name_escapes_host);
     tcase_add_test(tc, test_unique_name_long_host);
     tcase_add_test(tc, test_delivery_long_host);
+    tcase_add_test(tc, test_trace_fields_long_addresses);
     tcase_add_test(tc, test_name_size_fields);
     tcase_add_test(tc, test_path_escapes_refused);
     tcase_add_test(tc, test_folders);
