@@ -6,6 +6,7 @@
 #include "delivery/maildir_name.h"
 #include "delivery/maildir_quota.h"
 #include "lib/error.h"
+#include "lib/header.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,6 @@
 #include <unistd.h>
 
 #define OUT_BUFFER_SIZE 65536
-#define MAX_TRACE_VALUE 2048 /* sender or recipient; RFC 5321 paths are 256 */
 #define MAX_CREATE_TRIES 16
 #define MAX_DEFERRED_SYNCS 8
 #define MAX_UNSYNCED_FOLDERS 1024
@@ -448,19 +448,76 @@ static enum maildir_result open_folder(struct maildir_delivery *d, const char *f
     return MAILDIR_DELIVERED;
 }
 
-/* valid_trace_value - a sender or recipient fit for a header line. */
+/* valid_trace_value - a sender or recipient with no control octet (its
+ * length is trace_fields' to judge). */
 static bool valid_trace_value(const char *s)
 {
     size_t len = strlen(s);
 
-    if (len > MAX_TRACE_VALUE)
-        return false;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7f)
             return false;
     }
     return true;
+}
+
+/* The longest sender and recipient whose trace field fits on one line of
+ * RFC 5322's 998 octets (2.1.1): "Return-Path: <" + sender + ">" and
+ * "Delivered-To: " + recipient. An RFC 5321 path (4.5.3.1.3) is far
+ * shorter; these bound what dirmail-deliver or LMTP could be handed. */
+#define TRACE_SENDER_MAX (HEADER_LINE_MAX - sizeof("Return-Path: <>") + 1)
+#define TRACE_RECIPIENT_MAX (HEADER_LINE_MAX - sizeof("Delivered-To: ") + 1)
+
+/* trace_fields - "Return-Path: <sender>" and "Delivered-To: recipient" as
+ * stored (LF line ends, as the message itself), malloc'd into *text_r.
+ * Each value is one word on its field's one line, never folded or cut (the
+ * queue runner's loop check reads Delivered-To as one line). */
+static enum maildir_result trace_fields(const char *sender, const char *recipient, char **text_r,
+                                        size_t *len_r, char **error_r)
+{
+    struct header_field f;
+    size_t rp_len = 0, dt_len = 0, n = 0;
+    char *rp, *dt, *out = NULL;
+
+    *text_r = NULL;
+    if (recipient[0] == '\0') {
+        error_set(error_r, "empty recipient");
+        return MAILDIR_PERMFAIL;
+    }
+    if (strlen(sender) > TRACE_SENDER_MAX || strlen(recipient) > TRACE_RECIPIENT_MAX) {
+        error_set(error_r, "sender or recipient too long for a header line (RFC 5322 2.1.1)");
+        return MAILDIR_PERMFAIL;
+    }
+    header_field_begin(&f, "Return-Path");
+    header_field_wordf(&f, "<%s>", sender);
+    rp = header_field_end(&f, &rp_len);
+    header_field_begin(&f, "Delivered-To");
+    header_field_word(&f, recipient);
+    dt = header_field_end(&f, &dt_len);
+    if (rp != NULL && dt != NULL)
+        out = malloc(rp_len + dt_len + 1);
+    if (out != NULL) {
+        /* CRLF -> LF, as maildir_delivery_write does for the message; the
+         * builder puts a CR only before an LF. */
+        for (int k = 0; k < 2; k++) {
+            for (const char *s = k == 0 ? rp : dt; *s != '\0'; s++) {
+                if (*s != '\r')
+                    out[n++] = *s;
+            }
+        }
+        out[n] = '\0';
+    }
+    free(rp);
+    free(dt);
+    if (out == NULL) {
+        /* the values were checked above: only memory can be missing */
+        error_set(error_r, "out of memory");
+        return MAILDIR_TEMPFAIL;
+    }
+    *text_r = out;
+    *len_r = n;
+    return MAILDIR_DELIVERED;
 }
 
 /* flush_out - write the buffered bytes to the tmp file. */
@@ -560,7 +617,8 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
     struct maildir_delivery *d;
     enum maildir_result res;
     const char *rel;
-    char header[2 * MAX_TRACE_VALUE + 64];
+    char *header;
+    size_t header_len = 0;
     int n;
 
     *delivery_r = NULL;
@@ -571,11 +629,17 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
         return MAILDIR_PERMFAIL;
     }
     if (!valid_trace_value(sender) || !valid_trace_value(recipient)) {
-        error_set(error_r, "sender or recipient has control characters or is too long");
+        error_set(error_r, "sender or recipient has control characters");
         return MAILDIR_PERMFAIL;
     }
+    /* Built before anything is created: a value too long for a header line
+     * is refused whole (never truncated), and leaves no Maildir behind. */
+    res = trace_fields(sender, recipient, &header, &header_len, error_r);
+    if (res != MAILDIR_DELIVERED)
+        return res;
     d = calloc(1, sizeof(*d));
     if (d == NULL) {
+        free(header);
         error_set(error_r, "out of memory");
         return MAILDIR_TEMPFAIL;
     }
@@ -646,20 +710,15 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
 
     /* RFC 5321 4.4: the final delivery adds Return-Path with the envelope
      * sender ("<>" for the null sender). */
-    n = snprintf(header, sizeof(header), "Return-Path: <%s>\nDelivered-To: %s\n", sender,
-                 recipient);
-    if (n < 0 || (size_t)n >= sizeof(header)) {
-        error_set(error_r, "trace headers too long");
-        res = MAILDIR_PERMFAIL;
-        goto fail;
-    }
-    res = emit(d, header, (size_t)n, error_r);
+    res = emit(d, header, header_len, error_r);
     if (res != MAILDIR_DELIVERED)
         goto fail;
+    free(header);
     *delivery_r = d;
     return MAILDIR_DELIVERED;
 
 fail:
+    free(header);
     delivery_free(&d, true);
     return res;
 }

@@ -27,11 +27,20 @@ int maildir_unique_name(char *buf, size_t size, const char *hostname)
         return -1;
     len = (size_t)n;
     /* The Maildir spec: "/" and ":" in the host name become \057 and \072
-     * (":" separates the info part, "/" would be a path). */
+     * (":" separates the info part, "/" would be a path). The host part is
+     * cut to MAILDIR_UNIQUE_HOST_MAX: a host name may have 253 octets (RFC
+     * 1035 2.3.4), and with the time, pid and counter before it and the
+     * ",S=<size>" and ":2,<flags>" still to come the name would pass
+     * NAME_MAX, so that no file could be made at all. The time, pid and
+     * counter keep the name unique on this host; the host part only tells
+     * hosts sharing a Maildir apart, which its first octets still do. */
+    size_t host_end = len + MAILDIR_UNIQUE_HOST_MAX;
     for (const char *h = hostname; *h != '\0'; h++) {
         const char *piece = *h == '/' ? "\\057" : *h == ':' ? "\\072" : NULL;
         size_t plen = piece != NULL ? 4 : 1;
 
+        if (len + plen > host_end)
+            break; /* never half an escape */
         if (len + plen >= size)
             return -1;
         if (piece != NULL)

@@ -8,9 +8,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The host part of a unique name is cut to this many octets, so that the
+ * whole name (at most 61 octets of time, pid and counter before the host)
+ * with ",S=<20 digits>" and ":2,<26 flags>" after it stays within NAME_MAX
+ * (255) however long the host name. */
+#define MAILDIR_UNIQUE_HOST_MAX 140
+
 /* maildir_unique_name - the unique base name "<sec>.M<usec>P<pid>Q<n>.<host>"
- * (host with "/" as \057 and ":" as \072, per the Maildir spec) into buf.
- * Each call in a process gives a new Q counter. 0, or -1 when it does not fit. */
+ * (host with "/" as \057 and ":" as \072, per the Maildir spec, cut to
+ * MAILDIR_UNIQUE_HOST_MAX octets) into buf. Each call in a process gives a
+ * new Q counter. 0, or -1 when it does not fit. */
 int maildir_unique_name(char *buf, size_t size, const char *hostname);
 
 /* maildir_name_size - the size in a Maildir++ name ("...,S=1234" or

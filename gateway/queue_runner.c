@@ -82,6 +82,7 @@
 #include "queue/queue.h"
 #include "gateway/worker.h"
 #include "lib/event.h"
+#include "lib/header.h"
 #include "lib/log.h"
 
 /* Longest header section read for the forwarding loop check. */
@@ -645,11 +646,20 @@ static int expand(struct deliverer *w, const char *id, const struct queue_envelo
                                          orig->orcpt != NULL ? orig->orcpt : orcpt, &error) < 0)
             goto fail;
     }
-    if (asprintf(&header, "Delivered-To: %s\r\n", orig->address) < 0)
+    /* One word on one line (lib/header): header_names_delivered_to reads it
+     * back as such. An envelope address (at most 64 + 1 + 255 octets, RFC
+     * 5321 4.5.3.1) always fits the 998-octet line, so a NULL here is memory
+     * (or a corrupt envelope) and the expansion is deferred. */
+    struct header_field dt;
+    size_t header_len = 0;
+    header_field_begin(&dt, "Delivered-To");
+    header_field_word(&dt, orig->address);
+    header = header_field_end(&dt, &header_len);
+    if (header == NULL)
         goto nomem;
     uint64_t left;
     msg = queue_msg_begin(w->queue, &error);
-    if (msg == NULL || queue_msg_write(msg, header, strlen(header), &error) < 0 ||
+    if (msg == NULL || queue_msg_write(msg, header, header_len, &error) < 0 ||
         queue_open_message(w->queue, id, &fd, &left, &error) < 0)
         goto fail;
     char buf[65536];

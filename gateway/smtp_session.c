@@ -193,8 +193,8 @@ struct smtp {
     bool bdat_active; /* a BDAT (not LAST) was taken: only BDAT/RSET/QUIT/NOOP go on */
     struct queue_msg *msg;
     struct smtp_data data;
-    char date_field[96];
-    char msgid_field[128];
+    char *date_field; /* the submission fixups (malloc'd), for s->data */
+    char *msgid_field;
     uint64_t bdat_left;
     bool bdat_last;
     const struct smtp_reply *bdat_refusal; /* chunk read only to be discarded */
@@ -329,6 +329,10 @@ static void leave(struct smtp *s)
 static void transaction_reset(struct smtp *s)
 {
     queue_msg_abort(&s->msg);
+    free(s->date_field);
+    s->date_field = NULL;
+    free(s->msgid_field);
+    s->msgid_field = NULL;
     queue_envelope_free(&s->env);
     s->tx_smtputf8 = false;
     s->tx_declared_size = 0;
@@ -604,20 +608,24 @@ static int message_begin(struct smtp *s)
     time_t now = time(NULL);
     struct smtp_data_fixups fix = {NULL, NULL};
     if (submission(s)) {
-        struct tm tm;
-        char date[64];
-        if (localtime_r(&now, &tm) != NULL &&
-            strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm) > 0) {
-            snprintf(s->date_field, sizeof s->date_field, "Date: %s\r\n", date);
-            fix.date = s->date_field;
+        /* Sized from the host name (up to 253 octets): a fixed buffer here
+         * once cut the Message-ID short of its CRLF, so that it swallowed
+         * the empty line ending the header section. */
+        free(s->date_field);
+        free(s->msgid_field);
+        s->date_field = smtp_data_date_field(now);
+        s->msgid_field = smtp_data_message_id_field(queue_msg_id(s->msg), s->ss->hostname);
+        if (s->date_field == NULL || s->msgid_field == NULL) {
+            log_error("event=fixup_failed client=%s error=\"cannot build Date or Message-ID\"",
+                      s->ss->client_ip);
+            queue_msg_abort(&s->msg);
+            return -1;
         }
-        snprintf(s->msgid_field, sizeof s->msgid_field, "Message-ID: <%s@%s>\r\n",
-                 queue_msg_id(s->msg), s->ss->hostname);
+        fix.date = s->date_field;
         fix.message_id = s->msgid_field;
     }
     smtp_data_init(&s->data, s->ss->config->limits.message_size,
                    s->ss->config->limits.text_line_length, &fix, data_write, s);
-    char field[2048];
     struct received_info info = {
         .helo = s->helo,
         .client_ip = s->ss->client_ip,
@@ -631,13 +639,18 @@ static int message_begin(struct smtp *s)
         .for_rcpt = s->env->rcpt_count == 1 ? s->env->rcpts[0].address : NULL,
         .when = now,
     };
-    int n = received_format(field, sizeof field, &info);
-    if (n < 0) {
+    size_t len = 0;
+    char *field = received_format(&info, &len);
+    if (field == NULL) {
+        /* A HELO word or address too long for any header line (RFC 5322
+         * 2.1.1: 998): the trace field goes without them, never cut short. */
         info.for_rcpt = NULL;
         info.helo = NULL;
-        n = received_format(field, sizeof field, &info);
+        field = received_format(&info, &len);
     }
-    if (n < 0 || data_write(s, field, (size_t)n) < 0) {
+    int r = field != NULL ? data_write(s, field, len) : -1;
+    free(field);
+    if (r < 0) {
         queue_msg_abort(&s->msg);
         return -1;
     }

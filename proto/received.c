@@ -3,31 +3,9 @@
 
 #include "proto/received.h"
 
-#include <stdarg.h>
-#include <stdio.h>
+#include "lib/header.h"
+
 #include <string.h>
-
-struct out {
-    char *buf;
-    size_t size, len;
-    bool failed;
-};
-
-static void add(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(struct out *o, const char *fmt, ...)
-{
-    if (o->failed)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(o->buf + o->len, o->size - o->len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= o->size - o->len) {
-        o->failed = true;
-        return;
-    }
-    o->len += (size_t)n;
-}
 
 /* RFC 3848: SMTP, ESMTP, then S for TLS and A for authentication. */
 static const char *with_protocol(const struct received_info *i)
@@ -54,27 +32,51 @@ static bool word_safe(const char *text)
     return true;
 }
 
-int received_format(char *out, size_t size, const struct received_info *i)
+char *received_format(const struct received_info *i, size_t *len_r)
 {
-    struct out o = {out, size, 0, size == 0};
     char date[64];
     struct tm tm;
     if (localtime_r(&i->when, &tm) == NULL ||
         strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
-        return -1;
+        return NULL;
+    /* One clause per line as before; header_field_word folds further
+     * between words when a long host name, HELO or address would take a
+     * line past 78 (RFC 5322 2.1.1, 3.2.2; the FWS of RFC 5321 4.4's
+     * Stamp grammar lies between every pair of words used here). */
+    struct header_field f;
+    header_field_begin(&f, "Received");
     /* RFC 5321 4.4: "from" names the HELO and the TCP-info in a comment;
      * an IPv6 literal carries its "IPv6:" tag. */
     bool v6 = strchr(i->client_ip, ':') != NULL;
-    add(&o, "Received: from %s ([%s%s])\r\n", word_safe(i->helo) ? i->helo : "unknown",
-        v6 ? "IPv6:" : "", i->client_ip);
-    add(&o, "\tby %s (dirmail) with %s id %s", i->hostname, with_protocol(i), i->queue_id);
-    if (i->tls_version != NULL)
-        add(&o, "\r\n\t(version=%s cipher=%s)", i->tls_version,
-            i->tls_cipher != NULL ? i->tls_cipher : "unknown");
-    if (word_safe(i->auth_user))
-        add(&o, "\r\n\t(authenticated as %s)", i->auth_user);
-    if (i->for_rcpt != NULL)
-        add(&o, "\r\n\tfor <%s>", i->for_rcpt);
-    add(&o, ";\r\n\t%s\r\n", date);
-    return o.failed ? -1 : (int)o.len;
+    header_field_word(&f, "from");
+    header_field_word(&f, word_safe(i->helo) ? i->helo : "unknown");
+    header_field_wordf(&f, "([%s%s])", v6 ? "IPv6:" : "", i->client_ip);
+    header_field_break(&f);
+    header_field_word(&f, "by");
+    header_field_word(&f, i->hostname);
+    header_field_word(&f, "(dirmail)");
+    header_field_word(&f, "with");
+    header_field_word(&f, with_protocol(i));
+    header_field_word(&f, "id");
+    header_field_word(&f, i->queue_id);
+    if (i->tls_version != NULL) {
+        header_field_break(&f);
+        header_field_wordf(&f, "(version=%s", i->tls_version);
+        header_field_wordf(&f, "cipher=%s)", i->tls_cipher != NULL ? i->tls_cipher : "unknown");
+    }
+    if (word_safe(i->auth_user)) {
+        header_field_break(&f);
+        header_field_word(&f, "(authenticated");
+        header_field_word(&f, "as");
+        header_field_wordf(&f, "%s)", i->auth_user);
+    }
+    if (i->for_rcpt != NULL) {
+        header_field_break(&f);
+        header_field_word(&f, "for");
+        header_field_wordf(&f, "<%s>", i->for_rcpt);
+    }
+    header_field_glue(&f, ";");
+    header_field_break(&f);
+    header_field_word(&f, date);
+    return header_field_end(&f, len_r);
 }

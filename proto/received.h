@@ -22,8 +22,13 @@ struct received_info {
     time_t when;
 };
 
-/* received_format - the complete field, folded, with its final CRLF, into
- * out[0..size). Returns its length, or -1 when it does not fit. */
-int received_format(char *out, size_t size, const struct received_info *info);
+/* received_format - the complete field, folded, with its final CRLF, as a
+ * malloc'd string the caller frees (its length in *len_r when not NULL).
+ * Lines are folded to 78 where a break between words can do it and never
+ * pass 998 (RFC 5322 2.1.1). NULL when a line would still pass 998 (a HELO
+ * word or address too long for any line: the caller may try again without
+ * them), when a value could break the field (a control octet in the host
+ * name, address, TLS facts or queue id), or out of memory. */
+char *received_format(const struct received_info *info, size_t *len_r);
 
 #endif

@@ -3,8 +3,33 @@
 
 #include "proto/smtp_data.h"
 
+#include "lib/header.h"
+
 #include <string.h>
 #include <strings.h>
+
+char *smtp_data_date_field(time_t when)
+{
+    struct tm tm;
+    char date[64];
+    /* RFC 5322 3.3 date-time; the names are the C locale's English ones,
+     * which the daemon never changes (no setlocale). */
+    if (localtime_r(&when, &tm) == NULL ||
+        strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
+        return NULL;
+    struct header_field f;
+    header_field_begin(&f, "Date");
+    header_field_word(&f, date);
+    return header_field_end(&f, NULL);
+}
+
+char *smtp_data_message_id_field(const char *id_left, const char *hostname)
+{
+    struct header_field f;
+    header_field_begin(&f, "Message-ID");
+    header_field_wordf(&f, "<%s@%s>", id_left, hostname);
+    return header_field_end(&f, NULL);
+}
 
 void smtp_data_init(struct smtp_data *d, uint64_t max_size, size_t text_line_max,
                     const struct smtp_data_fixups *fixups, smtp_data_write_fn *write, void *ctx)

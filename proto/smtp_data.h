@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* smtp_data_write_fn - append len message bytes; 0, or -1 (then the
  * transaction's verdict is SMTP_DATA_WRITE_FAILED and nothing more is written). */
@@ -37,6 +38,20 @@ struct smtp_data_fixups {
     const char *date;
     const char *message_id;
 };
+
+/* smtp_data_date_field - the Date field for when, local time (RFC 5322
+ * 3.3, 3.6.1; RFC 6409 8.3), "Date: Thu, 01 Jan 1970 00:00:00 +0000\r\n",
+ * malloc'd for the caller to free; NULL when the time cannot be shown or
+ * memory ran out. */
+char *smtp_data_date_field(time_t when);
+
+/* smtp_data_message_id_field - "Message-ID: <id_left@hostname>\r\n" (RFC
+ * 5322 3.6.4; RFC 6409 8.2), malloc'd for the caller to free. The msg-id is
+ * one word, never folded inside, so with a long host name (up to the 253
+ * octets the configuration allows) the line passes 78 but never 998. NULL
+ * when it would not fit a line, a value holds a control octet, or memory
+ * ran out. */
+char *smtp_data_message_id_field(const char *id_left, const char *hostname);
 
 /* BDAT: the start of a header line is held until the line is complete (or
  * this long) so that the fixups go in at a line boundary; nothing else of a

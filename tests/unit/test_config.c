@@ -587,6 +587,31 @@ START_TEST(error_cidr)
 }
 END_TEST
 
+/* The header fields and Maildir names are built for a hostname of at most
+ * 253 octets in labels of at most 63 (RFC 1035 2.3.4): the loader holds it
+ * there. */
+START_TEST(hostname_length_bound)
+{
+    char host[300], text[400];
+    memset(host, 'a', sizeof host);
+    for (size_t i = 63; i < sizeof host; i += 64)
+        host[i] = '.';
+    host[253] = '\0';
+    snprintf(text, sizeof text, "server = { hostname = \"%s\"; };\n", host);
+    struct config *conf = load_ok(text);
+    ck_assert_uint_eq(strlen(conf->server.hostname), 253);
+    config_free(&conf);
+    host[253] = 'a';
+    host[254] = '\0';
+    snprintf(text, sizeof text, "server = { hostname = \"%s\"; };\n", host);
+    expect_error(text, 1, "server.hostname", "1 to 253 characters");
+    memset(host, 'a', 64);
+    strcpy(host + 64, ".example");
+    snprintf(text, sizeof text, "server = { hostname = \"%s\"; };\n", host);
+    expect_error(text, 1, "server.hostname", "bad label");
+}
+END_TEST
+
 START_TEST(error_domain)
 {
     expect_error("domains = { local = \"exa mple.com\"; };\n", 1, "domains.local",
@@ -824,6 +849,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, error_ldap);
     tcase_add_test(tc, error_cidr);
     tcase_add_test(tc, error_domain);
+    tcase_add_test(tc, hostname_length_bound);
     tcase_add_test(tc, ldap_directory_settings);
     tcase_add_test(tc, error_ldap_directory);
     tcase_add_test(tc, error_relay_next_hop);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -409,6 +410,126 @@ START_TEST(test_unique_name_escapes_host)
 }
 END_TEST
 
+/* A host name of 253 octets (RFC 1035's most) still gives a name that,
+ * with ",S=<size>" and ":2,<flags>" added, a file system takes (NAME_MAX). */
+START_TEST(test_unique_name_long_host)
+{
+    char host[254], buf[512];
+
+    memset(host, 'h', sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    ck_assert_int_eq(maildir_unique_name(buf, sizeof(buf), host), 0);
+    ck_assert_uint_le(strlen(buf) + strlen(",S=18446744073709551615:2,abcdefghijklmnopqrstuvwxyz"),
+                      NAME_MAX);
+    ck_assert_ptr_nonnull(strstr(buf, ".hhhhhhhhhh"));
+    /* an escape is never cut in half */
+    for (size_t i = 0; i + 1 < sizeof(host); i++)
+        host[i] = i % 2 == 0 ? '/' : 'x';
+    ck_assert_int_eq(maildir_unique_name(buf, sizeof(buf), host), 0);
+    const char *h = strchr(buf, '.') + 1;
+    h = strchr(h, '.') + 1;
+    ck_assert_uint_le(strlen(h), MAILDIR_UNIQUE_HOST_MAX);
+    ck_assert_uint_ge(strlen(strrchr(h, '\\')), 4); /* "\057" whole */
+    ck_assert_ptr_null(strchr(buf, '/'));
+}
+END_TEST
+
+/* Delivery with our 250-octet host name works (it used to fail on the
+ * file name, "name too long", and defer every message). */
+START_TEST(test_delivery_long_host)
+{
+    char host[251];
+    struct maildir_target t = target_for("longhost");
+    char *path = NULL;
+
+    memset(host, 'h', sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    t.hostname = host;
+    ck_assert_int_eq(deliver(&t, "bob@example.net", message, 1000, &path), MAILDIR_DELIVERED);
+    ck_assert_ptr_nonnull(path);
+    ck_assert_uint_le(strlen(strrchr(path, '/') + 1), NAME_MAX);
+    free(path);
+}
+END_TEST
+
+/* deliver_to - like deliver, for any recipient; the result. */
+static enum maildir_result deliver_to(const struct maildir_target *t, const char *sender,
+                                      const char *rcpt, char **path_r)
+{
+    struct maildir_delivery *d;
+    char *error = NULL;
+    enum maildir_result res = maildir_delivery_begin(t, sender, rcpt, &d, &error);
+
+    if (res == MAILDIR_DELIVERED)
+        res = maildir_delivery_write(d, "Subject: s\r\n\r\nb\r\n", 18, &error);
+    if (res == MAILDIR_DELIVERED)
+        res = maildir_delivery_finish(&d, path_r, &error);
+    else if (d != NULL)
+        maildir_delivery_abort(&d);
+    free(error);
+    return res;
+}
+
+static char *address_of(size_t local, size_t domain)
+{
+    char *a = malloc(local + 1 + domain + 1);
+
+    ck_assert_ptr_nonnull(a);
+    memset(a, 'l', local);
+    a[local] = '@';
+    memset(a + local + 1, 'd', domain);
+    for (size_t i = 63; i < domain; i += 64)
+        a[local + 1 + i] = '.';
+    a[local + 1 + domain] = '\0';
+    return a;
+}
+
+/* Issue 10 section 9: Return-Path and Delivered-To for the longest
+ * addresses SMTP takes (a 64-octet local part at a 255-octet domain) are
+ * whole, one line each, within 998 octets; a value too long for any line
+ * is refused whole (permanent, nothing created), never truncated. */
+START_TEST(test_trace_fields_long_addresses)
+{
+    struct maildir_target t = target_for("longaddr");
+    char *sender = address_of(64, 255), *rcpt = address_of(64, 255);
+    char *path = NULL, *data, want[1024];
+    size_t len;
+
+    ck_assert_int_eq(deliver_to(&t, sender, rcpt, &path), MAILDIR_DELIVERED);
+    data = read_all(path, &len);
+    snprintf(want, sizeof(want), "Return-Path: <%s>\nDelivered-To: %s\nSubject: s\n\nb\n", sender,
+             rcpt);
+    ck_assert_str_eq(data, want);
+    free(data);
+    free(path);
+    free(sender);
+    free(rcpt);
+
+    /* exactly 998 octets on each line still goes in */
+    sender = address_of(64, 998 - strlen("Return-Path: <>") - 65);
+    rcpt = address_of(64, 998 - strlen("Delivered-To: ") - 65);
+    path = NULL;
+    ck_assert_int_eq(deliver_to(&t, sender, rcpt, &path), MAILDIR_DELIVERED);
+    data = read_all(path, &len);
+    ck_assert_ptr_eq(strchr(data, '\n'), data + 998);
+    ck_assert_ptr_eq(strchr(data + 999, '\n'), data + 999 + 998);
+    free(data);
+    free(path);
+    free(rcpt);
+
+    /* one more octet: refused, and no Maildir made for it */
+    struct maildir_target t2 = target_for("toolong");
+    rcpt = address_of(64, 998 - strlen("Delivered-To: ") - 64);
+    ck_assert_int_eq(deliver_to(&t2, "", rcpt, NULL), MAILDIR_PERMFAIL);
+    ck_assert_int_eq(deliver_to(&t2, rcpt, "a@example.org", NULL), MAILDIR_PERMFAIL);
+    ck_assert_int_eq(deliver_to(&t2, "", "", NULL), MAILDIR_PERMFAIL);
+    struct stat st;
+    ck_assert_int_eq(stat(path_of("toolong"), &st), -1);
+    free(rcpt);
+    free(sender);
+}
+END_TEST
+
 START_TEST(test_path_escapes_refused)
 {
     static const char *const bad[] = {
@@ -621,6 +742,9 @@ static Suite *maildir_suite(void)
     tcase_add_test(tc, test_batched_finish_and_abort_after_link);
     tcase_add_test(tc, test_fs_sync_and_sync_by_caller);
     tcase_add_test(tc, test_unique_name_escapes_host);
+    tcase_add_test(tc, test_unique_name_long_host);
+    tcase_add_test(tc, test_delivery_long_host);
+    tcase_add_test(tc, test_trace_fields_long_addresses);
     tcase_add_test(tc, test_name_size_fields);
     tcase_add_test(tc, test_path_escapes_refused);
     tcase_add_test(tc, test_folders);

@@ -264,6 +264,66 @@ START_TEST(bdat_fixups_long_header_line)
 }
 END_TEST
 
+/* ---- the fields themselves (issue 10 section 9) ---- */
+
+START_TEST(date_field_complete)
+{
+    setenv("TZ", "UTC", 1);
+    char *f = smtp_data_date_field(0);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_str_eq(f, "Date: Thu, 01 Jan 1970 00:00:00 +0000\r\n");
+    free(f);
+}
+END_TEST
+
+/* A 250-octet host name: the Message-ID is whole and ends in CRLF (the old
+ * 128-octet buffer cut it at 127 and lost the CRLF). Its one line passes
+ * 78 (a msg-id is never folded inside) but stays within 998. */
+START_TEST(message_id_long_hostname)
+{
+    char host[251];
+    memset(host, 'a', 250);
+    host[250] = '\0';
+    for (size_t i = 63; i < 250; i += 64)
+        host[i] = '.';
+    char *f = smtp_data_message_id_field("0123456789abcdef0123456", host);
+    ck_assert_ptr_nonnull(f);
+    char want[400];
+    snprintf(want, sizeof want, "Message-ID: <0123456789abcdef0123456@%s>\r\n", host);
+    ck_assert_str_eq(f, want);
+    ck_assert_uint_le(strlen(f) - 2, 998);
+    ck_assert_ptr_eq(strstr(f, "\r\n"), f + strlen(f) - 2);
+    free(f);
+
+    /* nothing that could end the field early gets in */
+    ck_assert_ptr_null(smtp_data_message_id_field("x", "mx.example\r\nBcc: a@b"));
+    /* too long for any line: refused whole, never truncated */
+    char big[1001];
+    memset(big, 'h', 1000);
+    big[1000] = '\0';
+    ck_assert_ptr_null(smtp_data_message_id_field("x", big));
+}
+END_TEST
+
+/* The long field goes into the message whole, before the empty line. */
+START_TEST(long_message_id_fixup_keeps_the_body)
+{
+    char host[251];
+    memset(host, 'b', 250);
+    host[250] = '\0';
+    struct smtp_data_fixups f = {NULL, smtp_data_message_id_field("q", host)};
+    ck_assert_ptr_nonnull(f.message_id);
+    setup(1000000, &f);
+    ck_assert_int_ge(feed(&d, "Subject: s\r\n\r\nbody\r\n.\r\n"), 0);
+    ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_OK);
+    char want[400];
+    snprintf(want, sizeof want, "Subject: s\r\n%s\r\nbody\r\n", f.message_id);
+    ck_assert_uint_eq(sink.len, strlen(want));
+    ck_assert_mem_eq(sink.buf, want, sink.len);
+    free((char *)f.message_id);
+}
+END_TEST
+
 static Suite *smtp_data_suite(void)
 {
     Suite *s = suite_create("smtp_data");
@@ -284,6 +344,9 @@ static Suite *smtp_data_suite(void)
     tcase_add_test(tc, bdat_fixups_only_when_missing);
     tcase_add_test(tc, bdat_fixups_header_only_and_no_empty_line);
     tcase_add_test(tc, bdat_fixups_long_header_line);
+    tcase_add_test(tc, date_field_complete);
+    tcase_add_test(tc, message_id_long_hostname);
+    tcase_add_test(tc, long_message_id_fixup_keeps_the_body);
     suite_add_tcase(s, tc);
     return s;
 }
