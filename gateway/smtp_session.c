@@ -609,6 +609,9 @@ static int message_begin(struct smtp *s)
     }
     smtp_data_init(&s->data, s->ss->config->limits.message_size,
                    s->ss->config->limits.text_line_length, &fix, data_write, s);
+    struct content_limits content;
+    content_limits_from_config(&content, &s->ss->config->limits);
+    smtp_data_content_limits(&s->data, &content);
     char field[2048];
     struct received_info info = {
         .helo = s->helo,

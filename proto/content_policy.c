@@ -5,6 +5,26 @@
 
 #include <string.h>
 
+#include "conf/conf.h"
+
+void content_limits_from_config(struct content_limits *out, const struct config_limits *lim)
+{
+    switch (lim->message_nul) {
+    case MESSAGE_NUL_STRIP:
+        out->nul = CONTENT_NUL_STRIP;
+        break;
+    case MESSAGE_NUL_ACCEPT:
+        out->nul = CONTENT_NUL_ACCEPT;
+        break;
+    case MESSAGE_NUL_REJECT:
+    default:
+        out->nul = CONTENT_NUL_REJECT;
+        break;
+    }
+    out->header_max_size = lim->header_max_size;
+    out->header_max_count = lim->header_max_count;
+}
+
 void content_policy_init(struct content_policy *p, const struct content_limits *limits)
 {
     memset(p, 0, sizeof *p);

@@ -41,6 +41,12 @@ struct content_limits {
 #define CONTENT_HEADER_MAX_SIZE_DEFAULT 102400
 #define CONTENT_HEADER_MAX_COUNT_DEFAULT 1000
 
+struct config_limits;
+
+/* content_limits_from_config - out from limits.message_nul, header_max_size
+ * and header_max_count. */
+void content_limits_from_config(struct content_limits *out, const struct config_limits *lim);
+
 enum content_verdict {
     CONTENT_OK,
     CONTENT_NUL,              /* a NUL octet under CONTENT_NUL_REJECT: 550 5.6.0 */
