@@ -122,26 +122,28 @@ enum content_verdict content_policy_feed(struct content_policy *p, const char *d
     size_t run = 0; /* data[run..i) is kept and not yet written */
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)data[i];
+        /* RFC 5321 2.3.8: CR and LF only as CRLF. p->cr carries a CR across
+         * calls, so a CRLF cut between two BDAT chunks is a proper one. This
+         * comes before the NUL rule: "CR NUL LF" is judged as sent, bare as
+         * DATA's line reader finds it, never made a CRLF by stripping. */
+        if (p->cr != (c == '\n')) {
+            p->verdict = CONTENT_BARE_EOL;
+            return p->verdict;
+        }
+        p->cr = c == '\r';
         if (c == '\0') {
             if (p->limits.nul == CONTENT_NUL_REJECT) {
                 p->verdict = CONTENT_NUL;
                 return p->verdict;
             }
             if (p->limits.nul == CONTENT_NUL_STRIP) {
-                /* gone as if never sent: a CR before it still needs its LF */
+                /* gone as if never sent, from the header limits too */
                 if (!put(p, data + run, i - run, write, ctx))
                     return p->verdict;
                 run = i + 1;
                 continue;
             }
         }
-        /* RFC 5321 2.3.8: CR and LF only as CRLF. p->cr carries a CR across
-         * calls, so a CRLF cut between two BDAT chunks is a proper one. */
-        if (p->cr != (c == '\n')) {
-            p->verdict = CONTENT_BARE_EOL;
-            return p->verdict;
-        }
-        p->cr = c == '\r';
         header_octet(p, c);
         if (p->verdict != CONTENT_OK)
             return p->verdict;

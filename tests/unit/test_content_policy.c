@@ -116,9 +116,10 @@ START_TEST(nul_stripped)
 {
     CUTS(CONTENT_NUL_STRIP, "Sub\0ject: a\r\n\r\n\0be\0\0fore\r\nend\0", CONTENT_OK,
          "Subject: a\r\n\r\nbefore\r\nend");
-    /* a stripped NUL between CR and LF leaves a CRLF; the line endings are
-     * judged on what is kept */
-    CUTS(CONTENT_NUL_STRIP, "a\r\0\nb\r\n", CONTENT_OK, "a\r\nb\r\n");
+    /* line endings are judged as sent: a NUL between CR and LF leaves both
+     * bare (as DATA's line reader sees them), stripping makes no CRLF */
+    CUTS(CONTENT_NUL_STRIP, "a\r\0\nb\r\n", CONTENT_BARE_EOL, "");
+    CUTS(CONTENT_NUL_STRIP, "a\0\r\nb\r\n", CONTENT_OK, "a\r\nb\r\n");
     CUTS(CONTENT_NUL_STRIP, "a\0\nb\r\n", CONTENT_BARE_EOL, "");
     /* stripped octets are not header octets either */
     check_cuts(CONTENT_NUL_STRIP, 8, 1000, "A: b\0\0\0\r\n\r\nxyz", 14, CONTENT_OK,
