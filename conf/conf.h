@@ -155,6 +155,9 @@ struct config_delivery {
 /* config_delivery_sync_name - "auto", "fsync" or "syncfs". */
 const char *config_delivery_sync_name(enum config_delivery_sync method);
 
+/* A NUL octet in a message (limits.message_nul; proto/content_policy.h). */
+enum config_message_nul { MESSAGE_NUL_REJECT, MESSAGE_NUL_STRIP, MESSAGE_NUL_ACCEPT };
+
 struct config_limits {
     unsigned line_length;         /* protocol command line, octets (SMTP: 512) */
     unsigned text_line_length;    /* message text line, octets (RFC 5321: 1000) */
@@ -166,6 +169,11 @@ struct config_limits {
     unsigned pregreet_pass_ttl;   /* seconds a client that waited skips the wait; 0: off */
     unsigned auth_failures;       /* failed AUTH per client address in the window; 0: off */
     unsigned auth_failure_window; /* seconds a failed AUTH counts against its address */
+
+    /* The content policy, DATA and BDAT alike (proto/content_policy.h). */
+    enum config_message_nul message_nul;
+    size_t header_max_size;    /* octets of a message's header section */
+    unsigned header_max_count; /* header fields per message */
 };
 
 /* SASL authentication (SMTP AUTH, POP3 AUTH, IMAP AUTHENTICATE) through

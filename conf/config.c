@@ -72,6 +72,9 @@ static const char *const tls_protocol_names[] = {"TLSv1.2", "TLSv1.3"};
 static const char *const delivery_sync_names[] = {[DELIVERY_SYNC_AUTO] = "auto",
                                                   [DELIVERY_SYNC_FSYNC] = "fsync",
                                                   [DELIVERY_SYNC_SYNCFS] = "syncfs"};
+static const char *const message_nul_names[] = {[MESSAGE_NUL_REJECT] = "reject",
+                                                [MESSAGE_NUL_STRIP] = "strip",
+                                                [MESSAGE_NUL_ACCEPT] = "accept"};
 static const char *const disabled_policy_names[] = {
     [LDAP_DISABLED_REJECT] = "reject", [LDAP_DISABLED_HOLD] = "hold"};
 
@@ -148,17 +151,13 @@ static const char *const queue_keys[] = {"max_age",       "retry_min",        "r
 static const char *const cache_keys[] = {"positive_ttl", "negative_ttl", "auth_ttl",
                                          "stale_ttl",    "size",         NULL};
 static const char *const delivery_keys[] = {"mailbox_base", "sync_method", NULL};
-static const char *const limits_keys[] = {"line_length",
-                                          "text_line_length",
-                                          "message_size",
-                                          "recipients",
-                                          "errors",
-                                          "max_connections",
-                                          "pregreet_wait",
-                                          "pregreet_pass_ttl",
-                                          "auth_failures",
-                                          "auth_failure_window",
-                                          NULL};
+static const char *const limits_keys[] = {"line_length",      "text_line_length",
+                                          "message_size",     "recipients",
+                                          "errors",           "max_connections",
+                                          "pregreet_wait",    "pregreet_pass_ttl",
+                                          "auth_failures",    "auth_failure_window",
+                                          "message_nul",      "header_max_size",
+                                          "header_max_count", NULL};
 static const char *const sasl_keys[] = {
     "mechanisms",         "allow_authzid",        "plaintext_without_tls",
     "sender_login_check", "authenticated_header", NULL};
@@ -1425,13 +1424,24 @@ static int load_rest(struct loader *ld, struct config *conf)
         get_uint(ld, limits, "pregreet_wait", &lim->pregreet_wait, 0, 30000) < 0 ||
         get_uint(ld, limits, "pregreet_pass_ttl", &lim->pregreet_pass_ttl, 0, 30 * 86400) < 0 ||
         get_uint(ld, limits, "auth_failures", &lim->auth_failures, 0, 100000) < 0 ||
-        get_uint(ld, limits, "auth_failure_window", &lim->auth_failure_window, 1, 86400) < 0)
+        get_uint(ld, limits, "auth_failure_window", &lim->auth_failure_window, 1, 86400) < 0 ||
+        get_uint(ld, limits, "header_max_count", &lim->header_max_count, 10, 1000000) < 0)
         return -1;
     int got = get_integer(ld, limits, "message_size", 1024, (long long)1 << 40, &size);
     if (got < 0)
         return -1;
     if (got > 0)
         lim->message_size = (size_t)size;
+    /* 1 KiB at least: a usual message's trace and origin fields take that */
+    got = get_integer(ld, limits, "header_max_size", 1024, (long long)1 << 40, &size);
+    if (got < 0)
+        return -1;
+    if (got > 0)
+        lim->header_max_size = (size_t)size;
+    unsigned nul = lim->message_nul;
+    if (get_enum(ld, limits, "message_nul", message_nul_names, COUNT(message_nul_names), &nul) < 0)
+        return -1;
+    lim->message_nul = (enum config_message_nul)nul;
     return 0;
 }
 
@@ -1487,6 +1497,9 @@ static int set_defaults(struct loader *ld, struct config *conf)
     lim->pregreet_pass_ttl = 86400;
     lim->auth_failures = 10;
     lim->auth_failure_window = 600;
+    lim->message_nul = MESSAGE_NUL_REJECT;
+    lim->header_max_size = 102400;
+    lim->header_max_count = 1000;
     conf->sasl.allow_authzid = false;
     conf->sasl.plaintext_without_tls = false;
     conf->sasl.sender_login_check = true;
@@ -1833,6 +1846,9 @@ void config_print(const struct config *conf, FILE *out)
     print_uint(out, in, "pregreet_pass_ttl", lim->pregreet_pass_ttl);
     print_uint(out, in, "auth_failures", lim->auth_failures);
     print_uint(out, in, "auth_failure_window", lim->auth_failure_window);
+    print_str(out, in, "message_nul", message_nul_names[lim->message_nul], "");
+    print_uint(out, in, "header_max_size", lim->header_max_size);
+    print_uint(out, in, "header_max_count", lim->header_max_count);
     fputs("};\n\nsasl = {\n", out);
     print_list(out, in, "mechanisms", conf->sasl.mechanisms, conf->sasl.mechanism_count);
     print_bool(out, in, "allow_authzid", conf->sasl.allow_authzid);

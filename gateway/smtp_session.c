@@ -626,6 +626,9 @@ static int message_begin(struct smtp *s)
     }
     smtp_data_init(&s->data, s->ss->config->limits.message_size,
                    s->ss->config->limits.text_line_length, &fix, data_write, s);
+    struct content_limits content;
+    content_limits_from_config(&content, &s->ss->config->limits);
+    smtp_data_content_limits(&s->data, &content);
     struct received_info info = {
         .helo = s->helo,
         .client_ip = s->ss->client_ip,
@@ -725,20 +728,8 @@ static void message_end(struct smtp *s)
     if (v != SMTP_DATA_OK) {
         log_info("event=message_refused client=%s reason=%s size=%llu", s->ss->client_ip,
                  smtp_data_verdict_name(v), (unsigned long long)s->data.size);
-        switch (v) {
-        case SMTP_DATA_BARE_EOL:
-            reply(s, 550, SMTP_ESC_MEDIA_OTHER, "Bare CR or LF in message text not allowed");
-            break;
-        case SMTP_DATA_TOO_BIG:
-            reply(s, 552, SMTP_ESC_MESSAGE_TOO_BIG, "Message size exceeds fixed maximum");
-            break;
-        case SMTP_DATA_LINE_TOO_LONG:
-            reply(s, 500, SMTP_ESC_SYNTAX_ERROR, "Line too long in message text");
-            break;
-        default:
-            reply(s, 451, SMTP_ESC_SYSTEM_OTHER, "Cannot queue the message now, try again later");
-            break;
-        }
+        /* one table for DATA and BDAT alike (proto/smtp_reply.c) */
+        reply_fixed(s, smtp_reply_data_error(v));
         transaction_reset(s);
         s->state = ST_READY;
         return;

@@ -44,6 +44,32 @@ void smtp_data_init(struct smtp_data *d, uint64_t max_size, size_t text_line_max
     d->verdict = SMTP_DATA_OK;
     d->prev_crlf = true;
     d->in_header = true;
+    content_policy_init(&d->content, NULL);
+}
+
+void smtp_data_content_limits(struct smtp_data *d, const struct content_limits *limits)
+{
+    content_policy_init(&d->content, limits);
+}
+
+/* from_content - the reader's verdict for the content policy's. */
+static enum smtp_data_verdict from_content(enum content_verdict v)
+{
+    switch (v) {
+    case CONTENT_OK:
+        return SMTP_DATA_OK;
+    case CONTENT_NUL:
+        return SMTP_DATA_NUL;
+    case CONTENT_BARE_EOL:
+        return SMTP_DATA_BARE_EOL;
+    case CONTENT_HEADER_TOO_BIG:
+        return SMTP_DATA_HEADER_TOO_BIG;
+    case CONTENT_TOO_MANY_HEADERS:
+        return SMTP_DATA_TOO_MANY_HEADERS;
+    case CONTENT_WRITE_FAILED:
+        break;
+    }
+    return SMTP_DATA_WRITE_FAILED;
 }
 
 /* count - add len octets to the size; false when that is over the limit. */
@@ -59,13 +85,13 @@ static bool count(struct smtp_data *d, size_t len)
     return true;
 }
 
-/* put - write len octets already counted, unless the message is refused. */
+/* put - pass len client octets already counted through the content policy
+ * to the writer, unless the message is refused. */
 static void put(struct smtp_data *d, const void *data, size_t len)
 {
     if (d->verdict != SMTP_DATA_OK || len == 0)
         return;
-    if (d->write(d->ctx, data, len) < 0)
-        d->verdict = SMTP_DATA_WRITE_FAILED;
+    d->verdict = from_content(content_policy_feed(&d->content, data, len, d->write, d->ctx));
 }
 
 /* emit - count and write len bytes unless the message is already refused. */
@@ -239,6 +265,8 @@ void smtp_data_chunk(struct smtp_data *d, const char *data, size_t len, bool las
 
 enum smtp_data_verdict smtp_data_finish(struct smtp_data *d)
 {
+    if (d->verdict == SMTP_DATA_OK)
+        d->verdict = from_content(content_policy_end(&d->content));
     if (d->verdict == SMTP_DATA_OK && d->in_header) {
         /* The message ended inside its header section (RFC 5322 allows a
          * message without a body): the fields go at its end. */
@@ -261,6 +289,12 @@ const char *smtp_data_verdict_name(enum smtp_data_verdict verdict)
         return "line-too-long";
     case SMTP_DATA_WRITE_FAILED:
         return "write-failed";
+    case SMTP_DATA_NUL:
+        return "nul";
+    case SMTP_DATA_HEADER_TOO_BIG:
+        return "header-too-big";
+    case SMTP_DATA_TOO_MANY_HEADERS:
+        return "too-many-headers";
     }
     return "unknown";
 }

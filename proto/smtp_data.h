@@ -10,7 +10,11 @@
  * data, nor is a "." line after it: the end is only "." ended by CRLF whose
  * preceding line also ended by CRLF. The rest of the message is read and
  * dropped up to that real end, and the verdict is SMTP_DATA_BARE_EOL
- * (550 5.6.0): the message is refused whole, never split or normalised. */
+ * (550 5.6.0): the message is refused whole, never split or normalised.
+ *
+ * Every client octet, DATA or BDAT, goes through one content_policy (NULs,
+ * bare CR/LF, header limits) before the writer sees it, so both commands
+ * refuse the same messages; BDAT's bare CR/LF are found there only. */
 #ifndef DIRMAIL_SMTP_DATA_H
 #define DIRMAIL_SMTP_DATA_H
 
@@ -19,16 +23,21 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "proto/content_policy.h"
+
 /* smtp_data_write_fn - append len message bytes; 0, or -1 (then the
  * transaction's verdict is SMTP_DATA_WRITE_FAILED and nothing more is written). */
 typedef int smtp_data_write_fn(void *ctx, const void *data, size_t len);
 
 enum smtp_data_verdict {
     SMTP_DATA_OK,
-    SMTP_DATA_BARE_EOL,      /* bare CR or bare LF: 550 5.6.0 */
-    SMTP_DATA_TOO_BIG,       /* over max_size: 552 5.3.4 */
-    SMTP_DATA_LINE_TOO_LONG, /* a text line over the limit (RFC 5321 4.5.3.1.6): 500 5.5.2 */
-    SMTP_DATA_WRITE_FAILED,  /* the writer failed: 451 4.3.0 */
+    SMTP_DATA_BARE_EOL,         /* bare CR or bare LF: 550 5.6.0 */
+    SMTP_DATA_TOO_BIG,          /* over max_size: 552 5.3.4 */
+    SMTP_DATA_LINE_TOO_LONG,    /* a text line over the limit (RFC 5321 4.5.3.1.6): 500 5.5.2 */
+    SMTP_DATA_WRITE_FAILED,     /* the writer failed: 451 4.3.0 */
+    SMTP_DATA_NUL,              /* a NUL octet, limits.message_nul = reject: 550 5.6.0 */
+    SMTP_DATA_HEADER_TOO_BIG,   /* header section over limits.header_max_size: 552 5.3.4 */
+    SMTP_DATA_TOO_MANY_HEADERS, /* over limits.header_max_count fields: 550 5.6.0 */
 };
 
 /* Header fields to add when the message lacks them (submission); each a
@@ -72,6 +81,8 @@ struct smtp_data {
     bool seen_date;   /* a Date: field was seen */
     bool seen_msgid;  /* a Message-ID: field was seen */
     bool done;        /* the end was seen (DATA) or the LAST chunk taken (BDAT) */
+
+    struct content_policy content; /* sees every client octet before the writer */
     /* BDAT only: the header line being assembled, and whether the line in
      * progress is past the hold (written as it comes, scanned no further). */
     bool chunk_mid_line;
@@ -87,6 +98,11 @@ struct smtp_data {
 void smtp_data_init(struct smtp_data *d, uint64_t max_size, size_t text_line_max,
                     const struct smtp_data_fixups *fixups, smtp_data_write_fn *write, void *ctx);
 
+/* smtp_data_content_limits - the content policy for this message (NULs and
+ * header limits); without it, content_policy_init's defaults. Call before
+ * the first line or chunk. */
+void smtp_data_content_limits(struct smtp_data *d, const struct content_limits *limits);
+
 /* smtp_data_line - one line of DATA text as the line reader gave it:
  * data[0..len) without its ending, bare_lf when it ended in LF alone, bare_cr
  * when data holds a CR. Returns true when this line was the end of data
@@ -100,7 +116,8 @@ bool smtp_data_line(struct smtp_data *d, const char *data, size_t len, bool bare
 void smtp_data_line_too_long(struct smtp_data *d);
 
 /* smtp_data_chunk - BDAT octets, taken as they are (RFC 3030 2: no
- * dot-stuffing; line endings are the client's business). last says this is
+ * dot-stuffing) but held to the same content policy as DATA, across chunk
+ * boundaries: a bare CR or LF refuses the message. last says this is
  * the end of the LAST chunk. The size counts every octet on arrival; while the
  * header section lasts, each line (LF-ended, whatever precedes the LF) is
  * written once complete, so that the fixups land before the empty line that

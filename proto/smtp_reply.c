@@ -159,3 +159,29 @@ const struct smtp_reply *smtp_reply_parse_error(enum smtp_parse_result result)
         return NULL;
     return &parse_replies[result];
 }
+
+/* The reply that refuses a message, for each verdict of the DATA/BDAT reader
+ * (content policy included), in one place for both commands. */
+static const struct smtp_reply data_replies[] = {
+    [SMTP_DATA_BARE_EOL] = {550, SMTP_ESC_MEDIA_OTHER, "Bare CR or LF in message text not allowed"},
+    [SMTP_DATA_TOO_BIG] = {552, SMTP_ESC_MESSAGE_TOO_BIG, "Message size exceeds fixed maximum"},
+    /* RFC 5321 4.5.3.1.10 "500 Line too long" */
+    [SMTP_DATA_LINE_TOO_LONG] = {500, SMTP_ESC_SYNTAX_ERROR, "Line too long in message text"},
+    [SMTP_DATA_WRITE_FAILED] = {451, SMTP_ESC_SYSTEM_OTHER,
+                                "Cannot queue the message now, try again later"},
+    [SMTP_DATA_NUL] = {550, SMTP_ESC_MEDIA_OTHER, "message contains NUL characters"},
+    /* X.3.4 as for the message size: a limit of this system, not a fault of
+     * the content's form (RFC 3463 3.4) */
+    [SMTP_DATA_HEADER_TOO_BIG] = {552, SMTP_ESC_MESSAGE_TOO_BIG,
+                                  "Message header section exceeds fixed maximum size"},
+    [SMTP_DATA_TOO_MANY_HEADERS] = {550, SMTP_ESC_MEDIA_OTHER, "Too many header fields"},
+};
+
+const struct smtp_reply *smtp_reply_data_error(enum smtp_data_verdict verdict)
+{
+    if (verdict == SMTP_DATA_OK ||
+        (size_t)verdict >= sizeof(data_replies) / sizeof(data_replies[0]) ||
+        data_replies[verdict].code == 0)
+        return NULL;
+    return &data_replies[verdict];
+}

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "proto/smtp_data.h"
 #include "proto/smtp_parse.h"
 
 /* Enhanced status code subject.detail (the class comes from the reply code:
@@ -97,5 +98,10 @@ struct smtp_reply {
 /* smtp_reply_parse_error - the reply for a failed parse (SMTP_PARSE_OK gives
  * NULL). The constant struct lives forever. */
 const struct smtp_reply *smtp_reply_parse_error(enum smtp_parse_result result);
+
+/* smtp_reply_data_error - the reply that refuses a message for its DATA/BDAT
+ * reader's verdict (SMTP_DATA_OK gives NULL); the same for both commands.
+ * The constant struct lives forever. */
+const struct smtp_reply *smtp_reply_data_error(enum smtp_data_verdict verdict);
 
 #endif

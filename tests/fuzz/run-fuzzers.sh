@@ -25,7 +25,7 @@ CLANG=${CLANG:-clang}
 # harness name, then the project sources it needs
 HARNESSES='fuzz_address:lib/address.c
 fuzz_smtp_command:proto/smtp_parse.c proto/smtp_reply.c lib/address.c
-fuzz_smtp_data:proto/smtp_data.c lib/header.c lib/buf.c
+fuzz_smtp_data:proto/smtp_data.c proto/content_policy.c lib/header.c lib/buf.c
 fuzz_auth_protocol:auth/auth_protocol.c lib/buf.c
 fuzz_queue_envelope:queue/queue_envelope.c lib/error.c'
 

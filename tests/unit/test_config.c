@@ -166,6 +166,9 @@ START_TEST(defaults)
     ck_assert_uint_eq(conf->limits.max_connections, 10000);
     ck_assert_uint_eq(conf->limits.pregreet_wait, 300);
     ck_assert_uint_eq(conf->limits.pregreet_pass_ttl, 86400);
+    ck_assert_int_eq(conf->limits.message_nul, MESSAGE_NUL_REJECT);
+    ck_assert_uint_eq(conf->limits.header_max_size, 102400);
+    ck_assert_uint_eq(conf->limits.header_max_count, 1000);
     ck_assert_uint_eq(conf->sasl.mechanism_count, 2);
     ck_assert_str_eq(conf->sasl.mechanisms[0], "PLAIN");
     ck_assert_str_eq(conf->sasl.mechanisms[1], "LOGIN");
@@ -247,7 +250,8 @@ START_TEST(sections_parsed)
         "  size = 10; };\n"
         "delivery = { mailbox_base = \"/srv/mail\"; sync_method = \"syncfs\"; };\n"
         "limits = { line_length = 1024; text_line_length = 2000; message_size = 5000000000L;\n"
-        "  recipients = 100; errors = 3; max_connections = 50; pregreet_pass_ttl = 0; };\n"
+        "  recipients = 100; errors = 3; max_connections = 50; pregreet_pass_ttl = 0;\n"
+        "  message_nul = \"strip\"; header_max_size = 2048; header_max_count = 10; };\n"
         "sasl = { mechanisms = [\"login\", \"X-Mech_2\"]; allow_authzid = true;\n"
         "  plaintext_without_tls = true; sender_login_check = false;\n"
         "  authenticated_header = true; };\n");
@@ -297,6 +301,9 @@ START_TEST(sections_parsed)
     ck_assert_uint_eq(conf->limits.message_size, 5000000000ULL);
     ck_assert_uint_eq(conf->limits.errors, 3);
     ck_assert_uint_eq(conf->limits.pregreet_pass_ttl, 0);
+    ck_assert_int_eq(conf->limits.message_nul, MESSAGE_NUL_STRIP);
+    ck_assert_uint_eq(conf->limits.header_max_size, 2048);
+    ck_assert_uint_eq(conf->limits.header_max_count, 10);
     ck_assert_uint_eq(conf->sasl.mechanism_count, 2);
     ck_assert_str_eq(conf->sasl.mechanisms[0], "LOGIN");
     ck_assert_str_eq(conf->sasl.mechanisms[1], "X-MECH_2");
@@ -764,6 +771,12 @@ START_TEST(error_ldap_directory)
                  "true or false");
     expect_error("ldap = {\n disabled_policy = \"bounce\"; };\n", 2, "ldap.disabled_policy",
                  "reject, hold");
+    expect_error("limits = { message_nul = \"drop\"; };\n", 1, "limits.message_nul",
+                 "\"drop\" is not one of: reject, strip, accept");
+    expect_error("limits = { header_max_size = 100; };\n", 1, "limits.header_max_size",
+                 "between 1024 and");
+    expect_error("limits = { header_max_count = 0; };\n", 1, "limits.header_max_count",
+                 "between 10 and 1000000");
     expect_error("ldap = { case_sensitive_local_part = 1; };\n", 1,
                  "ldap.case_sensitive_local_part", "true or false");
     expect_error("ldap = { subaddress_delimiter = \"+.\"; };\n", 1, "ldap.subaddress_delimiter",

@@ -188,14 +188,15 @@ END_TEST
 
 START_TEST(bdat_chunks_raw)
 {
+    /* no dot-unstuffing; a CRLF cut between chunks is a CRLF */
     setup(20, NULL);
-    smtp_data_chunk(&d, ".a\n\r", 4, false);
+    smtp_data_chunk(&d, ".a\r", 3, false);
     ck_assert(!d.done);
-    smtp_data_chunk(&d, "b", 1, true);
+    smtp_data_chunk(&d, "\nb", 2, true);
     ck_assert(d.done);
     ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_OK);
     ck_assert_uint_eq(sink.len, 5);
-    ck_assert(memcmp(sink.buf, ".a\n\rb", 5) == 0);
+    ck_assert(memcmp(sink.buf, ".a\r\nb", 5) == 0);
     setup(3, NULL);
     smtp_data_chunk(&d, "abcd", 4, true);
     ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_TOO_BIG);
@@ -241,6 +242,69 @@ START_TEST(bdat_fixups_header_only_and_no_empty_line)
     /* a body without the empty line: fields and that line before it */
     bdat_at_every_split("From: a\r\nno colon here\r\n",
                         "From: a\r\nDate: D\r\nMessage-ID: <m@x>\r\n\r\nno colon here\r\n");
+}
+END_TEST
+
+/* BDAT octets go through the same content policy as DATA lines: bare CR
+ * and LF, NULs and the header limits refuse a BDAT message as they refuse
+ * the DATA one (proto/content_policy.h). */
+START_TEST(bdat_bare_eol_refused_like_data)
+{
+    static const char *const bodies[] = {"a\r\n\n.\nMAIL FROM:<x@y>\r\n", "a\r\n\r.\r\n",
+                                         "a\n.\r\n", "a\r\nb\r"};
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        size_t n = strlen(bodies[i]);
+        for (size_t cut = 0; cut <= n; cut++) {
+            setup(1 << 20, NULL);
+            smtp_data_chunk(&d, bodies[i], cut, false);
+            smtp_data_chunk(&d, bodies[i] + cut, n - cut, true);
+            ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_BARE_EOL);
+        }
+    }
+}
+END_TEST
+
+START_TEST(nul_refused_by_default_in_data_and_bdat)
+{
+    setup(1 << 20, NULL);
+    ck_assert(!smtp_data_line(&d, "Subject: s", 10, false, false));
+    ck_assert(!smtp_data_line(&d, "", 0, false, false));
+    ck_assert(!smtp_data_line(&d, "a\0b", 3, false, false));
+    ck_assert(smtp_data_line(&d, ".", 1, false, false));
+    ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_NUL);
+    setup(1 << 20, NULL);
+    smtp_data_chunk(&d, "Subject: s\r\n\r\na\0b\r\n", 19, true);
+    ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_NUL);
+    /* strip, as configured */
+    setup(1 << 20, NULL);
+    struct content_limits strip = {CONTENT_NUL_STRIP, 102400, 1000};
+    smtp_data_content_limits(&d, &strip);
+    smtp_data_chunk(&d, "Subject: s\0\r\n\r\na\0b\r\n", 20, true);
+    ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_OK);
+    ck_assert_uint_eq(d.size, 20); /* the size limit counts what the client sent */
+    ck_assert_uint_eq(sink.len, 18);
+    ck_assert(memcmp(sink.buf, "Subject: s\r\n\r\nab\r\n", 18) == 0);
+}
+END_TEST
+
+START_TEST(header_limits_in_data_and_bdat)
+{
+    struct content_limits lim = {CONTENT_NUL_REJECT, 1024, 2};
+    setup(1 << 20, NULL);
+    smtp_data_content_limits(&d, &lim);
+    ck_assert(!smtp_data_line(&d, "A: 1", 4, false, false));
+    ck_assert(!smtp_data_line(&d, "B: 2", 4, false, false));
+    ck_assert(!smtp_data_line(&d, "C: 3", 4, false, false));
+    ck_assert(smtp_data_line(&d, ".", 1, false, false));
+    ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_TOO_MANY_HEADERS);
+    setup(1 << 20, NULL);
+    smtp_data_content_limits(&d, &lim);
+    static char big[1100];
+    memset(big, 'a', sizeof big);
+    memcpy(big, "X: ", 3);
+    smtp_data_chunk(&d, big, sizeof big, false);
+    smtp_data_chunk(&d, "\r\n\r\n", 4, true);
+    ck_assert_int_eq(smtp_data_finish(&d), SMTP_DATA_HEADER_TOO_BIG);
 }
 END_TEST
 
@@ -347,6 +411,9 @@ static Suite *smtp_data_suite(void)
     tcase_add_test(tc, date_field_complete);
     tcase_add_test(tc, message_id_long_hostname);
     tcase_add_test(tc, long_message_id_fixup_keeps_the_body);
+    tcase_add_test(tc, bdat_bare_eol_refused_like_data);
+    tcase_add_test(tc, nul_refused_by_default_in_data_and_bdat);
+    tcase_add_test(tc, header_limits_in_data_and_bdat);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -148,6 +148,33 @@ START_TEST(parse_failures_map_to_their_replies)
 }
 END_TEST
 
+/* The refusal of a message comes from one table for DATA and BDAT alike. */
+START_TEST(data_verdicts_map_to_their_replies)
+{
+    static const struct {
+        enum smtp_data_verdict v;
+        const char *line;
+    } cases[] = {
+        {SMTP_DATA_BARE_EOL, "550 5.6.0 Bare CR or LF in message text not allowed\r\n"},
+        {SMTP_DATA_TOO_BIG, "552 5.3.4 Message size exceeds fixed maximum\r\n"},
+        {SMTP_DATA_LINE_TOO_LONG, "500 5.5.2 Line too long in message text\r\n"},
+        {SMTP_DATA_WRITE_FAILED, "451 4.3.0 Cannot queue the message now, try again later\r\n"},
+        {SMTP_DATA_NUL, "550 5.6.0 message contains NUL characters\r\n"},
+        {SMTP_DATA_HEADER_TOO_BIG,
+         "552 5.3.4 Message header section exceeds fixed maximum size\r\n"},
+        {SMTP_DATA_TOO_MANY_HEADERS, "550 5.6.0 Too many header fields\r\n"},
+    };
+    ck_assert_ptr_null(smtp_reply_data_error(SMTP_DATA_OK));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct smtp_reply *r = smtp_reply_data_error(cases[i].v);
+        char line[256];
+        ck_assert_ptr_nonnull(r);
+        ck_assert_int_gt(smtp_reply_format(line, sizeof line, r->code, r->esc, r->text), 0);
+        ck_assert_str_eq(line, cases[i].line);
+    }
+}
+END_TEST
+
 static Suite *smtp_reply_suite(void)
 {
     Suite *s = suite_create("smtp_reply");
@@ -161,6 +188,7 @@ static Suite *smtp_reply_suite(void)
     tcase_add_test(tc, multi_line_reply);
     tcase_add_test(tc, reply_refuses_injection_and_overflow);
     tcase_add_test(tc, parse_failures_map_to_their_replies);
+    tcase_add_test(tc, data_verdicts_map_to_their_replies);
     suite_add_tcase(s, tc);
     return s;
 }
