@@ -43,6 +43,7 @@ struct config_service {
     unsigned overload_threshold;     /* % of max_connections in use that is overload; 0 = off */
     unsigned overload_idle_timeout;  /* idle_timeout and data_timeout while overloaded */
     unsigned overload_data_timeout;
+    bool forbid_unauth_pipelining;   /* RFC 2920 synchronisation enforced before AUTH */
 };
 
 enum config_ldap_starttls { LDAP_STARTTLS_NO, LDAP_STARTTLS_TRY, LDAP_STARTTLS_REQUIRE };

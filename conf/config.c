@@ -143,6 +143,7 @@ static const char *const service_keys[] = {"type",
                                            "overload_threshold",
                                            "overload_idle_timeout",
                                            "overload_data_timeout",
+                                           "forbid_unauth_pipelining",
                                            NULL};
 static const char *const domains_keys[] = {"local", "relay", "from_directory", NULL};
 static const char *const relay_keys[] = {"trusted_networks", NULL};
@@ -819,6 +820,7 @@ static void service_defaults(struct config_service *svc)
     svc->overload_threshold = 80;
     svc->overload_idle_timeout = 10;
     svc->overload_data_timeout = 60;
+    svc->forbid_unauth_pipelining = true;
 }
 
 /* service_default_listen_set - listen on the type's standard port. */
@@ -869,7 +871,8 @@ static int load_service(struct loader *ld, const config_setting_t *g, struct con
         get_uint(ld, g, "data_rate_window", &svc->data_rate_window, 1, 3600) < 0 ||
         get_uint(ld, g, "overload_threshold", &svc->overload_threshold, 0, 100) < 0 ||
         get_uint(ld, g, "overload_idle_timeout", &svc->overload_idle_timeout, 1, 86400) < 0 ||
-        get_uint(ld, g, "overload_data_timeout", &svc->overload_data_timeout, 1, 86400) < 0)
+        get_uint(ld, g, "overload_data_timeout", &svc->overload_data_timeout, 1, 86400) < 0 ||
+        get_bool(ld, g, "forbid_unauth_pipelining", &svc->forbid_unauth_pipelining) < 0)
         return -1;
 
     const config_setting_t *l = member(g, "listen");
@@ -1810,6 +1813,7 @@ void config_print(const struct config *conf, FILE *out)
         print_uint(out, in2, "overload_threshold", svc->overload_threshold);
         print_uint(out, in2, "overload_idle_timeout", svc->overload_idle_timeout);
         print_uint(out, in2, "overload_data_timeout", svc->overload_data_timeout);
+        print_bool(out, in2, "forbid_unauth_pipelining", svc->forbid_unauth_pipelining);
         fputs(i + 1 < conf->service_count ? "  },\n" : "  }\n", out);
     }
     fputs(");\n\ndomains = {\n", out);

@@ -779,6 +779,33 @@ static void cmd_bdat(struct smtp *s, struct smtp_command *cmd)
     conn_transfer_begin(s->conn);
 }
 
+/* out_of_sync - RFC 2920 synchronisation (Postfix 3.9's default
+ * smtpd_forbid_unauth_pipelining): an unauthenticated client that sent more
+ * after a command whose reply it must await, or that pipelines at all
+ * without PIPELINING having been offered (HELO, or before EHLO), is not a
+ * mail program but a bot or a smuggling attempt: 554 5.5.0 and close. True
+ * when the session is closing for it. what names the command for the log. */
+static bool out_of_sync(struct smtp *s, const char *what)
+{
+    if (!s->ss->service->forbid_unauth_pipelining || s->auth_user != NULL)
+        return false;
+    char sample[104];
+    size_t have = conn_input_peek(s->conn, sample, 100);
+    if (have == 0)
+        return false;
+    if (have > 100)
+        memcpy(sample + 100, "...", 4); /* cut short, and says so */
+    char quoted[512];
+    log_info("event=pipelining_violation client=%s command=%s input=%s", s->ss->client_ip, what,
+             log_quote(quoted, sizeof quoted, sample));
+    reply(s, 554, SMTP_ESC_PROTOCOL_OTHER, "Error: SMTP protocol synchronization");
+    s->state = ST_CLOSING;
+    conn_set_input_paused(s->conn, true);
+    if (conn_flush(s->conn) != CONN_AGAIN)
+        session_end(s);
+    return true;
+}
+
 /* bdat_read - read chunk octets; false when waiting for more. */
 static bool bdat_read(struct smtp *s)
 {
@@ -798,6 +825,9 @@ static bool bdat_read(struct smtp *s)
             smtp_data_chunk(&s->data, data, len, false);
     }
     conn_transfer_end(s->conn);
+    /* BDAT LAST ends a group: its reply must be awaited (RFC 3030 4.2) */
+    if (s->bdat_last && out_of_sync(s, "BDAT_LAST"))
+        return false;
     if (s->bdat_refusal != NULL) {
         reply_fixed(s, s->bdat_refusal);
         /* a refused chunk ends the transaction it was part of */
@@ -1173,6 +1203,10 @@ static void command_line(struct smtp *s, const struct conn_line *line)
         reply_fixed(s, smtp_reply_parse_error(r));
         return;
     }
+    /* BDAT's chunk follows its command line by design (RFC 3030 2) */
+    if ((!s->esmtp ? cmd->verb != SMTP_VERB_BDAT : smtp_verb_ends_group(cmd->verb)) &&
+        out_of_sync(s, smtp_verb_name(cmd->verb)))
+        return;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (commands[i].verb != cmd->verb)
             continue;

@@ -655,6 +655,20 @@ enum conn_result conn_read_bytes(struct conn *conn, size_t max, const char **dat
     return CONN_OK;
 }
 
+size_t conn_input_peek(struct conn *conn, char *out, size_t max)
+{
+    if (buf_len(&conn->in) == 0 && !conn->discarding)
+        (void)fill(conn);
+    size_t have = buf_len(&conn->in);
+    if (out != NULL) {
+        size_t n = have < max ? have : max;
+        if (n > 0)
+            memcpy(out, buf_ptr(&conn->in), n);
+        out[n] = '\0';
+    }
+    return have;
+}
+
 size_t conn_input_pending(const struct conn *conn)
 {
     return buf_len(&conn->in);

@@ -116,6 +116,12 @@ enum conn_result conn_read_line(struct conn *conn, struct conn_line *line_r);
 enum conn_result conn_read_bytes(struct conn *conn, size_t max, const char **data_r, size_t *len_r);
 /* conn_input_pending - bytes already buffered and not yet read. */
 size_t conn_input_pending(const struct conn *conn);
+/* conn_input_peek - whether the client has sent bytes not yet read: what is
+ * buffered, after one non-blocking read when nothing is (RFC 2920 checks:
+ * input that arrived before the reply it should have waited for). Up to max
+ * of them are copied into out (NUL-terminated, max + 1 bytes; out may be
+ * NULL); returns how many are buffered. Nothing is consumed. */
+size_t conn_input_peek(struct conn *conn, char *out, size_t max);
 
 /* conn_write / conn_printf - queue output (no limit: the protocol bounds what
  * it queues). conn_flush - write what is queued: CONN_OK when all is out,

@@ -626,6 +626,24 @@ enum smtp_parse_result smtp_parse_line(const char *line, size_t len, unsigned op
     return def->parse(s, opts, cmd);
 }
 
+bool smtp_verb_ends_group(enum smtp_verb verb)
+{
+    switch (verb) {
+    case SMTP_VERB_EHLO:
+    case SMTP_VERB_HELO:
+    case SMTP_VERB_DATA:
+    case SMTP_VERB_NOOP:
+    case SMTP_VERB_QUIT:
+    case SMTP_VERB_VRFY:
+    case SMTP_VERB_EXPN:
+    case SMTP_VERB_STARTTLS:
+    case SMTP_VERB_AUTH:
+        return true;
+    default:
+        return false;
+    }
+}
+
 const char *smtp_verb_name(enum smtp_verb verb)
 {
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)

@@ -131,6 +131,15 @@ struct smtp_command {
 enum smtp_parse_result smtp_parse_line(const char *line, size_t len, unsigned opts,
                                        struct smtp_command *cmd);
 
+/* smtp_verb_ends_group - true for a command after which a pipelining client
+ * must wait for the reply before it sends more (RFC 2920 3.1: EHLO, DATA,
+ * VRFY, EXPN, TURN, QUIT, NOOP "may only appear as the last command in a
+ * group"; RFC 3207 4 STARTTLS; RFC 4954 4 AUTH; HELO, which offers no
+ * pipelining at all). BDAT ends a group only with LAST (RFC 3030 4.2:
+ * its reply must be awaited before QUIT or the next MAIL), which the
+ * caller judges once the chunk has been read. */
+bool smtp_verb_ends_group(enum smtp_verb verb);
+
 /* smtp_verb_name - the verb in upper case ("MAIL"), "" for UNKNOWN. */
 const char *smtp_verb_name(enum smtp_verb verb);
 /* smtp_parse_result_str - a short constant text for logs. */

@@ -256,14 +256,17 @@ class MailFlow(unittest.TestCase):
         self.assertIn(b"PIPELINING", r.cmd("EHLO client.test"))
         messages = [self.message(b"flow-pipe-%02d-" % i, b"message %d of 50\r\n" % i)
                     for i in range(50)]
-        batch = b"".join(b"MAIL FROM:<%s>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n%s.\r\n"
-                         % (SENDER.encode(), m) for m in messages)
-        r.send(batch + b"QUIT\r\n")
+        # RFC 2920 3.1 as a conforming client pipelines: the envelope and
+        # DATA in one write, then the message together with the next
+        # envelope (content may open a group), waiting only for each 354.
+        envelope = b"MAIL FROM:<%s>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n" % SENDER.encode()
+        r.send(envelope)
         ids = []
         for i in range(50):
             self.assertTrue(r.reply().startswith(b"250 2.1.0"), i)
             self.assertTrue(r.reply().startswith(b"250 2.1.5"), i)
             self.assertTrue(r.reply().startswith(b"354"), i)
+            r.send(messages[i] + b".\r\n" + (envelope if i < 49 else b"QUIT\r\n"))
             done = r.reply()
             self.assertTrue(done.startswith(b"250 2.0.0"), (i, done))
             ids.append(queue_id(done))

@@ -43,7 +43,8 @@ class Smtp(unittest.TestCase):
         cls.pki = harness.certs.make_ca_and_cert(certdir, ["localhost"])
         cls.d = Dirmaild(
             services=[{"type": "smtp"}, {"type": "submission"}, {"type": "submissions"},
-                      {"type": "smtp", "name": "smtp-idle", "idle_timeout": 2}],
+                      {"type": "smtp", "name": "smtp-idle", "idle_timeout": 2},
+                      {"type": "smtp", "name": "smtp-lax", "forbid_unauth_pipelining": False}],
             workers=1,
             ldap={"uris": [cls.ldap.uri], "bind_dn": cls.ldap.service_dn,
                   "bind_password": cls.ldap.service_password, "base": cls.ldap.suffix,
@@ -139,7 +140,32 @@ class Smtp(unittest.TestCase):
         self.assertTrue(r.closed())
 
     def test_pipelined_transactions(self):
+        # RFC 2920 as a conforming client does it: MAIL, RCPT x n, DATA in
+        # one write, then the message with the next transaction's commands
+        # (message content may open a group, 3.1), waiting only for the 354.
         r = Raw(self.d.port("smtp"))
+        self.addCleanup(r.close)
+        r.cmd("EHLO c.test")
+        envelope = (b"MAIL FROM:<p@example.com>\r\nRCPT TO:<bob@example.org>\r\n"
+                    b"RCPT TO:<nobody@example.org>\r\nDATA\r\n")
+        r.send(envelope)
+        for i in range(3):
+            self.assertTrue(r.reply().startswith(b"250 2.1.0"))
+            self.assertTrue(r.reply().startswith(b"250 2.1.5"))
+            self.assertTrue(r.reply().startswith(b"550 5.1.1"))
+            self.assertTrue(r.reply().startswith(b"354"))
+            r.send(b"Subject: %d\r\n\r\nbody %d\r\n.\r\n" % (i, i)
+                   + (envelope if i < 2 else b"QUIT\r\n"))
+            done = r.reply()
+            self.assertTrue(done.startswith(b"250 2.0.0"), done)
+            qid = QUEUED.search(done).group(1).decode()
+            self.assertEqual(self.queued(qid), b"Subject: %d\r\n\r\nbody %d\r\n" % (i, i))
+        self.assertTrue(r.reply().startswith(b"221"))
+
+    def test_pipelining_across_data_allowed_when_switched_off(self):
+        # forbid_unauth_pipelining = false: even a client that sends the
+        # message before the 354 is served, every reply in order.
+        r = Raw(self.d.port("smtp-lax"))
         self.addCleanup(r.close)
         r.cmd("EHLO c.test")
         batch = b""
@@ -159,6 +185,84 @@ class Smtp(unittest.TestCase):
             qid = QUEUED.search(done).group(1).decode()
             self.assertEqual(self.queued(qid), b"Subject: %d\r\n\r\nbody %d\r\n" % (i, i))
         self.assertTrue(r.reply().startswith(b"221"))
+
+    def assert_out_of_sync(self, r, command, sample):
+        """The next reply is the synchronisation error, the connection is
+        closed, and the log names the command and the unexpected input."""
+        answer = r.reply()
+        self.assertEqual(answer, b"554 5.5.0 Error: SMTP protocol synchronization\r\n")
+        self.assertTrue(r.closed())
+        self.d.wait_log(rf"event=pipelining_violation client=127\.0\.0\.1 command={command} "
+                        rf"input={re.escape(sample)}")
+
+    def test_sync_data_before_354_refused(self):
+        r = Raw(self.d.port("smtp"))
+        self.addCleanup(r.close)
+        r.cmd("EHLO c.test")
+        r.send(b"MAIL FROM:<p@example.com>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n"
+               b"Subject: early\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+        self.assertTrue(r.reply().startswith(b"250 2.1.0"))
+        self.assertTrue(r.reply().startswith(b"250 2.1.5"))
+        self.assert_out_of_sync(r, "DATA", '"Subject: early\\x0d\\x0a')
+
+    def test_sync_input_after_ehlo_refused(self):
+        r = Raw(self.d.port("smtp"))
+        self.addCleanup(r.close)
+        r.send(b"EHLO c.test\r\nMAIL FROM:<p@example.com>\r\n")
+        self.assert_out_of_sync(r, "EHLO", '"MAIL FROM:<p@example.com>\\x0d\\x0a"')
+
+    def test_sync_pipelining_after_helo_refused(self):
+        # HELO offers no PIPELINING: MAIL and RCPT in one write is a violation
+        r = Raw(self.d.port("smtp"))
+        self.addCleanup(r.close)
+        self.assertTrue(r.cmd("HELO c.test").startswith(b"250"))
+        r.send(b"MAIL FROM:<p@example.com>\r\nRCPT TO:<bob@example.org>\r\n")
+        self.assert_out_of_sync(r, "MAIL", '"RCPT TO:<bob@example.org>\\x0d\\x0a"')
+
+    def test_sync_long_unexpected_input_logged_cut_short(self):
+        r = Raw(self.d.port("smtp"))
+        self.addCleanup(r.close)
+        r.cmd("EHLO c.test")
+        r.send(b"NOOP\r\n" + b"A" * 5000 + b"\r\n")
+        self.assert_out_of_sync(r, "NOOP", "A" * 100 + "...")
+        line = re.search(r"event=pipelining_violation .*command=NOOP.*", self.d.log()).group(0)
+        self.assertLess(len(line), 400, line)
+
+    def test_sync_bdat_last_then_more_refused(self):
+        r = Raw(self.d.port("smtp"))
+        self.addCleanup(r.close)
+        r.cmd("EHLO c.test")
+        chunk = b"Subject: b\r\n\r\nbody\r\n"
+        r.send(b"MAIL FROM:<p@example.com>\r\nRCPT TO:<bob@example.org>\r\n"
+               b"BDAT %d LAST\r\n%sQUIT\r\n" % (len(chunk), chunk))
+        self.assertTrue(r.reply().startswith(b"250 2.1.0"))
+        self.assertTrue(r.reply().startswith(b"250 2.1.5"))
+        self.assert_out_of_sync(r, "BDAT_LAST", '"QUIT\\x0d\\x0a"')
+
+    def test_sync_bdat_chunks_pipelined_allowed(self):
+        # BDAT without LAST may be followed by the next chunk (RFC 3030 4.2)
+        r = Raw(self.d.port("smtp"))
+        self.addCleanup(r.close)
+        r.cmd("EHLO c.test")
+        one, two = b"Subject: b\r\n\r\n", b"body\r\n"
+        r.send(b"MAIL FROM:<p@example.com>\r\nRCPT TO:<bob@example.org>\r\n"
+               b"BDAT %d\r\n%sBDAT %d LAST\r\n%s" % (len(one), one, len(two), two))
+        for prefix in (b"250 2.1.0", b"250 2.1.5", b"250 2.0.0", b"250 2.0.0"):
+            answer = r.reply()
+            self.assertTrue(answer.startswith(prefix), answer)
+        self.assertTrue(r.cmd("QUIT").startswith(b"221"))
+
+    def test_sync_not_enforced_after_auth(self):
+        # an authenticated client is one of ours: its pipelining is served
+        s = self.smtp("submission")
+        s.starttls(context=self.ctx)
+        s.ehlo()
+        s.login("alice", PASSWORDS["alice"])
+        s.send("NOOP\r\nNOOP\r\n")
+        self.assertEqual(s.getreply()[0], 250)
+        self.assertEqual(s.getreply()[0], 250)
+        self.assertEqual(s.noop()[0], 250)
+        s.quit()
 
     def test_unknown_user_550_at_rcpt(self):
         s = self.smtp()
@@ -196,8 +300,17 @@ class Smtp(unittest.TestCase):
             self.assertTrue(answer.startswith(b"550 5.6.0"), (smuggle, answer))
             self.assertTrue(r.cmd("NOOP").startswith(b"250"), smuggle)
 
-    def test_starttls_discards_pipelined_plaintext(self):
+    def test_starttls_pipelined_plaintext_refused(self):
         r = Raw(self.d.port("smtp"))
+        self.addCleanup(r.close)
+        r.cmd("EHLO c.test")
+        r.send(b"STARTTLS\r\nRSET\r\nMAIL FROM:<injected@example.com>\r\n")
+        self.assert_out_of_sync(r, "STARTTLS", '"RSET\\x0d\\x0aMAIL FROM:')
+
+    def test_starttls_discards_pipelined_plaintext(self):
+        # with the synchronisation check off, CVE-2011-0411's defence:
+        # the injected plaintext is dropped, never answered
+        r = Raw(self.d.port("smtp-lax"))
         self.addCleanup(r.close)
         r.cmd("EHLO c.test")
         r.send(b"STARTTLS\r\nRSET\r\nMAIL FROM:<injected@example.com>\r\n")

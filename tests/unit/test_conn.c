@@ -243,6 +243,31 @@ START_TEST(many_lines_larger_than_one_read_chunk)
 }
 END_TEST
 
+/* What RFC 2920 checks rely on: input sent and not yet read is seen
+ * (from the socket when nothing is buffered) without being consumed. */
+START_TEST(input_peek_sees_without_consuming)
+{
+    pair(100);
+    char sample[8];
+    ck_assert_uint_eq(conn_input_peek(conn, sample, 4), 0);
+    ck_assert_str_eq(sample, "");
+    SEND("EHLO x\r\nMAIL\r\n");
+    struct conn_line line;
+    ck_assert_int_eq(conn_read_line(conn, &line), CONN_OK);
+    ck_assert_str_eq(line.data, "EHLO x");
+    ck_assert_uint_eq(conn_input_peek(conn, sample, 4), 6);
+    ck_assert_str_eq(sample, "MAIL");
+    ck_assert_int_eq(conn_read_line(conn, &line), CONN_OK);
+    ck_assert_str_eq(line.data, "MAIL");
+    ck_assert_uint_eq(conn_input_peek(conn, NULL, 0), 0);
+    SEND("QUIT\r\n");
+    ck_assert_uint_eq(conn_input_peek(conn, NULL, 0), 6);
+    ck_assert_int_eq(conn_read_line(conn, &line), CONN_OK);
+    ck_assert_str_eq(line.data, "QUIT");
+    unpair();
+}
+END_TEST
+
 START_TEST(read_bytes_after_line)
 {
     pair(100);
@@ -971,6 +996,7 @@ static Suite *conn_suite(void)
     tcase_add_test(lines, many_lines_in_one_read);
     tcase_add_test(lines, many_lines_larger_than_one_read_chunk);
     tcase_add_test(lines, read_bytes_after_line);
+    tcase_add_test(lines, input_peek_sees_without_consuming);
     tcase_add_test(lines, line_limit_can_change);
     suite_add_tcase(s, lines);
 

@@ -493,6 +493,21 @@ START_TEST(result_names_for_logs)
 }
 END_TEST
 
+/* RFC 2920 3.1 and its successors: which commands end a pipelined group. */
+START_TEST(verbs_that_end_a_pipelined_group)
+{
+    const enum smtp_verb last[] = {SMTP_VERB_EHLO, SMTP_VERB_HELO, SMTP_VERB_DATA,
+                                   SMTP_VERB_NOOP, SMTP_VERB_QUIT, SMTP_VERB_VRFY,
+                                   SMTP_VERB_EXPN, SMTP_VERB_STARTTLS, SMTP_VERB_AUTH};
+    for (size_t i = 0; i < sizeof last / sizeof last[0]; i++)
+        ck_assert_msg(smtp_verb_ends_group(last[i]), "%s", smtp_verb_name(last[i]));
+    const enum smtp_verb anywhere[] = {SMTP_VERB_MAIL, SMTP_VERB_RCPT, SMTP_VERB_RSET,
+                                       SMTP_VERB_BDAT};
+    for (size_t i = 0; i < sizeof anywhere / sizeof anywhere[0]; i++)
+        ck_assert_msg(!smtp_verb_ends_group(anywhere[i]), "%s", smtp_verb_name(anywhere[i]));
+}
+END_TEST
+
 static Suite *smtp_parse_suite(void)
 {
     Suite *s = suite_create("smtp_parse");
@@ -529,6 +544,7 @@ static Suite *smtp_parse_suite(void)
     tcase_add_test(tc, all_mail_parameters_together);
     tcase_add_test(tc, xtext_decoder);
     tcase_add_test(tc, result_names_for_logs);
+    tcase_add_test(tc, verbs_that_end_a_pipelined_group);
     suite_add_tcase(s, tc);
     return s;
 }
