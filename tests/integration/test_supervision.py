@@ -4,12 +4,27 @@ locked for the master's whole life, so only a running dirmaild refuses a
 start; a stale file left by kill -9, whose number now belongs to another
 live process, does not block the next start."""
 import os
+import signal
+import smtplib
 import sys
+import types
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness.tap  # noqa: E402
-from harness.dirmaild import Dirmaild  # noqa: E402
+from harness import process  # noqa: E402
+from harness.dirmaild import Dirmaild, built  # noqa: E402
+from harness.mail import wait_for  # noqa: E402
+from harness.slapd import Slapd  # noqa: E402
+
+
+def dead(pid):
+    """True when pid has exited (a zombie its frozen parent has not reaped)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "State:\tZ" in f.read()
+    except FileNotFoundError:
+        return True
 
 
 def read(path):
@@ -54,6 +69,51 @@ class PidFile(unittest.TestCase):
             self.assertEqual(read(pid_file), f"{d.pid}\n")
         finally:
             d.stop()
+
+
+@unittest.skipUnless(built(), "dirmaild not built")
+class AuthDown(unittest.TestCase):
+    """While the auth process is down, every reply that needs it is
+    temporary (4xx), never 5xx: mail is deferred, not bounced."""
+
+    def test_replies_are_temporary_while_auth_is_down(self):
+        ldap = Slapd()
+        self.addCleanup(ldap.stop)
+        d = Dirmaild(workers=1,
+                     ldap={"uris": [ldap.uri], "bind_dn": ldap.service_dn,
+                           "bind_password": ldap.service_password, "base": ldap.suffix},
+                     domains={"local": ["example.org"]},
+                     limits={"pregreet_wait": 0},
+                     cache={"positive_ttl": 0, "negative_ttl": 0, "auth_ttl": 0,
+                            "stale_ttl": 0})
+        d.start()
+        self.addCleanup(d.stop)
+        auth = d.children()["auth"][0]
+        master = types.SimpleNamespace(pid=d.pid)
+        # The master frozen, the killed auth process is not restarted: the
+        # auth process stays down for as long as the test needs.
+        process.freeze(master)
+        try:
+            os.kill(auth, signal.SIGKILL)
+            wait_for(lambda: dead(auth), timeout=10, what="auth process dead")
+            s = smtplib.SMTP("127.0.0.1", d.port("smtp"), timeout=60)
+            s.ehlo("c.test")
+            self.assertEqual(s.mail("x@example.com")[0], 250)
+            for rcpt in ("alice@example.org", "no-such-user@example.org"):
+                code, text = s.rcpt(rcpt)
+                self.assertTrue(400 <= code < 500, (rcpt, code, text))
+                self.assertRegex(text, rb"^4\.\d\.\d", (rcpt, text))
+            s.quit()
+        finally:
+            process.thaw(master)
+        d.wait_log(rf"event=child_exit child=auth pid={auth} signal=9")
+        d.wait_children(exclude=[auth])
+        s = smtplib.SMTP("127.0.0.1", d.port("smtp"), timeout=60)
+        s.ehlo("c.test")
+        s.mail("x@example.com")
+        self.assertEqual(s.rcpt("alice@example.org")[0], 250)
+        self.assertEqual(s.rcpt("no-such-user@example.org")[0], 550)
+        s.quit()
 
 
 if __name__ == "__main__":
