@@ -225,8 +225,12 @@ class QueueRunner(unittest.TestCase):
         for rcpt in rcpts:
             self.d.wait_log(rf"id={qid} event=deferred rcpt={re.escape(rcpt)} "
                             r".*awaiting outbound transport")
-        # Retried (retry_max is 2 s) and still there, never failed.
-        time.sleep(3)
+        # Retried (retry_max is 2 s) and still there, never failed: each
+        # recipient deferred a second time.
+        for rcpt in rcpts:
+            wait_for(lambda: len(re.findall(rf"id={qid} event=deferred rcpt={re.escape(rcpt)} ",
+                                            self.d.log())) >= 2,
+                     timeout=20, what=f"{rcpt} retried")
         self.assertTrue(queued(self.spool, qid))
         self.assertNotIn(f"id={qid} event=failed", self.d.log())
 
