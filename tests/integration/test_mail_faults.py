@@ -12,6 +12,7 @@ Each test runs its own dirmaild (the master's restart delay doubles with
 every kill of a young child), one worker, no directory cache (every lookup
 reaches slapd) and short retry delays; every wait is bounded."""
 import os
+import re
 import signal
 import smtplib
 import subprocess
@@ -93,7 +94,10 @@ class MailFaults(unittest.TestCase):
             domains={"local": ["example.org", "example.net"]},
             cache={"size": 0},
             queue={"retry_min": 1, "retry_max": 2, "scan_interval": 2},
-            delivery={"mailbox_base": self.base})
+            delivery={"mailbox_base": self.base},
+            # debug: the runner logs each spool scan (event=queue_scan), so
+            # that a test waits for scans instead of sleeping through them
+            server={"log_level": "debug"})
         self.d.start()
         self.d.wait_log(r"event=queue_runner_started")
         return self.d
@@ -117,6 +121,12 @@ class MailFaults(unittest.TestCase):
         if own:
             s.quit()
         return queue_id(text)
+
+    def wait_scans(self, count, timeout=30):
+        """Until the runner has scanned the whole spool count more times."""
+        offset = len(self.d.log())
+        wait_for(lambda: len(re.findall(r"event=queue_scan ", self.d.log()[offset:])) >= count,
+                 timeout=timeout, what=f"{count} spool scans")
 
     def wait_done(self, ids, timeout=60):
         ids = set(ids)
@@ -211,7 +221,7 @@ class MailFaults(unittest.TestCase):
         control = "after-mid-data-kill"
         qid = self.send("bob@example.org", message(control))
         self.wait_done([qid])
-        time.sleep(2 * 2 + 0.5)  # queue.scan_interval twice
+        self.wait_scans(2)
         self.assertEqual(copies(self.base, key(marker)), [])
         self.assertEqual(self.spool_holds(key(marker)), [])
         self.assertEqual(spool_ids(self.d.spool), set())
@@ -222,7 +232,7 @@ class MailFaults(unittest.TestCase):
         self.d.wait_log(r"event=queue_runner_started", start=offset, timeout=15)
         qid = self.send("bob@example.org", message("after-mid-data-restart"))
         self.wait_done([qid])
-        time.sleep(2 * 2 + 0.5)
+        self.wait_scans(2)
         self.assertEqual(copies(self.base, key(marker)), [])
         self.assertEqual(self.spool_holds(key(marker)), [])
         self.assertEqual(spool_ids(self.d.spool), set())
