@@ -8,6 +8,7 @@
 #include "lib/error.h"
 #include "lib/header.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -19,12 +20,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define OUT_BUFFER_SIZE 65536
 #define MAX_CREATE_TRIES 16
 #define MAX_DEFERRED_SYNCS 8
 #define MAX_UNSYNCED_FOLDERS 1024
+/* The Maildir convention (cr.yp.to/proto/maildir.html): a file in tmp/
+ * untouched for 36 hours is a crashed writer's. Each tmp/ is looked at
+ * no more than once per TMP_SWEEP_INTERVAL by this process; the table
+ * remembering when is a fixed hash of TMP_SWEEP_SLOTS folders (a collision
+ * only costs an early look). */
+#define TMP_STALE_SECONDS (36 * 3600)
+#define TMP_SWEEP_INTERVAL 3600
+#define TMP_SWEEP_SLOTS 4096
 
 /* Folders whose new entries still need an fsync: done in
  * maildir_delivery_finish after the message's own fsyncs rather than right
@@ -54,6 +64,13 @@ static pthread_mutex_t unsynced_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct folder_key unsynced[MAX_UNSYNCED_FOLDERS];
 static atomic_size_t unsynced_count;
 
+static pthread_mutex_t tmp_sweep_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tmp_sweep_slot {
+    dev_t dev;
+    ino_t ino;
+    time_t at;
+} tmp_sweeps[TMP_SWEEP_SLOTS];
+
 struct maildir_delivery {
     const struct maildir_target *target;
     int root_fd; /* the Maildir (quota file lives here) */
@@ -67,6 +84,9 @@ struct maildir_delivery {
     struct dir_syncs syncs;
     enum { STAGE_WRITING, STAGE_WRITTEN, STAGE_LINKED } stage;
     bool linked_not_renamed; /* STAGE_LINKED: the tmp/ name is still there */
+    /* stable_key: this delivery's earlier file ("new/<name>" or
+     * "cur/<name>"), found and fsync'd; nothing of ours is in tmp/ */
+    char *earlier;
     char new_name[512 + 32];
     bool pending_cr;
     size_t out_len;
@@ -101,6 +121,8 @@ const char *maildir_result_name(enum maildir_result result)
         return "quota-exceeded";
     case MAILDIR_PERMFAIL:
         return "permfail";
+    case MAILDIR_ALREADY_DELIVERED:
+        return "already-delivered";
     }
     return "unknown";
 }
@@ -580,6 +602,7 @@ static void delivery_free(struct maildir_delivery **delivery, bool unlink_tmp)
         close_fd(&d->box_fd);
     close_fd(&d->root_fd);
     free(d->rel_box);
+    free(d->earlier);
     free(d);
     *delivery = NULL;
 }
@@ -608,6 +631,156 @@ static enum maildir_result quota_check(struct maildir_delivery *d, uint64_t byte
     error_set(error_r, "mailbox over quota (%" PRId64 " bytes, %" PRId64 " messages used)",
               usage.bytes, usage.messages);
     return MAILDIR_QUOTA_EXCEEDED;
+}
+
+/* sweep_due - whether tmp/ (open at tmp_fd) was not looked at by this
+ * process within TMP_SWEEP_INTERVAL; if so it counts as looked at now. */
+static bool sweep_due(int tmp_fd, time_t now)
+{
+    struct stat st;
+    bool due;
+
+    if (fstat(tmp_fd, &st) < 0)
+        return false;
+    struct tmp_sweep_slot *slot = &tmp_sweeps[(st.st_ino ^ st.st_dev) % TMP_SWEEP_SLOTS];
+    pthread_mutex_lock(&tmp_sweep_lock);
+    due = slot->dev != st.st_dev || slot->ino != st.st_ino || now - slot->at >= TMP_SWEEP_INTERVAL;
+    if (due)
+        *slot = (struct tmp_sweep_slot){st.st_dev, st.st_ino, now};
+    pthread_mutex_unlock(&tmp_sweep_lock);
+    return due;
+}
+
+/* sweep_tmp - remove the files in tmp/ that nobody read or wrote for
+ * TMP_STALE_SECONDS, when this tmp/ is due (sweep_due). Best effort:
+ * a failure here must not hold up a delivery. */
+static void sweep_tmp(int tmp_fd)
+{
+    time_t now = time(NULL);
+    int fd;
+    DIR *dir;
+    struct dirent *de;
+
+    if (!sweep_due(tmp_fd, now))
+        return;
+    fd = openat(tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (dir == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    while ((de = readdir(dir)) != NULL) {
+        struct stat st;
+
+        if (de->d_name[0] == '.' &&
+            (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+            continue;
+        if (fstatat(tmp_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        /* "not accessed": read or written (a writer still at work keeps
+         * its mtime fresh even where relatime lets atime lag) */
+        time_t touched = st.st_mtime > st.st_atime ? st.st_mtime : st.st_atime;
+        if (now - touched > TMP_STALE_SECONDS)
+            unlinkat(tmp_fd, de->d_name, 0);
+    }
+    closedir(dir);
+}
+
+/* find_in - whether sub/ ("new" or "cur") of the folder box_fd holds the
+ * message named base (any flags). 1 with *name_r (malloc'd "sub/<name>")
+ * after fsyncing sub/, so that the earlier delivery is durable before it is
+ * counted; 0 when not there; -1 on an error (*error_r). */
+static int find_in(int box_fd, const char *sub, const char *base, char **name_r, char **error_r)
+{
+    int fd = openat(box_fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int dup_fd, found = 0;
+    DIR *dir;
+    struct dirent *de;
+
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        error_set(error_r, "open %s/: %s", sub, strerror(errno));
+        return -1;
+    }
+    dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    dir = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+    if (dir == NULL) {
+        error_set(error_r, "read %s/: %s", sub, strerror(errno));
+        if (dup_fd >= 0)
+            close(dup_fd);
+        close(fd);
+        return -1;
+    }
+    errno = 0;
+    while (found == 0 && (de = readdir(dir)) != NULL) {
+        if (maildir_name_has_base(de->d_name, base)) {
+            found = 1;
+            if (asprintf(name_r, "%s/%s", sub, de->d_name) < 0) {
+                *name_r = NULL;
+                error_set(error_r, "out of memory");
+                found = -1;
+            }
+        }
+    }
+    if (found == 0 && errno != 0) {
+        error_set(error_r, "read %s/: %s", sub, strerror(errno));
+        found = -1;
+    }
+    closedir(dir);
+    if (found == 1 && fsync(fd) < 0) {
+        error_set(error_r, "fsync %s/: %s", sub, strerror(errno));
+        free(*name_r);
+        *name_r = NULL;
+        found = -1;
+    }
+    close(fd);
+    return found;
+}
+
+/* find_earlier - check_delivered: the earlier file of this delivery in new/
+ * or cur/ into d->earlier, if there is one. */
+static enum maildir_result find_earlier(struct maildir_delivery *d, char **error_r)
+{
+    static const char *const subs[] = {"new", "cur"};
+
+    for (size_t i = 0; i < 2; i++) {
+        int r = find_in(d->box_fd, subs[i], d->name, &d->earlier, error_r);
+        if (r < 0)
+            return MAILDIR_TEMPFAIL;
+        if (r > 0)
+            break;
+    }
+    return MAILDIR_DELIVERED;
+}
+
+/* create_tmp - the file d->name in tmp/. A stable name already there is
+ * this delivery's own leftover from an attempt that never linked it:
+ * replaced. A unique name there is someone else's: a new name is tried. */
+static enum maildir_result create_tmp(struct maildir_delivery *d, char **error_r)
+{
+    const struct maildir_target *target = d->target;
+
+    for (int tries = 0;; tries++) {
+        d->fd =
+            openat(d->tmp_fd, d->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (d->fd >= 0)
+            return MAILDIR_DELIVERED;
+        if (errno != EEXIST || tries >= MAX_CREATE_TRIES) {
+            error_set(error_r, "create tmp/%s: %s", d->name, strerror(errno));
+            return io_result(errno);
+        }
+        if (target->stable_key != NULL) {
+            if (unlinkat(d->tmp_fd, d->name, 0) < 0 && errno != ENOENT) {
+                error_set(error_r, "remove stale tmp/%s: %s", d->name, strerror(errno));
+                return io_result(errno);
+            }
+        } else if (maildir_unique_name(d->name, sizeof(d->name), d->host) < 0) {
+            error_set(error_r, "host name too long");
+            return MAILDIR_PERMFAIL;
+        }
+    }
 }
 
 enum maildir_result maildir_delivery_begin(const struct maildir_target *target, const char *sender,
@@ -687,26 +860,36 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
     res = open_subdirs(d->box_fd, &d->new_fd, &d->tmp_fd, &d->syncs, error_r);
     if (res != MAILDIR_DELIVERED)
         goto fail;
+    sweep_tmp(d->tmp_fd);
+    if (target->stable_key != NULL)
+        n = maildir_stable_name(d->name, sizeof(d->name), target->stable_time, target->stable_key,
+                                d->host);
+    else
+        n = maildir_unique_name(d->name, sizeof(d->name), d->host);
+    if (n < 0) {
+        error_set(error_r, "host name too long or bad stable key");
+        res = MAILDIR_PERMFAIL;
+        goto fail;
+    }
+    if (target->stable_key != NULL && target->check_delivered) {
+        res = find_earlier(d, error_r);
+        if (res != MAILDIR_DELIVERED)
+            goto fail;
+        if (d->earlier != NULL) {
+            /* Before the quota check: a Maildir that filled up since must
+             * not turn a delivered message into a retried one. */
+            free(header);
+            d->stage = STAGE_WRITTEN;
+            *delivery_r = d;
+            return MAILDIR_DELIVERED;
+        }
+    }
     res = quota_check(d, 0, 1, error_r);
     if (res != MAILDIR_DELIVERED)
         goto fail;
-
-    for (int tries = 0;; tries++) {
-        if (maildir_unique_name(d->name, sizeof(d->name), d->host) < 0) {
-            error_set(error_r, "host name too long");
-            res = MAILDIR_PERMFAIL;
-            goto fail;
-        }
-        d->fd =
-            openat(d->tmp_fd, d->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (d->fd >= 0)
-            break;
-        if (errno != EEXIST || tries >= MAX_CREATE_TRIES) {
-            error_set(error_r, "create tmp/%s: %s", d->name, strerror(errno));
-            res = io_result(errno);
-            goto fail;
-        }
-    }
+    res = create_tmp(d, error_r);
+    if (res != MAILDIR_DELIVERED)
+        goto fail;
 
     /* RFC 5321 4.4: the final delivery adds Return-Path with the envelope
      * sender ("<>" for the null sender). */
@@ -729,6 +912,8 @@ enum maildir_result maildir_delivery_write(struct maildir_delivery *d, const voi
     const char *p = data;
     enum maildir_result res;
 
+    if (d->earlier != NULL)
+        return MAILDIR_DELIVERED; /* nothing to write: it is there already */
     while (len > 0) {
         const char *cr;
         size_t n;
@@ -785,10 +970,31 @@ enum maildir_result maildir_delivery_written(struct maildir_delivery *d, char **
     return MAILDIR_DELIVERED;
 }
 
+/* found_in_new - link found this delivery's stable name in new/ already:
+ * an earlier attempt made it and its result was lost. new/ is fsync'd so
+ * that it counts only once durable, and our tmp/ copy goes. */
+static enum maildir_result found_in_new(struct maildir_delivery *d, char **error_r)
+{
+    if (fsync(d->new_fd) < 0) {
+        error_set(error_r, "fsync new/: %s", strerror(errno));
+        return io_result(errno);
+    }
+    if (asprintf(&d->earlier, "new/%s", d->new_name) < 0) {
+        d->earlier = NULL;
+        error_set(error_r, "out of memory");
+        return MAILDIR_TEMPFAIL;
+    }
+    close_fd(&d->fd);
+    unlinkat(d->tmp_fd, d->name, 0);
+    return MAILDIR_ALREADY_DELIVERED;
+}
+
 enum maildir_result maildir_delivery_link(struct maildir_delivery *d, char **error_r)
 {
     enum maildir_result res;
 
+    if (d->earlier != NULL)
+        return MAILDIR_ALREADY_DELIVERED;
     if (d->stage == STAGE_LINKED)
         return MAILDIR_DELIVERED;
     res = maildir_delivery_written(d, error_r);
@@ -808,10 +1014,16 @@ enum maildir_result maildir_delivery_link(struct maildir_delivery *d, char **err
     }
     /* link() rather than rename(): it fails instead of replacing should the
      * name exist, as the Maildir spec asks. rename() only where the file
-     * system has no hard links. */
+     * system has no hard links, after looking for the name (a stable name
+     * there is this delivery's earlier file). */
     if (linkat(d->tmp_fd, d->name, d->new_fd, d->new_name, 0) == 0) {
         d->linked_not_renamed = true;
+    } else if (errno == EEXIST && d->target->stable_key != NULL) {
+        return found_in_new(d, error_r);
     } else if (errno == EPERM || errno == ENOTSUP || errno == ENOSYS || errno == EMLINK) {
+        if (d->target->stable_key != NULL &&
+            faccessat(d->new_fd, d->new_name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+            return found_in_new(d, error_r);
         if (renameat(d->tmp_fd, d->name, d->new_fd, d->new_name) < 0) {
             error_set(error_r, "rename into new/: %s", strerror(errno));
             return io_result(errno);
@@ -833,6 +1045,12 @@ enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, 
     if (path_r != NULL)
         *path_r = NULL;
     res = maildir_delivery_link(d, error_r);
+    if (res == MAILDIR_ALREADY_DELIVERED) {
+        if (path_r != NULL && asprintf(path_r, "%s/%s", d->rel_box, d->earlier) < 0)
+            *path_r = NULL;
+        delivery_free(delivery, true);
+        return MAILDIR_ALREADY_DELIVERED;
+    }
     if (res != MAILDIR_DELIVERED)
         goto fail;
     if (!d->target->sync_by_caller && fsync(d->new_fd) < 0) {

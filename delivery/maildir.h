@@ -42,6 +42,10 @@ enum maildir_result {
     MAILDIR_TEMPFAIL,       /* I/O error, disk full (ENOSPC, EDQUOT), out of memory */
     MAILDIR_QUOTA_EXCEEDED, /* Maildir++ quota; permanent or not per maildir_target */
     MAILDIR_PERMFAIL,       /* bad mailbox path (escapes the base, symlink, not a folder) */
+    /* Only with maildir_target.stable_key: this very delivery is already in
+     * new/ or cur/ (an earlier attempt whose result was never recorded);
+     * that entry is durable now and nothing new was written. A success. */
+    MAILDIR_ALREADY_DELIVERED,
 };
 
 /* Where one delivery goes. Nothing here is copied; it must outlive the delivery. */
@@ -70,6 +74,17 @@ struct maildir_target {
      * after maildir_delivery_written and again after maildir_delivery_link:
      * link and finish then skip their fsyncs. May be changed until link. */
     bool sync_by_caller;
+    /* NULL: every attempt gets a new unique name (maildir_unique_name).
+     * Otherwise a key that names this one delivery across attempts and
+     * crashes (letters and digits, maildir_stable_name), and stable_time the
+     * time part of the name: an attempt that finds the name already linked
+     * in new/ answers MAILDIR_ALREADY_DELIVERED instead of a second copy. */
+    const char *stable_key;
+    long long stable_time;
+    /* With stable_key: before writing, also look for the name in new/ and
+     * cur/ (a reader may have moved it, with flags). One readdir of each,
+     * so only for an attempt that may follow an unrecorded one. */
+    bool check_delivered;
 };
 
 struct maildir_delivery;
@@ -81,7 +96,14 @@ struct maildir_delivery;
  * sender and recipient must not contain CR, LF or other control bytes
  * (MAILDIR_PERMFAIL). On MAILDIR_DELIVERED (meaning "ready") *delivery_r is set;
  * otherwise *error_r is a malloc'd message the caller frees. A Maildir already
- * over its quota gives MAILDIR_QUOTA_EXCEEDED here. */
+ * over its quota gives MAILDIR_QUOTA_EXCEEDED here. With check_delivered,
+ * a delivery found already in new/ or cur/ is still "ready": its writes are
+ * dropped, and link and finish answer MAILDIR_ALREADY_DELIVERED (finish's
+ * path_r naming the earlier file), so callers need no second path.
+ *
+ * Maildir convention: files in tmp/ that nobody touched for 36 hours are a
+ * crashed writer's; begin removes them, looking at each tmp/ at most once an
+ * hour (a process-wide table of the folders it looked at). */
 enum maildir_result maildir_delivery_begin(const struct maildir_target *target, const char *sender,
                                            const char *recipient,
                                            struct maildir_delivery **delivery_r, char **error_r);
@@ -105,8 +127,9 @@ enum maildir_result maildir_delivery_link(struct maildir_delivery *delivery, cha
 /* maildir_delivery_finish - whatever of written and link is not done yet,
  * then fsync new/ and unlink from tmp/. Frees the delivery and NULLs
  * *delivery whatever the result; on failure nothing is left in tmp/ or new/.
- * When path_r is not NULL and the result is MAILDIR_DELIVERED, *path_r is the
- * malloc'd path of the new file relative to base (for logs and tests).
+ * When path_r is not NULL and the result is MAILDIR_DELIVERED (or
+ * MAILDIR_ALREADY_DELIVERED), *path_r is the malloc'd path of the new (or
+ * earlier) file relative to base (for logs and tests).
  *
  * Batching: a caller holding several deliveries calls written on each, then
  * link on each, then finish on each. On a journalled file system the first
@@ -143,7 +166,8 @@ enum maildir_result maildir_deliver_fd_begin(const struct maildir_target *target
  * PERMFAIL, and QUOTA_EXCEEDED when target->quota_permanent. */
 bool maildir_result_permanent(enum maildir_result result, const struct maildir_target *target);
 
-/* maildir_result_name - "delivered", "tempfail", "quota-exceeded", "permfail". */
+/* maildir_result_name - "delivered", "tempfail", "quota-exceeded", "permfail",
+ * "already-delivered". */
 const char *maildir_result_name(enum maildir_result result);
 
 #endif

@@ -4,6 +4,7 @@
 #include "delivery/maildir_name.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -13,28 +14,19 @@
  * even two in the same microsecond from two threads. */
 static atomic_ulong unique_counter;
 
-int maildir_unique_name(char *buf, size_t size, const char *hostname)
+/* append_host - hostname after the len octets already in buf, as the
+ * Maildir spec asks: "/" and ":" become \057 and \072 (":" separates the
+ * info part, "/" would be a path). The host part is cut to
+ * MAILDIR_UNIQUE_HOST_MAX: a host name may have 253 octets (RFC 1035
+ * 2.3.4), and with the time, pid and counter before it and the ",S=<size>"
+ * and ":2,<flags>" still to come the name would pass NAME_MAX, so that no
+ * file could be made at all. What comes before the host keeps the name
+ * unique on this host; the host part only tells hosts sharing a Maildir
+ * apart, which its first octets still do. */
+static int append_host(char *buf, size_t size, size_t len, const char *hostname)
 {
-    struct timeval tv;
-    unsigned long q = atomic_fetch_add(&unique_counter, 1);
-    size_t len;
-    int n;
-
-    gettimeofday(&tv, NULL);
-    n = snprintf(buf, size, "%lld.M%ldP%ldQ%lu.", (long long)tv.tv_sec, (long)tv.tv_usec,
-                 (long)getpid(), q);
-    if (n < 0 || (size_t)n >= size)
-        return -1;
-    len = (size_t)n;
-    /* The Maildir spec: "/" and ":" in the host name become \057 and \072
-     * (":" separates the info part, "/" would be a path). The host part is
-     * cut to MAILDIR_UNIQUE_HOST_MAX: a host name may have 253 octets (RFC
-     * 1035 2.3.4), and with the time, pid and counter before it and the
-     * ",S=<size>" and ":2,<flags>" still to come the name would pass
-     * NAME_MAX, so that no file could be made at all. The time, pid and
-     * counter keep the name unique on this host; the host part only tells
-     * hosts sharing a Maildir apart, which its first octets still do. */
     size_t host_end = len + MAILDIR_UNIQUE_HOST_MAX;
+
     for (const char *h = hostname; *h != '\0'; h++) {
         const char *piece = *h == '/' ? "\\057" : *h == ':' ? "\\072" : NULL;
         size_t plen = piece != NULL ? 4 : 1;
@@ -51,6 +43,46 @@ int maildir_unique_name(char *buf, size_t size, const char *hostname)
     }
     buf[len] = '\0';
     return 0;
+}
+
+int maildir_unique_name(char *buf, size_t size, const char *hostname)
+{
+    struct timeval tv;
+    unsigned long q = atomic_fetch_add(&unique_counter, 1);
+    int n;
+
+    gettimeofday(&tv, NULL);
+    n = snprintf(buf, size, "%lld.M%ldP%ldQ%lu.", (long long)tv.tv_sec, (long)tv.tv_usec,
+                 (long)getpid(), q);
+    if (n < 0 || (size_t)n >= size)
+        return -1;
+    return append_host(buf, size, (size_t)n, hostname);
+}
+
+int maildir_stable_name(char *buf, size_t size, long long when, const char *key,
+                        const char *hostname)
+{
+    size_t key_len = strlen(key);
+    int n;
+
+    if (key_len == 0 || key_len > MAILDIR_STABLE_KEY_MAX)
+        return -1;
+    for (const char *k = key; *k != '\0'; k++) {
+        if (!((*k >= '0' && *k <= '9') || (*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z')))
+            return -1;
+    }
+    n = snprintf(buf, size, "%lld.%s.", when, key);
+    if (n < 0 || (size_t)n >= size)
+        return -1;
+    return append_host(buf, size, (size_t)n, hostname);
+}
+
+bool maildir_name_has_base(const char *name, const char *base)
+{
+    size_t len = strlen(base);
+
+    return strncmp(name, base, len) == 0 &&
+           (name[len] == '\0' || name[len] == ',' || name[len] == ':');
 }
 
 int64_t maildir_name_size(const char *name)

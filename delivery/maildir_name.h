@@ -5,6 +5,7 @@
 #ifndef DIRMAIL_DELIVERY_MAILDIR_NAME_H
 #define DIRMAIL_DELIVERY_MAILDIR_NAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,25 @@
  * MAILDIR_UNIQUE_HOST_MAX octets) into buf. Each call in a process gives a
  * new Q counter. 0, or -1 when it does not fit. */
 int maildir_unique_name(char *buf, size_t size, const char *hostname);
+
+/* The longest key of a stable name: with the time before it and the host
+ * part after it, the name stays as short as a unique one. */
+#define MAILDIR_STABLE_KEY_MAX 40
+
+/* maildir_stable_name - the base name "<when>.<key>.<host>" (host as in
+ * maildir_unique_name) for a writer that makes the same delivery again
+ * after a crash and must recognise its earlier file: the same when, key and
+ * host give the same name. key is letters and digits only, at most
+ * MAILDIR_STABLE_KEY_MAX, and unique for the delivery among all writers of
+ * the Maildir on this host (the queue runner: queue id and recipient
+ * index). 0, or -1 for a bad key or a name that does not fit. */
+int maildir_stable_name(char *buf, size_t size, long long when, const char *key,
+                        const char *hostname);
+
+/* maildir_name_has_base - whether the file name in new/ or cur/ is base
+ * itself or base with Maildir++ fields (",S=...") or an info part
+ * (":2,...") after it: the same message, whatever readers did to its flags. */
+bool maildir_name_has_base(const char *name, const char *base);
 
 /* maildir_name_size - the size in a Maildir++ name ("...,S=1234" or
  * "...,S=1234:2,S"), or -1 when the name has none or it overflows. */

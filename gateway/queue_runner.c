@@ -34,11 +34,17 @@
  * removal of the turn durable: the removal is the record. Other results
  * are appended to the message's status file in one write and fsync
  * (queue_mark_recipients). Should PENDING_MAX deliveries of one message be
- * in flight, they are settled and marked before its next recipient. A kill
- * between a Maildir delivery and its record delivers that recipient again
- * after the restart (at worst twice, never lost): with N threads, at most N
- * turns' worth (N * BATCH_MAX messages, or N * PENDING_MAX recipients of one
- * big message); nothing recorded is redone.
+ * in flight, they are settled and marked before its next recipient.
+ *
+ * Exactly once: a kill between a Maildir delivery and its record leaves a
+ * delivered recipient unrecorded. Its file has a stable name (the queue id
+ * and the recipient's index, maildir_stable_name), so the attempt after
+ * the restart finds it instead of delivering again: a link into new/ that
+ * meets the name answers "already delivered", and for a message that may
+ * follow such an attempt (job.check: found by the runner's first scan, or
+ * after a failed mark) cur/ and new/ are looked through before writing (a
+ * reader may have moved the file). The cost stays off the normal path: one
+ * readdir of two folders per recipient, only after a crash.
  *
  * Expansion (FORWARD, GROUP): the target addresses become the recipients of
  * a new spool message (same sender, "Delivered-To: <the expanded address>"
@@ -109,12 +115,16 @@ struct job {
     time_t due; /* wall clock; 0 = now */
     bool busy;  /* claimed: a delivery thread has it */
     bool gone;  /* removed or vanished; dropped at the next compaction */
+    /* an attempt before may have delivered without recording it (a runner
+     * that died, a failed mark): look for its Maildir files first */
+    bool check;
 };
 
 /* What a delivery thread reports about one message. */
 struct result {
     bool gone;                      /* the message no longer exists (removed, or never complete) */
     time_t due;                     /* otherwise: when to look at it again */
+    bool uncertain;                 /* results of this attempt may be unrecorded */
     char (*new_ids)[QUEUE_ID_SIZE]; /* expansions committed on the way */
     size_t new_count, new_alloc;
 };
@@ -133,6 +143,7 @@ struct outcome {
 struct pending {
     struct maildir_delivery *delivery;
     struct maildir_target target; /* the delivery points into it */
+    char key[48];                 /* target.stable_key: queue id, recipient index */
     dev_t dev;                    /* its file system, for the syncfs rounds */
     bool synced;                  /* this syncfs round covered it */
     char *mailbox;                /* target.mailbox, owned */
@@ -143,6 +154,7 @@ struct pending {
 /* One message in a thread's turn. */
 struct turn {
     const char *id;
+    bool check; /* job.check */
     struct result *res;
     struct queue_envelope *env; /* NULL: nothing more to do (res says why) */
     struct outcome *out;        /* per recipient */
@@ -165,6 +177,7 @@ struct deliverer {
     bool done;
     size_t task_count;
     char ids[BATCH_MAX][QUEUE_ID_SIZE];
+    bool check[BATCH_MAX]; /* job.check of each */
     struct result res[BATCH_MAX];
     struct result *cur; /* thread only: the result of the message being routed */
     struct pending pending[PENDING_MAX];
@@ -199,6 +212,7 @@ struct runner {
     bool quit; /* under mutex: delivery threads exit */
     bool stopping;
     bool started;
+    bool scanned; /* a full scan succeeded: what scans find now is new */
     time_t last_cleanup;
 };
 
@@ -255,8 +269,9 @@ static struct job *job_find(struct runner *r, const char *id)
     return bsearch(id, r->jobs, r->job_count, sizeof *r->jobs, job_cmp);
 }
 
-/* job_add - know id (due now) unless already known. 0, or -1 out of memory. */
-static int job_add(struct runner *r, const char *id)
+/* job_add - know id (due now) unless already known; check: job.check.
+ * 0, or -1 out of memory. */
+static int job_add(struct runner *r, const char *id, bool check)
 {
     if (!queue_id_valid(id))
         return 0;
@@ -285,7 +300,7 @@ static int job_add(struct runner *r, const char *id)
         at--;
     if (at < r->job_count)
         memmove(&r->jobs[at + 1], &r->jobs[at], (r->job_count - at) * sizeof *r->jobs);
-    r->jobs[at] = (struct job){.due = 0};
+    r->jobs[at] = (struct job){.due = 0, .check = check};
     memcpy(r->jobs[at].id, id, QUEUE_ID_SIZE);
     r->job_count++;
     return 0;
@@ -380,6 +395,14 @@ static void maildir_outcome(struct outcome *o, enum maildir_result res,
         log_info("id=%s event=delivered rcpt=%s mailbox=%s file=%s", id,
                  log_quote(quoted, sizeof quoted, rcpt), target->mailbox, path != NULL ? path : "");
         break;
+    case MAILDIR_ALREADY_DELIVERED:
+        /* an attempt before this one delivered it and died before its
+         * record: recorded now, not delivered twice */
+        o->state = QUEUE_RCPT_DELIVERED;
+        o->reply[0] = '\0';
+        log_info("id=%s event=already_delivered rcpt=%s mailbox=%s file=%s", id,
+                 log_quote(quoted, sizeof quoted, rcpt), target->mailbox, path != NULL ? path : "");
+        break;
     case MAILDIR_QUOTA_EXCEEDED:
         outcome_set(o, QUEUE_RCPT_DEFERRED, "4.2.2 mailbox full: %s",
                     error != NULL ? error : "quota");
@@ -469,7 +492,7 @@ static void settle(struct deliverer *w)
         if (p->delivery == NULL)
             continue;
         enum maildir_result res = maildir_delivery_link(p->delivery, &error);
-        if (res != MAILDIR_DELIVERED) {
+        if (res != MAILDIR_DELIVERED && res != MAILDIR_ALREADY_DELIVERED) {
             maildir_delivery_abort(&p->delivery);
             maildir_outcome(p->o, res, &p->target, p->id, p->rcpt, NULL, error);
         }
@@ -490,13 +513,17 @@ static void settle(struct deliverer *w)
     w->pending_count = 0;
 }
 
-/* deliver_local - rcpt's message into the Maildir of the entry rc. With
- * later, the file is only written and the delivery joins w->pending (o
- * stays PENDING until settle); otherwise it is finished here. */
+/* deliver_local - recipient index's message into the Maildir of the entry
+ * rc. With later, the file is only written and the delivery joins
+ * w->pending (o stays PENDING until settle); otherwise it is finished here.
+ * The file's name is stable (queue id and index: maildir_stable_name), so
+ * that an attempt made and not recorded is recognised; check: look for it
+ * in cur/ and new/ before writing (turn.check). */
 static void deliver_local(struct deliverer *w, const char *id, const struct queue_envelope *env,
-                          const char *rcpt, const struct auth_recipient *rc, struct outcome *o,
-                          bool later)
+                          size_t index, const struct auth_recipient *rc, struct outcome *o,
+                          bool later, bool check)
 {
+    const char *rcpt = env->rcpts[index].address;
     char *error = NULL, *path = NULL, *mailbox;
     if (rc->mailbox != NULL && rc->mailbox[0] != '\0') {
         mailbox = strdup(rc->mailbox);
@@ -523,12 +550,16 @@ static void deliver_local(struct deliverer *w, const char *id, const struct queu
                 .hostname = w->conf->server.hostname,
                 .quota_bytes = rc->quota,
                 .quota_permanent = false,
+                .stable_time = (long long)env->arrival,
+                .check_delivered = check,
             },
         .mailbox = mailbox,
         .id = id,
         .rcpt = rcpt,
         .o = o,
     };
+    snprintf(p->key, sizeof p->key, "Q%sR%zu", id, index);
+    p->target.stable_key = p->key;
     int fd;
     uint64_t len;
     if (queue_open_message(w->queue, id, &fd, &len, &error) < 0) {
@@ -703,7 +734,8 @@ fail:
 
 /* deliver_expansion - FORWARD (with its optional local copy) and GROUP. */
 static void deliver_expansion(struct deliverer *w, const char *id, const struct queue_envelope *env,
-                              size_t index, const struct auth_recipient *rc, struct outcome *o)
+                              size_t index, const struct auth_recipient *rc, struct outcome *o,
+                              bool check)
 {
     const char *rcpt = env->rcpts[index].address;
     char quoted[512];
@@ -728,7 +760,7 @@ static void deliver_expansion(struct deliverer *w, const char *id, const struct 
         }
         /* Finished here: the copy must be durable before the expansion
          * commits (a failed copy must not be expanded twice). */
-        deliver_local(w, id, env, rcpt, rc, o, false);
+        deliver_local(w, id, env, index, rc, o, false, check);
         if (o->state != QUEUE_RCPT_DELIVERED)
             return;
     }
@@ -749,9 +781,10 @@ static void deliver_expansion(struct deliverer *w, const char *id, const struct 
     o->reply[0] = '\0';
 }
 
-/* route - decide and do what recipient index of message id needs. */
+/* route - decide and do what recipient index of message id needs (check:
+ * turn.check). */
 static void route(struct deliverer *w, const char *id, const struct queue_envelope *env,
-                  size_t index, struct outcome *o)
+                  size_t index, struct outcome *o, bool check)
 {
     const char *rcpt = env->rcpts[index].address;
     struct auth_response resp = {0};
@@ -780,7 +813,7 @@ static void route(struct deliverer *w, const char *id, const struct queue_envelo
         if (rc->status == AUTH_USER_HELD)
             outcome_set(o, QUEUE_RCPT_DEFERRED, "4.2.1 mailbox held");
         else
-            deliver_local(w, id, env, rcpt, rc, o, true);
+            deliver_local(w, id, env, index, rc, o, true, check);
         break;
     case AUTH_KIND_REMOTE_NODE:
         outcome_set(o, QUEUE_RCPT_DEFERRED, "4.4.0 awaiting outbound transport (node %s)",
@@ -792,7 +825,7 @@ static void route(struct deliverer *w, const char *id, const struct queue_envelo
         break;
     case AUTH_KIND_FORWARD:
     case AUTH_KIND_GROUP:
-        deliver_expansion(w, id, env, index, rc, o);
+        deliver_expansion(w, id, env, index, rc, o, check);
         break;
     case AUTH_KIND_DISABLED:
         if (rc->disabled_hold)
@@ -948,7 +981,7 @@ static void turn_route(struct deliverer *w, struct turn *t)
         struct outcome *o = &t->out[i];
         *o = (struct outcome){.state = QUEUE_RCPT_DEFERRED};
         t->tried[i] = true;
-        route(w, t->id, env, i, o);
+        route(w, t->id, env, i, o, t->check);
         if (o->state == QUEUE_RCPT_DEFERRED)
             o->when = retry_at(w->conf, env, time(NULL));
     }
@@ -985,6 +1018,7 @@ static void turn_record(struct deliverer *w, struct turn *t)
         turn_mark(w, t);
     if (t->mark_failed) {
         t->res->due = t->now + conf->queue.retry_min;
+        t->res->uncertain = true;
         return;
     }
     time_t next = 0;
@@ -1013,7 +1047,8 @@ static void attempt_batch(struct deliverer *w, size_t count)
     char quoted[600], *error = NULL;
     bool removing = false;
     for (size_t j = 0; j < count; j++) {
-        turns[j] = (struct turn){.id = w->ids[j], .res = &w->res[j], .now = time(NULL)};
+        turns[j] = (struct turn){
+            .id = w->ids[j], .check = w->check[j], .res = &w->res[j], .now = time(NULL)};
         turn_load(w, &turns[j]);
         if (turns[j].env != NULL)
             turn_route(w, &turns[j]);
@@ -1144,6 +1179,7 @@ static void dispatch(struct runner *r)
             batch = 0;
         }
         job->busy = true;
+        wk->check[batch] = job->check;
         memcpy(wk->ids[batch++], job->id, QUEUE_ID_SIZE);
         if (batch == BATCH_MAX) {
             hand_over(r, wk, batch);
@@ -1182,13 +1218,14 @@ static void on_wake(void *ctx, unsigned events)
             struct job *job = job_find(r, wk->ids[k]);
             if (job != NULL) {
                 job->busy = false;
+                job->check = res->uncertain;
                 if (res->gone)
                     job_drop(r, job);
                 else
                     job->due = res->due;
             }
             for (size_t n = 0; n < res->new_count; n++) {
-                if (job_add(r, res->new_ids[n]) < 0)
+                if (job_add(r, res->new_ids[n], false) < 0)
                     log_warning("id=%s event=job_add_failed error=\"out of memory\"",
                                 res->new_ids[n]);
             }
@@ -1216,15 +1253,20 @@ static void scan(struct runner *r)
         free(error);
         return;
     }
-    for (size_t i = 0; i < count; i++) {
+    /* Until a full scan has worked, a message may be one a runner before
+     * this one was delivering when it died. */
+    size_t i;
+    for (i = 0; i < count; i++) {
         size_t before = pending(r);
-        if (job_add(r, ids[i]) < 0) {
+        if (job_add(r, ids[i], !r->scanned) < 0) {
             log_error("event=queue_scan_failed error=\"out of memory\"");
             break;
         }
         added += pending(r) - before;
     }
     queue_ids_free(&ids, count);
+    if (i == count)
+        r->scanned = true;
     log_debug("event=queue_scan messages=%zu new=%zu", count, added);
     dispatch(r);
 }
@@ -1278,7 +1320,7 @@ static void on_inotify(void *ctx, unsigned events)
             /* A spool file renamed in is a new message; .st files are not. */
             if (ev->len == 0 || !queue_id_valid(ev->name))
                 continue;
-            if (job_add(r, ev->name) < 0)
+            if (job_add(r, ev->name, !r->scanned) < 0)
                 rescan = true; /* out of memory: the scan timer finds it later */
         }
     }

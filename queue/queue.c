@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -635,10 +636,30 @@ static void remove_old(int dir_fd, const char *name, time_t cutoff, unsigned *re
         (*removed)++;
 }
 
+/* writer_gone - whether the process that named tmp/<name> (the pid in a
+ * queue id, new_id) no longer exists: its file can never be committed, so
+ * it goes at once instead of after the grace. A pid reused since only
+ * keeps the file until the grace; EPERM is a live process of another user. */
+static bool writer_gone(const char *name)
+{
+    char pid_hex[7];
+    long pid;
+
+    if (!queue_id_valid(name))
+        return false;
+    memcpy(pid_hex, name + 13, 6);
+    pid_hex[6] = '\0';
+    pid = strtol(pid_hex, NULL, 16);
+    if (pid <= 0 || pid == (long)getpid())
+        return false;
+    return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
 /* sweep_old - remove_old on every entry of the spool folder dir_fd (name for
- * the error). 0 and *kept_r (may be NULL): the entries left; or -1. */
+ * the error); with writers, also what writer_gone says is dead. 0 and
+ * *kept_r (may be NULL): the entries left; or -1. */
 static int sweep_old(struct queue *queue, int dir_fd, const char *name, time_t cutoff,
-                     unsigned *removed, size_t *kept_r, char **error_r)
+                     bool writers, unsigned *removed, size_t *kept_r, char **error_r)
 {
     DIR *dir = open_dir_stream(dir_fd);
     struct dirent *de;
@@ -653,7 +674,12 @@ static int sweep_old(struct queue *queue, int dir_fd, const char *name, time_t c
 
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        remove_old(dir_fd, de->d_name, cutoff, removed);
+        if (writers && writer_gone(de->d_name)) {
+            if (unlinkat(dir_fd, de->d_name, 0) == 0)
+                (*removed)++;
+        } else {
+            remove_old(dir_fd, de->d_name, cutoff, removed);
+        }
         if (*removed == before)
             kept++;
     }
@@ -675,8 +701,8 @@ int queue_cleanup(struct queue *queue, unsigned grace_seconds, unsigned *removed
     /* tmp/: nothing there was ever acknowledged. free/: files kept for
      * reuse and not reused within the grace; what stays is what this
      * process may keep adding up to (FREE_MAX). */
-    if (sweep_old(queue, queue->tmp_fd, "tmp", cutoff, &removed, NULL, error_r) < 0 ||
-        sweep_old(queue, queue->free_fd, "free", cutoff, &removed, &free_kept, error_r) < 0)
+    if (sweep_old(queue, queue->tmp_fd, "tmp", cutoff, true, &removed, NULL, error_r) < 0 ||
+        sweep_old(queue, queue->free_fd, "free", cutoff, false, &removed, &free_kept, error_r) < 0)
         return -1;
     pthread_mutex_lock(&queue->lock);
     queue->free_added = free_kept;

@@ -86,7 +86,9 @@ void queue_close(struct queue **queue);
  * active/ whose message is gone (an .st alone), last written
  * more than grace_seconds ago: none was ever acknowledged. The grace protects
  * messages other processes are receiving now, so it must exceed the DATA
- * timeouts (RFC 5321 4.5.3.2: 10 minutes; one hour is a safe choice).
+ * timeouts (RFC 5321 4.5.3.2: 10 minutes; one hour is a safe choice). A
+ * file in tmp/ whose writer (the pid in its id) no longer runs goes at once,
+ * whatever its age: after a crash of the whole tree, at the next start.
  * *removed_r (may be NULL) counts deleted files. 0, or -1 and *error_r. */
 int queue_cleanup(struct queue *queue, unsigned grace_seconds, unsigned *removed_r, char **error_r);
 

@@ -19,6 +19,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char base[256];
@@ -728,6 +729,173 @@ START_TEST(test_disk_full_is_tempfail)
 }
 END_TEST
 
+/* first_name - the one entry of the folder rel into buf ("" when empty). */
+static void first_name(const char *rel, char *buf, size_t size)
+{
+    DIR *dir = opendir(path_of(rel));
+    struct dirent *de;
+
+    buf[0] = '\0';
+    ck_assert_ptr_nonnull(dir);
+    while ((de = readdir(dir)) != NULL) {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+            snprintf(buf, size, "%s", de->d_name);
+            break;
+        }
+    }
+    closedir(dir);
+}
+
+START_TEST(test_stable_name)
+{
+    char a[256], b[256];
+
+    ck_assert_int_eq(maildir_stable_name(a, sizeof a, 1700000000, "Q0123abcR2", "mx/a:b"), 0);
+    ck_assert_str_eq(a, "1700000000.Q0123abcR2.mx\\057a\\072b");
+    ck_assert_int_eq(maildir_stable_name(b, sizeof b, 1700000000, "Q0123abcR2", "mx/a:b"), 0);
+    ck_assert_str_eq(a, b);
+    /* a key that could break the name is refused */
+    ck_assert_int_eq(maildir_stable_name(a, sizeof a, 1, "a.b", "h"), -1);
+    ck_assert_int_eq(maildir_stable_name(a, sizeof a, 1, "a:b", "h"), -1);
+    ck_assert_int_eq(maildir_stable_name(a, sizeof a, 1, "", "h"), -1);
+    ck_assert_int_eq(
+        maildir_stable_name(a, sizeof a, 1, "x1234567890123456789012345678901234567890", "h"), -1);
+
+    ck_assert(maildir_name_has_base("1.Q1R0.h,S=12", "1.Q1R0.h"));
+    ck_assert(maildir_name_has_base("1.Q1R0.h,S=12:2,S", "1.Q1R0.h"));
+    ck_assert(maildir_name_has_base("1.Q1R0.h:2,", "1.Q1R0.h"));
+    ck_assert(maildir_name_has_base("1.Q1R0.h", "1.Q1R0.h"));
+    ck_assert(!maildir_name_has_base("1.Q1R0.h2,S=12", "1.Q1R0.h"));
+    ck_assert(!maildir_name_has_base("1.Q1R01.h,S=12", "1.Q1R0.h"));
+}
+END_TEST
+
+/* The same stable key twice: the second attempt meets the first one's name
+ * in new/ at its link and answers ALREADY_DELIVERED, leaving one file and
+ * an empty tmp/. Without a stable key the second is a second copy. */
+START_TEST(test_stable_key_delivers_once)
+{
+    struct maildir_target t = target_for("once");
+    char *p1 = NULL, *p2 = NULL;
+
+    t.stable_key = "Q0005f1c2a3b4c0012340001R0";
+    t.stable_time = 1700000000;
+    ck_assert_int_eq(deliver(&t, "a@b", message, 7, &p1), MAILDIR_DELIVERED);
+    ck_assert_ptr_nonnull(p1);
+    ck_assert_msg(strstr(p1, "new/1700000000.Q0005f1c2a3b4c0012340001R0.mx.example.org,S=") != NULL,
+                  "path %s", p1);
+    ck_assert_int_eq(deliver(&t, "a@b", message, 7, &p2), MAILDIR_ALREADY_DELIVERED);
+    ck_assert_ptr_nonnull(p2);
+    ck_assert_str_eq(p1, p2);
+    ck_assert_int_eq(count_dir("once/new"), 1);
+    ck_assert_int_eq(count_dir("once/tmp"), 0);
+
+    /* another recipient index of the same message is another delivery */
+    t.stable_key = "Q0005f1c2a3b4c0012340001R1";
+    free(p2);
+    ck_assert_int_eq(deliver(&t, "a@b", message, 7, &p2), MAILDIR_DELIVERED);
+    ck_assert_int_eq(count_dir("once/new"), 2);
+
+    t.stable_key = NULL;
+    free(p2);
+    ck_assert_int_eq(deliver(&t, "a@b", message, 7, &p2), MAILDIR_DELIVERED);
+    ck_assert_int_eq(count_dir("once/new"), 3);
+    free(p1);
+    free(p2);
+}
+END_TEST
+
+/* check_delivered finds the earlier file after a reader moved it to cur/
+ * with flags, before anything is written (not even over quota). */
+START_TEST(test_check_delivered_finds_cur)
+{
+    struct maildir_target t = target_for("moved");
+    char *p1 = NULL, *p2 = NULL, name[512], from[2048], to[2048];
+
+    t.stable_key = "Q1R3";
+    t.stable_time = 1700000001;
+    ck_assert_int_eq(deliver(&t, "a@b", message, 100, &p1), MAILDIR_DELIVERED);
+    first_name("moved/new", name, sizeof name);
+    snprintf(from, sizeof from, "%s", path_of("moved/new"));
+    snprintf(from + strlen(from), sizeof from - strlen(from), "/%s", name);
+    snprintf(to, sizeof to, "%s/%s:2,S", path_of("moved/cur"), name);
+    ck_assert_int_eq(rename(from, to), 0);
+
+    /* without the check, the link cannot see cur/: a second copy */
+    t.quota_messages = 1; /* over quota now: the check must come first */
+    t.check_delivered = true;
+    ck_assert_int_eq(deliver(&t, "a@b", message, 100, &p2), MAILDIR_ALREADY_DELIVERED);
+    ck_assert_ptr_nonnull(p2);
+    ck_assert_msg(strstr(p2, "moved/cur/1700000001.Q1R3.mx.example.org,S=") != NULL, "path %s",
+                  p2);
+    ck_assert_int_eq(count_dir("moved/new"), 0);
+    ck_assert_int_eq(count_dir("moved/cur"), 1);
+    ck_assert_int_eq(count_dir("moved/tmp"), 0);
+    free(p1);
+    free(p2);
+}
+END_TEST
+
+/* A crash between the tmp/ write and the link leaves the stable name in
+ * tmp/: the next attempt replaces it and delivers. */
+START_TEST(test_stable_key_replaces_own_tmp_leftover)
+{
+    struct maildir_target t = target_for("left");
+    char *p1 = NULL, *p2 = NULL, stale[2048];
+    int fd;
+
+    t.stable_key = "Q2R0";
+    t.stable_time = 1700000002;
+    ck_assert_int_eq(deliver(&t, "a@b", message, 100, &p1), MAILDIR_DELIVERED);
+    /* start again from nothing in new/, with a half-written tmp/ file */
+    ck_assert_int_eq(unlink(path_of(p1)), 0);
+    snprintf(stale, sizeof stale, "%s/1700000002.Q2R0.mx.example.org", path_of("left/tmp"));
+    fd = open(stale, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "Return-Pa", 9), 9);
+    close(fd);
+    ck_assert_int_eq(deliver(&t, "a@b", message, 100, &p2), MAILDIR_DELIVERED);
+    ck_assert_str_eq(p1, p2);
+    ck_assert_int_eq(count_dir("left/tmp"), 0);
+    ck_assert_int_eq(count_dir("left/new"), 1);
+    free(p1);
+    free(p2);
+}
+END_TEST
+
+/* Files in tmp/ untouched for more than 36 hours go when a delivery writes
+ * to that Maildir; younger ones (another writer's, in progress) stay. */
+START_TEST(test_stale_tmp_files_removed)
+{
+    struct maildir_target t = target_for("sweep");
+    char *path = NULL, old[2048], young[2048];
+    struct timespec times[2];
+    int fd;
+
+    ck_assert_int_eq(mkdir(path_of("sweep"), 0700), 0);
+    ck_assert_int_eq(mkdir(path_of("sweep/tmp"), 0700), 0);
+    ck_assert_int_eq(mkdir(path_of("sweep/new"), 0700), 0);
+    ck_assert_int_eq(mkdir(path_of("sweep/cur"), 0700), 0);
+    snprintf(old, sizeof old, "%s/1.crashed.writer", path_of("sweep/tmp"));
+    snprintf(young, sizeof young, "%s/2.busy.writer", path_of("sweep/tmp"));
+    fd = open(old, O_WRONLY | O_CREAT, 0600);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    fd = open(young, O_WRONLY | O_CREAT, 0600);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    /* read and written 37 hours ago */
+    times[0].tv_sec = times[1].tv_sec = time(NULL) - 37 * 3600;
+    times[0].tv_nsec = times[1].tv_nsec = 0;
+    ck_assert_int_eq(utimensat(AT_FDCWD, old, times, 0), 0);
+    ck_assert_int_eq(deliver(&t, "a@b", message, 100, &path), MAILDIR_DELIVERED);
+    ck_assert_int_eq(access(young, F_OK), 0);
+    ck_assert_int_eq(access(old, F_OK), -1);
+    ck_assert_int_eq(count_dir("sweep/tmp"), 1);
+    free(path);
+}
+END_TEST
+
 static Suite *maildir_suite(void)
 {
     Suite *s = suite_create("maildir");
@@ -751,6 +919,11 @@ static Suite *maildir_suite(void)
     tcase_add_test(tc, test_quota);
     tcase_add_test(tc, test_quota_recalculated);
     tcase_add_test(tc, test_disk_full_is_tempfail);
+    tcase_add_test(tc, test_stable_name);
+    tcase_add_test(tc, test_stable_key_delivers_once);
+    tcase_add_test(tc, test_check_delivered_finds_cur);
+    tcase_add_test(tc, test_stable_key_replaces_own_tmp_leftover);
+    tcase_add_test(tc, test_stale_tmp_files_removed);
     suite_add_tcase(s, tc);
     tc = tcase_create("names");
     tcase_add_checked_fixture(tc, setup_memory, teardown);

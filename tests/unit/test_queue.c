@@ -509,6 +509,39 @@ START_TEST(test_cleanup)
 }
 END_TEST
 
+/* A tmp/ file whose writer is dead (the pid in its id) goes at the next
+ * cleanup however young: a kill of the whole tree leaves none behind past
+ * the restart. A live writer's file stays (the grace protects it). */
+START_TEST(test_cleanup_dead_writers)
+{
+    struct queue *q = open_queue();
+    struct queue_msg *fresh;
+    char *error = NULL;
+    unsigned removed = 0;
+    int status;
+    pid_t child;
+
+    child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        struct queue_msg *m = queue_msg_begin(q, &error);
+        _exit(m != NULL && queue_msg_write(m, "half a message\r\n", 16, &error) == 0 ? 0 : 1);
+    }
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    fresh = queue_msg_begin(q, &error);
+    ck_assert_ptr_nonnull(fresh);
+    ck_assert_int_eq(count_dir("tmp"), 2);
+
+    ck_assert_int_eq(queue_cleanup(q, 3600, &removed, &error), 0);
+    ck_assert_uint_eq(removed, 1);
+    ck_assert_int_eq(count_dir("tmp"), 1);
+    ck_assert_int_eq(access(sub("tmp", queue_msg_id(fresh), ""), F_OK), 0);
+    queue_msg_abort(&fresh);
+    queue_close(&q);
+}
+END_TEST
+
 /* A removed message's file is emptied into free/ and the next message
  * reuses it (same inode, nothing of the old content); free/ is never
  * scanned as messages, and cleanup deletes what stayed there too long. */
@@ -813,6 +846,7 @@ static Suite *queue_suite(void)
     tcase_add_test(tc, test_crash_between_mark_and_remove);
     tcase_add_test(tc, test_torn_status_line_ignored);
     tcase_add_test(tc, test_cleanup);
+    tcase_add_test(tc, test_cleanup_dead_writers);
     tcase_add_test(tc, test_bad_trailer_refused);
     tcase_add_test(tc, test_removed_files_reused);
     suite_add_tcase(s, tc);
