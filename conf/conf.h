@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "lib/log.h"
@@ -139,6 +140,10 @@ struct config_queue {
     unsigned retry_max;        /* longest retry delay, seconds */
     unsigned scan_interval;    /* seconds between the runner's backstop scans of the spool */
     unsigned delivery_threads; /* messages the runner delivers at once (1..64) */
+    /* Octets that must stay free on the spool's file system for MAIL FROM
+     * (and each BDAT chunk) to be taken, else 452 4.3.1; 0 = no check.
+     * Default 1.5 x limits.message_size (Postfix's queue_minfree rule). */
+    uint64_t min_free;
 };
 
 /* How Maildir deliveries are made durable (delivery/fs_sync.h). */

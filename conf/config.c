@@ -147,8 +147,8 @@ static const char *const service_keys[] = {"type",
                                            NULL};
 static const char *const domains_keys[] = {"local", "relay", "from_directory", NULL};
 static const char *const relay_keys[] = {"trusted_networks", NULL};
-static const char *const queue_keys[] = {"max_age",       "retry_min",        "retry_max",
-                                         "scan_interval", "delivery_threads", NULL};
+static const char *const queue_keys[] = {
+    "max_age", "retry_min", "retry_max", "scan_interval", "delivery_threads", "min_free", NULL};
 static const char *const cache_keys[] = {"positive_ttl", "negative_ttl", "auth_ttl",
                                          "stale_ttl",    "size",         NULL};
 static const char *const delivery_keys[] = {"mailbox_base", "sync_method", NULL};
@@ -1393,6 +1393,11 @@ static int load_rest(struct loader *ld, struct config *conf)
         get_uint(ld, queue, "scan_interval", &q->scan_interval, 1, 3600) < 0 ||
         get_uint(ld, queue, "delivery_threads", &q->delivery_threads, 1, 64) < 0)
         return -1;
+    /* Checked against limits.message_size below, once that is read. */
+    long long min_free = 0;
+    int min_free_got = get_integer(ld, queue, "min_free", 0, (long long)1 << 50, &min_free);
+    if (min_free_got < 0)
+        return -1;
     if (q->retry_max < q->retry_min)
         return fail(ld,
                     member(queue, "retry_max") ? member(queue, "retry_max")
@@ -1435,6 +1440,18 @@ static int load_rest(struct loader *ld, struct config *conf)
         return -1;
     if (got > 0)
         lim->message_size = (size_t)size;
+    /* Postfix's rule (queue_minfree, 2.1 and later): room for one message
+     * of the largest size and half as much again. A reserve smaller than
+     * one such message would let MAIL FROM pass for a message that cannot
+     * fit: 0 (no check) or at least limits.message_size. */
+    if (min_free_got == 0)
+        q->min_free = (uint64_t)lim->message_size + lim->message_size / 2;
+    else if (min_free != 0 && (uint64_t)min_free < lim->message_size)
+        return fail(ld, member(queue, "min_free"),
+                    "queue.min_free (%lld) must be 0 or at least limits.message_size (%zu)",
+                    min_free, lim->message_size);
+    else
+        q->min_free = (uint64_t)min_free;
     /* 1 KiB at least: a usual message's trace and origin fields take that */
     got = get_integer(ld, limits, "header_max_size", 1024, (long long)1 << 40, &size);
     if (got < 0)
@@ -1829,6 +1846,7 @@ void config_print(const struct config *conf, FILE *out)
     print_uint(out, in, "retry_max", conf->queue.retry_max);
     print_uint(out, in, "scan_interval", conf->queue.scan_interval);
     print_uint(out, in, "delivery_threads", conf->queue.delivery_threads);
+    print_uint(out, in, "min_free", conf->queue.min_free);
     fputs("};\n\ncache = {\n", out);
     print_uint(out, in, "positive_ttl", conf->cache.positive_ttl);
     print_uint(out, in, "negative_ttl", conf->cache.negative_ttl);

@@ -459,6 +459,44 @@ static void sender_answer(void *ctx, const struct auth_response *resp)
     leave(s);
 }
 
+/* What spool_room found. */
+enum room {
+    ROOM_OK,
+    ROOM_LOW,     /* below queue.min_free: 452 4.3.1 */
+    ROOM_UNKNOWN, /* the free space could not be read: 451 4.3.0 */
+};
+
+/* spool_room - is there room on the spool's file system (queue.min_free,
+ * issue 10 section 7)? OK when the free space, plus credit (what this
+ * message already took of it), holds need octets with queue.min_free left
+ * over, and also holds fit octets outright; a min_free of 0 is always OK.
+ * *free_r is the free space read (0 when not read). */
+static enum room spool_room(struct smtp *s, uint64_t need, uint64_t credit, uint64_t fit,
+                            uint64_t *free_r)
+{
+    uint64_t min = s->ss->config->queue.min_free;
+    char *err = NULL;
+    *free_r = 0;
+    if (min == 0)
+        return ROOM_OK;
+    if (queue_free_space(s->srv->queue, free_r, &err) < 0) {
+        log_error("event=queue_free_space_failed client=%s error=\"%s\"", s->ss->client_ip,
+                  err != NULL ? err : "?");
+        free(err);
+        return ROOM_UNKNOWN;
+    }
+    uint64_t have = *free_r > UINT64_MAX - credit ? UINT64_MAX : *free_r + credit;
+    if (have < min || have - min < need || *free_r < fit)
+        return ROOM_LOW;
+    return ROOM_OK;
+}
+
+/* room_reply - the refusal for a spool_room result other than ROOM_OK. */
+static const struct smtp_reply *room_reply(enum room room)
+{
+    return smtp_reply_storage(room == ROOM_LOW ? SMTP_STORAGE_FULL : SMTP_STORAGE_UNKNOWN);
+}
+
 static void cmd_mail(struct smtp *s, struct smtp_command *cmd)
 {
     if (submission(s) && !s->tls) {
@@ -473,6 +511,20 @@ static void cmd_mail(struct smtp *s, struct smtp_command *cmd)
     if (p->has_size && p->size > s->ss->config->limits.message_size) {
         reply(s, 552, SMTP_ESC_MESSAGE_TOO_BIG, "Message size exceeds fixed maximum of %zu",
               s->ss->config->limits.message_size);
+        return;
+    }
+    /* Before the disk fills, not in the middle of a message (Postfix's
+     * queue_minfree); a declared SIZE must fit above the reserve too (RFC
+     * 1870 6.1: 452). */
+    uint64_t free_bytes = 0;
+    enum room room = spool_room(s, p->has_size ? p->size : 0, 0, 0, &free_bytes);
+    if (room != ROOM_OK) {
+        if (room == ROOM_LOW)
+            log_info("event=mail_refused reason=low_disk free=%llu min=%llu size=%llu client=%s",
+                     (unsigned long long)free_bytes,
+                     (unsigned long long)s->ss->config->queue.min_free,
+                     (unsigned long long)(p->has_size ? p->size : 0), s->ss->client_ip);
+        reply_fixed(s, room_reply(room));
         return;
     }
     char addr[ADDRESS_RENDER_MAX + 1];
@@ -766,11 +818,27 @@ static void cmd_bdat(struct smtp *s, struct smtp_command *cmd)
                                                "Cannot queue the message now, try again later"};
     /* RFC 3030 2: the chunk is read whatever the answer will be, so that its
      * octets are never taken for commands. */
+    uint64_t free_bytes = 0;
+    enum room room = ROOM_OK;
     if (!s->esmtp || (s->state != ST_MAIL && s->state != ST_RCPT))
         s->bdat_refusal = &bad_seq;
     else if (s->state == ST_MAIL)
         s->bdat_refusal = &no_rcpt;
-    else if (!s->bdat_active && message_begin(s) < 0)
+    /* The disk may have filled since MAIL FROM: each chunk is checked
+     * again, crediting what the message itself took (issue 10 section 7).
+     * A refused chunk is still read (bdat_read), then refused, and its
+     * message discarded with it (RFC 3030 2). */
+    else if ((room = spool_room(s, 0, s->bdat_active ? s->data.size : 0, cmd->chunk_size,
+                                &free_bytes)) != ROOM_OK) {
+        if (room == ROOM_LOW)
+            log_info("event=bdat_refused reason=low_disk free=%llu min=%llu chunk=%llu "
+                     "received=%llu client=%s",
+                     (unsigned long long)free_bytes,
+                     (unsigned long long)s->ss->config->queue.min_free,
+                     (unsigned long long)cmd->chunk_size,
+                     (unsigned long long)(s->bdat_active ? s->data.size : 0), s->ss->client_ip);
+        s->bdat_refusal = room_reply(room);
+    } else if (!s->bdat_active && message_begin(s) < 0)
         s->bdat_refusal = &tempfail;
     else
         s->bdat_active = true;

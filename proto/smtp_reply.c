@@ -185,3 +185,17 @@ const struct smtp_reply *smtp_reply_data_error(enum smtp_data_verdict verdict)
         return NULL;
     return &data_replies[verdict];
 }
+
+/* RFC 3463 3.4 X.3.1 "Mail system full"; the text is RFC 5321's for 452. */
+static const struct smtp_reply storage_replies[] = {
+    [SMTP_STORAGE_FULL] = {452, SMTP_ESC_SYSTEM_FULL, "Insufficient system storage"},
+    [SMTP_STORAGE_UNKNOWN] = {451, SMTP_ESC_SYSTEM_OTHER,
+                              "Cannot check the system storage now, try again later"},
+};
+
+const struct smtp_reply *smtp_reply_storage(enum smtp_storage storage)
+{
+    if ((size_t)storage >= sizeof(storage_replies) / sizeof(storage_replies[0]))
+        return &storage_replies[SMTP_STORAGE_UNKNOWN];
+    return &storage_replies[storage];
+}

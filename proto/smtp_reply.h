@@ -104,4 +104,16 @@ const struct smtp_reply *smtp_reply_parse_error(enum smtp_parse_result result);
  * The constant struct lives forever. */
 const struct smtp_reply *smtp_reply_data_error(enum smtp_data_verdict verdict);
 
+/* What the spool's file system allows (queue.min_free, issue 10 section 7). */
+enum smtp_storage {
+    SMTP_STORAGE_FULL,    /* free space below the reserve: 452 4.3.1 */
+    SMTP_STORAGE_UNKNOWN, /* the free space could not be read: 451 4.3.0 */
+};
+
+/* smtp_reply_storage - the reply that refuses MAIL FROM or a BDAT chunk for
+ * the spool's free space; always a 4xx (RFC 5321 4.2.2 and 4.5.3.1.10, RFC
+ * 1870 6.1: 452 for a temporary lack of storage), never a 5xx. The constant
+ * struct lives forever. */
+const struct smtp_reply *smtp_reply_storage(enum smtp_storage storage);
+
 #endif

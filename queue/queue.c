@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -186,6 +187,22 @@ void queue_close(struct queue **queue)
     free(q->dir);
     free(q);
     *queue = NULL;
+}
+
+int queue_free_space(struct queue *queue, uint64_t *bytes_r, char **error_r)
+{
+    struct statvfs st;
+
+    if (fstatvfs(queue->dir_fd, &st) < 0) {
+        error_set(error_r, "fstatvfs %s: %s", queue->dir, strerror(errno));
+        return -1;
+    }
+    /* f_bavail, not f_bfree: the workers run as the mail user, for whom
+     * the blocks reserved for root do not exist. */
+    uint64_t blocks = (uint64_t)st.f_bavail;
+    uint64_t size = (uint64_t)(st.f_frsize != 0 ? st.f_frsize : st.f_bsize);
+    *bytes_r = size != 0 && blocks > UINT64_MAX / size ? UINT64_MAX : blocks * size;
+    return 0;
 }
 
 bool queue_id_valid(const char *id)

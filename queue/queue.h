@@ -92,6 +92,14 @@ void queue_close(struct queue **queue);
  * *removed_r (may be NULL) counts deleted files. 0, or -1 and *error_r. */
 int queue_cleanup(struct queue *queue, unsigned grace_seconds, unsigned *removed_r, char **error_r);
 
+/* queue_free_space - the octets free on the spool's file system for an
+ * unprivileged user (fstatvfs on the spool folder: f_bavail * f_frsize, not
+ * counting the blocks reserved for root), so that the SMTP session can
+ * refuse a message with 452 4.3.1 before the disk fills up rather than
+ * fail in the middle of it. 0 and *bytes_r, or -1 and *error_r (a temporary
+ * failure: the caller answers 4xx, never 5xx). Thread-safe. */
+int queue_free_space(struct queue *queue, uint64_t *bytes_r, char **error_r);
+
 /* queue_msg_begin - start a message: a new id and tmp/<id>. NULL and
  * *error_r on failure. The id is known from here on (for the Received
  * header). */

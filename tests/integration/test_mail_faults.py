@@ -32,6 +32,9 @@ from harness.slapd import Slapd  # noqa: E402
 
 SENDER = "sender@remote.example"
 MAIL_UID = 65534  # nobody: the harness's mail user when the tests run as root
+# limits.message_size of the small-spool tests: the default reserve (1.5 x)
+# of 3 MiB fits a 4 MiB tmpfs with 1 MiB to fill
+SPOOL_MESSAGE_SIZE = 2 * 1024 * 1024
 
 
 def make_dir(path):
@@ -86,7 +89,10 @@ class MailFaults(unittest.TestCase):
 
     # ---- helpers ----
 
-    def start(self, workers=1):
+    def start(self, workers=1, prepare=None, limits=None, queue=None):
+        """A dirmaild for one test; prepare(d), when given, runs before it
+        starts (to mount a file system for its spool). limits and queue are
+        settings merged over the defaults here."""
         self.d = Dirmaild(
             workers=workers,
             ldap={"uris": [self.ldap.uri], "bind_dn": self.ldap.service_dn,
@@ -94,11 +100,14 @@ class MailFaults(unittest.TestCase):
                   "connect_timeout": 1, "timeout": 2, "pool_size": 2},
             domains={"local": ["example.org", "example.net"]},
             cache={"size": 0},
-            queue={"retry_min": 1, "retry_max": 2, "scan_interval": 2},
+            queue={"retry_min": 1, "retry_max": 2, "scan_interval": 2, **(queue or {})},
             delivery={"mailbox_base": self.base},
+            limits=limits or {},
             # debug: the runner logs each spool scan (event=queue_scan), so
             # that a test waits for scans instead of sleeping through them
             server={"log_level": "debug"})
+        if prepare is not None:
+            prepare(self.d)
         self.d.start()
         self.d.wait_log(r"event=queue_runner_started")
         return self.d
@@ -479,6 +488,163 @@ class MailFaults(unittest.TestCase):
 
     # ---- the disk ----
 
+    def mount_tmpfs(self, path, size, what):
+        """A tmpfs of size ("4m") on path, owned by the mail user, unmounted
+        at the end; skips the test when not root or when mounting fails."""
+        if os.geteuid() != 0:
+            self.skipTest(f"mounting a small tmpfs for {what} needs root")
+        res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs",
+                              path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if res.returncode != 0:
+            self.skipTest(f"cannot mount a tmpfs here: {res.stdout.decode().strip()}")
+        self.addCleanup(subprocess.run, ["umount", "-l", path])
+        os.chown(path, MAIL_UID, MAIL_UID)
+
+    def start_on_small_spool(self, size="4m", message_size=SPOOL_MESSAGE_SIZE, queue=None):
+        """A dirmaild whose spool (<state_dir>/queue) is a tmpfs of size."""
+        def prepare(d):
+            state = make_dir(d.sections["server"]["state_dir"])
+            os.chmod(state, 0o750)
+            self.mount_tmpfs(make_dir(d.spool), size, "the spool")
+        # the mount is made before the daemon starts: a skip leaves nothing running
+        return self.start(prepare=prepare, limits={"message_size": message_size}, queue=queue)
+
+    def spool_free(self):
+        st = os.statvfs(self.d.spool)
+        return st.f_bavail * st.f_frsize
+
+    def fill_spool(self, leave):
+        """Make the spool's file system have about leave octets free (a
+        filler file beside the spool's folders, which no scan looks at)."""
+        filler = os.path.join(self.d.spool, "filler")
+        have = os.path.getsize(filler) if os.path.exists(filler) else 0
+        want = have + self.spool_free() - leave
+        self.assertGreaterEqual(want, 0, f"cannot leave {leave} octets free")
+        with open(filler, "ab") as f:
+            f.truncate(want)
+            f.seek(have)
+            # written out, not sparse: tmpfs counts only pages that exist
+            for off in range(have, want, 65536):
+                f.write(b"\xff" * min(65536, want - off))
+        free = self.spool_free()
+        self.assertLess(abs(free - leave), 64 * 1024, f"{free} free, {leave} wanted")
+        return filler
+
+    def test_spool_low_disk_mail_refused_452_then_accepted(self):
+        self.start_on_small_spool()
+        min_free = SPOOL_MESSAGE_SIZE * 3 // 2  # the default: 1.5 x message_size
+        # just above the reserve: taken
+        self.fill_spool(min_free + 256 * 1024)
+        s = self.smtp()
+        self.assertEqual(s.mail(SENDER)[0], 250)
+        self.assertEqual(s.rset()[0], 250)
+        # just below it: 452 4.3.1, logged with the numbers, the session goes on
+        self.fill_spool(min_free - 256 * 1024)
+        offset = len(self.d.log())
+        code, text = s.mail(SENDER)
+        self.assertEqual((code, text), (452, b"4.3.1 Insufficient system storage"))
+        self.d.wait_log(rf"event=mail_refused reason=low_disk free=\d+ min={min_free} size=0 "
+                        r"client=127\.0\.0\.1", start=offset)
+        self.assertEqual(s.noop()[0], 250)
+        code, text = s.rcpt("alice@example.org")
+        self.assertEqual(code, 503, text)  # no transaction was started
+        # room again: the same session's next MAIL FROM is taken, and delivered
+        os.unlink(os.path.join(self.d.spool, "filler"))
+        marker = "spool-low-then-room"
+        qid = self.send("alice@example.org", message(marker), s)
+        s.quit()
+        self.wait_done([qid])
+        self.assert_once(marker, message(marker), "example.org/alice", "alice@example.org")
+
+    def test_spool_low_disk_mail_size_refused_452(self):
+        self.start_on_small_spool()
+        min_free = SPOOL_MESSAGE_SIZE * 3 // 2
+        free = self.spool_free()
+        # RFC 1870 6.1: a declared size that would take the free space
+        # below the reserve is a temporary lack of storage
+        too_big = free - min_free + 64 * 1024
+        fits = free - min_free - 64 * 1024
+        self.assertLess(too_big, SPOOL_MESSAGE_SIZE)  # not a 552 for the size limit
+        self.assertGreater(fits, 0)
+        s = self.smtp()
+        offset = len(self.d.log())
+        code, text = s.mail(SENDER, [f"SIZE={too_big}"])
+        self.assertEqual((code, text), (452, b"4.3.1 Insufficient system storage"))
+        self.d.wait_log(rf"event=mail_refused reason=low_disk free=\d+ min={min_free} "
+                        rf"size={too_big} ", start=offset)
+        self.assertEqual(s.mail(SENDER, [f"SIZE={fits}"])[0], 250)
+        code, text = s.rcpt("alice@example.org")
+        self.assertEqual(code, 250, text)
+        code, text = s.data(message("spool-size-fits"))
+        self.assertEqual(code, 250, text)
+        s.quit()
+        self.wait_done([queue_id(text)])
+        self.assertEqual(len(copies(self.base, key("spool-size-fits"))), 1)
+
+    def test_spool_fills_between_bdat_chunks_452_session_goes_on(self):
+        self.start_on_small_spool()
+        min_free = SPOOL_MESSAGE_SIZE * 3 // 2
+        marker = "spool-bdat-refused"
+        msg = message(marker, b"x" * 3000 + b"\r\n")
+        first, rest = msg[:1000], msg[1000:]
+        r = Raw(self.d.port("smtp"))
+        self.clients.append(r)
+        self.assertTrue(r.cmd("EHLO client.test").startswith(b"250"))
+        self.assertTrue(r.cmd(f"MAIL FROM:<{SENDER}>").startswith(b"250"))
+        self.assertTrue(r.cmd("RCPT TO:<bob@example.org>").startswith(b"250"))
+        r.send(b"BDAT %d\r\n" % len(first) + first)
+        self.assertEqual(r.reply(), b"250 2.0.0 %d octets received\r\n" % len(first))
+        # the disk fills up between the chunks (another writer)
+        self.fill_spool(min_free - 256 * 1024)
+        offset = len(self.d.log())
+        # the chunk is read whole (its octets are not taken for commands),
+        # then refused, and the message with it (RFC 3030 2)
+        r.send(b"BDAT %d LAST\r\n" % len(rest) + rest)
+        self.assertEqual(r.reply(), b"452 4.3.1 Insufficient system storage\r\n")
+        self.d.wait_log(rf"event=bdat_refused reason=low_disk free=\d+ min={min_free} "
+                        rf"chunk={len(rest)} received=\d+ client=127\.0\.0\.1", start=offset)
+        # still in step: each command gets its own reply
+        self.assertTrue(r.cmd("NOOP").startswith(b"250"))
+        self.assertTrue(r.cmd("RSET").startswith(b"250"))
+        self.assertTrue(r.cmd("RCPT TO:<bob@example.org>").startswith(b"503"))
+        self.assertEqual(os.listdir(os.path.join(self.d.spool, "tmp")), [],
+                         "the refused message left its file in the spool's tmp/")
+        # with room again the next message goes through on the same session
+        os.unlink(os.path.join(self.d.spool, "filler"))
+        control = "spool-bdat-after-room"
+        cmsg = message(control)
+        self.assertTrue(r.cmd(f"MAIL FROM:<{SENDER}>").startswith(b"250"))
+        self.assertTrue(r.cmd("RCPT TO:<bob@example.org>").startswith(b"250"))
+        r.send(b"BDAT %d LAST\r\n" % len(cmsg) + cmsg)
+        done = r.reply()
+        self.assertTrue(done.startswith(b"250 2.0.0"), done)
+        self.assertTrue(r.cmd("QUIT").startswith(b"221"))
+        self.wait_done([queue_id(done)])
+        self.assert_once(control, cmsg, "example.org/bob", "bob@example.org")
+        self.assertEqual(copies(self.base, key(marker)), [])
+        self.assertEqual(spool_ids(self.d.spool), set())
+
+    def test_spool_full_during_data_451_never_5xx(self):
+        """With the reserve turned off (queue.min_free = 0) a message larger
+        than the free space fails to be written: 451 4.3.0, the partial file
+        is gone, and the session takes the next message."""
+        self.start_on_small_spool(message_size=8 * 1024 * 1024, queue={"min_free": 0})
+        body = b"".join(b"%06d a line of a message larger than the spool's free space\r\n" % i
+                        for i in range(self.spool_free() // 60 + 1000))
+        s = self.smtp()
+        self.assertEqual(s.mail(SENDER)[0], 250)
+        self.assertEqual(s.rcpt("carol@example.net")[0], 250)
+        code, text = s.data(message("spool-full-data", body))
+        self.assertEqual((code, text[:5]), (451, b"4.3.0"), text)
+        self.assertEqual(os.listdir(os.path.join(self.d.spool, "tmp")), [],
+                         "the failed message left its file in the spool's tmp/")
+        marker = "spool-full-data-after"
+        qid = self.send("carol@example.net", message(marker), s)
+        s.quit()
+        self.wait_done([qid])
+        self.assert_once(marker, message(marker), "example.net/carol", "carol@example.net")
+        self.assertEqual(copies(self.base, key("spool-full-data")), [])
+
     def test_mailbox_disk_full_defers_then_delivers(self):
         if os.geteuid() != 0:
             self.skipTest("mounting a small tmpfs for the mailbox base needs root")
@@ -521,7 +687,13 @@ class MailFaults(unittest.TestCase):
         os.unlink(filler)
         self.wait_done([qid])
         self.assert_once(marker, msg, "example.org/alice", "alice@example.org")
-        self.assertNotIn(f"id={qid} event=failed", self.d.log())
+        log = self.d.log()
+        self.assertNotIn(f"id={qid} event=failed", log)
+        # deferred with a 4xx each time, never a 5xx, and nothing else
+        # (such as a bounce) was queued
+        replies = re.findall(rf"id={qid} event=deferred .* reply=\"?(\d)", log)
+        self.assertTrue(replies and set(replies) == {"4"}, replies)
+        self.assertEqual(spool_ids(self.d.spool), set())
 
 
 if __name__ == "__main__":

@@ -151,6 +151,7 @@ START_TEST(defaults)
     ck_assert_uint_eq(conf->queue.retry_max, 4000);
     ck_assert_uint_eq(conf->queue.scan_interval, 60);
     ck_assert_uint_eq(conf->queue.delivery_threads, 4);
+    ck_assert_uint_eq(conf->queue.min_free, 78643200); /* 1.5 x 50 MiB */
     ck_assert_uint_eq(conf->cache.positive_ttl, 300);
     ck_assert_uint_eq(conf->cache.negative_ttl, 60);
     ck_assert_uint_eq(conf->cache.auth_ttl, 60);
@@ -245,7 +246,7 @@ START_TEST(sections_parsed)
         "  from_directory = true; };\n"
         "relay = { trusted_networks = [\"10.0.0.0/8\", \"2001:DB8::/32\", \"192.0.2.7\"]; };\n"
         "queue = { max_age = 3600; retry_min = 60; retry_max = 600; scan_interval = 5;\n"
-        "  delivery_threads = 8; };\n"
+        "  delivery_threads = 8; min_free = 8000000000L; };\n"
         "cache = { positive_ttl = 0; negative_ttl = 5; auth_ttl = 3600; stale_ttl = 604800;\n"
         "  size = 10; };\n"
         "delivery = { mailbox_base = \"/srv/mail\"; sync_method = \"syncfs\"; };\n"
@@ -291,6 +292,7 @@ START_TEST(sections_parsed)
     ck_assert_uint_eq(conf->queue.retry_max, 600);
     ck_assert_uint_eq(conf->queue.scan_interval, 5);
     ck_assert_uint_eq(conf->queue.delivery_threads, 8);
+    ck_assert_uint_eq(conf->queue.min_free, 8000000000ull);
     ck_assert_uint_eq(conf->cache.positive_ttl, 0);
     ck_assert_uint_eq(conf->cache.negative_ttl, 5);
     ck_assert_uint_eq(conf->cache.auth_ttl, 3600);
@@ -392,6 +394,34 @@ START_TEST(password_file)
     expect_error(text, 1, "ldap.bind_password_file", "is empty");
     ck_assert_int_eq(unlink(pw), 0);
     expect_error(text, 1, "ldap.bind_password_file", "No such file");
+}
+END_TEST
+
+/* queue.min_free: 1.5 x limits.message_size unless set (whatever order the
+ * sections come in), 0 turns the check off, and a reserve below one
+ * message of the largest size is refused. */
+START_TEST(queue_min_free)
+{
+    struct config *conf = load_ok("queue = { retry_min = 60; };\n"
+                                  "limits = { message_size = 1048576; };\n");
+    ck_assert_uint_eq(conf->queue.min_free, 1572864);
+    config_free(&conf);
+    conf = load_ok("limits = { message_size = 4294967296L; };\n");
+    ck_assert_uint_eq(conf->queue.min_free, 6442450944ull);
+    config_free(&conf);
+    conf = load_ok("queue = { min_free = 0; };\n");
+    ck_assert_uint_eq(conf->queue.min_free, 0);
+    config_free(&conf);
+    conf = load_ok("queue = { min_free = 10485760; };\nlimits = { message_size = 10485760; };\n");
+    ck_assert_uint_eq(conf->queue.min_free, 10485760);
+    char *printed = print_to_string(conf);
+    ck_assert_ptr_nonnull(strstr(printed, "  min_free = 10485760;\n"));
+    free(printed);
+    config_free(&conf);
+    expect_error("queue = {\n min_free = 1000;\n};\n", 2, "queue.min_free",
+                 "must be 0 or at least limits.message_size (52428800)");
+    expect_error("queue = { min_free = -1; };\n", 1, "queue.min_free", "between 0 and");
+    expect_error("queue = { min_free = \"1G\"; };\n", 1, "queue.min_free", "must be an integer");
 }
 END_TEST
 
@@ -851,6 +881,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, include_relative);
     tcase_add_test(tc, listen_parsing);
     tcase_add_test(tc, password_file);
+    tcase_add_test(tc, queue_min_free);
     tcase_add_test(tc, print_round_trip);
     tcase_add_test(tc, error_syntax);
     tcase_add_test(tc, error_unknown);

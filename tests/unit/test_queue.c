@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -830,6 +831,26 @@ START_TEST(test_status_records)
 }
 END_TEST
 
+/* queue_free_space is what statvfs says an unprivileged user may still
+ * write on the spool's file system (other writers on the same file system
+ * may move it a little between the two calls). */
+START_TEST(test_free_space)
+{
+    struct queue *q = open_queue();
+    struct statvfs st;
+    uint64_t free_bytes = 0;
+    char *error = NULL;
+
+    ck_assert_msg(queue_free_space(q, &free_bytes, &error) == 0, "queue_free_space: %s", error);
+    ck_assert_int_eq(statvfs(dir, &st), 0);
+    uint64_t want = (uint64_t)st.f_bavail * st.f_frsize;
+    uint64_t diff = free_bytes > want ? free_bytes - want : want - free_bytes;
+    ck_assert_msg(diff <= 64u * 1024 * 1024, "queue_free_space %llu, statvfs %llu",
+                  (unsigned long long)free_bytes, (unsigned long long)want);
+    queue_close(&q);
+}
+END_TEST
+
 static Suite *queue_suite(void)
 {
     Suite *s = suite_create("queue");
@@ -849,6 +870,7 @@ static Suite *queue_suite(void)
     tcase_add_test(tc, test_cleanup_dead_writers);
     tcase_add_test(tc, test_bad_trailer_refused);
     tcase_add_test(tc, test_removed_files_reused);
+    tcase_add_test(tc, test_free_space);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("envelope");

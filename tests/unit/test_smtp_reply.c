@@ -175,6 +175,19 @@ START_TEST(data_verdicts_map_to_their_replies)
 }
 END_TEST
 
+/* A spool short of room is a temporary failure of ours: 4xx, never 5xx. */
+START_TEST(storage_replies_are_temporary)
+{
+    char line[256];
+    const struct smtp_reply *r = smtp_reply_storage(SMTP_STORAGE_FULL);
+    ck_assert_int_gt(smtp_reply_format(line, sizeof line, r->code, r->esc, r->text), 0);
+    ck_assert_str_eq(line, "452 4.3.1 Insufficient system storage\r\n");
+    r = smtp_reply_storage(SMTP_STORAGE_UNKNOWN);
+    ck_assert_int_gt(smtp_reply_format(line, sizeof line, r->code, r->esc, r->text), 0);
+    ck_assert_str_eq(line, "451 4.3.0 Cannot check the system storage now, try again later\r\n");
+}
+END_TEST
+
 static Suite *smtp_reply_suite(void)
 {
     Suite *s = suite_create("smtp_reply");
@@ -189,6 +202,7 @@ static Suite *smtp_reply_suite(void)
     tcase_add_test(tc, reply_refuses_injection_and_overflow);
     tcase_add_test(tc, parse_failures_map_to_their_replies);
     tcase_add_test(tc, data_verdicts_map_to_their_replies);
+    tcase_add_test(tc, storage_replies_are_temporary);
     suite_add_tcase(s, tc);
     return s;
 }
