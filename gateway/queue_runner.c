@@ -390,17 +390,13 @@ static void maildir_outcome(struct outcome *o, enum maildir_result res,
     char quoted[512];
     switch (res) {
     case MAILDIR_DELIVERED:
-        o->state = QUEUE_RCPT_DELIVERED;
-        o->reply[0] = '\0';
-        log_info("id=%s event=delivered rcpt=%s mailbox=%s file=%s", id,
-                 log_quote(quoted, sizeof quoted, rcpt), target->mailbox, path != NULL ? path : "");
-        break;
     case MAILDIR_ALREADY_DELIVERED:
-        /* an attempt before this one delivered it and died before its
-         * record: recorded now, not delivered twice */
+        /* already: an attempt before this one delivered it and died before
+         * its record; recorded now, not delivered twice */
         o->state = QUEUE_RCPT_DELIVERED;
         o->reply[0] = '\0';
-        log_info("id=%s event=already_delivered rcpt=%s mailbox=%s file=%s", id,
+        log_info("id=%s event=%s rcpt=%s mailbox=%s file=%s", id,
+                 res == MAILDIR_DELIVERED ? "delivered" : "already_delivered",
                  log_quote(quoted, sizeof quoted, rcpt), target->mailbox, path != NULL ? path : "");
         break;
     case MAILDIR_QUOTA_EXCEEDED:
