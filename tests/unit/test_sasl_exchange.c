@@ -21,6 +21,7 @@
 #include "lib/threadpool.h"
 #include "proto/conn_limit.h"
 #include "proto/sasl_exchange.h"
+#include "log_capture.h"
 #include "tap_main.h"
 
 #define CLIENT "198.51.100.7"
@@ -269,11 +270,8 @@ END_TEST
 /* The lines the integration tests and operators grep, byte for byte. */
 START_TEST(log_lines)
 {
-    char path[] = "/tmp/dirmail-test-sasl-exchange-XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
-    close(fd);
+    static struct log_capture cap;
+    log_capture_begin(&cap);
     struct sasl_exchange *sx = exchange_for(CLIENT, 1);
     ck_assert_int_eq(begin(sx, ALICE_BAD), SASL_EXCHANGE_FAILED);
     ck_assert_int_eq(begin(sx, ALICE_OK), SASL_EXCHANGE_IP_BLOCKED);
@@ -281,13 +279,7 @@ START_TEST(log_lines)
     sx = exchange_for("198.51.100.8", 1);
     ck_assert_int_eq(begin(sx, ALICE_OK), SASL_EXCHANGE_OK);
     sasl_exchange_free(&sx);
-    FILE *f = fopen(path, "r");
-    ck_assert_ptr_nonnull(f);
-    char text[65536];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    unlink(path);
+    const char *text = log_capture_end(&cap);
     ck_assert_ptr_nonnull(strstr(text, "event=auth client=198.51.100.8 user=alice mech=PLAIN\n"));
     ck_assert_ptr_nonnull(strstr(text, "event=auth_failed client=" CLIENT
                                        " mech=PLAIN failures=1 ip_limit=reached\n"));
