@@ -1257,7 +1257,9 @@ static void handler_in(struct smtp *s, enum conn_event event)
 {
     switch (event) {
     case CONN_EVENT_TIMEOUT:
-        if (s->state == ST_CLOSING || held(s)) {
+        /* while a pool job works on what the client sent, no 421: end
+         * quietly once it is done (during an AUTH delay the 421 goes out) */
+        if (s->state == ST_CLOSING || s->job_running || sasl_exchange_stepping(s->sx)) {
             session_end(s);
             return;
         }

@@ -70,6 +70,11 @@ bool sasl_exchange_busy(const struct sasl_exchange *sx)
     return sx != NULL && (sx->job_running || sx->timer != NULL);
 }
 
+bool sasl_exchange_stepping(const struct sasl_exchange *sx)
+{
+    return sx != NULL && sx->job_running;
+}
+
 const char *sasl_exchange_challenge(const struct sasl_exchange *sx)
 {
     return sx->challenge != NULL ? sx->challenge : "";

@@ -81,6 +81,10 @@ void sasl_exchange_free(struct sasl_exchange **sx);
  * sasl_session given to begin) until it has come. */
 bool sasl_exchange_busy(const struct sasl_exchange *sx);
 
+/* sasl_exchange_stepping - busy with a Cyrus step on the pool (not merely
+ * a delay): the answer to what the client sent is not known yet. */
+bool sasl_exchange_stepping(const struct sasl_exchange *sx);
+
 /* sasl_exchange_begin - start mech (as the client named it) on sasl, with the
  * client's initial response in base64, or NULL when it sent none. "=" is an
  * empty initial response (RFC 4954 4, RFC 4959, RFC 5034). sasl must stay

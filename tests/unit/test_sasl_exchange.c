@@ -2,10 +2,10 @@
  * Cyrus SASL server session (auth/sasl_server.c, PLAIN, a table of logins as
  * the password check) on a real event loop and thread pool: success with and
  * without an initial response, a bad password answered FAILED only after the
- * growing delay, "*" cancels, bad base64, a check that cannot answer is
- * TEMPFAIL and not FAILED, the per-session and per-address limits, the
- * callback may free the exchange, and the log lines the integration tests
- * read. */
+ * growing delay (and busy all through it), "*" cancels, bad base64, a check
+ * that cannot answer is TEMPFAIL and not FAILED, the per-session and
+ * per-address limits, the callback may free the exchange, and the log lines
+ * the integration tests read. */
 #include "config.h"
 
 #include <check.h>
@@ -186,6 +186,41 @@ START_TEST(bad_password_fails_after_growing_delay)
 }
 END_TEST
 
+/* What a probe saw of the exchange every few milliseconds while the loop ran. */
+static struct probe {
+    struct sasl_exchange *sx;
+    struct event_timer *timer;
+    bool saw_step, saw_delay;
+} probe;
+
+static void probe_tick(void *ctx)
+{
+    (void)ctx;
+    if (sasl_exchange_stepping(probe.sx))
+        probe.saw_step = true;
+    else if (sasl_exchange_busy(probe.sx))
+        probe.saw_delay = true;
+    event_timer_reset(probe.timer, 5);
+}
+
+/* The session must wait while the delay runs too: busy, though no step is. */
+START_TEST(busy_through_the_delay)
+{
+    struct sasl_exchange *sx = exchange_for(CLIENT, 0);
+    probe = (struct probe){.sx = sx};
+    probe.timer = event_timer_add(t.loop, 5, probe_tick, NULL);
+    ck_assert_ptr_nonnull(probe.timer);
+    ck_assert_int_eq(sasl_exchange_begin(sx, t.sasl, "PLAIN", ALICE_BAD), SASL_EXCHANGE_PENDING);
+    ck_assert(sasl_exchange_stepping(sx));
+    ck_assert_int_eq(settle(sx, SASL_EXCHANGE_PENDING), SASL_EXCHANGE_FAILED);
+    event_timer_remove(&probe.timer);
+    ck_assert(probe.saw_delay);
+    ck_assert(!sasl_exchange_busy(sx));
+    ck_assert(!sasl_exchange_stepping(sx));
+    sasl_exchange_free(&sx);
+}
+END_TEST
+
 START_TEST(tempfail_is_not_a_failure)
 {
     struct sasl_exchange *sx = exchange_for(CLIENT, 1);
@@ -296,6 +331,7 @@ static Suite *sasl_exchange_suite(void)
     tcase_add_test(tc, plain_with_initial_response);
     tcase_add_test(tc, plain_without_initial_response);
     tcase_add_test(tc, bad_password_fails_after_growing_delay);
+    tcase_add_test(tc, busy_through_the_delay);
     tcase_add_test(tc, tempfail_is_not_a_failure);
     tcase_add_test(tc, star_cancels);
     tcase_add_test(tc, bad_base64);
