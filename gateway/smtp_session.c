@@ -11,7 +11,6 @@
 
 #include "gateway/smtp_session.h"
 
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,13 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proto/conn_limit.h"
 #include "gateway/pregreet_cache.h"
 
 #include "auth/auth_client.h"
 #include "auth/sasl_server.h"
 #include "queue/queue.h"
 #include "proto/received.h"
+#include "proto/sasl_exchange.h"
 #include "proto/smtp_data.h"
 #include "proto/smtp_parse.h"
 #include "gateway/smtp_policy.h"
@@ -40,8 +39,6 @@
 /* The line reader's limit while DATA is read: far above the text line limit
  * so that a long line is still seen whole, with how it ended. */
 #define DATA_LINE_LIMIT 65536
-/* An AUTH response line: base64 of the largest SASL input, and CRLF. */
-#define AUTH_LINE_LIMIT (((SASL_SESSION_INPUT_MAX + 2) / 3) * 4 + 3)
 /* Failed AUTH attempts before the session ends; each waits one second more. */
 #define AUTH_FAILURES_MAX 3
 #define AUTH_DELAY_STEP_MS 1000
@@ -170,15 +167,14 @@ struct smtp {
     struct smtp_server *srv;
     struct conn *conn;
     enum smtp_state state;
-    struct event_timer *timer; /* pregreet, auth delay */
+    struct event_timer *timer; /* pregreet */
     bool tls;                  /* TLS active (STARTTLS done or implicit) */
     bool esmtp;
     bool trusted;
     char helo[SMTP_PARSE_LINE_MAX + 1];
     char *auth_user;
     struct sasl_session *sasl;
-    unsigned auth_failures;
-    bool auth_ip_blocked; /* limits.auth_failures reached for this address */
+    struct sasl_exchange *sx; /* AUTH: base64, the SASL job, failure delays and limits */
     unsigned errors;
     bool job_running;      /* a pool job holds this session: it must not be freed */
     bool ending;           /* session_end was called: free it when nothing runs on it */
@@ -204,13 +200,6 @@ struct smtp {
     char pending_addr[ADDRESS_RENDER_MAX + 1];
 
     /* pool job results */
-    enum sasl_session_result sasl_result;
-    unsigned char *sasl_in;
-    size_t sasl_in_len;
-    bool sasl_is_start;
-    char sasl_mech[SMTP_AUTH_MECH_MAX + 1];
-    bool sasl_has_initial;
-    char *sasl_challenge; /* base64, malloc'd by the job */
     int commit_result;
     char *commit_error;
 };
@@ -281,10 +270,9 @@ static void session_free(struct smtp *s)
     if (s->auth_request != 0 && s->srv != NULL)
         auth_async_cancel(s->srv->async, s->auth_request);
     transaction_reset(s);
+    sasl_exchange_free(&s->sx);
     sasl_session_free(&s->sasl);
     free(s->auth_user);
-    free(s->sasl_in);
-    free(s->sasl_challenge);
     free(s->commit_error);
     free(s);
 }
@@ -300,8 +288,15 @@ static void really_end(struct smtp *s)
     ss->finished(ss);
 }
 
+/* held - a pool job or the SASL exchange (its job or its delay) still holds
+ * the session: freeing it now would leave them a dangling pointer. */
+static bool held(const struct smtp *s)
+{
+    return s->job_running || sasl_exchange_busy(s->sx);
+}
+
 /* session_end - end the session as soon as no callback of it is on the stack
- * and no pool job holds it; callers return right after. */
+ * and nothing holds it; callers return right after. */
 static void session_end(struct smtp *s)
 {
     if (!s->ending) {
@@ -309,7 +304,7 @@ static void session_end(struct smtp *s)
         s->state = ST_CLOSING;
         conn_set_input_paused(s->conn, true);
     }
-    if (s->depth == 0 && !s->job_running)
+    if (s->depth == 0 && !held(s))
         really_end(s);
 }
 
@@ -322,7 +317,7 @@ static void enter(struct smtp *s)
 
 static void leave(struct smtp *s)
 {
-    if (--s->depth == 0 && s->ending && !s->job_running)
+    if (--s->depth == 0 && s->ending && !held(s))
         really_end(s);
 }
 
@@ -996,181 +991,83 @@ static void cmd_starttls(struct smtp *s, struct smtp_command *cmd)
 
 /* ---- AUTH ---- */
 
-static char *b64_encode(const unsigned char *in, size_t len)
+/* auth_outcome - the one place an exchange's outcome becomes a reply
+ * (RFC 4954 4, 6) and the session's next state. From a command handler
+ * (async false) the state is set and process_input reads on; from the
+ * exchange's callback (async true) input is resumed. */
+static void auth_outcome(struct smtp *s, enum sasl_exchange_outcome o, bool async)
 {
-    char *out = malloc(((len + 2) / 3) * 4 + 1);
-    if (out != NULL)
-        EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-    return out;
-}
-
-/* b64_decode - strict base64 into a malloc'd buffer; -1 when not base64. */
-static int b64_decode(const char *in, size_t len, unsigned char **out_r, size_t *len_r)
-{
-    if (len % 4 != 0)
-        return -1;
-    unsigned char *out = malloc(len / 4 * 3 + 1);
-    if (out == NULL)
-        return -1;
-    int n = len == 0 ? 0 : EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-    if (n < 0) {
-        free(out);
-        return -1;
-    }
-    /* EVP_DecodeBlock counts the padding as zero octets */
-    if (len >= 1 && in[len - 1] == '=')
-        n--;
-    if (len >= 2 && in[len - 2] == '=')
-        n--;
-    *out_r = out;
-    *len_r = (size_t)n;
-    return 0;
-}
-
-static void sasl_work(void *arg)
-{
-    struct smtp *s = arg;
-    const unsigned char *out = NULL;
-    size_t out_len = 0;
-    if (s->sasl_is_start)
-        s->sasl_result =
-            sasl_session_start(s->sasl, s->sasl_mech, s->sasl_has_initial ? s->sasl_in : NULL,
-                               s->sasl_in_len, &out, &out_len);
-    else
-        s->sasl_result = sasl_session_step(s->sasl, s->sasl_in, s->sasl_in_len, &out, &out_len);
-    if (s->sasl_result == SASL_SESSION_CONTINUE)
-        s->sasl_challenge = b64_encode(out != NULL ? out : (const unsigned char *)"", out_len);
-}
-
-/* ip_auth_failure - count a failure against the client's address in the
- * table every worker shares; true when the address reached its limit. */
-static bool ip_auth_failure(struct smtp *s)
-{
-    const struct config_limits *lim = &s->ss->config->limits;
-    if (s->ss->limits == NULL || lim->auth_failures == 0)
-        return false;
-    unsigned n = conn_limit_auth_failure(s->ss->limits, s->ss->client_ip, lim->auth_failures,
-                                         lim->auth_failure_window, clock_monotonic_ms());
-    return n >= lim->auth_failures;
-}
-
-static bool ip_auth_blocked(struct smtp *s)
-{
-    const struct config_limits *lim = &s->ss->config->limits;
-    return s->ss->limits != NULL &&
-           conn_limit_auth_blocked(s->ss->limits, s->ss->client_ip, lim->auth_failures,
-                                   lim->auth_failure_window, clock_monotonic_ms());
-}
-
-static void auth_delay_done(void *ctx)
-{
-    struct smtp *s = ctx;
-    enter(s);
-    event_timer_remove(&s->timer);
-    reply(s, 535, SMTP_ESC_AUTH_INVALID, "Authentication credentials invalid");
-    if (s->auth_ip_blocked)
-        close_with(s, 421, SMTP_ESC_SECURITY_OTHER,
-                   "Too many authentication failures from your address");
-    else if (s->auth_failures >= AUTH_FAILURES_MAX)
-        close_with(s, 421, SMTP_ESC_SECURITY_OTHER, "Too many authentication failures");
-    else
-        wait_end(s, ST_READY);
-    leave(s);
-}
-
-/* auth_refused_done - AUTH from an address over its limit, answered late. */
-static void auth_refused_done(void *ctx)
-{
-    struct smtp *s = ctx;
-    enter(s);
-    event_timer_remove(&s->timer);
-    reply(s, 454, SMTP_ESC_SECURITY_OTHER,
-          "Too many authentication failures from your address, try again later");
-    wait_end(s, ST_READY);
-    leave(s);
-}
-
-static void sasl_done_in(struct smtp *s)
-{
-    switch (s->sasl_result) {
-    case SASL_SESSION_CONTINUE:
-        if (s->sasl_challenge == NULL) {
-            reply(s, 454, SMTP_ESC_SECURITY_OTHER, "Temporary authentication failure");
-            wait_end(s, ST_READY);
-            return;
-        }
-        reply(s, 334, SMTP_ESC_NONE, "%s", s->sasl_challenge);
-        free(s->sasl_challenge);
-        s->sasl_challenge = NULL;
-        conn_set_line_limit(s->conn, AUTH_LINE_LIMIT);
-        wait_end(s, ST_AUTH);
+    enum smtp_state next = ST_READY;
+    switch (o) {
+    case SASL_EXCHANGE_PENDING:
+        wait_begin(s);
         return;
-    case SASL_SESSION_OK: {
-        const char *user = sasl_session_user(s->sasl);
-        s->auth_user = strdup(user != NULL ? user : "");
-        if (s->auth_user == NULL) {
-            reply(s, 454, SMTP_ESC_SECURITY_OTHER, "Temporary authentication failure");
-            break;
-        }
-        log_info("event=auth client=%s user=%s mech=%s", s->ss->client_ip, s->auth_user,
-                 s->sasl_mech);
-        reply(s, 235, SMTP_ESC_AUTH_SUCCEEDED, "Authentication successful");
+    case SASL_EXCHANGE_CHALLENGE:
+        reply(s, 334, SMTP_ESC_NONE, "%s", sasl_exchange_challenge(s->sx));
+        conn_set_line_limit(s->conn, SASL_EXCHANGE_LINE_LIMIT);
+        next = ST_AUTH;
         break;
-    }
-    case SASL_SESSION_FAILED: {
-        s->auth_failures++;
-        s->auth_ip_blocked = ip_auth_failure(s);
-        log_info("event=auth_failed client=%s mech=%s failures=%u ip_limit=%s", s->ss->client_ip,
-                 s->sasl_mech, s->auth_failures, s->auth_ip_blocked ? "reached" : "no");
-        /* a growing delay before the answer slows down guessing */
-        s->timer = event_timer_add(s->ss->loop, (uint64_t)s->auth_failures * AUTH_DELAY_STEP_MS,
-                                   auth_delay_done, s);
-        if (s->timer == NULL) {
-            reply(s, 535, SMTP_ESC_AUTH_INVALID, "Authentication credentials invalid");
+    case SASL_EXCHANGE_OK:
+        s->auth_user = strdup(sasl_exchange_user(s->sx));
+        if (s->auth_user == NULL)
+            reply(s, 454, SMTP_ESC_SECURITY_OTHER, "Temporary authentication failure");
+        else
+            reply(s, 235, SMTP_ESC_AUTH_SUCCEEDED, "Authentication successful");
+        break;
+    case SASL_EXCHANGE_FAILED:
+        reply(s, 535, SMTP_ESC_AUTH_INVALID, "Authentication credentials invalid");
+        switch (sasl_exchange_limit(s->sx)) {
+        case SASL_EXCHANGE_LIMIT_IP:
+            close_with(s, 421, SMTP_ESC_SECURITY_OTHER,
+                       "Too many authentication failures from your address");
+            return;
+        case SASL_EXCHANGE_LIMIT_SESSION:
+            close_with(s, 421, SMTP_ESC_SECURITY_OTHER, "Too many authentication failures");
+            return;
+        case SASL_EXCHANGE_LIMIT_NONE:
             break;
         }
-        return;
-    }
-    case SASL_SESSION_TEMPFAIL:
+        break;
+    case SASL_EXCHANGE_TEMPFAIL:
+        /* the directory or the auth process could not answer: never 535 */
         reply(s, 454, SMTP_ESC_SECURITY_OTHER, "Temporary authentication failure");
         break;
-    case SASL_SESSION_BAD_PROTOCOL:
+    case SASL_EXCHANGE_BAD_PROTOCOL:
         reply(s, 501, SMTP_ESC_SYNTAX_ERROR, "Malformed authentication response");
         break;
-    case SASL_SESSION_NO_MECHANISM:
+    case SASL_EXCHANGE_BAD_BASE64:
+        reply(s, 501, SMTP_ESC_SYNTAX_ERROR, "Invalid base64 data");
+        break;
+    case SASL_EXCHANGE_CANCELLED:
+        reply(s, 501, SMTP_ESC_OTHER, "Authentication cancelled");
+        break;
+    case SASL_EXCHANGE_NO_MECHANISM:
         reply(s, 504, SMTP_ESC_INVALID_ARGUMENTS, "Unrecognized authentication mechanism");
         break;
-    case SASL_SESSION_ENCRYPTION_REQUIRED:
+    case SASL_EXCHANGE_ENCRYPTION_REQUIRED:
         reply(s, 538, SMTP_ESC_ENCRYPTION_FOR_MECH,
               "Encryption required for requested authentication mechanism");
         break;
+    case SASL_EXCHANGE_IP_BLOCKED:
+        /* RFC 4954 6: 454 for a temporary refusal */
+        reply(s, 454, SMTP_ESC_SECURITY_OTHER,
+              "Too many authentication failures from your address, try again later");
+        break;
     }
-    wait_end(s, ST_READY);
+    if (async)
+        wait_end(s, next);
+    else
+        s->state = next;
 }
 
-static void sasl_done(void *arg)
+/* auth_done - the exchange's callback: a SASL step or a delay is over. */
+static void auth_done(void *ctx, enum sasl_exchange_outcome o)
 {
-    struct smtp *s = arg;
+    struct smtp *s = ctx;
     enter(s);
-    s->job_running = false;
-    free(s->sasl_in);
-    s->sasl_in = NULL;
     if (!s->ending)
-        sasl_done_in(s);
+        auth_outcome(s, o, true);
     leave(s);
-}
-
-static void sasl_submit(struct smtp *s)
-{
-    if (threadpool_submit(s->srv->pool, sasl_work, sasl_done, s) < 0) {
-        free(s->sasl_in);
-        s->sasl_in = NULL;
-        reply(s, 454, SMTP_ESC_SECURITY_OTHER, "Temporary authentication failure");
-        s->state = ST_READY;
-        return;
-    }
-    s->job_running = true;
-    wait_begin(s);
 }
 
 static void cmd_auth(struct smtp *s, struct smtp_command *cmd)
@@ -1187,33 +1084,8 @@ static void cmd_auth(struct smtp *s, struct smtp_command *cmd)
         reply(s, 503, SMTP_ESC_INVALID_COMMAND, "AUTH not available");
         return;
     }
-    if (ip_auth_blocked(s)) {
-        /* RFC 4954 6: 454 for a temporary refusal; late, so that a guesser
-         * gains nothing by asking fast */
-        log_info("event=auth_refused client=%s reason=ip-limit", s->ss->client_ip);
-        s->timer = event_timer_add(s->ss->loop, AUTH_DELAY_STEP_MS, auth_refused_done, s);
-        if (s->timer != NULL) {
-            wait_begin(s);
-            return;
-        }
-        reply(s, 454, SMTP_ESC_SECURITY_OTHER,
-              "Too many authentication failures from your address, try again later");
-        return;
-    }
-    snprintf(s->sasl_mech, sizeof s->sasl_mech, "%s", cmd->mech);
-    s->sasl_is_start = true;
-    s->sasl_has_initial = cmd->has_initial_response;
-    s->sasl_in = NULL;
-    s->sasl_in_len = 0;
-    if (cmd->has_initial_response) {
-        /* RFC 4954 4: "=" is an empty initial response */
-        const char *ir = strcmp(cmd->arg, "=") == 0 ? "" : cmd->arg;
-        if (b64_decode(ir, strlen(ir), &s->sasl_in, &s->sasl_in_len) < 0) {
-            reply(s, 501, SMTP_ESC_SYNTAX_ERROR, "Invalid base64 data");
-            return;
-        }
-    }
-    sasl_submit(s);
+    const char *initial = cmd->has_initial_response ? cmd->arg : NULL;
+    auth_outcome(s, sasl_exchange_begin(s->sx, s->sasl, cmd->mech, initial), false);
 }
 
 /* auth_line - a response line in an AUTH exchange (RFC 4954 4). */
@@ -1221,17 +1093,11 @@ static void auth_line(struct smtp *s, const struct conn_line *line)
 {
     conn_set_line_limit(s->conn, s->ss->config->limits.line_length);
     s->state = ST_READY;
-    if (line->len == 1 && line->data[0] == '*') {
-        reply(s, 501, SMTP_ESC_OTHER, "Authentication cancelled");
-        return;
-    }
-    if (line->has_nul || line->bare_cr ||
-        b64_decode(line->data, line->len, &s->sasl_in, &s->sasl_in_len) < 0) {
-        reply(s, 501, SMTP_ESC_SYNTAX_ERROR, "Invalid base64 data");
-        return;
-    }
-    s->sasl_is_start = false;
-    sasl_submit(s);
+    /* a line with a NUL or a bare CR is never base64 (nor "*") */
+    enum sasl_exchange_outcome o = line->has_nul || line->bare_cr
+                                       ? SASL_EXCHANGE_BAD_BASE64
+                                       : sasl_exchange_response(s->sx, line->data, line->len);
+    auth_outcome(s, o, false);
 }
 
 /* ---- the command table ---- */
@@ -1391,7 +1257,9 @@ static void handler_in(struct smtp *s, enum conn_event event)
 {
     switch (event) {
     case CONN_EVENT_TIMEOUT:
-        if (s->state == ST_CLOSING || s->job_running) {
+        /* while a pool job works on what the client sent, no 421: end
+         * quietly once it is done (during an AUTH delay the 421 goes out) */
+        if (s->state == ST_CLOSING || s->job_running || sasl_exchange_stepping(s->sx)) {
             session_end(s);
             return;
         }
@@ -1441,6 +1309,25 @@ void smtp_session_start(struct service_session *ss)
     char line[512];
     struct smtp_server *srv = server_get(ss);
     struct smtp *s = srv != NULL ? calloc(1, sizeof *s) : NULL;
+    if (s != NULL) {
+        const struct sasl_exchange_setup setup = {
+            .loop = ss->loop,
+            .pool = srv->pool,
+            .limits = ss->limits,
+            .ip_failures_max = ss->config->limits.auth_failures,
+            .ip_failure_window_s = ss->config->limits.auth_failure_window,
+            .client_ip = ss->client_ip,
+            .failures_max = AUTH_FAILURES_MAX,
+            .delay_step_ms = AUTH_DELAY_STEP_MS,
+            .done = auth_done,
+            .context = s,
+        };
+        s->sx = sasl_exchange_new(&setup);
+        if (s->sx == NULL) {
+            free(s);
+            s = NULL;
+        }
+    }
     if (s == NULL) {
         snprintf(line, sizeof line, "421 4.3.0 %s Service temporarily unavailable", ss->hostname);
         service_say_and_close(ss, line);
