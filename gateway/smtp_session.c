@@ -146,7 +146,8 @@ enum smtp_state {
     ST_MAIL,     /* MAIL accepted, no recipient yet */
     ST_RCPT,     /* at least one recipient */
     ST_DATA,     /* reading DATA lines */
-    ST_BDAT,     /* reading a BDAT chunk */
+    ST_BDAT,     /* reading a BDAT chunk (s->msg: the message it adds to, if any) */
+    ST_BDAT_OPEN, /* a BDAT chunk (not LAST) was taken: only BDAT, RSET, NOOP, QUIT */
     ST_AUTH,     /* reading a SASL response line */
     ST_WAIT,     /* a directory answer, SASL step or commit is outstanding */
     ST_CLOSING,  /* last reply queued: close once it is out */
@@ -157,9 +158,13 @@ enum smtp_state {
 /* For logs: where a session stood when something happened to it. */
 static const char *state_name(enum smtp_state st)
 {
-    static const char *const names[] = {"pregreet", "greeted", "ready", "mail",    "rcpt",
-                                        "data",     "bdat",    "auth",  "waiting", "closing"};
-    return (size_t)st < sizeof names / sizeof names[0] ? names[st] : "?";
+    static const char *const names[] = {
+        [ST_PREGREET] = "pregreet", [ST_GREETED] = "greeted",     [ST_READY] = "ready",
+        [ST_MAIL] = "mail",         [ST_RCPT] = "rcpt",           [ST_DATA] = "data",
+        [ST_BDAT] = "bdat",         [ST_BDAT_OPEN] = "bdat-open", [ST_AUTH] = "auth",
+        [ST_WAIT] = "waiting",      [ST_CLOSING] = "closing",
+    };
+    return (size_t)st < sizeof names / sizeof names[0] && names[st] != NULL ? names[st] : "?";
 }
 
 struct smtp {
@@ -186,7 +191,6 @@ struct smtp {
     bool tx_smtputf8;
     uint64_t tx_declared_size;
     unsigned rcpt_rejected;
-    bool bdat_active; /* a BDAT (not LAST) was taken: only BDAT/RSET/QUIT/NOOP go on */
     struct queue_msg *msg;
     struct smtp_data data;
     char *date_field; /* the submission fixups (malloc'd), for s->data */
@@ -331,10 +335,10 @@ static void transaction_reset(struct smtp *s)
     queue_envelope_free(&s->env);
     s->tx_smtputf8 = false;
     s->tx_declared_size = 0;
-    s->bdat_active = false;
     s->bdat_left = 0;
     s->bdat_refusal = NULL;
-    if (s->state == ST_MAIL || s->state == ST_RCPT || s->state == ST_DATA || s->state == ST_BDAT)
+    if (s->state == ST_MAIL || s->state == ST_RCPT || s->state == ST_DATA || s->state == ST_BDAT ||
+        s->state == ST_BDAT_OPEN)
         s->state = ST_READY;
 }
 
@@ -530,7 +534,7 @@ static void cmd_mail(struct smtp *s, struct smtp_command *cmd)
     s->env = queue_envelope_new();
     if (s->env == NULL || queue_envelope_set(&s->env->sender, addr) < 0 ||
         (p->has_envid && queue_envelope_set(&s->env->envid, p->envid) < 0)) {
-        reply(s, 451, SMTP_ESC_SYSTEM_OTHER, "Out of memory");
+        reply_fixed(s, smtp_reply_tempfail(SMTP_TEMPFAIL_MEMORY));
         transaction_reset(s);
         return;
     }
@@ -598,10 +602,6 @@ static void rcpt_answer(void *ctx, const struct auth_response *resp)
 
 static void cmd_rcpt(struct smtp *s, struct smtp_command *cmd)
 {
-    if (s->bdat_active) {
-        reply(s, 503, SMTP_ESC_INVALID_COMMAND, "RCPT not allowed during BDAT");
-        return;
-    }
     if (s->env->rcpt_count >= s->ss->config->limits.recipients) {
         reply(s, 452, SMTP_ESC_TOO_MANY_RECIPIENTS, "Too many recipients");
         return;
@@ -710,16 +710,12 @@ static int message_begin(struct smtp *s)
 static void cmd_data(struct smtp *s, struct smtp_command *cmd)
 {
     (void)cmd;
-    if (s->bdat_active) {
-        reply(s, 503, SMTP_ESC_INVALID_COMMAND, "DATA not allowed after BDAT");
-        return;
-    }
     if (s->state == ST_MAIL) {
         reply(s, 554, SMTP_ESC_INVALID_COMMAND, "No valid recipients");
         return;
     }
     if (message_begin(s) < 0) {
-        reply(s, 451, SMTP_ESC_SYSTEM_OTHER, "Cannot queue the message now, try again later");
+        reply_fixed(s, smtp_reply_tempfail(SMTP_TEMPFAIL_QUEUE));
         return;
     }
     reply(s, 354, SMTP_ESC_NONE, "End data with <CR><LF>.<CR><LF>");
@@ -754,7 +750,7 @@ static void commit_done(void *arg)
     } else {
         log_error("event=queue_commit_failed client=%s error=\"%s\"", s->ss->client_ip,
                   s->commit_error != NULL ? s->commit_error : "?");
-        reply(s, 451, SMTP_ESC_SYSTEM_OTHER, "Cannot queue the message now, try again later");
+        reply_fixed(s, smtp_reply_tempfail(SMTP_TEMPFAIL_QUEUE));
     }
     free(s->commit_error);
     s->commit_error = NULL;
@@ -786,13 +782,13 @@ static void message_end(struct smtp *s)
         queue_envelope_set(&s->env->auth_user, s->auth_user) < 0 ||
         (s->tls && (queue_envelope_set(&s->env->tls_version, conn_tls_version(s->conn)) < 0 ||
                     queue_envelope_set(&s->env->tls_cipher, conn_tls_cipher(s->conn)) < 0))) {
-        reply(s, 451, SMTP_ESC_SYSTEM_OTHER, "Out of memory");
+        reply_fixed(s, smtp_reply_tempfail(SMTP_TEMPFAIL_MEMORY));
         transaction_reset(s);
         s->state = ST_READY;
         return;
     }
     if (threadpool_submit(s->srv->pool, commit_work, commit_done, s) < 0) {
-        reply(s, 451, SMTP_ESC_SYSTEM_OTHER, "Out of memory");
+        reply_fixed(s, smtp_reply_tempfail(SMTP_TEMPFAIL_MEMORY));
         transaction_reset(s);
         s->state = ST_READY;
         return;
@@ -809,13 +805,13 @@ static void cmd_bdat(struct smtp *s, struct smtp_command *cmd)
     static const struct smtp_reply no_rcpt = {554, SMTP_ESC_INVALID_COMMAND, "No valid recipients"};
     static const struct smtp_reply bad_seq = {503, SMTP_ESC_INVALID_COMMAND,
                                               "Bad sequence of commands"};
-    static const struct smtp_reply tempfail = {451, SMTP_ESC_SYSTEM_OTHER,
-                                               "Cannot queue the message now, try again later"};
     /* RFC 3030 2: the chunk is read whatever the answer will be, so that its
      * octets are never taken for commands. */
     uint64_t free_bytes = 0;
     enum room room = ROOM_OK;
-    if (!s->esmtp || (s->state != ST_MAIL && s->state != ST_RCPT))
+    /* the message this chunk adds to: begun by an earlier chunk */
+    bool open = s->state == ST_BDAT_OPEN;
+    if (!s->esmtp || (s->state != ST_MAIL && s->state != ST_RCPT && !open))
         s->bdat_refusal = &bad_seq;
     else if (s->state == ST_MAIL)
         s->bdat_refusal = &no_rcpt;
@@ -823,20 +819,18 @@ static void cmd_bdat(struct smtp *s, struct smtp_command *cmd)
      * again, crediting what the message itself took (issue 10 section 7).
      * A refused chunk is still read (bdat_read), then refused, and its
      * message discarded with it (RFC 3030 2). */
-    else if ((room = spool_room(s, 0, s->bdat_active ? s->data.size : 0, cmd->chunk_size,
-                                &free_bytes)) != ROOM_OK) {
+    else if ((room = spool_room(s, 0, open ? s->data.size : 0, cmd->chunk_size, &free_bytes)) !=
+             ROOM_OK) {
         if (room == ROOM_LOW)
             log_info("event=bdat_refused reason=low_disk free=%llu min=%llu chunk=%llu "
                      "received=%llu client=%s",
                      (unsigned long long)free_bytes,
                      (unsigned long long)s->ss->config->queue.min_free,
                      (unsigned long long)cmd->chunk_size,
-                     (unsigned long long)(s->bdat_active ? s->data.size : 0), s->ss->client_ip);
+                     (unsigned long long)(open ? s->data.size : 0), s->ss->client_ip);
         s->bdat_refusal = room_reply(room);
-    } else if (!s->bdat_active && message_begin(s) < 0)
-        s->bdat_refusal = &tempfail;
-    else
-        s->bdat_active = true;
+    } else if (!open && message_begin(s) < 0)
+        s->bdat_refusal = smtp_reply_tempfail(SMTP_TEMPFAIL_QUEUE);
     s->state = ST_BDAT;
     /* One chunk is one transfer (data_timeout), refused or not. */
     conn_transfer_begin(s->conn);
@@ -894,7 +888,7 @@ static bool bdat_read(struct smtp *s)
     if (s->bdat_refusal != NULL) {
         reply_fixed(s, s->bdat_refusal);
         /* a refused chunk ends the transaction it was part of */
-        if (s->bdat_active || s->env != NULL) {
+        if (s->msg != NULL || s->env != NULL) {
             transaction_reset(s);
             s->state = ST_READY;
         } else {
@@ -913,7 +907,7 @@ static bool bdat_read(struct smtp *s)
         return true;
     }
     reply(s, 250, SMTP_ESC_OTHER, "%llu octets received", (unsigned long long)s->data.size);
-    s->state = ST_RCPT;
+    s->state = ST_BDAT_OPEN;
     return true;
 }
 
@@ -1103,6 +1097,9 @@ static void auth_line(struct smtp *s, const struct conn_line *line)
 /* ---- the command table ---- */
 
 #define ANY_SESSION (S(ST_GREETED) | S(ST_READY) | S(ST_MAIL) | S(ST_RCPT))
+/* RFC 3030 2: between the chunks of one message only BDAT, RSET, NOOP and
+ * QUIT make sense; anything else is a bad sequence (503 5.5.1). */
+#define ANY_STATE (ANY_SESSION | S(ST_BDAT_OPEN))
 
 static const struct command {
     enum smtp_verb verb;
@@ -1114,10 +1111,10 @@ static const struct command {
     {SMTP_VERB_MAIL, cmd_mail, S(ST_READY)},
     {SMTP_VERB_RCPT, cmd_rcpt, S(ST_MAIL) | S(ST_RCPT)},
     {SMTP_VERB_DATA, cmd_data, S(ST_MAIL) | S(ST_RCPT)},
-    {SMTP_VERB_BDAT, cmd_bdat, ANY_SESSION}, /* reads its chunk even when refused */
-    {SMTP_VERB_RSET, cmd_rset, ANY_SESSION},
-    {SMTP_VERB_NOOP, cmd_noop, ANY_SESSION},
-    {SMTP_VERB_QUIT, cmd_quit, ANY_SESSION},
+    {SMTP_VERB_BDAT, cmd_bdat, ANY_STATE}, /* reads its chunk even when refused */
+    {SMTP_VERB_RSET, cmd_rset, ANY_STATE},
+    {SMTP_VERB_NOOP, cmd_noop, ANY_STATE},
+    {SMTP_VERB_QUIT, cmd_quit, ANY_STATE},
     {SMTP_VERB_HELP, cmd_help, ANY_SESSION},
     {SMTP_VERB_VRFY, cmd_vrfy, ANY_SESSION},
     {SMTP_VERB_EXPN, cmd_expn, ANY_SESSION},

@@ -423,6 +423,34 @@ class Smtp(unittest.TestCase):
         qid = QUEUED.search(done).group(1).decode()
         self.assertEqual(self.queued(qid), b"Subject: b\r\n\r\n.body\r\n")
 
+    def test_bdat_open_message_takes_only_bdat_rset_noop_quit(self):
+        # RFC 3030 2: between two chunks of one message nothing but the next
+        # BDAT, RSET, NOOP or QUIT; the rest is a bad sequence, and the
+        # message goes on unharmed.
+        r = Raw(self.d.port("smtp"))
+        self.addCleanup(r.close)
+        r.cmd("EHLO c.test")
+        r.cmd("MAIL FROM:<x@example.com>")
+        r.cmd("RCPT TO:<alice@example.org>")
+        r.send(b"BDAT 12\r\nSubject: b\r\n")
+        self.assertTrue(r.reply().startswith(b"250 2.0.0 12 octets"))
+        for command in ("EHLO c.test", "HELO c.test", "HELP", "VRFY alice@example.org",
+                        "MAIL FROM:<y@example.com>", "RCPT TO:<carol@example.net>", "DATA"):
+            got = r.cmd(command)
+            self.assertTrue(got.startswith(b"503 5.5.1"), (command, got))
+        self.assertTrue(r.cmd("NOOP").startswith(b"250"))
+        r.send(b"BDAT 9 LAST\r\n\r\n.body\r\n")
+        done = r.reply()
+        qid = QUEUED.search(done).group(1).decode()
+        self.assertEqual(self.queued(qid), b"Subject: b\r\n\r\n.body\r\n")
+        # and RSET drops an open one
+        r.cmd("MAIL FROM:<x@example.com>")
+        r.cmd("RCPT TO:<alice@example.org>")
+        r.send(b"BDAT 3\r\nabc")
+        self.assertTrue(r.reply().startswith(b"250"))
+        self.assertTrue(r.cmd("RSET").startswith(b"250"))
+        self.assertTrue(r.cmd("MAIL FROM:<x@example.com>").startswith(b"250"))
+
     # ---- submission ----
 
     def test_submission_requires_starttls_then_auth(self):
