@@ -160,6 +160,10 @@ const struct smtp_reply *smtp_reply_parse_error(enum smtp_parse_result result)
     return &parse_replies[result];
 }
 
+/* The client may try again later, whether writing, beginning or
+ * committing the message failed. */
+#define CANNOT_QUEUE "Cannot queue the message now, try again later"
+
 /* The reply that refuses a message, for each verdict of the DATA/BDAT reader
  * (content policy included), in one place for both commands. */
 static const struct smtp_reply data_replies[] = {
@@ -167,8 +171,7 @@ static const struct smtp_reply data_replies[] = {
     [SMTP_DATA_TOO_BIG] = {552, SMTP_ESC_MESSAGE_TOO_BIG, "Message size exceeds fixed maximum"},
     /* RFC 5321 4.5.3.1.10 "500 Line too long" */
     [SMTP_DATA_LINE_TOO_LONG] = {500, SMTP_ESC_SYNTAX_ERROR, "Line too long in message text"},
-    [SMTP_DATA_WRITE_FAILED] = {451, SMTP_ESC_SYSTEM_OTHER,
-                                "Cannot queue the message now, try again later"},
+    [SMTP_DATA_WRITE_FAILED] = {451, SMTP_ESC_SYSTEM_OTHER, CANNOT_QUEUE},
     [SMTP_DATA_NUL] = {550, SMTP_ESC_MEDIA_OTHER, "message contains NUL characters"},
     /* X.3.4 as for the message size: a limit of this system, not a fault of
      * the content's form (RFC 3463 3.4) */
@@ -184,6 +187,18 @@ const struct smtp_reply *smtp_reply_data_error(enum smtp_data_verdict verdict)
         data_replies[verdict].code == 0)
         return NULL;
     return &data_replies[verdict];
+}
+
+static const struct smtp_reply tempfail_replies[] = {
+    [SMTP_TEMPFAIL_QUEUE] = {451, SMTP_ESC_SYSTEM_OTHER, CANNOT_QUEUE},
+    [SMTP_TEMPFAIL_MEMORY] = {451, SMTP_ESC_SYSTEM_OTHER, "Out of memory"},
+};
+
+const struct smtp_reply *smtp_reply_tempfail(enum smtp_tempfail failure)
+{
+    if ((size_t)failure >= sizeof(tempfail_replies) / sizeof(tempfail_replies[0]))
+        return &tempfail_replies[SMTP_TEMPFAIL_QUEUE];
+    return &tempfail_replies[failure];
 }
 
 /* RFC 3463 3.4 X.3.1 "Mail system full"; the text is RFC 5321's for 452. */

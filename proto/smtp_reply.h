@@ -104,6 +104,17 @@ const struct smtp_reply *smtp_reply_parse_error(enum smtp_parse_result result);
  * The constant struct lives forever. */
 const struct smtp_reply *smtp_reply_data_error(enum smtp_data_verdict verdict);
 
+/* Temporary failures of the mail transaction on our side (RFC 5321 4.2.2:
+ * 451 "local error in processing"). */
+enum smtp_tempfail {
+    SMTP_TEMPFAIL_QUEUE,  /* the spool refused to begin or commit the message */
+    SMTP_TEMPFAIL_MEMORY, /* out of memory */
+};
+
+/* smtp_reply_tempfail - the 451 4.3.0 for a local failure; the constant
+ * struct lives forever. */
+const struct smtp_reply *smtp_reply_tempfail(enum smtp_tempfail failure);
+
 /* What the spool's file system allows (queue.min_free, issue 10 section 7). */
 enum smtp_storage {
     SMTP_STORAGE_FULL,    /* free space below the reserve: 452 4.3.1 */

@@ -188,6 +188,23 @@ START_TEST(storage_replies_are_temporary)
 }
 END_TEST
 
+/* The local failures of a transaction are 451 4.3.0, and a failed DATA
+ * write says the same as a failed begin or commit. */
+START_TEST(tempfail_replies)
+{
+    char line[256], same[256];
+    const struct smtp_reply *r = smtp_reply_tempfail(SMTP_TEMPFAIL_QUEUE);
+    ck_assert_int_gt(smtp_reply_format(line, sizeof line, r->code, r->esc, r->text), 0);
+    ck_assert_str_eq(line, "451 4.3.0 Cannot queue the message now, try again later\r\n");
+    r = smtp_reply_data_error(SMTP_DATA_WRITE_FAILED);
+    ck_assert_int_gt(smtp_reply_format(same, sizeof same, r->code, r->esc, r->text), 0);
+    ck_assert_str_eq(line, same);
+    r = smtp_reply_tempfail(SMTP_TEMPFAIL_MEMORY);
+    ck_assert_int_gt(smtp_reply_format(line, sizeof line, r->code, r->esc, r->text), 0);
+    ck_assert_str_eq(line, "451 4.3.0 Out of memory\r\n");
+}
+END_TEST
+
 static Suite *smtp_reply_suite(void)
 {
     Suite *s = suite_create("smtp_reply");
@@ -203,6 +220,7 @@ static Suite *smtp_reply_suite(void)
     tcase_add_test(tc, parse_failures_map_to_their_replies);
     tcase_add_test(tc, data_verdicts_map_to_their_replies);
     tcase_add_test(tc, storage_replies_are_temporary);
+    tcase_add_test(tc, tempfail_replies);
     suite_add_tcase(s, tc);
     return s;
 }
