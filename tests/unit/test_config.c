@@ -1,4 +1,4 @@
-/* tests/unit/test_config.c - conf/config.c: defaults, every section,
+/* tests/unit/test_config.c - conf/: defaults, every section,
  * listen and CIDR parsing, the password file, config_print's round trip, and
  * each class of error with its FILE:LINE and setting path. */
 #include "conf/conf.h"

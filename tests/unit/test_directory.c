@@ -1,4 +1,4 @@
-/* tests/unit/test_directory.c - directory_options_from_config (auth/directory.c):
+/* tests/unit/test_directory.c - directory_options_from_config (auth/directory_options.c):
  * every ldap.* and domains.relay setting of dirmail.conf reaches the
  * directory client, and conf's list of override names is dir_profile's. */
 #include "config.h"

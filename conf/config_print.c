@@ -1,0 +1,247 @@
+/* conf/config_print.c - config_print: the effective configuration, every
+ * setting with its default filled in, written in dirmail.conf syntax for
+ * dirmaild --check-config; the bind password shows as "<hidden>". */
+#include "config.h"
+
+#include "conf/config_internal.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+/* print_quoted - a libconfig string literal: \\ \" \n \r \t \f and \xNN
+ * for other control bytes, so that any stored value reads back the same. */
+static void print_quoted(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        switch (c) {
+        case '"':
+            fputs("\\\"", out);
+            break;
+        case '\\':
+            fputs("\\\\", out);
+            break;
+        case '\n':
+            fputs("\\n", out);
+            break;
+        case '\r':
+            fputs("\\r", out);
+            break;
+        case '\t':
+            fputs("\\t", out);
+            break;
+        case '\f':
+            fputs("\\f", out);
+            break;
+        default:
+            if (c < 0x20 || c == 0x7f)
+                fprintf(out, "\\x%02x", c);
+            else
+                fputc(c, out);
+        }
+    }
+    fputc('"', out);
+}
+
+static void print_str(FILE *out, const char *indent, const char *name, const char *value,
+                      const char *unset_note)
+{
+    if (value == NULL) {
+        fprintf(out, "%s# %s: not set (%s)\n", indent, name, unset_note);
+        return;
+    }
+    fprintf(out, "%s%s = ", indent, name);
+    print_quoted(out, value);
+    fputs(";\n", out);
+}
+
+static void print_list(FILE *out, const char *indent, const char *name, char *const *values,
+                       size_t count)
+{
+    fprintf(out, "%s%s = [", indent, name);
+    for (size_t i = 0; i < count; i++) {
+        fputs(i > 0 ? ", " : " ", out);
+        print_quoted(out, values[i]);
+    }
+    fputs(count > 0 ? " ];\n" : "];\n", out);
+}
+
+static void print_uint(FILE *out, const char *indent, const char *name, unsigned long long v)
+{
+    /* libconfig reads a plain integer as 32 bits; larger values need the L suffix. */
+    fprintf(out, "%s%s = %llu%s;\n", indent, name, v, v > INT_MAX ? "L" : "");
+}
+
+static void print_bool(FILE *out, const char *indent, const char *name, bool v)
+{
+    fprintf(out, "%s%s = %s;\n", indent, name, v ? "true" : "false");
+}
+
+/* print_relay - plain strings while no relay domain has a next hop, so the
+ * common case prints as it is usually written. */
+static void print_relay(FILE *out, const char *indent, const struct config_domains *d)
+{
+    bool hops = false;
+    for (size_t i = 0; i < d->relay_count && d->relay_next_hop != NULL; i++)
+        hops = hops || d->relay_next_hop[i] != NULL;
+    if (!hops) {
+        print_list(out, indent, "relay", d->relay, d->relay_count);
+        return;
+    }
+    fprintf(out, "%srelay = (", indent);
+    for (size_t i = 0; i < d->relay_count; i++) {
+        fputs(i > 0 ? ", " : " ", out);
+        if (d->relay_next_hop[i] == NULL) {
+            print_quoted(out, d->relay[i]);
+            continue;
+        }
+        fputs("{ domain = ", out);
+        print_quoted(out, d->relay[i]);
+        fputs("; next_hop = ", out);
+        print_quoted(out, d->relay_next_hop[i]);
+        fputs("; }", out);
+    }
+    fputs(" );\n", out);
+}
+
+void config_print(const struct config *conf, FILE *out)
+{
+    const char *in = "  ";
+    const struct config_server *sv = &conf->server;
+    fputs("# dirmail effective configuration: every setting, defaults included.\n", out);
+    fputs("server = {\n", out);
+    print_str(out, in, "hostname", sv->hostname, "");
+    print_str(out, in, "user", sv->user, "");
+    print_str(out, in, "group", sv->group, "");
+    print_str(out, in, "pid_file", sv->pid_file, "");
+    print_str(out, in, "state_dir", sv->state_dir, "");
+    print_str(out, in, "log", conf_log_target_names[sv->log_target], "");
+    print_str(out, in, "log_level", conf_log_level_names[sv->log_level], "");
+    print_uint(out, in, "workers", sv->workers);
+    print_uint(out, in, "shutdown_grace", sv->shutdown_grace);
+    fputs("};\n\nldap = {\n", out);
+    const struct config_ldap *l = &conf->ldap;
+    print_list(out, in, "uris", l->uris, l->uri_count);
+    print_str(out, in, "bind_dn", l->bind_dn, "anonymous bind");
+    if (l->bind_password_file != NULL)
+        print_str(out, in, "bind_password_file", l->bind_password_file, "");
+    else
+        print_str(out, in, "bind_password", l->bind_password != NULL ? "<hidden>" : NULL,
+                  "no password");
+    print_str(out, in, "base", l->base, "");
+    print_str(out, in, "profile", l->profile, "");
+    print_uint(out, in, "connect_timeout", l->connect_timeout);
+    print_uint(out, in, "timeout", l->timeout);
+    print_uint(out, in, "pool_size", l->pool_size);
+    print_str(out, in, "starttls", conf_starttls_names[l->starttls], "");
+    print_str(out, in, "ca_file", l->ca_file, "the system's trusted CAs");
+    print_bool(out, in, "verify_cert", l->verify_cert);
+    print_str(out, in, "subaddress_delimiter", l->subaddress_delimiter, "");
+    print_bool(out, in, "case_sensitive_local_part", l->case_sensitive_local_part);
+    print_str(out, in, "disabled_policy", conf_disabled_policy_names[l->disabled_policy], "");
+    print_uint(out, in, "group_max_depth", l->group_max_depth);
+    print_uint(out, in, "group_max_members", l->group_max_members);
+    print_uint(out, in, "auth_pool_size", l->auth_pool_size);
+    print_uint(out, in, "pool_wait", l->pool_wait);
+    print_uint(out, in, "failback_interval", l->failback_interval);
+    print_uint(out, in, "domain_cache_ttl", l->domain_cache_ttl);
+    const char *profiles = "the profile's";
+    fputs("  attributes = {\n", out);
+    for (size_t i = 0; i < CONFIG_LDAP_ATTRIBUTE_COUNT; i++)
+        print_str(out, "    ", config_ldap_attribute_names[i], l->attributes[i], profiles);
+    fputs("  };\n  filters = {\n", out);
+    for (size_t i = 0; i < CONFIG_LDAP_FILTER_COUNT; i++)
+        print_str(out, "    ", config_ldap_filter_names[i], l->filters[i], profiles);
+    fputs("  };\n", out);
+    print_str(out, in, "group_classes", l->group_classes, profiles);
+    print_str(out, in, "catchall", l->catchall, profiles);
+    print_str(out, in, "status_style", l->status_style, profiles);
+    print_str(out, in, "keep_style", l->keep_style, profiles);
+    if (l->proxy_addresses < 0)
+        fprintf(out, "%s# proxy_addresses: not set (%s)\n", in, profiles);
+    else
+        print_bool(out, in, "proxy_addresses", l->proxy_addresses > 0);
+    fputs("};\n\ntls = {\n", out);
+    const struct config_tls *t = &conf->tls;
+    print_str(out, in, "cert_file", t->cert_file, "no TLS services, no STARTTLS");
+    print_str(out, in, "key_file", t->key_file, "no TLS services, no STARTTLS");
+    print_str(out, in, "ca_file", t->ca_file, "no client certificates");
+    print_str(out, in, "min_protocol", t->min_protocol, "");
+    print_str(out, in, "ciphers", t->ciphers, "OpenSSL's default");
+    fputs("};\n\nservices = (\n", out);
+    for (size_t i = 0; i < conf->service_count; i++) {
+        const struct config_service *svc = &conf->services[i];
+        const char *in2 = "    ";
+        fputs("  {\n", out);
+        print_str(out, in2, "type", conf_service_type_names[svc->type], "");
+        print_str(out, in2, "name", svc->name, "");
+        fprintf(out, "%slisten = [", in2);
+        for (size_t k = 0; k < svc->listen_count; k++) {
+            const struct config_listen *li = &svc->listen[k];
+            bool v6 = strchr(li->host, ':') != NULL;
+            fprintf(out, "%s\"%s%s%s:%u\"", k > 0 ? ", " : " ", v6 ? "[" : "", li->host,
+                    v6 ? "]" : "", li->port);
+        }
+        fputs(" ];\n", out);
+        print_uint(out, in2, "max_connections", svc->max_connections);
+        print_uint(out, in2, "max_connections_per_ip", svc->max_connections_per_ip);
+        print_uint(out, in2, "idle_timeout", svc->idle_timeout);
+        print_uint(out, in2, "session_timeout", svc->session_timeout);
+        print_uint(out, in2, "data_timeout", svc->data_timeout);
+        print_uint(out, in2, "data_min_rate", svc->data_min_rate);
+        print_uint(out, in2, "data_rate_window", svc->data_rate_window);
+        print_uint(out, in2, "overload_threshold", svc->overload_threshold);
+        print_uint(out, in2, "overload_idle_timeout", svc->overload_idle_timeout);
+        print_uint(out, in2, "overload_data_timeout", svc->overload_data_timeout);
+        print_bool(out, in2, "forbid_unauth_pipelining", svc->forbid_unauth_pipelining);
+        fputs(i + 1 < conf->service_count ? "  },\n" : "  }\n", out);
+    }
+    fputs(");\n\ndomains = {\n", out);
+    print_list(out, in, "local", conf->domains.local, conf->domains.local_count);
+    print_relay(out, in, &conf->domains);
+    print_bool(out, in, "from_directory", conf->domains.from_directory);
+    fputs("};\n\nrelay = {\n", out);
+    print_list(out, in, "trusted_networks", conf->relay.trusted_networks,
+               conf->relay.trusted_network_count);
+    fputs("};\n\nqueue = {\n", out);
+    print_uint(out, in, "max_age", conf->queue.max_age);
+    print_uint(out, in, "retry_min", conf->queue.retry_min);
+    print_uint(out, in, "retry_max", conf->queue.retry_max);
+    print_uint(out, in, "scan_interval", conf->queue.scan_interval);
+    print_uint(out, in, "delivery_threads", conf->queue.delivery_threads);
+    print_uint(out, in, "min_free", conf->queue.min_free);
+    fputs("};\n\ncache = {\n", out);
+    print_uint(out, in, "positive_ttl", conf->cache.positive_ttl);
+    print_uint(out, in, "negative_ttl", conf->cache.negative_ttl);
+    print_uint(out, in, "auth_ttl", conf->cache.auth_ttl);
+    print_uint(out, in, "stale_ttl", conf->cache.stale_ttl);
+    print_uint(out, in, "size", conf->cache.size);
+    fputs("};\n\ndelivery = {\n", out);
+    print_str(out, in, "mailbox_base", conf->delivery.mailbox_base, "");
+    print_str(out, in, "sync_method", conf_delivery_sync_names[conf->delivery.sync_method], "");
+    fputs("};\n\nlimits = {\n", out);
+    const struct config_limits *lim = &conf->limits;
+    print_uint(out, in, "line_length", lim->line_length);
+    print_uint(out, in, "text_line_length", lim->text_line_length);
+    print_uint(out, in, "message_size", lim->message_size);
+    print_uint(out, in, "recipients", lim->recipients);
+    print_uint(out, in, "errors", lim->errors);
+    print_uint(out, in, "max_connections", lim->max_connections);
+    print_uint(out, in, "pregreet_wait", lim->pregreet_wait);
+    print_uint(out, in, "pregreet_pass_ttl", lim->pregreet_pass_ttl);
+    print_uint(out, in, "auth_failures", lim->auth_failures);
+    print_uint(out, in, "auth_failure_window", lim->auth_failure_window);
+    print_str(out, in, "message_nul", conf_message_nul_names[lim->message_nul], "");
+    print_uint(out, in, "header_max_size", lim->header_max_size);
+    print_uint(out, in, "header_max_count", lim->header_max_count);
+    fputs("};\n\nsasl = {\n", out);
+    print_list(out, in, "mechanisms", conf->sasl.mechanisms, conf->sasl.mechanism_count);
+    print_bool(out, in, "allow_authzid", conf->sasl.allow_authzid);
+    print_bool(out, in, "plaintext_without_tls", conf->sasl.plaintext_without_tls);
+    print_bool(out, in, "sender_login_check", conf->sasl.sender_login_check);
+    print_bool(out, in, "authenticated_header", conf->sasl.authenticated_header);
+    fputs("};\n", out);
+}
