@@ -444,7 +444,7 @@ static enum smtp_parse_result parse_required_text(struct span args, unsigned opt
     return SMTP_PARSE_OK;
 }
 
-/* parse_helo - EHLO/HELO ( Domain / address-literal ): one word. */
+/* parse_helo - EHLO/HELO/LHLO ( Domain / address-literal ): one word. */
 static enum smtp_parse_result parse_helo(struct span args, unsigned opts, struct smtp_command *cmd)
 {
     if (args.len == 0)
@@ -572,27 +572,33 @@ static enum smtp_parse_result parse_auth(struct span args, unsigned opts, struct
     return SMTP_PARSE_OK;
 }
 
+/* Which protocol a verb belongs to: LMTP is SMTP with LHLO for EHLO and
+ * HELO (RFC 2033 4.1), everything else shared. */
+enum verb_dialect { BOTH, SMTP_ONLY, LMTP_ONLY };
+
 /* The verb table. Adding a command is adding a row (and a state-table row
  * in the session). */
 static const struct verb_def {
     const char *name;
     enum smtp_verb verb;
     verb_fn *parse;
+    enum verb_dialect dialect;
 } verbs[] = {
-    {"EHLO", SMTP_VERB_EHLO, parse_helo},
-    {"HELO", SMTP_VERB_HELO, parse_helo},
-    {"MAIL", SMTP_VERB_MAIL, parse_mail},
-    {"RCPT", SMTP_VERB_RCPT, parse_rcpt},
-    {"DATA", SMTP_VERB_DATA, parse_no_args},
-    {"BDAT", SMTP_VERB_BDAT, parse_bdat},
-    {"RSET", SMTP_VERB_RSET, parse_no_args},
-    {"NOOP", SMTP_VERB_NOOP, parse_optional_text},
-    {"QUIT", SMTP_VERB_QUIT, parse_no_args},
-    {"HELP", SMTP_VERB_HELP, parse_optional_text},
-    {"VRFY", SMTP_VERB_VRFY, parse_required_text},
-    {"EXPN", SMTP_VERB_EXPN, parse_required_text},
-    {"STARTTLS", SMTP_VERB_STARTTLS, parse_no_args},
-    {"AUTH", SMTP_VERB_AUTH, parse_auth},
+    {"EHLO", SMTP_VERB_EHLO, parse_helo, SMTP_ONLY},
+    {"HELO", SMTP_VERB_HELO, parse_helo, SMTP_ONLY},
+    {"LHLO", SMTP_VERB_LHLO, parse_helo, LMTP_ONLY},
+    {"MAIL", SMTP_VERB_MAIL, parse_mail, BOTH},
+    {"RCPT", SMTP_VERB_RCPT, parse_rcpt, BOTH},
+    {"DATA", SMTP_VERB_DATA, parse_no_args, BOTH},
+    {"BDAT", SMTP_VERB_BDAT, parse_bdat, BOTH},
+    {"RSET", SMTP_VERB_RSET, parse_no_args, BOTH},
+    {"NOOP", SMTP_VERB_NOOP, parse_optional_text, BOTH},
+    {"QUIT", SMTP_VERB_QUIT, parse_no_args, BOTH},
+    {"HELP", SMTP_VERB_HELP, parse_optional_text, BOTH},
+    {"VRFY", SMTP_VERB_VRFY, parse_required_text, BOTH},
+    {"EXPN", SMTP_VERB_EXPN, parse_required_text, BOTH},
+    {"STARTTLS", SMTP_VERB_STARTTLS, parse_no_args, BOTH},
+    {"AUTH", SMTP_VERB_AUTH, parse_auth, BOTH},
 };
 
 enum smtp_parse_result smtp_parse_line(const char *line, size_t len, unsigned opts,
@@ -603,8 +609,9 @@ enum smtp_parse_result smtp_parse_line(const char *line, size_t len, unsigned op
 
     memset(cmd, 0, sizeof(*cmd));
     struct span word = next_word(&s);
+    enum verb_dialect other = (opts & SMTP_PARSE_LMTP) ? SMTP_ONLY : LMTP_ONLY;
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-        if (span_eq(word, verbs[i].name)) {
+        if (verbs[i].dialect != other && span_eq(word, verbs[i].name)) {
             def = &verbs[i];
             cmd->verb = def->verb;
             break;
@@ -631,6 +638,7 @@ bool smtp_verb_ends_group(enum smtp_verb verb)
     switch (verb) {
     case SMTP_VERB_EHLO:
     case SMTP_VERB_HELO:
+    case SMTP_VERB_LHLO:
     case SMTP_VERB_DATA:
     case SMTP_VERB_NOOP:
     case SMTP_VERB_QUIT:

@@ -38,6 +38,7 @@ enum smtp_verb {
     SMTP_VERB_EXPN,
     SMTP_VERB_STARTTLS,
     SMTP_VERB_AUTH,
+    SMTP_VERB_LHLO, /* LMTP's greeting (RFC 2033 4.1); only with SMTP_PARSE_LMTP */
 };
 
 /* What a parse says; smtp_reply_parse_error() (smtp_reply.h) maps each
@@ -70,6 +71,9 @@ enum {
     SMTP_PARSE_EXT_AUTH = 1u << 5,       /* AUTH= (RFC 4954 5) */
     SMTP_PARSE_EXT_ALL = (1u << 6) - 1,
     SMTP_PARSE_TX_SMTPUTF8 = 1u << 8, /* the current MAIL had SMTPUTF8 */
+    /* The line is LMTP (RFC 2033): LHLO is a command, and EHLO and HELO
+     * are not (4.1: "the LHLO command ... replaces EHLO"); unknown (500). */
+    SMTP_PARSE_LMTP = 1u << 9,
 };
 
 enum smtp_body { SMTP_BODY_NONE = 0, SMTP_BODY_7BIT, SMTP_BODY_8BITMIME, SMTP_BODY_BINARYMIME };

@@ -494,6 +494,27 @@ START_TEST(result_names_for_logs)
 END_TEST
 
 /* RFC 2920 3.1 and its successors: which commands end a pipelined group. */
+/* RFC 2033 4.1: LMTP greets with LHLO, which replaces EHLO and HELO; the
+ * rest of the command set is SMTP's. SMTP does not know LHLO. */
+START_TEST(lhlo_only_in_lmtp)
+{
+    const unsigned lmtp = SMTP_PARSE_EXT_ALL | SMTP_PARSE_LMTP;
+
+    ck_assert_int_eq(parse_opts("LHLO mx.example", lmtp), SMTP_PARSE_OK);
+    ck_assert_int_eq(cmd.verb, SMTP_VERB_LHLO);
+    ck_assert_str_eq(cmd.arg, "mx.example");
+    ck_assert(cmd.helo_valid);
+    ck_assert_str_eq(smtp_verb_name(SMTP_VERB_LHLO), "LHLO");
+    ck_assert_int_eq(parse_opts("lhlo", lmtp), SMTP_PARSE_SYNTAX);
+    ck_assert_int_eq(parse_opts("EHLO mx.example", lmtp), SMTP_PARSE_UNKNOWN_COMMAND);
+    ck_assert_int_eq(parse_opts("HELO mx.example", lmtp), SMTP_PARSE_UNKNOWN_COMMAND);
+    ck_assert_int_eq(parse_opts("MAIL FROM:<a@b.example> SIZE=10", lmtp), SMTP_PARSE_OK);
+    ck_assert_int_eq(parse_opts("BDAT 3 LAST", lmtp), SMTP_PARSE_OK);
+    ck_assert_int_eq(parse("LHLO mx.example"), SMTP_PARSE_UNKNOWN_COMMAND);
+    ck_assert(smtp_verb_ends_group(SMTP_VERB_LHLO));
+}
+END_TEST
+
 START_TEST(verbs_that_end_a_pipelined_group)
 {
     const enum smtp_verb last[] = {SMTP_VERB_EHLO, SMTP_VERB_HELO, SMTP_VERB_DATA,
@@ -521,6 +542,7 @@ static Suite *smtp_parse_suite(void)
     tcase_add_test(tc, ehlo_takes_one_word_and_says_if_it_is_a_domain);
     tcase_add_test(tc, bdat_size_and_last);
     tcase_add_test(tc, auth_command);
+    tcase_add_test(tc, lhlo_only_in_lmtp);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("paths");
