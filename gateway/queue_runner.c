@@ -21,30 +21,35 @@
  * Turns: a thread takes up to BATCH_MAX due messages at once (they pile up
  * only under load: one that arrives while a thread is idle goes alone). It
  * routes every due recipient of each; a local delivery is only written to
- * its Maildir's tmp/ (maildir_deliver_fd_begin) and waits in w->pending.
- * Then all pending deliveries are settled together: every file fsync'd and
- * linked into new/, then every new/ fsync'd. On a journalled file system
- * the first fsync of each round commits the others' changes too, so a turn
- * of 16 messages costs a few journal commits where one message at a time
- * cost three each. Every delivery still gets its own fsyncs.
+ * its Maildir's tmp/ and waits in the thread's batch (w->batch,
+ * delivery/local_delivery.h, which owns the Maildir side: mailbox choice,
+ * the syncfs rounds, the result). Then the whole batch is settled at once:
+ * every file fsync'd and linked into new/, then every new/ fsync'd, so a
+ * turn of 16 messages costs a few journal commits where one message at a
+ * time cost three each. Every delivery still gets its own fsyncs. The
+ * runner copies what delivery needs out of the directory's answer
+ * (mailbox, quota, address) and turns each result into its record; every
+ * reply it records is a row of proto/delivery_status.h.
  *
  * Durability: results are recorded only after the deliveries they name are
  * durable. A message whose recipients are all final is removed (its spool
  * file unlinked: queue_remove_stage), and one queue_sync makes every
  * removal of the turn durable: the removal is the record. Other results
  * are appended to the message's status file in one write and fsync
- * (queue_mark_recipients). Should PENDING_MAX deliveries of one message be
- * in flight, they are settled and marked before its next recipient.
+ * (queue_mark_recipients). Should LOCAL_BATCH_MAX deliveries of one message
+ * be in flight, they are settled and marked before its next recipient.
  *
  * Exactly once: a kill between a Maildir delivery and its record leaves a
  * delivered recipient unrecorded. Its file has a stable name (the queue id
  * and the recipient's index, maildir_stable_name), so the attempt after
- * the restart finds it instead of delivering again: a link into new/ that
- * meets the name answers "already delivered", and for a message that may
- * follow such an attempt (job.check: found by the runner's first scan, or
- * after a failed mark) cur/ and new/ are looked through before writing (a
- * reader may have moved the file). The cost stays off the normal path: one
- * readdir of two folders per recipient, only after a crash.
+ * the restart finds it instead of delivering again (the local delivery
+ * request's stable_key "Q<id>R<index>" and stable_time, the arrival): a
+ * link into new/ that meets the name answers "already delivered", and for
+ * a message that may follow such an attempt (job.check: found by the
+ * runner's first scan, or after a failed mark) cur/ and new/ are looked
+ * through before writing (check_delivered: a reader may have moved the
+ * file). The cost stays off the normal path: one readdir of two folders
+ * per recipient, only after a crash.
  *
  * Expansion (FORWARD, GROUP): the target addresses become the recipients of
  * a new spool message (same sender, "Delivered-To: <the expanded address>"
@@ -62,13 +67,11 @@
 
 #include "gateway/queue_runner.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,8 +80,6 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -756,9 +757,9 @@ static void turn_mark(struct deliverer *w, struct turn *t)
 }
 
 /* turn_route - route every due recipient of t. Local deliveries only get
- * written (w->pending); should the pending list fill up in the middle of
- * this message, what is settled so far is marked so that a crash does not
- * redo more than PENDING_MAX recipients of one message. */
+ * written (w->batch); should the batch fill up in the middle of this
+ * message, what is settled so far is marked so that a crash does not redo
+ * more than LOCAL_BATCH_MAX recipients of one message. */
 static void turn_route(struct deliverer *w, struct turn *t)
 {
     struct queue_envelope *env = t->env;
