@@ -178,20 +178,19 @@ static enum maildir_result open_dir(int dir_fd, const char *name, int *fd_r, boo
                                     struct dir_syncs *syncs, char **error_r)
 {
     for (int tries = 0; tries < 3; tries++) {
-        int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd >= 0) {
+        int fd;
+        switch (maildir_path_open_at(dir_fd, name, &fd, error_r)) {
+        case MAILDIR_PATH_OK:
             if (syncs != NULL && unsynced_count > 0 && unsynced_has(fd))
                 *parent_sync_r = true;
             *fd_r = fd;
             return MAILDIR_DELIVERED;
-        }
-        if (errno == ELOOP || errno == ENOTDIR) {
-            error_set(error_r, "mailbox path component \"%s\" is a symlink or not a folder", name);
+        case MAILDIR_PATH_UNSAFE:
             return MAILDIR_PERMFAIL;
-        }
-        if (errno != ENOENT) {
-            error_set(error_r, "open %s: %s", name, strerror(errno));
+        case MAILDIR_PATH_TEMPFAIL:
             return io_result(errno);
+        case MAILDIR_PATH_MISSING:
+            break;
         }
         pthread_mutex_lock(&unsynced_lock);
         if (mkdirat(dir_fd, name, 0700) < 0) {

@@ -83,25 +83,36 @@ enum maildir_path_result maildir_path_walk(const char *base, const char *mailbox
     return MAILDIR_PATH_OK;
 }
 
+enum maildir_path_result maildir_path_open_at(int dir_fd, const char *name, int *fd_r,
+                                              char **error_r)
+{
+    int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        *fd_r = fd;
+        return MAILDIR_PATH_OK;
+    }
+    if (errno == ELOOP || errno == ENOTDIR) {
+        error_set(error_r, "mailbox path component \"%s\" is a symlink or not a folder", name);
+        return MAILDIR_PATH_UNSAFE;
+    }
+    if (errno != ENOENT) {
+        int err = errno;
+        error_set(error_r, "open %s: %s", name, strerror(err));
+        errno = err;
+        return MAILDIR_PATH_TEMPFAIL;
+    }
+    return MAILDIR_PATH_MISSING;
+}
+
 /* open_step - maildir_path_open's step; ctx points to its create flag. */
 static enum maildir_path_result open_step(void *ctx, int dir_fd, const char *name, int *fd_r,
                                           char **error_r)
 {
     const bool *create = ctx;
     for (int tries = 0; tries < 3; tries++) {
-        int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd >= 0) {
-            *fd_r = fd;
-            return MAILDIR_PATH_OK;
-        }
-        if (errno == ELOOP || errno == ENOTDIR) {
-            error_set(error_r, "mailbox path component \"%s\" is a symlink or not a folder", name);
-            return MAILDIR_PATH_UNSAFE;
-        }
-        if (errno != ENOENT) {
-            error_set(error_r, "open %s: %s", name, strerror(errno));
-            return MAILDIR_PATH_TEMPFAIL;
-        }
+        enum maildir_path_result res = maildir_path_open_at(dir_fd, name, fd_r, error_r);
+        if (res != MAILDIR_PATH_MISSING)
+            return res;
         if (!*create) {
             error_set(error_r, "mailbox path component \"%s\" does not exist", name);
             return MAILDIR_PATH_MISSING;

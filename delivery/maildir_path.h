@@ -27,6 +27,13 @@ const char *maildir_path_relative(const char *base, const char *mailbox);
  * no "/" and no control byte. */
 bool maildir_path_component_valid(const char *s, size_t len);
 
+/* maildir_path_open_at - open the folder name below dir_fd, never through a
+ * symlink: OK and *fd_r; MISSING (nothing set: the caller may create it);
+ * UNSAFE (a symlink or not a folder) or TEMPFAIL (errno kept) with
+ * *error_r. */
+enum maildir_path_result maildir_path_open_at(int dir_fd, const char *name, int *fd_r,
+                                              char **error_r);
+
 /* maildir_path_step_fn - open (or create) the folder name below dir_fd for
  * the walk, never through a symlink: OK and *fd_r, or another result and
  * *error_r. */

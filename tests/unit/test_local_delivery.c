@@ -7,6 +7,7 @@
 #include "delivery/local_delivery.h"
 #include "proto/delivery_status.h"
 #include "tap_main.h"
+#include "temp_dir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -22,23 +23,12 @@ static char base[256];
 
 static void setup(void)
 {
-    const char *tmp = getenv("TMPDIR");
-
-    snprintf(base, sizeof base, "%s/test_local_delivery.XXXXXX", tmp != NULL ? tmp : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(base));
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    temp_dir_make(base, sizeof base, "test_local_delivery");
 }
 
 static void teardown(void)
 {
-    nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    temp_dir_remove(base);
 }
 
 static char *path_of(const char *rel)
@@ -48,20 +38,10 @@ static char *path_of(const char *rel)
     return buf;
 }
 
-/* count_dir - entries of a folder (not . and ..), -1 when it does not exist. */
+/* count_dir - entries of base/rel, -1 when it does not exist. */
 static int count_dir(const char *rel)
 {
-    DIR *dir = opendir(path_of(rel));
-    struct dirent *de;
-    int n = 0;
-
-    if (dir == NULL)
-        return -1;
-    while ((de = readdir(dir)) != NULL)
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-            n++;
-    closedir(dir);
-    return n;
+    return temp_dir_count(path_of(rel));
 }
 
 static const char message[] = "Subject: hi\r\n\r\nbody\r\n";
