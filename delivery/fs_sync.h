@@ -1,7 +1,8 @@
 /* delivery/fs_sync.h - whether one syncfs(2) makes everything written to a
  * file system durable (it journals its metadata), and the syncfs itself.
- * The queue runner uses them to settle a turn of Maildir deliveries with one
- * journal commit and cache flush instead of one per file and folder. */
+ * Local delivery (local_delivery.h) uses them to settle a batch of Maildir
+ * deliveries with one journal commit and cache flush instead of one per
+ * file and folder. */
 #ifndef DIRMAIL_DELIVERY_FS_SYNC_H
 #define DIRMAIL_DELIVERY_FS_SYNC_H
 

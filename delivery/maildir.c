@@ -4,6 +4,7 @@
 
 #include "delivery/maildir.h"
 #include "delivery/maildir_name.h"
+#include "delivery/maildir_path.h"
 #include "delivery/maildir_quota.h"
 #include "lib/error.h"
 #include "lib/header.h"
@@ -133,22 +134,6 @@ bool maildir_result_permanent(enum maildir_result result, const struct maildir_t
            (result == MAILDIR_QUOTA_EXCEEDED && target != NULL && target->quota_permanent);
 }
 
-/* valid_component - a path component we are willing to create or open below
- * base: not empty, ".", ".." or too long, no control bytes. */
-static bool valid_component(const char *s, size_t len)
-{
-    if (len == 0 || len > NAME_MAX)
-        return false;
-    if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f || c == '/')
-            return false;
-    }
-    return true;
-}
-
 /* unsynced_has - whether the folder open at fd is in unsynced[]. */
 static bool unsynced_has(int fd)
 {
@@ -193,20 +178,19 @@ static enum maildir_result open_dir(int dir_fd, const char *name, int *fd_r, boo
                                     struct dir_syncs *syncs, char **error_r)
 {
     for (int tries = 0; tries < 3; tries++) {
-        int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd >= 0) {
+        int fd;
+        switch (maildir_path_open_at(dir_fd, name, &fd, error_r)) {
+        case MAILDIR_PATH_OK:
             if (syncs != NULL && unsynced_count > 0 && unsynced_has(fd))
                 *parent_sync_r = true;
             *fd_r = fd;
             return MAILDIR_DELIVERED;
-        }
-        if (errno == ELOOP || errno == ENOTDIR) {
-            error_set(error_r, "mailbox path component \"%s\" is a symlink or not a folder", name);
+        case MAILDIR_PATH_UNSAFE:
             return MAILDIR_PERMFAIL;
-        }
-        if (errno != ENOENT) {
-            error_set(error_r, "open %s: %s", name, strerror(errno));
+        case MAILDIR_PATH_TEMPFAIL:
             return io_result(errno);
+        case MAILDIR_PATH_MISSING:
+            break;
         }
         pthread_mutex_lock(&unsynced_lock);
         if (mkdirat(dir_fd, name, 0700) < 0) {
@@ -312,74 +296,49 @@ static void close_syncs(struct dir_syncs *syncs)
     }
 }
 
-/* relative_mailbox - the mailbox path below base, or NULL (PERMFAIL) when an
- * absolute path lies outside base. */
-static const char *relative_mailbox(const char *base, const char *mailbox)
-{
-    size_t base_len = strlen(base);
+/* The writer's walk to the mailbox (maildir_path_walk): its folders are
+ * created as needed, their parents' fsyncs deferred (defer_sync). */
+struct mailbox_walk {
+    struct dir_syncs *syncs;
+    enum maildir_result res; /* the step's own failure */
+};
 
-    if (mailbox[0] != '/')
-        return mailbox;
-    while (base_len > 1 && base[base_len - 1] == '/')
-        base_len--;
-    if (strncmp(mailbox, base, base_len) != 0 || mailbox[base_len] != '/')
-        return NULL;
-    return mailbox + base_len + 1;
+static enum maildir_path_result mailbox_step(void *ctx, int dir_fd, const char *name, int *fd_r,
+                                             char **error_r)
+{
+    struct mailbox_walk *walk = ctx;
+    bool created = false;
+    int next = -1;
+    enum maildir_result res = open_dir(dir_fd, name, &next, &created, walk->syncs, error_r);
+
+    if (res == MAILDIR_DELIVERED && created)
+        res = defer_sync(walk->syncs, dir_fd, name, error_r);
+    if (res != MAILDIR_DELIVERED) {
+        if (next >= 0)
+            close(next);
+        walk->res = res;
+        return res == MAILDIR_PERMFAIL ? MAILDIR_PATH_UNSAFE : MAILDIR_PATH_TEMPFAIL;
+    }
+    *fd_r = next;
+    return MAILDIR_PATH_OK;
 }
 
-/* open_mailbox - walk the untrusted mailbox path below base one component at a
- * time with openat(O_NOFOLLOW), creating what is missing: nothing the
- * directory says can make us open or create anything outside base. */
+/* open_mailbox - walk the untrusted mailbox path below base, creating what
+ * is missing (maildir_path.h: nothing the directory says can make us open
+ * or create anything outside base). */
 static enum maildir_result open_mailbox(const char *base, const char *mailbox, int *fd_r,
                                         struct dir_syncs *syncs, char **error_r)
 {
-    const char *rel, *p;
-    int fd;
-    enum maildir_result res;
+    struct mailbox_walk walk = {syncs, MAILDIR_DELIVERED};
 
-    rel = relative_mailbox(base, mailbox);
-    if (rel == NULL || *rel == '\0' || *rel == '/') {
-        error_set(error_r, "mailbox path is not below the mailbox base");
-        return MAILDIR_PERMFAIL;
+    switch (maildir_path_walk(base, mailbox, mailbox_step, &walk, fd_r, error_r)) {
+    case MAILDIR_PATH_OK:
+        return MAILDIR_DELIVERED;
+    case MAILDIR_PATH_UNSAFE:
+        return walk.res != MAILDIR_DELIVERED ? walk.res : MAILDIR_PERMFAIL;
+    default:
+        return walk.res != MAILDIR_DELIVERED ? walk.res : MAILDIR_TEMPFAIL;
     }
-    fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        error_set(error_r, "open mailbox base %s: %s", base, strerror(errno));
-        return MAILDIR_TEMPFAIL; /* a configuration or mount problem, not the recipient's */
-    }
-    for (p = rel; *p != '\0';) {
-        const char *slash = strchr(p, '/');
-        size_t len = slash != NULL ? (size_t)(slash - p) : strlen(p);
-        char comp[NAME_MAX + 1];
-        bool created = false;
-        int next = -1;
-
-        if (!valid_component(p, len)) {
-            close(fd);
-            error_set(error_r, "mailbox path has an invalid component");
-            return MAILDIR_PERMFAIL;
-        }
-        memcpy(comp, p, len);
-        comp[len] = '\0';
-        res = open_dir(fd, comp, &next, &created, syncs, error_r);
-        if (res == MAILDIR_DELIVERED && created)
-            res = defer_sync(syncs, fd, comp, error_r);
-        close(fd);
-        if (res != MAILDIR_DELIVERED) {
-            if (next >= 0)
-                close(next);
-            return res;
-        }
-        fd = next;
-        p += len;
-        if (*p == '/') {
-            p++;
-            if (*p == '\0')
-                break; /* one trailing slash */
-        }
-    }
-    *fd_r = fd;
-    return MAILDIR_DELIVERED;
 }
 
 /* open_subdirs - open new/ and tmp/ of the Maildir at box_fd (either output
@@ -831,7 +790,7 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
     res = open_mailbox(target->base, target->mailbox, &d->root_fd, &d->syncs, error_r);
     if (res != MAILDIR_DELIVERED)
         goto fail;
-    rel = relative_mailbox(target->base, target->mailbox);
+    rel = maildir_path_relative(target->base, target->mailbox);
     if (target->folder != NULL && target->folder[0] != '\0') {
         res = open_folder(d, target->folder, error_r);
         n = asprintf(&d->rel_box, "%s%s.%s", rel, rel[strlen(rel) - 1] == '/' ? "" : "/",

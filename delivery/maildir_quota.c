@@ -46,13 +46,13 @@ bool maildir_quota_exceeded(const struct maildir_quota_limit *limit,
     return false;
 }
 
-/* sum_messages - add the messages of dir_fd/sub (new or cur) to the usage. */
-static int sum_messages(int dir_fd, const char *sub, struct maildir_quota_usage *usage,
-                        char **error_r)
+int maildir_quota_scan(int maildir_fd, const char *sub, maildir_quota_scan_fn *fn, void *ctx,
+                       char **error_r)
 {
-    int fd = openat(dir_fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = openat(maildir_fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     DIR *dir;
     struct dirent *de;
+    int stop = 0;
 
     if (fd < 0) {
         if (errno == ENOENT)
@@ -66,7 +66,7 @@ static int sum_messages(int dir_fd, const char *sub, struct maildir_quota_usage 
         close(fd);
         return -1;
     }
-    while ((errno = 0, de = readdir(dir)) != NULL) {
+    while (stop == 0 && (errno = 0, de = readdir(dir)) != NULL) {
         int64_t size;
         struct stat st;
 
@@ -80,24 +80,34 @@ static int sum_messages(int dir_fd, const char *sub, struct maildir_quota_usage 
                 continue;
             size = st.st_size;
         }
-        usage->bytes += size;
-        usage->messages++;
+        stop = fn(ctx, de->d_name, size);
     }
-    if (errno != 0) {
+    if (stop == 0 && errno != 0) {
         error_set(error_r, "readdir %s: %s", sub, strerror(errno));
         closedir(dir);
         return -1;
     }
     closedir(dir);
+    return stop;
+}
+
+/* count_message - maildir_quota_scan's callback for the usage. */
+static int count_message(void *ctx, const char *name, int64_t size)
+{
+    struct maildir_quota_usage *usage = ctx;
+
+    (void)name;
+    usage->bytes += size;
+    usage->messages++;
     return 0;
 }
 
 /* sum_maildir - add new/ and cur/ of the Maildir at fd. */
 static int sum_maildir(int fd, struct maildir_quota_usage *usage, char **error_r)
 {
-    if (sum_messages(fd, "new", usage, error_r) < 0)
+    if (maildir_quota_scan(fd, "new", count_message, usage, error_r) < 0)
         return -1;
-    return sum_messages(fd, "cur", usage, error_r);
+    return maildir_quota_scan(fd, "cur", count_message, usage, error_r);
 }
 
 /* recalculate - scan the whole Maildir and replace maildirsize with the quota

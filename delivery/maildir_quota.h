@@ -35,6 +35,20 @@ struct maildir_quota_usage {
 int maildir_quota_read(int root_fd, const struct maildir_quota_limit *limit, const char *hostname,
                        bool recalc, struct maildir_quota_usage *usage_r, char **error_r);
 
+/* maildir_quota_scan_fn - one message file: its name and size. Nonzero
+ * stops the scan. */
+typedef int maildir_quota_scan_fn(void *ctx, const char *name, int64_t size);
+
+/* maildir_quota_scan - fn for every message file in sub ("new" or "cur") of
+ * the Maildir (or Maildir++ folder) open at maildir_fd, in readdir order:
+ * names starting with "." are skipped; the size is the name's ",S="
+ * (maildir_name_size), or without one the file's (lstat: what is not a
+ * regular file, or is gone meanwhile, is skipped). A missing sub is empty.
+ * 0, -1 with *error_r (malloc'd) on an I/O error, or fn's nonzero value.
+ * The quota recalculation counts with it; readers list with it. */
+int maildir_quota_scan(int maildir_fd, const char *sub, maildir_quota_scan_fn *fn, void *ctx,
+                       char **error_r);
+
 /* maildir_quota_exceeded - whether adding bytes and messages to usage goes
  * over limit. */
 bool maildir_quota_exceeded(const struct maildir_quota_limit *limit,

@@ -21,30 +21,35 @@
  * Turns: a thread takes up to BATCH_MAX due messages at once (they pile up
  * only under load: one that arrives while a thread is idle goes alone). It
  * routes every due recipient of each; a local delivery is only written to
- * its Maildir's tmp/ (maildir_deliver_fd_begin) and waits in w->pending.
- * Then all pending deliveries are settled together: every file fsync'd and
- * linked into new/, then every new/ fsync'd. On a journalled file system
- * the first fsync of each round commits the others' changes too, so a turn
- * of 16 messages costs a few journal commits where one message at a time
- * cost three each. Every delivery still gets its own fsyncs.
+ * its Maildir's tmp/ and waits in the thread's batch (w->batch,
+ * delivery/local_delivery.h, which owns the Maildir side: mailbox choice,
+ * the syncfs rounds, the result). Then the whole batch is settled at once:
+ * every file fsync'd and linked into new/, then every new/ fsync'd, so a
+ * turn of 16 messages costs a few journal commits where one message at a
+ * time cost three each. Every delivery still gets its own fsyncs. The
+ * runner copies what delivery needs out of the directory's answer
+ * (mailbox, quota, address) and turns each result into its record; every
+ * reply it records is a row of proto/delivery_status.h.
  *
  * Durability: results are recorded only after the deliveries they name are
  * durable. A message whose recipients are all final is removed (its spool
  * file unlinked: queue_remove_stage), and one queue_sync makes every
  * removal of the turn durable: the removal is the record. Other results
  * are appended to the message's status file in one write and fsync
- * (queue_mark_recipients). Should PENDING_MAX deliveries of one message be
- * in flight, they are settled and marked before its next recipient.
+ * (queue_mark_recipients). Should LOCAL_BATCH_MAX deliveries of one message
+ * be in flight, they are settled and marked before its next recipient.
  *
  * Exactly once: a kill between a Maildir delivery and its record leaves a
  * delivered recipient unrecorded. Its file has a stable name (the queue id
  * and the recipient's index, maildir_stable_name), so the attempt after
- * the restart finds it instead of delivering again: a link into new/ that
- * meets the name answers "already delivered", and for a message that may
- * follow such an attempt (job.check: found by the runner's first scan, or
- * after a failed mark) cur/ and new/ are looked through before writing (a
- * reader may have moved the file). The cost stays off the normal path: one
- * readdir of two folders per recipient, only after a crash.
+ * the restart finds it instead of delivering again (the local delivery
+ * request's stable_key "Q<id>R<index>" and stable_time, the arrival): a
+ * link into new/ that meets the name answers "already delivered", and for
+ * a message that may follow such an attempt (job.check: found by the
+ * runner's first scan, or after a failed mark) cur/ and new/ are looked
+ * through before writing (check_delivered: a reader may have moved the
+ * file). The cost stays off the normal path: one readdir of two folders
+ * per recipient, only after a crash.
  *
  * Expansion (FORWARD, GROUP): the target addresses become the recipients of
  * a new spool message (same sender, "Delivered-To: <the expanded address>"
@@ -62,13 +67,11 @@
 
 #include "gateway/queue_runner.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,14 +80,12 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "auth/auth_client.h"
-#include "delivery/fs_sync.h"
-#include "delivery/maildir.h"
+#include "delivery/local_delivery.h"
+#include "proto/delivery_status.h"
 #include "queue/queue.h"
 #include "gateway/worker.h"
 #include "lib/event.h"
@@ -106,9 +107,6 @@
 /* Messages handed to a delivery thread at once: under load they queue up
  * while the threads work, and one turn on several shares its fsyncs. */
 #define BATCH_MAX 16
-/* Maildir deliveries a thread holds written but not yet durable (each
- * keeps about five descriptors open). */
-#define PENDING_MAX 16
 
 struct job {
     char id[QUEUE_ID_SIZE];
@@ -135,20 +133,8 @@ struct runner;
 struct outcome {
     enum queue_rcpt_state state; /* PENDING while its Maildir delivery is in flight */
     time_t when;                 /* DEFERRED: the next retry */
-    char reply[512];             /* DEFERRED/FAILED: enhanced status code and text */
-};
-
-/* A Maildir delivery written to tmp/ and waiting for the thread's next
- * settle (link, fsyncs) before its outcome is known. */
-struct pending {
-    struct maildir_delivery *delivery;
-    struct maildir_target target; /* the delivery points into it */
-    char key[48];                 /* target.stable_key: queue id, recipient index */
-    dev_t dev;                    /* its file system, for the syncfs rounds */
-    bool synced;                  /* this syncfs round covered it */
-    char *mailbox;                /* target.mailbox, owned */
-    const char *id, *rcpt;        /* for the log; live as long as the turn */
-    struct outcome *o;            /* where the result goes */
+    char reply[DELIVERY_STATUS_TEXT_MAX]; /* DEFERRED/FAILED: enhanced status code and text */
+    struct local_result local;            /* a local delivery's, until copied above */
 };
 
 /* One message in a thread's turn. */
@@ -180,8 +166,8 @@ struct deliverer {
     bool check[BATCH_MAX]; /* job.check of each */
     struct result res[BATCH_MAX];
     struct result *cur; /* thread only: the result of the message being routed */
-    struct pending pending[PENDING_MAX];
-    size_t pending_count;
+    struct local_delivery_config local;
+    struct local_batch *batch; /* the local deliveries of the turn */
 };
 
 struct runner {
@@ -201,13 +187,6 @@ struct runner {
     size_t job_count, job_alloc, gone_count, cursor;
     struct deliverer *workers;
     size_t worker_count, in_flight;
-    /* delivery.sync_method "auto": what each mailbox file system got */
-    pthread_mutex_t fs_lock;
-    struct fs_choice {
-        dev_t dev;
-        bool syncfs;
-    } fs_choices[32];
-    size_t fs_choice_count;
     pthread_mutex_t mutex;
     bool quit; /* under mutex: delivery threads exit */
     bool stopping;
@@ -216,17 +195,20 @@ struct runner {
     time_t last_cleanup;
 };
 
-static void outcome_set(struct outcome *o, enum queue_rcpt_state state, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void outcome_set(struct outcome *o, enum queue_rcpt_state state, const char *fmt, ...)
+/* outcome_status - o DEFERRED or FAILED (the status's class) with status
+ * and arg (proto/delivery_status.h). */
+static void outcome_status(struct outcome *o, enum delivery_status status, const char *arg)
 {
-    va_list ap;
-    o->state = state;
-    va_start(ap, fmt);
-    int n = vsnprintf(o->reply, sizeof o->reply, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        o->reply[0] = '\0';
+    o->state = delivery_status_permanent(status) ? QUEUE_RCPT_FAILED : QUEUE_RCPT_DEFERRED;
+    delivery_status_format(o->reply, sizeof o->reply, status, arg);
+}
+
+/* awaiting_transport - o deferred for the outbound client: "(<what><name>)". */
+static void awaiting_transport(struct outcome *o, const char *what, const char *name)
+{
+    char text[DELIVERY_STATUS_TEXT_MAX];
+    snprintf(text, sizeof text, "%s%s", what, name);
+    outcome_status(o, DELIVERY_STATUS_AWAITING_TRANSPORT, text);
 }
 
 char *queue_runner_spool_path(const struct config *conf)
@@ -344,247 +326,72 @@ static time_t retry_at(const struct config *conf, const struct queue_envelope *e
     return now + delay;
 }
 
-/* safe_component - a local part or domain usable as one path component. */
-static bool safe_component(const char *s)
+/* local_settled - a local delivery's result is final: o takes it. */
+static void local_settled(void *ctx, const struct local_result *res)
 {
-    if (s[0] == '\0' || s[0] == '.')
-        return false;
-    for (const char *p = s; *p != '\0'; p++) {
-        if (*p == '/' || (unsigned char)*p < 0x21 || *p == 0x7f)
-            return false;
-    }
-    return true;
-}
-
-/* default_mailbox - "<domain>/<local>/Maildir" of the entry's primary
- * address (lowercase), or NULL when it cannot be one safe path. */
-static char *default_mailbox(const struct auth_recipient *rc)
-{
-    const char *addr = rc->primary != NULL ? rc->primary : rc->matched;
-    if (addr == NULL)
-        return NULL;
-    const char *at = strrchr(addr, '@');
-    if (at == NULL)
-        return NULL;
-    char *local = strndup(addr, (size_t)(at - addr));
-    char *domain = strdup(at + 1);
-    char *path = NULL;
-    if (local != NULL && domain != NULL && safe_component(local) && safe_component(domain)) {
-        for (char *p = local; *p != '\0'; p++)
-            *p = (char)tolower((unsigned char)*p);
-        for (char *p = domain; *p != '\0'; p++)
-            *p = (char)tolower((unsigned char)*p);
-        if (asprintf(&path, "%s/%s/Maildir", domain, local) < 0)
-            path = NULL;
-    }
-    free(local);
-    free(domain);
-    return path;
-}
-
-/* maildir_outcome - o for a Maildir delivery that ended with res. */
-static void maildir_outcome(struct outcome *o, enum maildir_result res,
-                            const struct maildir_target *target, const char *id, const char *rcpt,
-                            const char *path, const char *error)
-{
-    char quoted[512];
-    switch (res) {
-    case MAILDIR_DELIVERED:
-    case MAILDIR_ALREADY_DELIVERED:
-        /* already: an attempt before this one delivered it and died before
-         * its record; recorded now, not delivered twice */
+    struct outcome *o = ctx;
+    switch (res->state) {
+    case LOCAL_DELIVERED:
         o->state = QUEUE_RCPT_DELIVERED;
         o->reply[0] = '\0';
-        log_info("id=%s event=%s rcpt=%s mailbox=%s file=%s", id,
-                 res == MAILDIR_DELIVERED ? "delivered" : "already_delivered",
-                 log_quote(quoted, sizeof quoted, rcpt), target->mailbox, path != NULL ? path : "");
         break;
-    case MAILDIR_QUOTA_EXCEEDED:
-        outcome_set(o, QUEUE_RCPT_DEFERRED, "4.2.2 mailbox full: %s",
-                    error != NULL ? error : "quota");
+    case LOCAL_FAILED:
+    case LOCAL_DEFERRED:
+        o->state = res->state == LOCAL_FAILED ? QUEUE_RCPT_FAILED : QUEUE_RCPT_DEFERRED;
+        memcpy(o->reply, res->reply, sizeof o->reply);
         break;
-    case MAILDIR_PERMFAIL:
-        outcome_set(
-            o, maildir_result_permanent(res, target) ? QUEUE_RCPT_FAILED : QUEUE_RCPT_DEFERRED,
-            "%s mailbox unusable: %s", maildir_result_permanent(res, target) ? "5.3.5" : "4.3.5",
-            error != NULL ? error : "?");
-        break;
-    case MAILDIR_TEMPFAIL:
-    default:
-        outcome_set(o, QUEUE_RCPT_DEFERRED, "4.3.0 delivery failed: %s",
-                    error != NULL ? error : "?");
+    case LOCAL_PENDING:
+        o->state = QUEUE_RCPT_PENDING;
         break;
     }
 }
 
-/* use_syncfs - whether deliveries below fd (device *dev_r) are made
- * durable by syncfs rounds (delivery.sync_method, fs_sync.h). "auto" asks
- * fs_sync_journalled once per file system and logs the answer. */
-static bool use_syncfs(struct runner *r, int fd, dev_t *dev_r)
-{
-    struct stat st;
-    if (r->conf->delivery.sync_method == DELIVERY_SYNC_FSYNC || fstat(fd, &st) < 0)
-        return false;
-    *dev_r = st.st_dev;
-    if (r->conf->delivery.sync_method == DELIVERY_SYNC_SYNCFS)
-        return true;
-    pthread_mutex_lock(&r->fs_lock);
-    for (size_t i = 0; i < r->fs_choice_count; i++) {
-        if (r->fs_choices[i].dev == st.st_dev) {
-            bool syncfs = r->fs_choices[i].syncfs;
-            pthread_mutex_unlock(&r->fs_lock);
-            return syncfs;
-        }
-    }
-    const char *what = NULL;
-    bool syncfs = fs_sync_journalled(fd, &what);
-    if (r->fs_choice_count < sizeof r->fs_choices / sizeof r->fs_choices[0])
-        r->fs_choices[r->fs_choice_count++] = (struct fs_choice){st.st_dev, syncfs};
-    pthread_mutex_unlock(&r->fs_lock);
-    log_info("event=delivery_sync device=%u:%u fs=\"%s\" method=%s", major(st.st_dev),
-             minor(st.st_dev), what, syncfs ? "syncfs" : "fsync");
-    return syncfs;
-}
+/* The message a local delivery reads, from the spool. */
+struct spool_message {
+    struct queue *queue;
+    const char *id;
+};
 
-/* sync_round - one syncfs per file system among the pending deliveries
- * that rely on it; a failed syncfs fails the deliveries it was for (abort
- * takes a link into new/ back): deferred, tried again later. */
-static void sync_round(struct deliverer *w)
+static int open_spool_message(void *ctx, int *fd_r, uint64_t *len_r, char **error_r)
 {
-    for (size_t i = 0; i < w->pending_count; i++)
-        w->pending[i].synced = false;
-    for (size_t i = 0; i < w->pending_count; i++) {
-        struct pending *p = &w->pending[i];
-        if (p->delivery == NULL || !p->target.sync_by_caller || p->synced)
-            continue;
-        char *error = NULL;
-        int r = fs_sync(maildir_delivery_dir_fd(p->delivery), &error);
-        for (size_t k = i; k < w->pending_count; k++) {
-            struct pending *q = &w->pending[k];
-            if (q->delivery == NULL || !q->target.sync_by_caller || q->dev != p->dev)
-                continue;
-            q->synced = true;
-            if (r < 0) {
-                maildir_delivery_abort(&q->delivery);
-                maildir_outcome(q->o, MAILDIR_TEMPFAIL, &q->target, q->id, q->rcpt, NULL, error);
-            }
-        }
-        free(error);
-    }
-}
-
-/* settle - finish every pending Maildir delivery of the thread: all linked
- * first, then all finished (maildir_delivery_finish explains why this
- * order lets them share journal commits); each outcome is set. Deliveries
- * on a file system synced by syncfs (use_syncfs) get a round before the
- * links (their files) and one after (the links and new folders) instead of
- * their own fsyncs. */
-static void settle(struct deliverer *w)
-{
-    sync_round(w);
-    for (size_t i = 0; i < w->pending_count; i++) {
-        struct pending *p = &w->pending[i];
-        char *error = NULL;
-        if (p->delivery == NULL)
-            continue;
-        enum maildir_result res = maildir_delivery_link(p->delivery, &error);
-        if (res != MAILDIR_DELIVERED && res != MAILDIR_ALREADY_DELIVERED) {
-            maildir_delivery_abort(&p->delivery);
-            maildir_outcome(p->o, res, &p->target, p->id, p->rcpt, NULL, error);
-        }
-        free(error);
-    }
-    sync_round(w);
-    for (size_t i = 0; i < w->pending_count; i++) {
-        struct pending *p = &w->pending[i];
-        char *error = NULL, *path = NULL;
-        if (p->delivery != NULL) {
-            enum maildir_result res = maildir_delivery_finish(&p->delivery, &path, &error);
-            maildir_outcome(p->o, res, &p->target, p->id, p->rcpt, path, error);
-        }
-        free(path);
-        free(error);
-        free(p->mailbox);
-    }
-    w->pending_count = 0;
+    const struct spool_message *m = ctx;
+    return queue_open_message(m->queue, m->id, fd_r, len_r, error_r);
 }
 
 /* deliver_local - recipient index's message into the Maildir of the entry
  * rc. With later, the file is only written and the delivery joins
- * w->pending (o stays PENDING until settle); otherwise it is finished here.
- * The file's name is stable (queue id and index: maildir_stable_name), so
- * that an attempt made and not recorded is recognised; check: look for it
- * in cur/ and new/ before writing (turn.check). */
+ * w->batch (o stays PENDING until local_batch_settle); otherwise it is
+ * finished here. The file's name is stable (queue id and index:
+ * maildir_stable_name), so that an attempt made and not recorded is
+ * recognised; check: look for it in cur/ and new/ before writing
+ * (turn.check). */
 static void deliver_local(struct deliverer *w, const char *id, const struct queue_envelope *env,
                           size_t index, const struct auth_recipient *rc, struct outcome *o,
                           bool later, bool check)
 {
-    const char *rcpt = env->rcpts[index].address;
-    char *error = NULL, *path = NULL, *mailbox;
-    if (rc->mailbox != NULL && rc->mailbox[0] != '\0') {
-        mailbox = strdup(rc->mailbox);
-        if (mailbox == NULL) {
-            outcome_set(o, QUEUE_RCPT_DEFERRED, "4.3.0 out of memory");
-            return;
-        }
-    } else {
-        mailbox = default_mailbox(rc);
-        if (mailbox == NULL) {
-            outcome_set(o, QUEUE_RCPT_DEFERRED,
-                        "4.3.5 no mailbox path can be derived from the entry's address");
-            return;
-        }
-    }
-    if (later && w->pending_count == PENDING_MAX)
-        settle(w);
-    struct pending *p = &w->pending[w->pending_count];
-    *p = (struct pending){
-        .target =
-            {
-                .base = w->conf->delivery.mailbox_base,
-                .mailbox = mailbox,
-                .hostname = w->conf->server.hostname,
-                .quota_bytes = rc->quota,
-                .quota_permanent = false,
-                .stable_time = (long long)env->arrival,
-                .check_delivered = check,
-            },
-        .mailbox = mailbox,
-        .id = id,
-        .rcpt = rcpt,
-        .o = o,
+    struct spool_message message = {w->queue, id};
+    char key[LOCAL_STABLE_KEY_MAX + 1];
+    snprintf(key, sizeof key, "Q%sR%zu", id, index);
+    const struct local_delivery_request req = {
+        .open_message = open_spool_message,
+        .open_ctx = &message,
+        .sender = env->sender,
+        .recipient = env->rcpts[index].address,
+        .mailbox = rc->mailbox,
+        .address = rc->primary != NULL ? rc->primary : rc->matched,
+        .quota_bytes = rc->quota,
+        .quota_permanent = false,
+        .stable_key = key,
+        .stable_time = (long long)env->arrival,
+        .check_delivered = check,
+        .log_id = id,
+        .settled = local_settled,
+        .settled_ctx = o,
     };
-    snprintf(p->key, sizeof p->key, "Q%sR%zu", id, index);
-    p->target.stable_key = p->key;
-    int fd;
-    uint64_t len;
-    if (queue_open_message(w->queue, id, &fd, &len, &error) < 0) {
-        outcome_set(o, QUEUE_RCPT_DEFERRED, "4.3.0 cannot read the queued message: %s",
-                    error != NULL ? error : "out of memory");
-        free(error);
-        free(mailbox);
-        return;
-    }
-    enum maildir_result res;
-    if (later) {
-        res =
-            maildir_deliver_fd_begin(&p->target, env->sender, rcpt, fd, len, &p->delivery, &error);
-        if (res == MAILDIR_DELIVERED) {
-            close(fd);
-            p->target.sync_by_caller =
-                use_syncfs(w->r, maildir_delivery_dir_fd(p->delivery), &p->dev);
-            o->state = QUEUE_RCPT_PENDING;
-            w->pending_count++;
-            return;
-        }
-    } else {
-        res = maildir_deliver_fd(&p->target, env->sender, rcpt, fd, len, &path, &error);
-    }
-    close(fd);
-    maildir_outcome(o, res, &p->target, id, rcpt, path, error);
-    free(path);
-    free(error);
-    free(mailbox);
+    if (!later)
+        local_deliver(&w->local, &req, &o->local);
+    else if (local_batch_add(w->batch, &req, &o->local) == LOCAL_PENDING)
+        o->state = QUEUE_RCPT_PENDING;
 }
 
 /* header_names_delivered_to - whether the message's header section has a
@@ -716,8 +523,7 @@ nomem:
     free(error);
     error = NULL;
 fail:
-    outcome_set(o, QUEUE_RCPT_DEFERRED, "4.3.0 cannot queue the expansion: %s",
-                error != NULL ? error : "out of memory");
+    outcome_status(o, DELIVERY_STATUS_EXPANSION_FAILED, error != NULL ? error : "out of memory");
     free(error);
     if (fd >= 0)
         close(fd);
@@ -738,20 +544,18 @@ static void deliver_expansion(struct deliverer *w, const char *id, const struct 
     const struct auth_strlist *targets = rc->kind == AUTH_KIND_GROUP ? &rc->members : &rc->forwards;
     int loop = header_names_delivered_to(w, id, rcpt);
     if (loop < 0) {
-        outcome_set(o, QUEUE_RCPT_DEFERRED, "4.3.0 cannot read the queued message");
+        outcome_status(o, DELIVERY_STATUS_MESSAGE_UNREADABLE_NO_REASON, NULL);
         return;
     }
     if (loop > 0) {
-        outcome_set(o, QUEUE_RCPT_FAILED, "5.4.6 mail forwarding loop for %s", rcpt);
+        outcome_status(o, DELIVERY_STATUS_FORWARDING_LOOP, rcpt);
         return;
     }
     if (rc->kind == AUTH_KIND_FORWARD && rc->keep_copy) {
         if (rc->mail_host != NULL) {
             /* The copy belongs on another node: wait for the outbound
              * client rather than expand now and lose track of the copy. */
-            outcome_set(o, QUEUE_RCPT_DEFERRED,
-                        "4.4.0 awaiting outbound transport (forward with copy on node %s)",
-                        rc->mail_host);
+            awaiting_transport(o, "forward with copy on node ", rc->mail_host);
             return;
         }
         /* Finished here: the copy must be durable before the expansion
@@ -794,30 +598,27 @@ static void route(struct deliverer *w, const char *id, const struct queue_envelo
         break;
     case AUTH_NOTFOUND:
         if (rc != NULL && rc->kind == AUTH_KIND_NOT_OURS)
-            outcome_set(o, QUEUE_RCPT_DEFERRED,
-                        "4.4.0 awaiting outbound transport (domain not handled here)");
+            outcome_status(o, DELIVERY_STATUS_AWAITING_TRANSPORT, "domain not handled here");
         else
-            outcome_set(o, QUEUE_RCPT_FAILED, "5.1.1 <%s>: no such recipient here", rcpt);
+            outcome_status(o, DELIVERY_STATUS_NO_SUCH_RECIPIENT, rcpt);
         goto done;
     default:
-        outcome_set(o, QUEUE_RCPT_DEFERRED, "4.4.3 directory unavailable: %s",
-                    resp.error != NULL ? resp.error : auth_status_name(st));
+        outcome_status(o, DELIVERY_STATUS_DIRECTORY_UNAVAILABLE,
+                       resp.error != NULL ? resp.error : auth_status_name(st));
         goto done;
     }
     switch (rc->kind) {
     case AUTH_KIND_LOCAL:
         if (rc->status == AUTH_USER_HELD)
-            outcome_set(o, QUEUE_RCPT_DEFERRED, "4.2.1 mailbox held");
+            outcome_status(o, DELIVERY_STATUS_MAILBOX_HELD, NULL);
         else
             deliver_local(w, id, env, index, rc, o, true, check);
         break;
     case AUTH_KIND_REMOTE_NODE:
-        outcome_set(o, QUEUE_RCPT_DEFERRED, "4.4.0 awaiting outbound transport (node %s)",
-                    rc->mail_host != NULL ? rc->mail_host : "?");
+        awaiting_transport(o, "node ", rc->mail_host != NULL ? rc->mail_host : "?");
         break;
     case AUTH_KIND_RELAY:
-        outcome_set(o, QUEUE_RCPT_DEFERRED, "4.4.0 awaiting outbound transport (relay %s)",
-                    rc->next_hop != NULL ? rc->next_hop : "MX");
+        awaiting_transport(o, "relay ", rc->next_hop != NULL ? rc->next_hop : "MX");
         break;
     case AUTH_KIND_FORWARD:
     case AUTH_KIND_GROUP:
@@ -825,16 +626,15 @@ static void route(struct deliverer *w, const char *id, const struct queue_envelo
         break;
     case AUTH_KIND_DISABLED:
         if (rc->disabled_hold)
-            outcome_set(o, QUEUE_RCPT_DEFERRED, "4.2.1 mailbox disabled, mail held");
+            outcome_status(o, DELIVERY_STATUS_DISABLED_HELD, NULL);
         else
-            outcome_set(o, QUEUE_RCPT_FAILED, "5.2.1 <%s>: mailbox disabled", rcpt);
+            outcome_status(o, DELIVERY_STATUS_MAILBOX_DISABLED, rcpt);
         break;
     case AUTH_KIND_NOT_OURS:
-        outcome_set(o, QUEUE_RCPT_DEFERRED,
-                    "4.4.0 awaiting outbound transport (domain not handled here)");
+        outcome_status(o, DELIVERY_STATUS_AWAITING_TRANSPORT, "domain not handled here");
         break;
     default:
-        outcome_set(o, QUEUE_RCPT_FAILED, "5.1.1 <%s>: no such recipient here", rcpt);
+        outcome_status(o, DELIVERY_STATUS_NO_SUCH_RECIPIENT, rcpt);
         break;
     }
 done:
@@ -957,9 +757,9 @@ static void turn_mark(struct deliverer *w, struct turn *t)
 }
 
 /* turn_route - route every due recipient of t. Local deliveries only get
- * written (w->pending); should the pending list fill up in the middle of
- * this message, what is settled so far is marked so that a crash does not
- * redo more than PENDING_MAX recipients of one message. */
+ * written (w->batch); should the batch fill up in the middle of this
+ * message, what is settled so far is marked so that a crash does not redo
+ * more than LOCAL_BATCH_MAX recipients of one message. */
 static void turn_route(struct deliverer *w, struct turn *t)
 {
     struct queue_envelope *env = t->env;
@@ -968,8 +768,8 @@ static void turn_route(struct deliverer *w, struct turn *t)
         struct queue_recipient *rc = &env->rcpts[i];
         if (final_state(rc->state) || (rc->state == QUEUE_RCPT_DEFERRED && rc->when > t->now))
             continue;
-        if (w->pending_count == PENDING_MAX) {
-            settle(w);
+        if (local_batch_count(w->batch) == LOCAL_BATCH_MAX) {
+            local_batch_settle(w->batch);
             turn_mark(w, t);
             if (t->mark_failed)
                 return;
@@ -1049,7 +849,7 @@ static void attempt_batch(struct deliverer *w, size_t count)
         if (turns[j].env != NULL)
             turn_route(w, &turns[j]);
     }
-    settle(w);
+    local_batch_settle(w->batch);
     for (size_t j = 0; j < count; j++) {
         if (turns[j].env != NULL) {
             turn_record(w, &turns[j]);
@@ -1365,6 +1165,16 @@ static int start_workers(struct runner *r)
             log_error("event=queue_runner_failed error=\"auth client: out of memory\"");
             return -1;
         }
+        w->local = (struct local_delivery_config){
+            .mailbox_base = r->conf->delivery.mailbox_base,
+            .hostname = r->conf->server.hostname,
+            .sync_method = r->conf->delivery.sync_method,
+        };
+        w->batch = local_batch_new(&w->local);
+        if (w->batch == NULL) {
+            log_error("event=queue_runner_failed error=\"out of memory\"");
+            return -1;
+        }
         int err = pthread_create(&w->thread, NULL, deliverer_main, w);
         if (err != 0) {
             log_error("event=queue_runner_failed error=\"pthread_create: %s\"", strerror(err));
@@ -1392,6 +1202,7 @@ static void stop_workers(struct runner *r)
         for (size_t k = 0; k < BATCH_MAX; k++)
             result_clear(&w->res[k]);
         auth_client_free(&w->auth);
+        local_batch_free(&w->batch);
         w->queue = NULL; /* the runner's, closed by its owner */
         pthread_cond_destroy(&w->cond);
     }
@@ -1480,7 +1291,6 @@ static void runner_free(struct runner *r)
     free(r->spool);
     free(r->auth_path);
     pthread_mutex_destroy(&r->mutex);
-    pthread_mutex_destroy(&r->fs_lock);
     event_loop_free(&r->loop);
 }
 
@@ -1500,7 +1310,7 @@ void queue_runner_main(const struct queue_runner_params *params)
 
     struct runner r = {.conf = params->config, .inotify_fd = -1, .wake_fd = -1, .lock_fd = -1};
     char *error = NULL, quoted[600];
-    if (pthread_mutex_init(&r.mutex, NULL) != 0 || pthread_mutex_init(&r.fs_lock, NULL) != 0)
+    if (pthread_mutex_init(&r.mutex, NULL) != 0)
         _exit(1);
     r.loop = event_loop_new();
     r.spool = queue_runner_spool_path(params->config);

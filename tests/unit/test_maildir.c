@@ -5,8 +5,10 @@
 #include "delivery/fs_sync.h"
 #include "delivery/maildir.h"
 #include "delivery/maildir_name.h"
+#include "delivery/maildir_path.h"
 #include "delivery/maildir_quota.h"
 #include "tap_main.h"
+#include "temp_dir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,10 +28,7 @@ static char base[256];
 
 static void setup(void)
 {
-    const char *tmp = getenv("TMPDIR");
-
-    snprintf(base, sizeof(base), "%s/test_maildir.XXXXXX", tmp != NULL ? tmp : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(base));
+    temp_dir_make(base, sizeof(base), "test_maildir");
 }
 
 /* setup_memory - the name tests make thousands of deliveries: on /dev/shm
@@ -47,17 +46,9 @@ static void setup_memory(void)
     ck_assert_ptr_nonnull(mkdtemp(base));
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
-    nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    temp_dir_remove(base);
 }
 
 static char *path_of(const char *rel)
@@ -67,20 +58,10 @@ static char *path_of(const char *rel)
     return buf;
 }
 
-/* count_dir - entries of a folder (not . and ..), -1 when it does not exist. */
+/* count_dir - entries of base/rel, -1 when it does not exist. */
 static int count_dir(const char *rel)
 {
-    DIR *dir = opendir(path_of(rel));
-    struct dirent *de;
-    int n = 0;
-
-    if (dir == NULL)
-        return -1;
-    while ((de = readdir(dir)) != NULL)
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-            n++;
-    closedir(dir);
-    return n;
+    return temp_dir_count(path_of(rel));
 }
 
 static char *read_all(const char *rel, size_t *len_r)
@@ -896,6 +877,93 @@ START_TEST(test_stale_tmp_files_removed)
 }
 END_TEST
 
+/* maildir_path_open is the walk the writer uses, for readers: the same
+ * refusals, MISSING instead of creating unless asked. */
+START_TEST(test_path_open)
+{
+    char *error = NULL, outside[300], abs_ok[300];
+    int fd = -1;
+
+    ck_assert_int_eq(maildir_path_open(base, "d/u/Maildir", false, &fd, &error),
+                     MAILDIR_PATH_MISSING);
+    ck_assert_ptr_nonnull(error);
+    free(error);
+    error = NULL;
+    ck_assert_int_eq(count_dir("d"), -1);
+    ck_assert_int_eq(maildir_path_open(base, "d/u/Maildir/", true, &fd, &error), MAILDIR_PATH_OK);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(mkdirat(fd, "new", 0700), 0); /* fd is the Maildir itself */
+    close(fd);
+    ck_assert_int_eq(count_dir("d/u/Maildir/new"), 0);
+    snprintf(abs_ok, sizeof abs_ok, "%s/d/u/Maildir", base);
+    ck_assert_int_eq(maildir_path_open(base, abs_ok, false, &fd, &error), MAILDIR_PATH_OK);
+    close(fd);
+
+    snprintf(outside, sizeof outside, "%s-outside", base);
+    ck_assert_int_eq(mkdir(outside, 0700), 0);
+    ck_assert_int_eq(symlink(outside, path_of("link")), 0);
+    static const char *const bad[] = {"link/x", "link", "../x", "a/./b", "a//b", "/etc", "", "d/\nx"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(maildir_path_open(base, bad[i], true, &fd, &error) == MAILDIR_PATH_UNSAFE,
+                      "accepted %s", bad[i]);
+        free(error);
+        error = NULL;
+    }
+    ck_assert_int_eq(rmdir(outside), 0); /* still empty */
+    ck_assert_str_eq(maildir_path_relative("/srv/mail/", "/srv/mail/a/b"), "a/b");
+    ck_assert_str_eq(maildir_path_relative("/srv/mail", "a/b"), "a/b");
+    ck_assert_ptr_null(maildir_path_relative("/srv/mail", "/srv/mailx/a"));
+    ck_assert(maildir_path_component_valid("Maildir", 7));
+    ck_assert(!maildir_path_component_valid("..", 2));
+    ck_assert(!maildir_path_component_valid("a\x7f", 2));
+}
+END_TEST
+
+static int scan_collect(void *ctx, const char *name, int64_t size)
+{
+    char *out = ctx;
+    size_t len = strlen(out);
+
+    snprintf(out + len, 1024 - len, "%s=%lld;", name, (long long)size);
+    return strncmp(name, "stop", 4) == 0 ? 7 : 0;
+}
+
+/* maildir_quota_scan gives every message of a folder with its size from
+ * ",S=" or the file itself, skipping dot files and what is not a file. */
+START_TEST(test_quota_scan)
+{
+    char out[1024] = "", *error = NULL;
+    int fd;
+
+    ck_assert_int_eq(mkdir(path_of("m"), 0700), 0);
+    ck_assert_int_eq(mkdir(path_of("m/cur"), 0700), 0);
+    fd = open(path_of("m"), O_RDONLY | O_DIRECTORY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(maildir_quota_scan(fd, "new", scan_collect, out, &error), 0); /* missing */
+    ck_assert_str_eq(out, "");
+    int f = open(path_of("m/cur/1.a.host,S=1234:2,S"), O_WRONLY | O_CREAT, 0600);
+    close(f);
+    f = open(path_of("m/cur/2.b.host"), O_WRONLY | O_CREAT, 0600);
+    ck_assert_int_eq(write(f, "12345", 5), 5);
+    close(f);
+    f = open(path_of("m/cur/.hidden,S=9"), O_WRONLY | O_CREAT, 0600);
+    close(f);
+    ck_assert_int_eq(mkdir(path_of("m/cur/3.dir"), 0700), 0);
+    ck_assert_int_eq(maildir_quota_scan(fd, "cur", scan_collect, out, &error), 0);
+    ck_assert_msg(strstr(out, "1.a.host,S=1234:2,S=1234;") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "2.b.host=5;") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "hidden") == NULL && strstr(out, "3.dir") == NULL, "%s", out);
+    ck_assert_int_eq(strlen(out), strlen("1.a.host,S=1234:2,S=1234;2.b.host=5;"));
+    /* the callback's nonzero answer stops the scan and is returned */
+    f = open(path_of("m/cur/stop,S=1"), O_WRONLY | O_CREAT, 0600);
+    close(f);
+    out[0] = '\0';
+    ck_assert_int_eq(maildir_quota_scan(fd, "cur", scan_collect, out, &error), 7);
+    close(fd);
+    ck_assert_ptr_null(error);
+}
+END_TEST
+
 static Suite *maildir_suite(void)
 {
     Suite *s = suite_create("maildir");
@@ -915,6 +983,8 @@ static Suite *maildir_suite(void)
     tcase_add_test(tc, test_trace_fields_long_addresses);
     tcase_add_test(tc, test_name_size_fields);
     tcase_add_test(tc, test_path_escapes_refused);
+    tcase_add_test(tc, test_path_open);
+    tcase_add_test(tc, test_quota_scan);
     tcase_add_test(tc, test_folders);
     tcase_add_test(tc, test_quota);
     tcase_add_test(tc, test_quota_recalculated);

@@ -5,6 +5,7 @@
 #include "queue/queue.h"
 #include "queue/queue_envelope.h"
 #include "tap_main.h"
+#include "temp_dir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,23 +25,12 @@ static char dir[256];
 
 static void setup(void)
 {
-    const char *tmp = getenv("TMPDIR");
-
-    snprintf(dir, sizeof(dir), "%s/test_queue.XXXXXX", tmp != NULL ? tmp : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    temp_dir_make(dir, sizeof(dir), "test_queue");
 }
 
 static void teardown(void)
 {
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    temp_dir_remove(dir);
 }
 
 /* sub - dir/<folder>/<id><suffix> (two alternating static buffers). */

@@ -1,0 +1,89 @@
+/* proto/delivery_status.c - the table of recipient delivery statuses (see
+ * delivery_status.h). The texts are the ones the queue runner has always
+ * recorded: logs, status files and tests read them. */
+#include "config.h"
+
+#include "proto/delivery_status.h"
+
+#include <string.h>
+
+#include "proto/smtp_reply.h"
+
+static const struct {
+    bool permanent;
+    enum smtp_esc esc;
+    const char *text; /* at most one "%s" */
+} status_table[DELIVERY_STATUS_COUNT] = {
+    [DELIVERY_STATUS_MAILBOX_FULL] = {false, SMTP_ESC_MAILBOX_FULL, "mailbox full: %s"},
+    [DELIVERY_STATUS_MAILBOX_FULL_PERM] = {true, SMTP_ESC_MAILBOX_FULL, "mailbox full: %s"},
+    [DELIVERY_STATUS_MAILBOX_UNUSABLE] = {true, SMTP_ESC_SYSTEM_MISCONFIGURED,
+                                          "mailbox unusable: %s"},
+    [DELIVERY_STATUS_DELIVERY_FAILED] = {false, SMTP_ESC_SYSTEM_OTHER, "delivery failed: %s"},
+    [DELIVERY_STATUS_NO_MEMORY] = {false, SMTP_ESC_SYSTEM_OTHER, "out of memory"},
+    [DELIVERY_STATUS_NO_MAILBOX_PATH] = {false, SMTP_ESC_SYSTEM_MISCONFIGURED,
+                                         "no mailbox path can be derived from the entry's "
+                                         "address"},
+    [DELIVERY_STATUS_MESSAGE_UNREADABLE] = {false, SMTP_ESC_SYSTEM_OTHER,
+                                            "cannot read the queued message: %s"},
+    [DELIVERY_STATUS_MESSAGE_UNREADABLE_NO_REASON] = {false, SMTP_ESC_SYSTEM_OTHER,
+                                                      "cannot read the queued message"},
+    [DELIVERY_STATUS_EXPANSION_FAILED] = {false, SMTP_ESC_SYSTEM_OTHER,
+                                          "cannot queue the expansion: %s"},
+    [DELIVERY_STATUS_FORWARDING_LOOP] = {true, SMTP_ESC_ROUTING_LOOP,
+                                         "mail forwarding loop for %s"},
+    [DELIVERY_STATUS_AWAITING_TRANSPORT] = {false, SMTP_ESC_NETWORK_OTHER,
+                                            "awaiting outbound transport (%s)"},
+    [DELIVERY_STATUS_NO_SUCH_RECIPIENT] = {true, SMTP_ESC_BAD_DEST_MAILBOX,
+                                           "<%s>: no such recipient here"},
+    [DELIVERY_STATUS_DIRECTORY_UNAVAILABLE] = {false, SMTP_ESC_DIRECTORY_FAILURE,
+                                               "directory unavailable: %s"},
+    [DELIVERY_STATUS_MAILBOX_HELD] = {false, SMTP_ESC_MAILBOX_DISABLED, "mailbox held"},
+    [DELIVERY_STATUS_DISABLED_HELD] = {false, SMTP_ESC_MAILBOX_DISABLED,
+                                       "mailbox disabled, mail held"},
+    [DELIVERY_STATUS_MAILBOX_DISABLED] = {true, SMTP_ESC_MAILBOX_DISABLED,
+                                          "<%s>: mailbox disabled"},
+};
+
+bool delivery_status_permanent(enum delivery_status status)
+{
+    return (unsigned)status < DELIVERY_STATUS_COUNT && status_table[status].permanent;
+}
+
+/* append - as much of s[0..len) as fits before the NUL. */
+static void append(char *out, size_t size, size_t *off, const char *s, size_t len)
+{
+    if (*off + 1 >= size)
+        return;
+    if (len > size - 1 - *off)
+        len = size - 1 - *off;
+    memcpy(out + *off, s, len);
+    *off += len;
+    out[*off] = '\0';
+}
+
+int delivery_status_format(char *out, size_t size, enum delivery_status status, const char *arg)
+{
+    char esc[SMTP_ESC_TEXT_MAX];
+    size_t off = 0;
+
+    if (size == 0)
+        return -1;
+    out[0] = '\0';
+    if ((unsigned)status >= DELIVERY_STATUS_COUNT ||
+        smtp_esc_text(status_table[status].esc, status_table[status].permanent ? 550 : 450, esc,
+                      sizeof esc) <= 0)
+        return -1;
+    const char *text = status_table[status].text;
+    const char *hole = strstr(text, "%s");
+    append(out, size, &off, esc, strlen(esc));
+    append(out, size, &off, " ", 1);
+    if (hole == NULL) {
+        append(out, size, &off, text, strlen(text));
+    } else {
+        append(out, size, &off, text, (size_t)(hole - text));
+        if (arg != NULL)
+            append(out, size, &off, arg, strlen(arg));
+        append(out, size, &off, hole + 2, strlen(hole + 2));
+    }
+    return (int)off;
+}

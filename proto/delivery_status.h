@@ -1,0 +1,47 @@
+/* proto/delivery_status.h - the one table of what a recipient's delivery
+ * attempt can end with when it does not end delivered: its class
+ * (temporary 4.x.x or permanent 5.x.x), enhanced status code (smtp_reply.h)
+ * and text. The queue runner records these for a recipient and LMTP will
+ * answer with them; nobody types "4.2.2" by hand. It never decides which
+ * one applies, and never writes anywhere. */
+#ifndef DIRMAIL_PROTO_DELIVERY_STATUS_H
+#define DIRMAIL_PROTO_DELIVERY_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* One row each; the comment is the text written ("%s": the argument). */
+enum delivery_status {
+    DELIVERY_STATUS_MAILBOX_FULL,          /* 4.2.2 mailbox full: %s */
+    DELIVERY_STATUS_MAILBOX_FULL_PERM,     /* 5.2.2 mailbox full: %s */
+    DELIVERY_STATUS_MAILBOX_UNUSABLE,      /* 5.3.5 mailbox unusable: %s */
+    DELIVERY_STATUS_DELIVERY_FAILED,       /* 4.3.0 delivery failed: %s */
+    DELIVERY_STATUS_NO_MEMORY,             /* 4.3.0 out of memory */
+    DELIVERY_STATUS_NO_MAILBOX_PATH,       /* 4.3.5 no mailbox path can be derived from ... */
+    DELIVERY_STATUS_MESSAGE_UNREADABLE,    /* 4.3.0 cannot read the queued message: %s */
+    DELIVERY_STATUS_MESSAGE_UNREADABLE_NO_REASON, /* 4.3.0 cannot read the queued message */
+    DELIVERY_STATUS_EXPANSION_FAILED,      /* 4.3.0 cannot queue the expansion: %s */
+    DELIVERY_STATUS_FORWARDING_LOOP,       /* 5.4.6 mail forwarding loop for %s */
+    DELIVERY_STATUS_AWAITING_TRANSPORT,    /* 4.4.0 awaiting outbound transport (%s) */
+    DELIVERY_STATUS_NO_SUCH_RECIPIENT,     /* 5.1.1 <%s>: no such recipient here */
+    DELIVERY_STATUS_DIRECTORY_UNAVAILABLE, /* 4.4.3 directory unavailable: %s */
+    DELIVERY_STATUS_MAILBOX_HELD,          /* 4.2.1 mailbox held */
+    DELIVERY_STATUS_DISABLED_HELD,         /* 4.2.1 mailbox disabled, mail held */
+    DELIVERY_STATUS_MAILBOX_DISABLED,      /* 5.2.1 <%s>: mailbox disabled */
+    DELIVERY_STATUS_COUNT
+};
+
+/* Room for any status text: a reply line (RFC 5321 4.5.3.1.5). */
+#define DELIVERY_STATUS_TEXT_MAX 512
+
+/* delivery_status_permanent - true for a 5.x.x status (never retried). */
+bool delivery_status_permanent(enum delivery_status status);
+
+/* delivery_status_format - "C.S.D text" into out[0..size) with a NUL, the
+ * row's "%s" replaced by arg (NULL: ""; rows without one ignore it); a
+ * text too long is cut. Returns the length written, or -1 for a status
+ * outside the table (out is then ""). arg is copied as it is: it is never
+ * read as a format. */
+int delivery_status_format(char *out, size_t size, enum delivery_status status, const char *arg);
+
+#endif
