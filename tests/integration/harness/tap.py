@@ -46,6 +46,9 @@ class _TapResult(unittest.TestResult):
             self._line("# " + line)
 
     def _name(self, test):
+        if not isinstance(test, unittest.TestCase):
+            # a setUpClass/tearDownClass failure: "tearDownClass (module.Class)"
+            return str(test)
         return test.id().split(".", 1)[-1]
 
     def addSuccess(self, test):
