@@ -280,6 +280,7 @@ class Dirmaild:
         # how far the log has been searched for sanitizer reports, and the
         # valgrind findings already returned (new_sanitizer_errors)
         self._checked_offset = 0
+        self._checked_size = -1
         self._valgrind_seen = set()
         Dirmaild.instances.append(self)
         if os.geteuid() == 0:
@@ -466,10 +467,16 @@ class Dirmaild:
         lines in the log's complete lines past what was searched before, and
         valgrind findings not returned before."""
         try:
+            size = os.path.getsize(self.log_path)
+            if size == self._checked_size and not VALGRIND:
+                return []  # nothing written since the last look
             text = self.log()
         except OSError:
             return []
-        end = text.rfind("\n", self._checked_offset) + 1
+        self._checked_size = size
+        # a line still being written is left for the next look, unless
+        # nothing will ever finish it
+        end = text.rfind("\n", self._checked_offset) + 1 if self.running() else len(text)
         if end <= self._checked_offset:
             fresh = []
         else:
