@@ -13,8 +13,9 @@
 #
 # fuzz_smtp_data.c is the DATA reader; fuzz_auth_protocol.c the auth socket's
 # request and response codec; fuzz_queue_envelope.c the spool's envelope and
-# status-record parsers. Each harness needs a seed corpus in
-# corpus/<name>/: one without seeds fails its test point.
+# status-record parsers; fuzz_conn_read_line.c lib/conn's line reader on a
+# socketpair. Each harness needs a seed corpus in corpus/<name>/: one without
+# seeds fails its test point.
 set -u
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -22,12 +23,14 @@ top_builddir=${top_builddir:-$top_srcdir}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 CLANG=${CLANG:-clang}
 
-# harness name, then the project sources it needs
+# harness name, then the project sources it needs, then (optional) the
+# libraries it links
 HARNESSES='fuzz_address:lib/address.c
 fuzz_smtp_command:proto/smtp_parse.c proto/smtp_reply.c lib/address.c
 fuzz_smtp_data:proto/smtp_data.c proto/content_policy.c lib/header.c lib/buf.c
 fuzz_auth_protocol:auth/auth_protocol.c lib/buf.c
-fuzz_queue_envelope:queue/queue_envelope.c lib/error.c'
+fuzz_queue_envelope:queue/queue_envelope.c lib/error.c
+fuzz_conn_read_line:lib/conn.c lib/buf.c lib/event.c lib/clock.c:-lssl -lcrypto'
 
 skip_all() {
     echo "1..0 # SKIP $1"
@@ -62,7 +65,7 @@ count=$(printf '%s\n' "$HARNESSES" | wc -l)
 echo "1..$count"
 n=0
 failed=0
-while IFS=: read -r name sources; do
+while IFS=: read -r name sources libs; do
     n=$((n + 1))
     seeds="$top_srcdir/tests/fuzz/corpus/$name"
     if [ -z "$(ls -A "$seeds" 2>/dev/null)" ]; then
@@ -73,7 +76,7 @@ while IFS=: read -r name sources; do
     srcs=""
     for s in $sources; do srcs="$srcs $top_srcdir/$s"; done
     # shellcheck disable=SC2086
-    if ! $CLANG $CFLAGS_FUZZ -o "$work/$name" "$top_srcdir/tests/fuzz/$name.c" $srcs \
+    if ! $CLANG $CFLAGS_FUZZ -o "$work/$name" "$top_srcdir/tests/fuzz/$name.c" $srcs $libs \
         >"$work/$name.build.log" 2>&1; then
         echo "not ok $n - $name: does not build"
         sed 's/^/# /' "$work/$name.build.log" | head -40

@@ -389,6 +389,8 @@ class AuthOutage(unittest.TestCase):
         self.assertEqual(query(self.sock, "RESOLVE", "alice@example.org").rc, 0)
         self.assertEqual(query(self.sock, "AUTH", "alice", PASSWORDS["alice"], "imap").rc, 0)
         self.assertEqual(query(self.sock, "RESOLVE", "nobody-y@example.org").rc, 1)
+        # Time passing is the behaviour under test here: the answers must
+        # outlive their TTL (1 s), so the wait is for the clock itself.
         time.sleep(1.2)  # past every TTL: only stale use is left
         self.ldap.stop()
 
@@ -406,6 +408,7 @@ class AuthOutage(unittest.TestCase):
         never = query(self.sock, "RESOLVE", "bob@example.org")
         self.assertEqual((never.rc, never.status), (75, "TEMPFAIL"), never)
 
+        # Again the clock itself: stale use ends STALE_TTL after caching.
         time.sleep(max(0.0, cached_at + self.STALE_TTL + 0.3 - time.monotonic()))
         late = query(self.sock, "RESOLVE", "alice@example.org")
         self.assertEqual((late.rc, late.status), (75, "TEMPFAIL"), late)
@@ -423,7 +426,9 @@ class AuthOutage(unittest.TestCase):
         try:
             p = subprocess.Popen([AUTH_QUERY, self.sock, "20000", "RESOLVE", "dave@example.org"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            time.sleep(0.5)
+            # in flight: the auth process has sent the lookup to slapd
+            self.ldap.wait_request_held()
+            self.assertIsNone(p.poll(), "answered although slapd is frozen")
             start = time.monotonic()
             os.kill(old, signal.SIGKILL)
             out, err = p.communicate(timeout=10)
@@ -449,11 +454,14 @@ class AuthOutage(unittest.TestCase):
         try:
             p = subprocess.Popen([AUTH_QUERY, self.sock, "20000", "RESOLVE", "bob@example.org"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            time.sleep(0.5)
+            # in flight: the auth process has sent the lookup to slapd
+            self.ldap.wait_request_held()
             offset = len(self.d.log())
             os.kill(old, signal.SIGTERM)
             self.d.wait_log(r"event=auth_stopping connections=1 pending=1", start=offset)
-            time.sleep(0.3)
+            # stopping, it still holds the request (slapd is frozen still)
+            self.assertIsNone(p.poll(), "answered although slapd is frozen")
+            self.assertNotIn("event=auth_stopped", self.d.log()[offset:])
         finally:
             os.kill(self.ldap.proc.pid, signal.SIGCONT)
         # The lookup the directory held up is answered, then the process ends.

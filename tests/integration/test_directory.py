@@ -497,7 +497,14 @@ class Outages(unittest.TestCase):
             # Both pool connections on the second server now; the first returns.
             b.ask("resolve bob@example.org")
             first.start()
-            time.sleep(1.3)
+            # Once failback_interval (1 s) has passed, the next lookup moves
+            # its connection back to the first server: ask until one did.
+            deadline = time.monotonic() + 15
+            while "event=ldap_failback" not in b.log():
+                self.assertLess(time.monotonic(), deadline, "no failback:\n" + b.log())
+                r = b.ask("resolve alice@example.org")
+                self.assertEqual(one(r, "exit"), "0", r)
+                time.sleep(0.1)
             second.stop()
             # After the failback interval the pool moves back to the first
             # server, so losing the second costs nothing.

@@ -413,7 +413,8 @@ class QueueRunnerRestart(unittest.TestCase):
             d.wait_log(r"event=queue_runner_started")
             ids = inject(d.spool, ["bob@example.org"], b"Subject: s\r\n\r\nstop test\r\n",
                          count=50)
-            time.sleep(0.2)
+            # the SIGTERM comes while the runner is delivering the batch
+            d.wait_log(r"event=delivered rcpt=bob@example\.org")
             self.assertEqual(d.stop(), 0)
             log = d.log()
             self.assertIn("event=queue_runner_exit status=0", log)

@@ -249,8 +249,21 @@ def children_of(pid):
     return out
 
 
+class SanitizerReport(AssertionError):
+    """A sanitizer (or valgrind) report in a dirmaild's log: the test it
+    appeared in fails, whatever else it checked."""
+
+
 class Dirmaild:
-    """One dirmaild with its own configuration, state and log."""
+    """One dirmaild with its own configuration, state and log.
+
+    Every instance is remembered (Dirmaild.instances), so that the TAP runner
+    (harness/tap.py) can fail each test during which any daemon's log gained
+    a sanitizer report, and stop() raises SanitizerReport for the reports
+    the processes print as they exit (LeakSanitizer's above all). Each report
+    fails one test: new_sanitizer_errors() returns those not yet returned."""
+
+    instances = []
 
     def __init__(self, services=None, workers=2, **sections):
         """services: a list of service dicts (type, name, listen, limits...);
@@ -264,6 +277,12 @@ class Dirmaild:
             self.dir, "valgrind")
         self.proc = None
         self.workers = workers
+        # how far the log has been searched for sanitizer reports, and the
+        # valgrind findings already returned (new_sanitizer_errors)
+        self._checked_offset = 0
+        self._checked_size = -1
+        self._valgrind_seen = set()
+        Dirmaild.instances.append(self)
         if os.geteuid() == 0:
             user, group = "nobody", "nogroup"
         else:
@@ -443,6 +462,52 @@ class Dirmaild:
         return [line for line in self.log().splitlines()
                 if any(m in line for m in SANITIZER_MARKERS)] + self.valgrind_errors()
 
+    def new_sanitizer_errors(self):
+        """sanitizer_errors() that appeared since the last call: the report
+        lines in the log's complete lines past what was searched before, and
+        valgrind findings not returned before."""
+        try:
+            size = os.path.getsize(self.log_path)
+            if size == self._checked_size and not VALGRIND:
+                return []  # nothing written since the last look
+            text = self.log()
+        except OSError:
+            return []
+        self._checked_size = size
+        # a line still being written is left for the next look, unless
+        # nothing will ever finish it
+        end = text.rfind("\n", self._checked_offset) + 1 if self.running() else len(text)
+        if end <= self._checked_offset:
+            fresh = []
+        else:
+            fresh = [line for line in text[self._checked_offset:end].splitlines()
+                     if any(m in line for m in SANITIZER_MARKERS)]
+            self._checked_offset = end
+        for finding in self.valgrind_errors():
+            if finding not in self._valgrind_seen:
+                self._valgrind_seen.add(finding)
+                fresh.append(finding)
+        return fresh
+
+    def check_sanitizers(self):
+        """Raise SanitizerReport if new_sanitizer_errors() finds any, with
+        the reports and the end of the log."""
+        fresh = self.new_sanitizer_errors()
+        if fresh:
+            raise SanitizerReport(f"sanitizer reports in {self.log_path}:\n  "
+                                  + "\n  ".join(fresh) + "\n--- log (end):\n"
+                                  + self.log()[-6000:])
+
+    @classmethod
+    def check_all_sanitizers(cls):
+        """new_sanitizer_errors() of every instance, as one message (or "")."""
+        out = []
+        for d in cls.instances:
+            fresh = d.new_sanitizer_errors()
+            if fresh:
+                out.append(f"sanitizer reports in {d.log_path}:\n  " + "\n  ".join(fresh))
+        return "\n".join(out)
+
     def children(self):
         """{"auth": [pids], "workers": [pids], "queue": [pids]} from /proc: the
         master's children (the queue runner names itself dirmail-queue)."""
@@ -529,8 +594,10 @@ class Dirmaild:
     def reload(self):
         os.kill(self.pid, signal.SIGHUP)
 
-    def stop(self, timeout=30.0):
-        """SIGTERM to the master alone (it tells its children); the exit status."""
+    def stop(self, timeout=30.0, check_sanitizers=True):
+        """SIGTERM to the master alone (it tells its children); the exit
+        status. Raises SanitizerReport when the log holds a sanitizer report
+        no test has failed on yet (check_sanitizers=False: the caller looks)."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -541,10 +608,13 @@ class Dirmaild:
                 pass
         status = process.stop(self.proc, signal.SIGKILL, timeout=5)
         self.log_file.close()
+        if check_sanitizers:
+            self.check_sanitizers()
         return status
 
     def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc):
-        self.stop()
+        # with an exception on its way, leave the reports to the TAP runner
+        self.stop(check_sanitizers=exc[0] is None)

@@ -404,6 +404,22 @@ class Slapd:
             raise RuntimeError("slapadd while slapd runs: use add()")
         return self._tool("a", "-q", "-l", path)
 
+    def unread_requests(self):
+        """Octets clients have sent to slapd's LDAP port that slapd has not
+        read yet: above 0 while a frozen (SIGSTOP) slapd holds a request."""
+        from .dirmaild import _tcp_sockets
+        return sum(rx for (local, _, rx, _) in _tcp_sockets() if local[1] == self.port)
+
+    def wait_request_held(self, timeout=10.0):
+        """Until a request sits unread at a frozen slapd (a lookup that
+        reached the directory and now waits on it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.unread_requests() > 0:
+                return
+            time.sleep(0.02)
+        raise TimeoutError(f"no request reached slapd on port {self.port} in {timeout}s")
+
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 

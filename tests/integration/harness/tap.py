@@ -20,7 +20,18 @@ SOCKET_TIMEOUT = 60
 SCRIPT_TIMEOUT = int(os.environ.get("DIRMAIL_TEST_SCRIPT_TIMEOUT", "1200"))
 
 
+def _sanitizer_reports():
+    """Sanitizer reports that any dirmaild's log gained since the last look
+    (harness.dirmaild imports nothing of a test's, so any script may ask)."""
+    from .dirmaild import Dirmaild
+    return Dirmaild.check_all_sanitizers()
+
+
 class _TapResult(unittest.TestResult):
+    """TAP lines for unittest's results. A test during which a daemon's log
+    gained a sanitizer report fails, whatever it asserted itself: every test
+    that starts a dirmaild (or shares one) checks for them."""
+
     def __init__(self, stream):
         super().__init__()
         self.stream = stream
@@ -35,23 +46,33 @@ class _TapResult(unittest.TestResult):
             self._line("# " + line)
 
     def _name(self, test):
+        if not isinstance(test, unittest.TestCase):
+            # a setUpClass/tearDownClass failure: "tearDownClass (module.Class)"
+            return str(test)
         return test.id().split(".", 1)[-1]
 
     def addSuccess(self, test):
+        reports = _sanitizer_reports()
+        if reports:
+            self.addFailure(test, (AssertionError, AssertionError(reports), None), checked=True)
+            return
         self.number += 1
         self._line(f"ok {self.number} - {self._name(test)}")
 
-    def addFailure(self, test, err):
+    def addFailure(self, test, err, checked=False):
         super().addFailure(test, err)
         self.number += 1
         self._line(f"not ok {self.number} - {self._name(test)}")
         self._diag("".join(traceback.format_exception(*err)))
+        if not checked:
+            self._diag(_sanitizer_reports())
 
     def addError(self, test, err):
         super().addError(test, err)
         self.number += 1
         self._line(f"not ok {self.number} - {self._name(test)} (error)")
         self._diag("".join(traceback.format_exception(*err)))
+        self._diag(_sanitizer_reports())
 
     def addSkip(self, test, reason):
         self.number += 1
