@@ -1,0 +1,135 @@
+/* gateway/smtp_session_internal.h - what the two halves of the SMTP session
+ * share: the session's state and struct, and the calls between the session
+ * core (smtp_session.c: replies, the command table, input, AUTH, the end of
+ * a session) and the mail transaction (smtp_transaction.c: MAIL, RCPT,
+ * DATA, BDAT and the commit). Only those two files include it. */
+#ifndef DIRMAIL_SMTP_SESSION_INTERNAL_H
+#define DIRMAIL_SMTP_SESSION_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto/service.h"
+#include "proto/smtp_data.h"
+#include "proto/smtp_parse.h"
+#include "proto/smtp_reply.h"
+#include "lib/address.h"
+
+struct auth_async;
+struct auth_client;
+struct conn;
+struct event_timer;
+struct queue;
+struct queue_envelope;
+struct queue_msg;
+struct sasl_exchange;
+struct sasl_session;
+struct threadpool;
+
+/* What every session of a process shares. */
+struct smtp_server {
+    struct threadpool *pool;
+    struct queue *queue;
+    struct auth_async *async;
+    struct auth_client *client; /* blocking: SASL's password check on pool threads */
+    bool sasl_ready;
+};
+
+/* Where a session stands; the command table (smtp_session.c) says which
+ * commands each state takes. */
+enum smtp_state {
+    ST_PREGREET,  /* connected, banner not sent yet */
+    ST_GREETED,   /* banner sent, no EHLO/HELO */
+    ST_READY,     /* after EHLO/HELO, no transaction */
+    ST_MAIL,      /* MAIL accepted, no recipient yet */
+    ST_RCPT,      /* at least one recipient */
+    ST_DATA,      /* reading DATA lines */
+    ST_BDAT,      /* reading a BDAT chunk (s->msg: the message it adds to, if any) */
+    ST_BDAT_OPEN, /* a BDAT chunk (not LAST) was taken: only BDAT, RSET, NOOP, QUIT */
+    ST_AUTH,      /* reading a SASL response line */
+    ST_WAIT,      /* a directory answer, SASL step or commit is outstanding */
+    ST_CLOSING,   /* last reply queued: close once it is out */
+};
+
+#define S(st) (1u << (st))
+
+#define S(st) (1u << (st))
+
+struct smtp {
+    struct service_session *ss;
+    struct smtp_server *srv;
+    struct conn *conn;
+    enum smtp_state state;
+    struct event_timer *timer; /* pregreet */
+    bool tls;                  /* TLS active (STARTTLS done or implicit) */
+    bool esmtp;
+    bool trusted;
+    char helo[SMTP_PARSE_LINE_MAX + 1];
+    char *auth_user;
+    struct sasl_session *sasl;
+    struct sasl_exchange *sx; /* AUTH: base64, the SASL job, failure delays and limits */
+    unsigned errors;
+    bool job_running;      /* a pool job holds this session: it must not be freed */
+    bool ending;           /* session_end was called: free it when nothing runs on it */
+    unsigned depth;        /* callbacks of this session on the stack */
+    uint32_t auth_request; /* outstanding auth_async request id, 0 = none */
+
+    /* the transaction */
+    struct queue_envelope *env;
+    bool tx_smtputf8;
+    uint64_t tx_declared_size;
+    unsigned rcpt_rejected;
+    struct queue_msg *msg;
+    struct smtp_data data;
+    char *date_field; /* the submission fixups (malloc'd), for s->data */
+    char *msgid_field;
+    uint64_t bdat_left;
+    bool bdat_last;
+    const struct smtp_reply *bdat_refusal; /* chunk read only to be discarded */
+
+    /* the command that waits */
+    struct smtp_command cmd;
+    char pending_addr[ADDRESS_RENDER_MAX + 1];
+
+    /* pool job results */
+    int commit_result;
+    char *commit_error;
+};
+
+/* ---- the session core (smtp_session.c) ---- */
+
+/* session_reply - queue one reply; counts errors for limits.errors. */
+void session_reply(struct smtp *s, int code, enum smtp_esc esc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void session_reply_fixed(struct smtp *s, const struct smtp_reply *r);
+/* session_end - end the session as soon as no callback of it is on the
+ * stack and nothing holds it; callers return right after. */
+void session_end(struct smtp *s);
+/* session_enter / session_leave - around every entry from the loop. */
+void session_enter(struct smtp *s);
+void session_leave(struct smtp *s);
+/* session_wait_begin - a command waits: no more input until it is
+ * answered; session_wait_end - answered: go on in state next with what the
+ * client pipelined. */
+void session_wait_begin(struct smtp *s);
+void session_wait_end(struct smtp *s, enum smtp_state next);
+/* session_is_submission - a submission service (not the MX). */
+bool session_is_submission(const struct smtp *s);
+/* session_out_of_sync - RFC 2920: true when the client sent more after a
+ * command whose reply it must await, and the session is closing for it. */
+bool session_out_of_sync(struct smtp *s, const char *what);
+
+/* ---- the mail transaction (smtp_transaction.c) ---- */
+
+void transaction_mail(struct smtp *s, struct smtp_command *cmd);
+void transaction_rcpt(struct smtp *s, struct smtp_command *cmd);
+void transaction_data(struct smtp *s, struct smtp_command *cmd);
+void transaction_bdat(struct smtp *s, struct smtp_command *cmd);
+/* transaction_bdat_read - read the chunk's octets; false when waiting. */
+bool transaction_bdat_read(struct smtp *s);
+/* transaction_message_end - the message is complete: refuse or commit it. */
+void transaction_message_end(struct smtp *s);
+/* transaction_reset - drop the transaction (RSET, EHLO, the end). */
+void transaction_reset(struct smtp *s);
+
+#endif
