@@ -27,6 +27,7 @@
 #include "auth/auth_client.h"
 #include "auth/sasl_server.h"
 #include "queue/queue.h"
+#include "proto/command_table.h"
 #include "proto/sasl_exchange.h"
 #include "proto/smtp_parse.h"
 #include "gateway/smtp_policy.h"
@@ -565,25 +566,26 @@ static void auth_line(struct smtp *s, const struct conn_line *line)
  * QUIT make sense; anything else is a bad sequence (503 5.5.1). */
 #define ANY_STATE (ANY_SESSION | S(ST_BDAT_OPEN))
 
+/* A row of the table: what the lookup reads (proto/command_table.h), then
+ * the handler. */
 static const struct command {
-    enum smtp_verb verb;
+    struct command_row row; /* where it is allowed; elsewhere 503 5.5.1 */
     cmd_handler *handler;
-    unsigned states; /* where it is allowed; elsewhere 503 5.5.1 */
 } commands[] = {
-    {SMTP_VERB_EHLO, cmd_ehlo, ANY_SESSION},
-    {SMTP_VERB_HELO, cmd_ehlo, ANY_SESSION},
-    {SMTP_VERB_MAIL, transaction_mail, S(ST_READY)},
-    {SMTP_VERB_RCPT, transaction_rcpt, S(ST_MAIL) | S(ST_RCPT)},
-    {SMTP_VERB_DATA, transaction_data, S(ST_MAIL) | S(ST_RCPT)},
-    {SMTP_VERB_BDAT, transaction_bdat, ANY_STATE}, /* reads its chunk even when refused */
-    {SMTP_VERB_RSET, cmd_rset, ANY_STATE},
-    {SMTP_VERB_NOOP, cmd_noop, ANY_STATE},
-    {SMTP_VERB_QUIT, cmd_quit, ANY_STATE},
-    {SMTP_VERB_HELP, cmd_help, ANY_SESSION},
-    {SMTP_VERB_VRFY, cmd_vrfy, ANY_SESSION},
-    {SMTP_VERB_EXPN, cmd_expn, ANY_SESSION},
-    {SMTP_VERB_STARTTLS, cmd_starttls, S(ST_READY)},
-    {SMTP_VERB_AUTH, cmd_auth, S(ST_READY)},
+    {{SMTP_VERB_EHLO, ANY_SESSION}, cmd_ehlo},
+    {{SMTP_VERB_HELO, ANY_SESSION}, cmd_ehlo},
+    {{SMTP_VERB_MAIL, S(ST_READY)}, transaction_mail},
+    {{SMTP_VERB_RCPT, S(ST_MAIL) | S(ST_RCPT)}, transaction_rcpt},
+    {{SMTP_VERB_DATA, S(ST_MAIL) | S(ST_RCPT)}, transaction_data},
+    {{SMTP_VERB_BDAT, ANY_STATE}, transaction_bdat}, /* reads its chunk even when refused */
+    {{SMTP_VERB_RSET, ANY_STATE}, cmd_rset},
+    {{SMTP_VERB_NOOP, ANY_STATE}, cmd_noop},
+    {{SMTP_VERB_QUIT, ANY_STATE}, cmd_quit},
+    {{SMTP_VERB_HELP, ANY_SESSION}, cmd_help},
+    {{SMTP_VERB_VRFY, ANY_SESSION}, cmd_vrfy},
+    {{SMTP_VERB_EXPN, ANY_SESSION}, cmd_expn},
+    {{SMTP_VERB_STARTTLS, S(ST_READY)}, cmd_starttls},
+    {{SMTP_VERB_AUTH, S(ST_READY)}, cmd_auth},
 };
 
 static void command_line(struct smtp *s, const struct conn_line *line)
@@ -602,21 +604,23 @@ static void command_line(struct smtp *s, const struct conn_line *line)
     if ((!s->esmtp ? cmd->verb != SMTP_VERB_BDAT : smtp_verb_ends_group(cmd->verb)) &&
         session_out_of_sync(s, smtp_verb_name(cmd->verb)))
         return;
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (commands[i].verb != cmd->verb)
-            continue;
-        if (!(commands[i].states & S(s->state))) {
-            if (s->state == ST_GREETED && cmd->verb != SMTP_VERB_STARTTLS &&
-                cmd->verb != SMTP_VERB_AUTH)
-                session_reply(s, 503, SMTP_ESC_INVALID_COMMAND, "Send EHLO or HELO first");
-            else
-                session_reply(s, 503, SMTP_ESC_INVALID_COMMAND, "Bad sequence of commands");
-            return;
-        }
-        commands[i].handler(s, cmd);
-        return;
+    const void *found;
+    switch (command_table_match(commands, sizeof commands / sizeof commands[0], sizeof commands[0],
+                                cmd->verb, s->state, &found)) {
+    case COMMAND_RUN:
+        ((const struct command *)found)->handler(s, cmd);
+        break;
+    case COMMAND_NOT_NOW:
+        if (s->state == ST_GREETED && cmd->verb != SMTP_VERB_STARTTLS &&
+            cmd->verb != SMTP_VERB_AUTH)
+            session_reply(s, 503, SMTP_ESC_INVALID_COMMAND, "Send EHLO or HELO first");
+        else
+            session_reply(s, 503, SMTP_ESC_INVALID_COMMAND, "Bad sequence of commands");
+        break;
+    case COMMAND_UNKNOWN:
+        session_reply_fixed(s, smtp_reply_parse_error(SMTP_PARSE_UNKNOWN_COMMAND));
+        break;
     }
-    session_reply_fixed(s, smtp_reply_parse_error(SMTP_PARSE_UNKNOWN_COMMAND));
 }
 
 /* process_input - read and act until input runs out or the state stops taking it. */

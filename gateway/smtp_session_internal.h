@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "proto/command_table.h"
 #include "proto/service.h"
 #include "proto/smtp_data.h"
 #include "proto/smtp_parse.h"
@@ -51,9 +52,9 @@ enum smtp_state {
     ST_CLOSING,   /* last reply queued: close once it is out */
 };
 
-#define S(st) (1u << (st))
+#define S(st) COMMAND_STATE(st)
 
-#define S(st) (1u << (st))
+#define S(st) COMMAND_STATE(st)
 
 struct smtp {
     struct service_session *ss;
