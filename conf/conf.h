@@ -118,6 +118,7 @@ struct config_server {
     enum log_level log_level;
     unsigned workers;        /* worker processes; 0 = one per CPU */
     unsigned shutdown_grace; /* seconds SIGTERM waits for sessions to finish */
+    unsigned restart_delay_max; /* ms: the longest wait before a dead child is started again */
 };
 
 struct config_domains {

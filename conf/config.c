@@ -34,6 +34,7 @@ static int set_defaults(struct loader *ld, struct config *conf)
     sv->log_level = LOG_LEVEL_INFO;
     sv->workers = 0;
     sv->shutdown_grace = 30;
+    sv->restart_delay_max = 5000;
     struct config_ldap *l = &conf->ldap;
     l->connect_timeout = 3;
     l->timeout = 5;

@@ -122,6 +122,7 @@ void config_print(const struct config *conf, FILE *out)
     print_str(out, in, "log_level", conf_log_level_names[sv->log_level], "");
     print_uint(out, in, "workers", sv->workers);
     print_uint(out, in, "shutdown_grace", sv->shutdown_grace);
+    print_uint(out, in, "restart_delay_max", sv->restart_delay_max);
     fputs("};\n\nldap = {\n", out);
     const struct config_ldap *l = &conf->ldap;
     print_list(out, in, "uris", l->uris, l->uri_count);

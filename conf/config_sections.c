@@ -16,7 +16,7 @@ static const char *const tls_protocol_names[] = {"TLSv1.2", "TLSv1.3"};
 /* The settings each section knows; anything else is an error. */
 static const char *const server_keys[] = {"hostname",       "user", "group",     "pid_file",
                                           "state_dir",      "log",  "log_level", "workers",
-                                          "shutdown_grace", NULL};
+                                          "shutdown_grace", "restart_delay_max", NULL};
 static const char *const relay_domain_keys[] = {"domain", "next_hop", NULL};
 static const char *const tls_keys[] = {"cert_file",    "key_file", "ca_file",
                                        "min_protocol", "ciphers",  NULL};
@@ -63,7 +63,8 @@ int conf_load_server(struct loader *ld, struct config *conf)
         conf_get_enum(ld, g, "log_level", conf_log_level_names, COUNT(conf_log_level_names),
                       &level) < 0 ||
         conf_get_uint(ld, g, "workers", &sv->workers, 0, 256) < 0 ||
-        conf_get_uint(ld, g, "shutdown_grace", &sv->shutdown_grace, 0, 3600) < 0)
+        conf_get_uint(ld, g, "shutdown_grace", &sv->shutdown_grace, 0, 3600) < 0 ||
+        conf_get_uint(ld, g, "restart_delay_max", &sv->restart_delay_max, 100, 600000) < 0)
         return -1;
     sv->log_target = (enum log_target)target;
     sv->log_level = (enum log_level)level;

@@ -36,12 +36,12 @@
 /* A child that dies is started again at once the first time (a crash must
  * not leave the auth process away for long: every reply that needs it is
  * 451 4.3.0 meanwhile), then after RESTART_STEP_MS doubling up to
- * RESTART_DELAY_MAX_MS, so that a crash loop costs little CPU and no log
+ * server.restart_delay_max, so that a crash loop costs little CPU and no log
  * storm; one that ran RESTART_RESET_AFTER seconds starts over at once. */
 #define RESTART_STEP_MS 100
-#define RESTART_DELAY_MAX_MS 5000
 #define RESTART_RESET_AFTER 30
-/* While a child keeps dying, one line a minute says how often. */
+/* While a child keeps dying, its first exit is a warning, the others are
+ * info lines, and one warning a minute says how often. */
 #define CRASH_LOOP_REPORT_MS 60000
 #define MAX_WORKERS 64 /* per generation; CONN_LIMIT_PROCS leaves room for reloads */
 #define AUTH_PROGRAM "dirmail-auth"
@@ -544,11 +544,18 @@ static void child_exited(struct child *child, int status)
         child->loop_exits = 0;
     }
     unsigned delay = child->next_delay_ms;
-    child->next_delay_ms = delay == 0                         ? RESTART_STEP_MS
-                           : delay * 2 > RESTART_DELAY_MAX_MS ? RESTART_DELAY_MAX_MS
-                                                              : delay * 2;
-    log_warning("event=child_exit child=%s pid=%ld %s ran=%llums restart_in=%ums",
-                kind_name(child->kind), (long)pid, how, (unsigned long long)ran_ms, delay);
+    unsigned delay_max = child->gen->conf->server.restart_delay_max;
+    child->next_delay_ms = delay == 0              ? RESTART_STEP_MS
+                           : delay > delay_max / 2 ? delay_max
+                                                   : delay * 2;
+    if (child->next_delay_ms > delay_max)
+        child->next_delay_ms = delay_max;
+    if (child->loop_exits == 0)
+        log_warning("event=child_exit child=%s pid=%ld %s ran=%llums restart_in=%ums",
+                    kind_name(child->kind), (long)pid, how, (unsigned long long)ran_ms, delay);
+    else
+        log_info("event=child_exit child=%s pid=%ld %s ran=%llums restart_in=%ums",
+                 kind_name(child->kind), (long)pid, how, (unsigned long long)ran_ms, delay);
     if (child->loop_exits++ == 0) {
         child->loop_since_ms = now;
     } else if (now - child->loop_since_ms >= CRASH_LOOP_REPORT_MS) {

@@ -343,6 +343,21 @@ class Privileges(DaemonCase):
         d.wait_log(r"event=privdrop_failed error=\"refusing to run as root")
         d.wait_log(r"event=child_exit child=worker pid=\d+ status=1 .*restart_in=0ms")
 
+    def test_crash_loop_backs_off_to_restart_delay_max_and_warns_once(self):
+        d = Dirmaild(server={"user": "root", "group": "root", "restart_delay_max": 400},
+                     workers=1)
+        d.start(wait=False)
+        self.daemon = d
+        pattern = (r"level=(\w+) event=child_exit child=worker pid=\d+ status=1 "
+                   r"ran=\d+ms restart_in=(\d+)ms")
+        deadline = time.monotonic() + 30
+        while len(re.findall(pattern, d.log())) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        exits = re.findall(pattern, d.log())
+        self.assertEqual([int(ms) for _, ms in exits[:6]], [0, 100, 200, 400, 400, 400])
+        self.assertEqual([level for level, _ in exits[:6]],
+                         ["warning", "info", "info", "info", "info", "info"])
+
 
 if __name__ == "__main__":
     harness.tap.main()

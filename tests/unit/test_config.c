@@ -99,6 +99,7 @@ START_TEST(defaults)
     ck_assert_int_eq(conf->server.log_level, LOG_LEVEL_INFO);
     ck_assert_uint_eq(conf->server.workers, 0);
     ck_assert_uint_eq(conf->server.shutdown_grace, 30);
+    ck_assert_uint_eq(conf->server.restart_delay_max, 5000);
     ck_assert_uint_eq(conf->ldap.uri_count, 1);
     ck_assert_str_eq(conf->ldap.uris[0], "ldap://localhost/");
     ck_assert_ptr_null(conf->ldap.bind_dn);
@@ -532,6 +533,8 @@ START_TEST(error_range)
                  "must be between 512 and 65536");
     expect_error("limits = {\n pregreet_pass_ttl = 2592001;\n};\n", 2, "limits.pregreet_pass_ttl",
                  "must be between 0 and 2592000");
+    expect_error("server = {\n restart_delay_max = 50;\n};\n", 2, "server.restart_delay_max",
+                 "must be between 100 and 600000");
     expect_error("ldap = { pool_size = 0; };\n", 1, "ldap.pool_size", "between 1 and 64");
     expect_error("server = { workers = -1; };\n", 1, "server.workers", "between 0 and 256");
     expect_error("queue = {\n retry_min = 600;\n retry_max = 60;\n};\n", 3, "queue.retry_max",
