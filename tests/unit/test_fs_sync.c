@@ -115,7 +115,16 @@ START_TEST(test_own_file_system)
     const char *what = NULL, *base;
     bool j = journalled_path(dir, &what);
 
-    ck_assert_int_eq(mount_of(dir, type, sizeof(type), source, sizeof(source)), 0);
+    if (mount_of(dir, type, sizeof(type), source, sizeof(source)) < 0) {
+        /* In a chroot whose root is no mount point, mountinfo shows no
+         * mount holding dir: the oracle cannot tell, so only check that the
+         * answer and its name agree. */
+        fprintf(stderr, "# no mount of %s in /proc/self/mountinfo (a chroot?)\n", dir);
+        ck_assert(what != NULL);
+        ck_assert_int_eq(j, strcmp(what, "ext2/3/4 without a journal") != 0 &&
+                                strcmp(what, "other") != 0);
+        return;
+    }
     base = strrchr(source, '/') != NULL ? strrchr(source, '/') + 1 : source;
     if (strcmp(type, "xfs") == 0 || strcmp(type, "btrfs") == 0) {
         ck_assert(j);
