@@ -14,12 +14,24 @@ _children = []
 _tempdirs = []
 
 
+# Ports handed out by this test process: the kernel may give a port that was
+# bound and closed a moment ago again, so that two services of one dirmaild
+# would get the same one (seen once in a fresh chroot).
+_given_ports = set()
+
+
 def free_port(host="127.0.0.1"):
-    """A TCP port that is free on host right now."""
+    """A TCP port that is free on host right now and that this process has
+    not handed out before."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    for _ in range(1000):
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _given_ports:
+            _given_ports.add(port)
+            return port
+    raise RuntimeError(f"no new free port on {host}")
 
 
 def tempdir(prefix="dirmail-test-"):
