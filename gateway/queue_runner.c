@@ -1,68 +1,35 @@
-/* gateway/queue_runner.c - see queue_runner.h.
+/* gateway/queue_runner.c - see queue_runner.h: the scheduler.
  *
  * Threads: the main thread owns the event loop (SIGTERM as a signalfd, the
  * inotify watch, the scan timer) and the work list; queue.delivery_threads
  * delivery threads share the runner's struct queue (thread-safe, queue.h;
  * sharing it lets their removals share each fsync of active/), each own an
- * auth client connection, and handle one message at a time. The main
- * thread hands a message to an idle thread only after claiming it in the
- * work list (job.busy), and clears the claim when the thread reports back
- * through an eventfd, so one message is never in two threads. On SIGTERM
- * nothing new is handed out; the loop stops once every thread has finished
- * the message in hand.
+ * auth client connection and a local transport, and make one attempt at a
+ * time (gateway/queue_attempt.h: route, expand, group by route, hand each
+ * group to its transport, record). The main thread hands a message to an
+ * idle thread only after claiming it in the work list (job.busy), and
+ * clears the claim when the thread reports back through an eventfd, so one
+ * message is never in two threads. On SIGTERM nothing new is handed out;
+ * the loop stops once every thread has finished the messages in hand.
  *
  * Work list: every spool id the runner knows, with the wall-clock time its
  * next recipient is due (0: now), kept sorted by id. It is filled by a full
  * queue_scan at start and every queue.scan_interval seconds, and by an
- * inotify watch on active/ (a spool file renamed in is a new message).
+ * inotify watch on active/ (a spool file renamed in is a new message, from
+ * the SMTP session or an expansion: both inject through queue_inject).
  * Removed messages are only flagged (job.gone) and compacted away in bulk,
  * so finishing a message costs no memmove of the whole list.
  *
- * Turns: a thread takes up to BATCH_MAX due messages at once (they pile up
- * only under load: one that arrives while a thread is idle goes alone). It
- * routes every due recipient of each; a local delivery is only written to
- * its Maildir's tmp/ and waits in the thread's batch (w->batch,
- * delivery/local_delivery.h, which owns the Maildir side: mailbox choice,
- * the syncfs rounds, the result). Then the whole batch is settled at once:
- * every file fsync'd and linked into new/, then every new/ fsync'd, so a
- * turn of 16 messages costs a few journal commits where one message at a
- * time cost three each. Every delivery still gets its own fsyncs. The
- * runner copies what delivery needs out of the directory's answer
- * (mailbox, quota, address) and turns each result into its record; every
- * reply it records is a row of proto/delivery_status.h.
+ * Attempts: a thread takes up to QUEUE_ATTEMPT_MAX due messages at once
+ * (they pile up only under load: one that arrives while a thread is idle
+ * goes alone), so that their local deliveries share the local transport's
+ * fsyncs.
  *
- * Durability: results are recorded only after the deliveries they name are
- * durable. A message whose recipients are all final is removed (its spool
- * file unlinked: queue_remove_stage), and one queue_sync makes every
- * removal of the turn durable: the removal is the record. Other results
- * are appended to the message's status file in one write and fsync
- * (queue_mark_recipients). Should LOCAL_BATCH_MAX deliveries of one message
- * be in flight, they are settled and marked before its next recipient.
- *
- * Exactly once: a kill between a Maildir delivery and its record leaves a
- * delivered recipient unrecorded. Its file has a stable name (the queue id
- * and the recipient's index, maildir_stable_name), so the attempt after
- * the restart finds it instead of delivering again (the local delivery
- * request's stable_key "Q<id>R<index>" and stable_time, the arrival): a
- * link into new/ that meets the name answers "already delivered", and for
- * a message that may follow such an attempt (job.check: found by the
- * runner's first scan, or after a failed mark) cur/ and new/ are looked
- * through before writing (check_delivered: a reader may have moved the
- * file). The cost stays off the normal path: one readdir of two folders
- * per recipient, only after a crash.
- *
- * Expansion (FORWARD, GROUP): the target addresses become the recipients of
- * a new spool message (same sender, "Delivered-To: <the expanded address>"
- * in front of the same bytes) committed with queue_msg_commit; only after
- * that commit returns is the original recipient marked DELIVERED. A kill in
- * between expands again after the restart (duplicates, never a loss). The
- * Delivered-To line is also the loop check, as in Postfix's local(8): an
- * address already named in a Delivered-To header of the message is not
- * expanded again (FAILED, 5.4.6 mail forwarding loop).
- *
- * Retries: a deferred recipient is retried after the message's age bounded
- * by queue.retry_min and queue.retry_max, so the delay roughly doubles with
- * every attempt without keeping an attempt count. */
+ * Exactly once after a crash: a message found by the runner's first scan
+ * may follow an attempt that delivered without recording (a runner that
+ * died), and so may one whose mark failed (job.check): its attempt looks
+ * for each recipient's stable-named Maildir file before writing
+ * (transport_local.c). The cost stays off the normal path. */
 #include "config.h"
 
 #include "gateway/queue_runner.h"
@@ -85,15 +52,13 @@
 
 #include "auth/auth_client.h"
 #include "delivery/local_delivery.h"
-#include "proto/delivery_status.h"
-#include "queue/queue.h"
+#include "gateway/queue_attempt.h"
+#include "gateway/transport_local.h"
 #include "gateway/worker.h"
 #include "lib/event.h"
-#include "lib/header.h"
 #include "lib/log.h"
+#include "queue/queue.h"
 
-/* Longest header section read for the forwarding loop check. */
-#define HEADER_SCAN_MAX (256 * 1024)
 /* How long to wait between attempts to take the spool lock. */
 #define LOCK_RETRY_MS 200
 /* The process name (prctl) tests and ps show for the runner. */
@@ -104,9 +69,8 @@
 #define CLEANUP_INTERVAL 3600
 /* Flagged-gone entries tolerated before the work list is compacted. */
 #define COMPACT_MIN 64
-/* Messages handed to a delivery thread at once: under load they queue up
- * while the threads work, and one turn on several shares its fsyncs. */
-#define BATCH_MAX 16
+/* Messages handed to a delivery thread at once. */
+#define BATCH_MAX QUEUE_ATTEMPT_MAX
 
 struct job {
     char id[QUEUE_ID_SIZE];
@@ -118,44 +82,12 @@ struct job {
     bool check;
 };
 
-/* What a delivery thread reports about one message. */
-struct result {
-    bool gone;                      /* the message no longer exists (removed, or never complete) */
-    time_t due;                     /* otherwise: when to look at it again */
-    bool uncertain;                 /* results of this attempt may be unrecorded */
-    char (*new_ids)[QUEUE_ID_SIZE]; /* expansions committed on the way */
-    size_t new_count, new_alloc;
-};
-
 struct runner;
-
-/* The outcome of routing one recipient: what to mark and why. */
-struct outcome {
-    enum queue_rcpt_state state; /* PENDING while its Maildir delivery is in flight */
-    time_t when;                 /* DEFERRED: the next retry */
-    char reply[DELIVERY_STATUS_TEXT_MAX]; /* DEFERRED/FAILED: enhanced status code and text */
-    struct local_result local;            /* a local delivery's, until copied above */
-};
-
-/* One message in a thread's turn. */
-struct turn {
-    const char *id;
-    bool check; /* job.check */
-    struct result *res;
-    struct queue_envelope *env; /* NULL: nothing more to do (res says why) */
-    struct outcome *out;        /* per recipient */
-    bool *tried, *recorded;     /* routed in this turn; result durable in .st */
-    bool mark_failed, removing;
-    time_t now;
-};
 
 /* One delivery thread. task_count, done, ids and the hand-over of res are
  * under runner.mutex; during a task ids and res belong to the thread alone. */
 struct deliverer {
     struct runner *r;
-    const struct config *conf;
-    struct queue *queue;
-    struct auth_client *auth;
     pthread_t thread;
     bool thread_started;
     bool assigned; /* main thread only: handed messages, report not yet applied */
@@ -164,10 +96,9 @@ struct deliverer {
     size_t task_count;
     char ids[BATCH_MAX][QUEUE_ID_SIZE];
     bool check[BATCH_MAX]; /* job.check of each */
-    struct result res[BATCH_MAX];
-    struct result *cur; /* thread only: the result of the message being routed */
+    struct queue_attempt_result res[BATCH_MAX];
+    struct queue_attempt_ctx attempt; /* the thread's auth client and transports */
     struct local_delivery_config local;
-    struct local_batch *batch; /* the local deliveries of the turn */
 };
 
 struct runner {
@@ -195,46 +126,9 @@ struct runner {
     time_t last_cleanup;
 };
 
-/* outcome_status - o DEFERRED or FAILED (the status's class) with status
- * and arg (proto/delivery_status.h). */
-static void outcome_status(struct outcome *o, enum delivery_status status, const char *arg)
-{
-    o->state = delivery_status_permanent(status) ? QUEUE_RCPT_FAILED : QUEUE_RCPT_DEFERRED;
-    delivery_status_format(o->reply, sizeof o->reply, status, arg);
-}
-
-/* awaiting_transport - o deferred for the outbound client: "(<what><name>)". */
-static void awaiting_transport(struct outcome *o, const char *what, const char *name)
-{
-    char text[DELIVERY_STATUS_TEXT_MAX];
-    snprintf(text, sizeof text, "%s%s", what, name);
-    outcome_status(o, DELIVERY_STATUS_AWAITING_TRANSPORT, text);
-}
-
 char *queue_runner_spool_path(const struct config *conf)
 {
     return config_state_path(conf, CONFIG_STATE_QUEUE);
-}
-
-/* result_add_new - remember an expansion's new id for the work list. */
-static int result_add_new(struct result *res, const char *id)
-{
-    if (res->new_count == res->new_alloc) {
-        size_t alloc = res->new_alloc == 0 ? 4 : res->new_alloc * 2;
-        char(*ids)[QUEUE_ID_SIZE] = realloc(res->new_ids, alloc * sizeof *ids);
-        if (ids == NULL)
-            return -1;
-        res->new_ids = ids;
-        res->new_alloc = alloc;
-    }
-    memcpy(res->new_ids[res->new_count++], id, QUEUE_ID_SIZE);
-    return 0;
-}
-
-static void result_clear(struct result *res)
-{
-    free(res->new_ids);
-    *res = (struct result){0};
 }
 
 /* ---- the work list (main thread only) ---- */
@@ -312,567 +206,15 @@ static size_t pending(const struct runner *r)
 {
     return r->job_count - r->gone_count;
 }
-/* ---- routing and delivery ---- */
 
-/* retry_at - when a deferred recipient of env is tried again. */
-static time_t retry_at(const struct config *conf, const struct queue_envelope *env, time_t now)
+/* attempt - one attempt on the thread's first count messages. */
+static void attempt(struct deliverer *w, size_t count)
 {
-    time_t age = now > env->arrival ? now - env->arrival : 0;
-    time_t delay = age;
-    if (delay < (time_t)conf->queue.retry_min)
-        delay = conf->queue.retry_min;
-    if (delay > (time_t)conf->queue.retry_max)
-        delay = conf->queue.retry_max;
-    return now + delay;
-}
-
-/* local_settled - a local delivery's result is final: o takes it. */
-static void local_settled(void *ctx, const struct local_result *res)
-{
-    struct outcome *o = ctx;
-    switch (res->state) {
-    case LOCAL_DELIVERED:
-        o->state = QUEUE_RCPT_DELIVERED;
-        o->reply[0] = '\0';
-        break;
-    case LOCAL_FAILED:
-    case LOCAL_DEFERRED:
-        o->state = res->state == LOCAL_FAILED ? QUEUE_RCPT_FAILED : QUEUE_RCPT_DEFERRED;
-        memcpy(o->reply, res->reply, sizeof o->reply);
-        break;
-    case LOCAL_PENDING:
-        o->state = QUEUE_RCPT_PENDING;
-        break;
-    }
-}
-
-/* The message a local delivery reads, from the spool. */
-struct spool_message {
-    struct queue *queue;
-    const char *id;
-};
-
-static int open_spool_message(void *ctx, int *fd_r, uint64_t *len_r, char **error_r)
-{
-    const struct spool_message *m = ctx;
-    return queue_open_message(m->queue, m->id, fd_r, len_r, error_r);
-}
-
-/* deliver_local - recipient index's message into the Maildir of the entry
- * rc. With later, the file is only written and the delivery joins
- * w->batch (o stays PENDING until local_batch_settle); otherwise it is
- * finished here. The file's name is stable (queue id and index:
- * maildir_stable_name), so that an attempt made and not recorded is
- * recognised; check: look for it in cur/ and new/ before writing
- * (turn.check). */
-static void deliver_local(struct deliverer *w, const char *id, const struct queue_envelope *env,
-                          size_t index, const struct auth_recipient *rc, struct outcome *o,
-                          bool later, bool check)
-{
-    struct spool_message message = {w->queue, id};
-    char key[LOCAL_STABLE_KEY_MAX + 1];
-    snprintf(key, sizeof key, "Q%sR%zu", id, index);
-    const struct local_delivery_request req = {
-        .open_message = open_spool_message,
-        .open_ctx = &message,
-        .sender = env->sender,
-        .recipient = env->rcpts[index].address,
-        .mailbox = rc->mailbox,
-        .address = rc->primary != NULL ? rc->primary : rc->matched,
-        .quota_bytes = rc->quota,
-        .quota_permanent = false,
-        .stable_key = key,
-        .stable_time = (long long)env->arrival,
-        .check_delivered = check,
-        .log_id = id,
-        .settled = local_settled,
-        .settled_ctx = o,
-    };
-    if (!later)
-        local_deliver(&w->local, &req, &o->local);
-    else if (local_batch_add(w->batch, &req, &o->local) == LOCAL_PENDING)
-        o->state = QUEUE_RCPT_PENDING;
-}
-
-/* header_names_delivered_to - whether the message's header section has a
- * "Delivered-To: <addr>" line (case-insensitive). -1 on a read error. */
-static int header_names_delivered_to(struct deliverer *w, const char *id, const char *addr)
-{
-    int fd;
-    uint64_t msg_len;
-    char *error = NULL;
-    if (queue_open_message(w->queue, id, &fd, &msg_len, &error) < 0) {
-        free(error);
-        return -1;
-    }
-    size_t scan_max = msg_len < HEADER_SCAN_MAX ? (size_t)msg_len : HEADER_SCAN_MAX;
-    char *head = malloc(HEADER_SCAN_MAX + 1);
-    size_t len = 0;
-    int found = head == NULL ? -1 : 0;
-    while (head != NULL && len < scan_max) {
-        ssize_t n = read(fd, head + len, scan_max - len);
-        if (n < 0) {
-            found = -1;
-            break;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    if (found < 0) {
-        free(head);
-        return -1;
-    }
-    head[len] = '\0';
-    size_t alen = strlen(addr);
-    for (char *line = head; line < head + len;) {
-        char *eol = memchr(line, '\n', (size_t)(head + len - line));
-        size_t llen = eol != NULL ? (size_t)(eol - line) : (size_t)(head + len - line);
-        if (llen > 0 && line[llen - 1] == '\r')
-            llen--;
-        if (llen == 0)
-            break; /* end of the header section */
-        if (llen > 13 && strncasecmp(line, "Delivered-To:", 13) == 0) {
-            const char *v = line + 13;
-            size_t vlen = llen - 13;
-            while (vlen > 0 && (*v == ' ' || *v == '\t')) {
-                v++;
-                vlen--;
-            }
-            while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-                vlen--;
-            if (vlen == alen && strncasecmp(v, addr, alen) == 0) {
-                found = 1;
-                break;
-            }
-        }
-        if (eol == NULL)
-            break;
-        line = eol + 1;
-    }
-    free(head);
-    return found;
-}
-
-/* expand - commit a new message for targets, carrying rcpt in a
- * Delivered-To line. 0 and new_id, or -1 with o set (deferred). */
-static int expand(struct deliverer *w, const char *id, const struct queue_envelope *env,
-                  size_t index, const struct auth_strlist *targets, char new_id[QUEUE_ID_SIZE],
-                  struct outcome *o)
-{
-    const struct queue_recipient *orig = &env->rcpts[index];
-    struct queue_envelope *nenv = queue_envelope_new();
-    struct queue_msg *msg = NULL;
-    char *error = NULL, *header = NULL, *orcpt = NULL;
-    int fd = -1;
-    if (nenv == NULL || queue_envelope_set(&nenv->sender, env->sender) < 0 ||
-        queue_envelope_set(&nenv->envid, env->envid) < 0 ||
-        queue_envelope_set(&nenv->client_address, "127.0.0.1") < 0 ||
-        queue_envelope_set(&nenv->client_helo, "dirmail-expansion") < 0)
-        goto nomem;
-    nenv->ret = env->ret;
-    /* RFC 3461 4.2: the original recipient stays what the client named. */
-    if (orig->orcpt == NULL && asprintf(&orcpt, "rfc822;%s", orig->address) < 0)
-        goto nomem;
-    for (size_t i = 0; i < targets->count; i++) {
-        if (queue_envelope_add_recipient(nenv, targets->items[i], orig->notify,
-                                         orig->orcpt != NULL ? orig->orcpt : orcpt, &error) < 0)
-            goto fail;
-    }
-    /* One word on one line (lib/header): header_names_delivered_to reads it
-     * back as such. An envelope address (at most 64 + 1 + 255 octets, RFC
-     * 5321 4.5.3.1) always fits the 998-octet line, so a NULL here is memory
-     * (or a corrupt envelope) and the expansion is deferred. */
-    struct header_field dt;
-    size_t header_len = 0;
-    header_field_begin(&dt, "Delivered-To");
-    header_field_word(&dt, orig->address);
-    header = header_field_end(&dt, &header_len);
-    if (header == NULL)
-        goto nomem;
-    uint64_t left;
-    msg = queue_msg_begin(w->queue, &error);
-    if (msg == NULL || queue_msg_write(msg, header, header_len, &error) < 0 ||
-        queue_open_message(w->queue, id, &fd, &left, &error) < 0)
-        goto fail;
-    char buf[65536];
-    while (left > 0) {
-        ssize_t n = read(fd, buf, left < sizeof buf ? (size_t)left : sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (asprintf(&error, "read %s: %s", id, n == 0 ? "short file" : strerror(errno)) < 0)
-                error = NULL;
-            goto fail;
-        }
-        left -= (uint64_t)n;
-        if (queue_msg_write(msg, buf, (size_t)n, &error) < 0)
-            goto fail;
-    }
-    close(fd);
-    fd = -1;
-    if (queue_msg_commit(&msg, nenv, &error) < 0)
-        goto fail;
-    memcpy(new_id, nenv->id, QUEUE_ID_SIZE);
-    queue_envelope_free(&nenv);
-    free(header);
-    free(orcpt);
-    return 0;
-nomem:
-    free(error);
-    error = NULL;
-fail:
-    outcome_status(o, DELIVERY_STATUS_EXPANSION_FAILED, error != NULL ? error : "out of memory");
-    free(error);
-    if (fd >= 0)
-        close(fd);
-    queue_msg_abort(&msg);
-    queue_envelope_free(&nenv);
-    free(header);
-    free(orcpt);
-    return -1;
-}
-
-/* deliver_expansion - FORWARD (with its optional local copy) and GROUP. */
-static void deliver_expansion(struct deliverer *w, const char *id, const struct queue_envelope *env,
-                              size_t index, const struct auth_recipient *rc, struct outcome *o,
-                              bool check)
-{
-    const char *rcpt = env->rcpts[index].address;
-    char quoted[512];
-    const struct auth_strlist *targets = rc->kind == AUTH_KIND_GROUP ? &rc->members : &rc->forwards;
-    int loop = header_names_delivered_to(w, id, rcpt);
-    if (loop < 0) {
-        outcome_status(o, DELIVERY_STATUS_MESSAGE_UNREADABLE_NO_REASON, NULL);
-        return;
-    }
-    if (loop > 0) {
-        outcome_status(o, DELIVERY_STATUS_FORWARDING_LOOP, rcpt);
-        return;
-    }
-    if (rc->kind == AUTH_KIND_FORWARD && rc->keep_copy) {
-        if (rc->mail_host != NULL) {
-            /* The copy belongs on another node: wait for the outbound
-             * client rather than expand now and lose track of the copy. */
-            awaiting_transport(o, "forward with copy on node ", rc->mail_host);
-            return;
-        }
-        /* Finished here: the copy must be durable before the expansion
-         * commits (a failed copy must not be expanded twice). */
-        deliver_local(w, id, env, index, rc, o, false, check);
-        if (o->state != QUEUE_RCPT_DELIVERED)
-            return;
-    }
-    if (targets->count > 0) {
-        char new_id[QUEUE_ID_SIZE];
-        if (expand(w, id, env, index, targets, new_id, o) < 0)
-            return;
-        log_info("id=%s event=expanded rcpt=%s kind=%s targets=%zu new_id=%s", id,
-                 log_quote(quoted, sizeof quoted, rcpt), auth_kind_name(rc->kind), targets->count,
-                 new_id);
-        if (result_add_new(w->cur, new_id) < 0)
-            log_warning("id=%s event=job_add_failed error=\"out of memory\"", new_id);
-    } else {
-        log_info("id=%s event=expanded rcpt=%s kind=%s targets=0", id,
-                 log_quote(quoted, sizeof quoted, rcpt), auth_kind_name(rc->kind));
-    }
-    o->state = QUEUE_RCPT_DELIVERED;
-    o->reply[0] = '\0';
-}
-
-/* route - decide and do what recipient index of message id needs (check:
- * turn.check). */
-static void route(struct deliverer *w, const char *id, const struct queue_envelope *env,
-                  size_t index, struct outcome *o, bool check)
-{
-    const char *rcpt = env->rcpts[index].address;
-    struct auth_response resp = {0};
-    const char *args[1] = {rcpt};
-    enum auth_status st = auth_client_request(w->auth, AUTH_REQ_RESOLVE, args, 1, &resp);
-    const struct auth_recipient *rc = resp.recipient;
-    if ((st == AUTH_FOUND || st == AUTH_NOTFOUND) && rc == NULL)
-        st = AUTH_TEMPFAIL; /* an answer without its recipient: not a "no" */
-    switch (st) {
-    case AUTH_FOUND:
-        break;
-    case AUTH_NOTFOUND:
-        if (rc != NULL && rc->kind == AUTH_KIND_NOT_OURS)
-            outcome_status(o, DELIVERY_STATUS_AWAITING_TRANSPORT, "domain not handled here");
-        else
-            outcome_status(o, DELIVERY_STATUS_NO_SUCH_RECIPIENT, rcpt);
-        goto done;
-    default:
-        outcome_status(o, DELIVERY_STATUS_DIRECTORY_UNAVAILABLE,
-                       resp.error != NULL ? resp.error : auth_status_name(st));
-        goto done;
-    }
-    switch (rc->kind) {
-    case AUTH_KIND_LOCAL:
-        if (rc->status == AUTH_USER_HELD)
-            outcome_status(o, DELIVERY_STATUS_MAILBOX_HELD, NULL);
-        else
-            deliver_local(w, id, env, index, rc, o, true, check);
-        break;
-    case AUTH_KIND_REMOTE_NODE:
-        awaiting_transport(o, "node ", rc->mail_host != NULL ? rc->mail_host : "?");
-        break;
-    case AUTH_KIND_RELAY:
-        awaiting_transport(o, "relay ", rc->next_hop != NULL ? rc->next_hop : "MX");
-        break;
-    case AUTH_KIND_FORWARD:
-    case AUTH_KIND_GROUP:
-        deliver_expansion(w, id, env, index, rc, o, check);
-        break;
-    case AUTH_KIND_DISABLED:
-        if (rc->disabled_hold)
-            outcome_status(o, DELIVERY_STATUS_DISABLED_HELD, NULL);
-        else
-            outcome_status(o, DELIVERY_STATUS_MAILBOX_DISABLED, rcpt);
-        break;
-    case AUTH_KIND_NOT_OURS:
-        outcome_status(o, DELIVERY_STATUS_AWAITING_TRANSPORT, "domain not handled here");
-        break;
-    default:
-        outcome_status(o, DELIVERY_STATUS_NO_SUCH_RECIPIENT, rcpt);
-        break;
-    }
-done:
-    auth_response_clear(&resp);
-}
-
-/* log_outcome - the log line of a recorded DEFERRED or FAILED result. */
-static void log_outcome(const char *id, const struct queue_recipient *rc, const struct outcome *o)
-{
-    char quoted[600], qreply[600];
-    if (o->state == QUEUE_RCPT_DEFERRED) {
-        log_info("id=%s event=deferred rcpt=%s retry_at=%lld reply=%s", id,
-                 log_quote(quoted, sizeof quoted, rc->address), (long long)rc->when,
-                 log_quote(qreply, sizeof qreply, o->reply));
-    } else if (o->state == QUEUE_RCPT_FAILED) {
-        /* Bounces are a later issue: the result is recorded for it. */
-        log_warning("id=%s event=failed rcpt=%s reply=%s bounce=not-implemented", id,
-                    log_quote(quoted, sizeof quoted, rc->address),
-                    log_quote(qreply, sizeof qreply, o->reply));
-    }
-}
-
-/* turn_load - the envelope of t->id; when it cannot be had, t->res says
- * what the work list should do and t->env stays NULL. */
-static void turn_load(struct deliverer *w, struct turn *t)
-{
-    char quoted[600], *error = NULL;
-    if (queue_load_envelope(w->queue, t->id, &t->env, &error) < 0) {
-        char path[PATH_MAX];
-        int n = snprintf(path, sizeof path, "%s/active/%s", w->r->spool, t->id);
-        if (n > 0 && (size_t)n < sizeof path && access(path, F_OK) < 0 && errno == ENOENT) {
-            t->res->gone = true; /* removed, or never complete */
-        } else {
-            log_error("id=%s event=envelope_unreadable error=%s", t->id,
-                      log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
-            t->res->due = t->now + w->conf->queue.retry_max;
-        }
-        free(error);
-        return;
-    }
-    size_t n = t->env->rcpt_count;
-    t->out = calloc(n, sizeof *t->out);
-    t->tried = calloc(n, sizeof *t->tried);
-    t->recorded = calloc(n, sizeof *t->recorded);
-    if (t->out == NULL || t->tried == NULL || t->recorded == NULL) {
-        log_error("id=%s event=attempt_failed error=\"out of memory\"", t->id);
-        queue_envelope_free(&t->env);
-        t->res->due = t->now + w->conf->queue.retry_min;
-    }
-}
-
-static void turn_free(struct turn *t)
-{
-    queue_envelope_free(&t->env);
-    free(t->out);
-    free(t->tried);
-    free(t->recorded);
-}
-
-/* final_state - DELIVERED and FAILED are final. */
-static bool final_state(enum queue_rcpt_state state)
-{
-    return state == QUEUE_RCPT_DELIVERED || state == QUEUE_RCPT_FAILED;
-}
-
-/* outcome_when - a DEFERRED result learnt in settle (a Maildir or syncfs
- * failure) has no retry time yet: it gets one now, like those set in
- * turn_route, so a failing mailbox is not retried in a loop. */
-static void outcome_when(const struct config *conf, const struct turn *t, size_t i)
-{
-    struct outcome *o = &t->out[i];
-    if (t->tried[i] && o->state == QUEUE_RCPT_DEFERRED && o->when == 0)
-        o->when = retry_at(conf, t->env, time(NULL));
-}
-
-/* turn_mark - append every result of t that is known and not yet recorded
- * to its status file (one write, one fsync) and apply them to the
- * envelope. On failure t->mark_failed: they were not recorded. */
-static void turn_mark(struct deliverer *w, struct turn *t)
-{
-    struct queue_envelope *env = t->env;
-    struct queue_mark *marks = calloc(env->rcpt_count, sizeof *marks);
-    size_t count = 0;
-    char qreply[600], *error = NULL;
-    if (marks == NULL) {
-        t->mark_failed = true;
-        return;
-    }
-    for (size_t i = 0; i < env->rcpt_count; i++) {
-        const struct outcome *o = &t->out[i];
-        if (!t->tried[i] || t->recorded[i] || o->state == QUEUE_RCPT_PENDING)
-            continue;
-        outcome_when(w->conf, t, i);
-        marks[count++] = (struct queue_mark){
-            .index = i,
-            .state = o->state,
-            .when = o->state == QUEUE_RCPT_DEFERRED ? o->when : 0,
-            .reply = o->state == QUEUE_RCPT_DELIVERED ? NULL : o->reply,
-        };
-    }
-    if (count > 0 && queue_mark_recipients(w->queue, t->id, marks, count, &error) < 0) {
-        /* Not recorded: retry soon; a delivered recipient may be delivered
-         * again, never lost. */
-        log_error("id=%s event=mark_failed recipients=%zu error=%s", t->id, count,
-                  log_quote(qreply, sizeof qreply, error != NULL ? error : "out of memory"));
-        free(error);
-        t->mark_failed = true;
-        free(marks);
-        return;
-    }
-    for (size_t k = 0; k < count; k++) {
-        size_t i = marks[k].index;
-        struct queue_recipient *rc = &env->rcpts[i];
-        rc->state = t->out[i].state;
-        rc->when = marks[k].when;
-        t->recorded[i] = true;
-        log_outcome(t->id, rc, &t->out[i]);
-    }
-    free(marks);
-}
-
-/* turn_route - route every due recipient of t. Local deliveries only get
- * written (w->batch); should the batch fill up in the middle of this
- * message, what is settled so far is marked so that a crash does not redo
- * more than LOCAL_BATCH_MAX recipients of one message. */
-static void turn_route(struct deliverer *w, struct turn *t)
-{
-    struct queue_envelope *env = t->env;
-    w->cur = t->res;
-    for (size_t i = 0; i < env->rcpt_count; i++) {
-        struct queue_recipient *rc = &env->rcpts[i];
-        if (final_state(rc->state) || (rc->state == QUEUE_RCPT_DEFERRED && rc->when > t->now))
-            continue;
-        if (local_batch_count(w->batch) == LOCAL_BATCH_MAX) {
-            local_batch_settle(w->batch);
-            turn_mark(w, t);
-            if (t->mark_failed)
-                return;
-        }
-        struct outcome *o = &t->out[i];
-        *o = (struct outcome){.state = QUEUE_RCPT_DEFERRED};
-        t->tried[i] = true;
-        route(w, t->id, env, i, o, t->check);
-        if (o->state == QUEUE_RCPT_DEFERRED)
-            o->when = retry_at(w->conf, env, time(NULL));
-    }
-}
-
-/* turn_record - after settle: remove the message when every recipient is
- * final (the removal records the results: staged here, made durable by
- * the caller's queue_sync), else mark the results. Fills t->res. */
-static void turn_record(struct deliverer *w, struct turn *t)
-{
-    const struct config *conf = w->conf;
-    struct queue_envelope *env = t->env;
-    char quoted[600], *error = NULL;
-    bool all_final = !t->mark_failed;
-    for (size_t i = 0; i < env->rcpt_count && all_final; i++)
-        all_final = final_state(t->tried[i] ? t->out[i].state : env->rcpts[i].state);
-    if (all_final) {
-        if (queue_remove_stage(w->queue, t->id, &error) == 0) {
-            t->removing = true;
-            for (size_t i = 0; i < env->rcpt_count; i++) {
-                if (t->tried[i] && !t->recorded[i]) {
-                    env->rcpts[i].state = t->out[i].state;
-                    env->rcpts[i].when = 0;
-                    log_outcome(t->id, &env->rcpts[i], &t->out[i]);
-                }
-            }
-            return;
-        }
-        log_error("id=%s event=remove_failed error=%s", t->id,
-                  log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
-        free(error);
-    }
-    if (!t->mark_failed)
-        turn_mark(w, t);
-    if (t->mark_failed) {
-        t->res->due = t->now + conf->queue.retry_min;
-        t->res->uncertain = true;
-        return;
-    }
-    time_t next = 0;
-    for (size_t i = 0; i < env->rcpt_count; i++) {
-        const struct queue_recipient *rc = &env->rcpts[i];
-        if (rc->state == QUEUE_RCPT_DEFERRED && (next == 0 || rc->when < next))
-            next = rc->when;
-    }
-    if (queue_envelope_all_final(env)) {
-        /* final, but the removal failed: try it again soon */
-        t->res->due = t->now + conf->queue.retry_min;
-        return;
-    }
-    if (env->arrival + (time_t)conf->queue.max_age < t->now)
-        log_warning("id=%s event=max_age_exceeded action=kept bounce=not-implemented", t->id);
-    t->res->due = next != 0 ? next : t->now + conf->queue.retry_min;
-}
-
-/* attempt_batch - one turn on the thread's messages: route every due
- * recipient of each, settle the Maildir deliveries together, record the
- * results, and make the removals durable with one queue_sync. What the
- * work list needs to know goes into w->res[]. */
-static void attempt_batch(struct deliverer *w, size_t count)
-{
-    struct turn turns[BATCH_MAX];
-    char quoted[600], *error = NULL;
-    bool removing = false;
-    for (size_t j = 0; j < count; j++) {
-        turns[j] = (struct turn){
-            .id = w->ids[j], .check = w->check[j], .res = &w->res[j], .now = time(NULL)};
-        turn_load(w, &turns[j]);
-        if (turns[j].env != NULL)
-            turn_route(w, &turns[j]);
-    }
-    local_batch_settle(w->batch);
-    for (size_t j = 0; j < count; j++) {
-        if (turns[j].env != NULL) {
-            turn_record(w, &turns[j]);
-            removing = removing || turns[j].removing;
-        }
-    }
-    int synced = removing ? queue_sync(w->queue, &error) : 0;
-    if (synced < 0) {
-        /* The messages are unlinked but maybe not durably: after a crash
-         * one may come back and be delivered again (never lost). */
-        log_error("event=remove_sync_failed error=%s",
-                  log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
-        free(error);
-    }
-    for (size_t j = 0; j < count; j++) {
-        struct turn *t = &turns[j];
-        if (t->removing) {
-            queue_remove_status(w->queue, t->id);
-            log_info("id=%s event=removed recipients=%zu", t->id, t->env->rcpt_count);
-            t->res->gone = true;
-        }
-        turn_free(t);
-    }
+    struct queue_attempt_msg msgs[BATCH_MAX];
+    for (size_t k = 0; k < count; k++)
+        msgs[k] =
+            (struct queue_attempt_msg){.id = w->ids[k], .check = w->check[k], .res = &w->res[k]};
+    queue_attempt_run(&w->attempt, msgs, count);
 }
 
 /* deliverer_main - a delivery thread: wait for messages, attempt them,
@@ -891,7 +233,7 @@ static void *deliverer_main(void *arg)
         size_t count = w->task_count;
         pthread_mutex_unlock(&r->mutex);
 
-        attempt_batch(w, count);
+        attempt(w, count);
 
         pthread_mutex_lock(&r->mutex);
         w->task_count = 0;
@@ -1010,7 +352,7 @@ static void on_wake(void *ctx, unsigned events)
         wk->assigned = false;
         r->in_flight--;
         for (size_t k = 0; k < BATCH_MAX && wk->ids[k][0] != '\0'; k++) {
-            struct result *res = &wk->res[k];
+            struct queue_attempt_result *res = &wk->res[k];
             struct job *job = job_find(r, wk->ids[k]);
             if (job != NULL) {
                 job->busy = false;
@@ -1025,7 +367,7 @@ static void on_wake(void *ctx, unsigned events)
                     log_warning("id=%s event=job_add_failed error=\"out of memory\"",
                                 res->new_ids[n]);
             }
-            result_clear(res);
+            queue_attempt_result_clear(res);
             wk->ids[k][0] = '\0';
         }
     }
@@ -1152,17 +494,8 @@ static int start_workers(struct runner *r)
     for (size_t i = 0; i < r->worker_count; i++) {
         struct deliverer *w = &r->workers[i];
         w->r = r;
-        w->conf = r->conf;
         if (pthread_cond_init(&w->cond, NULL) != 0) {
             log_error("event=queue_runner_failed error=\"pthread_cond_init\"");
-            return -1;
-        }
-        /* One struct queue for all: their removals share each fsync of
-         * active/ (queue_remove's group commit). */
-        w->queue = r->queue;
-        w->auth = auth_client_new(r->auth_path, r->auth_timeout_ms);
-        if (w->auth == NULL) {
-            log_error("event=queue_runner_failed error=\"auth client: out of memory\"");
             return -1;
         }
         w->local = (struct local_delivery_config){
@@ -1170,8 +503,18 @@ static int start_workers(struct runner *r)
             .hostname = r->conf->server.hostname,
             .sync_method = r->conf->delivery.sync_method,
         };
-        w->batch = local_batch_new(&w->local);
-        if (w->batch == NULL) {
+        /* One struct queue for all: their removals share each fsync of
+         * active/ (queue_remove's group commit). No transport for other
+         * nodes and relays yet (the SMTP and LMTP clients): recipients
+         * there wait, deferred. */
+        w->attempt = (struct queue_attempt_ctx){
+            .conf = r->conf,
+            .spool = r->spool,
+            .queue = r->queue,
+            .auth = auth_client_new(r->auth_path, r->auth_timeout_ms),
+            .transports = {[QUEUE_ROUTE_LOCAL] = transport_local_new(&w->local)},
+        };
+        if (w->attempt.auth == NULL || w->attempt.transports[QUEUE_ROUTE_LOCAL] == NULL) {
             log_error("event=queue_runner_failed error=\"out of memory\"");
             return -1;
         }
@@ -1200,10 +543,11 @@ static void stop_workers(struct runner *r)
         if (w->thread_started)
             pthread_join(w->thread, NULL);
         for (size_t k = 0; k < BATCH_MAX; k++)
-            result_clear(&w->res[k]);
-        auth_client_free(&w->auth);
-        local_batch_free(&w->batch);
-        w->queue = NULL; /* the runner's, closed by its owner */
+            queue_attempt_result_clear(&w->res[k]);
+        auth_client_free(&w->attempt.auth);
+        for (size_t k = 0; k < QUEUE_ROUTE_KIND_COUNT; k++)
+            transport_free(&w->attempt.transports[k]);
+        w->attempt.queue = NULL; /* the runner's, closed by its owner */
         pthread_cond_destroy(&w->cond);
     }
     free(r->workers);

@@ -1,34 +1,26 @@
-/* gateway/queue_runner.h - the queue runner process: takes committed
- * messages from the spool (<state_dir>/queue), routes every recipient
- * through the auth process and delivers local ones into Maildirs, recording
- * each result in the spool before moving on. It never talks to the network
- * and never reads the directory itself (the auth process does).
+/* gateway/queue_runner.h - the queue runner process and its scheduler:
+ * takes committed messages from the spool (<state_dir>/queue), keeps the
+ * work list with each message's next retry (inotify on the spool, a scan as
+ * backstop), and hands due messages to its delivery threads, never one
+ * message to two at once. It never talks to the network and never reads the
+ * directory itself (the auth process does).
  *
- * Routing per recipient (the directory decides, errors are temporary):
- *   LOCAL          Maildir below delivery.mailbox_base: the entry's mailbox,
- *                  or <domain>/<local>/Maildir of its primary address
- *   FORWARD, GROUP expanded into a new spool message (see queue_runner.c)
- *   REMOTE_NODE, RELAY, NOT_OURS
- *                  stay DEFERRED, "awaiting outbound transport" (the SMTP/
- *                  LMTP client is a later issue): never lost, never bounced
- *   UNKNOWN, INVALID, DISABLED (not held)
- *                  FAILED (bounces are a later issue: logged)
- *   TEMPFAIL, disk errors, quota
- *                  DEFERRED with a retry time
- * One process: the main thread watches the spool and hands each message to
- * one of queue.delivery_threads delivery threads (never to two at once);
- * the recipients of one message go in turn. A lock file makes sure two
- * runners (old and new generation during a reload) never work on the spool
- * at once.
- *
- * What is fsync'd when, per recipient delivered locally:
- *   1. the Maildir file in tmp/, then new/ after the link (maildir.h);
- *   2. only then the result: queue_mark_recipient (the status file), or,
- *      when it was the last recipient not yet final, queue_remove (the
- *      envelope unlinked and active/ fsync'd) without a mark first.
- * A kill -9 between 1 and 2 delivers that recipient again after the restart:
- * at most one recipient per delivery thread; a recorded result is never
- * redone. */
+ * The runner in four parts, each its own module:
+ *   scheduler   this file's queue_runner.c: work list, retries, inotify,
+ *               threads, the spool lock
+ *   attempt     queue_attempt.h: one thread's turn on a few messages: route,
+ *               expand, group by next hop, hand to transports, record
+ *   routing     queue_route.h: one table of cases from the directory's
+ *               answer to a route (local mailbox, other node, relay next
+ *               hop, expansion, deferred, failed); expansion: queue_expand.h
+ *   transports  transport.h: local (transport_local.h) now; the SMTP and
+ *               LMTP clients plug in there. Until they do, recipients on
+ *               other nodes and relays stay DEFERRED "4.4.0 awaiting
+ *               outbound transport": never lost, never bounced
+ * Results: a failed recipient is logged (bounces are a later issue); a
+ * directory error, a disk error or a full mailbox defers with a retry time.
+ * A lock file makes sure two runners (old and new generation during a
+ * reload) never work on the spool at once. */
 #ifndef DIRMAIL_GATEWAY_QUEUE_RUNNER_H
 #define DIRMAIL_GATEWAY_QUEUE_RUNNER_H
 

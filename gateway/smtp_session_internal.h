@@ -22,7 +22,7 @@ struct conn;
 struct event_timer;
 struct queue;
 struct queue_envelope;
-struct queue_msg;
+struct queue_inject;
 struct sasl_exchange;
 struct sasl_session;
 struct threadpool;
@@ -80,7 +80,7 @@ struct smtp {
     bool tx_smtputf8;
     uint64_t tx_declared_size;
     unsigned rcpt_rejected;
-    struct queue_msg *msg;
+    struct queue_inject *msg;
     struct smtp_data data;
     char *date_field; /* the submission fixups (malloc'd), for s->data */
     char *msgid_field;

@@ -14,7 +14,7 @@
 
 #include "auth/auth_client.h"
 #include "gateway/smtp_policy.h"
-#include "queue/queue.h"
+#include "queue/queue_inject.h"
 #include "proto/received.h"
 #include "lib/conn.h"
 #include "lib/log.h"
@@ -26,7 +26,7 @@
 
 void transaction_reset(struct smtp *s)
 {
-    queue_msg_abort(&s->msg);
+    queue_inject_abort(&s->msg);
     free(s->date_field);
     s->date_field = NULL;
     free(s->msgid_field);
@@ -239,7 +239,7 @@ static int data_write(void *ctx, const void *data, size_t len)
 {
     struct smtp *s = ctx;
     char *err = NULL;
-    if (queue_msg_write(s->msg, data, len, &err) < 0) {
+    if (queue_inject_write(s->msg, data, len, &err) < 0) {
         log_error("event=queue_write_failed client=%s error=\"%s\"", s->ss->client_ip,
                   err != NULL ? err : "?");
         free(err);
@@ -253,7 +253,7 @@ static int data_write(void *ctx, const void *data, size_t len)
 static int message_begin(struct smtp *s)
 {
     char *err = NULL;
-    s->msg = queue_msg_begin(s->srv->queue, &err);
+    s->msg = queue_inject_begin(s->srv->queue, QUEUE_ORIGIN_CLIENT, &err);
     if (s->msg == NULL) {
         log_error("event=queue_begin_failed client=%s error=\"%s\"", s->ss->client_ip,
                   err != NULL ? err : "?");
@@ -269,11 +269,11 @@ static int message_begin(struct smtp *s)
         free(s->date_field);
         free(s->msgid_field);
         s->date_field = smtp_data_date_field(now);
-        s->msgid_field = smtp_data_message_id_field(queue_msg_id(s->msg), s->ss->hostname);
+        s->msgid_field = smtp_data_message_id_field(queue_inject_id(s->msg), s->ss->hostname);
         if (s->date_field == NULL || s->msgid_field == NULL) {
             log_error("event=fixup_failed client=%s error=\"cannot build Date or Message-ID\"",
                       s->ss->client_ip);
-            queue_msg_abort(&s->msg);
+            queue_inject_abort(&s->msg);
             return -1;
         }
         fix.date = s->date_field;
@@ -293,7 +293,7 @@ static int message_begin(struct smtp *s)
         .tls_cipher = s->tls ? conn_tls_cipher(s->conn) : NULL,
         .authenticated = s->auth_user != NULL,
         .auth_user = s->ss->config->sasl.authenticated_header ? s->auth_user : NULL,
-        .queue_id = queue_msg_id(s->msg),
+        .queue_id = queue_inject_id(s->msg),
         .for_rcpt = s->env->rcpt_count == 1 ? s->env->rcpts[0].address : NULL,
         .when = now,
     };
@@ -309,7 +309,7 @@ static int message_begin(struct smtp *s)
     int r = field != NULL ? data_write(s, field, len) : -1;
     free(field);
     if (r < 0) {
-        queue_msg_abort(&s->msg);
+        queue_inject_abort(&s->msg);
         return -1;
     }
     return 0;
@@ -342,7 +342,7 @@ static void commit_work(void *arg)
     /* No lock: the pool threads stage in parallel (their file fsyncs merge
      * in the journal) and queue_sync shares one directory fsync among every
      * commit that finished its files meanwhile (group commit, queue.h). */
-    s->commit_result = queue_msg_commit(&s->msg, s->env, &s->commit_error);
+    s->commit_result = queue_inject_commit(&s->msg, s->env, &s->commit_error);
 }
 
 static void commit_done(void *arg)

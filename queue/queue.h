@@ -100,6 +100,10 @@ int queue_cleanup(struct queue *queue, unsigned grace_seconds, unsigned *removed
  * failure: the caller answers 4xx, never 5xx). Thread-safe. */
 int queue_free_space(struct queue *queue, uint64_t *bytes_r, char **error_r);
 
+/* queue_msg_begin ... queue_msg_abort: the spool's side of writing a
+ * message. Everything that makes mail goes through queue/queue_inject.h
+ * instead (the one inject path); these are for it and the spool's tests. */
+
 /* queue_msg_begin - start a message: a new id and tmp/<id>. NULL and
  * *error_r on failure. The id is known from here on (for the Received
  * header). */

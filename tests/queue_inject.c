@@ -1,15 +1,15 @@
-/* tests/queue_inject.c - test helper: put messages into a spool with the
- * queue API, as the SMTP session does after DATA, so that the runner tests
- * need no SMTP server.
+/* tests/queue_inject.c - test helper: put messages into a spool through
+ * queue_inject (queue/queue_inject.h), as the SMTP session does after DATA,
+ * so that the runner tests need no SMTP server.
  *   queue_inject [-n COUNT] SPOOL SENDER RCPT...  < MESSAGE
  * MESSAGE is read from stdin as it would arrive in DATA (CRLF line endings,
  * unstuffed). With -n, COUNT messages are committed, each the MESSAGE with
  * "X-Inject-Seq: <k>\r\n" (k from 0) in front, so a test can tell them apart.
- * Prints one "<id> <k>" line per message once queue_msg_commit returned. A
+ * Prints one "<id> <k>" line per message once queue_inject_commit returned. A
  * SENDER of "" is the null sender. Exits 0, or 1 with the error on stderr. */
 #include "config.h"
 
-#include "queue/queue.h"
+#include "queue/queue_inject.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,23 +63,23 @@ static int inject_one(struct queue *q, const char *sender, char **rcpts, int rcp
         if (queue_envelope_add_recipient(env, rcpts[i], 0, NULL, &error) < 0)
             goto fail;
     }
-    struct queue_msg *msg = queue_msg_begin(q, &error);
+    struct queue_inject *msg = queue_inject_begin(q, QUEUE_ORIGIN_CLIENT, &error);
     if (msg == NULL)
         goto fail;
     if (seq >= 0) {
         char header[64];
         int n = snprintf(header, sizeof header, "X-Inject-Seq: %ld\r\n", seq);
         if (n < 0 || (size_t)n >= sizeof header ||
-            queue_msg_write(msg, header, (size_t)n, &error) < 0) {
-            queue_msg_abort(&msg);
+            queue_inject_write(msg, header, (size_t)n, &error) < 0) {
+            queue_inject_abort(&msg);
             goto fail;
         }
     }
-    if (queue_msg_write(msg, text, len, &error) < 0) {
-        queue_msg_abort(&msg);
+    if (queue_inject_write(msg, text, len, &error) < 0) {
+        queue_inject_abort(&msg);
         goto fail;
     }
-    if (queue_msg_commit(&msg, env, &error) < 0)
+    if (queue_inject_commit(&msg, env, &error) < 0)
         goto fail;
     printf("%s %ld\n", env->id, seq);
     fflush(stdout);

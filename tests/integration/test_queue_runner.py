@@ -32,7 +32,7 @@ TOP_BUILDDIR = os.environ.get("top_builddir") or TOP_SRCDIR
 INJECT = os.path.join(TOP_BUILDDIR, "tests", "queue_inject")
 
 SENDER = "sender@remote.example"
-# gateway/queue_runner.c: messages a delivery thread takes in one turn
+# gateway/queue_attempt.h QUEUE_ATTEMPT_MAX: messages a delivery thread takes in one turn
 BATCH_MAX = 16
 THREADS = 4  # queue.delivery_threads of the dirmaild under test
 BULK_USERS = 50

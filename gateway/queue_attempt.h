@@ -1,0 +1,76 @@
+/* gateway/queue_attempt.h - one runner thread's attempt on a few messages the
+ * scheduler (queue_runner.c) has claimed for it: every due recipient routed
+ * (the directory's answer through the auth process, gateway/queue_route.h),
+ * forwards and groups expanded (queue_expand.h), the other recipients
+ * grouped by route and each group handed to its transport in one call
+ * (transport.h), and then every result recorded in the spool and finished
+ * messages removed. It decides nothing about which messages or when, except
+ * each deferred recipient's next retry.
+ *
+ * What is fsync'd when, per recipient delivered locally:
+ *   1. the Maildir file in tmp/, then new/ after the link (maildir.h), at
+ *      the local transport's flush;
+ *   2. only then the result: queue_mark_recipients (the status file), or,
+ *      when every recipient of the message is final, queue_remove_stage and
+ *      one queue_sync for the whole attempt (the removal is the record).
+ * A kill -9 between 1 and 2 leaves deliveries made and unrecorded: their
+ * Maildir files carry a stable name (queue id and recipient index), so the
+ * attempt after the restart finds them instead of delivering again. */
+#ifndef DIRMAIL_GATEWAY_QUEUE_ATTEMPT_H
+#define DIRMAIL_GATEWAY_QUEUE_ATTEMPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "auth/auth_client.h"
+#include "conf/conf.h"
+#include "gateway/queue_route.h"
+#include "gateway/transport.h"
+#include "queue/queue.h"
+
+/* Messages in one attempt: under load they queue up while the threads
+ * work, and one attempt on several shares its fsyncs. */
+#define QUEUE_ATTEMPT_MAX 16
+
+/* What an attempt tells the work list about one message. */
+struct queue_attempt_result {
+    bool gone;                      /* it no longer exists (removed, or never complete) */
+    time_t due;                     /* otherwise: when to look at it again */
+    bool uncertain;                 /* results of this attempt may be unrecorded */
+    char (*new_ids)[QUEUE_ID_SIZE]; /* expansions committed on the way */
+    size_t new_count, new_alloc;
+};
+
+/* queue_attempt_result_clear - free what res holds and zero it. */
+void queue_attempt_result_clear(struct queue_attempt_result *res);
+
+/* What every attempt of one thread uses; all of it the thread's own but
+ * queue (thread-safe, shared by the runner's threads so that their removals
+ * share each fsync of active/). */
+struct queue_attempt_ctx {
+    const struct config *conf;
+    const char *spool; /* the spool's folder, to tell a vanished message */
+    struct queue *queue;
+    struct auth_client *auth;
+    /* The transport of each route kind that has one: LOCAL, NODE, RELAY;
+     * NULL where none is configured (the recipient waits, deferred). */
+    struct transport *transports[QUEUE_ROUTE_KIND_COUNT];
+};
+
+/* One message of an attempt. */
+struct queue_attempt_msg {
+    const char *id;
+    /* An earlier attempt may have delivered without recording it (found by
+     * the runner's first scan, or after a failed mark). */
+    bool check;
+    struct queue_attempt_result *res; /* filled in */
+};
+
+/* queue_attempt_run - attempt count (at most QUEUE_ATTEMPT_MAX) messages:
+ * route, expand, deliver, record, remove; each one's res says what the work
+ * list should do with it. */
+void queue_attempt_run(struct queue_attempt_ctx *ctx, const struct queue_attempt_msg *msgs,
+                       size_t count);
+
+#endif
