@@ -348,6 +348,7 @@ START_TEST(index_parse_refuses_garbage)
         "dirmail-uidlist 1 77 3 5.1 6.2\n1 a 3 cur b\n",
         "dirmail-uidlist 1 077 3 5.1 6.2\n",
         "dirmail-uidlist 1 77 3 5.1 6.2 \n",
+        "dirmail-uidlist 1 77 3 5.1 6.2\n1 a 3 cur a \n", /* found by the fuzzer */
     };
     ck_assert_int_eq(mailbox_index_parse(good, strlen(good), &index, &old, &err),
                      MAILBOX_INDEX_PARSED);
