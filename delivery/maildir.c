@@ -81,7 +81,9 @@ struct maildir_delivery {
     char *rel_box; /* path of box_fd below base, for path_r */
     char host[256];
     char name[512];
-    uint64_t size; /* bytes on disk */
+    uint64_t size;      /* bytes on disk */
+    uint64_t crlf_size; /* with every LF as CRLF: the ",W=" readers report */
+    bool last_out_cr;   /* the last byte emitted was a CR */
     struct dir_syncs syncs;
     enum { STAGE_WRITING, STAGE_WRITTEN, STAGE_LINKED } stage;
     bool linked_not_renamed; /* STAGE_LINKED: the tmp/ name is still there */
@@ -535,6 +537,14 @@ static enum maildir_result emit(struct maildir_delivery *d, const char *data, si
         if (n > len)
             n = len;
         memcpy(d->out + d->out_len, data, n);
+        /* an LF not after a CR is a CRLF to POP3 and IMAP (the file never
+         * holds CR LF: write() turns it into LF) */
+        for (size_t i = 0; i < n; i++) {
+            if (data[i] == '\n' && !d->last_out_cr)
+                d->crlf_size++;
+            d->last_out_cr = data[i] == '\r';
+        }
+        d->crlf_size += n;
         d->out_len += n;
         d->size += n;
         data += n;
@@ -951,6 +961,7 @@ static enum maildir_result found_in_new(struct maildir_delivery *d, char **error
 enum maildir_result maildir_delivery_link(struct maildir_delivery *d, char **error_r)
 {
     enum maildir_result res;
+    int n;
 
     if (d->earlier != NULL)
         return MAILDIR_ALREADY_DELIVERED;
@@ -966,8 +977,14 @@ enum maildir_result maildir_delivery_link(struct maildir_delivery *d, char **err
     res = quota_check(d, d->size, 1, error_r);
     if (res != MAILDIR_DELIVERED)
         return res;
-    if (snprintf(d->new_name, sizeof(d->new_name), "%s,S=%" PRIu64, d->name, d->size) >=
-        (int)sizeof(d->new_name)) {
+    /* ",W=" only while the name keeps room for ":2," and 26 flag letters
+     * within NAME_MAX (a very long host part): without it, readers count
+     * the LFs themselves. */
+    n = snprintf(d->new_name, sizeof(d->new_name), "%s,S=%" PRIu64 ",W=%" PRIu64, d->name,
+                 d->size, d->crlf_size);
+    if (n < 0 || n > NAME_MAX - 29)
+        n = snprintf(d->new_name, sizeof(d->new_name), "%s,S=%" PRIu64, d->name, d->size);
+    if (n < 0 || n >= (int)sizeof(d->new_name)) {
         error_set(error_r, "file name too long");
         return MAILDIR_PERMFAIL;
     }

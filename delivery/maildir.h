@@ -10,7 +10,9 @@
  * already refuses bare CR in DATA), and a bare LF stays LF (so LF-only input
  * from dirmail-deliver is stored unchanged). The ",S=<size>" in the file name is the size
  * of the file on disk (after conversion, with the prepended trace headers), which
- * is what Maildir++ quota accounting and readers expect.
+ * is what Maildir++ quota accounting and readers expect; ",W=<size>" after it
+ * (Dovecot's convention) is the size with every LF as CRLF, what POP3 and
+ * IMAP report (left out only when the name would get too long).
  *
  * What is fsync'd when (a caller may record the delivery as done only after
  * maildir_delivery_finish returned MAILDIR_DELIVERED):

@@ -85,12 +85,15 @@ bool maildir_name_has_base(const char *name, const char *base)
            (name[len] == '\0' || name[len] == ',' || name[len] == ':');
 }
 
-int64_t maildir_name_size(const char *name)
+/* name_field - the number after field (",S=" or ",W=") in name, before any
+ * info part, or -1. */
+static int64_t name_field(const char *name, const char *field)
 {
-    const char *p = strstr(name, ",S=");
+    const char *info = strchr(name, ':');
+    const char *p = strstr(name, field);
     int64_t size = 0;
 
-    if (p == NULL)
+    if (p == NULL || (info != NULL && p > info))
         return -1;
     p += 3;
     if (*p < '0' || *p > '9')
@@ -101,4 +104,14 @@ int64_t maildir_name_size(const char *name)
         size = size * 10 + (*p - '0');
     }
     return size;
+}
+
+int64_t maildir_name_size(const char *name)
+{
+    return name_field(name, ",S=");
+}
+
+int64_t maildir_name_crlf_size(const char *name)
+{
+    return name_field(name, ",W=");
 }

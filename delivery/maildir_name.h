@@ -44,4 +44,9 @@ bool maildir_name_has_base(const char *name, const char *base);
  * "...,S=1234:2,S"), or -1 when the name has none or it overflows. */
 int64_t maildir_name_size(const char *name);
 
+/* maildir_name_crlf_size - the size with CRLF line ends in a name
+ * ("...,S=1234,W=1260"), Dovecot's convention, which the writer adds and
+ * readers report to POP3 and IMAP; -1 when the name has none. */
+int64_t maildir_name_crlf_size(const char *name);
+
 #endif

@@ -160,6 +160,13 @@ START_TEST(test_first_delivery_creates_maildir)
     size_part = strstr(path, ",S=");
     ck_assert_ptr_nonnull(size_part);
     ck_assert_uint_eq(strtoull(size_part + 3, NULL, 10), len);
+    /* ",W=" is the size readers report: every LF counted as CRLF. */
+    {
+        size_t lfs = 0;
+        for (size_t i = 0; i < len; i++)
+            lfs += data[i] == '\n';
+        ck_assert_int_eq(maildir_name_crlf_size(path), (int64_t)(len + lfs));
+    }
     /* time.M<usec>P<pid>Q<n>.<host> */
     {
         char pid_part[32];

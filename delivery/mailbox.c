@@ -1,0 +1,922 @@
+/* delivery/mailbox.c - one Maildir folder for the readers: the UID index
+ * "dirmail-uidlist" under an OFD lock on "dirmail-uidlist.lock", new/ and
+ * cur/ listed, flags in names. See mailbox.h and doc/mailbox.md. */
+#include "config.h"
+
+#include "delivery/mailbox.h"
+#include "delivery/mailbox_index.h"
+#include "delivery/maildir_name.h"
+#include "delivery/maildir_quota.h"
+#include "lib/error.h"
+#include "lib/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define INDEX_NAME "dirmail-uidlist"
+#define LOCK_NAME "dirmail-uidlist.lock"
+/* A listing is retried when new/ or cur/ changed while it was read (a
+ * rename during readdir may hide an entry); after this many it is used. */
+#define SCAN_TRIES 3
+/* The index file is refused beyond this (a million messages fit). */
+#define INDEX_MAX_BYTES (256u << 20)
+
+struct mailbox {
+    int fd;      /* the folder */
+    int root_fd; /* the Maildir holding maildirsize: fd, or ".." of a Maildir++ folder */
+    bool move_new;
+    char *hostname;
+    struct mailbox_index index;
+    struct stat index_st; /* the index file as last read or written */
+    bool index_st_valid;
+    struct mailbox_msg *msgs; /* index.entries as the API shows them */
+    char **old_names;         /* names replaced by set_flags, freed at sync */
+    size_t old_count;
+};
+
+/* One file of a listing. */
+struct listed {
+    char *name;
+    size_t base_len;
+    bool in_cur;
+    bool used;
+};
+
+struct listing {
+    struct listed *items;
+    size_t count, alloc;
+};
+
+static void listing_clear(struct listing *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        free(l->items[i].name);
+    free(l->items);
+    memset(l, 0, sizeof(*l));
+}
+
+/* base_len - the length of name's base: up to the first "," or ":". */
+static size_t base_len(const char *name)
+{
+    return strcspn(name, ",:");
+}
+
+/* flags_of - the DFPRST flags in a ":2," info part. */
+static unsigned flags_of(const char *name)
+{
+    static const char letters[] = "DFPRST";
+    const char *info = strstr(name, ":2,");
+    unsigned flags = 0;
+
+    if (info == NULL)
+        return 0;
+    for (const char *p = info + 3; *p != '\0'; p++) {
+        const char *l = strchr(letters, *p);
+        if (l != NULL && *p != '\0')
+            flags |= 1u << (l - letters);
+    }
+    return flags;
+}
+
+/* lock_index - the OFD lock (per open file, so that two sessions in one
+ * process exclude each other too, and closing another descriptor of the
+ * file does not drop it). The lock fd, or -1 with *error_r. */
+static int lock_index(struct mailbox *mb, char **error_r)
+{
+    int fd = openat(mb->fd, LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+
+    if (fd < 0) {
+        error_set(error_r, "open %s: %s", LOCK_NAME, strerror(errno));
+        return -1;
+    }
+#ifdef F_OFD_SETLKW
+    while (fcntl(fd, F_OFD_SETLKW, &fl) < 0) {
+#else
+    while (fcntl(fd, F_SETLKW, &fl) < 0) {
+#endif
+        if (errno != EINTR) {
+            error_set(error_r, "lock %s: %s", LOCK_NAME, strerror(errno));
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+/* new_uidvalidity - from the time, bigger than old when old is known. */
+static uint32_t new_uidvalidity(uint32_t old)
+{
+    uint32_t now = (uint32_t)time(NULL);
+
+    if (old != 0 && now <= old)
+        now = old + 1;
+    return now == 0 ? 1 : now;
+}
+
+/* fresh_index - an empty index with a new UIDVALIDITY. */
+static void fresh_index(struct mailbox *mb, uint32_t old)
+{
+    mailbox_index_clear(&mb->index);
+    mb->index.uidvalidity = new_uidvalidity(old);
+    mb->index.uidnext = 1;
+}
+
+/* load_index - read the index file unless it is the one read or written
+ * last. *dirty_r when it must be written (missing or rebuilt). */
+static enum mailbox_result load_index(struct mailbox *mb, bool *dirty_r, char **error_r)
+{
+    int fd = openat(mb->fd, INDEX_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    char *text = NULL, *perr = NULL;
+    size_t len = 0;
+    uint32_t old = mb->index.uidvalidity;
+    struct mailbox_index parsed;
+
+    if (fd < 0) {
+        if (errno != ENOENT) {
+            error_set(error_r, "open %s: %s", INDEX_NAME, strerror(errno));
+            return MAILBOX_TEMPFAIL;
+        }
+        if (!mb->index_st_valid && mb->index.uidvalidity == 0)
+            fresh_index(mb, 0);
+        /* else someone removed it: keep ours, it is written again */
+        *dirty_r = true;
+        mb->index_st_valid = false;
+        return MAILBOX_OK;
+    }
+    if (fstat(fd, &st) < 0) {
+        error_set(error_r, "fstat %s: %s", INDEX_NAME, strerror(errno));
+        close(fd);
+        return MAILBOX_TEMPFAIL;
+    }
+    if (mb->index_st_valid && st.st_ino == mb->index_st.st_ino &&
+        st.st_dev == mb->index_st.st_dev && st.st_size == mb->index_st.st_size &&
+        st.st_mtim.tv_sec == mb->index_st.st_mtim.tv_sec &&
+        st.st_mtim.tv_nsec == mb->index_st.st_mtim.tv_nsec) {
+        close(fd);
+        return MAILBOX_OK;
+    }
+    if (st.st_size > INDEX_MAX_BYTES) {
+        len = 0;
+        text = NULL;
+    } else {
+        text = malloc((size_t)st.st_size + 1);
+        if (text == NULL) {
+            close(fd);
+            error_set(error_r, "out of memory");
+            return MAILBOX_TEMPFAIL;
+        }
+        while (len < (size_t)st.st_size) {
+            ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                error_set(error_r, "read %s: %s", INDEX_NAME, strerror(errno));
+                free(text);
+                close(fd);
+                return MAILBOX_TEMPFAIL;
+            }
+            if (n == 0)
+                break;
+            len += (size_t)n;
+        }
+    }
+    close(fd);
+    switch (text == NULL ? MAILBOX_INDEX_GARBAGE
+                         : mailbox_index_parse(text, len, &parsed, &old, &perr)) {
+    case MAILBOX_INDEX_PARSED:
+        mailbox_index_clear(&mb->index);
+        mb->index = parsed;
+        mb->index_st = st;
+        mb->index_st_valid = true;
+        break;
+    case MAILBOX_INDEX_NEWER:
+        error_set(error_r, "%s: %s", INDEX_NAME, perr != NULL ? perr : "newer version");
+        free(perr);
+        free(text);
+        return MAILBOX_TEMPFAIL;
+    case MAILBOX_INDEX_NOMEM:
+        error_set(error_r, "out of memory");
+        free(perr);
+        free(text);
+        return MAILBOX_TEMPFAIL;
+    case MAILBOX_INDEX_GARBAGE: {
+        char qbuf[128];
+        if (mb->index.uidvalidity > old)
+            old = mb->index.uidvalidity;
+        fresh_index(mb, old);
+        log_warning("event=mailbox_index_rebuilt reason=%s uidvalidity=%" PRIu32,
+                    log_quote(qbuf, sizeof(qbuf), perr != NULL ? perr : "too big"),
+                    mb->index.uidvalidity);
+        mb->index_st_valid = false;
+        *dirty_r = true;
+        break;
+    }
+    }
+    free(perr);
+    free(text);
+    return MAILBOX_OK;
+}
+
+/* write_index - the index to a temporary file, then renamed over the old
+ * one. durable (new UIDs were given): fsync'd, and the folder after the
+ * rename, so that a crash never brings back an older uidnext. */
+static enum mailbox_result write_index(struct mailbox *mb, bool durable, char **error_r)
+{
+    char tmp[512], *text;
+    size_t len, done = 0;
+    int fd;
+
+    if (mailbox_index_format(&mb->index, &text, &len) < 0) {
+        error_set(error_r, "format %s: out of memory", INDEX_NAME);
+        return MAILBOX_TEMPFAIL;
+    }
+    snprintf(tmp, sizeof(tmp), INDEX_NAME ".%ld.%s.tmp", (long)getpid(), mb->hostname);
+    fd = openat(mb->fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        error_set(error_r, "create %s: %s", tmp, strerror(errno));
+        free(text);
+        return MAILBOX_TEMPFAIL;
+    }
+    while (done < len) {
+        ssize_t n = write(fd, text + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        done += (size_t)n;
+    }
+    free(text);
+    if (done < len || (durable && fsync(fd) < 0) || fstat(fd, &mb->index_st) < 0 ||
+        renameat(mb->fd, tmp, mb->fd, INDEX_NAME) < 0) {
+        error_set(error_r, "write %s: %s", INDEX_NAME, strerror(errno));
+        close(fd);
+        unlinkat(mb->fd, tmp, 0);
+        mb->index_st_valid = false;
+        return MAILBOX_TEMPFAIL;
+    }
+    close(fd);
+    mb->index_st_valid = true;
+    if (durable && fsync(mb->fd) < 0) {
+        error_set(error_r, "fsync folder: %s", strerror(errno));
+        return MAILBOX_TEMPFAIL;
+    }
+    return MAILBOX_OK;
+}
+
+/* list_dir - append sub's message files to l. A missing sub is empty. */
+static enum mailbox_result list_dir(struct mailbox *mb, bool in_cur, struct listing *l,
+                                    char **error_r)
+{
+    const char *sub = in_cur ? "cur" : "new";
+    int dfd = openat(mb->fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *dir;
+    struct dirent *de;
+
+    if (dfd < 0) {
+        if (errno == ENOENT)
+            return MAILBOX_OK;
+        error_set(error_r, "open %s/: %s", sub, strerror(errno));
+        return MAILBOX_TEMPFAIL;
+    }
+    dir = fdopendir(dfd);
+    if (dir == NULL) {
+        error_set(error_r, "open %s/: %s", sub, strerror(errno));
+        close(dfd);
+        return MAILBOX_TEMPFAIL;
+    }
+    while ((errno = 0, de = readdir(dir)) != NULL) {
+        size_t len = strlen(de->d_name), blen = base_len(de->d_name);
+        if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+            continue;
+        if (!mailbox_index_field_valid(de->d_name, len) || blen == 0)
+            continue; /* ".", "..", dot files, names the index cannot hold */
+        if (l->count == l->alloc) {
+            size_t alloc = l->alloc == 0 ? 64 : l->alloc * 2;
+            struct listed *items = realloc(l->items, alloc * sizeof(*items));
+            if (items == NULL)
+                goto nomem;
+            l->items = items;
+            l->alloc = alloc;
+        }
+        l->items[l->count].name = strdup(de->d_name);
+        if (l->items[l->count].name == NULL)
+            goto nomem;
+        l->items[l->count].base_len = blen;
+        l->items[l->count].in_cur = in_cur;
+        l->items[l->count].used = false;
+        l->count++;
+    }
+    if (errno != 0) {
+        error_set(error_r, "readdir %s/: %s", sub, strerror(errno));
+        closedir(dir);
+        return MAILBOX_TEMPFAIL;
+    }
+    closedir(dir);
+    return MAILBOX_OK;
+nomem:
+    closedir(dir);
+    error_set(error_r, "out of memory");
+    return MAILBOX_TEMPFAIL;
+}
+
+/* move_new_files - rename every file in new/ to cur/ with ":2," as a
+ * reader that has seen it. ENOENT: another session moved it first. */
+static void move_new_files(struct mailbox *mb)
+{
+    struct listing l = {0};
+    char *err = NULL;
+
+    if (list_dir(mb, false, &l, &err) != MAILBOX_OK) {
+        free(err);
+        return; /* the listing that follows reports it */
+    }
+    for (size_t i = 0; i < l.count; i++) {
+        char from[300], to[300];
+        snprintf(from, sizeof(from), "new/%s", l.items[i].name);
+        snprintf(to, sizeof(to), "cur/%s%s", l.items[i].name,
+                 strchr(l.items[i].name, ':') != NULL ? "" : ":2,");
+        if (renameat(mb->fd, from, mb->fd, to) < 0 && errno != ENOENT) {
+            char qbuf[300];
+            log_warning("event=mailbox_move_new_failed file=%s error=%s",
+                        log_quote(qbuf, sizeof(qbuf), from), strerror(errno));
+        }
+    }
+    listing_clear(&l);
+}
+
+/* dir_mtimes - the mtimes of new/ and cur/ ({0,0} for a missing one). */
+static enum mailbox_result dir_mtimes(struct mailbox *mb, struct timespec ts[2], bool *any_r,
+                                      char **error_r)
+{
+    static const char *const subs[] = {"new", "cur"};
+
+    *any_r = false;
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        if (fstatat(mb->fd, subs[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (errno != ENOENT) {
+                error_set(error_r, "stat %s/: %s", subs[i], strerror(errno));
+                return MAILBOX_TEMPFAIL;
+            }
+            ts[i] = (struct timespec){0, 0};
+            continue;
+        }
+        *any_r = true;
+        ts[i] = st.st_mtim;
+    }
+    return MAILBOX_OK;
+}
+
+static bool same_time(struct timespec a, struct timespec b)
+{
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+/* trusted - ts as the index may record it: an mtime less than two seconds
+ * old is not (Dovecot's rule: a change later in the same clock tick could
+ * leave it as it is, and would be missed), so {0,0}, which never matches. */
+static struct timespec trusted(struct timespec ts, const struct timespec *now)
+{
+    if (ts.tv_sec == 0 || now->tv_sec - ts.tv_sec < 2)
+        return (struct timespec){0, 0};
+    return ts;
+}
+
+/* crlf_size - the size of sub/name with every LF not after a CR counted as
+ * CRLF; -1 with errno (ENOENT: gone meanwhile). */
+static int64_t crlf_size(struct mailbox *mb, const char *name, bool in_cur)
+{
+    char path[300], buf[65536];
+    int fd;
+    int64_t size = 0;
+    bool last_cr = false;
+
+    snprintf(path, sizeof(path), "%s/%s", in_cur ? "cur" : "new", name);
+    fd = openat(mb->fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        if (n == 0)
+            break;
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\n' && !last_cr)
+                size++;
+            last_cr = buf[i] == '\r';
+        }
+        size += n;
+    }
+    close(fd);
+    return size;
+}
+
+static int compare_base(const struct listed *x, const struct listed *y);
+
+/* compare_listed - by base, the cur/ one of a base first. */
+static int compare_listed(const void *a, const void *b)
+{
+    const struct listed *x = a, *y = b;
+    int c = compare_base(x, y);
+
+    if (c != 0)
+        return c;
+    return (int)y->in_cur - (int)x->in_cur; /* cur/ first: the one kept */
+}
+
+/* compare_base - listed items by base alone. */
+static int compare_base(const struct listed *x, const struct listed *y)
+{
+    size_t n = x->base_len < y->base_len ? x->base_len : y->base_len;
+    int c = memcmp(x->name, y->name, n);
+
+    if (c != 0)
+        return c;
+    return x->base_len == y->base_len ? 0 : x->base_len < y->base_len ? -1 : 1;
+}
+
+/* find_listed - the first of the sorted listing's items whose base is base,
+ * or NULL. */
+static struct listed *find_listed(struct listing *l, const char *base)
+{
+    struct listed key = {(char *)base, strlen(base), false, false};
+    size_t lo = 0, hi = l->count;
+
+    while (lo < hi) { /* the first item not below key */
+        size_t mid = lo + (hi - lo) / 2;
+        if (compare_base(&l->items[mid], &key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < l->count && compare_base(&l->items[lo], &key) == 0 ? &l->items[lo] : NULL;
+}
+
+/* compare_arrival - new messages by the time their base begins with, then
+ * by base. */
+static int compare_arrival(const void *a, const void *b)
+{
+    const struct listed *const *x = a, *const *y = b;
+    unsigned long long tx = strtoull((*x)->name, NULL, 10), ty = strtoull((*y)->name, NULL, 10);
+
+    if (tx != ty)
+        return tx < ty ? -1 : 1;
+    return compare_listed(*x, *y);
+}
+
+/* merge - the index from the listing l: entries whose base is gone leave,
+ * renamed ones take their new name, the rest get new UIDs. *dirty_r and
+ * *new_uids_r say what changed. */
+static enum mailbox_result merge(struct mailbox *mb, struct listing *l, bool *dirty_r,
+                                 bool *new_uids_r, char **error_r)
+{
+    struct mailbox_index next = mb->index;
+    struct listed **added = NULL;
+    size_t added_count = 0;
+
+    qsort(l->items, l->count, sizeof(*l->items), compare_listed);
+    /* duplicates of one base (a move seen twice): the first, in cur/, counts */
+    for (size_t i = 1; i < l->count; i++) {
+        if (l->items[i].base_len == l->items[i - 1].base_len &&
+            memcmp(l->items[i].name, l->items[i - 1].name, l->items[i].base_len) == 0)
+            l->items[i].used = true;
+    }
+    next.entries = NULL;
+    next.count = next.alloc = 0;
+    for (size_t i = 0; i < mb->index.count; i++) {
+        struct mailbox_index_entry *e = &mb->index.entries[i];
+        struct listed *it = find_listed(l, e->base);
+        if (it == NULL || it->used) {
+            *dirty_r = true;
+            continue;
+        }
+        it->used = true;
+        if (strcmp(it->name, e->name) != 0 || it->in_cur != e->in_cur)
+            *dirty_r = true;
+        if (mailbox_index_append(&next, e->uid, e->base, it->name, it->in_cur, e->size) < 0)
+            goto nomem;
+    }
+    added = malloc((l->count + 1) * sizeof(*added));
+    if (added == NULL)
+        goto nomem;
+    for (size_t i = 0; i < l->count; i++)
+        if (!l->items[i].used)
+            added[added_count++] = &l->items[i];
+    qsort(added, added_count, sizeof(*added), compare_arrival);
+    for (size_t i = 0; i < added_count; i++) {
+        struct listed *it = added[i];
+        int64_t size = maildir_name_crlf_size(it->name);
+        char base[256];
+        if (size < 0)
+            size = crlf_size(mb, it->name, it->in_cur);
+        if (size < 0)
+            continue; /* gone meanwhile (or unreadable): the next sync sees */
+        if (next.uidnext == UINT32_MAX) {
+            error_set(error_r, "UIDs exhausted");
+            goto fail;
+        }
+        memcpy(base, it->name, it->base_len);
+        base[it->base_len] = '\0';
+        if (mailbox_index_append(&next, next.uidnext, base, it->name, it->in_cur, (uint64_t)size) <
+            0)
+            goto nomem;
+        next.uidnext++;
+        *dirty_r = true;
+        *new_uids_r = true;
+    }
+    free(added);
+    mailbox_index_clear(&mb->index);
+    mb->index = next;
+    return MAILBOX_OK;
+nomem:
+    error_set(error_r, "out of memory");
+fail:
+    free(added);
+    mailbox_index_clear(&next);
+    return MAILBOX_TEMPFAIL;
+}
+
+/* scan - list new/ (first: a file moved to cur/ meanwhile is then seen in
+ * cur/) and cur/ until their mtimes hold still over the listing, and merge. */
+static enum mailbox_result scan(struct mailbox *mb, struct timespec ts[2], bool *dirty_r,
+                                bool *new_uids_r, char **error_r)
+{
+    struct listing l = {0};
+    enum mailbox_result res = MAILBOX_OK;
+    bool any;
+
+    for (int tries = 0; tries < SCAN_TRIES; tries++) {
+        struct timespec after[2];
+        listing_clear(&l);
+        if (mb->move_new)
+            move_new_files(mb);
+        res = dir_mtimes(mb, ts, &any, error_r);
+        if (res == MAILBOX_OK)
+            res = list_dir(mb, false, &l, error_r);
+        if (res == MAILBOX_OK)
+            res = list_dir(mb, true, &l, error_r);
+        if (res == MAILBOX_OK)
+            res = dir_mtimes(mb, after, &any, error_r);
+        if (res != MAILBOX_OK) {
+            listing_clear(&l);
+            return res;
+        }
+        if (same_time(ts[0], after[0]) && same_time(ts[1], after[1]))
+            break;
+        ts[0] = ts[1] = (struct timespec){0, 0}; /* changed under us: do not trust */
+    }
+    res = merge(mb, &l, dirty_r, new_uids_r, error_r);
+    listing_clear(&l);
+    return res;
+}
+
+/* rebuild_msgs - the API's view of the index. */
+static enum mailbox_result rebuild_msgs(struct mailbox *mb, char **error_r)
+{
+    free(mb->msgs);
+    mb->msgs = calloc(mb->index.count + 1, sizeof(*mb->msgs));
+    if (mb->msgs == NULL) {
+        error_set(error_r, "out of memory");
+        return MAILBOX_TEMPFAIL;
+    }
+    for (size_t i = 0; i < mb->index.count; i++) {
+        const struct mailbox_index_entry *e = &mb->index.entries[i];
+        mb->msgs[i] = (struct mailbox_msg){
+            e->uid, e->base, e->name, e->in_cur ? "cur" : "new", e->size, flags_of(e->name)};
+    }
+    for (size_t i = 0; i < mb->old_count; i++)
+        free(mb->old_names[i]);
+    mb->old_count = 0;
+    return MAILBOX_OK;
+}
+
+enum mailbox_result mailbox_sync(struct mailbox *mb, char **error_r)
+{
+    int lock_fd = lock_index(mb, error_r);
+    bool dirty = false, new_uids = false, any;
+    struct timespec ts[2], now;
+    enum mailbox_result res;
+
+    if (lock_fd < 0)
+        return MAILBOX_TEMPFAIL;
+    res = load_index(mb, &dirty, error_r);
+    if (res == MAILBOX_OK)
+        res = dir_mtimes(mb, ts, &any, error_r);
+    if (res == MAILBOX_OK && !any && mb->index.count == 0) {
+        error_set(error_r, "no new/ or cur/");
+        res = MAILBOX_MISSING;
+    }
+    if (res == MAILBOX_OK &&
+        (dirty || mb->index.new_mtime.tv_sec == 0 || mb->index.cur_mtime.tv_sec == 0 ||
+         !same_time(ts[0], mb->index.new_mtime) || !same_time(ts[1], mb->index.cur_mtime))) {
+        res = scan(mb, ts, &dirty, &new_uids, error_r);
+        if (res == MAILBOX_OK) {
+            clock_gettime(CLOCK_REALTIME, &now);
+            ts[0] = trusted(ts[0], &now);
+            ts[1] = trusted(ts[1], &now);
+            if (!same_time(ts[0], mb->index.new_mtime) || !same_time(ts[1], mb->index.cur_mtime))
+                dirty = true;
+            mb->index.new_mtime = ts[0];
+            mb->index.cur_mtime = ts[1];
+        }
+    }
+    if (res == MAILBOX_OK && dirty)
+        res = write_index(mb, new_uids || !mb->index_st_valid, error_r);
+    close(lock_fd); /* drops the OFD lock */
+    if (res == MAILBOX_OK)
+        res = rebuild_msgs(mb, error_r);
+    return res;
+}
+
+enum mailbox_result mailbox_open(int maildir_fd, bool move_new, const char *hostname,
+                                 struct mailbox **mailbox_r, char **error_r)
+{
+    struct mailbox *mb = calloc(1, sizeof(*mb));
+    enum mailbox_result res;
+
+    if (mb == NULL || (mb->hostname = strdup(hostname != NULL ? hostname : "localhost")) == NULL) {
+        free(mb);
+        error_set(error_r, "out of memory");
+        return MAILBOX_TEMPFAIL;
+    }
+    /* the hostname goes into a file name: nothing that could leave the folder */
+    for (char *p = mb->hostname; *p != '\0'; p++)
+        if (*p == '/' || (unsigned char)*p < 0x21 || *p == 0x7f)
+            *p = '_';
+    mb->move_new = move_new;
+    mb->root_fd = -1;
+    mb->fd = fcntl(maildir_fd, F_DUPFD_CLOEXEC, 0);
+    if (mb->fd < 0) {
+        error_set(error_r, "dup: %s", strerror(errno));
+        mailbox_close(&mb);
+        return MAILBOX_TEMPFAIL;
+    }
+    /* a Maildir++ folder (it has "maildirfolder") keeps its quota in the parent */
+    if (faccessat(mb->fd, "maildirfolder", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+        mb->root_fd = openat(mb->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    else
+        mb->root_fd = fcntl(mb->fd, F_DUPFD_CLOEXEC, 0);
+    res = mailbox_sync(mb, error_r);
+    if (res != MAILBOX_OK) {
+        mailbox_close(&mb);
+        return res;
+    }
+    *mailbox_r = mb;
+    return MAILBOX_OK;
+}
+
+void mailbox_close(struct mailbox **mailbox)
+{
+    struct mailbox *mb = *mailbox;
+
+    if (mb == NULL)
+        return;
+    *mailbox = NULL;
+    if (mb->fd >= 0)
+        close(mb->fd);
+    if (mb->root_fd >= 0)
+        close(mb->root_fd);
+    mailbox_index_clear(&mb->index);
+    for (size_t i = 0; i < mb->old_count; i++)
+        free(mb->old_names[i]);
+    free(mb->old_names);
+    free(mb->msgs);
+    free(mb->hostname);
+    free(mb);
+}
+
+uint32_t mailbox_uidvalidity(const struct mailbox *mb)
+{
+    return mb->index.uidvalidity;
+}
+
+uint32_t mailbox_uidnext(const struct mailbox *mb)
+{
+    return mb->index.uidnext;
+}
+
+size_t mailbox_count(const struct mailbox *mb)
+{
+    return mb->index.count;
+}
+
+const struct mailbox_msg *mailbox_msg(const struct mailbox *mb, size_t index)
+{
+    return index < mb->index.count ? &mb->msgs[index] : NULL;
+}
+
+/* set_name - message index is now sub/name: the old name is kept until the
+ * next sync, as the API promises its strings. */
+static enum mailbox_result set_name(struct mailbox *mb, size_t index, const char *name, bool in_cur,
+                                    char **error_r)
+{
+    struct mailbox_index_entry *e = &mb->index.entries[index];
+    char *copy = strdup(name);
+    char **old = realloc(mb->old_names, (mb->old_count + 1) * sizeof(*old));
+
+    if (old != NULL)
+        mb->old_names = old;
+    if (copy == NULL || old == NULL) {
+        free(copy);
+        error_set(error_r, "out of memory");
+        return MAILBOX_TEMPFAIL;
+    }
+    mb->old_names[mb->old_count++] = e->name;
+    e->name = copy;
+    e->in_cur = in_cur;
+    mb->msgs[index].name = e->name;
+    mb->msgs[index].subdir = in_cur ? "cur" : "new";
+    mb->msgs[index].flags = flags_of(e->name);
+    return MAILBOX_OK;
+}
+
+/* relocate - message index's file is not where we saw it: look for its base
+ * in cur/ and new/ (another session renamed or moved it). OK with the name
+ * updated, GONE, or TEMPFAIL. */
+static enum mailbox_result relocate(struct mailbox *mb, size_t index, char **error_r)
+{
+    struct mailbox_index_entry *e = &mb->index.entries[index];
+    struct listing l = {0};
+    enum mailbox_result res = list_dir(mb, false, &l, error_r);
+
+    if (res == MAILBOX_OK)
+        res = list_dir(mb, true, &l, error_r);
+    if (res == MAILBOX_OK) {
+        res = MAILBOX_GONE;
+        for (size_t i = 0; i < l.count && res == MAILBOX_GONE; i++) {
+            if (maildir_name_has_base(l.items[i].name, e->base) &&
+                l.items[i].base_len == strlen(e->base))
+                res = set_name(mb, index, l.items[i].name, l.items[i].in_cur, error_r);
+        }
+        if (res == MAILBOX_GONE)
+            error_set(error_r, "message %" PRIu32 " was deleted", e->uid);
+    }
+    listing_clear(&l);
+    return res;
+}
+
+static void msg_path(const struct mailbox *mb, size_t index, char *buf, size_t size)
+{
+    const struct mailbox_index_entry *e = &mb->index.entries[index];
+    snprintf(buf, size, "%s/%s", e->in_cur ? "cur" : "new", e->name);
+}
+
+enum mailbox_result mailbox_msg_open(struct mailbox *mb, size_t index, int *fd_r, char **error_r)
+{
+    char path[300];
+
+    if (index >= mb->index.count) {
+        error_set(error_r, "no message %zu", index);
+        return MAILBOX_GONE;
+    }
+    for (int tries = 0; tries < SCAN_TRIES; tries++) {
+        int fd;
+        enum mailbox_result res;
+        msg_path(mb, index, path, sizeof(path));
+        fd = openat(mb->fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) {
+            *fd_r = fd;
+            return MAILBOX_OK;
+        }
+        if (errno != ENOENT) {
+            error_set(error_r, "open %s: %s", path, strerror(errno));
+            return MAILBOX_TEMPFAIL;
+        }
+        res = relocate(mb, index, error_r);
+        if (res != MAILBOX_OK)
+            return res;
+    }
+    error_set(error_r, "open %s: keeps moving", path);
+    return MAILBOX_TEMPFAIL;
+}
+
+/* flagged_name - base and fields of name with the info part ":2,<letters>":
+ * flags in DFPRST, the other letters of name's ":2," (Dovecot's keywords
+ * a-z) kept, all in ASCII order. */
+static int flagged_name(const char *name, unsigned flags, char *buf, size_t size)
+{
+    static const char std[] = "DFPRST";
+    const char *info = strchr(name, ':');
+    bool have[128] = {false};
+    size_t keep = info != NULL ? (size_t)(info - name) : strlen(name), len;
+
+    if (info != NULL && strncmp(info, ":2,", 3) == 0) {
+        for (const char *p = info + 3; *p != '\0'; p++)
+            if ((unsigned char)*p < 128 && strchr(std, *p) == NULL)
+                have[(unsigned char)*p] = true;
+    }
+    for (int i = 0; std[i] != '\0'; i++)
+        if (flags & (1u << i))
+            have[(unsigned char)std[i]] = true;
+    if (keep + 4 > size)
+        return -1;
+    memcpy(buf, name, keep);
+    memcpy(buf + keep, ":2,", 3);
+    len = keep + 3;
+    for (int c = 0x21; c < 0x7f; c++) {
+        if (!have[c] || c == '/' || c == ':' || c == ',')
+            continue;
+        if (len + 2 > size)
+            return -1;
+        buf[len++] = (char)c;
+    }
+    buf[len] = '\0';
+    return 0;
+}
+
+enum mailbox_result mailbox_msg_set_flags(struct mailbox *mb, size_t index, unsigned flags,
+                                          char **error_r)
+{
+    if (index >= mb->index.count) {
+        error_set(error_r, "no message %zu", index);
+        return MAILBOX_GONE;
+    }
+    for (int tries = 0; tries < SCAN_TRIES; tries++) {
+        struct mailbox_index_entry *e = &mb->index.entries[index];
+        char from[300], name[256], to[300];
+        enum mailbox_result res;
+
+        if (flagged_name(e->name, flags, name, sizeof(name)) < 0) {
+            error_set(error_r, "flags make the name of %s too long", e->name);
+            return MAILBOX_TEMPFAIL;
+        }
+        if (e->in_cur && strcmp(name, e->name) == 0)
+            return MAILBOX_OK;
+        msg_path(mb, index, from, sizeof(from));
+        snprintf(to, sizeof(to), "cur/%s", name);
+        if (renameat(mb->fd, from, mb->fd, to) == 0)
+            return set_name(mb, index, name, true, error_r);
+        if (errno != ENOENT) {
+            error_set(error_r, "rename %s: %s", from, strerror(errno));
+            return MAILBOX_TEMPFAIL;
+        }
+        res = relocate(mb, index, error_r);
+        if (res != MAILBOX_OK)
+            return res;
+    }
+    error_set(error_r, "message %" PRIu32 " keeps moving", mb->index.entries[index].uid);
+    return MAILBOX_TEMPFAIL;
+}
+
+enum mailbox_result mailbox_msg_expunge(struct mailbox *mb, size_t index, char **error_r)
+{
+    if (index >= mb->index.count) {
+        error_set(error_r, "no message %zu", index);
+        return MAILBOX_GONE;
+    }
+    for (int tries = 0; tries < SCAN_TRIES; tries++) {
+        char path[300];
+        struct stat st;
+        int64_t bytes;
+        enum mailbox_result res;
+
+        msg_path(mb, index, path, sizeof(path));
+        bytes = maildir_name_size(mb->index.entries[index].name);
+        if (bytes < 0 && fstatat(mb->fd, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            bytes = st.st_size;
+        if (unlinkat(mb->fd, path, 0) == 0) {
+            char *qerr = NULL;
+            if (mb->root_fd >= 0 && bytes >= 0 &&
+                maildir_quota_add(mb->root_fd, -bytes, -1, &qerr) < 0) {
+                char qbuf[200];
+                log_warning("event=mailbox_quota_update_failed error=%s",
+                            log_quote(qbuf, sizeof(qbuf), qerr != NULL ? qerr : "?"));
+            }
+            free(qerr);
+            return MAILBOX_OK;
+        }
+        if (errno != ENOENT) {
+            error_set(error_r, "unlink %s: %s", path, strerror(errno));
+            return MAILBOX_TEMPFAIL;
+        }
+        res = relocate(mb, index, error_r);
+        if (res == MAILBOX_GONE) {
+            if (error_r != NULL) {
+                free(*error_r);
+                *error_r = NULL;
+            }
+            return MAILBOX_OK; /* someone else deleted it (and counted it) */
+        }
+        if (res != MAILBOX_OK)
+            return res;
+    }
+    error_set(error_r, "message %" PRIu32 " keeps moving", mb->index.entries[index].uid);
+    return MAILBOX_TEMPFAIL;
+}
