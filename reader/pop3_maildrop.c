@@ -24,8 +24,8 @@
 struct pop3_maildrop {
     int fd; /* the Maildir, locked; -1 for a maildrop that does not exist yet */
     struct mailbox *mailbox;
-    size_t count;   /* messages at login */
-    bool *deleted;  /* count of them */
+    size_t count;  /* messages at login */
+    bool *deleted; /* count of them */
 };
 
 static void set_error(char **error_r, const char *what, const char *detail)

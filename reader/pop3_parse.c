@@ -8,13 +8,13 @@
 
 /* The argument rule of each verb; how many it takes and what they are. */
 enum arg_kind {
-    ARGS_NONE,     /* STAT NOOP RSET QUIT CAPA STLS */
-    ARGS_WORD,     /* USER name */
-    ARGS_REST,     /* PASS string (spaces are part of it) */
-    ARGS_OPT_MSG,  /* LIST [msg], UIDL [msg] */
-    ARGS_MSG,      /* RETR msg, DELE msg */
-    ARGS_MSG_N,    /* TOP msg n */
-    ARGS_MECH_IR,  /* AUTH mechanism [initial-response] (RFC 5034 4) */
+    ARGS_NONE,    /* STAT NOOP RSET QUIT CAPA STLS */
+    ARGS_WORD,    /* USER name */
+    ARGS_REST,    /* PASS string (spaces are part of it) */
+    ARGS_OPT_MSG, /* LIST [msg], UIDL [msg] */
+    ARGS_MSG,     /* RETR msg, DELE msg */
+    ARGS_MSG_N,   /* TOP msg n */
+    ARGS_MECH_IR, /* AUTH mechanism [initial-response] (RFC 5034 4) */
 };
 
 static const struct {

@@ -33,10 +33,10 @@ enum pop3_verb {
 
 enum pop3_parse_result {
     POP3_PARSE_OK,
-    POP3_PARSE_UNKNOWN,   /* no such command (APOP included: not offered) */
-    POP3_PARSE_BAD_ARGS,  /* missing, extra or malformed arguments */
+    POP3_PARSE_UNKNOWN,    /* no such command (APOP included: not offered) */
+    POP3_PARSE_BAD_ARGS,   /* missing, extra or malformed arguments */
     POP3_PARSE_BAD_NUMBER, /* a message number or line count that is no number */
-    POP3_PARSE_BAD_LINE,  /* empty, or a NUL or control byte where none may be */
+    POP3_PARSE_BAD_LINE,   /* empty, or a NUL or control byte where none may be */
 };
 
 struct pop3_command {

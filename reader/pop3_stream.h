@@ -11,12 +11,12 @@
 #include <stdint.h>
 
 struct pop3_stream {
-    bool at_line_start;   /* the next octet begins a line */
-    bool last_cr;         /* the last octet written was a CR (inside a line) */
-    bool line_has_text;   /* the current line holds an octet other than CR */
-    bool in_body;         /* the empty line after the header was passed */
-    bool limited;         /* TOP: only body_lines_left lines of the body */
-    bool done;            /* TOP's cut reached: the rest is dropped */
+    bool at_line_start; /* the next octet begins a line */
+    bool last_cr;       /* the last octet written was a CR (inside a line) */
+    bool line_has_text; /* the current line holds an octet other than CR */
+    bool in_body;       /* the empty line after the header was passed */
+    bool limited;       /* TOP: only body_lines_left lines of the body */
+    bool done;          /* TOP's cut reached: the rest is dropped */
     uint64_t body_lines_left;
 };
 
