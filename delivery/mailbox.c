@@ -491,7 +491,8 @@ static enum mailbox_result merge(struct mailbox *mb, struct listing *l, bool *di
     struct listed **added = NULL;
     size_t added_count = 0;
 
-    qsort(l->items, l->count, sizeof(*l->items), compare_listed);
+    if (l->count > 1)
+        qsort(l->items, l->count, sizeof(*l->items), compare_listed);
     /* duplicates of one base (a move seen twice): the first, in cur/, counts */
     for (size_t i = 1; i < l->count; i++) {
         if (l->items[i].base_len == l->items[i - 1].base_len &&

@@ -4,7 +4,15 @@
  * with CRLF line ends and its flags from the file name (":2,DFPRST"). It
  * moves new/ files to cur/ as readers do and survives other sessions renaming
  * or deleting files under it. It never decides what a protocol answers; POP3,
- * IMAP, and later Sieve's fileinto and IMAP APPEND, share it. */
+ * IMAP, and later Sieve's fileinto and IMAP APPEND, share it.
+ *
+ * Concurrency (doc/mailbox.md): every sync holds an OFD lock on
+ * "dirmail-uidlist.lock" around reading, merging and writing the index
+ * (temporary file + rename), and new UIDs are given only under it; the
+ * delivery side only links into new/. The folder is listed again only when
+ * the mtimes of new/ and cur/ differ from those the index recorded (one less
+ * than two seconds old is never recorded). A file that vanished or was
+ * renamed under us is looked up again by its base, else GONE. */
 #ifndef DIRMAIL_DELIVERY_MAILBOX_H
 #define DIRMAIL_DELIVERY_MAILBOX_H
 

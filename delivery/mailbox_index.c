@@ -194,7 +194,7 @@ static enum mailbox_index_result parse_entry(struct cursor *c, struct mailbox_in
         !mailbox_index_field_valid(name, name_len) || name_len < base_len ||
         memcmp(name, base, base_len) != 0 ||
         !(name_len == base_len || name[base_len] == ',' || name[base_len] == ':') ||
-        name[name_len - 1] == ' ') {
+        c->end[-1] == ' ') {
         error_set(error_r, "line %zu: not a message line", line_no);
         return MAILBOX_INDEX_GARBAGE;
     }

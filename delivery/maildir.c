@@ -980,8 +980,8 @@ enum maildir_result maildir_delivery_link(struct maildir_delivery *d, char **err
     /* ",W=" only while the name keeps room for ":2," and 26 flag letters
      * within NAME_MAX (a very long host part): without it, readers count
      * the LFs themselves. */
-    n = snprintf(d->new_name, sizeof(d->new_name), "%s,S=%" PRIu64 ",W=%" PRIu64, d->name,
-                 d->size, d->crlf_size);
+    n = snprintf(d->new_name, sizeof(d->new_name), "%s,S=%" PRIu64 ",W=%" PRIu64, d->name, d->size,
+                 d->crlf_size);
     if (n < 0 || n > NAME_MAX - 29)
         n = snprintf(d->new_name, sizeof(d->new_name), "%s,S=%" PRIu64, d->name, d->size);
     if (n < 0 || n >= (int)sizeof(d->new_name)) {

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[256];
@@ -348,6 +349,7 @@ START_TEST(index_parse_refuses_garbage)
         "dirmail-uidlist 1 77 3 5.1 6.2\n1 a 3 cur b\n",
         "dirmail-uidlist 1 077 3 5.1 6.2\n",
         "dirmail-uidlist 1 77 3 5.1 6.2 \n",
+        "dirmail-uidlist 1 77 3 5.1 6.2\n1 a 3 cur a \n", /* found by the fuzzer */
     };
     ck_assert_int_eq(mailbox_index_parse(good, strlen(good), &index, &old, &err),
                      MAILBOX_INDEX_PARSED);
@@ -372,6 +374,45 @@ START_TEST(index_parse_refuses_garbage)
 }
 END_TEST
 
+/* set_dir_mtime - new/ or cur/ to an mtime of sec seconds ago. */
+static void set_dir_mtime(const char *sub, time_t sec)
+{
+    char path[600];
+    struct timespec ts[2];
+    clock_gettime(CLOCK_REALTIME, &ts[0]);
+    ts[0].tv_sec -= sec;
+    ts[0].tv_nsec = 0;
+    ts[1] = ts[0];
+    snprintf(path, sizeof(path), "%s/%s", dir, sub);
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+START_TEST(unchanged_mtimes_skip_the_listing)
+{
+    put("new", "100.a.host", "a\n");
+    set_dir_mtime("new", 3600);
+    set_dir_mtime("cur", 3600);
+    struct mailbox *mb = open_box(false); /* records the old mtimes */
+    mailbox_close(&mb);
+    /* a file slipped in with new/'s mtime put back: no listing sees it */
+    put("new", "200.b.host", "b\n");
+    set_dir_mtime("new", 3600);
+    mb = open_box(false);
+    ck_assert_uint_eq(mailbox_count(mb), 1);
+    /* an mtime that moved (even to a recent one) makes it list again */
+    set_dir_mtime("new", 0);
+    sync_box(mb);
+    ck_assert_uint_eq(mailbox_count(mb), 2);
+    ck_assert_uint_eq(uid_of(mb, "200.b.host"), 2);
+    /* and a recent mtime is never trusted: a same-tick change is seen */
+    put("new", "300.c.host", "c\n");
+    set_dir_mtime("new", 0);
+    sync_box(mb);
+    ck_assert_uint_eq(uid_of(mb, "300.c.host"), 3);
+    mailbox_close(&mb);
+}
+END_TEST
+
 static Suite *mailbox_suite(void)
 {
     Suite *s = suite_create("mailbox");
@@ -389,6 +430,7 @@ static Suite *mailbox_suite(void)
     tcase_add_test(tc, sizes_from_w_or_computed);
     tcase_add_test(tc, expunge_updates_maildirsize);
     tcase_add_test(tc, index_parse_refuses_garbage);
+    tcase_add_test(tc, unchanged_mtimes_skip_the_listing);
     suite_add_tcase(s, tc);
     return s;
 }
