@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "gateway/smtp_session.h"
+#include "reader/pop3_session.h"
 
 /* Refusals: SMTP and LMTP may answer 421 instead of the greeting (RFC 5321
  * section 3.1 and 4.2.5; RFC 2033 section 4.1 keeps SMTP's replies); POP3
@@ -24,8 +25,8 @@ static const struct service_proto protos[] = {
     {SERVICE_SUBMISSION, "smtp", smtp_session_start, smtp_session_shutdown, SMTP_BUSY, SMTP_UNAVAILABLE},
     {SERVICE_SUBMISSIONS, "smtp", smtp_session_start, smtp_session_shutdown, SMTP_BUSY, SMTP_UNAVAILABLE},
     {SERVICE_LMTP, "lmtp", service_unavailable_start, NULL, SMTP_BUSY, SMTP_UNAVAILABLE},
-    {SERVICE_POP3, "pop3", service_unavailable_start, NULL, POP3_BUSY, POP3_UNAVAILABLE},
-    {SERVICE_POP3S, "pop3", service_unavailable_start, NULL, POP3_BUSY, POP3_UNAVAILABLE},
+    {SERVICE_POP3, "pop3", pop3_session_start, pop3_session_shutdown, POP3_BUSY, POP3_UNAVAILABLE},
+    {SERVICE_POP3S, "pop3", pop3_session_start, pop3_session_shutdown, POP3_BUSY, POP3_UNAVAILABLE},
     {SERVICE_IMAP, "imap", service_unavailable_start, NULL, IMAP_BUSY, IMAP_UNAVAILABLE},
     {SERVICE_IMAPS, "imap", service_unavailable_start, NULL, IMAP_BUSY, IMAP_UNAVAILABLE},
 };

@@ -29,6 +29,7 @@
 #include "queue/queue.h"
 #include "proto/command_table.h"
 #include "proto/sasl_exchange.h"
+#include "proto/sasl_shared.h"
 #include "proto/smtp_parse.h"
 #include "gateway/smtp_policy.h"
 #include "proto/smtp_reply.h"
@@ -41,75 +42,44 @@
 /* Failed AUTH attempts before the session ends; each waits one second more. */
 #define AUTH_FAILURES_MAX 3
 #define AUTH_DELAY_STEP_MS 1000
-#define AUTH_TIMEOUT_MS 10000
-/* Commits spend their time waiting in fsync, not on the CPU: the more of
- * them in flight, the more the journal merges into one commit and the more
- * sessions share one fsync of the spool directory (queue.h, group commit). */
-#define POOL_THREADS 16
 
 /* ---- what every session of a process shares ---- */
 
 static struct smtp_server *server;
 
-static enum sasl_check_result sasl_check(void *ctx, const char *login, const char *password,
-                                         const char *service)
-{
-    struct smtp_server *srv = ctx;
-    struct auth_user *u = NULL;
-    enum auth_status st = auth_client_authenticate(srv->client, login, password, service, &u);
-    auth_user_free(&u);
-    if (st == AUTH_OK)
-        return SASL_CHECK_OK;
-    return st == AUTH_FAILED ? SASL_CHECK_FAILED : SASL_CHECK_TEMPFAIL;
-}
-
-/* server_get - set up the shared parts on first use (SASL before any thread). */
+/* server_get - set up the shared parts on first use: the pool, SASL and the
+ * auth clients are the process's (proto/sasl_shared.h, shared with POP3 and
+ * IMAP), the queue is SMTP's own. */
 static struct smtp_server *server_get(const struct service_session *ss)
 {
     if (server != NULL)
         return server;
     const struct config *conf = ss->config;
-    char *auth_path = config_state_path(conf, CONFIG_STATE_AUTH_SOCKET);
-    struct smtp_server *srv = auth_path != NULL ? calloc(1, sizeof *srv) : NULL;
-    if (srv == NULL) {
-        free(auth_path);
+    struct smtp_server *srv = calloc(1, sizeof *srv);
+    if (srv == NULL)
+        return NULL;
+    srv->shared = sasl_shared_acquire(ss->loop, conf);
+    if (srv->shared == NULL) {
+        free(srv);
         return NULL;
     }
-    srv->async = auth_async_new(ss->loop, auth_path, AUTH_TIMEOUT_MS);
-    srv->client = auth_client_new(auth_path, AUTH_TIMEOUT_MS);
-    free(auth_path);
-    if (srv->async == NULL || srv->client == NULL)
-        goto fail;
-    const char *serr = NULL;
-    if (sasl_glue_init(&conf->sasl, sasl_check, srv, &serr) == 0)
-        srv->sasl_ready = true;
-    else
-        log_error("event=sasl_init_failed error=\"%s\"", serr != NULL ? serr : "?");
+    srv->pool = srv->shared->pool;
+    srv->async = srv->shared->async;
+    srv->client = srv->shared->client;
+    srv->sasl_ready = srv->shared->sasl_ready;
     char *spool_path = config_state_path(conf, CONFIG_STATE_QUEUE);
     char *qerr = NULL;
     if (spool_path == NULL || queue_open(spool_path, &srv->queue, &qerr) < 0) {
         log_error("event=queue_open_failed error=\"%s\"", qerr != NULL ? qerr : "out of memory");
         free(qerr);
         free(spool_path);
-        goto fail;
+        sasl_shared_release(&srv->shared);
+        free(srv);
+        return NULL;
     }
     free(spool_path);
-    const char *perr = NULL;
-    srv->pool = threadpool_new(ss->loop, POOL_THREADS, &perr);
-    if (srv->pool == NULL) {
-        log_error("event=threadpool_failed error=\"%s\"", perr);
-        goto fail;
-    }
     server = srv;
     return srv;
-fail:
-    if (srv->sasl_ready)
-        sasl_glue_done();
-    queue_close(&srv->queue);
-    auth_async_free(&srv->async);
-    auth_client_free(&srv->client);
-    free(srv);
-    return NULL;
 }
 
 void smtp_session_shutdown(void)
@@ -118,13 +88,10 @@ void smtp_session_shutdown(void)
     if (srv == NULL)
         return;
     server = NULL;
-    /* the pool first: its threads call SASL's check, which uses client */
-    threadpool_free(&srv->pool);
-    if (srv->sasl_ready)
-        sasl_glue_done();
+    /* the shared pool's last reference finishes its jobs, some of which
+     * are commits into the queue: release it before closing the queue */
+    sasl_shared_release(&srv->shared);
     queue_close(&srv->queue);
-    auth_async_free(&srv->async);
-    auth_client_free(&srv->client);
     free(srv);
 }
 

@@ -25,10 +25,12 @@ struct queue_envelope;
 struct queue_inject;
 struct sasl_exchange;
 struct sasl_session;
+struct sasl_shared;
 struct threadpool;
 
 /* What every session of a process shares. */
 struct smtp_server {
+    struct sasl_shared *shared; /* the process's: pool, auth clients, SASL */
     struct threadpool *pool;
     struct queue *queue;
     struct auth_async *async;

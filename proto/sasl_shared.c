@@ -1,0 +1,91 @@
+/* proto/sasl_shared.c - see sasl_shared.h. */
+#include "config.h"
+
+#include "proto/sasl_shared.h"
+
+#include <stdlib.h>
+
+#include "auth/auth_client.h"
+#include "auth/sasl_server.h"
+#include "lib/log.h"
+#include "lib/threadpool.h"
+
+/* How long one answer from the auth process may take. */
+#define AUTH_TIMEOUT_MS 10000
+
+static struct sasl_shared *shared;
+
+/* check - the password check Cyrus calls on a pool thread: the auth process
+ * decides (password, account status, and whether the user may use service:
+ * dirmailService). Anything but a clear answer is a temporary failure. */
+static enum sasl_check_result check(void *ctx, const char *login, const char *password,
+                                    const char *service)
+{
+    struct sasl_shared *sh = ctx;
+    struct auth_user *u = NULL;
+    enum auth_status st = auth_client_authenticate(sh->client, login, password, service, &u);
+    auth_user_free(&u);
+    if (st == AUTH_OK)
+        return SASL_CHECK_OK;
+    return st == AUTH_FAILED ? SASL_CHECK_FAILED : SASL_CHECK_TEMPFAIL;
+}
+
+static void destroy(struct sasl_shared *sh)
+{
+    threadpool_free(&sh->pool);
+    if (sh->sasl_ready)
+        sasl_glue_done();
+    auth_async_free(&sh->async);
+    auth_client_free(&sh->client);
+    free(sh);
+}
+
+struct sasl_shared *sasl_shared_acquire(struct event_loop *loop, const struct config *conf)
+{
+    if (shared != NULL) {
+        shared->refs++;
+        return shared;
+    }
+    char *auth_path = config_state_path(conf, CONFIG_STATE_AUTH_SOCKET);
+    struct sasl_shared *sh = auth_path != NULL ? calloc(1, sizeof *sh) : NULL;
+    if (sh == NULL) {
+        free(auth_path);
+        log_error("event=sasl_shared_failed error=\"out of memory\"");
+        return NULL;
+    }
+    sh->async = auth_async_new(loop, auth_path, AUTH_TIMEOUT_MS);
+    sh->client = auth_client_new(auth_path, AUTH_TIMEOUT_MS);
+    free(auth_path);
+    if (sh->async == NULL || sh->client == NULL) {
+        log_error("event=sasl_shared_failed error=\"out of memory\"");
+        destroy(sh);
+        return NULL;
+    }
+    const char *serr = NULL;
+    if (sasl_glue_init(&conf->sasl, check, sh, &serr) == 0)
+        sh->sasl_ready = true;
+    else
+        log_error("event=sasl_init_failed error=\"%s\"", serr != NULL ? serr : "?");
+    const char *perr = NULL;
+    sh->pool = threadpool_new(loop, SASL_SHARED_THREADS, &perr);
+    if (sh->pool == NULL) {
+        log_error("event=threadpool_failed error=\"%s\"", perr);
+        destroy(sh);
+        return NULL;
+    }
+    sh->refs = 1;
+    shared = sh;
+    return sh;
+}
+
+void sasl_shared_release(struct sasl_shared **shp)
+{
+    struct sasl_shared *sh = *shp;
+    if (sh == NULL)
+        return;
+    *shp = NULL;
+    if (--sh->refs > 0)
+        return;
+    shared = NULL;
+    destroy(sh);
+}
