@@ -39,10 +39,6 @@
 #include "lib/threadpool.h"
 #include "lib/clock.h"
 
-/* Failed AUTH attempts before the session ends; each waits one second more. */
-#define AUTH_FAILURES_MAX 3
-#define AUTH_DELAY_STEP_MS 1000
-
 /* ---- what every session of a process shares ---- */
 
 static struct smtp_server *server;
@@ -742,19 +738,7 @@ void smtp_session_start(struct service_session *ss)
     struct smtp_server *srv = server_get(ss);
     struct smtp *s = srv != NULL ? calloc(1, sizeof *s) : NULL;
     if (s != NULL) {
-        const struct sasl_exchange_setup setup = {
-            .loop = ss->loop,
-            .pool = srv->pool,
-            .limits = ss->limits,
-            .ip_failures_max = ss->config->limits.auth_failures,
-            .ip_failure_window_s = ss->config->limits.auth_failure_window,
-            .client_ip = ss->client_ip,
-            .failures_max = AUTH_FAILURES_MAX,
-            .delay_step_ms = AUTH_DELAY_STEP_MS,
-            .done = auth_done,
-            .context = s,
-        };
-        s->sx = sasl_exchange_new(&setup);
+        s->sx = sasl_exchange_new_for_session(ss, srv->pool, auth_done, s);
         if (s->sx == NULL) {
             free(s);
             s = NULL;

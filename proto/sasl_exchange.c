@@ -18,6 +18,7 @@
 #include "lib/log.h"
 #include "lib/threadpool.h"
 #include "proto/conn_limit.h"
+#include "proto/service.h"
 
 struct sasl_exchange {
     struct sasl_exchange_setup setup; /* client_ip points at client_ip below */
@@ -50,6 +51,25 @@ struct sasl_exchange *sasl_exchange_new(const struct sasl_exchange_setup *setup)
              setup->client_ip != NULL ? setup->client_ip : "");
     sx->setup.client_ip = sx->client_ip;
     return sx;
+}
+
+struct sasl_exchange *sasl_exchange_new_for_session(const struct service_session *ss,
+                                                    struct threadpool *pool,
+                                                    sasl_exchange_done_fn *done, void *context)
+{
+    const struct sasl_exchange_setup setup = {
+        .loop = ss->loop,
+        .pool = pool,
+        .limits = ss->limits,
+        .ip_failures_max = ss->config->limits.auth_failures,
+        .ip_failure_window_s = ss->config->limits.auth_failure_window,
+        .client_ip = ss->client_ip,
+        .failures_max = SASL_EXCHANGE_SESSION_FAILURES,
+        .delay_step_ms = SASL_EXCHANGE_DELAY_STEP_MS,
+        .done = done,
+        .context = context,
+    };
+    return sasl_exchange_new(&setup);
 }
 
 void sasl_exchange_free(struct sasl_exchange **sxp)

@@ -72,6 +72,21 @@ struct sasl_exchange_setup {
 /* sasl_exchange_new - NULL when out of memory. */
 struct sasl_exchange *sasl_exchange_new(const struct sasl_exchange_setup *setup);
 
+/* What every protocol's sessions allow: failures in one session before it
+ * is cut, and the step of the delay before the n-th failure is answered. */
+#define SASL_EXCHANGE_SESSION_FAILURES 3
+#define SASL_EXCHANGE_DELAY_STEP_MS 1000
+
+struct service_session;
+
+/* sasl_exchange_new_for_session - sasl_exchange_new with the setup every
+ * protocol uses: ss's loop, client address and per-address limits
+ * (limits.auth_failures in auth_failure_window), the session constants
+ * above, Cyrus steps on pool. NULL when out of memory. */
+struct sasl_exchange *sasl_exchange_new_for_session(const struct service_session *ss,
+                                                    struct threadpool *pool,
+                                                    sasl_exchange_done_fn *done, void *context);
+
 /* sasl_exchange_free - free *sx and NULL it; NULL is fine. Only when
  * sasl_exchange_busy is false: a pool thread may still be using it. */
 void sasl_exchange_free(struct sasl_exchange **sx);

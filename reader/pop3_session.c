@@ -33,9 +33,6 @@
 #include "reader/pop3_reply.h"
 #include "reader/pop3_stream.h"
 
-/* Failed logins in one session before it ends; each waits one second more. */
-#define AUTH_FAILURES_MAX 3
-#define AUTH_DELAY_STEP_MS 1000
 /* RETR/TOP: one read of the file, and how much output may wait unsent. */
 #define STREAM_CHUNK 16384
 #define STREAM_QUEUE_MAX (4 * STREAM_CHUNK)
@@ -826,19 +823,7 @@ void pop3_session_start(struct service_session *ss)
     struct pop3 *p = shared != NULL ? calloc(1, sizeof *p) : NULL;
     if (p != NULL) {
         p->msg_fd = -1;
-        const struct sasl_exchange_setup setup = {
-            .loop = ss->loop,
-            .pool = shared->pool,
-            .limits = ss->limits,
-            .ip_failures_max = ss->config->limits.auth_failures,
-            .ip_failure_window_s = ss->config->limits.auth_failure_window,
-            .client_ip = ss->client_ip,
-            .failures_max = AUTH_FAILURES_MAX,
-            .delay_step_ms = AUTH_DELAY_STEP_MS,
-            .done = auth_done,
-            .context = p,
-        };
-        p->sx = sasl_exchange_new(&setup);
+        p->sx = sasl_exchange_new_for_session(ss, shared->pool, auth_done, p);
         if (p->sx == NULL) {
             free(p);
             p = NULL;
