@@ -545,9 +545,8 @@ static void child_exited(struct child *child, int status)
     }
     unsigned delay = child->next_delay_ms;
     unsigned delay_max = child->gen->conf->server.restart_delay_max;
-    child->next_delay_ms = delay == 0              ? RESTART_STEP_MS
-                           : delay > delay_max / 2 ? delay_max
-                                                   : delay * 2;
+    /* delay_max is at most 600000 ms: doubling it cannot overflow */
+    child->next_delay_ms = delay == 0 ? RESTART_STEP_MS : delay * 2;
     if (child->next_delay_ms > delay_max)
         child->next_delay_ms = delay_max;
     if (child->loop_exits == 0)
