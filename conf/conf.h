@@ -44,7 +44,7 @@ struct config_service {
     unsigned overload_threshold;     /* % of max_connections in use that is overload; 0 = off */
     unsigned overload_idle_timeout;  /* idle_timeout and data_timeout while overloaded */
     unsigned overload_data_timeout;
-    bool forbid_unauth_pipelining;   /* RFC 2920 synchronisation enforced before AUTH */
+    bool forbid_unauth_pipelining; /* RFC 2920 synchronisation enforced before AUTH */
 };
 
 enum config_ldap_starttls { LDAP_STARTTLS_NO, LDAP_STARTTLS_TRY, LDAP_STARTTLS_REQUIRE };
@@ -116,8 +116,8 @@ struct config_server {
     char *state_dir; /* queue, auth socket, indexes; owned by user */
     enum log_target log_target;
     enum log_level log_level;
-    unsigned workers;        /* worker processes; 0 = one per CPU */
-    unsigned shutdown_grace; /* seconds SIGTERM waits for sessions to finish */
+    unsigned workers;           /* worker processes; 0 = one per CPU */
+    unsigned shutdown_grace;    /* seconds SIGTERM waits for sessions to finish */
     unsigned restart_delay_max; /* ms: the longest wait before a dead child is started again */
 };
 

@@ -14,9 +14,9 @@
 static const char *const tls_protocol_names[] = {"TLSv1.2", "TLSv1.3"};
 
 /* The settings each section knows; anything else is an error. */
-static const char *const server_keys[] = {"hostname",       "user", "group",     "pid_file",
-                                          "state_dir",      "log",  "log_level", "workers",
-                                          "shutdown_grace", "restart_delay_max", NULL};
+static const char *const server_keys[] = {
+    "hostname",  "user",    "group",          "pid_file",          "state_dir", "log",
+    "log_level", "workers", "shutdown_grace", "restart_delay_max", NULL};
 static const char *const relay_domain_keys[] = {"domain", "next_hop", NULL};
 static const char *const tls_keys[] = {"cert_file",    "key_file", "ca_file",
                                        "min_protocol", "ciphers",  NULL};

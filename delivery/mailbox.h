@@ -45,11 +45,11 @@ enum mailbox_flag {
  * until the next mailbox_sync or mailbox_close. */
 struct mailbox_msg {
     uint32_t uid;
-    const char *base;     /* the file name before ",S=" / ":2,": the key of the index */
-    const char *name;     /* the file name now, in subdir */
-    const char *subdir;   /* "new" or "cur" */
-    uint64_t size;        /* with CRLF line ends (the name's ",W=", else computed once) */
-    unsigned flags;       /* enum mailbox_flag */
+    const char *base;   /* the file name before ",S=" / ":2,": the key of the index */
+    const char *name;   /* the file name now, in subdir */
+    const char *subdir; /* "new" or "cur" */
+    uint64_t size;      /* with CRLF line ends (the name's ",W=", else computed once) */
+    unsigned flags;     /* enum mailbox_flag */
 };
 
 /* mailbox_open - open the Maildir folder at maildir_fd (a Maildir root or a

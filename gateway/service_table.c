@@ -22,15 +22,16 @@
 
 static const struct service_proto protos[] = {
     {SERVICE_SMTP, "smtp", smtp_session_start, smtp_session_shutdown, SMTP_BUSY, SMTP_UNAVAILABLE},
-    {SERVICE_SUBMISSION, "smtp", smtp_session_start, smtp_session_shutdown, SMTP_BUSY, SMTP_UNAVAILABLE},
-    {SERVICE_SUBMISSIONS, "smtp", smtp_session_start, smtp_session_shutdown, SMTP_BUSY, SMTP_UNAVAILABLE},
+    {SERVICE_SUBMISSION, "smtp", smtp_session_start, smtp_session_shutdown, SMTP_BUSY,
+     SMTP_UNAVAILABLE},
+    {SERVICE_SUBMISSIONS, "smtp", smtp_session_start, smtp_session_shutdown, SMTP_BUSY,
+     SMTP_UNAVAILABLE},
     {SERVICE_LMTP, "lmtp", service_unavailable_start, NULL, SMTP_BUSY, SMTP_UNAVAILABLE},
     {SERVICE_POP3, "pop3", pop3_session_start, pop3_session_shutdown, POP3_BUSY, POP3_UNAVAILABLE},
     {SERVICE_POP3S, "pop3", pop3_session_start, pop3_session_shutdown, POP3_BUSY, POP3_UNAVAILABLE},
     {SERVICE_IMAP, "imap", service_unavailable_start, NULL, IMAP_BUSY, IMAP_UNAVAILABLE},
     {SERVICE_IMAPS, "imap", service_unavailable_start, NULL, IMAP_BUSY, IMAP_UNAVAILABLE},
 };
-
 
 const struct service_proto *service_table_lookup(enum service_type type)
 {

@@ -814,8 +814,7 @@ START_TEST(test_check_delivered_finds_cur)
     t.check_delivered = true;
     ck_assert_int_eq(deliver(&t, "a@b", message, 100, &p2), MAILDIR_ALREADY_DELIVERED);
     ck_assert_ptr_nonnull(p2);
-    ck_assert_msg(strstr(p2, "moved/cur/1700000001.Q1R3.mx.example.org,S=") != NULL, "path %s",
-                  p2);
+    ck_assert_msg(strstr(p2, "moved/cur/1700000001.Q1R3.mx.example.org,S=") != NULL, "path %s", p2);
     ck_assert_int_eq(count_dir("moved/new"), 0);
     ck_assert_int_eq(count_dir("moved/cur"), 1);
     ck_assert_int_eq(count_dir("moved/tmp"), 0);
@@ -909,7 +908,8 @@ START_TEST(test_path_open)
     snprintf(outside, sizeof outside, "%s-outside", base);
     ck_assert_int_eq(mkdir(outside, 0700), 0);
     ck_assert_int_eq(symlink(outside, path_of("link")), 0);
-    static const char *const bad[] = {"link/x", "link", "../x", "a/./b", "a//b", "/etc", "", "d/\nx"};
+    static const char *const bad[] = {"link/x", "link", "../x", "a/./b",
+                                      "a//b",   "/etc", "",     "d/\nx"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_msg(maildir_path_open(base, bad[i], true, &fd, &error) == MAILDIR_PATH_UNSAFE,
                       "accepted %s", bad[i]);
