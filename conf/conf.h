@@ -176,6 +176,7 @@ struct config_limits {
     unsigned pregreet_pass_ttl;   /* seconds a client that waited skips the wait; 0: off */
     unsigned auth_failures;       /* failed AUTH per client address in the window; 0: off */
     unsigned auth_failure_window; /* seconds a failed AUTH counts against its address */
+    unsigned max_sessions_per_user; /* logged-in POP3 sessions of one login per worker; 0: off */
 
     /* The content policy, DATA and BDAT alike (proto/content_policy.h). */
     enum config_message_nul message_nul;

@@ -21,6 +21,7 @@ from harness.mail import wait_for  # noqa: E402
 from harness.pop3 import Pop3Fixture, RawPop3, unstuff  # noqa: E402
 
 IDLE_TIMEOUT = 2  # seconds, the pop3idle service's
+MAX_SESSIONS = 2  # limits.max_sessions_per_user
 
 
 @unittest.skipUnless(built(), "dirmaild not built")
@@ -31,7 +32,8 @@ class Pop3Behaviour(unittest.TestCase):
         # No cache: with slapd stopped a login must reach the directory.
         cls.f = Pop3Fixture(
             services_extra=[{"type": "pop3", "name": "pop3idle", "idle_timeout": IDLE_TIMEOUT}],
-            cache={"positive_ttl": 0, "negative_ttl": 0, "auth_ttl": 0, "stale_ttl": 0})
+            cache={"positive_ttl": 0, "negative_ttl": 0, "auth_ttl": 0, "stale_ttl": 0},
+            limits={"max_sessions_per_user": MAX_SESSIONS})
         cls.d = cls.f.d
 
     @classmethod
@@ -287,6 +289,41 @@ class Pop3Behaviour(unittest.TestCase):
             if b"[SYS/TEMP]" not in e.args[0]:
                 raise
             return None
+
+    def test_sessions_per_user_are_capped(self):
+        u = self.user("cappy")
+        pw = u + "-password"
+        self.f.send(u + "@example.org", b"Subject: x\r\n\r\nx\r\n")  # a Maildir to lock
+        a = self.raw(u)  # holds the maildrop
+        b = self.raw()
+        self.assertTrue(b.login(u, pw).startswith(b"-ERR [IN-USE] Mailbox is in use"))
+        # b stays connected, logged in once: with a it fills the cap, on
+        # either service
+        offset = len(self.d.log())
+        for port, tls in ((self.d.port("pop3s"), True), (self.d.port("pop3"), False)):
+            c = RawPop3(port, self.f.ctx, implicit_tls=tls)
+            self.addCleanup(c.close)
+            if not tls:
+                self.assertTrue(c.cmd("STLS").startswith(b"+OK"))
+                c.starttls()
+            self.assertEqual(c.login(u, pw), b"-ERR [IN-USE] Too many sessions for this user\r\n")
+            self.assertTrue(c.cmd("NOOP").startswith(b"+OK"))  # still in AUTHORIZATION
+        self.d.wait_log(rf"event=pop3_too_many_sessions client=127\.0\.0\.1 user={u} "
+                        rf"max={MAX_SESSIONS}", start=offset)
+        # another user is not affected
+        other = self.user("otto")
+        self.raw(other).cmd("QUIT")
+        # b leaves: its count goes, c may try again and meets the lock
+        b.cmd("QUIT")
+        self.assertTrue(b.closed())
+        self.assertTrue(wait_for(lambda: b"Mailbox is in use" in c.login(u, pw),
+                                 what="b's count given back"))
+        # a quits: c (counted already, not twice) gets the maildrop
+        self.assertTrue(a.cmd("QUIT").startswith(b"+OK"))
+        self.assertTrue(a.closed())
+        self.assertTrue(wait_for(lambda: c.login(u, pw).startswith(b"+OK"),
+                                 what="the maildrop released"))
+        c.cmd("QUIT")
 
     # ---- STLS and deadlines ----
 
