@@ -283,8 +283,7 @@ static void update_done(void *arg)
              p->login, p->job.removed, p->job.failed);
     /* the deletions are done even if the client left before hearing so */
     if (!p->ending)
-        pop3_session_close_with(p, p->job.failed > 0 ? POP3_REPLY_UPDATE_FAILED
-                                                     : POP3_REPLY_BYE);
+        pop3_session_close_with(p, p->job.failed > 0 ? POP3_REPLY_UPDATE_FAILED : POP3_REPLY_BYE);
     pop3_session_leave(p);
 }
 
