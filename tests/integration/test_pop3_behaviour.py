@@ -259,6 +259,22 @@ class Pop3Behaviour(unittest.TestCase):
         self.assertNotIn(b"[AUTH]", a)
         r.cmd("QUIT")
 
+    def test_disabled_user_and_user_without_pop3_service_are_refused(self):
+        from harness.slapd import PASSWORDS
+        # erin is disabled; bob's dirmailService lists smtp, submission,
+        # imap and lmtp but not pop3 (schema/examples/users.ldif)
+        for user in ("erin", "bob"):
+            for how in ("USER", "AUTH"):
+                r = self.raw()
+                if how == "USER":
+                    a = r.login(user, PASSWORDS[user])
+                else:
+                    a = r.cmd("AUTH PLAIN " + base64.b64encode(
+                        b"\0" + user.encode() + b"\0" + PASSWORDS[user].encode()).decode())
+                self.assertTrue(a.startswith(b"-ERR [AUTH]"), (user, how, a))
+                self.assertTrue(r.cmd("STAT").startswith(b"-ERR"))  # not logged in
+                r.cmd("QUIT")
+
     def test_directory_down_is_sys_temp(self):
         u = self.user("dirk")
         self.f.send(u + "@example.org", b"Subject: kept\r\n\r\nkept\r\n")
