@@ -214,6 +214,32 @@ class Pop3Behaviour(unittest.TestCase):
                 raise
             return None
 
+    def test_maildrop_opening_does_not_stall_the_worker(self):
+        # The opening runs on the worker's pool: while it waits for the index
+        # lock (held here, as another program's sync would hold it), the one
+        # worker goes on serving other sessions.
+        import fcntl
+        u = self.user("lola")
+        self.f.send(u + "@example.org", b"Subject: x\r\n\r\nx\r\n")
+        self.raw(u).cmd("QUIT")  # the index and its lock file exist now
+        lock = open(os.path.join(self.f.maildir(u), "dirmail-uidlist.lock"), "r+b")
+        self.addCleanup(lock.close)
+        fcntl.lockf(lock, fcntl.LOCK_EX)  # a POSIX lock: it excludes OFD locks too
+        a = self.raw()
+        self.assertTrue(a.cmd(f"USER {u}").startswith(b"+OK"))
+        a.send(f"PASS {u}-password\r\n".encode())
+        # b, on the same worker, is answered while a's opening waits
+        b = self.raw(self.user("olga"))
+        self.assertTrue(b.cmd("STAT").startswith(b"+OK 0 0"))
+        b.cmd("QUIT")
+        a.s.settimeout(0.5)
+        with self.assertRaises(socket.timeout):
+            a.line()  # still waiting for the lock
+        fcntl.lockf(lock, fcntl.LOCK_UN)
+        a.s.settimeout(30)
+        self.assertTrue(a.line().startswith(b"+OK Logged in, 1 messages"))
+        a.cmd("QUIT")
+
     # ---- authentication ----
 
     def test_auth_plain_and_login_with_and_without_initial_response(self):
