@@ -87,38 +87,6 @@ static int cmd_check(int argc, char **argv)
     return status;
 }
 
-static void print_action(const struct sieve_action *a)
-{
-    printf("%s\t%s", sieve_action_kind_name(a->kind), a->target != NULL ? a->target : "");
-    if (a->implicit)
-        printf("\timplicit");
-    if (a->copy)
-        printf("\tcopy");
-    if (a->create)
-        printf("\tcreate");
-    if (a->flag_count > 0) {
-        printf("\tflags=");
-        for (size_t i = 0; i < a->flag_count; i++)
-            printf("%s%s", i > 0 ? " " : "", a->flags[i]);
-    }
-    if (a->kind == SIEVE_ACT_VACATION) {
-        printf("\tperiod=%lu\tsubject=%s\tmime=%d\tfrom=%s", a->period,
-               a->subject != NULL ? a->subject : "", a->mime ? 1 : 0,
-               a->from != NULL ? a->from : "");
-        /* the reason last, its line ends escaped so one action is one line */
-        printf("\treason=");
-        for (const char *p = a->reason; p != NULL && *p != '\0'; p++) {
-            if (*p == '\r')
-                continue;
-            if (*p == '\n')
-                fputs("\\n", stdout);
-            else
-                putchar(*p);
-        }
-    }
-    putchar('\n');
-}
-
 static int cmd_test(int argc, char **argv)
 {
     const char *from = NULL, *to = NULL;
@@ -171,10 +139,9 @@ static int cmd_test(int argc, char **argv)
     struct sieve_env env = {.user_addresses = addrs, .user_address_count = naddrs};
     struct sieve_result result;
     enum sieve_run_status st = sieve_run(s, msg, &env, &result);
-    if (st != SIEVE_RUN_OK)
-        printf("error\t%s\n", result.error != NULL ? result.error : "?");
-    for (size_t i = 0; i < result.count; i++)
-        print_action(&result.actions[i]);
+    char *text = sieve_result_format(&result);
+    fputs(text != NULL ? text : "error\tout of memory\n", stdout);
+    free(text);
     sieve_result_clear(&result);
     sieve_message_free(&msg);
     sieve_script_free(&s);

@@ -111,6 +111,12 @@ enum sieve_run_status sieve_run(const struct sieve_script *script, const struct 
                                 const struct sieve_env *env, struct sieve_result *result);
 void sieve_result_clear(struct sieve_result *result);
 
+/* sieve_result_format - the result as text, one action a line: kind,
+ * target, then "implicit", "copy", "create", "flags=..." and for vacation
+ * period, subject, mime, from and reason, separated by tabs; an error
+ * first as "error<TAB>why". malloc'd, NULL when out of memory. */
+char *sieve_result_format(const struct sieve_result *result);
+
 /* sieve_action_kind_name - "keep", "fileinto", ... for logs and tests. */
 const char *sieve_action_kind_name(enum sieve_action_kind kind);
 
