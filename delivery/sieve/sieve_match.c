@@ -19,10 +19,12 @@ void sieve_captures_clear(struct sieve_captures *c)
     c->n = 0;
 }
 
+/* fold - i;ascii-casemap maps a-z to A-Z (RFC 4790 9.2), which matters
+ * for ordering (:value): "[" sorts after "B" but before "b". */
 static unsigned char fold(enum sieve_comparator cmp, unsigned char c)
 {
-    if (cmp == CMP_CASEMAP && c >= 'A' && c <= 'Z')
-        return (unsigned char)(c + 32);
+    if (cmp == CMP_CASEMAP && c >= 'a' && c <= 'z')
+        return (unsigned char)(c - 32);
     return c;
 }
 
