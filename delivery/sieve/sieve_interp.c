@@ -138,36 +138,40 @@ char *sieve_run_expand(struct sieve_run *run, const struct sieve_node *node, con
 char *sieve_flags_normal(char *const *strs, size_t n)
 {
     struct buf b = BUF_INIT;
-    buf_append(&b, "", 0);
-    for (size_t i = 0; i < n; i++) {
-        const char *p = strs[i];
-        while (*p != '\0') {
+    struct {
+        const char *p;
+        size_t len;
+    } *seen = NULL;
+    size_t nseen = 0, cap = 0;
+    bool oom = false;
+    for (size_t i = 0; i < n && !oom; i++) {
+        for (const char *p = strs[i]; *p != '\0' && !oom;) {
             while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
                 p++;
             size_t len = strcspn(p, " \t\r\n");
             if (len == 0)
                 break;
-            /* already there? */
             bool dup = false;
-            const char *have = buf_ptr(&b);
-            for (size_t off = 0; have != NULL && off < buf_len(&b);) {
-                size_t l = strcspn(have + off, " ");
-                if (off + l > buf_len(&b))
-                    l = buf_len(&b) - off;
-                if (l == len && strncasecmp(have + off, p, len) == 0)
-                    dup = true;
-                off += l + 1;
-            }
+            for (size_t k = 0; k < nseen && !dup; k++)
+                dup = seen[k].len == len && strncasecmp(seen[k].p, p, len) == 0;
             if (!dup) {
-                if (buf_len(&b) > 0)
-                    buf_append(&b, " ", 1);
-                buf_append(&b, p, len);
+                if (ARRAY_RESERVE(&seen, &cap, nseen + 1, 8) < 0 ||
+                    (nseen > 0 && buf_append(&b, " ", 1) < 0) || buf_append(&b, p, len) < 0)
+                    oom = true;
+                else {
+                    seen[nseen].p = p;
+                    seen[nseen++].len = len;
+                }
             }
             p += len;
         }
     }
-    buf_append(&b, "", 1);
-    char *r = buf_ptr(&b) != NULL ? strdup(buf_ptr(&b)) : NULL;
+    free(seen);
+    if (oom || buf_append(&b, "", 1) < 0) {
+        buf_release(&b);
+        return NULL;
+    }
+    char *r = strdup(buf_ptr(&b));
     buf_release(&b);
     return r;
 }
