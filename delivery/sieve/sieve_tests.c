@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "delivery/sieve/sieve_address.h"
+#include "delivery/sieve/sieve_date.h"
 #include "delivery/sieve/sieve_mime.h"
 #include "lib/array.h"
 
@@ -74,6 +75,16 @@ static int match_values(struct sieve_run *run, const struct sieve_node *node,
             return 1;
     }
     return 0;
+}
+
+static int match_array(struct sieve_run *run, const struct sieve_node *node, char **v, size_t n,
+                       const struct sieve_arg *keys)
+{
+    struct values vs = {v, n, n, false};
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == NULL)
+            vs.oom = true;
+    return match_values(run, node, &vs, keys);
 }
 
 /* occurrence - does :index/:last pick the i-th of n fields (RFC 5260 6)? */
@@ -384,6 +395,9 @@ int sieve_test_eval(struct sieve_run *run, const struct sieve_node *t)
         return test_hasflag(run, t);
     case TEST_MAILBOXEXISTS:
         return test_mailboxexists(run, t);
+    case TEST_DATE:
+    case TEST_CURRENTDATE:
+        return sieve_date_test(run, t, match_array);
     default:
         sieve_run_fail(run, t, "test not supported");
         return -1;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "delivery/sieve/sieve_date.h"
 #include "lib/buf.h"
 
 static const struct {
@@ -578,9 +579,28 @@ static void check_semantics(struct validator *v, struct sieve_node *node)
                        "envelope: unknown envelope part \"%.64s\"%s", p, "");
         }
         break;
+    case TEST_DATE:
+    case TEST_CURRENTDATE: {
+        const struct sieve_arg *part = node->pos[node->id == TEST_DATE ? 1 : 0];
+        int minutes;
+        if (strstr(part->strs[0], "${") == NULL && !sieve_date_part_known(part->strs[0]))
+            verror(v, part->line, part->column, "%s: unknown date part \"%.64s\"", node->name,
+                   part->strs[0]);
+        const struct sieve_arg *zone = node->slot[SLOT_ZONE];
+        if (zone != NULL && strstr(zone->strs[0], "${") == NULL &&
+            !sieve_date_zone_minutes(zone->strs[0], &minutes))
+            verror(v, zone->line, zone->column, "%s: zone \"%.64s\" is not +hhmm or -hhmm",
+                   node->name, zone->strs[0]);
+        if (zone != NULL && node->slot[SLOT_ORIGINALZONE] != NULL)
+            verror(v, node->line, node->column, "%s: :zone and :originalzone exclude each other",
+                   node->name);
+        if (node->id == TEST_CURRENTDATE)
+            break;
+        /* date takes :index too */
+        __attribute__((fallthrough));
+    }
     case TEST_ADDRESS:
     case TEST_HEADER:
-    case TEST_DATE:
         if (node->slot[SLOT_LAST] != NULL && node->slot[SLOT_INDEX] == NULL)
             verror(v, node->line, node->column, "%s: :last needs :index (RFC 5260 6)%s",
                    node->name, "");

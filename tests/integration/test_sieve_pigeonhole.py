@@ -136,6 +136,19 @@ CASES = [
      "andre@example.fr"),
     ("encoded_character", 'require ["encoded-character","fileinto"]; '
      'fileinto "${hex:49 4E}box${unicode:2e}x";', "plain.eml", "alice@example.com"),
+    ("date_parts", 'require ["date","variables","fileinto","index"]; '
+     'if date :matches :originalzone "date" "std11" "*" { set "a" "${0}"; } '
+     'if date :matches :zone "-0500" "date" "iso8601" "*" { set "b" "${0}"; } '
+     'if date :matches :zone "+0000" "date" "julian" "*" { set "j" "${0}"; } '
+     'if date :matches :zone "+0000" "date" "weekday" "*" { set "w" "${0}"; } '
+     'if date :matches :zone "+1300" :index 1 :last "received" "time" "*" { set "r" "${0}"; } '
+     'fileinto "${a}|${b}|${j}|${w}|${r}";', "plain.eml", "alice@example.com"),
+    ("date_relational", 'require ["date","relational","comparator-i;ascii-numeric","fileinto"];'
+     ' if date :value "lt" :comparator "i;ascii-numeric" :originalzone "date" "hour" "10" '
+     '{ fileinto "morning"; }', "plain.eml", "alice@example.com"),
+    ("currentdate", 'require ["date","relational","comparator-i;ascii-numeric"]; '
+     'if currentdate :value "ge" :comparator "i;ascii-numeric" "year" "2020" { discard; }',
+     "plain.eml", "alice@example.com"),
     ("multiline", 'require "fileinto";\nif header :is "subject" text:\n'
      '[acme-users] [fwd] version 1.0 is out\n.\n{ fileinto "ml"; }', "plain.eml",
      "alice@example.com"),

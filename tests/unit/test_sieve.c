@@ -398,6 +398,35 @@ static const struct run_case run_cases[] = {
     {":index beyond", "require \"index\"; if header :index 3 :contains \"x-spam-score\" \"\" "
                       "{ discard; }",
      MSG_PLAIN, ALICE, ME, IK},
+    /* date (RFC 5260 4) */
+    {"date parts in the original zone",
+     "require [\"date\", \"variables\", \"fileinto\"]; "
+     "if date :matches :originalzone \"date\" \"date\" \"*\" { set \"d\" \"${0}\"; } "
+     "if date :matches :originalzone \"date\" \"time\" \"*\" { set \"t\" \"${0}\"; } "
+     "if date :matches :originalzone \"date\" \"zone\" \"*\" { set \"z\" \"${0}\"; } "
+     "if date :matches :originalzone \"date\" \"weekday\" \"*\" { set \"w\" \"${0}\"; } "
+     "fileinto \"${d} ${t} ${z} ${w}\";",
+     MSG_PLAIN, ALICE, ME, "fileinto\t2026-12-07 09:15:00 +0100 1\n"},
+    {"date moved to a zone across midnight",
+     "require [\"date\", \"variables\", \"fileinto\"]; "
+     "if date :matches :zone \"-1000\" \"date\" \"iso8601\" \"*\" { fileinto \"${0}\"; }",
+     MSG_PLAIN, ALICE, ME, "fileinto\t2026-12-06T22:15:00-10:00\n"},
+    {"date julian and std11",
+     "require [\"date\", \"variables\", \"fileinto\"]; "
+     "if date :matches :zone \"+0000\" \"date\" \"julian\" \"*\" { set \"j\" \"${0}\"; } "
+     "if date :matches :zone \"+0000\" \"date\" \"std11\" \"*\" { fileinto \"${j} ${0}\"; }",
+     MSG_PLAIN, ALICE, ME, "fileinto\t61381 Mon, 07 Dec 2026 08:15:00 +0000\n"},
+    {"date relational on year", "require [\"date\", \"relational\", "
+                                "\"comparator-i;ascii-numeric\"]; if date :value \"ge\" "
+                                ":comparator \"i;ascii-numeric\" \"date\" \"year\" \"2026\" "
+                                "{ discard; }",
+     MSG_PLAIN, ALICE, ME, "discard\t\n"},
+    {"date of a missing field never matches", "require \"date\"; if date :matches \"date\" "
+                                              "\"year\" \"*\" { discard; }",
+     MSG_NODATE, ALICE, ME, IK},
+    {"date of a field that is no date", "require \"date\"; if date :matches \"subject\" "
+                                        "\"year\" \"*\" { discard; }",
+     MSG_PLAIN, ALICE, ME, IK},
     /* runtime limits */
     {"redirect limit", "redirect \"a@x.org\"; redirect \"b@x.org\"; redirect \"c@x.org\"; "
                        "redirect \"d@x.org\"; redirect \"e@x.org\";",
@@ -536,6 +565,9 @@ static const struct error_case error_cases[] = {
     {"require \"index\"; if header :last \"a\" \"b\" { }", 1, 21, ":last needs :index"},
     {"if not (true) { }", 1, 4, "not needs exactly one test"},
     {"if anyof true { }", 1, 4, "needs a test list"},
+    {"require \"date\"; if date \"date\" \"century\" \"x\" { }", 1, 32, "unknown date part"},
+    {"require \"date\"; if date :zone \"CET\" \"date\" \"year\" \"x\" { }", 1, 31,
+     "not +hhmm"},
     {"require \"encoded-character\"; keep :flags \"${unicode:110000}\";", 1, 0,
      "encoded-character"},
 };
@@ -773,6 +805,19 @@ START_TEST(test_cache_compiles_once)
 }
 END_TEST
 
+START_TEST(test_currentdate)
+{
+    /* 2026-12-07 08:15:00 UTC, a Monday */
+    struct sieve_env env = {.now = (time_t)1796631300};
+    char *got = run_script("require [\"date\", \"variables\", \"fileinto\"]; "
+                           "if currentdate :matches :zone \"+0100\" \"iso8601\" \"*\" "
+                           "{ fileinto \"${0}\"; }",
+                           MSG_PLAIN, ALICE, ME, &env);
+    ck_assert_str_eq(got, "fileinto\t2026-12-07T09:15:00+01:00\n");
+    free(got);
+}
+END_TEST
+
 START_TEST(test_rfc2047)
 {
     static const struct {
@@ -817,6 +862,7 @@ static Suite *sieve_suite(void)
     tcase_add_test(tc, test_vacation_once_per_period);
     tcase_add_test(tc, test_cache_compiles_once);
     tcase_add_test(tc, test_rfc2047);
+    tcase_add_test(tc, test_currentdate);
     suite_add_tcase(s, tc);
     return s;
 }
