@@ -102,8 +102,8 @@ int sieve_address_list(const char *value, char ***out, size_t *count)
             angle++;
         else if (!q && depth == 0 && c == '>' && angle > 0)
             angle--;
-        bool sep = c == '\0' ||
-                   (!q && depth == 0 && angle == 0 && (c == ',' || c == ';' || c == ':'));
+        bool sep =
+            c == '\0' || (!q && depth == 0 && angle == 0 && (c == ',' || c == ';' || c == ':'));
         if (!sep)
             continue;
         const char *s = start;

@@ -16,9 +16,9 @@ enum sieve_arg_kind { SIEVE_ARG_TAG, SIEVE_ARG_NUMBER, SIEVE_ARG_STRING, SIEVE_A
 struct sieve_arg {
     enum sieve_arg_kind kind;
     unsigned line, column;
-    char *tag;     /* TAG: the name without ':' */
-    uint64_t num;  /* NUMBER, K/M/G applied */
-    char **strs;   /* STRING (one) and STRLIST */
+    char *tag;    /* TAG: the name without ':' */
+    uint64_t num; /* NUMBER, K/M/G applied */
+    char **strs;  /* STRING (one) and STRLIST */
     size_t nstrs;
 };
 
@@ -52,20 +52,65 @@ enum sieve_body_transform { BODY_TEXT, BODY_RAW, BODY_CONTENT };
 /* What a command or test is, once validated. */
 enum sieve_cmd_id {
     CMD_UNKNOWN,
-    CMD_REQUIRE, CMD_IF, CMD_ELSIF, CMD_ELSE, CMD_STOP, CMD_KEEP, CMD_DISCARD, CMD_REDIRECT,
-    CMD_FILEINTO, CMD_REJECT, CMD_EREJECT, CMD_VACATION, CMD_SET, CMD_SETFLAG, CMD_ADDFLAG,
+    CMD_REQUIRE,
+    CMD_IF,
+    CMD_ELSIF,
+    CMD_ELSE,
+    CMD_STOP,
+    CMD_KEEP,
+    CMD_DISCARD,
+    CMD_REDIRECT,
+    CMD_FILEINTO,
+    CMD_REJECT,
+    CMD_EREJECT,
+    CMD_VACATION,
+    CMD_SET,
+    CMD_SETFLAG,
+    CMD_ADDFLAG,
     CMD_REMOVEFLAG,
-    TEST_ADDRESS, TEST_HEADER, TEST_EXISTS, TEST_SIZE, TEST_ALLOF, TEST_ANYOF, TEST_NOT, TEST_TRUE,
-    TEST_FALSE, TEST_ENVELOPE, TEST_BODY, TEST_STRING, TEST_HASFLAG, TEST_MAILBOXEXISTS, TEST_DATE,
+    TEST_ADDRESS,
+    TEST_HEADER,
+    TEST_EXISTS,
+    TEST_SIZE,
+    TEST_ALLOF,
+    TEST_ANYOF,
+    TEST_NOT,
+    TEST_TRUE,
+    TEST_FALSE,
+    TEST_ENVELOPE,
+    TEST_BODY,
+    TEST_STRING,
+    TEST_HASFLAG,
+    TEST_MAILBOXEXISTS,
+    TEST_DATE,
     TEST_CURRENTDATE,
 };
 
 /* Tagged arguments that carry a value or a flag, by slot. */
 enum sieve_tag_slot {
-    SLOT_COPY, SLOT_CREATE, SLOT_OVER, SLOT_UNDER, SLOT_DAYS, SLOT_SECONDS, SLOT_SUBJECT, SLOT_FROM,
-    SLOT_ADDRESSES, SLOT_MIME, SLOT_HANDLE, SLOT_FLAGS, SLOT_CONTENT, SLOT_ZONE, SLOT_ORIGINALZONE,
-    SLOT_INDEX, SLOT_LAST, SLOT_LOWER, SLOT_UPPER, SLOT_LOWERFIRST, SLOT_UPPERFIRST,
-    SLOT_QUOTEWILDCARD, SLOT_LENGTH,
+    SLOT_COPY,
+    SLOT_CREATE,
+    SLOT_OVER,
+    SLOT_UNDER,
+    SLOT_DAYS,
+    SLOT_SECONDS,
+    SLOT_SUBJECT,
+    SLOT_FROM,
+    SLOT_ADDRESSES,
+    SLOT_MIME,
+    SLOT_HANDLE,
+    SLOT_FLAGS,
+    SLOT_CONTENT,
+    SLOT_ZONE,
+    SLOT_ORIGINALZONE,
+    SLOT_INDEX,
+    SLOT_LAST,
+    SLOT_LOWER,
+    SLOT_UPPER,
+    SLOT_LOWERFIRST,
+    SLOT_UPPERFIRST,
+    SLOT_QUOTEWILDCARD,
+    SLOT_LENGTH,
     SLOT_COUNT_
 };
 

@@ -150,7 +150,8 @@ const struct sieve_script *sieve_cache_get(struct sieve_cache *c, const char *te
         slot = &c->entries[c->count++];
     } else {
         for (size_t i = 0; i < c->count; i++)
-            if (c->entries[i].refs == 0 && (slot == NULL || c->entries[i].last_use < slot->last_use))
+            if (c->entries[i].refs == 0 &&
+                (slot == NULL || c->entries[i].last_use < slot->last_use))
                 slot = &c->entries[i];
         if (slot != NULL)
             sieve_script_free(&slot->script);

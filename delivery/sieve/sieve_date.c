@@ -16,9 +16,9 @@
 
 #include "delivery/sieve/sieve_mime.h"
 
-static const char *const parts[] = {"year",   "month", "day",     "date",  "julian",
-                                    "hour",   "minute", "second", "time",  "iso8601",
-                                    "std11",  "zone",  "weekday"};
+static const char *const parts[] = {"year",  "month",  "day",    "date", "julian",
+                                    "hour",  "minute", "second", "time", "iso8601",
+                                    "std11", "zone",   "weekday"};
 
 bool sieve_date_part_known(const char *part)
 {
@@ -193,8 +193,8 @@ static void date_part(long long utc, int zone, const char *part, char *out, size
         snprintf(out, outsz, "%04lld-%02u-%02uT%02d:%02d:%02d%c%02d:%02d", y, m, d, hh, mi, ss,
                  zone < 0 ? '-' : '+', az / 60, az % 60);
     else if (strcasecmp(part, "std11") == 0)
-        snprintf(out, outsz, "%s, %02u %s %04lld %02d:%02d:%02d %s", wd[weekday], d, mn[m - 1], y, hh,
-                 mi, ss, zs);
+        snprintf(out, outsz, "%s, %02u %s %04lld %02d:%02d:%02d %s", wd[weekday], d, mn[m - 1], y,
+                 hh, mi, ss, zs);
     else if (strcasecmp(part, "zone") == 0)
         snprintf(out, outsz, "%s", zs);
     else if (strcasecmp(part, "weekday") == 0)
@@ -249,8 +249,8 @@ int sieve_date_test(struct sieve_run *run, const struct sieve_node *node,
             if (idx != NULL) {
                 if (idx->num > count)
                     continue;
-                size_t want = node->slot[SLOT_LAST] != NULL ? count - (size_t)idx->num
-                                                            : (size_t)idx->num - 1;
+                size_t want =
+                    node->slot[SLOT_LAST] != NULL ? count - (size_t)idx->num : (size_t)idx->num - 1;
                 if (pos != want)
                     continue;
             }

@@ -292,9 +292,8 @@ static int store(struct sieve_run *run, const struct sieve_node *node, const cha
         return -1;
     }
     bool keep = folder == NULL || is_inbox(folder);
-    struct sieve_action act = {.kind = keep ? SIEVE_ACT_KEEP : SIEVE_ACT_FILEINTO,
-                               .copy = copy,
-                               .create = create};
+    struct sieve_action act = {
+        .kind = keep ? SIEVE_ACT_KEEP : SIEVE_ACT_FILEINTO, .copy = copy, .create = create};
     if (!copy)
         run->implicit_keep = false;
     for (size_t i = 0; i < run->result->count; i++) {
@@ -374,8 +373,8 @@ static int do_reject(struct sieve_run *run, const struct sieve_node *node)
         return -1;
     run->rejected = true;
     run->implicit_keep = false;
-    struct sieve_action act = {.kind = node->id == CMD_REJECT ? SIEVE_ACT_REJECT : SIEVE_ACT_EREJECT,
-                               .target = reason};
+    struct sieve_action act = {
+        .kind = node->id == CMD_REJECT ? SIEVE_ACT_REJECT : SIEVE_ACT_EREJECT, .target = reason};
     return sieve_run_add_action(run, node, &act);
 }
 
@@ -448,8 +447,8 @@ static int do_flags(struct sieve_run *run, const struct sieve_node *node)
         sieve_run_fail(run, node, "out of memory");
         return -1;
     }
-    const char *cur = varname != NULL ? sieve_run_variable(run, varname)
-                                      : (run->flags != NULL ? run->flags : "");
+    const char *cur =
+        varname != NULL ? sieve_run_variable(run, varname) : (run->flags != NULL ? run->flags : "");
     char *next = NULL;
     if (node->id == CMD_SETFLAG) {
         next = given;

@@ -33,7 +33,7 @@ void sieve_lex_clear(struct sieve_lexer *lx)
 const char *sieve_tok_name(enum sieve_tok tok)
 {
     static const char *const names[] = {
-        [TOK_EOF] = "end of script", [TOK_ERROR] = "error",  [TOK_IDENT] = "identifier",
+        [TOK_EOF] = "end of script", [TOK_ERROR] = "error",   [TOK_IDENT] = "identifier",
         [TOK_TAG] = "tag",           [TOK_NUMBER] = "number", [TOK_STRING] = "string",
         [TOK_LBRACKET] = "'['",      [TOK_RBRACKET] = "']'",  [TOK_LPAREN] = "'('",
         [TOK_RPAREN] = "')'",        [TOK_LBRACE] = "'{'",    [TOK_RBRACE] = "'}'",
@@ -311,9 +311,8 @@ enum sieve_tok sieve_lex_next(struct sieve_lexer *lx)
     static const struct {
         char c;
         enum sieve_tok tok;
-    } punct[] = {{'[', TOK_LBRACKET}, {']', TOK_RBRACKET}, {'(', TOK_LPAREN},
-                 {')', TOK_RPAREN},   {'{', TOK_LBRACE},   {'}', TOK_RBRACE},
-                 {',', TOK_COMMA},    {';', TOK_SEMICOLON}};
+    } punct[] = {{'[', TOK_LBRACKET}, {']', TOK_RBRACKET}, {'(', TOK_LPAREN}, {')', TOK_RPAREN},
+                 {'{', TOK_LBRACE},   {'}', TOK_RBRACE},   {',', TOK_COMMA},  {';', TOK_SEMICOLON}};
     for (size_t i = 0; i < sizeof punct / sizeof punct[0]; i++)
         if (c == punct[i].c) {
             advance(lx);

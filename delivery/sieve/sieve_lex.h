@@ -11,20 +11,31 @@
 #include "delivery/sieve/sieve.h"
 
 enum sieve_tok {
-    TOK_EOF, TOK_ERROR, TOK_IDENT, TOK_TAG, TOK_NUMBER, TOK_STRING,
-    TOK_LBRACKET, TOK_RBRACKET, TOK_LPAREN, TOK_RPAREN, TOK_LBRACE, TOK_RBRACE,
-    TOK_COMMA, TOK_SEMICOLON,
+    TOK_EOF,
+    TOK_ERROR,
+    TOK_IDENT,
+    TOK_TAG,
+    TOK_NUMBER,
+    TOK_STRING,
+    TOK_LBRACKET,
+    TOK_RBRACKET,
+    TOK_LPAREN,
+    TOK_RPAREN,
+    TOK_LBRACE,
+    TOK_RBRACE,
+    TOK_COMMA,
+    TOK_SEMICOLON,
 };
 
 struct sieve_lexer {
     const char *text, *end, *pos;
-    unsigned line, column;        /* of pos */
+    unsigned line, column; /* of pos */
     size_t string_max;
     struct sieve_errors *errors;
     /* the current token */
     enum sieve_tok tok;
     unsigned tok_line, tok_column;
-    char *value;     /* IDENT, TAG (without ':'), STRING: malloc'd, the parser may take it */
+    char *value; /* IDENT, TAG (without ':'), STRING: malloc'd, the parser may take it */
     size_t value_len;
     uint64_t number; /* NUMBER */
 };

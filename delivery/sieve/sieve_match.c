@@ -37,8 +37,11 @@ static bool spend(struct sieve_budget *b, size_t n)
 /* utf8_len - octets of the character starting with c ("?" is one character). */
 static size_t utf8_len(const unsigned char *s, size_t left)
 {
-    size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
-                             : (s[0] & 0xf8) == 0xf0  ? 4 : 1;
+    size_t n = s[0] < 0x80             ? 1
+               : (s[0] & 0xe0) == 0xc0 ? 2
+               : (s[0] & 0xf0) == 0xe0 ? 3
+               : (s[0] & 0xf8) == 0xf0 ? 4
+                                       : 1;
     if (n > left)
         return 1;
     for (size_t i = 1; i < n; i++)
@@ -108,8 +111,7 @@ static int contains(enum sieve_comparator cmp, const char *value, const char *ke
         return 1;
     for (size_t i = 0; i + kl <= vl; i++) {
         size_t j = 0;
-        while (j < kl &&
-               fold(cmp, (unsigned char)value[i + j]) == fold(cmp, (unsigned char)key[j]))
+        while (j < kl && fold(cmp, (unsigned char)value[i + j]) == fold(cmp, (unsigned char)key[j]))
             j++;
         if (!spend(b, j + 1))
             return -1;
@@ -201,10 +203,10 @@ static int glob(enum sieve_comparator cmp, const char *value, const char *key,
             if (p.kind[i] == P_LIT)
                 continue;
             size_t start = at[i];
-            size_t end = p.kind[i] == P_ONE ? start + utf8_len((const unsigned char *)value + start,
-                                                               vl - start)
-                         : i + 1 < p.n      ? at[i + 1]
-                                            : vl;
+            size_t end = p.kind[i] == P_ONE
+                             ? start + utf8_len((const unsigned char *)value + start, vl - start)
+                         : i + 1 < p.n ? at[i + 1]
+                                       : vl;
             caps->v[caps->n++] = strndup(value + start, end - start);
         }
         for (size_t i = 0; i < caps->n; i++)

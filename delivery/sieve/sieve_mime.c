@@ -153,8 +153,8 @@ static bool encoded_word(const char *p, const char *end, struct buf *out, size_t
         base64(&raw, text, (size_t)(stop - text));
     else
         quoted_printable(&raw, text, (size_t)(stop - text), true);
-    char *utf8 = sieve_mime_to_utf8(charset, buf_ptr(&raw) != NULL ? buf_ptr(&raw) : "",
-                                    buf_len(&raw));
+    char *utf8 =
+        sieve_mime_to_utf8(charset, buf_ptr(&raw) != NULL ? buf_ptr(&raw) : "", buf_len(&raw));
     buf_release(&raw);
     if (utf8 == NULL)
         return false;
@@ -322,7 +322,8 @@ static int walk(const char *data, size_t len, bool digest, unsigned depth, sieve
         }
         p = nl + 1;
     }
-    if (body == end && len > 0 && (data[0] == '\n' || (data[0] == '\r' && len > 1 && data[1] == '\n')))
+    if (body == end && len > 0 &&
+        (data[0] == '\n' || (data[0] == '\r' && len > 1 && data[1] == '\n')))
         body = data + (data[0] == '\n' ? 1 : 2);
     struct part_head ph;
     read_part_head(data, (size_t)(body - data), &ph, digest);

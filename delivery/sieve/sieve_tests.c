@@ -168,8 +168,8 @@ static int test_envelope(struct sieve_run *run, const struct sieve_node *node)
             values_clear(&vs);
             return -1;
         }
-        const char *v = strcasecmp(part, "from") == 0 ? run->msg->env_from
-                        : strcasecmp(part, "to") == 0 ? run->msg->env_to
+        const char *v = strcasecmp(part, "from") == 0   ? run->msg->env_from
+                        : strcasecmp(part, "to") == 0   ? run->msg->env_to
                         : strcasecmp(part, "auth") == 0 ? run->msg->env_auth
                                                         : NULL;
         free(part);

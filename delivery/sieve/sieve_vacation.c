@@ -55,7 +55,7 @@ static bool automatic_message(const struct sieve_message *m)
     if (prec != NULL && (strcasecmp(prec, "bulk") == 0 || strcasecmp(prec, "list") == 0 ||
                          strcasecmp(prec, "junk") == 0))
         return true;
-    static const char *const list[] = {"List-Id",        "List-Help",  "List-Subscribe",
+    static const char *const list[] = {"List-Id",          "List-Help", "List-Subscribe",
                                        "List-Unsubscribe", "List-Post", "List-Owner",
                                        "List-Archive"};
     for (size_t i = 0; i < sizeof list / sizeof list[0]; i++)
@@ -87,8 +87,7 @@ static bool is_mine(const struct mine *me, const char *addr)
  * Bcc, Resent-To, Resent-Cc or Resent-Bcc. */
 static int addressed_to_me(const struct sieve_message *m, const struct mine *me)
 {
-    static const char *const fields[] = {"To",        "Cc",        "Bcc",
-                                         "Resent-To", "Resent-Cc", "Resent-Bcc"};
+    static const char *const fields[] = {"To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc"};
     for (size_t h = 0; h < m->nheaders; h++) {
         bool wanted = false;
         for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++)
@@ -181,8 +180,8 @@ int sieve_vacation_execute(struct sieve_run *run, const struct sieve_node *node)
     if (node->slot[SLOT_SECONDS] != NULL)
         act.period = (unsigned long)node->slot[SLOT_SECONDS]->num;
     else {
-        unsigned long days = node->slot[SLOT_DAYS] != NULL ? (unsigned long)node->slot[SLOT_DAYS]->num
-                                                           : 7;
+        unsigned long days =
+            node->slot[SLOT_DAYS] != NULL ? (unsigned long)node->slot[SLOT_DAYS]->num : 7;
         if (days < 1)
             days = 1;
         if (days > 365)

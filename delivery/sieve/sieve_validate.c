@@ -50,12 +50,12 @@ const char *sieve_ext_name(unsigned ext)
 
 /* Groups of tags a command may take, and what they set. */
 enum {
-    G_MATCH = 1u << 0,     /* :is :contains :matches, :count :value (relational) */
+    G_MATCH = 1u << 0, /* :is :contains :matches, :count :value (relational) */
     G_COMPARATOR = 1u << 1,
-    G_ADDRPART = 1u << 2,  /* :all :localpart :domain, :user :detail (subaddress) */
-    G_INDEX = 1u << 3,     /* :index N :last (RFC 5260 6) */
-    G_BODY = 1u << 4,      /* :raw :text :content */
-    G_ZONE = 1u << 5,      /* :zone :originalzone */
+    G_ADDRPART = 1u << 2, /* :all :localpart :domain, :user :detail (subaddress) */
+    G_INDEX = 1u << 3,    /* :index N :last (RFC 5260 6) */
+    G_BODY = 1u << 4,     /* :raw :text :content */
+    G_ZONE = 1u << 5,     /* :zone :originalzone */
 };
 
 enum tag_kind { TK_FLAG, TK_NUMBER, TK_STRING, TK_STRLIST };
@@ -336,8 +336,8 @@ static void expand_encoded(struct validator *v, const struct sieve_arg *arg, cha
             const char *after;
             int rc = encoded_one(p + 2, end, &b, &after);
             if (rc < 0) {
-                verror(v, arg->line, arg->column, "%s%sencoded-character: invalid or NUL value",
-                       "", "");
+                verror(v, arg->line, arg->column, "%s%sencoded-character: invalid or NUL value", "",
+                       "");
                 buf_release(&b);
                 return;
             }
@@ -424,8 +424,7 @@ static bool group_tag(struct validator *v, struct sieve_node *node, const struct
             node->cmp = CMP_CASEMAP;
         else if (strcasecmp(c, "i;octet") == 0)
             node->cmp = CMP_OCTET;
-        else if (strcasecmp(c, "i;ascii-numeric") == 0 &&
-                 (v->script->exts & SIEVE_EXT_CMP_NUMERIC))
+        else if (strcasecmp(c, "i;ascii-numeric") == 0 && (v->script->exts & SIEVE_EXT_CMP_NUMERIC))
             node->cmp = CMP_NUMERIC;
         else {
             verror(v, value->line, value->column, "unknown comparator \"%.64s\"%s", c,
@@ -477,10 +476,9 @@ static void validate_args(struct validator *v, struct sieve_node *node, const st
         const struct sieve_arg *value = NULL;
         if (t->kind != TK_FLAG) {
             value = i + 1 < node->nargs ? &node->args[i + 1] : NULL;
-            bool ok = value != NULL &&
-                      (t->kind == TK_NUMBER   ? value->kind == SIEVE_ARG_NUMBER
-                       : t->kind == TK_STRING ? is_string(value)
-                                              : string_list_ok(value));
+            bool ok = value != NULL && (t->kind == TK_NUMBER   ? value->kind == SIEVE_ARG_NUMBER
+                                        : t->kind == TK_STRING ? is_string(value)
+                                                               : string_list_ok(value));
             if (!ok) {
                 verror(v, a->line, a->column, "tag :%s needs a %s after it", t->name,
                        t->kind == TK_NUMBER   ? "number"
@@ -518,13 +516,15 @@ static void validate_args(struct validator *v, struct sieve_node *node, const st
     for (size_t i = 0; i < node->npos; i++) {
         char want = sig[i] | 0x20;
         const struct sieve_arg *a = node->pos[i];
-        bool ok = want == 'n' ? a->kind == SIEVE_ARG_NUMBER
+        bool ok = want == 'n'   ? a->kind == SIEVE_ARG_NUMBER
                   : want == 's' ? is_string(a)
                   : want == 'l' ? string_list_ok(a)
                                 : false;
         if (!ok) {
             verror(v, a->line, a->column, "%s: argument %s has the wrong type", def->name,
-                   i == 0 ? "1" : i == 1 ? "2" : "3");
+                   i == 0   ? "1"
+                   : i == 1 ? "2"
+                            : "3");
             return;
         }
     }
@@ -540,8 +540,7 @@ static void validate_args(struct validator *v, struct sieve_node *node, const st
 /* check_semantics - what the table cannot say, per RFC. */
 static void check_semantics(struct validator *v, struct sieve_node *node)
 {
-    if ((node->match == MATCH_CONTAINS || node->match == MATCH_MATCHES) &&
-        node->cmp == CMP_NUMERIC)
+    if ((node->match == MATCH_CONTAINS || node->match == MATCH_MATCHES) && node->cmp == CMP_NUMERIC)
         verror(v, node->line, node->column,
                "%s: i;ascii-numeric supports only :is, :count and :value (RFC 4790 9.1)%s",
                node->name, "");
@@ -553,8 +552,8 @@ static void check_semantics(struct validator *v, struct sieve_node *node)
         break;
     case CMD_VACATION:
         if (node->slot[SLOT_DAYS] != NULL && node->slot[SLOT_SECONDS] != NULL)
-            verror(v, node->line, node->column, "vacation: :days and :seconds exclude each other%s%s",
-                   "", "");
+            verror(v, node->line, node->column,
+                   "vacation: :days and :seconds exclude each other%s%s", "", "");
         break;
     case CMD_SET: {
         const char *name = node->pos[0]->strs[0];
@@ -602,8 +601,8 @@ static void check_semantics(struct validator *v, struct sieve_node *node)
     case TEST_ADDRESS:
     case TEST_HEADER:
         if (node->slot[SLOT_LAST] != NULL && node->slot[SLOT_INDEX] == NULL)
-            verror(v, node->line, node->column, "%s: :last needs :index (RFC 5260 6)%s",
-                   node->name, "");
+            verror(v, node->line, node->column, "%s: :last needs :index (RFC 5260 6)%s", node->name,
+                   "");
         if (node->slot[SLOT_INDEX] != NULL && node->slot[SLOT_INDEX]->num == 0)
             verror(v, node->line, node->column, "%s: :index counts from 1%s", node->name, "");
         break;
@@ -654,8 +653,8 @@ static void validate_node(struct validator *v, struct sieve_node *node, bool as_
         return;
     }
     if (def->block != node->has_block) {
-        verror(v, node->line, node->column, def->block ? "%s needs a block%s" : "%s takes no block%s",
-               def->name, "");
+        verror(v, node->line, node->column,
+               def->block ? "%s needs a block%s" : "%s takes no block%s", def->name, "");
         return;
     }
     check_semantics(v, node);

@@ -49,8 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (errors.count != 0)
         abort();
     struct sieve_message *m = sieve_message_parse(MESSAGE, sizeof MESSAGE - 1, NULL);
-    if (m == NULL || sieve_message_set_envelope(m, "alice@example.com", "me+tag@example.org",
-                                                NULL) < 0)
+    if (m == NULL ||
+        sieve_message_set_envelope(m, "alice@example.com", "me+tag@example.org", NULL) < 0)
         abort();
     struct sieve_result r;
     enum sieve_run_status st = sieve_run(s, m, NULL, &r);
