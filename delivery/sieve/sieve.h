@@ -64,6 +64,10 @@ struct sieve_env {
     const char *const *user_addresses;
     size_t user_address_count;
     time_t now; /* 0: time(NULL) */
+    /* include_fetch - the text of the user's (global false) or the global
+     * script name (RFC 6609) into *text (malloc'd, the engine frees it) and
+     * *len: 1 found, 0 no such script, -1 cannot tell now (tempfail). */
+    int (*include_fetch)(void *ctx, const char *name, bool global, char **text, size_t *len);
 };
 
 enum sieve_action_kind {

@@ -41,6 +41,7 @@ enum sieve_ext {
     SIEVE_EXT_CMP_NUMERIC = 1u << 14,
     SIEVE_EXT_DATE = 1u << 15,
     SIEVE_EXT_INDEX = 1u << 16,
+    SIEVE_EXT_INCLUDE = 1u << 17,
 };
 
 enum sieve_match_type { MATCH_IS, MATCH_CONTAINS, MATCH_MATCHES, MATCH_COUNT, MATCH_VALUE };
@@ -68,6 +69,9 @@ enum sieve_cmd_id {
     CMD_SETFLAG,
     CMD_ADDFLAG,
     CMD_REMOVEFLAG,
+    CMD_INCLUDE,
+    CMD_RETURN,
+    CMD_GLOBAL,
     TEST_ADDRESS,
     TEST_HEADER,
     TEST_EXISTS,
@@ -111,6 +115,10 @@ enum sieve_tag_slot {
     SLOT_UPPERFIRST,
     SLOT_QUOTEWILDCARD,
     SLOT_LENGTH,
+    SLOT_PERSONAL,
+    SLOT_GLOBAL,
+    SLOT_ONCE,
+    SLOT_OPTIONAL,
     SLOT_COUNT_
 };
 

@@ -35,36 +35,75 @@ void sieve_run_fail(struct sieve_run *run, const struct sieve_node *node, const 
     free(msg);
 }
 
-const char *sieve_run_variable(const struct sieve_run *run, const char *name)
+static struct sieve_var *find_var(struct sieve_var *v, size_t n, const char *name)
 {
-    for (size_t i = 0; i < run->nvars; i++)
-        if (strcasecmp(run->vars[i].name, name) == 0)
-            return run->vars[i].value;
-    return "";
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(v[i].name, name) == 0)
+            return &v[i];
+    return NULL;
 }
 
-static int set_variable(struct sieve_run *run, const struct sieve_node *node, const char *name,
-                        char *value)
+const char *sieve_run_variable(const struct sieve_run *run, const char *name)
 {
-    for (size_t i = 0; i < run->nvars; i++)
-        if (strcasecmp(run->vars[i].name, name) == 0) {
-            free(run->vars[i].value);
-            run->vars[i].value = value;
-            return 0;
-        }
-    if (run->nvars >= run->script->limits.variables_max) {
+    struct sieve_var *v = find_var(run->vars, run->nvars, name);
+    if (v != NULL && v->global)
+        v = find_var(run->globals, run->nglobals, name);
+    return v != NULL && v->value != NULL ? v->value : "";
+}
+
+/* add_var - a new variable in one of the two tables; 0 or -1 (failed). */
+static int add_var(struct sieve_run *run, const struct sieve_node *node, struct sieve_var **v,
+                   size_t *n, size_t *cap, const char *name, char *value, bool global)
+{
+    if (run->nvars + run->nglobals >= run->script->limits.variables_max) {
         free(value);
         sieve_run_fail(run, node, "more than %zu variables", run->script->limits.variables_max);
         return -1;
     }
-    char *n = strdup(name);
-    if (n == NULL || ARRAY_RESERVE(&run->vars, &run->vcap, run->nvars + 1, 8) < 0) {
-        free(n);
+    char *copy = strdup(name);
+    if (copy == NULL || ARRAY_RESERVE(v, cap, *n + 1, 8) < 0) {
+        free(copy);
         free(value);
         sieve_run_fail(run, node, "out of memory");
         return -1;
     }
-    run->vars[run->nvars++] = (struct sieve_var){n, value};
+    (*v)[(*n)++] = (struct sieve_var){copy, value, global};
+    return 0;
+}
+
+int sieve_run_set_variable(struct sieve_run *run, const struct sieve_node *node, const char *name,
+                           char *value)
+{
+    struct sieve_var *v = find_var(run->vars, run->nvars, name);
+    if (v != NULL && v->global) {
+        struct sieve_var *g = find_var(run->globals, run->nglobals, name);
+        if (g == NULL)
+            return add_var(run, node, &run->globals, &run->nglobals, &run->gcap, name, value,
+                           false);
+        v = g;
+    }
+    if (v != NULL) {
+        free(v->value);
+        v->value = value;
+        return 0;
+    }
+    return add_var(run, node, &run->vars, &run->nvars, &run->vcap, name, value, false);
+}
+
+int sieve_global_execute(struct sieve_run *run, const struct sieve_node *node)
+{
+    for (size_t i = 0; i < node->pos[0]->nstrs; i++) {
+        const char *name = node->pos[0]->strs[i];
+        struct sieve_var *v = find_var(run->vars, run->nvars, name);
+        if (v != NULL) {
+            /* a local of that name is the global from now on (RFC 6609 3.3) */
+            free(v->value);
+            v->value = NULL;
+            v->global = true;
+        } else if (add_var(run, node, &run->vars, &run->nvars, &run->vcap, name, NULL, true) < 0) {
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -430,7 +469,7 @@ static int do_set(struct sieve_run *run, const struct sieve_node *node)
         sieve_run_fail(run, node, "out of memory");
         return -1;
     }
-    return set_variable(run, node, node->pos[0]->strs[0], v);
+    return sieve_run_set_variable(run, node, node->pos[0]->strs[0], v);
 }
 
 /* do_flags - setflag, addflag, removeflag on the internal variable or on
@@ -489,13 +528,12 @@ static int do_flags(struct sieve_run *run, const struct sieve_node *node)
         return -1;
     }
     if (varname != NULL)
-        return set_variable(run, node, varname, next);
+        return sieve_run_set_variable(run, node, varname, next);
     free(run->flags);
     run->flags = next;
     return 0;
 }
 
-static int run_block(struct sieve_run *run, struct sieve_node *const *cmds, size_t n);
 
 static int run_command(struct sieve_run *run, const struct sieve_node *c)
 {
@@ -538,6 +576,13 @@ static int run_command(struct sieve_run *run, const struct sieve_node *c)
         return sieve_vacation_execute(run, c);
     case CMD_SET:
         return do_set(run, c);
+    case CMD_INCLUDE:
+        return sieve_include_execute(run, c);
+    case CMD_RETURN:
+        run->returned = true; /* ends the script it is in (RFC 6609 3.4) */
+        return 0;
+    case CMD_GLOBAL:
+        return sieve_global_execute(run, c);
     case CMD_SETFLAG:
     case CMD_ADDFLAG:
     case CMD_REMOVEFLAG:
@@ -548,9 +593,9 @@ static int run_command(struct sieve_run *run, const struct sieve_node *c)
     }
 }
 
-static int run_block(struct sieve_run *run, struct sieve_node *const *cmds, size_t n)
+int sieve_run_block(struct sieve_run *run, struct sieve_node *const *cmds, size_t n)
 {
-    for (size_t i = 0; i < n && !run->stopped; i++) {
+    for (size_t i = 0; i < n && !run->stopped && !run->returned; i++) {
         const struct sieve_node *c = cmds[i];
         if (c->id != CMD_IF) {
             if (run_command(run, c) < 0)
@@ -567,7 +612,7 @@ static int run_block(struct sieve_run *run, struct sieve_node *const *cmds, size
                     return -1;
                 if (t == 1) {
                     taken = true;
-                    if (run_block(run, b->block, b->nblock) < 0)
+                    if (sieve_run_block(run, b->block, b->nblock) < 0)
                         return -1;
                 }
             }
@@ -623,7 +668,7 @@ enum sieve_run_status sieve_run(const struct sieve_script *script, const struct 
         .budget = {0, script->limits.steps_max},
         .implicit_keep = true,
     };
-    int rc = run_block(&run, script->commands, script->ncommands);
+    int rc = sieve_run_block(&run, script->commands, script->ncommands);
     if (rc == 0 && run.implicit_keep) {
         /* the implicit keep takes the internal flags (RFC 5232 3) */
         struct sieve_action act = {.kind = SIEVE_ACT_KEEP, .implicit = true};
@@ -653,6 +698,12 @@ enum sieve_run_status sieve_run(const struct sieve_script *script, const struct 
         free(run.vars[i].value);
     }
     free(run.vars);
+    for (size_t i = 0; i < run.nglobals; i++) {
+        free(run.globals[i].name);
+        free(run.globals[i].value);
+    }
+    free(run.globals);
+    sieve_include_clear(&run);
     free(run.flags);
     return result->status;
 }

@@ -14,6 +14,7 @@
 struct sieve_var {
     char *name; /* lower case: variable names are case-insensitive (RFC 5229 3) */
     char *value;
+    bool global; /* declared by "global" (RFC 6609 3.3): the value is in run->globals */
 };
 
 struct sieve_run {
@@ -25,6 +26,15 @@ struct sieve_run {
     struct sieve_captures caps;
     struct sieve_var *vars;
     size_t nvars, vcap;
+    struct sieve_var *globals; /* variables shared by every script of the run */
+    size_t nglobals, gcap;
+    /* include (RFC 6609): the scripts being run, outermost first, and
+     * those included so far (for :once); names prefixed "g:" or "p:" */
+    char **chain;
+    size_t depth, chain_cap;
+    char **included;
+    size_t nincluded, inc_cap;
+    bool returned;
     char *flags; /* imap4flags' internal variable: flags separated by one space */
     bool implicit_keep, stopped, failed, tempfail;
     size_t redirects;
@@ -41,6 +51,21 @@ char *sieve_run_expand(struct sieve_run *run, const struct sieve_node *node, con
 
 /* sieve_run_variable - the value of a variable ("" when never set). */
 const char *sieve_run_variable(const struct sieve_run *run, const char *name);
+
+/* sieve_run_block - run commands (the interpreter's walk, for include). */
+int sieve_run_block(struct sieve_run *run, struct sieve_node *const *cmds, size_t n);
+
+/* sieve_run_set_variable - set name (value's ownership moves); 0 or -1. */
+int sieve_run_set_variable(struct sieve_run *run, const struct sieve_node *node, const char *name,
+                           char *value);
+
+/* sieve_include_execute - include, return's end and global (RFC 6609). */
+int sieve_include_execute(struct sieve_run *run, const struct sieve_node *node);
+int sieve_global_execute(struct sieve_run *run, const struct sieve_node *node);
+void sieve_include_clear(struct sieve_run *run);
+
+/* Deepest chain of includes. */
+#define SIEVE_INCLUDE_DEPTH_MAX 8
 
 /* sieve_test_eval - 1 true, 0 false, -1 the run failed. */
 int sieve_test_eval(struct sieve_run *run, const struct sieve_node *test);

@@ -38,12 +38,19 @@ static const struct {
     {"comparator-i;ascii-casemap", 0},
     {"date", SIEVE_EXT_DATE},
     {"index", SIEVE_EXT_INDEX},
+    {"include", SIEVE_EXT_INCLUDE},
 };
 
 const char *sieve_ext_name(unsigned ext)
 {
+    /* the name of the lowest bit: for a command that needs two extensions,
+     * the first one missing */
+    ext &= ~ext + 1;
     for (size_t i = 0; i < sizeof extensions / sizeof extensions[0]; i++)
         if (extensions[i].ext == ext)
+            return extensions[i].name;
+    for (size_t i = 0; i < sizeof extensions / sizeof extensions[0]; i++)
+        if (extensions[i].ext & ext)
             return extensions[i].name;
     return "?";
 }
@@ -105,6 +112,10 @@ static const struct tag_def tags[] = {
     {"upperfirst", TK_FLAG, 0, SLOT_UPPERFIRST, 0},
     {"quotewildcard", TK_FLAG, 0, SLOT_QUOTEWILDCARD, 0},
     {"length", TK_FLAG, 0, SLOT_LENGTH, 0},
+    {"personal", TK_FLAG, 0, SLOT_PERSONAL, 0},
+    {"global", TK_FLAG, 0, SLOT_GLOBAL, 0},
+    {"once", TK_FLAG, 0, SLOT_ONCE, 0},
+    {"optional", TK_FLAG, 0, SLOT_OPTIONAL, 0},
 };
 
 /* A row per command and test. pos: the positional arguments, 's' a string,
@@ -141,6 +152,10 @@ static const struct cmd_def commands[] = {
     {"setflag", CMD_SETFLAG, false, SIEVE_EXT_IMAP4FLAGS, "Sl", 0, "", 0, false},
     {"addflag", CMD_ADDFLAG, false, SIEVE_EXT_IMAP4FLAGS, "Sl", 0, "", 0, false},
     {"removeflag", CMD_REMOVEFLAG, false, SIEVE_EXT_IMAP4FLAGS, "Sl", 0, "", 0, false},
+    {"include", CMD_INCLUDE, false, SIEVE_EXT_INCLUDE, "s", 0, "personal global once optional", 0,
+     false},
+    {"return", CMD_RETURN, false, SIEVE_EXT_INCLUDE, "", 0, "", 0, false},
+    {"global", CMD_GLOBAL, false, SIEVE_EXT_INCLUDE | SIEVE_EXT_VARIABLES, "l", 0, "", 0, false},
     {"address", TEST_ADDRESS, true, 0, "ll", G_MATCH | G_COMPARATOR | G_ADDRPART | G_INDEX, "", 0,
      false},
     {"header", TEST_HEADER, true, 0, "ll", G_MATCH | G_COMPARATOR | G_INDEX, "", 0, false},
@@ -569,6 +584,24 @@ static void check_semantics(struct validator *v, struct sieve_node *node)
         v->script->variable_count++;
         break;
     }
+    case CMD_INCLUDE: {
+        /* RFC 6609 3.2: the name is a constant script name */
+        const char *name = node->pos[0]->strs[0];
+        if (name[0] == '\0' || strchr(name, '/') != NULL || strstr(name, "${") != NULL)
+            verror(v, node->pos[0]->line, node->pos[0]->column,
+                   "include: \"%.64s\" is not a script name", name);
+        if (node->slot[SLOT_PERSONAL] != NULL && node->slot[SLOT_GLOBAL] != NULL)
+            verror(v, node->line, node->column, "include: :personal and :global exclude each other");
+        break;
+    }
+    case CMD_GLOBAL:
+        for (size_t i = 0; i < node->pos[0]->nstrs; i++) {
+            const char *name = node->pos[0]->strs[i];
+            if (!sieve_is_identifier(name, strlen(name)))
+                verror(v, node->pos[0]->line, node->pos[0]->column,
+                       "global: \"%.64s\" is not a variable name", name);
+        }
+        break;
     case TEST_ENVELOPE:
         for (size_t i = 0; i < node->pos[0]->nstrs; i++) {
             const char *p = node->pos[0]->strs[i];
@@ -627,7 +660,7 @@ static void validate_node(struct validator *v, struct sieve_node *node, bool as_
     }
     if (def->ext != 0 && (v->script->exts & def->ext) != def->ext) {
         verror(v, node->line, node->column, "%s needs require \"%s\"", def->name,
-               sieve_ext_name(def->ext));
+               sieve_ext_name(def->ext & ~v->script->exts));
         return;
     }
     node->id = def->id;
