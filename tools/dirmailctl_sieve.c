@@ -22,7 +22,7 @@ static void sieve_usage(FILE *out)
 {
     fprintf(out, "usage: dirmailctl sieve check FILE...\n"
                  "       dirmailctl sieve test [-f SENDER] [-t RECIPIENT] [-a USER-ADDRESS]... "
-                 "SCRIPT MESSAGE\n");
+                 "[-P PERSONAL-DIR] [-G GLOBAL-DIR] SCRIPT MESSAGE\n");
 }
 
 static char *read_file(const char *path, size_t max, size_t *len)
@@ -87,15 +87,46 @@ static int cmd_check(int argc, char **argv)
     return status;
 }
 
+/* Where "include" finds scripts: DIR/NAME.sieve (RFC 6609's personal and
+ * global locations). */
+struct include_dirs {
+    const char *personal, *global;
+};
+
+static int fetch_include(void *ctx, const char *name, bool global, char **text, size_t *len)
+{
+    const struct include_dirs *dirs = ctx;
+    const char *dir = global ? dirs->global : dirs->personal;
+    if (dir == NULL)
+        return 0;
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/%s.sieve", dir, name);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return 0;
+    struct sieve_limits limits;
+    sieve_limits_default(&limits);
+    *text = read_file(path, limits.script_max, len);
+    if (*text != NULL)
+        return 1;
+    return errno == ENOENT ? 0 : -1;
+}
+
 static int cmd_test(int argc, char **argv)
 {
+    struct include_dirs dirs = {NULL, NULL};
     const char *from = NULL, *to = NULL;
     const char *addrs[16];
     size_t naddrs = 0;
     int opt;
     optind = 1;
-    while ((opt = getopt(argc, argv, "+f:t:a:")) != -1) {
+    while ((opt = getopt(argc, argv, "+f:t:a:P:G:")) != -1) {
         switch (opt) {
+        case 'P':
+            dirs.personal = optarg;
+            break;
+        case 'G':
+            dirs.global = optarg;
+            break;
         case 'f':
             from = optarg;
             break;
@@ -136,7 +167,10 @@ static int cmd_test(int argc, char **argv)
         sieve_script_free(&s);
         return EX_NOINPUT_;
     }
-    struct sieve_env env = {.user_addresses = addrs, .user_address_count = naddrs};
+    struct sieve_env env = {.ctx = &dirs,
+                            .include_fetch = fetch_include,
+                            .user_addresses = addrs,
+                            .user_address_count = naddrs};
     struct sieve_result result;
     enum sieve_run_status st = sieve_run(s, msg, &env, &result);
     char *text = sieve_result_format(&result);

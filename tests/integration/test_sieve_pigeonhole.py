@@ -149,6 +149,15 @@ CASES = [
     ("currentdate", 'require ["date","relational","comparator-i;ascii-numeric"]; '
      'if currentdate :value "ge" :comparator "i;ascii-numeric" "year" "2020" { discard; }',
      "plain.eml", "alice@example.com"),
+    # include (RFC 6609): scripts from tests/fixtures/sieve/include/
+    ("include", 'require ["include","variables","fileinto"]; global ["x","n"]; set "x" "main"; '
+     'include "sub"; include :global "spam"; include :once "count"; include :once "count"; '
+     'include "count"; include "ret"; fileinto "n${n}-${y}";', "plain.eml", "alice@example.com"),
+    # (two missing :optional includes in one script crash sieve-test 2.3.19)
+    ("include_optional", 'require "include"; include :optional "none";', "plain.eml",
+     "alice@example.com"),
+    ("include_optional_global", 'require "include"; include :optional :global "none";',
+     "plain.eml", "alice@example.com"),
     ("multiline", 'require "fileinto";\nif header :is "subject" text:\n'
      '[acme-users] [fwd] version 1.0 is out\n.\n{ fileinto "ml"; }', "plain.eml",
      "alice@example.com"),
@@ -245,7 +254,15 @@ class Pigeonhole(unittest.TestCase):
             f.write(f"mail_uid = {uid}\nmail_gid = {gid}\nmail_home = {home}\n"
                     f"mail_location = maildir:{home}/Maildir\nbase_dir = {cls.tmp}/run\n"
                     "log_path = /dev/stderr\n"
-                    f"sendmail_path = {cls.tmp}/sendmail\n")
+                    f"sendmail_path = {cls.tmp}/sendmail\n"
+                    f"plugin {{\n  sieve = file:{cls.tmp}/include/personal\n"
+                    f"  sieve_global = {cls.tmp}/include/global\n}}\n")
+        # include's scripts, where sieve-test may write its compiled copies
+        shutil.copytree(os.path.join(FIXTURES, "include"), os.path.join(cls.tmp, "include"))
+        for root, dirs, files in os.walk(os.path.join(cls.tmp, "include")):
+            for name in dirs + files:
+                os.chmod(os.path.join(root, name), 0o777)
+            os.chmod(root, 0o777)
         # vacation's reply, when sieve-test -e sends one, goes nowhere
         with open(os.path.join(cls.tmp, "sendmail"), "w") as f:
             f.write("#!/bin/sh\ncat >/dev/null\n")
@@ -270,10 +287,15 @@ class Pigeonhole(unittest.TestCase):
             os.chown(home, *(self.run_as or (os.getuid(), os.getgid())))
             args.insert(1, "-e")
         p = subprocess.run(args, capture_output=True, text=True, timeout=60, preexec_fn=demote)
+        if p.returncode < 0:
+            self.fail(f"sieve-test died of signal {-p.returncode}")
         return p.stdout + p.stderr
 
     def dirmail(self, script, message, sender):
-        p = subprocess.run([DIRMAILCTL, "sieve", "test", "-f", sender, "-t", ME, script, message],
+        inc = os.path.join(self.tmp, "include")
+        p = subprocess.run([DIRMAILCTL, "sieve", "test", "-f", sender, "-t", ME,
+                            "-P", os.path.join(inc, "personal"), "-G", os.path.join(inc, "global"),
+                            script, message],
                            capture_output=True, text=True, timeout=60)
         self.assertIn(p.returncode, (0, 1), p.stderr)
         return p.stdout

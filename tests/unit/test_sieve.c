@@ -740,81 +740,6 @@ START_TEST(test_currentdate)
 }
 END_TEST
 
-/* The scripts include_fetch serves: personal ones, and "spam" as global. */
-static const struct {
-    const char *name;
-    bool global;
-    const char *text;
-} include_scripts[] = {
-    {"sub", false,
-     "require [\"include\", \"variables\", \"fileinto\"]; global \"x\"; set \"y\" \"local\"; "
-     "fileinto \"${x}\";"},
-    {"ret", false, "require \"include\"; return; discard;"},
-    {"halt", false, "stop;"},
-    {"loop", false, "require \"include\"; include \"loop\";"},
-    {"count", false, "require [\"include\", \"variables\"]; global \"n\"; set \"n\" \"${n}x\";"},
-    {"broken", false, "frobnicate;"},
-    {"spam", true,
-     "require \"fileinto\"; if header :contains \"subject\" \"acme\" "
-     "{ fileinto \"Junk\"; }"},
-};
-
-static int fetch_script(void *ctx, const char *name, bool global, char **text, size_t *len)
-{
-    (void)ctx;
-    if (strcmp(name, "down") == 0)
-        return -1;
-    for (size_t i = 0; i < sizeof include_scripts / sizeof include_scripts[0]; i++)
-        if (strcmp(include_scripts[i].name, name) == 0 && include_scripts[i].global == global) {
-            *text = strdup(include_scripts[i].text);
-            ck_assert_ptr_nonnull(*text);
-            *len = strlen(*text);
-            return 1;
-        }
-    return 0;
-}
-
-START_TEST(test_include)
-{
-    static const struct {
-        const char *script, *expect;
-    } cases[] = {
-        /* globals are shared, other variables are not */
-        {"require [\"include\", \"variables\", \"fileinto\"]; global \"x\"; "
-         "set \"x\" \"from-main\"; include \"sub\"; fileinto \"main-${y}\";",
-         "fileinto\tfrom-main\nfileinto\tmain-\n"},
-        {"require \"include\"; include \"ret\";", IK},
-        {"require \"include\"; include \"halt\"; discard;", IK},
-        {"require \"include\"; include \"loop\";",
-         "error\tline 1: include: \"loop\" includes itself (RFC 6609 3.2)\n" IK},
-        {"require [\"include\", \"variables\", \"fileinto\"]; global \"n\"; "
-         "include :once \"count\"; include :once \"count\"; fileinto \"n${n}\";",
-         "fileinto\tnx\n"},
-        {"require [\"include\", \"variables\", \"fileinto\"]; global \"n\"; "
-         "include \"count\"; include \"count\"; fileinto \"n${n}\";",
-         "fileinto\tnxx\n"},
-        {"require \"include\"; include \"none\";",
-         "error\tline 1: include: no personal script \"none\"\n" IK},
-        {"require \"include\"; include :optional \"none\";", IK},
-        {"require \"include\"; include :global \"spam\";", "fileinto\tJunk\n"},
-        {"require \"include\"; include \"spam\";",
-         "error\tline 1: include: no personal script \"spam\"\n" IK},
-        {"require \"include\"; include \"broken\";",
-         "error\tline 1: include: the included script \"broken\" does not compile: 1:1: "
-         "unknown command \"frobnicate\"\n" IK},
-        {"require \"include\"; include \"down\";",
-         "tempfail\tline 1: include: cannot fetch the personal script \"down\" now\n" IK},
-    };
-    struct sieve_env env = {.include_fetch = fetch_script};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *got = run_script(cases[i].script, MSG_PLAIN, ALICE, ME, &env);
-        ck_assert_msg(strcmp(got, cases[i].expect) == 0, "%s:\n got: %s\nwant: %s", cases[i].script,
-                      got, cases[i].expect);
-        free(got);
-    }
-}
-END_TEST
-
 START_TEST(test_rfc2047)
 {
     static const struct {
@@ -855,7 +780,6 @@ static Suite *sieve_suite(void)
     tcase_add_test(tc, test_cache_compiles_once);
     tcase_add_test(tc, test_rfc2047);
     tcase_add_test(tc, test_currentdate);
-    tcase_add_test(tc, test_include);
     suite_add_tcase(s, tc);
     return s;
 }
