@@ -7,6 +7,8 @@
 
 #include "delivery/sieve/sieve_date.h"
 
+#include "delivery/sieve/sieve_interp.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,11 @@
 
 #include <stdbool.h>
 
-#include "delivery/sieve/sieve_interp.h"
+#include "delivery/sieve/sieve_ast.h"
+
+/* the interpreter's run state (sieve_interp.h), opaque here so that the
+ * validator can use the date parts without the interpreter */
+struct sieve_run;
 
 /* sieve_date_part_known - "year", "month", ... "weekday" (RFC 5260 4.2). */
 bool sieve_date_part_known(const char *part);
