@@ -59,8 +59,8 @@ static struct sieve_script *fetch_compile(struct sieve_run *run, const struct si
     struct sieve_script *s = sieve_compile(text, len, &run->script->limits, &errors);
     free(text);
     if (s == NULL)
-        sieve_run_fail(run, node, "the included script \"%.64s\" does not compile: %u:%u: %s",
-                       name, errors.count > 0 ? errors.items[0].line : 0,
+        sieve_run_fail(run, node, "the included script \"%.64s\" does not compile: %u:%u: %s", name,
+                       errors.count > 0 ? errors.items[0].line : 0,
                        errors.count > 0 ? errors.items[0].column : 0,
                        errors.count > 0 ? errors.items[0].message : "out of memory");
     sieve_errors_clear(&errors);

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "delivery/sieve/sieve_validate.h"
+#include "delivery/sieve/sieve_lex.h"
 #include "lib/array.h"
 #include "lib/buf.h"
 
@@ -533,7 +533,6 @@ static int do_flags(struct sieve_run *run, const struct sieve_node *node)
     run->flags = next;
     return 0;
 }
-
 
 static int run_command(struct sieve_run *run, const struct sieve_node *c)
 {

@@ -337,3 +337,16 @@ enum sieve_tok sieve_lex_next(struct sieve_lexer *lx)
         snprintf(msg, sizeof msg, "unexpected octet 0x%02x", (unsigned)c);
     return fail_at(lx, lx->tok_line, lx->tok_column, msg);
 }
+
+bool sieve_is_identifier(const char *s, size_t len)
+{
+    if (len == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_'))
+        return false;
+    for (size_t i = 1; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return false;
+    }
+    return true;
+}

@@ -5,6 +5,7 @@
 #ifndef DIRMAIL_SIEVE_LEX_H
 #define DIRMAIL_SIEVE_LEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,8 @@ void sieve_lex_init(struct sieve_lexer *lx, const char *text, size_t len, size_t
 /* sieve_lex_next - advance to the next token; TOK_ERROR has added its error. */
 enum sieve_tok sieve_lex_next(struct sieve_lexer *lx);
 void sieve_lex_clear(struct sieve_lexer *lx);
+/* sieve_is_identifier - RFC 5228 8.1 identifier (also a variable name). */
+bool sieve_is_identifier(const char *s, size_t len);
 /* sieve_tok_name - how a token is called in an error message. */
 const char *sieve_tok_name(enum sieve_tok tok);
 

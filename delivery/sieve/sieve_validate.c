@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "delivery/sieve/sieve_date.h"
+#include "delivery/sieve/sieve_lex.h"
 #include "lib/buf.h"
 
 static const struct {
@@ -198,19 +199,6 @@ static void verror(struct validator *v, unsigned line, unsigned col, const char 
     sieve_errors_add(v->errors, line, col, "%s", msg != NULL ? msg : "out of memory");
     free(msg);
     v->failed = true;
-}
-
-bool sieve_is_identifier(const char *s, size_t len)
-{
-    if (len == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_'))
-        return false;
-    for (size_t i = 1; i < len; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_'))
-            return false;
-    }
-    return true;
 }
 
 static const struct cmd_def *find_command(const char *name)
@@ -591,7 +579,8 @@ static void check_semantics(struct validator *v, struct sieve_node *node)
             verror(v, node->pos[0]->line, node->pos[0]->column,
                    "include: \"%.64s\" is not a script name", name);
         if (node->slot[SLOT_PERSONAL] != NULL && node->slot[SLOT_GLOBAL] != NULL)
-            verror(v, node->line, node->column, "include: :personal and :global exclude each other");
+            verror(v, node->line, node->column,
+                   "include: :personal and :global exclude each other");
         break;
     }
     case CMD_GLOBAL:

@@ -13,7 +13,4 @@ int sieve_validate(struct sieve_script *script, struct sieve_errors *errors);
 /* sieve_ext_name - the require name of one extension bit. */
 const char *sieve_ext_name(unsigned ext);
 
-/* sieve_is_identifier - RFC 5228 8.1 identifier (also a variable name). */
-bool sieve_is_identifier(const char *s, size_t len);
-
 #endif
