@@ -1,7 +1,8 @@
 /* delivery/sieve/sieve_mime.c - RFC 2047 decoding and the minimal MIME walk
  * of RFC 2045/2046 for the body test. Not a MIME library: parameters are
  * read as token or quoted string (no RFC 2231 continuations), and
- * message/rfc822 parts are leaves, not descended. */
+ * message/rfc822 parts are leaves, not descended. A multipart's prologue
+ * and epilogue are given as parts of the multipart's own type. */
 #include "config.h"
 
 #include "delivery/sieve/sieve_mime.h"
@@ -307,6 +308,18 @@ static int walk_leaf(const struct part_head *ph, const char *body, size_t blen,
     return rc;
 }
 
+/* text_part - a multipart's prologue or epilogue, as it is written. */
+static int text_part(const char *type, const char *text, size_t len, sieve_mime_part_fn fn,
+                     void *ctx)
+{
+    char *copy = strndup(text, len);
+    if (copy == NULL)
+        return -1;
+    int rc = fn(ctx, type, copy, len);
+    free(copy);
+    return rc;
+}
+
 /* walk - one entity (header and body) of len octets. */
 static int walk(const char *data, size_t len, bool digest, unsigned depth, sieve_mime_part_fn fn,
                 void *ctx)
@@ -339,6 +352,13 @@ static int walk(const char *data, size_t len, bool digest, unsigned depth, sieve
         const char *next = nl != NULL ? nl + 1 : end;
         int kind = boundary_line(p, nl != NULL ? nl : end, ph.boundary, blen);
         if (kind != 0) {
+            if (part == NULL && p > body) {
+                /* RFC 5173 5.2: a multipart's prologue is searched when its
+                 * own type is asked for */
+                int rc = text_part(ph.type, body, (size_t)(p - body), fn, ctx);
+                if (rc != 0)
+                    return rc;
+            }
             if (part != NULL) {
                 /* the line end before the delimiter belongs to it (RFC 2046 5.1.1) */
                 const char *pe = p;
@@ -351,7 +371,7 @@ static int walk(const char *data, size_t len, bool digest, unsigned depth, sieve
                     return rc;
             }
             if (kind == 2)
-                return 0;
+                return next < end ? text_part(ph.type, next, (size_t)(end - next), fn, ctx) : 0;
             part = next;
         }
         p = next;

@@ -121,6 +121,18 @@ CASES = [
      '"html only" { fileinto "html"; }', "mime.eml", "andre@example.fr"),
     ("body_content_app", 'require ["body","fileinto"]; if body :content "application" '
      ':contains "elephant" { fileinto "att"; }', "mime.eml", "andre@example.fr"),
+    ("body_content_prologue", 'require ["body","fileinto"]; if body :content "multipart" '
+     ':contains "prologue" { fileinto "p"; }', "mime.eml", "andre@example.fr"),
+    ("body_content_any_qp", 'require ["body","fileinto"]; if body :content "" :contains '
+     '"pineapple soft" { fileinto "qp"; }', "mime.eml", "andre@example.fr"),
+    ("match_vars_kept_after_failed_match", 'require ["variables","fileinto"]; '
+     'if header :matches "subject" "[*]*" { } if header :matches "subject" "nomatch*" { } '
+     'fileinto "${1}";', "plain.eml", "alice@example.com"),
+    ("match_angle_parts", 'require ["variables","fileinto"]; if header :matches "to" "*<*@*>*" '
+     '{ fileinto "${2}-${3}"; }', "plain.eml", "alice@example.com"),
+    ("keep_discard_keep", "keep; discard; keep;", "plain.eml", "alice@example.com"),
+    ("flags_case", 'require "imap4flags"; addflag "\\\\seen"; addflag "\\\\SEEN"; '
+     'removeflag "\\\\Seen"; addflag "a";', "plain.eml", "alice@example.com"),
     ("body_raw", 'require ["body","fileinto"]; if body :raw :contains "PGh0bWw+" '
      '{ fileinto "raw"; }', "mime.eml", "andre@example.fr"),
     ("vacation", 'require "vacation"; vacation :days 3 :subject "Away" "I am away.";',
@@ -176,8 +188,8 @@ def normal_pigeonhole(out, executed=None):
     cur = None
     for line in out.splitlines():
         s = line.strip()
-        if s.startswith("* store message in folder: "):
-            cur = ["store", s.split(": ", 1)[1], set()]
+        if s.startswith("* store message in folder:"):
+            cur = ["store", s.split(":", 1)[1].strip(), set()]
             acts.append(cur)
         elif s.startswith("+ add IMAP flags: ") and cur is not None and cur[0] == "store":
             cur[2].update(f.lower() for f in s.split(": ", 1)[1].split())
