@@ -339,6 +339,11 @@ static const struct run_case run_cases[] = {
      "require \"body\"; if body :text :contains \"elephant\" "
      "{ discard; }",
      MSG_MIME, ALICE, ME, IK},
+    {"body :content multipart searches the prologue",
+     "require \"body\"; if body :content \"multipart\" :contains \"prologue\" { discard; }",
+     MSG_MIME, ALICE, ME, "discard\t\n"},
+    {"body :text does not", "require \"body\"; if body :text :contains \"prologue\" { discard; }",
+     MSG_MIME, ALICE, ME, IK},
     {"body :raw", "require \"body\"; if body :raw :contains \"ZWxlcGhhbnQK\" { discard; }",
      MSG_MIME, ALICE, ME, "discard\t\n"},
     /* reject, ereject */
