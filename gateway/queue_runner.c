@@ -71,6 +71,10 @@
 #define COMPACT_MIN 64
 /* Messages handed to a delivery thread at once. */
 #define BATCH_MAX QUEUE_ATTEMPT_MAX
+/* Messages in flight on the network at once (parked, queue_attempt.h): past
+ * it the runner hands out nothing new until some finish, so what the
+ * network transports hold, and what a crash leaves unrecorded, is bounded. */
+#define PARKED_MAX 4096
 
 struct job {
     char id[QUEUE_ID_SIZE];
@@ -80,6 +84,9 @@ struct job {
     /* an attempt before may have delivered without recording it (a runner
      * that died, a failed mark): look for its Maildir files first */
     bool check;
+    /* busy and parked: its network jobs are in flight; the work list's
+     * (freed at exit when they never finish) */
+    struct queue_attempt_turn *turn;
 };
 
 struct runner;
@@ -94,6 +101,9 @@ struct deliverer {
     pthread_cond_t cond;
     bool done;
     size_t task_count;
+    /* parked turns whose jobs all finished: to record before the ids */
+    struct queue_attempt_turn *finish[BATCH_MAX];
+    size_t finish_count;
     char ids[BATCH_MAX][QUEUE_ID_SIZE];
     bool check[BATCH_MAX]; /* job.check of each */
     struct queue_attempt_result res[BATCH_MAX];
@@ -118,7 +128,15 @@ struct runner {
     size_t job_count, job_alloc, gone_count, cursor;
     struct deliverer *workers;
     size_t worker_count, in_flight;
+    /* The one transport for other nodes and relays, shared by every thread
+     * (asynchronous: its jobs park their turns); NULL: none configured. */
+    struct transport *network;
+    size_t parked_count; /* jobs with a turn */
     pthread_mutex_t mutex;
+    /* under mutex: parked turns whose jobs all finished, told on the
+     * transport's thread (room for PARKED_MAX: never full) */
+    struct queue_attempt_turn **done_turns;
+    size_t done_count;
     bool quit; /* under mutex: delivery threads exit */
     bool stopping;
     bool started;
@@ -226,14 +244,17 @@ static void *deliverer_main(void *arg)
     struct runner *r = w->r;
     pthread_mutex_lock(&r->mutex);
     for (;;) {
-        while (w->task_count == 0 && !r->quit)
+        while (w->task_count == 0 && w->finish_count == 0 && !r->quit)
             pthread_cond_wait(&w->cond, &r->mutex);
-        if (w->task_count == 0)
+        if (w->task_count == 0 && w->finish_count == 0)
             break;
-        size_t count = w->task_count;
+        size_t count = w->task_count, finish = w->finish_count;
         pthread_mutex_unlock(&r->mutex);
 
-        attempt(w, count);
+        if (finish > 0)
+            queue_attempt_finish(&w->attempt, w->finish, finish);
+        if (count > 0)
+            attempt(w, count);
 
         pthread_mutex_lock(&r->mutex);
         w->task_count = 0;
@@ -287,14 +308,56 @@ static void hand_over(struct runner *r, struct deliverer *wk, size_t count)
  * so every message gets its turn); then arm the timer for the next due one
  * if a thread stays idle. Batches form only under load: a message that
  * arrives while a thread is idle goes out alone at once. */
+/* idle_worker - a thread with nothing in hand, now assigned; NULL: none. */
+static struct deliverer *idle_worker(struct runner *r)
+{
+    if (r->in_flight == r->worker_count)
+        return NULL;
+    size_t w = 0;
+    while (r->workers[w].assigned)
+        w++; /* in_flight < worker_count: an idle one exists */
+    r->workers[w].assigned = true;
+    r->in_flight++;
+    return &r->workers[w];
+}
+
+/* dispatch_finishes - hand parked turns whose jobs all finished to idle
+ * threads to record; also while stopping, so what the network did is not
+ * done again after the restart. */
+static void dispatch_finishes(struct runner *r)
+{
+    for (;;) {
+        pthread_mutex_lock(&r->mutex);
+        struct deliverer *wk = r->done_count > 0 ? idle_worker(r) : NULL;
+        if (wk == NULL) {
+            pthread_mutex_unlock(&r->mutex);
+            return;
+        }
+        size_t n = r->done_count < BATCH_MAX ? r->done_count : BATCH_MAX;
+        r->done_count -= n;
+        memcpy(wk->finish, &r->done_turns[r->done_count], n * sizeof *wk->finish);
+        wk->finish_count = n;
+        pthread_cond_signal(&wk->cond);
+        pthread_mutex_unlock(&r->mutex);
+    }
+}
+
 static void dispatch(struct runner *r)
 {
-    if (r->stopping || !r->started)
+    if (!r->started)
+        return;
+    dispatch_finishes(r);
+    if (r->stopping)
         return;
     time_t now = time(NULL), earliest = 0;
     size_t seen = 0;
     struct deliverer *wk = NULL;
     size_t batch = 0;
+    /* Every thread's next attempt may park a whole batch. */
+    if (r->parked_count + r->worker_count * BATCH_MAX >= PARKED_MAX) {
+        arm(r, 0); /* the network's completions call dispatch again */
+        return;
+    }
     while (seen < r->job_count && (wk != NULL || r->in_flight < r->worker_count)) {
         if (r->cursor >= r->job_count)
             r->cursor = 0;
@@ -308,12 +371,7 @@ static void dispatch(struct runner *r)
             continue;
         }
         if (wk == NULL) {
-            size_t w = 0;
-            while (r->workers[w].assigned)
-                w++; /* in_flight < worker_count: an idle one exists */
-            wk = &r->workers[w];
-            wk->assigned = true;
-            r->in_flight++;
+            wk = idle_worker(r);
             batch = 0;
         }
         job->busy = true;
@@ -329,6 +387,41 @@ static void dispatch(struct runner *r)
     /* All threads busy: their reports call dispatch again. Otherwise the
      * pass saw every job, so earliest is the next due time. */
     arm(r, r->in_flight < r->worker_count ? earliest : 0);
+}
+
+/* apply - an attempt's result res for job (NULL: no longer known), cleared
+ * afterwards. A parked message stays claimed, its turn kept. */
+static void apply(struct runner *r, struct job *job, struct queue_attempt_result *res)
+{
+    if (job != NULL && res->parked != NULL) {
+        job->turn = res->parked;
+        r->parked_count++;
+    } else if (job != NULL) {
+        job->busy = false;
+        job->check = res->uncertain;
+        if (res->gone)
+            job_drop(r, job);
+        else
+            job->due = res->due;
+    }
+    for (size_t n = 0; n < res->new_count; n++) {
+        if (job_add(r, res->new_ids[n], false) < 0)
+            log_warning("id=%s event=job_add_failed error=\"out of memory\"", res->new_ids[n]);
+    }
+    queue_attempt_result_clear(res);
+}
+
+/* on_turn_done - queue_attempt_parked_fn, on the transport's thread: queue
+ * the turn for a delivery thread to record, wake the main thread. */
+static void on_turn_done(void *arg, struct queue_attempt_turn *turn)
+{
+    struct runner *r = arg;
+    pthread_mutex_lock(&r->mutex);
+    r->done_turns[r->done_count++] = turn;
+    pthread_mutex_unlock(&r->mutex);
+    uint64_t one = 1;
+    while (write(r->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
 }
 
 /* on_wake - apply what the delivery threads finished. */
@@ -347,36 +440,30 @@ static void on_wake(void *ctx, unsigned events)
         pthread_mutex_unlock(&r->mutex);
         if (!done)
             continue;
-        /* ids and res are the thread's own until it reports done, and
-         * stay untouched until it is handed new ones */
+        /* ids, res and finish are the thread's own until it reports
+         * done, and stay untouched until it is handed new ones */
         wk->assigned = false;
         r->in_flight--;
+        for (size_t k = 0; k < wk->finish_count; k++) {
+            struct queue_attempt_turn *turn = wk->finish[k];
+            struct job *job = job_find(r, queue_attempt_turn_id(turn));
+            if (job != NULL && job->turn == turn) {
+                job->turn = NULL;
+                r->parked_count--;
+                apply(r, job, queue_attempt_turn_result(turn));
+            }
+            queue_attempt_turn_free(&turn);
+        }
+        wk->finish_count = 0;
         for (size_t k = 0; k < BATCH_MAX && wk->ids[k][0] != '\0'; k++) {
             struct queue_attempt_result *res = &wk->res[k];
-            struct job *job = job_find(r, wk->ids[k]);
-            if (job != NULL) {
-                job->busy = false;
-                job->check = res->uncertain;
-                if (res->gone)
-                    job_drop(r, job);
-                else
-                    job->due = res->due;
-            }
-            for (size_t n = 0; n < res->new_count; n++) {
-                if (job_add(r, res->new_ids[n], false) < 0)
-                    log_warning("id=%s event=job_add_failed error=\"out of memory\"",
-                                res->new_ids[n]);
-            }
-            queue_attempt_result_clear(res);
+            apply(r, job_find(r, wk->ids[k]), res);
             wk->ids[k][0] = '\0';
         }
     }
-    if (r->stopping) {
-        if (r->in_flight == 0)
-            event_loop_stop(r->loop);
-        return;
-    }
     dispatch(r);
+    if (r->stopping && r->in_flight == 0)
+        event_loop_stop(r->loop);
 }
 
 /* scan - add every spool id not yet known (start and backstop). */
@@ -477,6 +564,9 @@ static void on_sigterm(void *ctx, int signo)
     log_info("event=queue_runner_stopping pending=%zu in_flight=%zu", pending(r), r->in_flight);
     r->stopping = true;
     event_timer_remove(&r->work_timer);
+    /* Done turns still to record keep threads busy a little longer; jobs in
+     * flight on the network are abandoned (stop_workers). */
+    dispatch_finishes(r);
     if (r->in_flight == 0)
         event_loop_stop(r->loop);
 }
@@ -504,15 +594,19 @@ static int start_workers(struct runner *r)
             .sync_method = r->conf->delivery.sync_method,
         };
         /* One struct queue for all: their removals share each fsync of
-         * active/ (queue_remove's group commit). No transport for other
-         * nodes and relays yet (the SMTP and LMTP clients): recipients
-         * there wait, deferred. */
+         * active/ (queue_remove's group commit); one network transport
+         * for all. Without one, recipients on other nodes and relays
+         * wait, deferred. */
         w->attempt = (struct queue_attempt_ctx){
             .conf = r->conf,
             .spool = r->spool,
             .queue = r->queue,
             .auth = auth_client_new(r->auth_path, r->auth_timeout_ms),
-            .transports = {[QUEUE_ROUTE_LOCAL] = transport_local_new(&w->local)},
+            .transports = {[QUEUE_ROUTE_LOCAL] = transport_local_new(&w->local),
+                           [QUEUE_ROUTE_NODE] = r->network,
+                           [QUEUE_ROUTE_RELAY] = r->network},
+            .parked_done = on_turn_done,
+            .parked_arg = r,
         };
         if (w->attempt.auth == NULL || w->attempt.transports[QUEUE_ROUTE_LOCAL] == NULL) {
             log_error("event=queue_runner_failed error=\"out of memory\"");
@@ -528,7 +622,11 @@ static int start_workers(struct runner *r)
     return 0;
 }
 
-/* stop_workers - let every delivery thread finish and join it. */
+/* stop_workers - let every delivery thread finish and join it; then
+ * abandon what is in flight on the network. A message whose results are
+ * not recorded is attempted again after the restart: a peer that had
+ * accepted it before we closed the connection gets it twice (RFC 5321
+ * 6.1's duplicate, which Postfix accepts in the same case), never lost. */
 static void stop_workers(struct runner *r)
 {
     if (r->workers == NULL)
@@ -539,14 +637,27 @@ static void stop_workers(struct runner *r)
         pthread_cond_signal(&r->workers[i].cond);
     pthread_mutex_unlock(&r->mutex);
     for (size_t i = 0; i < r->worker_count; i++) {
+        if (r->workers[i].thread_started)
+            pthread_join(r->workers[i].thread, NULL);
+    }
+    /* No finished is called once it is freed: then the turns are ours. */
+    transport_free(&r->network);
+    size_t abandoned = 0;
+    for (size_t i = 0; i < r->job_count; i++) {
+        if (r->jobs[i].turn != NULL) {
+            queue_attempt_turn_free(&r->jobs[i].turn);
+            abandoned++;
+        }
+    }
+    if (abandoned > 0)
+        log_info("event=queue_runner_abandoned messages=%zu", abandoned);
+    r->done_count = 0;
+    for (size_t i = 0; i < r->worker_count; i++) {
         struct deliverer *w = &r->workers[i];
-        if (w->thread_started)
-            pthread_join(w->thread, NULL);
         for (size_t k = 0; k < BATCH_MAX; k++)
             queue_attempt_result_clear(&w->res[k]);
         auth_client_free(&w->attempt.auth);
-        for (size_t k = 0; k < QUEUE_ROUTE_KIND_COUNT; k++)
-            transport_free(&w->attempt.transports[k]);
+        transport_free(&w->attempt.transports[QUEUE_ROUTE_LOCAL]);
         w->attempt.queue = NULL; /* the runner's, closed by its owner */
         pthread_cond_destroy(&w->cond);
     }
@@ -566,6 +677,11 @@ static int begin(struct runner *r)
     }
     r->wake_io = event_io_add(r->loop, r->wake_fd, EVENT_READ, on_wake, r);
     if (r->wake_io == NULL) {
+        log_error("event=queue_runner_failed error=\"out of memory\"");
+        return -1;
+    }
+    r->done_turns = calloc(PARKED_MAX, sizeof *r->done_turns);
+    if (r->done_turns == NULL) {
         log_error("event=queue_runner_failed error=\"out of memory\"");
         return -1;
     }
@@ -632,6 +748,7 @@ static void runner_free(struct runner *r)
         close(r->lock_fd);
     queue_close(&r->queue);
     free(r->jobs);
+    free(r->done_turns);
     free(r->spool);
     free(r->auth_path);
     pthread_mutex_destroy(&r->mutex);
