@@ -54,6 +54,7 @@
 #include "delivery/local_delivery.h"
 #include "gateway/queue_attempt.h"
 #include "gateway/transport_local.h"
+#include "gateway/transport_smtp.h"
 #include "gateway/worker.h"
 #include "lib/event.h"
 #include "lib/log.h"
@@ -685,6 +686,15 @@ static int begin(struct runner *r)
         log_error("event=queue_runner_failed error=\"out of memory\"");
         return -1;
     }
+    char *terror = NULL, quoted[600];
+    r->network = transport_smtp_new(r->conf, &terror);
+    if (r->network == NULL) {
+        /* Recipients on other nodes and relays wait, deferred; local
+         * delivery goes on. */
+        log_error("event=smtp_transport_failed error=%s",
+                  log_quote(quoted, sizeof quoted, terror != NULL ? terror : "out of memory"));
+        free(terror);
+    }
     if (start_workers(r) < 0)
         return -1;
     char active[PATH_MAX];
@@ -768,6 +778,7 @@ void queue_runner_main(const struct queue_runner_params *params)
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     signal(SIGCHLD, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN); /* the SMTP client's TLS writes (lib/conn.h) */
 
     struct runner r = {.conf = params->config, .inotify_fd = -1, .wake_fd = -1, .lock_fd = -1};
     char *error = NULL, quoted[600];
