@@ -105,6 +105,7 @@ struct deliverer {
     /* parked turns whose jobs all finished: to record before the ids */
     struct queue_attempt_turn *finish[BATCH_MAX];
     size_t finish_count;
+    size_t finished_count; /* of them recorded, reported with done */
     char ids[BATCH_MAX][QUEUE_ID_SIZE];
     bool check[BATCH_MAX]; /* job.check of each */
     struct queue_attempt_result res[BATCH_MAX];
@@ -259,6 +260,8 @@ static void *deliverer_main(void *arg)
 
         pthread_mutex_lock(&r->mutex);
         w->task_count = 0;
+        w->finished_count = finish;
+        w->finish_count = 0;
         w->done = true;
         uint64_t one = 1;
         while (write(r->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
@@ -329,17 +332,30 @@ static void dispatch_finishes(struct runner *r)
 {
     for (;;) {
         pthread_mutex_lock(&r->mutex);
-        struct deliverer *wk = r->done_count > 0 ? idle_worker(r) : NULL;
+        /* Only turns whose parking the work list has seen (job.turn): the
+         * thread that parked one may not have reported yet when its jobs
+         * finish. */
+        struct deliverer *wk = NULL;
+        size_t n = 0, kept = 0;
+        for (size_t i = 0; i < r->done_count; i++) {
+            struct queue_attempt_turn *turn = r->done_turns[i];
+            struct job *job = job_find(r, queue_attempt_turn_id(turn));
+            bool ready = job != NULL && job->turn == turn;
+            if (ready && n < BATCH_MAX && (wk != NULL || (wk = idle_worker(r)) != NULL))
+                wk->finish[n++] = turn;
+            else
+                r->done_turns[kept++] = turn;
+        }
+        r->done_count = kept;
         if (wk == NULL) {
             pthread_mutex_unlock(&r->mutex);
             return;
         }
-        size_t n = r->done_count < BATCH_MAX ? r->done_count : BATCH_MAX;
-        r->done_count -= n;
-        memcpy(wk->finish, &r->done_turns[r->done_count], n * sizeof *wk->finish);
         wk->finish_count = n;
         pthread_cond_signal(&wk->cond);
         pthread_mutex_unlock(&r->mutex);
+        if (n < BATCH_MAX)
+            return;
     }
 }
 
@@ -445,7 +461,7 @@ static void on_wake(void *ctx, unsigned events)
          * done, and stay untouched until it is handed new ones */
         wk->assigned = false;
         r->in_flight--;
-        for (size_t k = 0; k < wk->finish_count; k++) {
+        for (size_t k = 0; k < wk->finished_count; k++) {
             struct queue_attempt_turn *turn = wk->finish[k];
             struct job *job = job_find(r, queue_attempt_turn_id(turn));
             if (job != NULL && job->turn == turn) {
@@ -455,7 +471,7 @@ static void on_wake(void *ctx, unsigned events)
             }
             queue_attempt_turn_free(&turn);
         }
-        wk->finish_count = 0;
+        wk->finished_count = 0;
         for (size_t k = 0; k < BATCH_MAX && wk->ids[k][0] != '\0'; k++) {
             struct queue_attempt_result *res = &wk->res[k];
             apply(r, job_find(r, wk->ids[k]), res);

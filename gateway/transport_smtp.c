@@ -228,7 +228,7 @@ static void pump(struct transport_smtp *ts, struct dest *d)
         return;
     }
     for (struct conn_rec *rec = ts->conns; rec != NULL && d->head != NULL; rec = rec->next) {
-        if (rec->dest == d && rec->idle) {
+        if (rec->dest == d && rec->idle && smtp_conn_idle(rec->c)) {
             struct pending *p = d->head;
             d->head = p->next;
             if (d->head == NULL)

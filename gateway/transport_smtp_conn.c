@@ -100,7 +100,7 @@ struct smtp_conn {
     size_t sent, answered; /* commands of MAIL (0), RCPTs (1..n), DATA (n+1) */
     bool mail_ok, data_ok, need_rset;
     int body_fd;
-    uint64_t body_len;
+    uint64_t body_len, body_off; /* the message is the file's first body_len octets */
     bool eightbit;
     struct smtp_client_dot dot;
     bool freeing;
@@ -113,6 +113,11 @@ static void go_idle(struct smtp_conn *c);
 const char *smtp_conn_peer(const struct smtp_conn *c)
 {
     return c->peer;
+}
+
+bool smtp_conn_idle(const struct smtp_conn *c)
+{
+    return c->step == STEP_IDLE;
 }
 
 /* wait_for - the step now, its deadline in seconds. */
@@ -518,10 +523,13 @@ static int open_body(struct smtp_conn *c)
     char buf[BODY_CHUNK];
     ssize_t n;
     off_t off = 0;
-    while (!c->eightbit && (n = pread(fd, buf, sizeof buf, off)) > 0) {
+    while (!c->eightbit && (uint64_t)off < len &&
+           (n = pread(fd, buf, len - (uint64_t)off < sizeof buf ? len - (uint64_t)off : sizeof buf,
+                      off)) > 0) {
         c->eightbit = smtp_client_has_8bit(buf, (size_t)n);
         off += n;
     }
+    c->body_off = 0;
     return 0;
 }
 
@@ -564,7 +572,10 @@ static void send_body(struct smtp_conn *c)
 {
     char in[BODY_CHUNK], out[2 * BODY_CHUNK + 8];
     for (;;) {
-        ssize_t n = read(c->body_fd, in, sizeof in);
+        uint64_t left = c->body_len - c->body_off;
+        ssize_t n = left == 0 ? 0
+                              : pread(c->body_fd, in, left < sizeof in ? left : sizeof in,
+                                      (off_t)c->body_off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -584,6 +595,7 @@ static void send_body(struct smtp_conn *c)
                 lost(c, "lost connection");
             return;
         }
+        c->body_off += (uint64_t)n;
         o = smtp_client_dot_encode(&c->dot, in, (size_t)n, out);
         conn_write(c->conn, out, o);
         arm(c, c->s->conf->data_timeout);
@@ -690,6 +702,11 @@ static void go_idle(struct smtp_conn *c)
         c->need_rset = false;
         wait_for(c, STEP_RSET, c->s->conf->helo_timeout);
         send_line(c, "RSET\r\n");
+        return;
+    }
+    if (c->job != NULL && c->sent == 0) {
+        /* the job the connection was opened for */
+        smtp_conn_send(c, c->job);
         return;
     }
     c->step = STEP_IDLE;

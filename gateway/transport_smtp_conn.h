@@ -48,6 +48,10 @@ struct smtp_conn *smtp_conn_new(struct event_loop *loop, const struct smtp_conn_
                                 const struct smtp_conn_events *events, void *ctx,
                                 struct transport_job *job);
 
+/* smtp_conn_idle - whether c waits for a message (it stops by itself when
+ * its idle_time is over and it says QUIT). */
+bool smtp_conn_idle(const struct smtp_conn *c);
+
 /* smtp_conn_send - carry job on c, which is idle. */
 void smtp_conn_send(struct smtp_conn *c, struct transport_job *job);
 
