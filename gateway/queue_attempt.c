@@ -6,13 +6,19 @@
  * before the original recipient can be marked); the rest are grouped by
  * route (queue_route_same_hop) and each group goes to the transport of its
  * kind in jobs of at most the transport's max_rcpts. A route whose kind has
- * no transport (other nodes and relays until the SMTP and LMTP clients
- * exist) waits deferred, "4.4.0 awaiting outbound transport (<hop>)":
+ * no transport waits deferred, "4.4.0 awaiting outbound transport (<hop>)":
  * never lost, never bounced. After every turn's jobs are handed out, each
  * transport is flushed (the local one makes all its Maildir files durable
  * together: the turn of up to 16 messages costs a few journal commits where
  * one message at a time cost three each), then every result is recorded,
  * and the removals of the attempt share one queue_sync.
+ *
+ * Asynchronous transports (the SMTP client): a turn that still has jobs in
+ * flight after the flush is parked instead (turn_park): what is final is
+ * marked, the caller's result says parked, and the attempt goes on. The
+ * transport's last finished call (on its own thread) tells the runner
+ * (ctx->parked_done), which has one of its threads record the turn with
+ * queue_attempt_finish, through the same turn_record as any other.
  *
  * Should a transport fill up in the middle of a message (transport_full),
  * it is flushed and what is final is marked before it takes more, so that
