@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -132,7 +133,8 @@ class Relay(unittest.TestCase):
         cls.certs = make_ca_and_cert(os.path.join(cls.tmp, "pki"))
         # the ports every next hop of the configuration names
         cls.ports = {name: process.free_port() for name in
-                     ("sink", "plain", "down", "dead", "failover", "codes", "tls", "mx")}
+                     ("sink", "plain", "down", "dead", "failover", "codes", "tls", "mx",
+                      "slow")}
         cls.dns = Dnsmasq(
             mx=["mxorder.example,mx-a.mxorder.example,10",
                 "mxorder.example,mx-b.mxorder.example,20",
@@ -147,6 +149,7 @@ class Relay(unittest.TestCase):
              "next_hop": f"[127.0.0.1]:{p['dead']}, [127.0.0.1]:{p['failover']}"},
             {"domain": "codes.example", "next_hop": f"[127.0.0.1]:{p['codes']}"},
             {"domain": "tls.example", "next_hop": f"[127.0.0.1]:{p['tls']}"},
+            {"domain": "slow.example", "next_hop": f"[127.0.0.1]:{p['slow']}"},
             "mxorder.example", "nullmx.example",
         ]
         cls.base = os.path.join(process.tempdir(), "vmail")
@@ -234,7 +237,6 @@ class Relay(unittest.TestCase):
         self.assertEqual(tx.data, msg.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
                          .replace(b"\n", b"\r\n"))
         self.assertIn(b"\r\n..\r\nnot the end\r\n", tx.wire)
-        time.sleep(0)  # nothing to wait for: a second transaction would be in already
         self.assertEqual(len(peer.transactions), 1)
 
     def test_next_hop_down_deferred_then_delivered_once(self):
@@ -313,6 +315,42 @@ class Relay(unittest.TestCase):
                         r'reply="5\.1\.10 domain accepts no mail \(null MX, RFC 7505\): '
                         r'nullmx.example"')
         self.removed(qid)
+
+    def test_slow_peer_holds_no_thread_and_no_second_attempt(self):
+        # The peer keeps its reply to the final dot until released: the
+        # message is in flight on the network meanwhile.
+        release = threading.Event()
+        self.addCleanup(release.set)
+        peer = self.peer("slow", hold=release)
+        qid = inject(self.spool, ["alice@example.org", "someone@slow.example"], message("slow"))
+        peer.wait_transactions(1)
+        # the local recipient of the same message is delivered, and other
+        # messages too, while the network job waits (two runner threads,
+        # five messages: none of them waits for the slow peer)
+        wait_for(lambda: self.maildir_with("example.org/alice", b"X-Marker: slow"),
+                 what="local copy while the relay waits")
+        # Other messages are delivered meanwhile, for 3 s of observation:
+        # longer than retry_min (1 s), after which a message the work list
+        # had not kept claimed would be attempted a second time.
+        started, count = time.monotonic(), 0
+        while time.monotonic() - started < 3 or count < 5:
+            other = inject(self.spool, ["bob@example.org"], message(f"meanwhile-{count}"))
+            self.removed(other)
+            count += 1
+        self.assertTrue(queued(self.spool, qid))
+        self.assertEqual(peer.connections, 1)
+        self.assertEqual(len(peer.transactions), 1)
+        release.set()
+        self.removed(qid)
+        self.assertEqual(len(re.findall(rf"id={qid} event=relayed", self.d.log())), 1)
+        self.assertEqual(peer.attempts["someone@slow.example"], 1)
+
+    def maildir_with(self, mailbox, marker):
+        for path in glob.glob(os.path.join(self.base, mailbox, "new", "*")):
+            with open(path, "rb") as f:
+                if marker in f.read():
+                    return path
+        return None
 
     def test_user_on_another_node_reaches_it(self):
         node = SmtpPeer(port=self.node_port, name="node2.test.example")

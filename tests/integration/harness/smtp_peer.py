@@ -24,11 +24,15 @@ class Transaction:
 
 class SmtpPeer:
     def __init__(self, host="127.0.0.1", port=0, starttls=None, pipelining=True, size=None,
-                 eightbit=True, dsn=False, replies=None, name="peer.test.example"):
+                 eightbit=True, dsn=False, replies=None, name="peer.test.example",
+                 hold=None):
         """starttls: an ssl.SSLContext (server side) to offer STARTTLS with,
         or None. size: the SIZE limit to announce (None: no SIZE). replies:
         {address: [reply, reply, ...]}: the RCPT reply for each attempt in
-        turn (the last one repeats); others get 250."""
+        turn (the last one repeats); others get 250. hold: a
+        threading.Event the reply to the final dot waits for (the message is
+        recorded as received before)."""
+        self.hold = hold
         self.host = host
         self.starttls = starttls
         self.pipelining = pipelining
@@ -162,6 +166,8 @@ class SmtpPeer:
                 with self.lock:
                     self.transactions.append(tx)
                 tx = None
+                if self.hold is not None:
+                    self.hold.wait(60)
                 send("250 2.0.0 queued as test")
             elif verb == "RSET":
                 tx = None
