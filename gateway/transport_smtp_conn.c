@@ -18,10 +18,11 @@
  * forgotten (RFC 3207 4.2).
  *
  * A transaction that did not end with the reply to the final dot is
- * ended with RSET before the connection takes the next message. */
+ * ended with RSET before the connection takes the next message. The
+ * message itself (MAIL, RCPT, DATA, the text) is transport_smtp_mail.c's. */
 #include "config.h"
 
-#include "gateway/transport_smtp_conn.h"
+#include "gateway/transport_smtp_conn_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,28 +43,6 @@
 /* The longest reply line taken (RFC 5321 4.5.3.1.5: 512), with room for
  * servers that exceed it a little. */
 #define REPLY_LINE_LIMIT 2048
-/* Message text read from the spool at once. */
-#define BODY_CHUNK 65536
-/* Recipients a job may have (the transport's max_rcpts). */
-#define CONN_RCPTS_MAX 100
-
-enum step {
-    STEP_START, /* the first address is tried from the loop, never inside smtp_conn_new */
-    STEP_CONNECT,
-    STEP_GREETING,
-    STEP_EHLO,
-    STEP_HELO,
-    STEP_STARTTLS,
-    STEP_HANDSHAKE,
-    STEP_IDLE,
-    STEP_RSET,
-    STEP_MAIL,     /* MAIL, RCPTs, DATA sent as the caps allow; replies read in order */
-    STEP_BODY,     /* the text going out */
-    STEP_DOT,      /* waiting for the final reply */
-    STEP_QUIT,
-    STEP_CLOSED,
-};
-
 /* What each step is called in a result ("while sending RCPT TO"). */
 static const char *const step_names[] = {
     [STEP_START] = "starting", [STEP_CONNECT] = "connecting",  [STEP_GREETING] = "greeting", [STEP_EHLO] = "EHLO",
@@ -73,42 +52,8 @@ static const char *const step_names[] = {
     [STEP_CLOSED] = "closed",
 };
 
-struct smtp_conn {
-    struct event_loop *loop;
-    const struct smtp_conn_settings *s;
-    const struct smtp_conn_events *ev;
-    void *ctx;
-    struct smtp_target targets[SMTP_TARGETS_MAX];
-    size_t target_count, at; /* at: the address in use */
-    bool plain_retry;        /* may: this address again without TLS */
-    char peer[300];
-    int fd; /* while connecting */
-    struct event_io *connect_io;
-    struct conn *conn;
-    struct event_timer *timer;
-    enum step step;
-    bool reached;     /* an address greeted and took EHLO/HELO */
-    bool tls_problem; /* the last address failed for want of TLS */
-    struct smtp_client_reply reply;
-    struct smtp_client_caps caps;
-    bool ehlo_first_line;
-    char error[DELIVERY_STATUS_TEXT_MAX];
-    /* the transaction */
-    struct transport_job *job;
-    bool accepted[CONN_RCPTS_MAX];
-    size_t accepted_count;
-    size_t sent, answered; /* commands of MAIL (0), RCPTs (1..n), DATA (n+1) */
-    bool mail_ok, data_ok, need_rset;
-    int body_fd;
-    uint64_t body_len, body_off; /* the message is the file's first body_len octets */
-    bool eightbit;
-    struct smtp_client_dot dot;
-    bool freeing;
-};
-
 static void conn_event(struct conn *conn, enum conn_event event, void *ctx);
 static void try_target(struct smtp_conn *c);
-static void go_idle(struct smtp_conn *c);
 
 const char *smtp_conn_peer(const struct smtp_conn *c)
 {
@@ -121,11 +66,10 @@ bool smtp_conn_idle(const struct smtp_conn *c)
 }
 
 /* wait_for - the step now, its deadline in seconds. */
-static void wait_for(struct smtp_conn *c, enum step step, unsigned seconds);
 
 static void on_timeout(void *ctx);
 
-static void arm(struct smtp_conn *c, unsigned seconds)
+void smtp_conn_arm(struct smtp_conn *c, unsigned seconds)
 {
     uint64_t ms = (uint64_t)seconds * 1000;
     if (c->timer != NULL)
@@ -134,11 +78,11 @@ static void arm(struct smtp_conn *c, unsigned seconds)
         c->timer = event_timer_add(c->loop, ms, on_timeout, c);
 }
 
-static void wait_for(struct smtp_conn *c, enum step step, unsigned seconds)
+void smtp_conn_wait_for(struct smtp_conn *c, enum step step, unsigned seconds)
 {
     c->step = step;
     smtp_client_reply_reset(&c->reply);
-    arm(c, seconds);
+    smtp_conn_arm(c, seconds);
 }
 
 /* close_transport - drop the socket of the address in use. */
@@ -156,29 +100,9 @@ static void close_transport(struct smtp_conn *c)
     }
 }
 
-/* rcpt_result - recipient k of the job ends with a peer's reply. */
-static void rcpt_peer_result(struct smtp_conn *c, size_t k, const struct smtp_client_reply *r,
-                             const char *command)
-{
-    struct transport_rcpt *rcpt = &c->job->rcpts[k];
-    char said[DELIVERY_STATUS_TEXT_MAX], text[DELIVERY_STATUS_TEXT_MAX];
-    smtp_client_reply_describe(r, said, sizeof said);
-    if (r->code / 100 == 2) {
-        rcpt->state = QUEUE_RCPT_DELIVERED;
-        rcpt->reply[0] = '\0';
-        return;
-    }
-    if (snprintf(text, sizeof text, "host %s said: %s (in reply to %s)", c->peer, said, command) <
-        0)
-        text[0] = '\0';
-    bool permanent = r->code / 100 == 5;
-    rcpt->state = permanent ? QUEUE_RCPT_FAILED : QUEUE_RCPT_DEFERRED;
-    delivery_status_format_remote(rcpt->reply, sizeof rcpt->reply, permanent, r->esc, text);
-}
-
 /* job_end - the job is done: every recipient without a result gets status
  * with arg, then the owner hears of it. */
-static void job_end(struct smtp_conn *c, enum delivery_status status, const char *arg)
+void smtp_conn_job_end(struct smtp_conn *c, enum delivery_status status, const char *arg)
 {
     struct transport_job *job = c->job;
     if (job == NULL)
@@ -196,7 +120,7 @@ static void job_end(struct smtp_conn *c, enum delivery_status status, const char
 }
 
 /* finish - c is done for good; the owner hears it (and may free c). */
-static void finish(struct smtp_conn *c, const char *error)
+void smtp_conn_finish(struct smtp_conn *c, const char *error)
 {
     close_transport(c);
     event_timer_remove(&c->timer);
@@ -206,7 +130,7 @@ static void finish(struct smtp_conn *c, const char *error)
             c->reached ? DELIVERY_STATUS_CONNECTION_LOST : DELIVERY_STATUS_CONNECT_FAILED;
         if (!c->reached && c->tls_problem)
             status = DELIVERY_STATUS_TLS_UNAVAILABLE;
-        job_end(c, status, error);
+        smtp_conn_job_end(c, status, error);
     }
     c->ev->closed(c->ctx, c, c->reached, error);
 }
@@ -226,14 +150,14 @@ static void fail_target(struct smtp_conn *c, bool tls, const char *fmt, ...)
     if (!c->plain_retry)
         c->at++;
     if (c->at >= c->target_count) {
-        finish(c, c->error);
+        smtp_conn_finish(c, c->error);
         return;
     }
     try_target(c);
 }
 
 /* lost - the usable connection failed (timeout, EOF, error, garbage). */
-static void lost(struct smtp_conn *c, const char *what)
+void smtp_conn_lost(struct smtp_conn *c, const char *what)
 {
     char text[DELIVERY_STATUS_TEXT_MAX];
     snprintf(text, sizeof text, "%s with %s while %s", what, c->peer, step_names[c->step]);
@@ -242,13 +166,12 @@ static void lost(struct smtp_conn *c, const char *what)
         return;
     }
     if (c->step == STEP_QUIT || c->step == STEP_IDLE) {
-        finish(c, NULL);
+        smtp_conn_finish(c, NULL);
         return;
     }
-    finish(c, text);
+    smtp_conn_finish(c, text);
 }
 
-static void send_line(struct smtp_conn *c, const char *line);
 
 static void on_timeout(void *ctx)
 {
@@ -259,19 +182,19 @@ static void on_timeout(void *ctx)
     }
     if (c->step == STEP_IDLE) {
         /* nothing more for this destination: say goodbye (RFC 5321 4.1.1.10) */
-        wait_for(c, STEP_QUIT, c->s->conf->quit_timeout);
-        send_line(c, "QUIT\r\n");
+        smtp_conn_wait_for(c, STEP_QUIT, c->s->conf->quit_timeout);
+        smtp_conn_send_line(c, "QUIT\r\n");
         return;
     }
     event_timer_remove(&c->timer);
-    lost(c, "timeout");
+    smtp_conn_lost(c, "timeout");
 }
 
-static void send_line(struct smtp_conn *c, const char *line)
+void smtp_conn_send_line(struct smtp_conn *c, const char *line)
 {
     conn_write(c->conn, line, strlen(line));
     if (conn_flush(c->conn) == CONN_ERROR)
-        lost(c, "lost connection");
+        smtp_conn_lost(c, "lost connection");
 }
 
 static void send_ehlo(struct smtp_conn *c, bool helo)
@@ -280,8 +203,8 @@ static void send_ehlo(struct smtp_conn *c, bool helo)
     snprintf(line, sizeof line, "%s %s\r\n", helo ? "HELO" : "EHLO", c->s->helo_name);
     c->caps = (struct smtp_client_caps){0};
     c->ehlo_first_line = true;
-    wait_for(c, helo ? STEP_HELO : STEP_EHLO, c->s->conf->helo_timeout);
-    send_line(c, line);
+    smtp_conn_wait_for(c, helo ? STEP_HELO : STEP_EHLO, c->s->conf->helo_timeout);
+    smtp_conn_send_line(c, line);
 }
 
 static void on_connected(void *ctx, unsigned events)
@@ -308,7 +231,7 @@ static void on_connected(void *ctx, unsigned events)
         fail_target(c, false, "connect to %s: out of memory", c->peer);
         return;
     }
-    wait_for(c, STEP_GREETING, c->s->conf->helo_timeout);
+    smtp_conn_wait_for(c, STEP_GREETING, c->s->conf->helo_timeout);
 }
 
 /* try_target - connect to targets[at]. */
@@ -339,7 +262,7 @@ static void try_target(struct smtp_conn *c)
         return;
     }
     c->step = STEP_CONNECT;
-    arm(c, c->s->conf->connect_timeout);
+    smtp_conn_arm(c, c->s->conf->connect_timeout);
     if (connect(c->fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
         fail_target(c, false, "connect to %s: %s", c->peer, strerror(errno));
         return;
@@ -367,7 +290,7 @@ struct smtp_conn *smtp_conn_new(struct event_loop *loop, const struct smtp_conn_
     memcpy(c->targets, targets, c->target_count * sizeof *targets);
     c->job = job;
     c->step = STEP_START;
-    arm(c, 0);
+    smtp_conn_arm(c, 0);
     if (c->target_count == 0 || c->timer == NULL) {
         free(c);
         return NULL;
@@ -398,7 +321,7 @@ static void start_tls(struct smtp_conn *c)
         fail_target(c, true, "TLS setup for %s failed", c->peer);
         return;
     }
-    wait_for(c, STEP_HANDSHAKE, c->s->conf->helo_timeout);
+    smtp_conn_wait_for(c, STEP_HANDSHAKE, c->s->conf->helo_timeout);
     enum conn_result r = conn_tls_handshake(c->conn);
     if (r == CONN_OK) {
         send_ehlo(c, false);
@@ -429,8 +352,8 @@ static void after_ehlo(struct smtp_conn *c)
     bool tls = c->conn != NULL && conn_tls_active(c->conn);
     if (!tls && level != TLS_SECURITY_NONE && !(level == TLS_SECURITY_MAY && c->plain_retry)) {
         if (c->caps.starttls) {
-            wait_for(c, STEP_STARTTLS, c->s->conf->helo_timeout);
-            send_line(c, "STARTTLS\r\n");
+            smtp_conn_wait_for(c, STEP_STARTTLS, c->s->conf->helo_timeout);
+            smtp_conn_send_line(c, "STARTTLS\r\n");
             return;
         }
         if (level != TLS_SECURITY_MAY) {
@@ -444,264 +367,18 @@ static void after_ehlo(struct smtp_conn *c)
         log_info("event=smtp_tls peer=%s version=%s cipher=%s verified=%s", c->peer,
                  conn_tls_version(c->conn), conn_tls_cipher(c->conn),
                  level == TLS_SECURITY_VERIFY ? "yes" : "no");
-    go_idle(c);
-}
-
-/* ---- one message ---- */
-
-static void rcpt_command(const struct smtp_conn *c, size_t k, char *out, size_t size)
-{
-    const struct queue_envelope *env = c->job->env;
-    const struct queue_recipient *rc = &env->rcpts[c->job->rcpts[k].index];
-    char notify[40] = "";
-    if (c->caps.dsn && rc->notify != 0) {
-        if (rc->notify & QUEUE_NOTIFY_NEVER) {
-            snprintf(notify, sizeof notify, "NEVER");
-        } else {
-            snprintf(notify, sizeof notify, "%s%s%s",
-                     rc->notify & QUEUE_NOTIFY_SUCCESS ? "SUCCESS," : "",
-                     rc->notify & QUEUE_NOTIFY_FAILURE ? "FAILURE," : "",
-                     rc->notify & QUEUE_NOTIFY_DELAY ? "DELAY," : "");
-            size_t n = strlen(notify);
-            if (n > 0)
-                notify[n - 1] = '\0';
-        }
-    }
-    if (smtp_client_rcpt_command(out, size, rc->address, notify[0] != '\0' ? notify : NULL,
-                                 c->caps.dsn ? rc->orcpt : NULL) < 0)
-        snprintf(out, size, "RCPT TO:<%s>\r\n", rc->address);
-}
-
-/* send_next - send the transaction's next command (all of them when the
- * peer pipelines, RFC 2920 3.1: MAIL, RCPTs and DATA in one group). */
-static void send_next(struct smtp_conn *c)
-{
-    size_t total = c->job->count + 2;
-    char line[1200];
-    while (c->sent < total) {
-        size_t i = c->sent++;
-        if (i == 0) {
-            const struct queue_envelope *env = c->job->env;
-            const char *ret = !c->caps.dsn             ? NULL
-                              : env->ret == QUEUE_RET_FULL ? "FULL"
-                              : env->ret == QUEUE_RET_HDRS ? "HDRS"
-                                                           : NULL;
-            if (smtp_client_mail_command(line, sizeof line, env->sender,
-                                         c->caps.size ? c->body_len : 0,
-                                         c->eightbit && c->caps.eightbit, ret,
-                                         c->caps.dsn ? env->envid : NULL) < 0) {
-                snprintf(line, sizeof line, "MAIL FROM:<%s>\r\n", env->sender);
-            }
-        } else if (i <= c->job->count) {
-            rcpt_command(c, i - 1, line, sizeof line);
-        } else {
-            snprintf(line, sizeof line, "DATA\r\n");
-        }
-        conn_write(c->conn, line, strlen(line));
-        if (!c->caps.pipelining)
-            break;
-    }
-    if (conn_flush(c->conn) == CONN_ERROR)
-        lost(c, "lost connection");
-}
-
-/* open_body - the message's text from the spool, its size and whether it
- * has 8-bit octets. 0, or -1 with the job ended. */
-static int open_body(struct smtp_conn *c)
-{
-    char *error = NULL;
-    int fd = -1;
-    uint64_t len = 0;
-    if (queue_open_message(c->job->queue, c->job->id, &fd, &len, &error) < 0) {
-        job_end(c, DELIVERY_STATUS_MESSAGE_UNREADABLE, error != NULL ? error : "out of memory");
-        free(error);
-        return -1;
-    }
-    c->body_fd = fd;
-    c->body_len = len;
-    c->eightbit = false;
-    char buf[BODY_CHUNK];
-    ssize_t n;
-    off_t off = 0;
-    while (!c->eightbit && (uint64_t)off < len &&
-           (n = pread(fd, buf, len - (uint64_t)off < sizeof buf ? len - (uint64_t)off : sizeof buf,
-                      off)) > 0) {
-        c->eightbit = smtp_client_has_8bit(buf, (size_t)n);
-        off += n;
-    }
-    c->body_off = 0;
-    return 0;
-}
-
-void smtp_conn_send(struct smtp_conn *c, struct transport_job *job)
-{
-    event_timer_remove(&c->timer);
-    c->job = job;
-    c->sent = c->answered = 0;
-    c->accepted_count = 0;
-    memset(c->accepted, 0, sizeof c->accepted);
-    c->mail_ok = c->data_ok = false;
-    if (open_body(c) < 0) {
-        go_idle(c);
-        return;
-    }
-    if (c->caps.size && c->caps.size_max > 0 && c->body_len > c->caps.size_max) {
-        char arg[400];
-        if (snprintf(arg, sizeof arg, "%llu octets, %s takes %llu",
-                     (unsigned long long)c->body_len, c->peer,
-                     (unsigned long long)c->caps.size_max) < 0)
-            arg[0] = '\0';
-        job_end(c, DELIVERY_STATUS_TOO_BIG_FOR_PEER, arg);
-        go_idle(c);
-        return;
-    }
-    if (c->eightbit && !c->caps.eightbit) {
-        /* No conversion to quoted-printable (yet): RFC 6152 3 forbids
-         * sending 8-bit text to a peer that did not offer it. */
-        job_end(c, DELIVERY_STATUS_8BIT_TO_7BIT, c->peer);
-        go_idle(c);
-        return;
-    }
-    c->need_rset = true; /* until the final reply */
-    wait_for(c, STEP_MAIL, c->s->conf->mail_timeout);
-    send_next(c);
-}
-
-/* send_body - as much text as the connection takes now; then the dot. */
-static void send_body(struct smtp_conn *c)
-{
-    char in[BODY_CHUNK], out[2 * BODY_CHUNK + 8];
-    for (;;) {
-        uint64_t left = c->body_len - c->body_off;
-        ssize_t n = left == 0 ? 0
-                              : pread(c->body_fd, in, left < sizeof in ? left : sizeof in,
-                                      (off_t)c->body_off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            char arg[200];
-            snprintf(arg, sizeof arg, "%s", strerror(errno));
-            /* the peer must not take a cut message: drop the connection */
-            job_end(c, DELIVERY_STATUS_MESSAGE_UNREADABLE, arg);
-            finish(c, NULL);
-            return;
-        }
-        size_t o;
-        if (n == 0) {
-            o = smtp_client_dot_end(&c->dot, out);
-            conn_write(c->conn, out, o);
-            wait_for(c, STEP_DOT, c->s->conf->data_done_timeout);
-            if (conn_flush(c->conn) == CONN_ERROR)
-                lost(c, "lost connection");
-            return;
-        }
-        c->body_off += (uint64_t)n;
-        o = smtp_client_dot_encode(&c->dot, in, (size_t)n, out);
-        conn_write(c->conn, out, o);
-        arm(c, c->s->conf->data_timeout);
-        enum conn_result r = conn_flush(c->conn);
-        if (r == CONN_ERROR) {
-            lost(c, "lost connection");
-            return;
-        }
-        if (r == CONN_AGAIN)
-            return; /* on CONN_EVENT_FLUSHED */
-    }
-}
-
-/* on_transaction_reply - the reply to command number c->answered. */
-static void on_transaction_reply(struct smtp_conn *c)
-{
-    size_t i = c->answered++, n = c->job->count;
-    const struct smtp_client_reply *r = &c->reply;
-    if (i == 0) {
-        c->mail_ok = r->code / 100 == 2;
-        if (!c->mail_ok) {
-            for (size_t k = 0; k < n; k++)
-                rcpt_peer_result(c, k, r, "MAIL FROM");
-        }
-    } else if (i <= n) {
-        if (c->mail_ok) {
-            if (r->code / 100 == 2) {
-                c->accepted[i - 1] = true;
-                c->accepted_count++;
-            } else {
-                rcpt_peer_result(c, i - 1, r, "RCPT TO");
-            }
-        }
-    } else {
-        c->data_ok = r->code == 354;
-        if (c->data_ok && c->accepted_count > 0) {
-            smtp_client_dot_init(&c->dot);
-            wait_for(c, STEP_BODY, c->s->conf->data_timeout);
-            send_body(c);
-            return;
-        }
-        if (c->data_ok) {
-            /* every RCPT refused, DATA taken anyway (pipelined, RFC 2920
-             * 3.1): send no text, just end it */
-            wait_for(c, STEP_DOT, c->s->conf->data_done_timeout);
-            c->accepted_count = 0;
-            send_line(c, ".\r\n");
-            return;
-        }
-        for (size_t k = 0; k < n && c->mail_ok; k++) {
-            if (c->accepted[k])
-                rcpt_peer_result(c, k, r, "DATA");
-        }
-        job_end(c, DELIVERY_STATUS_DELIVERY_FAILED, "no reply");
-        go_idle(c);
-        return;
-    }
-    /* Without pipelining, stop at the first command that makes the rest
-     * pointless: a refused MAIL, or DATA with no recipient. */
-    bool pointless = !c->mail_ok || (c->answered == n + 1 && c->accepted_count == 0);
-    if (c->answered == c->sent && pointless) {
-        job_end(c, DELIVERY_STATUS_DELIVERY_FAILED, "no reply");
-        go_idle(c);
-        return;
-    }
-    if (c->answered == c->sent) {
-        unsigned t = c->answered <= n ? c->s->conf->rcpt_timeout : c->s->conf->data_timeout;
-        wait_for(c, STEP_MAIL, t);
-        send_next(c);
-    } else {
-        smtp_client_reply_reset(&c->reply);
-    }
-}
-
-static void on_final_reply(struct smtp_conn *c)
-{
-    const struct smtp_client_reply *r = &c->reply;
-    char said[DELIVERY_STATUS_TEXT_MAX];
-    for (size_t k = 0; k < c->job->count; k++) {
-        if (c->accepted[k]) {
-            rcpt_peer_result(c, k, r, "end of data");
-            if (r->code / 100 == 2) {
-                char quoted[600], qsaid[600];
-                smtp_client_reply_describe(r, said, sizeof said);
-                log_info("id=%s event=relayed rcpt=%s relay=%s tls=%s reply=%s", c->job->id,
-                         log_quote(quoted, sizeof quoted,
-                                   c->job->env->rcpts[c->job->rcpts[k].index].address),
-                         c->peer, conn_tls_active(c->conn) ? conn_tls_version(c->conn) : "no",
-                         log_quote(qsaid, sizeof qsaid, said));
-            }
-        }
-    }
-    c->need_rset = false;
-    job_end(c, DELIVERY_STATUS_DELIVERY_FAILED, "no reply");
-    go_idle(c);
+    smtp_conn_go_idle(c);
 }
 
 /* go_idle - between messages: RSET first if the last one was cut short. */
-static void go_idle(struct smtp_conn *c)
+void smtp_conn_go_idle(struct smtp_conn *c)
 {
     if (c->step == STEP_CLOSED)
         return;
     if (c->need_rset) {
         c->need_rset = false;
-        wait_for(c, STEP_RSET, c->s->conf->helo_timeout);
-        send_line(c, "RSET\r\n");
+        smtp_conn_wait_for(c, STEP_RSET, c->s->conf->helo_timeout);
+        smtp_conn_send_line(c, "RSET\r\n");
         return;
     }
     if (c->job != NULL && c->sent == 0) {
@@ -711,7 +388,7 @@ static void go_idle(struct smtp_conn *c)
     }
     c->step = STEP_IDLE;
     smtp_client_reply_reset(&c->reply);
-    arm(c, c->s->conf->idle_time);
+    smtp_conn_arm(c, c->s->conf->idle_time);
     c->ev->idle(c->ctx, c);
 }
 
@@ -751,7 +428,7 @@ static void on_reply(struct smtp_conn *c)
             if (c->s->conf->tls_security == TLS_SECURITY_MAY) {
                 c->reached = true;
                 c->plain_retry = false;
-                go_idle(c); /* may: in clear */
+                smtp_conn_go_idle(c); /* may: in clear */
                 return;
             }
             fail_target(c, true, "%s refused STARTTLS: %s", c->peer, said);
@@ -761,28 +438,28 @@ static void on_reply(struct smtp_conn *c)
         return;
     case STEP_RSET:
         if (cls != 2) {
-            wait_for(c, STEP_QUIT, c->s->conf->quit_timeout);
-            send_line(c, "QUIT\r\n");
+            smtp_conn_wait_for(c, STEP_QUIT, c->s->conf->quit_timeout);
+            smtp_conn_send_line(c, "QUIT\r\n");
             return;
         }
-        go_idle(c);
+        smtp_conn_go_idle(c);
         return;
     case STEP_MAIL:
-        on_transaction_reply(c);
+        smtp_conn_transaction_reply(c);
         return;
     case STEP_DOT:
         if (c->accepted_count == 0) {
-            job_end(c, DELIVERY_STATUS_DELIVERY_FAILED, "no reply");
-            go_idle(c);
+            smtp_conn_job_end(c, DELIVERY_STATUS_DELIVERY_FAILED, "no reply");
+            smtp_conn_go_idle(c);
             return;
         }
-        on_final_reply(c);
+        smtp_conn_final_reply(c);
         return;
     case STEP_QUIT:
-        finish(c, NULL);
+        smtp_conn_finish(c, NULL);
         return;
     default:
-        lost(c, "unexpected reply");
+        smtp_conn_lost(c, "unexpected reply");
         return;
     }
 }
@@ -806,20 +483,20 @@ static void read_replies(struct smtp_conn *c)
         if (r == CONN_AGAIN)
             return;
         if (r == CONN_EOF || r == CONN_ERROR) {
-            lost(c, "lost connection");
+            smtp_conn_lost(c, "lost connection");
             return;
         }
         if (r == CONN_TOO_LONG || c->step == STEP_BODY || c->step == STEP_IDLE ||
             c->step == STEP_CONNECT) {
             /* a reply nobody asked for, or too long: a broken peer */
-            lost(c, "protocol error");
+            smtp_conn_lost(c, "protocol error");
             return;
         }
         struct conn *cur = c->conn;
         const char *text = NULL;
         enum smtp_client_feed f = smtp_client_reply_feed(&c->reply, line.data, line.len, &text);
         if (f == SMTP_CLIENT_BAD) {
-            lost(c, "malformed reply");
+            smtp_conn_lost(c, "malformed reply");
             return;
         }
         if (c->step == STEP_EHLO && c->reply.code == 250) {
@@ -846,10 +523,10 @@ static void conn_event(struct conn *conn, enum conn_event event, void *ctx)
         break;
     case CONN_EVENT_FLUSHED:
         if (c->step == STEP_BODY)
-            send_body(c);
+            smtp_conn_send_body(c);
         break;
     case CONN_EVENT_TIMEOUT:
-        lost(c, "timeout");
+        smtp_conn_lost(c, "timeout");
         break;
     }
 }
