@@ -17,8 +17,7 @@
  * queue_scan at start and every queue.scan_interval seconds, and by an
  * inotify watch on active/ (a spool file renamed in is a new message, from
  * the SMTP session or an expansion: both inject through queue_inject).
- * Removed messages are only flagged (job.gone) and compacted away in bulk,
- * so finishing a message costs no memmove of the whole list.
+ * The list itself is queue_worklist.h.
  *
  * Attempts: a thread takes up to QUEUE_ATTEMPT_MAX due messages at once
  * (they pile up only under load: one that arrives while a thread is idle
@@ -53,6 +52,7 @@
 #include "auth/auth_client.h"
 #include "delivery/local_delivery.h"
 #include "gateway/queue_attempt.h"
+#include "gateway/queue_worklist.h"
 #include "gateway/transport_local.h"
 #include "gateway/transport_smtp.h"
 #include "gateway/worker.h"
@@ -68,8 +68,6 @@
  * (RFC 5321 4.5.3.2, 10 minutes at most) are long over. */
 #define CLEANUP_GRACE 3600
 #define CLEANUP_INTERVAL 3600
-/* Flagged-gone entries tolerated before the work list is compacted. */
-#define COMPACT_MIN 64
 /* Messages handed to a delivery thread at once. */
 #define BATCH_MAX QUEUE_ATTEMPT_MAX
 /* Messages in flight on the network at once (parked, queue_attempt.h): past
@@ -77,18 +75,6 @@
  * network transports hold, and what a crash leaves unrecorded, is bounded. */
 #define PARKED_MAX 4096
 
-struct job {
-    char id[QUEUE_ID_SIZE];
-    time_t due; /* wall clock; 0 = now */
-    bool busy;  /* claimed: a delivery thread has it */
-    bool gone;  /* removed or vanished; dropped at the next compaction */
-    /* an attempt before may have delivered without recording it (a runner
-     * that died, a failed mark): look for its Maildir files first */
-    bool check;
-    /* busy and parked: its network jobs are in flight; the work list's
-     * (freed at exit when they never finish) */
-    struct queue_attempt_turn *turn;
-};
 
 struct runner;
 
@@ -126,8 +112,7 @@ struct runner {
     char *auth_path;
     unsigned auth_timeout_ms;
     struct queue *queue; /* cleanup and scans here, and every delivery thread's */
-    struct job *jobs;    /* sorted by id */
-    size_t job_count, job_alloc, gone_count, cursor;
+    struct queue_worklist work;
     struct deliverer *workers;
     size_t worker_count, in_flight;
     /* The one transport for other nodes and relays, shared by every thread
@@ -149,82 +134,6 @@ struct runner {
 char *queue_runner_spool_path(const struct config *conf)
 {
     return config_state_path(conf, CONFIG_STATE_QUEUE);
-}
-
-/* ---- the work list (main thread only) ---- */
-
-static int job_cmp(const void *key, const void *elem)
-{
-    return strcmp(key, ((const struct job *)elem)->id);
-}
-
-static struct job *job_find(struct runner *r, const char *id)
-{
-    if (r->job_count == 0)
-        return NULL; /* bsearch's base must not be NULL, even for no elements */
-    return bsearch(id, r->jobs, r->job_count, sizeof *r->jobs, job_cmp);
-}
-
-/* job_add - know id (due now) unless already known; check: job.check.
- * 0, or -1 out of memory. */
-static int job_add(struct runner *r, const char *id, bool check)
-{
-    if (!queue_id_valid(id))
-        return 0;
-    struct job *known = job_find(r, id);
-    if (known != NULL) {
-        if (known->gone) {
-            /* listed again by a scan that raced its removal: an attempt
-             * finds out whether it still exists */
-            known->gone = false;
-            known->due = 0;
-            r->gone_count--;
-        }
-        return 0;
-    }
-    if (r->job_count == r->job_alloc) {
-        size_t alloc = r->job_alloc == 0 ? 64 : r->job_alloc * 2;
-        struct job *jobs = realloc(r->jobs, alloc * sizeof *jobs);
-        if (jobs == NULL)
-            return -1;
-        r->jobs = jobs;
-        r->job_alloc = alloc;
-    }
-    /* New ids are usually the newest: search from the end. */
-    size_t at = r->job_count;
-    while (at > 0 && strcmp(r->jobs[at - 1].id, id) > 0)
-        at--;
-    if (at < r->job_count)
-        memmove(&r->jobs[at + 1], &r->jobs[at], (r->job_count - at) * sizeof *r->jobs);
-    r->jobs[at] = (struct job){.due = 0, .check = check};
-    memcpy(r->jobs[at].id, id, QUEUE_ID_SIZE);
-    r->job_count++;
-    return 0;
-}
-
-/* job_drop - flag job gone; compact once gone entries are half the list. */
-static void job_drop(struct runner *r, struct job *job)
-{
-    if (job->gone)
-        return;
-    job->gone = true;
-    r->gone_count++;
-    if (r->gone_count < COMPACT_MIN || r->gone_count * 2 < r->job_count)
-        return;
-    size_t out = 0;
-    for (size_t i = 0; i < r->job_count; i++) {
-        if (!r->jobs[i].gone)
-            r->jobs[out++] = r->jobs[i];
-    }
-    r->job_count = out;
-    r->gone_count = 0;
-    r->cursor = 0;
-}
-
-/* pending - messages known and not gone. */
-static size_t pending(const struct runner *r)
-{
-    return r->job_count - r->gone_count;
 }
 
 /* attempt - one attempt on the thread's first count messages. */
@@ -339,7 +248,7 @@ static void dispatch_finishes(struct runner *r)
         size_t n = 0, kept = 0;
         for (size_t i = 0; i < r->done_count; i++) {
             struct queue_attempt_turn *turn = r->done_turns[i];
-            struct job *job = job_find(r, queue_attempt_turn_id(turn));
+            struct queue_worklist_job *job = queue_worklist_find(&r->work, queue_attempt_turn_id(turn));
             bool ready = job != NULL && job->turn == turn;
             if (ready && n < BATCH_MAX && (wk != NULL || (wk = idle_worker(r)) != NULL))
                 wk->finish[n++] = turn;
@@ -375,10 +284,10 @@ static void dispatch(struct runner *r)
         arm(r, 0); /* the network's completions call dispatch again */
         return;
     }
-    while (seen < r->job_count && (wk != NULL || r->in_flight < r->worker_count)) {
-        if (r->cursor >= r->job_count)
-            r->cursor = 0;
-        struct job *job = &r->jobs[r->cursor++];
+    while (seen < r->work.count && (wk != NULL || r->in_flight < r->worker_count)) {
+        if (r->work.cursor >= r->work.count)
+            r->work.cursor = 0;
+        struct queue_worklist_job *job = &r->work.jobs[r->work.cursor++];
         seen++;
         if (job->busy || job->gone)
             continue;
@@ -408,7 +317,7 @@ static void dispatch(struct runner *r)
 
 /* apply - an attempt's result res for job (NULL: no longer known), cleared
  * afterwards. A parked message stays claimed, its turn kept. */
-static void apply(struct runner *r, struct job *job, struct queue_attempt_result *res)
+static void apply(struct runner *r, struct queue_worklist_job *job, struct queue_attempt_result *res)
 {
     if (job != NULL && res->parked != NULL) {
         job->turn = res->parked;
@@ -417,12 +326,12 @@ static void apply(struct runner *r, struct job *job, struct queue_attempt_result
         job->busy = false;
         job->check = res->uncertain;
         if (res->gone)
-            job_drop(r, job);
+            queue_worklist_drop(&r->work, job);
         else
             job->due = res->due;
     }
     for (size_t n = 0; n < res->new_count; n++) {
-        if (job_add(r, res->new_ids[n], false) < 0)
+        if (queue_worklist_add(&r->work, res->new_ids[n], false) < 0)
             log_warning("id=%s event=job_add_failed error=\"out of memory\"", res->new_ids[n]);
     }
     queue_attempt_result_clear(res);
@@ -463,7 +372,7 @@ static void on_wake(void *ctx, unsigned events)
         r->in_flight--;
         for (size_t k = 0; k < wk->finished_count; k++) {
             struct queue_attempt_turn *turn = wk->finish[k];
-            struct job *job = job_find(r, queue_attempt_turn_id(turn));
+            struct queue_worklist_job *job = queue_worklist_find(&r->work, queue_attempt_turn_id(turn));
             if (job != NULL && job->turn == turn) {
                 job->turn = NULL;
                 r->parked_count--;
@@ -474,7 +383,7 @@ static void on_wake(void *ctx, unsigned events)
         wk->finished_count = 0;
         for (size_t k = 0; k < BATCH_MAX && wk->ids[k][0] != '\0'; k++) {
             struct queue_attempt_result *res = &wk->res[k];
-            apply(r, job_find(r, wk->ids[k]), res);
+            apply(r, queue_worklist_find(&r->work, wk->ids[k]), res);
             wk->ids[k][0] = '\0';
         }
     }
@@ -499,12 +408,12 @@ static void scan(struct runner *r)
      * this one was delivering when it died. */
     size_t i;
     for (i = 0; i < count; i++) {
-        size_t before = pending(r);
-        if (job_add(r, ids[i], !r->scanned) < 0) {
+        size_t before = queue_worklist_pending(&r->work);
+        if (queue_worklist_add(&r->work, ids[i], !r->scanned) < 0) {
             log_error("event=queue_scan_failed error=\"out of memory\"");
             break;
         }
-        added += pending(r) - before;
+        added += queue_worklist_pending(&r->work) - before;
     }
     queue_ids_free(&ids, count);
     if (i == count)
@@ -562,7 +471,7 @@ static void on_inotify(void *ctx, unsigned events)
             /* A spool file renamed in is a new message; .st files are not. */
             if (ev->len == 0 || !queue_id_valid(ev->name))
                 continue;
-            if (job_add(r, ev->name, !r->scanned) < 0)
+            if (queue_worklist_add(&r->work, ev->name, !r->scanned) < 0)
                 rescan = true; /* out of memory: the scan timer finds it later */
         }
     }
@@ -578,7 +487,7 @@ static void on_sigterm(void *ctx, int signo)
 {
     struct runner *r = ctx;
     (void)signo;
-    log_info("event=queue_runner_stopping pending=%zu in_flight=%zu", pending(r), r->in_flight);
+    log_info("event=queue_runner_stopping pending=%zu in_flight=%zu", queue_worklist_pending(&r->work), r->in_flight);
     r->stopping = true;
     event_timer_remove(&r->work_timer);
     /* Done turns still to record keep threads busy a little longer; jobs in
@@ -660,9 +569,9 @@ static void stop_workers(struct runner *r)
     /* No finished is called once it is freed: then the turns are ours. */
     transport_free(&r->network);
     size_t abandoned = 0;
-    for (size_t i = 0; i < r->job_count; i++) {
-        if (r->jobs[i].turn != NULL) {
-            queue_attempt_turn_free(&r->jobs[i].turn);
+    for (size_t i = 0; i < r->work.count; i++) {
+        if (r->work.jobs[i].turn != NULL) {
+            queue_attempt_turn_free(&r->work.jobs[i].turn);
             abandoned++;
         }
     }
@@ -732,7 +641,7 @@ static int begin(struct runner *r)
     scan(r);
     log_info("event=queue_runner_started spool=%s messages=%zu cleaned=%u threads=%zu "
              "delivery_sync=%s",
-             r->spool, pending(r), removed, r->worker_count,
+             r->spool, queue_worklist_pending(&r->work), removed, r->worker_count,
              config_delivery_sync_name(r->conf->delivery.sync_method));
     return 0;
 }
@@ -773,7 +682,7 @@ static void runner_free(struct runner *r)
     if (r->lock_fd >= 0)
         close(r->lock_fd);
     queue_close(&r->queue);
-    free(r->jobs);
+    queue_worklist_free(&r->work);
     free(r->done_turns);
     free(r->spool);
     free(r->auth_path);
