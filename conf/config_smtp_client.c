@@ -10,14 +10,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const smtp_client_keys[] = {
-    "helo_name",       "relayhost",         "tls_security",
-    "tls_ca_file",     "tls_verify_name",   "port",
-    "connect_timeout", "helo_timeout",      "mail_timeout",
-    "rcpt_timeout",    "data_timeout",      "data_done_timeout",
-    "quit_timeout",    "idle_time",         "max_connections",
-    "destination_connections", "destination_backoff", "dns_forwarders",
-    NULL};
+static const char *const smtp_client_keys[] = {"helo_name",
+                                               "relayhost",
+                                               "tls_security",
+                                               "tls_ca_file",
+                                               "tls_verify_name",
+                                               "port",
+                                               "connect_timeout",
+                                               "helo_timeout",
+                                               "mail_timeout",
+                                               "rcpt_timeout",
+                                               "data_timeout",
+                                               "data_done_timeout",
+                                               "quit_timeout",
+                                               "idle_time",
+                                               "max_connections",
+                                               "destination_connections",
+                                               "destination_backoff",
+                                               "dns_forwarders",
+                                               NULL};
 
 static const char *const tls_security_names[] = {
     [TLS_SECURITY_NONE] = "none",

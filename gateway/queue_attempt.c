@@ -77,8 +77,8 @@ struct queue_attempt_turn {
      * outstanding, parked and the state and reply job_finished writes into
      * work are under lock. */
     pthread_mutex_t lock;
-    size_t outstanding; /* recipients handed to transports, not yet finished */
-    bool parked;        /* the attempt went on: the last job_finished tells the runner */
+    size_t outstanding;            /* recipients handed to transports, not yet finished */
+    bool parked;                   /* the attempt went on: the last job_finished tells the runner */
     struct queue_envelope *env;    /* NULL: nothing more to do (res says why) */
     struct rcpt_work *work;        /* per recipient */
     struct transport_rcpt *trcpts; /* the jobs' recipients, group by group */

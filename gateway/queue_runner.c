@@ -75,7 +75,6 @@
  * network transports hold, and what a crash leaves unrecorded, is bounded. */
 #define PARKED_MAX 4096
 
-
 struct runner;
 
 /* One delivery thread. task_count, done, ids and the hand-over of res are
@@ -248,7 +247,8 @@ static void dispatch_finishes(struct runner *r)
         size_t n = 0, kept = 0;
         for (size_t i = 0; i < r->done_count; i++) {
             struct queue_attempt_turn *turn = r->done_turns[i];
-            struct queue_worklist_job *job = queue_worklist_find(&r->work, queue_attempt_turn_id(turn));
+            struct queue_worklist_job *job =
+                queue_worklist_find(&r->work, queue_attempt_turn_id(turn));
             bool ready = job != NULL && job->turn == turn;
             if (ready && n < BATCH_MAX && (wk != NULL || (wk = idle_worker(r)) != NULL))
                 wk->finish[n++] = turn;
@@ -317,7 +317,8 @@ static void dispatch(struct runner *r)
 
 /* apply - an attempt's result res for job (NULL: no longer known), cleared
  * afterwards. A parked message stays claimed, its turn kept. */
-static void apply(struct runner *r, struct queue_worklist_job *job, struct queue_attempt_result *res)
+static void apply(struct runner *r, struct queue_worklist_job *job,
+                  struct queue_attempt_result *res)
 {
     if (job != NULL && res->parked != NULL) {
         job->turn = res->parked;
@@ -372,7 +373,8 @@ static void on_wake(void *ctx, unsigned events)
         r->in_flight--;
         for (size_t k = 0; k < wk->finished_count; k++) {
             struct queue_attempt_turn *turn = wk->finish[k];
-            struct queue_worklist_job *job = queue_worklist_find(&r->work, queue_attempt_turn_id(turn));
+            struct queue_worklist_job *job =
+                queue_worklist_find(&r->work, queue_attempt_turn_id(turn));
             if (job != NULL && job->turn == turn) {
                 job->turn = NULL;
                 r->parked_count--;
@@ -487,7 +489,8 @@ static void on_sigterm(void *ctx, int signo)
 {
     struct runner *r = ctx;
     (void)signo;
-    log_info("event=queue_runner_stopping pending=%zu in_flight=%zu", queue_worklist_pending(&r->work), r->in_flight);
+    log_info("event=queue_runner_stopping pending=%zu in_flight=%zu",
+             queue_worklist_pending(&r->work), r->in_flight);
     r->stopping = true;
     event_timer_remove(&r->work_timer);
     /* Done turns still to record keep threads busy a little longer; jobs in

@@ -67,7 +67,7 @@ struct dest {
     struct dest *next;
     char key[600];
     struct smtp_hop hops[SMTP_HOPS_MAX];
-    int hop_count; /* -1: the next hop cannot be parsed */
+    int hop_count;   /* -1: the next hop cannot be parsed */
     bool own_domain; /* mx: an authoritative "no" is the recipient's problem */
     struct pending *head, *tail;
     size_t conns;
@@ -138,7 +138,7 @@ static struct dest *dest_for(struct transport_smtp *ts, const struct transport_j
 {
     const struct queue_route *route = job->rcpts[0].route;
     const struct config_smtp_client *sc = &ts->conf->smtp_client;
-    char key[sizeof ((struct dest *)0)->key];
+    char key[sizeof((struct dest *)0)->key];
     const char *hop = NULL;
     bool no_mx = false, own_domain = false;
     if (route->kind == QUEUE_ROUTE_NODE) {
@@ -285,9 +285,8 @@ static void on_resolved(void *ctx, enum smtp_dns_status status, const struct smt
         dest_fail_queued(d, DELIVERY_STATUS_DNS_TEMPFAIL, error);
         return;
     case SMTP_DNS_NO_HOST:
-        dest_fail_queued(d, d->own_domain ? DELIVERY_STATUS_DNS_NO_HOST
-                                          : DELIVERY_STATUS_BAD_NEXT_HOP,
-                         error);
+        dest_fail_queued(
+            d, d->own_domain ? DELIVERY_STATUS_DNS_NO_HOST : DELIVERY_STATUS_BAD_NEXT_HOP, error);
         return;
     case SMTP_DNS_NULL_MX:
         dest_fail_queued(d, d->own_domain ? DELIVERY_STATUS_NULL_MX : DELIVERY_STATUS_BAD_NEXT_HOP,

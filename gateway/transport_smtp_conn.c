@@ -45,10 +45,19 @@
 #define REPLY_LINE_LIMIT 2048
 /* What each step is called in a result ("while sending RCPT TO"). */
 static const char *const step_names[] = {
-    [STEP_START] = "starting", [STEP_CONNECT] = "connecting",  [STEP_GREETING] = "greeting", [STEP_EHLO] = "EHLO",
-    [STEP_HELO] = "HELO",           [STEP_STARTTLS] = "STARTTLS", [STEP_HANDSHAKE] = "TLS handshake",
-    [STEP_IDLE] = "idle",           [STEP_RSET] = "RSET",         [STEP_MAIL] = "MAIL/RCPT/DATA",
-    [STEP_BODY] = "message text",   [STEP_DOT] = "end of data",   [STEP_QUIT] = "QUIT",
+    [STEP_START] = "starting",
+    [STEP_CONNECT] = "connecting",
+    [STEP_GREETING] = "greeting",
+    [STEP_EHLO] = "EHLO",
+    [STEP_HELO] = "HELO",
+    [STEP_STARTTLS] = "STARTTLS",
+    [STEP_HANDSHAKE] = "TLS handshake",
+    [STEP_IDLE] = "idle",
+    [STEP_RSET] = "RSET",
+    [STEP_MAIL] = "MAIL/RCPT/DATA",
+    [STEP_BODY] = "message text",
+    [STEP_DOT] = "end of data",
+    [STEP_QUIT] = "QUIT",
     [STEP_CLOSED] = "closed",
 };
 
@@ -171,7 +180,6 @@ void smtp_conn_lost(struct smtp_conn *c, const char *what)
     }
     smtp_conn_finish(c, text);
 }
-
 
 static void on_timeout(void *ctx)
 {
@@ -315,8 +323,8 @@ static void start_tls(struct smtp_conn *c)
 {
     enum config_tls_security level = c->s->conf->tls_security;
     SSL_CTX *ctx = level == TLS_SECURITY_VERIFY ? c->s->tls_verify : c->s->tls_plain;
-    const char *name = c->s->conf->tls_verify_name != NULL ? c->s->conf->tls_verify_name
-                                                           : c->targets[c->at].host;
+    const char *name =
+        c->s->conf->tls_verify_name != NULL ? c->s->conf->tls_verify_name : c->targets[c->at].host;
     if (ctx == NULL || conn_tls_client_start(c->conn, ctx, name) < 0) {
         fail_target(c, true, "TLS setup for %s failed", c->peer);
         return;

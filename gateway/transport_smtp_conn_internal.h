@@ -29,13 +29,12 @@ enum step {
     STEP_HANDSHAKE,
     STEP_IDLE,
     STEP_RSET,
-    STEP_MAIL,     /* MAIL, RCPTs, DATA sent as the caps allow; replies read in order */
-    STEP_BODY,     /* the text going out */
-    STEP_DOT,      /* waiting for the final reply */
+    STEP_MAIL, /* MAIL, RCPTs, DATA sent as the caps allow; replies read in order */
+    STEP_BODY, /* the text going out */
+    STEP_DOT,  /* waiting for the final reply */
     STEP_QUIT,
     STEP_CLOSED,
 };
-
 
 struct smtp_conn {
     struct event_loop *loop;

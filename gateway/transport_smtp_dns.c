@@ -87,8 +87,7 @@ int smtp_hops_parse(const char *text, unsigned default_port, bool no_mx, struct 
         if (bracket && strncasecmp(host, "ipv6:", 5) == 0)
             host += 5;
         unsigned char bytes[16];
-        h->literal =
-            inet_pton(AF_INET, host, bytes) == 1 || inet_pton(AF_INET6, host, bytes) == 1;
+        h->literal = inet_pton(AF_INET, host, bytes) == 1 || inet_pton(AF_INET6, host, bytes) == 1;
         if (host[0] == '\0' || strlen(host) >= sizeof h->host)
             return -1;
         memcpy(h->host, host, strlen(host) + 1);
@@ -386,7 +385,7 @@ static void finish(struct smtp_dns_query *q)
                 add_target(targets, &count, h->name, h->v4[i], hp->port);
         }
     }
-    enum smtp_dns_status status = count > 0   ? SMTP_DNS_OK
+    enum smtp_dns_status status = count > 0    ? SMTP_DNS_OK
                                   : q->temp    ? SMTP_DNS_TEMPFAIL
                                   : q->null_mx ? SMTP_DNS_NULL_MX
                                                : SMTP_DNS_NO_HOST;

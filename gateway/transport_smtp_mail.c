@@ -74,14 +74,13 @@ static void send_next(struct smtp_conn *c)
         size_t i = c->sent++;
         if (i == 0) {
             const struct queue_envelope *env = c->job->env;
-            const char *ret = !c->caps.dsn             ? NULL
+            const char *ret = !c->caps.dsn                 ? NULL
                               : env->ret == QUEUE_RET_FULL ? "FULL"
                               : env->ret == QUEUE_RET_HDRS ? "HDRS"
                                                            : NULL;
-            if (smtp_client_mail_command(line, sizeof line, env->sender,
-                                         c->caps.size ? c->body_len : 0,
-                                         c->eightbit && c->caps.eightbit, ret,
-                                         c->caps.dsn ? env->envid : NULL) < 0) {
+            if (smtp_client_mail_command(
+                    line, sizeof line, env->sender, c->caps.size ? c->body_len : 0,
+                    c->eightbit && c->caps.eightbit, ret, c->caps.dsn ? env->envid : NULL) < 0) {
                 snprintf(line, sizeof line, "MAIL FROM:<%s>\r\n", env->sender);
             }
         } else if (i <= c->job->count) {
@@ -105,7 +104,8 @@ static int open_body(struct smtp_conn *c)
     int fd = -1;
     uint64_t len = 0;
     if (queue_open_message(c->job->queue, c->job->id, &fd, &len, &error) < 0) {
-        smtp_conn_job_end(c, DELIVERY_STATUS_MESSAGE_UNREADABLE, error != NULL ? error : "out of memory");
+        smtp_conn_job_end(c, DELIVERY_STATUS_MESSAGE_UNREADABLE,
+                          error != NULL ? error : "out of memory");
         free(error);
         return -1;
     }
@@ -139,9 +139,8 @@ void smtp_conn_send(struct smtp_conn *c, struct transport_job *job)
     }
     if (c->caps.size && c->caps.size_max > 0 && c->body_len > c->caps.size_max) {
         char arg[400];
-        if (snprintf(arg, sizeof arg, "%llu octets, %s takes %llu",
-                     (unsigned long long)c->body_len, c->peer,
-                     (unsigned long long)c->caps.size_max) < 0)
+        if (snprintf(arg, sizeof arg, "%llu octets, %s takes %llu", (unsigned long long)c->body_len,
+                     c->peer, (unsigned long long)c->caps.size_max) < 0)
             arg[0] = '\0';
         smtp_conn_job_end(c, DELIVERY_STATUS_TOO_BIG_FOR_PEER, arg);
         smtp_conn_go_idle(c);
@@ -284,4 +283,3 @@ void smtp_conn_final_reply(struct smtp_conn *c)
     smtp_conn_job_end(c, DELIVERY_STATUS_DELIVERY_FAILED, "no reply");
     smtp_conn_go_idle(c);
 }
-

@@ -27,9 +27,9 @@ struct smtp_client_reply {
 };
 
 enum smtp_client_feed {
-    SMTP_CLIENT_MORE,  /* a continuation line: feed the next */
-    SMTP_CLIENT_DONE,  /* the last line: reply complete */
-    SMTP_CLIENT_BAD,   /* not a reply line, a code that changed, too many lines */
+    SMTP_CLIENT_MORE, /* a continuation line: feed the next */
+    SMTP_CLIENT_DONE, /* the last line: reply complete */
+    SMTP_CLIENT_BAD,  /* not a reply line, a code that changed, too many lines */
 };
 
 /* smtp_client_reply_reset - empty r for the next reply. */
@@ -47,12 +47,12 @@ void smtp_client_reply_describe(const struct smtp_client_reply *r, char *out, si
 
 /* What a server's EHLO reply offers that the client uses. */
 struct smtp_client_caps {
-    bool pipelining; /* RFC 2920 */
-    bool starttls;   /* RFC 3207 */
-    bool eightbit;   /* RFC 6152 8BITMIME */
-    bool dsn;        /* RFC 3461 */
-    bool smtputf8;   /* RFC 6531 */
-    bool size;       /* RFC 1870 */
+    bool pipelining;   /* RFC 2920 */
+    bool starttls;     /* RFC 3207 */
+    bool eightbit;     /* RFC 6152 8BITMIME */
+    bool dsn;          /* RFC 3461 */
+    bool smtputf8;     /* RFC 6531 */
+    bool size;         /* RFC 1870 */
     uint64_t size_max; /* SIZE's limit, 0: none given */
     bool auth_plain, auth_login;
 };

@@ -111,9 +111,11 @@ static void fake_free(struct transport *t)
     free(f);
 }
 
-static const struct transport_ops fake_ops = {
-    .name = "fake", .deliver = fake_deliver, .flush = fake_flush, .full = fake_full,
-    .free = fake_free};
+static const struct transport_ops fake_ops = {.name = "fake",
+                                              .deliver = fake_deliver,
+                                              .flush = fake_flush,
+                                              .full = fake_full,
+                                              .free = fake_free};
 
 /* What the finishing thread does to one job. */
 struct finishing {
@@ -131,7 +133,8 @@ static void *finisher_main(void *arg)
             job->rcpts[k].state = QUEUE_RCPT_DELIVERED;
             job->rcpts[k].reply[0] = '\0';
         } else {
-            transport_result_set(&job->rcpts[k], fin->statuses[job->rcpts[k].index], "peer said no");
+            transport_result_set(&job->rcpts[k], fin->statuses[job->rcpts[k].index],
+                                 "peer said no");
         }
         job->finished(job, k);
     }

@@ -88,9 +88,8 @@ START_TEST(test_mail_and_rcpt_commands)
     ck_assert_int_gt(smtp_client_mail_command(out, sizeof out, "a@b", 1234, true, "HDRS", "x+2Bid"),
                      0);
     ck_assert_str_eq(out, "MAIL FROM:<a@b> SIZE=1234 BODY=8BITMIME RET=HDRS ENVID=x+2Bid\r\n");
-    ck_assert_int_gt(smtp_client_rcpt_command(out, sizeof out, "c@d", "SUCCESS,FAILURE",
-                                              "rfc822;c@d"),
-                     0);
+    ck_assert_int_gt(
+        smtp_client_rcpt_command(out, sizeof out, "c@d", "SUCCESS,FAILURE", "rfc822;c@d"), 0);
     ck_assert_str_eq(out, "RCPT TO:<c@d> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;c@d\r\n");
     ck_assert_int_eq(smtp_client_rcpt_command(out, 10, "c@d", NULL, NULL), -1);
 }
