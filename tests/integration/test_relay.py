@@ -134,7 +134,7 @@ class Relay(unittest.TestCase):
         # the ports every next hop of the configuration names
         cls.ports = {name: process.free_port() for name in
                      ("sink", "plain", "down", "dead", "failover", "codes", "tls", "mx",
-                      "slow")}
+                      "slow", "small", "seven")}
         cls.dns = Dnsmasq(
             mx=["mxorder.example,mx-a.mxorder.example,10",
                 "mxorder.example,mx-b.mxorder.example,20",
@@ -150,6 +150,8 @@ class Relay(unittest.TestCase):
             {"domain": "codes.example", "next_hop": f"[127.0.0.1]:{p['codes']}"},
             {"domain": "tls.example", "next_hop": f"[127.0.0.1]:{p['tls']}"},
             {"domain": "slow.example", "next_hop": f"[127.0.0.1]:{p['slow']}"},
+            {"domain": "small.example", "next_hop": f"[127.0.0.1]:{p['small']}"},
+            {"domain": "seven.example", "next_hop": f"[127.0.0.1]:{p['seven']}"},
             "mxorder.example", "nullmx.example",
         ]
         cls.base = os.path.join(process.tempdir(), "vmail")
@@ -344,6 +346,38 @@ class Relay(unittest.TestCase):
         self.removed(qid)
         self.assertEqual(len(re.findall(rf"id={qid} event=relayed", self.d.log())), 1)
         self.assertEqual(peer.attempts["someone@slow.example"], 1)
+
+    def test_size_over_the_peers_limit_fails_unsent(self):
+        peer = self.peer("small", size=200)
+        big = message("too-big", b"y" * 300 + b"\r\n")
+        qid = inject(self.spool, ["someone@small.example"], big)
+        self.d.wait_log(rf"id={qid} event=failed rcpt=someone@small.example "
+                        r'reply="5\.3\.4 message too big for the next hop: \d+ octets, '
+                        r'127\.0\.0\.1\[127\.0\.0\.1\]:\d+ takes 200"')
+        self.removed(qid)
+        self.assertFalse([c for c in peer.commands if c.startswith("MAIL")], peer.commands)
+        # a message that fits goes, with its SIZE
+        qid = inject(self.spool, ["someone@small.example"], b"Subject: s\r\n\r\nok\r\n")
+        self.removed(qid)
+        [tx] = peer.wait_transactions(1)
+        self.assertRegex(tx.mail_args, r"^SIZE=\d+$")
+
+    def test_8bit_to_7bit_peer_fails_with_5_6_3(self):
+        peer = self.peer("seven", eightbit=False)
+        qid = inject(self.spool, ["someone@seven.example"],
+                     message("eight", "caf\u00e9\r\n".encode()))
+        self.d.wait_log(rf"id={qid} event=failed rcpt=someone@seven.example "
+                        r'reply="5\.6\.3 8-bit message, 8BITMIME not offered by ')
+        self.removed(qid)
+        self.assertEqual(peer.transactions, [])
+        # 8-bit to a peer that offers 8BITMIME goes with BODY=8BITMIME
+        eight = self.peer("plain")
+        qid = inject(self.spool, ["someone@plain.example"],
+                     message("eight-ok", "caf\u00e9\r\n".encode()))
+        self.removed(qid)
+        [tx] = eight.wait_transactions(1)
+        self.assertIn("BODY=8BITMIME", tx.mail_args)
+        self.assertIn("caf\u00e9".encode(), tx.data)
 
     def maildir_with(self, mailbox, marker):
         for path in glob.glob(os.path.join(self.base, mailbox, "new", "*")):

@@ -46,6 +46,7 @@ class SmtpPeer:
         self.commands = []  # every command line, with "TLS " before those under TLS
         self.attempts = {}
         self.connections = 0
+        self.active = 0  # sessions not yet ended
         peer = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -62,9 +63,18 @@ class SmtpPeer:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def stop(self):
+    def stop(self, timeout=15.0):
+        """Stop listening, then wait for the sessions still open to end (the
+        client's connection kept for reuse says QUIT after its idle time),
+        so that no later test's mail reaches a stopped peer."""
         self.server.shutdown()
         self.server.server_close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.active == 0:
+                    return
+            time.sleep(0.05)
 
     def delivered(self):
         with self.lock:
@@ -85,6 +95,14 @@ class SmtpPeer:
     def _serve(self, sock):
         with self.lock:
             self.connections += 1
+            self.active += 1
+        try:
+            self._session(sock)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+    def _session(self, sock):
         f = sock.makefile("rb")
         tls = False
 
