@@ -159,10 +159,35 @@ static int fits(int n, size_t size)
     return n > 0 && (size_t)n < size ? n : -1;
 }
 
+/* xtext - s as RFC 3461 4 xtext ("+" "=" and octets outside "!".."~" as
+ * "+XX") into out; -1 when it does not fit. */
+static int xtext(const char *s, char *out, size_t size)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        bool plain = *p >= '!' && *p <= '~' && *p != '+' && *p != '=';
+        if (o + (plain ? 1 : 3) >= size)
+            return -1;
+        if (plain) {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '+';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    out[o] = '\0';
+    return 0;
+}
+
 int smtp_client_mail_command(char *out, size_t size, const char *sender, uint64_t message_size,
                              bool eightbit, const char *ret, const char *envid)
 {
-    char size_param[32] = "";
+    char size_param[32] = "", envid_x[400];
+    if (envid != NULL && xtext(envid, envid_x, sizeof envid_x) < 0)
+        return -1;
+    envid = envid != NULL ? envid_x : NULL;
     if (message_size > 0)
         snprintf(size_param, sizeof size_param, " SIZE=%llu", (unsigned long long)message_size);
     return fits(snprintf(out, size, "MAIL FROM:<%s>%s%s%s%s%s%s\r\n", sender, size_param,

@@ -62,7 +62,8 @@ struct smtp_client_caps {
 void smtp_client_caps_line(struct smtp_client_caps *caps, const char *text, bool first);
 
 /* smtp_client_mail_command - "MAIL FROM:<sender>[ SIZE=n][ BODY=8BITMIME]
- * [ RET=..][ ENVID=..]\r\n" into out; ret/envid NULL when absent (passed
+ * [ RET=..][ ENVID=..]\r\n" into out, envid (as the envelope keeps it,
+ * decoded) written as xtext (RFC 3461 4); ret/envid NULL when absent (passed
  * on only when the peer offers DSN). -1 when it does not fit (RFC 5321
  * 4.5.3.1.4: 512 octets plus what the extensions add). */
 int smtp_client_mail_command(char *out, size_t size, const char *sender, uint64_t message_size,

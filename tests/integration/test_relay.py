@@ -17,6 +17,7 @@ import os
 import pwd
 import re
 import shutil
+import smtplib
 import subprocess
 import sys
 import threading
@@ -134,7 +135,7 @@ class Relay(unittest.TestCase):
         # the ports every next hop of the configuration names
         cls.ports = {name: process.free_port() for name in
                      ("sink", "plain", "down", "dead", "failover", "codes", "tls", "mx",
-                      "slow", "small", "seven")}
+                      "slow", "small", "seven", "dsn")}
         cls.dns = Dnsmasq(
             mx=["mxorder.example,mx-a.mxorder.example,10",
                 "mxorder.example,mx-b.mxorder.example,20",
@@ -152,6 +153,7 @@ class Relay(unittest.TestCase):
             {"domain": "slow.example", "next_hop": f"[127.0.0.1]:{p['slow']}"},
             {"domain": "small.example", "next_hop": f"[127.0.0.1]:{p['small']}"},
             {"domain": "seven.example", "next_hop": f"[127.0.0.1]:{p['seven']}"},
+            {"domain": "dsn.example", "next_hop": f"[127.0.0.1]:{p['dsn']}"},
             "mxorder.example", "nullmx.example",
         ]
         cls.base = os.path.join(process.tempdir(), "vmail")
@@ -378,6 +380,29 @@ class Relay(unittest.TestCase):
         [tx] = eight.wait_transactions(1)
         self.assertIn("BODY=8BITMIME", tx.mail_args)
         self.assertIn("caf\u00e9".encode(), tx.data)
+
+    def test_smtp_in_relay_out_with_dsn_parameters(self):
+        # the whole way: a client relays through dirmaild's SMTP service
+        # (127.0.0.1 is a trusted network), the DSN parameters it gave reach
+        # a next hop that offers DSN
+        peer = self.peer("dsn", dsn=True)
+        with smtplib.SMTP("127.0.0.1", self.d.port("smtp"), timeout=30) as client:
+            client.ehlo("client.test.example")
+            client.sendmail("someone@outside.example", ["rcpt@dsn.example"],
+                            message("dsn-params"), mail_options=["RET=HDRS", "ENVID=env+2B1"],
+                            rcpt_options=["NOTIFY=SUCCESS,FAILURE",
+                                          "ORCPT=rfc822;rcpt@dsn.example"])
+        [tx] = peer.wait_transactions(1)
+        self.assertEqual(tx.mail_from, "someone@outside.example")
+        self.assertIn("RET=HDRS", tx.mail_args)
+        self.assertIn("ENVID=env+2B1", tx.mail_args)
+        rcpt = [c for c in peer.commands if c.startswith("RCPT")]
+        self.assertEqual(rcpt, ["RCPT TO:<rcpt@dsn.example> NOTIFY=SUCCESS,FAILURE "
+                                "ORCPT=rfc822;rcpt@dsn.example"])
+        # one Received: field, dirmaild's, added at reception; nothing else
+        self.assertEqual(tx.data.count(b"Received:"), 1, tx.data)
+        self.assertTrue(tx.data.startswith(b"Received: from client.test.example"), tx.data[:200])
+        self.assertTrue(tx.data.endswith(message("dsn-params")), tx.data)
 
     def maildir_with(self, mailbox, marker):
         for path in glob.glob(os.path.join(self.base, mailbox, "new", "*")):

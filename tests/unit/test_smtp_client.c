@@ -85,9 +85,10 @@ START_TEST(test_mail_and_rcpt_commands)
     char out[600];
     ck_assert_int_gt(smtp_client_mail_command(out, sizeof out, "", 0, false, NULL, NULL), 0);
     ck_assert_str_eq(out, "MAIL FROM:<>\r\n");
-    ck_assert_int_gt(smtp_client_mail_command(out, sizeof out, "a@b", 1234, true, "HDRS", "x+2Bid"),
-                     0);
-    ck_assert_str_eq(out, "MAIL FROM:<a@b> SIZE=1234 BODY=8BITMIME RET=HDRS ENVID=x+2Bid\r\n");
+    ck_assert_int_gt(
+        smtp_client_mail_command(out, sizeof out, "a@b", 1234, true, "HDRS", "x+id=\x01"), 0);
+    ck_assert_str_eq(out,
+                     "MAIL FROM:<a@b> SIZE=1234 BODY=8BITMIME RET=HDRS ENVID=x+2Bid+3D+01\r\n");
     ck_assert_int_gt(
         smtp_client_rcpt_command(out, sizeof out, "c@d", "SUCCESS,FAILURE", "rfc822;c@d"), 0);
     ck_assert_str_eq(out, "RCPT TO:<c@d> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;c@d\r\n");
