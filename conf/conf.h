@@ -135,6 +135,36 @@ struct config_relay {
     size_t trusted_network_count;
 };
 
+/* STARTTLS to a next hop (Postfix's smtp_tls_security_level). */
+enum config_tls_security {
+    TLS_SECURITY_NONE,    /* never */
+    TLS_SECURITY_MAY,     /* when offered, unverified; in clear when not (or it fails) */
+    TLS_SECURITY_ENCRYPT, /* always, unverified: never in clear */
+    TLS_SECURITY_VERIFY,  /* always, the certificate verified for the expected name */
+};
+
+/* The SMTP client: how the runner sends mail to other nodes and next hops
+ * (gateway/transport_smtp.c). Times in seconds. */
+struct config_smtp_client {
+    char *helo_name; /* NULL: server.hostname */
+    char *relayhost; /* smarthost for mail to domains not ours; NULL: MX lookup */
+    enum config_tls_security tls_security;
+    char *tls_ca_file;     /* NULL: the system's store */
+    char *tls_verify_name; /* verify: the name the certificate must have; NULL: the host's */
+    unsigned port;         /* for MX hosts and a next hop without one */
+    unsigned connect_timeout, helo_timeout, mail_timeout, rcpt_timeout, data_timeout,
+        data_done_timeout, quit_timeout;
+    unsigned idle_time;               /* a connection waits this long for the next message */
+    unsigned max_connections;         /* at once, to every destination together */
+    unsigned destination_connections; /* at once, to one destination */
+    unsigned destination_backoff;     /* a destination that failed is not tried for so long */
+    char **dns_forwarders;            /* "127.0.0.1@5353"; none: the system's resolver */
+    size_t dns_forwarder_count;
+};
+
+/* config_tls_security_name - "none", "may", "encrypt", "verify". */
+const char *config_tls_security_name(enum config_tls_security level);
+
 struct config_queue {
     unsigned max_age;          /* seconds before an undeliverable message bounces */
     unsigned retry_min;        /* first retry delay, seconds */
@@ -214,6 +244,7 @@ struct config {
     size_t service_count;
     struct config_domains domains;
     struct config_relay relay;
+    struct config_smtp_client smtp_client;
     struct config_queue queue;
     struct config_delivery delivery;
     struct config_limits limits;

@@ -201,12 +201,9 @@ int conf_delimiter_check(struct loader *ld, const config_setting_t *s)
     return 0;
 }
 
-/* conf_next_hop_check - where a relay domain's mail goes, in Postfix's nexthop
- * form (and dirmailNextHop's): [transport:]host[:port], with "[host]" or
- * "[address]" meaning no MX lookup; IPv6 literals as "[ipv6:2001:db8::1]". */
-int conf_next_hop_check(struct loader *ld, const config_setting_t *s)
+/* next_hop_item - one host of a next hop (see conf_next_hop_check). */
+static int next_hop_item(struct loader *ld, const config_setting_t *s, const char *v)
 {
-    const char *v = config_setting_get_string(s);
     const char *p = v;
     if (strncasecmp(p, "smtp:", 5) == 0 || strncasecmp(p, "lmtp:", 5) == 0)
         p += 5;
@@ -246,5 +243,33 @@ int conf_next_hop_check(struct loader *ld, const config_setting_t *s)
     unsigned long n = digits ? strtoul(port, NULL, 10) : 0;
     if (n < 1 || n > 65535)
         return conf_fail(ld, s, "\"%s\": port must be a number from 1 to 65535", v);
+    return 0;
+}
+
+/* conf_next_hop_check - where a relay domain's mail goes, in Postfix's nexthop
+ * form (and dirmailNextHop's): [transport:]host[:port], with "[host]" or
+ * "[address]" meaning no MX lookup; IPv6 literals as "[ipv6:2001:db8::1]";
+ * several, separated by commas, tried in turn (failover). */
+int conf_next_hop_check(struct loader *ld, const config_setting_t *s)
+{
+    const char *v = config_setting_get_string(s);
+    char item[512];
+    do {
+        size_t len = strcspn(v, ",");
+        while (len > 0 && v[0] == ' ') {
+            v++;
+            len--;
+        }
+        while (len > 0 && v[len - 1] == ' ')
+            len--;
+        if (len == 0 || len >= sizeof item)
+            return conf_fail(ld, s, "\"%s\": an empty or too long host in the list",
+                             config_setting_get_string(s));
+        memcpy(item, v, len);
+        item[len] = '\0';
+        if (next_hop_item(ld, s, item) < 0)
+            return -1;
+        v += strcspn(v, ",");
+    } while (*v++ == ',');
     return 0;
 }

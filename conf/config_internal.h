@@ -84,6 +84,11 @@ int conf_next_hop_check(struct loader *ld, const config_setting_t *s);
 
 /* -- the section loaders: each reads its section over the defaults -- */
 
+/* conf/config_smtp_client.c: the smtp_client section */
+void conf_smtp_client_defaults(struct config_smtp_client *c);
+int conf_load_smtp_client(struct loader *ld, struct config *conf);
+void conf_free_smtp_client(struct config_smtp_client *c);
+
 /* conf/config_sections.c */
 int conf_load_server(struct loader *ld, struct config *conf);
 int conf_load_tls(struct loader *ld, struct config *conf);

@@ -245,5 +245,25 @@ void config_print(const struct config *conf, FILE *out)
     print_bool(out, in, "plaintext_without_tls", conf->sasl.plaintext_without_tls);
     print_bool(out, in, "sender_login_check", conf->sasl.sender_login_check);
     print_bool(out, in, "authenticated_header", conf->sasl.authenticated_header);
+    fputs("};\n\nsmtp_client = {\n", out);
+    const struct config_smtp_client *sc = &conf->smtp_client;
+    print_str(out, in, "helo_name", sc->helo_name, "server.hostname");
+    print_str(out, in, "relayhost", sc->relayhost, "MX lookup");
+    print_str(out, in, "tls_security", config_tls_security_name(sc->tls_security), "");
+    print_str(out, in, "tls_ca_file", sc->tls_ca_file, "the system's store");
+    print_str(out, in, "tls_verify_name", sc->tls_verify_name, "the next hop's host name");
+    print_uint(out, in, "port", sc->port);
+    print_uint(out, in, "connect_timeout", sc->connect_timeout);
+    print_uint(out, in, "helo_timeout", sc->helo_timeout);
+    print_uint(out, in, "mail_timeout", sc->mail_timeout);
+    print_uint(out, in, "rcpt_timeout", sc->rcpt_timeout);
+    print_uint(out, in, "data_timeout", sc->data_timeout);
+    print_uint(out, in, "data_done_timeout", sc->data_done_timeout);
+    print_uint(out, in, "quit_timeout", sc->quit_timeout);
+    print_uint(out, in, "idle_time", sc->idle_time);
+    print_uint(out, in, "max_connections", sc->max_connections);
+    print_uint(out, in, "destination_connections", sc->destination_connections);
+    print_uint(out, in, "destination_backoff", sc->destination_backoff);
+    print_list(out, in, "dns_forwarders", sc->dns_forwarders, sc->dns_forwarder_count);
     fputs("};\n", out);
 }

@@ -6,13 +6,19 @@
  * before the original recipient can be marked); the rest are grouped by
  * route (queue_route_same_hop) and each group goes to the transport of its
  * kind in jobs of at most the transport's max_rcpts. A route whose kind has
- * no transport (other nodes and relays until the SMTP and LMTP clients
- * exist) waits deferred, "4.4.0 awaiting outbound transport (<hop>)":
+ * no transport waits deferred, "4.4.0 awaiting outbound transport (<hop>)":
  * never lost, never bounced. After every turn's jobs are handed out, each
  * transport is flushed (the local one makes all its Maildir files durable
  * together: the turn of up to 16 messages costs a few journal commits where
  * one message at a time cost three each), then every result is recorded,
  * and the removals of the attempt share one queue_sync.
+ *
+ * Asynchronous transports (the SMTP client): a turn that still has jobs in
+ * flight after the flush is parked instead (turn_park): what is final is
+ * marked, the caller's result says parked, and the attempt goes on. The
+ * transport's last finished call (on its own thread) tells the runner
+ * (ctx->parked_done), which has one of its threads record the turn with
+ * queue_attempt_finish, through the same turn_record as any other.
  *
  * Should a transport fill up in the middle of a message (transport_full),
  * it is flushed and what is final is marked before it takes more, so that
@@ -34,6 +40,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,12 +64,21 @@ struct rcpt_work {
     size_t lead;                 /* (as group number g) the first recipient of group g */
 };
 
-/* One message in an attempt. */
-struct turn {
-    struct queue_attempt_ctx *ctx;
-    const char *id;
+/* One message in an attempt. While it is parked (queue_attempt.h) it is the
+ * runner's until its last job finishes, then queue_attempt_finish's. */
+struct queue_attempt_turn {
+    struct queue_attempt_ctx *ctx; /* the attempt's; queue_attempt_finish's once parked */
+    const char *id;                /* id_buf */
+    char id_buf[QUEUE_ID_SIZE];
     bool check;
-    struct queue_attempt_result *res;
+    struct queue_attempt_result *res; /* the caller's; own_res once parked */
+    struct queue_attempt_result own_res;
+    /* A transport finishes recipients on its own thread (transport.h):
+     * outstanding, parked and the state and reply job_finished writes into
+     * work are under lock. */
+    pthread_mutex_t lock;
+    size_t outstanding;            /* recipients handed to transports, not yet finished */
+    bool parked;                   /* the attempt went on: the last job_finished tells the runner */
     struct queue_envelope *env;    /* NULL: nothing more to do (res says why) */
     struct rcpt_work *work;        /* per recipient */
     struct transport_rcpt *trcpts; /* the jobs' recipients, group by group */
@@ -128,17 +144,36 @@ static struct transport *transport_for(const struct queue_attempt_ctx *ctx,
     return (unsigned)kind < QUEUE_ROUTE_KIND_COUNT ? ctx->transports[kind] : NULL;
 }
 
-/* job_finished - a transport's result for job->rcpts[k]: its recipient's. */
+/* job_finished - a transport's result for job->rcpts[k]: its recipient's.
+ * On any thread; the last one of a parked turn hands it to the runner, and
+ * after that this thread touches the turn no more. */
 static void job_finished(struct transport_job *job, size_t k)
 {
-    struct turn *t = job->ctx;
+    struct queue_attempt_turn *t = job->ctx;
     const struct transport_rcpt *rcpt = &job->rcpts[k];
     struct rcpt_work *w = &t->work[rcpt->index];
+    pthread_mutex_lock(&t->lock);
     w->state = rcpt->state;
     if (rcpt->state == QUEUE_RCPT_DELIVERED)
         w->reply[0] = '\0';
     else
         memcpy(w->reply, rcpt->reply, sizeof w->reply);
+    bool last = --t->outstanding == 0 && t->parked;
+    queue_attempt_parked_fn *done = t->ctx->parked_done;
+    void *arg = t->ctx->parked_arg;
+    pthread_mutex_unlock(&t->lock);
+    if (last)
+        done(arg, t);
+}
+
+/* turn_hand - job goes to tr; its recipients are outstanding from before
+ * the call, since a transport may finish them inside it. */
+static void turn_hand(struct queue_attempt_turn *t, struct transport *tr, struct transport_job *job)
+{
+    pthread_mutex_lock(&t->lock);
+    t->outstanding += job->count;
+    pthread_mutex_unlock(&t->lock);
+    transport_deliver(tr, job);
 }
 
 /* log_result - the log line of a recorded DEFERRED or FAILED result. */
@@ -165,7 +200,7 @@ static bool final_state(enum queue_rcpt_state state)
 
 /* turn_load - the envelope of t->id; when it cannot be had, t->res says
  * what the work list should do and t->env stays NULL. */
-static void turn_load(struct turn *t)
+static void turn_load(struct queue_attempt_turn *t)
 {
     const struct config *conf = t->ctx->conf;
     char quoted[600], *error = NULL;
@@ -190,22 +225,10 @@ static void turn_load(struct turn *t)
     }
 }
 
-static void turn_free(struct turn *t)
-{
-    if (t->work != NULL) {
-        for (size_t i = 0; i < t->env->rcpt_count; i++)
-            auth_response_clear(&t->work[i].resp);
-    }
-    queue_envelope_free(&t->env);
-    free(t->work);
-    free(t->trcpts);
-    free(t->jobs);
-}
-
 /* set_when - a DEFERRED result learnt from a transport (a Maildir or
  * syncfs failure) has no retry time yet: it gets one now, like those set
  * while routing, so a failing mailbox is not retried in a loop. */
-static void set_when(const struct turn *t, struct rcpt_work *w)
+static void set_when(const struct queue_attempt_turn *t, struct rcpt_work *w)
 {
     if (w->tried && w->state == QUEUE_RCPT_DEFERRED && w->when == 0)
         w->when = retry_at(t->ctx->conf, t->env, time(NULL));
@@ -214,7 +237,7 @@ static void set_when(const struct turn *t, struct rcpt_work *w)
 /* turn_mark - append every result of t that is known and not yet recorded
  * to its status file (one write, one fsync) and apply them to the
  * envelope. On failure t->mark_failed: they were not recorded. */
-static void turn_mark(struct turn *t)
+static void turn_mark(struct queue_attempt_turn *t)
 {
     struct queue_envelope *env = t->env;
     struct queue_mark *marks = calloc(env->rcpt_count, sizeof *marks);
@@ -224,6 +247,8 @@ static void turn_mark(struct turn *t)
         t->mark_failed = true;
         return;
     }
+    /* Other recipients may still be finishing on a transport's thread. */
+    pthread_mutex_lock(&t->lock);
     for (size_t i = 0; i < env->rcpt_count; i++) {
         struct rcpt_work *w = &t->work[i];
         if (!w->tried || w->recorded || w->state == QUEUE_RCPT_PENDING)
@@ -236,6 +261,7 @@ static void turn_mark(struct turn *t)
             .reply = w->state == QUEUE_RCPT_DELIVERED ? NULL : w->reply,
         };
     }
+    pthread_mutex_unlock(&t->lock);
     if (count > 0 && queue_mark_recipients(t->ctx->queue, t->id, marks, count, &error) < 0) {
         /* Not recorded: retry soon; a delivered recipient may be delivered
          * again, never lost. */
@@ -259,7 +285,7 @@ static void turn_mark(struct turn *t)
 
 /* deliver_copy - a forward's local copy of recipient i, finished (durable)
  * before it returns. */
-static void deliver_copy(struct turn *t, size_t i)
+static void deliver_copy(struct queue_attempt_turn *t, size_t i)
 {
     struct rcpt_work *w = &t->work[i];
     struct transport *local = transport_for(t->ctx, QUEUE_ROUTE_LOCAL);
@@ -279,12 +305,12 @@ static void deliver_copy(struct turn *t, size_t i)
         .ctx = t,
     };
     w->state = QUEUE_RCPT_PENDING;
-    transport_deliver(local, &job);
+    turn_hand(t, local, &job);
     transport_flush(local);
 }
 
 /* expand - FORWARD (with its optional copy) and GROUP for recipient i. */
-static void expand(struct turn *t, size_t i)
+static void expand(struct queue_attempt_turn *t, size_t i)
 {
     struct rcpt_work *w = &t->work[i];
     const struct queue_route *route = &w->route;
@@ -337,7 +363,7 @@ static void expand(struct turn *t, size_t i)
 
 /* route - ask the directory about recipient i and act on its route: a
  * result, an expansion, or (w->transport set, PENDING) a transport's. */
-static void route(struct turn *t, size_t i)
+static void route(struct queue_attempt_turn *t, size_t i)
 {
     struct rcpt_work *w = &t->work[i];
     const char *rcpt = t->env->rcpts[i].address;
@@ -365,7 +391,7 @@ static void route(struct turn *t, size_t i)
 /* turn_group - put the recipients routed to a transport into groups (one
  * per transport and hop) and the groups into jobs of at most the
  * transport's max_rcpts, in t->trcpts and t->jobs. -1 out of memory. */
-static int turn_group(struct turn *t)
+static int turn_group(struct queue_attempt_turn *t)
 {
     size_t n = t->env->rcpt_count, groups = 0, members = 0;
     for (size_t i = 0; i < n; i++) {
@@ -426,7 +452,7 @@ static int turn_group(struct turn *t)
 /* turn_route - route every due recipient of t, then hand each group to its
  * transport. Should a transport be full, what is final so far is marked
  * before it takes more (see the file's comment). */
-static void turn_route(struct turn *t)
+static void turn_route(struct queue_attempt_turn *t)
 {
     struct queue_envelope *env = t->env;
     for (size_t i = 0; i < env->rcpt_count; i++) {
@@ -468,14 +494,14 @@ static void turn_route(struct turn *t)
                 return;
             }
         }
-        transport_deliver(tr, job);
+        turn_hand(t, tr, job);
     }
 }
 
 /* turn_record - after the flush: remove the message when every recipient
  * is final (the removal records the results: staged here, made durable by
  * the caller's queue_sync), else mark the results. Fills t->res. */
-static void turn_record(struct turn *t)
+static void turn_record(struct queue_attempt_turn *t)
 {
     const struct config *conf = t->ctx->conf;
     struct queue_envelope *env = t->env;
@@ -523,32 +549,91 @@ static void turn_record(struct turn *t)
     t->res->due = next != 0 ? next : t->now + conf->queue.retry_min;
 }
 
-void queue_attempt_run(struct queue_attempt_ctx *ctx, const struct queue_attempt_msg *msgs,
-                       size_t count)
+/* turn_new - the turn of msg in ctx, its envelope not yet loaded; NULL
+ * out of memory. */
+static struct queue_attempt_turn *turn_new(struct queue_attempt_ctx *ctx,
+                                           const struct queue_attempt_msg *msg)
 {
-    struct turn turns[QUEUE_ATTEMPT_MAX];
+    struct queue_attempt_turn *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    if (pthread_mutex_init(&t->lock, NULL) != 0) {
+        free(t);
+        return NULL;
+    }
+    t->ctx = ctx;
+    snprintf(t->id_buf, sizeof t->id_buf, "%s", msg->id);
+    t->id = t->id_buf;
+    t->check = msg->check;
+    t->res = msg->res;
+    t->now = time(NULL);
+    return t;
+}
+
+void queue_attempt_turn_free(struct queue_attempt_turn **turn)
+{
+    struct queue_attempt_turn *t = *turn;
+    if (t == NULL)
+        return;
+    if (t->work != NULL) {
+        for (size_t i = 0; i < t->env->rcpt_count; i++)
+            auth_response_clear(&t->work[i].resp);
+    }
+    queue_envelope_free(&t->env);
+    free(t->work);
+    free(t->trcpts);
+    free(t->jobs);
+    queue_attempt_result_clear(&t->own_res);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+    *turn = NULL;
+}
+
+const char *queue_attempt_turn_id(const struct queue_attempt_turn *turn)
+{
+    return turn->id;
+}
+
+struct queue_attempt_result *queue_attempt_turn_result(struct queue_attempt_turn *turn)
+{
+    return &turn->own_res;
+}
+
+/* turn_park - after the flush: whether t still waits on a transport's
+ * jobs; if so it is parked (its caller's result says so) and the attempt
+ * goes on without it. What is final already (the local recipients just
+ * flushed) is marked first, so that little is left unrecorded while the
+ * network takes its time. */
+static bool turn_park(struct queue_attempt_turn *t)
+{
+    pthread_mutex_lock(&t->lock);
+    bool waiting = t->outstanding > 0;
+    pthread_mutex_unlock(&t->lock);
+    if (!waiting)
+        return false;
+    turn_mark(t);
+    pthread_mutex_lock(&t->lock);
+    waiting = t->outstanding > 0; /* the last may have finished meanwhile */
+    if (waiting) {
+        t->res->parked = t;
+        t->res = &t->own_res;
+        t->parked = true;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return waiting;
+}
+
+/* turns_record - record count turns whose jobs are all finished; the
+ * removals share one queue_sync. */
+static void turns_record(struct queue_attempt_ctx *ctx, struct queue_attempt_turn *const *turns,
+                         size_t count)
+{
     char quoted[600], *error = NULL;
     bool removing = false;
-    if (count > QUEUE_ATTEMPT_MAX)
-        count = QUEUE_ATTEMPT_MAX;
     for (size_t j = 0; j < count; j++) {
-        turns[j] = (struct turn){.ctx = ctx,
-                                 .id = msgs[j].id,
-                                 .check = msgs[j].check,
-                                 .res = msgs[j].res,
-                                 .now = time(NULL)};
-        turn_load(&turns[j]);
-        if (turns[j].env != NULL)
-            turn_route(&turns[j]);
-    }
-    for (size_t k = 0; k < QUEUE_ROUTE_KIND_COUNT; k++) {
-        if (ctx->transports[k] != NULL)
-            transport_flush(ctx->transports[k]);
-    }
-    for (size_t j = 0; j < count; j++) {
-        if (turns[j].env != NULL) {
-            turn_record(&turns[j]);
-            removing = removing || turns[j].removing;
+        if (turns[j]->env != NULL) {
+            turn_record(turns[j]);
+            removing = removing || turns[j]->removing;
         }
     }
     int synced = removing ? queue_sync(ctx->queue, &error) : 0;
@@ -560,12 +645,54 @@ void queue_attempt_run(struct queue_attempt_ctx *ctx, const struct queue_attempt
         free(error);
     }
     for (size_t j = 0; j < count; j++) {
-        struct turn *t = &turns[j];
+        struct queue_attempt_turn *t = turns[j];
         if (t->removing) {
             queue_remove_status(ctx->queue, t->id);
             log_info("id=%s event=removed recipients=%zu", t->id, t->env->rcpt_count);
             t->res->gone = true;
         }
-        turn_free(t);
     }
+}
+
+void queue_attempt_run(struct queue_attempt_ctx *ctx, const struct queue_attempt_msg *msgs,
+                       size_t count)
+{
+    struct queue_attempt_turn *turns[QUEUE_ATTEMPT_MAX];
+    size_t n = 0;
+    if (count > QUEUE_ATTEMPT_MAX)
+        count = QUEUE_ATTEMPT_MAX;
+    for (size_t j = 0; j < count; j++) {
+        struct queue_attempt_turn *t = turn_new(ctx, &msgs[j]);
+        if (t == NULL) {
+            log_error("id=%s event=attempt_failed error=\"out of memory\"", msgs[j].id);
+            msgs[j].res->due = time(NULL) + ctx->conf->queue.retry_min;
+            continue;
+        }
+        turns[n++] = t;
+        turn_load(t);
+        if (t->env != NULL)
+            turn_route(t);
+    }
+    for (size_t k = 0; k < QUEUE_ROUTE_KIND_COUNT; k++) {
+        if (ctx->transports[k] != NULL)
+            transport_flush(ctx->transports[k]);
+    }
+    size_t kept = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (turns[j]->env == NULL || !turn_park(turns[j]))
+            turns[kept++] = turns[j];
+    }
+    turns_record(ctx, turns, kept);
+    for (size_t j = 0; j < kept; j++)
+        queue_attempt_turn_free(&turns[j]);
+}
+
+void queue_attempt_finish(struct queue_attempt_ctx *ctx, struct queue_attempt_turn *const *turns,
+                          size_t count)
+{
+    for (size_t j = 0; j < count; j++) {
+        turns[j]->ctx = ctx;
+        turns[j]->now = time(NULL);
+    }
+    turns_record(ctx, turns, count);
 }

@@ -33,8 +33,18 @@
  * work, and one attempt on several shares its fsyncs. */
 #define QUEUE_ATTEMPT_MAX 16
 
+/* A message whose turn waits on network jobs (queue_attempt_run parked it):
+ * the attempt's thread went on, the results arrive later on the transport's
+ * thread, and queue_attempt_finish records them. */
+struct queue_attempt_turn;
+
 /* What an attempt tells the work list about one message. */
 struct queue_attempt_result {
+    /* Not NULL: the message is still in flight on the network and nothing
+     * else here applies but new_ids; its own result comes from
+     * queue_attempt_finish (queue_attempt_turn_result). The work list keeps
+     * it claimed until then: it is never attempted twice at once. */
+    struct queue_attempt_turn *parked;
     bool gone;                      /* it no longer exists (removed, or never complete) */
     time_t due;                     /* otherwise: when to look at it again */
     bool uncertain;                 /* results of this attempt may be unrecorded */
@@ -45,9 +55,16 @@ struct queue_attempt_result {
 /* queue_attempt_result_clear - free what res holds and zero it. */
 void queue_attempt_result_clear(struct queue_attempt_result *res);
 
+/* queue_attempt_parked_fn - the last job of parked turn has finished; called
+ * once, on the thread of the transport that finished it, which must not
+ * record it (the runner hands it to one of its threads:
+ * queue_attempt_finish). */
+typedef void queue_attempt_parked_fn(void *arg, struct queue_attempt_turn *turn);
+
 /* What every attempt of one thread uses; all of it the thread's own but
  * queue (thread-safe, shared by the runner's threads so that their removals
- * share each fsync of active/). */
+ * share each fsync of active/) and the network transports (thread-safe,
+ * one for all the runner's threads, transport.h). */
 struct queue_attempt_ctx {
     const struct config *conf;
     const char *spool; /* the spool's folder, to tell a vanished message */
@@ -56,6 +73,10 @@ struct queue_attempt_ctx {
     /* The transport of each route kind that has one: LOCAL, NODE, RELAY;
      * NULL where none is configured (the recipient waits, deferred). */
     struct transport *transports[QUEUE_ROUTE_KIND_COUNT];
+    /* Told when a parked turn's results are all in (NULL: no transport of
+     * this ctx is asynchronous, nothing is ever parked). */
+    queue_attempt_parked_fn *parked_done;
+    void *parked_arg;
 };
 
 /* One message of an attempt. */
@@ -72,5 +93,28 @@ struct queue_attempt_msg {
  * list should do with it. */
 void queue_attempt_run(struct queue_attempt_ctx *ctx, const struct queue_attempt_msg *msgs,
                        size_t count);
+
+/* queue_attempt_finish - record the results of count parked turns whose
+ * jobs have all finished (ctx->parked_done told of each), as
+ * queue_attempt_run records a turn that was not parked: marks, removals
+ * sharing one queue_sync. Afterwards each turn's result
+ * (queue_attempt_turn_result) says what the work list should do; the
+ * caller frees the turns. On a runner thread, never the transport's. */
+void queue_attempt_finish(struct queue_attempt_ctx *ctx, struct queue_attempt_turn *const *turns,
+                          size_t count);
+
+/* queue_attempt_turn_id - the parked message's id. */
+const char *queue_attempt_turn_id(const struct queue_attempt_turn *turn);
+
+/* queue_attempt_turn_result - after queue_attempt_finish: what the work list
+ * does with the message (new_ids stay in the first, parking result). */
+struct queue_attempt_result *queue_attempt_turn_result(struct queue_attempt_turn *turn);
+
+/* queue_attempt_turn_free - free *turn and NULL it; NULL is fine. A turn
+ * whose jobs have not all finished may be freed only once every transport
+ * that has one of them is freed (transport_free abandons them): its results
+ * are then never recorded and the message is attempted again after the
+ * restart. */
+void queue_attempt_turn_free(struct queue_attempt_turn **turn);
 
 #endif

@@ -17,8 +17,7 @@
  * queue_scan at start and every queue.scan_interval seconds, and by an
  * inotify watch on active/ (a spool file renamed in is a new message, from
  * the SMTP session or an expansion: both inject through queue_inject).
- * Removed messages are only flagged (job.gone) and compacted away in bulk,
- * so finishing a message costs no memmove of the whole list.
+ * The list itself is queue_worklist.h.
  *
  * Attempts: a thread takes up to QUEUE_ATTEMPT_MAX due messages at once
  * (they pile up only under load: one that arrives while a thread is idle
@@ -53,7 +52,9 @@
 #include "auth/auth_client.h"
 #include "delivery/local_delivery.h"
 #include "gateway/queue_attempt.h"
+#include "gateway/queue_worklist.h"
 #include "gateway/transport_local.h"
+#include "gateway/transport_smtp.h"
 #include "gateway/worker.h"
 #include "lib/event.h"
 #include "lib/log.h"
@@ -67,20 +68,12 @@
  * (RFC 5321 4.5.3.2, 10 minutes at most) are long over. */
 #define CLEANUP_GRACE 3600
 #define CLEANUP_INTERVAL 3600
-/* Flagged-gone entries tolerated before the work list is compacted. */
-#define COMPACT_MIN 64
 /* Messages handed to a delivery thread at once. */
 #define BATCH_MAX QUEUE_ATTEMPT_MAX
-
-struct job {
-    char id[QUEUE_ID_SIZE];
-    time_t due; /* wall clock; 0 = now */
-    bool busy;  /* claimed: a delivery thread has it */
-    bool gone;  /* removed or vanished; dropped at the next compaction */
-    /* an attempt before may have delivered without recording it (a runner
-     * that died, a failed mark): look for its Maildir files first */
-    bool check;
-};
+/* Messages in flight on the network at once (parked, queue_attempt.h): past
+ * it the runner hands out nothing new until some finish, so what the
+ * network transports hold, and what a crash leaves unrecorded, is bounded. */
+#define PARKED_MAX 4096
 
 struct runner;
 
@@ -94,6 +87,10 @@ struct deliverer {
     pthread_cond_t cond;
     bool done;
     size_t task_count;
+    /* parked turns whose jobs all finished: to record before the ids */
+    struct queue_attempt_turn *finish[BATCH_MAX];
+    size_t finish_count;
+    size_t finished_count; /* of them recorded, reported with done */
     char ids[BATCH_MAX][QUEUE_ID_SIZE];
     bool check[BATCH_MAX]; /* job.check of each */
     struct queue_attempt_result res[BATCH_MAX];
@@ -114,11 +111,18 @@ struct runner {
     char *auth_path;
     unsigned auth_timeout_ms;
     struct queue *queue; /* cleanup and scans here, and every delivery thread's */
-    struct job *jobs;    /* sorted by id */
-    size_t job_count, job_alloc, gone_count, cursor;
+    struct queue_worklist work;
     struct deliverer *workers;
     size_t worker_count, in_flight;
+    /* The one transport for other nodes and relays, shared by every thread
+     * (asynchronous: its jobs park their turns); NULL: none configured. */
+    struct transport *network;
+    size_t parked_count; /* jobs with a turn */
     pthread_mutex_t mutex;
+    /* under mutex: parked turns whose jobs all finished, told on the
+     * transport's thread (room for PARKED_MAX: never full) */
+    struct queue_attempt_turn **done_turns;
+    size_t done_count;
     bool quit; /* under mutex: delivery threads exit */
     bool stopping;
     bool started;
@@ -129,82 +133,6 @@ struct runner {
 char *queue_runner_spool_path(const struct config *conf)
 {
     return config_state_path(conf, CONFIG_STATE_QUEUE);
-}
-
-/* ---- the work list (main thread only) ---- */
-
-static int job_cmp(const void *key, const void *elem)
-{
-    return strcmp(key, ((const struct job *)elem)->id);
-}
-
-static struct job *job_find(struct runner *r, const char *id)
-{
-    if (r->job_count == 0)
-        return NULL; /* bsearch's base must not be NULL, even for no elements */
-    return bsearch(id, r->jobs, r->job_count, sizeof *r->jobs, job_cmp);
-}
-
-/* job_add - know id (due now) unless already known; check: job.check.
- * 0, or -1 out of memory. */
-static int job_add(struct runner *r, const char *id, bool check)
-{
-    if (!queue_id_valid(id))
-        return 0;
-    struct job *known = job_find(r, id);
-    if (known != NULL) {
-        if (known->gone) {
-            /* listed again by a scan that raced its removal: an attempt
-             * finds out whether it still exists */
-            known->gone = false;
-            known->due = 0;
-            r->gone_count--;
-        }
-        return 0;
-    }
-    if (r->job_count == r->job_alloc) {
-        size_t alloc = r->job_alloc == 0 ? 64 : r->job_alloc * 2;
-        struct job *jobs = realloc(r->jobs, alloc * sizeof *jobs);
-        if (jobs == NULL)
-            return -1;
-        r->jobs = jobs;
-        r->job_alloc = alloc;
-    }
-    /* New ids are usually the newest: search from the end. */
-    size_t at = r->job_count;
-    while (at > 0 && strcmp(r->jobs[at - 1].id, id) > 0)
-        at--;
-    if (at < r->job_count)
-        memmove(&r->jobs[at + 1], &r->jobs[at], (r->job_count - at) * sizeof *r->jobs);
-    r->jobs[at] = (struct job){.due = 0, .check = check};
-    memcpy(r->jobs[at].id, id, QUEUE_ID_SIZE);
-    r->job_count++;
-    return 0;
-}
-
-/* job_drop - flag job gone; compact once gone entries are half the list. */
-static void job_drop(struct runner *r, struct job *job)
-{
-    if (job->gone)
-        return;
-    job->gone = true;
-    r->gone_count++;
-    if (r->gone_count < COMPACT_MIN || r->gone_count * 2 < r->job_count)
-        return;
-    size_t out = 0;
-    for (size_t i = 0; i < r->job_count; i++) {
-        if (!r->jobs[i].gone)
-            r->jobs[out++] = r->jobs[i];
-    }
-    r->job_count = out;
-    r->gone_count = 0;
-    r->cursor = 0;
-}
-
-/* pending - messages known and not gone. */
-static size_t pending(const struct runner *r)
-{
-    return r->job_count - r->gone_count;
 }
 
 /* attempt - one attempt on the thread's first count messages. */
@@ -226,17 +154,22 @@ static void *deliverer_main(void *arg)
     struct runner *r = w->r;
     pthread_mutex_lock(&r->mutex);
     for (;;) {
-        while (w->task_count == 0 && !r->quit)
+        while (w->task_count == 0 && w->finish_count == 0 && !r->quit)
             pthread_cond_wait(&w->cond, &r->mutex);
-        if (w->task_count == 0)
+        if (w->task_count == 0 && w->finish_count == 0)
             break;
-        size_t count = w->task_count;
+        size_t count = w->task_count, finish = w->finish_count;
         pthread_mutex_unlock(&r->mutex);
 
-        attempt(w, count);
+        if (finish > 0)
+            queue_attempt_finish(&w->attempt, w->finish, finish);
+        if (count > 0)
+            attempt(w, count);
 
         pthread_mutex_lock(&r->mutex);
         w->task_count = 0;
+        w->finished_count = finish;
+        w->finish_count = 0;
         w->done = true;
         uint64_t one = 1;
         while (write(r->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
@@ -287,18 +220,74 @@ static void hand_over(struct runner *r, struct deliverer *wk, size_t count)
  * so every message gets its turn); then arm the timer for the next due one
  * if a thread stays idle. Batches form only under load: a message that
  * arrives while a thread is idle goes out alone at once. */
+/* idle_worker - a thread with nothing in hand, now assigned; NULL: none. */
+static struct deliverer *idle_worker(struct runner *r)
+{
+    if (r->in_flight == r->worker_count)
+        return NULL;
+    size_t w = 0;
+    while (r->workers[w].assigned)
+        w++; /* in_flight < worker_count: an idle one exists */
+    r->workers[w].assigned = true;
+    r->in_flight++;
+    return &r->workers[w];
+}
+
+/* dispatch_finishes - hand parked turns whose jobs all finished to idle
+ * threads to record; also while stopping, so what the network did is not
+ * done again after the restart. */
+static void dispatch_finishes(struct runner *r)
+{
+    for (;;) {
+        pthread_mutex_lock(&r->mutex);
+        /* Only turns whose parking the work list has seen (job.turn): the
+         * thread that parked one may not have reported yet when its jobs
+         * finish. */
+        struct deliverer *wk = NULL;
+        size_t n = 0, kept = 0;
+        for (size_t i = 0; i < r->done_count; i++) {
+            struct queue_attempt_turn *turn = r->done_turns[i];
+            struct queue_worklist_job *job =
+                queue_worklist_find(&r->work, queue_attempt_turn_id(turn));
+            bool ready = job != NULL && job->turn == turn;
+            if (ready && n < BATCH_MAX && (wk != NULL || (wk = idle_worker(r)) != NULL))
+                wk->finish[n++] = turn;
+            else
+                r->done_turns[kept++] = turn;
+        }
+        r->done_count = kept;
+        if (wk == NULL) {
+            pthread_mutex_unlock(&r->mutex);
+            return;
+        }
+        wk->finish_count = n;
+        pthread_cond_signal(&wk->cond);
+        pthread_mutex_unlock(&r->mutex);
+        if (n < BATCH_MAX)
+            return;
+    }
+}
+
 static void dispatch(struct runner *r)
 {
-    if (r->stopping || !r->started)
+    if (!r->started)
+        return;
+    dispatch_finishes(r);
+    if (r->stopping)
         return;
     time_t now = time(NULL), earliest = 0;
     size_t seen = 0;
     struct deliverer *wk = NULL;
     size_t batch = 0;
-    while (seen < r->job_count && (wk != NULL || r->in_flight < r->worker_count)) {
-        if (r->cursor >= r->job_count)
-            r->cursor = 0;
-        struct job *job = &r->jobs[r->cursor++];
+    /* Every thread's next attempt may park a whole batch. */
+    if (r->parked_count + r->worker_count * BATCH_MAX >= PARKED_MAX) {
+        arm(r, 0); /* the network's completions call dispatch again */
+        return;
+    }
+    while (seen < r->work.count && (wk != NULL || r->in_flight < r->worker_count)) {
+        if (r->work.cursor >= r->work.count)
+            r->work.cursor = 0;
+        struct queue_worklist_job *job = &r->work.jobs[r->work.cursor++];
         seen++;
         if (job->busy || job->gone)
             continue;
@@ -308,12 +297,7 @@ static void dispatch(struct runner *r)
             continue;
         }
         if (wk == NULL) {
-            size_t w = 0;
-            while (r->workers[w].assigned)
-                w++; /* in_flight < worker_count: an idle one exists */
-            wk = &r->workers[w];
-            wk->assigned = true;
-            r->in_flight++;
+            wk = idle_worker(r);
             batch = 0;
         }
         job->busy = true;
@@ -329,6 +313,42 @@ static void dispatch(struct runner *r)
     /* All threads busy: their reports call dispatch again. Otherwise the
      * pass saw every job, so earliest is the next due time. */
     arm(r, r->in_flight < r->worker_count ? earliest : 0);
+}
+
+/* apply - an attempt's result res for job (NULL: no longer known), cleared
+ * afterwards. A parked message stays claimed, its turn kept. */
+static void apply(struct runner *r, struct queue_worklist_job *job,
+                  struct queue_attempt_result *res)
+{
+    if (job != NULL && res->parked != NULL) {
+        job->turn = res->parked;
+        r->parked_count++;
+    } else if (job != NULL) {
+        job->busy = false;
+        job->check = res->uncertain;
+        if (res->gone)
+            queue_worklist_drop(&r->work, job);
+        else
+            job->due = res->due;
+    }
+    for (size_t n = 0; n < res->new_count; n++) {
+        if (queue_worklist_add(&r->work, res->new_ids[n], false) < 0)
+            log_warning("id=%s event=job_add_failed error=\"out of memory\"", res->new_ids[n]);
+    }
+    queue_attempt_result_clear(res);
+}
+
+/* on_turn_done - queue_attempt_parked_fn, on the transport's thread: queue
+ * the turn for a delivery thread to record, wake the main thread. */
+static void on_turn_done(void *arg, struct queue_attempt_turn *turn)
+{
+    struct runner *r = arg;
+    pthread_mutex_lock(&r->mutex);
+    r->done_turns[r->done_count++] = turn;
+    pthread_mutex_unlock(&r->mutex);
+    uint64_t one = 1;
+    while (write(r->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
 }
 
 /* on_wake - apply what the delivery threads finished. */
@@ -347,36 +367,31 @@ static void on_wake(void *ctx, unsigned events)
         pthread_mutex_unlock(&r->mutex);
         if (!done)
             continue;
-        /* ids and res are the thread's own until it reports done, and
-         * stay untouched until it is handed new ones */
+        /* ids, res and finish are the thread's own until it reports
+         * done, and stay untouched until it is handed new ones */
         wk->assigned = false;
         r->in_flight--;
+        for (size_t k = 0; k < wk->finished_count; k++) {
+            struct queue_attempt_turn *turn = wk->finish[k];
+            struct queue_worklist_job *job =
+                queue_worklist_find(&r->work, queue_attempt_turn_id(turn));
+            if (job != NULL && job->turn == turn) {
+                job->turn = NULL;
+                r->parked_count--;
+                apply(r, job, queue_attempt_turn_result(turn));
+            }
+            queue_attempt_turn_free(&turn);
+        }
+        wk->finished_count = 0;
         for (size_t k = 0; k < BATCH_MAX && wk->ids[k][0] != '\0'; k++) {
             struct queue_attempt_result *res = &wk->res[k];
-            struct job *job = job_find(r, wk->ids[k]);
-            if (job != NULL) {
-                job->busy = false;
-                job->check = res->uncertain;
-                if (res->gone)
-                    job_drop(r, job);
-                else
-                    job->due = res->due;
-            }
-            for (size_t n = 0; n < res->new_count; n++) {
-                if (job_add(r, res->new_ids[n], false) < 0)
-                    log_warning("id=%s event=job_add_failed error=\"out of memory\"",
-                                res->new_ids[n]);
-            }
-            queue_attempt_result_clear(res);
+            apply(r, queue_worklist_find(&r->work, wk->ids[k]), res);
             wk->ids[k][0] = '\0';
         }
     }
-    if (r->stopping) {
-        if (r->in_flight == 0)
-            event_loop_stop(r->loop);
-        return;
-    }
     dispatch(r);
+    if (r->stopping && r->in_flight == 0)
+        event_loop_stop(r->loop);
 }
 
 /* scan - add every spool id not yet known (start and backstop). */
@@ -395,12 +410,12 @@ static void scan(struct runner *r)
      * this one was delivering when it died. */
     size_t i;
     for (i = 0; i < count; i++) {
-        size_t before = pending(r);
-        if (job_add(r, ids[i], !r->scanned) < 0) {
+        size_t before = queue_worklist_pending(&r->work);
+        if (queue_worklist_add(&r->work, ids[i], !r->scanned) < 0) {
             log_error("event=queue_scan_failed error=\"out of memory\"");
             break;
         }
-        added += pending(r) - before;
+        added += queue_worklist_pending(&r->work) - before;
     }
     queue_ids_free(&ids, count);
     if (i == count)
@@ -458,7 +473,7 @@ static void on_inotify(void *ctx, unsigned events)
             /* A spool file renamed in is a new message; .st files are not. */
             if (ev->len == 0 || !queue_id_valid(ev->name))
                 continue;
-            if (job_add(r, ev->name, !r->scanned) < 0)
+            if (queue_worklist_add(&r->work, ev->name, !r->scanned) < 0)
                 rescan = true; /* out of memory: the scan timer finds it later */
         }
     }
@@ -474,9 +489,13 @@ static void on_sigterm(void *ctx, int signo)
 {
     struct runner *r = ctx;
     (void)signo;
-    log_info("event=queue_runner_stopping pending=%zu in_flight=%zu", pending(r), r->in_flight);
+    log_info("event=queue_runner_stopping pending=%zu in_flight=%zu",
+             queue_worklist_pending(&r->work), r->in_flight);
     r->stopping = true;
     event_timer_remove(&r->work_timer);
+    /* Done turns still to record keep threads busy a little longer; jobs in
+     * flight on the network are abandoned (stop_workers). */
+    dispatch_finishes(r);
     if (r->in_flight == 0)
         event_loop_stop(r->loop);
 }
@@ -504,15 +523,19 @@ static int start_workers(struct runner *r)
             .sync_method = r->conf->delivery.sync_method,
         };
         /* One struct queue for all: their removals share each fsync of
-         * active/ (queue_remove's group commit). No transport for other
-         * nodes and relays yet (the SMTP and LMTP clients): recipients
-         * there wait, deferred. */
+         * active/ (queue_remove's group commit); one network transport
+         * for all. Without one, recipients on other nodes and relays
+         * wait, deferred. */
         w->attempt = (struct queue_attempt_ctx){
             .conf = r->conf,
             .spool = r->spool,
             .queue = r->queue,
             .auth = auth_client_new(r->auth_path, r->auth_timeout_ms),
-            .transports = {[QUEUE_ROUTE_LOCAL] = transport_local_new(&w->local)},
+            .transports = {[QUEUE_ROUTE_LOCAL] = transport_local_new(&w->local),
+                           [QUEUE_ROUTE_NODE] = r->network,
+                           [QUEUE_ROUTE_RELAY] = r->network},
+            .parked_done = on_turn_done,
+            .parked_arg = r,
         };
         if (w->attempt.auth == NULL || w->attempt.transports[QUEUE_ROUTE_LOCAL] == NULL) {
             log_error("event=queue_runner_failed error=\"out of memory\"");
@@ -528,7 +551,11 @@ static int start_workers(struct runner *r)
     return 0;
 }
 
-/* stop_workers - let every delivery thread finish and join it. */
+/* stop_workers - let every delivery thread finish and join it; then
+ * abandon what is in flight on the network. A message whose results are
+ * not recorded is attempted again after the restart: a peer that had
+ * accepted it before we closed the connection gets it twice (RFC 5321
+ * 6.1's duplicate, which Postfix accepts in the same case), never lost. */
 static void stop_workers(struct runner *r)
 {
     if (r->workers == NULL)
@@ -539,14 +566,27 @@ static void stop_workers(struct runner *r)
         pthread_cond_signal(&r->workers[i].cond);
     pthread_mutex_unlock(&r->mutex);
     for (size_t i = 0; i < r->worker_count; i++) {
+        if (r->workers[i].thread_started)
+            pthread_join(r->workers[i].thread, NULL);
+    }
+    /* No finished is called once it is freed: then the turns are ours. */
+    transport_free(&r->network);
+    size_t abandoned = 0;
+    for (size_t i = 0; i < r->work.count; i++) {
+        if (r->work.jobs[i].turn != NULL) {
+            queue_attempt_turn_free(&r->work.jobs[i].turn);
+            abandoned++;
+        }
+    }
+    if (abandoned > 0)
+        log_info("event=queue_runner_abandoned messages=%zu", abandoned);
+    r->done_count = 0;
+    for (size_t i = 0; i < r->worker_count; i++) {
         struct deliverer *w = &r->workers[i];
-        if (w->thread_started)
-            pthread_join(w->thread, NULL);
         for (size_t k = 0; k < BATCH_MAX; k++)
             queue_attempt_result_clear(&w->res[k]);
         auth_client_free(&w->attempt.auth);
-        for (size_t k = 0; k < QUEUE_ROUTE_KIND_COUNT; k++)
-            transport_free(&w->attempt.transports[k]);
+        transport_free(&w->attempt.transports[QUEUE_ROUTE_LOCAL]);
         w->attempt.queue = NULL; /* the runner's, closed by its owner */
         pthread_cond_destroy(&w->cond);
     }
@@ -569,6 +609,20 @@ static int begin(struct runner *r)
         log_error("event=queue_runner_failed error=\"out of memory\"");
         return -1;
     }
+    r->done_turns = calloc(PARKED_MAX, sizeof *r->done_turns);
+    if (r->done_turns == NULL) {
+        log_error("event=queue_runner_failed error=\"out of memory\"");
+        return -1;
+    }
+    char *terror = NULL, quoted[600];
+    r->network = transport_smtp_new(r->conf, &terror);
+    if (r->network == NULL) {
+        /* Recipients on other nodes and relays wait, deferred; local
+         * delivery goes on. */
+        log_error("event=smtp_transport_failed error=%s",
+                  log_quote(quoted, sizeof quoted, terror != NULL ? terror : "out of memory"));
+        free(terror);
+    }
     if (start_workers(r) < 0)
         return -1;
     char active[PATH_MAX];
@@ -590,7 +644,7 @@ static int begin(struct runner *r)
     scan(r);
     log_info("event=queue_runner_started spool=%s messages=%zu cleaned=%u threads=%zu "
              "delivery_sync=%s",
-             r->spool, pending(r), removed, r->worker_count,
+             r->spool, queue_worklist_pending(&r->work), removed, r->worker_count,
              config_delivery_sync_name(r->conf->delivery.sync_method));
     return 0;
 }
@@ -631,7 +685,8 @@ static void runner_free(struct runner *r)
     if (r->lock_fd >= 0)
         close(r->lock_fd);
     queue_close(&r->queue);
-    free(r->jobs);
+    queue_worklist_free(&r->work);
+    free(r->done_turns);
     free(r->spool);
     free(r->auth_path);
     pthread_mutex_destroy(&r->mutex);
@@ -651,6 +706,7 @@ void queue_runner_main(const struct queue_runner_params *params)
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     signal(SIGCHLD, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN); /* the SMTP client's TLS writes (lib/conn.h) */
 
     struct runner r = {.conf = params->config, .inotify_fd = -1, .wake_fd = -1, .lock_fd = -1};
     char *error = NULL, quoted[600];

@@ -13,10 +13,14 @@
  *   routing     queue_route.h: one table of cases from the directory's
  *               answer to a route (local mailbox, other node, relay next
  *               hop, expansion, deferred, failed); expansion: queue_expand.h
- *   transports  transport.h: local (transport_local.h) now; the SMTP and
- *               LMTP clients plug in there. Until they do, recipients on
- *               other nodes and relays stay DEFERRED "4.4.0 awaiting
- *               outbound transport": never lost, never bounced
+ *   transports  transport.h: local (transport_local.h), one per thread;
+ *               the SMTP client (transport_smtp.h) for other nodes and
+ *               relays, one for all threads and asynchronous: a message
+ *               whose network jobs are in flight is parked (claimed, not
+ *               holding a thread) until they finish, then a thread
+ *               records it. Without it (it could not start), recipients
+ *               there stay DEFERRED "4.4.0 awaiting outbound transport"
+ *               (the LMTP client is to come)
  * Results: a failed recipient is logged (bounces are a later issue); a
  * directory error, a disk error or a full mailbox defers with a retry time.
  * A lock file makes sure two runners (old and new generation during a

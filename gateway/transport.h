@@ -10,13 +10,21 @@
  * threads or event loop, so that it never holds a runner thread that local
  * deliveries need. Each recipient's result arrives once through
  * job->finished, on whichever thread the transport finishes it on, and the
- * job (with what it points to) must stay valid until the last one has.
+ * job (with what it points to) must stay valid until the last one has;
+ * after the last call the transport touches the job no more. The runner
+ * keeps the message's turn alive (parked, queue_attempt.h) until then and
+ * records the results on one of its threads, never the transport's.
  * flush() finishes, before it returns, whatever of the jobs handed to it on
  * this thread the transport finishes by itself (the local transport: its
  * batch made durable); an asynchronous transport returns at once. full()
  * says that the transport holds as many unfinished recipients as it takes
  * at once: the runner then flushes and records before it hands it more,
- * which bounds what a crash can leave delivered and unrecorded. */
+ * which bounds what a crash can leave delivered and unrecorded (an
+ * asynchronous transport says false: the runner bounds the messages in
+ * flight itself). An asynchronous transport is shared by every runner
+ * thread: its deliver() is thread-safe. free() abandons the jobs not yet
+ * finished: once it returns, finished is never called again, and their
+ * results are never recorded (retried after the restart). */
 #ifndef DIRMAIL_GATEWAY_TRANSPORT_H
 #define DIRMAIL_GATEWAY_TRANSPORT_H
 

@@ -42,6 +42,20 @@ static const struct {
                                        "mailbox disabled, mail held"},
     [DELIVERY_STATUS_MAILBOX_DISABLED] = {true, SMTP_ESC_MAILBOX_DISABLED,
                                           "<%s>: mailbox disabled"},
+    [DELIVERY_STATUS_BAD_NEXT_HOP] = {false, SMTP_ESC_SYSTEM_MISCONFIGURED,
+                                      "next hop unusable: %s"},
+    [DELIVERY_STATUS_CONNECT_FAILED] = {false, SMTP_ESC_NO_ANSWER, "%s"},
+    [DELIVERY_STATUS_CONNECTION_LOST] = {false, SMTP_ESC_BAD_CONNECTION, "%s"},
+    [DELIVERY_STATUS_DNS_TEMPFAIL] = {false, SMTP_ESC_DIRECTORY_FAILURE, "DNS lookup failed: %s"},
+    [DELIVERY_STATUS_DNS_NO_HOST] = {true, SMTP_ESC_BAD_DEST_SYSTEM, "no such domain or host: %s"},
+    [DELIVERY_STATUS_NULL_MX] = {true, SMTP_ESC_NULL_MX,
+                                 "domain accepts no mail (null MX, RFC 7505): %s"},
+    [DELIVERY_STATUS_TLS_UNAVAILABLE] = {false, SMTP_ESC_ENCRYPTION_NEEDED, "TLS required, but %s"},
+    [DELIVERY_STATUS_TOO_BIG_FOR_PEER] = {true, SMTP_ESC_MESSAGE_TOO_BIG,
+                                          "message too big for the next hop: %s"},
+    [DELIVERY_STATUS_8BIT_TO_7BIT] = {true, SMTP_ESC_CONVERSION_REQUIRED,
+                                      "8-bit message, 8BITMIME not offered by %s"},
+    [DELIVERY_STATUS_SHUTDOWN] = {false, SMTP_ESC_NOT_ACCEPTING, "shutting down"},
 };
 
 bool delivery_status_permanent(enum delivery_status status)
@@ -85,5 +99,44 @@ int delivery_status_format(char *out, size_t size, enum delivery_status status, 
             append(out, size, &off, arg, strlen(arg));
         append(out, size, &off, hole + 2, strlen(hole + 2));
     }
+    return (int)off;
+}
+
+/* esc_valid - esc is "C.S.D" of class cls: 1-3 digits each after the
+ * class (RFC 3463 2). */
+static bool esc_valid(const char *esc, char cls)
+{
+    if (esc == NULL || esc[0] != cls || esc[1] != '.')
+        return false;
+    const char *p = esc + 2;
+    for (int part = 0; part < 2; part++) {
+        size_t digits = 0;
+        while (p[digits] >= '0' && p[digits] <= '9')
+            digits++;
+        if (digits == 0 || digits > 3)
+            return false;
+        p += digits;
+        if (part == 0 && *p++ != '.')
+            return false;
+    }
+    return *p == '\0';
+}
+
+int delivery_status_format_remote(char *out, size_t size, bool permanent, const char *esc,
+                                  const char *text)
+{
+    char fallback[SMTP_ESC_TEXT_MAX];
+    size_t off = 0;
+    if (size == 0)
+        return -1;
+    out[0] = '\0';
+    if (!esc_valid(esc, permanent ? '5' : '4')) {
+        if (smtp_esc_text(SMTP_ESC_OTHER, permanent ? 550 : 450, fallback, sizeof fallback) <= 0)
+            return -1;
+        esc = fallback;
+    }
+    append(out, size, &off, esc, strlen(esc));
+    append(out, size, &off, " ", 1);
+    append(out, size, &off, text, strlen(text));
     return (int)off;
 }

@@ -12,22 +12,34 @@
 
 /* One row each; the comment is the text written ("%s": the argument). */
 enum delivery_status {
-    DELIVERY_STATUS_MAILBOX_FULL,          /* 4.2.2 mailbox full: %s */
-    DELIVERY_STATUS_MAILBOX_FULL_PERM,     /* 5.2.2 mailbox full: %s */
-    DELIVERY_STATUS_MAILBOX_UNUSABLE,      /* 5.3.5 mailbox unusable: %s */
-    DELIVERY_STATUS_DELIVERY_FAILED,       /* 4.3.0 delivery failed: %s */
-    DELIVERY_STATUS_NO_MEMORY,             /* 4.3.0 out of memory */
-    DELIVERY_STATUS_NO_MAILBOX_PATH,       /* 4.3.5 no mailbox path can be derived from ... */
-    DELIVERY_STATUS_MESSAGE_UNREADABLE,    /* 4.3.0 cannot read the queued message: %s */
+    DELIVERY_STATUS_MAILBOX_FULL,       /* 4.2.2 mailbox full: %s */
+    DELIVERY_STATUS_MAILBOX_FULL_PERM,  /* 5.2.2 mailbox full: %s */
+    DELIVERY_STATUS_MAILBOX_UNUSABLE,   /* 5.3.5 mailbox unusable: %s */
+    DELIVERY_STATUS_DELIVERY_FAILED,    /* 4.3.0 delivery failed: %s */
+    DELIVERY_STATUS_NO_MEMORY,          /* 4.3.0 out of memory */
+    DELIVERY_STATUS_NO_MAILBOX_PATH,    /* 4.3.5 no mailbox path can be derived from ... */
+    DELIVERY_STATUS_MESSAGE_UNREADABLE, /* 4.3.0 cannot read the queued message: %s */
     DELIVERY_STATUS_MESSAGE_UNREADABLE_NO_REASON, /* 4.3.0 cannot read the queued message */
-    DELIVERY_STATUS_EXPANSION_FAILED,      /* 4.3.0 cannot queue the expansion: %s */
-    DELIVERY_STATUS_FORWARDING_LOOP,       /* 5.4.6 mail forwarding loop for %s */
-    DELIVERY_STATUS_AWAITING_TRANSPORT,    /* 4.4.0 awaiting outbound transport (%s) */
-    DELIVERY_STATUS_NO_SUCH_RECIPIENT,     /* 5.1.1 <%s>: no such recipient here */
-    DELIVERY_STATUS_DIRECTORY_UNAVAILABLE, /* 4.4.3 directory unavailable: %s */
-    DELIVERY_STATUS_MAILBOX_HELD,          /* 4.2.1 mailbox held */
-    DELIVERY_STATUS_DISABLED_HELD,         /* 4.2.1 mailbox disabled, mail held */
-    DELIVERY_STATUS_MAILBOX_DISABLED,      /* 5.2.1 <%s>: mailbox disabled */
+    DELIVERY_STATUS_EXPANSION_FAILED,             /* 4.3.0 cannot queue the expansion: %s */
+    DELIVERY_STATUS_FORWARDING_LOOP,              /* 5.4.6 mail forwarding loop for %s */
+    DELIVERY_STATUS_AWAITING_TRANSPORT,           /* 4.4.0 awaiting outbound transport (%s) */
+    DELIVERY_STATUS_NO_SUCH_RECIPIENT,            /* 5.1.1 <%s>: no such recipient here */
+    DELIVERY_STATUS_DIRECTORY_UNAVAILABLE,        /* 4.4.3 directory unavailable: %s */
+    DELIVERY_STATUS_MAILBOX_HELD,                 /* 4.2.1 mailbox held */
+    DELIVERY_STATUS_DISABLED_HELD,                /* 4.2.1 mailbox disabled, mail held */
+    DELIVERY_STATUS_MAILBOX_DISABLED,             /* 5.2.1 <%s>: mailbox disabled */
+    /* the SMTP client (gateway/transport_smtp.c); a peer's own reply is
+     * recorded with its code by delivery_status_format_remote */
+    DELIVERY_STATUS_BAD_NEXT_HOP,     /* 4.3.5 next hop unusable: %s */
+    DELIVERY_STATUS_CONNECT_FAILED,   /* 4.4.1 %s */
+    DELIVERY_STATUS_CONNECTION_LOST,  /* 4.4.2 %s */
+    DELIVERY_STATUS_DNS_TEMPFAIL,     /* 4.4.3 DNS lookup failed: %s */
+    DELIVERY_STATUS_DNS_NO_HOST,      /* 5.1.2 no such domain or host: %s */
+    DELIVERY_STATUS_NULL_MX,          /* 5.1.10 domain accepts no mail (null MX, RFC 7505): %s */
+    DELIVERY_STATUS_TLS_UNAVAILABLE,  /* 4.7.10 TLS required, but %s */
+    DELIVERY_STATUS_TOO_BIG_FOR_PEER, /* 5.3.4 message too big for the next hop: %s */
+    DELIVERY_STATUS_8BIT_TO_7BIT,     /* 5.6.3 8-bit message, 8BITMIME not offered by %s */
+    DELIVERY_STATUS_SHUTDOWN,         /* 4.3.2 shutting down */
     DELIVERY_STATUS_COUNT
 };
 
@@ -43,5 +55,13 @@ bool delivery_status_permanent(enum delivery_status status);
  * outside the table (out is then ""). arg is copied as it is: it is never
  * read as a format. */
 int delivery_status_format(char *out, size_t size, enum delivery_status status, const char *arg);
+
+/* delivery_status_format_remote - a peer's reply as a result: "C.S.D
+ * text" with the peer's enhanced code esc when it has one of its reply's
+ * class ("5.1.1"), else the class's X.0.0 (RFC 3463 3.1, what a reply
+ * without one means). permanent: the class 5 (else 4). Cut to fit; returns
+ * the length. */
+int delivery_status_format_remote(char *out, size_t size, bool permanent, const char *esc,
+                                  const char *text);
 
 #endif

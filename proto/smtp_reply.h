@@ -38,7 +38,9 @@ enum smtp_esc {
     SMTP_ESC_SYSTEM_MISCONFIGURED, /* X.3.5 System incorrectly configured */
     /* network and routing status */
     SMTP_ESC_NETWORK_OTHER,     /* X.4.0 Other or undefined network or routing status */
+    SMTP_ESC_NO_ANSWER,         /* X.4.1 No answer from host (connection refused, timed out) */
     SMTP_ESC_BAD_CONNECTION,    /* X.4.2 Bad connection (timeouts) */
+    SMTP_ESC_ROUTING_FAILURE,   /* X.4.4 Unable to route (DNS) */
     SMTP_ESC_DIRECTORY_FAILURE, /* X.4.3 Directory server failure (LDAP down: 451 4.4.3) */
     SMTP_ESC_CONGESTION,        /* X.4.5 Mail system congestion */
     SMTP_ESC_ROUTING_LOOP,      /* X.4.6 Routing loop detected */

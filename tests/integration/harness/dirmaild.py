@@ -99,7 +99,12 @@ def _value(value):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value) if value < 2**31 else f"{value}L"
+    if isinstance(value, dict):
+        return "{ " + " ".join(f"{k} = {_value(v)};" for k, v in value.items()) + " }"
     if isinstance(value, (list, tuple)):
+        # an array holds scalars only; with a group in it, a list
+        if any(isinstance(v, dict) for v in value):
+            return "( " + ", ".join(_value(v) for v in value) + " )"
         return "[ " + ", ".join(_value(v) for v in value) + " ]"
     return _quote(value)
 

@@ -1,0 +1,285 @@
+/* gateway/transport_smtp_mail.c - one message on a connection of the SMTP
+ * transport (transport_smtp_conn_internal.h): the size and 8-bit checks
+ * before MAIL, MAIL, RCPTs and DATA (pipelined when offered, RFC 2920 3.1),
+ * each reply classified for its recipients, the text streamed from the
+ * spool through smtp_client_dot_encode, and the final reply. The
+ * connection's own steps (connecting, EHLO, TLS, idle, QUIT) are in
+ * transport_smtp_conn.c. */
+#include "config.h"
+
+#include "gateway/transport_smtp_conn_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/conn.h"
+#include "lib/event.h"
+#include "lib/log.h"
+#include "proto/delivery_status.h"
+#include "proto/smtp_client.h"
+
+/* rcpt_peer_result - recipient k of the job ends with a peer's reply. */
+static void rcpt_peer_result(struct smtp_conn *c, size_t k, const struct smtp_client_reply *r,
+                             const char *command)
+{
+    struct transport_rcpt *rcpt = &c->job->rcpts[k];
+    char said[DELIVERY_STATUS_TEXT_MAX], text[DELIVERY_STATUS_TEXT_MAX];
+    smtp_client_reply_describe(r, said, sizeof said);
+    if (r->code / 100 == 2) {
+        rcpt->state = QUEUE_RCPT_DELIVERED;
+        rcpt->reply[0] = '\0';
+        return;
+    }
+    if (snprintf(text, sizeof text, "host %s said: %s (in reply to %s)", c->peer, said, command) <
+        0)
+        text[0] = '\0';
+    bool permanent = r->code / 100 == 5;
+    rcpt->state = permanent ? QUEUE_RCPT_FAILED : QUEUE_RCPT_DEFERRED;
+    delivery_status_format_remote(rcpt->reply, sizeof rcpt->reply, permanent, r->esc, text);
+}
+
+static void rcpt_command(const struct smtp_conn *c, size_t k, char *out, size_t size)
+{
+    const struct queue_envelope *env = c->job->env;
+    const struct queue_recipient *rc = &env->rcpts[c->job->rcpts[k].index];
+    char notify[40] = "";
+    if (c->caps.dsn && rc->notify != 0) {
+        if (rc->notify & QUEUE_NOTIFY_NEVER) {
+            snprintf(notify, sizeof notify, "NEVER");
+        } else {
+            snprintf(notify, sizeof notify, "%s%s%s",
+                     rc->notify & QUEUE_NOTIFY_SUCCESS ? "SUCCESS," : "",
+                     rc->notify & QUEUE_NOTIFY_FAILURE ? "FAILURE," : "",
+                     rc->notify & QUEUE_NOTIFY_DELAY ? "DELAY," : "");
+            size_t n = strlen(notify);
+            if (n > 0)
+                notify[n - 1] = '\0';
+        }
+    }
+    if (smtp_client_rcpt_command(out, size, rc->address, notify[0] != '\0' ? notify : NULL,
+                                 c->caps.dsn ? rc->orcpt : NULL) < 0)
+        snprintf(out, size, "RCPT TO:<%s>\r\n", rc->address);
+}
+
+/* send_next - send the transaction's next command (all of them when the
+ * peer pipelines, RFC 2920 3.1: MAIL, RCPTs and DATA in one group). */
+static void send_next(struct smtp_conn *c)
+{
+    size_t total = c->job->count + 2;
+    char line[1200];
+    while (c->sent < total) {
+        size_t i = c->sent++;
+        if (i == 0) {
+            const struct queue_envelope *env = c->job->env;
+            const char *ret = !c->caps.dsn                 ? NULL
+                              : env->ret == QUEUE_RET_FULL ? "FULL"
+                              : env->ret == QUEUE_RET_HDRS ? "HDRS"
+                                                           : NULL;
+            if (smtp_client_mail_command(
+                    line, sizeof line, env->sender, c->caps.size ? c->body_len : 0,
+                    c->eightbit && c->caps.eightbit, ret, c->caps.dsn ? env->envid : NULL) < 0) {
+                snprintf(line, sizeof line, "MAIL FROM:<%s>\r\n", env->sender);
+            }
+        } else if (i <= c->job->count) {
+            rcpt_command(c, i - 1, line, sizeof line);
+        } else {
+            snprintf(line, sizeof line, "DATA\r\n");
+        }
+        conn_write(c->conn, line, strlen(line));
+        if (!c->caps.pipelining)
+            break;
+    }
+    if (conn_flush(c->conn) == CONN_ERROR)
+        smtp_conn_lost(c, "lost connection");
+}
+
+/* open_body - the message's text from the spool, its size and whether it
+ * has 8-bit octets. 0, or -1 with the job ended. */
+static int open_body(struct smtp_conn *c)
+{
+    char *error = NULL;
+    int fd = -1;
+    uint64_t len = 0;
+    if (queue_open_message(c->job->queue, c->job->id, &fd, &len, &error) < 0) {
+        smtp_conn_job_end(c, DELIVERY_STATUS_MESSAGE_UNREADABLE,
+                          error != NULL ? error : "out of memory");
+        free(error);
+        return -1;
+    }
+    c->body_fd = fd;
+    c->body_len = len;
+    c->eightbit = false;
+    char buf[BODY_CHUNK];
+    ssize_t n;
+    off_t off = 0;
+    while (!c->eightbit && (uint64_t)off < len &&
+           (n = pread(fd, buf, len - (uint64_t)off < sizeof buf ? len - (uint64_t)off : sizeof buf,
+                      off)) > 0) {
+        c->eightbit = smtp_client_has_8bit(buf, (size_t)n);
+        off += n;
+    }
+    c->body_off = 0;
+    return 0;
+}
+
+void smtp_conn_send(struct smtp_conn *c, struct transport_job *job)
+{
+    event_timer_remove(&c->timer);
+    c->job = job;
+    c->sent = c->answered = 0;
+    c->accepted_count = 0;
+    memset(c->accepted, 0, sizeof c->accepted);
+    c->mail_ok = c->data_ok = false;
+    if (open_body(c) < 0) {
+        smtp_conn_go_idle(c);
+        return;
+    }
+    if (c->caps.size && c->caps.size_max > 0 && c->body_len > c->caps.size_max) {
+        char arg[400];
+        if (snprintf(arg, sizeof arg, "%llu octets, %s takes %llu", (unsigned long long)c->body_len,
+                     c->peer, (unsigned long long)c->caps.size_max) < 0)
+            arg[0] = '\0';
+        smtp_conn_job_end(c, DELIVERY_STATUS_TOO_BIG_FOR_PEER, arg);
+        smtp_conn_go_idle(c);
+        return;
+    }
+    if (c->eightbit && !c->caps.eightbit) {
+        /* No conversion to quoted-printable (yet): RFC 6152 3 forbids
+         * sending 8-bit text to a peer that did not offer it. */
+        smtp_conn_job_end(c, DELIVERY_STATUS_8BIT_TO_7BIT, c->peer);
+        smtp_conn_go_idle(c);
+        return;
+    }
+    c->need_rset = true; /* until the final reply */
+    smtp_conn_wait_for(c, STEP_MAIL, c->s->conf->mail_timeout);
+    send_next(c);
+}
+
+/* send_body - as much text as the connection takes now; then the dot. */
+void smtp_conn_send_body(struct smtp_conn *c)
+{
+    char in[BODY_CHUNK], out[2 * BODY_CHUNK + 8];
+    for (;;) {
+        uint64_t left = c->body_len - c->body_off;
+        ssize_t n = left == 0 ? 0
+                              : pread(c->body_fd, in, left < sizeof in ? left : sizeof in,
+                                      (off_t)c->body_off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            char arg[200];
+            snprintf(arg, sizeof arg, "%s", strerror(errno));
+            /* the peer must not take a cut message: drop the connection */
+            smtp_conn_job_end(c, DELIVERY_STATUS_MESSAGE_UNREADABLE, arg);
+            smtp_conn_finish(c, NULL);
+            return;
+        }
+        size_t o;
+        if (n == 0) {
+            o = smtp_client_dot_end(&c->dot, out);
+            conn_write(c->conn, out, o);
+            smtp_conn_wait_for(c, STEP_DOT, c->s->conf->data_done_timeout);
+            if (conn_flush(c->conn) == CONN_ERROR)
+                smtp_conn_lost(c, "lost connection");
+            return;
+        }
+        c->body_off += (uint64_t)n;
+        o = smtp_client_dot_encode(&c->dot, in, (size_t)n, out);
+        conn_write(c->conn, out, o);
+        smtp_conn_arm(c, c->s->conf->data_timeout);
+        enum conn_result r = conn_flush(c->conn);
+        if (r == CONN_ERROR) {
+            smtp_conn_lost(c, "lost connection");
+            return;
+        }
+        if (r == CONN_AGAIN)
+            return; /* on CONN_EVENT_FLUSHED */
+    }
+}
+
+/* on_transaction_reply - the reply to command number c->answered. */
+void smtp_conn_transaction_reply(struct smtp_conn *c)
+{
+    size_t i = c->answered++, n = c->job->count;
+    const struct smtp_client_reply *r = &c->reply;
+    if (i == 0) {
+        c->mail_ok = r->code / 100 == 2;
+        if (!c->mail_ok) {
+            for (size_t k = 0; k < n; k++)
+                rcpt_peer_result(c, k, r, "MAIL FROM");
+        }
+    } else if (i <= n) {
+        if (c->mail_ok) {
+            if (r->code / 100 == 2) {
+                c->accepted[i - 1] = true;
+                c->accepted_count++;
+            } else {
+                rcpt_peer_result(c, i - 1, r, "RCPT TO");
+            }
+        }
+    } else {
+        c->data_ok = r->code == 354;
+        if (c->data_ok && c->accepted_count > 0) {
+            smtp_client_dot_init(&c->dot);
+            smtp_conn_wait_for(c, STEP_BODY, c->s->conf->data_timeout);
+            smtp_conn_send_body(c);
+            return;
+        }
+        if (c->data_ok) {
+            /* every RCPT refused, DATA taken anyway (pipelined, RFC 2920
+             * 3.1): send no text, just end it */
+            smtp_conn_wait_for(c, STEP_DOT, c->s->conf->data_done_timeout);
+            c->accepted_count = 0;
+            smtp_conn_send_line(c, ".\r\n");
+            return;
+        }
+        for (size_t k = 0; k < n && c->mail_ok; k++) {
+            if (c->accepted[k])
+                rcpt_peer_result(c, k, r, "DATA");
+        }
+        smtp_conn_job_end(c, DELIVERY_STATUS_DELIVERY_FAILED, "no reply");
+        smtp_conn_go_idle(c);
+        return;
+    }
+    /* Without pipelining, stop at the first command that makes the rest
+     * pointless: a refused MAIL, or DATA with no recipient. */
+    bool pointless = !c->mail_ok || (c->answered == n + 1 && c->accepted_count == 0);
+    if (c->answered == c->sent && pointless) {
+        smtp_conn_job_end(c, DELIVERY_STATUS_DELIVERY_FAILED, "no reply");
+        smtp_conn_go_idle(c);
+        return;
+    }
+    if (c->answered == c->sent) {
+        unsigned t = c->answered <= n ? c->s->conf->rcpt_timeout : c->s->conf->data_timeout;
+        smtp_conn_wait_for(c, STEP_MAIL, t);
+        send_next(c);
+    } else {
+        smtp_client_reply_reset(&c->reply);
+    }
+}
+
+void smtp_conn_final_reply(struct smtp_conn *c)
+{
+    const struct smtp_client_reply *r = &c->reply;
+    char said[DELIVERY_STATUS_TEXT_MAX];
+    for (size_t k = 0; k < c->job->count; k++) {
+        if (c->accepted[k]) {
+            rcpt_peer_result(c, k, r, "end of data");
+            if (r->code / 100 == 2) {
+                char quoted[600], qsaid[600];
+                smtp_client_reply_describe(r, said, sizeof said);
+                log_info("id=%s event=relayed rcpt=%s relay=%s tls=%s reply=%s", c->job->id,
+                         log_quote(quoted, sizeof quoted,
+                                   c->job->env->rcpts[c->job->rcpts[k].index].address),
+                         c->peer, conn_tls_active(c->conn) ? conn_tls_version(c->conn) : "no",
+                         log_quote(qsaid, sizeof qsaid, said));
+            }
+        }
+    }
+    c->need_rset = false;
+    smtp_conn_job_end(c, DELIVERY_STATUS_DELIVERY_FAILED, "no reply");
+    smtp_conn_go_idle(c);
+}

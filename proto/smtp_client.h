@@ -1,0 +1,100 @@
+/* proto/smtp_client.h - the client side of SMTP at the protocol level: a
+ * server's (multi-line) replies read line by line with their enhanced
+ * status codes (RFC 5321 4.2, RFC 2034), the EHLO keywords a client acts on,
+ * the MAIL FROM and RCPT TO commands with their parameters, and the message
+ * text made safe to send (CRLF only, dot-stuffed, RFC 5321 4.5.2). It owns
+ * no socket, no timer and no choice of host: gateway/transport_smtp.c
+ * drives it. */
+#ifndef DIRMAIL_PROTO_SMTP_CLIENT_H
+#define DIRMAIL_PROTO_SMTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A reply is kept for logs and results up to this much text. */
+#define SMTP_CLIENT_TEXT_MAX 400
+/* More lines than this in one reply is a broken server. */
+#define SMTP_CLIENT_REPLY_LINES_MAX 100
+
+/* One reply being read, then complete. */
+struct smtp_client_reply {
+    int code;                        /* 200..599 once the first line is read */
+    char esc[16];                    /* the enhanced code of the first line, or "" */
+    char text[SMTP_CLIENT_TEXT_MAX]; /* lines' text (codes removed) joined by "; " */
+    size_t lines;
+    bool complete;
+};
+
+enum smtp_client_feed {
+    SMTP_CLIENT_MORE, /* a continuation line: feed the next */
+    SMTP_CLIENT_DONE, /* the last line: reply complete */
+    SMTP_CLIENT_BAD,  /* not a reply line, a code that changed, too many lines */
+};
+
+/* smtp_client_reply_reset - empty r for the next reply. */
+void smtp_client_reply_reset(struct smtp_client_reply *r);
+
+/* smtp_client_reply_feed - one line (without CRLF) of a reply into r. The
+ * line's text (after "250-" or "250 ") is returned in *text_r (may be
+ * NULL), for EHLO keywords. */
+enum smtp_client_feed smtp_client_reply_feed(struct smtp_client_reply *r, const char *line,
+                                             size_t len, const char **text_r);
+
+/* smtp_client_reply_describe - "550 5.1.1 text" as the peer said it, into
+ * out[0..size), cut to fit. */
+void smtp_client_reply_describe(const struct smtp_client_reply *r, char *out, size_t size);
+
+/* What a server's EHLO reply offers that the client uses. */
+struct smtp_client_caps {
+    bool pipelining;   /* RFC 2920 */
+    bool starttls;     /* RFC 3207 */
+    bool eightbit;     /* RFC 6152 8BITMIME */
+    bool dsn;          /* RFC 3461 */
+    bool smtputf8;     /* RFC 6531 */
+    bool size;         /* RFC 1870 */
+    uint64_t size_max; /* SIZE's limit, 0: none given */
+    bool auth_plain, auth_login;
+};
+
+/* smtp_client_caps_line - one line's text of an EHLO reply (the first line
+ * is the server's name: pass first = true) into caps. */
+void smtp_client_caps_line(struct smtp_client_caps *caps, const char *text, bool first);
+
+/* smtp_client_mail_command - "MAIL FROM:<sender>[ SIZE=n][ BODY=8BITMIME]
+ * [ RET=..][ ENVID=..]\r\n" into out, envid (as the envelope keeps it,
+ * decoded) written as xtext (RFC 3461 4); ret/envid NULL when absent (passed
+ * on only when the peer offers DSN). -1 when it does not fit (RFC 5321
+ * 4.5.3.1.4: 512 octets plus what the extensions add). */
+int smtp_client_mail_command(char *out, size_t size, const char *sender, uint64_t message_size,
+                             bool eightbit, const char *ret, const char *envid);
+
+/* smtp_client_rcpt_command - "RCPT TO:<rcpt>[ NOTIFY=..][ ORCPT=..]\r\n";
+ * notify/orcpt NULL when absent. -1 when it does not fit. */
+int smtp_client_rcpt_command(char *out, size_t size, const char *rcpt, const char *notify,
+                             const char *orcpt);
+
+/* The message text on its way out: every line ends in CRLF whatever ended
+ * it in the spool (a bare LF or a bare CR becomes CRLF, so that a message
+ * received by BDAT cannot end the peer's DATA early: the 2023 smuggling
+ * class), and a line that begins with "." gets another (RFC 5321 4.5.2). */
+struct smtp_client_dot {
+    bool line_start; /* the next octet begins a line */
+    bool cr;         /* the last octet was a CR not yet known to be a line end */
+};
+
+/* smtp_client_dot_init - before the first octet. */
+void smtp_client_dot_init(struct smtp_client_dot *d);
+
+/* smtp_client_dot_encode - encode in[0..len) into out, which has room for
+ * 2 * len + 2 octets; returns the octets written. */
+size_t smtp_client_dot_encode(struct smtp_client_dot *d, const char *in, size_t len, char *out);
+
+/* smtp_client_dot_end - what ends the text: a CRLF if the last line lacked
+ * one, then ".\r\n"; into out (room for 6); returns the octets written. */
+size_t smtp_client_dot_end(struct smtp_client_dot *d, char *out);
+
+/* smtp_client_has_8bit - whether data[0..len) holds an octet above 127. */
+bool smtp_client_has_8bit(const char *data, size_t len);
+
+#endif

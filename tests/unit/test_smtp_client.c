@@ -1,0 +1,160 @@
+/* tests/unit/test_smtp_client.c - proto/smtp_client.c: replies read line by
+ * line (multi-line, enhanced codes only of the reply's class, malformed and
+ * changing codes refused), the EHLO keywords, MAIL and RCPT with their
+ * parameters, the status a peer's reply is recorded with, and the text
+ * made safe for DATA (bare LF and bare CR become CRLF, leading dots
+ * doubled, across chunk boundaries, the end always CRLF.CRLF). */
+#include "config.h"
+
+#include "proto/delivery_status.h"
+#include "proto/smtp_client.h"
+#include "tap_main.h"
+
+#include <string.h>
+
+static enum smtp_client_feed feed(struct smtp_client_reply *r, const char *line)
+{
+    return smtp_client_reply_feed(r, line, strlen(line), NULL);
+}
+
+START_TEST(test_multiline_reply_with_code)
+{
+    struct smtp_client_reply r;
+    smtp_client_reply_reset(&r);
+    ck_assert_int_eq(feed(&r, "550-5.1.1 no such"), SMTP_CLIENT_MORE);
+    ck_assert_int_eq(feed(&r, "550 5.1.1 user here"), SMTP_CLIENT_DONE);
+    ck_assert_int_eq(r.code, 550);
+    ck_assert_str_eq(r.esc, "5.1.1");
+    ck_assert_str_eq(r.text, "no such; user here");
+    char out[200];
+    smtp_client_reply_describe(&r, out, sizeof out);
+    ck_assert_str_eq(out, "550 5.1.1 no such; user here");
+}
+END_TEST
+
+START_TEST(test_bad_replies)
+{
+    struct smtp_client_reply r;
+    smtp_client_reply_reset(&r);
+    ck_assert_int_eq(feed(&r, "25"), SMTP_CLIENT_BAD);
+    ck_assert_int_eq(feed(&r, "250x"), SMTP_CLIENT_BAD);
+    ck_assert_int_eq(feed(&r, "999 nine"), SMTP_CLIENT_BAD);
+    ck_assert_int_eq(feed(&r, "250-first"), SMTP_CLIENT_MORE);
+    ck_assert_int_eq(feed(&r, "251 changed"), SMTP_CLIENT_BAD);
+    /* a code of another class is text, not an enhanced code */
+    smtp_client_reply_reset(&r);
+    ck_assert_int_eq(feed(&r, "250 5.0.0 odd"), SMTP_CLIENT_DONE);
+    ck_assert_str_eq(r.esc, "");
+    ck_assert_str_eq(r.text, "5.0.0 odd");
+    smtp_client_reply_reset(&r);
+    ck_assert_int_eq(feed(&r, "354"), SMTP_CLIENT_DONE);
+    ck_assert_int_eq(r.code, 354);
+    smtp_client_reply_reset(&r);
+    for (int i = 0; i < SMTP_CLIENT_REPLY_LINES_MAX; i++)
+        ck_assert_int_eq(feed(&r, "250-x"), SMTP_CLIENT_MORE);
+    ck_assert_int_eq(feed(&r, "250 x"), SMTP_CLIENT_BAD);
+}
+END_TEST
+
+START_TEST(test_ehlo_keywords)
+{
+    struct smtp_client_caps caps = {0};
+    smtp_client_caps_line(&caps, "mx.example says PIPELINING", true);
+    ck_assert(!caps.pipelining);
+    smtp_client_caps_line(&caps, "pipelining", false);
+    smtp_client_caps_line(&caps, "SIZE 1000000", false);
+    smtp_client_caps_line(&caps, "8BITMIME", false);
+    smtp_client_caps_line(&caps, "STARTTLS", false);
+    smtp_client_caps_line(&caps, "DSN", false);
+    smtp_client_caps_line(&caps, "AUTH LOGIN PLAIN", false);
+    smtp_client_caps_line(&caps, "STARTTLSX", false);
+    ck_assert(caps.pipelining && caps.eightbit && caps.starttls && caps.dsn);
+    ck_assert(caps.size);
+    ck_assert_uint_eq(caps.size_max, 1000000);
+    ck_assert(caps.auth_plain && caps.auth_login);
+    ck_assert(!caps.smtputf8);
+    struct smtp_client_caps none = {0};
+    smtp_client_caps_line(&none, "SIZE", false);
+    ck_assert(none.size);
+    ck_assert_uint_eq(none.size_max, 0);
+}
+END_TEST
+
+START_TEST(test_mail_and_rcpt_commands)
+{
+    char out[600];
+    ck_assert_int_gt(smtp_client_mail_command(out, sizeof out, "", 0, false, NULL, NULL), 0);
+    ck_assert_str_eq(out, "MAIL FROM:<>\r\n");
+    ck_assert_int_gt(
+        smtp_client_mail_command(out, sizeof out, "a@b", 1234, true, "HDRS", "x+id=\x01"), 0);
+    ck_assert_str_eq(out,
+                     "MAIL FROM:<a@b> SIZE=1234 BODY=8BITMIME RET=HDRS ENVID=x+2Bid+3D+01\r\n");
+    ck_assert_int_gt(
+        smtp_client_rcpt_command(out, sizeof out, "c@d", "SUCCESS,FAILURE", "rfc822;c@d"), 0);
+    ck_assert_str_eq(out, "RCPT TO:<c@d> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;c@d\r\n");
+    ck_assert_int_eq(smtp_client_rcpt_command(out, 10, "c@d", NULL, NULL), -1);
+}
+END_TEST
+
+START_TEST(test_remote_status)
+{
+    char out[DELIVERY_STATUS_TEXT_MAX];
+    delivery_status_format_remote(out, sizeof out, true, "5.1.1", "host x said: 550 no");
+    ck_assert_str_eq(out, "5.1.1 host x said: 550 no");
+    /* none, or one of the wrong class: the class's X.0.0 */
+    delivery_status_format_remote(out, sizeof out, false, "", "later");
+    ck_assert_str_eq(out, "4.0.0 later");
+    delivery_status_format_remote(out, sizeof out, false, "5.1.1", "odd");
+    ck_assert_str_eq(out, "4.0.0 odd");
+    delivery_status_format_remote(out, sizeof out, true, "5.1.1234", "odd");
+    ck_assert_str_eq(out, "5.0.0 odd");
+}
+END_TEST
+
+/* encode - in as chunks of at most step octets, then the end. */
+static size_t encode(const char *in, size_t len, size_t step, char *out)
+{
+    struct smtp_client_dot d;
+    smtp_client_dot_init(&d);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += step)
+        o += smtp_client_dot_encode(&d, in + i, len - i < step ? len - i : step, out + o);
+    o += smtp_client_dot_end(&d, out + o);
+    out[o] = '\0';
+    return o;
+}
+
+START_TEST(test_dot_stuffing_and_line_ends)
+{
+    static const char in[] = ".first\nbare lf\n.\r\nbare\rcr\r\r\nlast";
+    static const char want[] = "..first\r\nbare lf\r\n..\r\nbare\r\ncr\r\n\r\nlast\r\n.\r\n";
+    char out[256];
+    /* the same whatever the chunks: the CR before LF may end one */
+    for (size_t step = 1; step <= sizeof in; step++) {
+        ck_assert_uint_eq(encode(in, sizeof in - 1, step, out), sizeof want - 1);
+        ck_assert_str_eq(out, want);
+    }
+    ck_assert_uint_eq(encode("a\r\n", 3, 3, out), 6);
+    ck_assert_str_eq(out, "a\r\n.\r\n");
+    ck_assert_uint_eq(encode("", 0, 1, out), 3);
+    ck_assert_str_eq(out, ".\r\n");
+    ck_assert(smtp_client_has_8bit("caf\xc3\xa9", 5));
+    ck_assert(!smtp_client_has_8bit("cafe", 4));
+}
+END_TEST
+
+static Suite *smtp_client_suite(void)
+{
+    Suite *s = suite_create("smtp_client");
+    TCase *tc = tcase_create("protocol");
+    tcase_add_test(tc, test_multiline_reply_with_code);
+    tcase_add_test(tc, test_bad_replies);
+    tcase_add_test(tc, test_ehlo_keywords);
+    tcase_add_test(tc, test_mail_and_rcpt_commands);
+    tcase_add_test(tc, test_remote_status);
+    tcase_add_test(tc, test_dot_stuffing_and_line_ends);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TAP_MAIN(smtp_client_suite)
