@@ -42,6 +42,7 @@ static const struct {
                                        "mailbox disabled, mail held"},
     [DELIVERY_STATUS_MAILBOX_DISABLED] = {true, SMTP_ESC_MAILBOX_DISABLED,
                                           "<%s>: mailbox disabled"},
+    [DELIVERY_STATUS_EXPIRED] = {false, SMTP_ESC_DELIVERY_EXPIRED, "delivery time expired: %s"},
 };
 
 bool delivery_status_permanent(enum delivery_status status)

@@ -6,7 +6,7 @@
  * It never routes or delivers (the runner does).
  *
  * What the commit adds to queue_msg_commit (queue.h), for every caller in
- * one place: an envelope without a sender or without recipients is refused
+ * one place: an envelope without a sender or without recipients is refused (the null sender "" is a sender: a bounce's)
  * (mail that could never leave the spool), and a message made here rather
  * than received from a client carries the same client facts wherever it was
  * made (client-address 127.0.0.1, client-helo "dirmail-<origin>").
@@ -25,6 +25,7 @@
 enum queue_origin {
     QUEUE_ORIGIN_CLIENT,    /* received over SMTP: the caller sets the client's facts */
     QUEUE_ORIGIN_EXPANSION, /* a forward or group expansion of a queued message */
+    QUEUE_ORIGIN_BOUNCE,    /* a delivery status notification about a queued message */
 };
 
 struct queue_inject;
@@ -57,7 +58,7 @@ int queue_inject_commit(struct queue_inject **inj, struct queue_envelope *env, c
 /* queue_inject_abort - drop an unfinished message and its file; NULL is fine. */
 void queue_inject_abort(struct queue_inject **inj);
 
-/* queue_origin_name - "client", "expansion". */
+/* queue_origin_name - "client", "expansion", "bounce". */
 const char *queue_origin_name(enum queue_origin origin);
 
 #endif

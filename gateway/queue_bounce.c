@@ -1,0 +1,269 @@
+/* gateway/queue_bounce.c - see queue_bounce.h.
+ *
+ * The original in a bounce: all of it as message/rfc822 when the sender
+ * asked RET=FULL or gave no RET and it is at most queue.bounce_size_limit
+ * octets, else its header section as text/rfc822-headers. This is
+ * Postfix's rule (bounce_size_limit, 50000 by default): a large message is
+ * not sent back whole to a sender who has it, RET=FULL included (RFC 3461
+ * 4.3 lets the MTA return less). RET=HDRS is always the header section.
+ *
+ * Delay warnings: RFC 3461 4.1 leaves a warning for a recipient without
+ * NOTIFY to the MTA; as Postfix (delay_warning_time) one is sent only when
+ * queue.delay_warning is set (the default is 4 hours, 0 turns them off),
+ * to recipients without NOTIFY or with NOTIFY=DELAY, once per recipient
+ * (the "warned" status record, so neither a retry nor a restart repeats
+ * it).
+ *
+ * Success reports (RFC 3461 6.2): NOTIFY=SUCCESS gets "delivered" for a
+ * mailbox here, "expanded" for a forward or group, and "relayed" for a
+ * next hop that cannot report itself; a next hop that can passes NOTIFY
+ * on and reports in our place. */
+#include "config.h"
+
+#include "gateway/queue_bounce.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/error.h"
+#include "lib/log.h"
+#include "proto/delivery_status.h"
+#include "queue/dsn.h"
+#include "queue/queue_inject.h"
+
+/* Longest header section a bounce carries (as queue_expand's scan). */
+#define HEADER_MAX (256 * 1024)
+
+/* read_original - the part of the spooled id that a report carries (see
+ * the file's comment), malloc'd into *orig. 0, or -1 and *error_r. */
+static int read_original(const struct config *conf, struct queue *queue, const char *id,
+                         const struct queue_envelope *env, struct dsn_original *orig,
+                         char **error_r)
+{
+    int fd;
+    uint64_t msg_len;
+    if (queue_open_message(queue, id, &fd, &msg_len, error_r) < 0)
+        return -1;
+    orig->headers_only = env->ret == QUEUE_RET_HDRS || msg_len > conf->queue.bounce_size_limit;
+    uint64_t cap = orig->headers_only ? HEADER_MAX : conf->queue.bounce_size_limit;
+    size_t want = msg_len < cap ? (size_t)msg_len : (size_t)cap;
+    char *text = malloc(want + 1);
+    size_t len = 0;
+    if (text == NULL) {
+        close(fd);
+        error_set(error_r, "out of memory");
+        return -1;
+    }
+    while (len < want) {
+        ssize_t n = read(fd, text + len, want - len);
+        if (n <= 0) {
+            error_set(error_r, "read %s: %s", id, n == 0 ? "short file" : "read error");
+            close(fd);
+            free(text);
+            return -1;
+        }
+        len += (size_t)n;
+    }
+    close(fd);
+    if (orig->headers_only) {
+        size_t head = dsn_header_section_len(text, len);
+        if (head == len && len < msg_len) {
+            /* A header section over HEADER_MAX: up to its last whole line. */
+            while (head > 0 && text[head - 1] != '\n')
+                head--;
+        }
+        len = head;
+    }
+    text[len] = '\0';
+    orig->text = text;
+    orig->len = len;
+    return 0;
+}
+
+/* send_dsn - queue one report of kind about id for the count recipients
+ * in drcpts. 0 and the new id in new_id, or -1 and *error_r. */
+static int send_dsn(const struct config *conf, struct queue *queue, const char *id,
+                    const struct queue_envelope *env, enum dsn_kind kind,
+                    const struct dsn_rcpt *drcpts, size_t count, char new_id[QUEUE_ID_SIZE],
+                    char **error_r)
+{
+    struct dsn_report report = {
+        .kind = kind,
+        .hostname = conf->server.hostname != NULL ? conf->server.hostname : "localhost",
+        .env = env,
+        .rcpts = drcpts,
+        .count = count,
+        .now = time(NULL),
+    };
+    struct queue_envelope *denv = NULL;
+    struct queue_inject *inj = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int ret = -1;
+    if (read_original(conf, queue, id, env, &report.original, error_r) < 0)
+        return -1;
+    if ((inj = queue_inject_begin(queue, QUEUE_ORIGIN_BOUNCE, error_r)) == NULL)
+        goto out;
+    report.message_id = queue_inject_id(inj);
+    if (dsn_build(&report, &text, &len, error_r) < 0 ||
+        queue_inject_write(inj, text, len, error_r) < 0)
+        goto out;
+    /* From the null sender (RFC 3461 6.2, RFC 5321 4.5.5), so that no
+     * report is ever made about it. */
+    denv = queue_envelope_new();
+    if (denv == NULL || queue_envelope_add_recipient(denv, env->sender, 0, NULL, error_r) < 0) {
+        if (*error_r == NULL)
+            error_set(error_r, "out of memory");
+        goto out;
+    }
+    if (queue_inject_commit(&inj, denv, error_r) < 0)
+        goto out;
+    memcpy(new_id, denv->id, QUEUE_ID_SIZE);
+    ret = 0;
+out:
+    queue_inject_abort(&inj);
+    queue_envelope_free(&denv);
+    free(text);
+    free((char *)report.original.text);
+    return ret;
+}
+
+/* state_of - recipient i's state after the attempt. */
+static enum queue_rcpt_state state_of(const struct queue_envelope *env,
+                                      const struct queue_bounce_rcpt *r, size_t i)
+{
+    return r[i].tried ? r[i].state : env->rcpts[i].state;
+}
+
+/* expire - every recipient still waiting past queue.max_age fails, 4.4.7
+ * with its last reply. */
+static void expire(const struct queue_envelope *env, struct queue_bounce_rcpt *r)
+{
+    for (size_t i = 0; i < env->rcpt_count; i++) {
+        enum queue_rcpt_state st = state_of(env, r, i);
+        if (st != QUEUE_RCPT_DEFERRED && st != QUEUE_RCPT_PENDING)
+            continue;
+        char last[DELIVERY_STATUS_TEXT_MAX];
+        const char *prev = r[i].tried ? r[i].reply : env->rcpts[i].reply;
+        snprintf(last, sizeof last, "%s", prev != NULL && prev[0] != '\0' ? prev : "never tried");
+        delivery_status_format(r[i].reply, DELIVERY_STATUS_TEXT_MAX, DELIVERY_STATUS_EXPIRED,
+                               last);
+        r[i].tried = true;
+        r[i].state = QUEUE_RCPT_FAILED;
+        r[i].when = 0;
+    }
+}
+
+/* report - one report of kind about the recipients in drcpts[0..count):
+ * queued, or logged why not. 0 when it is queued (or none was due), -1
+ * when it could not be. */
+static int report(const struct config *conf, struct queue *queue, const char *id,
+                  const struct queue_envelope *env, enum dsn_kind kind,
+                  const struct dsn_rcpt *drcpts, size_t count)
+{
+    static const char *const kinds[] = {"failure", "delay", "success"};
+    char new_id[QUEUE_ID_SIZE], quoted[600], *error = NULL;
+    if (count == 0)
+        return 0;
+    if (send_dsn(conf, queue, id, env, kind, drcpts, count, new_id, &error) < 0) {
+        log_error("id=%s event=dsn_failed kind=%s recipients=%zu error=%s", id, kinds[kind],
+                  count, log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
+        free(error);
+        return -1;
+    }
+    log_info("id=%s event=dsn_queued kind=%s recipients=%zu dsn_id=%s to=%s", id, kinds[kind],
+             count, new_id, log_quote(quoted, sizeof quoted, env->sender));
+    return 0;
+}
+
+/* mark_warned - record that recipients drcpts[0..count) were warned. */
+static void mark_warned(struct queue *queue, const char *id, const struct dsn_rcpt *drcpts,
+                        size_t count)
+{
+    struct queue_mark *marks = calloc(count, sizeof *marks);
+    char quoted[600], *error = NULL;
+    for (size_t k = 0; marks != NULL && k < count; k++)
+        marks[k] = (struct queue_mark){.index = drcpts[k].index, .warned = true};
+    if (marks == NULL || queue_mark_recipients(queue, id, marks, count, &error) < 0) {
+        /* The warning is queued; unrecorded, a later attempt sends it again. */
+        log_error("id=%s event=mark_failed recipients=%zu error=%s", id, count,
+                  log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
+        free(error);
+    }
+    free(marks);
+}
+
+void queue_bounce_attempt(const struct config *conf, struct queue *queue, const char *id,
+                          const struct queue_envelope *env, struct queue_bounce_rcpt *r,
+                          time_t now)
+{
+    size_t n = env->rcpt_count, failed = 0, delayed = 0, succeeded = 0;
+    char quoted[600];
+    time_t until = env->arrival + (time_t)conf->queue.max_age;
+    if (until < now)
+        expire(env, r);
+    struct dsn_rcpt *fail = calloc(n, sizeof *fail), *delay = calloc(n, sizeof *delay),
+                    *success = calloc(n, sizeof *success);
+    if (fail == NULL || delay == NULL || success == NULL) {
+        /* No report can be built: nothing may become final unreported. */
+        for (size_t i = 0; i < n; i++) {
+            if (r[i].tried && r[i].state == QUEUE_RCPT_FAILED) {
+                r[i].state = QUEUE_RCPT_DEFERRED;
+                r[i].when = now + conf->queue.retry_min;
+            }
+        }
+        log_error("id=%s event=dsn_failed error=\"out of memory\"", id);
+        goto out;
+    }
+    bool null_sender = env->sender == NULL || env->sender[0] == '\0';
+    bool warn_due = conf->queue.delay_warning > 0 &&
+                    env->arrival + (time_t)conf->queue.delay_warning <= now;
+    for (size_t i = 0; i < n; i++) {
+        const struct queue_recipient *rc = &env->rcpts[i];
+        enum queue_rcpt_state st = state_of(env, r, i);
+        struct dsn_rcpt d = {.index = i, .reply = r[i].reply, .remote_mta = r[i].remote_mta,
+                             .last_attempt = r[i].tried ? now : 0};
+        if (r[i].tried && st == QUEUE_RCPT_FAILED && dsn_notify_wants(rc->notify, DSN_KIND_FAILURE)) {
+            if (null_sender) {
+                /* Never a bounce for a bounce (RFC 5321 4.5.5, 6.1). */
+                log_info("id=%s event=bounce_dropped rcpt=%s reason=null_sender", id,
+                         log_quote(quoted, sizeof quoted, rc->address));
+                continue;
+            }
+            d.action = DSN_ACTION_FAILED;
+            fail[failed++] = d;
+        } else if (r[i].tried && st == QUEUE_RCPT_DELIVERED && !null_sender &&
+                   (r[i].local || r[i].expanded || r[i].relayed) &&
+                   dsn_notify_wants(rc->notify, DSN_KIND_SUCCESS)) {
+            d.action = r[i].local      ? DSN_ACTION_DELIVERED
+                       : r[i].expanded ? DSN_ACTION_EXPANDED
+                                       : DSN_ACTION_RELAYED;
+            d.reply = NULL;
+            success[succeeded++] = d;
+        } else if (st == QUEUE_RCPT_DEFERRED && warn_due && !null_sender && !rc->delay_warned &&
+                   dsn_notify_wants(rc->notify, DSN_KIND_DELAY)) {
+            d.action = DSN_ACTION_DELAYED;
+            d.reply = r[i].tried ? r[i].reply : rc->reply;
+            d.retry_until = until;
+            delay[delayed++] = d;
+        }
+    }
+    if (report(conf, queue, id, env, DSN_KIND_FAILURE, fail, failed) < 0) {
+        /* Not queued: these may not become final unreported. They wait,
+         * their reply kept, and are tried again (failing again, most
+         * likely, with a bounce then). */
+        for (size_t k = 0; k < failed; k++) {
+            r[fail[k].index].state = QUEUE_RCPT_DEFERRED;
+            r[fail[k].index].when = now + conf->queue.retry_min;
+        }
+    }
+    report(conf, queue, id, env, DSN_KIND_SUCCESS, success, succeeded);
+    if (delayed > 0 && report(conf, queue, id, env, DSN_KIND_DELAY, delay, delayed) == 0)
+        mark_warned(queue, id, delay, delayed);
+out:
+    free(fail);
+    free(delay);
+    free(success);
+}
