@@ -22,8 +22,9 @@ static const char *const tls_keys[] = {"cert_file",    "key_file", "ca_file",
                                        "min_protocol", "ciphers",  NULL};
 static const char *const domains_keys[] = {"local", "relay", "from_directory", NULL};
 static const char *const relay_keys[] = {"trusted_networks", NULL};
-static const char *const queue_keys[] = {
-    "max_age", "delay_warning", "bounce_size_limit", "retry_min", "retry_max", "scan_interval", "delivery_threads", "min_free", NULL};
+static const char *const queue_keys[] = {"max_age",          "delay_warning", "bounce_size_limit",
+                                         "retry_min",        "retry_max",     "scan_interval",
+                                         "delivery_threads", "min_free",      NULL};
 static const char *const cache_keys[] = {"positive_ttl", "negative_ttl", "auth_ttl",
                                          "stale_ttl",    "size",         NULL};
 static const char *const delivery_keys[] = {"mailbox_base", "sync_method", NULL};

@@ -145,11 +145,17 @@ static void expire(const struct queue_envelope *env, struct queue_bounce_rcpt *r
         enum queue_rcpt_state st = state_of(env, r, i);
         if (st != QUEUE_RCPT_DEFERRED && st != QUEUE_RCPT_PENDING)
             continue;
-        char last[DELIVERY_STATUS_TEXT_MAX];
+        char last[DELIVERY_STATUS_TEXT_MAX], expired[DELIVERY_STATUS_TEXT_MAX];
         const char *prev = r[i].tried ? r[i].reply : env->rcpts[i].reply;
         snprintf(last, sizeof last, "%s", prev != NULL && prev[0] != '\0' ? prev : "never tried");
-        delivery_status_format(r[i].reply, DELIVERY_STATUS_TEXT_MAX, DELIVERY_STATUS_EXPIRED,
-                               last);
+        /* Expired before, its report not queued (see report()): the reply
+         * says so already, and is not wrapped a second time. */
+        delivery_status_format(expired, sizeof expired, DELIVERY_STATUS_EXPIRED, "");
+        if (strncmp(last, expired, strlen(expired)) == 0)
+            snprintf(r[i].reply, DELIVERY_STATUS_TEXT_MAX, "%s", last);
+        else
+            delivery_status_format(r[i].reply, DELIVERY_STATUS_TEXT_MAX, DELIVERY_STATUS_EXPIRED,
+                                   last);
         r[i].tried = true;
         r[i].state = QUEUE_RCPT_FAILED;
         r[i].when = 0;
@@ -168,8 +174,8 @@ static int report(const struct config *conf, struct queue *queue, const char *id
     if (count == 0)
         return 0;
     if (send_dsn(conf, queue, id, env, kind, drcpts, count, new_id, &error) < 0) {
-        log_error("id=%s event=dsn_failed kind=%s recipients=%zu error=%s", id, kinds[kind],
-                  count, log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
+        log_error("id=%s event=dsn_failed kind=%s recipients=%zu error=%s", id, kinds[kind], count,
+                  log_quote(quoted, sizeof quoted, error != NULL ? error : "out of memory"));
         free(error);
         return -1;
     }
@@ -196,8 +202,7 @@ static void mark_warned(struct queue *queue, const char *id, const struct dsn_rc
 }
 
 void queue_bounce_attempt(const struct config *conf, struct queue *queue, const char *id,
-                          const struct queue_envelope *env, struct queue_bounce_rcpt *r,
-                          time_t now)
+                          const struct queue_envelope *env, struct queue_bounce_rcpt *r, time_t now)
 {
     size_t n = env->rcpt_count, failed = 0, delayed = 0, succeeded = 0;
     char quoted[600];
@@ -218,14 +223,20 @@ void queue_bounce_attempt(const struct config *conf, struct queue *queue, const 
         goto out;
     }
     bool null_sender = env->sender == NULL || env->sender[0] == '\0';
-    bool warn_due = conf->queue.delay_warning > 0 &&
-                    env->arrival + (time_t)conf->queue.delay_warning <= now;
+    bool warn_due =
+        conf->queue.delay_warning > 0 && env->arrival + (time_t)conf->queue.delay_warning <= now;
     for (size_t i = 0; i < n; i++) {
         const struct queue_recipient *rc = &env->rcpts[i];
         enum queue_rcpt_state st = state_of(env, r, i);
-        struct dsn_rcpt d = {.index = i, .reply = r[i].reply, .remote_mta = r[i].remote_mta,
+        struct dsn_rcpt d = {.index = i,
+                             .reply = r[i].reply,
+                             .remote_mta = r[i].remote_mta,
                              .last_attempt = r[i].tried ? now : 0};
-        if (r[i].tried && st == QUEUE_RCPT_FAILED && dsn_notify_wants(rc->notify, DSN_KIND_FAILURE)) {
+        if (r[i].tried && st == QUEUE_RCPT_FAILED &&
+            !dsn_notify_wants(rc->notify, DSN_KIND_FAILURE)) {
+            log_info("id=%s event=bounce_not_requested rcpt=%s notify=never_or_no_failure", id,
+                     log_quote(quoted, sizeof quoted, rc->address));
+        } else if (r[i].tried && st == QUEUE_RCPT_FAILED) {
             if (null_sender) {
                 /* Never a bounce for a bounce (RFC 5321 4.5.5, 6.1). */
                 log_info("id=%s event=bounce_dropped rcpt=%s reason=null_sender", id,

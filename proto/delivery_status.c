@@ -42,6 +42,9 @@ static const struct {
                                        "mailbox disabled, mail held"},
     [DELIVERY_STATUS_MAILBOX_DISABLED] = {true, SMTP_ESC_MAILBOX_DISABLED,
                                           "<%s>: mailbox disabled"},
+    /* queue.max_age passed, the argument the last reply: temporary by its
+     * code (RFC 3463 3.5, X.4.7), final by the runner's decision (the DSN
+     * says Action: failed, Status: 4.4.7, as sendmail's does). */
     [DELIVERY_STATUS_EXPIRED] = {false, SMTP_ESC_DELIVERY_EXPIRED, "delivery time expired: %s"},
 };
 

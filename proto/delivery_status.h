@@ -28,9 +28,6 @@ enum delivery_status {
     DELIVERY_STATUS_MAILBOX_HELD,          /* 4.2.1 mailbox held */
     DELIVERY_STATUS_DISABLED_HELD,         /* 4.2.1 mailbox disabled, mail held */
     DELIVERY_STATUS_MAILBOX_DISABLED,      /* 5.2.1 <%s>: mailbox disabled */
-    /* queue.max_age passed; the argument is the last reply. Temporary by
-     * its code (RFC 3463 3.5: X.4.7), final by decision: the runner gives
-     * up on it (a DSN with Action: failed, Status: 4.4.7). */
     DELIVERY_STATUS_EXPIRED,               /* 4.4.7 delivery time expired: %s */
     DELIVERY_STATUS_COUNT
 };

@@ -29,13 +29,12 @@
  * at most 512, an address 256): the line stays under DSN_LINE_MAX. */
 #define VALUE_MAX 900
 
-static const char *const action_names[] = {"failed", "delayed", "delivered", "relayed",
-                                           "expanded"};
+static const char *const action_names[] = {"failed", "delayed", "delivered", "relayed", "expanded"};
 
 const char *dsn_action_name(enum dsn_action action)
 {
     return (unsigned)action < sizeof action_names / sizeof action_names[0] ? action_names[action]
-                                                                          : "failed";
+                                                                           : "failed";
 }
 
 bool dsn_notify_wants(unsigned notify, enum dsn_kind kind)
@@ -278,9 +277,11 @@ static int new_boundary(char *out, size_t size, const char *id, const struct buf
         if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
             /* No entropy to be had: the pid, time and try still differ
              * from one report to the next, and the check below holds. */
-            unsigned long long mix = (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 32);
+            unsigned long long mix =
+                (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 32);
             for (size_t i = 0; i < sizeof rnd; i++)
-                rnd[i] = (unsigned char)(mix >> (8 * (i % 8))) ^ (unsigned char)(tries * 31 + (int)i);
+                rnd[i] =
+                    (unsigned char)(mix >> (8 * (i % 8))) ^ (unsigned char)(tries * 31 + (int)i);
         }
         char hex[sizeof rnd * 2 + 1];
         for (size_t i = 0; i < sizeof rnd; i++)
@@ -289,7 +290,8 @@ static int new_boundary(char *out, size_t size, const char *id, const struct buf
          * encoded originals cannot hold it at all. */
         snprintf(out, size, "=_dirmail_%.23s_%s", id, hex);
         size_t blen = strlen(out);
-        bool found = orig->text != NULL && orig->len >= blen && memmem(orig->text, orig->len, out, blen) != NULL;
+        bool found = orig->text != NULL && orig->len >= blen &&
+                     memmem(orig->text, orig->len, out, blen) != NULL;
         for (size_t i = 0; i < n && !found; i++)
             found = memmem(buf_ptr(texts[i]), buf_len(texts[i]), out, blen) != NULL;
         if (!found)
@@ -384,14 +386,13 @@ int dsn_build(const struct dsn_report *r, char **text_r, size_t *len_r, char **e
          * types when the header section itself is 8-bit (RFC 6532). */
         size_t len = orig->headers_only ? head_len : orig->len;
         bool eight = orig->headers_only ? head_8bit : orig_8bit;
-        const char *type = orig->headers_only ? (head_8bit ? "message/global-headers"
-                                                           : "text/rfc822-headers")
-                                              : (head_8bit ? "message/global" : "message/rfc822");
+        const char *type = orig->headers_only
+                               ? (head_8bit ? "message/global-headers" : "text/rfc822-headers")
+                               : (head_8bit ? "message/global" : "message/rfc822");
         fail |= line(&out, "%s", "");
         fail |= line(&out, "--%s", boundary);
-        fail |= line(&out, "Content-Description: %s", orig->headers_only
-                                                          ? "Undelivered message headers"
-                                                          : "Undelivered message");
+        fail |= line(&out, "Content-Description: %s",
+                     orig->headers_only ? "Undelivered message headers" : "Undelivered message");
         fail |= line(&out, "Content-Type: %s", type);
         if (eight)
             fail |= line(&out, "Content-Transfer-Encoding: 8bit");

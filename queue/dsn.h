@@ -32,7 +32,7 @@ enum dsn_kind {
 
 /* One recipient's block. */
 struct dsn_rcpt {
-    size_t index;           /* into the original envelope's rcpts */
+    size_t index; /* into the original envelope's rcpts */
     enum dsn_action action;
     const char *reply;      /* "C.S.D text": Status and Diagnostic-Code; NULL: 2.0.0, none */
     const char *remote_mta; /* the peer that gave the reply; NULL: we did */
@@ -50,8 +50,8 @@ struct dsn_original {
 
 struct dsn_report {
     enum dsn_kind kind;
-    const char *hostname;            /* Reporting-MTA, From: MAILER-DAEMON@hostname */
-    const char *message_id;          /* the local part of the new Message-ID (its queue id) */
+    const char *hostname;             /* Reporting-MTA, From: MAILER-DAEMON@hostname */
+    const char *message_id;           /* the local part of the new Message-ID (its queue id) */
     const struct queue_envelope *env; /* the original's: sender, ENVID, arrival, ORCPTs */
     const struct dsn_rcpt *rcpts;
     size_t count;

@@ -875,9 +875,9 @@ int queue_mark_recipients(struct queue *queue, const char *id, const struct queu
     }
     for (size_t i = 0; i < count; i++) {
         time_t when = marks[i].when != 0 ? marks[i].when : time(NULL);
-        char *line = marks[i].warned
-                         ? queue_status_format_warned(marks[i].index, when)
-                         : queue_status_format(marks[i].index, marks[i].state, when, marks[i].reply);
+        char *line = marks[i].warned ? queue_status_format_warned(marks[i].index, when)
+                                     : queue_status_format(marks[i].index, marks[i].state, when,
+                                                           marks[i].reply);
         size_t line_len;
         char *p;
 

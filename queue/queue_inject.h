@@ -6,10 +6,11 @@
  * It never routes or delivers (the runner does).
  *
  * What the commit adds to queue_msg_commit (queue.h), for every caller in
- * one place: an envelope without a sender or without recipients is refused (the null sender "" is a sender: a bounce's)
- * (mail that could never leave the spool), and a message made here rather
- * than received from a client carries the same client facts wherever it was
- * made (client-address 127.0.0.1, client-helo "dirmail-<origin>").
+ * one place: an envelope without a sender or without recipients is refused
+ * (mail that could never leave the spool; the null sender "" of a bounce is
+ * a sender), and a message made here rather than received from a client
+ * carries the same client facts wherever it was made (client-address
+ * 127.0.0.1, client-helo "dirmail-<origin>").
  *
  * Threads: as queue_msg_* (queue.h): one struct queue_inject belongs to one
  * thread at a time; several may commit on one struct queue at once, and

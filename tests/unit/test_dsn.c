@@ -133,15 +133,17 @@ START_TEST(test_failure_report_every_field)
     char *text = build(env, DSN_KIND_FAILURE, rcpts, 2, original, strlen(original), false, &len);
     check_lines(text, len);
     /* the header section */
-    ck_assert_ptr_nonnull(strstr(text, "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\n"));
     ck_assert_ptr_nonnull(strstr(text, "To: <sender@example.net>\r\n"));
     ck_assert_ptr_nonnull(strstr(text, "Subject: Undelivered Mail Returned to Sender\r\n"));
     ck_assert_ptr_nonnull(strstr(text, "\r\nDate: "));
-    ck_assert_ptr_nonnull(strstr(text, "Message-ID: <0123456789abcdef0123456.dsn@mx.example.org>\r\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "Message-ID: <0123456789abcdef0123456.dsn@mx.example.org>\r\n"));
     ck_assert_ptr_nonnull(strstr(text, "Auto-Submitted: auto-replied\r\n"));
     ck_assert_ptr_nonnull(strstr(text, "MIME-Version: 1.0\r\n"));
-    ck_assert_ptr_nonnull(
-        strstr(text, "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary="));
+    ck_assert_ptr_nonnull(strstr(
+        text, "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary="));
     char boundary[80];
     boundary_of(text, boundary, sizeof boundary);
     /* the boundary is in no part, the original's look-alike included */
@@ -150,7 +152,8 @@ START_TEST(test_failure_report_every_field)
     /* part 1: the plain words */
     char *words = part(text, 1);
     ck_assert_ptr_nonnull(strstr(words, "Content-Type: text/plain; charset=us-ascii\r\n"));
-    ck_assert_ptr_nonnull(strstr(words, "<one@example.org> (sent to alias@example.org): failed\r\n"));
+    ck_assert_ptr_nonnull(
+        strstr(words, "<one@example.org> (sent to alias@example.org): failed\r\n"));
     ck_assert_ptr_nonnull(strstr(words, "    5.3.5 mailbox unusable: not a folder\r\n"));
     ck_assert_ptr_nonnull(strstr(words, "<two@example.org>: failed\r\n"));
     ck_assert_ptr_nonnull(
@@ -159,9 +162,10 @@ START_TEST(test_failure_report_every_field)
     char *ds = part(text, 2);
     ck_assert_ptr_nonnull(strstr(ds, "Content-Type: message/delivery-status\r\n"));
     const char *f = body_of(ds);
-    ck_assert_msg(strncmp(f, "Reporting-MTA: dns; mx.example.org\r\n"
-                             "Original-Envelope-Id: ENV-42\r\n"
-                             "Arrival-Date: ",
+    ck_assert_msg(strncmp(f,
+                          "Reporting-MTA: dns; mx.example.org\r\n"
+                          "Original-Envelope-Id: ENV-42\r\n"
+                          "Arrival-Date: ",
                           strlen("Reporting-MTA: dns; mx.example.org\r\n"
                                  "Original-Envelope-Id: ENV-42\r\nArrival-Date: ")) == 0,
                   "per-message fields: %s", f);
@@ -295,8 +299,12 @@ START_TEST(test_refusals)
 {
     struct queue_envelope *env = sample();
     struct dsn_rcpt rcpt = {.index = 2, .action = DSN_ACTION_FAILED, .reply = "5.1.1 x"};
-    struct dsn_report r = {.kind = DSN_KIND_FAILURE, .hostname = "h", .message_id = "i",
-                           .env = env, .rcpts = &rcpt, .count = 1};
+    struct dsn_report r = {.kind = DSN_KIND_FAILURE,
+                           .hostname = "h",
+                           .message_id = "i",
+                           .env = env,
+                           .rcpts = &rcpt,
+                           .count = 1};
     char *text = NULL, *error = NULL;
     size_t len;
     ck_assert_int_eq(dsn_build(&r, &text, &len, &error), -1);

@@ -138,8 +138,8 @@ END_TEST
 
 START_TEST(test_never_and_null_sender)
 {
-    struct queue_envelope *env = spool("s@example.net", QUEUE_NOTIFY_NEVER, QUEUE_RET_UNSET,
-                                       message, 1);
+    struct queue_envelope *env =
+        spool("s@example.net", QUEUE_NOTIFY_NEVER, QUEUE_RET_UNSET, message, 1);
     struct rcpts rs;
     char found[4][QUEUE_ID_SIZE];
     rcpts_init(&rs, 1, QUEUE_RCPT_FAILED, "5.1.1 gone");
@@ -155,7 +155,8 @@ START_TEST(test_never_and_null_sender)
     queue_bounce_attempt(&conf, q, env->id, env, rs.r, time(NULL));
     const char *log = log_capture_end(&cap);
     ck_assert_int_eq(rs.r[0].state, QUEUE_RCPT_FAILED);
-    ck_assert_msg(strstr(log, "event=bounce_dropped rcpt=r0@example.org reason=null_sender") != NULL,
+    ck_assert_msg(strstr(log, "event=bounce_dropped rcpt=r0@example.org reason=null_sender") !=
+                      NULL,
                   "log: %s", log);
     /* the first message (NEVER) and this one: nothing else */
     char **ids = NULL, *error = NULL;
@@ -236,8 +237,8 @@ END_TEST
 START_TEST(test_success_and_size_limit)
 {
     conf.queue.bounce_size_limit = 10; /* the message is larger: header only */
-    struct queue_envelope *env = spool("s@example.net", QUEUE_NOTIFY_SUCCESS, QUEUE_RET_FULL,
-                                       message, 2);
+    struct queue_envelope *env =
+        spool("s@example.net", QUEUE_NOTIFY_SUCCESS, QUEUE_RET_FULL, message, 2);
     struct rcpts rs;
     char found[4][QUEUE_ID_SIZE];
     rcpts_init(&rs, 2, QUEUE_RCPT_DELIVERED, "");
