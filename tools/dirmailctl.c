@@ -20,6 +20,7 @@
 
 #include "auth/auth_client.h"
 #include "conf/conf.h"
+#include "tools/dirmailctl_queue.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/dirmail/dirmail.conf"
 
@@ -39,6 +40,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: dirmailctl [-c FILE] lookup ADDRESS\n"
                  "       dirmailctl [-c FILE] auth LOGIN [SERVICE]\n"
+                 "       dirmailctl [-c FILE] queue list|show ID [--json]\n"
                  "  -c FILE  configuration file (default " DEFAULT_CONFIG ")\n"
                  "  -h, --help  this help\n"
                  "  --version   the version of dirmail\n"
@@ -341,6 +343,19 @@ int main(int argc, char **argv)
     }
     const char *name = argv[optind];
     size_t nargs = (size_t)(argc - optind - 1);
+    if (strcmp(name, "queue") == 0) {
+        /* the spool itself, not the auth socket */
+        char *error = NULL;
+        struct config *conf = config_load(path, &error);
+        if (conf == NULL) {
+            fail("%s", error != NULL ? error : "out of memory");
+            free(error);
+            return EXIT_CONFIG;
+        }
+        int status = dirmailctl_queue(conf, argv + optind + 1, nargs);
+        config_free(&conf);
+        return status;
+    }
     const struct command *cmd = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(commands[i].name, name) == 0)

@@ -10,6 +10,7 @@ past queue.max_age, a 4.4.7 report, and leaves the spool."""
 import email
 import email.policy
 import glob
+import json
 import os
 import re
 import smtplib
@@ -29,6 +30,7 @@ TOP_SRCDIR = os.environ.get("top_srcdir") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 TOP_BUILDDIR = os.environ.get("top_builddir") or TOP_SRCDIR
 INJECT = os.path.join(TOP_BUILDDIR, "tests", "queue_inject")
+DIRMAILCTL = os.path.join(TOP_BUILDDIR, "tools", "dirmailctl")
 
 SENDER = "alice@example.org"  # a local user: her reports land in her Maildir
 ALICE_BOX = "example.org/alice"
@@ -239,6 +241,48 @@ class Bounces(Reports, unittest.TestCase):
         self.d.wait_log(rf"id={dsn_id} event=bounce_dropped rcpt=paul@example.org", timeout=30)
         wait_for(lambda: dsn_id not in spool_ids(self.d.spool), what="report removed")
         self.assertNotRegex(self.d.log(), rf"id={dsn_id} event=dsn_queued")
+
+    def test_queue_list_and_show_while_running(self):
+        # a relay-domain recipient waits (no outbound transport here), a
+        # local one is delivered: the message stays, listed as such
+        qid, _ = self.send(["someone@relay.example"], "ctl1", mail_options=["ENVID=ctl1"],
+                           rcpt_options=["ORCPT=rfc822;someone@relay.example"])
+        self.d.wait_log(rf"id={qid} event=deferred rcpt=someone@relay.example ", timeout=30)
+
+        def ctl(*args):
+            res = subprocess.run([DIRMAILCTL, "-c", self.d.path] + list(args),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 preexec_fn=as_mail_user, timeout=60)
+            return res
+        res = ctl("queue", "list", "--json")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        listed = {m["id"]: m for m in json.loads(res.stdout)}
+        self.assertIn(qid, listed)
+        m = listed[qid]
+        self.assertEqual(m["sender"], SENDER)
+        self.assertEqual(m["envid"], "ctl1")
+        [r] = m["recipients"]
+        self.assertEqual(r["address"], "someone@relay.example")
+        self.assertEqual(r["state"], "deferred")
+        self.assertGreater(r["next_try"], 0)
+        self.assertRegex(r["last_error"], r"^4\.4\.0 awaiting outbound transport")
+        self.assertEqual(r["orcpt"], "rfc822;someone@relay.example")
+        res = ctl("queue", "list")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertRegex(res.stdout, rf"(?m)^{qid} arrival=\S+ size=\d+ sender=<{SENDER}> "
+                                     r"recipients=1\n  rcpt=<someone@relay.example> "
+                                     r"state=deferred next_try=\S+ last_error=\"4\.4\.0 ")
+        res = ctl("queue", "show", qid, "--json")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        shown = json.loads(res.stdout)
+        self.assertEqual(shown["message"]["id"], qid)
+        self.assertIn("Message-ID: <ctl1@example.org>\r\n", shown["header"])
+        self.assertNotIn("last line", shown["header"])  # the header section only
+        self.assertEqual(shown["client_helo"], "client.test")
+        res = ctl("queue", "show", "0" * 23)
+        self.assertEqual(res.returncode, 1, res)
+        res = ctl("queue", "frobnicate")
+        self.assertEqual(res.returncode, 64, res)
 
 
 @unittest.skipUnless(built(), "dirmaild not built")
