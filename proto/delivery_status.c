@@ -46,6 +46,10 @@ static const struct {
      * code (RFC 3463 3.5, X.4.7), final by the runner's decision (the DSN
      * says Action: failed, Status: 4.4.7, as sendmail's does). */
     [DELIVERY_STATUS_EXPIRED] = {false, SMTP_ESC_DELIVERY_EXPIRED, "delivery time expired: %s"},
+    /* dirmailctl queue delete and bounce */
+    [DELIVERY_STATUS_ADMIN_DELETED] = {true, SMTP_ESC_OTHER, "deleted by the administrator"},
+    [DELIVERY_STATUS_ADMIN_RETURNED] = {true, SMTP_ESC_OTHER,
+                                        "returned to the sender by the administrator"},
 };
 
 bool delivery_status_permanent(enum delivery_status status)

@@ -29,6 +29,8 @@ enum delivery_status {
     DELIVERY_STATUS_DISABLED_HELD,         /* 4.2.1 mailbox disabled, mail held */
     DELIVERY_STATUS_MAILBOX_DISABLED,      /* 5.2.1 <%s>: mailbox disabled */
     DELIVERY_STATUS_EXPIRED,               /* 4.4.7 delivery time expired: %s */
+    DELIVERY_STATUS_ADMIN_DELETED,         /* 5.0.0 deleted by the administrator */
+    DELIVERY_STATUS_ADMIN_RETURNED,        /* 5.0.0 returned to the sender by the administrator */
     DELIVERY_STATUS_COUNT
 };
 

@@ -1,4 +1,12 @@
-/* tools/dirmailctl_queue.c - see dirmailctl_queue.h. */
+/* tools/dirmailctl_queue.c - see dirmailctl_queue.h.
+ *
+ * delete and bounce change a message only by appending status records,
+ * the spool's own way (queue.h: one O_APPEND write, fsync'd; once a
+ * recipient is final later records are ignored), never by removing or
+ * rewriting its file: a runner thread may be reading that file at the
+ * moment, and a file removed under it would go to free/ for reuse. The
+ * runner removes the message at its next attempt. A recipient that the
+ * runner is delivering at that very moment may still be delivered. */
 #include "config.h"
 
 #include "tools/dirmailctl_queue.h"
@@ -10,8 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <grp.h>
+#include <sys/stat.h>
+
+#include "proto/delivery_status.h"
 #include "queue/dsn.h"
 #include "queue/queue.h"
+#include "queue/queue_report.h"
 
 /* The longest header section "show" prints. */
 #define SHOW_HEADER_MAX (256 * 1024)
@@ -227,6 +240,81 @@ static int cmd_show(struct queue *queue, const char *id, bool json)
     return 0;
 }
 
+/* as_spool_owner - root writes to the spool as its owner (the mail user),
+ * so that a status file or a report it creates is the runner's to read.
+ * 0, or -1 with the reason on stderr. */
+static int as_spool_owner(const char *dir)
+{
+    struct stat st;
+    if (geteuid() != 0)
+        return 0;
+    if (stat(dir, &st) < 0 || setgroups(0, NULL) < 0 || setgid(st.st_gid) < 0 ||
+        setuid(st.st_uid) < 0) {
+        fprintf(stderr, "dirmailctl: cannot become the owner of %s\n", dir);
+        return -1;
+    }
+    return 0;
+}
+
+/* cmd_finish - every recipient of id not yet final becomes FAILED with
+ * status; with a report (bounce), its DSN is committed first, as the runner
+ * does (gateway/queue_bounce.h), so that no recipient is final unreported.
+ * The runner removes the message at its next attempt on it: all its
+ * recipients are final then. */
+static int cmd_finish(const struct config *conf, struct queue *queue, const char *id,
+                      enum delivery_status status)
+{
+    struct queue_envelope *env = NULL;
+    char *error = NULL, reply[DELIVERY_STATUS_TEXT_MAX];
+    if (!queue_id_valid(id) || queue_load_envelope(queue, id, &env, &error) < 0) {
+        fprintf(stderr, "dirmailctl: queue %s: no such message\n", id);
+        free(error);
+        return 1;
+    }
+    delivery_status_format(reply, sizeof reply, status, NULL);
+    struct queue_mark *marks = calloc(env->rcpt_count, sizeof *marks);
+    struct dsn_rcpt *drcpts = calloc(env->rcpt_count, sizeof *drcpts);
+    size_t count = 0;
+    int ret = 0;
+    for (size_t i = 0; marks != NULL && drcpts != NULL && i < env->rcpt_count; i++) {
+        enum queue_rcpt_state st = env->rcpts[i].state;
+        if (st == QUEUE_RCPT_DELIVERED || st == QUEUE_RCPT_FAILED)
+            continue;
+        marks[count] = (struct queue_mark){.index = i, .state = QUEUE_RCPT_FAILED, .reply = reply};
+        drcpts[count] = (struct dsn_rcpt){.index = i, .action = DSN_ACTION_FAILED, .reply = reply};
+        count++;
+    }
+    if (marks == NULL || drcpts == NULL) {
+        fprintf(stderr, "dirmailctl: out of memory\n");
+        ret = 70;
+    } else if (count == 0) {
+        printf("%s: every recipient is final already\n", id);
+    } else {
+        char new_id[QUEUE_ID_SIZE] = "";
+        bool report = status == DELIVERY_STATUS_ADMIN_RETURNED && env->sender[0] != '\0';
+        if (report &&
+            queue_report_inject(queue, conf->server.hostname, conf->queue.bounce_size_limit, id,
+                                env, DSN_KIND_FAILURE, drcpts, count, new_id, &error) < 0) {
+            fprintf(stderr, "dirmailctl: queue bounce %s: %s\n", id,
+                    error != NULL ? error : "out of memory");
+            ret = 75;
+        } else if (queue_mark_recipients(queue, id, marks, count, &error) < 0) {
+            fprintf(stderr, "dirmailctl: queue %s: %s\n", id,
+                    error != NULL ? error : "out of memory");
+            ret = 75;
+        } else {
+            printf("%s: %zu recipients %s%s%s\n", id, count,
+                   status == DELIVERY_STATUS_ADMIN_RETURNED ? "returned" : "deleted",
+                   report ? ", report " : "", new_id);
+        }
+    }
+    free(error);
+    free(marks);
+    free(drcpts);
+    queue_envelope_free(&env);
+    return ret;
+}
+
 int dirmailctl_queue(const struct config *conf, char **args, size_t argc)
 {
     bool json = false;
@@ -242,9 +330,12 @@ int dirmailctl_queue(const struct config *conf, char **args, size_t argc)
     }
     bool list = n == 1 && strcmp(words[0], "list") == 0;
     bool show = n == 2 && strcmp(words[0], "show") == 0;
-    if (!list && !show) {
+    bool del = n == 2 && !json && strcmp(words[0], "delete") == 0;
+    bool bounce = n == 2 && !json && strcmp(words[0], "bounce") == 0;
+    if (!list && !show && !del && !bounce) {
         fprintf(stderr, "usage: dirmailctl [-c FILE] queue list [--json]\n"
-                        "       dirmailctl [-c FILE] queue show ID [--json]\n");
+                        "       dirmailctl [-c FILE] queue show ID [--json]\n"
+                        "       dirmailctl [-c FILE] queue delete|bounce ID\n");
         return 64;
     }
     char *dir = config_state_path(conf, CONFIG_STATE_QUEUE), *error = NULL;
@@ -256,8 +347,17 @@ int dirmailctl_queue(const struct config *conf, char **args, size_t argc)
         free(dir);
         return 75;
     }
+    if ((del || bounce) && as_spool_owner(dir) < 0) {
+        free(dir);
+        queue_close(&queue);
+        return 75;
+    }
     free(dir);
-    int status = list ? cmd_list(queue, json) : cmd_show(queue, words[1], json);
+    int status =
+        list   ? cmd_list(queue, json)
+        : show ? cmd_show(queue, words[1], json)
+               : cmd_finish(conf, queue, words[1],
+                            del ? DELIVERY_STATUS_ADMIN_DELETED : DELIVERY_STATUS_ADMIN_RETURNED);
     queue_close(&queue);
     return status;
 }

@@ -1,8 +1,9 @@
-/* tools/dirmailctl_queue.h - "dirmailctl queue list|show": what the spool
- * holds, read straight from <state_dir>/queue while dirmaild runs. Reading
- * is safe without a lock: a committed spool file never changes and status
- * records are only appended (a torn last one is ignored, queue.h). It
- * never writes to the spool. */
+/* tools/dirmailctl_queue.h - "dirmailctl queue list|show|delete|bounce":
+ * what the spool holds, read straight from <state_dir>/queue while dirmaild
+ * runs (safe without a lock: a committed spool file never changes and
+ * status records are only appended, a torn last one ignored, queue.h), and
+ * a message's recipients made final by appending records (bounce: its DSN
+ * committed first). It never removes nor rewrites a spool file. */
 #ifndef DIRMAIL_TOOLS_DIRMAILCTL_QUEUE_H
 #define DIRMAIL_TOOLS_DIRMAILCTL_QUEUE_H
 

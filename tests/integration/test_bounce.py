@@ -284,6 +284,39 @@ class Bounces(Reports, unittest.TestCase):
         res = ctl("queue", "frobnicate")
         self.assertEqual(res.returncode, 64, res)
 
+    def ctl(self, *args):
+        return subprocess.run([DIRMAILCTL, "-c", self.d.path] + list(args),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              timeout=60)
+
+    def test_queue_bounce_returns_the_message_with_a_report(self):
+        qid, _ = self.send(["waits@relay.example"], "ctlb1")
+        self.d.wait_log(rf"id={qid} event=deferred rcpt=waits@relay.example ", timeout=30)
+        res = self.ctl("queue", "bounce", qid)
+        self.assertEqual(res.returncode, 0, res)
+        self.assertRegex(res.stdout, rf"^{qid}: 1 recipients returned, report [0-9a-f]{{23}}\n$")
+        [msg] = self.wait_reports("ctlb1")
+        _, _, per_rcpt, orig = self.check_structure(msg)
+        self.assertEqual(per_rcpt[0]["Action"], "failed")
+        self.assertEqual(per_rcpt[0]["Status"], "5.0.0")
+        self.assertRegex(per_rcpt[0]["Diagnostic-Code"],
+                         r"^smtp; 550 5\.0\.0 returned to the sender by the administrator")
+        self.assertEqual(orig.get_content_type(), "message/rfc822")
+        # the runner removes it at its next attempt: all recipients final
+        self.d.wait_log(rf"id={qid} event=removed ", timeout=30)
+        self.assertNotIn(qid, spool_ids(self.d.spool))
+        self.assertEqual(self.ctl("queue", "bounce", qid).returncode, 1)
+
+    def test_queue_delete_removes_without_report(self):
+        qid, _ = self.send(["waits@relay.example"], "ctld1")
+        self.d.wait_log(rf"id={qid} event=deferred rcpt=waits@relay.example ", timeout=30)
+        res = self.ctl("queue", "delete", qid)
+        self.assertEqual(res.returncode, 0, res)
+        self.assertEqual(res.stdout, f"{qid}: 1 recipients deleted\n")
+        self.d.wait_log(rf"id={qid} event=removed ", timeout=30)
+        self.assertEqual(self.reports("ctld1"), [])
+        self.assertNotRegex(self.d.log(), rf"id={qid} event=dsn_queued")
+
 
 @unittest.skipUnless(built(), "dirmaild not built")
 class Expiry(Reports, unittest.TestCase):
