@@ -41,6 +41,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: dirmailctl [-c FILE] lookup ADDRESS\n"
                  "       dirmailctl [-c FILE] auth LOGIN [SERVICE]\n"
                  "       dirmailctl [-c FILE] queue list|show ID [--json]\n"
+                 "       dirmailctl [-c FILE] queue delete|bounce ID\n"
                  "  -c FILE  configuration file (default " DEFAULT_CONFIG ")\n"
                  "  -h, --help  this help\n"
                  "  --version   the version of dirmail\n"
