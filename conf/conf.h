@@ -167,6 +167,8 @@ const char *config_tls_security_name(enum config_tls_security level);
 
 struct config_queue {
     unsigned max_age;          /* seconds before an undeliverable message bounces */
+    unsigned delay_warning;    /* seconds before the one "delayed" DSN; 0 = none */
+    unsigned bounce_size_limit; /* a bounce carries the original up to this size, else its header */
     unsigned retry_min;        /* first retry delay, seconds */
     unsigned retry_max;        /* longest retry delay, seconds */
     unsigned scan_interval;    /* seconds between the runner's backstop scans of the spool */

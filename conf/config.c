@@ -51,6 +51,8 @@ static int set_defaults(struct loader *ld, struct config *conf)
     l->proxy_addresses = -1;
     conf->domains.from_directory = false;
     conf->queue.max_age = 5 * 86400;
+    conf->queue.delay_warning = 4 * 3600;
+    conf->queue.bounce_size_limit = 50000;
     conf->queue.retry_min = 300;
     conf->queue.retry_max = 4000;
     conf->queue.scan_interval = 60;

@@ -209,6 +209,8 @@ void config_print(const struct config *conf, FILE *out)
                conf->relay.trusted_network_count);
     fputs("};\n\nqueue = {\n", out);
     print_uint(out, in, "max_age", conf->queue.max_age);
+    print_uint(out, in, "delay_warning", conf->queue.delay_warning);
+    print_uint(out, in, "bounce_size_limit", conf->queue.bounce_size_limit);
     print_uint(out, in, "retry_min", conf->queue.retry_min);
     print_uint(out, in, "retry_max", conf->queue.retry_max);
     print_uint(out, in, "scan_interval", conf->queue.scan_interval);

@@ -22,8 +22,9 @@ static const char *const tls_keys[] = {"cert_file",    "key_file", "ca_file",
                                        "min_protocol", "ciphers",  NULL};
 static const char *const domains_keys[] = {"local", "relay", "from_directory", NULL};
 static const char *const relay_keys[] = {"trusted_networks", NULL};
-static const char *const queue_keys[] = {
-    "max_age", "retry_min", "retry_max", "scan_interval", "delivery_threads", "min_free", NULL};
+static const char *const queue_keys[] = {"max_age",          "delay_warning", "bounce_size_limit",
+                                         "retry_min",        "retry_max",     "scan_interval",
+                                         "delivery_threads", "min_free",      NULL};
 static const char *const cache_keys[] = {"positive_ttl", "negative_ttl", "auth_ttl",
                                          "stale_ttl",    "size",         NULL};
 static const char *const delivery_keys[] = {"mailbox_base", "sync_method", NULL};
@@ -225,7 +226,12 @@ int conf_load_rest(struct loader *ld, struct config *conf)
         return -1;
 
     struct config_queue *q = &conf->queue;
-    if (conf_get_uint(ld, queue, "max_age", &q->max_age, 60, 60 * 86400) < 0 ||
+    /* max_age and delay_warning from 1 second: below the retry times they
+     * mean a single attempt, which a host that must never hold mail (and
+     * a test of expiry) wants. */
+    if (conf_get_uint(ld, queue, "max_age", &q->max_age, 1, 60 * 86400) < 0 ||
+        conf_get_uint(ld, queue, "delay_warning", &q->delay_warning, 0, 60 * 86400) < 0 ||
+        conf_get_uint(ld, queue, "bounce_size_limit", &q->bounce_size_limit, 0, 1u << 30) < 0 ||
         conf_get_uint(ld, queue, "retry_min", &q->retry_min, 1, 86400) < 0 ||
         conf_get_uint(ld, queue, "retry_max", &q->retry_max, 1, 86400) < 0 ||
         conf_get_uint(ld, queue, "scan_interval", &q->scan_interval, 1, 3600) < 0 ||

@@ -46,6 +46,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gateway/queue_bounce.h"
 #include "gateway/queue_expand.h"
 #include "lib/log.h"
 #include "proto/delivery_status.h"
@@ -185,8 +186,7 @@ static void log_result(const char *id, const struct queue_recipient *rc, const s
                  log_quote(quoted, sizeof quoted, rc->address), (long long)rc->when,
                  log_quote(qreply, sizeof qreply, w->reply));
     } else if (w->state == QUEUE_RCPT_FAILED) {
-        /* Bounces are a later issue: the result is recorded for it. */
-        log_warning("id=%s event=failed rcpt=%s reply=%s bounce=not-implemented", id,
+        log_warning("id=%s event=failed rcpt=%s reply=%s", id,
                     log_quote(quoted, sizeof quoted, rc->address),
                     log_quote(qreply, sizeof qreply, w->reply));
     }
@@ -498,6 +498,48 @@ static void turn_route(struct queue_attempt_turn *t)
     }
 }
 
+/* turn_bounce - the hook of queue_bounce.h, after the flush and before
+ * turn_record: it may turn results FAILED (expired) or back to DEFERRED
+ * (their bounce could not be queued), and queues the reports due. */
+static void turn_bounce(struct queue_attempt_turn *t)
+{
+    size_t n = t->env->rcpt_count;
+    struct queue_bounce_rcpt *br = calloc(n, sizeof *br);
+    if (br == NULL) {
+        /* Nothing may become final unreported: this attempt's failures wait. */
+        for (size_t i = 0; i < n; i++) {
+            struct rcpt_work *w = &t->work[i];
+            if (w->tried && w->state == QUEUE_RCPT_FAILED) {
+                w->state = QUEUE_RCPT_DEFERRED;
+                w->when = t->now + t->ctx->conf->queue.retry_min;
+            }
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct rcpt_work *w = &t->work[i];
+        br[i] = (struct queue_bounce_rcpt){
+            /* recorded: marked before a full transport took more (see the
+             * file's comment); reported like the rest, but final already */
+            .tried = w->tried && w->state != QUEUE_RCPT_PENDING,
+            .state = w->state,
+            .when = w->when,
+            .reply = w->reply,
+            .local = w->route.kind == QUEUE_ROUTE_LOCAL,
+            .expanded = w->route.kind == QUEUE_ROUTE_EXPAND,
+        };
+    }
+    queue_bounce_attempt(t->ctx->conf, t->ctx->queue, t->id, t->env, br, t->now);
+    for (size_t i = 0; i < n; i++) {
+        if (br[i].tried && !t->work[i].recorded) {
+            t->work[i].tried = true;
+            t->work[i].state = br[i].state;
+            t->work[i].when = br[i].when;
+        }
+    }
+    free(br);
+}
+
 /* turn_record - after the flush: remove the message when every recipient
  * is final (the removal records the results: staged here, made durable by
  * the caller's queue_sync), else mark the results. Fills t->res. */
@@ -544,8 +586,6 @@ static void turn_record(struct queue_attempt_turn *t)
         t->res->due = t->now + conf->queue.retry_min;
         return;
     }
-    if (env->arrival + (time_t)conf->queue.max_age < t->now)
-        log_warning("id=%s event=max_age_exceeded action=kept bounce=not-implemented", t->id);
     t->res->due = next != 0 ? next : t->now + conf->queue.retry_min;
 }
 
@@ -632,6 +672,7 @@ static void turns_record(struct queue_attempt_ctx *ctx, struct queue_attempt_tur
     bool removing = false;
     for (size_t j = 0; j < count; j++) {
         if (turns[j]->env != NULL) {
+            turn_bounce(turns[j]);
             turn_record(turns[j]);
             removing = removing || turns[j]->removing;
         }

@@ -56,6 +56,14 @@ static const struct {
     [DELIVERY_STATUS_8BIT_TO_7BIT] = {true, SMTP_ESC_CONVERSION_REQUIRED,
                                       "8-bit message, 8BITMIME not offered by %s"},
     [DELIVERY_STATUS_SHUTDOWN] = {false, SMTP_ESC_NOT_ACCEPTING, "shutting down"},
+    /* queue.max_age passed, the argument the last reply: temporary by its
+     * code (RFC 3463 3.5, X.4.7), final by the runner's decision (the DSN
+     * says Action: failed, Status: 4.4.7, as sendmail's does). */
+    [DELIVERY_STATUS_EXPIRED] = {false, SMTP_ESC_DELIVERY_EXPIRED, "delivery time expired: %s"},
+    /* dirmailctl queue delete and bounce */
+    [DELIVERY_STATUS_ADMIN_DELETED] = {true, SMTP_ESC_OTHER, "deleted by the administrator"},
+    [DELIVERY_STATUS_ADMIN_RETURNED] = {true, SMTP_ESC_OTHER,
+                                        "returned to the sender by the administrator"},
 };
 
 bool delivery_status_permanent(enum delivery_status status)

@@ -164,6 +164,7 @@ struct queue_mark {
     enum queue_rcpt_state state; /* DELIVERED, DEFERRED or FAILED */
     time_t when;                 /* DEFERRED: next retry; otherwise 0 means now */
     const char *reply;           /* DEFERRED/FAILED: the reply to keep for the bounce or log */
+    bool warned; /* instead of a state: a "warned" record (its delay warning is queued) */
 };
 
 /* queue_mark_recipients - append the results to id's status file in one

@@ -572,6 +572,14 @@ char *queue_status_format(size_t index, enum queue_rcpt_state state, time_t when
     return t.data;
 }
 
+char *queue_status_format_warned(size_t index, time_t when)
+{
+    char *line = NULL;
+    if (asprintf(&line, "%zu warned %lld\n", index, (long long)when) < 0)
+        return NULL;
+    return line;
+}
+
 int queue_status_apply(struct queue_envelope *env, const char *text, size_t len, char **error_r)
 {
     const char *p = text, *end = text + len;
@@ -616,6 +624,15 @@ int queue_status_apply(struct queue_envelope *env, const char *text, size_t len,
             !parse_time(f[2], flen[2], &when)) {
             error_set(error_r, "status line %u: malformed", line_no);
             return -1;
+        }
+        if (nfields == 3 && flen[1] == 6 && memcmp(f[1], "warned", 6) == 0) {
+            if (index >= env->rcpt_count) {
+                error_set(error_r, "status line %u: no recipient %" PRIu64, line_no, index);
+                return -1;
+            }
+            env->rcpts[index].delay_warned = true; /* not a state: the state stays */
+            p = nl + 1;
+            continue;
         }
         for (state = QUEUE_RCPT_DEFERRED; state <= QUEUE_RCPT_FAILED; state++)
             if (strlen(state_names[state]) == flen[1] &&

@@ -26,6 +26,8 @@
  *     <index> delivered <time>
  *     <index> deferred <next-retry-time> <reply>
  *     <index> failed <time> <reply>
+ *     <index> warned <time>          a delay warning (RFC 3464 "delayed"
+ *                                    DSN) was queued for it: never again
  * with <reply> escaped as above. A last line without LF is an append a crash
  * interrupted before its fsync (never acknowledged): ignored. Once a
  * recipient is delivered or failed, later records for it are ignored. */
@@ -71,6 +73,7 @@ struct queue_recipient {
     enum queue_rcpt_state state;
     time_t when; /* DEFERRED: next retry; DELIVERED/FAILED: when it became final */
     char *reply; /* DEFERRED/FAILED: the last reply, or NULL */
+    bool delay_warned; /* a "warned" record: its delay warning is queued */
 };
 
 /* Every string is owned by the envelope (malloc'd) and freed by
@@ -125,6 +128,10 @@ int queue_envelope_parse(const char *text, size_t len, struct queue_envelope **e
  * state is PENDING. */
 char *queue_status_format(size_t index, enum queue_rcpt_state state, time_t when,
                           const char *reply);
+
+/* queue_status_format_warned - the "warned" record line (with its LF) for
+ * recipient index, malloc'd; NULL out of memory. */
+char *queue_status_format_warned(size_t index, time_t when);
 
 /* queue_status_apply - apply len bytes of status records to env's
  * recipients. 0, or -1 with *error_r when a complete line is malformed or

@@ -126,6 +126,8 @@ const char *queue_origin_name(enum queue_origin origin)
         return "client";
     case QUEUE_ORIGIN_EXPANSION:
         return "expansion";
+    case QUEUE_ORIGIN_BOUNCE:
+        return "bounce";
     }
     return "?";
 }

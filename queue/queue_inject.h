@@ -7,9 +7,10 @@
  *
  * What the commit adds to queue_msg_commit (queue.h), for every caller in
  * one place: an envelope without a sender or without recipients is refused
- * (mail that could never leave the spool), and a message made here rather
- * than received from a client carries the same client facts wherever it was
- * made (client-address 127.0.0.1, client-helo "dirmail-<origin>").
+ * (mail that could never leave the spool; the null sender "" of a bounce is
+ * a sender), and a message made here rather than received from a client
+ * carries the same client facts wherever it was made (client-address
+ * 127.0.0.1, client-helo "dirmail-<origin>").
  *
  * Threads: as queue_msg_* (queue.h): one struct queue_inject belongs to one
  * thread at a time; several may commit on one struct queue at once, and
@@ -25,6 +26,7 @@
 enum queue_origin {
     QUEUE_ORIGIN_CLIENT,    /* received over SMTP: the caller sets the client's facts */
     QUEUE_ORIGIN_EXPANSION, /* a forward or group expansion of a queued message */
+    QUEUE_ORIGIN_BOUNCE,    /* a delivery status notification about a queued message */
 };
 
 struct queue_inject;
@@ -57,7 +59,7 @@ int queue_inject_commit(struct queue_inject **inj, struct queue_envelope *env, c
 /* queue_inject_abort - drop an unfinished message and its file; NULL is fine. */
 void queue_inject_abort(struct queue_inject **inj);
 
-/* queue_origin_name - "client", "expansion". */
+/* queue_origin_name - "client", "expansion", "bounce". */
 const char *queue_origin_name(enum queue_origin origin);
 
 #endif

@@ -195,7 +195,9 @@ int queue_mark_recipients(struct queue *queue, const char *id, const struct queu
     }
     for (size_t i = 0; i < count; i++) {
         time_t when = marks[i].when != 0 ? marks[i].when : time(NULL);
-        char *line = queue_status_format(marks[i].index, marks[i].state, when, marks[i].reply);
+        char *line = marks[i].warned ? queue_status_format_warned(marks[i].index, when)
+                                     : queue_status_format(marks[i].index, marks[i].state, when,
+                                                           marks[i].reply);
         size_t line_len;
         char *p;
 
@@ -250,7 +252,7 @@ int queue_mark_recipient(struct queue *queue, const char *id, size_t index,
                          enum queue_rcpt_state state, time_t when, const char *reply,
                          char **error_r)
 {
-    struct queue_mark mark = {index, state, when, reply};
+    struct queue_mark mark = {.index = index, .state = state, .when = when, .reply = reply};
 
     return queue_mark_recipients(queue, id, &mark, 1, error_r);
 }

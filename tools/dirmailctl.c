@@ -21,6 +21,7 @@
 #include "auth/auth_client.h"
 #include "conf/conf.h"
 #include "tools/dirmailctl_sieve.h"
+#include "tools/dirmailctl_queue.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/dirmail/dirmail.conf"
 
@@ -43,6 +44,8 @@ static void usage(FILE *out)
                  "       dirmailctl sieve check FILE...\n"
                  "       dirmailctl sieve test [-f SENDER] [-t RECIPIENT] [-a ADDRESS]... SCRIPT "
                  "MESSAGE\n"
+                 "       dirmailctl [-c FILE] queue list|show ID [--json]\n"
+                 "       dirmailctl [-c FILE] queue delete|bounce ID\n"
                  "  -c FILE  configuration file (default " DEFAULT_CONFIG ")\n"
                  "  -h, --help  this help\n"
                  "  --version   the version of dirmail\n"
@@ -348,6 +351,19 @@ int main(int argc, char **argv)
     if (strcmp(name, "sieve") == 0)
         return dirmailctl_sieve(argc - optind - 1, argv + optind + 1);
     size_t nargs = (size_t)(argc - optind - 1);
+    if (strcmp(name, "queue") == 0) {
+        /* the spool itself, not the auth socket */
+        char *error = NULL;
+        struct config *conf = config_load(path, &error);
+        if (conf == NULL) {
+            fail("%s", error != NULL ? error : "out of memory");
+            free(error);
+            return EXIT_CONFIG;
+        }
+        int status = dirmailctl_queue(conf, argv + optind + 1, nargs);
+        config_free(&conf);
+        return status;
+    }
     const struct command *cmd = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(commands[i].name, name) == 0)

@@ -148,6 +148,8 @@ START_TEST(defaults)
     ck_assert_str_eq(conf->relay.trusted_networks[0], "127.0.0.0/8");
     ck_assert_str_eq(conf->relay.trusted_networks[1], "::1/128");
     ck_assert_uint_eq(conf->queue.max_age, 432000);
+    ck_assert_uint_eq(conf->queue.delay_warning, 14400);
+    ck_assert_uint_eq(conf->queue.bounce_size_limit, 50000);
     ck_assert_uint_eq(conf->queue.retry_min, 300);
     ck_assert_uint_eq(conf->queue.retry_max, 4000);
     ck_assert_uint_eq(conf->queue.scan_interval, 60);
@@ -247,7 +249,8 @@ START_TEST(sections_parsed)
         "  from_directory = true; };\n"
         "relay = { trusted_networks = [\"10.0.0.0/8\", \"2001:DB8::/32\", \"192.0.2.7\"]; };\n"
         "queue = { max_age = 3600; retry_min = 60; retry_max = 600; scan_interval = 5;\n"
-        "  delivery_threads = 8; min_free = 8000000000L; };\n"
+        "  delivery_threads = 8; min_free = 8000000000L; delay_warning = 0;\n"
+        "  bounce_size_limit = 1000; };\n"
         "cache = { positive_ttl = 0; negative_ttl = 5; auth_ttl = 3600; stale_ttl = 604800;\n"
         "  size = 10; };\n"
         "delivery = { mailbox_base = \"/srv/mail\"; sync_method = \"syncfs\"; };\n"
@@ -292,6 +295,8 @@ START_TEST(sections_parsed)
     ck_assert_str_eq(conf->relay.trusted_networks[2], "192.0.2.7/32");
     ck_assert_uint_eq(conf->queue.retry_max, 600);
     ck_assert_uint_eq(conf->queue.scan_interval, 5);
+    ck_assert_uint_eq(conf->queue.delay_warning, 0);
+    ck_assert_uint_eq(conf->queue.bounce_size_limit, 1000);
     ck_assert_uint_eq(conf->queue.delivery_threads, 8);
     ck_assert_uint_eq(conf->queue.min_free, 8000000000ull);
     ck_assert_uint_eq(conf->cache.positive_ttl, 0);

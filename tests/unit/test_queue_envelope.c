@@ -561,6 +561,32 @@ START_TEST(test_status_torn_and_final)
 }
 END_TEST
 
+START_TEST(test_status_warned_record)
+{
+    struct queue_envelope *env = sample_envelope();
+    char *error = NULL;
+    char *line = queue_status_format_warned(1, 1700000000);
+    ck_assert_str_eq(line, "1 warned 1700000000\n");
+    static const char before[] = "1 deferred 100 4.4.0%20wait\n";
+    ck_assert_int_eq(queue_status_apply(env, before, strlen(before), &error), 0);
+    ck_assert_int_eq(queue_status_apply(env, line, strlen(line), &error), 0);
+    /* a flag beside the state, which it leaves as it was */
+    ck_assert(env->rcpts[1].delay_warned);
+    ck_assert(!env->rcpts[0].delay_warned);
+    ck_assert_int_eq(env->rcpts[1].state, QUEUE_RCPT_DEFERRED);
+    ck_assert_int_eq(env->rcpts[1].when, 100);
+    ck_assert_str_eq(env->rcpts[1].reply, "4.4.0 wait");
+    free(line);
+    /* refused: a recipient it does not have, a reply after it */
+    ck_assert_int_eq(queue_status_apply(env, "2 warned 5\n", 11, &error), -1);
+    free(error);
+    error = NULL;
+    ck_assert_int_eq(queue_status_apply(env, "0 warned 5 x\n", 13, &error), -1);
+    free(error);
+    queue_envelope_free(&env);
+}
+END_TEST
+
 static Suite *queue_envelope_suite(void)
 {
     Suite *s = suite_create("queue_envelope");
@@ -578,6 +604,7 @@ static Suite *queue_envelope_suite(void)
     tc = tcase_create("status");
     tcase_add_test(tc, test_status_records);
     tcase_add_test(tc, test_status_torn_and_final);
+    tcase_add_test(tc, test_status_warned_record);
     suite_add_tcase(s, tc);
     return s;
 }
