@@ -6,12 +6,16 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -67,10 +71,89 @@ static int open_listener(const char *host, unsigned port, char **error_r)
     return fd;
 }
 
+/* socket_owner - the uid and gid the UNIX sockets of svc belong to:
+ * socket_user / socket_group, else server.user / server.group. */
+static int socket_owner(const struct config *conf, const struct config_service *svc, uid_t *uid_r,
+                        gid_t *gid_r, char **error_r)
+{
+    const char *user = svc->socket_user != NULL ? svc->socket_user : conf->server.user;
+    const char *group = svc->socket_group != NULL ? svc->socket_group : conf->server.group;
+    const struct passwd *pw = getpwnam(user);
+    if (pw == NULL) {
+        error_set(error_r, "service %s: socket user \"%s\" does not exist", svc->name, user);
+        return -1;
+    }
+    *uid_r = pw->pw_uid;
+    const struct group *gr = getgrnam(group);
+    if (gr == NULL) {
+        error_set(error_r, "service %s: socket group \"%s\" does not exist", svc->name, group);
+        return -1;
+    }
+    *gid_r = gr->gr_gid;
+    return 0;
+}
+
+/* open_unix_listener - bind the UNIX socket at path with svc's owner and
+ * mode. A socket file left there by an earlier run is removed first;
+ * anything else at the path (a file, a folder) is refused, never removed. */
+static int open_unix_listener(const struct config *conf, const struct config_service *svc,
+                              const char *path, char **error_r)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sun.sun_path) {
+        error_set(error_r, "listen %s: path too long", path);
+        return -1;
+    }
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    uid_t uid;
+    gid_t gid;
+    if (socket_owner(conf, svc, &uid, &gid, error_r) < 0)
+        return -1;
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            error_set(error_r, "listen %s: exists and is not a socket", path);
+            return -1;
+        }
+        if (unlink(path) < 0) {
+            error_set(error_r, "listen %s: unlink: %s", path, strerror(errno));
+            return -1;
+        }
+    } else if (errno != ENOENT) {
+        error_set(error_r, "listen %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        error_set(error_r, "listen %s: socket: %s", path, strerror(errno));
+        return -1;
+    }
+    /* Nobody may connect between bind and chmod: born with no access. */
+    mode_t old_umask = umask(0177);
+    int r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+    int saved = errno;
+    umask(old_umask);
+    if (r < 0) {
+        error_set(error_r, "listen %s: bind: %s", path, strerror(saved));
+        close(fd);
+        return -1;
+    }
+    /* chown before chmod: the mode's group bits are meant for the new group */
+    if ((geteuid() == 0 && chown(path, uid, gid) < 0) || chmod(path, svc->socket_mode) < 0 ||
+        listen(fd, SOMAXCONN) < 0) {
+        error_set(error_r, "listen %s: %s", path, strerror(errno));
+        close(fd);
+        unlink(path);
+        return -1;
+    }
+    return fd;
+}
+
 /* add_listener - append host:port for service to set, sharing old's socket
- * when it has the same address. */
-static int add_listener(struct listener_set *set, const struct listener_set *old, const char *host,
-                        unsigned port, size_t service, char **error_r)
+ * when it has the same address (for a UNIX socket, host is its path). */
+static int add_listener(struct listener_set *set, const struct listener_set *old,
+                        const struct config *conf, const char *host, unsigned port, size_t service,
+                        char **error_r)
 {
     for (size_t i = 0; i < set->count; i++) {
         if (set->items[i].port == port && strcmp(set->items[i].host, host) == 0) {
@@ -90,7 +173,8 @@ static int add_listener(struct listener_set *set, const struct listener_set *old
         }
     }
     if (fd < 0) {
-        fd = open_listener(host, port, error_r);
+        fd = host[0] == '/' ? open_unix_listener(conf, &conf->services[service], host, error_r)
+                            : open_listener(host, port, error_r);
         if (fd < 0)
             return -1;
         log_info("event=listen address=%s port=%u fd=%d", host, port, fd);
@@ -125,9 +209,9 @@ struct listener_set *listener_set_bind(const struct config *conf, const struct l
             unsigned port = service->listen[l].port;
             int r;
             if (strcmp(host, "*") == 0) {
-                r = add_listener(set, old, "0.0.0.0", port, s, error_r);
+                r = add_listener(set, old, conf, "0.0.0.0", port, s, error_r);
                 if (r == 0)
-                    r = add_listener(set, old, "::", port, s, error_r);
+                    r = add_listener(set, old, conf, "::", port, s, error_r);
             } else {
                 /* "[::1]" as written in some configurations: the literal inside. */
                 char bare[INET6_ADDRSTRLEN + 2];
@@ -137,7 +221,7 @@ struct listener_set *listener_set_bind(const struct config *conf, const struct l
                     bare[len - 2] = '\0';
                     host = bare;
                 }
-                r = add_listener(set, old, host, port, s, error_r);
+                r = add_listener(set, old, conf, host, port, s, error_r);
             }
             if (r < 0) {
                 listener_set_free(&set);

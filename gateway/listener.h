@@ -1,7 +1,8 @@
 /* gateway/listener.h - the listening sockets of one configuration: every
  * address of every service, IPv4 and IPv6 ("*" is both 0.0.0.0 and :: with
- * IPV6_V6ONLY), non-blocking and close-on-exec. The master binds them (as
- * root, for ports below 1024); workers inherit and accept on them. */
+ * IPV6_V6ONLY) and UNIX sockets (lmtp: with their configured owner and
+ * mode), non-blocking and close-on-exec. The master binds them (as root, for
+ * ports below 1024 and the sockets' owners); workers inherit and accept on them. */
 #ifndef DIRMAIL_LISTENER_H
 #define DIRMAIL_LISTENER_H
 
@@ -10,8 +11,8 @@
 #include "conf/conf.h"
 
 struct listener {
-    char *host; /* a literal address: "127.0.0.1", "::1", "0.0.0.0", "::" */
-    unsigned port;
+    char *host; /* a literal address: "127.0.0.1", "::1", "0.0.0.0", "::"; or a socket's path */
+    unsigned port; /* 0 for a UNIX socket */
     size_t service; /* index in the configuration's services */
     int fd;
 };

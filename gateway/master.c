@@ -305,6 +305,9 @@ static struct generation *generation_new(struct config *conf, const struct gener
         }
         gen->service_slots[claimed] = (unsigned)slot;
     }
+    /* before the listeners: the lmtp service's default socket lives in it */
+    if (state_dir_prepare(conf, &gen->ids, error_r) < 0)
+        goto fail;
     gen->listeners = listener_set_bind(conf, old != NULL ? old->listeners : NULL, error_r);
     if (gen->listeners == NULL)
         goto fail;
