@@ -9,40 +9,50 @@
 
 #include "proto/smtp_reply.h"
 
+/* code: the reply that says it to an SMTP or LMTP client (RFC 5321 4.2.2,
+ * 4.2.3; LMTP's replies after DATA, RFC 2033 4.2): 452/552 for a full
+ * mailbox (storage), 450 for a mailbox held, 451 for our own trouble, 550
+ * for a mailbox that is not there or takes no mail, 554 for a loop. */
 static const struct {
     bool permanent;
+    int code;
     enum smtp_esc esc;
     const char *text; /* at most one "%s" */
 } status_table[DELIVERY_STATUS_COUNT] = {
-    [DELIVERY_STATUS_MAILBOX_FULL] = {false, SMTP_ESC_MAILBOX_FULL, "mailbox full: %s"},
-    [DELIVERY_STATUS_MAILBOX_FULL_PERM] = {true, SMTP_ESC_MAILBOX_FULL, "mailbox full: %s"},
-    [DELIVERY_STATUS_MAILBOX_UNUSABLE] = {true, SMTP_ESC_SYSTEM_MISCONFIGURED,
+    [DELIVERY_STATUS_MAILBOX_FULL] = {false, 452, SMTP_ESC_MAILBOX_FULL, "mailbox full: %s"},
+    [DELIVERY_STATUS_MAILBOX_FULL_PERM] = {true, 552, SMTP_ESC_MAILBOX_FULL, "mailbox full: %s"},
+    [DELIVERY_STATUS_MAILBOX_UNUSABLE] = {true, 550, SMTP_ESC_SYSTEM_MISCONFIGURED,
                                           "mailbox unusable: %s"},
-    [DELIVERY_STATUS_DELIVERY_FAILED] = {false, SMTP_ESC_SYSTEM_OTHER, "delivery failed: %s"},
-    [DELIVERY_STATUS_NO_MEMORY] = {false, SMTP_ESC_SYSTEM_OTHER, "out of memory"},
-    [DELIVERY_STATUS_NO_MAILBOX_PATH] = {false, SMTP_ESC_SYSTEM_MISCONFIGURED,
+    [DELIVERY_STATUS_DELIVERY_FAILED] = {false, 451, SMTP_ESC_SYSTEM_OTHER, "delivery failed: %s"},
+    [DELIVERY_STATUS_NO_MEMORY] = {false, 451, SMTP_ESC_SYSTEM_OTHER, "out of memory"},
+    [DELIVERY_STATUS_NO_MAILBOX_PATH] = {false, 451, SMTP_ESC_SYSTEM_MISCONFIGURED,
                                          "no mailbox path can be derived from the entry's "
                                          "address"},
-    [DELIVERY_STATUS_MESSAGE_UNREADABLE] = {false, SMTP_ESC_SYSTEM_OTHER,
+    [DELIVERY_STATUS_MESSAGE_UNREADABLE] = {false, 451, SMTP_ESC_SYSTEM_OTHER,
                                             "cannot read the queued message: %s"},
-    [DELIVERY_STATUS_MESSAGE_UNREADABLE_NO_REASON] = {false, SMTP_ESC_SYSTEM_OTHER,
+    [DELIVERY_STATUS_MESSAGE_UNREADABLE_NO_REASON] = {false, 451, SMTP_ESC_SYSTEM_OTHER,
                                                       "cannot read the queued message"},
-    [DELIVERY_STATUS_EXPANSION_FAILED] = {false, SMTP_ESC_SYSTEM_OTHER,
+    [DELIVERY_STATUS_EXPANSION_FAILED] = {false, 451, SMTP_ESC_SYSTEM_OTHER,
                                           "cannot queue the expansion: %s"},
-    [DELIVERY_STATUS_FORWARDING_LOOP] = {true, SMTP_ESC_ROUTING_LOOP,
+    [DELIVERY_STATUS_FORWARDING_LOOP] = {true, 554, SMTP_ESC_ROUTING_LOOP,
                                          "mail forwarding loop for %s"},
-    [DELIVERY_STATUS_AWAITING_TRANSPORT] = {false, SMTP_ESC_NETWORK_OTHER,
+    [DELIVERY_STATUS_AWAITING_TRANSPORT] = {false, 451, SMTP_ESC_NETWORK_OTHER,
                                             "awaiting outbound transport (%s)"},
-    [DELIVERY_STATUS_NO_SUCH_RECIPIENT] = {true, SMTP_ESC_BAD_DEST_MAILBOX,
+    [DELIVERY_STATUS_NO_SUCH_RECIPIENT] = {true, 550, SMTP_ESC_BAD_DEST_MAILBOX,
                                            "<%s>: no such recipient here"},
-    [DELIVERY_STATUS_DIRECTORY_UNAVAILABLE] = {false, SMTP_ESC_DIRECTORY_FAILURE,
+    [DELIVERY_STATUS_DIRECTORY_UNAVAILABLE] = {false, 451, SMTP_ESC_DIRECTORY_FAILURE,
                                                "directory unavailable: %s"},
-    [DELIVERY_STATUS_MAILBOX_HELD] = {false, SMTP_ESC_MAILBOX_DISABLED, "mailbox held"},
-    [DELIVERY_STATUS_DISABLED_HELD] = {false, SMTP_ESC_MAILBOX_DISABLED,
+    [DELIVERY_STATUS_MAILBOX_HELD] = {false, 450, SMTP_ESC_MAILBOX_DISABLED, "mailbox held"},
+    [DELIVERY_STATUS_DISABLED_HELD] = {false, 450, SMTP_ESC_MAILBOX_DISABLED,
                                        "mailbox disabled, mail held"},
-    [DELIVERY_STATUS_MAILBOX_DISABLED] = {true, SMTP_ESC_MAILBOX_DISABLED,
+    [DELIVERY_STATUS_MAILBOX_DISABLED] = {true, 550, SMTP_ESC_MAILBOX_DISABLED,
                                           "<%s>: mailbox disabled"},
 };
+
+int delivery_status_reply_code(enum delivery_status status)
+{
+    return (unsigned)status < DELIVERY_STATUS_COUNT ? status_table[status].code : 451;
+}
 
 bool delivery_status_permanent(enum delivery_status status)
 {
@@ -70,7 +80,7 @@ int delivery_status_format(char *out, size_t size, enum delivery_status status, 
         return -1;
     out[0] = '\0';
     if ((unsigned)status >= DELIVERY_STATUS_COUNT ||
-        smtp_esc_text(status_table[status].esc, status_table[status].permanent ? 550 : 450, esc,
+        smtp_esc_text(status_table[status].esc, status_table[status].code, esc,
                       sizeof esc) <= 0)
         return -1;
     const char *text = status_table[status].text;

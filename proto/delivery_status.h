@@ -1,8 +1,8 @@
 /* proto/delivery_status.h - the one table of what a recipient's delivery
  * attempt can end with when it does not end delivered: its class
- * (temporary 4.x.x or permanent 5.x.x), enhanced status code (smtp_reply.h)
- * and text. The queue runner records these for a recipient and LMTP will
- * answer with them; nobody types "4.2.2" by hand. It never decides which
+ * (temporary 4.x.x or permanent 5.x.x), reply code, enhanced status code
+ * (smtp_reply.h) and text. The queue runner records these for a recipient
+ * and LMTP answers with them; nobody types "4.2.2" by hand. It never decides which
  * one applies, and never writes anywhere. */
 #ifndef DIRMAIL_PROTO_DELIVERY_STATUS_H
 #define DIRMAIL_PROTO_DELIVERY_STATUS_H
@@ -33,6 +33,10 @@ enum delivery_status {
 
 /* Room for any status text: a reply line (RFC 5321 4.5.3.1.5). */
 #define DELIVERY_STATUS_TEXT_MAX 512
+
+/* delivery_status_reply_code - the SMTP/LMTP reply code that carries
+ * status (452, 552, 451, 550, ...); 451 for a status outside the table. */
+int delivery_status_reply_code(enum delivery_status status);
 
 /* delivery_status_permanent - true for a 5.x.x status (never retried). */
 bool delivery_status_permanent(enum delivery_status status);

@@ -7,9 +7,14 @@
 
 #include <string.h>
 
-/* RFC 3848: SMTP, ESMTP, then S for TLS and A for authentication. */
+/* RFC 3848: SMTP, ESMTP or LMTP, then S for TLS and A for authentication. */
 static const char *with_protocol(const struct received_info *i)
 {
+    if (i->lmtp) {
+        if (i->tls_version != NULL)
+            return i->authenticated ? "LMTPSA" : "LMTPS";
+        return i->authenticated ? "LMTPA" : "LMTP";
+    }
     if (!i->esmtp)
         return "SMTP";
     if (i->tls_version != NULL)

@@ -13,6 +13,7 @@ struct received_info {
     const char *client_ip;   /* "192.0.2.1" or "2001:db8::1" */
     const char *hostname;    /* ours */
     bool esmtp;              /* EHLO rather than HELO */
+    bool lmtp;               /* an LMTP session (RFC 3848: LMTP, LMTPS, LMTPA, LMTPSA) */
     const char *tls_version; /* NULL without TLS */
     const char *tls_cipher;
     const char *auth_user; /* shown only when not NULL (admin's choice) */
