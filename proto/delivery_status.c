@@ -47,6 +47,15 @@ static const struct {
                                        "mailbox disabled, mail held"},
     [DELIVERY_STATUS_MAILBOX_DISABLED] = {true, 550, SMTP_ESC_MAILBOX_DISABLED,
                                           "<%s>: mailbox disabled"},
+    /* Temporary: the directory may be mid-move, or this node's replica
+     * behind; the client keeps the message and tries again. */
+    [DELIVERY_STATUS_MAILBOX_ELSEWHERE] = {false, 451, SMTP_ESC_NETWORK_OTHER,
+                                           "mailbox on node %s, not here"},
+    [DELIVERY_STATUS_NOT_A_MAILBOX] = {true, 550, SMTP_ESC_BAD_DEST_MAILBOX,
+                                       "<%s>: not a mailbox here (a forward, group or relay "
+                                       "address goes through the SMTP gateway)"},
+    [DELIVERY_STATUS_DOMAIN_NOT_HERE] = {true, 550, SMTP_ESC_BAD_DEST_SYSTEM,
+                                         "<%s>: domain not handled here"},
 };
 
 int delivery_status_reply_code(enum delivery_status status)

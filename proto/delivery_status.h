@@ -28,6 +28,10 @@ enum delivery_status {
     DELIVERY_STATUS_MAILBOX_HELD,          /* 4.2.1 mailbox held */
     DELIVERY_STATUS_DISABLED_HELD,         /* 4.2.1 mailbox disabled, mail held */
     DELIVERY_STATUS_MAILBOX_DISABLED,      /* 5.2.1 <%s>: mailbox disabled */
+    /* LMTP's RCPT: it delivers to mailboxes of this node only */
+    DELIVERY_STATUS_MAILBOX_ELSEWHERE,     /* 4.4.0 mailbox on node %s, not here */
+    DELIVERY_STATUS_NOT_A_MAILBOX,         /* 5.1.1 <%s>: not a mailbox (forward, group, relay) */
+    DELIVERY_STATUS_DOMAIN_NOT_HERE,       /* 5.1.2 <%s>: domain not handled here */
     DELIVERY_STATUS_COUNT
 };
 
