@@ -22,6 +22,7 @@
 #include "auth/auth_client.h"
 #include "lib/conn.h"
 #include "lib/log.h"
+#include "delivery/mda.h"
 #include "proto/delivery_status.h"
 #include "proto/network_match.h"
 #include "proto/sasl_shared.h"
@@ -184,70 +185,14 @@ static void cmd_mail(struct lmtp *s, struct smtp_command *cmd)
     s->state = ST_MAIL;
 }
 
-/* What RCPT decides from the directory's answer. LMTP files into this
- * node's mailboxes only: everything that needs the queue (a forward, a
- * group, a relay) is the SMTP gateway's, and is refused here. */
-enum rcpt_decision {
-    RCPT_ACCEPT,
-    RCPT_REFUSE, /* the status below says how */
-};
-
-/* rcpt_decide - the decision for a RESOLVE answer; *status_r and *arg_r
- * (borrowed from r or addr) for a refusal. Any answer but FOUND or
- * NOTFOUND is the directory's failure: 451 4.4.3, never a 5xx. */
-static enum rcpt_decision rcpt_decide(const struct auth_response *resp, const char *addr,
-                                      enum delivery_status *status_r, const char **arg_r)
-{
-    const struct auth_recipient *r = resp->recipient;
-    *arg_r = addr;
-    if ((resp->status != AUTH_FOUND && resp->status != AUTH_NOTFOUND) ||
-        (resp->status == AUTH_FOUND && r == NULL)) {
-        *status_r = DELIVERY_STATUS_DIRECTORY_UNAVAILABLE;
-        *arg_r = resp->error != NULL ? resp->error : auth_status_name(resp->status);
-        return RCPT_REFUSE;
-    }
-    if (resp->status == AUTH_NOTFOUND || r == NULL) {
-        *status_r = DELIVERY_STATUS_NO_SUCH_RECIPIENT;
-        return RCPT_REFUSE;
-    }
-    switch (r->kind) {
-    case AUTH_KIND_LOCAL:
-        if (r->status == AUTH_USER_HELD) {
-            *status_r = DELIVERY_STATUS_MAILBOX_HELD;
-            return RCPT_REFUSE;
-        }
-        return RCPT_ACCEPT;
-    case AUTH_KIND_REMOTE_NODE:
-        *status_r = DELIVERY_STATUS_MAILBOX_ELSEWHERE;
-        *arg_r = r->mail_host != NULL ? r->mail_host : "?";
-        return RCPT_REFUSE;
-    case AUTH_KIND_DISABLED:
-        *status_r =
-            r->disabled_hold ? DELIVERY_STATUS_DISABLED_HELD : DELIVERY_STATUS_MAILBOX_DISABLED;
-        return RCPT_REFUSE;
-    case AUTH_KIND_FORWARD:
-    case AUTH_KIND_GROUP:
-    case AUTH_KIND_RELAY:
-        *status_r = DELIVERY_STATUS_NOT_A_MAILBOX;
-        return RCPT_REFUSE;
-    case AUTH_KIND_NOT_OURS:
-        *status_r = DELIVERY_STATUS_DOMAIN_NOT_HERE;
-        return RCPT_REFUSE;
-    case AUTH_KIND_UNKNOWN:
-    case AUTH_KIND_INVALID:
-        break;
-    }
-    *status_r = DELIVERY_STATUS_NO_SUCH_RECIPIENT;
-    return RCPT_REFUSE;
-}
-
 static void rcpt_answer_in(struct lmtp *s, const struct auth_response *resp)
 {
     s->auth_request = 0;
     enum lmtp_state next = s->rcpt_count > 0 ? ST_RCPT : ST_MAIL;
     enum delivery_status status;
     const char *arg;
-    if (rcpt_decide(resp, s->pending_addr, &status, &arg) == RCPT_REFUSE) {
+    if (!mda_recipient_check(resp->status, resp->recipient, resp->error, s->pending_addr, &status,
+                             &arg)) {
         log_info("id=%s event=rcpt_refused client=%s rcpt=<%s> status=%s kind=%s", s->id,
                  s->ss->client_ip, s->pending_addr, auth_status_name(resp->status),
                  resp->recipient != NULL ? auth_kind_name(resp->recipient->kind) : "-");

@@ -71,6 +71,48 @@ unsigned mda_delivered_to_count(const struct mda_message *msg, const char *addre
     return count;
 }
 
+bool mda_recipient_check(enum auth_status status, const struct auth_recipient *r,
+                         const char *error, const char *address,
+                         enum delivery_status *status_r, const char **arg_r)
+{
+    *arg_r = address;
+    if ((status != AUTH_FOUND && status != AUTH_NOTFOUND) || (status == AUTH_FOUND && r == NULL)) {
+        *status_r = DELIVERY_STATUS_DIRECTORY_UNAVAILABLE;
+        *arg_r = error != NULL ? error : auth_status_name(status);
+        return false;
+    }
+    *status_r = DELIVERY_STATUS_NO_SUCH_RECIPIENT;
+    if (status == AUTH_NOTFOUND || r == NULL)
+        return false;
+    switch (r->kind) {
+    case AUTH_KIND_LOCAL:
+        if (r->status != AUTH_USER_HELD)
+            return true;
+        *status_r = DELIVERY_STATUS_MAILBOX_HELD;
+        return false;
+    case AUTH_KIND_REMOTE_NODE:
+        *status_r = DELIVERY_STATUS_MAILBOX_ELSEWHERE;
+        *arg_r = r->mail_host != NULL ? r->mail_host : "?";
+        return false;
+    case AUTH_KIND_DISABLED:
+        *status_r =
+            r->disabled_hold ? DELIVERY_STATUS_DISABLED_HELD : DELIVERY_STATUS_MAILBOX_DISABLED;
+        return false;
+    case AUTH_KIND_FORWARD:
+    case AUTH_KIND_GROUP:
+    case AUTH_KIND_RELAY:
+        *status_r = DELIVERY_STATUS_NOT_A_MAILBOX;
+        return false;
+    case AUTH_KIND_NOT_OURS:
+        *status_r = DELIVERY_STATUS_DOMAIN_NOT_HERE;
+        return false;
+    case AUTH_KIND_UNKNOWN:
+    case AUTH_KIND_INVALID:
+        break;
+    }
+    return false;
+}
+
 const char *mda_choose_folder(const struct mda_message *msg, const struct mda_recipient *rcpt)
 {
     (void)msg; /* the Sieve step will read it */

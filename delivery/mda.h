@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth/auth_protocol.h"
 #include "delivery/local_delivery.h"
 
 /* One received message: a file (CRLF line endings) that the step reads
@@ -34,6 +35,18 @@ struct mda_recipient {
      * just prepended its own (Postfix's local(8) does, after its own check). */
     unsigned loop_after;
 };
+
+/* mda_recipient_check - whether the directory's answer to RESOLVE address
+ * (status, entry r or NULL, error: the reason of a TEMPFAIL) is a mailbox
+ * this node files into: true, or false with *status_r and *arg_r (borrowed,
+ * for delivery_status_format) saying why not. The delivery agent files into
+ * this node's mailboxes only: a forward, a group or a relay needs the queue
+ * and is the SMTP gateway's (5.1.1); a mailbox on another node is 4.4.0
+ * (temporary: the directory may be mid-move); held 4.2.1; disabled 5.2.1;
+ * anything but FOUND or NOTFOUND is the directory's failure, 4.4.3. */
+bool mda_recipient_check(enum auth_status status, const struct auth_recipient *r,
+                         const char *error, const char *address,
+                         enum delivery_status *status_r, const char **arg_r);
 
 /* mda_delivered_to_count - the Delivered-To fields of msg's header section
  * whose value is address (case-insensitively, RFC 5321 2.4 domains; local
