@@ -82,8 +82,15 @@ bool mda_recipient_check(enum auth_status status, const struct auth_recipient *r
         return false;
     }
     *status_r = DELIVERY_STATUS_NO_SUCH_RECIPIENT;
-    if (status == AUTH_NOTFOUND || r == NULL)
+    if (r == NULL)
         return false;
+    /* NOTFOUND carries the kind of address it was: a domain not ours is
+     * said so; anything else the directory does not know is 5.1.1 */
+    if (status == AUTH_NOTFOUND) {
+        if (r->kind == AUTH_KIND_NOT_OURS)
+            *status_r = DELIVERY_STATUS_DOMAIN_NOT_HERE;
+        return false;
+    }
     switch (r->kind) {
     case AUTH_KIND_LOCAL:
         if (r->status != AUTH_USER_HELD)
