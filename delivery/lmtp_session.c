@@ -39,11 +39,26 @@ void lmtp_session_shutdown(void)
 
 /* ---- replies and the session's end ---- */
 
-/* client_error - a reply that blames the client counts toward
- * limits.errors: every 5xx, never a 4xx of ours (directory, disk). */
-static bool client_error(int code)
+/* client_error - does this reply count toward limits.errors? Only the
+ * client's protocol mistakes (syntax, arguments, sequence). Unlike SMTP,
+ * refused recipients and failed deliveries do not count: an LMTP client is
+ * a trusted MTA handing over a batch, and a batch full of unknown users
+ * must still be answered to the end. */
+static bool client_error(int code, enum smtp_esc esc)
 {
-    return code >= 500;
+    if (code < 500)
+        return false;
+    switch (esc) {
+    case SMTP_ESC_SYNTAX_ERROR:
+    case SMTP_ESC_INVALID_COMMAND:
+    case SMTP_ESC_INVALID_ARGUMENTS:
+    case SMTP_ESC_BAD_SENDER_SYNTAX:
+    case SMTP_ESC_BAD_DEST_SYNTAX:
+    case SMTP_ESC_NON_ASCII_ADDRESS:
+        return true;
+    default:
+        return false;
+    }
 }
 
 void lmtp_reply(struct lmtp *s, int code, enum smtp_esc esc, const char *fmt, ...)
@@ -58,7 +73,7 @@ void lmtp_reply(struct lmtp *s, int code, enum smtp_esc esc, const char *fmt, ..
         (n = smtp_reply_format(out, sizeof out, code, esc, text)) < 0)
         n = smtp_reply_format(out, sizeof out, 451, SMTP_ESC_SYSTEM_OTHER, "Internal error");
     conn_write(s->conn, out, (size_t)n);
-    if (client_error(code))
+    if (client_error(code, esc))
         s->errors++;
 }
 

@@ -179,6 +179,18 @@ class Lmtp(unittest.TestCase):
         self.assertEqual([(g[0], g[1][:5]) for g in got], [(550, b"5.6.0")] * 2, got)
         self.assertEqual(copies(self.base, b"lmtp-bare-lf"), [])
 
+    def test_many_unknown_recipients_do_not_end_the_session(self):
+        # refused recipients are no protocol errors: limits.errors (20) is
+        # for syntax and sequence mistakes, not for a batch's unknown users
+        c = self.lmtp()
+        c.mail("s@remote.example")
+        for i in range(25):
+            self.assertEqual(c.rcpt(f"unknown{i}@example.org")[0], 550)
+        self.assertEqual(c.rcpt("alice@example.org")[0], 250)
+        code, text = c.data(b"Subject: batch\r\nX-Marker: lmtp-many-unknown\r\n\r\nx\r\n")
+        self.assertEqual(code, 250, text)
+        self.stored("example.org/alice/", b"lmtp-many-unknown")
+
     def test_too_big_refused(self):
         c = self.lmtp()
         code, text = c.mail("s@remote.example", ["SIZE=200000"])
