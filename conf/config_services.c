@@ -158,8 +158,7 @@ static int parse_unix_listen(struct loader *ld, const config_setting_t *s, const
 }
 
 /* parse_mode - "0660": an octal file mode of at most 0777. */
-static int parse_mode(struct loader *ld, const config_setting_t *g, const char *name,
-                      unsigned *dst)
+static int parse_mode(struct loader *ld, const config_setting_t *g, const char *name, unsigned *dst)
 {
     const config_setting_t *s = conf_member(g, name);
     if (s == NULL)
@@ -378,8 +377,8 @@ int conf_load_services(struct loader *ld, struct config *conf)
         return conf_nomem(ld);
     for (int i = 0; i < n; i++) {
         conf->service_count++;
-        if (load_service(ld, conf, config_setting_get_elem(list, (unsigned)i),
-                         &conf->services[i]) < 0)
+        if (load_service(ld, conf, config_setting_get_elem(list, (unsigned)i), &conf->services[i]) <
+            0)
             return -1;
     }
     return check_services(ld, conf, list);

@@ -169,8 +169,7 @@ typedef void cmd_handler(struct lmtp *s, struct smtp_command *cmd);
 
 /* The extensions of RFC 2033 section 4.1's LHLO reply that dirmail offers;
  * MAIL takes SIZE= and BODY= (8BITMIME) and nothing else. */
-static const unsigned parse_opts =
-    SMTP_PARSE_LMTP | SMTP_PARSE_EXT_SIZE | SMTP_PARSE_EXT_8BITMIME;
+static const unsigned parse_opts = SMTP_PARSE_LMTP | SMTP_PARSE_EXT_SIZE | SMTP_PARSE_EXT_8BITMIME;
 
 static void cmd_lhlo(struct lmtp *s, struct smtp_command *cmd)
 {
@@ -178,8 +177,8 @@ static void cmd_lhlo(struct lmtp *s, struct smtp_command *cmd)
     snprintf(s->helo, sizeof s->helo, "%s", cmd->arg);
     /* RFC 2034 3: no enhanced code on the greeting reply's lines */
     lmtp_reply(s, 250, SMTP_ESC_NONE,
-               "%s\nPIPELINING\nENHANCEDSTATUSCODES\n8BITMIME\nSIZE %zu\nCHUNKING",
-               s->ss->hostname, s->ss->config->limits.message_size);
+               "%s\nPIPELINING\nENHANCEDSTATUSCODES\n8BITMIME\nSIZE %zu\nCHUNKING", s->ss->hostname,
+               s->ss->config->limits.message_size);
     s->state = ST_READY;
 }
 
@@ -365,8 +364,8 @@ static void process_input(struct lmtp *s)
         }
         if (r == CONN_EOF || r == CONN_ERROR) {
             if (r == CONN_ERROR)
-                log_info("id=%s event=conn_error client=%s error=\"%s\"", s->id,
-                         s->ss->client_ip, conn_error(s->conn));
+                log_info("id=%s event=conn_error client=%s error=\"%s\"", s->id, s->ss->client_ip,
+                         conn_error(s->conn));
             lmtp_end(s);
             return;
         }
@@ -414,8 +413,7 @@ static void handler(struct conn *conn, enum conn_event event, void *ctx)
 }
 
 /* say_and_close - a reply before any session exists (no memory, untrusted). */
-static void say_and_close(struct service_session *ss, int code, enum smtp_esc esc,
-                          const char *text)
+static void say_and_close(struct service_session *ss, int code, enum smtp_esc esc, const char *text)
 {
     char msg[SMTP_REPLY_LINE_MAX], line[SMTP_REPLY_LINE_MAX + 16];
     snprintf(msg, sizeof msg, "%s %s", ss->hostname, text);
@@ -431,9 +429,9 @@ void lmtp_session_start(struct service_session *ss)
     /* RFC 2033 has no authentication: the socket's mode or the network
      * decides who may hand over mail (lmtp trusted_networks, conf.h). RFC
      * 5321 3.1 lets a server refuse at the greeting with 554. */
-    if (!ss->local_socket && !network_list_contains(ss->service->trusted_networks,
-                                                    ss->service->trusted_network_count,
-                                                    ss->client_ip)) {
+    if (!ss->local_socket &&
+        !network_list_contains(ss->service->trusted_networks, ss->service->trusted_network_count,
+                               ss->client_ip)) {
         log_warning("event=lmtp_refused service=%s client=%s reason=untrusted", ss->service->name,
                     ss->client_ip);
         say_and_close(ss, 554, SMTP_ESC_NOT_AUTHORIZED,

@@ -71,9 +71,8 @@ unsigned mda_delivered_to_count(const struct mda_message *msg, const char *addre
     return count;
 }
 
-bool mda_recipient_check(enum auth_status status, const struct auth_recipient *r,
-                         const char *error, const char *address,
-                         enum delivery_status *status_r, const char **arg_r)
+bool mda_recipient_check(enum auth_status status, const struct auth_recipient *r, const char *error,
+                         const char *address, enum delivery_status *status_r, const char **arg_r)
 {
     *arg_r = address;
     if ((status != AUTH_FOUND && status != AUTH_NOTFOUND) || (status == AUTH_FOUND && r == NULL)) {
@@ -127,8 +126,8 @@ const char *mda_choose_folder(const struct mda_message *msg, const struct mda_re
 }
 
 enum local_state mda_add(struct local_batch *batch, const struct mda_message *msg,
-                         const struct mda_recipient *rcpt, bool quota_permanent,
-                         const char *log_id, struct local_result *out)
+                         const struct mda_recipient *rcpt, bool quota_permanent, const char *log_id,
+                         struct local_result *out)
 {
     if (rcpt->loop_after > 0 && mda_delivered_to_count(msg, rcpt->address) >= rcpt->loop_after) {
         local_result_set(out, DELIVERY_STATUS_FORWARDING_LOOP, rcpt->address);

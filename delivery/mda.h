@@ -25,9 +25,9 @@ struct mda_message {
 
 /* One recipient, from the directory's answer. Strings are borrowed. */
 struct mda_recipient {
-    const char *address; /* the envelope recipient (Delivered-To, logs) */
-    const char *mailbox; /* the directory's mailbox path; NULL: the default from primary */
-    const char *primary; /* the entry's primary address */
+    const char *address;  /* the envelope recipient (Delivered-To, logs) */
+    const char *mailbox;  /* the directory's mailbox path; NULL: the default from primary */
+    const char *primary;  /* the entry's primary address */
     uint64_t quota_bytes; /* 0: no limit */
     const char *folder;   /* the folder asked for (dirmail-deliver -m); NULL: INBOX */
     /* Delivered-To fields naming this recipient that make the message a
@@ -44,9 +44,8 @@ struct mda_recipient {
  * and is the SMTP gateway's (5.1.1); a mailbox on another node is 4.4.0
  * (temporary: the directory may be mid-move); held 4.2.1; disabled 5.2.1;
  * anything but FOUND or NOTFOUND is the directory's failure, 4.4.3. */
-bool mda_recipient_check(enum auth_status status, const struct auth_recipient *r,
-                         const char *error, const char *address,
-                         enum delivery_status *status_r, const char **arg_r);
+bool mda_recipient_check(enum auth_status status, const struct auth_recipient *r, const char *error,
+                         const char *address, enum delivery_status *status_r, const char **arg_r);
 
 /* mda_delivered_to_count - the Delivered-To fields of msg's header section
  * whose value is address (case-insensitively, RFC 5321 2.4 domains; local
@@ -62,7 +61,7 @@ const char *mda_choose_folder(const struct mda_message *msg, const struct mda_re
  * until local_batch_settle fills out, or final at once). A loop fails at
  * once with 5.4.6. quota_permanent: delivery.quota_permanent. */
 enum local_state mda_add(struct local_batch *batch, const struct mda_message *msg,
-                         const struct mda_recipient *rcpt, bool quota_permanent,
-                         const char *log_id, struct local_result *out);
+                         const struct mda_recipient *rcpt, bool quota_permanent, const char *log_id,
+                         struct local_result *out);
 
 #endif

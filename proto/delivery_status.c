@@ -89,8 +89,7 @@ int delivery_status_format(char *out, size_t size, enum delivery_status status, 
         return -1;
     out[0] = '\0';
     if ((unsigned)status >= DELIVERY_STATUS_COUNT ||
-        smtp_esc_text(status_table[status].esc, status_table[status].code, esc,
-                      sizeof esc) <= 0)
+        smtp_esc_text(status_table[status].esc, status_table[status].code, esc, sizeof esc) <= 0)
         return -1;
     const char *text = status_table[status].text;
     const char *hole = strstr(text, "%s");

@@ -19,7 +19,9 @@
 static bool check(enum auth_status status, enum auth_kind kind, enum auth_user_status ust,
                   bool hold, enum delivery_status *st, const char **arg)
 {
-    struct auth_recipient r = {.kind = kind, .status = ust, .disabled_hold = hold,
+    struct auth_recipient r = {.kind = kind,
+                               .status = ust,
+                               .disabled_hold = hold,
                                .mail_host = (char *)"node2.example.org"};
     return mda_recipient_check(status, &r, "ldap down", "u@example.org", st, arg);
 }
