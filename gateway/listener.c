@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -230,6 +231,18 @@ struct listener_set *listener_set_bind(const struct config *conf, const struct l
         }
     }
     return set;
+}
+
+void listener_set_unlink_sockets(const struct listener_set *set, const struct listener_set *keep)
+{
+    for (size_t i = 0; set != NULL && i < set->count; i++) {
+        const char *path = set->items[i].host;
+        bool kept = false;
+        for (size_t k = 0; keep != NULL && k < keep->count && !kept; k++)
+            kept = strcmp(keep->items[k].host, path) == 0;
+        if (path[0] == '/' && !kept && unlink(path) == 0)
+            log_info("event=unlisten path=%s", path);
+    }
 }
 
 void listener_set_free(struct listener_set **set)

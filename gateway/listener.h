@@ -30,6 +30,11 @@ struct listener_set {
 struct listener_set *listener_set_bind(const struct config *conf, const struct listener_set *old,
                                        char **error_r);
 
+/* listener_set_unlink_sockets - remove the files of set's UNIX sockets that
+ * keep (may be NULL) does not listen on too: a reload that dropped them, or
+ * the master's exit, leaves no socket file nobody serves. */
+void listener_set_unlink_sockets(const struct listener_set *set, const struct listener_set *keep);
+
 /* listener_set_free - close this set's descriptors and free it; NULL is fine. */
 void listener_set_free(struct listener_set **set);
 

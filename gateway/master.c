@@ -622,7 +622,8 @@ static void on_stop(void *ctx, int signo)
     unsigned grace = M.current->conf->server.shutdown_grace;
     log_info("event=shutdown signal=%d grace=%us", signo, grace);
     /* No new connection from here on: the master's copies go now, the
-     * workers close theirs on SIGTERM. */
+     * workers close theirs on SIGTERM; no socket file is left to connect to. */
+    listener_set_unlink_sockets(M.current->listeners, NULL);
     listener_set_free(&M.current->listeners);
     generation_signal(M.current, SIGTERM, true);
     for (struct generation *gen = M.retiring; gen != NULL; gen = gen->next)
@@ -689,6 +690,7 @@ static void on_reload(void *ctx, int signo)
     M.current = gen;
     generation_start(gen);
     /* The new workers hold their own descriptors now: retire the old ones. */
+    listener_set_unlink_sockets(old->listeners, gen->listeners);
     listener_set_free(&old->listeners);
     generation_signal(old, SIGTERM, true);
     old->next = M.retiring;
@@ -788,6 +790,8 @@ static void master_cleanup(void)
         M.retiring = gen->next;
         generation_free(&gen);
     }
+    if (M.current != NULL)
+        listener_set_unlink_sockets(M.current->listeners, NULL);
     generation_free(&M.current);
     conn_limit_free(&M.limits);
     pregreet_cache_free(&M.pregreet);

@@ -72,6 +72,8 @@ class Lmtp(unittest.TestCase):
         status = cls.d.stop()
         cls.ldap.stop()
         assert status == 0, f"dirmaild exited {status}\n{cls.d.log()[-3000:]}"
+        # the master removes the socket file it served on its way out
+        assert not os.path.exists(cls.sock), f"{cls.sock} left behind"
 
     def lmtp(self, unix=False, name="lmtp"):
         c = (smtplib.LMTP(self.sock, timeout=30) if unix
