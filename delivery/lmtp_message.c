@@ -290,9 +290,10 @@ bool lmtp_bdat_read(struct lmtp *s)
     }
     conn_transfer_end(s->conn);
     if (s->bdat_refusal != NULL) {
-        /* a refused chunk ends its transaction; no message began: one reply */
-        bool had_message = s->spool_fd >= 0;
-        if (had_message && s->bdat_last)
+        /* a refused chunk ends its transaction; a refused BDAT LAST with
+         * recipients is answered once per recipient (RFC 2033 4.2), any
+         * other chunk once */
+        if (s->bdat_last && s->rcpt_count > 0)
             reply_each(s, s->bdat_refusal);
         else
             lmtp_reply_fixed(s, s->bdat_refusal);
