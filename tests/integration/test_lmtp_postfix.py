@@ -9,6 +9,7 @@ files it into the Maildirs; an unknown recipient is refused by dirmail
 root (it drops to its mail_owner itself): skipped otherwise."""
 import os
 import pwd
+import re
 import shutil
 import smtplib
 import subprocess
@@ -204,7 +205,10 @@ class PostfixLmtp(unittest.TestCase):
         # dirmail refused the unknown one, and Postfix logged dirmail's words
         wait_for(lambda: "said: 550 5.1.1" in pf.log(), timeout=60,
                  what=f"Postfix logs the 550\n{pf.log()[-3000:]}")
-        self.assertRegex(pf.log(), r"to=<alice@example.org>.*status=sent \(250 ")
+        # the files are durable before dirmail replies, and Postfix logs
+        # after the reply: wait for its line
+        wait_for(lambda: re.search(r"to=<alice@example.org>.*status=sent \(250 ", pf.log()),
+                 timeout=60, what=f"Postfix logs the delivery\n{pf.log()[-3000:]}")
         return pf
 
     def test_postfix_lmtp_over_the_unix_socket(self):
