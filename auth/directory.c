@@ -1,9 +1,10 @@
-/* auth/directory.c - the directory client: address resolution, login
- * checks, user fetch, sender addresses, over two LDAP pools (service
- * searches; authentication binds). */
+/* auth/directory.c - the directory client over two LDAP pools (service
+ * searches; authentication binds): its lifetime, the one search every
+ * lookup goes through, domain classification and address resolution.
+ * Groups are in dir_group.c, logins and users in dir_login.c. */
 #include "config.h"
 
-#include "auth/directory.h"
+#include "auth/directory_internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -17,23 +18,6 @@
 #include "auth/dir_filter.h"
 #include "auth/ldap_health.h"
 #include "lib/log.h"
-
-struct domain_cache_entry {
-    char *domain;
-    enum dir_kind kind; /* LOCAL (local), RELAY, NOT_OURS */
-    char *next_hop;
-    time_t expires;
-};
-
-struct directory {
-    struct directory_options o;
-    struct ldap_pool *service;
-    struct ldap_pool *auth;
-    struct ldap_health *health; /* both pools': a server down is down for both */
-    pthread_mutex_t domain_lock;
-    struct domain_cache_entry *domains;
-    size_t domain_count;
-};
 
 /* -- lifetime ----------------------------------------------------------- */
 
@@ -150,7 +134,7 @@ static void attrs_add(char **attrs, size_t *n, size_t max, const char *name)
 
 /* user_attrs - the attributes a recipient or user needs, and no others
  * (the Sieve script can be large, but delivery needs it with the rest). */
-static void user_attrs(const struct dir_profile *p, char **attrs, size_t max)
+void dir_user_attrs(const struct dir_profile *p, char **attrs, size_t max)
 {
     size_t n = 0;
     attrs[0] = NULL;
@@ -162,7 +146,7 @@ static void user_attrs(const struct dir_profile *p, char **attrs, size_t max)
         attrs_add(attrs, &n, max, names[i]);
 }
 
-static const char *base_of(struct directory *dir)
+const char *dir_base(struct directory *dir)
 {
     return dir->o.base != NULL ? dir->o.base : "";
 }
@@ -171,7 +155,7 @@ static const char *base_of(struct directory *dir)
  * or unreachable is logged by the pool once per outage (auth/ldap_health.c):
  * a line per lookup would only repeat it, thousands of times a minute. Our own
  * request being wrong is an error for the administrator to fix. */
-static enum log_level tempfail_level(int rc)
+enum log_level dir_tempfail_level(int rc)
 {
     switch (ldap_pool_rc_class(rc)) {
     case LDAP_RC_CONNECTION:
@@ -187,12 +171,12 @@ static enum log_level tempfail_level(int rc)
  * owners of one value are seen (and never a random pick). Returns FOUND with
  * *result_r holding exactly one entry, NOTFOUND, or TEMPFAIL (logged; what
  * names the query for the log). */
-static enum dir_result search_one(struct directory *dir, const char *base, int scope,
-                                  const char *filter, const char *what,
-                                  struct ldap_pool_result **result_r)
+enum dir_result dir_search_one(struct directory *dir, const char *base, int scope,
+                               const char *filter, const char *what,
+                               struct ldap_pool_result **result_r)
 {
     char *attrs[24];
-    user_attrs(&dir->o.profile, attrs, sizeof attrs / sizeof attrs[0]);
+    dir_user_attrs(&dir->o.profile, attrs, sizeof attrs / sizeof attrs[0]);
     *result_r = NULL;
     struct ldap_pool_result *res = NULL;
     int rc = ldap_pool_search(dir->service, base, scope, filter, attrs, 2, &res);
@@ -210,7 +194,7 @@ static enum dir_result search_one(struct directory *dir, const char *base, int s
     if (rc != LDAP_SUCCESS) {
         char f[300];
         enum ldap_rc_class cls = ldap_pool_rc_class(rc);
-        log_msg(tempfail_level(rc),
+        log_msg(dir_tempfail_level(rc),
                 "event=directory_tempfail key=%s base=%s filter=%s error=\"%s\"%s",
                 log_quote(q, sizeof q, what), base[0] != '\0' ? base : "(default)",
                 log_quote(f, sizeof f, filter), ldap_err2string(rc),
@@ -227,8 +211,8 @@ static enum dir_result search_one(struct directory *dir, const char *base, int s
 }
 
 /* search_address - recipient filter for address (local@domain). */
-static enum dir_result search_address(struct directory *dir, const char *local, const char *domain,
-                                      struct ldap_pool_result **result_r)
+enum dir_result dir_search_address(struct directory *dir, const char *local, const char *domain,
+                                   struct ldap_pool_result **result_r)
 {
     char address[DIR_ADDRESS_MAX + 2];
     int n = snprintf(address, sizeof address, "%s@%s", local, domain);
@@ -243,7 +227,7 @@ static enum dir_result search_address(struct directory *dir, const char *local, 
         return DIR_TEMPFAIL;
     }
     enum dir_result res =
-        search_one(dir, base_of(dir), LDAP_SCOPE_SUBTREE, filter, address, result_r);
+        dir_search_one(dir, dir_base(dir), LDAP_SCOPE_SUBTREE, filter, address, result_r);
     free(filter);
     return res;
 }
@@ -300,10 +284,10 @@ static enum dir_result domain_from_directory(struct directory *dir, const char *
         attrs[0] = NULL;
     struct ldap_pool_result *res = NULL;
     int rc =
-        ldap_pool_search(dir->service, base_of(dir), LDAP_SCOPE_SUBTREE, filter, attrs, 1, &res);
+        ldap_pool_search(dir->service, dir_base(dir), LDAP_SCOPE_SUBTREE, filter, attrs, 1, &res);
     free(filter);
     if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
-        log_msg(tempfail_level(rc), "event=directory_tempfail key=%s error=\"%s\"", domain,
+        log_msg(dir_tempfail_level(rc), "event=directory_tempfail key=%s error=\"%s\"", domain,
                 ldap_err2string(rc));
         ldap_pool_result_free(&res);
         return DIR_TEMPFAIL;
@@ -367,129 +351,6 @@ static enum dir_result classify_domain(struct directory *dir, const char *domain
     return DIR_FOUND;
 }
 
-/* -- groups ----------------------------------------------------------------- */
-
-static bool is_group(const struct dir_profile *p, const struct ldap_pool_entry *e)
-{
-    const struct ldap_pool_attr *oc = ldap_pool_entry_attr(e, "objectClass");
-    for (size_t i = 0; oc != NULL && i < oc->count; i++) {
-        const char *classes = p->group_classes;
-        size_t len = strlen(oc->values[i]);
-        while (*classes != '\0') {
-            size_t w = strcspn(classes, " ,");
-            if (w == len && strncasecmp(classes, oc->values[i], w) == 0)
-                return true;
-            classes += w;
-            classes += strspn(classes, " ,");
-        }
-    }
-    return false;
-}
-
-struct expansion {
-    struct dir_strlist visited; /* group DNs, for loop detection */
-    struct dir_strlist *members;
-    const char *address;
-};
-
-static enum dir_result expand_group(struct directory *dir, const struct ldap_pool_entry *group,
-                                    unsigned depth, struct expansion *x);
-
-/* expand_member - add the member entry at dn (a user's address, or a nested
- * group's members). A member that no longer exists is skipped: groupOfNames
- * has no referential integrity, and one stale DN must not defer the list. */
-static enum dir_result expand_member(struct directory *dir, const char *dn, unsigned depth,
-                                     struct expansion *x)
-{
-    const struct dir_profile *p = &dir->o.profile;
-    struct ldap_pool_result *res = NULL;
-    const char *filter = p->filter_group[0] != '\0' ? p->filter_group : "(objectClass=*)";
-    char *attrs[24];
-    user_attrs(p, attrs, sizeof attrs / sizeof attrs[0]);
-    int rc = ldap_pool_search(dir->service, dn, LDAP_SCOPE_BASE, filter, attrs, 1, &res);
-    char q[300];
-    if (rc == LDAP_NO_SUCH_OBJECT || (rc == LDAP_SUCCESS && (res == NULL || res->count == 0))) {
-        log_warning("event=group_member_missing address=%s member=%s",
-                    log_quote(q, sizeof q, x->address), dn);
-        ldap_pool_result_free(&res);
-        return DIR_FOUND;
-    }
-    if (rc != LDAP_SUCCESS) {
-        log_msg(tempfail_level(rc), "event=directory_tempfail key=%s member=%s error=\"%s\"",
-                log_quote(q, sizeof q, x->address), dn, ldap_err2string(rc));
-        ldap_pool_result_free(&res);
-        return DIR_TEMPFAIL;
-    }
-    const struct ldap_pool_entry *e = &res->entries[0];
-    enum dir_result r = DIR_FOUND;
-    if (is_group(p, e)) {
-        r = expand_group(dir, e, depth + 1, x);
-    } else if (dir_user_status(p, e) != DIR_STATUS_DISABLED) {
-        struct dir_strlist addrs = {0};
-        char *primary = NULL;
-        if (dir_user_addresses(p, e, &addrs, &primary) < 0)
-            r = DIR_TEMPFAIL;
-        else if (primary != NULL && dir_strlist_add(x->members, primary) < 0)
-            r = DIR_TEMPFAIL;
-        free(primary);
-        dir_strlist_clear(&addrs);
-    }
-    ldap_pool_result_free(&res);
-    return r;
-}
-
-/* strip_uid - groupOfUniqueNames values are nameAndOptionalUID
- * ("dn#'0101'B", RFC 4517 3.3.21): drop the optional bit string. */
-static char *strip_uid(const char *v)
-{
-    const char *hash = strrchr(v, '#');
-    size_t len = strlen(v);
-    if (hash != NULL && len >= 3 && v[len - 1] == 'B' && v[len - 2] == '\'' && hash[1] == '\'')
-        return strndup(v, (size_t)(hash - v));
-    return strdup(v);
-}
-
-static enum dir_result expand_group(struct directory *dir, const struct ldap_pool_entry *group,
-                                    unsigned depth, struct expansion *x)
-{
-    char q[300];
-    for (size_t i = 0; i < x->visited.count; i++) {
-        if (strcasecmp(x->visited.items[i], group->dn) == 0) {
-            log_info("event=group_loop address=%s group=%s", log_quote(q, sizeof q, x->address),
-                     group->dn);
-            return DIR_FOUND; /* each group expanded once: a loop adds nothing */
-        }
-    }
-    if (depth > dir->o.group_depth) {
-        /* Deeper than configured: a misconfiguration; defer rather than
-         * deliver to part of the list. */
-        log_error("event=group_too_deep address=%s group=%s max_depth=%u action=tempfail",
-                  log_quote(q, sizeof q, x->address), group->dn, dir->o.group_depth);
-        return DIR_TEMPFAIL;
-    }
-    if (dir_strlist_add(&x->visited, group->dn) < 0)
-        return DIR_TEMPFAIL;
-    const char *member_attrs[] = {dir->o.profile.attr_member, dir->o.profile.attr_unique_member};
-    for (size_t k = 0; k < 2; k++) {
-        const struct ldap_pool_attr *a = ldap_pool_entry_attr(group, member_attrs[k]);
-        for (size_t i = 0; a != NULL && i < a->count; i++) {
-            if (x->visited.count + x->members->count > dir->o.group_members_max) {
-                log_error("event=group_too_large address=%s max_members=%u action=tempfail",
-                          log_quote(q, sizeof q, x->address), dir->o.group_members_max);
-                return DIR_TEMPFAIL;
-            }
-            char *dn = k == 1 ? strip_uid(a->values[i]) : strdup(a->values[i]);
-            if (dn == NULL)
-                return DIR_TEMPFAIL;
-            enum dir_result r = expand_member(dir, dn, depth, x);
-            free(dn);
-            if (r == DIR_TEMPFAIL)
-                return r;
-        }
-    }
-    return DIR_FOUND;
-}
-
 /* -- resolution ------------------------------------------------------------- */
 
 static bool keep_copy(const struct dir_profile *p, const struct ldap_pool_entry *e)
@@ -531,12 +392,9 @@ static enum dir_result fill_recipient(struct directory *dir, const struct ldap_p
             r->status == DIR_STATUS_HELD ? DIR_DISABLED_HOLD : dir->o.disabled_action;
         return DIR_FOUND;
     }
-    if (is_group(p, e)) {
+    if (dir_is_group(p, e)) {
         r->kind = DIR_KIND_GROUP;
-        struct expansion x = {.members = &r->members, .address = r->address};
-        enum dir_result res = expand_group(dir, e, 1, &x);
-        dir_strlist_clear(&x.visited);
-        return res;
+        return dir_expand_group(dir, e, r->address, &r->members);
     }
     struct dir_user *u = dir_user_from_entry(p, e, dir->o.node_name, NULL);
     if (u == NULL)
@@ -604,10 +462,10 @@ enum dir_result dir_resolve(struct directory *dir, const char *address, struct d
         return DIR_NOTFOUND;
     }
     struct ldap_pool_result *found = NULL;
-    res = search_address(dir, r->local, r->domain, &found);
+    res = dir_search_address(dir, r->local, r->domain, &found);
     const char *matched_local = r->local;
     if (res == DIR_NOTFOUND && r->tag != NULL) {
-        res = search_address(dir, a.base_local, r->domain, &found);
+        res = dir_search_address(dir, a.base_local, r->domain, &found);
         matched_local = a.base_local;
     }
     if (res == DIR_NOTFOUND && dir->o.profile.catchall[0] != '\0') {
@@ -630,7 +488,7 @@ enum dir_result dir_resolve(struct directory *dir, const char *address, struct d
         char *at = strrchr(form, '@');
         if (at != NULL) {
             *at = '\0';
-            res = search_address(dir, form, at + 1, &found);
+            res = dir_search_address(dir, form, at + 1, &found);
             r->catchall = true;
             if (res == DIR_FOUND &&
                 (r->matched = malloc(strlen(form) + strlen(at + 1) + 2)) != NULL)
@@ -672,145 +530,6 @@ fail:
     return DIR_TEMPFAIL;
 }
 
-/* -- users and logins ------------------------------------------------------ */
-
-/* login_ok - a login we will put in a filter: bounded, no control bytes. */
-static bool login_ok(const char *login)
-{
-    size_t len = strlen(login);
-    if (len == 0 || len > DIR_LOGIN_MAX)
-        return false;
-    for (const char *p = login; *p != '\0'; p++) {
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            return false;
-    }
-    return true;
-}
-
-/* find_login - the entry for login by the login filter (%l = login; with an
- * '@', %u and %d are its parts). */
-static enum dir_result find_login(struct directory *dir, const char *login,
-                                  struct ldap_pool_result **found)
-{
-    *found = NULL;
-    if (!login_ok(login))
-        return DIR_NOTFOUND;
-    char *local = NULL;
-    const char *at = strrchr(login, '@');
-    if (at != NULL && (local = strndup(login, (size_t)(at - login))) == NULL)
-        return DIR_TEMPFAIL;
-    struct dir_filter_values v = {.address = login,
-                                  .local = local != NULL ? local : login,
-                                  .domain = at != NULL ? at + 1 : "",
-                                  .login = login};
-    char *filter;
-    const char *error;
-    int rc = dir_filter_expand(dir->o.profile.filter_login, &v, &filter, &error);
-    free(local);
-    if (rc < 0) {
-        log_error("event=directory_filter_error filter=login error=\"%s\"", error);
-        return DIR_TEMPFAIL;
-    }
-    enum dir_result res = search_one(dir, base_of(dir), LDAP_SCOPE_SUBTREE, filter, login, found);
-    free(filter);
-    return res;
-}
-
-enum dir_auth_result dir_authenticate(struct directory *dir, const char *login,
-                                      const char *password, const char *service,
-                                      struct dir_user **up, enum dir_auth_reason *reason_r)
-{
-    *up = NULL;
-    *reason_r = DIR_AUTH_REASON_NONE;
-    char q[300];
-    /* RFC 4513 5.1.2: a simple bind with a DN and an empty password is an
-     * unauthenticated bind that servers answer with success. */
-    if (password == NULL || password[0] == '\0') {
-        *reason_r = DIR_AUTH_REASON_EMPTY_PASSWORD;
-        return DIR_AUTH_FAILED;
-    }
-    if (login == NULL || !login_ok(login)) {
-        *reason_r = DIR_AUTH_REASON_INVALID_LOGIN;
-        return DIR_AUTH_FAILED;
-    }
-    struct ldap_pool_result *found;
-    enum dir_result res = find_login(dir, login, &found);
-    if (res == DIR_TEMPFAIL)
-        return DIR_AUTH_TEMPFAIL;
-    if (res == DIR_NOTFOUND) {
-        *reason_r = DIR_AUTH_REASON_UNKNOWN_USER;
-        return DIR_AUTH_FAILED;
-    }
-    struct dir_user *u =
-        dir_user_from_entry(&dir->o.profile, &found->entries[0], dir->o.node_name, login);
-    ldap_pool_result_free(&found);
-    if (u == NULL)
-        return DIR_AUTH_TEMPFAIL;
-    int rc = ldap_pool_bind(dir->auth, u->dn, password);
-    enum ldap_rc_class cls = ldap_pool_rc_class(rc);
-    if (cls == LDAP_RC_CREDENTIALS) {
-        *reason_r = DIR_AUTH_REASON_BAD_PASSWORD;
-        dir_user_free(&u);
-        return DIR_AUTH_FAILED;
-    }
-    if (cls != LDAP_RC_OK) {
-        log_msg(tempfail_level(rc), "event=directory_tempfail key=%s op=bind dn=%s error=\"%s\"",
-                log_quote(q, sizeof q, login), u->dn, ldap_err2string(rc));
-        dir_user_free(&u);
-        return DIR_AUTH_TEMPFAIL;
-    }
-    /* Status and service are checked after the password, so a wrong
-     * password and a disabled account look alike to a guesser's timing. */
-    if (u->status != DIR_STATUS_ACTIVE) {
-        *reason_r = DIR_AUTH_REASON_DISABLED;
-        dir_user_free(&u);
-        return DIR_AUTH_FAILED;
-    }
-    if (!dir_user_service_allowed(u, service)) {
-        *reason_r = DIR_AUTH_REASON_SERVICE;
-        dir_user_free(&u);
-        return DIR_AUTH_FAILED;
-    }
-    *up = u;
-    return DIR_AUTH_OK;
-}
-
-enum dir_result dir_user_fetch(struct directory *dir, const char *key, struct dir_user **up)
-{
-    *up = NULL;
-    if (key == NULL)
-        return DIR_NOTFOUND;
-    struct ldap_pool_result *found = NULL;
-    enum dir_result res;
-    if (strchr(key, '@') != NULL) {
-        struct dir_address a;
-        if (dir_address_parse(key, dir->o.subaddress_delimiters, dir->o.case_sensitive_local, &a) <
-                0 ||
-            a.local[0] == '\0') {
-            dir_address_clear(&a);
-            return DIR_NOTFOUND;
-        }
-        res = search_address(dir, a.local, a.domain, &found);
-        if (res == DIR_NOTFOUND && a.tag != NULL)
-            res = search_address(dir, a.base_local, a.domain, &found);
-        dir_address_clear(&a);
-        /* A login that looks like an address (AD's userPrincipalName). */
-        if (res == DIR_NOTFOUND)
-            res = find_login(dir, key, &found);
-    } else {
-        res = find_login(dir, key, &found);
-    }
-    if (res != DIR_FOUND)
-        return res;
-    if (is_group(&dir->o.profile, &found->entries[0])) {
-        ldap_pool_result_free(&found);
-        return DIR_NOTFOUND; /* a list is no user */
-    }
-    *up = dir_user_from_entry(&dir->o.profile, &found->entries[0], dir->o.node_name, key);
-    ldap_pool_result_free(&found);
-    return *up != NULL ? DIR_FOUND : DIR_TEMPFAIL;
-}
-
 void dir_strlist_free(struct dir_strlist **lp)
 {
     if (*lp == NULL)
@@ -818,27 +537,4 @@ void dir_strlist_free(struct dir_strlist **lp)
     dir_strlist_clear(*lp);
     free(*lp);
     *lp = NULL;
-}
-
-enum dir_result dir_sender_addresses(struct directory *dir, const char *login,
-                                     struct dir_strlist **lp)
-{
-    *lp = NULL;
-    struct dir_user *u;
-    enum dir_result res = dir_user_fetch(dir, login, &u);
-    if (res != DIR_FOUND)
-        return res;
-    struct dir_strlist *l = calloc(1, sizeof *l);
-    bool failed = l == NULL;
-    for (size_t i = 0; !failed && i < u->addresses.count; i++)
-        failed = dir_strlist_add(l, u->addresses.items[i]) < 0;
-    for (size_t i = 0; !failed && i < u->senders.count; i++)
-        failed = dir_strlist_add(l, u->senders.items[i]) < 0;
-    dir_user_free(&u);
-    if (failed) {
-        dir_strlist_free(&l);
-        return DIR_TEMPFAIL;
-    }
-    *lp = l;
-    return DIR_FOUND;
 }

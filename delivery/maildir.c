@@ -1,22 +1,21 @@
 /* delivery/maildir.c - one message into one Maildir: tmp/ write with CRLF->LF,
- * fsync, quota check, link into new/, fsync new/. See maildir.h. */
+ * fsync, quota check, link into new/, fsync new/; the folders on the way
+ * are maildir_dirs.c's. See maildir.h. */
 #include "config.h"
 
 #include "delivery/maildir.h"
+#include "delivery/maildir_dirs.h"
 #include "delivery/maildir_name.h"
 #include "delivery/maildir_path.h"
 #include "delivery/maildir_quota.h"
 #include "lib/error.h"
 #include "lib/header.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,51 +25,6 @@
 
 #define OUT_BUFFER_SIZE 65536
 #define MAX_CREATE_TRIES 16
-#define MAX_DEFERRED_SYNCS 8
-#define MAX_UNSYNCED_FOLDERS 1024
-/* The Maildir convention (cr.yp.to/proto/maildir.html): a file in tmp/
- * untouched for 36 hours is a crashed writer's. Each tmp/ is looked at
- * no more than once per TMP_SWEEP_INTERVAL by this process; the table
- * remembering when is a fixed hash of TMP_SWEEP_SLOTS folders (a collision
- * only costs an early look). */
-#define TMP_STALE_SECONDS (36 * 3600)
-#define TMP_SWEEP_INTERVAL 3600
-#define TMP_SWEEP_SLOTS 4096
-
-/* Folders whose new entries still need an fsync: done in
- * maildir_delivery_finish after the message's own fsyncs rather than right
- * after each mkdir. On a journalled file system the message's fsync then
- * commits the mkdirs too, and these fsyncs find nothing left to write,
- * where an fsync right after each mkdir cost a journal commit apiece (and
- * a first delivery creates two or three folders). */
-struct dir_syncs {
-    int fds[MAX_DEFERRED_SYNCS];
-    size_t count;
-    /* the folders this delivery created and published in unsynced[] */
-    struct folder_key {
-        dev_t dev;
-        ino_t ino;
-    } created[MAX_DEFERRED_SYNCS * 3];
-    size_t created_count;
-};
-
-/* Folders created by a delivery of this process whose parent is not yet
- * fsync'd. Another delivery (another thread) that walks through one of them
- * must not count its message delivered before that parent is durable, so it
- * fsyncs the parent too. Creating a folder and publishing it here happen
- * under the lock, and a walker looks only after it opened the folder: it
- * cannot see the folder without seeing it here. Full: the creator fsyncs at
- * once, as if there were no table. */
-static pthread_mutex_t unsynced_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct folder_key unsynced[MAX_UNSYNCED_FOLDERS];
-static atomic_size_t unsynced_count;
-
-static pthread_mutex_t tmp_sweep_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct tmp_sweep_slot {
-    dev_t dev;
-    ino_t ino;
-    time_t at;
-} tmp_sweeps[TMP_SWEEP_SLOTS];
 
 struct maildir_delivery {
     const struct maildir_target *target;
@@ -84,7 +38,7 @@ struct maildir_delivery {
     uint64_t size;      /* bytes on disk */
     uint64_t crlf_size; /* with every LF as CRLF: the ",W=" readers report */
     bool last_out_cr;   /* the last byte emitted was a CR */
-    struct dir_syncs syncs;
+    struct maildir_dir_syncs syncs;
     enum { STAGE_WRITING, STAGE_WRITTEN, STAGE_LINKED } stage;
     bool linked_not_renamed; /* STAGE_LINKED: the tmp/ name is still there */
     /* stable_key: this delivery's earlier file ("new/<name>" or
@@ -105,281 +59,10 @@ static enum maildir_result io_result(int err)
     return MAILDIR_TEMPFAIL;
 }
 
-static void close_fd(int *fd)
-{
-    if (*fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
-}
-
-const char *maildir_result_name(enum maildir_result result)
-{
-    switch (result) {
-    case MAILDIR_DELIVERED:
-        return "delivered";
-    case MAILDIR_TEMPFAIL:
-        return "tempfail";
-    case MAILDIR_QUOTA_EXCEEDED:
-        return "quota-exceeded";
-    case MAILDIR_PERMFAIL:
-        return "permfail";
-    case MAILDIR_ALREADY_DELIVERED:
-        return "already-delivered";
-    }
-    return "unknown";
-}
-
 bool maildir_result_permanent(enum maildir_result result, const struct maildir_target *target)
 {
     return result == MAILDIR_PERMFAIL ||
            (result == MAILDIR_QUOTA_EXCEEDED && target != NULL && target->quota_permanent);
-}
-
-/* unsynced_has - whether the folder open at fd is in unsynced[]. */
-static bool unsynced_has(int fd)
-{
-    struct stat st;
-    bool found = false;
-
-    if (fstat(fd, &st) < 0)
-        return true; /* cannot tell: treat it as not durable */
-    pthread_mutex_lock(&unsynced_lock);
-    for (size_t i = 0; i < unsynced_count && !found; i++)
-        found = unsynced[i].dev == st.st_dev && unsynced[i].ino == st.st_ino;
-    pthread_mutex_unlock(&unsynced_lock);
-    return found;
-}
-
-/* unsynced_drop - remove the folders syncs created from unsynced[]: their
- * parents are durable now. */
-static void unsynced_drop(struct dir_syncs *syncs)
-{
-    if (syncs->created_count == 0)
-        return; /* the common case: no lock per delivery */
-    pthread_mutex_lock(&unsynced_lock);
-    for (size_t k = 0; k < syncs->created_count; k++) {
-        for (size_t i = 0; i < unsynced_count; i++) {
-            if (unsynced[i].dev == syncs->created[k].dev &&
-                unsynced[i].ino == syncs->created[k].ino) {
-                unsynced[i] = unsynced[--unsynced_count];
-                break;
-            }
-        }
-    }
-    pthread_mutex_unlock(&unsynced_lock);
-    syncs->created_count = 0;
-}
-
-/* open_dir - open (creating with mode 0700 when missing) the folder name below
- * dir_fd, never through a symlink. *parent_sync_r tells the caller that
- * dir_fd must be fsync'd before the delivery counts: this call created the
- * folder (published in unsynced[] and syncs->created when syncs is given),
- * or another delivery did and has not fsync'd dir_fd yet. */
-static enum maildir_result open_dir(int dir_fd, const char *name, int *fd_r, bool *parent_sync_r,
-                                    struct dir_syncs *syncs, char **error_r)
-{
-    for (int tries = 0; tries < 3; tries++) {
-        int fd;
-        switch (maildir_path_open_at(dir_fd, name, &fd, error_r)) {
-        case MAILDIR_PATH_OK:
-            if (syncs != NULL && unsynced_count > 0 && unsynced_has(fd))
-                *parent_sync_r = true;
-            *fd_r = fd;
-            return MAILDIR_DELIVERED;
-        case MAILDIR_PATH_UNSAFE:
-            return MAILDIR_PERMFAIL;
-        case MAILDIR_PATH_TEMPFAIL:
-            return io_result(errno);
-        case MAILDIR_PATH_MISSING:
-            break;
-        }
-        pthread_mutex_lock(&unsynced_lock);
-        if (mkdirat(dir_fd, name, 0700) < 0) {
-            int err = errno;
-            pthread_mutex_unlock(&unsynced_lock);
-            if (err != EEXIST) {
-                error_set(error_r, "mkdir %s: %s", name, strerror(err));
-                return io_result(err);
-            }
-            continue;
-        }
-        *parent_sync_r = true;
-        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        struct stat st;
-        if (fd >= 0 && syncs != NULL &&
-            syncs->created_count < sizeof(syncs->created) / sizeof(syncs->created[0]) &&
-            unsynced_count < MAX_UNSYNCED_FOLDERS && fstat(fd, &st) == 0) {
-            unsynced[unsynced_count++] = (struct folder_key){st.st_dev, st.st_ino};
-            syncs->created[syncs->created_count++] = (struct folder_key){st.st_dev, st.st_ino};
-        }
-        pthread_mutex_unlock(&unsynced_lock);
-        if (fd >= 0) {
-            *fd_r = fd;
-            return MAILDIR_DELIVERED;
-        }
-        if (errno != ENOENT) {
-            error_set(error_r, "open %s: %s", name, strerror(errno));
-            return io_result(errno);
-        }
-    }
-    error_set(error_r, "open %s: keeps disappearing", name);
-    return MAILDIR_TEMPFAIL;
-}
-
-/* sync_dir - fsync a directory after creating entries in it. */
-static enum maildir_result sync_dir(int fd, const char *what, char **error_r)
-{
-    if (fsync(fd) < 0) {
-        error_set(error_r, "fsync %s: %s", what, strerror(errno));
-        return io_result(errno);
-    }
-    return MAILDIR_DELIVERED;
-}
-
-/* defer_sync - dir_fd must be fsync'd before the delivery counts: done by
- * run_syncs in maildir_delivery_finish. Past MAX_DEFERRED_SYNCS (a very deep
- * new path) it is fsync'd at once. */
-static enum maildir_result defer_sync(struct dir_syncs *syncs, int dir_fd, const char *what,
-                                      char **error_r)
-{
-    int fd;
-
-    if (syncs->count == MAX_DEFERRED_SYNCS)
-        return sync_dir(dir_fd, what, error_r);
-    fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0) {
-        error_set(error_r, "dup %s: %s", what, strerror(errno));
-        return io_result(errno);
-    }
-    syncs->fds[syncs->count++] = fd;
-    return MAILDIR_DELIVERED;
-}
-
-static void close_sync_fds(struct dir_syncs *syncs)
-{
-    for (size_t i = 0; i < syncs->count; i++)
-        close(syncs->fds[i]);
-    syncs->count = 0;
-}
-
-/* syncs_done - the deferred folders are durable (fsync'd by run_syncs, or
- * by the caller's syncfs with sync_by_caller): the folders this delivery
- * created leave unsynced[]. */
-static void syncs_done(struct dir_syncs *syncs)
-{
-    close_sync_fds(syncs);
-    unsynced_drop(syncs);
-}
-
-/* run_syncs - fsync every deferred folder, innermost first, then
- * syncs_done. */
-static enum maildir_result run_syncs(struct dir_syncs *syncs, char **error_r)
-{
-    for (size_t i = syncs->count; i > 0; i--) {
-        enum maildir_result res = sync_dir(syncs->fds[i - 1], "new mailbox folder", error_r);
-        if (res != MAILDIR_DELIVERED)
-            return res;
-    }
-    syncs_done(syncs);
-    return MAILDIR_DELIVERED;
-}
-
-/* close_syncs - a delivery that ends without run_syncs (failure, abort):
- * its folders exist and others may deliver below them, so their parents are
- * still fsync'd; only when that works do they leave unsynced[]. */
-static void close_syncs(struct dir_syncs *syncs)
-{
-    char *error = NULL;
-
-    if (run_syncs(syncs, &error) != MAILDIR_DELIVERED) {
-        free(error);
-        close_sync_fds(syncs);
-    }
-}
-
-/* The writer's walk to the mailbox (maildir_path_walk): its folders are
- * created as needed, their parents' fsyncs deferred (defer_sync). */
-struct mailbox_walk {
-    struct dir_syncs *syncs;
-    enum maildir_result res; /* the step's own failure */
-};
-
-static enum maildir_path_result mailbox_step(void *ctx, int dir_fd, const char *name, int *fd_r,
-                                             char **error_r)
-{
-    struct mailbox_walk *walk = ctx;
-    bool created = false;
-    int next = -1;
-    enum maildir_result res = open_dir(dir_fd, name, &next, &created, walk->syncs, error_r);
-
-    if (res == MAILDIR_DELIVERED && created)
-        res = defer_sync(walk->syncs, dir_fd, name, error_r);
-    if (res != MAILDIR_DELIVERED) {
-        if (next >= 0)
-            close(next);
-        walk->res = res;
-        return res == MAILDIR_PERMFAIL ? MAILDIR_PATH_UNSAFE : MAILDIR_PATH_TEMPFAIL;
-    }
-    *fd_r = next;
-    return MAILDIR_PATH_OK;
-}
-
-/* open_mailbox - walk the untrusted mailbox path below base, creating what
- * is missing (maildir_path.h: nothing the directory says can make us open
- * or create anything outside base). */
-static enum maildir_result open_mailbox(const char *base, const char *mailbox, int *fd_r,
-                                        struct dir_syncs *syncs, char **error_r)
-{
-    struct mailbox_walk walk = {syncs, MAILDIR_DELIVERED};
-
-    switch (maildir_path_walk(base, mailbox, mailbox_step, &walk, fd_r, error_r)) {
-    case MAILDIR_PATH_OK:
-        return MAILDIR_DELIVERED;
-    case MAILDIR_PATH_UNSAFE:
-        return walk.res != MAILDIR_DELIVERED ? walk.res : MAILDIR_PERMFAIL;
-    default:
-        return walk.res != MAILDIR_DELIVERED ? walk.res : MAILDIR_TEMPFAIL;
-    }
-}
-
-/* open_subdirs - open new/ and tmp/ of the Maildir at box_fd (either output
- * may be NULL), creating cur, new and tmp (mode 0700) the first time. */
-static enum maildir_result open_subdirs(int box_fd, int *new_fd_r, int *tmp_fd_r,
-                                        struct dir_syncs *syncs, char **error_r)
-{
-    static const char *const subs[] = {"cur", "new", "tmp"};
-    int fds[3] = {-1, -1, -1};
-    bool created = false;
-    enum maildir_result res = MAILDIR_DELIVERED;
-
-    fds[1] = openat(box_fd, "new", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    fds[2] = openat(box_fd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fds[1] < 0 || fds[2] < 0) {
-        close_fd(&fds[1]);
-        close_fd(&fds[2]);
-        for (size_t i = 0; i < 3 && res == MAILDIR_DELIVERED; i++)
-            res = open_dir(box_fd, subs[i], &fds[i], &created, syncs, error_r);
-        close_fd(&fds[0]);
-    } else if (unsynced_count > 0 && (unsynced_has(fds[1]) || unsynced_has(fds[2]))) {
-        created = true; /* another delivery's new folders, box not fsync'd yet */
-    }
-    if (res == MAILDIR_DELIVERED && created)
-        res = defer_sync(syncs, box_fd, "maildir", error_r);
-    if (res != MAILDIR_DELIVERED) {
-        close_fd(&fds[1]);
-        close_fd(&fds[2]);
-        return res;
-    }
-    if (new_fd_r != NULL)
-        *new_fd_r = fds[1];
-    else
-        close_fd(&fds[1]);
-    if (tmp_fd_r != NULL)
-        *tmp_fd_r = fds[2];
-    else
-        close_fd(&fds[2]);
-    return MAILDIR_DELIVERED;
 }
 
 /* valid_folder - a Maildir++ folder name: dot-separated non-empty parts,
@@ -415,7 +98,7 @@ static enum maildir_result open_folder(struct maildir_delivery *d, const char *f
     }
     if (snprintf(name, sizeof(name), ".%s", folder) >= (int)sizeof(name))
         return error_set(error_r, "folder name too long"), MAILDIR_PERMFAIL;
-    res = open_dir(d->root_fd, name, &d->box_fd, &created, NULL, error_r);
+    res = maildir_dir_open(d->root_fd, name, &d->box_fd, &created, NULL, error_r);
     if (res != MAILDIR_DELIVERED)
         return res;
     fd = openat(d->box_fd, "maildirfolder",
@@ -427,7 +110,7 @@ static enum maildir_result open_folder(struct maildir_delivery *d, const char *f
         return io_result(errno);
     }
     if (created)
-        return sync_dir(d->root_fd, "maildir", error_r);
+        return maildir_dir_sync(d->root_fd, "maildir", error_r);
     return MAILDIR_DELIVERED;
 }
 
@@ -560,16 +243,16 @@ static void delivery_free(struct maildir_delivery **delivery, bool unlink_tmp)
     if (d == NULL)
         return;
     if (d->fd >= 0) {
-        close_fd(&d->fd);
+        maildir_fd_close(&d->fd);
         if (unlink_tmp)
             unlinkat(d->tmp_fd, d->name, 0);
     }
-    close_fd(&d->tmp_fd);
-    close_fd(&d->new_fd);
-    close_syncs(&d->syncs);
+    maildir_fd_close(&d->tmp_fd);
+    maildir_fd_close(&d->new_fd);
+    maildir_dir_close_syncs(&d->syncs);
     if (d->box_fd != d->root_fd)
-        close_fd(&d->box_fd);
-    close_fd(&d->root_fd);
+        maildir_fd_close(&d->box_fd);
+    maildir_fd_close(&d->root_fd);
     free(d->rel_box);
     free(d->earlier);
     free(d);
@@ -602,112 +285,6 @@ static enum maildir_result quota_check(struct maildir_delivery *d, uint64_t byte
     return MAILDIR_QUOTA_EXCEEDED;
 }
 
-/* sweep_due - whether tmp/ (open at tmp_fd) was not looked at by this
- * process within TMP_SWEEP_INTERVAL; if so it counts as looked at now. */
-static bool sweep_due(int tmp_fd, time_t now)
-{
-    struct stat st;
-    bool due;
-
-    if (fstat(tmp_fd, &st) < 0)
-        return false;
-    struct tmp_sweep_slot *slot = &tmp_sweeps[(st.st_ino ^ st.st_dev) % TMP_SWEEP_SLOTS];
-    pthread_mutex_lock(&tmp_sweep_lock);
-    due = slot->dev != st.st_dev || slot->ino != st.st_ino || now - slot->at >= TMP_SWEEP_INTERVAL;
-    if (due)
-        *slot = (struct tmp_sweep_slot){st.st_dev, st.st_ino, now};
-    pthread_mutex_unlock(&tmp_sweep_lock);
-    return due;
-}
-
-/* sweep_tmp - remove the files in tmp/ that nobody read or wrote for
- * TMP_STALE_SECONDS, when this tmp/ is due (sweep_due). Best effort:
- * a failure here must not hold up a delivery. */
-static void sweep_tmp(int tmp_fd)
-{
-    time_t now = time(NULL);
-    int fd;
-    DIR *dir;
-    struct dirent *de;
-
-    if (!sweep_due(tmp_fd, now))
-        return;
-    fd = openat(tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    dir = fd >= 0 ? fdopendir(fd) : NULL;
-    if (dir == NULL) {
-        if (fd >= 0)
-            close(fd);
-        return;
-    }
-    while ((de = readdir(dir)) != NULL) {
-        struct stat st;
-
-        if (de->d_name[0] == '.' &&
-            (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
-            continue;
-        if (fstatat(tmp_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
-            continue;
-        /* "not accessed": read or written (a writer still at work keeps
-         * its mtime fresh even where relatime lets atime lag) */
-        time_t touched = st.st_mtime > st.st_atime ? st.st_mtime : st.st_atime;
-        if (now - touched > TMP_STALE_SECONDS)
-            unlinkat(tmp_fd, de->d_name, 0);
-    }
-    closedir(dir);
-}
-
-/* find_in - whether sub/ ("new" or "cur") of the folder box_fd holds the
- * message named base (any flags). 1 with *name_r (malloc'd "sub/<name>")
- * after fsyncing sub/, so that the earlier delivery is durable before it is
- * counted; 0 when not there; -1 on an error (*error_r). */
-static int find_in(int box_fd, const char *sub, const char *base, char **name_r, char **error_r)
-{
-    int fd = openat(box_fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int dup_fd, found = 0;
-    DIR *dir;
-    struct dirent *de;
-
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 0;
-        error_set(error_r, "open %s/: %s", sub, strerror(errno));
-        return -1;
-    }
-    dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    dir = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-    if (dir == NULL) {
-        error_set(error_r, "read %s/: %s", sub, strerror(errno));
-        if (dup_fd >= 0)
-            close(dup_fd);
-        close(fd);
-        return -1;
-    }
-    errno = 0;
-    while (found == 0 && (de = readdir(dir)) != NULL) {
-        if (maildir_name_has_base(de->d_name, base)) {
-            found = 1;
-            if (asprintf(name_r, "%s/%s", sub, de->d_name) < 0) {
-                *name_r = NULL;
-                error_set(error_r, "out of memory");
-                found = -1;
-            }
-        }
-    }
-    if (found == 0 && errno != 0) {
-        error_set(error_r, "read %s/: %s", sub, strerror(errno));
-        found = -1;
-    }
-    closedir(dir);
-    if (found == 1 && fsync(fd) < 0) {
-        error_set(error_r, "fsync %s/: %s", sub, strerror(errno));
-        free(*name_r);
-        *name_r = NULL;
-        found = -1;
-    }
-    close(fd);
-    return found;
-}
-
 /* find_earlier - check_delivered: the earlier file of this delivery in new/
  * or cur/ into d->earlier, if there is one. */
 static enum maildir_result find_earlier(struct maildir_delivery *d, char **error_r)
@@ -715,7 +292,7 @@ static enum maildir_result find_earlier(struct maildir_delivery *d, char **error
     static const char *const subs[] = {"new", "cur"};
 
     for (size_t i = 0; i < 2; i++) {
-        int r = find_in(d->box_fd, subs[i], d->name, &d->earlier, error_r);
+        int r = maildir_dir_find_base(d->box_fd, subs[i], d->name, &d->earlier, error_r);
         if (r < 0)
             return MAILDIR_TEMPFAIL;
         if (r > 0)
@@ -797,7 +374,7 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
         snprintf(d->host, sizeof(d->host), "localhost");
     }
 
-    res = open_mailbox(target->base, target->mailbox, &d->root_fd, &d->syncs, error_r);
+    res = maildir_dir_open_mailbox(target->base, target->mailbox, &d->root_fd, &d->syncs, error_r);
     if (res != MAILDIR_DELIVERED)
         goto fail;
     rel = maildir_path_relative(target->base, target->mailbox);
@@ -822,14 +399,14 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
         goto fail;
     /* The quota's cur/new/tmp live in the root even when delivering to a folder. */
     if (d->box_fd != d->root_fd) {
-        res = open_subdirs(d->root_fd, NULL, NULL, &d->syncs, error_r);
+        res = maildir_dir_open_subdirs(d->root_fd, NULL, NULL, &d->syncs, error_r);
         if (res != MAILDIR_DELIVERED)
             goto fail;
     }
-    res = open_subdirs(d->box_fd, &d->new_fd, &d->tmp_fd, &d->syncs, error_r);
+    res = maildir_dir_open_subdirs(d->box_fd, &d->new_fd, &d->tmp_fd, &d->syncs, error_r);
     if (res != MAILDIR_DELIVERED)
         goto fail;
-    sweep_tmp(d->tmp_fd);
+    maildir_dir_sweep_tmp(d->tmp_fd);
     if (target->stable_key != NULL)
         n = maildir_stable_name(d->name, sizeof(d->name), target->stable_time, target->stable_key,
                                 d->host);
@@ -953,7 +530,7 @@ static enum maildir_result found_in_new(struct maildir_delivery *d, char **error
         error_set(error_r, "out of memory");
         return MAILDIR_TEMPFAIL;
     }
-    close_fd(&d->fd);
+    maildir_fd_close(&d->fd);
     unlinkat(d->tmp_fd, d->name, 0);
     return MAILDIR_ALREADY_DELIVERED;
 }
@@ -1041,13 +618,13 @@ enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, 
     /* The folders on the way, when new: durable before the message counts
      * (with sync_by_caller, its syncfs after the link made them so). */
     if (d->target->sync_by_caller) {
-        syncs_done(&d->syncs);
+        maildir_dir_syncs_done(&d->syncs);
     } else {
-        res = run_syncs(&d->syncs, error_r);
+        res = maildir_dir_run_syncs(&d->syncs, error_r);
         if (res != MAILDIR_DELIVERED)
             goto fail;
     }
-    close_fd(&d->fd);
+    maildir_fd_close(&d->fd);
     if (d->linked_not_renamed)
         unlinkat(d->tmp_fd, d->name, 0);
     /* The quota file is an estimate that recalculation repairs: a failed
@@ -1068,7 +645,7 @@ fail:
     if (d->stage == STAGE_LINKED) {
         unlinkat(d->new_fd, d->new_name, 0);
         if (!d->linked_not_renamed)
-            close_fd(&d->fd);
+            maildir_fd_close(&d->fd);
     }
     delivery_free(delivery, true);
     return res;
@@ -1086,7 +663,7 @@ void maildir_delivery_abort(struct maildir_delivery **delivery)
     if (d != NULL && d->stage == STAGE_LINKED) {
         unlinkat(d->new_fd, d->new_name, 0);
         if (!d->linked_not_renamed)
-            close_fd(&d->fd);
+            maildir_fd_close(&d->fd);
     }
     delivery_free(delivery, true);
 }

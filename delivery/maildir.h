@@ -39,16 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum maildir_result {
-    MAILDIR_DELIVERED,
-    MAILDIR_TEMPFAIL,       /* I/O error, disk full (ENOSPC, EDQUOT), out of memory */
-    MAILDIR_QUOTA_EXCEEDED, /* Maildir++ quota; permanent or not per maildir_target */
-    MAILDIR_PERMFAIL,       /* bad mailbox path (escapes the base, symlink, not a folder) */
-    /* Only with maildir_target.stable_key: this very delivery is already in
-     * new/ or cur/ (an earlier attempt whose result was never recorded);
-     * that entry is durable now and nothing new was written. A success. */
-    MAILDIR_ALREADY_DELIVERED,
-};
+#include "delivery/maildir_result.h"
 
 /* Where one delivery goes. Nothing here is copied; it must outlive the delivery. */
 struct maildir_target {
@@ -167,9 +158,5 @@ enum maildir_result maildir_deliver_fd_begin(const struct maildir_target *target
 /* maildir_result_permanent - true when the result must not be retried:
  * PERMFAIL, and QUOTA_EXCEEDED when target->quota_permanent. */
 bool maildir_result_permanent(enum maildir_result result, const struct maildir_target *target);
-
-/* maildir_result_name - "delivered", "tempfail", "quota-exceeded", "permfail",
- * "already-delivered". */
-const char *maildir_result_name(enum maildir_result result);
 
 #endif

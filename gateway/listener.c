@@ -16,10 +16,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/privdrop.h"
+#include "lib/unix_listen.h"
 #include "lib/error.h"
 
 /* open_listener - socket, options, bind, listen for one literal address. */
@@ -94,21 +95,15 @@ static int socket_owner(const struct config *conf, const struct config_service *
     return 0;
 }
 
-/* open_unix_listener - bind the UNIX socket at path with svc's owner and
- * mode. A socket file left there by an earlier run is removed first;
- * anything else at the path (a file, a folder) is refused, never removed. */
+/* open_unix_listener - the UNIX socket at path with svc's owner and mode
+ * (lib/unix_listen.h, which the auth socket uses too). A socket file left
+ * there by an earlier run is replaced; anything else at the path (a file, a
+ * folder: a typo in listen) is refused, never removed, as root may. */
 static int open_unix_listener(const struct config *conf, const struct config_service *svc,
                               const char *path, char **error_r)
 {
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sun.sun_path) {
-        error_set(error_r, "listen %s: path too long", path);
-        return -1;
-    }
-    memcpy(sun.sun_path, path, strlen(path) + 1);
-    uid_t uid;
-    gid_t gid;
-    if (socket_owner(conf, svc, &uid, &gid, error_r) < 0)
+    struct privdrop_ids ids = {.user = NULL};
+    if (socket_owner(conf, svc, &ids.uid, &ids.gid, error_r) < 0)
         return -1;
     struct stat st;
     if (lstat(path, &st) == 0) {
@@ -116,38 +111,11 @@ static int open_unix_listener(const struct config *conf, const struct config_ser
             error_set(error_r, "listen %s: exists and is not a socket", path);
             return -1;
         }
-        if (unlink(path) < 0) {
-            error_set(error_r, "listen %s: unlink: %s", path, strerror(errno));
-            return -1;
-        }
     } else if (errno != ENOENT) {
         error_set(error_r, "listen %s: %s", path, strerror(errno));
         return -1;
     }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        error_set(error_r, "listen %s: socket: %s", path, strerror(errno));
-        return -1;
-    }
-    /* Nobody may connect between bind and chmod: born with no access. */
-    mode_t old_umask = umask(0177);
-    int r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
-    int saved = errno;
-    umask(old_umask);
-    if (r < 0) {
-        error_set(error_r, "listen %s: bind: %s", path, strerror(saved));
-        close(fd);
-        return -1;
-    }
-    /* chown before chmod: the mode's group bits are meant for the new group */
-    if ((geteuid() == 0 && chown(path, uid, gid) < 0) || chmod(path, svc->socket_mode) < 0 ||
-        listen(fd, SOMAXCONN) < 0) {
-        error_set(error_r, "listen %s: %s", path, strerror(errno));
-        close(fd);
-        unlink(path);
-        return -1;
-    }
-    return fd;
+    return unix_listen_open(path, (mode_t)svc->socket_mode, &ids, error_r);
 }
 
 /* add_listener - append host:port for service to set, sharing old's socket

@@ -24,6 +24,7 @@
 
 #include "proto/conn_limit.h"
 #include "gateway/listener.h"
+#include "gateway/master_files.h"
 #include "gateway/pregreet_cache.h"
 #include "gateway/queue_runner.h"
 #include "lib/privdrop.h"
@@ -31,6 +32,7 @@
 #include "lib/event.h"
 #include "lib/log.h"
 #include "lib/tls.h"
+#include "lib/unix_listen.h"
 #include "lib/error.h"
 
 /* A child that dies is started again at once the first time (a crash must
@@ -111,114 +113,7 @@ static void apply_log_settings(const struct config *conf)
              conf->server.log_level);
 }
 
-/* ---- pid file ---- */
-
-/* pid_file_write - open path and hold an fcntl write lock on it for the
- * master's whole life, then write our pid; *fd_r keeps the lock. Only a
- * held lock refuses the start: a stale file left by kill -9 (whose number
- * may now belong to any other process) is simply taken over. The lock is
- * not inherited by the children (fcntl locks belong to a process). */
-static int pid_file_write(const char *path, int *fd_r, char **error_r)
-{
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) {
-        error_set(error_r, "pid file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-    if (fcntl(fd, F_SETLK, &lock) < 0) {
-        int saved = errno;
-        struct flock holder = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-        if ((saved == EAGAIN || saved == EACCES) && fcntl(fd, F_GETLK, &holder) == 0 &&
-            holder.l_type != F_UNLCK)
-            error_set(error_r, "pid file %s: dirmaild is already running as pid %ld", path,
-                      (long)holder.l_pid);
-        else
-            error_set(error_r, "pid file %s: lock: %s", path, strerror(saved));
-        close(fd);
-        return -1;
-    }
-    char text[32];
-    int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
-    if (n < 0 || ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)n, 0) != n) {
-        error_set(error_r, "pid file %s: write: %s", path, strerror(errno));
-        unlink(path);
-        close(fd);
-        return -1;
-    }
-    *fd_r = fd;
-    return 0;
-}
-
-/* pid_file_remove - unlink path while still holding its lock (so that no
- * other dirmaild can have taken it over in between), then let the lock go. */
-static void pid_file_remove(const char *path, int *fd)
-{
-    if (*fd < 0)
-        return;
-    unlink(path);
-    close(*fd);
-    *fd = -1;
-}
-
-/* ---- state directory and auth socket ---- */
-
-static int state_dir_prepare(const struct config *conf, const struct privdrop_ids *ids,
-                             char **error_r)
-{
-    const char *dir = conf->server.state_dir;
-    if (mkdir(dir, 0750) == 0) {
-        if (geteuid() == 0 && chown(dir, ids->uid, ids->gid) < 0) {
-            error_set(error_r, "state_dir %s: chown: %s", dir, strerror(errno));
-            return -1;
-        }
-        log_info("event=state_dir_created path=%s", dir);
-    } else if (errno != EEXIST) {
-        error_set(error_r, "state_dir %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* auth_socket_open - bind <state_dir>/auth.sock, mode 0660, owned by the mail
- * user and group: only they and root can ask the auth process anything. */
-static int auth_socket_open(const char *path, const struct privdrop_ids *ids, char **error_r)
-{
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sun.sun_path) {
-        error_set(error_r, "auth socket %s: path too long", path);
-        return -1;
-    }
-    memcpy(sun.sun_path, path, strlen(path) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        error_set(error_r, "auth socket: %s", strerror(errno));
-        return -1;
-    }
-    if (unlink(path) < 0 && errno != ENOENT) {
-        error_set(error_r, "auth socket %s: unlink: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    /* The umask closes the window between bind and chmod. */
-    mode_t old_umask = umask(0117);
-    int r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
-    int saved = errno;
-    umask(old_umask);
-    if (r < 0) {
-        error_set(error_r, "auth socket %s: bind: %s", path, strerror(saved));
-        close(fd);
-        return -1;
-    }
-    if (chmod(path, 0660) < 0 || (geteuid() == 0 && chown(path, ids->uid, ids->gid) < 0) ||
-        listen(fd, SOMAXCONN) < 0) {
-        error_set(error_r, "auth socket %s: %s", path, strerror(errno));
-        close(fd);
-        unlink(path);
-        return -1;
-    }
-    return fd;
-}
+/* ---- the auth socket ---- */
 
 static char *auth_socket_path(const struct config *conf)
 {
@@ -306,7 +201,7 @@ static struct generation *generation_new(struct config *conf, const struct gener
         gen->service_slots[claimed] = (unsigned)slot;
     }
     /* before the listeners: the lmtp service's default socket lives in it */
-    if (state_dir_prepare(conf, &gen->ids, error_r) < 0)
+    if (master_state_dir_prepare(conf, &gen->ids, error_r) < 0)
         goto fail;
     gen->listeners = listener_set_bind(conf, old != NULL ? old->listeners : NULL, error_r);
     if (gen->listeners == NULL)
@@ -654,22 +549,22 @@ static void on_reload(void *ctx, int signo)
         goto fail;
     }
     if (strcmp(auth_path, M.auth_path) != 0) {
-        if (state_dir_prepare(conf, &gen->ids, &error) < 0)
+        if (master_state_dir_prepare(conf, &gen->ids, &error) < 0)
             goto fail;
-        auth_fd = auth_socket_open(auth_path, &gen->ids, &error);
+        auth_fd = unix_listen_open(auth_path, 0660, &gen->ids, &error);
         if (auth_fd < 0)
             goto fail;
     }
     if (strcmp(conf->server.pid_file, M.pid_file) != 0) {
         char *pid_file = strdup(conf->server.pid_file);
         int pid_fd = -1;
-        if (pid_file == NULL || pid_file_write(pid_file, &pid_fd, &error) < 0) {
+        if (pid_file == NULL || master_pid_file_write(pid_file, &pid_fd, &error) < 0) {
             if (pid_file == NULL)
                 error_set(&error, "out of memory");
             free(pid_file);
             goto fail;
         }
-        pid_file_remove(M.pid_file, &M.pid_fd);
+        master_pid_file_remove(M.pid_file, &M.pid_fd);
         free(M.pid_file);
         M.pid_file = pid_file;
         M.pid_fd = pid_fd;
@@ -750,14 +645,14 @@ static int master_start(struct config *conf, char **error_r)
         config_free(&conf);
         return -1;
     }
-    if (state_dir_prepare(conf, &M.current->ids, error_r) < 0)
+    if (master_state_dir_prepare(conf, &M.current->ids, error_r) < 0)
         return -1;
     M.auth_path = auth_socket_path(conf);
     if (M.auth_path == NULL) {
         error_set(error_r, "out of memory");
         return -1;
     }
-    M.auth_fd = auth_socket_open(M.auth_path, &M.current->ids, error_r);
+    M.auth_fd = unix_listen_open(M.auth_path, 0660, &M.current->ids, error_r);
     if (M.auth_fd < 0)
         return -1;
     M.pid_file = strdup(conf->server.pid_file);
@@ -765,7 +660,7 @@ static int master_start(struct config *conf, char **error_r)
         error_set(error_r, "out of memory");
         return -1;
     }
-    if (pid_file_write(M.pid_file, &M.pid_fd, error_r) < 0) {
+    if (master_pid_file_write(M.pid_file, &M.pid_fd, error_r) < 0) {
         free(M.pid_file);
         M.pid_file = NULL;
         return -1;
@@ -776,7 +671,7 @@ static int master_start(struct config *conf, char **error_r)
 static void master_cleanup(void)
 {
     if (M.pid_file != NULL)
-        pid_file_remove(M.pid_file, &M.pid_fd);
+        master_pid_file_remove(M.pid_file, &M.pid_fd);
     free(M.pid_file);
     M.pid_file = NULL;
     if (M.auth_fd >= 0) {

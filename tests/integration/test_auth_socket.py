@@ -104,10 +104,7 @@ def query_until(sock, rc, verb, *args, timeout=10.0):
 
 
 def start_dirmaild(ldap, cache):
-    d = Dirmaild(workers=1, ldap={
-        "uris": [ldap.uri], "bind_dn": ldap.service_dn,
-        "bind_password": ldap.service_password, "base": ldap.suffix,
-        "connect_timeout": 1, "timeout": LDAP_TIMEOUT, "pool_size": 4},
+    d = Dirmaild(workers=1, ldap=ldap.settings(connect_timeout=1, timeout=LDAP_TIMEOUT, pool_size=4),
         domains={"local": ["example.org", "example.net"]}, cache=cache)
     # Only the auth process matters here: wait for it, not for the listeners.
     d.start(wait=False)

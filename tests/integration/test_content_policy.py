@@ -74,9 +74,7 @@ class ContentBase:
         cls.d = Dirmaild(
             services=[{"type": "smtp"}],
             workers=1,
-            ldap={"uris": [cls.ldap.uri], "bind_dn": cls.ldap.service_dn,
-                  "bind_password": cls.ldap.service_password, "base": cls.ldap.suffix,
-                  "connect_timeout": 1, "timeout": 2},
+            ldap=cls.ldap.settings(connect_timeout=1, timeout=2),
             domains={"local": ["example.org", "example.net"]},
             queue={"retry_min": 1, "retry_max": 2, "scan_interval": 2},
             limits=limits,

@@ -76,8 +76,7 @@ class Deadlines(unittest.TestCase):
                        "overload_threshold": 30, "idle_timeout": 60,
                        "overload_idle_timeout": 1}],
             workers=2,
-            ldap={"uris": [cls.ldap.uri], "bind_dn": cls.ldap.service_dn,
-                  "bind_password": cls.ldap.service_password, "base": cls.ldap.suffix},
+            ldap=cls.ldap.settings(),
             domains={"local": ["example.org"]},
             limits={"message_size": 10_000_000, "pregreet_wait": 0})
         cls.d.start()

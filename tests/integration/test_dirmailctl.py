@@ -53,10 +53,7 @@ def ctl(conf, *args, stdin="", timeout=60):
 
 
 def start_dirmaild(ldap, cache):
-    d = Dirmaild(workers=1, ldap={
-        "uris": [ldap.uri], "bind_dn": ldap.service_dn,
-        "bind_password": ldap.service_password, "base": ldap.suffix,
-        "connect_timeout": 1, "timeout": LDAP_TIMEOUT, "pool_size": 2},
+    d = Dirmaild(workers=1, ldap=ldap.settings(connect_timeout=1, timeout=LDAP_TIMEOUT, pool_size=2),
         domains={"local": ["example.org", "example.net"], "relay": ["relay.example"]},
         cache=cache)
     d.start()

@@ -63,10 +63,12 @@ class Layering(unittest.TestCase):
                 if cand in self.files:
                     targets.append(cand)
             graph[path] = targets
-        # A .c file and its own header are one module: an include of x.h by a
-        # file that x.c includes back is a cycle between modules.
+        # A .c file, its own header and its internal header (x_internal.h,
+        # shared by the files that implement x) are one module: an include of
+        # x.h by a file that x.c includes back is a cycle between modules.
         def module(p):
-            return p[:-2]
+            stem = p[:-2]
+            return stem[: -len("_internal")] if stem.endswith("_internal") else stem
         mgraph = {}
         for p, ts in graph.items():
             mgraph.setdefault(module(p), set()).update(module(t) for t in ts if module(t) != module(p))

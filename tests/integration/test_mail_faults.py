@@ -95,9 +95,7 @@ class MailFaults(unittest.TestCase):
         settings merged over the defaults here."""
         self.d = Dirmaild(
             workers=workers,
-            ldap={"uris": [self.ldap.uri], "bind_dn": self.ldap.service_dn,
-                  "bind_password": self.ldap.service_password, "base": self.ldap.suffix,
-                  "connect_timeout": 1, "timeout": 2, "pool_size": 2},
+            ldap=self.ldap.settings(connect_timeout=1, timeout=2, pool_size=2),
             domains={"local": ["example.org", "example.net"]},
             cache={"size": 0},
             queue={"retry_min": 1, "retry_max": 2, "scan_interval": 2, **(queue or {})},

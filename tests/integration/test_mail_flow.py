@@ -53,9 +53,7 @@ class MailFlow(unittest.TestCase):
         cls.d = Dirmaild(
             services=[{"type": "smtp"}, {"type": "submission"}],
             workers=2,
-            ldap={"uris": [cls.ldap.uri], "bind_dn": cls.ldap.service_dn,
-                  "bind_password": cls.ldap.service_password, "base": cls.ldap.suffix,
-                  "connect_timeout": 1, "timeout": 2},
+            ldap=cls.ldap.settings(connect_timeout=1, timeout=2),
             domains={"local": ["example.org", "example.net"]},
             tls={"cert_file": cls.pki["cert"], "key_file": cls.pki["key"]},
             queue={"retry_min": 1, "retry_max": 2, "scan_interval": 2},

@@ -91,10 +91,7 @@ def wait_for(predicate, timeout=20.0, what="condition"):
 
 
 def start_dirmaild(ldap, base, sync_method="auto", **sections):
-    d = Dirmaild(workers=1, ldap={
-        "uris": [ldap.uri], "bind_dn": ldap.service_dn,
-        "bind_password": ldap.service_password, "base": ldap.suffix,
-        "connect_timeout": 1, "timeout": 2, "pool_size": 2},
+    d = Dirmaild(workers=1, ldap=ldap.settings(connect_timeout=1, timeout=2, pool_size=2),
         domains={"local": ["example.org", "example.net"], "relay": ["relay.example"]},
         cache={"size": 0},
         queue={"retry_min": 1, "retry_max": 2, "scan_interval": 5,

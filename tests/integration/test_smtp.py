@@ -46,9 +46,7 @@ class Smtp(unittest.TestCase):
                       {"type": "smtp", "name": "smtp-idle", "idle_timeout": 2},
                       {"type": "smtp", "name": "smtp-lax", "forbid_unauth_pipelining": False}],
             workers=1,
-            ldap={"uris": [cls.ldap.uri], "bind_dn": cls.ldap.service_dn,
-                  "bind_password": cls.ldap.service_password, "base": cls.ldap.suffix,
-                  "connect_timeout": 1, "timeout": 2},
+            ldap=cls.ldap.settings(connect_timeout=1, timeout=2),
             domains={"local": ["example.org", "example.net"]},
             relay={"trusted_networks": ["192.0.2.0/24"]},
             tls={"cert_file": cls.pki["cert"], "key_file": cls.pki["key"]},
@@ -671,8 +669,7 @@ class SmtpSenderSettings(unittest.TestCase):
         cls.d = Dirmaild(
             services=[{"type": "submission"}],
             workers=1,
-            ldap={"uris": [cls.ldap.uri], "bind_dn": cls.ldap.service_dn,
-                  "bind_password": cls.ldap.service_password, "base": cls.ldap.suffix},
+            ldap=cls.ldap.settings(),
             domains={"local": ["example.org", "example.net"]},
             tls={"cert_file": cls.pki["cert"], "key_file": cls.pki["key"]},
             sasl={"sender_login_check": False, "authenticated_header": True})

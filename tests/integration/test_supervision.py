@@ -80,8 +80,7 @@ class AuthDown(unittest.TestCase):
         ldap = Slapd()
         self.addCleanup(ldap.stop)
         d = Dirmaild(workers=1,
-                     ldap={"uris": [ldap.uri], "bind_dn": ldap.service_dn,
-                           "bind_password": ldap.service_password, "base": ldap.suffix},
+                     ldap=ldap.settings(),
                      domains={"local": ["example.org"]},
                      limits={"pregreet_wait": 0},
                      cache={"positive_ttl": 0, "negative_ttl": 0, "auth_ttl": 0,

@@ -287,6 +287,12 @@ class Slapd:
         if start:
             self.start()
 
+    def settings(self, **extra):
+        """The ldap { } section that points dirmaild at this server as the
+        service account, with extra settings (timeouts, pool_size) added."""
+        return {"uris": [self.uri], "bind_dn": self.service_dn,
+                "bind_password": self.service_password, "base": self.suffix, **extra}
+
     @classmethod
     def active_directory(cls, suffix=AD_SUFFIX, **kwargs):
         """A slapd holding Active-Directory-like content (AD_LDIF) under
