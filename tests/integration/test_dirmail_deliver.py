@@ -42,9 +42,7 @@ class DirmailDeliver(unittest.TestCase):
         cls.base = make_dir(os.path.join(process.tempdir("deliver-vmail-"), "vmail"), 0o700)
         cls.d = Dirmaild(
             services=[{"type": "smtp"}], workers=1,
-            ldap={"uris": [cls.ldap.uri], "bind_dn": cls.ldap.service_dn,
-                  "bind_password": cls.ldap.service_password, "base": cls.ldap.suffix,
-                  "connect_timeout": 1, "timeout": 2},
+            ldap=cls.ldap.settings(connect_timeout=1, timeout=2),
             domains={"local": ["example.org", "example.net"]},
             limits={"message_size": 20000},
             delivery={"mailbox_base": cls.base})

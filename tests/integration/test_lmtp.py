@@ -59,9 +59,7 @@ class Lmtp(unittest.TestCase):
                       {"type": "lmtp", "name": "lmtp-untrusted",
                        "trusted_networks": ["192.0.2.0/24"]}],
             workers=1,
-            ldap={"uris": [cls.ldap.uri], "bind_dn": cls.ldap.service_dn,
-                  "bind_password": cls.ldap.service_password, "base": cls.ldap.suffix,
-                  "connect_timeout": 1, "timeout": 2},
+            ldap=cls.ldap.settings(connect_timeout=1, timeout=2),
             domains={"local": ["example.org", "example.net"]},
             limits={"message_size": 100000},
             delivery={"mailbox_base": cls.base})

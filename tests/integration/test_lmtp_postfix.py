@@ -163,9 +163,7 @@ class PostfixLmtp(unittest.TestCase):
             services=[{"type": "lmtp", "listen": ["127.0.0.1", cls.sock],
                        "trusted_networks": ["127.0.0.1/32"], "socket_mode": "0666"}],
             workers=1,
-            ldap={"uris": [cls.ldap.uri], "bind_dn": cls.ldap.service_dn,
-                  "bind_password": cls.ldap.service_password, "base": cls.ldap.suffix,
-                  "connect_timeout": 1, "timeout": 2},
+            ldap=cls.ldap.settings(connect_timeout=1, timeout=2),
             domains={"local": ["example.org", "example.net"]},
             delivery={"mailbox_base": cls.base})
         cls.d.start()
