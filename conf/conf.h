@@ -185,16 +185,17 @@ const char *config_delivery_sync_name(enum config_delivery_sync method);
 enum config_message_nul { MESSAGE_NUL_REJECT, MESSAGE_NUL_STRIP, MESSAGE_NUL_ACCEPT };
 
 struct config_limits {
-    unsigned line_length;         /* protocol command line, octets (SMTP: 512) */
-    unsigned text_line_length;    /* message text line, octets (RFC 5321: 1000) */
-    size_t message_size;          /* octets */
-    unsigned recipients;          /* per message */
-    unsigned errors;              /* per session before 421 and close */
-    unsigned max_connections;     /* all services together */
-    unsigned pregreet_wait;       /* ms an SMTP client must wait for the banner; 0: off */
-    unsigned pregreet_pass_ttl;   /* seconds a client that waited skips the wait; 0: off */
-    unsigned auth_failures;       /* failed AUTH per client address in the window; 0: off */
-    unsigned auth_failure_window; /* seconds a failed AUTH counts against its address */
+    unsigned line_length;           /* protocol command line, octets (SMTP: 512) */
+    unsigned text_line_length;      /* message text line, octets (RFC 5321: 1000) */
+    size_t message_size;            /* octets */
+    unsigned recipients;            /* per message */
+    unsigned errors;                /* per session before 421 and close */
+    unsigned max_connections;       /* all services together */
+    unsigned pregreet_wait;         /* ms an SMTP client must wait for the banner; 0: off */
+    unsigned pregreet_pass_ttl;     /* seconds a client that waited skips the wait; 0: off */
+    unsigned auth_failures;         /* failed AUTH per client address in the window; 0: off */
+    unsigned auth_failure_window;   /* seconds a failed AUTH counts against its address */
+    unsigned max_sessions_per_user; /* logged-in POP3 sessions of one login per worker; 0: off */
 
     /* The content policy, DATA and BDAT alike (proto/content_policy.h). */
     enum config_message_nul message_nul;

@@ -70,6 +70,7 @@ static int set_defaults(struct loader *ld, struct config *conf)
     lim->pregreet_pass_ttl = 86400;
     lim->auth_failures = 10;
     lim->auth_failure_window = 600;
+    lim->max_sessions_per_user = 10;
     lim->message_nul = MESSAGE_NUL_REJECT;
     lim->header_max_size = 102400;
     lim->header_max_count = 1000;

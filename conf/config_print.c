@@ -246,6 +246,7 @@ void config_print(const struct config *conf, FILE *out)
     print_uint(out, in, "pregreet_pass_ttl", lim->pregreet_pass_ttl);
     print_uint(out, in, "auth_failures", lim->auth_failures);
     print_uint(out, in, "auth_failure_window", lim->auth_failure_window);
+    print_uint(out, in, "max_sessions_per_user", lim->max_sessions_per_user);
     print_str(out, in, "message_nul", conf_message_nul_names[lim->message_nul], "");
     print_uint(out, in, "header_max_size", lim->header_max_size);
     print_uint(out, in, "header_max_count", lim->header_max_count);

@@ -28,13 +28,21 @@ static const char *const cache_keys[] = {"positive_ttl", "negative_ttl", "auth_t
                                          "stale_ttl",    "size",         NULL};
 static const char *const delivery_keys[] = {"mailbox_base", "sync_method", "quota_permanent",
                                             NULL};
-static const char *const limits_keys[] = {"line_length",      "text_line_length",
-                                          "message_size",     "recipients",
-                                          "errors",           "max_connections",
-                                          "pregreet_wait",    "pregreet_pass_ttl",
-                                          "auth_failures",    "auth_failure_window",
-                                          "message_nul",      "header_max_size",
-                                          "header_max_count", NULL};
+static const char *const limits_keys[] = {"line_length",
+                                          "text_line_length",
+                                          "message_size",
+                                          "recipients",
+                                          "errors",
+                                          "max_connections",
+                                          "pregreet_wait",
+                                          "pregreet_pass_ttl",
+                                          "auth_failures",
+                                          "auth_failure_window",
+                                          "message_nul",
+                                          "header_max_size",
+                                          "header_max_count",
+                                          "max_sessions_per_user",
+                                          NULL};
 static const char *const sasl_keys[] = {
     "mechanisms",         "allow_authzid",        "plaintext_without_tls",
     "sender_login_check", "authenticated_header", NULL};
@@ -267,6 +275,8 @@ int conf_load_rest(struct loader *ld, struct config *conf)
             0 ||
         conf_get_uint(ld, limits, "auth_failures", &lim->auth_failures, 0, 100000) < 0 ||
         conf_get_uint(ld, limits, "auth_failure_window", &lim->auth_failure_window, 1, 86400) < 0 ||
+        conf_get_uint(ld, limits, "max_sessions_per_user", &lim->max_sessions_per_user, 0, 100000) <
+            0 ||
         conf_get_uint(ld, limits, "header_max_count", &lim->header_max_count, 10, 1000000) < 0)
         return -1;
     int got = conf_get_integer(ld, limits, "message_size", 1024, (long long)1 << 40, &size);

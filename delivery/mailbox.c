@@ -393,13 +393,17 @@ static struct timespec trusted(struct timespec ts, const struct timespec *now)
 }
 
 /* crlf_size - the size of sub/name with every LF not after a CR counted as
- * CRLF; -1 with errno (ENOENT: gone meanwhile). */
+ * CRLF, and a last line without a line end counted with the CRLF a reader
+ * must send to end it (RFC 1939 3: POP3's terminating "." stands on a line
+ * of its own), so that LIST's size is what RETR sends; -1 with errno
+ * (ENOENT: gone meanwhile). */
 static int64_t crlf_size(struct mailbox *mb, const char *name, bool in_cur)
 {
     char path[300], buf[65536];
     int fd;
     int64_t size = 0;
     bool last_cr = false;
+    char last = '\n';
 
     snprintf(path, sizeof(path), "%s/%s", in_cur ? "cur" : "new", name);
     fd = openat(mb->fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -423,8 +427,11 @@ static int64_t crlf_size(struct mailbox *mb, const char *name, bool in_cur)
             last_cr = buf[i] == '\r';
         }
         size += n;
+        last = buf[n - 1];
     }
     close(fd);
+    if (last != '\n')
+        size += last_cr ? 1 : 2; /* a last CR gets its LF, else CRLF */
     return size;
 }
 

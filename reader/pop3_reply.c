@@ -63,6 +63,8 @@ static const struct {
 
     /* RFC 2449 8.1.2: the maildrop is locked by another session */
     [POP3_REPLY_IN_USE] = {"-ERR [IN-USE] Mailbox is in use by another POP3 session\r\n", false},
+    /* RFC 3206 4: IN-USE, the login was good but the user is busy elsewhere */
+    [POP3_REPLY_TOO_MANY_SESSIONS] = {"-ERR [IN-USE] Too many sessions for this user\r\n", false},
     [POP3_REPLY_MAILBOX_TEMPFAIL] = {"-ERR [SYS/TEMP] Cannot open the mailbox, "
                                      "try again later\r\n",
                                      false},

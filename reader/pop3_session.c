@@ -1,20 +1,21 @@
-/* reader/pop3_session.c - see pop3_session.h.
+/* reader/pop3_session.c - see pop3_session.h: the session core (input,
+ * ending, the command table) and the AUTHORIZATION state; the maildrop and
+ * TRANSACTION are pop3_transaction.c's (pop3_internal.h).
  *
  * One session is one struct pop3 with an explicit state. Lines are read one
  * at a time; a command that must wait (a SASL step, the auth process's USER
- * answer) pauses input, and its completion writes the reply and reads on
- * from what the client pipelined (RFC 2449 6.6). RETR and TOP stream the
- * message file chunk by chunk, refilling while the socket takes it, so a
- * large message is never held in memory. A session that ends any way but
- * QUIT in TRANSACTION deletes nothing (RFC 1939 6). */
+ * answer, the maildrop's opening on the pool) pauses input, and its
+ * completion writes the reply and reads on from what the client pipelined
+ * (RFC 2449 6.6). A session that ends any way but QUIT in TRANSACTION
+ * deletes nothing (RFC 1939 6). */
 #include "config.h"
 
 #include "reader/pop3_session.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -28,49 +29,19 @@
 #include "proto/command_table.h"
 #include "proto/sasl_exchange.h"
 #include "proto/sasl_shared.h"
-#include "reader/pop3_maildrop.h"
-#include "reader/pop3_parse.h"
-#include "reader/pop3_reply.h"
-#include "reader/pop3_stream.h"
-
-/* RETR/TOP: one read of the file, and how much output may wait unsent. */
-#define STREAM_CHUNK 16384
-#define STREAM_QUEUE_MAX (4 * STREAM_CHUNK)
-
-enum pop3_state {
-    ST_AUTHORIZATION, /* RFC 1939 4 */
-    ST_TRANSACTION,   /* RFC 1939 5: the maildrop is locked */
-    ST_UPDATE,        /* RFC 1939 6: QUIT in TRANSACTION, deleting */
-    ST_AUTH,          /* reading a SASL response line */
-    ST_WAIT,          /* a SASL step or the auth process's answer is outstanding */
-    ST_SENDING,       /* streaming a RETR/TOP response */
-    ST_CLOSING,       /* last reply queued: close once it is out */
-};
-
-struct pop3 {
-    struct service_session *ss;
-    struct conn *conn;
-    enum pop3_state state;
-    bool tls;
-    bool ending;
-    unsigned depth;
-    unsigned errors;
-    struct sasl_session *sasl;
-    struct sasl_exchange *sx;
-    char user[POP3_LINE_MAX + 1]; /* USER's name, "" when none */
-    char *login;                  /* after a login */
-    uint32_t auth_request;
-    struct pop3_maildrop *md;
-    int msg_fd; /* RETR/TOP in progress, else -1 */
-    struct pop3_stream stream;
-    struct pop3_command cmd;
-};
+#include "reader/pop3_internal.h"
+#include "reader/user_sessions.h"
 
 static struct sasl_shared *shared;
 
 void pop3_session_shutdown(void)
 {
     sasl_shared_release(&shared);
+}
+
+struct threadpool *pop3_session_pool(void)
+{
+    return shared->pool;
 }
 
 static void process_input(struct pop3 *p);
@@ -89,8 +60,7 @@ static const char *state_name(enum pop3_state st)
     return (size_t)st < sizeof names / sizeof names[0] ? names[st] : "?";
 }
 
-/* reply - queue a fixed reply; counts the client's errors. */
-static void reply(struct pop3 *p, enum pop3_reply id)
+void pop3_session_reply(struct pop3 *p, enum pop3_reply id)
 {
     const char *line = pop3_reply_line(id);
     conn_write(p->conn, line, strlen(line));
@@ -105,6 +75,9 @@ static void session_free(struct pop3 *p)
     if (p->msg_fd >= 0)
         close(p->msg_fd);
     pop3_maildrop_close(&p->md); /* nothing is deleted */
+    if (p->counted_as != NULL)
+        user_sessions_release(p->counted_as);
+    free(p->counted_as);
     sasl_exchange_free(&p->sx);
     sasl_session_free(&p->sasl);
     free(p->login);
@@ -121,38 +94,41 @@ static void really_end(struct pop3 *p)
     ss->finished(ss);
 }
 
-/* end - end the session once no callback of it is on the stack and the
- * SASL exchange (a pool job or a delay) does not hold it. */
-static void end(struct pop3 *p)
+/* busy - a pool job or the SASL exchange (a job or a delay) holds p. */
+static bool busy(const struct pop3 *p)
+{
+    return p->job_running || sasl_exchange_busy(p->sx);
+}
+
+void pop3_session_end(struct pop3 *p)
 {
     if (!p->ending) {
         p->ending = true;
         p->state = ST_CLOSING;
         conn_set_input_paused(p->conn, true);
     }
-    if (p->depth == 0 && !sasl_exchange_busy(p->sx))
+    if (p->depth == 0 && !busy(p))
         really_end(p);
 }
 
-static void enter(struct pop3 *p)
+void pop3_session_enter(struct pop3 *p)
 {
     p->depth++;
 }
 
-static void leave(struct pop3 *p)
+void pop3_session_leave(struct pop3 *p)
 {
-    if (--p->depth == 0 && p->ending && !sasl_exchange_busy(p->sx))
+    if (--p->depth == 0 && p->ending && !busy(p))
         really_end(p);
 }
 
-/* close_with - last words, then close once they are out. */
-static void close_with(struct pop3 *p, enum pop3_reply id)
+void pop3_session_close_with(struct pop3 *p, enum pop3_reply id)
 {
-    reply(p, id);
+    pop3_session_reply(p, id);
     p->state = ST_CLOSING;
     conn_set_input_paused(p->conn, true);
     if (conn_flush(p->conn) != CONN_AGAIN)
-        end(p);
+        pop3_session_end(p);
 }
 
 static void wait_begin(struct pop3 *p)
@@ -160,10 +136,10 @@ static void wait_begin(struct pop3 *p)
     p->state = ST_WAIT;
     conn_set_input_paused(p->conn, true);
     if (conn_flush(p->conn) == CONN_ERROR)
-        end(p);
+        pop3_session_end(p);
 }
 
-static void wait_end(struct pop3 *p, enum pop3_state next)
+void pop3_session_wait_end(struct pop3 *p, enum pop3_state next)
 {
     p->state = next;
     conn_set_input_paused(p->conn, false);
@@ -204,66 +180,69 @@ static void sasl_renew(struct pop3 *p)
 
 /* ---- login: the maildrop after the credentials ---- */
 
+/* count_session - count p among its user's sessions (once per session, for
+ * the user it logged in as last): limits.max_sessions_per_user. false with
+ * the refusal in *reply_r. */
+static bool count_session(struct pop3 *p, const struct auth_user *u, enum pop3_reply *reply_r)
+{
+    const char *key = u->dn != NULL ? u->dn : p->login;
+    if (p->counted_as != NULL) {
+        if (strcasecmp(p->counted_as, key) == 0)
+            return true;
+        user_sessions_release(p->counted_as);
+        free(p->counted_as);
+        p->counted_as = NULL;
+    }
+    bool full = false;
+    p->counted_as = strdup(key);
+    if (p->counted_as != NULL &&
+        user_sessions_acquire(key, p->ss->config->limits.max_sessions_per_user, &full))
+        return true;
+    free(p->counted_as);
+    p->counted_as = NULL;
+    if (full)
+        log_info("event=pop3_too_many_sessions client=%s user=%s max=%u", p->ss->client_ip,
+                 p->login, p->ss->config->limits.max_sessions_per_user);
+    *reply_r = full ? POP3_REPLY_TOO_MANY_SESSIONS : POP3_REPLY_INTERNAL;
+    return false;
+}
+
 /* user_found - the auth process's USER answer for the logged-in login:
- * where the maildrop is, then lock and list it (RFC 1939 4). */
+ * where the maildrop is; then it is locked and listed on the pool (RFC
+ * 1939 4), which answers the login. */
 static void user_found(void *ctx, const struct auth_response *resp)
 {
     struct pop3 *p = ctx;
-    enter(p);
+    pop3_session_enter(p);
     p->auth_request = 0;
-    enum pop3_reply r = POP3_REPLY_LOGGED_IN;
     const struct auth_user *u = resp->user;
+    enum pop3_reply r = POP3_REPLY_INTERNAL;
     if (resp->status == AUTH_TEMPFAIL || resp->status == AUTH_ERROR) {
         r = POP3_REPLY_AUTH_TEMPFAIL; /* a directory error is temporary */
     } else if (resp->status != AUTH_FOUND || u == NULL || u->status != AUTH_USER_ACTIVE) {
         r = POP3_REPLY_AUTH_FAILED;
     } else if (u->mail_host != NULL) {
         r = POP3_REPLY_MAILBOX_REMOTE; /* the proxy to the user's node is not built */
+    } else if (!count_session(p, u, &r)) {
+        /* r says why */
     } else {
         char *def = NULL;
         const char *mailbox = u->mailbox;
         if (mailbox == NULL || mailbox[0] == '\0')
             mailbox = def = local_default_mailbox(u->primary);
-        char *err = NULL;
-        enum pop3_maildrop_result mr =
-            mailbox == NULL ? POP3_MAILDROP_UNSAFE
-                            : pop3_maildrop_open(p->ss->config->delivery.mailbox_base, mailbox,
-                                                 p->ss->hostname, &p->md, &err);
-        switch (mr) {
-        case POP3_MAILDROP_OK:
-            break;
-        case POP3_MAILDROP_IN_USE:
-            r = POP3_REPLY_IN_USE;
-            break;
-        case POP3_MAILDROP_UNSAFE:
-            r = POP3_REPLY_MAILBOX_UNSAFE;
-            break;
-        case POP3_MAILDROP_TEMPFAIL:
-            r = POP3_REPLY_MAILBOX_TEMPFAIL;
-            break;
+        if (mailbox != NULL) {
+            pop3_transaction_open(p, mailbox); /* it answers */
+            free(def);
+            pop3_session_leave(p);
+            return;
         }
-        if (mr != POP3_MAILDROP_OK)
-            log_info("event=pop3_maildrop_failed client=%s user=%s error=\"%s\"", p->ss->client_ip,
-                     p->login, err != NULL ? err : "in use");
-        free(err);
-        free(def);
+        r = POP3_REPLY_MAILBOX_UNSAFE;
     }
-    if (r == POP3_REPLY_LOGGED_IN) {
-        size_t count;
-        uint64_t octets;
-        pop3_maildrop_stat(p->md, &count, &octets);
-        log_info("event=pop3_login client=%s user=%s messages=%zu", p->ss->client_ip, p->login,
-                 count);
-        conn_printf(p->conn, "+OK Logged in, %zu messages (%llu octets)\r\n", count,
-                    (unsigned long long)octets);
-        wait_end(p, ST_TRANSACTION);
-    } else {
-        free(p->login);
-        p->login = NULL;
-        reply(p, r);
-        wait_end(p, ST_AUTHORIZATION);
-    }
-    leave(p);
+    free(p->login);
+    p->login = NULL;
+    pop3_session_reply(p, r);
+    pop3_session_wait_end(p, ST_AUTHORIZATION);
+    pop3_session_leave(p);
 }
 
 /* logged_in - the credentials are good: ask where the maildrop is. */
@@ -276,9 +255,9 @@ static void logged_in(struct pop3 *p)
     if (p->auth_request == 0) {
         free(p->login);
         p->login = NULL;
-        reply(p, POP3_REPLY_AUTH_TEMPFAIL);
+        pop3_session_reply(p, POP3_REPLY_AUTH_TEMPFAIL);
         if (p->state == ST_WAIT)
-            wait_end(p, ST_AUTHORIZATION);
+            pop3_session_wait_end(p, ST_AUTHORIZATION);
         return;
     }
     wait_begin(p);
@@ -307,40 +286,40 @@ static void auth_outcome(struct pop3 *p, enum sasl_exchange_outcome o, bool asyn
     case SASL_EXCHANGE_FAILED:
         switch (sasl_exchange_limit(p->sx)) {
         case SASL_EXCHANGE_LIMIT_IP:
-            close_with(p, POP3_REPLY_AUTH_IP_BLOCKED);
+            pop3_session_close_with(p, POP3_REPLY_AUTH_IP_BLOCKED);
             return;
         case SASL_EXCHANGE_LIMIT_SESSION:
-            close_with(p, POP3_REPLY_AUTH_TOO_MANY);
+            pop3_session_close_with(p, POP3_REPLY_AUTH_TOO_MANY);
             return;
         case SASL_EXCHANGE_LIMIT_NONE:
-            reply(p, POP3_REPLY_AUTH_FAILED);
+            pop3_session_reply(p, POP3_REPLY_AUTH_FAILED);
             break;
         }
         break;
     case SASL_EXCHANGE_TEMPFAIL:
-        reply(p, POP3_REPLY_AUTH_TEMPFAIL);
+        pop3_session_reply(p, POP3_REPLY_AUTH_TEMPFAIL);
         break;
     case SASL_EXCHANGE_BAD_PROTOCOL:
-        reply(p, POP3_REPLY_AUTH_BAD_PROTOCOL);
+        pop3_session_reply(p, POP3_REPLY_AUTH_BAD_PROTOCOL);
         break;
     case SASL_EXCHANGE_BAD_BASE64:
-        reply(p, POP3_REPLY_AUTH_BAD_BASE64);
+        pop3_session_reply(p, POP3_REPLY_AUTH_BAD_BASE64);
         break;
     case SASL_EXCHANGE_CANCELLED:
-        reply(p, POP3_REPLY_AUTH_CANCELLED);
+        pop3_session_reply(p, POP3_REPLY_AUTH_CANCELLED);
         break;
     case SASL_EXCHANGE_NO_MECHANISM:
-        reply(p, POP3_REPLY_AUTH_NO_MECHANISM);
+        pop3_session_reply(p, POP3_REPLY_AUTH_NO_MECHANISM);
         break;
     case SASL_EXCHANGE_ENCRYPTION_REQUIRED:
-        reply(p, POP3_REPLY_AUTH_ENCRYPTION);
+        pop3_session_reply(p, POP3_REPLY_AUTH_ENCRYPTION);
         break;
     case SASL_EXCHANGE_IP_BLOCKED:
-        reply(p, POP3_REPLY_AUTH_IP_BLOCKED);
+        pop3_session_reply(p, POP3_REPLY_AUTH_IP_BLOCKED);
         break;
     }
     if (async)
-        wait_end(p, next);
+        pop3_session_wait_end(p, next);
     else
         p->state = next;
 }
@@ -348,10 +327,10 @@ static void auth_outcome(struct pop3 *p, enum sasl_exchange_outcome o, bool asyn
 static void auth_done(void *ctx, enum sasl_exchange_outcome o)
 {
     struct pop3 *p = ctx;
-    enter(p);
+    pop3_session_enter(p);
     if (!p->ending)
         auth_outcome(p, o, true);
-    leave(p);
+    pop3_session_leave(p);
 }
 
 /* ---- AUTHORIZATION commands ---- */
@@ -361,7 +340,7 @@ typedef void cmd_handler(struct pop3 *p, struct pop3_command *cmd);
 static void cmd_capa(struct pop3 *p, struct pop3_command *cmd)
 {
     (void)cmd;
-    reply(p, POP3_REPLY_CAPA);
+    pop3_session_reply(p, POP3_REPLY_CAPA);
     conn_printf(p->conn, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n");
     if (p->state == ST_AUTHORIZATION) {
         if (plaintext_allowed(p))
@@ -378,17 +357,17 @@ static void cmd_capa(struct pop3 *p, struct pop3_command *cmd)
 static void cmd_noop(struct pop3 *p, struct pop3_command *cmd)
 {
     (void)cmd;
-    reply(p, POP3_REPLY_OK);
+    pop3_session_reply(p, POP3_REPLY_OK);
 }
 
 static void cmd_user(struct pop3 *p, struct pop3_command *cmd)
 {
     if (!plaintext_allowed(p)) {
-        reply(p, POP3_REPLY_PLAINTEXT_DISALLOWED);
+        pop3_session_reply(p, POP3_REPLY_PLAINTEXT_DISALLOWED);
         return;
     }
     snprintf(p->user, sizeof p->user, "%s", cmd->args[0]);
-    reply(p, POP3_REPLY_USER_OK);
+    pop3_session_reply(p, POP3_REPLY_USER_OK);
 }
 
 /* cmd_pass - USER/PASS as SASL PLAIN (RFC 4616: "\0login\0password"), so
@@ -396,15 +375,15 @@ static void cmd_user(struct pop3 *p, struct pop3_command *cmd)
 static void cmd_pass(struct pop3 *p, struct pop3_command *cmd)
 {
     if (!plaintext_allowed(p)) {
-        reply(p, POP3_REPLY_PLAINTEXT_DISALLOWED);
+        pop3_session_reply(p, POP3_REPLY_PLAINTEXT_DISALLOWED);
         return;
     }
     if (p->user[0] == '\0') {
-        reply(p, POP3_REPLY_USER_FIRST);
+        pop3_session_reply(p, POP3_REPLY_USER_FIRST);
         return;
     }
     if (p->sasl == NULL) {
-        reply(p, POP3_REPLY_AUTH_TEMPFAIL);
+        pop3_session_reply(p, POP3_REPLY_AUTH_TEMPFAIL);
         return;
     }
     unsigned char plain[2 * POP3_LINE_MAX + 2];
@@ -426,7 +405,7 @@ static void cmd_auth(struct pop3 *p, struct pop3_command *cmd)
     const char *mechs = mechanisms(p);
     if (cmd->argc == 0) {
         /* the list, as clients before RFC 5034 asked for it */
-        reply(p, POP3_REPLY_OK);
+        pop3_session_reply(p, POP3_REPLY_OK);
         for (const char *m = mechs; *m != '\0';) {
             size_t n = strcspn(m, " ");
             conn_printf(p->conn, "%.*s\r\n", (int)n, m);
@@ -437,7 +416,7 @@ static void cmd_auth(struct pop3 *p, struct pop3_command *cmd)
         return;
     }
     if (p->sasl == NULL || shared == NULL || !shared->sasl_ready) {
-        reply(p, POP3_REPLY_AUTH_UNAVAILABLE);
+        pop3_session_reply(p, POP3_REPLY_AUTH_UNAVAILABLE);
         return;
     }
     const char *initial = cmd->argc > 1 ? cmd->args[1] : NULL;
@@ -461,23 +440,23 @@ static void cmd_stls(struct pop3 *p, struct pop3_command *cmd)
 {
     (void)cmd;
     if (p->tls) {
-        reply(p, POP3_REPLY_TLS_ACTIVE);
+        pop3_session_reply(p, POP3_REPLY_TLS_ACTIVE);
         return;
     }
     if (p->ss->tls_ctx == NULL) {
-        reply(p, POP3_REPLY_TLS_UNAVAILABLE);
+        pop3_session_reply(p, POP3_REPLY_TLS_UNAVAILABLE);
         return;
     }
-    reply(p, POP3_REPLY_STLS);
+    pop3_session_reply(p, POP3_REPLY_STLS);
     if (conn_flush(p->conn) != CONN_OK) {
-        end(p);
+        pop3_session_end(p);
         return;
     }
     size_t discarded = 0;
     if (conn_tls_server_start(p->conn, p->ss->tls_ctx, &discarded) < 0) {
         log_error("event=stls_failed client=%s error=\"%s\"", p->ss->client_ip,
                   conn_error(p->conn));
-        end(p);
+        pop3_session_end(p);
         return;
     }
     if (discarded > 0)
@@ -490,181 +469,10 @@ static void cmd_stls(struct pop3 *p, struct pop3_command *cmd)
 static void cmd_quit(struct pop3 *p, struct pop3_command *cmd)
 {
     (void)cmd;
-    if (p->state != ST_TRANSACTION) {
-        close_with(p, POP3_REPLY_BYE);
-        return;
-    }
-    /* RFC 1939 6: UPDATE removes what DELE marked */
-    p->state = ST_UPDATE;
-    size_t removed = 0, failed = 0;
-    pop3_maildrop_update(p->md, &removed, &failed);
-    log_info("event=pop3_update client=%s user=%s removed=%zu failed=%zu", p->ss->client_ip,
-             p->login, removed, failed);
-    close_with(p, failed > 0 ? POP3_REPLY_UPDATE_FAILED : POP3_REPLY_BYE);
-}
-
-/* ---- TRANSACTION commands ---- */
-
-/* usable - message n may be used now; otherwise its -ERR is queued. */
-static bool usable(struct pop3 *p, unsigned long n)
-{
-    switch (pop3_maildrop_msg(p->md, n)) {
-    case POP3_MSG_OK:
-        return true;
-    case POP3_MSG_DELETED:
-        reply(p, POP3_REPLY_ALREADY_DELETED);
-        return false;
-    case POP3_MSG_NO_SUCH:
-        break;
-    }
-    reply(p, POP3_REPLY_NO_SUCH_MESSAGE);
-    return false;
-}
-
-static void cmd_stat(struct pop3 *p, struct pop3_command *cmd)
-{
-    (void)cmd;
-    size_t count;
-    uint64_t octets;
-    pop3_maildrop_stat(p->md, &count, &octets);
-    conn_printf(p->conn, "+OK %zu %llu\r\n", count, (unsigned long long)octets);
-}
-
-static void cmd_list(struct pop3 *p, struct pop3_command *cmd)
-{
-    if (cmd->argc > 0) {
-        if (usable(p, cmd->msg))
-            conn_printf(p->conn, "+OK %lu %llu\r\n", cmd->msg,
-                        (unsigned long long)pop3_maildrop_size(p->md, cmd->msg));
-        return;
-    }
-    cmd_stat(p, cmd);
-    for (size_t n = 1; n <= pop3_maildrop_count(p->md); n++) {
-        if (pop3_maildrop_msg(p->md, n) == POP3_MSG_OK)
-            conn_printf(p->conn, "%zu %llu\r\n", n,
-                        (unsigned long long)pop3_maildrop_size(p->md, n));
-    }
-    conn_printf(p->conn, ".\r\n");
-}
-
-static void cmd_uidl(struct pop3 *p, struct pop3_command *cmd)
-{
-    char uid[POP3_UIDL_MAX + 1];
-    if (cmd->argc > 0) {
-        if (usable(p, cmd->msg)) {
-            pop3_maildrop_uidl(p->md, cmd->msg, uid);
-            conn_printf(p->conn, "+OK %lu %s\r\n", cmd->msg, uid);
-        }
-        return;
-    }
-    reply(p, POP3_REPLY_OK);
-    for (size_t n = 1; n <= pop3_maildrop_count(p->md); n++) {
-        if (pop3_maildrop_msg(p->md, n) != POP3_MSG_OK)
-            continue;
-        pop3_maildrop_uidl(p->md, n, uid);
-        conn_printf(p->conn, "%zu %s\r\n", n, uid);
-    }
-    conn_printf(p->conn, ".\r\n");
-}
-
-static void cmd_dele(struct pop3 *p, struct pop3_command *cmd)
-{
-    if (!usable(p, cmd->msg))
-        return;
-    pop3_maildrop_delete(p->md, cmd->msg);
-    reply(p, POP3_REPLY_DELETED);
-}
-
-static void cmd_rset(struct pop3 *p, struct pop3_command *cmd)
-{
-    pop3_maildrop_reset(p->md);
-    cmd_stat(p, cmd);
-}
-
-/* stream_more - queue the next chunks of the RETR/TOP body while the socket
- * takes them; at the end, back to TRANSACTION. false: wait for FLUSHED (or
- * the session is ending). */
-static bool stream_more(struct pop3 *p)
-{
-    char in[STREAM_CHUNK];
-    char out[POP3_STREAM_OUT_MAX(STREAM_CHUNK)];
-    for (;;) {
-        if (conn_output_pending(p->conn) >= STREAM_QUEUE_MAX) {
-            enum conn_result r = conn_flush(p->conn);
-            if (r == CONN_AGAIN)
-                return false;
-            if (r == CONN_ERROR) {
-                end(p);
-                return false;
-            }
-        }
-        ssize_t n = read(p->msg_fd, in, sizeof in);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            /* the +OK is out: all that is left is to close (RFC 1939 gives
-             * no way to fail a multi-line response halfway) */
-            log_error("event=pop3_read_failed client=%s user=%s error=\"%s\"", p->ss->client_ip,
-                      p->login, strerror(errno));
-            end(p);
-            return false;
-        }
-        if (n == 0) {
-            size_t o = pop3_stream_finish(&p->stream, out);
-            conn_write(p->conn, out, o);
-            close(p->msg_fd);
-            p->msg_fd = -1;
-            p->state = ST_TRANSACTION;
-            conn_set_input_paused(p->conn, false);
-            return true;
-        }
-        size_t o = pop3_stream_feed(&p->stream, in, (size_t)n, out);
-        conn_write(p->conn, out, o);
-    }
-}
-
-/* send_message - RETR (whole) and TOP (limited). */
-static void send_message(struct pop3 *p, unsigned long n, bool limited, unsigned long lines)
-{
-    if (!usable(p, n))
-        return;
-    char *err = NULL;
-    switch (pop3_maildrop_open_msg(p->md, n, &p->msg_fd, &err)) {
-    case MAILBOX_OK:
-        break;
-    case MAILBOX_GONE:
-    case MAILBOX_MISSING:
-        free(err);
-        p->msg_fd = -1;
-        reply(p, POP3_REPLY_MESSAGE_GONE);
-        return;
-    case MAILBOX_TEMPFAIL:
-        log_error("event=pop3_open_failed client=%s user=%s error=\"%s\"", p->ss->client_ip,
-                  p->login, err != NULL ? err : "?");
-        free(err);
-        p->msg_fd = -1;
-        reply(p, POP3_REPLY_MESSAGE_TEMPFAIL);
-        return;
-    }
-    if (limited)
-        reply(p, POP3_REPLY_FOLLOWS);
+    if (p->state == ST_TRANSACTION)
+        pop3_transaction_quit(p);
     else
-        conn_printf(p->conn, "+OK %llu octets\r\n",
-                    (unsigned long long)pop3_maildrop_size(p->md, n));
-    pop3_stream_init(&p->stream, limited, lines);
-    p->state = ST_SENDING;
-    conn_set_input_paused(p->conn, true);
-    stream_more(p);
-}
-
-static void cmd_retr(struct pop3 *p, struct pop3_command *cmd)
-{
-    send_message(p, cmd->msg, false, 0);
-}
-
-static void cmd_top(struct pop3 *p, struct pop3_command *cmd)
-{
-    send_message(p, cmd->msg, true, cmd->lines);
+        pop3_session_close_with(p, POP3_REPLY_BYE);
 }
 
 /* ---- the command table ---- */
@@ -683,13 +491,13 @@ static const struct command {
     {{POP3_VERB_PASS, S(ST_AUTHORIZATION)}, cmd_pass},
     {{POP3_VERB_AUTH, S(ST_AUTHORIZATION)}, cmd_auth},
     {{POP3_VERB_STLS, S(ST_AUTHORIZATION)}, cmd_stls},
-    {{POP3_VERB_STAT, S(ST_TRANSACTION)}, cmd_stat},
-    {{POP3_VERB_LIST, S(ST_TRANSACTION)}, cmd_list},
-    {{POP3_VERB_RETR, S(ST_TRANSACTION)}, cmd_retr},
-    {{POP3_VERB_DELE, S(ST_TRANSACTION)}, cmd_dele},
-    {{POP3_VERB_RSET, S(ST_TRANSACTION)}, cmd_rset},
-    {{POP3_VERB_TOP, S(ST_TRANSACTION)}, cmd_top},
-    {{POP3_VERB_UIDL, S(ST_TRANSACTION)}, cmd_uidl},
+    {{POP3_VERB_STAT, S(ST_TRANSACTION)}, pop3_transaction_stat},
+    {{POP3_VERB_LIST, S(ST_TRANSACTION)}, pop3_transaction_list},
+    {{POP3_VERB_RETR, S(ST_TRANSACTION)}, pop3_transaction_retr},
+    {{POP3_VERB_DELE, S(ST_TRANSACTION)}, pop3_transaction_dele},
+    {{POP3_VERB_RSET, S(ST_TRANSACTION)}, pop3_transaction_rset},
+    {{POP3_VERB_TOP, S(ST_TRANSACTION)}, pop3_transaction_top},
+    {{POP3_VERB_UIDL, S(ST_TRANSACTION)}, pop3_transaction_uidl},
 };
 
 static enum pop3_reply parse_error(enum pop3_parse_result r)
@@ -715,7 +523,7 @@ static void command_line(struct pop3 *p, const struct conn_line *line)
                                    ? POP3_PARSE_BAD_LINE
                                    : pop3_parse_line(line->data, line->len, cmd);
     if (r != POP3_PARSE_OK) {
-        reply(p, parse_error(r));
+        pop3_session_reply(p, parse_error(r));
         return;
     }
     const void *found;
@@ -725,10 +533,10 @@ static void command_line(struct pop3 *p, const struct conn_line *line)
         ((const struct command *)found)->handler(p, cmd);
         break;
     case COMMAND_NOT_NOW:
-        reply(p, POP3_REPLY_NOT_NOW);
+        pop3_session_reply(p, POP3_REPLY_NOT_NOW);
         break;
     case COMMAND_UNKNOWN:
-        reply(p, POP3_REPLY_UNKNOWN);
+        pop3_session_reply(p, POP3_REPLY_UNKNOWN);
         break;
     }
     memset(cmd->text, 0, sizeof cmd->text); /* PASS's password */
@@ -742,14 +550,14 @@ static void process_input(struct pop3 *p)
             return;
         if (p->errors >= p->ss->config->limits.errors) {
             log_info("event=too_many_errors client=%s errors=%u", p->ss->client_ip, p->errors);
-            close_with(p, POP3_REPLY_TOO_MANY_ERRORS);
+            pop3_session_close_with(p, POP3_REPLY_TOO_MANY_ERRORS);
             return;
         }
         struct conn_line line;
         enum conn_result r = conn_read_line(p->conn, &line);
         if (r == CONN_AGAIN) {
             if (conn_flush(p->conn) == CONN_ERROR)
-                end(p);
+                pop3_session_end(p);
             return;
         }
         if (r == CONN_EOF || r == CONN_ERROR) {
@@ -757,16 +565,16 @@ static void process_input(struct pop3 *p)
             if (r == CONN_ERROR)
                 log_info("event=conn_error client=%s error=\"%s\"", p->ss->client_ip,
                          conn_error(p->conn));
-            end(p);
+            pop3_session_end(p);
             return;
         }
         if (r == CONN_TOO_LONG) {
             if (p->state == ST_AUTH) {
                 conn_set_line_limit(p->conn, POP3_LINE_MAX);
                 p->state = ST_AUTHORIZATION;
-                reply(p, POP3_REPLY_AUTH_LINE_TOO_LONG);
+                pop3_session_reply(p, POP3_REPLY_AUTH_LINE_TOO_LONG);
             } else {
-                reply(p, POP3_REPLY_TOO_LONG);
+                pop3_session_reply(p, POP3_REPLY_TOO_LONG);
             }
             continue;
         }
@@ -784,16 +592,16 @@ static void handler_in(struct pop3 *p, enum conn_event event)
         /* RFC 1939 3: an idle session is closed without UPDATE */
         log_info("event=timeout client=%s reason=\"%s\" state=%s", p->ss->client_ip,
                  conn_error(p->conn), state_name(p->state));
-        end(p);
+        pop3_session_end(p);
         return;
     case CONN_EVENT_FLUSHED:
         if (p->state == ST_CLOSING) {
-            end(p);
+            pop3_session_end(p);
             return;
         }
         if (p->state == ST_SENDING) {
             conn_deadline_restart(p->conn); /* the client is reading: not idle */
-            if (stream_more(p))
+            if (pop3_transaction_stream(p))
                 process_input(p);
         }
         return;
@@ -811,9 +619,9 @@ static void handler(struct conn *conn, enum conn_event event, void *ctx)
 {
     struct pop3 *p = ctx;
     (void)conn;
-    enter(p);
+    pop3_session_enter(p);
     handler_in(p, event);
-    leave(p);
+    pop3_session_leave(p);
 }
 
 void pop3_session_start(struct service_session *ss)
@@ -848,16 +656,16 @@ void pop3_session_start(struct service_session *ss)
         p->tls = true;
     }
     if (conn_attach(p->conn, ss->loop, handler, p) < 0) {
-        end(p);
+        pop3_session_end(p);
         return;
     }
     conn_set_line_limit(p->conn, POP3_LINE_MAX);
     conn_set_deadlines(p->conn, ss->deadlines, ss->service->session_timeout * 1000ull);
-    enter(p);
+    pop3_session_enter(p);
     sasl_renew(p);
-    reply(p, POP3_REPLY_GREETING);
+    pop3_session_reply(p, POP3_REPLY_GREETING);
     conn_deadline_restart(p->conn);
     if (conn_flush(p->conn) == CONN_ERROR)
-        end(p);
-    leave(p);
+        pop3_session_end(p);
+    pop3_session_leave(p);
 }

@@ -32,29 +32,37 @@ static void line_end(struct pop3_stream *st)
     st->line_has_text = false;
 }
 
+/* pop3_stream_feed - a line's octets before its LF are copied as one run
+ * (memchr finds the LF), so the per-octet work is the library's: RETR's
+ * conversion was a fifth of the worker's CPU when it went octet by octet. */
 size_t pop3_stream_feed(struct pop3_stream *st, const char *in, size_t len, char *out)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < len && !st->done; i++) {
-        char c = in[i];
-        if (c == '\n') {
-            /* a CRLF already has its CR out; a bare LF gets one */
-            if (!st->last_cr)
-                out[o++] = '\r';
-            out[o++] = '\n';
-            line_end(st);
-            continue;
+    size_t o = 0, i = 0;
+    while (i < len && !st->done) {
+        const char *lf = memchr(in + i, '\n', len - i);
+        size_t run = (lf != NULL ? (size_t)(lf - in) : len) - i;
+        if (run > 0) {
+            /* RFC 1939 3: a line that begins with "." gets another in front */
+            if (st->at_line_start && in[i] == '.')
+                out[o++] = '.';
+            memcpy(out + o, in + i, run);
+            o += run;
+            /* a line of CRs alone is empty (TOP's header end); two octets,
+             * or a CR after a CR, or anything but a CR are text */
+            if (run >= 2 || in[i] != '\r' || st->last_cr)
+                st->line_has_text = true;
+            st->last_cr = in[i + run - 1] == '\r';
+            st->at_line_start = false;
+            i += run;
         }
-        /* RFC 1939 3: a line that begins with "." gets another in front */
-        if (st->at_line_start && c == '.')
-            out[o++] = '.';
-        st->at_line_start = false;
-        if (st->last_cr)
-            st->line_has_text = true; /* a CR inside the line was text after all */
-        st->last_cr = c == '\r';
-        if (c != '\r')
-            st->line_has_text = true;
-        out[o++] = c;
+        if (lf == NULL)
+            break;
+        /* a CRLF already has its CR out; a bare LF gets one */
+        if (!st->last_cr)
+            out[o++] = '\r';
+        out[o++] = '\n';
+        line_end(st);
+        i++;
     }
     return o;
 }

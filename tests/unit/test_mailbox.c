@@ -302,9 +302,16 @@ START_TEST(sizes_from_w_or_computed)
 {
     put("cur", "100.a.host,S=6,W=99:2,", "a\nbc\n");  /* W= believed, not recounted */
     put("cur", "101.b.host,S=8:2,", "a\nb\r\nc\n\n"); /* 8 octets, 3 bare LFs */
+    /* a last line without its end is counted with the CRLF a reader sends */
+    put("cur", "102.c.host:2,", "a\nbc");
+    put("cur", "103.d.host:2,", "a\nbc\r");
+    put("cur", "104.e.host:2,", "");
     struct mailbox *mb = open_box(false);
     ck_assert_uint_eq(mailbox_msg(mb, index_of(mb, "100.a.host"))->size, 99);
     ck_assert_uint_eq(mailbox_msg(mb, index_of(mb, "101.b.host"))->size, 11);
+    ck_assert_uint_eq(mailbox_msg(mb, index_of(mb, "102.c.host"))->size, 7);
+    ck_assert_uint_eq(mailbox_msg(mb, index_of(mb, "103.d.host"))->size, 7);
+    ck_assert_uint_eq(mailbox_msg(mb, index_of(mb, "104.e.host"))->size, 0);
     mailbox_close(&mb);
     ck_assert_int_eq(maildir_name_crlf_size("1.a,S=5,W=7:2,S"), 7);
     ck_assert_int_eq(maildir_name_crlf_size("1.a,S=5:2,W=7"), -1);

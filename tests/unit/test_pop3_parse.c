@@ -4,6 +4,7 @@
  * dot-stuffing, bare LF to CRLF and TOP's cut (RFC 1939 3, 7). */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "reader/pop3_parse.h"
@@ -74,6 +75,47 @@ START_TEST(dot_stuffing_and_line_ends)
 }
 END_TEST
 
+/* feed_chunks - in[0..len) fed in chunks of at most max octets at random
+ * (1: octet by octet, the reference, where no run is longer than an octet;
+ * 0: all at once). */
+static size_t feed_chunks(const char *in, size_t len, size_t max, bool limited, uint64_t lines,
+                          unsigned *seed, char *out)
+{
+    struct pop3_stream st;
+    pop3_stream_init(&st, limited, lines);
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = max == 0 ? len - i : max == 1 ? 1 : 1 + (size_t)rand_r(seed) % max;
+        if (n > len - i)
+            n = len - i;
+        o += pop3_stream_feed(&st, in + i, n, out + o);
+        i += n;
+    }
+    return o + pop3_stream_finish(&st, out + o);
+}
+
+START_TEST(chunking_does_not_change_the_stream)
+{
+    static const char alphabet[] = "ab.\r\n\n: ";
+    static char in[4096], ref[2 * 4096 + 8], got[2 * 4096 + 8];
+    unsigned seed = 1939;
+    for (int round = 0; round < 300; round++) {
+        size_t len = 1 + (size_t)rand_r(&seed) % (sizeof in - 1);
+        for (size_t i = 0; i < len; i++)
+            in[i] = alphabet[rand_r(&seed) % (sizeof alphabet - 1)];
+        bool limited = round % 3 != 0;
+        uint64_t lines = (uint64_t)(rand_r(&seed) % 8);
+        size_t r = feed_chunks(in, len, 1, limited, lines, &seed, ref);
+        size_t whole = feed_chunks(in, len, 0, limited, lines, &seed, got);
+        ck_assert_uint_eq(whole, r);
+        ck_assert_mem_eq(got, ref, r);
+        size_t some = feed_chunks(in, len, 64, limited, lines, &seed, got);
+        ck_assert_uint_eq(some, r);
+        ck_assert_mem_eq(got, ref, r);
+    }
+}
+END_TEST
+
 static Suite *pop3_parse_suite(void)
 {
     Suite *s = suite_create("pop3_parse");
@@ -81,6 +123,7 @@ static Suite *pop3_parse_suite(void)
     tcase_add_test(tc, verbs_and_arguments);
     tcase_add_test(tc, line_limit);
     tcase_add_test(tc, dot_stuffing_and_line_ends);
+    tcase_add_test(tc, chunking_does_not_change_the_stream);
     suite_add_tcase(s, tc);
     return s;
 }

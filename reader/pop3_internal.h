@@ -1,0 +1,103 @@
+/* reader/pop3_internal.h - what the two halves of one POP3 session share,
+ * and nothing else includes: pop3_session.c owns the session core (input,
+ * ending, the command table) and the AUTHORIZATION state; pop3_transaction.c
+ * the maildrop (opened on the worker's thread pool), TRANSACTION and UPDATE. */
+#ifndef DIRMAIL_READER_POP3_INTERNAL_H
+#define DIRMAIL_READER_POP3_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/service.h"
+#include "reader/pop3_maildrop.h"
+#include "reader/pop3_parse.h"
+#include "reader/pop3_reply.h"
+#include "reader/pop3_stream.h"
+
+struct sasl_session;
+struct sasl_exchange;
+struct threadpool;
+
+enum pop3_state {
+    ST_AUTHORIZATION, /* RFC 1939 4 */
+    ST_TRANSACTION,   /* RFC 1939 5: the maildrop is locked */
+    ST_UPDATE,        /* RFC 1939 6: QUIT in TRANSACTION, deleting */
+    ST_AUTH,          /* reading a SASL response line */
+    ST_WAIT,          /* a SASL step, the auth process or the maildrop's opening is outstanding */
+    ST_SENDING,       /* streaming a RETR/TOP response */
+    ST_CLOSING,       /* last reply queued: close once it is out */
+};
+
+/* What a pool job of the session reads and writes (one at a time): the
+ * maildrop's opening, or UPDATE's deletions. The loop thread leaves it
+ * alone while job_running. */
+struct pop3_job {
+    char *mailbox; /* open: the directory's path (owned) */
+    struct pop3_maildrop *md;
+    enum pop3_maildrop_result result;
+    char *error;
+    size_t removed, failed; /* UPDATE */
+};
+
+struct pop3 {
+    struct service_session *ss;
+    struct conn *conn;
+    enum pop3_state state;
+    bool tls;
+    bool ending;
+    bool job_running; /* a pool job holds the session: it is freed only after */
+    unsigned depth;
+    unsigned errors;
+    struct sasl_session *sasl;
+    struct sasl_exchange *sx;
+    char user[POP3_LINE_MAX + 1]; /* USER's name, "" when none */
+    char *login;                  /* after a login */
+    char *counted_as;             /* the DN counted in user_sessions, or NULL */
+    uint32_t auth_request;
+    struct pop3_maildrop *md;
+    struct pop3_job job;
+    int msg_fd; /* RETR/TOP in progress, else -1 */
+    struct pop3_stream stream;
+    struct pop3_command cmd;
+};
+
+/* ---- pop3_session.c, for pop3_transaction.c ---- */
+
+/* The worker's pool for the session's blocking work. */
+struct threadpool *pop3_session_pool(void);
+/* Queue a fixed reply; counts the client's errors. */
+void pop3_session_reply(struct pop3 *p, enum pop3_reply id);
+/* End the session once no callback of it is on the stack and no pool job
+ * or SASL delay holds it. enter/leave bracket a callback. */
+void pop3_session_end(struct pop3 *p);
+void pop3_session_enter(struct pop3 *p);
+void pop3_session_leave(struct pop3 *p);
+/* Last words, then close once they are out. */
+void pop3_session_close_with(struct pop3 *p, enum pop3_reply id);
+/* A wait is over: state next, input resumed and what was pipelined read. */
+void pop3_session_wait_end(struct pop3 *p, enum pop3_state next);
+
+/* ---- pop3_transaction.c ---- */
+
+/* pop3_transaction_open - lock and list mailbox (the directory's path; the
+ * session is in ST_WAIT) on the pool; the answer to the login and the
+ * TRANSACTION state follow on the loop. */
+void pop3_transaction_open(struct pop3 *p, const char *mailbox);
+
+/* pop3_transaction_stream - queue more of the RETR/TOP being sent while the
+ * socket takes it; true when it is all queued (back in TRANSACTION). */
+bool pop3_transaction_stream(struct pop3 *p);
+
+/* The TRANSACTION commands, as the command table calls them; QUIT in
+ * TRANSACTION enters UPDATE (RFC 1939 6). */
+void pop3_transaction_stat(struct pop3 *p, struct pop3_command *cmd);
+void pop3_transaction_list(struct pop3 *p, struct pop3_command *cmd);
+void pop3_transaction_uidl(struct pop3 *p, struct pop3_command *cmd);
+void pop3_transaction_dele(struct pop3 *p, struct pop3_command *cmd);
+void pop3_transaction_rset(struct pop3 *p, struct pop3_command *cmd);
+void pop3_transaction_retr(struct pop3 *p, struct pop3_command *cmd);
+void pop3_transaction_top(struct pop3 *p, struct pop3_command *cmd);
+void pop3_transaction_quit(struct pop3 *p);
+
+#endif
