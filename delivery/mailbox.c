@@ -122,17 +122,37 @@ static uint32_t new_uidvalidity(uint32_t old)
     return now == 0 ? 1 : now;
 }
 
-/* fresh_index - an empty index with a new UIDVALIDITY. */
-static void fresh_index(struct mailbox *mb, uint32_t old)
+/* fresh_index - an empty index with a new UIDVALIDITY, bigger than old and
+ * than the last one this folder was given. That one is also kept in the
+ * lock file (lock_fd, held): an index that is lost or unreadable says
+ * nothing about its UIDVALIDITY, and the time alone is not enough (two
+ * rebuilds in one second, a clock set back), while RFC 3501 section 2.3.1.1
+ * requires a new UIDVALIDITY to be larger whenever UIDs may have changed.
+ * Keeping it there is best effort: a failed write only loses that floor. */
+static void fresh_index(struct mailbox *mb, uint32_t old, int lock_fd)
 {
+    char text[16];
+    ssize_t n = pread(lock_fd, text, sizeof(text) - 1, 0);
+
+    if (n > 0) {
+        text[n] = '\0';
+        char *end;
+        unsigned long kept = strtoul(text, &end, 10);
+        if (end != text && *end == '\n' && kept <= UINT32_MAX && kept > old)
+            old = (uint32_t)kept;
+    }
     mailbox_index_clear(&mb->index);
     mb->index.uidvalidity = new_uidvalidity(old);
     mb->index.uidnext = 1;
+    int len = snprintf(text, sizeof(text), "%" PRIu32 "\n", mb->index.uidvalidity);
+    if (pwrite(lock_fd, text, (size_t)len, 0) != len || ftruncate(lock_fd, len) < 0)
+        log_warning("event=mailbox_uidvalidity_not_kept error=\"%s\"", strerror(errno));
 }
 
 /* load_index - read the index file unless it is the one read or written
  * last. *dirty_r when it must be written (missing or rebuilt). */
-static enum mailbox_result load_index(struct mailbox *mb, bool *dirty_r, char **error_r)
+static enum mailbox_result load_index(struct mailbox *mb, int lock_fd, bool *dirty_r,
+                                      char **error_r)
 {
     int fd = openat(mb->fd, INDEX_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
@@ -147,7 +167,7 @@ static enum mailbox_result load_index(struct mailbox *mb, bool *dirty_r, char **
             return MAILBOX_TEMPFAIL;
         }
         if (!mb->index_st_valid && mb->index.uidvalidity == 0)
-            fresh_index(mb, 0);
+            fresh_index(mb, 0, lock_fd);
         /* else someone removed it: keep ours, it is written again */
         *dirty_r = true;
         mb->index_st_valid = false;
@@ -213,7 +233,7 @@ static enum mailbox_result load_index(struct mailbox *mb, bool *dirty_r, char **
         char qbuf[128];
         if (mb->index.uidvalidity > old)
             old = mb->index.uidvalidity;
-        fresh_index(mb, old);
+        fresh_index(mb, old, lock_fd);
         log_warning("event=mailbox_index_rebuilt reason=%s uidvalidity=%" PRIu32,
                     log_quote(qbuf, sizeof(qbuf), perr != NULL ? perr : "too big"),
                     mb->index.uidvalidity);
@@ -624,7 +644,7 @@ enum mailbox_result mailbox_sync(struct mailbox *mb, char **error_r)
 
     if (lock_fd < 0)
         return MAILBOX_TEMPFAIL;
-    res = load_index(mb, &dirty, error_r);
+    res = load_index(mb, lock_fd, &dirty, error_r);
     if (res == MAILBOX_OK)
         res = dir_mtimes(mb, ts, &any, error_r);
     if (res == MAILBOX_OK && !any && mb->index.count == 0) {

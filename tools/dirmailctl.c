@@ -20,6 +20,7 @@
 
 #include "auth/auth_client.h"
 #include "conf/conf.h"
+#include "tools/dirmailctl_sieve.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/dirmail/dirmail.conf"
 
@@ -39,6 +40,9 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: dirmailctl [-c FILE] lookup ADDRESS\n"
                  "       dirmailctl [-c FILE] auth LOGIN [SERVICE]\n"
+                 "       dirmailctl sieve check FILE...\n"
+                 "       dirmailctl sieve test [-f SENDER] [-t RECIPIENT] [-a ADDRESS]... SCRIPT "
+                 "MESSAGE\n"
                  "  -c FILE  configuration file (default " DEFAULT_CONFIG ")\n"
                  "  -h, --help  this help\n"
                  "  --version   the version of dirmail\n"
@@ -340,6 +344,9 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *name = argv[optind];
+    /* sieve needs neither the configuration nor the auth process */
+    if (strcmp(name, "sieve") == 0)
+        return dirmailctl_sieve(argc - optind - 1, argv + optind + 1);
     size_t nargs = (size_t)(argc - optind - 1);
     const struct command *cmd = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
