@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "auth/auth_process.h"
+#include "auth/dir_view.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -70,95 +71,7 @@ struct auth_server {
     struct buf out;    /* scratch for one answer */
 };
 
-/* ---- directory results to protocol structs (borrowed pointers) ---- */
-
-static struct auth_strlist strlist_view(const struct dir_strlist *l)
-{
-    struct auth_strlist v = {l->items, l->count};
-    return v;
-}
-
-static enum auth_user_status status_of(enum dir_status s)
-{
-    switch (s) {
-    case DIR_STATUS_ACTIVE:
-        return AUTH_USER_ACTIVE;
-    case DIR_STATUS_NOACCESS:
-        return AUTH_USER_NOACCESS;
-    case DIR_STATUS_HELD:
-        return AUTH_USER_HELD;
-    case DIR_STATUS_DISABLED:
-        break;
-    }
-    return AUTH_USER_DISABLED;
-}
-
-static enum auth_kind kind_of(enum dir_kind k)
-{
-    switch (k) {
-    case DIR_KIND_LOCAL:
-        return AUTH_KIND_LOCAL;
-    case DIR_KIND_REMOTE_NODE:
-        return AUTH_KIND_REMOTE_NODE;
-    case DIR_KIND_FORWARD:
-        return AUTH_KIND_FORWARD;
-    case DIR_KIND_GROUP:
-        return AUTH_KIND_GROUP;
-    case DIR_KIND_RELAY:
-        return AUTH_KIND_RELAY;
-    case DIR_KIND_DISABLED:
-        return AUTH_KIND_DISABLED;
-    case DIR_KIND_UNKNOWN:
-        return AUTH_KIND_UNKNOWN;
-    case DIR_KIND_NOT_OURS:
-        return AUTH_KIND_NOT_OURS;
-    case DIR_KIND_INVALID:
-        break;
-    }
-    return AUTH_KIND_INVALID;
-}
-
-static void recipient_view(const struct dir_recipient *d, struct auth_recipient *r)
-{
-    *r = (struct auth_recipient){
-        .kind = kind_of(d->kind),
-        .address = d->address,
-        .local = d->local,
-        .domain = d->domain,
-        .tag = d->tag,
-        .matched = d->matched,
-        .catchall = d->catchall,
-        .dn = d->dn,
-        .primary = d->primary,
-        .mailbox = d->mailbox,
-        .quota = d->quota,
-        .sieve = d->sieve,
-        .mail_host = d->mail_host,
-        .forwards = strlist_view(&d->forwards),
-        .keep_copy = d->keep_copy,
-        .members = strlist_view(&d->members),
-        .status = status_of(d->status),
-        .disabled_hold = d->disabled_action == DIR_DISABLED_HOLD,
-        .next_hop = d->next_hop,
-    };
-}
-
-static void user_view(const struct dir_user *d, struct auth_user *u)
-{
-    *u = (struct auth_user){
-        .dn = d->dn,
-        .login = d->login,
-        .primary = d->primary,
-        .addresses = strlist_view(&d->addresses),
-        .senders = strlist_view(&d->senders),
-        .services = strlist_view(&d->services),
-        .mailbox = d->mailbox,
-        .quota = d->quota,
-        .sieve = d->sieve,
-        .mail_host = d->mail_host,
-        .status = status_of(d->status),
-    };
-}
+/* ---- directory results to protocol structs: auth/dir_view.h ---- */
 
 static enum auth_status found_status(enum dir_result r)
 {
@@ -178,7 +91,7 @@ static void job_run(void *ctx, struct auth_task *task)
         job->status = found_status(dir_resolve(dir, req->args[0], &d));
         struct auth_recipient r;
         if (d != NULL)
-            recipient_view(d, &r);
+            dir_view_recipient(d, &r);
         ret = auth_body_recipient(&job->body, job->status, d != NULL ? &r : NULL);
         dir_recipient_free(&d);
         break;
@@ -193,7 +106,7 @@ static void job_run(void *ctx, struct auth_task *task)
                                              : AUTH_TEMPFAIL;
         struct auth_user u;
         if (d != NULL && job->status == AUTH_OK)
-            user_view(d, &u);
+            dir_view_user(d, &u);
         ret = auth_body_user(&job->body, job->status,
                              d != NULL && job->status == AUTH_OK ? &u : NULL);
         dir_user_free(&d);
@@ -204,7 +117,7 @@ static void job_run(void *ctx, struct auth_task *task)
         job->status = found_status(dir_user_fetch(dir, req->args[0], &d));
         struct auth_user u;
         if (d != NULL && job->status == AUTH_FOUND)
-            user_view(d, &u);
+            dir_view_user(d, &u);
         ret = auth_body_user(&job->body, job->status,
                              d != NULL && job->status == AUTH_FOUND ? &u : NULL);
         dir_user_free(&d);
@@ -214,7 +127,7 @@ static void job_run(void *ctx, struct auth_task *task)
         struct dir_strlist *l = NULL;
         job->status = found_status(dir_sender_addresses(dir, req->args[0], &l));
         if (job->status == AUTH_FOUND && l != NULL) {
-            struct auth_strlist v = strlist_view(l);
+            struct auth_strlist v = dir_view_strlist(l);
             ret = auth_body_senders(&job->body, &v);
         } else {
             ret = auth_body_status(&job->body, job->status, NULL);

@@ -23,11 +23,16 @@ enum service_type {
 };
 
 /* One address a service listens on: host is a literal IPv4/IPv6 address or
- * "*" (all IPv4 and IPv6 addresses); written "127.0.0.1:2525", "[::1]:25", "*:25". */
+ * "*" (all IPv4 and IPv6 addresses); written "127.0.0.1:2525", "[::1]:25", "*:25".
+ * An lmtp service may also listen on a UNIX socket, written as its absolute
+ * path: host is then that path (it begins with '/') and port is 0. */
 struct config_listen {
     char *host;
     unsigned port;
 };
+
+/* config_listen_is_unix - li is a UNIX socket (host is its path). */
+#define config_listen_is_unix(li) ((li)->host[0] == '/')
 
 struct config_service {
     char *name; /* unique; defaults to the type's name */
@@ -45,6 +50,17 @@ struct config_service {
     unsigned overload_idle_timeout;  /* idle_timeout and data_timeout while overloaded */
     unsigned overload_data_timeout;
     bool forbid_unauth_pipelining; /* RFC 2920 synchronisation enforced before AUTH */
+    /* lmtp only. LMTP has no authentication (RFC 2033), so a TCP client
+     * must come from one of these networks (CIDR); default none: a loopback
+     * port is open to every local user, a UNIX socket only to those its
+     * owner and mode let in. Clients of the UNIX sockets are always taken. */
+    char **trusted_networks;
+    size_t trusted_network_count;
+    /* lmtp only: the UNIX sockets' owner, group (NULL: server.user and
+     * server.group) and mode (default 0660). */
+    char *socket_user;
+    char *socket_group;
+    unsigned socket_mode;
 };
 
 enum config_ldap_starttls { LDAP_STARTTLS_NO, LDAP_STARTTLS_TRY, LDAP_STARTTLS_REQUIRE };
@@ -189,6 +205,9 @@ enum config_delivery_sync {
 struct config_delivery {
     char *mailbox_base; /* relative mailbox paths from the directory live below it */
     enum config_delivery_sync sync_method;
+    /* Over quota is a permanent failure (5.2.2, LMTP 552, dirmail-deliver
+     * EX_CANTCREAT) instead of a temporary one (4.2.2, 452, EX_TEMPFAIL). */
+    bool quota_permanent;
 };
 
 /* config_delivery_sync_name - "auto", "fsync" or "syncfs". */
@@ -264,6 +283,8 @@ struct config *config_load(const char *path, char **error_r);
  * socket and the spool. */
 #define CONFIG_STATE_AUTH_SOCKET "auth.sock"
 #define CONFIG_STATE_QUEUE "queue"
+/* The lmtp service's UNIX socket when its listen setting is absent. */
+#define CONFIG_STATE_LMTP_SOCKET "lmtp.sock"
 
 /* config_state_path - "<server.state_dir>/<name>" (name: a CONFIG_STATE_*),
  * malloc'd; NULL when out of memory. */

@@ -183,10 +183,20 @@ void config_print(const struct config *conf, FILE *out)
         for (size_t k = 0; k < svc->listen_count; k++) {
             const struct config_listen *li = &svc->listen[k];
             bool v6 = strchr(li->host, ':') != NULL;
-            fprintf(out, "%s\"%s%s%s:%u\"", k > 0 ? ", " : " ", v6 ? "[" : "", li->host,
-                    v6 ? "]" : "", li->port);
+            if (config_listen_is_unix(li))
+                fprintf(out, "%s\"%s\"", k > 0 ? ", " : " ", li->host);
+            else
+                fprintf(out, "%s\"%s%s%s:%u\"", k > 0 ? ", " : " ", v6 ? "[" : "", li->host,
+                        v6 ? "]" : "", li->port);
         }
         fputs(" ];\n", out);
+        if (svc->type == SERVICE_LMTP) {
+            print_list(out, in2, "trusted_networks", svc->trusted_networks,
+                       svc->trusted_network_count);
+            print_str(out, in2, "socket_user", svc->socket_user, "server.user");
+            print_str(out, in2, "socket_group", svc->socket_group, "server.group");
+            fprintf(out, "%ssocket_mode = \"%04o\";\n", in2, svc->socket_mode);
+        }
         print_uint(out, in2, "max_connections", svc->max_connections);
         print_uint(out, in2, "max_connections_per_ip", svc->max_connections_per_ip);
         print_uint(out, in2, "idle_timeout", svc->idle_timeout);
@@ -225,6 +235,7 @@ void config_print(const struct config *conf, FILE *out)
     fputs("};\n\ndelivery = {\n", out);
     print_str(out, in, "mailbox_base", conf->delivery.mailbox_base, "");
     print_str(out, in, "sync_method", conf_delivery_sync_names[conf->delivery.sync_method], "");
+    print_bool(out, in, "quota_permanent", conf->delivery.quota_permanent);
     fputs("};\n\nlimits = {\n", out);
     const struct config_limits *lim = &conf->limits;
     print_uint(out, in, "line_length", lim->line_length);

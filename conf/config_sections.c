@@ -27,7 +27,8 @@ static const char *const queue_keys[] = {"max_age",          "delay_warning", "b
                                          "delivery_threads", "min_free",      NULL};
 static const char *const cache_keys[] = {"positive_ttl", "negative_ttl", "auth_ttl",
                                          "stale_ttl",    "size",         NULL};
-static const char *const delivery_keys[] = {"mailbox_base", "sync_method", NULL};
+static const char *const delivery_keys[] = {"mailbox_base", "sync_method", "quota_permanent",
+                                            NULL};
 static const char *const limits_keys[] = {"line_length",
                                           "text_line_length",
                                           "message_size",
@@ -253,7 +254,8 @@ int conf_load_rest(struct loader *ld, struct config *conf)
     if (conf_get_string(ld, delivery, "mailbox_base", &conf->delivery.mailbox_base, STR_ABSPATH) <
             0 ||
         conf_get_enum(ld, delivery, "sync_method", conf_delivery_sync_names,
-                      COUNT(conf_delivery_sync_names), &sync_method) < 0)
+                      COUNT(conf_delivery_sync_names), &sync_method) < 0 ||
+        conf_get_bool(ld, delivery, "quota_permanent", &conf->delivery.quota_permanent) < 0)
         return -1;
     conf->delivery.sync_method = (enum config_delivery_sync)sync_method;
 

@@ -13,7 +13,9 @@
 #include <sys/socket.h>
 
 /* The port a service listens on when its listen setting is absent. LMTP has
- * no authentication (RFC 2033), so by default it is reachable from this host only. */
+ * no authentication (RFC 2033): without a listen setting it listens on the
+ * UNIX socket <state_dir>/lmtp.sock only (service_listen_default), whose mode
+ * is its access check; this row is the port an lmtp TCP entry has in mind. */
 static const struct {
     const char *host;
     unsigned port;
@@ -39,7 +41,18 @@ static const char *const service_keys[] = {"type",
                                            "overload_idle_timeout",
                                            "overload_data_timeout",
                                            "forbid_unauth_pipelining",
+                                           "trusted_networks",
+                                           "socket_user",
+                                           "socket_group",
+                                           "socket_mode",
                                            NULL};
+
+/* What only an lmtp service knows (conf.h: struct config_service). */
+static const char *const lmtp_only_keys[] = {"trusted_networks", "socket_user", "socket_group",
+                                             "socket_mode", NULL};
+
+/* The longest UNIX socket path (sockaddr_un.sun_path holds 108 with its NUL). */
+#define UNIX_PATH_MAX 107
 
 /* parse_listen - "127.0.0.1:2525", "[::1]:587", "*:25" into host and port;
  * the host is stored in inet_ntop's canonical form (no brackets) so that
@@ -122,10 +135,57 @@ static bool name_ok(const char *v)
     return true;
 }
 
+/* parse_unix_listen - an absolute path: a UNIX socket (lmtp only). The
+ * path is used as written; only what cannot work is refused. */
+static int parse_unix_listen(struct loader *ld, const config_setting_t *s, const char *v,
+                             enum service_type type, struct config_listen *out)
+{
+    if (type != SERVICE_LMTP)
+        return conf_fail(ld, s, "\"%s\": only an lmtp service listens on a UNIX socket", v);
+    size_t len = strlen(v);
+    if (len < 2 || len > UNIX_PATH_MAX || v[len - 1] == '/')
+        return conf_fail(ld, s, "\"%s\": a UNIX socket path must name a file (at most %d octets)",
+                         v, UNIX_PATH_MAX);
+    for (const char *p = v; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return conf_fail(ld, s, "\"%s\": a control character in the path", v);
+    }
+    out->host = strdup(v);
+    if (out->host == NULL)
+        return conf_nomem(ld);
+    out->port = 0;
+    return 0;
+}
+
+/* parse_mode - "0660": an octal file mode of at most 0777. */
+static int parse_mode(struct loader *ld, const config_setting_t *g, const char *name, unsigned *dst)
+{
+    const config_setting_t *s = conf_member(g, name);
+    if (s == NULL)
+        return 0;
+    const char *v = config_setting_get_string(s);
+    if (v == NULL)
+        return conf_fail(ld, s, "must be an octal mode in quotes, e.g. \"0660\"");
+    size_t len = strlen(v);
+    bool ok = len >= 1 && len <= 4;
+    for (size_t i = 0; i < len && ok; i++)
+        ok = v[i] >= '0' && v[i] <= '7';
+    unsigned long mode = ok ? strtoul(v, NULL, 8) : 0;
+    if (!ok || mode > 0777)
+        return conf_fail(ld, s, "\"%s\" must be an octal mode from \"0000\" to \"0777\"", v);
+    *dst = (unsigned)mode;
+    return 0;
+}
+
 void conf_service_clear(struct config_service *svc)
 {
     free(svc->name);
     svc->name = NULL;
+    conf_free_strings(&svc->trusted_networks, &svc->trusted_network_count);
+    free(svc->socket_user);
+    svc->socket_user = NULL;
+    free(svc->socket_group);
+    svc->socket_group = NULL;
     for (size_t i = 0; i < svc->listen_count; i++)
         free(svc->listen[i].host);
     free(svc->listen);
@@ -147,24 +207,33 @@ static void service_defaults(struct config_service *svc)
     svc->overload_idle_timeout = 10;
     svc->overload_data_timeout = 60;
     svc->forbid_unauth_pipelining = true;
+    svc->socket_mode = 0660;
 }
 
-/* service_default_listen_set - listen on the type's standard port. */
-static int service_listen_default(struct loader *ld, struct config_service *svc)
+/* service_listen_default - listen on the type's standard port; lmtp on
+ * the UNIX socket <state_dir>/lmtp.sock (struct config_service says why). */
+static int service_listen_default(struct loader *ld, const struct config *conf,
+                                  struct config_service *svc)
 {
     svc->listen = calloc(1, sizeof *svc->listen);
     if (svc->listen == NULL)
         return conf_nomem(ld);
-    svc->listen[0].host = strdup(service_default_listen[svc->type].host);
+    if (svc->type == SERVICE_LMTP) {
+        svc->listen[0].host = config_state_path(conf, CONFIG_STATE_LMTP_SOCKET);
+        svc->listen[0].port = 0;
+    } else {
+        svc->listen[0].host = strdup(service_default_listen[svc->type].host);
+        svc->listen[0].port = service_default_listen[svc->type].port;
+    }
     if (svc->listen[0].host == NULL)
         return conf_nomem(ld);
-    svc->listen[0].port = service_default_listen[svc->type].port;
     svc->listen_count = 1;
     return 0;
 }
 
 /* load_service - one group of the services list. */
-static int load_service(struct loader *ld, const config_setting_t *g, struct config_service *svc)
+static int load_service(struct loader *ld, const struct config *conf, const config_setting_t *g,
+                        struct config_service *svc)
 {
     if (!config_setting_is_group(g))
         return conf_fail(ld, g, "must be a group { type = \"smtp\"; ... }");
@@ -203,10 +272,21 @@ static int load_service(struct loader *ld, const config_setting_t *g, struct con
         conf_get_uint(ld, g, "overload_data_timeout", &svc->overload_data_timeout, 1, 86400) < 0 ||
         conf_get_bool(ld, g, "forbid_unauth_pipelining", &svc->forbid_unauth_pipelining) < 0)
         return -1;
+    for (size_t k = 0; lmtp_only_keys[k] != NULL && svc->type != SERVICE_LMTP; k++) {
+        const config_setting_t *only = conf_member(g, lmtp_only_keys[k]);
+        if (only != NULL)
+            return conf_fail(ld, only, "only an lmtp service has this setting");
+    }
+    if (conf_get_strings(ld, g, "trusted_networks", &svc->trusted_networks,
+                         &svc->trusted_network_count, conf_cidr_check) < 0 ||
+        conf_get_string(ld, g, "socket_user", &svc->socket_user, STR_NONEMPTY) < 0 ||
+        conf_get_string(ld, g, "socket_group", &svc->socket_group, STR_NONEMPTY) < 0 ||
+        parse_mode(ld, g, "socket_mode", &svc->socket_mode) < 0)
+        return -1;
 
     const config_setting_t *l = conf_member(g, "listen");
     if (l == NULL)
-        return service_listen_default(ld, svc);
+        return service_listen_default(ld, conf, svc);
     int count = conf_string_items(ld, l);
     if (count < 0)
         return -1;
@@ -217,7 +297,9 @@ static int load_service(struct loader *ld, const config_setting_t *g, struct con
         return conf_nomem(ld);
     for (int i = 0; i < count; i++) {
         const config_setting_t *item = conf_string_item(l, i);
-        if (parse_listen(ld, item, config_setting_get_string(item), &svc->listen[i]) < 0)
+        const char *v = config_setting_get_string(item);
+        if ((v[0] == '/' ? parse_unix_listen(ld, item, v, svc->type, &svc->listen[i])
+                         : parse_listen(ld, item, v, &svc->listen[i])) < 0)
             return -1;
         svc->listen_count++;
     }
@@ -282,7 +364,7 @@ int conf_load_services(struct loader *ld, struct config *conf)
         service_defaults(&conf->services[0]);
         if (conf_replace_string(ld, &conf->services[0].name, "smtp") < 0)
             return -1;
-        return service_listen_default(ld, &conf->services[0]);
+        return service_listen_default(ld, conf, &conf->services[0]);
     }
     if (!config_setting_is_list(list))
         return conf_fail(ld, list,
@@ -295,7 +377,8 @@ int conf_load_services(struct loader *ld, struct config *conf)
         return conf_nomem(ld);
     for (int i = 0; i < n; i++) {
         conf->service_count++;
-        if (load_service(ld, config_setting_get_elem(list, (unsigned)i), &conf->services[i]) < 0)
+        if (load_service(ld, conf, config_setting_get_elem(list, (unsigned)i), &conf->services[i]) <
+            0)
             return -1;
     }
     return check_services(ld, conf, list);

@@ -6,15 +6,21 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <grp.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/privdrop.h"
+#include "lib/unix_listen.h"
 #include "lib/error.h"
 
 /* open_listener - socket, options, bind, listen for one literal address. */
@@ -67,10 +73,56 @@ static int open_listener(const char *host, unsigned port, char **error_r)
     return fd;
 }
 
+/* socket_owner - the uid and gid the UNIX sockets of svc belong to:
+ * socket_user / socket_group, else server.user / server.group. */
+static int socket_owner(const struct config *conf, const struct config_service *svc, uid_t *uid_r,
+                        gid_t *gid_r, char **error_r)
+{
+    const char *user = svc->socket_user != NULL ? svc->socket_user : conf->server.user;
+    const char *group = svc->socket_group != NULL ? svc->socket_group : conf->server.group;
+    const struct passwd *pw = getpwnam(user);
+    if (pw == NULL) {
+        error_set(error_r, "service %s: socket user \"%s\" does not exist", svc->name, user);
+        return -1;
+    }
+    *uid_r = pw->pw_uid;
+    const struct group *gr = getgrnam(group);
+    if (gr == NULL) {
+        error_set(error_r, "service %s: socket group \"%s\" does not exist", svc->name, group);
+        return -1;
+    }
+    *gid_r = gr->gr_gid;
+    return 0;
+}
+
+/* open_unix_listener - the UNIX socket at path with svc's owner and mode
+ * (lib/unix_listen.h, which the auth socket uses too). A socket file left
+ * there by an earlier run is replaced; anything else at the path (a file, a
+ * folder: a typo in listen) is refused, never removed, as root may. */
+static int open_unix_listener(const struct config *conf, const struct config_service *svc,
+                              const char *path, char **error_r)
+{
+    struct privdrop_ids ids = {.user = NULL};
+    if (socket_owner(conf, svc, &ids.uid, &ids.gid, error_r) < 0)
+        return -1;
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            error_set(error_r, "listen %s: exists and is not a socket", path);
+            return -1;
+        }
+    } else if (errno != ENOENT) {
+        error_set(error_r, "listen %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return unix_listen_open(path, (mode_t)svc->socket_mode, &ids, error_r);
+}
+
 /* add_listener - append host:port for service to set, sharing old's socket
- * when it has the same address. */
-static int add_listener(struct listener_set *set, const struct listener_set *old, const char *host,
-                        unsigned port, size_t service, char **error_r)
+ * when it has the same address (for a UNIX socket, host is its path). */
+static int add_listener(struct listener_set *set, const struct listener_set *old,
+                        const struct config *conf, const char *host, unsigned port, size_t service,
+                        char **error_r)
 {
     for (size_t i = 0; i < set->count; i++) {
         if (set->items[i].port == port && strcmp(set->items[i].host, host) == 0) {
@@ -90,7 +142,8 @@ static int add_listener(struct listener_set *set, const struct listener_set *old
         }
     }
     if (fd < 0) {
-        fd = open_listener(host, port, error_r);
+        fd = host[0] == '/' ? open_unix_listener(conf, &conf->services[service], host, error_r)
+                            : open_listener(host, port, error_r);
         if (fd < 0)
             return -1;
         log_info("event=listen address=%s port=%u fd=%d", host, port, fd);
@@ -125,9 +178,9 @@ struct listener_set *listener_set_bind(const struct config *conf, const struct l
             unsigned port = service->listen[l].port;
             int r;
             if (strcmp(host, "*") == 0) {
-                r = add_listener(set, old, "0.0.0.0", port, s, error_r);
+                r = add_listener(set, old, conf, "0.0.0.0", port, s, error_r);
                 if (r == 0)
-                    r = add_listener(set, old, "::", port, s, error_r);
+                    r = add_listener(set, old, conf, "::", port, s, error_r);
             } else {
                 /* "[::1]" as written in some configurations: the literal inside. */
                 char bare[INET6_ADDRSTRLEN + 2];
@@ -137,7 +190,7 @@ struct listener_set *listener_set_bind(const struct config *conf, const struct l
                     bare[len - 2] = '\0';
                     host = bare;
                 }
-                r = add_listener(set, old, host, port, s, error_r);
+                r = add_listener(set, old, conf, host, port, s, error_r);
             }
             if (r < 0) {
                 listener_set_free(&set);
@@ -146,6 +199,18 @@ struct listener_set *listener_set_bind(const struct config *conf, const struct l
         }
     }
     return set;
+}
+
+void listener_set_unlink_sockets(const struct listener_set *set, const struct listener_set *keep)
+{
+    for (size_t i = 0; set != NULL && i < set->count; i++) {
+        const char *path = set->items[i].host;
+        bool kept = false;
+        for (size_t k = 0; keep != NULL && k < keep->count && !kept; k++)
+            kept = strcmp(keep->items[k].host, path) == 0;
+        if (path[0] == '/' && !kept && unlink(path) == 0)
+            log_info("event=unlisten path=%s", path);
+    }
 }
 
 void listener_set_free(struct listener_set **set)

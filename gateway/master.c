@@ -200,6 +200,9 @@ static struct generation *generation_new(struct config *conf, const struct gener
         }
         gen->service_slots[claimed] = (unsigned)slot;
     }
+    /* before the listeners: the lmtp service's default socket lives in it */
+    if (master_state_dir_prepare(conf, &gen->ids, error_r) < 0)
+        goto fail;
     gen->listeners = listener_set_bind(conf, old != NULL ? old->listeners : NULL, error_r);
     if (gen->listeners == NULL)
         goto fail;
@@ -514,7 +517,8 @@ static void on_stop(void *ctx, int signo)
     unsigned grace = M.current->conf->server.shutdown_grace;
     log_info("event=shutdown signal=%d grace=%us", signo, grace);
     /* No new connection from here on: the master's copies go now, the
-     * workers close theirs on SIGTERM. */
+     * workers close theirs on SIGTERM; no socket file is left to connect to. */
+    listener_set_unlink_sockets(M.current->listeners, NULL);
     listener_set_free(&M.current->listeners);
     generation_signal(M.current, SIGTERM, true);
     for (struct generation *gen = M.retiring; gen != NULL; gen = gen->next)
@@ -581,6 +585,7 @@ static void on_reload(void *ctx, int signo)
     M.current = gen;
     generation_start(gen);
     /* The new workers hold their own descriptors now: retire the old ones. */
+    listener_set_unlink_sockets(old->listeners, gen->listeners);
     listener_set_free(&old->listeners);
     generation_signal(old, SIGTERM, true);
     old->next = M.retiring;
@@ -680,6 +685,8 @@ static void master_cleanup(void)
         M.retiring = gen->next;
         generation_free(&gen);
     }
+    if (M.current != NULL)
+        listener_set_unlink_sockets(M.current->listeners, NULL);
     generation_free(&M.current);
     conn_limit_free(&M.limits);
     pregreet_cache_free(&M.pregreet);

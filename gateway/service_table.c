@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "delivery/lmtp_session.h"
 #include "gateway/smtp_session.h"
 #include "reader/pop3_session.h"
 
@@ -26,7 +27,7 @@ static const struct service_proto protos[] = {
      SMTP_UNAVAILABLE},
     {SERVICE_SUBMISSIONS, "smtp", smtp_session_start, smtp_session_shutdown, SMTP_BUSY,
      SMTP_UNAVAILABLE},
-    {SERVICE_LMTP, "lmtp", service_unavailable_start, NULL, SMTP_BUSY, SMTP_UNAVAILABLE},
+    {SERVICE_LMTP, "lmtp", lmtp_session_start, lmtp_session_shutdown, SMTP_BUSY, SMTP_UNAVAILABLE},
     {SERVICE_POP3, "pop3", pop3_session_start, pop3_session_shutdown, POP3_BUSY, POP3_UNAVAILABLE},
     {SERVICE_POP3S, "pop3", pop3_session_start, pop3_session_shutdown, POP3_BUSY, POP3_UNAVAILABLE},
     {SERVICE_IMAP, "imap", service_unavailable_start, NULL, IMAP_BUSY, IMAP_UNAVAILABLE},

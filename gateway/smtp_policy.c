@@ -3,10 +3,10 @@
 
 #include "gateway/smtp_policy.h"
 
-#include <arpa/inet.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "proto/network_match.h"
 
 enum smtp_rcpt_decision smtp_policy_rcpt(enum auth_status status, const struct auth_recipient *r,
                                          bool may_relay)
@@ -47,56 +47,9 @@ const struct smtp_reply *smtp_policy_rcpt_reply(enum smtp_rcpt_decision d)
     return &replies[d];
 }
 
-/* cidr_match - ip (binary, family) inside "addr/len" (or a bare address). */
-static bool cidr_match(const char *cidr, int family, const unsigned char *ip)
-{
-    char text[INET6_ADDRSTRLEN + 8];
-    size_t n = strlen(cidr);
-    if (n >= sizeof text)
-        return false;
-    memcpy(text, cidr, n + 1);
-    int bits = family == AF_INET ? 32 : 128;
-    char *slash = strchr(text, '/');
-    if (slash != NULL) {
-        *slash = '\0';
-        char *end;
-        long v = strtol(slash + 1, &end, 10);
-        if (*end != '\0' || v < 0 || v > bits)
-            return false;
-        bits = (int)v;
-    }
-    unsigned char net[16];
-    if (inet_pton(family, text, net) != 1)
-        return false;
-    int full = bits / 8, rest = bits % 8;
-    if (memcmp(net, ip, (size_t)full) != 0)
-        return false;
-    if (rest == 0)
-        return true;
-    unsigned char mask = (unsigned char)(0xff << (8 - rest));
-    return (net[full] & mask) == (ip[full] & mask);
-}
-
 bool smtp_policy_trusted(const struct config_relay *relay, const char *ip)
 {
-    unsigned char bin[16];
-    int family = AF_INET;
-    if (inet_pton(AF_INET, ip, bin) != 1) {
-        family = AF_INET6;
-        if (inet_pton(AF_INET6, ip, bin) != 1)
-            return false;
-        /* an IPv4 client on a dual-stack socket: match it as IPv4 */
-        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(bin, mapped, 12) == 0) {
-            memmove(bin, bin + 12, 4);
-            family = AF_INET;
-        }
-    }
-    for (size_t i = 0; i < relay->trusted_network_count; i++) {
-        if (cidr_match(relay->trusted_networks[i], family, bin))
-            return true;
-    }
-    return false;
+    return network_list_contains(relay->trusted_networks, relay->trusted_network_count, ip);
 }
 
 enum smtp_sender_decision

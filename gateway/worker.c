@@ -147,6 +147,9 @@ static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t size,
         const struct sockaddr_in6 *in6 = (const void *)ss;
         addr = &in6->sin6_addr;
         *port_r = ntohs(in6->sin6_port);
+    } else if (ss->ss_family == AF_UNIX) {
+        snprintf(buf, size, "unix"); /* as lib/conn.c names it */
+        return;
     }
     if (addr == NULL || inet_ntop(ss->ss_family, addr, buf, (socklen_t)size) == NULL)
         snprintf(buf, size, "unknown");
@@ -176,6 +179,7 @@ static void session_start(struct wlistener *l, int fd, const struct sockaddr_sto
     s->tls_ctx = p->tls_ctx;
     s->hostname = p->config->server.hostname != NULL ? p->config->server.hostname : "localhost";
     peer_text(peer, s->client_ip, sizeof s->client_ip, &s->client_port);
+    s->local_socket = peer->ss_family == AF_UNIX;
     s->finished = session_finished;
     s->owner = w;
     s->limits = p->limits;

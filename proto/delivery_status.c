@@ -9,62 +9,81 @@
 
 #include "proto/smtp_reply.h"
 
+/* code: the reply that says it to an SMTP or LMTP client (RFC 5321 4.2.2,
+ * 4.2.3; LMTP's replies after DATA, RFC 2033 4.2): 452/552 for a full
+ * mailbox (storage), 450 for a mailbox held, 451 for our own trouble, 550
+ * for a mailbox that is not there or takes no mail, 554 for a loop. */
 static const struct {
     bool permanent;
+    int code;
     enum smtp_esc esc;
     const char *text; /* at most one "%s" */
 } status_table[DELIVERY_STATUS_COUNT] = {
-    [DELIVERY_STATUS_MAILBOX_FULL] = {false, SMTP_ESC_MAILBOX_FULL, "mailbox full: %s"},
-    [DELIVERY_STATUS_MAILBOX_FULL_PERM] = {true, SMTP_ESC_MAILBOX_FULL, "mailbox full: %s"},
-    [DELIVERY_STATUS_MAILBOX_UNUSABLE] = {true, SMTP_ESC_SYSTEM_MISCONFIGURED,
+    [DELIVERY_STATUS_MAILBOX_FULL] = {false, 452, SMTP_ESC_MAILBOX_FULL, "mailbox full: %s"},
+    [DELIVERY_STATUS_MAILBOX_FULL_PERM] = {true, 552, SMTP_ESC_MAILBOX_FULL, "mailbox full: %s"},
+    [DELIVERY_STATUS_MAILBOX_UNUSABLE] = {true, 550, SMTP_ESC_SYSTEM_MISCONFIGURED,
                                           "mailbox unusable: %s"},
-    [DELIVERY_STATUS_DELIVERY_FAILED] = {false, SMTP_ESC_SYSTEM_OTHER, "delivery failed: %s"},
-    [DELIVERY_STATUS_NO_MEMORY] = {false, SMTP_ESC_SYSTEM_OTHER, "out of memory"},
-    [DELIVERY_STATUS_NO_MAILBOX_PATH] = {false, SMTP_ESC_SYSTEM_MISCONFIGURED,
+    [DELIVERY_STATUS_DELIVERY_FAILED] = {false, 451, SMTP_ESC_SYSTEM_OTHER, "delivery failed: %s"},
+    [DELIVERY_STATUS_NO_MEMORY] = {false, 451, SMTP_ESC_SYSTEM_OTHER, "out of memory"},
+    [DELIVERY_STATUS_NO_MAILBOX_PATH] = {false, 451, SMTP_ESC_SYSTEM_MISCONFIGURED,
                                          "no mailbox path can be derived from the entry's "
                                          "address"},
-    [DELIVERY_STATUS_MESSAGE_UNREADABLE] = {false, SMTP_ESC_SYSTEM_OTHER,
+    [DELIVERY_STATUS_MESSAGE_UNREADABLE] = {false, 451, SMTP_ESC_SYSTEM_OTHER,
                                             "cannot read the queued message: %s"},
-    [DELIVERY_STATUS_MESSAGE_UNREADABLE_NO_REASON] = {false, SMTP_ESC_SYSTEM_OTHER,
+    [DELIVERY_STATUS_MESSAGE_UNREADABLE_NO_REASON] = {false, 451, SMTP_ESC_SYSTEM_OTHER,
                                                       "cannot read the queued message"},
-    [DELIVERY_STATUS_EXPANSION_FAILED] = {false, SMTP_ESC_SYSTEM_OTHER,
+    [DELIVERY_STATUS_EXPANSION_FAILED] = {false, 451, SMTP_ESC_SYSTEM_OTHER,
                                           "cannot queue the expansion: %s"},
-    [DELIVERY_STATUS_FORWARDING_LOOP] = {true, SMTP_ESC_ROUTING_LOOP,
+    [DELIVERY_STATUS_FORWARDING_LOOP] = {true, 554, SMTP_ESC_ROUTING_LOOP,
                                          "mail forwarding loop for %s"},
-    [DELIVERY_STATUS_AWAITING_TRANSPORT] = {false, SMTP_ESC_NETWORK_OTHER,
+    [DELIVERY_STATUS_AWAITING_TRANSPORT] = {false, 451, SMTP_ESC_NETWORK_OTHER,
                                             "awaiting outbound transport (%s)"},
-    [DELIVERY_STATUS_NO_SUCH_RECIPIENT] = {true, SMTP_ESC_BAD_DEST_MAILBOX,
+    [DELIVERY_STATUS_NO_SUCH_RECIPIENT] = {true, 550, SMTP_ESC_BAD_DEST_MAILBOX,
                                            "<%s>: no such recipient here"},
-    [DELIVERY_STATUS_DIRECTORY_UNAVAILABLE] = {false, SMTP_ESC_DIRECTORY_FAILURE,
+    [DELIVERY_STATUS_DIRECTORY_UNAVAILABLE] = {false, 451, SMTP_ESC_DIRECTORY_FAILURE,
                                                "directory unavailable: %s"},
-    [DELIVERY_STATUS_MAILBOX_HELD] = {false, SMTP_ESC_MAILBOX_DISABLED, "mailbox held"},
-    [DELIVERY_STATUS_DISABLED_HELD] = {false, SMTP_ESC_MAILBOX_DISABLED,
+    [DELIVERY_STATUS_MAILBOX_HELD] = {false, 450, SMTP_ESC_MAILBOX_DISABLED, "mailbox held"},
+    [DELIVERY_STATUS_DISABLED_HELD] = {false, 450, SMTP_ESC_MAILBOX_DISABLED,
                                        "mailbox disabled, mail held"},
-    [DELIVERY_STATUS_MAILBOX_DISABLED] = {true, SMTP_ESC_MAILBOX_DISABLED,
+    [DELIVERY_STATUS_MAILBOX_DISABLED] = {true, 550, SMTP_ESC_MAILBOX_DISABLED,
                                           "<%s>: mailbox disabled"},
-    [DELIVERY_STATUS_BAD_NEXT_HOP] = {false, SMTP_ESC_SYSTEM_MISCONFIGURED,
+    [DELIVERY_STATUS_BAD_NEXT_HOP] = {false, 451, SMTP_ESC_SYSTEM_MISCONFIGURED,
                                       "next hop unusable: %s"},
-    [DELIVERY_STATUS_CONNECT_FAILED] = {false, SMTP_ESC_NO_ANSWER, "%s"},
-    [DELIVERY_STATUS_CONNECTION_LOST] = {false, SMTP_ESC_BAD_CONNECTION, "%s"},
-    [DELIVERY_STATUS_DNS_TEMPFAIL] = {false, SMTP_ESC_DIRECTORY_FAILURE, "DNS lookup failed: %s"},
-    [DELIVERY_STATUS_DNS_NO_HOST] = {true, SMTP_ESC_BAD_DEST_SYSTEM, "no such domain or host: %s"},
-    [DELIVERY_STATUS_NULL_MX] = {true, SMTP_ESC_NULL_MX,
+    [DELIVERY_STATUS_CONNECT_FAILED] = {false, 451, SMTP_ESC_NO_ANSWER, "%s"},
+    [DELIVERY_STATUS_CONNECTION_LOST] = {false, 451, SMTP_ESC_BAD_CONNECTION, "%s"},
+    [DELIVERY_STATUS_DNS_TEMPFAIL] = {false, 451, SMTP_ESC_DIRECTORY_FAILURE, "DNS lookup failed: %s"},
+    [DELIVERY_STATUS_DNS_NO_HOST] = {true, 550, SMTP_ESC_BAD_DEST_SYSTEM, "no such domain or host: %s"},
+    [DELIVERY_STATUS_NULL_MX] = {true, 556, SMTP_ESC_NULL_MX,
                                  "domain accepts no mail (null MX, RFC 7505): %s"},
-    [DELIVERY_STATUS_TLS_UNAVAILABLE] = {false, SMTP_ESC_ENCRYPTION_NEEDED, "TLS required, but %s"},
-    [DELIVERY_STATUS_TOO_BIG_FOR_PEER] = {true, SMTP_ESC_MESSAGE_TOO_BIG,
+    [DELIVERY_STATUS_TLS_UNAVAILABLE] = {false, 451, SMTP_ESC_ENCRYPTION_NEEDED, "TLS required, but %s"},
+    [DELIVERY_STATUS_TOO_BIG_FOR_PEER] = {true, 552, SMTP_ESC_MESSAGE_TOO_BIG,
                                           "message too big for the next hop: %s"},
-    [DELIVERY_STATUS_8BIT_TO_7BIT] = {true, SMTP_ESC_CONVERSION_REQUIRED,
+    [DELIVERY_STATUS_8BIT_TO_7BIT] = {true, 554, SMTP_ESC_CONVERSION_REQUIRED,
                                       "8-bit message, 8BITMIME not offered by %s"},
-    [DELIVERY_STATUS_SHUTDOWN] = {false, SMTP_ESC_NOT_ACCEPTING, "shutting down"},
+    [DELIVERY_STATUS_SHUTDOWN] = {false, 421, SMTP_ESC_NOT_ACCEPTING, "shutting down"},
     /* queue.max_age passed, the argument the last reply: temporary by its
      * code (RFC 3463 3.5, X.4.7), final by the runner's decision (the DSN
      * says Action: failed, Status: 4.4.7, as sendmail's does). */
-    [DELIVERY_STATUS_EXPIRED] = {false, SMTP_ESC_DELIVERY_EXPIRED, "delivery time expired: %s"},
+    [DELIVERY_STATUS_EXPIRED] = {false, 451, SMTP_ESC_DELIVERY_EXPIRED, "delivery time expired: %s"},
     /* dirmailctl queue delete and bounce */
-    [DELIVERY_STATUS_ADMIN_DELETED] = {true, SMTP_ESC_OTHER, "deleted by the administrator"},
-    [DELIVERY_STATUS_ADMIN_RETURNED] = {true, SMTP_ESC_OTHER,
+    [DELIVERY_STATUS_ADMIN_DELETED] = {true, 550, SMTP_ESC_OTHER, "deleted by the administrator"},
+    [DELIVERY_STATUS_ADMIN_RETURNED] = {true, 550, SMTP_ESC_OTHER,
                                         "returned to the sender by the administrator"},
+    /* Temporary: the directory may be mid-move, or this node's replica
+     * behind; the client keeps the message and tries again. */
+    [DELIVERY_STATUS_MAILBOX_ELSEWHERE] = {false, 451, SMTP_ESC_NETWORK_OTHER,
+                                           "mailbox on node %s, not here"},
+    [DELIVERY_STATUS_NOT_A_MAILBOX] = {true, 550, SMTP_ESC_BAD_DEST_MAILBOX,
+                                       "<%s>: not a mailbox here (a forward, group or relay "
+                                       "address goes through the SMTP gateway)"},
+    [DELIVERY_STATUS_DOMAIN_NOT_HERE] = {true, 550, SMTP_ESC_BAD_DEST_SYSTEM,
+                                         "<%s>: domain not handled here"},
 };
+
+int delivery_status_reply_code(enum delivery_status status)
+{
+    return (unsigned)status < DELIVERY_STATUS_COUNT ? status_table[status].code : 451;
+}
 
 bool delivery_status_permanent(enum delivery_status status)
 {
@@ -92,8 +111,7 @@ int delivery_status_format(char *out, size_t size, enum delivery_status status, 
         return -1;
     out[0] = '\0';
     if ((unsigned)status >= DELIVERY_STATUS_COUNT ||
-        smtp_esc_text(status_table[status].esc, status_table[status].permanent ? 550 : 450, esc,
-                      sizeof esc) <= 0)
+        smtp_esc_text(status_table[status].esc, status_table[status].code, esc, sizeof esc) <= 0)
         return -1;
     const char *text = status_table[status].text;
     const char *hole = strstr(text, "%s");

@@ -1,8 +1,8 @@
 /* proto/delivery_status.h - the one table of what a recipient's delivery
  * attempt can end with when it does not end delivered: its class
- * (temporary 4.x.x or permanent 5.x.x), enhanced status code (smtp_reply.h)
- * and text. The queue runner records these for a recipient and LMTP will
- * answer with them; nobody types "4.2.2" by hand. It never decides which
+ * (temporary 4.x.x or permanent 5.x.x), reply code, enhanced status code
+ * (smtp_reply.h) and text. The queue runner records these for a recipient
+ * and LMTP answers with them; nobody types "4.2.2" by hand. It never decides which
  * one applies, and never writes anywhere. */
 #ifndef DIRMAIL_PROTO_DELIVERY_STATUS_H
 #define DIRMAIL_PROTO_DELIVERY_STATUS_H
@@ -44,11 +44,19 @@ enum delivery_status {
     DELIVERY_STATUS_EXPIRED,          /* 4.4.7 delivery time expired: %s */
     DELIVERY_STATUS_ADMIN_DELETED,    /* 5.0.0 deleted by the administrator */
     DELIVERY_STATUS_ADMIN_RETURNED,   /* 5.0.0 returned to the sender by the administrator */
+    /* LMTP's RCPT: it delivers to mailboxes of this node only */
+    DELIVERY_STATUS_MAILBOX_ELSEWHERE,     /* 4.4.0 mailbox on node %s, not here */
+    DELIVERY_STATUS_NOT_A_MAILBOX,         /* 5.1.1 <%s>: not a mailbox (forward, group, relay) */
+    DELIVERY_STATUS_DOMAIN_NOT_HERE,       /* 5.1.2 <%s>: domain not handled here */
     DELIVERY_STATUS_COUNT
 };
 
 /* Room for any status text: a reply line (RFC 5321 4.5.3.1.5). */
 #define DELIVERY_STATUS_TEXT_MAX 512
+
+/* delivery_status_reply_code - the SMTP/LMTP reply code that carries
+ * status (452, 552, 451, 550, ...); 451 for a status outside the table. */
+int delivery_status_reply_code(enum delivery_status status);
 
 /* delivery_status_permanent - true for a 5.x.x status (never retried). */
 bool delivery_status_permanent(enum delivery_status status);

@@ -7,9 +7,14 @@
 
 #include <string.h>
 
-/* RFC 3848: SMTP, ESMTP, then S for TLS and A for authentication. */
+/* RFC 3848: SMTP, ESMTP or LMTP, then S for TLS and A for authentication. */
 static const char *with_protocol(const struct received_info *i)
 {
+    if (i->lmtp) {
+        if (i->tls_version != NULL)
+            return i->authenticated ? "LMTPSA" : "LMTPS";
+        return i->authenticated ? "LMTPA" : "LMTP";
+    }
     if (!i->esmtp)
         return "SMTP";
     if (i->tls_version != NULL)
@@ -47,10 +52,15 @@ char *received_format(const struct received_info *i, size_t *len_r)
     header_field_begin(&f, "Received");
     /* RFC 5321 4.4: "from" names the HELO and the TCP-info in a comment;
      * an IPv6 literal carries its "IPv6:" tag. */
-    bool v6 = strchr(i->client_ip, ':') != NULL;
     header_field_word(&f, "from");
     header_field_word(&f, word_safe(i->helo) ? i->helo : "unknown");
-    header_field_wordf(&f, "([%s%s])", v6 ? "IPv6:" : "", i->client_ip);
+    if (i->client_ip == NULL) {
+        header_field_word(&f, "(local");
+        header_field_word(&f, "socket)");
+    } else {
+        bool v6 = strchr(i->client_ip, ':') != NULL;
+        header_field_wordf(&f, "([%s%s])", v6 ? "IPv6:" : "", i->client_ip);
+    }
     header_field_break(&f);
     header_field_word(&f, "by");
     header_field_word(&f, i->hostname);

@@ -10,9 +10,10 @@
 
 struct received_info {
     const char *helo;        /* as the client gave it (one word), or NULL */
-    const char *client_ip;   /* "192.0.2.1" or "2001:db8::1" */
+    const char *client_ip;   /* "192.0.2.1" or "2001:db8::1"; NULL: a UNIX socket */
     const char *hostname;    /* ours */
     bool esmtp;              /* EHLO rather than HELO */
+    bool lmtp;               /* an LMTP session (RFC 3848: LMTP, LMTPS, LMTPA, LMTPSA) */
     const char *tls_version; /* NULL without TLS */
     const char *tls_cipher;
     const char *auth_user; /* shown only when not NULL (admin's choice) */

@@ -5,6 +5,7 @@
 #ifndef DIRMAIL_SERVICE_H
 #define DIRMAIL_SERVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <openssl/ssl.h>
@@ -29,8 +30,9 @@ struct service_session {
     const struct config_service *service;
     SSL_CTX *tls_ctx; /* NULL when [tls] names no certificate */
     const char *hostname;
-    char client_ip[64];
+    char client_ip[64]; /* "unix" for a client of a UNIX socket */
     unsigned client_port;
+    bool local_socket; /* accepted on a UNIX socket: its owner and mode let the client in */
     void (*finished)(struct service_session *session);
     void *owner;                     /* the worker's own data; protocols leave it alone */
     struct conn_limit *limits;       /* the shared counts (failed logins per address) */

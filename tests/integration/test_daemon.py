@@ -25,13 +25,14 @@ import harness.tap  # noqa: E402
 from harness.dirmaild import DIRMAILD, Dirmaild, built  # noqa: E402
 
 HOST = "mx.test.example"
-# The first line each protocol sends to an accepted client: SMTP is served;
-# POP3 is served; IMAP and LMTP say honestly that they are not available yet.
+# The first line each protocol sends to an accepted client: SMTP, POP3 and
+# LMTP (to a trusted client) are served; IMAP says honestly that it is not
+# available yet.
 GREETING = {
     "smtp": re.escape(f"220 {HOST} ESMTP dirmail") + r"\r\n\Z",
     "pop3": re.escape("+OK dirmail POP3 server ready") + r"\r\n\Z",
     "imap": re.escape("* BYE [UNAVAILABLE] Service not available yet") + r"\r\n\Z",
-    "lmtp": re.escape(f"421 4.3.2 {HOST} Service not available yet") + r"\r\n\Z",
+    "lmtp": re.escape(f"220 {HOST} LMTP dirmail") + r"\r\n\Z",
 }
 
 
@@ -123,7 +124,9 @@ class Listening(DaemonCase):
         pki = harness.certs.make_ca_and_cert(os.path.join(harness.process.tempdir(), "pki"),
                                              ["localhost", "127.0.0.1"])
         types = ["smtp", "submission", "lmtp", "pop3", "imap", "submissions", "pop3s", "imaps"]
-        d = self.start(services=[{"type": t} for t in types],
+        # LMTP greets only a trusted client (its trusted_networks)
+        d = self.start(services=[dict(type=t, **({"trusted_networks": ["127.0.0.1/32"]}
+                                                 if t == "lmtp" else {})) for t in types],
                        tls={"cert_file": pki["cert"], "key_file": pki["key"]})
         for t in types:
             tls = t in ("submissions", "pop3s", "imaps")

@@ -279,8 +279,13 @@ START_TEST(sections_parsed)
     ck_assert_str_eq(conf->services[0].name, "submissions");
     ck_assert(config_service_implicit_tls(conf->services[0].type));
     ck_assert_uint_eq(conf->services[0].listen[0].port, 4650);
-    ck_assert_str_eq(conf->services[1].listen[0].host, "127.0.0.1");
-    ck_assert_uint_eq(conf->services[1].listen[0].port, 24);
+    /* lmtp without listen: the UNIX socket in the state folder, no TCP
+     * client trusted, the socket's mode 0660 */
+    ck_assert(config_listen_is_unix(&conf->services[1].listen[0]));
+    ck_assert_ptr_nonnull(strstr(conf->services[1].listen[0].host, "/lmtp.sock"));
+    ck_assert_uint_eq(conf->services[1].listen[0].port, 0);
+    ck_assert_uint_eq(conf->services[1].trusted_network_count, 0);
+    ck_assert_uint_eq(conf->services[1].socket_mode, 0660);
     ck_assert_uint_eq(conf->services[1].max_connections, 7);
     ck_assert_uint_eq(conf->services[1].max_connections_per_ip, 3);
     ck_assert_uint_eq(conf->services[1].idle_timeout, 9);
@@ -510,6 +515,46 @@ START_TEST(error_unknown)
         "services.[1].maxconn", "unknown setting");
     expect_error("limits = 5;\n", 1, "limits", "must be a group");
     expect_error("sasl = {\n  allow_proxy = true;\n};\n", 2, "sasl.allow_proxy", "unknown setting");
+}
+END_TEST
+
+/* An lmtp service: UNIX socket listen entries with their owner and mode,
+ * its own trusted_networks; the other services have none of these. */
+START_TEST(lmtp_service_settings)
+{
+    struct config *conf = load_ok(
+        "services = ( { type = \"lmtp\"; listen = [ \"/run/dirmail/lmtp.sock\", \"127.0.0.1:24\" ];\n"
+        "  trusted_networks = [ \"192.0.2.0/24\", \"::1\" ]; socket_user = \"postfix\";\n"
+        "  socket_group = \"mail\"; socket_mode = \"0600\"; } );\n"
+        "delivery = { quota_permanent = true; };\n");
+    const struct config_service *l = &conf->services[0];
+    ck_assert_uint_eq(l->listen_count, 2);
+    ck_assert(config_listen_is_unix(&l->listen[0]));
+    ck_assert_str_eq(l->listen[0].host, "/run/dirmail/lmtp.sock");
+    ck_assert(!config_listen_is_unix(&l->listen[1]));
+    ck_assert_uint_eq(l->trusted_network_count, 2);
+    ck_assert_str_eq(l->trusted_networks[0], "192.0.2.0/24");
+    ck_assert_str_eq(l->socket_user, "postfix");
+    ck_assert_str_eq(l->socket_group, "mail");
+    ck_assert_uint_eq(l->socket_mode, 0600);
+    ck_assert(conf->delivery.quota_permanent);
+    char *printed = print_to_string(conf);
+    ck_assert_ptr_nonnull(strstr(printed, "\"/run/dirmail/lmtp.sock\", \"127.0.0.1:24\""));
+    ck_assert_ptr_nonnull(strstr(printed, "socket_mode = \"0600\";"));
+    free(printed);
+    config_free(&conf);
+
+    expect_error("services = ( { type = \"smtp\";\n trusted_networks = [ \"10.0.0.0/8\" ]; } );\n",
+                 2, "services.[0].trusted_networks", "only an lmtp service");
+    expect_error("services = ( { type = \"smtp\";\n listen = [ \"/tmp/smtp.sock\" ]; } );\n", 2,
+                 "services.[0].listen.[0]", "only an lmtp service listens on a UNIX socket");
+    expect_error("services = ( { type = \"lmtp\";\n socket_mode = \"0999\"; } );\n", 2,
+                 "services.[0].socket_mode", "octal mode");
+    expect_error("services = ( { type = \"lmtp\";\n trusted_networks = [ \"10.1.2.3/8\" ]; } );\n",
+                 2, "services.[0].trusted_networks.[0]", "");
+    expect_error("services = ( { type = \"lmtp\"; listen = [ \"/a\" ]; },\n"
+                 " { type = \"lmtp\"; name = \"l2\"; listen = [ \"/a\" ]; } );\n",
+                 2, "services.[1].listen.[0]", "overlaps");
 }
 END_TEST
 
@@ -894,6 +939,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, error_syntax);
     tcase_add_test(tc, error_unknown);
     tcase_add_test(tc, error_type);
+    tcase_add_test(tc, lmtp_service_settings);
     tcase_add_test(tc, error_range);
     tcase_add_test(tc, error_enum);
     tcase_add_test(tc, error_duplicates);

@@ -115,6 +115,25 @@ START_TEST(helo_smtp_and_ipv6)
 }
 END_TEST
 
+/* LMTP (RFC 3848 LMTP, LMTPS), and a client of a UNIX socket, which has no
+ * address to show */
+START_TEST(lmtp_and_local_socket)
+{
+    struct received_info i = base();
+    i.lmtp = true;
+    i.client_ip = NULL;
+    const char *f = fmt(&i);
+    ck_assert_ptr_nonnull(strstr(f, "from client.test (local socket)\r\n"));
+    ck_assert_ptr_nonnull(strstr(f, " with LMTP id "));
+    i.client_ip = "192.0.2.1";
+    i.tls_version = "TLSv1.3";
+    f = fmt(&i);
+    ck_assert_ptr_nonnull(strstr(f, "([192.0.2.1])"));
+    ck_assert_ptr_nonnull(strstr(f, " with LMTPS id "));
+    folded_ok(f);
+}
+END_TEST
+
 START_TEST(tls_and_auth)
 {
     struct received_info i = base();
@@ -221,6 +240,7 @@ static Suite *received_suite(void)
     tcase_add_test(tc, plain_esmtp);
     tcase_add_test(tc, helo_smtp_and_ipv6);
     tcase_add_test(tc, tls_and_auth);
+    tcase_add_test(tc, lmtp_and_local_socket);
     tcase_add_test(tc, no_injection);
     tcase_add_test(tc, long_hostname_folded_and_complete);
     tcase_add_test(tc, too_long_fails_whole);

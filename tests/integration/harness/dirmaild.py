@@ -331,11 +331,12 @@ class Dirmaild:
         listen = service.get("listen", ["127.0.0.1"])
         if isinstance(listen, str):
             listen = [listen]
-        bare = [e for e in listen if not _has_port(e)]
+        # an absolute path is a UNIX socket (lmtp): no port
+        bare = [e for e in listen if not _has_port(e) and not e.startswith("/")]
         if bare and not service.get("port"):
             service["port"] = free_port_on(bare)
-        service["listen"] = [e if _has_port(e) else _with_port(_bare(e), service["port"])
-                             for e in listen]
+        service["listen"] = [e if _has_port(e) or e.startswith("/")
+                             else _with_port(_bare(e), service["port"]) for e in listen]
         return service
 
     def text(self):
@@ -354,11 +355,16 @@ class Dirmaild:
             f.write(self.text() if text is None else text)
 
     def port(self, name):
-        """The port of the service named name (its first listen entry)."""
+        """The port of the service named name (its first TCP listen entry)."""
         for s in self.services:
             if s["name"] == name:
-                return int(s["listen"][0].rsplit(":", 1)[1])
+                return int([e for e in s["listen"] if not e.startswith("/")][0].rsplit(":", 1)[1])
         raise KeyError(name)
+
+    def unix_sockets(self, name=None):
+        """[path] of the UNIX sockets the service named name (default: all) listens on."""
+        return [e for s in self.services if name is None or s["name"] == name
+                for e in s["listen"] if e.startswith("/")]
 
     def addresses(self, name=None):
         """[(host, port)] the service named name (default: all) listens on."""
@@ -367,6 +373,8 @@ class Dirmaild:
             if name is not None and s["name"] != name:
                 continue
             for entry in s["listen"]:
+                if entry.startswith("/"):
+                    continue
                 host, _, port = entry.rpartition(":")
                 out.append((_bare(host), int(port)))
         return out
@@ -442,7 +450,8 @@ class Dirmaild:
                 raise RuntimeError(f"dirmaild exited with {self.proc.returncode}:\n{self.log()}")
             log = self.log()[generation_log_offset:]
             if (want <= _listening_sockets() and log.count("event=worker_started") >= self.workers
-                    and "event=auth_started" in log):
+                    and "event=auth_started" in log
+                    and all(os.path.exists(p) for p in self.unix_sockets())):
                 return
             time.sleep(0.05)
         raise TimeoutError(f"dirmaild not ready after {timeout}s:\n{self.log()}")
