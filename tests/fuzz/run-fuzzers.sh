@@ -14,6 +14,7 @@
 # fuzz_smtp_data.c is the DATA reader; fuzz_auth_protocol.c the auth socket's
 # request and response codec; fuzz_queue_envelope.c the spool's envelope and
 # status-record parsers; fuzz_mailbox_index.c a folder's UID index file;
+# fuzz_imap_command.c the IMAP command parser with its literals;
 # fuzz_conn_read_line.c lib/conn's line reader on a
 # socketpair. Each harness needs a seed corpus in corpus/<name>/: one without
 # seeds fails its test point.
@@ -32,6 +33,7 @@ fuzz_smtp_data:proto/smtp_data.c proto/content_policy.c lib/header.c lib/buf.c
 fuzz_auth_protocol:auth/auth_protocol.c lib/buf.c
 fuzz_queue_envelope:queue/queue_envelope.c lib/error.c
 fuzz_mailbox_index:delivery/mailbox_index.c lib/error.c
+fuzz_imap_command:reader/imap_parse.c
 fuzz_conn_read_line:lib/conn.c lib/buf.c lib/event.c lib/clock.c:-lssl -lcrypto'
 
 skip_all() {
