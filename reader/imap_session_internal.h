@@ -1,0 +1,122 @@
+/* reader/imap_session_internal.h - what the files of the IMAP session share
+ * and no one else sees: the session struct, the reply helpers, and the
+ * command handlers each file provides (imap_session.c: the conversation,
+ * login and the command table; imap_folder.c: folders, SELECT and the
+ * client's view of the selected one with its untagged updates; imap_fetch.c:
+ * FETCH, STORE, SEARCH and the message stream). */
+#ifndef DIRMAIL_READER_IMAP_SESSION_INTERNAL_H
+#define DIRMAIL_READER_IMAP_SESSION_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "delivery/mailbox.h"
+#include "proto/service.h"
+#include "reader/imap_parse.h"
+
+struct sasl_exchange;
+struct sasl_session;
+
+/* RFC 3501 section 3. */
+enum imap_state {
+    IMAP_NOT_AUTHENTICATED,
+    IMAP_AUTHENTICATED,
+    IMAP_SELECTED,
+    IMAP_LOGOUT,
+};
+
+/* What the session is doing besides reading commands. */
+enum imap_busy {
+    IMAP_IDLE_INPUT, /* reading the next command or its literals */
+    IMAP_SASL_LINE,  /* reading an AUTHENTICATE response line */
+    IMAP_WAITING,    /* a SASL step or the auth process's answer is outstanding */
+    IMAP_SENDING,    /* streaming FETCH output */
+    IMAP_CLOSING,    /* last words queued: close once they are out */
+};
+
+/* A command line is at most this long; RFC 7162 3.2.1 asks for at least
+ * 8192 octets, long UID sets need more. */
+#define IMAP_LINE_MAX 65536
+
+/* The client's view of the selected folder (RFC 3501 2.3.1): message
+ * sequence number n is view[n - 1]. It changes only when the session tells
+ * the client (EXISTS, EXPUNGE, FETCH FLAGS). */
+struct imap_view_msg {
+    uint32_t uid;
+    unsigned flags; /* enum mailbox_flag, as last told */
+};
+
+struct imap_fetch_job;
+
+struct imap {
+    struct service_session *ss;
+    struct conn *conn;
+    enum imap_state state;
+    enum imap_busy busy;
+    bool tls;
+    bool ending;
+    unsigned depth;
+    unsigned errors;
+    struct imap_parser *parser;
+    char tag[IMAP_TAG_MAX + 1]; /* the command being answered */
+    struct sasl_session *sasl;
+    struct sasl_exchange *sx;
+    char *login;
+    uint32_t auth_request;
+    char *maildir; /* the user's Maildir below delivery.mailbox_base */
+    int root_fd;   /* the user's Maildir (INBOX), -1 while it does not exist */
+
+    /* the selected folder */
+    struct mailbox *mailbox;
+    char *selected; /* its name as the client wrote it */
+    bool read_only;
+    struct imap_view_msg *view;
+    size_t view_count, view_alloc;
+
+    struct imap_fetch_job *fetch; /* a FETCH being streamed */
+};
+
+/* Replies. tagged - "<tag> <status> <text>". */
+void imap_tagged(struct imap *p, const char *status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void imap_untagged(struct imap *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* imap_bad - a tagged BAD; counts the client's errors. */
+void imap_bad(struct imap *p, const char *text);
+/* imap_resume - a command that paused input (SENDING) is finished: read on. */
+void imap_resume(struct imap *p);
+/* imap_end - end the session once nothing of it is on the stack. */
+void imap_end(struct imap *p);
+
+/* imap_folder.c */
+void imap_cmd_select(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_list(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_status(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_create(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_delete(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_close(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_unselect(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_expunge(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_uid_expunge(struct imap *p, const struct imap_command *cmd, size_t first);
+/* imap_folder_deselect - leave the selected folder without expunging. */
+void imap_folder_deselect(struct imap *p);
+/* imap_folder_update - tell the client what changed in the selected folder
+ * (RFC 3501 7.4.1): new messages (EXISTS), flag changes (FETCH) and, when
+ * expunges are allowed after this command, EXPUNGE. */
+void imap_folder_update(struct imap *p, bool expunges_allowed);
+/* imap_folder_index - the mailbox index of the view's message seq (1-based),
+ * or -1 when it is gone from the folder. */
+long imap_folder_index(struct imap *p, size_t seq);
+/* imap_flags_text - "\Seen \Deleted" for flags into buf. */
+const char *imap_flags_text(unsigned flags, char *buf, size_t size);
+/* imap_flag_parse - one flag atom into its bit; 0 when it is none we keep. */
+unsigned imap_flag_parse(const struct imap_arg *a, bool *known_r);
+
+/* imap_fetch.c */
+void imap_cmd_fetch(struct imap *p, const struct imap_command *cmd, size_t first, bool uid);
+void imap_cmd_store(struct imap *p, const struct imap_command *cmd, size_t first, bool uid);
+void imap_cmd_search(struct imap *p, const struct imap_command *cmd, size_t first, bool uid);
+/* imap_fetch_more - stream on; true when the FETCH is complete. */
+bool imap_fetch_more(struct imap *p);
+void imap_fetch_free(struct imap_fetch_job **job);
+
+#endif
