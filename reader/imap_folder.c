@@ -70,7 +70,7 @@ unsigned imap_flag_parse(const struct imap_arg *a, bool *known_r)
 
 /* ---- names ---- */
 
-static bool is_inbox(const char *name)
+bool imap_folder_is_inbox(const char *name)
 {
     return strcasecmp(name, "INBOX") == 0;
 }
@@ -136,7 +136,7 @@ static int open_folder(struct imap *p, const char *name, size_t len, int *fd_r)
 {
     if (!ensure_root(p))
         return p->maildir == NULL ? 1 : -1;
-    if (is_inbox(name)) {
+    if (imap_folder_is_inbox(name)) {
         *fd_r = dup(p->root_fd);
         return *fd_r < 0 ? -1 : 0;
     }
@@ -151,7 +151,7 @@ static int open_folder(struct imap *p, const char *name, size_t len, int *fd_r)
 
 /* mailbox_arg - the folder name argument (RFC 3501 9 "mailbox": an astring,
  * INBOX in any case). */
-static const struct imap_arg *mailbox_arg(const struct imap_command *cmd, size_t i)
+const struct imap_arg *imap_mailbox_arg(const struct imap_command *cmd, size_t i)
 {
     const struct imap_arg *a = imap_command_arg(cmd, i);
     if (a == NULL || !imap_arg_astring(a) || memchr(a->str, '\0', a->len) != NULL)
@@ -252,10 +252,10 @@ void imap_folder_update(struct imap *p, bool expunges_allowed)
         imap_untagged(p, "%zu EXISTS", p->view_count);
 }
 
-/* open_mailbox - the folder name as a struct mailbox: OK, MISSING (no such
+/* imap_folder_mailbox - the folder name as a struct mailbox: OK, MISSING (no such
  * folder) or TEMPFAIL (logged). A Maildir without cur/ or new/ yet (the
  * INBOX of a user never delivered to) gets them. */
-static enum mailbox_result open_mailbox(struct imap *p, const char *name, size_t len,
+enum mailbox_result imap_folder_mailbox(struct imap *p, const char *name, size_t len,
                                         bool move_new, struct mailbox **mb_r)
 {
     int fd = -1;
@@ -288,14 +288,14 @@ static enum mailbox_result open_mailbox(struct imap *p, const char *name, size_t
 void imap_cmd_select(struct imap *p, const struct imap_command *cmd)
 {
     bool examine = strcmp(cmd->name, "EXAMINE") == 0;
-    const struct imap_arg *name = mailbox_arg(cmd, 0);
+    const struct imap_arg *name = imap_mailbox_arg(cmd, 0);
     if (name == NULL || cmd->argc != 1) {
         imap_bad(p, "Usage: SELECT mailbox");
         return;
     }
     imap_folder_deselect(p);
     struct mailbox *mb = NULL;
-    switch (open_mailbox(p, name->str, name->len, !examine, &mb)) {
+    switch (imap_folder_mailbox(p, name->str, name->len, !examine, &mb)) {
     case MAILBOX_OK:
         break;
     case MAILBOX_MISSING:
@@ -387,8 +387,8 @@ void imap_cmd_expunge(struct imap *p, const struct imap_command *cmd)
 void imap_cmd_uid_expunge(struct imap *p, const struct imap_command *cmd, size_t first)
 {
     static struct imap_seqset set; /* large; the session runs on one thread */
-    const struct imap_arg *a = imap_command_arg(cmd, first + 1);
-    if (a == NULL || cmd->argc != first + 2 || a->type != IMAP_ARG_ATOM ||
+    const struct imap_arg *a = imap_command_arg(cmd, first);
+    if (a == NULL || cmd->argc != first + 1 || a->type != IMAP_ARG_ATOM ||
         !imap_seqset_parse(a->str, a->len, &set)) {
         imap_bad(p, "Usage: UID EXPUNGE sequence-set");
         return;
@@ -440,7 +440,7 @@ static bool wildcard_match(const char *pat, const char *name)
 /* list_matches - name against the pattern; INBOX in any case. */
 static bool list_matches(const char *pattern, const char *name)
 {
-    if (is_inbox(name)) {
+    if (imap_folder_is_inbox(name)) {
         char upper[FOLDER_NAME_MAX * 2 + 8];
         size_t n = strlen(pattern);
         if (n >= sizeof upper)
@@ -523,7 +523,7 @@ void imap_cmd_list(struct imap *p, const struct imap_command *cmd)
 /* cmd_status - RFC 3501 6.3.10, read without moving new/ to cur/. */
 void imap_cmd_status(struct imap *p, const struct imap_command *cmd)
 {
-    const struct imap_arg *name = mailbox_arg(cmd, 0);
+    const struct imap_arg *name = imap_mailbox_arg(cmd, 0);
     const struct imap_arg *items = imap_command_arg(cmd, 1);
     if (name == NULL || cmd->argc != 2 || items->type != IMAP_ARG_LIST || items->count == 0) {
         imap_bad(p, "Usage: STATUS mailbox (items)");
@@ -539,7 +539,7 @@ void imap_cmd_status(struct imap *p, const struct imap_command *cmd)
         }
     }
     struct mailbox *mb = NULL;
-    switch (open_mailbox(p, name->str, name->len, false, &mb)) {
+    switch (imap_folder_mailbox(p, name->str, name->len, false, &mb)) {
     case MAILBOX_OK:
         break;
     case MAILBOX_MISSING:
@@ -567,7 +567,7 @@ void imap_cmd_status(struct imap *p, const struct imap_command *cmd)
     }
     mailbox_close(&mb);
     char q[FOLDER_NAME_MAX * 2 + 8];
-    imap_untagged(p, "STATUS %s (%s)", quoted(is_inbox(name->str) ? "INBOX" : name->str, q,
+    imap_untagged(p, "STATUS %s (%s)", quoted(imap_folder_is_inbox(name->str) ? "INBOX" : name->str, q,
                                                sizeof q),
                   out);
     imap_tagged(p, "OK", "Status completed");
@@ -578,7 +578,7 @@ void imap_cmd_status(struct imap *p, const struct imap_command *cmd)
  * parent's). */
 void imap_cmd_create(struct imap *p, const struct imap_command *cmd)
 {
-    const struct imap_arg *name = mailbox_arg(cmd, 0);
+    const struct imap_arg *name = imap_mailbox_arg(cmd, 0);
     if (name == NULL || cmd->argc != 1) {
         imap_bad(p, "Usage: CREATE mailbox");
         return;
@@ -588,7 +588,7 @@ void imap_cmd_create(struct imap *p, const struct imap_command *cmd)
     if (len > 1 && name->str[len - 1] == '.')
         len--;
     char dir[FOLDER_NAME_MAX + 2];
-    if (is_inbox(name->str)) {
+    if (imap_folder_is_inbox(name->str)) {
         imap_tagged(p, "NO", "[ALREADYEXISTS] INBOX always exists");
         return;
     }
@@ -654,13 +654,13 @@ static int remove_files(int dir_fd, const char *name)
  * children are folders of their own (".A.B" beside ".A") and stay. */
 void imap_cmd_delete(struct imap *p, const struct imap_command *cmd)
 {
-    const struct imap_arg *name = mailbox_arg(cmd, 0);
+    const struct imap_arg *name = imap_mailbox_arg(cmd, 0);
     if (name == NULL || cmd->argc != 1) {
         imap_bad(p, "Usage: DELETE mailbox");
         return;
     }
     char dir[FOLDER_NAME_MAX + 2];
-    if (is_inbox(name->str)) {
+    if (imap_folder_is_inbox(name->str)) {
         imap_tagged(p, "NO", "[CANNOT] INBOX cannot be deleted");
         return;
     }

@@ -529,6 +529,11 @@ static void cmd_store(struct imap *p, const struct imap_command *cmd)
     imap_cmd_store(p, cmd, 0, false);
 }
 
+static void cmd_copy(struct imap *p, const struct imap_command *cmd)
+{
+    imap_cmd_copy(p, cmd, 0, false);
+}
+
 static void cmd_search(struct imap *p, const struct imap_command *cmd)
 {
     imap_cmd_search(p, cmd, 0, false);
@@ -545,6 +550,8 @@ static void cmd_uid(struct imap *p, const struct imap_command *cmd)
         imap_cmd_store(p, cmd, 1, true);
     else if (sub != NULL && imap_arg_is(sub, "SEARCH"))
         imap_cmd_search(p, cmd, 1, true);
+    else if (sub != NULL && imap_arg_is(sub, "COPY"))
+        imap_cmd_copy(p, cmd, 1, true);
     else if (sub != NULL && imap_arg_is(sub, "EXPUNGE"))
         imap_cmd_uid_expunge(p, cmd, 1);
     else
@@ -577,6 +584,8 @@ enum imap_verb {
     V_FETCH,
     V_STORE,
     V_SEARCH,
+    V_COPY,
+    V_APPEND,
     V_UID,
 };
 
@@ -614,6 +623,8 @@ static const struct command {
     {{V_FETCH, S(IMAP_SELECTED)}, "FETCH", cmd_fetch},
     {{V_STORE, S(IMAP_SELECTED)}, "STORE", cmd_store},
     {{V_SEARCH, S(IMAP_SELECTED)}, "SEARCH", cmd_search},
+    {{V_COPY, S(IMAP_SELECTED)}, "COPY", cmd_copy},
+    {{V_APPEND, AUTHED}, "APPEND", imap_cmd_append},
     {{V_UID, S(IMAP_SELECTED)}, "UID", cmd_uid},
 };
 
@@ -637,7 +648,8 @@ static void run_command(struct imap *p, const struct imap_command *cmd)
          * but no EXPUNGE before one that names messages by sequence number
          * (the client's numbers are those it knew when it sent it) */
         if (p->state == IMAP_SELECTED)
-            imap_folder_update(p, verb != V_FETCH && verb != V_STORE && verb != V_SEARCH);
+            imap_folder_update(p, verb != V_FETCH && verb != V_STORE && verb != V_SEARCH &&
+                                      verb != V_COPY);
         ((const struct command *)found)->handler(p, cmd);
         break;
     case COMMAND_NOT_NOW:

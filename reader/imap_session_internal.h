@@ -106,10 +106,23 @@ void imap_folder_update(struct imap *p, bool expunges_allowed);
 /* imap_folder_index - the mailbox index of the view's message seq (1-based),
  * or -1 when it is gone from the folder. */
 long imap_folder_index(struct imap *p, size_t seq);
+/* imap_folder_is_inbox - name is INBOX, in any case (RFC 3501 5.1). */
+bool imap_folder_is_inbox(const char *name);
+/* imap_mailbox_arg - argument i of cmd as a mailbox name (an astring
+ * without NUL), else NULL. */
+const struct imap_arg *imap_mailbox_arg(const struct imap_command *cmd, size_t i);
+/* imap_folder_mailbox - the folder name as a struct mailbox: OK, MISSING
+ * (no such folder) or TEMPFAIL (logged). */
+enum mailbox_result imap_folder_mailbox(struct imap *p, const char *name, size_t len,
+                                        bool move_new, struct mailbox **mb_r);
 /* imap_flags_text - "\Seen \Deleted" for flags into buf. */
 const char *imap_flags_text(unsigned flags, char *buf, size_t size);
 /* imap_flag_parse - one flag atom into its bit; 0 when it is none we keep. */
 unsigned imap_flag_parse(const struct imap_arg *a, bool *known_r);
+
+/* imap_copy.c */
+void imap_cmd_append(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_copy(struct imap *p, const struct imap_command *cmd, size_t first, bool uid);
 
 /* imap_fetch.c */
 void imap_cmd_fetch(struct imap *p, const struct imap_command *cmd, size_t first, bool uid);
