@@ -1,7 +1,7 @@
 /* reader/imap_session_internal.h - what the files of the IMAP session share
  * and no one else sees: the session struct, the reply helpers, and the
- * command handlers each file provides (imap_session.c: the conversation,
- * login and the command table; imap_folder.c: folders, SELECT and the
+ * command handlers each file provides (imap_session.c: the conversation
+ * and the command table; imap_auth.c: login; imap_folder.c: folders, SELECT and the
  * client's view of the selected one with its untagged updates; imap_fetch.c:
  * FETCH, STORE, SEARCH and the message stream). */
 #ifndef DIRMAIL_READER_IMAP_SESSION_INTERNAL_H
@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "delivery/mailbox.h"
+#include "proto/sasl_exchange.h"
 #include "proto/service.h"
 #include "reader/imap_parse.h"
 
@@ -86,6 +87,33 @@ void imap_bad(struct imap *p, const char *text);
 void imap_resume(struct imap *p);
 /* imap_end - end the session once nothing of it is on the stack. */
 void imap_end(struct imap *p);
+
+/* imap_session.c: the session's plumbing, for the other files. */
+void imap_enter(struct imap *p);
+void imap_leave(struct imap *p);
+/* imap_close_with - an untagged BYE with text (none when NULL), then close. */
+void imap_close_with(struct imap *p, const char *bye);
+/* imap_wait_begin - pause input until an answer from elsewhere arrives. */
+void imap_wait_begin(struct imap *p);
+/* imap_process_input - read and run what the client sent, until it must wait. */
+void imap_process_input(struct imap *p);
+
+/* imap_auth.c */
+struct threadpool;
+struct conn_line;
+struct threadpool *imap_auth_acquire(const struct service_session *ss);
+void imap_auth_release(void);
+/* imap_auth_cancel - an outstanding USER request is not to be answered. */
+void imap_auth_cancel(struct imap *p);
+void imap_auth_done(void *ctx, enum sasl_exchange_outcome outcome);
+void imap_capabilities(struct imap *p, char *buf, size_t size);
+/* imap_sasl_renew - a SASL session for the connection as it is now. */
+void imap_sasl_renew(struct imap *p);
+/* imap_sasl_line - a client response line of an AUTHENTICATE exchange. */
+void imap_sasl_line(struct imap *p, const struct conn_line *line);
+void imap_cmd_starttls(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_authenticate(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_login(struct imap *p, const struct imap_command *cmd);
 
 /* imap_folder.c */
 void imap_cmd_select(struct imap *p, const struct imap_command *cmd);
