@@ -5,9 +5,7 @@
  * (imap_parse.h), literals octet by octet as the parser asks for them; a
  * command that must wait (a SASL step, the auth process's USER answer, a
  * FETCH streaming a large message) pauses input and reads on from what the
-
-
-
+ * client pipelined when it is done. Login is imap_auth.c's. */
 #include "config.h"
 
 #include "reader/imap_session.h"
