@@ -1,8 +1,8 @@
 /* reader/imap_folder.c - folders for the IMAP session: the names (INBOX is
  * the user's Maildir itself, "A.B" its Maildir++ folder ".A.B"), SELECT and
- * EXAMINE, LIST, STATUS, CREATE, DELETE, CLOSE, UNSELECT, EXPUNGE, and the
+ * EXAMINE, CREATE, DELETE, RENAME, CLOSE, UNSELECT, EXPUNGE, and the
  * client's view of the selected folder with the untagged updates that keep
- * it true (RFC 3501 7.4.1: an EXPUNGE never while a sequence-number command
+ * it true (LIST, LSUB, STATUS and subscriptions are imap_list.c's) (RFC 3501 7.4.1: an EXPUNGE never while a sequence-number command
  * runs). Opening and listing a folder runs on the event loop for now: the
  * mailbox layer's index makes a resync of an unchanged folder one stat of
  * new/ and cur/, but a first scan of a large folder blocks the worker while
@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,7 +27,6 @@
 
 /* A folder name is at most this long (a Maildir++ directory name is the
  * name with a "." before it, within NAME_MAX). */
-#define FOLDER_NAME_MAX 200
 
 static const struct {
     unsigned bit;
@@ -78,9 +78,9 @@ bool imap_folder_is_inbox(const char *name)
 /* folder_dir - the Maildir++ directory of name (not INBOX) into buf: "."
  * then the name. false when the name cannot be one: empty parts, a "/", a
  * control octet, too long (names are kept as the client's modified UTF-7). */
-static bool folder_dir(const char *name, size_t len, char *buf, size_t size)
+bool imap_folder_dir(const char *name, size_t len, char *buf, size_t size)
 {
-    if (len == 0 || len > FOLDER_NAME_MAX || len + 2 > size || name[0] == '.' ||
+    if (len == 0 || len > IMAP_FOLDER_NAME_MAX || len + 2 > size || name[0] == '.' ||
         name[len - 1] == '.' || strstr(name, "..") != NULL || memchr(name, '/', len) != NULL)
         return false;
     for (size_t i = 0; i < len; i++) {
@@ -140,8 +140,8 @@ static int open_folder(struct imap *p, const char *name, size_t len, int *fd_r)
         *fd_r = dup(p->root_fd);
         return *fd_r < 0 ? -1 : 0;
     }
-    char dir[FOLDER_NAME_MAX + 2];
-    if (!folder_dir(name, len, dir, sizeof dir))
+    char dir[IMAP_FOLDER_NAME_MAX + 2];
+    if (!imap_folder_dir(name, len, dir, sizeof dir))
         return 1;
     *fd_r = openat(p->root_fd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (*fd_r < 0)
@@ -416,162 +416,7 @@ void imap_cmd_unselect(struct imap *p, const struct imap_command *cmd)
     imap_tagged(p, "OK", "Unselect completed");
 }
 
-/* ---- LIST, STATUS, CREATE, DELETE ---- */
-
-/* wildcard_match - RFC 3501 6.3.8: "*" matches anything, "%" anything but
- * the hierarchy delimiter. */
-static bool wildcard_match(const char *pat, const char *name)
-{
-    for (; *pat != '\0'; pat++, name++) {
-        if (*pat == '*' || *pat == '%') {
-            for (const char *n = name;; n++) {
-                if (wildcard_match(pat + 1, n))
-                    return true;
-                if (*n == '\0' || (*pat == '%' && *n == '.'))
-                    return false;
-            }
-        }
-        if (*name == '\0' || *pat != *name)
-            return false;
-    }
-    return *name == '\0';
-}
-
-/* list_matches - name against the pattern; INBOX in any case. */
-static bool list_matches(const char *pattern, const char *name)
-{
-    if (imap_folder_is_inbox(name)) {
-        char upper[FOLDER_NAME_MAX * 2 + 8];
-        size_t n = strlen(pattern);
-        if (n >= sizeof upper)
-            return false;
-        /* INBOX is case-insensitive: compare an upper-cased pattern */
-        for (size_t i = 0; i <= n; i++)
-            upper[i] = (char)(pattern[i] >= 'a' && pattern[i] <= 'z' ? pattern[i] - 32
-                                                                      : pattern[i]);
-        return wildcard_match(upper, "INBOX");
-    }
-    return wildcard_match(pattern, name);
-}
-
-/* quoted - name as an IMAP quoted string into buf (names hold no CR/LF). */
-static const char *quoted(const char *name, char *buf, size_t size)
-{
-    size_t n = 0;
-    buf[n++] = '"';
-    for (; *name != '\0' && n + 3 < size; name++) {
-        if (*name == '"' || *name == '\\')
-            buf[n++] = '\\';
-        buf[n++] = *name;
-    }
-    buf[n++] = '"';
-    buf[n] = '\0';
-    return buf;
-}
-
-void imap_cmd_list(struct imap *p, const struct imap_command *cmd)
-{
-    const struct imap_arg *ref = imap_command_arg(cmd, 0);
-    const struct imap_arg *pat = imap_command_arg(cmd, 1);
-    if (cmd->argc != 2 || !imap_arg_astring(ref) || !imap_arg_list_mailbox(pat)) {
-        imap_bad(p, "Usage: LIST reference mailbox");
-        return;
-    }
-    const char *verb = cmd->name; /* LIST or LSUB */
-    if (pat->len == 0) {
-        /* RFC 3501 6.3.8: the delimiter and the root */
-        imap_untagged(p, "%s (\\Noselect) \".\" \"\"", verb);
-        imap_tagged(p, "OK", "%s completed", verb);
-        return;
-    }
-    char pattern[FOLDER_NAME_MAX * 2 + 8];
-    if (ref->len + pat->len >= sizeof pattern) {
-        imap_tagged(p, "NO", "Pattern too long");
-        return;
-    }
-    snprintf(pattern, sizeof pattern, "%s%s", ref->str, pat->str);
-    char q[FOLDER_NAME_MAX * 2 + 8];
-    if (list_matches(pattern, "INBOX"))
-        imap_untagged(p, "%s () \".\" \"INBOX\"", verb);
-    if (p->root_fd >= 0) {
-        int fd = dup(p->root_fd);
-        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (d == NULL) {
-            if (fd >= 0)
-                close(fd);
-            imap_tagged(p, "NO", "[UNAVAILABLE] The folders cannot be listed now");
-            return;
-        }
-        rewinddir(d);
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            const char *n = e->d_name;
-            char dir[FOLDER_NAME_MAX + 2];
-            if (n[0] != '.' || !folder_dir(n + 1, strlen(n + 1), dir, sizeof dir))
-                continue;
-            struct stat st;
-            if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
-                continue;
-            if (list_matches(pattern, n + 1))
-                imap_untagged(p, "%s () \".\" %s", verb, quoted(n + 1, q, sizeof q));
-        }
-        closedir(d);
-    }
-    imap_tagged(p, "OK", "%s completed", verb);
-}
-
-/* cmd_status - RFC 3501 6.3.10, read without moving new/ to cur/. */
-void imap_cmd_status(struct imap *p, const struct imap_command *cmd)
-{
-    const struct imap_arg *name = imap_mailbox_arg(cmd, 0);
-    const struct imap_arg *items = imap_command_arg(cmd, 1);
-    if (name == NULL || cmd->argc != 2 || items->type != IMAP_ARG_LIST || items->count == 0) {
-        imap_bad(p, "Usage: STATUS mailbox (items)");
-        return;
-    }
-    for (size_t i = 0; i < items->count; i++) {
-        const struct imap_arg *it = imap_list_elem(cmd, items, i);
-        if (!imap_arg_is(it, "MESSAGES") && !imap_arg_is(it, "RECENT") &&
-            !imap_arg_is(it, "UIDNEXT") && !imap_arg_is(it, "UIDVALIDITY") &&
-            !imap_arg_is(it, "UNSEEN")) {
-            imap_bad(p, "Unknown STATUS item");
-            return;
-        }
-    }
-    struct mailbox *mb = NULL;
-    switch (imap_folder_mailbox(p, name->str, name->len, false, &mb)) {
-    case MAILBOX_OK:
-        break;
-    case MAILBOX_MISSING:
-        imap_tagged(p, "NO", "[NONEXISTENT] No such mailbox");
-        return;
-    default:
-        imap_tagged(p, "NO", "[UNAVAILABLE] The mailbox cannot be opened now, try again later");
-        return;
-    }
-    size_t unseen = 0;
-    for (size_t i = 0; i < mailbox_count(mb); i++)
-        unseen += (mailbox_msg(mb, i)->flags & MAILBOX_FLAG_SEEN) == 0;
-    char out[256];
-    size_t n = 0;
-    for (size_t i = 0; i < items->count && n < sizeof out; i++) {
-        const struct imap_arg *it = imap_list_elem(cmd, items, i);
-        unsigned long long v = imap_arg_is(it, "MESSAGES")      ? mailbox_count(mb)
-                               : imap_arg_is(it, "UIDNEXT")     ? mailbox_uidnext(mb)
-                               : imap_arg_is(it, "UIDVALIDITY") ? mailbox_uidvalidity(mb)
-                               : imap_arg_is(it, "UNSEEN")      ? unseen
-                                                                : 0;
-        int w = snprintf(out + n, sizeof out - n, "%s%s %llu", n > 0 ? " " : "", it->str, v);
-        if (w > 0)
-            n += (size_t)w;
-    }
-    mailbox_close(&mb);
-    char q[FOLDER_NAME_MAX * 2 + 8];
-    imap_untagged(p, "STATUS %s (%s)", quoted(imap_folder_is_inbox(name->str) ? "INBOX" : name->str, q,
-                                               sizeof q),
-                  out);
-    imap_tagged(p, "OK", "Status completed");
-}
+/* ---- CREATE, DELETE, RENAME ---- */
 
 /* cmd_create - RFC 3501 6.3.3: a Maildir++ folder (".Name" with cur/, new/,
  * tmp/ and the maildirfolder file that makes its quota count in the
@@ -587,12 +432,12 @@ void imap_cmd_create(struct imap *p, const struct imap_command *cmd)
     size_t len = name->len;
     if (len > 1 && name->str[len - 1] == '.')
         len--;
-    char dir[FOLDER_NAME_MAX + 2];
+    char dir[IMAP_FOLDER_NAME_MAX + 2];
     if (imap_folder_is_inbox(name->str)) {
         imap_tagged(p, "NO", "[ALREADYEXISTS] INBOX always exists");
         return;
     }
-    if (!folder_dir(name->str, len, dir, sizeof dir)) {
+    if (!imap_folder_dir(name->str, len, dir, sizeof dir)) {
         imap_tagged(p, "NO", "[CANNOT] Invalid mailbox name");
         return;
     }
@@ -637,6 +482,7 @@ static int remove_files(int dir_fd, const char *name)
         close(fd);
         return -1;
     }
+    rewinddir(d); /* a dup shares the offset an earlier listing left */
     int rc = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
@@ -659,12 +505,12 @@ void imap_cmd_delete(struct imap *p, const struct imap_command *cmd)
         imap_bad(p, "Usage: DELETE mailbox");
         return;
     }
-    char dir[FOLDER_NAME_MAX + 2];
+    char dir[IMAP_FOLDER_NAME_MAX + 2];
     if (imap_folder_is_inbox(name->str)) {
         imap_tagged(p, "NO", "[CANNOT] INBOX cannot be deleted");
         return;
     }
-    if (!folder_dir(name->str, name->len, dir, sizeof dir) || p->root_fd < 0) {
+    if (!imap_folder_dir(name->str, name->len, dir, sizeof dir) || p->root_fd < 0) {
         imap_tagged(p, "NO", "[NONEXISTENT] No such mailbox");
         return;
     }
@@ -692,4 +538,79 @@ void imap_cmd_delete(struct imap *p, const struct imap_command *cmd)
     log_info("event=imap_delete client=%s user=%s folder=\"%s\"", p->ss->client_ip, p->login,
              name->str);
     imap_tagged(p, "OK", "Delete completed");
+}
+
+/* cmd_rename - RFC 3501 6.3.5: the folder and the folders below it, each a
+ * Maildir++ directory of its own (".A" and ".A.B" become ".C" and ".C.B").
+ * Renaming INBOX (which moves its messages into a new folder) is not done
+ * yet. */
+void imap_cmd_rename(struct imap *p, const struct imap_command *cmd)
+{
+    const struct imap_arg *from = imap_mailbox_arg(cmd, 0);
+    const struct imap_arg *to = imap_mailbox_arg(cmd, 1);
+    if (from == NULL || to == NULL || cmd->argc != 2) {
+        imap_bad(p, "Usage: RENAME mailbox new-name");
+        return;
+    }
+    char old_dir[IMAP_FOLDER_NAME_MAX + 2], new_dir[IMAP_FOLDER_NAME_MAX + 2];
+    if (imap_folder_is_inbox(from->str)) {
+        imap_tagged(p, "NO", "[CANNOT] Renaming INBOX is not supported yet");
+        return;
+    }
+    if (imap_folder_is_inbox(to->str) ||
+        !imap_folder_dir(to->str, to->len, new_dir, sizeof new_dir)) {
+        imap_tagged(p, "NO", "[CANNOT] Invalid new mailbox name");
+        return;
+    }
+    if (!imap_folder_dir(from->str, from->len, old_dir, sizeof old_dir) || p->root_fd < 0) {
+        imap_tagged(p, "NO", "[NONEXISTENT] No such mailbox");
+        return;
+    }
+    size_t old_len = strlen(old_dir);
+    if (strncmp(new_dir, old_dir, old_len) == 0 && new_dir[old_len] == '.') {
+        imap_tagged(p, "NO", "[CANNOT] A mailbox cannot move below itself");
+        return;
+    }
+    if (renameat2(p->root_fd, old_dir, p->root_fd, new_dir, RENAME_NOREPLACE) < 0) {
+        if (errno == ENOENT)
+            imap_tagged(p, "NO", "[NONEXISTENT] No such mailbox");
+        else if (errno == EEXIST || errno == ENOTEMPTY)
+            imap_tagged(p, "NO", "[ALREADYEXISTS] The new name exists");
+        else
+            imap_tagged(p, "NO", "[UNAVAILABLE] Cannot rename: %s", strerror(errno));
+        return;
+    }
+    /* the folders below it: ".Old.X" -> ".New.X" */
+    int fd = dup(p->root_fd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    bool ok = d != NULL;
+    if (d == NULL && fd >= 0)
+        close(fd);
+    if (d != NULL)
+        rewinddir(d); /* a dup shares the offset an earlier listing left */
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+        if (strncmp(e->d_name, old_dir, old_len) != 0 || e->d_name[old_len] != '.')
+            continue;
+        char child[NAME_MAX + 1];
+        if (snprintf(child, sizeof child, "%s%s", new_dir, e->d_name + old_len) >=
+                (int)sizeof child ||
+            renameat2(p->root_fd, e->d_name, p->root_fd, child, RENAME_NOREPLACE) < 0)
+            ok = false;
+    }
+    if (d != NULL)
+        closedir(d);
+    fsync(p->root_fd);
+    if (p->selected != NULL && strcmp(p->selected, from->str) == 0) {
+        char *renamed = strdup(to->str);
+        if (renamed != NULL) {
+            free(p->selected);
+            p->selected = renamed;
+        }
+    }
+    log_info("event=imap_rename client=%s user=%s from=\"%s\" to=\"%s\"", p->ss->client_ip,
+             p->login, from->str, to->str);
+    if (ok)
+        imap_tagged(p, "OK", "Rename completed");
+    else
+        imap_tagged(p, "NO", "[UNAVAILABLE] Renamed, but some folders below it were not");
 }

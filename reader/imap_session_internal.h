@@ -117,10 +117,9 @@ void imap_cmd_login(struct imap *p, const struct imap_command *cmd);
 
 /* imap_folder.c */
 void imap_cmd_select(struct imap *p, const struct imap_command *cmd);
-void imap_cmd_list(struct imap *p, const struct imap_command *cmd);
-void imap_cmd_status(struct imap *p, const struct imap_command *cmd);
 void imap_cmd_create(struct imap *p, const struct imap_command *cmd);
 void imap_cmd_delete(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_rename(struct imap *p, const struct imap_command *cmd);
 void imap_cmd_close(struct imap *p, const struct imap_command *cmd);
 void imap_cmd_unselect(struct imap *p, const struct imap_command *cmd);
 void imap_cmd_expunge(struct imap *p, const struct imap_command *cmd);
@@ -134,6 +133,14 @@ void imap_folder_update(struct imap *p, bool expunges_allowed);
 /* imap_folder_index - the mailbox index of the view's message seq (1-based),
  * or -1 when it is gone from the folder. */
 long imap_folder_index(struct imap *p, size_t seq);
+/* A folder name is at most this long (a Maildir++ directory name is the
+ * name with a "." before it, within NAME_MAX). */
+#define IMAP_FOLDER_NAME_MAX 200
+/* imap_folder_dir - the Maildir++ directory of folder name (not INBOX)
+ * into buf: "." then the name. false when the name cannot be one: empty
+ * parts, a "/", a control octet, too long (names are kept as the client's
+ * modified UTF-7). */
+bool imap_folder_dir(const char *name, size_t len, char *buf, size_t size);
 /* imap_folder_is_inbox - name is INBOX, in any case (RFC 3501 5.1). */
 bool imap_folder_is_inbox(const char *name);
 /* imap_mailbox_arg - argument i of cmd as a mailbox name (an astring
@@ -147,6 +154,12 @@ enum mailbox_result imap_folder_mailbox(struct imap *p, const char *name, size_t
 const char *imap_flags_text(unsigned flags, char *buf, size_t size);
 /* imap_flag_parse - one flag atom into its bit; 0 when it is none we keep. */
 unsigned imap_flag_parse(const struct imap_arg *a, bool *known_r);
+
+/* imap_list.c */
+void imap_cmd_list(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_lsub(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_subscribe(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_status(struct imap *p, const struct imap_command *cmd);
 
 /* imap_copy.c */
 void imap_cmd_append(struct imap *p, const struct imap_command *cmd);

@@ -408,6 +408,26 @@ class Imap(unittest.TestCase):
         self.assertEqual(m.delete("Archive.2026")[0], "OK")
         self.assertFalse(os.path.exists(os.path.join(self.base, "example.net/carol/.Archive.2026")))
         self.assertEqual(m.select("Archive.2026")[0], "NO")
+        # RENAME takes the folders below along
+        self.assertEqual(m.create("Old")[0], "OK")
+        self.assertEqual(m.create("Old.Sub")[0], "OK")
+        self.assertEqual(m.rename("Old", "New")[0], "OK")
+        typ, data = m.list("", "*")
+        names = [d.rsplit(b" ", 1)[1] for d in data]
+        self.assertIn(b'"New.Sub"', names)
+        self.assertNotIn(b'"Old.Sub"', names)
+        self.assertEqual(m.rename("Nothing", "Else")[0], "NO")
+        self.assertEqual(m.rename("New", "Archive")[0], "NO")
+        # subscriptions: a file in the Maildir, LSUB lists only them
+        self.assertEqual(m.subscribe("New.Sub")[0], "OK")
+        self.assertEqual(m.subscribe("INBOX")[0], "OK")
+        typ, data = m.lsub("", "*")
+        self.assertEqual(sorted(d.rsplit(b" ", 1)[1] for d in data), [b'"INBOX"', b'"New.Sub"'])
+        self.assertEqual(m.unsubscribe("New.Sub")[0], "OK")
+        typ, data = m.lsub("", "*")
+        self.assertEqual([d.rsplit(b" ", 1)[1] for d in data], [b'"INBOX"'])
+        with open(os.path.join(self.base, "example.net/carol/subscriptions"), "rb") as f:
+            self.assertEqual(f.read(), b"INBOX\n")
         self.assertEqual(m.delete("INBOX")[0], "NO")
         self.assertEqual(m.create("../escape")[0], "NO")
         self.assertFalse(os.path.exists(os.path.join(self.base, "example.net/escape")))
