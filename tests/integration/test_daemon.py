@@ -26,11 +26,11 @@ from harness.dirmaild import DIRMAILD, Dirmaild, built  # noqa: E402
 
 HOST = "mx.test.example"
 # The first line each protocol sends to an accepted client: SMTP is served;
-# POP3 is served; IMAP and LMTP say honestly that they are not available yet.
+# POP3 and IMAP are served; LMTP says honestly that it is not available yet.
 GREETING = {
     "smtp": re.escape(f"220 {HOST} ESMTP dirmail") + r"\r\n\Z",
     "pop3": re.escape("+OK dirmail POP3 server ready") + r"\r\n\Z",
-    "imap": re.escape("* BYE [UNAVAILABLE] Service not available yet") + r"\r\n\Z",
+    "imap": r"\* OK \[CAPABILITY IMAP4rev1 [^\]]*\] dirmail IMAP server ready\r\n\Z",
     "lmtp": re.escape(f"421 4.3.2 {HOST} Service not available yet") + r"\r\n\Z",
 }
 
@@ -170,8 +170,7 @@ class Limits(DaemonCase):
                                  GREETING[name], name)
             self.assertRegex(d.log(), r"event=refuse service=pop3 client=127\.0\.0\.1 "
                                       r"reason=per-ip-limit")
-            # the counted connections are still there, not reset: SMTP and
-            # POP3 keep talking, IMAP (not served yet) closes after its line
+            # the counted connections are still there, not reset: each keeps talking
             for name, s in held:
                 if name == "smtp":
                     s.sendall(b"NOOP\r\n")
@@ -180,7 +179,8 @@ class Limits(DaemonCase):
                     s.sendall(b"NOOP\r\n")
                     self.assertRegex(read_line(s), r"^\+OK")
                 else:
-                    self.assertEqual(s.recv(16), b"")
+                    s.sendall(b"a NOOP\r\n")
+                    self.assertRegex(read_line(s), r"^a OK")
             # closing one gives its place back
             held.pop()[1].close()
             port = d.port("imap")
