@@ -371,6 +371,23 @@ class Imap(unittest.TestCase):
         typ, data = m.fetch(str(n + 1), "(BODY.PEEK[TEXT])")
         self.assertEqual(data[0][1], b"hello\r\n")
 
+    def test_large_message_streamed_with_exact_size(self):
+        # 8 MB of LF-stored lines: the literal must be the CRLF size exactly,
+        # arrive whole, and a partial from its middle must be those octets
+        line = b"0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n"
+        body = b"From: s@remote.example\r\nSubject: large\r\n\r\n" + line * (8 * 1024 * 1024 // len(line))
+        self.send("bob@example.org", body)
+        m = self.imap("bob")
+        n = self.select_count(m)
+        typ, data = m.fetch(str(n), "(RFC822.SIZE BODY.PEEK[])")
+        size = int(re.search(rb"RFC822.SIZE (\d+)", data[0][0]).group(1))
+        self.assertEqual(size, len(data[0][1]))
+        self.assertTrue(data[0][1].endswith(body), len(data[0][1]))
+        typ, data = m.fetch(str(n), "(BODY.PEEK[TEXT]<4000000.100>)")
+        text = body.split(b"\r\n\r\n", 1)[1]
+        self.assertEqual(data[0][1], text[4000000:4000100])
+        m.close()
+
     def test_examine_is_read_only(self):
         self.send("carol@example.net", b"From: s@remote.example\r\nSubject: ro\r\n\r\nx\r\n")
         m = self.imap("carol")
