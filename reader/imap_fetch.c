@@ -68,6 +68,7 @@ struct imap_fetch_job {
     int fd;
     uint64_t size;     /* with CRLF */
     size_t body_index; /* next of bodies */
+    bool item_written; /* an item is out: the next needs a space before it */
     struct imap_message_header hdr;
     bool hdr_known;
 
@@ -310,6 +311,7 @@ static bool begin_message(struct imap *p, struct imap_fetch_job *job, size_t seq
         sep = " ";
     }
     job->in_message = true;
+    job->item_written = sep[0] != '\0';
     job->body_index = 0;
     return true;
 }
@@ -319,7 +321,8 @@ static bool begin_message(struct imap *p, struct imap_fetch_job *job, size_t seq
 static bool begin_body(struct imap *p, struct imap_fetch_job *job)
 {
     const struct fetch_body *b = &job->bodies[job->body_index++];
-    const char *sep = job->body_index > 1 || (job->uid || job->want != 0) ? " " : "";
+    const char *sep = job->item_written ? " " : "";
+    job->item_written = true;
     if (!job->hdr_known && b->section != SEC_ALL) {
         if (imap_header_scan(job->fd, &job->hdr) < 0)
             return false;

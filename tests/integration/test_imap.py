@@ -302,7 +302,7 @@ class Imap(unittest.TestCase):
         self.assertTrue(data[0][1].endswith(b"X-N: 0\r\n\r\n"), data[0][1])
         # BODY[] sets \Seen and says so; the file name carries S
         typ, data = m.fetch(str(first), "(BODY[])")
-        self.assertIn(b"\\Seen", data[0][0])
+        self.assertRegex(data[0][0], rb"^\d+ \(FLAGS \([^)]*\\Seen[^)]*\) BODY\[\] \{\d+\}$")
         seen_files = [f for f in self.maildir_files("example.org/alice")
                       if f.startswith("cur/") and re.search(r":2,[A-Z]*S", f)]
         self.assertTrue(seen_files, self.maildir_files("example.org/alice"))
