@@ -78,8 +78,9 @@ void imap_sasl_renew(struct imap *p)
 /* capabilities - RFC 3501 7.2.1, what this state offers. */
 void imap_capabilities(struct imap *p, char *buf, size_t size)
 {
-    size_t n = (size_t)snprintf(buf, size, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE "
-                                           "UNSELECT UIDPLUS");
+    size_t n = (size_t)snprintf(buf, size,
+                                "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE "
+                                "UNSELECT UIDPLUS");
     if (p->state == IMAP_NOT_AUTHENTICATED) {
         if (p->ss->tls_ctx != NULL && !p->tls && n < size)
             n += (size_t)snprintf(buf + n, size - n, " STARTTLS");
@@ -119,10 +120,10 @@ static void user_found(void *ctx, const struct auth_response *resp)
         if (mailbox == NULL || mailbox[0] == '\0')
             mailbox = def = local_default_mailbox(u->primary);
         char *err = NULL;
-        enum maildir_path_result r =
-            mailbox == NULL ? MAILDIR_PATH_TEMPFAIL
-                            : maildir_path_open(p->ss->config->delivery.mailbox_base, mailbox,
-                                                false, &p->root_fd, &err);
+        enum maildir_path_result r = mailbox == NULL
+                                         ? MAILDIR_PATH_TEMPFAIL
+                                         : maildir_path_open(p->ss->config->delivery.mailbox_base,
+                                                             mailbox, false, &p->root_fd, &err);
         switch (r) {
         case MAILDIR_PATH_OK:
             break;
@@ -137,8 +138,8 @@ static void user_found(void *ctx, const struct auth_response *resp)
             break;
         }
         if (refusal != NULL)
-            log_info("event=imap_mailbox_failed client=%s user=%s error=\"%s\"",
-                     p->ss->client_ip, p->login, err != NULL ? err : "?");
+            log_info("event=imap_mailbox_failed client=%s user=%s error=\"%s\"", p->ss->client_ip,
+                     p->login, err != NULL ? err : "?");
         free(err);
         if (refusal == NULL && (p->maildir = strdup(mailbox)) == NULL)
             refusal = "[UNAVAILABLE] Out of memory";
@@ -297,9 +298,9 @@ void imap_cmd_authenticate(struct imap *p, const struct imap_command *cmd)
         return;
     }
     /* RFC 4959: the initial response on the command line, "=" when empty */
-    auth_outcome(p, sasl_exchange_begin(p->sx, p->sasl, mech->str,
-                                        initial != NULL ? initial->str : NULL),
-                 false);
+    auth_outcome(
+        p, sasl_exchange_begin(p->sx, p->sasl, mech->str, initial != NULL ? initial->str : NULL),
+        false);
 }
 
 /* sasl_line - a response line of an AUTHENTICATE exchange (RFC 3501 6.2.2). */
@@ -357,4 +358,3 @@ void imap_cmd_login(struct imap *p, const struct imap_command *cmd)
     free(b64);
     auth_outcome(p, o, false);
 }
-

@@ -125,10 +125,10 @@ static bool parse_date_time(const char *s, time_t *t_r)
                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     int day, year, hh, mm, ss, zone;
     char mon[4], sign;
-    if (sscanf(s, "%2d-%3s-%4d %2d:%2d:%2d %c%4d", &day, mon, &year, &hh, &mm, &ss, &sign,
-               &zone) != 8 ||
-        (sign != '+' && sign != '-') || day < 1 || day > 31 || year < 1900 || hh > 23 ||
-        mm > 59 || ss > 60 || zone < 0 || zone > 2359)
+    if (sscanf(s, "%2d-%3s-%4d %2d:%2d:%2d %c%4d", &day, mon, &year, &hh, &mm, &ss, &sign, &zone) !=
+            8 ||
+        (sign != '+' && sign != '-') || day < 1 || day > 31 || year < 1900 || hh > 23 || mm > 59 ||
+        ss > 60 || zone < 0 || zone > 2359)
         return false;
     int m = -1;
     for (int i = 0; i < 12; i++)
@@ -136,7 +136,11 @@ static bool parse_date_time(const char *s, time_t *t_r)
             m = i;
     if (m < 0)
         return false;
-    struct tm tm = {.tm_sec = ss, .tm_min = mm, .tm_hour = hh, .tm_mday = day, .tm_mon = m,
+    struct tm tm = {.tm_sec = ss,
+                    .tm_min = mm,
+                    .tm_hour = hh,
+                    .tm_mday = day,
+                    .tm_mon = m,
                     .tm_year = year - 1900};
     long offset = (zone / 100) * 3600L + (zone % 100) * 60L;
     *t_r = timegm(&tm) - (sign == '+' ? offset : -offset);
@@ -226,8 +230,8 @@ void imap_cmd_append(struct imap *p, const struct imap_command *cmd)
     struct written w = {path, flags, mtime, 0, 0};
     uint32_t uidvalidity = 0;
     bool settled = settle(p, name->str, &w, 1, &uidvalidity);
-    log_info("event=imap_append client=%s user=%s folder=\"%s\" file=%s uid=%u",
-             p->ss->client_ip, p->login, name->str, path, (unsigned)w.uid);
+    log_info("event=imap_append client=%s user=%s folder=\"%s\" file=%s uid=%u", p->ss->client_ip,
+             p->login, name->str, path, (unsigned)w.uid);
     free(path);
     if (settled && w.uid != 0)
         imap_tagged(p, "OK", "[APPENDUID %u %u] Append completed", (unsigned)uidvalidity,

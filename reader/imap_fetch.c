@@ -280,8 +280,8 @@ static bool begin_message(struct imap *p, struct imap_fetch_job *job, size_t seq
         set_seen |= !job->bodies[i].peek;
     if (set_seen && !p->read_only && (m->flags & MAILBOX_FLAG_SEEN) == 0) {
         char *err = NULL;
-        if (mailbox_msg_set_flags(p->mailbox, (size_t)index, m->flags | MAILBOX_FLAG_SEEN,
-                                  &err) == MAILBOX_OK) {
+        if (mailbox_msg_set_flags(p->mailbox, (size_t)index, m->flags | MAILBOX_FLAG_SEEN, &err) ==
+            MAILBOX_OK) {
             m = mailbox_msg(p->mailbox, (size_t)index);
             p->view[seq - 1].flags = m->flags;
             want |= WANT_FLAGS;
@@ -456,8 +456,8 @@ int imap_messages(struct imap *p, const struct imap_seqset *set, bool uid, size_
     if (seqs == NULL)
         return -1;
     size_t n = 0;
-    uint32_t star = uid ? (p->view_count > 0 ? p->view[p->view_count - 1].uid : 0)
-                        : (uint32_t)p->view_count;
+    uint32_t star =
+        uid ? (p->view_count > 0 ? p->view[p->view_count - 1].uid : 0) : (uint32_t)p->view_count;
     for (size_t seq = 1; seq <= p->view_count; seq++) {
         uint32_t key = uid ? p->view[seq - 1].uid : (uint32_t)seq;
         if (imap_seqset_contains(set, key, star))
@@ -504,8 +504,9 @@ void imap_cmd_fetch(struct imap *p, const struct imap_command *cmd, size_t first
         if (r < 0)
             imap_bad(p, "Bad FETCH item");
         else
-            imap_tagged(p, "NO", "[CANNOT] ENVELOPE, BODYSTRUCTURE, BINARY and MIME part "
-                                 "numbers are not implemented yet");
+            imap_tagged(p, "NO",
+                        "[CANNOT] ENVELOPE, BODYSTRUCTURE, BINARY and MIME part "
+                        "numbers are not implemented yet");
         return;
     }
     if (imap_messages(p, &set, uid, &job->seqs, &job->nseqs) < 0) {
@@ -580,7 +581,7 @@ void imap_cmd_store(struct imap *p, const struct imap_command *cmd, size_t first
         }
         const struct mailbox_msg *m = mailbox_msg(p->mailbox, (size_t)index);
         /* P (passed) has no IMAP flag: FLAGS keeps it */
-        unsigned now = mode > 0 ? m->flags | flags
+        unsigned now = mode > 0   ? m->flags | flags
                        : mode < 0 ? m->flags & ~flags
                                   : (m->flags & ~system) | flags;
         if (now != m->flags) {

@@ -2,11 +2,10 @@
  * the user's Maildir itself, "A.B" its Maildir++ folder ".A.B"), SELECT and
  * EXAMINE, CREATE, DELETE, RENAME, CLOSE, UNSELECT, EXPUNGE, and the
  * client's view of the selected folder with the untagged updates that keep
- * it true (LIST, LSUB, STATUS and subscriptions are imap_list.c's) (RFC 3501 7.4.1: an EXPUNGE never while a sequence-number command
- * runs). Opening and listing a folder runs on the event loop for now: the
- * mailbox layer's index makes a resync of an unchanged folder one stat of
- * new/ and cur/, but a first scan of a large folder blocks the worker while
- * it runs (doc/imap.md). */
+ * it true (LIST, LSUB, STATUS and subscriptions are imap_list.c's) (RFC 3501 7.4.1: an EXPUNGE
+ * never while a sequence-number command runs). Opening and listing a folder runs on the event loop
+ * for now: the mailbox layer's index makes a resync of an unchanged folder one stat of new/ and
+ * cur/, but a first scan of a large folder blocks the worker while it runs (doc/imap.md). */
 #include "config.h"
 
 #include <dirent.h>
@@ -237,8 +236,8 @@ void imap_folder_update(struct imap *p, bool expunges_allowed)
         unsigned now = mailbox_msg(p->mailbox, (size_t)i)->flags;
         if (now != p->view[seq - 1].flags) {
             p->view[seq - 1].flags = now;
-            imap_untagged(p, "%zu FETCH (FLAGS (%s))", seq, imap_flags_text(now, flags,
-                                                                            sizeof flags));
+            imap_untagged(p, "%zu FETCH (FLAGS (%s))", seq,
+                          imap_flags_text(now, flags, sizeof flags));
         }
     }
     uint32_t last = p->view_count > 0 ? p->view[p->view_count - 1].uid : 0;
@@ -255,8 +254,8 @@ void imap_folder_update(struct imap *p, bool expunges_allowed)
 /* imap_folder_mailbox - the folder name as a struct mailbox: OK, MISSING (no such
  * folder) or TEMPFAIL (logged). A Maildir without cur/ or new/ yet (the
  * INBOX of a user never delivered to) gets them. */
-enum mailbox_result imap_folder_mailbox(struct imap *p, const char *name, size_t len,
-                                        bool move_new, struct mailbox **mb_r)
+enum mailbox_result imap_folder_mailbox(struct imap *p, const char *name, size_t len, bool move_new,
+                                        struct mailbox **mb_r)
 {
     int fd = -1;
     int r = open_folder(p, name, len, &fd);
@@ -351,8 +350,8 @@ static bool expunge_deleted(struct imap *p, const struct imap_seqset *set)
         char *err = NULL;
         enum mailbox_result r = mailbox_msg_expunge(p->mailbox, (size_t)i, &err);
         if (r == MAILBOX_TEMPFAIL) {
-            log_error("event=imap_expunge_failed client=%s user=%s error=\"%s\"",
-                      p->ss->client_ip, p->login, err != NULL ? err : "?");
+            log_error("event=imap_expunge_failed client=%s user=%s error=\"%s\"", p->ss->client_ip,
+                      p->login, err != NULL ? err : "?");
             ok = false;
         }
         free(err);
@@ -442,8 +441,9 @@ void imap_cmd_create(struct imap *p, const struct imap_command *cmd)
         return;
     }
     if (!ensure_root(p)) {
-        imap_tagged(p, "NO", "[UNAVAILABLE] The mailbox has not been made yet; it is made "
-                             "with the first message");
+        imap_tagged(p, "NO",
+                    "[UNAVAILABLE] The mailbox has not been made yet; it is made "
+                    "with the first message");
         return;
     }
     if (mkdirat(p->root_fd, dir, 0700) < 0) {

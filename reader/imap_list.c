@@ -53,8 +53,8 @@ static bool list_matches(const char *pattern, const char *name)
             return false;
         /* INBOX is case-insensitive: compare an upper-cased pattern */
         for (size_t i = 0; i <= n; i++)
-            upper[i] = (char)(pattern[i] >= 'a' && pattern[i] <= 'z' ? pattern[i] - 32
-                                                                      : pattern[i]);
+            upper[i] =
+                (char)(pattern[i] >= 'a' && pattern[i] <= 'z' ? pattern[i] - 32 : pattern[i]);
         return wildcard_match(upper, "INBOX");
     }
     return wildcard_match(pattern, name);
@@ -173,9 +173,8 @@ void imap_cmd_status(struct imap *p, const struct imap_command *cmd)
     }
     mailbox_close(&mb);
     char q[IMAP_FOLDER_NAME_MAX * 2 + 8];
-    imap_untagged(p, "STATUS %s (%s)", quoted(imap_folder_is_inbox(name->str) ? "INBOX" : name->str, q,
-                                               sizeof q),
-                  out);
+    imap_untagged(p, "STATUS %s (%s)",
+                  quoted(imap_folder_is_inbox(name->str) ? "INBOX" : name->str, q, sizeof q), out);
     imap_tagged(p, "OK", "Status completed");
 }
 
@@ -260,8 +259,8 @@ void imap_cmd_lsub(struct imap *p, const struct imap_command *cmd)
  * fsync, rename, fsync of the Maildir. 0 or -1. */
 static int write_subscriptions(struct imap *p, const char *text, size_t len)
 {
-    int fd = openat(p->root_fd, SUBSCRIPTIONS_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-                                                       O_CLOEXEC, 0600);
+    int fd = openat(p->root_fd, SUBSCRIPTIONS_TMP,
+                    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
     size_t done = 0;

@@ -233,8 +233,8 @@ static enum imap_parse_result literal(struct imap_parser *p, const char *line, s
         return bad(p, "Bad literal");
     if (i + 1 != len)
         return bad(p, "A literal must end the line");
-    uint64_t max = strcmp(p->name, "APPEND") == 0 ? p->limits.append_literal_max
-                                                  : p->limits.literal_max;
+    uint64_t max =
+        strcmp(p->name, "APPEND") == 0 ? p->limits.append_literal_max : p->limits.literal_max;
     if (n > max) {
         p->error = "Literal too big";
         if (!plus) {
@@ -261,8 +261,7 @@ static enum imap_parse_result literal(struct imap_parser *p, const char *line, s
 /* atom - an atom, a number, NIL, a flag, a sequence set, a list-mailbox with
  * wildcards, or a FETCH item such as BODY.PEEK[HEADER.FIELDS (A B)]<0.100>:
  * inside brackets spaces and parentheses belong to the item. */
-static enum imap_parse_result atom(struct imap_parser *p, const char *line, size_t len,
-                                   size_t *pos)
+static enum imap_parse_result atom(struct imap_parser *p, const char *line, size_t len, size_t *pos)
 {
     struct parser_arg *a = arg_begin(p, IMAP_ARG_ATOM);
     if (a == NULL)

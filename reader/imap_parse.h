@@ -15,10 +15,10 @@
 struct imap_parse_limits {
     uint64_t literal_max;        /* one literal of any command but APPEND */
     uint64_t append_literal_max; /* APPEND's message literal */
-    uint64_t discard_max;        /* a refused non-synchronising literal up to this is read and dropped */
-    size_t args_max;             /* arguments and list elements, at every depth together */
-    unsigned depth_max;          /* parenthesised lists inside each other */
-    size_t bytes_max;            /* strings of the command together, literals apart */
+    uint64_t discard_max; /* a refused non-synchronising literal up to this is read and dropped */
+    size_t args_max;      /* arguments and list elements, at every depth together */
+    unsigned depth_max;   /* parenthesised lists inside each other */
+    size_t bytes_max;     /* strings of the command together, literals apart */
 };
 
 /* Default limits (the session may use others from the configuration). */

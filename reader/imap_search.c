@@ -27,10 +27,10 @@
 struct search_ctx {
     struct imap *p;
     const struct imap_command *cmd;
-    bool check;   /* syntax only: no message */
-    size_t seq;   /* the message */
-    long index;   /* in the mailbox */
-    int fd;       /* opened when a key needs the file, else -1 */
+    bool check; /* syntax only: no message */
+    size_t seq; /* the message */
+    long index; /* in the mailbox */
+    int fd;     /* opened when a key needs the file, else -1 */
     bool fd_failed;
     bool bad;
     const char *why;
@@ -69,8 +69,7 @@ static bool search_date(const struct imap_arg *a, time_t *t_r)
         return false;
     int day, year;
     char mon[4];
-    if (sscanf(a->str, "%2d-%3s-%4d", &day, mon, &year) != 3 || day < 1 || day > 31 ||
-        year < 1900)
+    if (sscanf(a->str, "%2d-%3s-%4d", &day, mon, &year) != 3 || day < 1 || day > 31 || year < 1900)
         return false;
     int m = -1;
     for (int i = 0; i < 12; i++)
@@ -171,11 +170,11 @@ static bool flag_key(const char *k, unsigned flags, bool *match)
         unsigned bit;
         bool set;
     } keys[] = {
-        {"SEEN", MAILBOX_FLAG_SEEN, true},         {"UNSEEN", MAILBOX_FLAG_SEEN, false},
-        {"DELETED", MAILBOX_FLAG_TRASHED, true},   {"UNDELETED", MAILBOX_FLAG_TRASHED, false},
-        {"FLAGGED", MAILBOX_FLAG_FLAGGED, true},   {"UNFLAGGED", MAILBOX_FLAG_FLAGGED, false},
-        {"ANSWERED", MAILBOX_FLAG_REPLIED, true},  {"UNANSWERED", MAILBOX_FLAG_REPLIED, false},
-        {"DRAFT", MAILBOX_FLAG_DRAFT, true},       {"UNDRAFT", MAILBOX_FLAG_DRAFT, false},
+        {"SEEN", MAILBOX_FLAG_SEEN, true},        {"UNSEEN", MAILBOX_FLAG_SEEN, false},
+        {"DELETED", MAILBOX_FLAG_TRASHED, true},  {"UNDELETED", MAILBOX_FLAG_TRASHED, false},
+        {"FLAGGED", MAILBOX_FLAG_FLAGGED, true},  {"UNFLAGGED", MAILBOX_FLAG_FLAGGED, false},
+        {"ANSWERED", MAILBOX_FLAG_REPLIED, true}, {"UNANSWERED", MAILBOX_FLAG_REPLIED, false},
+        {"DRAFT", MAILBOX_FLAG_DRAFT, true},      {"UNDRAFT", MAILBOX_FLAG_DRAFT, false},
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (strcasecmp(k, keys[i].name) == 0) {
@@ -289,8 +288,8 @@ static const struct imap_arg *key_at(struct search_ctx *c, const struct imap_arg
     }
     if (strcasecmp(k, "HEADER") == 0) {
         const struct imap_arg *name = string_arg(c, next, end);
-        const struct imap_arg *s = name != NULL ? string_arg(c, imap_arg_next(cmd, name), end)
-                                                : NULL;
+        const struct imap_arg *s =
+            name != NULL ? string_arg(c, imap_arg_next(cmd, name), end) : NULL;
         if (s == NULL)
             return NULL;
         if (!c->check)

@@ -319,8 +319,8 @@ static void run_command(struct imap *p, const struct imap_command *cmd)
         }
     }
     const void *found;
-    switch (command_table_match(commands, COMMAND_COUNT, sizeof commands[0], verb, p->state,
-                                &found)) {
+    switch (
+        command_table_match(commands, COMMAND_COUNT, sizeof commands[0], verb, p->state, &found)) {
     case COMMAND_RUN:
         /* RFC 3501 7.4.1, 5.5: what changed is told before each command,
          * but no EXPUNGE before one that names messages by sequence number
@@ -348,8 +348,8 @@ static bool literal_input(struct imap *p)
     uint64_t left = imap_parser_literal_left(p->parser);
     const char *data;
     size_t len;
-    enum conn_result r = conn_read_bytes(p->conn, left < SIZE_MAX ? (size_t)left : SIZE_MAX,
-                                         &data, &len);
+    enum conn_result r =
+        conn_read_bytes(p->conn, left < SIZE_MAX ? (size_t)left : SIZE_MAX, &data, &len);
     if (r == CONN_AGAIN) {
         if (conn_flush(p->conn) == CONN_ERROR)
             imap_end(p);

@@ -148,8 +148,8 @@ bool imap_folder_is_inbox(const char *name);
 const struct imap_arg *imap_mailbox_arg(const struct imap_command *cmd, size_t i);
 /* imap_folder_mailbox - the folder name as a struct mailbox: OK, MISSING
  * (no such folder) or TEMPFAIL (logged). */
-enum mailbox_result imap_folder_mailbox(struct imap *p, const char *name, size_t len,
-                                        bool move_new, struct mailbox **mb_r);
+enum mailbox_result imap_folder_mailbox(struct imap *p, const char *name, size_t len, bool move_new,
+                                        struct mailbox **mb_r);
 /* imap_flags_text - "\Seen \Deleted" for flags into buf. */
 const char *imap_flags_text(unsigned flags, char *buf, size_t size);
 /* imap_flag_parse - one flag atom into its bit; 0 when it is none we keep. */

@@ -81,7 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             break;
         case IMAP_PARSE_LITERAL:
-            if (!imap_parser_discarding(p) && imap_parser_literal_left(p) > limits.append_literal_max)
+            if (!imap_parser_discarding(p) &&
+                imap_parser_literal_left(p) > limits.append_literal_max)
                 abort();
             /* {0}: its (empty) feed */
             if (imap_parser_literal_left(p) == 0)
