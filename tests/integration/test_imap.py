@@ -102,6 +102,9 @@ class Imap(unittest.TestCase):
         status = cls.d.stop()
         cls.ldap.stop()
         assert status == 0, f"dirmaild exited {status}\n{cls.d.log()[-3000:]}"
+        # nothing the tests did is a server-side IMAP error
+        errors = re.findall(r".*level=error event=imap.*", cls.d.log())
+        assert not errors, "\n".join(errors)
 
     def send(self, rcpt, body):
         s = smtplib.SMTP("127.0.0.1", self.d.port("smtp"), local_hostname="client.test",
