@@ -268,6 +268,10 @@ void imap_cmd_copy(struct imap *p, const struct imap_command *cmd, size_t first,
         imap_bad(p, "Usage: COPY sequence-set mailbox");
         return;
     }
+    if (!imap_seqset_valid(p, &set, uid)) {
+        imap_bad(p, "Invalid message sequence number");
+        return;
+    }
     if (!folder_checked(p, name))
         return;
     size_t *seqs, count;

@@ -468,6 +468,17 @@ int imap_messages(struct imap *p, const struct imap_seqset *set, bool uid, size_
     return 0;
 }
 
+bool imap_seqset_valid(const struct imap *p, const struct imap_seqset *set, bool uid)
+{
+    if (uid)
+        return true; /* RFC 3501 9: a UID out of range is no error */
+    for (size_t k = 0; k < set->count; k++) {
+        if (set->ranges[k].lo > p->view_count || set->ranges[k].hi > p->view_count)
+            return false;
+    }
+    return true;
+}
+
 /* seqset_arg - the sequence-set argument i of cmd into *set. */
 bool imap_seqset_arg(const struct imap_command *cmd, size_t i, struct imap_seqset *set)
 {
@@ -481,6 +492,10 @@ void imap_cmd_fetch(struct imap *p, const struct imap_command *cmd, size_t first
     const struct imap_arg *items = imap_command_arg(cmd, first + 1);
     if (cmd->argc != first + 2 || !imap_seqset_arg(cmd, first, &set)) {
         imap_bad(p, "Usage: FETCH sequence-set items");
+        return;
+    }
+    if (!imap_seqset_valid(p, &set, uid)) {
+        imap_bad(p, "Invalid message sequence number");
         return;
     }
     struct imap_fetch_job *job = calloc(1, sizeof *job);
@@ -532,6 +547,10 @@ void imap_cmd_store(struct imap *p, const struct imap_command *cmd, size_t first
     const struct imap_arg *op = imap_command_arg(cmd, first + 1);
     if (cmd->argc < first + 3 || !imap_seqset_arg(cmd, first, &set) || op->type != IMAP_ARG_ATOM) {
         imap_bad(p, "Usage: STORE sequence-set [+-]FLAGS[.SILENT] (flags)");
+        return;
+    }
+    if (!imap_seqset_valid(p, &set, uid)) {
+        imap_bad(p, "Invalid message sequence number");
         return;
     }
     const char *o = op->str;

@@ -54,6 +54,9 @@ ssize_t imap_crlf_stream_read(struct imap_crlf_stream *s, char *out, size_t in_m
  * malloc'd. -1 when out of memory. */
 int imap_messages(struct imap *p, const struct imap_seqset *set, bool uid, size_t **seqs_r,
                   size_t *count_r);
+/* imap_seqset_valid - every sequence number in set (not "*") names a
+ * message the client knows; always true for UIDs. */
+bool imap_seqset_valid(const struct imap *p, const struct imap_seqset *set, bool uid);
 /* imap_seqset_arg - argument i of cmd as a sequence set. */
 bool imap_seqset_arg(const struct imap_command *cmd, size_t i, struct imap_seqset *set);
 

@@ -291,6 +291,10 @@ class Imap(unittest.TestCase):
             self.assertNotIn(b"\n\n", content.replace(b"\r\n", b""))
         self.assertEqual(uids, sorted(uids))
         self.assertTrue(msgs[0][1].endswith(bodies[0]), msgs[0][1][-200:])
+        with self.assertRaises(imaplib.IMAP4.error):  # beyond EXISTS: BAD
+            m.fetch(str(n + 5), "(FLAGS)")
+        typ, data = m.uid("FETCH", "4000000000", "(FLAGS)")  # a UID out of range is no error
+        self.assertEqual(typ, "OK")
         # PEEK left \Seen unset
         typ, data = m.fetch(str(first), "(FLAGS)")
         self.assertNotIn(b"\\Seen", data[0])
