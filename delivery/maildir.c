@@ -336,7 +336,7 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
     struct maildir_delivery *d;
     enum maildir_result res;
     const char *rel;
-    char *header;
+    char *header = NULL;
     size_t header_len = 0;
     int n;
 
@@ -353,9 +353,11 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
     }
     /* Built before anything is created: a value too long for a header line
      * is refused whole (never truncated), and leaves no Maildir behind. */
-    res = trace_fields(sender, recipient, &header, &header_len, error_r);
-    if (res != MAILDIR_DELIVERED)
-        return res;
+    if (!target->no_trace_fields) {
+        res = trace_fields(sender, recipient, &header, &header_len, error_r);
+        if (res != MAILDIR_DELIVERED)
+            return res;
+    }
     d = calloc(1, sizeof(*d));
     if (d == NULL) {
         free(header);
@@ -439,7 +441,7 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
 
     /* RFC 5321 4.4: the final delivery adds Return-Path with the envelope
      * sender ("<>" for the null sender). */
-    res = emit(d, header, header_len, error_r);
+    res = header_len > 0 ? emit(d, header, header_len, error_r) : MAILDIR_DELIVERED;
     if (res != MAILDIR_DELIVERED)
         goto fail;
     free(header);

@@ -78,6 +78,10 @@ struct maildir_target {
      * cur/ (a reader may have moved it, with flags). One readdir of each,
      * so only for an attempt that may follow an unrecorded one. */
     bool check_delivered;
+    /* The message as given, without the Return-Path and Delivered-To this
+     * module adds for a final delivery (RFC 5321 4.4): IMAP APPEND and COPY
+     * store a message a client already has. */
+    bool no_trace_fields;
 };
 
 struct maildir_delivery;

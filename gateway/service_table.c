@@ -8,6 +8,7 @@
 
 #include "delivery/lmtp_session.h"
 #include "gateway/smtp_session.h"
+#include "reader/imap_session.h"
 #include "reader/pop3_session.h"
 
 /* Refusals: SMTP and LMTP may answer 421 instead of the greeting (RFC 5321
@@ -30,8 +31,9 @@ static const struct service_proto protos[] = {
     {SERVICE_LMTP, "lmtp", lmtp_session_start, lmtp_session_shutdown, SMTP_BUSY, SMTP_UNAVAILABLE},
     {SERVICE_POP3, "pop3", pop3_session_start, pop3_session_shutdown, POP3_BUSY, POP3_UNAVAILABLE},
     {SERVICE_POP3S, "pop3", pop3_session_start, pop3_session_shutdown, POP3_BUSY, POP3_UNAVAILABLE},
-    {SERVICE_IMAP, "imap", service_unavailable_start, NULL, IMAP_BUSY, IMAP_UNAVAILABLE},
-    {SERVICE_IMAPS, "imap", service_unavailable_start, NULL, IMAP_BUSY, IMAP_UNAVAILABLE},
+    {SERVICE_IMAP, "imap", imap_session_start, imap_session_shutdown, IMAP_BUSY, IMAP_UNAVAILABLE},
+    {SERVICE_IMAPS, "imap", imap_session_start, imap_session_shutdown, IMAP_BUSY,
+     IMAP_UNAVAILABLE},
 };
 
 const struct service_proto *service_table_lookup(enum service_type type)

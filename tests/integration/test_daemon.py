@@ -25,13 +25,12 @@ import harness.tap  # noqa: E402
 from harness.dirmaild import DIRMAILD, Dirmaild, built  # noqa: E402
 
 HOST = "mx.test.example"
-# The first line each protocol sends to an accepted client: SMTP, POP3 and
-# LMTP (to a trusted client) are served; IMAP says honestly that it is not
-# available yet.
+# The first line each protocol sends to an accepted client: SMTP, POP3, IMAP
+# and LMTP (to a trusted client) are all served.
 GREETING = {
     "smtp": re.escape(f"220 {HOST} ESMTP dirmail") + r"\r\n\Z",
     "pop3": re.escape("+OK dirmail POP3 server ready") + r"\r\n\Z",
-    "imap": re.escape("* BYE [UNAVAILABLE] Service not available yet") + r"\r\n\Z",
+    "imap": r"\* OK \[CAPABILITY IMAP4rev1 [^\]]*\] dirmail IMAP server ready\r\n\Z",
     "lmtp": re.escape(f"220 {HOST} LMTP dirmail") + r"\r\n\Z",
 }
 
@@ -173,8 +172,7 @@ class Limits(DaemonCase):
                                  GREETING[name], name)
             self.assertRegex(d.log(), r"event=refuse service=pop3 client=127\.0\.0\.1 "
                                       r"reason=per-ip-limit")
-            # the counted connections are still there, not reset: SMTP and
-            # POP3 keep talking, IMAP (not served yet) closes after its line
+            # the counted connections are still there, not reset: each keeps talking
             for name, s in held:
                 if name == "smtp":
                     s.sendall(b"NOOP\r\n")
@@ -183,7 +181,8 @@ class Limits(DaemonCase):
                     s.sendall(b"NOOP\r\n")
                     self.assertRegex(read_line(s), r"^\+OK")
                 else:
-                    self.assertEqual(s.recv(16), b"")
+                    s.sendall(b"a NOOP\r\n")
+                    self.assertRegex(read_line(s), r"^a OK")
             # closing one gives its place back
             held.pop()[1].close()
             port = d.port("imap")

@@ -1,0 +1,639 @@
+/* reader/imap_fetch.c - FETCH and STORE for the IMAP session (RFC 3501
+ * 6.4.5, 6.4.6, 7.4.2). FETCH streams each body section from the message
+ * file, turning its LF line ends into CRLF on the way, so that a large
+ * message is never held in memory; a section is a range of the message as
+ * the client sees it (with CRLF), so every literal's size is known before
+ * its first octet is sent: the whole message's from the mailbox layer's
+ * CRLF size, the header's from one scan of the header. Only
+ * HEADER.FIELDS(.NOT) is built in memory, from a header of bounded size. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/conn.h"
+#include "lib/log.h"
+#include "reader/imap_fetch_internal.h"
+#include "reader/imap_session_internal.h"
+
+/* One read of a message file, and how much output may wait unsent. */
+#define CHUNK 16384
+#define QUEUE_MAX (4 * CHUNK)
+/* FETCH items in one command; field names in one HEADER.FIELDS. */
+#define BODIES_MAX 16
+#define FIELDS_MAX 64
+
+enum want {
+    WANT_UID = 1u << 0,
+    WANT_FLAGS = 1u << 1,
+    WANT_DATE = 1u << 2,
+    WANT_SIZE = 1u << 3,
+};
+
+enum section {
+    SEC_ALL,
+    SEC_HEADER,
+    SEC_TEXT,
+    SEC_FIELDS,
+    SEC_FIELDS_NOT,
+};
+
+struct fetch_body {
+    enum section section;
+    bool peek;
+    char label[128]; /* how the response names it: BODY[TEXT]<0>, RFC822 */
+    bool partial;
+    uint64_t offset, count;
+    char *fields[FIELDS_MAX]; /* HEADER.FIELDS names, malloc'd */
+    size_t nfields;
+};
+
+struct imap_fetch_job {
+    bool uid;
+    unsigned want;
+    struct fetch_body bodies[BODIES_MAX];
+    size_t nbodies;
+    size_t *seqs; /* the messages, in order */
+    size_t nseqs, next;
+    bool gone; /* a message named was expunged meanwhile */
+
+    /* the message being answered */
+    bool in_message;
+    int fd;
+    uint64_t size;     /* with CRLF */
+    size_t body_index; /* next of bodies */
+    bool item_written; /* an item is out: the next needs a space before it */
+    struct imap_message_header hdr;
+    bool hdr_known;
+
+    /* the section being streamed: CRLF positions [from, to) of the file */
+    bool streaming;
+    char *mem; /* HEADER.FIELDS text instead of the file */
+    size_t mem_len, mem_off;
+    struct imap_crlf_stream stream;
+};
+
+void imap_fetch_free(struct imap_fetch_job **jobp)
+{
+    struct imap_fetch_job *job = *jobp;
+    if (job == NULL)
+        return;
+    *jobp = NULL;
+    for (size_t i = 0; i < job->nbodies; i++) {
+        for (size_t k = 0; k < job->bodies[i].nfields; k++)
+            free(job->bodies[i].fields[k]);
+    }
+    if (job->fd >= 0)
+        close(job->fd);
+    free(job->mem);
+    free(job->seqs);
+    free(job);
+}
+
+/* ---- parsing the items ---- */
+
+/* parse_fields - "(From Subject)" after HEADER.FIELDS into body. */
+static bool parse_fields(const char *s, size_t len, struct fetch_body *body)
+{
+    if (len < 2 || s[0] != '(' || s[len - 1] != ')')
+        return false;
+    size_t i = 1;
+    while (i < len - 1) {
+        while (i < len - 1 && s[i] == ' ')
+            i++;
+        size_t start = i;
+        while (i < len - 1 && s[i] != ' ')
+            i++;
+        if (i == start)
+            break;
+        const char *name = s + start;
+        size_t n = i - start;
+        if (n >= 2 && name[0] == '"' && name[n - 1] == '"') {
+            name++;
+            n -= 2;
+        }
+        if (body->nfields >= FIELDS_MAX || n == 0 || memchr(name, ':', n) != NULL)
+            return false;
+        if ((body->fields[body->nfields] = strndup(name, n)) == NULL)
+            return false;
+        body->nfields++;
+    }
+    return body->nfields > 0;
+}
+
+/* parse_body_item - BODY[section]<partial> and BODY.PEEK[...] (RFC 3501
+ * 6.4.5). -1: bad syntax; 0: fine; 1: a section not implemented yet. */
+static int parse_body_item(const char *item, struct fetch_body *body)
+{
+    const char *open = strchr(item, '[');
+    const char *close = open != NULL ? strchr(open, ']') : NULL;
+    if (open == NULL || close == NULL)
+        return -1;
+    size_t plen = (size_t)(open - item);
+    if (plen == 4 && strncasecmp(item, "BODY", 4) == 0)
+        body->peek = false;
+    else if (plen == 9 && strncasecmp(item, "BODY.PEEK", 9) == 0)
+        body->peek = true;
+    else
+        return plen == 6 && strncasecmp(item, "BINARY", 6) == 0 ? 1 : -1;
+    const char *sec = open + 1;
+    size_t slen = (size_t)(close - sec);
+    if (slen == 0)
+        body->section = SEC_ALL;
+    else if (slen == 6 && strncasecmp(sec, "HEADER", 6) == 0)
+        body->section = SEC_HEADER;
+    else if (slen == 4 && strncasecmp(sec, "TEXT", 4) == 0)
+        body->section = SEC_TEXT;
+    else if (slen > 18 && strncasecmp(sec, "HEADER.FIELDS.NOT ", 18) == 0) {
+        body->section = SEC_FIELDS_NOT;
+        if (!parse_fields(sec + 18, slen - 18, body))
+            return -1;
+    } else if (slen > 14 && strncasecmp(sec, "HEADER.FIELDS ", 14) == 0) {
+        body->section = SEC_FIELDS;
+        if (!parse_fields(sec + 14, slen - 14, body))
+            return -1;
+    } else if (sec[0] >= '1' && sec[0] <= '9') {
+        return 1; /* part numbers need the MIME structure */
+    } else {
+        return -1;
+    }
+    const char *rest = close + 1;
+    if (*rest == '<') {
+        /* RFC 3501 9: "<" number "." nz-number ">" */
+        char *end;
+        errno = 0;
+        unsigned long long o = strtoull(rest + 1, &end, 10);
+        if (end == rest + 1 || *end != '.' || errno != 0)
+            return -1;
+        const char *cstart = end + 1;
+        unsigned long long c = strtoull(cstart, &end, 10);
+        if (end == cstart || *end != '>' || end[1] != '\0' || c == 0 || errno != 0)
+            return -1;
+        body->partial = true;
+        body->offset = o;
+        body->count = c;
+        snprintf(body->label, sizeof body->label, "BODY[%.*s]<%llu>", (int)slen, sec, o);
+    } else if (*rest != '\0') {
+        return -1;
+    } else {
+        snprintf(body->label, sizeof body->label, "BODY[%.*s]", (int)slen, sec);
+    }
+    /* the label's section keyword in capitals, as the client may compare */
+    for (char *c = body->label + 5; *c != '\0' && *c != ' ' && *c != ']'; c++)
+        if (*c >= 'a' && *c <= 'z')
+            *c = (char)(*c - 32);
+    return 0;
+}
+
+/* add_item - one FETCH item (or macro) into job. -1 bad, 1 not implemented. */
+static int add_item(struct imap_fetch_job *job, const struct imap_arg *a)
+{
+    if (a->type != IMAP_ARG_ATOM)
+        return -1;
+    if (imap_arg_is(a, "UID"))
+        job->want |= WANT_UID;
+    else if (imap_arg_is(a, "FLAGS"))
+        job->want |= WANT_FLAGS;
+    else if (imap_arg_is(a, "INTERNALDATE"))
+        job->want |= WANT_DATE;
+    else if (imap_arg_is(a, "RFC822.SIZE"))
+        job->want |= WANT_SIZE;
+    else if (imap_arg_is(a, "FAST"))
+        job->want |= WANT_FLAGS | WANT_DATE | WANT_SIZE;
+    else if (imap_arg_is(a, "ENVELOPE") || imap_arg_is(a, "BODYSTRUCTURE") ||
+             imap_arg_is(a, "BODY") || imap_arg_is(a, "ALL") || imap_arg_is(a, "FULL"))
+        return 1;
+    else {
+        if (job->nbodies >= BODIES_MAX)
+            return -1;
+        struct fetch_body *b = &job->bodies[job->nbodies];
+        memset(b, 0, sizeof *b);
+        int r = 0;
+        if (imap_arg_is(a, "RFC822")) {
+            b->section = SEC_ALL;
+            snprintf(b->label, sizeof b->label, "RFC822");
+        } else if (imap_arg_is(a, "RFC822.HEADER")) {
+            b->section = SEC_HEADER;
+            b->peek = true; /* RFC 3501 6.4.5: like BODY.PEEK[HEADER] */
+            snprintf(b->label, sizeof b->label, "RFC822.HEADER");
+        } else if (imap_arg_is(a, "RFC822.TEXT")) {
+            b->section = SEC_TEXT;
+            snprintf(b->label, sizeof b->label, "RFC822.TEXT");
+        } else {
+            r = parse_body_item(a->str, b);
+        }
+        job->nbodies++; /* counted even on failure, so that its fields are freed */
+        return r;
+    }
+    return 0;
+}
+
+/* ---- the message stream ---- */
+
+/* date_text - RFC 3501 9 date-time of t, in UTC. */
+static void date_text(time_t t, char *buf, size_t size)
+{
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(buf, size, "\"%2d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday, months[tm.tm_mon],
+             tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* begin_message - the FETCH line's opening and simple items for the next
+ * message; false when it is gone (told at the end, RFC 3501 7.4.1 allows
+ * no EXPUNGE here). */
+static bool begin_message(struct imap *p, struct imap_fetch_job *job, size_t seq)
+{
+    long index = imap_folder_index(p, seq);
+    if (index < 0) {
+        job->gone = true;
+        return false;
+    }
+    const struct mailbox_msg *m = mailbox_msg(p->mailbox, (size_t)index);
+    job->fd = -1;
+    job->size = m->size;
+    job->hdr_known = false;
+    if (job->nbodies > 0 || (job->want & WANT_DATE) != 0) {
+        char *err = NULL;
+        if (mailbox_msg_open(p->mailbox, (size_t)index, &job->fd, &err) != MAILBOX_OK) {
+            log_info("event=imap_fetch_open_failed client=%s user=%s uid=%u error=\"%s\"",
+                     p->ss->client_ip, p->login, (unsigned)m->uid, err != NULL ? err : "gone");
+            free(err);
+            job->fd = -1;
+            job->gone = true;
+            return false;
+        }
+    }
+    unsigned want = job->want;
+    /* RFC 3501 6.4.5: a body fetched without PEEK sets \Seen, and the
+     * client is told the flags it has now */
+    bool set_seen = false;
+    for (size_t i = 0; i < job->nbodies; i++)
+        set_seen |= !job->bodies[i].peek;
+    if (set_seen && !p->read_only && (m->flags & MAILBOX_FLAG_SEEN) == 0) {
+        char *err = NULL;
+        if (mailbox_msg_set_flags(p->mailbox, (size_t)index, m->flags | MAILBOX_FLAG_SEEN, &err) ==
+            MAILBOX_OK) {
+            m = mailbox_msg(p->mailbox, (size_t)index);
+            p->view[seq - 1].flags = m->flags;
+            want |= WANT_FLAGS;
+        }
+        free(err);
+    }
+    conn_printf(p->conn, "* %zu FETCH (", seq);
+    const char *sep = "";
+    if (job->uid || (want & WANT_UID) != 0) {
+        conn_printf(p->conn, "UID %u", (unsigned)m->uid);
+        sep = " ";
+    }
+    if ((want & WANT_FLAGS) != 0) {
+        char flags[128];
+        conn_printf(p->conn, "%sFLAGS (%s)", sep, imap_flags_text(m->flags, flags, sizeof flags));
+        sep = " ";
+    }
+    if ((want & WANT_DATE) != 0) {
+        struct stat st;
+        char date[64];
+        date_text(fstat(job->fd, &st) == 0 ? st.st_mtime : 0, date, sizeof date);
+        conn_printf(p->conn, "%sINTERNALDATE %s", sep, date);
+        sep = " ";
+    }
+    if ((want & WANT_SIZE) != 0) {
+        conn_printf(p->conn, "%sRFC822.SIZE %llu", sep, (unsigned long long)m->size);
+        sep = " ";
+    }
+    job->in_message = true;
+    job->item_written = sep[0] != '\0';
+    job->body_index = 0;
+    return true;
+}
+
+/* begin_body - announce the next section's literal and set up its stream.
+ * false on an I/O error (the session must close: the line is half out). */
+static bool begin_body(struct imap *p, struct imap_fetch_job *job)
+{
+    const struct fetch_body *b = &job->bodies[job->body_index++];
+    const char *sep = job->item_written ? " " : "";
+    job->item_written = true;
+    if (!job->hdr_known && b->section != SEC_ALL) {
+        if (imap_header_scan(job->fd, &job->hdr) < 0)
+            return false;
+        job->hdr_known = true;
+    }
+    uint64_t from = 0, to = job->size, file_from = 0;
+    free(job->mem);
+    job->mem = NULL;
+    switch (b->section) {
+    case SEC_ALL:
+        break;
+    case SEC_HEADER:
+        to = job->hdr.crlf_len;
+        break;
+    case SEC_TEXT:
+        from = job->hdr.crlf_len;
+        file_from = job->hdr.file_len;
+        break;
+    case SEC_FIELDS:
+    case SEC_FIELDS_NOT:
+        if (imap_header_fields(job->fd, &job->hdr, (const char *const *)b->fields, b->nfields,
+                               b->section == SEC_FIELDS_NOT, &job->mem, &job->mem_len) < 0)
+            return false;
+        from = 0;
+        to = job->mem_len;
+        break;
+    }
+    if (to < from)
+        to = from;
+    if (b->partial) {
+        /* RFC 3501 6.4.5: octets offset.. of the section, as many as there are */
+        uint64_t len = to - from;
+        uint64_t o = b->offset < len ? b->offset : len;
+        uint64_t c = len - o < b->count ? len - o : b->count;
+        from += o;
+        to = from + c;
+    }
+    conn_printf(p->conn, "%s%s {%llu}\r\n", sep, b->label, (unsigned long long)(to - from));
+    if (job->mem != NULL) {
+        job->mem_off = (size_t)from;
+        job->mem_len = (size_t)to;
+    } else {
+        uint64_t base = b->section == SEC_TEXT ? job->hdr.crlf_len : 0;
+        if (imap_crlf_stream_begin(&job->stream, job->fd, file_from, base, from, to) < 0)
+            return false;
+    }
+    job->streaming = true;
+    return true;
+}
+
+/* stream_body - queue the section while the socket takes it. 1 done, 0
+ * wait for FLUSHED, -1 error. */
+static int stream_body(struct imap *p, struct imap_fetch_job *job)
+{
+    for (;;) {
+        if (conn_output_pending(p->conn) >= QUEUE_MAX) {
+            enum conn_result r = conn_flush(p->conn);
+            if (r == CONN_AGAIN)
+                return 0;
+            if (r == CONN_ERROR)
+                return -1;
+        }
+        if (job->mem != NULL) {
+            conn_write(p->conn, job->mem + job->mem_off, job->mem_len - job->mem_off);
+            free(job->mem);
+            job->mem = NULL;
+            return 1;
+        }
+        char out[2 * CHUNK];
+        ssize_t n = imap_crlf_stream_read(&job->stream, out, CHUNK);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return 1;
+        conn_write(p->conn, out, (size_t)n);
+    }
+}
+
+bool imap_fetch_more(struct imap *p)
+{
+    struct imap_fetch_job *job = p->fetch;
+    for (;;) {
+        if (job->streaming) {
+            int r = stream_body(p, job);
+            if (r == 0)
+                return false;
+            if (r < 0) {
+                log_error("event=imap_fetch_failed client=%s user=%s error=\"the message file "
+                          "could not be read to its announced size\"",
+                          p->ss->client_ip, p->login);
+                imap_end(p); /* a literal cannot be cut short: close */
+                return false;
+            }
+            job->streaming = false;
+            continue;
+        }
+        if (job->in_message) {
+            if (job->body_index < job->nbodies) {
+                if (!begin_body(p, job)) {
+                    imap_end(p);
+                    return false;
+                }
+                continue;
+            }
+            conn_printf(p->conn, ")\r\n");
+            if (job->fd >= 0)
+                close(job->fd);
+            job->fd = -1;
+            job->in_message = false;
+            continue;
+        }
+        if (job->next < job->nseqs) {
+            begin_message(p, job, job->seqs[job->next++]);
+            continue;
+        }
+        if (job->gone)
+            imap_tagged(p, "NO", "[EXPUNGEISSUED] Some messages were expunged meanwhile");
+        else
+            imap_tagged(p, "OK", "%sFetch completed", job->uid ? "UID " : "");
+        imap_fetch_free(&p->fetch);
+        return true;
+    }
+}
+
+/* imap_messages - the view's sequence numbers named by set (UIDs with uid)
+ * into a malloc'd array *seqs_r of *count_r. -1 out of memory. */
+int imap_messages(struct imap *p, const struct imap_seqset *set, bool uid, size_t **seqs_r,
+                  size_t *count_r)
+{
+    size_t *seqs = malloc((p->view_count > 0 ? p->view_count : 1) * sizeof *seqs);
+    if (seqs == NULL)
+        return -1;
+    size_t n = 0;
+    uint32_t star =
+        uid ? (p->view_count > 0 ? p->view[p->view_count - 1].uid : 0) : (uint32_t)p->view_count;
+    for (size_t seq = 1; seq <= p->view_count; seq++) {
+        uint32_t key = uid ? p->view[seq - 1].uid : (uint32_t)seq;
+        if (imap_seqset_contains(set, key, star))
+            seqs[n++] = seq;
+    }
+    *seqs_r = seqs;
+    *count_r = n;
+    return 0;
+}
+
+bool imap_seqset_valid(const struct imap *p, const struct imap_seqset *set, bool uid)
+{
+    if (uid)
+        return true; /* RFC 3501 9: a UID out of range is no error */
+    for (size_t k = 0; k < set->count; k++) {
+        if (set->ranges[k].lo > p->view_count || set->ranges[k].hi > p->view_count)
+            return false;
+    }
+    return true;
+}
+
+/* seqset_arg - the sequence-set argument i of cmd into *set. */
+bool imap_seqset_arg(const struct imap_command *cmd, size_t i, struct imap_seqset *set)
+{
+    const struct imap_arg *a = imap_command_arg(cmd, i);
+    return a != NULL && a->type == IMAP_ARG_ATOM && imap_seqset_parse(a->str, a->len, set);
+}
+
+void imap_cmd_fetch(struct imap *p, const struct imap_command *cmd, size_t first, bool uid)
+{
+    static struct imap_seqset set; /* large; the session runs on one thread */
+    const struct imap_arg *items = imap_command_arg(cmd, first + 1);
+    if (cmd->argc != first + 2 || !imap_seqset_arg(cmd, first, &set)) {
+        imap_bad(p, "Usage: FETCH sequence-set items");
+        return;
+    }
+    if (!imap_seqset_valid(p, &set, uid)) {
+        imap_bad(p, "Invalid message sequence number");
+        return;
+    }
+    struct imap_fetch_job *job = calloc(1, sizeof *job);
+    if (job == NULL) {
+        imap_tagged(p, "NO", "[UNAVAILABLE] Out of memory");
+        return;
+    }
+    job->fd = -1;
+    job->uid = uid;
+    int r = 0;
+    if (items->type == IMAP_ARG_LIST) {
+        for (size_t i = 0; i < items->count && r == 0; i++)
+            r = add_item(job, imap_list_elem(cmd, items, i));
+        if (items->count == 0)
+            r = -1;
+    } else {
+        r = add_item(job, items);
+    }
+    if (r != 0) {
+        imap_fetch_free(&job);
+        if (r < 0)
+            imap_bad(p, "Bad FETCH item");
+        else
+            imap_tagged(p, "NO",
+                        "[CANNOT] ENVELOPE, BODYSTRUCTURE, BINARY and MIME part "
+                        "numbers are not implemented yet");
+        return;
+    }
+    if (imap_messages(p, &set, uid, &job->seqs, &job->nseqs) < 0) {
+        imap_fetch_free(&job);
+        imap_tagged(p, "NO", "[UNAVAILABLE] Out of memory");
+        return;
+    }
+    p->fetch = job;
+    p->busy = IMAP_SENDING;
+    conn_set_input_paused(p->conn, true);
+    if (imap_fetch_more(p) && !p->ending) {
+        p->busy = IMAP_IDLE_INPUT;
+        conn_set_input_paused(p->conn, false);
+    }
+}
+
+/* cmd_store - RFC 3501 6.4.6: the system flags, kept in the file name by
+ * the mailbox layer's rename. Keywords are not kept yet (PERMANENTFLAGS
+ * has no \*), so they are ignored. */
+void imap_cmd_store(struct imap *p, const struct imap_command *cmd, size_t first, bool uid)
+{
+    static struct imap_seqset set;
+    const struct imap_arg *op = imap_command_arg(cmd, first + 1);
+    if (cmd->argc < first + 3 || !imap_seqset_arg(cmd, first, &set) || op->type != IMAP_ARG_ATOM) {
+        imap_bad(p, "Usage: STORE sequence-set [+-]FLAGS[.SILENT] (flags)");
+        return;
+    }
+    if (!imap_seqset_valid(p, &set, uid)) {
+        imap_bad(p, "Invalid message sequence number");
+        return;
+    }
+    const char *o = op->str;
+    int mode = 0; /* 0 replace, 1 add, -1 remove */
+    if (*o == '+' || *o == '-')
+        mode = *o++ == '+' ? 1 : -1;
+    bool silent;
+    if (strcasecmp(o, "FLAGS") == 0)
+        silent = false;
+    else if (strcasecmp(o, "FLAGS.SILENT") == 0)
+        silent = true;
+    else {
+        imap_bad(p, "Usage: STORE sequence-set [+-]FLAGS[.SILENT] (flags)");
+        return;
+    }
+    unsigned flags = 0;
+    const struct imap_arg *fl = imap_command_arg(cmd, first + 2);
+    size_t nflags = fl->type == IMAP_ARG_LIST ? fl->count : cmd->argc - first - 2;
+    for (size_t i = 0; i < nflags; i++) {
+        const struct imap_arg *f = fl->type == IMAP_ARG_LIST ? imap_list_elem(cmd, fl, i)
+                                                             : imap_command_arg(cmd, first + 2 + i);
+        bool known;
+        if (f->type != IMAP_ARG_ATOM) {
+            imap_bad(p, "Bad flag");
+            return;
+        }
+        flags |= imap_flag_parse(f, &known);
+    }
+    if (p->read_only) {
+        imap_tagged(p, "NO", "[READ-ONLY] The mailbox is read-only");
+        return;
+    }
+    size_t *seqs, count;
+    if (imap_messages(p, &set, uid, &seqs, &count) < 0) {
+        imap_tagged(p, "NO", "[UNAVAILABLE] Out of memory");
+        return;
+    }
+    bool gone = false, failed = false;
+    const unsigned system = MAILBOX_FLAG_REPLIED | MAILBOX_FLAG_FLAGGED | MAILBOX_FLAG_TRASHED |
+                            MAILBOX_FLAG_SEEN | MAILBOX_FLAG_DRAFT;
+    for (size_t k = 0; k < count; k++) {
+        size_t seq = seqs[k];
+        long index = imap_folder_index(p, seq);
+        if (index < 0) {
+            gone = true;
+            continue;
+        }
+        const struct mailbox_msg *m = mailbox_msg(p->mailbox, (size_t)index);
+        /* P (passed) has no IMAP flag: FLAGS keeps it */
+        unsigned now = mode > 0   ? m->flags | flags
+                       : mode < 0 ? m->flags & ~flags
+                                  : (m->flags & ~system) | flags;
+        if (now != m->flags) {
+            char *err = NULL;
+            enum mailbox_result r = mailbox_msg_set_flags(p->mailbox, (size_t)index, now, &err);
+            if (r == MAILBOX_GONE)
+                gone = true;
+            else if (r != MAILBOX_OK) {
+                log_error("event=imap_store_failed client=%s user=%s error=\"%s\"",
+                          p->ss->client_ip, p->login, err != NULL ? err : "?");
+                failed = true;
+            }
+            free(err);
+            if (r != MAILBOX_OK)
+                continue;
+            m = mailbox_msg(p->mailbox, (size_t)index);
+        }
+        p->view[seq - 1].flags = m->flags;
+        if (!silent) {
+            char text[128];
+            if (uid)
+                imap_untagged(p, "%zu FETCH (UID %u FLAGS (%s))", seq, (unsigned)m->uid,
+                              imap_flags_text(m->flags, text, sizeof text));
+            else
+                imap_untagged(p, "%zu FETCH (FLAGS (%s))", seq,
+                              imap_flags_text(m->flags, text, sizeof text));
+        }
+    }
+    free(seqs);
+    if (failed)
+        imap_tagged(p, "NO", "[UNAVAILABLE] Some flags could not be stored");
+    else if (gone)
+        imap_tagged(p, "NO", "[EXPUNGEISSUED] Some messages were expunged meanwhile");
+    else
+        imap_tagged(p, "OK", "%sStore completed", uid ? "UID " : "");
+}

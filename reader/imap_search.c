@@ -1,0 +1,373 @@
+/* reader/imap_search.c - SEARCH and UID SEARCH for the IMAP session (RFC
+ * 3501 6.4.4) with the basic keys: flags, NEW/OLD/RECENT, sequence and UID
+ * sets, sizes, internal dates, and header, body and text substrings. The
+ * substring match is plain ASCII case-insensitive over the raw octets: no
+ * MIME or RFC 2047 decoding and no charset conversion yet (doc/imap.md).
+ * The key list is checked once for syntax before any message is read. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/conn.h"
+#include "reader/imap_fetch_internal.h"
+#include "reader/imap_session_internal.h"
+
+/* Keys inside each other (NOT, OR, parentheses) are bounded by the parser's
+ * depth for lists; NOT and OR chains get this bound. */
+#define SEARCH_DEPTH_MAX 32
+
+struct search_ctx {
+    struct imap *p;
+    const struct imap_command *cmd;
+    bool check; /* syntax only: no message */
+    size_t seq; /* the message */
+    long index; /* in the mailbox */
+    int fd;     /* opened when a key needs the file, else -1 */
+    bool fd_failed;
+    bool bad;
+    const char *why;
+};
+
+static const struct imap_arg *key_at(struct search_ctx *c, const struct imap_arg *a,
+                                     const struct imap_arg *end, bool *match, unsigned depth);
+
+static bool fail(struct search_ctx *c, const char *why)
+{
+    c->bad = true;
+    c->why = why;
+    return false;
+}
+
+static int file(struct search_ctx *c)
+{
+    if (c->fd < 0 && !c->fd_failed) {
+        char *err = NULL;
+        if (mailbox_msg_open(c->p->mailbox, (size_t)c->index, &c->fd, &err) != MAILBOX_OK) {
+            c->fd = -1;
+            c->fd_failed = true;
+        }
+        free(err);
+    }
+    return c->fd;
+}
+
+/* search_date - RFC 3501 9 "date" (1-Feb-1994, also quoted) as the start of
+ * that day in UTC; false when it is none. */
+static bool search_date(const struct imap_arg *a, time_t *t_r)
+{
+    static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                         "jul", "aug", "sep", "oct", "nov", "dec"};
+    if (a == NULL || !imap_arg_astring(a) || a->len > 11 || a->len < 10)
+        return false;
+    int day, year;
+    char mon[4];
+    if (sscanf(a->str, "%2d-%3s-%4d", &day, mon, &year) != 3 || day < 1 || day > 31 || year < 1900)
+        return false;
+    int m = -1;
+    for (int i = 0; i < 12; i++)
+        if (strcasecmp(mon, months[i]) == 0)
+            m = i;
+    if (m < 0)
+        return false;
+    struct tm tm = {.tm_mday = day, .tm_mon = m, .tm_year = year - 1900};
+    *t_r = timegm(&tm);
+    return true;
+}
+
+/* contains - needle in hay, ASCII case-insensitively. */
+static bool contains(const char *hay, size_t hlen, const char *needle, size_t nlen)
+{
+    if (nlen == 0)
+        return true;
+    for (size_t i = 0; i + nlen <= hlen; i++) {
+        if (strncasecmp(hay + i, needle, nlen) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* file_contains - needle in the file from offset on, read in chunks that
+ * overlap by the needle's length. */
+static bool file_contains(int fd, uint64_t offset, const char *needle, size_t nlen)
+{
+    if (nlen == 0)
+        return true;
+    if (nlen > 1024)
+        return false;
+    char buf[16384 + 1024];
+    size_t keep = 0;
+    for (;;) {
+        ssize_t n = pread(fd, buf + keep, sizeof buf - keep, (off_t)offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        offset += (uint64_t)n;
+        size_t len = keep + (size_t)n;
+        if (contains(buf, len, needle, nlen))
+            return true;
+        keep = nlen - 1 < len ? nlen - 1 : len;
+        memmove(buf, buf + len - keep, keep);
+    }
+}
+
+/* header_has - field name's value (all of its occurrences, folded lines
+ * joined) contains needle; name NULL: anywhere in the header. */
+static bool header_has(struct search_ctx *c, const char *name, const char *needle, size_t nlen)
+{
+    int fd = file(c);
+    struct imap_message_header h;
+    if (fd < 0 || imap_header_scan(fd, &h) < 0)
+        return false;
+    char *text;
+    size_t len;
+    const char *names[1] = {name};
+    if (imap_header_fields(fd, &h, names, name != NULL ? 1 : 0, name == NULL, &text, &len) < 0)
+        return false;
+    /* the value after "Name:" of each kept field; the match may span lines */
+    bool found = false;
+    if (name == NULL) {
+        found = contains(text, len, needle, nlen);
+    } else {
+        size_t nl = strlen(name);
+        for (size_t i = 0; i < len && !found;) {
+            char *eol = memmem(text + i, len - i, "\r\n", 2);
+            size_t end = eol != NULL ? (size_t)(eol - text) : len;
+            size_t start = i;
+            if (text[i] != ' ' && text[i] != '\t' && end - i > nl)
+                start = i + nl + 1;
+            found = contains(text + start, end - start, needle, nlen);
+            i = end + 2;
+        }
+    }
+    free(text);
+    return found;
+}
+
+/* string_arg - the astring after a key. */
+static const struct imap_arg *string_arg(struct search_ctx *c, const struct imap_arg *a,
+                                         const struct imap_arg *end)
+{
+    if (a >= end || !imap_arg_astring(a)) {
+        fail(c, "Missing string in SEARCH key");
+        return NULL;
+    }
+    return a;
+}
+
+static bool flag_key(const char *k, unsigned flags, bool *match)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+        bool set;
+    } keys[] = {
+        {"SEEN", MAILBOX_FLAG_SEEN, true},        {"UNSEEN", MAILBOX_FLAG_SEEN, false},
+        {"DELETED", MAILBOX_FLAG_TRASHED, true},  {"UNDELETED", MAILBOX_FLAG_TRASHED, false},
+        {"FLAGGED", MAILBOX_FLAG_FLAGGED, true},  {"UNFLAGGED", MAILBOX_FLAG_FLAGGED, false},
+        {"ANSWERED", MAILBOX_FLAG_REPLIED, true}, {"UNANSWERED", MAILBOX_FLAG_REPLIED, false},
+        {"DRAFT", MAILBOX_FLAG_DRAFT, true},      {"UNDRAFT", MAILBOX_FLAG_DRAFT, false},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (strcasecmp(k, keys[i].name) == 0) {
+            *match = ((flags & keys[i].bit) != 0) == keys[i].set;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* key_at - evaluate the key at a (before end); the argument after it, or
+ * NULL on a syntax error (c->bad). */
+static const struct imap_arg *key_at(struct search_ctx *c, const struct imap_arg *a,
+                                     const struct imap_arg *end, bool *match, unsigned depth)
+{
+    struct imap *p = c->p;
+    const struct imap_command *cmd = c->cmd;
+    *match = false;
+    if (depth > SEARCH_DEPTH_MAX)
+        return fail(c, "SEARCH keys nested too deep"), NULL;
+    if (a >= end)
+        return fail(c, "Missing SEARCH key"), NULL;
+    const struct mailbox_msg *m = c->check ? NULL : mailbox_msg(p->mailbox, (size_t)c->index);
+    unsigned flags = m != NULL ? m->flags : 0;
+    if (a->type == IMAP_ARG_LIST) {
+        /* parenthesised: all of the keys inside */
+        const struct imap_arg *k = a + 1, *lend = cmd->args + a->end;
+        bool all = true;
+        if (k >= lend)
+            return fail(c, "Empty SEARCH list"), NULL;
+        while (k < lend) {
+            bool mk;
+            k = key_at(c, k, lend, &mk, depth + 1);
+            if (k == NULL)
+                return NULL;
+            all = all && mk;
+        }
+        *match = all;
+        return imap_arg_next(cmd, a);
+    }
+    if (a->type != IMAP_ARG_ATOM)
+        return fail(c, "Bad SEARCH key"), NULL;
+    const char *k = a->str;
+    const struct imap_arg *next = imap_arg_next(cmd, a);
+    if (strcasecmp(k, "ALL") == 0 || strcasecmp(k, "OLD") == 0) {
+        *match = true; /* \Recent is not tracked: every message is old */
+        return next;
+    }
+    if (strcasecmp(k, "NEW") == 0 || strcasecmp(k, "RECENT") == 0)
+        return next;
+    if (flag_key(k, flags, match))
+        return next;
+    if (strcasecmp(k, "NOT") == 0) {
+        bool inner;
+        const struct imap_arg *r = key_at(c, next, end, &inner, depth + 1);
+        *match = !inner;
+        return r;
+    }
+    if (strcasecmp(k, "OR") == 0) {
+        bool m1, m2;
+        const struct imap_arg *r = key_at(c, next, end, &m1, depth + 1);
+        if (r == NULL)
+            return NULL;
+        r = key_at(c, r, end, &m2, depth + 1);
+        *match = m1 || m2;
+        return r;
+    }
+    if (strcasecmp(k, "UID") == 0) {
+        static struct imap_seqset set;
+        if (next >= end || next->type != IMAP_ARG_ATOM ||
+            !imap_seqset_parse(next->str, next->len, &set))
+            return fail(c, "Bad UID set in SEARCH"), NULL;
+        if (!c->check)
+            *match = imap_seqset_contains(&set, m->uid, p->view[p->view_count - 1].uid);
+        return imap_arg_next(cmd, next);
+    }
+    if (strcasecmp(k, "LARGER") == 0 || strcasecmp(k, "SMALLER") == 0) {
+        uint64_t n;
+        if (next >= end || !imap_arg_number(next, UINT64_MAX / 2, &n))
+            return fail(c, "Bad number in SEARCH"), NULL;
+        if (!c->check)
+            *match = toupper((unsigned char)k[0]) == 'L' ? m->size > n : m->size < n;
+        return imap_arg_next(cmd, next);
+    }
+    if (strcasecmp(k, "BEFORE") == 0 || strcasecmp(k, "ON") == 0 || strcasecmp(k, "SINCE") == 0) {
+        time_t day;
+        if (next >= end || !search_date(next, &day))
+            return fail(c, "Bad date in SEARCH"), NULL;
+        if (!c->check) {
+            struct stat st;
+            int fd = file(c);
+            if (fd >= 0 && fstat(fd, &st) == 0) {
+                /* RFC 3501 6.4.4: dates only, times and zones disregarded */
+                time_t t = st.st_mtime;
+                char u = (char)toupper((unsigned char)k[0]);
+                *match = u == 'B' ? t < day : u == 'O' ? t >= day && t < day + 86400 : t >= day;
+            }
+        }
+        return imap_arg_next(cmd, next);
+    }
+    static const char *const header_keys[] = {"FROM", "TO", "CC", "BCC", "SUBJECT"};
+    for (size_t i = 0; i < sizeof header_keys / sizeof header_keys[0]; i++) {
+        if (strcasecmp(k, header_keys[i]) != 0)
+            continue;
+        const struct imap_arg *s = string_arg(c, next, end);
+        if (s == NULL)
+            return NULL;
+        if (!c->check)
+            *match = header_has(c, header_keys[i], s->str, s->len);
+        return imap_arg_next(cmd, s);
+    }
+    if (strcasecmp(k, "HEADER") == 0) {
+        const struct imap_arg *name = string_arg(c, next, end);
+        const struct imap_arg *s =
+            name != NULL ? string_arg(c, imap_arg_next(cmd, name), end) : NULL;
+        if (s == NULL)
+            return NULL;
+        if (!c->check)
+            *match = header_has(c, name->str, s->str, s->len);
+        return imap_arg_next(cmd, s);
+    }
+    if (strcasecmp(k, "BODY") == 0 || strcasecmp(k, "TEXT") == 0) {
+        const struct imap_arg *s = string_arg(c, next, end);
+        if (s == NULL)
+            return NULL;
+        if (!c->check) {
+            int fd = file(c);
+            struct imap_message_header h = {0, 0};
+            bool text = toupper((unsigned char)k[0]) == 'T';
+            if (fd >= 0 && (text || imap_header_scan(fd, &h) == 0))
+                *match = file_contains(fd, text ? 0 : h.file_len, s->str, s->len);
+        }
+        return imap_arg_next(cmd, s);
+    }
+    /* a sequence set */
+    static struct imap_seqset set;
+    if (imap_seqset_parse(a->str, a->len, &set)) {
+        if (!c->check)
+            *match = imap_seqset_contains(&set, (uint32_t)c->seq, (uint32_t)p->view_count);
+        return next;
+    }
+    return fail(c, "Unknown SEARCH key"), NULL;
+}
+
+void imap_cmd_search(struct imap *p, const struct imap_command *cmd, size_t first, bool uid)
+{
+    const struct imap_arg *a = imap_command_arg(cmd, first);
+    const struct imap_arg *end = cmd->args + cmd->nargs;
+    if (a != NULL && imap_arg_is(a, "CHARSET")) {
+        const struct imap_arg *cs = imap_arg_next(cmd, a);
+        if (cs >= end || !imap_arg_astring(cs)) {
+            imap_bad(p, "Usage: SEARCH [CHARSET name] keys");
+            return;
+        }
+        if (strcasecmp(cs->str, "US-ASCII") != 0 && strcasecmp(cs->str, "UTF-8") != 0) {
+            imap_tagged(p, "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset");
+            return;
+        }
+        a = imap_arg_next(cmd, cs);
+    }
+    struct search_ctx c = {.p = p, .cmd = cmd, .check = true, .fd = -1};
+    if (a == NULL || a >= end) {
+        imap_bad(p, "Usage: SEARCH keys");
+        return;
+    }
+    for (const struct imap_arg *k = a; k != NULL && k < end;) {
+        bool m;
+        k = key_at(&c, k, end, &m, 0);
+    }
+    if (c.bad) {
+        imap_bad(p, c.why);
+        return;
+    }
+    conn_printf(p->conn, "* SEARCH");
+    c.check = false;
+    for (size_t seq = 1; seq <= p->view_count; seq++) {
+        c.seq = seq;
+        c.index = imap_folder_index(p, seq);
+        if (c.index < 0)
+            continue;
+        c.fd = -1;
+        c.fd_failed = false;
+        bool all = true;
+        for (const struct imap_arg *k = a; k != NULL && k < end && all;) {
+            bool m;
+            k = key_at(&c, k, end, &m, 0);
+            all = m;
+        }
+        if (c.fd >= 0)
+            close(c.fd);
+        if (all)
+            conn_printf(p->conn, " %u", uid ? (unsigned)p->view[seq - 1].uid : (unsigned)seq);
+    }
+    conn_printf(p->conn, "\r\n");
+    imap_tagged(p, "OK", "%sSearch completed", uid ? "UID " : "");
+}

@@ -1,0 +1,557 @@
+/* reader/imap_session.c - see imap_session.h.
+ *
+ * One session is one struct imap with its RFC 3501 state and what it is busy
+ * with. Input is read a line at a time and fed to the command parser
+ * (imap_parse.h), literals octet by octet as the parser asks for them; a
+ * command that must wait (a SASL step, the auth process's USER answer, a
+ * FETCH streaming a large message) pauses input and reads on from what the
+ * client pipelined when it is done. Login is imap_auth.c's. */
+#include "config.h"
+
+#include "reader/imap_session.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth/sasl_server.h"
+#include "lib/conn.h"
+#include "lib/log.h"
+#include "proto/command_table.h"
+#include "proto/sasl_exchange.h"
+#include "reader/imap_session_internal.h"
+
+void imap_session_shutdown(void)
+{
+    imap_auth_release();
+}
+
+void imap_tagged(struct imap *p, const char *status, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    conn_printf(p->conn, "%s %s %s\r\n", p->tag, status, text);
+}
+
+void imap_untagged(struct imap *p, const char *fmt, ...)
+{
+    char text[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    conn_write(p->conn, "* ", 2);
+    conn_write(p->conn, text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+    conn_write(p->conn, "\r\n", 2);
+}
+
+void imap_bad(struct imap *p, const char *text)
+{
+    imap_tagged(p, "BAD", "%s", text);
+    p->errors++;
+}
+
+static void session_free(struct imap *p)
+{
+    imap_auth_cancel(p);
+    imap_fetch_free(&p->fetch);
+    imap_folder_deselect(p);
+    if (p->root_fd >= 0)
+        close(p->root_fd);
+    imap_parser_free(&p->parser);
+    sasl_exchange_free(&p->sx);
+    sasl_session_free(&p->sasl);
+    free(p->login);
+    free(p->maildir);
+    free(p);
+}
+
+static void really_end(struct imap *p)
+{
+    struct service_session *ss = p->ss;
+    log_info("event=disconnect service=%s client=%s", ss->service->name, ss->client_ip);
+    session_free(p);
+    ss->protocol = NULL;
+    conn_free(&ss->conn);
+    ss->finished(ss);
+}
+
+void imap_end(struct imap *p)
+{
+    if (!p->ending) {
+        p->ending = true;
+        p->busy = IMAP_CLOSING;
+        conn_set_input_paused(p->conn, true);
+    }
+    if (p->depth == 0 && !sasl_exchange_busy(p->sx))
+        really_end(p);
+}
+
+void imap_enter(struct imap *p)
+{
+    p->depth++;
+}
+
+void imap_leave(struct imap *p)
+{
+    if (--p->depth == 0 && p->ending && !sasl_exchange_busy(p->sx))
+        really_end(p);
+}
+
+/* close_with - an untagged BYE (already queued or text), then close. */
+void imap_close_with(struct imap *p, const char *bye)
+{
+    if (bye != NULL)
+        imap_untagged(p, "BYE %s", bye);
+    p->busy = IMAP_CLOSING;
+    conn_set_input_paused(p->conn, true);
+    if (conn_flush(p->conn) != CONN_AGAIN)
+        imap_end(p);
+}
+
+void imap_wait_begin(struct imap *p)
+{
+    p->busy = IMAP_WAITING;
+    conn_set_input_paused(p->conn, true);
+    if (conn_flush(p->conn) == CONN_ERROR)
+        imap_end(p);
+}
+
+void imap_resume(struct imap *p)
+{
+    p->busy = IMAP_IDLE_INPUT;
+    conn_set_input_paused(p->conn, false);
+    imap_process_input(p);
+}
+
+/* ---- commands in any state ---- */
+
+static void cmd_capability(struct imap *p, const struct imap_command *cmd)
+{
+    (void)cmd;
+    char caps[512];
+    imap_capabilities(p, caps, sizeof caps);
+    imap_untagged(p, "CAPABILITY %s", caps);
+    imap_tagged(p, "OK", "Capability completed");
+}
+
+static void cmd_noop(struct imap *p, const struct imap_command *cmd)
+{
+    /* the untagged updates came before it (run_command) */
+    imap_tagged(p, "OK", "%s completed", cmd->name);
+}
+
+static void cmd_logout(struct imap *p, const struct imap_command *cmd)
+{
+    (void)cmd;
+    p->state = IMAP_LOGOUT;
+    imap_untagged(p, "BYE Logging out");
+    imap_tagged(p, "OK", "Logout completed");
+    imap_close_with(p, NULL);
+}
+
+/* cmd_id - RFC 2971: who we are, nothing more; the client's list is not kept. */
+static void cmd_id(struct imap *p, const struct imap_command *cmd)
+{
+    (void)cmd;
+    imap_untagged(p, "ID (\"name\" \"dirmail\")");
+    imap_tagged(p, "OK", "ID completed");
+}
+
+/* ---- authenticated ---- */
+
+static void cmd_namespace(struct imap *p, const struct imap_command *cmd)
+{
+    (void)cmd;
+    /* RFC 2342: one personal namespace, folders below INBOX's level, "." */
+    imap_untagged(p, "NAMESPACE ((\"\" \".\")) NIL NIL");
+    imap_tagged(p, "OK", "Namespace completed");
+}
+
+/* cmd_enable - RFC 5161: nothing we implement needs enabling yet. */
+static void cmd_enable(struct imap *p, const struct imap_command *cmd)
+{
+    if (cmd->argc == 0) {
+        imap_bad(p, "Usage: ENABLE capability...");
+        return;
+    }
+    imap_untagged(p, "ENABLED");
+    imap_tagged(p, "OK", "Enable completed");
+}
+
+static void cmd_check(struct imap *p, const struct imap_command *cmd)
+{
+    imap_tagged(p, "OK", "%s completed", cmd->name);
+}
+
+static void cmd_fetch(struct imap *p, const struct imap_command *cmd)
+{
+    imap_cmd_fetch(p, cmd, 0, false);
+}
+
+static void cmd_store(struct imap *p, const struct imap_command *cmd)
+{
+    imap_cmd_store(p, cmd, 0, false);
+}
+
+static void cmd_copy(struct imap *p, const struct imap_command *cmd)
+{
+    imap_cmd_copy(p, cmd, 0, false);
+}
+
+static void cmd_search(struct imap *p, const struct imap_command *cmd)
+{
+    imap_cmd_search(p, cmd, 0, false);
+}
+
+/* cmd_uid - RFC 3501 6.4.8: the command named by the first argument with
+ * UIDs in place of sequence numbers. */
+static void cmd_uid(struct imap *p, const struct imap_command *cmd)
+{
+    const struct imap_arg *sub = imap_command_arg(cmd, 0);
+    if (sub != NULL && imap_arg_is(sub, "FETCH"))
+        imap_cmd_fetch(p, cmd, 1, true);
+    else if (sub != NULL && imap_arg_is(sub, "STORE"))
+        imap_cmd_store(p, cmd, 1, true);
+    else if (sub != NULL && imap_arg_is(sub, "SEARCH"))
+        imap_cmd_search(p, cmd, 1, true);
+    else if (sub != NULL && imap_arg_is(sub, "COPY"))
+        imap_cmd_copy(p, cmd, 1, true);
+    else if (sub != NULL && imap_arg_is(sub, "EXPUNGE"))
+        imap_cmd_uid_expunge(p, cmd, 1);
+    else
+        imap_bad(p, "Unknown UID command");
+}
+
+/* ---- the command table ---- */
+
+enum imap_verb {
+    V_CAPABILITY,
+    V_NOOP,
+    V_LOGOUT,
+    V_ID,
+    V_STARTTLS,
+    V_AUTHENTICATE,
+    V_LOGIN,
+    V_SELECT,
+    V_EXAMINE,
+    V_CREATE,
+    V_DELETE,
+    V_LIST,
+    V_LSUB,
+    V_SUBSCRIBE,
+    V_UNSUBSCRIBE,
+    V_RENAME,
+    V_STATUS,
+    V_NAMESPACE,
+    V_ENABLE,
+    V_CHECK,
+    V_CLOSE,
+    V_UNSELECT,
+    V_EXPUNGE,
+    V_FETCH,
+    V_STORE,
+    V_SEARCH,
+    V_COPY,
+    V_APPEND,
+    V_UID,
+};
+
+typedef void cmd_handler(struct imap *p, const struct imap_command *cmd);
+
+#define S(st) COMMAND_STATE(st)
+#define ANY (S(IMAP_NOT_AUTHENTICATED) | S(IMAP_AUTHENTICATED) | S(IMAP_SELECTED))
+#define AUTHED (S(IMAP_AUTHENTICATED) | S(IMAP_SELECTED))
+
+static const struct command {
+    struct command_row row;
+    const char *name;
+    cmd_handler *handler;
+} commands[] = {
+    {{V_CAPABILITY, ANY}, "CAPABILITY", cmd_capability},
+    {{V_NOOP, ANY}, "NOOP", cmd_noop},
+    {{V_LOGOUT, ANY}, "LOGOUT", cmd_logout},
+    {{V_ID, ANY}, "ID", cmd_id},
+    {{V_STARTTLS, S(IMAP_NOT_AUTHENTICATED)}, "STARTTLS", imap_cmd_starttls},
+    {{V_AUTHENTICATE, S(IMAP_NOT_AUTHENTICATED)}, "AUTHENTICATE", imap_cmd_authenticate},
+    {{V_LOGIN, S(IMAP_NOT_AUTHENTICATED)}, "LOGIN", imap_cmd_login},
+    {{V_SELECT, AUTHED}, "SELECT", imap_cmd_select},
+    {{V_EXAMINE, AUTHED}, "EXAMINE", imap_cmd_select},
+    {{V_CREATE, AUTHED}, "CREATE", imap_cmd_create},
+    {{V_DELETE, AUTHED}, "DELETE", imap_cmd_delete},
+    {{V_LIST, AUTHED}, "LIST", imap_cmd_list},
+    {{V_LSUB, AUTHED}, "LSUB", imap_cmd_lsub},
+    {{V_SUBSCRIBE, AUTHED}, "SUBSCRIBE", imap_cmd_subscribe},
+    {{V_UNSUBSCRIBE, AUTHED}, "UNSUBSCRIBE", imap_cmd_subscribe},
+    {{V_RENAME, AUTHED}, "RENAME", imap_cmd_rename},
+    {{V_STATUS, AUTHED}, "STATUS", imap_cmd_status},
+    {{V_NAMESPACE, AUTHED}, "NAMESPACE", cmd_namespace},
+    {{V_ENABLE, AUTHED}, "ENABLE", cmd_enable},
+    {{V_CHECK, S(IMAP_SELECTED)}, "CHECK", cmd_check},
+    {{V_CLOSE, S(IMAP_SELECTED)}, "CLOSE", imap_cmd_close},
+    {{V_UNSELECT, S(IMAP_SELECTED)}, "UNSELECT", imap_cmd_unselect},
+    {{V_EXPUNGE, S(IMAP_SELECTED)}, "EXPUNGE", imap_cmd_expunge},
+    {{V_FETCH, S(IMAP_SELECTED)}, "FETCH", cmd_fetch},
+    {{V_STORE, S(IMAP_SELECTED)}, "STORE", cmd_store},
+    {{V_SEARCH, S(IMAP_SELECTED)}, "SEARCH", cmd_search},
+    {{V_COPY, S(IMAP_SELECTED)}, "COPY", cmd_copy},
+    {{V_APPEND, AUTHED}, "APPEND", imap_cmd_append},
+    {{V_UID, S(IMAP_SELECTED)}, "UID", cmd_uid},
+};
+
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+static void run_command(struct imap *p, const struct imap_command *cmd)
+{
+    snprintf(p->tag, sizeof p->tag, "%s", cmd->tag);
+    int verb = -1;
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        if (strcmp(commands[i].name, cmd->name) == 0) {
+            verb = commands[i].row.verb;
+            break;
+        }
+    }
+    const void *found;
+    switch (
+        command_table_match(commands, COMMAND_COUNT, sizeof commands[0], verb, p->state, &found)) {
+    case COMMAND_RUN:
+        /* RFC 3501 7.4.1, 5.5: what changed is told before each command,
+         * but no EXPUNGE before one that names messages by sequence number
+         * (the client's numbers are those it knew when it sent it) */
+        if (p->state == IMAP_SELECTED)
+            imap_folder_update(p, verb != V_FETCH && verb != V_STORE && verb != V_SEARCH &&
+                                      verb != V_COPY);
+        ((const struct command *)found)->handler(p, cmd);
+        break;
+    case COMMAND_NOT_NOW:
+        imap_bad(p, p->state == IMAP_NOT_AUTHENTICATED ? "Log in first"
+                    : p->state == IMAP_SELECTED        ? "Not allowed now"
+                                                       : "Select a mailbox first");
+        break;
+    case COMMAND_UNKNOWN:
+        imap_bad(p, "Unknown command");
+        break;
+    }
+}
+
+/* literal_input - octets of the literal the parser waits for. false: wait
+ * for more input (or the session ends). */
+static bool literal_input(struct imap *p)
+{
+    uint64_t left = imap_parser_literal_left(p->parser);
+    const char *data;
+    size_t len;
+    enum conn_result r =
+        conn_read_bytes(p->conn, left < SIZE_MAX ? (size_t)left : SIZE_MAX, &data, &len);
+    if (r == CONN_AGAIN) {
+        if (conn_flush(p->conn) == CONN_ERROR)
+            imap_end(p);
+        return false;
+    }
+    if (r != CONN_OK) {
+        imap_end(p);
+        return false;
+    }
+    imap_parser_feed_literal(p->parser, data, len);
+    if (imap_parser_literal_left(p->parser) == 0)
+        conn_transfer_end(p->conn);
+    return true;
+}
+
+static void command_line(struct imap *p, const struct conn_line *line)
+{
+    if (line->bare_cr) {
+        imap_parser_reset(p->parser);
+        conn_printf(p->conn, "* BAD Bare CR in command\r\n");
+        p->errors++;
+        return;
+    }
+    enum imap_parse_result r = imap_parser_feed_line(p->parser, line->data, line->len);
+    snprintf(p->tag, sizeof p->tag, "%s", imap_parser_tag(p->parser));
+    switch (r) {
+    case IMAP_PARSE_DONE:
+        run_command(p, imap_parser_command(p->parser));
+        break;
+    case IMAP_PARSE_LITERAL:
+        if (imap_parser_literal_sync(p->parser))
+            conn_printf(p->conn, "+ Ready for literal data\r\n");
+        if (imap_parser_literal_left(p->parser) == 0)
+            imap_parser_feed_literal(p->parser, "", 0);
+        else
+            conn_transfer_begin(p->conn);
+        break;
+    case IMAP_PARSE_BAD:
+        imap_bad(p, imap_parser_error(p->parser));
+        if (imap_parser_literal_left(p->parser) > 0)
+            conn_transfer_begin(p->conn);
+        break;
+    case IMAP_PARSE_TOOBIG:
+        /* RFC 7889 4 / RFC 4469 5: TOOBIG, before the octets are read */
+        imap_tagged(p, "NO", "[TOOBIG] Literal too big");
+        if (imap_parser_literal_left(p->parser) > 0)
+            conn_transfer_begin(p->conn);
+        break;
+    case IMAP_PARSE_DISCARDED:
+        break;
+    case IMAP_PARSE_CLOSE:
+        imap_close_with(p, "[TOOBIG] Literal too big to read");
+        break;
+    }
+}
+
+void imap_process_input(struct imap *p)
+{
+    for (;;) {
+        if (p->busy == IMAP_WAITING || p->busy == IMAP_CLOSING || p->busy == IMAP_SENDING)
+            return;
+        if (p->errors >= p->ss->config->limits.errors) {
+            log_info("event=too_many_errors client=%s errors=%u", p->ss->client_ip, p->errors);
+            imap_close_with(p, "Too many errors");
+            return;
+        }
+        if (p->busy == IMAP_IDLE_INPUT && imap_parser_literal_left(p->parser) > 0) {
+            if (!literal_input(p))
+                return;
+            continue;
+        }
+        struct conn_line line;
+        enum conn_result r = conn_read_line(p->conn, &line);
+        if (r == CONN_AGAIN) {
+            if (conn_flush(p->conn) == CONN_ERROR)
+                imap_end(p);
+            return;
+        }
+        if (r == CONN_EOF || r == CONN_ERROR) {
+            if (r == CONN_ERROR)
+                log_info("event=conn_error client=%s error=\"%s\"", p->ss->client_ip,
+                         conn_error(p->conn));
+            imap_end(p);
+            return;
+        }
+        if (r == CONN_TOO_LONG) {
+            if (p->busy == IMAP_SASL_LINE) {
+                conn_set_line_limit(p->conn, IMAP_LINE_MAX);
+                p->busy = IMAP_IDLE_INPUT;
+                imap_bad(p, "SASL response too long");
+            } else {
+                imap_parser_reset(p->parser);
+                conn_printf(p->conn, "* BAD Command line too long\r\n");
+                p->errors++;
+            }
+            continue;
+        }
+        if (p->busy == IMAP_SASL_LINE)
+            imap_sasl_line(p, &line);
+        else
+            command_line(p, &line);
+    }
+}
+
+static void handler_in(struct imap *p, enum conn_event event)
+{
+    switch (event) {
+    case CONN_EVENT_TIMEOUT:
+        log_info("event=timeout client=%s reason=\"%s\"", p->ss->client_ip, conn_error(p->conn));
+        if (!p->ending) {
+            /* RFC 3501 7.1.5: BYE before closing an idle connection */
+            imap_untagged(p, "BYE Autologout; idle for too long");
+            conn_flush(p->conn);
+        }
+        imap_end(p);
+        return;
+    case CONN_EVENT_FLUSHED:
+        if (p->busy == IMAP_CLOSING) {
+            imap_end(p);
+            return;
+        }
+        if (p->busy == IMAP_SENDING) {
+            conn_deadline_restart(p->conn); /* the client is reading: not idle */
+            if (imap_fetch_more(p))
+                imap_resume(p);
+        }
+        return;
+    case CONN_EVENT_INPUT:
+        if (p->busy == IMAP_CLOSING) {
+            conn_set_input_paused(p->conn, true);
+            return;
+        }
+        imap_process_input(p);
+        return;
+    }
+}
+
+static void handler(struct conn *conn, enum conn_event event, void *ctx)
+{
+    struct imap *p = ctx;
+    (void)conn;
+    imap_enter(p);
+    handler_in(p, event);
+    imap_leave(p);
+}
+
+void imap_session_start(struct service_session *ss)
+{
+    struct threadpool *pool = imap_auth_acquire(ss);
+    struct imap *p = pool != NULL ? calloc(1, sizeof *p) : NULL;
+    if (p != NULL) {
+        p->root_fd = -1;
+        uint64_t message_max = ss->config->limits.message_size;
+        const struct imap_parse_limits limits = {
+            .literal_max = IMAP_PARSE_LITERAL_MAX,
+            .append_literal_max = message_max,
+            .discard_max = IMAP_PARSE_DISCARD_MAX,
+            .args_max = IMAP_PARSE_ARGS_MAX,
+            .depth_max = IMAP_PARSE_DEPTH_MAX,
+            .bytes_max = IMAP_PARSE_BYTES_MAX,
+        };
+        p->parser = imap_parser_new(&limits);
+        p->sx = sasl_exchange_new_for_session(ss, pool, imap_auth_done, p);
+        if (p->sx == NULL || p->parser == NULL) {
+            imap_parser_free(&p->parser);
+            sasl_exchange_free(&p->sx);
+            free(p);
+            p = NULL;
+        }
+    }
+    if (p == NULL) {
+        service_say_and_close(ss, "* BYE [UNAVAILABLE] Service temporarily unavailable");
+        return;
+    }
+    p->ss = ss;
+    p->conn = ss->conn;
+    p->state = IMAP_NOT_AUTHENTICATED;
+    memcpy(p->tag, "*", 2);
+    ss->protocol = p;
+    if (config_service_implicit_tls(ss->service->type)) {
+        if (service_tls_begin(ss) < 0) {
+            session_free(p);
+            ss->protocol = NULL;
+            conn_free(&ss->conn);
+            ss->finished(ss);
+            return;
+        }
+        p->tls = true;
+    }
+    if (conn_attach(p->conn, ss->loop, handler, p) < 0) {
+        imap_end(p);
+        return;
+    }
+    conn_set_line_limit(p->conn, IMAP_LINE_MAX);
+    conn_set_deadlines(p->conn, ss->deadlines, ss->service->session_timeout * 1000ull);
+    imap_enter(p);
+    imap_sasl_renew(p);
+    char caps[512];
+    imap_capabilities(p, caps, sizeof caps);
+    imap_untagged(p, "OK [CAPABILITY %s] dirmail IMAP server ready", caps);
+    conn_deadline_restart(p->conn);
+    if (conn_flush(p->conn) == CONN_ERROR)
+        imap_end(p);
+    imap_leave(p);
+}

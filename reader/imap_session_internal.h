@@ -1,0 +1,176 @@
+/* reader/imap_session_internal.h - what the files of the IMAP session share
+ * and no one else sees: the session struct, the reply helpers, and the
+ * command handlers each file provides (imap_session.c: the conversation
+ * and the command table; imap_auth.c: login; imap_folder.c: folders, SELECT and the
+ * client's view of the selected one with its untagged updates; imap_fetch.c:
+ * FETCH, STORE, SEARCH and the message stream). */
+#ifndef DIRMAIL_READER_IMAP_SESSION_INTERNAL_H
+#define DIRMAIL_READER_IMAP_SESSION_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "delivery/mailbox.h"
+#include "proto/sasl_exchange.h"
+#include "proto/service.h"
+#include "reader/imap_parse.h"
+
+struct sasl_exchange;
+struct sasl_session;
+
+/* RFC 3501 section 3. */
+enum imap_state {
+    IMAP_NOT_AUTHENTICATED,
+    IMAP_AUTHENTICATED,
+    IMAP_SELECTED,
+    IMAP_LOGOUT,
+};
+
+/* What the session is doing besides reading commands. */
+enum imap_busy {
+    IMAP_IDLE_INPUT, /* reading the next command or its literals */
+    IMAP_SASL_LINE,  /* reading an AUTHENTICATE response line */
+    IMAP_WAITING,    /* a SASL step or the auth process's answer is outstanding */
+    IMAP_SENDING,    /* streaming FETCH output */
+    IMAP_CLOSING,    /* last words queued: close once they are out */
+};
+
+/* A command line is at most this long; RFC 7162 3.2.1 asks for at least
+ * 8192 octets, long UID sets need more. */
+#define IMAP_LINE_MAX 65536
+
+/* The client's view of the selected folder (RFC 3501 2.3.1): message
+ * sequence number n is view[n - 1]. It changes only when the session tells
+ * the client (EXISTS, EXPUNGE, FETCH FLAGS). */
+struct imap_view_msg {
+    uint32_t uid;
+    unsigned flags; /* enum mailbox_flag, as last told */
+};
+
+struct imap_fetch_job;
+
+struct imap {
+    struct service_session *ss;
+    struct conn *conn;
+    enum imap_state state;
+    enum imap_busy busy;
+    bool tls;
+    bool ending;
+    unsigned depth;
+    unsigned errors;
+    struct imap_parser *parser;
+    char tag[IMAP_TAG_MAX + 1]; /* the command being answered */
+    struct sasl_session *sasl;
+    struct sasl_exchange *sx;
+    char *login;
+    uint32_t auth_request;
+    char *maildir; /* the user's Maildir below delivery.mailbox_base */
+    int root_fd;   /* the user's Maildir (INBOX), -1 while it does not exist */
+
+    /* the selected folder */
+    struct mailbox *mailbox;
+    char *selected; /* its name as the client wrote it */
+    bool read_only;
+    struct imap_view_msg *view;
+    size_t view_count, view_alloc;
+
+    struct imap_fetch_job *fetch; /* a FETCH being streamed */
+};
+
+/* Replies. tagged - "<tag> <status> <text>". */
+void imap_tagged(struct imap *p, const char *status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void imap_untagged(struct imap *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* imap_bad - a tagged BAD; counts the client's errors. */
+void imap_bad(struct imap *p, const char *text);
+/* imap_resume - a command that paused input (SENDING) is finished: read on. */
+void imap_resume(struct imap *p);
+/* imap_end - end the session once nothing of it is on the stack. */
+void imap_end(struct imap *p);
+
+/* imap_session.c: the session's plumbing, for the other files. */
+void imap_enter(struct imap *p);
+void imap_leave(struct imap *p);
+/* imap_close_with - an untagged BYE with text (none when NULL), then close. */
+void imap_close_with(struct imap *p, const char *bye);
+/* imap_wait_begin - pause input until an answer from elsewhere arrives. */
+void imap_wait_begin(struct imap *p);
+/* imap_process_input - read and run what the client sent, until it must wait. */
+void imap_process_input(struct imap *p);
+
+/* imap_auth.c */
+struct threadpool;
+struct conn_line;
+struct threadpool *imap_auth_acquire(const struct service_session *ss);
+void imap_auth_release(void);
+/* imap_auth_cancel - an outstanding USER request is not to be answered. */
+void imap_auth_cancel(struct imap *p);
+void imap_auth_done(void *ctx, enum sasl_exchange_outcome outcome);
+void imap_capabilities(struct imap *p, char *buf, size_t size);
+/* imap_sasl_renew - a SASL session for the connection as it is now. */
+void imap_sasl_renew(struct imap *p);
+/* imap_sasl_line - a client response line of an AUTHENTICATE exchange. */
+void imap_sasl_line(struct imap *p, const struct conn_line *line);
+void imap_cmd_starttls(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_authenticate(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_login(struct imap *p, const struct imap_command *cmd);
+
+/* imap_folder.c */
+void imap_cmd_select(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_create(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_delete(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_rename(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_close(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_unselect(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_expunge(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_uid_expunge(struct imap *p, const struct imap_command *cmd, size_t first);
+/* imap_folder_deselect - leave the selected folder without expunging. */
+void imap_folder_deselect(struct imap *p);
+/* imap_folder_update - tell the client what changed in the selected folder
+ * (RFC 3501 7.4.1): new messages (EXISTS), flag changes (FETCH) and, when
+ * expunges are allowed after this command, EXPUNGE. */
+void imap_folder_update(struct imap *p, bool expunges_allowed);
+/* imap_folder_index - the mailbox index of the view's message seq (1-based),
+ * or -1 when it is gone from the folder. */
+long imap_folder_index(struct imap *p, size_t seq);
+/* A folder name is at most this long (a Maildir++ directory name is the
+ * name with a "." before it, within NAME_MAX). */
+#define IMAP_FOLDER_NAME_MAX 200
+/* imap_folder_dir - the Maildir++ directory of folder name (not INBOX)
+ * into buf: "." then the name. false when the name cannot be one: empty
+ * parts, a "/", a control octet, too long (names are kept as the client's
+ * modified UTF-7). */
+bool imap_folder_dir(const char *name, size_t len, char *buf, size_t size);
+/* imap_folder_is_inbox - name is INBOX, in any case (RFC 3501 5.1). */
+bool imap_folder_is_inbox(const char *name);
+/* imap_mailbox_arg - argument i of cmd as a mailbox name (an astring
+ * without NUL), else NULL. */
+const struct imap_arg *imap_mailbox_arg(const struct imap_command *cmd, size_t i);
+/* imap_folder_mailbox - the folder name as a struct mailbox: OK, MISSING
+ * (no such folder) or TEMPFAIL (logged). */
+enum mailbox_result imap_folder_mailbox(struct imap *p, const char *name, size_t len, bool move_new,
+                                        struct mailbox **mb_r);
+/* imap_flags_text - "\Seen \Deleted" for flags into buf. */
+const char *imap_flags_text(unsigned flags, char *buf, size_t size);
+/* imap_flag_parse - one flag atom into its bit; 0 when it is none we keep. */
+unsigned imap_flag_parse(const struct imap_arg *a, bool *known_r);
+
+/* imap_list.c */
+void imap_cmd_list(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_lsub(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_subscribe(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_status(struct imap *p, const struct imap_command *cmd);
+
+/* imap_copy.c */
+void imap_cmd_append(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_copy(struct imap *p, const struct imap_command *cmd, size_t first, bool uid);
+
+/* imap_fetch.c */
+void imap_cmd_fetch(struct imap *p, const struct imap_command *cmd, size_t first, bool uid);
+void imap_cmd_store(struct imap *p, const struct imap_command *cmd, size_t first, bool uid);
+void imap_cmd_search(struct imap *p, const struct imap_command *cmd, size_t first, bool uid);
+/* imap_fetch_more - stream on; true when the FETCH is complete. */
+bool imap_fetch_more(struct imap *p);
+void imap_fetch_free(struct imap_fetch_job **job);
+
+#endif
