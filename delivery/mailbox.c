@@ -1,9 +1,10 @@
 /* delivery/mailbox.c - one Maildir folder for the readers: the UID index
  * "dirmail-uidlist" under an OFD lock on "dirmail-uidlist.lock", new/ and
- * cur/ listed, flags in names. See mailbox.h and doc/mailbox.md. */
+ * cur/ listed and merged into it. One message's file (open, flags in its
+ * name, expunge) is mailbox_msg.c's. See mailbox.h and doc/mailbox.md. */
 #include "config.h"
 
-#include "delivery/mailbox.h"
+#include "delivery/mailbox_internal.h"
 #include "delivery/mailbox_index.h"
 #include "delivery/maildir_name.h"
 #include "delivery/maildir_quota.h"
@@ -23,39 +24,10 @@
 
 #define INDEX_NAME "dirmail-uidlist"
 #define LOCK_NAME "dirmail-uidlist.lock"
-/* A listing is retried when new/ or cur/ changed while it was read (a
- * rename during readdir may hide an entry); after this many it is used. */
-#define SCAN_TRIES 3
 /* The index file is refused beyond this (a million messages fit). */
 #define INDEX_MAX_BYTES (256u << 20)
 
-struct mailbox {
-    int fd;      /* the folder */
-    int root_fd; /* the Maildir holding maildirsize: fd, or ".." of a Maildir++ folder */
-    bool move_new;
-    char *hostname;
-    struct mailbox_index index;
-    struct stat index_st; /* the index file as last read or written */
-    bool index_st_valid;
-    struct mailbox_msg *msgs; /* index.entries as the API shows them */
-    char **old_names;         /* names replaced by set_flags, freed at sync */
-    size_t old_count;
-};
-
-/* One file of a listing. */
-struct listed {
-    char *name;
-    size_t base_len;
-    bool in_cur;
-    bool used;
-};
-
-struct listing {
-    struct listed *items;
-    size_t count, alloc;
-};
-
-static void listing_clear(struct listing *l)
+void mailbox_listing_clear(struct listing *l)
 {
     for (size_t i = 0; i < l->count; i++)
         free(l->items[i].name);
@@ -70,7 +42,7 @@ static size_t base_len(const char *name)
 }
 
 /* flags_of - the DFPRST flags in a ":2," info part. */
-static unsigned flags_of(const char *name)
+unsigned mailbox_flags_of(const char *name)
 {
     static const char letters[] = "DFPRST";
     const char *info = strstr(name, ":2,");
@@ -294,8 +266,8 @@ static enum mailbox_result write_index(struct mailbox *mb, bool durable, char **
 }
 
 /* list_dir - append sub's message files to l. A missing sub is empty. */
-static enum mailbox_result list_dir(struct mailbox *mb, bool in_cur, struct listing *l,
-                                    char **error_r)
+enum mailbox_result mailbox_list_dir(struct mailbox *mb, bool in_cur, struct listing *l,
+                                     char **error_r)
 {
     const char *sub = in_cur ? "cur" : "new";
     int dfd = openat(mb->fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -356,7 +328,7 @@ static void move_new_files(struct mailbox *mb)
     struct listing l = {0};
     char *err = NULL;
 
-    if (list_dir(mb, false, &l, &err) != MAILBOX_OK) {
+    if (mailbox_list_dir(mb, false, &l, &err) != MAILBOX_OK) {
         free(err);
         return; /* the listing that follows reports it */
     }
@@ -371,7 +343,7 @@ static void move_new_files(struct mailbox *mb)
                         log_quote(qbuf, sizeof(qbuf), from), strerror(errno));
         }
     }
-    listing_clear(&l);
+    mailbox_listing_clear(&l);
 }
 
 /* dir_mtimes - the mtimes of new/ and cur/ ({0,0} for a missing one). */
@@ -592,18 +564,18 @@ static enum mailbox_result scan(struct mailbox *mb, struct timespec ts[2], bool 
 
     for (int tries = 0; tries < SCAN_TRIES; tries++) {
         struct timespec after[2];
-        listing_clear(&l);
+        mailbox_listing_clear(&l);
         if (mb->move_new)
             move_new_files(mb);
         res = dir_mtimes(mb, ts, &any, error_r);
         if (res == MAILBOX_OK)
-            res = list_dir(mb, false, &l, error_r);
+            res = mailbox_list_dir(mb, false, &l, error_r);
         if (res == MAILBOX_OK)
-            res = list_dir(mb, true, &l, error_r);
+            res = mailbox_list_dir(mb, true, &l, error_r);
         if (res == MAILBOX_OK)
             res = dir_mtimes(mb, after, &any, error_r);
         if (res != MAILBOX_OK) {
-            listing_clear(&l);
+            mailbox_listing_clear(&l);
             return res;
         }
         if (same_time(ts[0], after[0]) && same_time(ts[1], after[1]))
@@ -611,7 +583,7 @@ static enum mailbox_result scan(struct mailbox *mb, struct timespec ts[2], bool 
         ts[0] = ts[1] = (struct timespec){0, 0}; /* changed under us: do not trust */
     }
     res = merge(mb, &l, dirty_r, new_uids_r, error_r);
-    listing_clear(&l);
+    mailbox_listing_clear(&l);
     return res;
 }
 
@@ -626,8 +598,9 @@ static enum mailbox_result rebuild_msgs(struct mailbox *mb, char **error_r)
     }
     for (size_t i = 0; i < mb->index.count; i++) {
         const struct mailbox_index_entry *e = &mb->index.entries[i];
-        mb->msgs[i] = (struct mailbox_msg){
-            e->uid, e->base, e->name, e->in_cur ? "cur" : "new", e->size, flags_of(e->name)};
+        mb->msgs[i] = (struct mailbox_msg){e->uid,  e->base,
+                                           e->name, e->in_cur ? "cur" : "new",
+                                           e->size, mailbox_flags_of(e->name)};
     }
     for (size_t i = 0; i < mb->old_count; i++)
         free(mb->old_names[i]);
@@ -748,203 +721,4 @@ size_t mailbox_count(const struct mailbox *mb)
 const struct mailbox_msg *mailbox_msg(const struct mailbox *mb, size_t index)
 {
     return index < mb->index.count ? &mb->msgs[index] : NULL;
-}
-
-/* set_name - message index is now sub/name: the old name is kept until the
- * next sync, as the API promises its strings. */
-static enum mailbox_result set_name(struct mailbox *mb, size_t index, const char *name, bool in_cur,
-                                    char **error_r)
-{
-    struct mailbox_index_entry *e = &mb->index.entries[index];
-    char *copy = strdup(name);
-    char **old = realloc(mb->old_names, (mb->old_count + 1) * sizeof(*old));
-
-    if (old != NULL)
-        mb->old_names = old;
-    if (copy == NULL || old == NULL) {
-        free(copy);
-        error_set(error_r, "out of memory");
-        return MAILBOX_TEMPFAIL;
-    }
-    mb->old_names[mb->old_count++] = e->name;
-    e->name = copy;
-    e->in_cur = in_cur;
-    mb->msgs[index].name = e->name;
-    mb->msgs[index].subdir = in_cur ? "cur" : "new";
-    mb->msgs[index].flags = flags_of(e->name);
-    return MAILBOX_OK;
-}
-
-/* relocate - message index's file is not where we saw it: look for its base
- * in cur/ and new/ (another session renamed or moved it). OK with the name
- * updated, GONE, or TEMPFAIL. */
-static enum mailbox_result relocate(struct mailbox *mb, size_t index, char **error_r)
-{
-    struct mailbox_index_entry *e = &mb->index.entries[index];
-    struct listing l = {0};
-    enum mailbox_result res = list_dir(mb, false, &l, error_r);
-
-    if (res == MAILBOX_OK)
-        res = list_dir(mb, true, &l, error_r);
-    if (res == MAILBOX_OK) {
-        res = MAILBOX_GONE;
-        for (size_t i = 0; i < l.count && res == MAILBOX_GONE; i++) {
-            if (maildir_name_has_base(l.items[i].name, e->base) &&
-                l.items[i].base_len == strlen(e->base))
-                res = set_name(mb, index, l.items[i].name, l.items[i].in_cur, error_r);
-        }
-        if (res == MAILBOX_GONE)
-            error_set(error_r, "message %" PRIu32 " was deleted", e->uid);
-    }
-    listing_clear(&l);
-    return res;
-}
-
-static void msg_path(const struct mailbox *mb, size_t index, char *buf, size_t size)
-{
-    const struct mailbox_index_entry *e = &mb->index.entries[index];
-    snprintf(buf, size, "%s/%s", e->in_cur ? "cur" : "new", e->name);
-}
-
-enum mailbox_result mailbox_msg_open(struct mailbox *mb, size_t index, int *fd_r, char **error_r)
-{
-    char path[300];
-
-    if (index >= mb->index.count) {
-        error_set(error_r, "no message %zu", index);
-        return MAILBOX_GONE;
-    }
-    for (int tries = 0; tries < SCAN_TRIES; tries++) {
-        int fd;
-        enum mailbox_result res;
-        msg_path(mb, index, path, sizeof(path));
-        fd = openat(mb->fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd >= 0) {
-            *fd_r = fd;
-            return MAILBOX_OK;
-        }
-        if (errno != ENOENT) {
-            error_set(error_r, "open %s: %s", path, strerror(errno));
-            return MAILBOX_TEMPFAIL;
-        }
-        res = relocate(mb, index, error_r);
-        if (res != MAILBOX_OK)
-            return res;
-    }
-    error_set(error_r, "open %s: keeps moving", path);
-    return MAILBOX_TEMPFAIL;
-}
-
-/* flagged_name - base and fields of name with the info part ":2,<letters>":
- * flags in DFPRST, the other letters of name's ":2," (Dovecot's keywords
- * a-z) kept, all in ASCII order. */
-static int flagged_name(const char *name, unsigned flags, char *buf, size_t size)
-{
-    static const char std[] = "DFPRST";
-    const char *info = strchr(name, ':');
-    bool have[128] = {false};
-    size_t keep = info != NULL ? (size_t)(info - name) : strlen(name), len;
-
-    if (info != NULL && strncmp(info, ":2,", 3) == 0) {
-        for (const char *p = info + 3; *p != '\0'; p++)
-            if ((unsigned char)*p < 128 && strchr(std, *p) == NULL)
-                have[(unsigned char)*p] = true;
-    }
-    for (int i = 0; std[i] != '\0'; i++)
-        if (flags & (1u << i))
-            have[(unsigned char)std[i]] = true;
-    if (keep + 4 > size)
-        return -1;
-    memcpy(buf, name, keep);
-    memcpy(buf + keep, ":2,", 3);
-    len = keep + 3;
-    for (int c = 0x21; c < 0x7f; c++) {
-        if (!have[c] || c == '/' || c == ':' || c == ',')
-            continue;
-        if (len + 2 > size)
-            return -1;
-        buf[len++] = (char)c;
-    }
-    buf[len] = '\0';
-    return 0;
-}
-
-enum mailbox_result mailbox_msg_set_flags(struct mailbox *mb, size_t index, unsigned flags,
-                                          char **error_r)
-{
-    if (index >= mb->index.count) {
-        error_set(error_r, "no message %zu", index);
-        return MAILBOX_GONE;
-    }
-    for (int tries = 0; tries < SCAN_TRIES; tries++) {
-        struct mailbox_index_entry *e = &mb->index.entries[index];
-        char from[300], name[256], to[300];
-        enum mailbox_result res;
-
-        if (flagged_name(e->name, flags, name, sizeof(name)) < 0) {
-            error_set(error_r, "flags make the name of %s too long", e->name);
-            return MAILBOX_TEMPFAIL;
-        }
-        if (e->in_cur && strcmp(name, e->name) == 0)
-            return MAILBOX_OK;
-        msg_path(mb, index, from, sizeof(from));
-        snprintf(to, sizeof(to), "cur/%s", name);
-        if (renameat(mb->fd, from, mb->fd, to) == 0)
-            return set_name(mb, index, name, true, error_r);
-        if (errno != ENOENT) {
-            error_set(error_r, "rename %s: %s", from, strerror(errno));
-            return MAILBOX_TEMPFAIL;
-        }
-        res = relocate(mb, index, error_r);
-        if (res != MAILBOX_OK)
-            return res;
-    }
-    error_set(error_r, "message %" PRIu32 " keeps moving", mb->index.entries[index].uid);
-    return MAILBOX_TEMPFAIL;
-}
-
-enum mailbox_result mailbox_msg_expunge(struct mailbox *mb, size_t index, char **error_r)
-{
-    if (index >= mb->index.count) {
-        error_set(error_r, "no message %zu", index);
-        return MAILBOX_GONE;
-    }
-    for (int tries = 0; tries < SCAN_TRIES; tries++) {
-        char path[300];
-        struct stat st;
-        int64_t bytes;
-        enum mailbox_result res;
-
-        msg_path(mb, index, path, sizeof(path));
-        bytes = maildir_name_size(mb->index.entries[index].name);
-        if (bytes < 0 && fstatat(mb->fd, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
-            bytes = st.st_size;
-        if (unlinkat(mb->fd, path, 0) == 0) {
-            char *qerr = NULL;
-            if (mb->root_fd >= 0 && bytes >= 0 &&
-                maildir_quota_add(mb->root_fd, -bytes, -1, &qerr) < 0) {
-                char qbuf[200];
-                log_warning("event=mailbox_quota_update_failed error=%s",
-                            log_quote(qbuf, sizeof(qbuf), qerr != NULL ? qerr : "?"));
-            }
-            free(qerr);
-            return MAILBOX_OK;
-        }
-        if (errno != ENOENT) {
-            error_set(error_r, "unlink %s: %s", path, strerror(errno));
-            return MAILBOX_TEMPFAIL;
-        }
-        res = relocate(mb, index, error_r);
-        if (res == MAILBOX_GONE) {
-            if (error_r != NULL) {
-                free(*error_r);
-                *error_r = NULL;
-            }
-            return MAILBOX_OK; /* someone else deleted it (and counted it) */
-        }
-        if (res != MAILBOX_OK)
-            return res;
-    }
-    error_set(error_r, "message %" PRIu32 " keeps moving", mb->index.entries[index].uid);
-    return MAILBOX_TEMPFAIL;
 }
