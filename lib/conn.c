@@ -4,10 +4,11 @@
  * TLS runs directly on the socket (SSL_set_fd): SSL_read may need to write
  * (handshake, TLS 1.3 key update) and SSL_write may need to read, so the
  * connection remembers which direction each is waiting for and asks the
- * event loop for that readiness, retrying the stalled call when it comes. */
+ * event loop for that readiness, retrying the stalled call when it comes.
+ * The deadlines and their timers are conn_deadline.c's. */
 #include "config.h"
 
-#include "lib/conn.h"
+#include "lib/conn_internal.h"
 #include "lib/buf.h"
 #include "lib/event.h"
 #include "lib/clock.h"
@@ -37,50 +38,7 @@
 /* An idle connection keeps at most this much buffer memory. */
 #define CONN_KEEP_BUF 16384
 
-struct conn {
-    int fd;
-    size_t line_limit;
-    struct buf in, out;
-    bool discarding; /* inside a too-long line: drop bytes up to the next LF */
-    size_t scanned;  /* bytes of in already searched for LF */
-    bool eof;
-    bool failed;
-
-    char peer_ip[INET6_ADDRSTRLEN];
-    char local_ip[INET6_ADDRSTRLEN];
-    unsigned peer_port, local_port;
-
-    struct event_loop *loop;
-    struct event_io *io;
-    conn_handler *handler;
-    void *ctx;
-    /* One timer for the running deadline: the line deadline between
-     * commands, the transfer deadline inside a transfer (conn.h). */
-    struct event_timer *deadline_timer, *session_timer;
-    event_timer_cb *deadline_cb;         /* what deadline_timer calls */
-    struct conn_deadlines own;           /* what conn_set_timeouts sets */
-    const struct conn_deadlines *limits; /* &own, or the caller's (conn_set_deadlines) */
-    uint64_t session_ms;
-    uint64_t deadline_start; /* loop ms: when the running deadline started */
-    bool in_transfer;
-    uint64_t transfer_end;  /* loop ms: the transfer deadline, as extended */
-    uint64_t window_start;  /* loop ms: the rate window now being counted */
-    uint64_t window_bytes;  /* bytes read in that window */
-    bool input_paused;
-    bool want_write;   /* a flush stopped on EAGAIN / WANT_WRITE */
-    bool *destroyed_r; /* set by conn_free while a callback runs */
-
-    SSL *ssl;
-    bool read_wants_write; /* SSL_read returned WANT_WRITE */
-    bool write_wants_read; /* SSL_write returned WANT_READ */
-    size_t retry_len;      /* length of a stalled SSL_write, repeated as is */
-
-    char error[256];
-};
-
-static void set_error(struct conn *conn, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void set_error(struct conn *conn, const char *fmt, ...)
+void conn_set_error(struct conn *conn, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -100,11 +58,12 @@ static void set_tls_error(struct conn *conn, const char *op, int ssl_error)
         const char *extra = "";
         if (ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED && conn->ssl != NULL)
             extra = X509_verify_cert_error_string(SSL_get_verify_result(conn->ssl));
-        set_error(conn, "TLS %s failed: %s%s%s", op, text, extra[0] != '\0' ? ": " : "", extra);
+        conn_set_error(conn, "TLS %s failed: %s%s%s", op, text, extra[0] != '\0' ? ": " : "",
+                       extra);
     } else if (ssl_error == SSL_ERROR_SYSCALL && errno != 0) {
-        set_error(conn, "TLS %s failed: %s", op, strerror(errno));
+        conn_set_error(conn, "TLS %s failed: %s", op, strerror(errno));
     } else {
-        set_error(conn, "TLS %s failed (SSL error %d)", op, ssl_error);
+        conn_set_error(conn, "TLS %s failed (SSL error %d)", op, ssl_error);
     }
     ERR_clear_error();
 }
@@ -238,7 +197,7 @@ static void update_interest(struct conn *conn)
     if ((conn->want_write && buf_len(&conn->out) > 0) || conn->read_wants_write)
         events |= EVENT_WRITE;
     if (event_io_modify(conn->io, events) < 0 && !conn->failed) {
-        set_error(conn, "epoll_ctl: %s", strerror(errno));
+        conn_set_error(conn, "epoll_ctl: %s", strerror(errno));
         conn->failed = true;
     }
 }
@@ -271,144 +230,21 @@ static void conn_io(void *ctx, unsigned events)
     conn->destroyed_r = NULL;
 }
 
-static void timeout_fired(struct conn *conn, const char *which)
-{
-    bool destroyed = false;
-    conn->destroyed_r = &destroyed;
-    set_error(conn, "%s timeout", which);
-    conn->handler(conn, CONN_EVENT_TIMEOUT, conn->ctx);
-    if (!destroyed)
-        conn->destroyed_r = NULL;
-}
-
-/* arm - (re)start *timer for msecs, or remove it when msecs is 0. */
-static int arm(struct conn *conn, struct event_timer **timer, uint64_t msecs, event_timer_cb *cb)
-{
-    if (msecs == 0) {
-        event_timer_remove(timer);
-        return 0;
-    }
-    if (*timer != NULL) {
-        event_timer_reset(*timer, msecs);
-        return 0;
-    }
-    *timer = event_timer_add(conn->loop, msecs, cb, conn);
-    return *timer == NULL ? -1 : 0;
-}
-
-static void arm_or_fail(struct conn *conn, struct event_timer **timer, uint64_t msecs,
-                        event_timer_cb *cb)
-{
-    if (arm(conn, timer, msecs, cb) < 0 && !conn->failed) {
-        set_error(conn, "cannot add timer: %s", strerror(errno));
-        conn->failed = true;
-    }
-}
-
-/* arm_deadline - the one deadline timer, with the callback of the current
- * mode (a timer keeps the callback it was added with). */
-static void arm_deadline(struct conn *conn, uint64_t msecs, event_timer_cb *cb)
-{
-    if (conn->deadline_cb != cb)
-        event_timer_remove(&conn->deadline_timer);
-    conn->deadline_cb = cb;
-    arm_or_fail(conn, &conn->deadline_timer, msecs, cb);
-}
-
-static void line_deadline_passed(void *ctx)
-{
-    timeout_fired(ctx, "idle");
-}
-
-static void session_timeout(void *ctx)
-{
-    timeout_fired(ctx, "session");
-}
-
-static void transfer_tick(void *ctx);
-
-/* arm_transfer - the transfer timer fires at the end of the rate window or
- * at the deadline, whichever comes first. */
-static void arm_transfer(struct conn *conn, uint64_t now)
-{
-    uint64_t wait = conn->transfer_end > now ? conn->transfer_end - now : 1;
-    const struct conn_deadlines *d = conn->limits;
-    if (d->min_rate != 0 && d->window_ms != 0) {
-        uint64_t window_left = conn->window_start + d->window_ms > now
-                                   ? conn->window_start + d->window_ms - now
-                                   : 1;
-        if (window_left < wait)
-            wait = window_left;
-    }
-    arm_deadline(conn, wait, transfer_tick);
-}
-
-/* transfer_tick - a client that kept up min_rate over the window just ended
- * gets transfer_ms more from now: an honest large message is never cut,
- * while a trickle gains nothing and meets its deadline. The window is
- * judged by its own length, so a short last window before the deadline is
- * not held to a full window's byte count. */
-static void transfer_tick(void *ctx)
-{
-    struct conn *conn = ctx;
-    const struct conn_deadlines *d = conn->limits;
-    uint64_t now = event_now_ms(conn->loop);
-    uint64_t elapsed = now - conn->window_start;
-    if (d->min_rate != 0 && elapsed > 0 && conn->window_bytes * 1000 >= d->min_rate * elapsed)
-        conn->transfer_end = now + d->transfer_ms;
-    conn->window_start = now;
-    conn->window_bytes = 0;
-    if (now >= conn->transfer_end) {
-        timeout_fired(conn, "data");
-        return;
-    }
-    arm_transfer(conn, now);
-}
-
-/* deadline_start - start the running deadline afresh from now. */
-static void deadline_start(struct conn *conn)
-{
-    if (conn->loop == NULL)
-        return;
-    uint64_t now = event_now_ms(conn->loop);
-    conn->deadline_start = now;
-    if (conn->in_transfer) {
-        conn->transfer_end = now + conn->limits->transfer_ms;
-        conn->window_start = now;
-        conn->window_bytes = 0;
-        if (conn->limits->transfer_ms != 0)
-            arm_transfer(conn, now);
-        else
-            event_timer_remove(&conn->deadline_timer);
-        return;
-    }
-    arm_deadline(conn, conn->limits->line_ms, line_deadline_passed);
-}
-
-static int apply_timeouts(struct conn *conn)
-{
-    if (conn->loop == NULL)
-        return 0;
-    deadline_start(conn);
-    arm_or_fail(conn, &conn->session_timer, conn->session_ms, session_timeout);
-    return conn->failed ? -1 : 0;
-}
-
 int conn_attach(struct conn *conn, struct event_loop *loop, conn_handler *handler, void *ctx)
 {
     if (conn->loop != NULL) {
-        set_error(conn, "connection already attached");
+        conn_set_error(conn, "connection already attached");
         return -1;
     }
     conn->io = event_io_add(loop, conn->fd, EVENT_READ, conn_io, conn);
     if (conn->io == NULL) {
-        set_error(conn, "epoll_ctl: %s", strerror(errno));
+        conn_set_error(conn, "epoll_ctl: %s", strerror(errno));
         return -1;
     }
     conn->loop = loop;
     conn->handler = handler;
     conn->ctx = ctx;
-    if (apply_timeouts(conn) < 0) {
+    if (conn_deadlines_apply(conn) < 0) {
         event_io_remove(&conn->io);
         event_timer_remove(&conn->deadline_timer);
         event_timer_remove(&conn->session_timer);
@@ -419,63 +255,6 @@ int conn_attach(struct conn *conn, struct event_loop *loop, conn_handler *handle
     return 0;
 }
 
-void conn_set_timeouts(struct conn *conn, uint64_t idle_ms, uint64_t session_ms)
-{
-    conn->own.line_ms = idle_ms;
-    conn->limits = &conn->own;
-    conn->session_ms = session_ms;
-    if (apply_timeouts(conn) < 0)
-        conn->failed = true;
-}
-
-void conn_set_deadlines(struct conn *conn, const struct conn_deadlines *deadlines,
-                        uint64_t session_ms)
-{
-    conn->limits = deadlines;
-    conn->session_ms = session_ms;
-    if (apply_timeouts(conn) < 0)
-        conn->failed = true;
-}
-
-void conn_deadlines_changed(struct conn *conn)
-{
-    if (conn->loop == NULL)
-        return;
-    uint64_t now = event_now_ms(conn->loop);
-    if (conn->in_transfer) {
-        uint64_t end = conn->deadline_start + conn->limits->transfer_ms;
-        if (end < conn->transfer_end)
-            conn->transfer_end = end;
-        if (conn->limits->transfer_ms != 0)
-            arm_transfer(conn, now);
-        return;
-    }
-    uint64_t end = conn->deadline_start + conn->limits->line_ms;
-    if (conn->limits->line_ms == 0)
-        event_timer_remove(&conn->deadline_timer);
-    else
-        arm_deadline(conn, end > now ? end - now : 1, line_deadline_passed);
-}
-
-void conn_deadline_restart(struct conn *conn)
-{
-    deadline_start(conn);
-}
-
-void conn_transfer_begin(struct conn *conn)
-{
-    conn->in_transfer = true;
-    deadline_start(conn);
-}
-
-void conn_transfer_end(struct conn *conn)
-{
-    if (!conn->in_transfer)
-        return;
-    conn->in_transfer = false;
-    deadline_start(conn);
-}
-
 void conn_set_input_paused(struct conn *conn, bool paused)
 {
     bool resumed = conn->input_paused && !paused;
@@ -484,7 +263,7 @@ void conn_set_input_paused(struct conn *conn, bool paused)
     /* The server waits for the client again: what it spent answering
      * (a directory lookup, a queue commit) is not the client's time. */
     if (resumed)
-        deadline_start(conn);
+        conn_deadline_start(conn);
 }
 
 /* ---- reading ---- */
@@ -498,7 +277,7 @@ static enum conn_result fill(struct conn *conn)
     if (conn->eof)
         return CONN_EOF;
     if (buf_reserve(&conn->in, CONN_READ_CHUNK) < 0) {
-        set_error(conn, "out of memory");
+        conn_set_error(conn, "out of memory");
         conn->failed = true;
         return CONN_ERROR;
     }
@@ -540,7 +319,7 @@ static enum conn_result fill(struct conn *conn)
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return CONN_AGAIN;
-            set_error(conn, "read: %s", strerror(errno));
+            conn_set_error(conn, "read: %s", strerror(errno));
             conn->failed = true;
             return CONN_ERROR;
         }
@@ -574,7 +353,7 @@ static void trim_idle_memory(struct conn *conn)
 static void line_done(struct conn *conn)
 {
     if (!conn->in_transfer && conn->limits->line_ms != 0)
-        deadline_start(conn);
+        conn_deadline_start(conn);
 }
 
 enum conn_result conn_read_line(struct conn *conn, struct conn_line *line_r)
@@ -681,7 +460,7 @@ void conn_write(struct conn *conn, const void *data, size_t len)
     if (conn->failed)
         return;
     if (buf_append(&conn->out, data, len) < 0) {
-        set_error(conn, "out of memory");
+        conn_set_error(conn, "out of memory");
         conn->failed = true;
     }
 }
@@ -695,7 +474,7 @@ void conn_printf(struct conn *conn, const char *fmt, ...)
     int r = buf_vprintf(&conn->out, fmt, ap);
     va_end(ap);
     if (r < 0) {
-        set_error(conn, "out of memory or bad format");
+        conn_set_error(conn, "out of memory or bad format");
         conn->failed = true;
     }
 }
@@ -751,7 +530,7 @@ static enum conn_result write_plain(struct conn *conn)
         conn->want_write = true;
         return CONN_AGAIN;
     }
-    set_error(conn, "write: %s", strerror(errno));
+    conn_set_error(conn, "write: %s", strerror(errno));
     conn->failed = true;
     return CONN_ERROR;
 }
@@ -799,18 +578,21 @@ enum conn_result conn_wait(struct conn *conn, int timeout_ms)
 
     uint64_t deadline = clock_monotonic_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
     for (;;) {
-        int wait = timeout_ms < 0 ? -1 : (int)(deadline > clock_monotonic_ms() ? deadline - clock_monotonic_ms() : 0);
+        int wait =
+            timeout_ms < 0
+                ? -1
+                : (int)(deadline > clock_monotonic_ms() ? deadline - clock_monotonic_ms() : 0);
         struct pollfd pfd = {.fd = conn->fd, .events = events};
         int n = poll(&pfd, 1, wait);
         if (n > 0)
             return CONN_OK;
         if (n == 0) {
-            set_error(conn, "timeout after %d ms", timeout_ms);
+            conn_set_error(conn, "timeout after %d ms", timeout_ms);
             errno = ETIMEDOUT;
             return CONN_ERROR;
         }
         if (errno != EINTR) {
-            set_error(conn, "poll: %s", strerror(errno));
+            conn_set_error(conn, "poll: %s", strerror(errno));
             return CONN_ERROR;
         }
     }
@@ -821,13 +603,13 @@ enum conn_result conn_wait(struct conn *conn, int timeout_ms)
 static int tls_setup(struct conn *conn, SSL_CTX *ctx)
 {
     if (conn->ssl != NULL) {
-        set_error(conn, "TLS already active");
+        conn_set_error(conn, "TLS already active");
         return -1;
     }
     /* Anything queued now would go out after the handshake, encrypted, as if
      * said under TLS: the caller flushes (the STARTTLS reply) first. */
     if (buf_len(&conn->out) > 0) {
-        set_error(conn, "output not flushed before starting TLS");
+        conn_set_error(conn, "output not flushed before starting TLS");
         return -1;
     }
     ERR_clear_error();
@@ -899,7 +681,7 @@ enum conn_result conn_tls_handshake(struct conn *conn)
     if (conn->failed)
         return CONN_ERROR;
     if (conn->ssl == NULL) {
-        set_error(conn, "TLS not started");
+        conn_set_error(conn, "TLS not started");
         return CONN_ERROR;
     }
     if (SSL_is_init_finished(conn->ssl))

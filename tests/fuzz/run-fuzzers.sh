@@ -37,7 +37,7 @@ fuzz_queue_envelope:queue/queue_envelope.c lib/error.c
 fuzz_mailbox_index:delivery/mailbox_index.c lib/error.c
 fuzz_pop3_command:reader/pop3_parse.c
 fuzz_imap_command:reader/imap_parse.c
-fuzz_conn_read_line:lib/conn.c lib/buf.c lib/event.c lib/clock.c:-lssl -lcrypto
+fuzz_conn_read_line:lib/conn.c lib/conn_deadline.c lib/buf.c lib/event.c lib/clock.c:-lssl -lcrypto
 fuzz_sieve:delivery/sieve/sieve_lex.c delivery/sieve/sieve_parse.c delivery/sieve/sieve_validate.c delivery/sieve/sieve_interp.c delivery/sieve/sieve_tests.c delivery/sieve/sieve_result.c delivery/sieve/sieve_match.c delivery/sieve/sieve_address.c delivery/sieve/sieve_message.c delivery/sieve/sieve_mime.c delivery/sieve/sieve_vacation.c delivery/sieve/sieve_cache.c delivery/sieve/sieve_date.c delivery/sieve/sieve_include.c lib/buf.c lib/array.c lib/error.c:-lcrypto -lpthread'
 
 skip_all() {
