@@ -137,3 +137,14 @@ void buf_clear(struct buf *buf)
 {
     buf_consume(buf, buf->len);
 }
+
+char *bytes_dup(const char *p, size_t n)
+{
+    char *copy = malloc(n + 1);
+    if (copy == NULL)
+        return NULL;
+    if (n > 0)
+        memcpy(copy, p, n);
+    copy[n] = '\0';
+    return copy;
+}

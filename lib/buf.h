@@ -62,4 +62,10 @@ void buf_consume(struct buf *buf, size_t n);
 /* buf_clear - drop all data, keep the memory. */
 void buf_clear(struct buf *buf);
 
+/* bytes_dup - a NUL-terminated malloc'd copy of the n bytes at p, which
+ * need not be NUL-terminated themselves (strndup may read on to a NUL past
+ * them, which is what ASan's strict string checks report); NULL when out
+ * of memory. */
+char *bytes_dup(const char *p, size_t n);
+
 #endif

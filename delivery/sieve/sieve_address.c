@@ -143,15 +143,15 @@ char *sieve_address_part(const char *addr, enum sieve_addr_part part)
     case PART_DOMAIN:
         return at != NULL ? strdup(at + 1) : NULL;
     case PART_LOCAL:
-        return strndup(addr, local_len);
+        return bytes_dup(addr, local_len);
     case PART_USER:
     case PART_DETAIL: {
         const char *sep = memchr(addr, SIEVE_SUBADDRESS_SEP, local_len);
         if (part == PART_USER)
-            return strndup(addr, sep != NULL ? (size_t)(sep - addr) : local_len);
+            return bytes_dup(addr, sep != NULL ? (size_t)(sep - addr) : local_len);
         if (sep == NULL)
             return NULL;
-        return strndup(sep + 1, local_len - (size_t)(sep + 1 - addr));
+        return bytes_dup(sep + 1, local_len - (size_t)(sep + 1 - addr));
     }
     }
     return NULL;

@@ -253,7 +253,7 @@ static int flag_array(const char *flags, struct sieve_action *act)
     for (const char *p = flags; p != NULL && *p != '\0';) {
         size_t len = strcspn(p, " ");
         if (len > 0) {
-            char *f = strndup(p, len);
+            char *f = bytes_dup(p, len);
             if (f == NULL || ARRAY_RESERVE(&act->flags, &cap, act->flag_count + 1, 4) < 0) {
                 free(f);
                 return -1;

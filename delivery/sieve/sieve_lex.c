@@ -255,7 +255,7 @@ static enum sieve_tok lex_word(struct sieve_lexer *lx, enum sieve_tok kind)
     if (n > 64)
         return fail_at(lx, lx->tok_line, lx->tok_column, "identifier longer than 64 characters");
     free(lx->value);
-    lx->value = strndup(start, n);
+    lx->value = bytes_dup(start, n);
     if (lx->value == NULL)
         return fail_at(lx, lx->tok_line, lx->tok_column, "out of memory");
     lx->value_len = n;

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "delivery/sieve/sieve_match.h"
+#include "lib/buf.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -207,7 +208,7 @@ static int glob(enum sieve_comparator cmp, const char *value, const char *key,
                              ? start + utf8_len((const unsigned char *)value + start, vl - start)
                          : i + 1 < p.n ? at[i + 1]
                                        : vl;
-            caps->v[caps->n++] = strndup(value + start, end - start);
+            caps->v[caps->n++] = bytes_dup(value + start, end - start);
         }
         for (size_t i = 0; i < caps->n; i++)
             if (caps->v[i] == NULL)

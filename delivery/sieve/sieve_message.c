@@ -54,8 +54,8 @@ static int add_field(struct sieve_message *m, const char *line, size_t n, const 
     if (ARRAY_RESERVE(&m->headers, &m->cap, m->nheaders + 1, 16) < 0)
         return -1;
     struct sieve_header *h = &m->headers[m->nheaders];
-    h->name = strndup(line, name_len);
-    h->value = strndup(v, vlen);
+    h->name = bytes_dup(line, name_len);
+    h->value = bytes_dup(v, vlen);
     if (h->name == NULL || h->value == NULL) {
         free(h->name);
         free(h->value);

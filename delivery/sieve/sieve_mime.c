@@ -312,7 +312,7 @@ static int walk_leaf(const struct part_head *ph, const char *body, size_t blen,
 static int text_part(const char *type, const char *text, size_t len, sieve_mime_part_fn fn,
                      void *ctx)
 {
-    char *copy = strndup(text, len);
+    char *copy = bytes_dup(text, len);
     if (copy == NULL)
         return -1;
     int rc = fn(ctx, type, copy, len);

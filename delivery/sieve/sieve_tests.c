@@ -15,6 +15,7 @@
 #include "delivery/sieve/sieve_date.h"
 #include "delivery/sieve/sieve_mime.h"
 #include "lib/array.h"
+#include "lib/buf.h"
 
 struct values {
     char **v;
@@ -235,7 +236,7 @@ static int body_part(void *ctx, const char *type, const char *text, size_t len)
         wanted = type_matches(type, w->types[i]);
     if (!wanted)
         return 0;
-    char *copy = strndup(text, len);
+    char *copy = bytes_dup(text, len);
     struct values vs = {0};
     values_add(&vs, copy);
     w->result = match_values(w->run, w->node, &vs, w->node->pos[0]);
@@ -248,7 +249,7 @@ static int test_body(struct sieve_run *run, const struct sieve_node *node)
     if (node->transform == BODY_RAW) {
         struct values vs = {0};
         const struct sieve_message *m = run->msg;
-        values_add(&vs, strndup(m->data + m->body_offset, m->len - m->body_offset));
+        values_add(&vs, bytes_dup(m->data + m->body_offset, m->len - m->body_offset));
         int rc = match_values(run, node, &vs, node->pos[0]);
         values_clear(&vs);
         return rc;
@@ -304,7 +305,7 @@ static void split_flags(const char *flags, struct values *vs)
     for (const char *p = flags; *p != '\0';) {
         size_t len = strcspn(p, " ");
         if (len > 0)
-            values_add(vs, strndup(p, len));
+            values_add(vs, bytes_dup(p, len));
         p += len;
         while (*p == ' ')
             p++;
