@@ -182,13 +182,13 @@ struct config_smtp_client {
 const char *config_tls_security_name(enum config_tls_security level);
 
 struct config_queue {
-    unsigned max_age;          /* seconds before an undeliverable message bounces */
-    unsigned delay_warning;    /* seconds before the one "delayed" DSN; 0 = none */
+    unsigned max_age;           /* seconds before an undeliverable message bounces */
+    unsigned delay_warning;     /* seconds before the one "delayed" DSN; 0 = none */
     unsigned bounce_size_limit; /* a bounce carries the original up to this size, else its header */
-    unsigned retry_min;        /* first retry delay, seconds */
-    unsigned retry_max;        /* longest retry delay, seconds */
-    unsigned scan_interval;    /* seconds between the runner's backstop scans of the spool */
-    unsigned delivery_threads; /* messages the runner delivers at once (1..64) */
+    unsigned retry_min;         /* first retry delay, seconds */
+    unsigned retry_max;         /* longest retry delay, seconds */
+    unsigned scan_interval;     /* seconds between the runner's backstop scans of the spool */
+    unsigned delivery_threads;  /* messages the runner delivers at once (1..64) */
     /* Octets that must stay free on the spool's file system for MAIL FROM
      * (and each BDAT chunk) to be taken, else 452 4.3.1; 0 = no check.
      * Default 1.5 x limits.message_size (Postfix's queue_minfree rule). */

@@ -13,10 +13,9 @@
 #include <unistd.h>
 
 /* The sections a configuration may have; anything else is an error. */
-static const char *const top_keys[] = {"server",  "ldap",   "tls",   "services",
-                                       "domains", "relay",  "queue", "delivery",
-                                       "cache",   "limits", "sasl",  "smtp_client",
-                                       NULL};
+static const char *const top_keys[] = {"server", "ldap",        "tls",      "services", "domains",
+                                       "relay",  "queue",       "delivery", "cache",    "limits",
+                                       "sasl",   "smtp_client", NULL};
 
 /* set_defaults - every setting's default; the same values are documented
  * in conf/dirmail.conf.sample and doc/dirmail.conf.5. */

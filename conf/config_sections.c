@@ -27,8 +27,7 @@ static const char *const queue_keys[] = {"max_age",          "delay_warning", "b
                                          "delivery_threads", "min_free",      NULL};
 static const char *const cache_keys[] = {"positive_ttl", "negative_ttl", "auth_ttl",
                                          "stale_ttl",    "size",         NULL};
-static const char *const delivery_keys[] = {"mailbox_base", "sync_method", "quota_permanent",
-                                            NULL};
+static const char *const delivery_keys[] = {"mailbox_base", "sync_method", "quota_permanent", NULL};
 static const char *const limits_keys[] = {"line_length",
                                           "text_line_length",
                                           "message_size",

@@ -201,7 +201,7 @@ static void service_defaults(struct config_service *svc)
      * RFC 3501 5.4: an IMAP server's at least 30 */
     svc->idle_timeout = svc->type == SERVICE_POP3 || svc->type == SERVICE_POP3S   ? 600
                         : svc->type == SERVICE_IMAP || svc->type == SERVICE_IMAPS ? 1800
-                                                                                 : 300;
+                                                                                  : 300;
     svc->session_timeout = 3600;
     svc->data_timeout = 300;
     svc->data_min_rate = 1024;

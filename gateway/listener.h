@@ -11,8 +11,8 @@
 #include "conf/conf.h"
 
 struct listener {
-    char *host; /* a literal address: "127.0.0.1", "::1", "0.0.0.0", "::"; or a socket's path */
-    unsigned port; /* 0 for a UNIX socket */
+    char *host;     /* a literal address: "127.0.0.1", "::1", "0.0.0.0", "::"; or a socket's path */
+    unsigned port;  /* 0 for a UNIX socket */
     size_t service; /* index in the configuration's services */
     int fd;
 };

@@ -32,8 +32,7 @@ static const struct service_proto protos[] = {
     {SERVICE_POP3, "pop3", pop3_session_start, pop3_session_shutdown, POP3_BUSY, POP3_UNAVAILABLE},
     {SERVICE_POP3S, "pop3", pop3_session_start, pop3_session_shutdown, POP3_BUSY, POP3_UNAVAILABLE},
     {SERVICE_IMAP, "imap", imap_session_start, imap_session_shutdown, IMAP_BUSY, IMAP_UNAVAILABLE},
-    {SERVICE_IMAPS, "imap", imap_session_start, imap_session_shutdown, IMAP_BUSY,
-     IMAP_UNAVAILABLE},
+    {SERVICE_IMAPS, "imap", imap_session_start, imap_session_shutdown, IMAP_BUSY, IMAP_UNAVAILABLE},
 };
 
 const struct service_proto *service_table_lookup(enum service_type type)

@@ -51,11 +51,14 @@ static const struct {
                                       "next hop unusable: %s"},
     [DELIVERY_STATUS_CONNECT_FAILED] = {false, 451, SMTP_ESC_NO_ANSWER, "%s"},
     [DELIVERY_STATUS_CONNECTION_LOST] = {false, 451, SMTP_ESC_BAD_CONNECTION, "%s"},
-    [DELIVERY_STATUS_DNS_TEMPFAIL] = {false, 451, SMTP_ESC_DIRECTORY_FAILURE, "DNS lookup failed: %s"},
-    [DELIVERY_STATUS_DNS_NO_HOST] = {true, 550, SMTP_ESC_BAD_DEST_SYSTEM, "no such domain or host: %s"},
+    [DELIVERY_STATUS_DNS_TEMPFAIL] = {false, 451, SMTP_ESC_DIRECTORY_FAILURE,
+                                      "DNS lookup failed: %s"},
+    [DELIVERY_STATUS_DNS_NO_HOST] = {true, 550, SMTP_ESC_BAD_DEST_SYSTEM,
+                                     "no such domain or host: %s"},
     [DELIVERY_STATUS_NULL_MX] = {true, 556, SMTP_ESC_NULL_MX,
                                  "domain accepts no mail (null MX, RFC 7505): %s"},
-    [DELIVERY_STATUS_TLS_UNAVAILABLE] = {false, 451, SMTP_ESC_ENCRYPTION_NEEDED, "TLS required, but %s"},
+    [DELIVERY_STATUS_TLS_UNAVAILABLE] = {false, 451, SMTP_ESC_ENCRYPTION_NEEDED,
+                                         "TLS required, but %s"},
     [DELIVERY_STATUS_TOO_BIG_FOR_PEER] = {true, 552, SMTP_ESC_MESSAGE_TOO_BIG,
                                           "message too big for the next hop: %s"},
     [DELIVERY_STATUS_8BIT_TO_7BIT] = {true, 554, SMTP_ESC_CONVERSION_REQUIRED,
@@ -64,7 +67,8 @@ static const struct {
     /* queue.max_age passed, the argument the last reply: temporary by its
      * code (RFC 3463 3.5, X.4.7), final by the runner's decision (the DSN
      * says Action: failed, Status: 4.4.7, as sendmail's does). */
-    [DELIVERY_STATUS_EXPIRED] = {false, 451, SMTP_ESC_DELIVERY_EXPIRED, "delivery time expired: %s"},
+    [DELIVERY_STATUS_EXPIRED] = {false, 451, SMTP_ESC_DELIVERY_EXPIRED,
+                                 "delivery time expired: %s"},
     /* dirmailctl queue delete and bounce */
     [DELIVERY_STATUS_ADMIN_DELETED] = {true, 550, SMTP_ESC_OTHER, "deleted by the administrator"},
     [DELIVERY_STATUS_ADMIN_RETURNED] = {true, 550, SMTP_ESC_OTHER,

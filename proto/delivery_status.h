@@ -41,13 +41,13 @@ enum delivery_status {
     DELIVERY_STATUS_8BIT_TO_7BIT,     /* 5.6.3 8-bit message, 8BITMIME not offered by %s */
     DELIVERY_STATUS_SHUTDOWN,         /* 4.3.2 shutting down */
     /* the bounce policy (gateway/queue_bounce.c) and dirmailctl queue */
-    DELIVERY_STATUS_EXPIRED,          /* 4.4.7 delivery time expired: %s */
-    DELIVERY_STATUS_ADMIN_DELETED,    /* 5.0.0 deleted by the administrator */
-    DELIVERY_STATUS_ADMIN_RETURNED,   /* 5.0.0 returned to the sender by the administrator */
+    DELIVERY_STATUS_EXPIRED,        /* 4.4.7 delivery time expired: %s */
+    DELIVERY_STATUS_ADMIN_DELETED,  /* 5.0.0 deleted by the administrator */
+    DELIVERY_STATUS_ADMIN_RETURNED, /* 5.0.0 returned to the sender by the administrator */
     /* LMTP's RCPT: it delivers to mailboxes of this node only */
-    DELIVERY_STATUS_MAILBOX_ELSEWHERE,     /* 4.4.0 mailbox on node %s, not here */
-    DELIVERY_STATUS_NOT_A_MAILBOX,         /* 5.1.1 <%s>: not a mailbox (forward, group, relay) */
-    DELIVERY_STATUS_DOMAIN_NOT_HERE,       /* 5.1.2 <%s>: domain not handled here */
+    DELIVERY_STATUS_MAILBOX_ELSEWHERE, /* 4.4.0 mailbox on node %s, not here */
+    DELIVERY_STATUS_NOT_A_MAILBOX,     /* 5.1.1 <%s>: not a mailbox (forward, group, relay) */
+    DELIVERY_STATUS_DOMAIN_NOT_HERE,   /* 5.1.2 <%s>: domain not handled here */
     DELIVERY_STATUS_COUNT
 };
 

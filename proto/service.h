@@ -34,10 +34,10 @@ struct service_session {
     unsigned client_port;
     bool local_socket; /* accepted on a UNIX socket: its owner and mode let the client in */
     void (*finished)(struct service_session *session);
-    void *owner;                     /* the worker's own data; protocols leave it alone */
-    struct conn_limit *limits;       /* the shared counts (failed logins per address) */
-    struct pregreet_cache *pregreet; /* addresses that passed the pregreet test */
-    void *protocol;                  /* the protocol's own per-session state */
+    void *owner;                       /* the worker's own data; protocols leave it alone */
+    struct conn_limit *limits;         /* the shared counts (failed logins per address) */
+    struct pregreet_cache *pregreet;   /* addresses that passed the pregreet test */
+    void *protocol;                    /* the protocol's own per-session state */
     const struct service_proto *proto; /* the row serving this session's service */
     /* The service's deadlines in this worker (lib/conn.h), kept alive and
      * updated in place by the worker while the service is overloaded. */

@@ -71,8 +71,8 @@ struct queue_recipient {
     unsigned notify; /* enum queue_notify bits */
     char *orcpt;     /* RFC 3461 4.2 ORCPT as given ("rfc822;user@x"), or NULL */
     enum queue_rcpt_state state;
-    time_t when; /* DEFERRED: next retry; DELIVERED/FAILED: when it became final */
-    char *reply; /* DEFERRED/FAILED: the last reply, or NULL */
+    time_t when;       /* DEFERRED: next retry; DELIVERED/FAILED: when it became final */
+    char *reply;       /* DEFERRED/FAILED: the last reply, or NULL */
     bool delay_warned; /* a "warned" record: its delay warning is queued */
 };
 

@@ -522,11 +522,12 @@ END_TEST
  * its own trusted_networks; the other services have none of these. */
 START_TEST(lmtp_service_settings)
 {
-    struct config *conf = load_ok(
-        "services = ( { type = \"lmtp\"; listen = [ \"/run/dirmail/lmtp.sock\", \"127.0.0.1:24\" ];\n"
-        "  trusted_networks = [ \"192.0.2.0/24\", \"::1\" ]; socket_user = \"postfix\";\n"
-        "  socket_group = \"mail\"; socket_mode = \"0600\"; } );\n"
-        "delivery = { quota_permanent = true; };\n");
+    struct config *conf =
+        load_ok("services = ( { type = \"lmtp\"; listen = [ \"/run/dirmail/lmtp.sock\", "
+                "\"127.0.0.1:24\" ];\n"
+                "  trusted_networks = [ \"192.0.2.0/24\", \"::1\" ]; socket_user = \"postfix\";\n"
+                "  socket_group = \"mail\"; socket_mode = \"0600\"; } );\n"
+                "delivery = { quota_permanent = true; };\n");
     const struct config_service *l = &conf->services[0];
     ck_assert_uint_eq(l->listen_count, 2);
     ck_assert(config_listen_is_unix(&l->listen[0]));
