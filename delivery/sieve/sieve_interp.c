@@ -112,10 +112,11 @@ int sieve_global_execute(struct sieve_run *run, const struct sieve_node *node)
  * then stays literal, RFC 5229 3). */
 static const char *reference(const struct sieve_run *run, const char *p, const char **endp)
 {
+    char name[65]; /* a longer name is no reference: the text stays literal */
     size_t n = 0;
-    while (p[n] != '\0' && p[n] != '}' && n <= 64)
+    while (p[n] != '\0' && p[n] != '}' && n < sizeof name)
         n++;
-    if (p[n] != '}' || n == 0)
+    if (p[n] != '}' || n == 0 || n >= sizeof name)
         return NULL;
     *endp = p + n + 1;
     bool digits = true;
@@ -130,7 +131,6 @@ static const char *reference(const struct sieve_run *run, const char *p, const c
     }
     if (!sieve_is_identifier(p, n))
         return NULL;
-    char name[65];
     memcpy(name, p, n);
     name[n] = '\0';
     return sieve_run_variable(run, name);
