@@ -129,9 +129,7 @@ static bool ensure_root(struct imap *p)
     return true;
 }
 
-/* open_folder - the folder's directory for name: 0 and *fd_r; 1 when it
- * does not exist; -1 on an error (errno). */
-static int open_folder(struct imap *p, const char *name, size_t len, int *fd_r)
+int imap_folder_open_dir(struct imap *p, const char *name, size_t len, int *fd_r)
 {
     if (!ensure_root(p))
         return p->maildir == NULL ? 1 : -1;
@@ -162,6 +160,7 @@ const struct imap_arg *imap_mailbox_arg(const struct imap_command *cmd, size_t i
 
 void imap_folder_deselect(struct imap *p)
 {
+    imap_idle_stop(p);
     mailbox_close(&p->mailbox);
     free(p->selected);
     p->selected = NULL;
@@ -258,7 +257,7 @@ enum mailbox_result imap_folder_mailbox(struct imap *p, const char *name, size_t
                                         struct mailbox **mb_r)
 {
     int fd = -1;
-    int r = open_folder(p, name, len, &fd);
+    int r = imap_folder_open_dir(p, name, len, &fd);
     if (r != 0) {
         if (r < 0)
             log_error("event=imap_folder_open_failed client=%s user=%s error=\"%s\"",

@@ -262,6 +262,7 @@ enum imap_verb {
     V_COPY,
     V_APPEND,
     V_UID,
+    V_IDLE,
 };
 
 typedef void cmd_handler(struct imap *p, const struct imap_command *cmd);
@@ -304,6 +305,7 @@ static const struct command {
     {{V_COPY, S(IMAP_SELECTED)}, "COPY", cmd_copy},
     {{V_APPEND, AUTHED}, "APPEND", imap_cmd_append},
     {{V_UID, S(IMAP_SELECTED)}, "UID", cmd_uid},
+    {{V_IDLE, AUTHED}, "IDLE", imap_cmd_idle},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -449,6 +451,8 @@ void imap_process_input(struct imap *p)
         }
         if (p->busy == IMAP_SASL_LINE)
             imap_sasl_line(p, &line);
+        else if (p->busy == IMAP_IDLING)
+            imap_idle_line(p, &line);
         else
             command_line(p, &line);
     }

@@ -33,6 +33,7 @@ enum imap_busy {
     IMAP_WAITING,    /* a SASL step or the auth process's answer is outstanding */
     IMAP_SENDING,    /* streaming FETCH output */
     IMAP_CLOSING,    /* last words queued: close once they are out */
+    IMAP_IDLING,     /* in IDLE (RFC 2177): the next line is DONE */
 };
 
 /* A command line is at most this long; RFC 7162 3.2.1 asks for at least
@@ -146,6 +147,9 @@ bool imap_folder_is_inbox(const char *name);
 /* imap_mailbox_arg - argument i of cmd as a mailbox name (an astring
  * without NUL), else NULL. */
 const struct imap_arg *imap_mailbox_arg(const struct imap_command *cmd, size_t i);
+/* imap_folder_open_dir - the folder's directory for name: 0 and *fd_r; 1
+ * when it does not exist; -1 on an error (errno). */
+int imap_folder_open_dir(struct imap *p, const char *name, size_t len, int *fd_r);
 /* imap_folder_mailbox - the folder name as a struct mailbox: OK, MISSING
  * (no such folder) or TEMPFAIL (logged). */
 enum mailbox_result imap_folder_mailbox(struct imap *p, const char *name, size_t len, bool move_new,
@@ -154,6 +158,13 @@ enum mailbox_result imap_folder_mailbox(struct imap *p, const char *name, size_t
 const char *imap_flags_text(unsigned flags, char *buf, size_t size);
 /* imap_flag_parse - one flag atom into its bit; 0 when it is none we keep. */
 unsigned imap_flag_parse(const struct imap_arg *a, bool *known_r);
+
+/* imap_idle.c */
+void imap_cmd_idle(struct imap *p, const struct imap_command *cmd);
+/* imap_idle_line - a client line while IMAP_IDLING. */
+void imap_idle_line(struct imap *p, const struct conn_line *line);
+/* imap_idle_stop - IDLE is over (DONE, deselect, the session's end). */
+void imap_idle_stop(struct imap *p);
 
 /* imap_list.c */
 void imap_cmd_list(struct imap *p, const struct imap_command *cmd);

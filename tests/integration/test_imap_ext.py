@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""test_imap_ext.py - the IMAP extensions (reader/imap_idle.c, imap_move.c,
+imap_list_ext.c ...) with Python's imaplib against a real slapd and
+dirmaild, the same set-up as test_imap.py: IDLE seeing another session's
+STORE, EXPUNGE and APPEND and a delivery through the SMTP gateway, MOVE,
+LIST-EXTENDED, LIST-STATUS, SPECIAL-USE and CHILDREN. Raw lines where
+imaplib has no method (IDLE before Python 3.14, LIST with options)."""
+import imaplib
+import os
+import re
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness.tap  # noqa: E402
+import test_imap  # noqa: E402  (its fixture and helpers, not its tests)
+from harness.dirmaild import built  # noqa: E402
+
+# How long an untagged line pushed during IDLE may take at most: generous
+# for a loaded machine; without inotify it would never come at all, since
+# nothing polls.
+PUSH_BOUND = 10.0
+
+
+class Idler:
+    """An imaplib session in IDLE: lines read with an upper bound."""
+
+    def __init__(self, m, tag=b"I1"):
+        """IDLE; the untagged lines that came before the "+" are in before."""
+        self.m, self.tag = m, tag
+        self.before = []
+        m.send(tag + b" IDLE\r\n")
+        while True:
+            line = m.readline()
+            if line.startswith(b"+"):
+                break
+            assert line.startswith(b"* "), line
+            self.before.append(line.rstrip(b"\r\n"))
+
+    def wait_for(self, pattern, bound=PUSH_BOUND):
+        """The first untagged line matching pattern; the lines before it."""
+        start = time.monotonic()
+        seen = []
+        self.m.sock.settimeout(bound)
+        try:
+            while time.monotonic() - start < bound:
+                line = self.m.readline().rstrip(b"\r\n")
+                seen.append(line)
+                if re.match(pattern, line):
+                    return line, seen, time.monotonic() - start
+        except socket.timeout:
+            pass
+        finally:
+            self.m.sock.settimeout(30)
+        raise AssertionError(f"no {pattern!r} within {bound}s; saw {seen}")
+
+    def done(self):
+        self.m.send(b"DONE\r\n")
+        lines = []
+        while True:
+            line = self.m.readline().rstrip(b"\r\n")
+            lines.append(line)
+            if line.startswith(self.tag + b" "):
+                return line, lines
+
+
+@unittest.skipUnless(built(), "dirmaild not built")
+class ImapExt(unittest.TestCase):
+    setUpClass = classmethod(test_imap.Imap.setUpClass.__func__)
+    tearDownClass = classmethod(test_imap.Imap.tearDownClass.__func__)
+    send = test_imap.Imap.send
+    imap = test_imap.Imap.imap
+    _logout = staticmethod(test_imap.Imap._logout)
+    raw = test_imap.Imap.raw
+    maildir_files = test_imap.Imap.maildir_files
+    select_count = test_imap.Imap.select_count
+
+    def mail(self, subject, body="hello"):
+        return (f"From: s@remote.example\r\nTo: x@example.org\r\nSubject: {subject}\r\n"
+                f"\r\n{body}\r\n").encode()
+
+    def append(self, m, folder, subject, flags=None):
+        typ, data = m.append(folder, flags, None, self.mail(subject))
+        self.assertEqual(typ, "OK", data)
+        return int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
+
+    # ---- IDLE (RFC 2177) ----
+
+    def test_idle_sees_other_sessions_and_delivery(self):
+        a, b = self.imap("carol"), self.imap("carol")
+        self.append(b, "INBOX", "one")
+        self.append(b, "INBOX", "two")
+        n = self.select_count(a)
+        self.assertEqual(self.select_count(b), n)
+        idle = Idler(a)
+
+        # a flag change by the other session
+        b.store("1", "+FLAGS", "(\\Flagged)")
+        line, _, took = idle.wait_for(rb"\* 1 FETCH \(FLAGS \(.*\\Flagged")
+        self.assertLess(took, PUSH_BOUND)
+
+        # an APPEND by the other session
+        self.append(b, "INBOX", "three")
+        line, _, _ = idle.wait_for(rb"\* \d+ EXISTS")
+        self.assertEqual(int(line.split()[1]), n + 1)
+
+        # an expunge by the other session: highest numbers first, each once
+        b.store("1", "+FLAGS", "(\\Deleted)")
+        b.expunge()
+        idle.wait_for(rb"\* 1 EXPUNGE")
+
+        # mail through the SMTP gateway and the queue runner's delivery
+        self.send("carol@example.net", self.mail("delivered"))
+        line, _, _ = idle.wait_for(rb"\* \d+ EXISTS")
+        self.assertEqual(int(line.split()[1]), n + 1)
+
+        tagged, _ = idle.done()
+        self.assertEqual(tagged, b"I1 OK IDLE terminated")
+        # the session goes on as usual afterwards
+        typ, data = a.fetch(str(n + 1), "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        self.assertIn(b"Subject: delivered", data[0][1])
+
+    def test_idle_two_idlers_and_deselect(self):
+        a, b, c = self.imap("dave"), self.imap("dave"), self.imap("dave")
+        for m in (a, b, c):
+            self.select_count(m)
+        ia, ib = Idler(a), Idler(b, b"J1")
+        # one of them leaves: the shared watch must stay for the other
+        ia.done()
+        self.append(c, "INBOX", "for b")
+        ib.wait_for(rb"\* \d+ EXISTS")
+        ib.done()
+        # and a session that idles again after a DONE is watched again
+        ia = Idler(a, b"I2")
+        self.assertEqual(ia.before, [b"* 1 EXISTS"])
+        self.append(c, "INBOX", "for a again")
+        line, seen, _ = ia.wait_for(rb"\* \d+ EXISTS")
+        self.assertEqual(int(line.split()[1]), 2)
+        ia.done()
+
+    def test_idle_in_authenticated_state_and_bad_continuation(self):
+        m = self.imap("alice")
+        idle = Idler(m)
+        tagged, _ = idle.done()
+        self.assertEqual(tagged, b"I1 OK IDLE terminated")
+        self.select_count(m)
+        idle = Idler(m, b"I2")
+        m.send(b"NOT DONE\r\n")
+        line = m.readline()
+        self.assertTrue(line.startswith(b"I2 BAD"), line)
+        # and the session still works
+        self.assertEqual(m.noop()[0], "OK")
+
+    def test_idle_advertised(self):
+        m = self.imap("alice")
+        self.assertIn("IDLE", m.capabilities)
+
+    def test_idle_session_closed_while_idling(self):
+        m = self.imap("bob")
+        self.select_count(m)
+        Idler(m, b"I9")
+        m.shutdown()
+        # the worker is fine: another session idles and is told of mail
+        n = self.imap("bob")
+        self.select_count(n)
+        i = Idler(n)
+        o = self.imap("bob")
+        self.append(o, "INBOX", "after a dropped idler")
+        i.wait_for(rb"\* \d+ EXISTS")
+        i.done()
+
+
+if __name__ == "__main__":
+    harness.tap.main()
