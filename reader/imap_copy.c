@@ -5,8 +5,11 @@
  * message's UID is the one the mailbox layer gives it at the next sync of
  * the target folder, found again by its file's base name. A COPY that fails
  * halfway removes what it had written (RFC 3501 6.4.7: the target is left as
- * it was). APPEND's literal is held in memory up to limits.message_size (the
- * parser's APPEND limit); streaming it to tmp/ is still to come. */
+ * it was). MOVE (RFC 6851) is a COPY whose sources are then expunged, with
+ * the COPYUID in an untagged OK before the EXPUNGEs (section 4.3): the copy is
+ * durable before any source goes, so a failure in between leaves the
+ * message in both folders, never in neither. APPEND's literal is held in memory up to
+ * limits.message_size (the parser's APPEND limit); streaming it to tmp/ is still to come. */
 #include "config.h"
 
 #include <fcntl.h>
@@ -260,12 +263,38 @@ static char *uid_list(const struct written *w, size_t count, bool src)
     return s;
 }
 
-void imap_cmd_copy(struct imap *p, const struct imap_command *cmd, size_t first, bool uid)
+/* expunge_sources - MOVE's second half: the copied messages leave the
+ * selected folder, and the client is told (EXPUNGE, highest first). false
+ * when one could not be removed (it stays, copied). */
+static bool expunge_sources(struct imap *p, const struct written *w, size_t count)
+{
+    bool ok = true;
+    for (size_t k = 0; k < count; k++) {
+        long i = imap_folder_find_uid(p->mailbox, w[k].src_uid);
+        char *err = NULL;
+        if (i >= 0 && mailbox_msg_expunge(p->mailbox, (size_t)i, &err) == MAILBOX_TEMPFAIL) {
+            log_error("event=imap_move_expunge_failed client=%s user=%s uid=%u error=\"%s\"",
+                      p->ss->client_ip, p->login, (unsigned)w[k].src_uid, err != NULL ? err : "?");
+            ok = false;
+        }
+        free(err);
+    }
+    imap_folder_update(p, true);
+    return ok;
+}
+
+void imap_cmd_copy(struct imap *p, const struct imap_command *cmd, size_t first, bool uid,
+                   bool move)
 {
     static struct imap_seqset set;
+    const char *verb = move ? "MOVE" : "COPY";
     const struct imap_arg *name = imap_mailbox_arg(cmd, first + 1);
     if (cmd->argc != first + 2 || !imap_seqset_arg(cmd, first, &set) || name == NULL) {
-        imap_bad(p, "Usage: COPY sequence-set mailbox");
+        imap_bad(p, move ? "Usage: MOVE sequence-set mailbox" : "Usage: COPY sequence-set mailbox");
+        return;
+    }
+    if (move && p->read_only) {
+        imap_tagged(p, "NO", "[READ-ONLY] The mailbox is read-only");
         return;
     }
     if (!imap_seqset_valid(p, &set, uid)) {
@@ -337,9 +366,17 @@ void imap_cmd_copy(struct imap *p, const struct imap_command *cmd, size_t first,
         all = all && w[k].uid != 0;
     char *src = all ? uid_list(w, done, true) : NULL;
     char *dst = all ? uid_list(w, done, false) : NULL;
-    log_info("event=imap_copy client=%s user=%s folder=\"%s\" messages=%zu", p->ss->client_ip,
-             p->login, name->str, done);
-    if (src != NULL && dst != NULL) {
+    log_info("event=imap_%s client=%s user=%s folder=\"%s\" messages=%zu", move ? "move" : "copy",
+             p->ss->client_ip, p->login, name->str, done);
+    if (move) {
+        if (src != NULL && dst != NULL)
+            conn_printf(p->conn, "* OK [COPYUID %u %s %s] Moved\r\n", (unsigned)uidvalidity, src,
+                        dst);
+        if (expunge_sources(p, w, done))
+            imap_tagged(p, "OK", "%s%s completed", uid ? "UID " : "", verb);
+        else
+            imap_tagged(p, "NO", "[UNAVAILABLE] Copied, but some messages could not be removed");
+    } else if (src != NULL && dst != NULL) {
         /* the tag line may be long: written directly, not through imap_tagged's buffer */
         conn_printf(p->conn, "%s OK [COPYUID %u %s %s] %sCopy completed\r\n", p->tag,
                     (unsigned)uidvalidity, src, dst, uid ? "UID " : "");

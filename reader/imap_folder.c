@@ -171,8 +171,8 @@ void imap_folder_deselect(struct imap *p)
         p->state = IMAP_AUTHENTICATED;
 }
 
-/* find_uid - the mailbox index of uid, or -1 (the list is in UID order). */
-static long find_uid(const struct mailbox *mb, uint32_t uid)
+/* imap_folder_find_uid - a binary search: the list is in UID order. */
+long imap_folder_find_uid(const struct mailbox *mb, uint32_t uid)
 {
     size_t lo = 0, hi = mailbox_count(mb);
     while (lo < hi) {
@@ -192,7 +192,7 @@ long imap_folder_index(struct imap *p, size_t seq)
 {
     if (p->mailbox == NULL || seq == 0 || seq > p->view_count)
         return -1;
-    return find_uid(p->mailbox, p->view[seq - 1].uid);
+    return imap_folder_find_uid(p->mailbox, p->view[seq - 1].uid);
 }
 
 static bool view_append(struct imap *p, uint32_t uid, unsigned flags)
@@ -223,7 +223,7 @@ void imap_folder_update(struct imap *p, bool expunges_allowed)
     char flags[128];
     /* from the end, so that each EXPUNGE's number is right when it is read */
     for (size_t seq = p->view_count; seq > 0; seq--) {
-        long i = find_uid(p->mailbox, p->view[seq - 1].uid);
+        long i = imap_folder_find_uid(p->mailbox, p->view[seq - 1].uid);
         if (i < 0) {
             if (!expunges_allowed)
                 continue;

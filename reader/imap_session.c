@@ -203,7 +203,7 @@ static void cmd_store(struct imap *p, const struct imap_command *cmd)
 
 static void cmd_copy(struct imap *p, const struct imap_command *cmd)
 {
-    imap_cmd_copy(p, cmd, 0, false);
+    imap_cmd_copy(p, cmd, 0, false, strcmp(cmd->name, "MOVE") == 0);
 }
 
 static void cmd_search(struct imap *p, const struct imap_command *cmd)
@@ -222,8 +222,8 @@ static void cmd_uid(struct imap *p, const struct imap_command *cmd)
         imap_cmd_store(p, cmd, 1, true);
     else if (sub != NULL && imap_arg_is(sub, "SEARCH"))
         imap_cmd_search(p, cmd, 1, true);
-    else if (sub != NULL && imap_arg_is(sub, "COPY"))
-        imap_cmd_copy(p, cmd, 1, true);
+    else if (sub != NULL && (imap_arg_is(sub, "COPY") || imap_arg_is(sub, "MOVE")))
+        imap_cmd_copy(p, cmd, 1, true, imap_arg_is(sub, "MOVE"));
     else if (sub != NULL && imap_arg_is(sub, "EXPUNGE"))
         imap_cmd_uid_expunge(p, cmd, 1);
     else
@@ -263,6 +263,7 @@ enum imap_verb {
     V_APPEND,
     V_UID,
     V_IDLE,
+    V_MOVE,
 };
 
 typedef void cmd_handler(struct imap *p, const struct imap_command *cmd);
@@ -306,6 +307,7 @@ static const struct command {
     {{V_APPEND, AUTHED}, "APPEND", imap_cmd_append},
     {{V_UID, S(IMAP_SELECTED)}, "UID", cmd_uid},
     {{V_IDLE, AUTHED}, "IDLE", imap_cmd_idle},
+    {{V_MOVE, S(IMAP_SELECTED)}, "MOVE", cmd_copy},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -329,7 +331,7 @@ static void run_command(struct imap *p, const struct imap_command *cmd)
          * (the client's numbers are those it knew when it sent it) */
         if (p->state == IMAP_SELECTED)
             imap_folder_update(p, verb != V_FETCH && verb != V_STORE && verb != V_SEARCH &&
-                                      verb != V_COPY);
+                                      verb != V_COPY && verb != V_MOVE);
         ((const struct command *)found)->handler(p, cmd);
         break;
     case COMMAND_NOT_NOW:

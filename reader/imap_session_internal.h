@@ -131,6 +131,8 @@ void imap_folder_deselect(struct imap *p);
  * (RFC 3501 7.4.1): new messages (EXISTS), flag changes (FETCH) and, when
  * expunges are allowed after this command, EXPUNGE. */
 void imap_folder_update(struct imap *p, bool expunges_allowed);
+/* imap_folder_find_uid - the mailbox index of uid, or -1. */
+long imap_folder_find_uid(const struct mailbox *mb, uint32_t uid);
 /* imap_folder_index - the mailbox index of the view's message seq (1-based),
  * or -1 when it is gone from the folder. */
 long imap_folder_index(struct imap *p, size_t seq);
@@ -174,7 +176,9 @@ void imap_cmd_status(struct imap *p, const struct imap_command *cmd);
 
 /* imap_copy.c */
 void imap_cmd_append(struct imap *p, const struct imap_command *cmd);
-void imap_cmd_copy(struct imap *p, const struct imap_command *cmd, size_t first, bool uid);
+/* imap_cmd_copy - COPY, or with move MOVE (RFC 6851), and their UID forms. */
+void imap_cmd_copy(struct imap *p, const struct imap_command *cmd, size_t first, bool uid,
+                   bool move);
 
 /* imap_fetch.c */
 void imap_cmd_fetch(struct imap *p, const struct imap_command *cmd, size_t first, bool uid);

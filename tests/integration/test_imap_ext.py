@@ -171,6 +171,53 @@ class ImapExt(unittest.TestCase):
         i.wait_for(rb"\* \d+ EXISTS")
         i.done()
 
+    # ---- MOVE (RFC 6851) ----
+
+    def test_move_and_uid_move(self):
+        m = self.imap("alice")
+        m.create("MoveTarget")
+        uids = [self.append(m, "INBOX", f"move {i}") for i in range(3)]
+        n = self.select_count(m)
+        other = self.imap("alice")
+        self.select_count(other)
+        # MOVE by sequence number: untagged COPYUID OK, then the EXPUNGE
+        tag = m._new_tag()
+        m.send(tag + f" MOVE {n - 2} MoveTarget\r\n".encode())
+        lines = []
+        while not lines or not lines[-1].startswith(tag):
+            lines.append(m.readline().rstrip(b"\r\n"))
+        self.assertRegex(lines[0], rb"^\* OK \[COPYUID \d+ %d 1\] " % uids[0])
+        self.assertEqual(lines[1], b"* %d EXPUNGE" % (n - 2))
+        self.assertTrue(lines[-1].startswith(tag + b" OK"), lines)
+        # UID MOVE of two: the source UIDs and the target's, in order
+        typ, data = m.uid("MOVE", f"{uids[1]},{uids[2]}", "MoveTarget")
+        self.assertEqual(typ, "OK", data)
+        self.assertEqual(m.untagged_responses.get("EXPUNGE"), [str(n - 1).encode(), str(n - 2).encode()])
+        copyuid = [r for r in m.untagged_responses.get("OK", []) if b"COPYUID" in r]
+        self.assertRegex(copyuid[-1], rb"COPYUID \d+ %d,%d 2,3" % (uids[1], uids[2]))
+        # the messages are in the target, once, with their flags, not in INBOX
+        self.assertEqual(self.select_count(other, "MoveTarget"), 3)
+        typ, data = other.fetch("1:3", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        subjects = [d[1].strip() for d in data if isinstance(d, tuple)]
+        self.assertEqual(subjects, [b"Subject: move 0", b"Subject: move 1", b"Subject: move 2"])
+        typ, data = m.uid("SEARCH", f"{uids[0]}:*")
+        self.assertEqual(data, [b""])
+        # MOVE into a folder that does not exist: TRYCREATE, nothing moved
+        typ, data = m.append("INBOX", None, None, self.mail("stays"))
+        self.assertEqual(m.noop()[0], "OK")
+        count = int(m.select("INBOX")[1][0])
+        typ, data = m._simple_command("MOVE", str(count), "NoSuchFolder")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[TRYCREATE]", data[0])
+        self.assertEqual(int(m.select("INBOX")[1][0]), count)
+
+    def test_move_refused_when_read_only(self):
+        m = self.imap("alice")
+        self.append(m, "INBOX", "read only")
+        m.select("INBOX", readonly=True)
+        typ, data = m._simple_command("MOVE", "1", "INBOX")
+        self.assertEqual(typ, "NO")
+
 
 if __name__ == "__main__":
     harness.tap.main()
