@@ -419,12 +419,52 @@ void imap_cmd_unselect(struct imap *p, const struct imap_command *cmd)
 /* cmd_create - RFC 3501 6.3.3: a Maildir++ folder (".Name" with cur/, new/,
  * tmp/ and the maildirfolder file that makes its quota count in the
  * parent's). */
+/* create_use - RFC 6154 3: CREATE's "(USE (\\Sent ...))" into attrs; NULL
+ * when fine, else the reply's text, *bad_r saying BAD (a syntax error) or
+ * NO [USEATTR] (an attribute we cannot give). */
+static const char *create_use(const struct imap_command *cmd, const struct imap_arg *opts,
+                              const char **attrs, size_t max, size_t *count_r, bool *bad_r)
+{
+    const struct imap_arg *kw = imap_list_elem(cmd, opts, 0);
+    const struct imap_arg *list = imap_list_elem(cmd, opts, 1);
+    *bad_r = true;
+    if (opts->count != 2 || !imap_arg_is(kw, "USE") || list->type != IMAP_ARG_LIST)
+        return "Usage: CREATE mailbox [(USE (attributes))]";
+    *count_r = 0;
+    for (size_t i = 0; i < list->count; i++) {
+        const struct imap_arg *a = imap_list_elem(cmd, list, i);
+        if (a->type != IMAP_ARG_ATOM)
+            return "Bad special-use attribute";
+        const char *attr = imap_special_use_attribute(a->str, a->len);
+        if (attr == NULL || *count_r == max) {
+            *bad_r = false;
+            return "[USEATTR] That special-use attribute cannot be given here";
+        }
+        attrs[(*count_r)++] = attr;
+    }
+    return NULL;
+}
+
 void imap_cmd_create(struct imap *p, const struct imap_command *cmd)
 {
     const struct imap_arg *name = imap_mailbox_arg(cmd, 0);
-    if (name == NULL || cmd->argc != 1) {
-        imap_bad(p, "Usage: CREATE mailbox");
+    if (name == NULL || (cmd->argc != 1 && cmd->argc != 2) ||
+        (cmd->argc == 2 && imap_command_arg(cmd, 1)->type != IMAP_ARG_LIST)) {
+        imap_bad(p, "Usage: CREATE mailbox [(USE (attributes))]");
         return;
+    }
+    const char *attrs[8];
+    size_t attr_count = 0;
+    if (cmd->argc == 2) {
+        bool bad;
+        const char *why = create_use(cmd, imap_command_arg(cmd, 1), attrs, 8, &attr_count, &bad);
+        if (why != NULL) {
+            if (bad)
+                imap_bad(p, why);
+            else
+                imap_tagged(p, "NO", "%s", why);
+            return;
+        }
     }
     /* RFC 3501 6.3.3: a trailing delimiter only says folders will go below */
     size_t len = name->len;
@@ -443,6 +483,18 @@ void imap_cmd_create(struct imap *p, const struct imap_command *cmd)
         imap_tagged(p, "NO",
                     "[UNAVAILABLE] The mailbox has not been made yet; it is made "
                     "with the first message");
+        return;
+    }
+    struct stat st;
+    if (fstatat(p->root_fd, dir, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        imap_tagged(p, "NO", "[ALREADYEXISTS] Mailbox exists");
+        return;
+    }
+    /* the attributes first: a crash between leaves an entry for a folder
+     * that does not exist, which lists nothing, rather than a folder
+     * without the use it was made for */
+    if (attr_count > 0 && imap_special_use_set(p, name->str, attrs, attr_count) < 0) {
+        imap_tagged(p, "NO", "[UNAVAILABLE] Cannot keep the special use: %s", strerror(errno));
         return;
     }
     if (mkdirat(p->root_fd, dir, 0700) < 0) {
@@ -534,6 +586,9 @@ void imap_cmd_delete(struct imap *p, const struct imap_command *cmd)
         return;
     }
     fsync(p->root_fd);
+    if (imap_special_use_rename(p, name->str, NULL) < 0)
+        log_warning("event=imap_special_use_failed client=%s user=%s folder=\"%s\" error=\"%s\"",
+                    p->ss->client_ip, p->login, name->str, strerror(errno));
     log_info("event=imap_delete client=%s user=%s folder=\"%s\"", p->ss->client_ip, p->login,
              name->str);
     imap_tagged(p, "OK", "Delete completed");
@@ -606,6 +661,9 @@ void imap_cmd_rename(struct imap *p, const struct imap_command *cmd)
             p->selected = renamed;
         }
     }
+    if (imap_special_use_rename(p, from->str, to->str) < 0)
+        log_warning("event=imap_special_use_failed client=%s user=%s folder=\"%s\" error=\"%s\"",
+                    p->ss->client_ip, p->login, from->str, strerror(errno));
     log_info("event=imap_rename client=%s user=%s from=\"%s\" to=\"%s\"", p->ss->client_ip,
              p->login, from->str, to->str);
     if (ok)

@@ -1,9 +1,10 @@
-/* reader/imap_list.c - the folder list of the IMAP session: LIST (RFC
- * 3501 6.3.8, the reference and the wildcards * and %, delimiter "."), the
- * subscriptions (SUBSCRIBE, UNSUBSCRIBE, LSUB: 6.3.6, 6.3.7, 6.3.9) kept as
- * Courier and Dovecot 1 keep them, one name a line in "subscriptions" in the
- * Maildir, and STATUS (6.3.10). Folder attributes (\HasChildren, SPECIAL-USE)
- * are not given yet. */
+/* reader/imap_list.c - what the folder list stands on: the name patterns
+ * (RFC 3501 6.3.8, the reference and the wildcards * and %, delimiter "."),
+ * the small files in the Maildir root that the folder commands keep (read
+ * whole, replaced through a temporary file), the subscriptions (SUBSCRIBE,
+ * UNSUBSCRIBE, LSUB: 6.3.6, 6.3.7, 6.3.9) kept as Courier and Dovecot 1 keep
+ * them, one name a line in "subscriptions", and STATUS (6.3.10, with SIZE of
+ * RFC 8438), whose line LIST-STATUS shares. LIST itself is imap_list_ext.c's. */
 #include "config.h"
 
 #include <dirent.h>
@@ -18,11 +19,6 @@
 
 #include "lib/log.h"
 #include "reader/imap_session_internal.h"
-
-#define SUBSCRIPTIONS "subscriptions"
-#define SUBSCRIPTIONS_TMP "subscriptions.tmp"
-/* A subscriptions file longer than this is read only this far. */
-#define SUBSCRIPTIONS_MAX (256u * 1024u)
 
 /* wildcard_match - RFC 3501 6.3.8: "*" matches anything, "%" anything but
  * the hierarchy delimiter. */
@@ -43,8 +39,7 @@ static bool wildcard_match(const char *pat, const char *name)
     return *name == '\0';
 }
 
-/* list_matches - name against the pattern; INBOX in any case. */
-static bool list_matches(const char *pattern, const char *name)
+bool imap_list_matches(const char *pattern, const char *name)
 {
     if (imap_folder_is_inbox(name)) {
         char upper[IMAP_FOLDER_NAME_MAX * 2 + 8];
@@ -60,8 +55,7 @@ static bool list_matches(const char *pattern, const char *name)
     return wildcard_match(pattern, name);
 }
 
-/* quoted - name as an IMAP quoted string into buf (names hold no CR/LF). */
-static const char *quoted(const char *name, char *buf, size_t size)
+const char *imap_quoted(const char *name, char *buf, size_t size)
 {
     size_t n = 0;
     buf[n++] = '"';
@@ -75,89 +69,37 @@ static const char *quoted(const char *name, char *buf, size_t size)
     return buf;
 }
 
-void imap_cmd_list(struct imap *p, const struct imap_command *cmd)
-{
-    const struct imap_arg *ref = imap_command_arg(cmd, 0);
-    const struct imap_arg *pat = imap_command_arg(cmd, 1);
-    if (cmd->argc != 2 || !imap_arg_astring(ref) || !imap_arg_list_mailbox(pat)) {
-        imap_bad(p, "Usage: LIST reference mailbox");
-        return;
-    }
-    const char *verb = "LIST";
-    if (pat->len == 0) {
-        /* RFC 3501 6.3.8: the delimiter and the root */
-        imap_untagged(p, "%s (\\Noselect) \".\" \"\"", verb);
-        imap_tagged(p, "OK", "%s completed", verb);
-        return;
-    }
-    char pattern[IMAP_FOLDER_NAME_MAX * 2 + 8];
-    if (ref->len + pat->len >= sizeof pattern) {
-        imap_tagged(p, "NO", "Pattern too long");
-        return;
-    }
-    snprintf(pattern, sizeof pattern, "%s%s", ref->str, pat->str);
-    char q[IMAP_FOLDER_NAME_MAX * 2 + 8];
-    if (list_matches(pattern, "INBOX"))
-        imap_untagged(p, "%s () \".\" \"INBOX\"", verb);
-    if (p->root_fd >= 0) {
-        int fd = dup(p->root_fd);
-        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (d == NULL) {
-            if (fd >= 0)
-                close(fd);
-            imap_tagged(p, "NO", "[UNAVAILABLE] The folders cannot be listed now");
-            return;
-        }
-        rewinddir(d);
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            const char *n = e->d_name;
-            char dir[IMAP_FOLDER_NAME_MAX + 2];
-            if (n[0] != '.' || !imap_folder_dir(n + 1, strlen(n + 1), dir, sizeof dir))
-                continue;
-            struct stat st;
-            if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
-                continue;
-            if (list_matches(pattern, n + 1))
-                imap_untagged(p, "%s () \".\" %s", verb, quoted(n + 1, q, sizeof q));
-        }
-        closedir(d);
-    }
-    imap_tagged(p, "OK", "%s completed", verb);
-}
+static const char *const status_items[] = {"MESSAGES",    "RECENT", "UIDNEXT",
+                                           "UIDVALIDITY", "UNSEEN", "SIZE"};
 
-/* cmd_status - RFC 3501 6.3.10, read without moving new/ to cur/. */
-void imap_cmd_status(struct imap *p, const struct imap_command *cmd)
+bool imap_status_items_valid(const struct imap_command *cmd, const struct imap_arg *items)
 {
-    const struct imap_arg *name = imap_mailbox_arg(cmd, 0);
-    const struct imap_arg *items = imap_command_arg(cmd, 1);
-    if (name == NULL || cmd->argc != 2 || items->type != IMAP_ARG_LIST || items->count == 0) {
-        imap_bad(p, "Usage: STATUS mailbox (items)");
-        return;
-    }
+    if (items == NULL || items->type != IMAP_ARG_LIST || items->count == 0)
+        return false;
     for (size_t i = 0; i < items->count; i++) {
         const struct imap_arg *it = imap_list_elem(cmd, items, i);
-        if (!imap_arg_is(it, "MESSAGES") && !imap_arg_is(it, "RECENT") &&
-            !imap_arg_is(it, "UIDNEXT") && !imap_arg_is(it, "UIDVALIDITY") &&
-            !imap_arg_is(it, "UNSEEN")) {
-            imap_bad(p, "Unknown STATUS item");
-            return;
-        }
+        bool known = false;
+        for (size_t k = 0; k < sizeof status_items / sizeof status_items[0]; k++)
+            known = known || imap_arg_is(it, status_items[k]);
+        if (!known)
+            return false;
     }
+    return true;
+}
+
+enum mailbox_result imap_status_write(struct imap *p, const char *name,
+                                      const struct imap_command *cmd, const struct imap_arg *items)
+{
     struct mailbox *mb = NULL;
-    switch (imap_folder_mailbox(p, name->str, name->len, false, &mb)) {
-    case MAILBOX_OK:
-        break;
-    case MAILBOX_MISSING:
-        imap_tagged(p, "NO", "[NONEXISTENT] No such mailbox");
-        return;
-    default:
-        imap_tagged(p, "NO", "[UNAVAILABLE] The mailbox cannot be opened now, try again later");
-        return;
+    enum mailbox_result r = imap_folder_mailbox(p, name, strlen(name), false, &mb);
+    if (r != MAILBOX_OK)
+        return r;
+    unsigned long long unseen = 0, size = 0;
+    for (size_t i = 0; i < mailbox_count(mb); i++) {
+        const struct mailbox_msg *m = mailbox_msg(mb, i);
+        unseen += (m->flags & MAILBOX_FLAG_SEEN) == 0;
+        size += m->size; /* RFC 8438: the sum of RFC822.SIZE */
     }
-    size_t unseen = 0;
-    for (size_t i = 0; i < mailbox_count(mb); i++)
-        unseen += (mailbox_msg(mb, i)->flags & MAILBOX_FLAG_SEEN) == 0;
     char out[256];
     size_t n = 0;
     for (size_t i = 0; i < items->count && n < sizeof out; i++) {
@@ -166,26 +108,53 @@ void imap_cmd_status(struct imap *p, const struct imap_command *cmd)
                                : imap_arg_is(it, "UIDNEXT")     ? mailbox_uidnext(mb)
                                : imap_arg_is(it, "UIDVALIDITY") ? mailbox_uidvalidity(mb)
                                : imap_arg_is(it, "UNSEEN")      ? unseen
+                               : imap_arg_is(it, "SIZE")        ? size
                                                                 : 0;
-        int w = snprintf(out + n, sizeof out - n, "%s%s %llu", n > 0 ? " " : "", it->str, v);
+        char upper[16];
+        size_t k = 0;
+        for (; k + 1 < sizeof upper && it->str[k] != '\0'; k++)
+            upper[k] =
+                (char)(it->str[k] >= 'a' && it->str[k] <= 'z' ? it->str[k] - 32 : it->str[k]);
+        upper[k] = '\0';
+        int w = snprintf(out + n, sizeof out - n, "%s%s %llu", n > 0 ? " " : "", upper, v);
         if (w > 0)
             n += (size_t)w;
     }
     mailbox_close(&mb);
     char q[IMAP_FOLDER_NAME_MAX * 2 + 8];
     imap_untagged(p, "STATUS %s (%s)",
-                  quoted(imap_folder_is_inbox(name->str) ? "INBOX" : name->str, q, sizeof q), out);
-    imap_tagged(p, "OK", "Status completed");
+                  imap_quoted(imap_folder_is_inbox(name) ? "INBOX" : name, q, sizeof q), out);
+    return MAILBOX_OK;
 }
 
-/* read_subscriptions - the file's text (malloc'd, NUL-terminated, "" when
- * there is none); NULL on an error. */
-static char *read_subscriptions(struct imap *p)
+/* cmd_status - RFC 3501 6.3.10, read without moving new/ to cur/. */
+void imap_cmd_status(struct imap *p, const struct imap_command *cmd)
 {
-    char *text = calloc(1, SUBSCRIPTIONS_MAX + 1);
+    const struct imap_arg *name = imap_mailbox_arg(cmd, 0);
+    const struct imap_arg *items = imap_command_arg(cmd, 1);
+    if (name == NULL || cmd->argc != 2 || !imap_status_items_valid(cmd, items)) {
+        imap_bad(p, "Usage: STATUS mailbox (items)");
+        return;
+    }
+    switch (imap_status_write(p, name->str, cmd, items)) {
+    case MAILBOX_OK:
+        imap_tagged(p, "OK", "Status completed");
+        break;
+    case MAILBOX_MISSING:
+        imap_tagged(p, "NO", "[NONEXISTENT] No such mailbox");
+        break;
+    default:
+        imap_tagged(p, "NO", "[UNAVAILABLE] The mailbox cannot be opened now, try again later");
+        break;
+    }
+}
+
+char *imap_root_file_read(struct imap *p, const char *name)
+{
+    char *text = calloc(1, IMAP_ROOT_FILE_MAX + 1);
     if (text == NULL || p->root_fd < 0)
         return text;
-    int fd = openat(p->root_fd, SUBSCRIPTIONS, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = openat(p->root_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return text;
@@ -193,8 +162,8 @@ static char *read_subscriptions(struct imap *p)
         return NULL;
     }
     size_t got = 0;
-    while (got < SUBSCRIPTIONS_MAX) {
-        ssize_t n = read(fd, text + got, SUBSCRIPTIONS_MAX - got);
+    while (got < IMAP_ROOT_FILE_MAX) {
+        ssize_t n = read(fd, text + got, IMAP_ROOT_FILE_MAX - got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -211,8 +180,7 @@ static char *read_subscriptions(struct imap *p)
     return text;
 }
 
-/* next_name - the next line of text from *pos into name; false at the end. */
-static bool next_name(const char *text, size_t *pos, char *name, size_t size)
+bool imap_root_file_line(const char *text, size_t *pos, char *name, size_t size)
 {
     while (text[*pos] != '\0') {
         const char *start = text + *pos;
@@ -241,26 +209,26 @@ void imap_cmd_lsub(struct imap *p, const struct imap_command *cmd)
         return;
     }
     snprintf(pattern, sizeof pattern, "%s%s", ref->str, pat->str);
-    char *text = read_subscriptions(p);
+    char *text = imap_root_file_read(p, SUBSCRIPTIONS);
     if (text == NULL) {
         imap_tagged(p, "NO", "[UNAVAILABLE] The subscriptions cannot be read now");
         return;
     }
     char name[IMAP_FOLDER_NAME_MAX + 1], q[IMAP_FOLDER_NAME_MAX * 2 + 8];
-    for (size_t pos = 0; next_name(text, &pos, name, sizeof name);) {
-        if (list_matches(pattern, name))
-            imap_untagged(p, "LSUB () \".\" %s", quoted(name, q, sizeof q));
+    for (size_t pos = 0; imap_root_file_line(text, &pos, name, sizeof name);) {
+        if (imap_list_matches(pattern, name))
+            imap_untagged(p, "LSUB () \".\" %s", imap_quoted(name, q, sizeof q));
     }
     free(text);
     imap_tagged(p, "OK", "LSUB completed");
 }
 
-/* write_subscriptions - text[0..len) as the new file: a temporary file,
- * fsync, rename, fsync of the Maildir. 0 or -1. */
-static int write_subscriptions(struct imap *p, const char *text, size_t len)
+int imap_root_file_write(struct imap *p, const char *name, const char *text, size_t len)
 {
-    int fd = openat(p->root_fd, SUBSCRIPTIONS_TMP,
-                    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    char tmp[64];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", name) >= (int)sizeof tmp)
+        return -1;
+    int fd = openat(p->root_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
     size_t done = 0;
@@ -276,7 +244,7 @@ static int write_subscriptions(struct imap *p, const char *text, size_t len)
     }
     if (fsync(fd) < 0 || close(fd) < 0)
         return -1;
-    if (renameat(p->root_fd, SUBSCRIPTIONS_TMP, p->root_fd, SUBSCRIPTIONS) < 0)
+    if (renameat(p->root_fd, tmp, p->root_fd, name) < 0)
         return -1;
     return fsync(p->root_fd);
 }
@@ -297,7 +265,7 @@ void imap_cmd_subscribe(struct imap *p, const struct imap_command *cmd)
         imap_tagged(p, "NO", "[CANNOT] Invalid mailbox name");
         return;
     }
-    char *text = p->root_fd >= 0 ? read_subscriptions(p) : NULL;
+    char *text = p->root_fd >= 0 ? imap_root_file_read(p, SUBSCRIPTIONS) : NULL;
     if (text == NULL) {
         imap_tagged(p, "NO", "[UNAVAILABLE] The subscriptions cannot be changed now");
         return;
@@ -311,7 +279,7 @@ void imap_cmd_subscribe(struct imap *p, const struct imap_command *cmd)
     }
     bool found = false;
     char line[IMAP_FOLDER_NAME_MAX + 1];
-    for (size_t pos = 0; next_name(text, &pos, line, sizeof line);) {
+    for (size_t pos = 0; imap_root_file_line(text, &pos, line, sizeof line);) {
         if (strcmp(line, name) == 0) {
             found = true;
             if (!subscribe)
@@ -322,7 +290,7 @@ void imap_cmd_subscribe(struct imap *p, const struct imap_command *cmd)
     if (subscribe && !found)
         out_len += (size_t)snprintf(out + out_len, len + strlen(name) + 2 - out_len, "%s\n", name);
     free(text);
-    int rc = found == subscribe ? 0 : write_subscriptions(p, out, out_len);
+    int rc = found == subscribe ? 0 : imap_root_file_write(p, SUBSCRIPTIONS, out, out_len);
     free(out);
     if (rc < 0)
         imap_tagged(p, "NO", "[UNAVAILABLE] The subscriptions cannot be changed now: %s",

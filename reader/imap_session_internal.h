@@ -161,6 +161,29 @@ const char *imap_flags_text(unsigned flags, char *buf, size_t size);
 /* imap_flag_parse - one flag atom into its bit; 0 when it is none we keep. */
 unsigned imap_flag_parse(const struct imap_arg *a, bool *known_r);
 
+/* imap_list_ext.c: LIST with RFC 5258's selection and return options */
+void imap_cmd_list(struct imap *p, const struct imap_command *cmd);
+
+/* imap_special_use.c */
+struct imap_special_use;
+/* imap_special_use_load - the Maildir's special-use file; NULL on an error. */
+struct imap_special_use *imap_special_use_load(struct imap *p);
+void imap_special_use_free(struct imap_special_use **su);
+/* imap_special_use_of - the attributes of folder name ("\Sent"), "" when
+ * none, into buf. */
+const char *imap_special_use_of(const struct imap_special_use *su, const char *name, char *buf,
+                                size_t size);
+/* imap_special_use_attribute - word as one of the attributes a folder can
+ * be given, NULL when it is none (RFC 6154 2; \All and \Flagged are
+ * virtual folders we do not have). */
+const char *imap_special_use_attribute(const char *word, size_t len);
+/* imap_special_use_set - folder name gets attrs (from
+ * imap_special_use_attribute). 0 or -1 (errno). */
+int imap_special_use_set(struct imap *p, const char *name, const char *const *attrs, size_t count);
+/* imap_special_use_rename - the entries of folder from are to's (removed
+ * when to is NULL). 0 or -1 (errno). */
+int imap_special_use_rename(struct imap *p, const char *from, const char *to);
+
 /* imap_idle.c */
 void imap_cmd_idle(struct imap *p, const struct imap_command *cmd);
 /* imap_idle_line - a client line while IMAP_IDLING. */
@@ -169,10 +192,33 @@ void imap_idle_line(struct imap *p, const struct conn_line *line);
 void imap_idle_stop(struct imap *p);
 
 /* imap_list.c */
-void imap_cmd_list(struct imap *p, const struct imap_command *cmd);
+/* imap_list_matches - name against a LIST pattern (RFC 3501 6.3.8: "*"
+ * anything, "%" anything but "."); INBOX in any case. */
+bool imap_list_matches(const char *pattern, const char *name);
+/* imap_quoted - name as an IMAP quoted string into buf (names hold no CR/LF). */
+const char *imap_quoted(const char *name, char *buf, size_t size);
+/* The subscriptions file in the Maildir root. */
+#define SUBSCRIPTIONS "subscriptions"
+/* A file of the Maildir root longer than this is read only this far. */
+#define IMAP_ROOT_FILE_MAX (256u * 1024u)
+/* imap_root_file_read - the text of file name in the Maildir root
+ * (malloc'd, NUL-terminated, "" when there is none); NULL on an error. */
+char *imap_root_file_read(struct imap *p, const char *name);
+/* imap_root_file_line - the next non-empty line of text from *pos into
+ * line (longer ones are skipped); false at the end. */
+bool imap_root_file_line(const char *text, size_t *pos, char *line, size_t size);
+/* imap_root_file_write - text[0..len) as file name's new content: a
+ * temporary file, fsync, rename, fsync of the Maildir. 0 or -1 (errno). */
+int imap_root_file_write(struct imap *p, const char *name, const char *text, size_t len);
 void imap_cmd_lsub(struct imap *p, const struct imap_command *cmd);
 void imap_cmd_subscribe(struct imap *p, const struct imap_command *cmd);
 void imap_cmd_status(struct imap *p, const struct imap_command *cmd);
+/* imap_status_items_valid - items is a STATUS list of items we know. */
+bool imap_status_items_valid(const struct imap_command *cmd, const struct imap_arg *items);
+/* imap_status_write - the untagged STATUS of folder name (valid items);
+ * OK, MISSING or TEMPFAIL (nothing written). */
+enum mailbox_result imap_status_write(struct imap *p, const char *name,
+                                      const struct imap_command *cmd, const struct imap_arg *items);
 
 /* imap_copy.c */
 void imap_cmd_append(struct imap *p, const struct imap_command *cmd);

@@ -218,6 +218,117 @@ class ImapExt(unittest.TestCase):
         typ, data = m._simple_command("MOVE", "1", "INBOX")
         self.assertEqual(typ, "NO")
 
+    # ---- LIST-EXTENDED, LIST-STATUS, CHILDREN, SPECIAL-USE, STATUS=SIZE ----
+
+    def list_cmd(self, m, *args):
+        """A LIST with raw arguments: {name: attributes line}, the STATUS lines."""
+        m.untagged_responses.pop("STATUS", None)
+        typ, data = m._simple_command("LIST", *args)
+        self.assertEqual(typ, "OK", data)
+        typ, data = m._untagged_response(typ, data, "LIST")
+        out = {}
+        for d in data:
+            if d is None:
+                continue
+            mt = re.match(rb'\(([^)]*)\) "\." "((?:[^"\\]|\\.)*)"(.*)$', d)
+            self.assertIsNotNone(mt, d)
+            out[mt.group(2).decode()] = (set(mt.group(1).split()), mt.group(3).strip())
+        return out, m.untagged_responses.pop("STATUS", [])
+
+    def test_list_extended_and_special_use(self):
+        m = self.imap("bob")
+        for name in ("Sent", "Drafts", "Trash", "Junk", "Work", "Work.Projects",
+                     "Deep.Level.Leaf"):
+            self.assertEqual(m.create(name)[0], "OK", name)
+        self.assertIn("SPECIAL-USE", m.capabilities)
+        self.assertIn("LIST-EXTENDED", m.capabilities)
+        lst, _ = self.list_cmd(m, '""', '"*"')
+        self.assertEqual(lst["Sent"][0], {b"\\Sent", b"\\HasNoChildren"})
+        self.assertEqual(lst["Junk"][0], {b"\\Junk", b"\\HasNoChildren"})
+        self.assertEqual(lst["Work"][0], {b"\\HasChildren"})
+        self.assertEqual(lst["INBOX"][0], {b"\\HasNoChildren"})
+        self.assertNotIn("Deep", lst)  # a level of hierarchy only, and "*" lists the leaf
+        self.assertIn("Deep.Level.Leaf", lst)
+        lst, _ = self.list_cmd(m, '""', '"%"')
+        self.assertEqual(lst["Deep"][0], {b"\\Noselect", b"\\HasChildren"})
+        self.assertNotIn("Work.Projects", lst)
+        # the extended form says \NonExistent
+        lst, _ = self.list_cmd(m, '""', '("De%" "Wor%")')
+        self.assertEqual(set(lst), {"Deep", "Work"})
+        self.assertEqual(lst["Deep"][0], {b"\\NonExistent", b"\\HasChildren"})
+        # selection SPECIAL-USE: only those folders
+        lst, _ = self.list_cmd(m, "(SPECIAL-USE)", '""', '"*"')
+        self.assertEqual(set(lst), {"Sent", "Drafts", "Trash", "Junk"})
+        # CREATE with USE: kept in the Maildir's file, the standard name gives way
+        typ, data = m._simple_command("CREATE", '"Sent Items"', "(USE (\\Sent))")
+        self.assertEqual(typ, "OK", data)
+        with open(os.path.join(self.base, "example.org/bob/dirmail-special-use"), "rb") as f:
+            self.assertEqual(f.read(), b"Sent Items \\Sent\n")
+        lst, _ = self.list_cmd(m, '""', '"Sent*"')
+        self.assertEqual(lst["Sent Items"][0], {b"\\Sent", b"\\HasNoChildren"})
+        self.assertEqual(lst["Sent"][0], {b"\\HasNoChildren"})
+        typ, data = m._simple_command("CREATE", "Everything", "(USE (\\All))")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[USEATTR]", data[0])
+        self.assertEqual(m.select("Everything")[0], "NO")
+        # RENAME takes the use along, DELETE drops it
+        self.assertEqual(m.rename('"Sent Items"', '"Sent Mail"')[0], "OK")
+        lst, _ = self.list_cmd(m, '""', '"Sent*"')
+        self.assertIn(b"\\Sent", lst["Sent Mail"][0])
+        self.assertEqual(m.delete('"Sent Mail"')[0], "OK")
+        lst, _ = self.list_cmd(m, '""', '"Sent*"')
+        self.assertIn(b"\\Sent", lst["Sent"][0])
+        # bad options
+        for args in (("(RECURSIVEMATCH)", '""', '"*"'), ("(NOSUCH)", '""', '"*"'),
+                     ('""', '"*"', "RETURN", "(STATUS (NOSUCH))"), ('""', "()")):
+            with self.assertRaisesRegex(imaplib.IMAP4.error, "BAD", msg=args):
+                m._simple_command("LIST", *args)
+
+    def test_list_subscribed_recursivematch(self):
+        m = self.imap("dave")
+        for name in ("Fruit", "Fruit.Banana", "Vegetable", "Vegetable.Broccoli"):
+            self.assertEqual(m.create(name)[0], "OK", name)
+        for name in ("INBOX", "Fruit.Banana", "Fruit.Peach", "Vegetable", "Vegetable.Broccoli"):
+            self.assertEqual(m.subscribe(name)[0], "OK", name)
+        lst, _ = self.list_cmd(m, "(SUBSCRIBED)", '""', '"*"')
+        self.assertEqual(set(lst), {"INBOX", "Fruit.Banana", "Fruit.Peach", "Vegetable",
+                                    "Vegetable.Broccoli"})
+        self.assertIn(b"\\Subscribed", lst["Fruit.Banana"][0])
+        self.assertEqual(lst["Fruit.Peach"][0],
+                         {b"\\Subscribed", b"\\NonExistent", b"\\HasNoChildren"})
+        # RFC 5258's example: CHILDINFO only where the child is not listed itself
+        lst, _ = self.list_cmd(m, "(SUBSCRIBED RECURSIVEMATCH)", '""', '"%"')
+        self.assertEqual(set(lst), {"INBOX", "Fruit", "Vegetable"})
+        self.assertEqual(lst["Fruit"][1], b'("CHILDINFO" ("SUBSCRIBED"))')
+        self.assertNotIn(b"\\Subscribed", lst["Fruit"][0])
+        self.assertIn(b"\\Subscribed", lst["Vegetable"][0])
+        self.assertEqual(lst["Vegetable"][1], b'("CHILDINFO" ("SUBSCRIBED"))')
+        lst, _ = self.list_cmd(m, "(SUBSCRIBED RECURSIVEMATCH)", '""', '"*"')
+        self.assertNotIn("Fruit", lst)
+        self.assertEqual(lst["Vegetable"][1], b"")
+        # RETURN (SUBSCRIBED CHILDREN) on the plain selection
+        lst, _ = self.list_cmd(m, '""', '"Fruit*"', "RETURN", "(SUBSCRIBED CHILDREN)")
+        self.assertEqual(lst["Fruit"][0], {b"\\HasChildren"})
+        self.assertEqual(lst["Fruit.Banana"][0], {b"\\HasNoChildren", b"\\Subscribed"})
+
+    def test_list_status_and_status_size(self):
+        m = self.imap("alice")
+        m.create("Sized")
+        bodies = [self.mail("size one"), self.mail("size two", "x" * 1000)]
+        for b in bodies:
+            self.assertEqual(m.append("Sized", None, None, b)[0], "OK")
+        self.assertIn("LIST-STATUS", m.capabilities)
+        self.assertIn("STATUS=SIZE", m.capabilities)
+        typ, data = m.status("Sized", "(MESSAGES SIZE)")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(data[0], b'"Sized" (MESSAGES 2 SIZE %d)' % sum(len(b) for b in bodies))
+        # the same through LIST-STATUS, once per selectable folder listed
+        lst, status = self.list_cmd(m, '""', '"Sized"', "RETURN", "(STATUS (MESSAGES SIZE))")
+        self.assertEqual(set(lst), {"Sized"})
+        self.assertEqual(status, [data[0]])
+        lst, status = self.list_cmd(m, '""', '"*"', "RETURN", "(STATUS (UIDNEXT))")
+        self.assertEqual(len(status), len(lst))
+
 
 if __name__ == "__main__":
     harness.tap.main()
