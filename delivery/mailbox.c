@@ -41,7 +41,7 @@ static size_t base_len(const char *name)
     return strcspn(name, ",:");
 }
 
-/* flags_of - the DFPRST flags in a ":2," info part. */
+/* flags_of - the DFPRST flags and the keyword letters a-z in a ":2," info part. */
 unsigned mailbox_flags_of(const char *name)
 {
     static const char letters[] = "DFPRST";
@@ -54,6 +54,8 @@ unsigned mailbox_flags_of(const char *name)
         const char *l = strchr(letters, *p);
         if (l != NULL && *p != '\0')
             flags |= 1u << (l - letters);
+        else if (*p >= 'a' && *p <= 'z')
+            flags |= MAILBOX_FLAG_KEYWORD(*p - 'a');
     }
     return flags;
 }

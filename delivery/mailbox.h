@@ -41,6 +41,14 @@ enum mailbox_flag {
     MAILBOX_FLAG_TRASHED = 1u << 5, /* T (deleted) */
 };
 
+/* Keywords as Dovecot keeps them in a Maildir: the letters a-z of the info
+ * part, each naming the keyword on its line of the folder's
+ * "dovecot-keywords" (reader/imap_keywords.c). Letter 'a' + i is bit
+ * MAILBOX_FLAG_KEYWORD(i) of the flags, above the DFPRST ones. */
+#define MAILBOX_KEYWORDS_MAX 26
+#define MAILBOX_FLAG_KEYWORD(i) (1u << (6 + (i)))
+#define MAILBOX_FLAG_KEYWORDS (0x3ffffffu << 6)
+
 /* One message of an open folder. The strings belong to the mailbox and live
  * until the next mailbox_sync or mailbox_close. */
 struct mailbox_msg {
@@ -49,7 +57,7 @@ struct mailbox_msg {
     const char *name;   /* the file name now, in subdir */
     const char *subdir; /* "new" or "cur" */
     uint64_t size;      /* with CRLF line ends (the name's ",W=", else computed once) */
-    unsigned flags;     /* enum mailbox_flag */
+    unsigned flags;     /* enum mailbox_flag and MAILBOX_FLAG_KEYWORD bits */
 };
 
 /* mailbox_open - open the Maildir folder at maildir_fd (a Maildir root or a

@@ -105,8 +105,8 @@ enum mailbox_result mailbox_msg_open(struct mailbox *mb, size_t index, int *fd_r
 }
 
 /* flagged_name - base and fields of name with the info part ":2,<letters>":
- * flags in DFPRST, the other letters of name's ":2," (Dovecot's keywords
- * a-z) kept, all in ASCII order. */
+ * flags in DFPRST and the keyword letters a-z, the other letters of name's
+ * ":2," (none we know) kept, all in ASCII order. */
 static int flagged_name(const char *name, unsigned flags, char *buf, size_t size)
 {
     static const char std[] = "DFPRST";
@@ -116,12 +116,15 @@ static int flagged_name(const char *name, unsigned flags, char *buf, size_t size
 
     if (info != NULL && strncmp(info, ":2,", 3) == 0) {
         for (const char *p = info + 3; *p != '\0'; p++)
-            if ((unsigned char)*p < 128 && strchr(std, *p) == NULL)
+            if ((unsigned char)*p < 128 && strchr(std, *p) == NULL && !(*p >= 'a' && *p <= 'z'))
                 have[(unsigned char)*p] = true;
     }
     for (int i = 0; std[i] != '\0'; i++)
         if (flags & (1u << i))
             have[(unsigned char)std[i]] = true;
+    for (int i = 0; i < MAILBOX_KEYWORDS_MAX; i++)
+        if (flags & MAILBOX_FLAG_KEYWORD(i))
+            have['a' + i] = true;
     if (keep + 4 > size)
         return -1;
     memcpy(buf, name, keep);

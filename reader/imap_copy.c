@@ -12,6 +12,7 @@
  * limits.message_size (the parser's APPEND limit); streaming it to tmp/ is still to come. */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "delivery/maildir.h"
+#include "lib/buf.h"
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "reader/imap_fetch_internal.h"
@@ -29,8 +31,9 @@
 
 /* One message written to the target. */
 struct written {
-    char *path; /* below delivery.mailbox_base */
-    unsigned flags;
+    char *path;     /* below delivery.mailbox_base */
+    unsigned flags; /* keyword bits by the letters of keywords */
+    const struct imap_keywords *keywords;
     struct timespec mtime; /* internal date; tv_nsec UTIME_OMIT: keep */
     uint32_t src_uid;
     uint32_t uid; /* in the target, 0 until found */
@@ -55,6 +58,52 @@ static void base_of(const char *path, char *buf, size_t size)
     snprintf(buf, size, "%.*s", (int)n, name);
 }
 
+/* target_keywords - the keyword bits of flags (by from's letters) as the
+ * target folder's letters, given there when it has none yet. */
+static unsigned target_keywords(struct imap *p, const struct imap_keywords *from, unsigned flags,
+                                struct imap_keywords *to)
+{
+    unsigned out = flags & ~MAILBOX_FLAG_KEYWORDS;
+    for (size_t i = 0; from != NULL && i < MAILBOX_KEYWORDS_MAX; i++) {
+        if (!(flags & MAILBOX_FLAG_KEYWORD(i)) || from->name[i] == NULL)
+            continue;
+        int k = imap_keywords_assign(to->dir_fd, to, from->name[i], strlen(from->name[i]));
+        if (k >= 0)
+            out |= MAILBOX_FLAG_KEYWORD(k);
+        else
+            log_warning("event=imap_keyword_failed client=%s user=%s keyword=\"%s\" error=\"%s\"",
+                        p->ss->client_ip, p->login, from->name[i], strerror(errno));
+    }
+    return out;
+}
+
+static void keywords_free(struct imap_keywords **kw)
+{
+    if (*kw == NULL)
+        return;
+    imap_keywords_clear(*kw);
+    if ((*kw)->dir_fd >= 0)
+        close((*kw)->dir_fd);
+    free(*kw);
+    *kw = NULL;
+}
+
+/* keywords_of - the keywords of folder (not the selected one); NULL on an
+ * error (then keywords are not copied, the messages are). */
+static struct imap_keywords *keywords_of(struct imap *p, const char *folder)
+{
+    struct imap_keywords *kw = calloc(1, sizeof *kw);
+    bool unused;
+    if (kw == NULL)
+        return NULL;
+    imap_keywords_clear(kw);
+    kw->dir_fd = -1;
+    if (imap_folder_open_dir(p, folder, strlen(folder), &kw->dir_fd) != 0 ||
+        imap_keywords_load(kw->dir_fd, kw, &unused) < 0)
+        keywords_free(&kw);
+    return kw;
+}
+
 /* settle - give the written messages their UIDs (a sync of the target),
  * internal dates and flags. false when the target cannot be synced. */
 static bool settle(struct imap *p, const char *folder, struct written *w, size_t count,
@@ -73,7 +122,14 @@ static bool settle(struct imap *p, const char *folder, struct written *w, size_t
     }
     *uidvalidity_r = mailbox_uidvalidity(mb);
     const char *root = p->ss->config->delivery.mailbox_base;
+    struct imap_keywords *own = NULL, *to = selected ? p->keywords : NULL;
     for (size_t k = 0; k < count; k++) {
+        if (w[k].flags & MAILBOX_FLAG_KEYWORDS) {
+            if (to == NULL)
+                to = own = keywords_of(p, folder);
+            w[k].flags = to != NULL ? target_keywords(p, w[k].keywords, w[k].flags, to)
+                                    : w[k].flags & ~MAILBOX_FLAG_KEYWORDS;
+        }
         if (w[k].mtime.tv_nsec != UTIME_OMIT) {
             char full[4096];
             struct timespec times[2] = {{0, UTIME_OMIT}, w[k].mtime};
@@ -98,6 +154,7 @@ static bool settle(struct imap *p, const char *folder, struct written *w, size_t
             break;
         }
     }
+    keywords_free(&own);
     if (!selected)
         mailbox_close(&mb);
     return true;
@@ -168,6 +225,9 @@ static void unwrite(struct imap *p, struct written *w, size_t count)
     }
 }
 
+static void append_to(struct imap *p, const struct imap_arg *name, const struct imap_arg *msg,
+                      unsigned flags, const struct imap_keywords *named, struct timespec mtime);
+
 void imap_cmd_append(struct imap *p, const struct imap_command *cmd)
 {
     const struct imap_arg *name = imap_mailbox_arg(cmd, 0);
@@ -178,6 +238,8 @@ void imap_cmd_append(struct imap *p, const struct imap_command *cmd)
     }
     unsigned flags = 0;
     struct timespec mtime = {0, UTIME_OMIT};
+    /* the keywords named, as letters of their own until the target's are known */
+    struct imap_keywords named = {.dir_fd = -1};
     for (size_t i = 1; i + 1 < cmd->argc; i++) {
         const struct imap_arg *a = imap_command_arg(cmd, i);
         if (a->type == IMAP_ARG_LIST) {
@@ -185,24 +247,41 @@ void imap_cmd_append(struct imap *p, const struct imap_command *cmd)
                 bool known;
                 const struct imap_arg *f = imap_list_elem(cmd, a, k);
                 if (f->type != IMAP_ARG_ATOM) {
+                    imap_keywords_clear(&named);
                     imap_bad(p, "Bad flag");
                     return;
                 }
-                flags |= imap_flag_parse(f, &known); /* keywords are not kept yet */
+                unsigned bit = imap_flag_parse(NULL, f, &known);
+                if (!known && imap_keyword_valid(f->str, f->len) &&
+                    imap_keywords_find(&named, f->str, f->len) < 0 &&
+                    named.count < MAILBOX_KEYWORDS_MAX &&
+                    (named.name[named.count] = bytes_dup(f->str, f->len)) != NULL)
+                    bit = MAILBOX_FLAG_KEYWORD(named.count++);
+                flags |= bit;
             }
         } else if (a->type == IMAP_ARG_QUOTED) {
             time_t t;
             if (!parse_date_time(a->str, &t)) {
+                imap_keywords_clear(&named);
                 imap_bad(p, "Bad date-time");
                 return;
             }
             mtime.tv_sec = t;
             mtime.tv_nsec = 0;
         } else {
+            imap_keywords_clear(&named);
             imap_bad(p, "Usage: APPEND mailbox [(flags)] [date-time] literal");
             return;
         }
     }
+    append_to(p, name, msg, flags, &named, mtime);
+    imap_keywords_clear(&named);
+}
+
+/* append_to - APPEND's message, flags and date into the folder. */
+static void append_to(struct imap *p, const struct imap_arg *name, const struct imap_arg *msg,
+                      unsigned flags, const struct imap_keywords *named, struct timespec mtime)
+{
     if (msg->len == 0) {
         imap_tagged(p, "NO", "[CANNOT] An empty message is not appended");
         return;
@@ -230,7 +309,7 @@ void imap_cmd_append(struct imap *p, const struct imap_command *cmd)
             imap_tagged(p, "NO", "[UNAVAILABLE] The message could not be stored, try again");
         return;
     }
-    struct written w = {path, flags, mtime, 0, 0};
+    struct written w = {path, flags, named, mtime, 0, 0};
     uint32_t uidvalidity = 0;
     bool settled = settle(p, name->str, &w, 1, &uidvalidity);
     log_info("event=imap_append client=%s user=%s folder=\"%s\" file=%s uid=%u", p->ss->client_ip,
@@ -337,6 +416,7 @@ void imap_cmd_copy(struct imap *p, const struct imap_command *cmd, size_t first,
         if (fstat(fd, &st) == 0)
             w[done].mtime = st.st_mtim; /* RFC 3501 6.4.7: the internal date is kept */
         w[done].flags = m->flags;
+        w[done].keywords = p->keywords;
         w[done].src_uid = m->uid;
         enum maildir_result r =
             maildir_deliver_fd(&t, "", p->login, fd, MAILDIR_TO_EOF, &w[done].path, &err);

@@ -295,8 +295,8 @@ static bool begin_message(struct imap *p, struct imap_fetch_job *job, size_t seq
         sep = " ";
     }
     if ((want & WANT_FLAGS) != 0) {
-        char flags[128];
-        conn_printf(p->conn, "%sFLAGS (%s)", sep, imap_flags_text(m->flags, flags, sizeof flags));
+        char flags[IMAP_FLAGS_TEXT_MAX];
+        conn_printf(p->conn, "%sFLAGS (%s)", sep, imap_flags_text(p, m->flags, flags, sizeof flags));
         sep = " ";
     }
     if ((want & WANT_DATE) != 0) {
@@ -577,7 +577,7 @@ void imap_cmd_store(struct imap *p, const struct imap_command *cmd, size_t first
             imap_bad(p, "Bad flag");
             return;
         }
-        flags |= imap_flag_parse(f, &known);
+        flags |= imap_flag_parse(p, f, &known);
     }
     if (p->read_only) {
         imap_tagged(p, "NO", "[READ-ONLY] The mailbox is read-only");
@@ -590,7 +590,7 @@ void imap_cmd_store(struct imap *p, const struct imap_command *cmd, size_t first
     }
     bool gone = false, failed = false;
     const unsigned system = MAILBOX_FLAG_REPLIED | MAILBOX_FLAG_FLAGGED | MAILBOX_FLAG_TRASHED |
-                            MAILBOX_FLAG_SEEN | MAILBOX_FLAG_DRAFT;
+                            MAILBOX_FLAG_SEEN | MAILBOX_FLAG_DRAFT | MAILBOX_FLAG_KEYWORDS;
     for (size_t k = 0; k < count; k++) {
         size_t seq = seqs[k];
         long index = imap_folder_index(p, seq);
@@ -620,13 +620,13 @@ void imap_cmd_store(struct imap *p, const struct imap_command *cmd, size_t first
         }
         p->view[seq - 1].flags = m->flags;
         if (!silent) {
-            char text[128];
+            char text[IMAP_FLAGS_TEXT_MAX];
             if (uid)
                 imap_untagged(p, "%zu FETCH (UID %u FLAGS (%s))", seq, (unsigned)m->uid,
-                              imap_flags_text(m->flags, text, sizeof text));
+                              imap_flags_text(p, m->flags, text, sizeof text));
             else
                 imap_untagged(p, "%zu FETCH (FLAGS (%s))", seq,
-                              imap_flags_text(m->flags, text, sizeof text));
+                              imap_flags_text(p, m->flags, text, sizeof text));
         }
     }
     free(seqs);

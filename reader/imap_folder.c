@@ -36,24 +36,30 @@ static const struct {
     {MAILBOX_FLAG_DRAFT, "\\Draft"},
 };
 
-#define SYSTEM_FLAGS "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+static void text_add(char *buf, size_t size, size_t *n, const char *word)
+{
+    int w = snprintf(buf + *n, size - *n, "%s%s", *n > 0 ? " " : "", word);
+    if (w > 0 && (size_t)w < size - *n)
+        *n += (size_t)w;
+}
 
-const char *imap_flags_text(unsigned flags, char *buf, size_t size)
+const char *imap_flags_text(const struct imap *p, unsigned flags, char *buf, size_t size)
 {
     size_t n = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++) {
-        if ((flags & flag_names[i].bit) == 0)
-            continue;
-        int w = snprintf(buf + n, size - n, "%s%s", n > 0 ? " " : "", flag_names[i].name);
-        if (w < 0 || (size_t)w >= size - n)
-            break;
-        n += (size_t)w;
-    }
+    for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
+        if (flags & flag_names[i].bit)
+            text_add(buf, size, &n, flag_names[i].name);
+    /* a letter the folder's file does not name is no keyword we can tell */
+    for (size_t i = 0; p->keywords != NULL && i < MAILBOX_KEYWORDS_MAX; i++)
+        if ((flags & MAILBOX_FLAG_KEYWORD(i)) && p->keywords->name[i] != NULL)
+            text_add(buf, size, &n, p->keywords->name[i]);
     return buf;
 }
 
-unsigned imap_flag_parse(const struct imap_arg *a, bool *known_r)
+static void tell_flags(struct imap *p);
+
+unsigned imap_flag_parse(struct imap *p, const struct imap_arg *a, bool *known_r)
 {
     *known_r = false;
     if (a->type != IMAP_ARG_ATOM)
@@ -64,7 +70,41 @@ unsigned imap_flag_parse(const struct imap_arg *a, bool *known_r)
             return flag_names[i].bit;
         }
     }
-    return 0;
+    if (p == NULL || p->keywords == NULL || !imap_keyword_valid(a->str, a->len))
+        return 0;
+    /* a read-only session gives no new letters */
+    size_t given = p->keywords->count;
+    int k = p->read_only ? imap_keywords_find(p->keywords, a->str, a->len)
+                         : imap_keywords_assign(p->keywords->dir_fd, p->keywords, a->str, a->len);
+    if (k < 0) {
+        if (!p->read_only)
+            log_warning("event=imap_keyword_failed client=%s user=%s keyword=\"%s\" error=\"%s\"",
+                        p->ss->client_ip, p->login, a->str, strerror(errno));
+        return 0;
+    }
+    *known_r = true;
+    if (p->keywords->count != given)
+        tell_flags(p); /* RFC 3501 7.2.6: the list of flags changed */
+    return MAILBOX_FLAG_KEYWORD(k);
+}
+
+bool imap_flags_have_keyword(const struct imap *p, unsigned flags, const char *name, size_t len)
+{
+    int k = p->keywords != NULL ? imap_keywords_find(p->keywords, name, len) : -1;
+    return k >= 0 && (flags & MAILBOX_FLAG_KEYWORD(k)) != 0;
+}
+
+/* tell_flags - RFC 3501 7.2.6 and 7.1: FLAGS and PERMANENTFLAGS, with the
+ * folder's keywords; \* while letters for new ones are left. */
+static void tell_flags(struct imap *p)
+{
+    char text[IMAP_FLAGS_TEXT_MAX];
+    const struct imap_keywords *kw = p->keywords;
+    imap_flags_text(p, ~0u & ~MAILBOX_FLAG_PASSED, text, sizeof text);
+    imap_untagged(p, "FLAGS (%s)", text);
+    bool more = kw != NULL && kw->count < MAILBOX_KEYWORDS_MAX;
+    imap_untagged(p, "OK [PERMANENTFLAGS (%s%s)] Flags permitted", p->read_only ? "" : text,
+                  p->read_only || !more ? "" : " \\*");
 }
 
 /* ---- names ---- */
@@ -161,6 +201,13 @@ const struct imap_arg *imap_mailbox_arg(const struct imap_command *cmd, size_t i
 void imap_folder_deselect(struct imap *p)
 {
     imap_idle_stop(p);
+    if (p->keywords != NULL) {
+        imap_keywords_clear(p->keywords);
+        if (p->keywords->dir_fd >= 0)
+            close(p->keywords->dir_fd);
+        free(p->keywords);
+        p->keywords = NULL;
+    }
     mailbox_close(&p->mailbox);
     free(p->selected);
     p->selected = NULL;
@@ -220,7 +267,11 @@ void imap_folder_update(struct imap *p, bool expunges_allowed)
         free(err);
         return;
     }
-    char flags[128];
+    bool renamed = false;
+    if (p->keywords != NULL &&
+        imap_keywords_load(p->keywords->dir_fd, p->keywords, &renamed) == 0 && renamed)
+        tell_flags(p); /* another session gave a keyword its letter */
+    char flags[IMAP_FLAGS_TEXT_MAX];
     /* from the end, so that each EXPUNGE's number is right when it is read */
     for (size_t seq = p->view_count; seq > 0; seq--) {
         long i = imap_folder_find_uid(p->mailbox, p->view[seq - 1].uid);
@@ -236,7 +287,7 @@ void imap_folder_update(struct imap *p, bool expunges_allowed)
         if (now != p->view[seq - 1].flags) {
             p->view[seq - 1].flags = now;
             imap_untagged(p, "%zu FETCH (FLAGS (%s))", seq,
-                          imap_flags_text(now, flags, sizeof flags));
+                          imap_flags_text(p, now, flags, sizeof flags));
         }
     }
     uint32_t last = p->view_count > 0 ? p->view[p->view_count - 1].uid : 0;
@@ -307,6 +358,21 @@ void imap_cmd_select(struct imap *p, const struct imap_command *cmd)
     p->selected = strdup(name->str);
     p->read_only = examine;
     p->state = IMAP_SELECTED;
+    p->keywords = calloc(1, sizeof *p->keywords);
+    bool unused;
+    if (p->keywords != NULL) {
+        p->keywords->dir_fd = -1;
+        imap_keywords_clear(p->keywords);
+    }
+    if (p->keywords == NULL ||
+        imap_folder_open_dir(p, name->str, name->len, &p->keywords->dir_fd) != 0 ||
+        imap_keywords_load(p->keywords->dir_fd, p->keywords, &unused) < 0) {
+        log_error("event=imap_keywords_failed client=%s user=%s folder=\"%s\" error=\"%s\"",
+                  p->ss->client_ip, p->login, name->str, strerror(errno));
+        imap_folder_deselect(p);
+        imap_tagged(p, "NO", "[UNAVAILABLE] The mailbox cannot be opened now, try again later");
+        return;
+    }
     size_t unseen = 0;
     for (size_t i = 0; i < mailbox_count(mb); i++) {
         const struct mailbox_msg *m = mailbox_msg(mb, i);
@@ -318,8 +384,7 @@ void imap_cmd_select(struct imap *p, const struct imap_command *cmd)
         if (unseen == 0 && (m->flags & MAILBOX_FLAG_SEEN) == 0)
             unseen = i + 1;
     }
-    imap_untagged(p, "FLAGS (" SYSTEM_FLAGS ")");
-    imap_untagged(p, "OK [PERMANENTFLAGS (%s)] Flags permitted", examine ? "" : SYSTEM_FLAGS);
+    tell_flags(p);
     imap_untagged(p, "%zu EXISTS", p->view_count);
     /* \Recent is not tracked yet (doc/imap.md) */
     imap_untagged(p, "0 RECENT");

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/fdio.h"
 #include "lib/log.h"
 #include "reader/imap_session_internal.h"
 
@@ -149,12 +150,12 @@ void imap_cmd_status(struct imap *p, const struct imap_command *cmd)
     }
 }
 
-char *imap_root_file_read(struct imap *p, const char *name)
+char *imap_dir_file_read(int dir_fd, const char *name)
 {
     char *text = calloc(1, IMAP_ROOT_FILE_MAX + 1);
-    if (text == NULL || p->root_fd < 0)
+    if (text == NULL || dir_fd < 0)
         return text;
-    int fd = openat(p->root_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return text;
@@ -180,7 +181,7 @@ char *imap_root_file_read(struct imap *p, const char *name)
     return text;
 }
 
-bool imap_root_file_line(const char *text, size_t *pos, char *name, size_t size)
+bool imap_file_line(const char *text, size_t *pos, char *name, size_t size)
 {
     while (text[*pos] != '\0') {
         const char *start = text + *pos;
@@ -209,13 +210,13 @@ void imap_cmd_lsub(struct imap *p, const struct imap_command *cmd)
         return;
     }
     snprintf(pattern, sizeof pattern, "%s%s", ref->str, pat->str);
-    char *text = imap_root_file_read(p, SUBSCRIPTIONS);
+    char *text = imap_dir_file_read(p->root_fd, SUBSCRIPTIONS);
     if (text == NULL) {
         imap_tagged(p, "NO", "[UNAVAILABLE] The subscriptions cannot be read now");
         return;
     }
     char name[IMAP_FOLDER_NAME_MAX + 1], q[IMAP_FOLDER_NAME_MAX * 2 + 8];
-    for (size_t pos = 0; imap_root_file_line(text, &pos, name, sizeof name);) {
+    for (size_t pos = 0; imap_file_line(text, &pos, name, sizeof name);) {
         if (imap_list_matches(pattern, name))
             imap_untagged(p, "LSUB () \".\" %s", imap_quoted(name, q, sizeof q));
     }
@@ -223,30 +224,23 @@ void imap_cmd_lsub(struct imap *p, const struct imap_command *cmd)
     imap_tagged(p, "OK", "LSUB completed");
 }
 
-int imap_root_file_write(struct imap *p, const char *name, const char *text, size_t len)
+int imap_dir_file_write(int dir_fd, const char *name, const char *text, size_t len)
 {
     char tmp[64];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", name) >= (int)sizeof tmp)
         return -1;
-    int fd = openat(p->root_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(fd, text + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            close(fd);
-            return -1;
-        }
-        done += (size_t)n;
+    if (fd_write_all(fd, text, len) < 0 || fsync(fd) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
     }
-    if (fsync(fd) < 0 || close(fd) < 0)
+    if (close(fd) < 0 || renameat(dir_fd, tmp, dir_fd, name) < 0)
         return -1;
-    if (renameat(p->root_fd, tmp, p->root_fd, name) < 0)
-        return -1;
-    return fsync(p->root_fd);
+    return fsync(dir_fd);
 }
 
 /* cmd_subscribe - SUBSCRIBE and UNSUBSCRIBE. A name may be subscribed
@@ -265,7 +259,7 @@ void imap_cmd_subscribe(struct imap *p, const struct imap_command *cmd)
         imap_tagged(p, "NO", "[CANNOT] Invalid mailbox name");
         return;
     }
-    char *text = p->root_fd >= 0 ? imap_root_file_read(p, SUBSCRIPTIONS) : NULL;
+    char *text = p->root_fd >= 0 ? imap_dir_file_read(p->root_fd, SUBSCRIPTIONS) : NULL;
     if (text == NULL) {
         imap_tagged(p, "NO", "[UNAVAILABLE] The subscriptions cannot be changed now");
         return;
@@ -279,7 +273,7 @@ void imap_cmd_subscribe(struct imap *p, const struct imap_command *cmd)
     }
     bool found = false;
     char line[IMAP_FOLDER_NAME_MAX + 1];
-    for (size_t pos = 0; imap_root_file_line(text, &pos, line, sizeof line);) {
+    for (size_t pos = 0; imap_file_line(text, &pos, line, sizeof line);) {
         if (strcmp(line, name) == 0) {
             found = true;
             if (!subscribe)
@@ -290,7 +284,7 @@ void imap_cmd_subscribe(struct imap *p, const struct imap_command *cmd)
     if (subscribe && !found)
         out_len += (size_t)snprintf(out + out_len, len + strlen(name) + 2 - out_len, "%s\n", name);
     free(text);
-    int rc = found == subscribe ? 0 : imap_root_file_write(p, SUBSCRIPTIONS, out, out_len);
+    int rc = found == subscribe ? 0 : imap_dir_file_write(p->root_fd, SUBSCRIPTIONS, out, out_len);
     free(out);
     if (rc < 0)
         imap_tagged(p, "NO", "[UNAVAILABLE] The subscriptions cannot be changed now: %s",

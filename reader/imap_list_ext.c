@@ -131,11 +131,11 @@ static bool folders_read(struct imap *p, struct folders *fs)
  * exist; with recursive, their parents learn of it (RFC 5258 3.5). */
 static bool subscriptions_read(struct imap *p, struct folders *fs, bool recursive)
 {
-    char *text = imap_root_file_read(p, SUBSCRIPTIONS);
+    char *text = imap_dir_file_read(p->root_fd, SUBSCRIPTIONS);
     if (text == NULL)
         return false;
     char name[IMAP_FOLDER_NAME_MAX + 1];
-    for (size_t pos = 0; imap_root_file_line(text, &pos, name, sizeof name);) {
+    for (size_t pos = 0; imap_file_line(text, &pos, name, sizeof name);) {
         struct folder *f = folder_add(fs, name, strlen(name));
         if (f == NULL)
             continue;

@@ -227,6 +227,14 @@ static const struct imap_arg *key_at(struct search_ctx *c, const struct imap_arg
         return next;
     if (flag_key(k, flags, match))
         return next;
+    if (strcasecmp(k, "KEYWORD") == 0 || strcasecmp(k, "UNKEYWORD") == 0) {
+        const struct imap_arg *s = string_arg(c, next, end);
+        if (s == NULL)
+            return NULL;
+        if (!c->check)
+            *match = imap_flags_have_keyword(p, flags, s->str, s->len) == (toupper(k[0]) == 'K');
+        return imap_arg_next(cmd, s);
+    }
     if (strcasecmp(k, "NOT") == 0) {
         bool inner;
         const struct imap_arg *r = key_at(c, next, end, &inner, depth + 1);

@@ -72,13 +72,13 @@ static bool parse_line(struct imap_special_use *su, const char *line)
 struct imap_special_use *imap_special_use_load(struct imap *p)
 {
     struct imap_special_use *su = calloc(1, sizeof *su);
-    char *text = su != NULL ? imap_root_file_read(p, SPECIAL_USE_FILE) : NULL;
+    char *text = su != NULL ? imap_dir_file_read(p->root_fd, SPECIAL_USE_FILE) : NULL;
     if (text == NULL) {
         free(su);
         return NULL;
     }
     char line[IMAP_FOLDER_NAME_MAX + 32];
-    for (size_t pos = 0; imap_root_file_line(text, &pos, line, sizeof line);)
+    for (size_t pos = 0; imap_file_line(text, &pos, line, sizeof line);)
         parse_line(su, line);
     free(text);
     return su;
@@ -130,7 +130,7 @@ static int save(struct imap *p, const struct imap_special_use *su)
         return -1;
     for (size_t i = 0; i < su->count; i++)
         n += (size_t)snprintf(text + n, size - n, "%s %s\n", su->e[i].name, su->e[i].attribute);
-    int rc = imap_root_file_write(p, SPECIAL_USE_FILE, text, n);
+    int rc = imap_dir_file_write(p->root_fd, SPECIAL_USE_FILE, text, n);
     free(text);
     return rc;
 }

@@ -5,6 +5,7 @@ dirmaild, the same set-up as test_imap.py: IDLE seeing another session's
 STORE, EXPUNGE and APPEND and a delivery through the SMTP gateway, MOVE,
 LIST-EXTENDED, LIST-STATUS, SPECIAL-USE and CHILDREN. Raw lines where
 imaplib has no method (IDLE before Python 3.14, LIST with options)."""
+import glob
 import imaplib
 import os
 import re
@@ -328,6 +329,82 @@ class ImapExt(unittest.TestCase):
         self.assertEqual(status, [data[0]])
         lst, status = self.list_cmd(m, '""', '"*"', "RETURN", "(STATUS (UIDNEXT))")
         self.assertEqual(len(status), len(lst))
+
+    # ---- keywords ----
+
+    def flags_of(self, m, seq):
+        typ, data = m.fetch(str(seq), "(FLAGS)")
+        self.assertEqual(typ, "OK", data)
+        return set(re.search(rb"FLAGS \(([^)]*)\)", data[-1]).group(1).split())
+
+    def test_keywords_stored_as_dovecot_does(self):
+        m = self.imap("alice")
+        m.create("Kw")
+        m.create("Kw2")
+        typ, data = m.append("Kw", "(\\Seen $Label1)", None, self.mail("kw"))
+        self.assertEqual(typ, "OK", data)
+        folder = os.path.join(self.base, "example.org/alice/.Kw")
+        with open(os.path.join(folder, "dovecot-keywords"), "rb") as f:
+            self.assertEqual(f.read(), b"0 $Label1\n")
+        self.assertTrue(any(n.endswith(":2,Sa") for n in self.maildir_files(folder)),
+                        self.maildir_files(folder))
+        typ, data = m.select("Kw")
+        flags = m.untagged_responses.get("FLAGS")
+        self.assertIn(b"$Label1", flags[-1])
+        perm = [r for r in m.untagged_responses.get("OK", []) if b"PERMANENTFLAGS" in r]
+        self.assertIn(b"\\*", perm[-1])
+        self.assertEqual(self.flags_of(m, 1), {b"\\Seen", b"$Label1"})
+        other = self.imap("alice")
+        other.select("Kw")
+        # a new keyword: the file and the name, FLAGS told to this session
+        typ, data = m.store("1", "+FLAGS", "(Important)")
+        self.assertEqual(typ, "OK", data)
+        self.assertIn(b"Important", m.untagged_responses.get("FLAGS", [b""])[-1])
+        self.assertEqual(self.flags_of(m, 1), {b"\\Seen", b"$Label1", b"Important"})
+        self.assertTrue(any(n.endswith(":2,Sab") for n in self.maildir_files(folder)))
+        # ... and to the other session, with the message's new flags
+        other.noop()
+        self.assertIn(b"Important", other.untagged_responses.get("FLAGS", [b""])[-1])
+        self.assertEqual(self.flags_of(other, 1), {b"\\Seen", b"$Label1", b"Important"})
+        # SEARCH KEYWORD and UNKEYWORD, in any case
+        self.assertEqual(m.search(None, "KEYWORD", "important")[1], [b"1"])
+        self.assertEqual(m.search(None, "UNKEYWORD", "$Label1")[1], [b""])
+        self.assertEqual(m.search(None, "KEYWORD", "NoSuchKeyword")[1], [b""])
+        # COPY into a folder whose letters differ: the names stay, the letters follow it
+        self.assertEqual(m.append("Kw2", "($Other)", None, self.mail("other"))[0], "OK")
+        typ, data = m.copy("1", "Kw2")
+        self.assertEqual(typ, "OK", data)
+        with open(os.path.join(self.base, "example.org/alice/.Kw2/dovecot-keywords"), "rb") as f:
+            self.assertEqual(f.read(), b"0 $Other\n1 $Label1\n2 Important\n")
+        other.select("Kw2")
+        self.assertEqual(self.flags_of(other, 2), {b"\\Seen", b"$Label1", b"Important"})
+        # FLAGS replaces keywords too; -FLAGS removes one
+        m.store("1", "-FLAGS", "($Label1)")
+        self.assertEqual(self.flags_of(m, 1), {b"\\Seen", b"Important"})
+        m.store("1", "FLAGS", "(\\Flagged)")
+        self.assertEqual(self.flags_of(m, 1), {b"\\Flagged"})
+        self.assertTrue(any(n.endswith(":2,F") for n in self.maildir_files(folder)))
+
+    def test_keywords_from_a_dovecot_maildir(self):
+        m = self.imap("dave")
+        m.create("FromDovecot")
+        folder = glob.glob(os.path.join(self.base, "**/.FromDovecot"), recursive=True)[0]
+        with open(os.path.join(folder, "dovecot-keywords"), "w") as f:
+            f.write("0 Work\n1 $Junk\n")
+        path = os.path.join(folder, "cur", "1700000000.M1P1.host,S=40:2,Sb")
+        with open(path, "wb") as f:
+            f.write(b"Subject: dovecot\n\nwritten by dovecot\n")
+        if os.geteuid() == 0:
+            for p in (path, os.path.join(folder, "dovecot-keywords")):
+                os.chown(p, 65534, 65534)
+        m.select("FromDovecot")
+        self.assertEqual(self.flags_of(m, 1), {b"\\Seen", b"$Junk"})
+        self.assertEqual(m.search(None, "KEYWORD", "$Junk")[1], [b"1"])
+        # read-only: a keyword unknown to the folder is not given a letter
+        m.select("FromDovecot", readonly=True)
+        m.store("1", "+FLAGS", "(Fresh)")
+        with open(os.path.join(folder, "dovecot-keywords")) as f:
+            self.assertNotIn("Fresh", f.read())
 
 
 if __name__ == "__main__":
