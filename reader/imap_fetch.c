@@ -296,7 +296,7 @@ static bool begin_message(struct imap *p, struct imap_fetch_job *job, size_t seq
     }
     if ((want & WANT_FLAGS) != 0) {
         char flags[IMAP_FLAGS_TEXT_MAX];
-        conn_printf(p->conn, "%sFLAGS (%s)", sep, imap_flags_text(p, m->flags, flags, sizeof flags));
+        conn_printf(p->conn, "%sFLAGS (%s)", sep, imap_flags_text(p, m->flags, m->uid, flags, sizeof flags));
         sep = " ";
     }
     if ((want & WANT_DATE) != 0) {
@@ -623,10 +623,10 @@ void imap_cmd_store(struct imap *p, const struct imap_command *cmd, size_t first
             char text[IMAP_FLAGS_TEXT_MAX];
             if (uid)
                 imap_untagged(p, "%zu FETCH (UID %u FLAGS (%s))", seq, (unsigned)m->uid,
-                              imap_flags_text(p, m->flags, text, sizeof text));
+                              imap_flags_text(p, m->flags, m->uid, text, sizeof text));
             else
                 imap_untagged(p, "%zu FETCH (FLAGS (%s))", seq,
-                              imap_flags_text(p, m->flags, text, sizeof text));
+                              imap_flags_text(p, m->flags, m->uid, text, sizeof text));
         }
     }
     free(seqs);

@@ -43,13 +43,16 @@ static void text_add(char *buf, size_t size, size_t *n, const char *word)
         *n += (size_t)w;
 }
 
-const char *imap_flags_text(const struct imap *p, unsigned flags, char *buf, size_t size)
+const char *imap_flags_text(const struct imap *p, unsigned flags, uint32_t uid, char *buf,
+                            size_t size)
 {
     size_t n = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
         if (flags & flag_names[i].bit)
             text_add(buf, size, &n, flag_names[i].name);
+    if (uid != 0 && imap_recent_has(p, uid))
+        text_add(buf, size, &n, "\\Recent");
     /* a letter the folder's file does not name is no keyword we can tell */
     for (size_t i = 0; p->keywords != NULL && i < MAILBOX_KEYWORDS_MAX; i++)
         if ((flags & MAILBOX_FLAG_KEYWORD(i)) && p->keywords->name[i] != NULL)
@@ -100,9 +103,9 @@ static void tell_flags(struct imap *p)
 {
     char text[IMAP_FLAGS_TEXT_MAX];
     const struct imap_keywords *kw = p->keywords;
-    imap_flags_text(p, ~0u & ~MAILBOX_FLAG_PASSED, text, sizeof text);
-    imap_untagged(p, "FLAGS (%s)", text);
+    imap_flags_text(p, ~0u & ~MAILBOX_FLAG_PASSED, 0, text, sizeof text);
     bool more = kw != NULL && kw->count < MAILBOX_KEYWORDS_MAX;
+    imap_untagged(p, "FLAGS (%s)", text);
     imap_untagged(p, "OK [PERMANENTFLAGS (%s%s)] Flags permitted", p->read_only ? "" : text,
                   p->read_only || !more ? "" : " \\*");
 }
@@ -214,6 +217,7 @@ void imap_folder_deselect(struct imap *p)
     free(p->view);
     p->view = NULL;
     p->view_count = p->view_alloc = 0;
+    memset(&p->recent, 0, sizeof p->recent);
     if (p->state == IMAP_SELECTED)
         p->state = IMAP_AUTHENTICATED;
 }
@@ -287,7 +291,7 @@ void imap_folder_update(struct imap *p, bool expunges_allowed)
         if (now != p->view[seq - 1].flags) {
             p->view[seq - 1].flags = now;
             imap_untagged(p, "%zu FETCH (FLAGS (%s))", seq,
-                          imap_flags_text(p, now, flags, sizeof flags));
+                          imap_flags_text(p, now, p->view[seq - 1].uid, flags, sizeof flags));
         }
     }
     uint32_t last = p->view_count > 0 ? p->view[p->view_count - 1].uid : 0;
@@ -297,8 +301,14 @@ void imap_folder_update(struct imap *p, bool expunges_allowed)
         if (m->uid > last && !view_append(p, m->uid, m->flags))
             break;
     }
-    if (p->view_count != before)
+    if (p->view_count != before) {
         imap_untagged(p, "%zu EXISTS", p->view_count);
+        size_t recent = imap_recent_count(p);
+        imap_recent_claim(p, p->keywords != NULL ? p->keywords->dir_fd : -1, last + 1,
+                          p->view[p->view_count - 1].uid + 1);
+        if (imap_recent_count(p) != recent)
+            imap_untagged(p, "%zu RECENT", imap_recent_count(p));
+    }
 }
 
 /* imap_folder_mailbox - the folder name as a struct mailbox: OK, MISSING (no such
@@ -384,10 +394,11 @@ void imap_cmd_select(struct imap *p, const struct imap_command *cmd)
         if (unseen == 0 && (m->flags & MAILBOX_FLAG_SEEN) == 0)
             unseen = i + 1;
     }
+    if (p->view_count > 0)
+        imap_recent_claim(p, p->keywords->dir_fd, 1, p->view[p->view_count - 1].uid + 1);
     tell_flags(p);
     imap_untagged(p, "%zu EXISTS", p->view_count);
-    /* \Recent is not tracked yet (doc/imap.md) */
-    imap_untagged(p, "0 RECENT");
+    imap_untagged(p, "%zu RECENT", imap_recent_count(p));
     if (unseen > 0)
         imap_untagged(p, "OK [UNSEEN %zu] First unseen", unseen);
     imap_untagged(p, "OK [UIDVALIDITY %u] UIDs valid", (unsigned)mailbox_uidvalidity(mb));

@@ -95,11 +95,18 @@ enum mailbox_result imap_status_write(struct imap *p, const char *name,
     enum mailbox_result r = imap_folder_mailbox(p, name, strlen(name), false, &mb);
     if (r != MAILBOX_OK)
         return r;
-    unsigned long long unseen = 0, size = 0;
+    unsigned long long unseen = 0, size = 0, recent = 0;
+    int dir_fd = -1;
+    uint32_t first_recent = UINT32_MAX;
+    if (imap_folder_open_dir(p, name, strlen(name), &dir_fd) == 0) {
+        first_recent = imap_recent_first_unclaimed(dir_fd);
+        close(dir_fd);
+    }
     for (size_t i = 0; i < mailbox_count(mb); i++) {
         const struct mailbox_msg *m = mailbox_msg(mb, i);
         unseen += (m->flags & MAILBOX_FLAG_SEEN) == 0;
-        size += m->size; /* RFC 8438: the sum of RFC822.SIZE */
+        size += m->size;                  /* RFC 8438: the sum of RFC822.SIZE */
+        recent += m->uid >= first_recent; /* RFC 3501 6.3.10: what a SELECT would claim */
     }
     char out[256];
     size_t n = 0;
@@ -110,6 +117,7 @@ enum mailbox_result imap_status_write(struct imap *p, const char *name,
                                : imap_arg_is(it, "UIDVALIDITY") ? mailbox_uidvalidity(mb)
                                : imap_arg_is(it, "UNSEEN")      ? unseen
                                : imap_arg_is(it, "SIZE")        ? size
+                               : imap_arg_is(it, "RECENT")      ? recent
                                                                 : 0;
         char upper[16];
         size_t k = 0;

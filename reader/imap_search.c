@@ -219,12 +219,15 @@ static const struct imap_arg *key_at(struct search_ctx *c, const struct imap_arg
         return fail(c, "Bad SEARCH key"), NULL;
     const char *k = a->str;
     const struct imap_arg *next = imap_arg_next(cmd, a);
+    bool recent = m != NULL && imap_recent_has(p, m->uid);
     if (strcasecmp(k, "ALL") == 0 || strcasecmp(k, "OLD") == 0) {
-        *match = true; /* \Recent is not tracked: every message is old */
+        *match = toupper(k[0]) == 'A' || !recent;
         return next;
     }
-    if (strcasecmp(k, "NEW") == 0 || strcasecmp(k, "RECENT") == 0)
+    if (strcasecmp(k, "NEW") == 0 || strcasecmp(k, "RECENT") == 0) {
+        *match = recent && (toupper(k[0]) == 'R' || (flags & MAILBOX_FLAG_SEEN) == 0);
         return next;
+    }
     if (flag_key(k, flags, match))
         return next;
     if (strcasecmp(k, "KEYWORD") == 0 || strcasecmp(k, "UNKEYWORD") == 0) {

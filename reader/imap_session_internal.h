@@ -67,6 +67,14 @@ struct imap_keywords {
     int dir_fd; /* the folder, for the file and its lock */
 };
 
+/* The messages a session claimed as \Recent (imap_recent.c): UID ranges
+ * [lo, hi), in increasing order. */
+#define IMAP_RECENT_RANGES 8
+struct imap_recent {
+    uint32_t lo[IMAP_RECENT_RANGES], hi[IMAP_RECENT_RANGES];
+    size_t count;
+};
+
 struct imap {
     struct service_session *ss;
     struct conn *conn;
@@ -92,6 +100,7 @@ struct imap {
     struct imap_view_msg *view;
     size_t view_count, view_alloc;
     struct imap_keywords *keywords; /* the selected folder's */
+    struct imap_recent recent;
 
     struct imap_fetch_job *fetch; /* a FETCH being streamed */
 };
@@ -175,8 +184,10 @@ int imap_folder_open_dir(struct imap *p, const char *name, size_t len, int *fd_r
 enum mailbox_result imap_folder_mailbox(struct imap *p, const char *name, size_t len, bool move_new,
                                         struct mailbox **mb_r);
 /* imap_flags_text - "\Seen \Deleted $Label1" for flags (keywords by the
- * selected folder's names) into buf (IMAP_FLAGS_TEXT_MAX). */
-const char *imap_flags_text(const struct imap *p, unsigned flags, char *buf, size_t size);
+ * selected folder's names), with \Recent when message uid is recent in
+ * this session (uid 0: not asked), into buf (IMAP_FLAGS_TEXT_MAX). */
+const char *imap_flags_text(const struct imap *p, unsigned flags, uint32_t uid, char *buf,
+                            size_t size);
 /* imap_flags_have_keyword - flags hold the selected folder's keyword name. */
 bool imap_flags_have_keyword(const struct imap *p, unsigned flags, const char *name, size_t len);
 /* imap_flag_parse - one flag atom into its bit, a keyword of the selected
@@ -220,6 +231,18 @@ int imap_keywords_find(const struct imap_keywords *kw, const char *name, size_t 
 int imap_keywords_assign(int folder_fd, struct imap_keywords *kw, const char *name, size_t len);
 /* imap_keywords_clear - forget every name (kw stays usable). */
 void imap_keywords_clear(struct imap_keywords *kw);
+
+/* imap_recent.c */
+/* imap_recent_claim - RFC 3501 2.3.2: the messages with UIDs in [from, to)
+ * that no session claimed yet become recent in p (a read-write p claims
+ * them for good; a read-only one only sees them). dir_fd: the folder. */
+void imap_recent_claim(struct imap *p, int dir_fd, uint32_t from, uint32_t to);
+bool imap_recent_has(const struct imap *p, uint32_t uid);
+/* imap_recent_count - the view's messages recent in p. */
+size_t imap_recent_count(const struct imap *p);
+/* imap_recent_first_unclaimed - the folder's first UID no session claimed
+ * (STATUS RECENT counts from there). */
+uint32_t imap_recent_first_unclaimed(int dir_fd);
 
 /* imap_idle.c */
 void imap_cmd_idle(struct imap *p, const struct imap_command *cmd);

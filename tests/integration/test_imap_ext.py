@@ -335,7 +335,8 @@ class ImapExt(unittest.TestCase):
     def flags_of(self, m, seq):
         typ, data = m.fetch(str(seq), "(FLAGS)")
         self.assertEqual(typ, "OK", data)
-        return set(re.search(rb"FLAGS \(([^)]*)\)", data[-1]).group(1).split())
+        flags = set(re.search(rb"FLAGS \(([^)]*)\)", data[-1]).group(1).split())
+        return flags - {b"\\Recent"}  # the session's, not the message's
 
     def test_keywords_stored_as_dovecot_does(self):
         m = self.imap("alice")
@@ -405,6 +406,40 @@ class ImapExt(unittest.TestCase):
         m.store("1", "+FLAGS", "(Fresh)")
         with open(os.path.join(folder, "dovecot-keywords")) as f:
             self.assertNotIn("Fresh", f.read())
+
+    # ---- \\Recent (RFC 3501 2.3.2) ----
+
+    def test_recent_in_exactly_one_session(self):
+        m = self.imap("carol")
+        m.create("Rec")
+        for i in range(2):
+            self.append(m, "Rec", f"recent {i}")
+        # STATUS and EXAMINE see them as recent and claim nothing
+        self.assertIn(b"RECENT 2", m.status("Rec", "(RECENT)")[1][0])
+        m.select("Rec", readonly=True)
+        self.assertEqual(m.untagged_responses.get("RECENT"), [b"2"])
+        # the first read-write SELECT claims them
+        a, b = self.imap("carol"), self.imap("carol")
+        a.select("Rec")
+        self.assertEqual(a.untagged_responses.get("RECENT"), [b"2"])
+        self.assertIn(b"\\Recent", a.fetch("1", "(FLAGS)")[1][0])
+        self.assertEqual(a.search(None, "RECENT")[1], [b"1 2"])
+        self.assertEqual(a.search(None, "NEW")[1], [b"1 2"])
+        self.assertEqual(a.search(None, "OLD")[1], [b""])
+        b.select("Rec")
+        self.assertEqual(b.untagged_responses.get("RECENT"), [b"0"])
+        self.assertNotIn(b"\\Recent", b.fetch("1", "(FLAGS)")[1][0])
+        self.assertEqual(b.search(None, "OLD")[1], [b"1 2"])
+        self.assertIn(b"RECENT 0", m.status("Rec", "(RECENT)")[1][0])
+        # a message arriving while both are selected is recent in one of them only
+        self.append(m, "Rec", "recent 2")
+        a.noop()
+        b.noop()
+        ra = a.untagged_responses.get("RECENT", [b"2"])[-1]
+        rb = b.untagged_responses.get("RECENT", [b"0"])[-1]
+        self.assertEqual(int(ra) - 2 + int(rb), 1, (ra, rb))
+        self.assertEqual(len(a.search(None, "RECENT")[1][0].split()) +
+                         len(b.search(None, "RECENT")[1][0].split()), 3)
 
 
 if __name__ == "__main__":
