@@ -81,7 +81,7 @@ void imap_capabilities(struct imap *p, char *buf, size_t size)
     size_t n = (size_t)snprintf(buf, size,
                                 "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE "
                                 "UNSELECT UIDPLUS IDLE MOVE CHILDREN LIST-EXTENDED LIST-STATUS "
-                                "STATUS=SIZE SPECIAL-USE CREATE-SPECIAL-USE");
+                                "STATUS=SIZE SPECIAL-USE CREATE-SPECIAL-USE ESEARCH");
     if (p->state == IMAP_NOT_AUTHENTICATED) {
         if (p->ss->tls_ctx != NULL && !p->tls && n < size)
             n += (size_t)snprintf(buf + n, size - n, " STARTTLS");

@@ -334,7 +334,10 @@ void imap_cmd_search(struct imap *p, const struct imap_command *cmd, size_t firs
 {
     const struct imap_arg *a = imap_command_arg(cmd, first);
     const struct imap_arg *end = cmd->args + cmd->nargs;
-    if (a != NULL && imap_arg_is(a, "CHARSET")) {
+    unsigned ret;
+    if (!imap_search_return(p, cmd, &a, &ret))
+        return;
+    if (a != NULL && a < end && imap_arg_is(a, "CHARSET")) {
         const struct imap_arg *cs = imap_arg_next(cmd, a);
         if (cs >= end || !imap_arg_astring(cs)) {
             imap_bad(p, "Usage: SEARCH [CHARSET name] keys");
@@ -359,7 +362,8 @@ void imap_cmd_search(struct imap *p, const struct imap_command *cmd, size_t firs
         imap_bad(p, c.why);
         return;
     }
-    conn_printf(p->conn, "* SEARCH");
+    struct imap_search_out out;
+    imap_search_out_begin(&out, p, ret, uid);
     c.check = false;
     for (size_t seq = 1; seq <= p->view_count; seq++) {
         c.seq = seq;
@@ -377,8 +381,10 @@ void imap_cmd_search(struct imap *p, const struct imap_command *cmd, size_t firs
         if (c.fd >= 0)
             close(c.fd);
         if (all)
-            conn_printf(p->conn, " %u", uid ? (unsigned)p->view[seq - 1].uid : (unsigned)seq);
+            imap_search_out_add(&out, uid ? p->view[seq - 1].uid : (uint32_t)seq);
     }
-    conn_printf(p->conn, "\r\n");
-    imap_tagged(p, "OK", "%sSearch completed", uid ? "UID " : "");
+    if (imap_search_out_end(&out))
+        imap_tagged(p, "OK", "%sSearch completed", uid ? "UID " : "");
+    else
+        imap_tagged(p, "NO", "[UNAVAILABLE] Out of memory");
 }

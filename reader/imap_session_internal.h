@@ -232,6 +232,33 @@ int imap_keywords_assign(int folder_fd, struct imap_keywords *kw, const char *na
 /* imap_keywords_clear - forget every name (kw stays usable). */
 void imap_keywords_clear(struct imap_keywords *kw);
 
+/* imap_esearch.c: the SEARCH answer, classic or RFC 4731's ESEARCH */
+enum {
+    IMAP_SEARCH_MIN = 1u << 0,
+    IMAP_SEARCH_MAX = 1u << 1,
+    IMAP_SEARCH_COUNT = 1u << 2,
+    IMAP_SEARCH_ALL = 1u << 3,
+    IMAP_SEARCH_EXTENDED = 1u << 4, /* RETURN was given: answer with ESEARCH */
+};
+struct imap_search_out {
+    struct imap *p;
+    unsigned ret;
+    bool uid, failed;
+    uint32_t min, max;
+    size_t count;
+    uint32_t *lo, *hi; /* ALL's ranges */
+    size_t ranges, alloc;
+};
+/* imap_search_return - RFC 4731 2: "RETURN (options)" at *a, stepped over,
+ * into *ret_r (0 without it). false: a BAD was sent. */
+bool imap_search_return(struct imap *p, const struct imap_command *cmd, const struct imap_arg **a,
+                        unsigned *ret_r);
+void imap_search_out_begin(struct imap_search_out *o, struct imap *p, unsigned ret, bool uid);
+/* imap_search_out_add - the next match (increasing). */
+void imap_search_out_add(struct imap_search_out *o, uint32_t n);
+/* imap_search_out_end - the line's end; false when ALL ran out of memory. */
+bool imap_search_out_end(struct imap_search_out *o);
+
 /* imap_recent.c */
 /* imap_recent_claim - RFC 3501 2.3.2: the messages with UIDs in [from, to)
  * that no session claimed yet become recent in p (a read-write p claims

@@ -441,6 +441,43 @@ class ImapExt(unittest.TestCase):
         self.assertEqual(len(a.search(None, "RECENT")[1][0].split()) +
                          len(b.search(None, "RECENT")[1][0].split()), 3)
 
+    # ---- ESEARCH (RFC 4731) ----
+
+    def esearch(self, m, *args, uid=False):
+        tag = m._new_tag()
+        m.send(tag + b" " + (b"UID " if uid else b"") + b"SEARCH " +
+               " ".join(args).encode() + b"\r\n")
+        lines = []
+        while not lines or not lines[-1].startswith(tag):
+            lines.append(m.readline().rstrip(b"\r\n"))
+        self.assertTrue(lines[-1].startswith(tag + b" OK"), lines)
+        es = [ln for ln in lines if ln.startswith(b"* ESEARCH")]
+        self.assertEqual(len(es), 1, lines)
+        self.assertNotIn(b"* SEARCH", b"\n".join(lines))
+        return es[0], tag
+
+    def test_esearch_min_max_count_all(self):
+        m = self.imap("bob")
+        m.create("Es")
+        uids = [self.append(m, "Es", f"es {i}") for i in range(6)]
+        m.select("Es")
+        m.store("2,3,4,6", "+FLAGS", "(\\Flagged)")
+        line, tag = self.esearch(m, "RETURN (MIN MAX COUNT ALL)", "FLAGGED")
+        self.assertEqual(line, b'* ESEARCH (TAG "%s") MIN 2 MAX 6 COUNT 4 ALL 2:4,6' % tag)
+        line, tag = self.esearch(m, "RETURN ()", "FLAGGED")  # RFC 4731 3.1: ALL
+        self.assertEqual(line, b'* ESEARCH (TAG "%s") ALL 2:4,6' % tag)
+        line, tag = self.esearch(m, "RETURN (COUNT)", "CHARSET", "UTF-8", "UNFLAGGED")
+        self.assertEqual(line, b'* ESEARCH (TAG "%s") COUNT 2' % tag)
+        line, tag = self.esearch(m, "RETURN (MIN MAX ALL COUNT)", "DRAFT")
+        self.assertEqual(line, b'* ESEARCH (TAG "%s") COUNT 0' % tag)
+        line, tag = self.esearch(m, "RETURN (MIN)", "FLAGGED", uid=True)
+        self.assertEqual(line, b'* ESEARCH (TAG "%s") UID MIN %d' % (tag, uids[1]))
+        with self.assertRaisesRegex(imaplib.IMAP4.error, "BAD"):
+            m._simple_command("SEARCH", "RETURN", "(NOSUCH)", "ALL")
+        # without RETURN it stays the classic answer
+        self.assertEqual(m.search(None, "FLAGGED")[1], [b"2 3 4 6"])
+        self.assertIn("ESEARCH", m.capabilities)
+
 
 if __name__ == "__main__":
     harness.tap.main()
