@@ -81,7 +81,8 @@ void imap_capabilities(struct imap *p, char *buf, size_t size)
     size_t n = (size_t)snprintf(buf, size,
                                 "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE "
                                 "UNSELECT UIDPLUS IDLE MOVE CHILDREN LIST-EXTENDED LIST-STATUS "
-                                "STATUS=SIZE SPECIAL-USE CREATE-SPECIAL-USE ESEARCH");
+                                "STATUS=SIZE SPECIAL-USE CREATE-SPECIAL-USE ESEARCH QUOTA "
+                                "QUOTA=RES-STORAGE");
     if (p->state == IMAP_NOT_AUTHENTICATED) {
         if (p->ss->tls_ctx != NULL && !p->tls && n < size)
             n += (size_t)snprintf(buf + n, size - n, " STARTTLS");
@@ -144,6 +145,7 @@ static void user_found(void *ctx, const struct auth_response *resp)
         free(err);
         if (refusal == NULL && (p->maildir = strdup(mailbox)) == NULL)
             refusal = "[UNAVAILABLE] Out of memory";
+        p->quota_bytes = u->quota;
         free(def);
     }
     if (refusal == NULL) {

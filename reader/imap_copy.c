@@ -39,9 +39,12 @@ struct written {
     uint32_t uid; /* in the target, 0 until found */
 };
 
-static void target_for(struct imap *p, const char *folder, struct maildir_target *t)
+/* target_for - where APPEND and COPY write, held to the user's quota; a
+ * MOVE is not, since within one Maildir it leaves the usage as it was. */
+static void target_for(struct imap *p, const char *folder, bool move, struct maildir_target *t)
 {
     memset(t, 0, sizeof *t);
+    t->quota_bytes = move ? 0 : p->quota_bytes;
     t->base = p->ss->config->delivery.mailbox_base;
     t->mailbox = p->maildir;
     t->folder = imap_folder_is_inbox(folder) ? NULL : folder;
@@ -158,6 +161,22 @@ static bool settle(struct imap *p, const char *folder, struct written *w, size_t
     if (!selected)
         mailbox_close(&mb);
     return true;
+}
+
+/* write_failed - the reply to a message the Maildir writer did not store,
+ * logged: over quota is the user's state (RFC 9208 7: OVERQUOTA), anything
+ * else the server's trouble and temporary. */
+static const char *write_failed(struct imap *p, const char *verb, const char *folder,
+                                enum maildir_result r, const char *err)
+{
+    if (r == MAILDIR_QUOTA_EXCEEDED) {
+        log_info("event=imap_over_quota client=%s user=%s command=%s folder=\"%s\" error=\"%s\"",
+                 p->ss->client_ip, p->login, verb, folder, err != NULL ? err : "?");
+        return "[OVERQUOTA] Over quota";
+    }
+    log_error("event=imap_%s_failed client=%s user=%s folder=\"%s\" error=\"%s\"", verb,
+              p->ss->client_ip, p->login, folder, err != NULL ? err : "?");
+    return "[UNAVAILABLE] The message could not be stored, try again";
 }
 
 /* folder_checked - the target folder exists (RFC 3501 6.3.11: else NO
@@ -289,7 +308,7 @@ static void append_to(struct imap *p, const struct imap_arg *name, const struct 
     if (!folder_checked(p, name))
         return;
     struct maildir_target t;
-    target_for(p, name->str, &t);
+    target_for(p, name->str, false, &t);
     struct maildir_delivery *d = NULL;
     char *err = NULL, *path = NULL;
     enum maildir_result r = maildir_delivery_begin(&t, "", p->login, &d, &err);
@@ -300,13 +319,8 @@ static void append_to(struct imap *p, const struct imap_arg *name, const struct 
     else
         maildir_delivery_abort(&d);
     if (r != MAILDIR_DELIVERED) {
-        log_error("event=imap_append_failed client=%s user=%s folder=\"%s\" error=\"%s\"",
-                  p->ss->client_ip, p->login, name->str, err != NULL ? err : "?");
+        imap_tagged(p, "NO", "%s", write_failed(p, "append", name->str, r, err));
         free(err);
-        if (r == MAILDIR_QUOTA_EXCEEDED)
-            imap_tagged(p, "NO", "[OVERQUOTA] Over quota");
-        else
-            imap_tagged(p, "NO", "[UNAVAILABLE] The message could not be stored, try again");
         return;
     }
     struct written w = {path, flags, named, mtime, 0, 0};
@@ -394,7 +408,7 @@ void imap_cmd_copy(struct imap *p, const struct imap_command *cmd, size_t first,
         return;
     }
     struct maildir_target t;
-    target_for(p, name->str, &t);
+    target_for(p, name->str, move, &t);
     size_t done = 0;
     const char *failure = NULL;
     for (size_t k = 0; k < count && failure == NULL; k++) {
@@ -422,11 +436,7 @@ void imap_cmd_copy(struct imap *p, const struct imap_command *cmd, size_t first,
             maildir_deliver_fd(&t, "", p->login, fd, MAILDIR_TO_EOF, &w[done].path, &err);
         close(fd);
         if (r != MAILDIR_DELIVERED) {
-            log_error("event=imap_copy_failed client=%s user=%s folder=\"%s\" error=\"%s\"",
-                      p->ss->client_ip, p->login, name->str, err != NULL ? err : "?");
-            failure = r == MAILDIR_QUOTA_EXCEEDED
-                          ? "[OVERQUOTA] Over quota"
-                          : "[UNAVAILABLE] The messages could not be copied, try again";
+            failure = write_failed(p, move ? "move" : "copy", name->str, r, err);
         } else {
             done++;
         }

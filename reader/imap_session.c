@@ -264,6 +264,9 @@ enum imap_verb {
     V_UID,
     V_IDLE,
     V_MOVE,
+    V_GETQUOTA,
+    V_GETQUOTAROOT,
+    V_SETQUOTA,
 };
 
 typedef void cmd_handler(struct imap *p, const struct imap_command *cmd);
@@ -308,6 +311,9 @@ static const struct command {
     {{V_UID, S(IMAP_SELECTED)}, "UID", cmd_uid},
     {{V_IDLE, AUTHED}, "IDLE", imap_cmd_idle},
     {{V_MOVE, S(IMAP_SELECTED)}, "MOVE", cmd_copy},
+    {{V_GETQUOTA, AUTHED}, "GETQUOTA", imap_cmd_getquota},
+    {{V_GETQUOTAROOT, AUTHED}, "GETQUOTAROOT", imap_cmd_getquotaroot},
+    {{V_SETQUOTA, AUTHED}, "SETQUOTA", imap_cmd_setquota},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

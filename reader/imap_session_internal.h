@@ -90,8 +90,9 @@ struct imap {
     struct sasl_exchange *sx;
     char *login;
     uint32_t auth_request;
-    char *maildir; /* the user's Maildir below delivery.mailbox_base */
-    int root_fd;   /* the user's Maildir (INBOX), -1 while it does not exist */
+    char *maildir;                  /* the user's Maildir below delivery.mailbox_base */
+    unsigned long long quota_bytes; /* the directory's quota, 0: none */
+    int root_fd;                    /* the user's Maildir (INBOX), -1 while it does not exist */
 
     /* the selected folder */
     struct mailbox *mailbox;
@@ -258,6 +259,11 @@ void imap_search_out_begin(struct imap_search_out *o, struct imap *p, unsigned r
 void imap_search_out_add(struct imap_search_out *o, uint32_t n);
 /* imap_search_out_end - the line's end; false when ALL ran out of memory. */
 bool imap_search_out_end(struct imap_search_out *o);
+
+/* imap_quota.c */
+void imap_cmd_getquota(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_getquotaroot(struct imap *p, const struct imap_command *cmd);
+void imap_cmd_setquota(struct imap *p, const struct imap_command *cmd);
 
 /* imap_recent.c */
 /* imap_recent_claim - RFC 3501 2.3.2: the messages with UIDs in [from, to)

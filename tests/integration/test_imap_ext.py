@@ -478,6 +478,55 @@ class ImapExt(unittest.TestCase):
         self.assertEqual(m.search(None, "FLAGGED")[1], [b"2 3 4 6"])
         self.assertIn("ESEARCH", m.capabilities)
 
+    # ---- QUOTA (RFC 9208) ----
+
+    def test_quota_from_the_directory(self):
+        m = self.imap("bob")
+        self.assertIn("QUOTA", m.capabilities)
+        typ, data = m.getquotaroot("INBOX")
+        self.assertEqual(typ, "OK", data)
+        self.assertEqual(data[0], [b'"INBOX" ""'])
+        used, limit = map(int, re.search(rb"STORAGE (\d+) (\d+)", data[1][0]).groups())
+        self.assertEqual(limit, 52428800 // 1024)  # bob's dirmailQuota
+        typ, data = m.getquota('""')
+        self.assertEqual(typ, "OK", data)
+        self.assertRegex(data[0], rb'^"" \(STORAGE \d+ 51200\)$')
+        self.assertEqual(m.getquota('"other"')[0], "NO")
+        self.assertEqual(m._simple_command("SETQUOTA", '""', "(STORAGE 1)")[0], "NO")
+        # usage grows with what is appended, in KiB rounded up
+        self.append(m, "INBOX", "quota", None)
+        self.append(m, "INBOX", "big" + "x" * 5000, None)
+        typ, data = m.getquotaroot("INBOX")
+        now = int(re.search(rb"STORAGE (\d+)", data[1][0]).group(1))
+        self.assertGreaterEqual(now, used + 5)
+
+    def test_over_quota_append_copy_refused_move_allowed(self):
+        # a user of their own with a small quota: 8 KiB
+        self.ldap.add("dn: uid=quinn,ou=people,dc=example,dc=org\n"
+                      "objectClass: inetOrgPerson\nobjectClass: dirmailUser\n"
+                      "uid: quinn\ncn: Quinn\nsn: Quinn\nmail: quinn@example.org\n"
+                      "dirmailQuota: 8192\ndirmailStatus: active\n"
+                      "userPassword: quinn-password\n")
+        m = self.imap("quinn", "quinn-password")
+        m.create("Other")
+        big = self.mail("big", "y" * 5000)
+        self.assertEqual(m.append("INBOX", None, None, big)[0], "OK")
+        typ, data = m.append("INBOX", None, None, big)
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[OVERQUOTA]", data[0])
+        m.select("INBOX")
+        typ, data = m.copy("1", "Other")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[OVERQUOTA]", data[0])
+        self.assertEqual(m.status("Other", "(MESSAGES)")[1][0], b'"Other" (MESSAGES 0)')
+        # a MOVE leaves the usage as it was: not refused
+        typ, data = m._simple_command("MOVE", "1", "Other")
+        self.assertEqual(typ, "OK", data)
+        self.assertEqual(m.status("Other", "(MESSAGES)")[1][0], b'"Other" (MESSAGES 1)')
+        typ, data = m.getquotaroot("Other")
+        self.assertEqual(data[0], [b'"Other" ""'])
+        self.assertRegex(data[1][0], rb"STORAGE \d+ 8\)")
+
 
 if __name__ == "__main__":
     harness.tap.main()
