@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/array.h"
 #include "lib/conn.h"
 #include "reader/imap_session_internal.h"
 
@@ -71,25 +72,15 @@ void imap_search_out_add(struct imap_search_out *o, uint32_t n)
     if (!(o->ret & IMAP_SEARCH_ALL))
         return;
     /* ALL as ranges: the numbers come in increasing order */
-    if (o->ranges > 0 && o->hi[o->ranges - 1] + 1 == n) {
-        o->hi[o->ranges - 1] = n;
+    if (o->ranges > 0 && o->range[o->ranges - 1].hi + 1 == n) {
+        o->range[o->ranges - 1].hi = n;
         return;
     }
-    if (o->ranges == o->alloc) {
-        size_t want = o->alloc > 0 ? o->alloc * 2 : 16;
-        uint32_t *lo = realloc(o->lo, want * sizeof *lo);
-        if (lo != NULL)
-            o->lo = lo;
-        uint32_t *hi = lo != NULL ? realloc(o->hi, want * sizeof *hi) : NULL;
-        if (hi == NULL) {
-            o->failed = true;
-            return;
-        }
-        o->hi = hi;
-        o->alloc = want;
+    if (ARRAY_RESERVE(&o->range, &o->alloc, o->ranges + 1, 16) < 0) {
+        o->failed = true;
+        return;
     }
-    o->lo[o->ranges] = o->hi[o->ranges] = n;
-    o->ranges++;
+    o->range[o->ranges++] = (struct imap_seq_range){n, n};
 }
 
 bool imap_search_out_end(struct imap_search_out *o)
@@ -108,17 +99,17 @@ bool imap_search_out_end(struct imap_search_out *o)
         if ((o->ret & IMAP_SEARCH_ALL) && o->count > 0 && ok) {
             conn_printf(conn, " ALL ");
             for (size_t i = 0; i < o->ranges; i++) {
-                if (o->lo[i] == o->hi[i])
-                    conn_printf(conn, "%s%u", i > 0 ? "," : "", (unsigned)o->lo[i]);
+                const struct imap_seq_range *r = &o->range[i];
+                if (r->lo == r->hi)
+                    conn_printf(conn, "%s%u", i > 0 ? "," : "", (unsigned)r->lo);
                 else
-                    conn_printf(conn, "%s%u:%u", i > 0 ? "," : "", (unsigned)o->lo[i],
-                                (unsigned)o->hi[i]);
+                    conn_printf(conn, "%s%u:%u", i > 0 ? "," : "", (unsigned)r->lo,
+                                (unsigned)r->hi);
             }
         }
     }
     conn_printf(conn, "\r\n");
-    free(o->lo);
-    free(o->hi);
-    o->lo = o->hi = NULL;
+    free(o->range);
+    o->range = NULL;
     return ok;
 }

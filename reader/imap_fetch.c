@@ -296,7 +296,8 @@ static bool begin_message(struct imap *p, struct imap_fetch_job *job, size_t seq
     }
     if ((want & WANT_FLAGS) != 0) {
         char flags[IMAP_FLAGS_TEXT_MAX];
-        conn_printf(p->conn, "%sFLAGS (%s)", sep, imap_flags_text(p, m->flags, m->uid, flags, sizeof flags));
+        conn_printf(p->conn, "%sFLAGS (%s)", sep,
+                    imap_flags_text(p, m->flags, m->uid, flags, sizeof flags));
         sep = " ";
     }
     if ((want & WANT_DATE) != 0) {

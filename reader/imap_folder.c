@@ -342,6 +342,14 @@ enum mailbox_result imap_folder_mailbox(struct imap *p, const char *name, size_t
     return MAILBOX_OK;
 }
 
+void imap_folder_refusal(struct imap *p, enum mailbox_result r)
+{
+    if (r == MAILBOX_MISSING)
+        imap_tagged(p, "NO", "[NONEXISTENT] No such mailbox");
+    else
+        imap_tagged(p, "NO", "[UNAVAILABLE] The mailbox cannot be opened now, try again later");
+}
+
 /* cmd_select - SELECT and EXAMINE (RFC 3501 6.3.1, 6.3.2). A failed SELECT
  * leaves no folder selected. */
 void imap_cmd_select(struct imap *p, const struct imap_command *cmd)
@@ -354,14 +362,9 @@ void imap_cmd_select(struct imap *p, const struct imap_command *cmd)
     }
     imap_folder_deselect(p);
     struct mailbox *mb = NULL;
-    switch (imap_folder_mailbox(p, name->str, name->len, !examine, &mb)) {
-    case MAILBOX_OK:
-        break;
-    case MAILBOX_MISSING:
-        imap_tagged(p, "NO", "[NONEXISTENT] No such mailbox");
-        return;
-    default:
-        imap_tagged(p, "NO", "[UNAVAILABLE] The mailbox cannot be opened now, try again later");
+    enum mailbox_result opened = imap_folder_mailbox(p, name->str, name->len, !examine, &mb);
+    if (opened != MAILBOX_OK) {
+        imap_folder_refusal(p, opened);
         return;
     }
     p->mailbox = mb;

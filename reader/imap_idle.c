@@ -24,6 +24,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "lib/array.h"
 #include "lib/conn.h"
 #include "lib/event.h"
 #include "lib/log.h"
@@ -156,14 +157,8 @@ static bool watches_open(struct event_loop *loop)
 /* watch - p's watch on subdir of the folder at dir_fd. */
 static bool watch(struct imap *p, int dir_fd, const char *subdir)
 {
-    if (watches.count == watches.alloc) {
-        size_t want = watches.alloc > 0 ? watches.alloc * 2 : 16;
-        struct idle_watch *w = realloc(watches.w, want * sizeof *w);
-        if (w == NULL)
-            return false;
-        watches.w = w;
-        watches.alloc = want;
-    }
+    if (ARRAY_RESERVE(&watches.w, &watches.alloc, watches.count + 1, 16) < 0)
+        return false;
     /* through /proc, since inotify takes a path and the folder is an fd
      * opened without following symlinks; IN_DONT_FOLLOW keeps subdir so */
     char path[64];

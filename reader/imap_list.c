@@ -145,17 +145,11 @@ void imap_cmd_status(struct imap *p, const struct imap_command *cmd)
         imap_bad(p, "Usage: STATUS mailbox (items)");
         return;
     }
-    switch (imap_status_write(p, name->str, cmd, items)) {
-    case MAILBOX_OK:
+    enum mailbox_result r = imap_status_write(p, name->str, cmd, items);
+    if (r == MAILBOX_OK)
         imap_tagged(p, "OK", "Status completed");
-        break;
-    case MAILBOX_MISSING:
-        imap_tagged(p, "NO", "[NONEXISTENT] No such mailbox");
-        break;
-    default:
-        imap_tagged(p, "NO", "[UNAVAILABLE] The mailbox cannot be opened now, try again later");
-        break;
-    }
+    else
+        imap_folder_refusal(p, r);
 }
 
 char *imap_dir_file_read(int dir_fd, const char *name)

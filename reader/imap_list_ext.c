@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/array.h"
 #include "lib/log.h"
 #include "reader/imap_session_internal.h"
 
@@ -67,14 +68,8 @@ static struct folder *folder_add(struct folders *fs, const char *name, size_t le
         return f;
     if (fs->count == LIST_FOLDERS_MAX)
         return NULL;
-    if (fs->count == fs->alloc) {
-        size_t want = fs->alloc > 0 ? fs->alloc * 2 : 32;
-        struct folder *n = realloc(fs->f, want * sizeof *n);
-        if (n == NULL)
-            return NULL;
-        fs->f = n;
-        fs->alloc = want;
-    }
+    if (ARRAY_RESERVE(&fs->f, &fs->alloc, fs->count + 1, 32) < 0)
+        return NULL;
     f = &fs->f[fs->count];
     *f = (struct folder){.name = strdup(buf)};
     if (f->name == NULL)

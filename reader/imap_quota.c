@@ -60,15 +60,10 @@ void imap_cmd_getquotaroot(struct imap *p, const struct imap_command *cmd)
         return;
     }
     struct mailbox *mb = NULL;
-    switch (imap_folder_mailbox(p, name->str, name->len, false, &mb)) {
-    case MAILBOX_OK:
-        mailbox_close(&mb);
-        break;
-    case MAILBOX_MISSING:
-        imap_tagged(p, "NO", "[NONEXISTENT] No such mailbox");
-        return;
-    default:
-        imap_tagged(p, "NO", "[UNAVAILABLE] The mailbox cannot be opened now, try again later");
+    enum mailbox_result r = imap_folder_mailbox(p, name->str, name->len, false, &mb);
+    mailbox_close(&mb);
+    if (r != MAILBOX_OK) {
+        imap_folder_refusal(p, r);
         return;
     }
     char q[IMAP_FOLDER_NAME_MAX * 2 + 8];

@@ -177,6 +177,9 @@ bool imap_folder_is_inbox(const char *name);
 /* imap_mailbox_arg - argument i of cmd as a mailbox name (an astring
  * without NUL), else NULL. */
 const struct imap_arg *imap_mailbox_arg(const struct imap_command *cmd, size_t i);
+/* imap_folder_refusal - the tagged NO for a folder that did not open
+ * (MISSING: NONEXISTENT; else UNAVAILABLE, temporary). */
+void imap_folder_refusal(struct imap *p, enum mailbox_result r);
 /* imap_folder_open_dir - the folder's directory for name: 0 and *fd_r; 1
  * when it does not exist; -1 on an error (errno). */
 int imap_folder_open_dir(struct imap *p, const char *name, size_t len, int *fd_r);
@@ -247,7 +250,7 @@ struct imap_search_out {
     bool uid, failed;
     uint32_t min, max;
     size_t count;
-    uint32_t *lo, *hi; /* ALL's ranges */
+    struct imap_seq_range *range; /* ALL's */
     size_t ranges, alloc;
 };
 /* imap_search_return - RFC 4731 2: "RETURN (options)" at *a, stepped over,
