@@ -1,9 +1,9 @@
-/* reader/imap_keywords.c - the keywords of one folder (RFC 3501 2.3.2:
- * flags without a backslash) as Dovecot keeps them in a Maildir, so that a
- * mailbox moves between the two: the letters a-z of a file name's info part
- * name the keywords on the lines "<index> <keyword>" of the folder's
- * "dovecot-keywords" (index 0 is 'a'). A name gets a letter the first time
- * it is stored in the folder, under a flock of the folder directory so that
+/* reader/imap_keywords.c - message flags as IMAP names them: the system
+ * flags of the mailbox layer's DFRST letters (P has no IMAP name yet), and the keywords of one
+ * folder (RFC 3501 2.3.2: flags without a backslash) as Dovecot keeps them in a Maildir, so that a
+ * mailbox moves between the two: the letters a-z of a file name's info part name the keywords on
+ * the lines "<index> <keyword>" of the folder's "dovecot-keywords" (index 0 is 'a'). A name gets a
+ * letter the first time it is stored in the folder, under a flock of the folder directory so that
  * two sessions never give one letter two names; letters are never reused,
  * so at most 26 keywords per folder (then PERMANENTFLAGS drops \*). */
 #include "config.h"
@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/log.h"
 #include "reader/imap_session_internal.h"
 
 #define KEYWORDS_FILE "dovecot-keywords"
@@ -175,4 +176,85 @@ int imap_keywords_assign(int folder_fd, struct imap_keywords *kw, const char *na
     /* our own write is what the next load sees: read it again then */
     kw->ino = 0;
     return rc < 0 ? -1 : i;
+}
+
+/* ---- flags as text and back ---- */
+
+static const struct {
+    unsigned bit;
+    const char *name;
+} flag_names[] = {
+    {MAILBOX_FLAG_REPLIED, "\\Answered"}, {MAILBOX_FLAG_FLAGGED, "\\Flagged"},
+    {MAILBOX_FLAG_TRASHED, "\\Deleted"},  {MAILBOX_FLAG_SEEN, "\\Seen"},
+    {MAILBOX_FLAG_DRAFT, "\\Draft"},
+};
+
+static void text_add(char *buf, size_t size, size_t *n, const char *word)
+{
+    int w = snprintf(buf + *n, size - *n, "%s%s", *n > 0 ? " " : "", word);
+    if (w > 0 && (size_t)w < size - *n)
+        *n += (size_t)w;
+}
+
+const char *imap_flags_text(const struct imap *p, unsigned flags, uint32_t uid, char *buf,
+                            size_t size)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
+        if (flags & flag_names[i].bit)
+            text_add(buf, size, &n, flag_names[i].name);
+    if (uid != 0 && imap_recent_has(p, uid))
+        text_add(buf, size, &n, "\\Recent");
+    /* a letter the folder's file does not name is no keyword we can tell */
+    for (size_t i = 0; p->keywords != NULL && i < MAILBOX_KEYWORDS_MAX; i++)
+        if ((flags & MAILBOX_FLAG_KEYWORD(i)) && p->keywords->name[i] != NULL)
+            text_add(buf, size, &n, p->keywords->name[i]);
+    return buf;
+}
+
+unsigned imap_flag_parse(struct imap *p, const struct imap_arg *a, bool *known_r)
+{
+    *known_r = false;
+    if (a->type != IMAP_ARG_ATOM)
+        return 0;
+    for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++) {
+        if (strcasecmp(a->str, flag_names[i].name) == 0) {
+            *known_r = true;
+            return flag_names[i].bit;
+        }
+    }
+    if (p == NULL || p->keywords == NULL || !imap_keyword_valid(a->str, a->len))
+        return 0;
+    /* a read-only session gives no new letters */
+    size_t given = p->keywords->count;
+    int k = p->read_only ? imap_keywords_find(p->keywords, a->str, a->len)
+                         : imap_keywords_assign(p->keywords->dir_fd, p->keywords, a->str, a->len);
+    if (k < 0) {
+        if (!p->read_only)
+            log_warning("event=imap_keyword_failed client=%s user=%s keyword=\"%s\" error=\"%s\"",
+                        p->ss->client_ip, p->login, a->str, strerror(errno));
+        return 0;
+    }
+    *known_r = true;
+    if (p->keywords->count != given)
+        imap_flags_tell(p); /* RFC 3501 7.2.6: the list of flags changed */
+    return MAILBOX_FLAG_KEYWORD(k);
+}
+
+bool imap_flags_have_keyword(const struct imap *p, unsigned flags, const char *name, size_t len)
+{
+    int k = p->keywords != NULL ? imap_keywords_find(p->keywords, name, len) : -1;
+    return k >= 0 && (flags & MAILBOX_FLAG_KEYWORD(k)) != 0;
+}
+
+void imap_flags_tell(struct imap *p)
+{
+    char text[IMAP_FLAGS_TEXT_MAX];
+    const struct imap_keywords *kw = p->keywords;
+    imap_flags_text(p, ~0u & ~MAILBOX_FLAG_PASSED, 0, text, sizeof text);
+    bool more = kw != NULL && kw->count < MAILBOX_KEYWORDS_MAX;
+    imap_untagged(p, "FLAGS (%s)", text);
+    imap_untagged(p, "OK [PERMANENTFLAGS (%s%s)] Flags permitted", p->read_only ? "" : text,
+                  p->read_only || !more ? "" : " \\*");
 }

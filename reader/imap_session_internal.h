@@ -192,6 +192,9 @@ enum mailbox_result imap_folder_mailbox(struct imap *p, const char *name, size_t
  * this session (uid 0: not asked), into buf (IMAP_FLAGS_TEXT_MAX). */
 const char *imap_flags_text(const struct imap *p, unsigned flags, uint32_t uid, char *buf,
                             size_t size);
+/* imap_flags_tell - RFC 3501 7.2.6 and 7.1: FLAGS and PERMANENTFLAGS, with
+ * the selected folder's keywords; \\* while letters for new ones are left. */
+void imap_flags_tell(struct imap *p);
 /* imap_flags_have_keyword - flags hold the selected folder's keyword name. */
 bool imap_flags_have_keyword(const struct imap *p, unsigned flags, const char *name, size_t len);
 /* imap_flag_parse - one flag atom into its bit, a keyword of the selected
