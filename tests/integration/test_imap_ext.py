@@ -17,7 +17,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness.tap  # noqa: E402
 import test_imap  # noqa: E402  (its fixture and helpers, not its tests)
-from harness.dirmaild import built  # noqa: E402
+from harness import process  # noqa: E402
+from harness.dirmaild import Dirmaild, built  # noqa: E402
+from harness.slapd import Slapd, PASSWORDS  # noqa: E402
 
 # How long an untagged line pushed during IDLE may take at most: generous
 # for a loaded machine; without inotify it would never come at all, since
@@ -526,6 +528,43 @@ class ImapExt(unittest.TestCase):
         typ, data = m.getquotaroot("Other")
         self.assertEqual(data[0], [b'"Other" ""'])
         self.assertRegex(data[1][0], rb"STORAGE \d+ 8\)")
+
+
+@unittest.skipUnless(built(), "dirmaild not built")
+class IdleDeadline(unittest.TestCase):
+    """The IDLE deadline is the service's idle_timeout (doc/imap.md): an
+    idler that sends nothing for that long gets BYE and is closed."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ldap = Slapd()
+        cls.base = test_imap.make_dir(os.path.join(process.tempdir("imap-idle-"), "vmail"))
+        cls.d = Dirmaild(
+            services=[{"type": "imap", "idle_timeout": 2}], workers=1,
+            ldap={"uris": [cls.ldap.uri], "bind_dn": cls.ldap.service_dn,
+                  "bind_password": cls.ldap.service_password, "base": cls.ldap.suffix},
+            domains={"local": ["example.org"]},
+            sasl={"plaintext_without_tls": True},
+            delivery={"mailbox_base": cls.base})
+        cls.d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        status = cls.d.stop()
+        cls.ldap.stop()
+        assert status == 0, f"dirmaild exited {status}\n{cls.d.log()[-3000:]}"
+
+    def test_idle_ends_at_the_idle_timeout(self):
+        m = imaplib.IMAP4("127.0.0.1", self.d.port("imap"), timeout=30)
+        m.login("alice", PASSWORDS["alice"])
+        m.select("INBOX")
+        Idler(m)
+        start = time.monotonic()
+        line = m.readline()
+        self.assertTrue(line.startswith(b"* BYE"), line)
+        self.assertGreaterEqual(time.monotonic() - start, 1.5)
+        self.assertEqual(m.readline(), b"")  # closed
+        m.shutdown()
 
 
 if __name__ == "__main__":
