@@ -67,6 +67,7 @@ static unsigned target_keywords(struct imap *p, const struct imap_keywords *from
                                 struct imap_keywords *to)
 {
     unsigned out = flags & ~MAILBOX_FLAG_KEYWORDS;
+    size_t given = to->count;
     for (size_t i = 0; from != NULL && i < MAILBOX_KEYWORDS_MAX; i++) {
         if (!(flags & MAILBOX_FLAG_KEYWORD(i)) || from->name[i] == NULL)
             continue;
@@ -77,6 +78,8 @@ static unsigned target_keywords(struct imap *p, const struct imap_keywords *from
             log_warning("event=imap_keyword_failed client=%s user=%s keyword=\"%s\" error=\"%s\"",
                         p->ss->client_ip, p->login, from->name[i], strerror(errno));
     }
+    if (to == p->keywords && to->count != given)
+        imap_flags_tell(p); /* RFC 3501 7.2.6: the selected folder's flags changed */
     return out;
 }
 
