@@ -68,14 +68,22 @@ static int make_maildir_dirs(int fd)
  * may SELECT or CREATE before the first mail arrives). */
 static bool ensure_root(struct imap *p)
 {
+    return imap_folder_root(p, true);
+}
+
+bool imap_folder_root(struct imap *p, bool create)
+{
     if (p->root_fd >= 0)
         return true;
     if (p->maildir == NULL)
         return false;
     char *err = NULL;
     int fd = -1;
-    if (maildir_path_open(p->ss->config->delivery.mailbox_base, p->maildir, true, &fd, &err) !=
-        MAILDIR_PATH_OK) {
+    enum maildir_path_result r =
+        maildir_path_open(p->ss->config->delivery.mailbox_base, p->maildir, create, &fd, &err);
+    if (r == MAILDIR_PATH_MISSING && !create)
+        return false; /* still never delivered to, nor made by another session */
+    if (r != MAILDIR_PATH_OK) {
         log_error("event=imap_maildir_create_failed client=%s user=%s error=\"%s\"",
                   p->ss->client_ip, p->login, err != NULL ? err : "?");
         free(err);
@@ -557,7 +565,7 @@ void imap_cmd_delete(struct imap *p, const struct imap_command *cmd)
         imap_tagged(p, "NO", "[CANNOT] INBOX cannot be deleted");
         return;
     }
-    if (!imap_folder_dir(name->str, name->len, dir, sizeof dir) || p->root_fd < 0) {
+    if (!imap_folder_dir(name->str, name->len, dir, sizeof dir) || !imap_folder_root(p, false)) {
         imap_tagged(p, "NO", "[NONEXISTENT] No such mailbox");
         return;
     }
@@ -612,7 +620,8 @@ void imap_cmd_rename(struct imap *p, const struct imap_command *cmd)
         imap_tagged(p, "NO", "[CANNOT] Invalid new mailbox name");
         return;
     }
-    if (!imap_folder_dir(from->str, from->len, old_dir, sizeof old_dir) || p->root_fd < 0) {
+    if (!imap_folder_dir(from->str, from->len, old_dir, sizeof old_dir) ||
+        !imap_folder_root(p, false)) {
         imap_tagged(p, "NO", "[NONEXISTENT] No such mailbox");
         return;
     }

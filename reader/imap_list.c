@@ -212,6 +212,7 @@ void imap_cmd_lsub(struct imap *p, const struct imap_command *cmd)
         return;
     }
     snprintf(pattern, sizeof pattern, "%s%s", ref->str, pat->str);
+    imap_folder_root(p, false);
     char *text = imap_dir_file_read(p->root_fd, SUBSCRIPTIONS);
     if (text == NULL) {
         imap_tagged(p, "NO", "[UNAVAILABLE] The subscriptions cannot be read now");
@@ -261,7 +262,7 @@ void imap_cmd_subscribe(struct imap *p, const struct imap_command *cmd)
         imap_tagged(p, "NO", "[CANNOT] Invalid mailbox name");
         return;
     }
-    char *text = p->root_fd >= 0 ? imap_dir_file_read(p->root_fd, SUBSCRIPTIONS) : NULL;
+    char *text = imap_folder_root(p, true) ? imap_dir_file_read(p->root_fd, SUBSCRIPTIONS) : NULL;
     if (text == NULL) {
         imap_tagged(p, "NO", "[UNAVAILABLE] The subscriptions cannot be changed now");
         return;

@@ -93,7 +93,7 @@ static bool folders_read(struct imap *p, struct folders *fs)
     if (inbox == NULL)
         return false;
     inbox->exists = true;
-    if (p->root_fd >= 0) {
+    if (imap_folder_root(p, false)) {
         int fd = dup(p->root_fd);
         DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
         if (d == NULL) {

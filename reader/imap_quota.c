@@ -22,7 +22,7 @@ static bool quota_line(struct imap *p)
     struct maildir_quota_usage usage = {0};
     const struct maildir_quota_limit limit = {.bytes = p->quota_bytes};
     char *err = NULL;
-    if (p->root_fd >= 0 &&
+    if (imap_folder_root(p, false) &&
         maildir_quota_read(p->root_fd, &limit, p->ss->hostname, false, &usage, &err) < 0) {
         log_error("event=imap_quota_failed client=%s user=%s error=\"%s\"", p->ss->client_ip,
                   p->login, err != NULL ? err : "?");

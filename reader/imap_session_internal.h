@@ -177,6 +177,10 @@ bool imap_folder_is_inbox(const char *name);
 /* imap_mailbox_arg - argument i of cmd as a mailbox name (an astring
  * without NUL), else NULL. */
 const struct imap_arg *imap_mailbox_arg(const struct imap_command *cmd, size_t i);
+/* imap_folder_root - p->root_fd, the user's Maildir: opened when another
+ * session or a delivery made it since login, made when create. false when
+ * there is none (or it cannot be opened, logged). */
+bool imap_folder_root(struct imap *p, bool create);
 /* imap_folder_refusal - the tagged NO for a folder that did not open
  * (MISSING: NONEXISTENT; else UNAVAILABLE, temporary). */
 void imap_folder_refusal(struct imap *p, enum mailbox_result r);

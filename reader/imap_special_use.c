@@ -71,6 +71,7 @@ static bool parse_line(struct imap_special_use *su, const char *line)
 
 struct imap_special_use *imap_special_use_load(struct imap *p)
 {
+    imap_folder_root(p, false);
     struct imap_special_use *su = calloc(1, sizeof *su);
     char *text = su != NULL ? imap_dir_file_read(p->root_fd, SPECIAL_USE_FILE) : NULL;
     if (text == NULL) {

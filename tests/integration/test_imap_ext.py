@@ -529,6 +529,20 @@ class ImapExt(unittest.TestCase):
         self.assertEqual(data[0], [b'"Other" ""'])
         self.assertRegex(data[1][0], rb"STORAGE \d+ 8\)")
 
+    def test_folders_made_by_another_session_before_the_first_mail(self):
+        # imaptest's list script: sessions logged in before the Maildir existed
+        self.ldap.add("dn: uid=vera,ou=people,dc=example,dc=org\n"
+                      "objectClass: inetOrgPerson\nobjectClass: dirmailUser\n"
+                      "uid: vera\ncn: Vera\nsn: Vera\nmail: vera@example.org\n"
+                      "dirmailStatus: active\nuserPassword: vera-password\n")
+        a, b = self.imap("vera", "vera-password"), self.imap("vera", "vera-password")
+        self.assertEqual(a.create("Made.Below")[0], "OK")
+        lst, _ = self.list_cmd(b, '""', '"*"')
+        self.assertIn("Made.Below", lst)
+        self.assertEqual(b.subscribe("Made.Below")[0], "OK")
+        self.assertEqual(b.rename("Made.Below", "Made.Other")[0], "OK")
+        self.assertEqual(b.getquotaroot("INBOX")[0], "OK")
+
 
 @unittest.skipUnless(built(), "dirmaild not built")
 class IdleDeadline(unittest.TestCase):
