@@ -163,6 +163,8 @@ static bool settle(struct imap *p, const char *folder, struct written *w, size_t
     keywords_free(&own);
     if (!selected)
         mailbox_close(&mb);
+    else
+        imap_folder_update(p, false); /* RFC 3501 6.3.11: EXISTS for the selected folder */
     return true;
 }
 

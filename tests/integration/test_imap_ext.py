@@ -529,6 +529,18 @@ class ImapExt(unittest.TestCase):
         self.assertEqual(data[0], [b'"Other" ""'])
         self.assertRegex(data[1][0], rb"STORAGE \d+ 8\)")
 
+    def test_append_and_copy_into_the_selected_folder_say_exists(self):
+        # imaptest's append script; RFC 3501 6.3.11
+        m = self.imap("carol")
+        m.create("SelfAppend")
+        n = self.select_count(m, "SelfAppend")
+        m.untagged_responses.clear()
+        self.append(m, "SelfAppend", "self")
+        self.assertEqual(m.untagged_responses.get("EXISTS"), [str(n + 1).encode()])
+        m.untagged_responses.clear()
+        self.assertEqual(m.copy(str(n + 1), "SelfAppend")[0], "OK")
+        self.assertEqual(m.untagged_responses.get("EXISTS"), [str(n + 2).encode()])
+
     def test_folders_made_by_another_session_before_the_first_mail(self):
         # imaptest's list script: sessions logged in before the Maildir existed
         self.ldap.add("dn: uid=vera,ou=people,dc=example,dc=org\n"
