@@ -15,7 +15,8 @@
 # request and response codec; fuzz_queue_envelope.c the spool's envelope and
 # status-record parsers; fuzz_mailbox_index.c a folder's UID index file;
 # fuzz_pop3_command.c the POP3 command parser; fuzz_imap_command.c the IMAP
-# command parser with its literals;
+# command parser with its literals; fuzz_managesieve_command.c the same parser
+# in ManageSieve's untagged dialect, with the script-name check;
 # fuzz_conn_read_line.c lib/conn's line reader on a
 # socketpair; fuzz_sieve.c the Sieve compiler (and one run of what compiles).
 # Each harness needs a seed corpus in corpus/<name>/: one without
@@ -37,6 +38,7 @@ fuzz_queue_envelope:queue/queue_envelope.c lib/error.c
 fuzz_mailbox_index:delivery/mailbox_index.c lib/error.c
 fuzz_pop3_command:reader/pop3_parse.c
 fuzz_imap_command:reader/imap_parse.c
+fuzz_managesieve_command:reader/imap_parse.c delivery/sieve_store.c delivery/maildir_path.c lib/buf.c lib/error.c
 fuzz_conn_read_line:lib/conn.c lib/conn_deadline.c lib/buf.c lib/event.c lib/clock.c:-lssl -lcrypto
 fuzz_sieve:delivery/sieve/sieve_lex.c delivery/sieve/sieve_parse.c delivery/sieve/sieve_validate.c delivery/sieve/sieve_interp.c delivery/sieve/sieve_tests.c delivery/sieve/sieve_result.c delivery/sieve/sieve_match.c delivery/sieve/sieve_address.c delivery/sieve/sieve_message.c delivery/sieve/sieve_mime.c delivery/sieve/sieve_vacation.c delivery/sieve/sieve_cache.c delivery/sieve/sieve_date.c delivery/sieve/sieve_include.c lib/buf.c lib/array.c lib/error.c:-lcrypto -lpthread'
 
