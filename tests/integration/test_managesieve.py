@@ -111,8 +111,7 @@ class ManageSieveService(unittest.TestCase):
     def test_plain_refused_before_tls(self):
         name = self.user("msplain")
         c = self.connect(tls=False)
-        r = c.authenticate_plain(name, name + "-pw")
-        self.assertEqual(r.status, "NO", r)
+        self.no(c.authenticate_plain(name, name + "-pw"), "ENCRYPT-NEEDED")
         self.no(c.command("LISTSCRIPTS"))  # still not logged in
 
     def test_plain_with_and_without_initial_response(self):
