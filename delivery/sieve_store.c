@@ -407,6 +407,28 @@ static enum sieve_store_result sync_dir(struct sieve_store *st, char **error_r)
     return SIEVE_STORE_TEMPFAIL;
 }
 
+/* finish - the end of a change that made the entry made: undone after a
+ * failure r, made durable after a success. */
+static enum sieve_store_result finish(struct sieve_store *st, enum sieve_store_result r,
+                                      const char *made, char **error_r)
+{
+    if (r == SIEVE_STORE_OK)
+        return sync_dir(st, error_r);
+    unlinkat(st->dir_fd, made, 0);
+    return r;
+}
+
+/* is_active - whether script name is the active one: 1, 0, or -1 (TEMPFAIL). */
+static int is_active(struct sieve_store *st, const char *name, size_t len, char **error_r)
+{
+    char *active = NULL;
+    if (sieve_store_active(st, &active, error_r) != SIEVE_STORE_OK)
+        return -1;
+    int yes = active != NULL && strlen(active) == len && memcmp(active, name, len) == 0;
+    free(active);
+    return yes;
+}
+
 /* temp_name - a name of the store's own (it begins with ".", which no
  * script name does) that no other process or thread uses now. */
 static void temp_name(char *buf, size_t size)
@@ -464,11 +486,7 @@ enum sieve_store_result sieve_store_put(struct sieve_store *st, const char *name
         error_set(error_r, "rename %s: %s", file, strerror(errno));
         r = SIEVE_STORE_TEMPFAIL;
     }
-    if (r != SIEVE_STORE_OK) {
-        unlinkat(st->dir_fd, tmp, 0);
-        return r;
-    }
-    return sync_dir(st, error_r);
+    return finish(st, r, tmp, error_r);
 }
 
 enum sieve_store_result sieve_store_delete(struct sieve_store *st, const char *name,
@@ -480,14 +498,9 @@ enum sieve_store_result sieve_store_delete(struct sieve_store *st, const char *n
     int e = exists(st, file, error_r);
     if (e <= 0)
         return e < 0 ? SIEVE_STORE_TEMPFAIL : SIEVE_STORE_NONEXISTENT;
-    char *active = NULL;
-    if (sieve_store_active(st, &active, error_r) != SIEVE_STORE_OK)
-        return SIEVE_STORE_TEMPFAIL;
-    bool is_active =
-        active != NULL && strlen(active) == name_len && memcmp(active, name, name_len) == 0;
-    free(active);
-    if (is_active)
-        return SIEVE_STORE_ACTIVE;
+    int active = is_active(st, name, name_len, error_r);
+    if (active != 0)
+        return active < 0 ? SIEVE_STORE_TEMPFAIL : SIEVE_STORE_ACTIVE;
     if (unlinkat(st->dir_fd, file, 0) < 0) {
         if (errno == ENOENT)
             return SIEVE_STORE_NONEXISTENT;
@@ -529,12 +542,9 @@ enum sieve_store_result sieve_store_rename(struct sieve_store *st, const char *f
         return e < 0 ? SIEVE_STORE_TEMPFAIL : SIEVE_STORE_NONEXISTENT;
     if (strcmp(old_file, new_file) == 0)
         return SIEVE_STORE_OK;
-    char *active = NULL;
-    if (sieve_store_active(st, &active, error_r) != SIEVE_STORE_OK)
+    int was_active = is_active(st, from, from_len, error_r);
+    if (was_active < 0)
         return SIEVE_STORE_TEMPFAIL;
-    bool was_active =
-        active != NULL && strlen(active) == from_len && memcmp(active, from, from_len) == 0;
-    free(active);
     /* link first: it fails with EEXIST when the new name is taken, and the
      * script has a name all the time */
     if (linkat(st->dir_fd, old_file, st->dir_fd, new_file, 0) < 0) {
@@ -552,11 +562,7 @@ enum sieve_store_result sieve_store_rename(struct sieve_store *st, const char *f
         error_set(error_r, "unlink %s: %s", old_file, strerror(errno));
         r = SIEVE_STORE_TEMPFAIL;
     }
-    if (r != SIEVE_STORE_OK) {
-        unlinkat(st->dir_fd, new_file, 0);
-        return r;
-    }
-    return sync_dir(st, error_r);
+    return finish(st, r, new_file, error_r);
 }
 
 enum sieve_store_result sieve_store_set_active(struct sieve_store *st, const char *name,

@@ -28,6 +28,7 @@
 #include "proto/command_table.h"
 #include "proto/sasl_exchange.h"
 #include "proto/sasl_shared.h"
+#include "reader/literal_feed.h"
 #include "reader/managesieve_internal.h"
 
 /* A refused literal this long is still read and dropped; past it, BYE. */
@@ -374,19 +375,10 @@ static void cmd_starttls(struct msieve *p, const struct imap_command *cmd)
         return;
     }
     msieve_reply(p, MSR_STARTTLS, NULL);
-    if (conn_flush(p->conn) != CONN_OK) {
+    if (service_starttls(p->ss) < 0) {
         session_end(p);
         return;
     }
-    size_t discarded = 0;
-    if (conn_tls_server_start(p->conn, p->ss->tls_ctx, &discarded) < 0) {
-        log_error("event=starttls_failed client=%s error=\"%s\"", p->ss->client_ip,
-                  conn_error(p->conn));
-        session_end(p);
-        return;
-    }
-    if (discarded > 0)
-        log_info("event=starttls_discarded client=%s bytes=%zu", p->ss->client_ip, discarded);
     imap_parser_reset(p->parser);
     p->tls = true;
     sasl_renew(p);
@@ -544,11 +536,7 @@ static void parse_refused(struct msieve *p, enum managesieve_reply id, const cha
  * for more input (or the session ends). */
 static bool literal_input(struct msieve *p)
 {
-    uint64_t left = imap_parser_literal_left(p->parser);
-    const char *data;
-    size_t len;
-    enum conn_result r =
-        conn_read_bytes(p->conn, left < SIZE_MAX ? (size_t)left : SIZE_MAX, &data, &len);
+    enum conn_result r = literal_feed(p->parser, p->conn);
     if (r == CONN_AGAIN) {
         if (conn_flush(p->conn) == CONN_ERROR)
             session_end(p);
@@ -558,9 +546,6 @@ static bool literal_input(struct msieve *p)
         session_end(p);
         return false;
     }
-    imap_parser_feed_literal(p->parser, data, len);
-    if (imap_parser_literal_left(p->parser) == 0)
-        conn_transfer_end(p->conn);
     return true;
 }
 
