@@ -123,6 +123,16 @@ class ManageSieveService(unittest.TestCase):
         self.ok(c.authenticate_plain(name, name + "-pw", initial=False))
         self.ok(c.command("LISTSCRIPTS"))
         self.no(c.command("AUTHENTICATE", "PLAIN", ""))  # already authenticated
+        # the response to the challenge as a literal, and the initial one too
+        import base64
+        cred = base64.b64encode(b"\0" + name.encode() + b"\0" + name.encode() + b"-pw")
+        c = self.connect()
+        c.send(c.encode("AUTHENTICATE", ["PLAIN"]))
+        self.assertEqual(c.tokens(), [("str", b"")])
+        c.send(b"{%d+}\r\n%s\r\n" % (len(cred), cred))
+        self.ok(c.response())
+        c = self.connect()
+        self.ok(c.command("AUTHENTICATE", "PLAIN", c.literal(cred, plus=False)))
 
     def test_wrong_password_then_cut_after_three(self):
         name = self.user("mswrong")
