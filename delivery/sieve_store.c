@@ -70,9 +70,18 @@ static enum sieve_store_result reach(struct sieve_store *st, bool create, char *
     if (st->dir_fd >= 0)
         return SIEVE_STORE_OK;
     int home = -1;
-    enum maildir_path_result r = maildir_path_open(st->base, st->mailbox, create, &home, error_r);
-    if (r == MAILDIR_PATH_MISSING)
+    char *err = NULL;
+    enum maildir_path_result r = maildir_path_open(st->base, st->mailbox, create, &home, &err);
+    if (r == MAILDIR_PATH_MISSING) {
+        free(err);
         return SIEVE_STORE_OK; /* nothing stored yet */
+    }
+    if (r != MAILDIR_PATH_OK) {
+        if (error_r != NULL)
+            *error_r = err;
+        else
+            free(err);
+    }
     if (r == MAILDIR_PATH_UNSAFE)
         return SIEVE_STORE_UNSAFE;
     if (r != MAILDIR_PATH_OK)
