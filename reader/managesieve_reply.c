@@ -4,6 +4,7 @@
 
 #include "reader/managesieve_reply.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/conn.h"
@@ -108,6 +109,15 @@ void managesieve_reply_write(struct conn *conn, enum managesieve_reply id, const
     conn_write(conn, " ", 1);
     managesieve_string_write(conn, text, strlen(text));
     conn_write(conn, "\r\n", 2);
+}
+
+const char *managesieve_reply_line(enum managesieve_reply id, char *buf, size_t size)
+{
+    /* the table's texts hold no quote or backslash: quoted as they are */
+    snprintf(buf, size, "%s%s%s%s \"%s\"", replies[id].status, replies[id].code != NULL ? " (" : "",
+             replies[id].code != NULL ? replies[id].code : "", replies[id].code != NULL ? ")" : "",
+             replies[id].text);
+    return buf;
 }
 
 void managesieve_reply_write_tag(struct conn *conn, enum managesieve_reply id, const char *tag,

@@ -73,6 +73,10 @@ enum managesieve_reply {
  * text (a parser's or a compiler's words). */
 void managesieve_reply_write(struct conn *conn, enum managesieve_reply id, const char *detail);
 
+/* managesieve_reply_line - the reply as one line without CRLF into buf,
+ * for words said before a session exists (service_say_and_close); buf. */
+const char *managesieve_reply_line(enum managesieve_reply id, char *buf, size_t size);
+
 /* managesieve_reply_write_tag - the reply with the response code
  * (TAG string), as NOOP echoes its argument (RFC 5804 2.13). */
 void managesieve_reply_write_tag(struct conn *conn, enum managesieve_reply id, const char *tag,

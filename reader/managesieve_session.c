@@ -274,12 +274,12 @@ static void auth_outcome(struct msieve *p, enum sasl_exchange_outcome o, bool as
         logged_in(p);
         return;
     case SASL_EXCHANGE_FAILED:
-        msieve_reply(p, MSR_AUTH_FAILED, NULL);
         if (sasl_exchange_limit(p->sx) != SASL_EXCHANGE_LIMIT_NONE) {
+            msieve_reply(p, MSR_AUTH_FAILED, NULL);
             close_with(p, MSR_BYE_AUTH_TOO_MANY);
             return;
         }
-        r = MSR_NOOP_DONE; /* nothing more to say */
+        r = MSR_AUTH_FAILED;
         break;
     case SASL_EXCHANGE_TEMPFAIL:
         r = MSR_AUTH_TRYLATER;
@@ -305,8 +305,7 @@ static void auth_outcome(struct msieve *p, enum sasl_exchange_outcome o, bool as
         close_with(p, MSR_BYE_AUTH_TOO_MANY);
         return;
     }
-    if (r != MSR_NOOP_DONE)
-        msieve_reply(p, r, NULL);
+    msieve_reply(p, r, NULL);
     if (async)
         msieve_resume(p);
 }
@@ -687,7 +686,8 @@ void managesieve_session_start(struct service_session *ss)
         }
     }
     if (p == NULL) {
-        service_say_and_close(ss, "BYE (TRYLATER) \"Service temporarily unavailable\"");
+        char line[128];
+        service_say_and_close(ss, managesieve_reply_line(MSR_BYE_UNAVAILABLE, line, sizeof line));
         return;
     }
     p->ss = ss;
