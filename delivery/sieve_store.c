@@ -427,6 +427,18 @@ static enum sieve_store_result finish(struct sieve_store *st, enum sieve_store_r
     return r;
 }
 
+/* remove_entry - unlink name durably; gone when it was not there. */
+static enum sieve_store_result remove_entry(struct sieve_store *st, const char *name,
+                                            enum sieve_store_result gone, char **error_r)
+{
+    if (unlinkat(st->dir_fd, name, 0) == 0)
+        return sync_dir(st, error_r);
+    if (errno == ENOENT)
+        return gone;
+    error_set(error_r, "unlink %s: %s", name, strerror(errno));
+    return SIEVE_STORE_TEMPFAIL;
+}
+
 /* is_active - whether script name is the active one: 1, 0, or -1 (TEMPFAIL). */
 static int is_active(struct sieve_store *st, const char *name, size_t len, char **error_r)
 {
@@ -510,13 +522,7 @@ enum sieve_store_result sieve_store_delete(struct sieve_store *st, const char *n
     int active = is_active(st, name, name_len, error_r);
     if (active != 0)
         return active < 0 ? SIEVE_STORE_TEMPFAIL : SIEVE_STORE_ACTIVE;
-    if (unlinkat(st->dir_fd, file, 0) < 0) {
-        if (errno == ENOENT)
-            return SIEVE_STORE_NONEXISTENT;
-        error_set(error_r, "unlink %s: %s", file, strerror(errno));
-        return SIEVE_STORE_TEMPFAIL;
-    }
-    return sync_dir(st, error_r);
+    return remove_entry(st, file, SIEVE_STORE_NONEXISTENT, error_r);
 }
 
 /* point_active - the active symlink names file: a new symlink under a
@@ -580,13 +586,7 @@ enum sieve_store_result sieve_store_set_active(struct sieve_store *st, const cha
     if (name_len == 0) {
         if (st->dir_fd < 0)
             return SIEVE_STORE_OK;
-        if (unlinkat(st->dir_fd, SIEVE_STORE_ACTIVE_LINK, 0) < 0) {
-            if (errno == ENOENT)
-                return SIEVE_STORE_OK;
-            error_set(error_r, "unlink %s: %s", SIEVE_STORE_ACTIVE_LINK, strerror(errno));
-            return SIEVE_STORE_TEMPFAIL;
-        }
-        return sync_dir(st, error_r);
+        return remove_entry(st, SIEVE_STORE_ACTIVE_LINK, SIEVE_STORE_OK, error_r);
     }
     char file[FILE_NAME_SIZE];
     if (!file_name(name, name_len, file, sizeof file))
