@@ -333,5 +333,41 @@ class ManageSieveService(unittest.TestCase):
             self.f.ldap.start()
 
 
+@unittest.skipUnless(built(), "dirmaild not built")
+class ManageSievePlaintextAndBlock(unittest.TestCase):
+    """sasl.plaintext_without_tls lets PLAIN in before STARTTLS, as it does
+    for the other services; limits.auth_failures blocks the address."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.f = Pop3Fixture(services_extra=[{"type": "managesieve"}],
+                            sasl={"plaintext_without_tls": True},
+                            limits={"auth_failures": 2, "auth_failure_window": 600})
+        cls.d = cls.f.d
+
+    @classmethod
+    def tearDownClass(cls):
+        status = cls.f.stop()
+        assert status == 0, f"dirmaild exited {status}\n{cls.d.log()[-3000:]}"
+
+    def test_plain_without_tls_then_address_blocked(self):
+        self.f.add_user("msclear", "msclear-pw")
+        c = ManageSieve(self.d.port("managesieve"))
+        self.addCleanup(c.close)
+        self.assertIn("PLAIN", c.capabilities["SASL"].split())
+        self.assertEqual(c.authenticate_plain("msclear", "msclear-pw").status, "OK")
+        for _ in range(2):
+            c = ManageSieve(self.d.port("managesieve"))
+            self.addCleanup(c.close)
+            r = c.authenticate_plain("msclear", "wrong")
+            self.assertEqual((r.status, r.code), ("NO", None), r)
+        # the address is over its limit: refused even with the right password
+        c = ManageSieve(self.d.port("managesieve"))
+        self.addCleanup(c.close)
+        r = c.authenticate_plain("msclear", "msclear-pw")
+        self.assertEqual((r.status, r.code), ("NO", "TRYLATER"), r)
+        self.assertEqual(c.response().status, "BYE")
+
+
 if __name__ == "__main__":
     harness.tap.main()
