@@ -33,6 +33,7 @@ int imap_header_scan(int fd, struct imap_message_header *h)
             crlf += c == '\n' && !prev_cr ? 2 : 1;
             if (c == '\n') {
                 if (line_len == 0) {
+                    h->file_start = 0;
                     h->crlf_len = crlf;
                     h->file_len = off + (uint64_t)i + 1;
                     return 0;
@@ -46,6 +47,7 @@ int imap_header_scan(int fd, struct imap_message_header *h)
         off += (uint64_t)n;
     }
     /* no blank line: all of it is header (RFC 3501 6.4.5) */
+    h->file_start = 0;
     h->crlf_len = crlf;
     h->file_len = off;
     return 0;
@@ -79,7 +81,7 @@ int imap_header_fields(int fd, const struct imap_message_header *h, const char *
     }
     size_t got = 0;
     while (got < in_len) {
-        ssize_t n = pread(fd, in + got, in_len - got, (off_t)got);
+        ssize_t n = pread(fd, in + got, in_len - got, (off_t)(h->file_start + got));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
