@@ -294,13 +294,14 @@ static int new_part(struct parser *ps, int parent)
     return idx;
 }
 
+/* count_lines - the line ends in the body: a part's last line ends in the
+ * CRLF before the next delimiter, which belongs to the delimiter (RFC 2046
+ * 5.1.1), so it is not counted; the servers clients know count the same. */
 static uint64_t count_lines(const char *data, size_t start, size_t end)
 {
     uint64_t n = 0;
     for (const char *p = data + start; (p = memchr(p, '\n', (size_t)(data + end - p))) != NULL;
          p++)
-        n++;
-    if (end > start && data[end - 1] != '\n')
         n++;
     return n;
 }

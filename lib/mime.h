@@ -72,7 +72,7 @@ struct mime_part {
     struct mime_pos header; /* where its header begins */
     struct mime_pos body;   /* where its body begins (after the blank line) */
     struct mime_pos end;    /* where its body ends */
-    uint64_t body_lines;    /* lines of the body (a last line without LF counts) */
+    uint64_t body_lines;    /* line ends in the body */
     char *type, *subtype;   /* lower case; text/plain when absent or unreadable */
     struct mime_params params;
     char *disposition; /* NULL when absent */

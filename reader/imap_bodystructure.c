@@ -37,6 +37,49 @@ int imap_nstring_write(struct buf *out, const char *s)
     return buf_append(out, "\"", 1);
 }
 
+/* attribute_char - RFC 2231 7: may stand unescaped in an extended value. */
+static bool attribute_char(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f && strchr("*'%()<>@,;:\\\"/[]?=", c) == NULL;
+}
+
+/* param_write - one parameter: as GMime decoded it (RFC 2231 continuations
+ * joined, charsets converted) when the value is ASCII, which RFC 9051
+ * 7.5.2 asks servers to do; else, since an IMAP4rev1 string has no
+ * charset, in RFC 2231's own form name*=utf-8''%XX, which clients decode. */
+static int param_write(struct buf *out, const struct mime_param *p)
+{
+    bool ascii = true;
+    for (const char *c = p->value; *c != '\0'; c++)
+        ascii = ascii && (unsigned char)*c < 0x80;
+    if (ascii) {
+        int r = imap_nstring_write(out, p->name);
+        r |= buf_append(out, " ", 1);
+        return r | imap_nstring_write(out, p->value);
+    }
+    struct buf name = BUF_INIT, value = BUF_INIT;
+    int r = buf_printf(&name, "%s*", p->name) | buf_append(&value, "utf-8''", 7);
+    for (const unsigned char *c = (const unsigned char *)p->value; *c != '\0'; c++)
+        r |= attribute_char(*c) ? buf_append(&value, c, 1) : buf_printf(&value, "%%%02X", *c);
+    r |= buf_append(&name, "", 1) | buf_append(&value, "", 1);
+    if (r == 0) {
+        r |= imap_nstring_write(out, buf_ptr(&name));
+        r |= buf_append(out, " ", 1);
+        r |= imap_nstring_write(out, buf_ptr(&value));
+    }
+    buf_release(&name);
+    buf_release(&value);
+    return r;
+}
+
+static const char *find_param(const struct mime_params *ps, const char *name)
+{
+    for (size_t i = 0; i < ps->count; i++)
+        if (strcasecmp(ps->list[i].name, name) == 0)
+            return ps->list[i].value;
+    return NULL;
+}
+
 static int params_write(struct buf *out, const struct mime_params *ps, bool default_charset)
 {
     if (ps->count == 0 && !default_charset)
@@ -44,23 +87,20 @@ static int params_write(struct buf *out, const struct mime_params *ps, bool defa
     int r = buf_append(out, "(", 1);
     const char *sep = "";
     if (default_charset) {
-        /* RFC 2045 5.2: no Content-Type is text/plain; charset=us-ascii */
+        /* RFC 2045 5.2 / RFC 2046 4.1.2: text without a charset is US-ASCII */
         r |= buf_append(out, "\"charset\" \"us-ascii\"", 20);
         sep = " ";
     }
     for (size_t i = 0; i < ps->count; i++) {
         r |= buf_printf(out, "%s", sep);
-        r |= imap_nstring_write(out, ps->list[i].name);
-        r |= buf_append(out, " ", 1);
-        r |= imap_nstring_write(out, ps->list[i].value);
+        r |= param_write(out, &ps->list[i]);
         sep = " ";
     }
     r |= buf_append(out, ")", 1);
     return r;
 }
 
-/* language_write - Content-Language (RFC 3282): one tag as a string, more
- * as a list of strings. */
+/* language_write - Content-Language (RFC 3282) as a list of strings. */
 static int language_write(struct buf *out, const char *value)
 {
     if (value == NULL || value[0] == '\0')
@@ -73,11 +113,10 @@ static int language_write(struct buf *out, const char *value)
     for (char *save = NULL, *t = strtok_r(copy, ", \t", &save); t != NULL && n < 32;
          t = strtok_r(NULL, ", \t", &save))
         tags[n++] = t;
+    /* always the list form, as the servers clients know write it */
     int r = 0;
     if (n == 0)
         r = buf_append(out, "NIL", 3);
-    else if (n == 1)
-        r = imap_nstring_write(out, tags[0]);
     else {
         r |= buf_append(out, "(", 1);
         for (size_t i = 0; i < n; i++) {
@@ -148,12 +187,12 @@ int imap_bodystructure_write(struct buf *out, const struct mime_message *msg, in
         }
         return r | buf_append(out, ")", 1);
     }
-    bool no_type = p->fields[MIME_F_CONTENT_TYPE] == NULL && mime_part_is(p, "text", "plain");
+    bool no_charset = mime_part_is(p, "text", NULL) && find_param(&p->params, "charset") == NULL;
     r |= imap_nstring_write(out, p->type);
     r |= buf_append(out, " ", 1);
     r |= imap_nstring_write(out, p->subtype);
     r |= buf_append(out, " ", 1);
-    r |= params_write(out, &p->params, no_type);
+    r |= params_write(out, &p->params, no_charset);
     r |= buf_append(out, " ", 1);
     r |= imap_nstring_write(out, p->fields[MIME_F_CONTENT_ID]);
     r |= buf_append(out, " ", 1);

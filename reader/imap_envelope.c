@@ -22,6 +22,7 @@ struct lexer {
     const char *s;
     size_t i, len;
     bool space_before; /* white space or a comment before the last token */
+    size_t comment, comment_len; /* the last comment skipped at the top level */
 };
 
 enum tok {
@@ -40,10 +41,11 @@ static void skip_cfws(struct lexer *lx)
             lx->i += 2;
             continue;
         }
-        if (c == '(')
-            depth++;
-        else if (c == ')' && depth > 0)
-            depth--;
+        if (c == '(' && depth++ == 0) {
+            lx->comment = lx->i + 1;
+        } else if (c == ')' && depth > 0 && --depth == 0) {
+            lx->comment_len = lx->i - lx->comment;
+        }
         else if (depth == 0 && c != ' ' && c != '\t' && c != '\r' && c != '\n')
             return;
         lx->i++;
@@ -212,8 +214,10 @@ static int addresses_write(struct buf *out, const char *value)
             r |= addr_write(out, &a, &any);
             count++;
         } else if (t == T_SPECIAL && sp == '@') {
-            /* addr-spec: phrase "@" domain */
+            /* addr-spec: phrase "@" domain, and a comment after it is
+             * the name ("user@host (Name)", RFC 5322 3.4 obsolete use) */
             buf_append(&a.local, buf_ptr(&phrase), phrase.len);
+            lx.comment_len = 0;
             t = next(&lx, &word, &sp);
             while (t == T_WORD || (t == T_SPECIAL && sp == '.')) {
                 if (t == T_WORD)
@@ -222,6 +226,8 @@ static int addresses_write(struct buf *out, const char *value)
                     buf_append(&a.domain, ".", 1);
                 t = next(&lx, &word, &sp);
             }
+            if (lx.comment_len > 0)
+                buf_append(&a.name, lx.s + lx.comment, lx.comment_len);
             r |= addr_write(out, &a, &any);
             count++;
         } else if (phrase.len > 0) {

@@ -329,8 +329,11 @@ static bool begin_body(struct imap *p, struct imap_fetch_job *job)
         return false;
     if (rg.nil) {
         /* RFC 3501 6.4.5 defines no answer for a part that is not there;
-         * NIL says "nothing", as for an absent nstring */
-        conn_printf(p->conn, "%s%s NIL", sep, b->label);
+         * an empty string, as Dovecot and Cyrus answer, so clients agree */
+        if (b->binary_size)
+            conn_printf(p->conn, "%s%s 0", sep, b->label);
+        else
+            conn_printf(p->conn, "%s%s \"\"", sep, b->label);
         return true;
     }
     uint64_t from = rg.from, to = rg.to;

@@ -238,8 +238,6 @@ int imap_mime_section(const struct imap_mime *m, const unsigned *path, size_t de
         if (d > 0) {
             if (m->parts[cur].kind == MIME_MESSAGE && m->parts[cur].first_child >= 0)
                 msg = m->parts[cur].first_child;
-            else if (m->parts[cur].kind != MIME_MULTIPART)
-                return -1;
         }
         if (m->parts[msg].kind == MIME_MULTIPART) {
             int c = m->parts[msg].first_child;
@@ -248,7 +246,9 @@ int imap_mime_section(const struct imap_mime *m, const unsigned *path, size_t de
             if (c < 0)
                 return -1;
             cur = c;
-        } else if (path[d] == 1) {
+        } else if (path[d] == 1 && (d == 0 || msg != 0)) {
+            /* part 1 of a single part inside is itself (the message's own
+             * body, part 1, has no part 1.1), as Dovecot counts */
             cur = msg;
         } else {
             return -1;

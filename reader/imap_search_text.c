@@ -113,20 +113,16 @@ bool imap_search_header(struct imap_search_text *t, int fd, const char *name, co
     return false;
 }
 
-/* header_text - every field of the header decoded, one a line. */
-static bool header_text(struct imap_search_text *t, int fd)
+/* decode_fields - every field of the header h[0, len) decoded (RFC 2047),
+ * one a line, appended to out. */
+static void decode_fields(const char *h, size_t len, struct buf *out)
 {
-    if (t->header_text != NULL)
-        return true;
-    if (!load_header(t, fd))
-        return false;
-    struct buf out = BUF_INIT;
-    for (size_t i = 0; i < t->header_len;) {
-        if (t->header[i] == '\n' || t->header[i] == '\r')
+    for (size_t i = 0; i < len;) {
+        if (h[i] == '\n' || h[i] == '\r')
             break;
         size_t n;
-        size_t e = field_at(t->header, t->header_len, i, &n);
-        char *raw = bytes_dup(t->header + i, e - i);
+        size_t e = field_at(h, len, i, &n);
+        char *raw = bytes_dup(h + i, e - i);
         /* unfolded, then decoded as one text */
         size_t o = 0;
         for (size_t k = 0; raw != NULL && raw[k] != '\0'; k++)
@@ -136,13 +132,24 @@ static bool header_text(struct imap_search_text *t, int fd)
             raw[o] = '\0';
         char *decoded = raw != NULL ? mime_header_decode(raw) : NULL;
         if (decoded != NULL) {
-            buf_append(&out, decoded, strlen(decoded));
-            buf_append(&out, "\n", 1);
+            buf_append(out, decoded, strlen(decoded));
+            buf_append(out, "\n", 1);
         }
         free(raw);
         free(decoded);
         i = e;
     }
+}
+
+/* header_text - the message's header decoded and folded. */
+static bool header_text(struct imap_search_text *t, int fd)
+{
+    if (t->header_text != NULL)
+        return true;
+    if (!load_header(t, fd))
+        return false;
+    struct buf out = BUF_INIT;
+    decode_fields(t->header, t->header_len, &out);
     size_t flen = 0;
     t->header_text = mime_casefold(out.len > 0 ? buf_ptr(&out) : "", out.len, &flen);
     t->header_text_len = flen;
@@ -150,7 +157,8 @@ static bool header_text(struct imap_search_text *t, int fd)
     return t->header_text != NULL;
 }
 
-/* body_text - the text parts of the message decoded to UTF-8, folded. */
+/* body_text - the text parts of the message decoded to UTF-8, and the
+ * headers of the messages inside it, folded. */
 static bool body_text(struct imap_search_text *t, int fd)
 {
     if (t->body != NULL)
@@ -167,6 +175,9 @@ static bool body_text(struct imap_search_text *t, int fd)
     struct buf text = BUF_INIT;
     for (size_t i = 0; msg != NULL && i < msg->count && text.len < BODY_TEXT_MAX; i++) {
         const struct mime_part *p = &msg->parts[i];
+        if (p->parent >= 0 && msg->parts[p->parent].kind == MIME_MESSAGE)
+            /* a message inside: its header is text of this body */
+            decode_fields(data + p->header.raw, (size_t)(p->body.raw - p->header.raw), &text);
         if (p->kind != MIME_LEAF || !mime_part_is(p, "text", NULL))
             continue;
         struct buf plain = BUF_INIT;
