@@ -300,8 +300,7 @@ static int new_part(struct parser *ps, int parent)
 static uint64_t count_lines(const char *data, size_t start, size_t end)
 {
     uint64_t n = 0;
-    for (const char *p = data + start; (p = memchr(p, '\n', (size_t)(data + end - p))) != NULL;
-         p++)
+    for (const char *p = data + start; (p = memchr(p, '\n', (size_t)(data + end - p))) != NULL; p++)
         n++;
     return n;
 }

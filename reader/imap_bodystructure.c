@@ -161,24 +161,17 @@ int imap_bodystructure_write(struct buf *out, const struct mime_message *msg, in
 {
     const struct mime_part *p = &msg->parts[idx];
     int r = buf_append(out, "(", 1);
-    if (p->kind == MIME_MULTIPART && p->first_child >= 0) {
+    if (p->kind == MIME_MULTIPART) {
         for (int c = p->first_child; c >= 0; c = msg->parts[c].next_sibling)
             r |= imap_bodystructure_write(out, msg, c, extended);
+        if (p->first_child < 0)
+            /* a multipart without one delimiter: RFC 3501's grammar needs a
+             * part, so its body is described as an empty text part */
+            r |= buf_printf(out,
+                            "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" "
+                            "0 0%s)",
+                            extended ? " NIL NIL NIL NIL" : "");
         r |= buf_append(out, " ", 1);
-        r |= imap_nstring_write(out, p->subtype);
-        if (extended) {
-            r |= buf_append(out, " ", 1);
-            r |= params_write(out, &p->params, false);
-            r |= extension_write(out, p);
-        }
-        return r | buf_append(out, ")", 1);
-    }
-    if (p->kind == MIME_MULTIPART) {
-        /* a multipart without one delimiter: RFC 3501's grammar needs a
-         * part, so its body is described as an empty text part */
-        r |= buf_printf(out, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" "
-                             "0 0%s) ",
-                        extended ? " NIL NIL NIL NIL" : "");
         r |= imap_nstring_write(out, p->subtype);
         if (extended) {
             r |= buf_append(out, " ", 1);

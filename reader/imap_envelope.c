@@ -21,7 +21,7 @@
 struct lexer {
     const char *s;
     size_t i, len;
-    bool space_before; /* white space or a comment before the last token */
+    bool space_before;           /* white space or a comment before the last token */
     size_t comment, comment_len; /* the last comment skipped at the top level */
 };
 
@@ -45,8 +45,7 @@ static void skip_cfws(struct lexer *lx)
             lx->comment = lx->i + 1;
         } else if (c == ')' && depth > 0 && --depth == 0) {
             lx->comment_len = lx->i - lx->comment;
-        }
-        else if (depth == 0 && c != ' ' && c != '\t' && c != '\r' && c != '\n')
+        } else if (depth == 0 && c != ' ' && c != '\t' && c != '\r' && c != '\n')
             return;
         lx->i++;
     }
@@ -94,8 +93,7 @@ static enum tok next(struct lexer *lx, struct buf *text, char *sp)
         return T_SPECIAL;
     }
     size_t start = lx->i;
-    while (lx->i < lx->len && !special(lx->s[lx->i]) && lx->s[lx->i] != ' ' &&
-           lx->s[lx->i] != '\t')
+    while (lx->i < lx->len && !special(lx->s[lx->i]) && lx->s[lx->i] != ' ' && lx->s[lx->i] != '\t')
         lx->i++;
     if (lx->i == start)
         lx->i++; /* a stray ")" or "]" */
@@ -269,8 +267,8 @@ int imap_envelope_write(struct buf *out, const struct mime_part *part)
     r |= imap_nstring_write(out, f[MIME_F_DATE]);
     r |= buf_append(out, " ", 1);
     r |= imap_nstring_write(out, f[MIME_F_SUBJECT]);
-    const char *lists[] = {f[MIME_F_FROM], sender, reply_to, f[MIME_F_TO], f[MIME_F_CC],
-                           f[MIME_F_BCC]};
+    const char *lists[] = {f[MIME_F_FROM], sender,       reply_to,
+                           f[MIME_F_TO],   f[MIME_F_CC], f[MIME_F_BCC]};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
         r |= buf_append(out, " ", 1);
         r |= addresses_write(out, lists[i]);

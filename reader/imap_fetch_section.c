@@ -166,10 +166,10 @@ bool imap_fetch_body_parse(const char *item, struct imap_fetch_body *body)
     }
     if (!parse_partial(close + 1, body))
         return false;
-    int n = body->partial ? snprintf(body->label, sizeof body->label, "%s[%.*s]<%llu>", name,
-                                     (int)slen, sec, (unsigned long long)body->offset)
-                          : snprintf(body->label, sizeof body->label, "%s[%.*s]", name, (int)slen,
-                                     sec);
+    int n = body->partial
+                ? snprintf(body->label, sizeof body->label, "%s[%.*s]<%llu>", name, (int)slen, sec,
+                           (unsigned long long)body->offset)
+                : snprintf(body->label, sizeof body->label, "%s[%.*s]", name, (int)slen, sec);
     if (n < 0 || (size_t)n >= sizeof body->label) {
         /* a long HEADER.FIELDS list: the label is rebuilt from the names */
         struct buf b = BUF_INIT;

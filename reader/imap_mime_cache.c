@@ -19,6 +19,7 @@
 #include "lib/buf.h"
 #include "lib/fdio.h"
 #include "reader/imap_bodystructure.h"
+#include "reader/imap_fetch_internal.h"
 #include "reader/imap_mime_cache.h"
 
 #define MAGIC "dirmail-mime 1"
@@ -98,8 +99,9 @@ char *imap_mime_encode(const struct imap_mime *m, uint64_t size, uint64_t ino, s
         r |= buf_printf(&out,
                         "%d %d %d %d %d %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
                         " %" PRIu64 "\n",
-                        (int)p->kind, (int)p->encoding, p->parent, p->first_child, p->next_sibling, p->header.raw,
-                        p->header.crlf, p->body.raw, p->body.crlf, p->end.raw, p->end.crlf);
+                        (int)p->kind, (int)p->encoding, p->parent, p->first_child, p->next_sibling,
+                        p->header.raw, p->header.crlf, p->body.raw, p->body.crlf, p->end.raw,
+                        p->end.crlf);
         if (out.len > IMAP_MIME_CACHE_MAX)
             r = -1;
     }
@@ -203,13 +205,13 @@ struct imap_mime *imap_mime_decode(const char *data, size_t len, uint64_t size, 
         mp->end = (struct mime_pos){v[9], v[10]};
         /* a tree in document order: children and siblings come later,
          * the parent earlier; ranges nest */
-        ok = (i == 0 ? mp->parent < 0 : mp->parent >= 0) &&
-             mp->parent < (int)i && (mp->first_child < 0 || mp->first_child > (int)i) &&
-             (mp->next_sibling < 0 || mp->next_sibling > (int)i) &&
-             mp->first_child < (int)count && mp->next_sibling < (int)count &&
-             pos_ok(mp->header, size) && pos_ok(mp->body, size) && pos_ok(mp->end, size) &&
-             mp->header.raw <= mp->body.raw && mp->body.raw <= mp->end.raw &&
-             mp->header.crlf <= mp->body.crlf && mp->body.crlf <= mp->end.crlf;
+        ok = (i == 0 ? mp->parent < 0 : mp->parent >= 0) && mp->parent < (int)i &&
+             (mp->first_child < 0 || mp->first_child > (int)i) &&
+             (mp->next_sibling < 0 || mp->next_sibling > (int)i) && mp->first_child < (int)count &&
+             mp->next_sibling < (int)count && pos_ok(mp->header, size) && pos_ok(mp->body, size) &&
+             pos_ok(mp->end, size) && mp->header.raw <= mp->body.raw &&
+             mp->body.raw <= mp->end.raw && mp->header.crlf <= mp->body.crlf &&
+             mp->body.crlf <= mp->end.crlf;
     }
     if (ok && (uint64_t)(end - p) == lens[0] + lens[1] + lens[2]) {
         m->envelope = bytes_dup(p, (size_t)lens[0]);
@@ -257,20 +259,6 @@ int imap_mime_section(const struct imap_mime *m, const unsigned *path, size_t de
     return cur;
 }
 
-static bool read_full(int fd, char *data, size_t len)
-{
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = pread(fd, data + got, len - got, (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        got += (size_t)n;
-    }
-    return true;
-}
-
 /* cache_read - the entry for base when it is there and right. */
 static struct imap_mime *cache_read(int dir_fd, const char *base, const struct stat *st)
 {
@@ -282,7 +270,8 @@ static struct imap_mime *cache_read(int dir_fd, const char *base, const struct s
     if (fstat(fd, &cst) == 0 && S_ISREG(cst.st_mode) && cst.st_size > 0 &&
         cst.st_size <= (off_t)IMAP_MIME_CACHE_MAX) {
         char *data = malloc((size_t)cst.st_size);
-        if (data != NULL && read_full(fd, data, (size_t)cst.st_size))
+        if (data != NULL &&
+            imap_pread_full(fd, data, (size_t)cst.st_size, 0) == (ssize_t)cst.st_size)
             m = imap_mime_decode(data, (size_t)cst.st_size, (uint64_t)st->st_size,
                                  (uint64_t)st->st_ino);
         free(data);
@@ -335,8 +324,8 @@ int imap_mime_get(int folder_fd, const char *base, int fd, struct imap_mime **mi
     if (fstat(fd, &st) < 0)
         return -1;
     int dir_fd = -1;
-    bool cacheable = folder_fd >= 0 && base[0] != '\0' && base[0] != '.' &&
-                     strchr(base, '/') == NULL;
+    bool cacheable =
+        folder_fd >= 0 && base[0] != '\0' && base[0] != '.' && strchr(base, '/') == NULL;
     if (cacheable) {
         dir_fd = openat(folder_fd, IMAP_MIME_CACHE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dir_fd < 0 && errno == ENOENT && mkdirat(folder_fd, IMAP_MIME_CACHE_DIR, 0700) == 0)

@@ -42,18 +42,14 @@ static bool load_header(struct imap_search_text *t, int fd)
     char *data = malloc(len + 1);
     if (data == NULL)
         return false;
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = pread(fd, data + got, len - got, (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
+    ssize_t got = imap_pread_full(fd, data, len, 0);
+    if (got < 0) {
+        free(data);
+        return false;
     }
     data[got] = '\0';
     t->header = data;
-    t->header_len = got;
+    t->header_len = (size_t)got;
     return true;
 }
 
@@ -89,8 +85,8 @@ bool imap_search_header(struct imap_search_text *t, int fd, const char *name, co
         return false;
     size_t want = strlen(name);
     for (size_t i = 0; i < t->header_len;) {
-        if (t->header[i] == '\n' || (t->header[i] == '\r' && i + 1 < t->header_len &&
-                                     t->header[i + 1] == '\n'))
+        if (t->header[i] == '\n' ||
+            (t->header[i] == '\r' && i + 1 < t->header_len && t->header[i + 1] == '\n'))
             break; /* the blank line */
         size_t n;
         size_t e = field_at(t->header, t->header_len, i, &n);

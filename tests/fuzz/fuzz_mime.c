@@ -73,7 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *enc = imap_mime_encode(m, size, 7, &len);
     if (enc != NULL) {
         struct imap_mime *back = imap_mime_decode(enc, len, size, 7);
-        if (back == NULL || !same_parts(back, m) || strcmp(back->bodystructure, m->bodystructure) != 0)
+        if (back == NULL || !same_parts(back, m) ||
+            strcmp(back->bodystructure, m->bodystructure) != 0)
             abort();
         imap_mime_free(&back);
         free(enc);
