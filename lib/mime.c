@@ -53,24 +53,44 @@ struct parser {
     struct mime_message *msg;
     size_t alloc;
     bool oom;
-    /* crlf_at's cursor: positions are asked for mostly in order */
-    size_t cur_raw;
-    uint64_t cur_bare;
 };
 
-/* crlf_at - raw offset pos counted with CRLF line ends. */
-static struct mime_pos crlf_at(struct parser *ps, size_t pos)
+static struct mime_pos raw_at(size_t pos)
 {
-    if (pos < ps->cur_raw) {
-        ps->cur_raw = 0;
-        ps->cur_bare = 0;
+    return (struct mime_pos){.raw = pos, .crlf = 0};
+}
+
+static int by_raw(const void *a, const void *b)
+{
+    uint64_t x = (*(struct mime_pos *const *)a)->raw, y = (*(struct mime_pos *const *)b)->raw;
+    return x < y ? -1 : x > y;
+}
+
+/* count_crlf - every position's CRLF form: the raw offset plus the LFs
+ * without a CR before it, in one pass over the message (positions sorted),
+ * so that many parts cost no more than one. false out of memory. */
+static bool count_crlf(struct parser *ps)
+{
+    size_t n = 3 * ps->msg->count;
+    struct mime_pos **all = malloc(n * sizeof *all);
+    if (all == NULL)
+        return false;
+    for (size_t i = 0; i < ps->msg->count; i++) {
+        all[3 * i] = &ps->msg->parts[i].header;
+        all[3 * i + 1] = &ps->msg->parts[i].body;
+        all[3 * i + 2] = &ps->msg->parts[i].end;
     }
-    for (size_t i = ps->cur_raw; i < pos; i++) {
-        if (ps->data[i] == '\n' && (i == 0 || ps->data[i - 1] != '\r'))
-            ps->cur_bare++;
+    qsort(all, n, sizeof *all, by_raw);
+    uint64_t bare = 0;
+    size_t at = 0;
+    for (size_t k = 0; k < n; k++) {
+        for (; at < all[k]->raw; at++)
+            if (ps->data[at] == '\n' && (at == 0 || ps->data[at - 1] != '\r'))
+                bare++;
+        all[k]->crlf = all[k]->raw + bare;
     }
-    ps->cur_raw = pos;
-    return (struct mime_pos){.raw = pos, .crlf = pos + ps->cur_bare};
+    free(all);
+    return true;
 }
 
 /* line_end - the offset after the line that begins at i (after its LF). */
@@ -376,9 +396,9 @@ static void parse_entity(struct parser *ps, int idx, size_t start, size_t end, u
 {
     size_t body = mime_header_end(ps->data, start, end);
     struct mime_part *p = &ps->msg->parts[idx];
-    p->header = crlf_at(ps, start);
-    p->body = crlf_at(ps, body);
-    p->end = crlf_at(ps, end);
+    p->header = raw_at(start);
+    p->body = raw_at(body);
+    p->end = raw_at(end);
     p->body_lines = count_lines(ps->data, body, end);
     struct find_ctx c = {.data = ps->data, .fields = p->fields};
     each_field(ps->data, start, body, find_one, &c);
@@ -410,7 +430,7 @@ struct mime_message *mime_parse(const char *data, size_t len)
     int root = new_part(&ps, -1);
     if (root >= 0)
         parse_entity(&ps, root, 0, len, 0, false);
-    if (ps.oom || root < 0) {
+    if (ps.oom || root < 0 || !count_crlf(&ps)) {
         mime_message_free(&ps.msg);
         return NULL;
     }
