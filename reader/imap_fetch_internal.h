@@ -32,11 +32,6 @@ struct imap_message_header {
  * file when there is none). 0 or -1 (errno). */
 int imap_header_scan(int fd, struct imap_message_header *h);
 
-/* imap_pread_full - len octets of fd from offset off into buf, retrying
- * short reads: the octets read (fewer only at the end of the file), -1 on
- * an error. */
-ssize_t imap_pread_full(int fd, char *buf, size_t len, uint64_t off);
-
 /* imap_header_fields - the header's fields named in fields (ASCII
  * case-insensitive), or all but those with exclude, with CRLF and the blank
  * line (RFC 3501 6.4.5 HEADER.FIELDS), malloc'd into *out_r and *len_r. */

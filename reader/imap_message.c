@@ -10,25 +10,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "lib/fdio.h"
 #include "reader/imap_fetch_internal.h"
 
 #define READ_CHUNK 16384
-
-ssize_t imap_pread_full(int fd, char *buf, size_t len, uint64_t off)
-{
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    return (ssize_t)got;
-}
 
 int imap_header_scan(int fd, struct imap_message_header *h)
 {
@@ -95,7 +80,7 @@ int imap_header_fields(int fd, const struct imap_message_header *h, const char *
         free(out);
         return -1;
     }
-    if (imap_pread_full(fd, in, in_len, h->file_start) != (ssize_t)in_len) {
+    if (fd_pread_all(fd, in, in_len, h->file_start) != (ssize_t)in_len) {
         free(in);
         free(out);
         return -1;

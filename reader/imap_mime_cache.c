@@ -19,7 +19,6 @@
 #include "lib/buf.h"
 #include "lib/fdio.h"
 #include "reader/imap_bodystructure.h"
-#include "reader/imap_fetch_internal.h"
 #include "reader/imap_mime_cache.h"
 
 #define MAGIC "dirmail-mime 1"
@@ -270,8 +269,7 @@ static struct imap_mime *cache_read(int dir_fd, const char *base, const struct s
     if (fstat(fd, &cst) == 0 && S_ISREG(cst.st_mode) && cst.st_size > 0 &&
         cst.st_size <= (off_t)IMAP_MIME_CACHE_MAX) {
         char *data = malloc((size_t)cst.st_size);
-        if (data != NULL &&
-            imap_pread_full(fd, data, (size_t)cst.st_size, 0) == (ssize_t)cst.st_size)
+        if (data != NULL && fd_pread_all(fd, data, (size_t)cst.st_size, 0) == (ssize_t)cst.st_size)
             m = imap_mime_decode(data, (size_t)cst.st_size, (uint64_t)st->st_size,
                                  (uint64_t)st->st_ino);
         free(data);

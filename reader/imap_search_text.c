@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/fdio.h"
 #include "lib/mime.h"
 #include "reader/imap_fetch_internal.h"
 #include "reader/imap_search_text.h"
@@ -42,7 +43,7 @@ static bool load_header(struct imap_search_text *t, int fd)
     char *data = malloc(len + 1);
     if (data == NULL)
         return false;
-    ssize_t got = imap_pread_full(fd, data, len, 0);
+    ssize_t got = fd_pread_all(fd, data, len, 0);
     if (got < 0) {
         free(data);
         return false;
