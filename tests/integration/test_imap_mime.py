@@ -12,16 +12,14 @@ import imaplib
 import os
 import re
 import socket
-import ssl
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness.tap  # noqa: E402
-import harness.certs  # noqa: E402
-from harness import process  # noqa: E402
-from harness.dirmaild import Dirmaild, built  # noqa: E402
-from harness.slapd import Slapd, PASSWORDS  # noqa: E402
+from harness.dirmaild import built  # noqa: E402
+from harness.imap_server import ImapsServer  # noqa: E402
+from harness.slapd import PASSWORDS  # noqa: E402
 
 NESTED = (b"From: a@example.com\r\nSubject: cached\r\n"
           b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
@@ -38,29 +36,12 @@ class ImapMime(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.ldap = Slapd()
-        cls.base = os.path.join(process.tempdir("imap-mime-vmail-"), "vmail")
-        os.makedirs(cls.base)
-        if os.geteuid() == 0:
-            os.chown(cls.base, 65534, 65534)
-        cls.pki = harness.certs.make_ca_and_cert(process.tempdir("imap-mime-certs-"),
-                                                 ["localhost"])
-        cls.d = Dirmaild(
-            services=[{"type": "imaps"}],
-            workers=1,
-            ldap={"uris": [cls.ldap.uri], "bind_dn": cls.ldap.service_dn,
-                  "bind_password": cls.ldap.service_password, "base": cls.ldap.suffix},
-            domains={"local": ["example.org"]},
-            tls={"cert_file": cls.pki["cert"], "key_file": cls.pki["key"]},
-            delivery={"mailbox_base": cls.base})
-        cls.d.start()
-        cls.ctx = ssl.create_default_context(cafile=cls.pki["ca"])
-        cls.ctx.check_hostname = False
+        cls.server = ImapsServer("imap-mime")
+        cls.d, cls.base, cls.ctx = cls.server.d, cls.server.base, cls.server.ctx
 
     @classmethod
     def tearDownClass(cls):
-        status = cls.d.stop()
-        cls.ldap.stop()
+        status = cls.server.stop()
         assert status == 0, f"dirmaild exited {status}\n{cls.d.log()[-3000:]}"
         errors = re.findall(r".*level=error event=imap.*", cls.d.log())
         assert not errors, "\n".join(errors)

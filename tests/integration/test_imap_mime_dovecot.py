@@ -13,16 +13,15 @@ import glob
 import imaplib
 import os
 import re
-import ssl
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness.tap  # noqa: E402
-import harness.certs  # noqa: E402
-from harness import dovecot, process  # noqa: E402
-from harness.dirmaild import Dirmaild, built  # noqa: E402
-from harness.slapd import Slapd, PASSWORDS  # noqa: E402
+from harness import dovecot  # noqa: E402
+from harness.dirmaild import built  # noqa: E402
+from harness.imap_server import ImapsServer  # noqa: E402
+from harness.slapd import PASSWORDS  # noqa: E402
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "mime")
 DATE = '"07-Dec-2026 10:00:00 +0000"'
@@ -185,27 +184,12 @@ class MimeAgainstDovecot(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.files = sorted(glob.glob(os.path.join(FIXTURES, "*.eml")))
-        cls.ldap = Slapd()
-        base = os.path.join(process.tempdir("mime-vmail-"), "vmail")
-        os.makedirs(base)
-        if os.geteuid() == 0:
-            os.chown(base, 65534, 65534)
-        cls.pki = harness.certs.make_ca_and_cert(process.tempdir("mime-certs-"), ["localhost"])
-        cls.d = Dirmaild(
-            services=[{"type": "imaps"}],
-            workers=1,
-            ldap={"uris": [cls.ldap.uri], "bind_dn": cls.ldap.service_dn,
-                  "bind_password": cls.ldap.service_password, "base": cls.ldap.suffix},
-            domains={"local": ["example.org"]},
-            tls={"cert_file": cls.pki["cert"], "key_file": cls.pki["key"]},
-            delivery={"mailbox_base": base})
-        cls.d.start()
+        cls.server = ImapsServer("imap-mime-dovecot")
+        cls.d = cls.server.d
         cls.dc = dovecot.Dovecot({"alice": PASSWORDS["alice"]})
         cls.dc.start()
-        ctx = ssl.create_default_context(cafile=cls.pki["ca"])
-        ctx.check_hostname = False
-        cls.ours = imaplib.IMAP4_SSL("127.0.0.1", cls.d.port("imaps"), ssl_context=ctx,
-                                     timeout=60)
+        cls.ours = imaplib.IMAP4_SSL("127.0.0.1", cls.server.port(),
+                                     ssl_context=cls.server.ctx, timeout=60)
         cls.ours.login("alice", PASSWORDS["alice"])
         cls.theirs = imaplib.IMAP4("127.0.0.1", cls.dc.port, timeout=60)
         cls.theirs.login("alice", PASSWORDS["alice"])
@@ -227,8 +211,7 @@ class MimeAgainstDovecot(unittest.TestCase):
             except (imaplib.IMAP4.error, OSError):
                 pass
         cls.dc.stop()
-        status = cls.d.stop()
-        cls.ldap.stop()
+        status = cls.server.stop()
         assert status == 0, f"dirmaild exited {status}\n{cls.d.log()[-3000:]}"
 
     def compare(self, item, key=None):
