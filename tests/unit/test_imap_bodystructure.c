@@ -74,7 +74,7 @@ START_TEST(extension_data)
                         "\"<i@d>\" NIL \"7bit\" 6 NIL (\"attachment\" NIL) (\"en\") \"here\")");
     free(b);
     b = described("Subject: plain\n\ntwo\nlines\n", false);
-    ck_assert_str_eq(b, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 10 2 "
+    ck_assert_str_eq(b, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 12 2 "
                         "NIL NIL NIL NIL)");
     free(b);
 }
