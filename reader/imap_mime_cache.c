@@ -326,7 +326,9 @@ int imap_mime_get(int folder_fd, const char *base, int fd, struct imap_mime **mi
         folder_fd >= 0 && base[0] != '\0' && base[0] != '.' && strchr(base, '/') == NULL;
     if (cacheable) {
         dir_fd = openat(folder_fd, IMAP_MIME_CACHE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0 && errno == ENOENT && mkdirat(folder_fd, IMAP_MIME_CACHE_DIR, 0700) == 0)
+        /* another session may make it at the same moment */
+        if (dir_fd < 0 && errno == ENOENT &&
+            (mkdirat(folder_fd, IMAP_MIME_CACHE_DIR, 0700) == 0 || errno == EEXIST))
             dir_fd = openat(folder_fd, IMAP_MIME_CACHE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
     struct imap_mime *m = dir_fd >= 0 ? cache_read(dir_fd, base, &st) : NULL;
