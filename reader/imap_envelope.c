@@ -35,16 +35,21 @@ enum tok {
 static void skip_cfws(struct lexer *lx)
 {
     unsigned depth = 0;
+    size_t opened = 0;
     while (lx->i < lx->len) {
         char c = lx->s[lx->i];
         if (depth > 0 && c == '\\' && lx->i + 1 < lx->len) {
             lx->i += 2;
             continue;
         }
+        /* The last comment is recorded only once it closes, start and
+         * length together: an unclosed one must not pair a new start
+         * with an older comment's length. */
         if (c == '(' && depth++ == 0) {
-            lx->comment = lx->i + 1;
+            opened = lx->i + 1;
         } else if (c == ')' && depth > 0 && --depth == 0) {
-            lx->comment_len = lx->i - lx->comment;
+            lx->comment = opened;
+            lx->comment_len = lx->i - opened;
         } else if (depth == 0 && c != ' ' && c != '\t' && c != '\r' && c != '\n')
             return;
         lx->i++;

@@ -49,6 +49,19 @@ START_TEST(envelope_addresses)
 }
 END_TEST
 
+/* A comment that closes, then one that never does: the name is the
+ * closed one, not the open one's start with the closed one's length
+ * (fuzz_mime found the over-read). */
+START_TEST(envelope_unclosed_comment)
+{
+    char *e = described("From: u@example (One).org (Two and more that never closes\n\n", true);
+    ck_assert_str_eq(e, "(NIL NIL ((\"One\" NIL \"u\" \"example.org\")) "
+                        "((\"One\" NIL \"u\" \"example.org\")) "
+                        "((\"One\" NIL \"u\" \"example.org\")) NIL NIL NIL NIL NIL)");
+    free(e);
+}
+END_TEST
+
 START_TEST(strings_and_literals)
 {
     struct buf out = BUF_INIT;
@@ -85,6 +98,7 @@ static Suite *imap_bodystructure_suite(void)
     Suite *s = suite_create("imap_bodystructure");
     TCase *tc = tcase_create("describe");
     tcase_add_test(tc, envelope_addresses);
+    tcase_add_test(tc, envelope_unclosed_comment);
     tcase_add_test(tc, strings_and_literals);
     tcase_add_test(tc, extension_data);
     suite_add_tcase(s, tc);
