@@ -276,14 +276,16 @@ class Dovecot:
         self.root = self.proc.pid
 
     def log_problems(self):
-        """Errors, warnings and fatal lines of its log (its own SIGTERM aside)."""
+        """Errors, warnings and fatal lines of its log (those of its own
+        SIGTERM aside)."""
         try:
             with open(os.path.join(self.dir, "dovecot.log"), errors="replace") as f:
                 bad = [l.strip() for l in f if " Error: " in l or " Warning: " in l
                        or " Fatal: " in l]
         except OSError:
             return []
-        return [l for l in bad if "Killed with signal 15" not in l]
+        return [l for l in bad if "Killed with signal 15" not in l
+                and "Shutting down logging for" not in l]
 
     def stop(self, say):
         self.process.stop(self.proc)
