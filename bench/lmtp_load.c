@@ -20,19 +20,14 @@
  * seconds (to show that the client is not the bottleneck). The first
  * unexpected reply is printed on stderr. Needs only libc. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "load_common.h"
 
 enum { MAX_RCPTS = 64, REPLY_MAX = 2048 };
 
@@ -63,92 +58,26 @@ static atomic_flag complained = ATOMIC_FLAG_INIT;
 static double start_time;
 static _Atomic double last_end;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void complain(const char *what, const char *reply)
 {
     if (!atomic_flag_test_and_set(&complained))
         fprintf(stderr, "lmtp_load: %s: %s", what, reply);
 }
 
-struct conn {
-    int fd;
-    char buf[16384];
-    size_t len, off;
-};
-
-static int send_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* reply - one whole (possibly multi-line) reply; its code, or -1 when the
- * connection dropped. The last line is left in line. */
-static int reply(struct conn *c, char *line, size_t size)
-{
-    for (;;) {
-        size_t ll = 0;
-        for (;;) {
-            if (c->off == c->len) {
-                ssize_t n = recv(c->fd, c->buf, sizeof c->buf, 0);
-                if (n < 0 && errno == EINTR)
-                    continue;
-                if (n <= 0)
-                    return -1;
-                c->len = (size_t)n;
-                c->off = 0;
-            }
-            char ch = c->buf[c->off++];
-            if (ll + 1 < size)
-                line[ll++] = ch;
-            if (ch == '\n')
-                break;
-        }
-        line[ll] = '\0';
-        if (ll < 4)
-            return -1;
-        if (line[3] != '-')
-            return atoi(line);
-    }
-}
-
-static int connect_session(struct conn *c)
+static int connect_session(struct load_conn *c)
 {
     char line[REPLY_MAX];
-    c->len = c->off = 0;
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (c->fd < 0)
+    if (load_connect(c, host, port) < 0)
         return -1;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, host, &sa.sin_addr);
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-        return -1;
-    int code = reply(c, line, sizeof line);
+    int code = load_reply(c, line, sizeof line);
     if (code != 220) {
         complain("greeting", code < 0 ? "connection closed\n" : line);
         return -1;
     }
     static const char lhlo[] = "LHLO load.bench.example\r\n";
-    if (send_all(c->fd, lhlo, sizeof lhlo - 1) < 0)
+    if (load_send_all(c->fd, lhlo, sizeof lhlo - 1) < 0)
         return -1;
-    code = reply(c, line, sizeof line);
+    code = load_reply(c, line, sizeof line);
     if (code != 250) {
         complain("LHLO", code < 0 ? "connection closed\n" : line);
         return -1;
@@ -156,17 +85,17 @@ static int connect_session(struct conn *c)
     return 0;
 }
 
-static void quit_session(struct conn *c)
+static void quit_session(struct load_conn *c)
 {
     char line[REPLY_MAX];
-    if (send_all(c->fd, "QUIT\r\n", 6) == 0)
-        reply(c, line, sizeof line);
+    if (load_send_all(c->fd, "QUIT\r\n", 6) == 0)
+        load_reply(c, line, sizeof line);
     close(c->fd);
     c->fd = -1;
 }
 
 /* one_transaction - 0 when the session may go on, -1 when it broke. */
-static int one_transaction(struct conn *c, const struct transaction *t)
+static int one_transaction(struct load_conn *c, const struct transaction *t)
 {
     static __thread char cmd[MAX_RCPTS * 320 + 400];
     char line[REPLY_MAX];
@@ -174,16 +103,16 @@ static int one_transaction(struct conn *c, const struct transaction *t)
     for (size_t i = 0; i < t->nrcpts; i++)
         len += (size_t)snprintf(cmd + len, sizeof cmd - len, "RCPT TO:<%s>\r\n", t->rcpts[i]);
     len += (size_t)snprintf(cmd + len, sizeof cmd - len, "DATA\r\n");
-    if (send_all(c->fd, cmd, len) < 0)
+    if (load_send_all(c->fd, cmd, len) < 0)
         return -1;
-    int code = reply(c, line, sizeof line);
+    int code = load_reply(c, line, sizeof line);
     if (code != 250) {
         complain("MAIL", code < 0 ? "connection closed\n" : line);
         return -1;
     }
     unsigned long accepted = 0;
     for (size_t i = 0; i < t->nrcpts; i++) {
-        code = reply(c, line, sizeof line);
+        code = load_reply(c, line, sizeof line);
         if (code < 0)
             return -1;
         if (code / 100 == 2) {
@@ -193,21 +122,22 @@ static int one_transaction(struct conn *c, const struct transaction *t)
             atomic_fetch_add(&refused, 1);
         }
     }
-    code = reply(c, line, sizeof line);
+    code = load_reply(c, line, sizeof line);
     if (code != 354) {
         /* no recipient accepted: the DATA is refused (RFC 2920 3.1) */
         if (code < 0)
             return -1;
         if (accepted > 0)
             complain("DATA", line);
-        return send_all(c->fd, "RSET\r\n", 6) == 0 && reply(c, line, sizeof line) == 250 ? 0
-                                                                                            : -1;
+        return load_send_all(c->fd, "RSET\r\n", 6) == 0 && load_reply(c, line, sizeof line) == 250
+                   ? 0
+                   : -1;
     }
     const struct message *m = &messages[t->message];
-    if (send_all(c->fd, m->data, m->len) < 0)
+    if (load_send_all(c->fd, m->data, m->len) < 0)
         return -1;
     for (unsigned long i = 0; i < accepted; i++) {
-        code = reply(c, line, sizeof line);
+        code = load_reply(c, line, sizeof line);
         if (code < 0)
             return -1;
         if (code / 100 == 2) {
@@ -223,7 +153,7 @@ static int one_transaction(struct conn *c, const struct transaction *t)
 static void *session(void *arg)
 {
     (void)arg;
-    struct conn *c = calloc(1, sizeof *c);
+    struct load_conn *c = calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
     c->fd = -1;
@@ -254,10 +184,7 @@ static void *session(void *arg)
     }
     if (c->fd >= 0)
         quit_session(c);
-    double t = now();
-    double prev = atomic_load(&last_end);
-    while (t > prev && !atomic_compare_exchange_weak(&last_end, &prev, t))
-        ;
+    load_note_end(&last_end, load_now());
     free(c);
     return NULL;
 }
@@ -355,15 +282,6 @@ int main(int argc, char **argv)
     int opt;
     while ((opt = getopt(argc, argv, "H:p:c:M:T:n:f:")) != -1) {
         switch (opt) {
-        case 'H':
-            host = optarg;
-            break;
-        case 'p':
-            port = atoi(optarg);
-            break;
-        case 'c':
-            sessions = (unsigned)atoi(optarg);
-            break;
         case 'M':
             mdir = optarg;
             break;
@@ -377,6 +295,8 @@ int main(int argc, char **argv)
             sender = optarg;
             break;
         default:
+            if (load_target_option(opt, optarg, &host, &port, &sessions))
+                break;
             fprintf(stderr, "usage: lmtp_load -H host -p port -c sessions -M messages-dir "
                             "-T transactions [-n per-connection] [-f sender]\n");
             return 2;
@@ -391,7 +311,7 @@ int main(int argc, char **argv)
     pthread_t *t = calloc(sessions, sizeof *t);
     if (t == NULL)
         return 2;
-    start_time = now();
+    start_time = load_now();
     for (size_t i = 0; i < sessions; i++)
         pthread_create(&t[i], NULL, session, NULL);
     for (size_t i = 0; i < sessions; i++)
@@ -402,8 +322,8 @@ int main(int argc, char **argv)
                  (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
                  (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
     printf("transactions=%lu delivered=%lu failed=%lu refused=%lu seconds=%.3f cpu=%.3f\n",
-           atomic_load(&done), atomic_load(&delivered), atomic_load(&failed),
-           atomic_load(&refused), atomic_load(&last_end) - start_time, cpu);
+           atomic_load(&done), atomic_load(&delivered), atomic_load(&failed), atomic_load(&refused),
+           atomic_load(&last_end) - start_time, cpu);
     free(t);
     return 0;
 }
