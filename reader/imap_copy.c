@@ -270,7 +270,7 @@ void imap_cmd_append(struct imap *p, const struct imap_command *cmd)
             for (size_t k = 0; k < a->count; k++) {
                 bool known;
                 const struct imap_arg *f = imap_list_elem(cmd, a, k);
-                if (f->type != IMAP_ARG_ATOM) {
+                if (!imap_arg_flag(f)) {
                     imap_keywords_clear(&named);
                     imap_bad(p, "Bad flag");
                     return;

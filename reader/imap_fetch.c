@@ -579,7 +579,7 @@ void imap_cmd_store(struct imap *p, const struct imap_command *cmd, size_t first
         const struct imap_arg *f = fl->type == IMAP_ARG_LIST ? imap_list_elem(cmd, fl, i)
                                                              : imap_command_arg(cmd, first + 2 + i);
         bool known;
-        if (f->type != IMAP_ARG_ATOM) {
+        if (!imap_arg_flag(f)) {
             imap_bad(p, "Bad flag");
             return;
         }

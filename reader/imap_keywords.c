@@ -216,7 +216,7 @@ const char *imap_flags_text(const struct imap *p, unsigned flags, uint32_t uid, 
 unsigned imap_flag_parse(struct imap *p, const struct imap_arg *a, bool *known_r)
 {
     *known_r = false;
-    if (a->type != IMAP_ARG_ATOM)
+    if (!imap_arg_flag(a))
         return 0;
     for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++) {
         if (strcasecmp(a->str, flag_names[i].name) == 0) {

@@ -268,7 +268,8 @@ static enum imap_parse_result atom(struct imap_parser *p, const char *line, size
     if (a == NULL)
         return bad(p, p->error);
     size_t i = *pos;
-    bool bracket = false;
+    bool bracket = false, brackets_open = true;
+rescan:
     for (; i < len; i++) {
         unsigned char c = (unsigned char)line[i];
         if (bracket) {
@@ -278,7 +279,7 @@ static enum imap_parse_result atom(struct imap_parser *p, const char *line, size
                 bracket = false;
             continue;
         }
-        if (c == '[') {
+        if (c == '[' && brackets_open) {
             bracket = true;
             continue;
         }
@@ -288,8 +289,13 @@ static enum imap_parse_result atom(struct imap_parser *p, const char *line, size
         if (!is_atom_char(c) && c != '%' && c != '*' && c != ']' && c != '\\')
             return bad(p, c >= 0x80 ? "8-bit character in atom" : "Bad character in atom");
     }
-    if (bracket)
-        return bad(p, "Unterminated [ in atom");
+    /* "[" is an ATOM-CHAR (RFC 3501 9): a mailbox such as "a[b" is an atom
+     * too, only a FETCH item closes its bracket */
+    if (bracket) {
+        bracket = brackets_open = false;
+        i = *pos;
+        goto rescan;
+    }
     if (i < len && line[i] == '(')
         return bad(p, "Missing space before (");
     if (!text_add(p, line + *pos, i - *pos, true))
@@ -620,6 +626,11 @@ bool imap_arg_is(const struct imap_arg *a, const char *word)
 {
     return (a->type == IMAP_ARG_ATOM || a->type == IMAP_ARG_NIL) && strlen(word) == a->len &&
            strncasecmp(a->str, word, a->len) == 0;
+}
+
+bool imap_arg_flag(const struct imap_arg *a)
+{
+    return a->type == IMAP_ARG_ATOM || a->type == IMAP_ARG_NIL;
 }
 
 /* seq_number - nz-number / "*" (as 0) at s[*i]. */

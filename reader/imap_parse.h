@@ -136,6 +136,9 @@ bool imap_arg_list_mailbox(const struct imap_arg *a);
 bool imap_arg_number(const struct imap_arg *a, uint64_t max, uint64_t *n_r);
 /* imap_arg_is - a is an atom equal to word, ASCII case-insensitively. */
 bool imap_arg_is(const struct imap_arg *a, const char *word);
+/* imap_arg_flag - a can be a flag: an atom, or NIL, which is the keyword
+ * "NIL" where the grammar wants flag-keyword = atom (RFC 3501 9). */
+bool imap_arg_flag(const struct imap_arg *a);
 
 /* ---- sequence sets (RFC 3501 9 "sequence-set") ---- */
 
