@@ -198,6 +198,31 @@ bool imap_file_line(const char *text, size_t *pos, char *name, size_t size)
     return false;
 }
 
+/* subscribed - the subscriptions' text has a line that is name. */
+static bool subscribed(const char *text, const char *name)
+{
+    char line[IMAP_FOLDER_NAME_MAX + 1];
+    for (size_t pos = 0; imap_file_line(text, &pos, line, sizeof line);)
+        if (strcmp(line, name) == 0)
+            return true;
+    return false;
+}
+
+/* parent_of_earlier_line - a line of the text before offset end is below
+ * the folder name, so LSUB has listed name as its parent already. */
+static bool parent_of_earlier_line(const char *text, size_t end, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t pos = 0; pos < end;) {
+        const char *line = text + pos;
+        if (strncmp(line, name, len) == 0 && line[len] == '.')
+            return true;
+        pos += strcspn(line, "\n");
+        pos += text[pos] == '\n';
+    }
+    return false;
+}
+
 void imap_cmd_lsub(struct imap *p, const struct imap_command *cmd)
 {
     const struct imap_arg *ref = imap_command_arg(cmd, 0);
@@ -219,9 +244,23 @@ void imap_cmd_lsub(struct imap *p, const struct imap_command *cmd)
         return;
     }
     char name[IMAP_FOLDER_NAME_MAX + 1], q[IMAP_FOLDER_NAME_MAX * 2 + 8];
-    for (size_t pos = 0; imap_file_line(text, &pos, name, sizeof name);) {
-        if (imap_list_matches(pattern, name))
+    for (size_t pos = 0, line = 0; imap_file_line(text, &pos, name, sizeof name);) {
+        size_t start = line;
+        line = pos;
+        if (imap_list_matches(pattern, name)) {
             imap_untagged(p, "LSUB () \".\" %s", imap_quoted(name, q, sizeof q));
+            continue;
+        }
+        /* RFC 3501 6.3.9: "%" must list a subscribed folder's parent that
+         * is not subscribed itself, as \Noselect, once */
+        if (strchr(pattern, '%') == NULL)
+            continue;
+        for (char *dot = strrchr(name, '.'); dot != NULL; dot = strrchr(name, '.')) {
+            *dot = '\0';
+            if (imap_list_matches(pattern, name) && !subscribed(text, name) &&
+                !parent_of_earlier_line(text, start, name))
+                imap_untagged(p, "LSUB (\\Noselect) \".\" %s", imap_quoted(name, q, sizeof q));
+        }
     }
     free(text);
     imap_tagged(p, "OK", "LSUB completed");
