@@ -18,12 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define INDEX_NAME "dirmail-uidlist"
 #define LOCK_NAME "dirmail-uidlist.lock"
+#define ACCOUNT_UIDVALIDITY_NAME "dirmail-uidvalidity"
 /* The index file is refused beyond this (a million messages fit). */
 #define INDEX_MAX_BYTES (256u << 20)
 
@@ -96,6 +98,58 @@ static uint32_t new_uidvalidity(uint32_t old)
     return now == 0 ? 1 : now;
 }
 
+/* read_uint32_line - the decimal line at the start of fd, 0 if none. */
+static uint32_t read_uint32_line(int fd)
+{
+    char text[16];
+    ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+    if (n <= 0)
+        return 0;
+    text[n] = '\0';
+    char *end;
+    unsigned long kept = strtoul(text, &end, 10);
+    return end != text && *end == '\n' && kept <= UINT32_MAX ? (uint32_t)kept : 0;
+}
+
+/* account_uidvalidity - value, or more if needed to be bigger than any
+ * UIDVALIDITY the Maildir (root and folders) gave before, kept in the
+ * root's "dirmail-uidvalidity" under a flock. A folder deleted and made
+ * again within one second has no lock file left to hold its floor, and the
+ * time alone would give its old UIDVALIDITY back to a client that still
+ * knows the old UIDs (RFC 3501 2.3.1.1). Best effort, like that floor. */
+static uint32_t account_uidvalidity(int folder_fd, uint32_t value)
+{
+    /* a Maildir++ folder has "maildirfolder" and lives in the root */
+    bool sub = faccessat(folder_fd, "maildirfolder", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+    int root_fd =
+        sub ? openat(folder_fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : dup(folder_fd);
+    int fd = root_fd < 0 ? -1
+                         : openat(root_fd, ACCOUNT_UIDVALIDITY_NAME,
+                                  O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (root_fd >= 0)
+        close(root_fd);
+    int locked = fd < 0 ? -1 : 0;
+    while (fd >= 0 && (locked = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+        ;
+    if (locked < 0) {
+        log_warning("event=mailbox_uidvalidity_not_kept error=\"%s: %s\"", ACCOUNT_UIDVALIDITY_NAME,
+                    strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return value;
+    }
+    uint32_t last = read_uint32_line(fd);
+    if (last >= value && last < UINT32_MAX)
+        value = last + 1;
+    char text[16];
+    int len = snprintf(text, sizeof(text), "%" PRIu32 "\n", value);
+    if (pwrite(fd, text, (size_t)len, 0) != len || ftruncate(fd, len) < 0)
+        log_warning("event=mailbox_uidvalidity_not_kept error=\"%s: %s\"", ACCOUNT_UIDVALIDITY_NAME,
+                    strerror(errno));
+    close(fd); /* and the flock with it */
+    return value;
+}
+
 /* fresh_index - an empty index with a new UIDVALIDITY, bigger than old and
  * than the last one this folder was given. That one is also kept in the
  * lock file (lock_fd, held): an index that is lost or unreadable says
@@ -105,19 +159,13 @@ static uint32_t new_uidvalidity(uint32_t old)
  * Keeping it there is best effort: a failed write only loses that floor. */
 static void fresh_index(struct mailbox *mb, uint32_t old, int lock_fd)
 {
-    char text[16];
-    ssize_t n = pread(lock_fd, text, sizeof(text) - 1, 0);
-
-    if (n > 0) {
-        text[n] = '\0';
-        char *end;
-        unsigned long kept = strtoul(text, &end, 10);
-        if (end != text && *end == '\n' && kept <= UINT32_MAX && kept > old)
-            old = (uint32_t)kept;
-    }
+    uint32_t kept = read_uint32_line(lock_fd);
+    if (kept > old)
+        old = kept;
     mailbox_index_clear(&mb->index);
-    mb->index.uidvalidity = new_uidvalidity(old);
+    mb->index.uidvalidity = account_uidvalidity(mb->fd, new_uidvalidity(old));
     mb->index.uidnext = 1;
+    char text[16];
     int len = snprintf(text, sizeof(text), "%" PRIu32 "\n", mb->index.uidvalidity);
     if (pwrite(lock_fd, text, (size_t)len, 0) != len || ftruncate(lock_fd, len) < 0)
         log_warning("event=mailbox_uidvalidity_not_kept error=\"%s\"", strerror(errno));
