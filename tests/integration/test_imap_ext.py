@@ -555,6 +555,62 @@ class ImapExt(unittest.TestCase):
         self.assertEqual(b.rename("Made.Below", "Made.Other")[0], "OK")
         self.assertEqual(b.getquotaroot("INBOX")[0], "OK")
 
+    # ---- what imaptest's compliance scripts found (tests/stress/imaptest_compliance) ----
+
+    def test_brackets_in_atoms_and_nil_as_a_keyword(self):
+        # imaptest's atoms: "[" and "}" are ATOM-CHARs (RFC 3501 9), only a
+        # FETCH item closes a bracket
+        m = self.imap("carol")
+        self.assertEqual(m._simple_command("CREATE", "Sq[ua}re")[0], "OK")
+        typ, data = m.list('""', "Sq[*")
+        self.assertEqual(typ, "OK")
+        self.assertTrue(any(d.endswith(b' "Sq[ua}re"') for d in data), data)
+        # imaptest's nil: flag-keyword = atom, so NIL is the keyword "NIL"
+        self.append(m, "Sq[ua}re", "nil")
+        self.assertEqual(m.select("Sq[ua}re")[0], "OK")
+        with self.assertRaisesRegex(imaplib.IMAP4.error, "BAD"):
+            m._simple_command("FETCH", "1", "BODY[HEADER")
+        self.assertEqual(m.store("1", "+FLAGS", "NIL")[0], "OK")
+        typ, data = m.fetch("1", "(FLAGS)")
+        self.assertIn(b"NIL", re.search(rb"FLAGS \(([^)]*)\)", data[0]).group(1).split())
+        self.assertEqual(m.store("1", "-FLAGS", "(NIL)")[0], "OK")
+        typ, data = m.fetch("1", "(FLAGS)")
+        self.assertNotIn(b"NIL", re.search(rb"FLAGS \(([^)]*)\)", data[0]).group(1).split())
+
+    def test_lsub_percent_lists_unsubscribed_parents_as_noselect(self):
+        # imaptest's subscribe; RFC 3501 6.3.9: "%" lists the parent of a
+        # subscribed folder, once, \Noselect when it is not subscribed itself
+        m = self.imap("dave")
+        for name in ("Tree", "Tree.Mid", "Tree.Mid.Leaf", "Tree.Mid.Other", "Tree.Top",
+                     "Tree.Gone.Leaf"):
+            self.assertEqual(m.create(name)[0], "OK", name)
+        for name in ("Tree.Mid.Leaf", "Tree.Mid.Other", "Tree.Top", "Tree.Gone.Leaf"):
+            self.assertEqual(m.subscribe(name)[0], "OK", name)
+        typ, data = m.lsub('""', "Tree.%")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(sorted(data), sorted([b'(\\Noselect) "." "Tree.Mid"', b'() "." "Tree.Top"',
+                                               b'(\\Noselect) "." "Tree.Gone"']))
+        typ, data = m.lsub('""', "Tree.*")
+        self.assertEqual(sorted(data), sorted([b'() "." "Tree.Mid.Leaf"', b'() "." "Tree.Mid.Other"',
+                                               b'() "." "Tree.Top"', b'() "." "Tree.Gone.Leaf"']))
+        self.assertEqual(m.subscribe("Tree.Mid")[0], "OK")
+        typ, data = m.lsub('""', "Tree.%")
+        self.assertIn(b'() "." "Tree.Mid"', data)
+        self.assertNotIn(b'(\\Noselect) "." "Tree.Mid"', data)
+
+    def test_uidvalidity_of_a_folder_made_again_is_new(self):
+        # imaptest's uidvalidity: DELETE and CREATE within one second must
+        # not give the old UIDVALIDITY back (RFC 3501 2.3.1.1)
+        m = self.imap("carol")
+        seen = []
+        for _ in range(3):
+            self.assertEqual(m.create("Again")[0], "OK")
+            self.append(m, "Again", "again")
+            typ, data = m.status("Again", "(UIDVALIDITY)")
+            seen.append(int(re.search(rb"UIDVALIDITY (\d+)", data[0]).group(1)))
+            self.assertEqual(m.delete("Again")[0], "OK")
+        self.assertEqual(seen, sorted(set(seen)), seen)
+
 
 @unittest.skipUnless(built(), "dirmaild not built")
 class IdleDeadline(unittest.TestCase):
