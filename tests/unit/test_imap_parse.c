@@ -199,7 +199,27 @@ START_TEST(fetch_items_with_sections)
     ck_assert_str_eq(imap_list_elem(c, items, 1)->str,
                      "BODY.PEEK[HEADER.FIELDS (From Subject)]<0.100>");
     ck_assert_str_eq(imap_list_elem(c, items, 2)->str, "BODY[]");
-    ck_assert_int_eq(line(p, "a FETCH 1 BODY[TEXT"), IMAP_PARSE_BAD);
+    /* "[" is an ATOM-CHAR: no "]" makes it an atom, which FETCH refuses */
+    ck_assert_int_eq(line(p, "a FETCH 1 BODY[TEXT"), IMAP_PARSE_DONE);
+    ck_assert_str_eq(imap_command_arg(imap_parser_command(p), 1)->str, "BODY[TEXT");
+    ck_assert_int_eq(line(p, "a FETCH 1 BODY[HEADER.FIELDS (A B)"), IMAP_PARSE_DONE);
+    c = imap_parser_command(p);
+    ck_assert_uint_eq(c->argc, 3);
+    ck_assert_str_eq(imap_command_arg(c, 1)->str, "BODY[HEADER.FIELDS");
+    /* imaptest's atoms script: every ATOM-CHAR that is no letter */
+    ck_assert_int_eq(line(p, "a SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}"), IMAP_PARSE_DONE);
+    c = imap_parser_command(p);
+    ck_assert_uint_eq(c->argc, 1);
+    ck_assert(imap_arg_astring(imap_command_arg(c, 0)));
+    ck_assert_int_eq(line(p, "a LIST \"\" a[b}%*"), IMAP_PARSE_DONE);
+    ck_assert(imap_arg_list_mailbox(imap_command_arg(imap_parser_command(p), 1)));
+    /* NIL where a flag is wanted is the keyword "NIL" */
+    ck_assert_int_eq(line(p, "a STORE 1 +FLAGS NIL"), IMAP_PARSE_DONE);
+    c = imap_parser_command(p);
+    ck_assert(imap_arg_flag(imap_command_arg(c, 2)));
+    ck_assert_str_eq(imap_command_arg(c, 2)->str, "NIL");
+    ck_assert_int_eq(line(p, "a STORE 1 +FLAGS \"x\""), IMAP_PARSE_DONE);
+    ck_assert(!imap_arg_flag(imap_command_arg(imap_parser_command(p), 2)));
     imap_parser_free(&p);
 }
 END_TEST
