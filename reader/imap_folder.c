@@ -22,6 +22,7 @@
 #include "delivery/maildir_path.h"
 #include "lib/conn.h"
 #include "lib/log.h"
+#include "reader/imap_mime_cache.h"
 #include "reader/imap_session_internal.h"
 
 /* A folder name is at most this long (a Maildir++ directory name is the
@@ -576,9 +577,11 @@ void imap_cmd_delete(struct imap *p, const struct imap_command *cmd)
         imap_tagged(p, "NO", "[NONEXISTENT] No such mailbox");
         return;
     }
-    static const char *const subdirs[] = {"cur", "new", "tmp"};
+    /* the MIME cache is a folder's subdirectory too: left, the folder
+     * could not be removed and its name never made again */
+    static const char *const subdirs[] = {"cur", "new", "tmp", IMAP_MIME_CACHE_DIR};
     bool ok = true;
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
         if (remove_files(fd, subdirs[i]) < 0 ||
             (unlinkat(fd, subdirs[i], AT_REMOVEDIR) < 0 && errno != ENOENT))
             ok = false;
