@@ -208,6 +208,21 @@ struct config_delivery {
     /* Over quota is a permanent failure (5.2.2, LMTP 552, dirmail-deliver
      * EX_CANTCREAT) instead of a temporary one (4.2.2, 452, EX_TEMPFAIL). */
     bool quota_permanent;
+    /* Sieve scripts (files) run before and after each user's own script,
+     * in order, for every local delivery (delivery/mda_sieve.c). */
+    char **sieve_before;
+    size_t sieve_before_count;
+    char **sieve_after;
+    size_t sieve_after_count;
+    /* Maildir++ folders made at a Maildir's first delivery; those named
+     * Sent, Drafts, Trash, Junk (and Archive) get their RFC 6154 mark. */
+    char **default_folders;
+    size_t default_folder_count;
+    /* A delivery that brings the Maildir to this percentage of its quota
+     * sends the user a warning through the queue (0: never); the text is
+     * quota_warning_message's file when set. */
+    unsigned quota_warning_percent;
+    char *quota_warning_message;
 };
 
 /* config_delivery_sync_name - "auto", "fsync" or "syncfs". */

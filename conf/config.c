@@ -28,6 +28,7 @@ static int set_defaults(struct loader *ld, struct config *conf)
     static const char *const uris[] = {"ldap://localhost/"};
     static const char *const trusted[] = {"127.0.0.0/8", "::1/128"};
     static const char *const mechanisms[] = {"PLAIN", "LOGIN"};
+    static const char *const default_folders[] = {"Sent", "Drafts", "Trash", "Junk"};
 
     struct config_server *sv = &conf->server;
     sv->log_target = LOG_TARGET_SYSLOG;
@@ -56,6 +57,7 @@ static int set_defaults(struct loader *ld, struct config *conf)
     conf->queue.retry_max = 4000;
     conf->queue.scan_interval = 60;
     conf->queue.delivery_threads = 4;
+    conf->delivery.quota_warning_percent = 90;
     conf->cache.positive_ttl = 300;
     conf->cache.negative_ttl = 60;
     conf->cache.auth_ttl = 60;
@@ -97,6 +99,12 @@ static int set_defaults(struct loader *ld, struct config *conf)
         conf_set_strings(ld, &conf->relay.trusted_networks, &conf->relay.trusted_network_count,
                          trusted, COUNT(trusted)) < 0 ||
         conf_replace_string(ld, &conf->delivery.mailbox_base, "/var/vmail") < 0 ||
+        conf_set_strings(ld, &conf->delivery.sieve_before, &conf->delivery.sieve_before_count, NULL,
+                         0) < 0 ||
+        conf_set_strings(ld, &conf->delivery.sieve_after, &conf->delivery.sieve_after_count, NULL,
+                         0) < 0 ||
+        conf_set_strings(ld, &conf->delivery.default_folders, &conf->delivery.default_folder_count,
+                         default_folders, COUNT(default_folders)) < 0 ||
         conf_set_strings(ld, &conf->sasl.mechanisms, &conf->sasl.mechanism_count, mechanisms,
                          COUNT(mechanisms)) < 0)
         return -1;
@@ -199,6 +207,10 @@ void config_free(struct config **confp)
     conf_free_relay(&conf->domains);
     conf_free_strings(&conf->relay.trusted_networks, &conf->relay.trusted_network_count);
     free(conf->delivery.mailbox_base);
+    conf_free_strings(&conf->delivery.sieve_before, &conf->delivery.sieve_before_count);
+    conf_free_strings(&conf->delivery.sieve_after, &conf->delivery.sieve_after_count);
+    conf_free_strings(&conf->delivery.default_folders, &conf->delivery.default_folder_count);
+    free(conf->delivery.quota_warning_message);
     conf_free_strings(&conf->sasl.mechanisms, &conf->sasl.mechanism_count);
     conf_free_smtp_client(&conf->smtp_client);
     free(conf);

@@ -236,6 +236,14 @@ void config_print(const struct config *conf, FILE *out)
     print_str(out, in, "mailbox_base", conf->delivery.mailbox_base, "");
     print_str(out, in, "sync_method", conf_delivery_sync_names[conf->delivery.sync_method], "");
     print_bool(out, in, "quota_permanent", conf->delivery.quota_permanent);
+    print_list(out, in, "sieve_before", conf->delivery.sieve_before,
+               conf->delivery.sieve_before_count);
+    print_list(out, in, "sieve_after", conf->delivery.sieve_after,
+               conf->delivery.sieve_after_count);
+    print_list(out, in, "default_folders", conf->delivery.default_folders,
+               conf->delivery.default_folder_count);
+    print_uint(out, in, "quota_warning_percent", conf->delivery.quota_warning_percent);
+    print_str(out, in, "quota_warning_message", conf->delivery.quota_warning_message, "");
     fputs("};\n\nlimits = {\n", out);
     const struct config_limits *lim = &conf->limits;
     print_uint(out, in, "line_length", lim->line_length);

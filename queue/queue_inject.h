@@ -27,6 +27,7 @@ enum queue_origin {
     QUEUE_ORIGIN_CLIENT,    /* received over SMTP: the caller sets the client's facts */
     QUEUE_ORIGIN_EXPANSION, /* a forward or group expansion of a queued message */
     QUEUE_ORIGIN_BOUNCE,    /* a delivery status notification about a queued message */
+    QUEUE_ORIGIN_DELIVERY,  /* made by local delivery: Sieve redirect, vacation, quota warning */
 };
 
 struct queue_inject;
@@ -59,7 +60,7 @@ int queue_inject_commit(struct queue_inject **inj, struct queue_envelope *env, c
 /* queue_inject_abort - drop an unfinished message and its file; NULL is fine. */
 void queue_inject_abort(struct queue_inject **inj);
 
-/* queue_origin_name - "client", "expansion", "bounce". */
+/* queue_origin_name - "client", "expansion", "bounce", "delivery". */
 const char *queue_origin_name(enum queue_origin origin);
 
 #endif
