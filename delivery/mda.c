@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "delivery/maildir_dirs.h"
@@ -34,6 +35,8 @@
 #define QUOTA_WARNED_FILE "dirmail-quota-warned"
 /* The longest quota warning text read from delivery.quota_warning_message. */
 #define QUOTA_WARNING_MAX (64 * 1024)
+/* How long after a warning the usage must be below the mark to re-arm it. */
+#define QUOTA_REARM_SECONDS 3600
 /* A reject's reason in a reply: its first line, this long at most. */
 #define REASON_MAX 200
 /* Stores one message can have: the engine's actions per run. */
@@ -386,13 +389,18 @@ static void quota_warning(struct step *st, uint64_t size)
     uint64_t mark = rcpt->quota_bytes / 100 * d->quota_warning_percent +
                     rcpt->quota_bytes % 100 * d->quota_warning_percent / 100;
     uint64_t before = usage.bytes > 0 ? (uint64_t)usage.bytes : 0;
-    bool warned = faccessat(st->root_fd, QUOTA_WARNED_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+    struct stat mst;
+    bool warned = fstatat(st->root_fd, QUOTA_WARNED_FILE, &mst, AT_SYMLINK_NOFOLLOW) == 0;
     if (before + size < mark) {
-        if (warned)
+        /* Re-armed only an hour after the warning: the usage read here
+         * leaves out deliveries still pending in a batch (the warning's
+         * own among them), which must not make a second warning. */
+        if (warned && time(NULL) - mst.st_mtime > QUOTA_REARM_SECONDS)
             unlinkat(st->root_fd, QUOTA_WARNED_FILE, 0);
         return;
     }
-    if (warned)
+    /* a message that does not fit is refused (over quota), not warned of */
+    if (warned || before + size > rcpt->quota_bytes)
         return;
     int fd = openat(st->root_fd, QUOTA_WARNED_FILE,
                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
