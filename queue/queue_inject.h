@@ -1,6 +1,6 @@
 /* queue/queue_inject.h - the one way a new message enters the spool: the
- * SMTP session streaming DATA, forward and group expansion, and next
- * bounces, Sieve redirect and vacation. A message is begun, filled with
+ * SMTP session streaming DATA, forward and group expansion, bounces, and
+ * local delivery's Sieve redirects, vacation replies and quota warnings. A message is begun, filled with
  * bytes and copies of messages already spooled, and committed with its
  * envelope; once the commit returns it is durable and the runner finds it.
  * It never routes or delivers (the runner does).
