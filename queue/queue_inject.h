@@ -1,9 +1,10 @@
 /* queue/queue_inject.h - the one way a new message enters the spool: the
  * SMTP session streaming DATA, forward and group expansion, bounces, and
- * local delivery's Sieve redirects, vacation replies and quota warnings. A message is begun, filled with
- * bytes and copies of messages already spooled, and committed with its
- * envelope; once the commit returns it is durable and the runner finds it.
- * It never routes or delivers (the runner does).
+ * local delivery's Sieve redirects, vacation replies and quota warnings.
+ * A message is begun, filled with bytes and copies of messages already
+ * spooled, and committed with its envelope; once the commit returns it is
+ * durable and the runner finds it. It never routes or delivers (the
+ * runner does).
  *
  * What the commit adds to queue_msg_commit (queue.h), for every caller in
  * one place: an envelope without a sender or without recipients is refused
