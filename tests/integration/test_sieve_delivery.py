@@ -231,12 +231,12 @@ class SieveDelivery(unittest.TestCase):
         self.assertEqual(self.where("loopa", "sv-loop"), [])
         self.assertEqual(len(self.files("loopb", "", "sv-loop")), 1)
 
-    def vacation_replies(self):
+    def vacation_replies(self, uid="sam"):
         out = []
-        for path in glob.glob(os.path.join(self.maildir("sam"), "new", "*")):
+        for path in glob.glob(os.path.join(self.maildir(uid), "new", "*")):
             with open(path, "rb") as f:
                 data = f.read()
-            if b"Auto-Submitted: auto-replied" in data:
+            if b"Auto-Submitted: auto-replied (vacation)" in data:
                 out.append(data)
         return out
 
@@ -257,13 +257,22 @@ class SieveDelivery(unittest.TestCase):
                   headers=b"List-Id: <dev.lists.example.org>\r\n")
         self.send("vera@example.org", "auto", "sv-vac4", sender="dora@example.org",
                   headers=b"Auto-Submitted: auto-generated\r\n")
-        for m in ("sv-vac1", "sv-vac2", "sv-vac3", "sv-vac4"):
+        # not addressed to vera in To or Cc (a Bcc copy): silence (RFC 5230 4.5)
+        s = smtplib.SMTP("127.0.0.1", self.d.port("smtp"), local_hostname="client.test",
+                         timeout=30)
+        self.addCleanup(s.close)
+        s.sendmail("dora@example.org", ["vera@example.org"],
+                   b"From: <dora@example.org>\r\nTo: <team@example.net>\r\nSubject: bcc\r\n"
+                   b"X-Marker: sv-vac5\r\n\r\nx\r\n")
+        s.quit()
+        wait_for(lambda: self.files("vera", "", "sv-vac5"), timeout=30, what="sv-vac5 at vera")
+        for m in ("sv-vac1", "sv-vac2", "sv-vac3", "sv-vac4", "sv-vac5"):
             self.assertEqual(self.where("vera", m), [""], m)
         # every reply the runner had to deliver is delivered by now: the
         # spool is empty
         wait_for(lambda: not spool_ids(self.d.spool), timeout=30, what="the spool empty")
         self.assertEqual(len(self.vacation_replies()), 1)
-        self.assertEqual(glob.glob(os.path.join(self.maildir("dora"), "new", "*")), [])
+        self.assertEqual(self.vacation_replies("dora"), [])
         self.assertEqual(self.d.log().count("event=sieve_vacation rcpt=vera@example.org"), 1)
 
     def test_reject_through_lmtp_per_recipient(self):
@@ -281,6 +290,23 @@ class SieveDelivery(unittest.TestCase):
         c.quit()
         self.assertEqual(self.where("sally", "sv-reject"), [])
         self.assertEqual(self.where("rita", "sv-reject"), [""])
+
+    def test_reject_through_the_queue_is_a_dsn(self):
+        # the gateway has accepted it: the runner's failure is the DSN
+        self.send("sally@example.org", "[nope] via smtp", "sv-reject-dsn",
+                  sender="dora@example.org")
+        self.assertEqual(self.where("sally", "sv-reject-dsn"), [])
+
+        def bounce():
+            for path in glob.glob(os.path.join(self.maildir("dora"), "new", "*")):
+                with open(path, "rb") as f:
+                    data = f.read()
+                if b"sv-reject-dsn" in data and b"multipart/report" in data:
+                    return data
+            return None
+        dsn = wait_for(bounce, timeout=30, what=f"the DSN at dora\n{self.d.log()[-3000:]}")
+        self.assertIn(b"Status: 5.7.1", dsn)
+        self.assertIn(b"no thanks", dsn)
 
     def test_lmtp_runs_the_same_script(self):
         c = smtplib.LMTP("127.0.0.1", self.d.port("lmtp"), timeout=30)
