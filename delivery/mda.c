@@ -29,6 +29,7 @@
 #include "delivery/mda_notify.h"
 #include "delivery/mda_sieve.h"
 #include "delivery/sieve/sieve_message.h"
+#include "lib/fdio.h"
 #include "lib/log.h"
 
 /* The marker of a quota warning sent and not yet re-armed, in the root. */
@@ -412,7 +413,7 @@ static void quota_warning(struct step *st, uint64_t size)
         int mfd = open(d->quota_warning_message, O_RDONLY | O_CLOEXEC);
         if (mfd >= 0) {
             text = calloc(1, QUOTA_WARNING_MAX + 1);
-            if (text != NULL && read(mfd, text, QUOTA_WARNING_MAX) < 0) {
+            if (text != NULL && fd_read_full(mfd, text, QUOTA_WARNING_MAX) < 0) {
                 free(text);
                 text = NULL;
             }

@@ -15,6 +15,7 @@
 #include "delivery/maildir_dirs.h"
 #include "lib/buf.h"
 #include "lib/error.h"
+#include "lib/fdio.h"
 
 #define SPECIAL_USE_TMP MDA_SPECIAL_USE_FILE ".tmp"
 
@@ -54,16 +55,7 @@ static enum maildir_result write_marks(int root_fd, char *const *folders, size_t
         error_set(error_r, "create %s: %s", SPECIAL_USE_TMP, strerror(errno));
         return MAILDIR_TEMPFAIL;
     }
-    size_t done = 0;
-    while (done < buf_len(&text)) {
-        ssize_t n = write(fd, buf_ptr(&text) + done, buf_len(&text) - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        done += (size_t)n;
-    }
-    bool ok = done == buf_len(&text) && fsync(fd) == 0;
+    bool ok = fd_write_all(fd, buf_ptr(&text), buf_len(&text)) == 0 && fsync(fd) == 0;
     int err = errno;
     close(fd);
     buf_release(&text);

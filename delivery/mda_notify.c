@@ -183,6 +183,39 @@ static const char *header_value(const struct sieve_message *msg, const char *nam
     return NULL;
 }
 
+/* append_addressing - From, To, Subject, Date and Message-ID of a message
+ * made here (from as given, e.g. "Name <a@b>", made one line). */
+static int append_addressing(struct buf *out, const char *from, const char *to, const char *subject,
+                             const char *hostname, const char *kind)
+{
+    int rc = buf_printf(out, "From: ");
+    if (rc == 0)
+        rc = append_line_safe(out, from);
+    if (rc == 0)
+        rc = buf_printf(out, "\r\nTo: <");
+    if (rc == 0)
+        rc = append_line_safe(out, to);
+    if (rc == 0)
+        rc = buf_printf(out, ">\r\n");
+    if (rc == 0)
+        rc = append_subject(out, subject);
+    if (rc == 0)
+        rc = append_trace(out, hostname, kind);
+    return rc;
+}
+
+/* commit_notice - head built (rc: how that went) from the null sender to to. */
+static int commit_notice(struct queue *queue, const char *to, struct buf *head, int rc,
+                         char new_id[QUEUE_ID_SIZE], char **error_r)
+{
+    if (rc < 0)
+        error_set(error_r, "out of memory");
+    else
+        rc = commit(queue, "", to, head, -1, 0, new_id, error_r);
+    buf_release(head);
+    return rc;
+}
+
 int mda_notify_vacation(struct queue *queue, const char *hostname, const struct sieve_action *act,
                         const char *from_default, const struct sieve_message *orig,
                         char new_id[QUEUE_ID_SIZE], char **error_r)
@@ -191,19 +224,9 @@ int mda_notify_vacation(struct queue *queue, const char *hostname, const struct 
     struct buf head = BUF_INIT;
     const char *from = act->from != NULL && act->from[0] != '\0' ? act->from : from_default;
     const char *msgid = header_value(orig, "Message-ID");
-    int rc = buf_printf(&head, "From: ");
-    if (rc == 0)
-        rc = append_line_safe(&head, from);
-    if (rc == 0)
-        rc = buf_printf(&head, "\r\nTo: <");
-    if (rc == 0)
-        rc = append_line_safe(&head, act->target);
-    if (rc == 0)
-        rc = buf_printf(&head, ">\r\n");
-    if (rc == 0)
-        rc = append_subject(&head, act->subject != NULL ? act->subject : "Auto: (no subject)");
-    if (rc == 0)
-        rc = append_trace(&head, hostname, "vacation");
+    int rc = append_addressing(&head, from, act->target,
+                               act->subject != NULL ? act->subject : "Auto: (no subject)", hostname,
+                               "vacation");
     if (rc == 0 && msgid != NULL) {
         /* RFC 5230 5.7, RFC 3834 3.1.4 */
         rc = buf_printf(&head, "In-Reply-To: ");
@@ -226,14 +249,7 @@ int mda_notify_vacation(struct queue *queue, const char *hostname, const struct 
                                "Content-Transfer-Encoding: 8bit\r\n\r\n");
     if (rc == 0)
         rc = append_body(&head, act->reason != NULL ? act->reason : "");
-    if (rc < 0) {
-        buf_release(&head);
-        error_set(error_r, "out of memory");
-        return -1;
-    }
-    rc = commit(queue, "", act->target, &head, -1, 0, new_id, error_r);
-    buf_release(&head);
-    return rc;
+    return commit_notice(queue, act->target, &head, rc, new_id, error_r);
 }
 
 int mda_notify_user(struct queue *queue, const char *hostname, const char *to, const char *subject,
@@ -241,28 +257,15 @@ int mda_notify_user(struct queue *queue, const char *hostname, const char *to, c
 {
     *error_r = NULL;
     struct buf head = BUF_INIT;
-    int rc = buf_printf(&head, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\nTo: <",
-                        hostname != NULL ? hostname : "localhost");
-    if (rc == 0)
-        rc = append_line_safe(&head, to);
-    if (rc == 0)
-        rc = buf_printf(&head, ">\r\n");
-    if (rc == 0)
-        rc = append_subject(&head, subject);
-    if (rc == 0)
-        rc = append_trace(&head, hostname, "notice");
+    char from[300];
+    snprintf(from, sizeof from, "Mail Delivery System <MAILER-DAEMON@%s>",
+             hostname != NULL ? hostname : "localhost");
+    int rc = append_addressing(&head, from, to, subject, hostname, "notice");
     if (rc == 0)
         rc = buf_printf(&head, "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
                                "Content-Type: text/plain; charset=UTF-8\r\n"
                                "Content-Transfer-Encoding: 8bit\r\n\r\n");
     if (rc == 0)
         rc = append_body(&head, body);
-    if (rc < 0) {
-        buf_release(&head);
-        error_set(error_r, "out of memory");
-        return -1;
-    }
-    rc = commit(queue, "", to, &head, -1, 0, new_id, error_r);
-    buf_release(&head);
-    return rc;
+    return commit_notice(queue, to, &head, rc, new_id, error_r);
 }

@@ -28,6 +28,7 @@
 #include "delivery/sieve_active.h"
 #include "lib/buf.h"
 #include "lib/error.h"
+#include "lib/fdio.h"
 #include "lib/log.h"
 
 /* Compiled scripts a process keeps: users' scripts and the globals. */
@@ -85,17 +86,9 @@ static int read_file(const char *path, char **text_r, size_t *len_r)
         return -1;
     }
     char *text = malloc((size_t)st.st_size + 1);
-    size_t have = 0;
-    while (text != NULL && have < (size_t)st.st_size) {
-        ssize_t n = read(fd, text + have, (size_t)st.st_size - have);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        have += (size_t)n;
-    }
+    long long have = text != NULL ? fd_read_full(fd, text, (size_t)st.st_size) : -1;
     close(fd);
-    if (text == NULL || have != (size_t)st.st_size) {
+    if (have != (long long)st.st_size) {
         free(text);
         return -1;
     }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/error.h"
+#include "lib/fdio.h"
 #include <stdint.h>
 
 /* script_name_ok - the link's target is one visible file name "NAME.sieve":
@@ -85,17 +86,9 @@ enum sieve_active_result sieve_active_load(int root_fd, size_t max, char **text_
         error_set(error_r, "out of memory");
         return SIEVE_ACTIVE_TEMPFAIL;
     }
-    size_t have = 0;
-    while (have < (size_t)st.st_size) {
-        ssize_t r = read(fd, text + have, (size_t)st.st_size - have);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        have += (size_t)r;
-    }
+    long long have = fd_read_full(fd, text, (size_t)st.st_size);
     close(fd);
-    if (have != (size_t)st.st_size) {
+    if (have != (long long)st.st_size) {
         free(text);
         error_set(error_r, "sieve/%s: short read", target);
         return SIEVE_ACTIVE_TEMPFAIL;
