@@ -316,8 +316,18 @@ class SieveDelivery(unittest.TestCase):
         self.assertEqual(c.rcpt("sally@example.org")[0], 250)
         code, text = c.data(b"Subject: [list] over lmtp\r\nX-Marker: sv-lmtp-list\r\n\r\nx\r\n")
         self.assertEqual(code, 250, text)
+        # a redirect from LMTP goes into the same queue
+        self.assertEqual(c.mail("lmtp-orig@remote.example")[0], 250)
+        self.assertEqual(c.rcpt("sally@example.org")[0], 250)
+        code, text = c.data(b"Subject: [fwd] over lmtp\r\nX-Marker: sv-lmtp-fwd\r\n\r\nx\r\n")
+        self.assertEqual(code, 250, text)
         c.quit()
         self.assertEqual(self.where("sally", "sv-lmtp-list"), ["Lists.dev"])
+        wait_for(lambda: self.files("rita", "", "sv-lmtp-fwd"), timeout=30,
+                 what=f"the LMTP redirect at rita\n{self.d.log()[-3000:]}")
+        (_, data), = self.files("rita", "", "sv-lmtp-fwd")
+        self.assertEqual(split_trace(data)[0][0], ("return-path", "<lmtp-orig@remote.example>"))
+        self.assertNotIn("event=lmtp_queue_unavailable", self.d.log())
 
     def test_broken_script_delivers_to_inbox_with_line_and_column(self):
         self.send("brok@example.org", "anything", "sv-broken")
