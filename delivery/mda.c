@@ -6,7 +6,7 @@
  * are queued before anything is stored, so that a queue that cannot take
  * them defers the whole delivery rather than lose a redirect (a retry may
  * send a redirect twice, never zero times: "at worst twice" as everywhere);
- * then the quota warning; then the stores. */
+ * then the quota warning (mda_quota.h); then the stores. */
 #include "config.h"
 
 #include "delivery/mda.h"
@@ -24,20 +24,13 @@
 
 #include "delivery/maildir_dirs.h"
 #include "delivery/maildir_path.h"
-#include "delivery/maildir_quota.h"
 #include "delivery/mda_folders.h"
 #include "delivery/mda_notify.h"
+#include "delivery/mda_quota.h"
 #include "delivery/mda_sieve.h"
 #include "delivery/sieve/sieve_message.h"
-#include "lib/fdio.h"
 #include "lib/log.h"
 
-/* The marker of a quota warning sent and not yet re-armed, in the root. */
-#define QUOTA_WARNED_FILE "dirmail-quota-warned"
-/* The longest quota warning text read from delivery.quota_warning_message. */
-#define QUOTA_WARNING_MAX (64 * 1024)
-/* How long after a warning the usage must be below the mark to re-arm it. */
-#define QUOTA_REARM_SECONDS 3600
 /* A reject's reason in a reply: its first line, this long at most. */
 #define REASON_MAX 200
 /* Stores one message can have: the engine's actions per run. */
@@ -370,78 +363,6 @@ static void send_vacation(struct step *st, const struct sieve_action *a,
              log_quote(q1, sizeof q1, rcpt), log_quote(q2, sizeof q2, a->target), new_id);
 }
 
-/* quota_warning - tell the user once when this delivery brings the Maildir
- * to delivery.quota_warning_percent of its quota; the marker file re-arms
- * when the usage is found below the mark again. */
-static void quota_warning(struct step *st, uint64_t size)
-{
-    const struct config_delivery *d = &st->mda->conf->delivery;
-    const struct mda_recipient *rcpt = st->rcpt;
-    if (d->quota_warning_percent == 0 || rcpt->quota_bytes == 0 || st->mda->queue == NULL)
-        return;
-    struct maildir_quota_limit limit = {.bytes = rcpt->quota_bytes};
-    struct maildir_quota_usage usage;
-    char *error = NULL;
-    if (maildir_quota_read(st->root_fd, &limit, st->mda->local.hostname, false, &usage, &error) <
-        0) {
-        free(error);
-        return;
-    }
-    uint64_t mark = rcpt->quota_bytes / 100 * d->quota_warning_percent +
-                    rcpt->quota_bytes % 100 * d->quota_warning_percent / 100;
-    uint64_t before = usage.bytes > 0 ? (uint64_t)usage.bytes : 0;
-    struct stat mst;
-    bool warned = fstatat(st->root_fd, QUOTA_WARNED_FILE, &mst, AT_SYMLINK_NOFOLLOW) == 0;
-    if (before + size < mark) {
-        /* Re-armed only an hour after the warning: the usage read here
-         * leaves out deliveries still pending in a batch (the warning's
-         * own among them), which must not make a second warning. */
-        if (warned && time(NULL) - mst.st_mtime > QUOTA_REARM_SECONDS)
-            unlinkat(st->root_fd, QUOTA_WARNED_FILE, 0);
-        return;
-    }
-    /* a message that does not fit is refused (over quota), not warned of */
-    if (warned || before + size > rcpt->quota_bytes)
-        return;
-    int fd = openat(st->root_fd, QUOTA_WARNED_FILE,
-                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return; /* another delivery is sending it */
-    close(fd);
-    char *text = NULL;
-    if (d->quota_warning_message != NULL) {
-        int mfd = open(d->quota_warning_message, O_RDONLY | O_CLOEXEC);
-        if (mfd >= 0) {
-            text = calloc(1, QUOTA_WARNING_MAX + 1);
-            if (text != NULL && fd_read_full(mfd, text, QUOTA_WARNING_MAX) < 0) {
-                free(text);
-                text = NULL;
-            }
-            close(mfd);
-        }
-    }
-    char body[512];
-    snprintf(body, sizeof body,
-             "Your mailbox %s is now using %u%% or more of its quota of %llu bytes.\n"
-             "Please delete some messages: when it is full, new mail cannot be delivered.\n",
-             rcpt->primary != NULL ? rcpt->primary : rcpt->address, d->quota_warning_percent,
-             (unsigned long long)rcpt->quota_bytes);
-    char new_id[QUEUE_ID_SIZE], q1[256], q2[512];
-    const char *to = rcpt->primary != NULL ? rcpt->primary : rcpt->address;
-    if (mda_notify_user(st->mda->queue, st->mda->local.hostname, to, "Your mailbox is almost full",
-                        text != NULL && text[0] != '\0' ? text : body, new_id, &error) < 0) {
-        log_warning("id=%s event=quota_warning_failed rcpt=%s error=%s", id_of(st),
-                    log_quote(q1, sizeof q1, to), log_quote(q2, sizeof q2, error ? error : "?"));
-        free(error);
-        unlinkat(st->root_fd, QUOTA_WARNED_FILE, 0);
-    } else {
-        log_info("id=%s event=quota_warning rcpt=%s usage=%llu quota=%llu queued=%s", id_of(st),
-                 log_quote(q1, sizeof q1, to), (unsigned long long)(before + size),
-                 (unsigned long long)rcpt->quota_bytes, new_id);
-    }
-    free(text);
-}
-
 /* run_sieve - the scripts and their actions that are not stores; the
  * stores into st. Returns -1 with out final when the delivery ends here. */
 static int run_sieve(struct step *st, struct local_result *out)
@@ -589,9 +510,18 @@ enum local_state mda_add(struct mda *mda, struct local_batch *batch, const struc
         goto done;
     }
     struct stat sb;
-    quota_warning(&st, msg->len != MAILDIR_TO_EOF ? msg->len
-                       : fstat(msg->fd, &sb) == 0 ? (uint64_t)sb.st_size
-                                                  : 0);
+    const struct mda_quota_notice notice = {
+        .conf = &mda->conf->delivery,
+        .queue = mda->queue,
+        .hostname = mda->local.hostname,
+        .root_fd = st.root_fd,
+        .quota_bytes = rcpt->quota_bytes,
+        .to = rcpt->primary != NULL ? rcpt->primary : rcpt->address,
+        .log_id = log_id,
+    };
+    mda_quota_warning(&notice, msg->len != MAILDIR_TO_EOF ? msg->len
+                               : fstat(msg->fd, &sb) == 0 ? (uint64_t)sb.st_size
+                                                          : 0);
     char key[LOCAL_STABLE_KEY_MAX + 1];
     struct local_delivery_request req;
     /* all but the last on their own fsyncs: a failure defers the message
