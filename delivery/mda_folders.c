@@ -4,6 +4,7 @@
 #include "delivery/mda_folders.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,10 @@
 #include "lib/error.h"
 #include "lib/fdio.h"
 
-#define SPECIAL_USE_TMP MDA_SPECIAL_USE_FILE ".tmp"
+/* Temporary names of the marks file: one per writer, as two first
+ * deliveries to one Maildir may run at once (both renames then succeed,
+ * with the same text). */
+static atomic_uint tmp_counter;
 
 const char *mda_folders_special_use(const char *folder)
 {
@@ -48,20 +52,22 @@ static enum maildir_result write_marks(int root_fd, char *const *folders, size_t
             return MAILDIR_TEMPFAIL;
         }
     }
-    int fd = openat(root_fd, SPECIAL_USE_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                    0600);
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%s.%ld.%u.tmp", MDA_SPECIAL_USE_FILE, (long)getpid(),
+             atomic_fetch_add(&tmp_counter, 1));
+    int fd = openat(root_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         buf_release(&text);
-        error_set(error_r, "create %s: %s", SPECIAL_USE_TMP, strerror(errno));
+        error_set(error_r, "create %s: %s", tmp, strerror(errno));
         return MAILDIR_TEMPFAIL;
     }
     bool ok = fd_write_all(fd, buf_ptr(&text), buf_len(&text)) == 0 && fsync(fd) == 0;
     int err = errno;
     close(fd);
     buf_release(&text);
-    if (!ok || renameat(root_fd, SPECIAL_USE_TMP, root_fd, MDA_SPECIAL_USE_FILE) < 0) {
+    if (!ok || renameat(root_fd, tmp, root_fd, MDA_SPECIAL_USE_FILE) < 0) {
         error_set(error_r, "write %s: %s", MDA_SPECIAL_USE_FILE, strerror(ok ? errno : err));
-        unlinkat(root_fd, SPECIAL_USE_TMP, 0);
+        unlinkat(root_fd, tmp, 0);
         return MAILDIR_TEMPFAIL;
     }
     return maildir_dir_sync(root_fd, "maildir", error_r);

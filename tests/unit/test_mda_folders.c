@@ -7,6 +7,7 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,44 @@ START_TEST(folder_exists)
 }
 END_TEST
 
+static pthread_barrier_t start_line;
+
+static void *ensure_thread(void *arg)
+{
+    static char *folders[] = {"Sent", "Drafts", "Trash", "Junk"};
+    char *error = NULL;
+    pthread_barrier_wait(&start_line);
+    enum maildir_result r = mda_folders_ensure(root_fd, folders, 4, &error);
+    free(error);
+    *(enum maildir_result *)arg = r;
+    return NULL;
+}
+
+/* First deliveries to one Maildir at once (LMTP sessions on the pool): all
+ * succeed, each writing the marks under its own temporary name. */
+START_TEST(concurrent_first_deliveries)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", root, MDA_SPECIAL_USE_FILE);
+    for (int round = 0; round < 50; round++) {
+        unlink(path);
+        pthread_t t[8];
+        enum maildir_result r[8];
+        ck_assert_int_eq(pthread_barrier_init(&start_line, NULL, 8), 0);
+        for (size_t i = 0; i < 8; i++)
+            ck_assert_int_eq(pthread_create(&t[i], NULL, ensure_thread, &r[i]), 0);
+        for (size_t i = 0; i < 8; i++) {
+            pthread_join(t[i], NULL);
+            ck_assert_msg(r[i] == MAILDIR_DELIVERED, "round %d thread %zu: %d", round, i, r[i]);
+        }
+        pthread_barrier_destroy(&start_line);
+    }
+    char marks[512];
+    read_marks(marks, sizeof marks);
+    ck_assert_str_eq(marks, "Sent \\Sent\nDrafts \\Drafts\nTrash \\Trash\nJunk \\Junk\n");
+}
+END_TEST
+
 static Suite *mda_folders_suite(void)
 {
     Suite *s = suite_create("mda_folders");
@@ -134,6 +173,7 @@ static Suite *mda_folders_suite(void)
     tcase_add_test(tc, bad_folder_name_fails);
     tcase_add_test(tc, sieve_names_as_folders);
     tcase_add_test(tc, folder_exists);
+    tcase_add_test(tc, concurrent_first_deliveries);
     suite_add_tcase(s, tc);
     return s;
 }
