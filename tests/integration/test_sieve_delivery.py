@@ -23,7 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness.tap  # noqa: E402
 from harness import process  # noqa: E402
 from harness.dirmaild import TOP_BUILDDIR, Dirmaild, built  # noqa: E402
-from harness.mail import copies, queue_id, spool_ids, split_trace, wait_for  # noqa: E402
+from harness.mail import queue_id, spool_ids, split_trace, wait_for  # noqa: E402
+from harness.pop3 import make_dir as pop3_make_dir  # noqa: E402
 from harness.slapd import Slapd  # noqa: E402
 
 DELIVER = os.path.join(TOP_BUILDDIR, "delivery", "dirmail-deliver")
@@ -52,10 +53,8 @@ AFTER = ('require ["fileinto", "mailbox"];\n'
 
 
 def make_dir(path, mode=0o755):
-    os.makedirs(path, exist_ok=True)
-    os.chmod(path, mode)
-    if os.geteuid() == 0:
-        os.chown(path, 65534, 65534)
+    """harness.pop3.make_dir (the mail user's folder) with mode."""
+    os.chmod(pop3_make_dir(path), mode)
     return path
 
 
@@ -172,6 +171,16 @@ class SieveDelivery(unittest.TestCase):
                 found.append(folder)
         return found
 
+    def lmtp(self, sender, rcpts):
+        """An LMTP session after MAIL and RCPT (each accepted)."""
+        c = smtplib.LMTP("127.0.0.1", self.d.port("lmtp"), timeout=30)
+        self.addCleanup(c.close)
+        self.assertEqual(c.ehlo("client.test")[0], 250)
+        self.assertEqual(c.mail(sender)[0], 250)
+        for rcpt in rcpts:
+            self.assertEqual(c.rcpt(rcpt)[0], 250)
+        return c
+
     def deliver(self, message, rcpt, sender="s@remote.example"):
         p = subprocess.run([DELIVER, "-c", self.d.path, "-f", sender, "-a", rcpt],
                            input=message, capture_output=True, timeout=60)
@@ -276,12 +285,7 @@ class SieveDelivery(unittest.TestCase):
         self.assertEqual(self.d.log().count("event=sieve_vacation rcpt=vera@example.org"), 1)
 
     def test_reject_through_lmtp_per_recipient(self):
-        c = smtplib.LMTP("127.0.0.1", self.d.port("lmtp"), timeout=30)
-        self.addCleanup(c.close)
-        self.assertEqual(c.ehlo("client.test")[0], 250)
-        self.assertEqual(c.mail("orig@remote.example")[0], 250)
-        self.assertEqual(c.rcpt("sally@example.org")[0], 250)
-        self.assertEqual(c.rcpt("rita@example.org")[0], 250)
+        c = self.lmtp("orig@remote.example", ["sally@example.org", "rita@example.org"])
         code, text = c.data(b"Subject: [nope] buy\r\nX-Marker: sv-reject\r\n\r\nx\r\n")
         rest = c.getreply()
         self.assertEqual((code, text[:5]), (550, b"5.7.1"), text)
@@ -309,11 +313,7 @@ class SieveDelivery(unittest.TestCase):
         self.assertIn(b"no thanks", dsn)
 
     def test_lmtp_runs_the_same_script(self):
-        c = smtplib.LMTP("127.0.0.1", self.d.port("lmtp"), timeout=30)
-        self.addCleanup(c.close)
-        self.assertEqual(c.ehlo("client.test")[0], 250)
-        self.assertEqual(c.mail("orig@remote.example")[0], 250)
-        self.assertEqual(c.rcpt("sally@example.org")[0], 250)
+        c = self.lmtp("orig@remote.example", ["sally@example.org"])
         code, text = c.data(b"Subject: [list] over lmtp\r\nX-Marker: sv-lmtp-list\r\n\r\nx\r\n")
         self.assertEqual(code, 250, text)
         # a redirect from LMTP goes into the same queue
