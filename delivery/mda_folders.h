@@ -11,14 +11,23 @@
 
 #include "delivery/maildir_result.h"
 
-/* The file in the Maildir root: one "<folder> <\Attribute>" a line. */
+/* The file in the Maildir root: one "<folder> <\Attribute>" a line; IMAP
+ * (CREATE with USE, RENAME, DELETE) writes it too. Bigger is refused. */
 #define MDA_SPECIAL_USE_FILE "dirmail-special-use"
+#define MDA_SPECIAL_USE_MAX (256 * 1024)
+
+/* The marker in the Maildir root that the default folders were made: it
+ * names them, one a line. Not the marks file, which IMAP may write before
+ * the first delivery. */
+#define MDA_FOLDERS_MADE_FILE "dirmail-default-folders"
 
 /* mda_folders_ensure - at a Maildir's first delivery (root_fd: its root;
- * no MDA_SPECIAL_USE_FILE yet) make each of the count folders (Maildir++,
- * with cur/new/tmp) and then write the marks file (temporary file, fsync,
- * rename, fsync of the root), so that a crash half-way makes them again
- * next time. Later deliveries find the file and do nothing. */
+ * no MDA_FOLDERS_MADE_FILE yet) make each of the count folders (Maildir++,
+ * with cur/new/tmp), merge their marks into the marks file (the lines there
+ * kept; a folder's line added unless a line names it or gives its
+ * attribute to another folder), then write the marker (each a temporary
+ * file, fsync, rename, fsync of the root), so that a crash half-way makes
+ * them again next time. Later deliveries find the marker and do nothing. */
 enum maildir_result mda_folders_ensure(int root_fd, char *const *folders, size_t count,
                                        char **error_r);
 

@@ -79,7 +79,8 @@ class SieveDelivery(unittest.TestCase):
                                    ("loopa", LOOPA, None), ("loopb", LOOPB, None),
                                    ("vera", VERA, None), ("sam", None, None),
                                    ("brok", BROKEN, None), ("mona", None, None),
-                                   ("quinn", None, 20000), ("dora", None, None)):
+                                   ("quinn", None, 20000), ("dora", None, None),
+                                   ("imogen", None, None)):
             cls.ldap.add(user(uid, script, quota))
         cls.base = make_dir(os.path.join(process.tempdir("sieve-vmail-"), "vmail"), 0o700)
         scripts = make_dir(process.tempdir("sieve-global-"))
@@ -94,6 +95,11 @@ class SieveDelivery(unittest.TestCase):
         with open(os.path.join(store, "mine.sieve"), "w") as f:
             f.write(ACTIVE)
         os.symlink("mine.sieve", os.path.join(store, ".active"))
+        # imogen made a sent-mail folder of her own over IMAP (CREATE "Sent
+        # Items" (USE (\Sent)), RFC 6154 5.2) before any mail came
+        imap_root = make_dir(os.path.join(cls.base, "example.org", "imogen", "Maildir"), 0o700)
+        with open(os.path.join(imap_root, "dirmail-special-use"), "w") as f:
+            f.write("Sent Items \\Sent\n")
         if os.geteuid() == 0:
             for root, dirs, files in os.walk(os.path.join(cls.base, "example.org")):
                 for n in dirs + files:
@@ -374,6 +380,20 @@ class SieveDelivery(unittest.TestCase):
         with open(os.path.join(root, "dirmail-special-use")) as f:
             marks = f.read()
         self.assertEqual(marks, "Sent \\Sent\nDrafts \\Drafts\nTrash \\Trash\nJunk \\Junk\n")
+        with open(os.path.join(root, "dirmail-default-folders")) as f:
+            self.assertEqual(f.read(), "Sent\nDrafts\nTrash\nJunk\n")
+
+    def test_default_folders_after_imap_marks(self):
+        # the marks file IMAP wrote first does not stop the default folders,
+        # and its line stays: \Sent is hers, not given to Sent again
+        self.send("imogen@example.org", "first", "sv-imap-first")
+        root = self.maildir("imogen")
+        for folder in ("Sent", "Drafts", "Trash", "Junk"):
+            self.assertTrue(os.path.isdir(os.path.join(root, "." + folder, "new")), folder)
+        with open(os.path.join(root, "dirmail-special-use")) as f:
+            self.assertEqual(f.read(), "Sent Items \\Sent\nDrafts \\Drafts\nTrash \\Trash\n"
+                             "Junk \\Junk\n")
+        self.assertEqual(len(self.files("imogen", "", "sv-imap-first")), 1)
 
     def test_quota_warning_once_at_90_percent(self):
         qid = self.send("quinn@example.org", "small", "sv-q1", body=(b"x" * 78 + b"\r\n") * 50)
