@@ -3,6 +3,10 @@
 
 #include "proto/session_sasl.h"
 
+#include <stdio.h>
+
+#include "lib/log.h"
+
 static enum session_sasl_refusal refusal_of(const struct session_sasl *sa,
                                             enum sasl_exchange_outcome o)
 {
@@ -125,4 +129,22 @@ void session_sasl_line(struct session_sasl *sa, enum conn_result r, const struct
                                        ? SASL_EXCHANGE_BAD_BASE64
                                        : sasl_exchange_response(sa->sx, line->data, line->len);
     outcome(sa, o, false);
+}
+
+void session_sasl_renew(const struct session_sasl *sa, struct sasl_session **sasl,
+                        const char *service)
+{
+    const struct line_session *ls = sa->ls;
+    sasl_session_free(sasl);
+    char local[96], remote[96];
+    snprintf(local, sizeof local, "%s;%u", conn_local_ip(ls->conn), conn_local_port(ls->conn));
+    snprintf(remote, sizeof remote, "%s;%u", ls->ss->client_ip, ls->ss->client_port);
+    const char *err = NULL;
+    /* the negotiated cipher's strength: SASL refuses mechanisms or
+     * authzids that ask for more (Cyrus's minssf/maxssf) */
+    *sasl = sasl_session_new(service, ls->ss->hostname, local, remote, ls->tls,
+                             ls->tls ? (unsigned)conn_tls_bits(ls->conn) : 0, &err);
+    if (*sasl == NULL)
+        log_error("%sevent=sasl_session_failed client=%s error=\"%s\"", ls->log_id,
+                  ls->ss->client_ip, err != NULL ? err : "?");
 }

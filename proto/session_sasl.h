@@ -70,6 +70,13 @@ struct session_sasl {
  * memory. */
 int session_sasl_init(struct session_sasl *sa, struct line_session *ls,
                       const struct session_sasl_proto *proto, struct threadpool *pool);
+/* session_sasl_renew - replace *sasl with a Cyrus session for the
+ * connection as it is now (service "smtp", "pop3", "imap"...; the TLS layer
+ * and its strength, RFC 4422 3.7): after STARTTLS everything learnt before
+ * is forgotten (RFC 3207 4.2, RFC 2595 4, RFC 3501 6.2.1). *sasl is NULL
+ * (logged) when Cyrus refuses. */
+void session_sasl_renew(const struct session_sasl *sa, struct sasl_session **sasl,
+                        const char *service);
 /* session_sasl_free - only once the session is not held (line_session). */
 void session_sasl_free(struct session_sasl *sa);
 

@@ -12,6 +12,7 @@
 #include "proto/line_session.h"
 #include "proto/service.h"
 #include "proto/session_sasl.h"
+#include "reader/login_lookup.h"
 #include "reader/pop3_maildrop.h"
 #include "reader/pop3_parse.h"
 #include "reader/pop3_reply.h"
@@ -49,7 +50,7 @@ struct pop3 {
     char user[POP3_LINE_MAX + 1]; /* USER's name, "" when none */
     char *login;                  /* after a login */
     char *counted_as;             /* the DN counted in user_sessions, or NULL */
-    uint32_t auth_request;
+    struct login_lookup lookup;   /* the USER answer after the credentials */
     struct pop3_maildrop *md;
     struct pop3_job job;
     int msg_fd; /* RETR/TOP in progress, else -1 */

@@ -22,13 +22,13 @@
 
 #include "auth/auth_client.h"
 #include "auth/sasl_server.h"
-#include "delivery/local_delivery.h"
 #include "lib/conn.h"
 #include "lib/event.h"
 #include "lib/log.h"
 #include "proto/command_table.h"
 #include "proto/sasl_exchange.h"
 #include "proto/sasl_shared.h"
+#include "reader/login_lookup.h"
 #include "reader/pop3_internal.h"
 #include "reader/user_sessions.h"
 
@@ -66,8 +66,7 @@ void pop3_session_reply(struct pop3 *p, enum pop3_reply id)
 static void session_free(void *ctx)
 {
     struct pop3 *p = ctx;
-    if (p->auth_request != 0 && shared != NULL)
-        auth_async_cancel(shared->async, p->auth_request);
+    login_lookup_cancel(&p->lookup);
     if (p->msg_fd >= 0)
         close(p->msg_fd);
     pop3_maildrop_close(&p->md); /* nothing is deleted */
@@ -111,17 +110,8 @@ static const char *mechanisms(struct pop3 *p)
 static void sasl_renew(struct pop3 *p)
 {
     sasl_session_free(&p->sasl);
-    if (shared == NULL || !shared->sasl_ready)
-        return;
-    char local[96], remote[96];
-    snprintf(local, sizeof local, "%s;%u", conn_local_ip(p->conn), conn_local_port(p->conn));
-    snprintf(remote, sizeof remote, "%s;%u", p->ss->client_ip, p->ss->client_port);
-    const char *err = NULL;
-    p->sasl = sasl_session_new("pop3", p->ss->hostname, local, remote, p->ls.tls,
-                               p->ls.tls ? (unsigned)conn_tls_bits(p->conn) : 0, &err);
-    if (p->sasl == NULL)
-        log_error("event=sasl_session_failed client=%s error=\"%s\"", p->ss->client_ip,
-                  err != NULL ? err : "?");
+    if (shared != NULL && shared->sasl_ready)
+        session_sasl_renew(&p->auth, &p->sasl, "pop3");
 }
 
 /* ---- login: the maildrop after the credentials ---- */
@@ -156,39 +146,35 @@ static bool count_session(struct pop3 *p, const struct auth_user *u, enum pop3_r
 /* user_found - the auth process's USER answer for the logged-in login:
  * where the maildrop is; then it is locked and listed on the pool (RFC
  * 1939 4), which answers the login. */
-static void user_found(void *ctx, const struct auth_response *resp)
+static void user_found(void *ctx, enum login_lookup_result result, const struct auth_user *u,
+                       const char *mailbox)
 {
     struct pop3 *p = ctx;
-    line_session_enter(&p->ls);
-    p->auth_request = 0;
-    const struct auth_user *u = resp->user;
     enum pop3_reply r = POP3_REPLY_INTERNAL;
-    if (resp->status == AUTH_TEMPFAIL || resp->status == AUTH_ERROR) {
-        r = POP3_REPLY_AUTH_TEMPFAIL; /* a directory error is temporary */
-    } else if (resp->status != AUTH_FOUND || u == NULL || u->status != AUTH_USER_ACTIVE) {
+    switch (result) {
+    case LOGIN_LOOKUP_TEMPFAIL:
+        r = POP3_REPLY_AUTH_TEMPFAIL;
+        break;
+    case LOGIN_LOOKUP_REFUSED:
         r = POP3_REPLY_AUTH_FAILED;
-    } else if (u->mail_host != NULL) {
+        break;
+    case LOGIN_LOOKUP_REMOTE:
         r = POP3_REPLY_MAILBOX_REMOTE; /* the proxy to the user's node is not built */
-    } else if (!count_session(p, u, &r)) {
-        /* r says why */
-    } else {
-        char *def = NULL;
-        const char *mailbox = u->mailbox;
-        if (mailbox == NULL || mailbox[0] == '\0')
-            mailbox = def = local_default_mailbox(u->primary);
+        break;
+    case LOGIN_LOOKUP_LOCAL:
+        if (!count_session(p, u, &r))
+            break; /* r says why */
         if (mailbox != NULL) {
             pop3_transaction_open(p, mailbox); /* it answers */
-            free(def);
-            line_session_leave(&p->ls);
             return;
         }
         r = POP3_REPLY_MAILBOX_UNSAFE;
+        break;
     }
     free(p->login);
     p->login = NULL;
     pop3_session_reply(p, r);
     pop3_session_wait_end(p, ST_AUTHORIZATION);
-    line_session_leave(&p->ls);
 }
 
 /* logged_in - the credentials are good: ask where the maildrop is. True
@@ -196,18 +182,11 @@ static void user_found(void *ctx, const struct auth_response *resp)
 static bool logged_in(void *ctx)
 {
     struct pop3 *p = ctx;
-    p->login = strdup(sasl_exchange_user(p->auth.sx));
-    const char *args[1] = {p->login};
-    if (p->login != NULL)
-        p->auth_request = auth_async_request(shared->async, AUTH_REQ_USER, args, 1, user_found, p);
-    if (p->auth_request == 0) {
-        free(p->login);
-        p->login = NULL;
-        pop3_session_reply(p, POP3_REPLY_AUTH_TEMPFAIL);
-        return false;
-    }
-    line_session_wait_begin(&p->ls);
-    return true;
+    if (login_lookup_start(&p->lookup, &p->ls, shared->async, sasl_exchange_user(p->auth.sx),
+                           &p->login, user_found, p))
+        return true;
+    pop3_session_reply(p, POP3_REPLY_AUTH_TEMPFAIL);
+    return false;
 }
 
 static void sasl_challenge(void *ctx, const char *b64)
