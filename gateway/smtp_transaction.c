@@ -60,9 +60,9 @@ static void sender_answer_in(struct smtp *s, const struct auth_response *resp)
 static void sender_answer(void *ctx, const struct auth_response *resp)
 {
     struct smtp *s = ctx;
-    session_enter(s);
+    line_session_enter(&s->ls);
     sender_answer_in(s, resp);
-    session_leave(s);
+    line_session_leave(&s->ls);
 }
 
 /* What spool_room found. */
@@ -105,7 +105,7 @@ static const struct smtp_reply *room_reply(enum room room)
 
 void transaction_mail(struct smtp *s, struct smtp_command *cmd)
 {
-    if (session_is_submission(s) && !s->tls) {
+    if (session_is_submission(s) && !s->ls.tls) {
         session_reply(s, 530, SMTP_ESC_SECURITY_OTHER, "Must issue a STARTTLS command first");
         return;
     }
@@ -157,7 +157,7 @@ void transaction_mail(struct smtp *s, struct smtp_command *cmd)
         s->auth_request =
             auth_async_request(s->srv->async, AUTH_REQ_SENDERS, args, 1, sender_answer, s);
         if (s->auth_request != 0) {
-            session_wait_begin(s);
+            line_session_wait_begin(&s->ls);
             return;
         }
         session_reply_fixed(s, smtp_policy_sender_reply(SMTP_SENDER_TEMPFAIL));
@@ -203,9 +203,9 @@ static void rcpt_answer_in(struct smtp *s, const struct auth_response *resp)
 static void rcpt_answer(void *ctx, const struct auth_response *resp)
 {
     struct smtp *s = ctx;
-    session_enter(s);
+    line_session_enter(&s->ls);
     rcpt_answer_in(s, resp);
-    session_leave(s);
+    line_session_leave(&s->ls);
 }
 
 void transaction_rcpt(struct smtp *s, struct smtp_command *cmd)
@@ -232,7 +232,7 @@ void transaction_rcpt(struct smtp *s, struct smtp_command *cmd)
         session_reply_fixed(s, smtp_policy_rcpt_reply(SMTP_RCPT_TEMPFAIL));
         return;
     }
-    session_wait_begin(s);
+    line_session_wait_begin(&s->ls);
 }
 
 static int data_write(void *ctx, const void *data, size_t len)
@@ -289,8 +289,8 @@ static int message_begin(struct smtp *s)
         .client_ip = s->ss->client_ip,
         .hostname = s->ss->hostname,
         .esmtp = s->esmtp,
-        .tls_version = s->tls ? conn_tls_version(s->conn) : NULL,
-        .tls_cipher = s->tls ? conn_tls_cipher(s->conn) : NULL,
+        .tls_version = s->ls.tls ? conn_tls_version(s->conn) : NULL,
+        .tls_cipher = s->ls.tls ? conn_tls_cipher(s->conn) : NULL,
         .authenticated = s->auth_user != NULL,
         .auth_user = s->ss->config->sasl.authenticated_header ? s->auth_user : NULL,
         .queue_id = queue_inject_id(s->msg),
@@ -348,8 +348,8 @@ static void commit_work(void *arg)
 static void commit_done(void *arg)
 {
     struct smtp *s = arg;
-    session_enter(s);
-    s->job_running = false;
+    line_session_enter(&s->ls);
+    s->ls.job_running = false;
     if (s->commit_result == 0) {
         log_info("event=queued id=%s client=%s sender=<%s> rcpts=%zu size=%llu", s->env->id,
                  s->ss->client_ip, s->env->sender, s->env->rcpt_count,
@@ -362,12 +362,12 @@ static void commit_done(void *arg)
     }
     free(s->commit_error);
     s->commit_error = NULL;
-    if (!s->ending) {
+    if (!s->ls.ending) {
         s->state = ST_READY;
         transaction_reset(s);
         session_wait_end(s, ST_READY);
     }
-    session_leave(s);
+    line_session_leave(&s->ls);
 }
 
 /* message_end - the message is complete: refuse it, or commit it. */
@@ -388,8 +388,8 @@ void transaction_message_end(struct smtp *s)
     if (queue_envelope_set(&s->env->client_address, s->ss->client_ip) < 0 ||
         queue_envelope_set(&s->env->client_helo, s->helo[0] != '\0' ? s->helo : NULL) < 0 ||
         queue_envelope_set(&s->env->auth_user, s->auth_user) < 0 ||
-        (s->tls && (queue_envelope_set(&s->env->tls_version, conn_tls_version(s->conn)) < 0 ||
-                    queue_envelope_set(&s->env->tls_cipher, conn_tls_cipher(s->conn)) < 0))) {
+        (s->ls.tls && (queue_envelope_set(&s->env->tls_version, conn_tls_version(s->conn)) < 0 ||
+                       queue_envelope_set(&s->env->tls_cipher, conn_tls_cipher(s->conn)) < 0))) {
         session_reply_fixed(s, smtp_reply_tempfail(SMTP_TEMPFAIL_MEMORY));
         transaction_reset(s);
         s->state = ST_READY;
@@ -401,8 +401,8 @@ void transaction_message_end(struct smtp *s)
         s->state = ST_READY;
         return;
     }
-    s->job_running = true;
-    session_wait_begin(s);
+    s->ls.job_running = true;
+    line_session_wait_begin(&s->ls);
 }
 
 void transaction_bdat(struct smtp *s, struct smtp_command *cmd)
@@ -455,7 +455,7 @@ bool transaction_bdat_read(struct smtp *s)
         if (r == CONN_AGAIN)
             return false;
         if (r != CONN_OK) {
-            session_end(s);
+            line_session_end(&s->ls);
             return false;
         }
         s->bdat_left -= len;
@@ -480,7 +480,7 @@ bool transaction_bdat_read(struct smtp *s)
     if (s->bdat_last) {
         smtp_data_chunk(&s->data, "", 0, true);
         transaction_message_end(s);
-        return s->state != ST_WAIT;
+        return !s->ls.waiting;
     }
     if (s->data.verdict != SMTP_DATA_OK) {
         /* too big already: say so now and drop the transaction */

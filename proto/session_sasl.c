@@ -42,15 +42,13 @@ static enum session_sasl_refusal refusal_of(const struct session_sasl *sa,
     return SESSION_SASL_TEMPFAIL;
 }
 
-/* refuse - the refusal's reply; true when its last words end the session. */
+/* refuse - the protocol's reply; true when the session ends after it. */
 static bool refuse(struct session_sasl *sa, enum session_sasl_refusal why)
 {
-    const struct session_sasl_answer *a = &sa->proto->answers[why];
-    if (a->reply != SESSION_SASL_NONE)
-        sa->proto->reply(sa->ls->ctx, a->reply);
-    if (a->last_words == SESSION_SASL_NONE)
+    sa->proto->refuse(sa->ls->ctx, why);
+    if (!(sa->proto->ends & SESSION_SASL_BIT(why)))
         return false;
-    sa->proto->last_words(sa->ls->ctx, a->last_words);
+    line_session_close(sa->ls);
     return true;
 }
 
@@ -93,9 +91,11 @@ static void exchange_done(void *ctx, enum sasl_exchange_outcome o)
 }
 
 int session_sasl_init(struct session_sasl *sa, struct line_session *ls,
-                      const struct session_sasl_proto *proto, struct threadpool *pool)
+                      const struct session_sasl_proto *proto, struct threadpool *pool,
+                      size_t line_limit)
 {
     sa->ls = ls;
+    sa->line_limit = line_limit;
     sa->proto = proto;
     sa->reading_response = false;
     sa->sx = sasl_exchange_new_for_session(ls->ss, pool, exchange_done, sa);
@@ -118,7 +118,7 @@ void session_sasl_begin(struct session_sasl *sa, struct sasl_session *sasl, cons
 
 void session_sasl_line(struct session_sasl *sa, enum conn_result r, const struct conn_line *line)
 {
-    conn_set_line_limit(sa->ls->conn, sa->proto->line_limit);
+    conn_set_line_limit(sa->ls->conn, sa->line_limit);
     sa->reading_response = false;
     if (r == CONN_TOO_LONG) {
         refuse(sa, SESSION_SASL_LINE_TOO_LONG);

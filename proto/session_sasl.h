@@ -2,8 +2,8 @@
  * session runs it: the command that begins it, the challenge and the
  * client's response lines (their own limit, RFC 4954 4 / RFC 5034 4 / RFC
  * 3501 6.2.2), the wait for a step or a failure delay, and the outcome made
- * into the protocol's reply through one table per protocol, with the last
- * words when a failure limit ends the session. The protocol frames its own
+ * into one of a few refusals that the protocol answers from its reply
+ * table, and the end of the session when a failure limit is reached. The protocol frames its own
  * replies; what follows a good login (a reply, or a wait for the directory)
  * is its own. */
 #ifndef DIRMAIL_PROTO_SESSION_SASL_H
@@ -33,15 +33,8 @@ enum session_sasl_refusal {
     SESSION_SASL_REFUSAL_COUNT,
 };
 
-/* No reply, or no last words, in a row of the table. */
-#define SESSION_SASL_NONE (-1)
-
-/* A refusal's answer: the protocol's reply (its id), then, when last_words
- * is not NONE, its last words (its id) and the end of the session. */
-struct session_sasl_answer {
-    int reply;
-    int last_words;
-};
+/* The bit of a refusal in session_sasl_proto.ends. */
+#define SESSION_SASL_BIT(why) (1u << (why))
 
 struct session_sasl_proto {
     /* Frame the challenge (base64, may be "") as a continuation line. */
@@ -50,11 +43,11 @@ struct session_sasl_proto {
      * protocol waits now (line_session_wait_begin), false when it has
      * answered and input goes on. */
     bool (*success)(void *ctx);
-    /* Queue reply id; queue last words id and line_session_close. */
-    void (*reply)(void *ctx, int id);
-    void (*last_words)(void *ctx, int id);
-    const struct session_sasl_answer *answers; /* SESSION_SASL_REFUSAL_COUNT rows */
-    size_t line_limit;                         /* the command lines' limit, restored */
+    /* Queue the protocol's reply to why, and its last words too when why
+     * is one of ends. */
+    void (*refuse)(void *ctx, enum session_sasl_refusal why);
+    /* The refusals after which the session ends (the failure limits). */
+    unsigned ends;
 };
 
 /* One session's exchange, embedded in the protocol's session. */
@@ -62,14 +55,16 @@ struct session_sasl {
     struct line_session *ls;
     const struct session_sasl_proto *proto;
     struct sasl_exchange *sx;
+    size_t line_limit;     /* the command lines' limit, restored after a response */
     bool reading_response; /* the next line is the client's response */
 };
 
-/* session_sasl_init - the exchange for ls's session (Cyrus steps on pool);
- * ls->sx is set so that a busy exchange holds the session. -1 when out of
- * memory. */
+/* session_sasl_init - the exchange for ls's session (Cyrus steps on pool;
+ * line_limit: the command lines'); ls->sx is set so that a busy exchange
+ * holds the session. -1 when out of memory. */
 int session_sasl_init(struct session_sasl *sa, struct line_session *ls,
-                      const struct session_sasl_proto *proto, struct threadpool *pool);
+                      const struct session_sasl_proto *proto, struct threadpool *pool,
+                      size_t line_limit);
 /* session_sasl_renew - replace *sasl with a Cyrus session for the
  * connection as it is now (service "smtp", "pop3", "imap"...; the TLS layer
  * and its strength, RFC 4422 3.7): after STARTTLS everything learnt before

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "proto/smtp_data.h"
+#include "proto/session_sasl.h"
 #include "proto/smtp_parse.h"
 
 /* Enhanced status code subject.detail (the class comes from the reply code:
@@ -128,5 +129,9 @@ enum smtp_storage {
  * 1870 6.1: 452 for a temporary lack of storage), never a 5xx. The constant
  * struct lives forever. */
 const struct smtp_reply *smtp_reply_storage(enum smtp_storage storage);
+
+/* smtp_reply_sasl_refusal - the AUTH reply to an exchange that ended
+ * short of a login (proto/session_sasl.h). */
+const struct smtp_reply *smtp_reply_sasl_refusal(enum session_sasl_refusal why);
 
 #endif

@@ -174,73 +174,47 @@ static void sasl_challenge(void *ctx, const char *b64)
 }
 
 /* The replies to an exchange that ends short of a login (RFC 3501 6.2.2,
- * RFC 5530 codes), and the last words when a failure limit is reached. */
-enum sasl_text {
-    T_FAILED,
-    T_TEMPFAIL,
-    T_BAD_RESPONSE,
-    T_BAD_BASE64,
-    T_CANCELLED,
-    T_NO_MECHANISM,
-    T_PRIVACY,
-    T_ADDRESS_BLOCKED,
-    T_LINE_TOO_LONG,
-    T_TOO_MANY_FAILURES,
-};
-
+ * RFC 5530 codes); a failure limit is followed by a BYE. */
 static const struct {
     bool bad; /* a tagged BAD (a client error), else NO */
     const char *text;
-} sasl_texts[] = {
-    [T_FAILED] = {false, "[AUTHENTICATIONFAILED] Authentication failed"},
-    [T_TEMPFAIL] = {false, "[UNAVAILABLE] Temporary authentication failure, try again later"},
-    [T_BAD_RESPONSE] = {false, "[AUTHENTICATIONFAILED] Bad SASL response"},
-    [T_BAD_BASE64] = {true, "Bad base64"},
-    [T_CANCELLED] = {true, "Authentication cancelled"},
-    [T_NO_MECHANISM] = {false, "Unsupported authentication mechanism"},
-    [T_PRIVACY] = {false, "[PRIVACYREQUIRED] Use STARTTLS first"},
-    [T_ADDRESS_BLOCKED] = {false, "[UNAVAILABLE] Too many failed logins from your address"},
-    [T_LINE_TOO_LONG] = {true, "SASL response too long"},
-    [T_TOO_MANY_FAILURES] = {false, "Too many failed logins"}, /* the BYE */
+} sasl_replies[SESSION_SASL_REFUSAL_COUNT] = {
+    [SESSION_SASL_FAILED] = {false, "[AUTHENTICATIONFAILED] Authentication failed"},
+    [SESSION_SASL_FAILED_ADDRESS_LIMIT] = {false, "[AUTHENTICATIONFAILED] Authentication failed"},
+    [SESSION_SASL_FAILED_SESSION_LIMIT] = {false, "[AUTHENTICATIONFAILED] Authentication failed"},
+    [SESSION_SASL_TEMPFAIL] = {false,
+                               "[UNAVAILABLE] Temporary authentication failure, try again later"},
+    [SESSION_SASL_BAD_PROTOCOL] = {false, "[AUTHENTICATIONFAILED] Bad SASL response"},
+    [SESSION_SASL_BAD_BASE64] = {true, "Bad base64"},
+    [SESSION_SASL_CANCELLED] = {true, "Authentication cancelled"},
+    [SESSION_SASL_NO_MECHANISM] = {false, "Unsupported authentication mechanism"},
+    [SESSION_SASL_ENCRYPTION_REQUIRED] = {false, "[PRIVACYREQUIRED] Use STARTTLS first"},
+    [SESSION_SASL_ADDRESS_BLOCKED] = {false,
+                                      "[UNAVAILABLE] Too many failed logins from your address"},
+    [SESSION_SASL_LINE_TOO_LONG] = {true, "SASL response too long"},
 };
 
-static void sasl_reply(void *ctx, int id)
+#define SASL_ENDS                                                                                  \
+    (SESSION_SASL_BIT(SESSION_SASL_FAILED_ADDRESS_LIMIT) |                                         \
+     SESSION_SASL_BIT(SESSION_SASL_FAILED_SESSION_LIMIT) |                                         \
+     SESSION_SASL_BIT(SESSION_SASL_ADDRESS_BLOCKED))
+
+static void sasl_refuse(void *ctx, enum session_sasl_refusal why)
 {
     struct imap *p = ctx;
-    if (sasl_texts[id].bad)
-        imap_bad(p, sasl_texts[id].text);
+    if (sasl_replies[why].bad)
+        imap_bad(p, sasl_replies[why].text);
     else
-        imap_tagged(p, "NO", "%s", sasl_texts[id].text);
+        imap_tagged(p, "NO", "%s", sasl_replies[why].text);
+    if (SASL_ENDS & SESSION_SASL_BIT(why))
+        imap_untagged(p, "BYE Too many failed logins");
 }
-
-static void sasl_last_words(void *ctx, int id)
-{
-    imap_close_with(ctx, sasl_texts[id].text);
-}
-
-#define NONE SESSION_SASL_NONE
-static const struct session_sasl_answer sasl_answers[SESSION_SASL_REFUSAL_COUNT] = {
-    [SESSION_SASL_FAILED] = {T_FAILED, NONE},
-    [SESSION_SASL_FAILED_ADDRESS_LIMIT] = {T_FAILED, T_TOO_MANY_FAILURES},
-    [SESSION_SASL_FAILED_SESSION_LIMIT] = {T_FAILED, T_TOO_MANY_FAILURES},
-    [SESSION_SASL_TEMPFAIL] = {T_TEMPFAIL, NONE},
-    [SESSION_SASL_BAD_PROTOCOL] = {T_BAD_RESPONSE, NONE},
-    [SESSION_SASL_BAD_BASE64] = {T_BAD_BASE64, NONE},
-    [SESSION_SASL_CANCELLED] = {T_CANCELLED, NONE},
-    [SESSION_SASL_NO_MECHANISM] = {T_NO_MECHANISM, NONE},
-    [SESSION_SASL_ENCRYPTION_REQUIRED] = {T_PRIVACY, NONE},
-    [SESSION_SASL_ADDRESS_BLOCKED] = {T_ADDRESS_BLOCKED, T_TOO_MANY_FAILURES},
-    [SESSION_SASL_LINE_TOO_LONG] = {T_LINE_TOO_LONG, NONE},
-};
-#undef NONE
 
 const struct session_sasl_proto imap_sasl_proto = {
     .challenge = sasl_challenge,
     .success = logged_in,
-    .reply = sasl_reply,
-    .last_words = sasl_last_words,
-    .answers = sasl_answers,
-    .line_limit = IMAP_LINE_MAX,
+    .refuse = sasl_refuse,
+    .ends = SASL_ENDS,
 };
 
 /* ---- not authenticated ---- */

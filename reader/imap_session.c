@@ -447,7 +447,8 @@ void imap_session_start(struct service_session *ss)
         };
         p->parser = imap_parser_new(&limits);
         p->ls.ss = ss;
-        if (session_sasl_init(&p->auth, &p->ls, &imap_sasl_proto, pool) < 0 || p->parser == NULL) {
+        if (session_sasl_init(&p->auth, &p->ls, &imap_sasl_proto, pool, IMAP_LINE_MAX) < 0 ||
+            p->parser == NULL) {
             imap_parser_free(&p->parser);
             session_sasl_free(&p->auth);
             free(p);

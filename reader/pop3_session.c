@@ -195,41 +195,33 @@ static void sasl_challenge(void *ctx, const char *b64)
     conn_printf(p->conn, "+ %s\r\n", b64);
 }
 
-static void sasl_reply(void *ctx, int id)
-{
-    pop3_session_reply(ctx, (enum pop3_reply)id);
-}
-
-static void sasl_last_words(void *ctx, int id)
-{
-    pop3_session_close_with(ctx, (enum pop3_reply)id);
-}
-
 /* What an exchange that ends short of a login is answered (RFC 5034 4,
  * RFC 3206); a failure that reaches a limit is the last word. */
-#define NONE SESSION_SASL_NONE
-static const struct session_sasl_answer sasl_answers[SESSION_SASL_REFUSAL_COUNT] = {
-    [SESSION_SASL_FAILED] = {POP3_REPLY_AUTH_FAILED, NONE},
-    [SESSION_SASL_FAILED_ADDRESS_LIMIT] = {NONE, POP3_REPLY_AUTH_IP_BLOCKED},
-    [SESSION_SASL_FAILED_SESSION_LIMIT] = {NONE, POP3_REPLY_AUTH_TOO_MANY},
-    [SESSION_SASL_TEMPFAIL] = {POP3_REPLY_AUTH_TEMPFAIL, NONE},
-    [SESSION_SASL_BAD_PROTOCOL] = {POP3_REPLY_AUTH_BAD_PROTOCOL, NONE},
-    [SESSION_SASL_BAD_BASE64] = {POP3_REPLY_AUTH_BAD_BASE64, NONE},
-    [SESSION_SASL_CANCELLED] = {POP3_REPLY_AUTH_CANCELLED, NONE},
-    [SESSION_SASL_NO_MECHANISM] = {POP3_REPLY_AUTH_NO_MECHANISM, NONE},
-    [SESSION_SASL_ENCRYPTION_REQUIRED] = {POP3_REPLY_AUTH_ENCRYPTION, NONE},
-    [SESSION_SASL_ADDRESS_BLOCKED] = {POP3_REPLY_AUTH_IP_BLOCKED, NONE},
-    [SESSION_SASL_LINE_TOO_LONG] = {POP3_REPLY_AUTH_LINE_TOO_LONG, NONE},
+static const enum pop3_reply sasl_replies[SESSION_SASL_REFUSAL_COUNT] = {
+    [SESSION_SASL_FAILED] = POP3_REPLY_AUTH_FAILED,
+    [SESSION_SASL_FAILED_ADDRESS_LIMIT] = POP3_REPLY_AUTH_IP_BLOCKED,
+    [SESSION_SASL_FAILED_SESSION_LIMIT] = POP3_REPLY_AUTH_TOO_MANY,
+    [SESSION_SASL_TEMPFAIL] = POP3_REPLY_AUTH_TEMPFAIL,
+    [SESSION_SASL_BAD_PROTOCOL] = POP3_REPLY_AUTH_BAD_PROTOCOL,
+    [SESSION_SASL_BAD_BASE64] = POP3_REPLY_AUTH_BAD_BASE64,
+    [SESSION_SASL_CANCELLED] = POP3_REPLY_AUTH_CANCELLED,
+    [SESSION_SASL_NO_MECHANISM] = POP3_REPLY_AUTH_NO_MECHANISM,
+    [SESSION_SASL_ENCRYPTION_REQUIRED] = POP3_REPLY_AUTH_ENCRYPTION,
+    [SESSION_SASL_ADDRESS_BLOCKED] = POP3_REPLY_AUTH_IP_BLOCKED,
+    [SESSION_SASL_LINE_TOO_LONG] = POP3_REPLY_AUTH_LINE_TOO_LONG,
 };
-#undef NONE
+
+static void sasl_refuse(void *ctx, enum session_sasl_refusal why)
+{
+    pop3_session_reply(ctx, sasl_replies[why]);
+}
 
 static const struct session_sasl_proto sasl_proto = {
     .challenge = sasl_challenge,
     .success = logged_in,
-    .reply = sasl_reply,
-    .last_words = sasl_last_words,
-    .answers = sasl_answers,
-    .line_limit = POP3_LINE_MAX,
+    .refuse = sasl_refuse,
+    .ends = SESSION_SASL_BIT(SESSION_SASL_FAILED_ADDRESS_LIMIT) |
+            SESSION_SASL_BIT(SESSION_SASL_FAILED_SESSION_LIMIT),
 };
 
 /* ---- AUTHORIZATION commands ---- */
@@ -482,7 +474,7 @@ void pop3_session_start(struct service_session *ss)
     if (p != NULL) {
         p->msg_fd = -1;
         p->ls.ss = ss;
-        if (session_sasl_init(&p->auth, &p->ls, &sasl_proto, shared->pool) < 0) {
+        if (session_sasl_init(&p->auth, &p->ls, &sasl_proto, shared->pool, POP3_LINE_MAX) < 0) {
             free(p);
             p = NULL;
         }
