@@ -34,6 +34,7 @@
 #include "proto/smtp_parse.h"
 #include "gateway/smtp_policy.h"
 #include "proto/smtp_reply.h"
+#include "proto/smtp_wire.h"
 #include "lib/conn.h"
 #include "lib/event.h"
 #include "lib/log.h"
@@ -122,18 +123,10 @@ static bool client_error(int code, enum smtp_esc esc)
 /* reply - queue one reply; counts errors for limits.errors. */
 void session_reply(struct smtp *s, int code, enum smtp_esc esc, const char *fmt, ...)
 {
-    char text[SMTP_REPLY_LINE_MAX * 16];
-    char out[sizeof text + 256];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(text, sizeof text, fmt, ap);
+    smtp_wire_reply(&s->ls, client_error(code, esc), code, esc, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof text ||
-        (n = smtp_reply_format(out, sizeof out, code, esc, text)) < 0)
-        n = smtp_reply_format(out, sizeof out, 451, SMTP_ESC_SYSTEM_OTHER, "Internal error");
-    conn_write(s->conn, out, (size_t)n);
-    if (client_error(code, esc))
-        s->ls.errors++;
 }
 
 void session_reply_fixed(struct smtp *s, const struct smtp_reply *r)

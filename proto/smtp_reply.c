@@ -217,6 +217,17 @@ const struct smtp_reply *smtp_reply_storage(enum smtp_storage storage)
     return &storage_replies[storage];
 }
 
+static const struct smtp_reply transfer_replies[] = {
+    [SMTP_TRANSFER_NO_RECIPIENTS] = {554, SMTP_ESC_INVALID_COMMAND, "No valid recipients"},
+    [SMTP_TRANSFER_BAD_SEQUENCE] = {503, SMTP_ESC_INVALID_COMMAND, "Bad sequence of commands"},
+    [SMTP_TRANSFER_START_DATA] = {354, SMTP_ESC_NONE, "End data with <CR><LF>.<CR><LF>"},
+};
+
+const struct smtp_reply *smtp_reply_transfer(enum smtp_transfer_reply which)
+{
+    return &transfer_replies[which];
+}
+
 /* The AUTH replies to an exchange that ends short of a login (RFC 4954 4,
  * 6), for SMTP and LMTP alike. */
 static const struct smtp_reply sasl_replies[SESSION_SASL_REFUSAL_COUNT] = {

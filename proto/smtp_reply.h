@@ -118,6 +118,16 @@ enum smtp_tempfail {
  * struct lives forever. */
 const struct smtp_reply *smtp_reply_tempfail(enum smtp_tempfail failure);
 
+/* The replies of the message's transfer that SMTP and LMTP share. */
+enum smtp_transfer_reply {
+    SMTP_TRANSFER_NO_RECIPIENTS, /* DATA or BDAT before any accepted RCPT: 554 5.5.1 */
+    SMTP_TRANSFER_BAD_SEQUENCE,  /* BDAT outside a transaction: 503 5.5.1 */
+    SMTP_TRANSFER_START_DATA,    /* DATA's go-ahead: 354 */
+};
+
+/* smtp_reply_transfer - the reply; the constant struct lives forever. */
+const struct smtp_reply *smtp_reply_transfer(enum smtp_transfer_reply which);
+
 /* What the spool's file system allows (queue.min_free, issue 10 section 7). */
 enum smtp_storage {
     SMTP_STORAGE_FULL,    /* free space below the reserve: 452 4.3.1 */
