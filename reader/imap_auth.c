@@ -21,6 +21,7 @@
 #include "proto/sasl_exchange.h"
 #include "proto/sasl_shared.h"
 #include "reader/imap_session_internal.h"
+#include "reader/proxy.h"
 
 static struct sasl_shared *shared;
 
@@ -41,6 +42,7 @@ void imap_auth_cancel(struct imap *p)
     if (p->auth_request != 0 && shared != NULL)
         auth_async_cancel(shared->async, p->auth_request);
     p->auth_request = 0;
+    proxy_login_free(&p->proxy);
 }
 
 /* plaintext_allowed - RFC 3501 6.2.3 and 11.1: LOGIN and plaintext SASL only
@@ -111,6 +113,9 @@ static void user_found(void *ctx, const struct auth_response *resp)
         refusal = "[UNAVAILABLE] The directory is unavailable, try again later";
     } else if (resp->status != AUTH_FOUND || u == NULL || u->status != AUTH_USER_ACTIVE) {
         refusal = "[AUTHENTICATIONFAILED] Authentication failed";
+    } else if (u->mail_host != NULL && imap_proxy_begin(p, u->mail_host)) {
+        imap_leave(p); /* the proxy answers */
+        return;
     } else if (u->mail_host != NULL) {
         refusal = "[UNAVAILABLE] The mailbox is on another server, which this one cannot "
                   "reach yet";

@@ -73,6 +73,14 @@ static void session_free(struct imap *p)
     free(p);
 }
 
+struct service_session *imap_session_hand_over(struct imap *p)
+{
+    struct service_session *ss = p->ss;
+    session_free(p);
+    ss->protocol = NULL;
+    return ss;
+}
+
 static void really_end(struct imap *p)
 {
     struct service_session *ss = p->ss;

@@ -15,6 +15,7 @@
 #include "proto/service.h"
 #include "reader/imap_parse.h"
 
+struct proxy_login;
 struct sasl_exchange;
 struct sasl_session;
 
@@ -64,6 +65,7 @@ struct imap {
     struct sasl_exchange *sx;
     char *login;
     uint32_t auth_request;
+    struct proxy_login *proxy; /* logging in on the user's node (reader/proxy.h) */
     char *maildir; /* the user's Maildir below delivery.mailbox_base */
     int root_fd;   /* the user's Maildir (INBOX), -1 while it does not exist */
 
@@ -97,6 +99,15 @@ void imap_close_with(struct imap *p, const char *bye);
 void imap_wait_begin(struct imap *p);
 /* imap_process_input - read and run what the client sent, until it must wait. */
 void imap_process_input(struct imap *p);
+
+/* imap_session_hand_over - p freed but its connection (still attached,
+ * input paused) and service session left to the caller: the proxy's. */
+struct service_session *imap_session_hand_over(struct imap *p);
+
+/* proxy_session.c: imap_proxy_begin - the logged-in user's mailbox is on
+ * host: continue there (input paused; the tagged answer follows). false
+ * when this node does not proxy. */
+bool imap_proxy_begin(struct imap *p, const char *host);
 
 /* imap_auth.c */
 struct threadpool;

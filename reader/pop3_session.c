@@ -30,6 +30,7 @@
 #include "proto/sasl_exchange.h"
 #include "proto/sasl_shared.h"
 #include "reader/pop3_internal.h"
+#include "reader/proxy.h"
 #include "reader/user_sessions.h"
 
 static struct sasl_shared *shared;
@@ -72,6 +73,7 @@ static void session_free(struct pop3 *p)
 {
     if (p->auth_request != 0 && shared != NULL)
         auth_async_cancel(shared->async, p->auth_request);
+    proxy_login_free(&p->proxy);
     if (p->msg_fd >= 0)
         close(p->msg_fd);
     pop3_maildrop_close(&p->md); /* nothing is deleted */
@@ -92,6 +94,14 @@ static void really_end(struct pop3 *p)
     ss->protocol = NULL;
     conn_free(&ss->conn);
     ss->finished(ss);
+}
+
+struct service_session *pop3_session_hand_over(struct pop3 *p)
+{
+    struct service_session *ss = p->ss;
+    session_free(p);
+    ss->protocol = NULL;
+    return ss;
 }
 
 /* busy - a pool job or the SASL exchange (a job or a delay) holds p. */
@@ -221,8 +231,11 @@ static void user_found(void *ctx, const struct auth_response *resp)
         r = POP3_REPLY_AUTH_TEMPFAIL; /* a directory error is temporary */
     } else if (resp->status != AUTH_FOUND || u == NULL || u->status != AUTH_USER_ACTIVE) {
         r = POP3_REPLY_AUTH_FAILED;
+    } else if (u->mail_host != NULL && pop3_proxy_begin(p, u->mail_host)) {
+        pop3_session_leave(p); /* the proxy answers */
+        return;
     } else if (u->mail_host != NULL) {
-        r = POP3_REPLY_MAILBOX_REMOTE; /* the proxy to the user's node is not built */
+        r = POP3_REPLY_MAILBOX_REMOTE; /* this node does not proxy (no proxy.secret) */
     } else if (!count_session(p, u, &r)) {
         /* r says why */
     } else {

@@ -1,0 +1,78 @@
+/* reader/proxy_session.c - where the POP3 and IMAP sessions hand a login
+ * to the proxy (reader/proxy.h): the login on the user's node starts, the
+ * session waits with input paused, and then either its state is freed and
+ * the splice takes the connection, or the client gets a temporary error
+ * (RFC 3206 [SYS/TEMP], RFC 5530 [UNAVAILABLE]; a back node's [IN-USE] is
+ * passed on) and the session goes on where it was, as after any refusal. */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "reader/imap_session_internal.h"
+#include "reader/pop3_internal.h"
+#include "reader/proxy.h"
+
+static void pop3_proxied(void *ctx, enum proxy_result result)
+{
+    struct pop3 *p = ctx;
+    if (result == PROXY_OK) {
+        struct proxy_login *pl = p->proxy;
+        p->proxy = NULL;
+        proxy_splice_start(&pl, pop3_session_hand_over(p));
+        return;
+    }
+    pop3_session_enter(p);
+    proxy_login_free(&p->proxy);
+    free(p->login);
+    p->login = NULL;
+    pop3_session_reply(p, result == PROXY_IN_USE ? POP3_REPLY_IN_USE
+                                                 : POP3_REPLY_MAILBOX_NODE_DOWN);
+    pop3_session_wait_end(p, ST_AUTHORIZATION);
+    pop3_session_leave(p);
+}
+
+bool pop3_proxy_begin(struct pop3 *p, const char *host)
+{
+    if (!proxy_enabled(p->ss->config))
+        return false;
+    p->proxy = proxy_login_start(p->ss, PROXY_POP3, host, p->login, NULL, pop3_proxied, p);
+    if (p->proxy == NULL) {
+        free(p->login);
+        p->login = NULL;
+        pop3_session_reply(p, POP3_REPLY_MAILBOX_NODE_DOWN);
+        pop3_session_wait_end(p, ST_AUTHORIZATION);
+    }
+    return true;
+}
+
+static void imap_proxied(void *ctx, enum proxy_result result)
+{
+    struct imap *p = ctx;
+    if (result == PROXY_OK) {
+        struct proxy_login *pl = p->proxy;
+        p->proxy = NULL;
+        proxy_splice_start(&pl, imap_session_hand_over(p));
+        return;
+    }
+    imap_enter(p);
+    proxy_login_free(&p->proxy);
+    free(p->login);
+    p->login = NULL;
+    imap_tagged(p, "NO", "[UNAVAILABLE] The mailbox's server is unavailable, try again later");
+    imap_resume(p);
+    imap_leave(p);
+}
+
+bool imap_proxy_begin(struct imap *p, const char *host)
+{
+    if (!proxy_enabled(p->ss->config))
+        return false;
+    p->proxy = proxy_login_start(p->ss, PROXY_IMAP, host, p->login, p->tag, imap_proxied, p);
+    if (p->proxy == NULL) {
+        free(p->login);
+        p->login = NULL;
+        imap_tagged(p, "NO", "[UNAVAILABLE] The mailbox's server is unavailable, try again later");
+        imap_resume(p);
+    }
+    return true;
+}
