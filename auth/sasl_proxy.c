@@ -28,7 +28,7 @@ static const char *field(const char *p, const char *end, const char *name, char 
     if (stop == NULL)
         stop = end;
     size_t vl = (size_t)(stop - p);
-    if (vl == 0 || vl >= size)
+    if (vl == 0 || vl >= size || memchr(p, '\0', vl) != NULL)
         return NULL;
     memcpy(value, p, vl);
     value[vl] = '\0';
