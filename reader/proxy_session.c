@@ -7,10 +7,28 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
+#include "auth/sasl_server.h"
+#include "lib/log.h"
 #include "reader/imap_session_internal.h"
 #include "reader/pop3_internal.h"
 #include "reader/proxy.h"
+
+/* second_hop - the session itself came in through another node's proxy
+ * login: proxying it on would loop between nodes whose names for each
+ * other disagree with the directory's dirmailMailHost. Logged. */
+static bool second_hop(const struct service_session *ss, const struct sasl_session *sasl,
+                       const char *user, const char *host)
+{
+    const char *authid = sasl != NULL ? sasl_session_authid(sasl) : NULL;
+    if (authid == NULL || strcmp(authid, ss->config->proxy.identity) != 0)
+        return false;
+    log_error("event=proxy_loop service=%s proxy=%s user=%s host=%s error=\"a proxied login "
+              "would be proxied again: server.hostname and dirmailMailHost disagree\"",
+              ss->service->name, ss->client_ip, user, host);
+    return true;
+}
 
 static void pop3_proxied(void *ctx, enum proxy_result result)
 {
@@ -35,7 +53,8 @@ bool pop3_proxy_begin(struct pop3 *p, const char *host)
 {
     if (!proxy_enabled(p->ss->config))
         return false;
-    p->proxy = proxy_login_start(p->ss, PROXY_POP3, host, p->login, NULL, pop3_proxied, p);
+    if (!second_hop(p->ss, p->sasl, p->login, host))
+        p->proxy = proxy_login_start(p->ss, PROXY_POP3, host, p->login, NULL, pop3_proxied, p);
     if (p->proxy == NULL) {
         free(p->login);
         p->login = NULL;
@@ -67,7 +86,8 @@ bool imap_proxy_begin(struct imap *p, const char *host)
 {
     if (!proxy_enabled(p->ss->config))
         return false;
-    p->proxy = proxy_login_start(p->ss, PROXY_IMAP, host, p->login, p->tag, imap_proxied, p);
+    if (!second_hop(p->ss, p->sasl, p->login, host))
+        p->proxy = proxy_login_start(p->ss, PROXY_IMAP, host, p->login, p->tag, imap_proxied, p);
     if (p->proxy == NULL) {
         free(p->login);
         p->login = NULL;

@@ -14,6 +14,7 @@ import smtplib
 import socket
 import ssl
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -69,7 +70,7 @@ class Proxy(unittest.TestCase):
             delivery={"mailbox_base": cls.base1},
             proxy={"identity": IDENTITY, "secret": SECRET,
                    "pop3_port": cls.node2.port("pop3"), "imap_port": cls.node2.port("imap"),
-                   "ca_file": cls.pki["ca"], "timeout": 10},
+                   "ca_file": cls.pki["ca"], "timeout": 4},
             **common)
         cls.node1.start()
         cls.ctx = ssl.create_default_context(cafile=cls.pki["ca"])
@@ -209,13 +210,29 @@ class Proxy(unittest.TestCase):
         uid, password = self.add_user(mail_host="127.0.0.3")  # nothing listens there
         with self.assertRaises(poplib.error_proto) as e:
             self.pop(self.node1, uid, password)
-        self.assertTrue(e.exception.args[0].startswith(b"-ERR [SYS/TEMP]"), e.exception.args[0])
-        self.node1.wait_log(rf"event=proxy_login_failed host=127\.0\.0\.3 user={uid}")
-        # the session goes on: a local user can still log in on it? none here;
-        # a second try gives the same temporary answer, never [AUTH]
+        self.assertEqual(e.exception.args[0],
+                         b"-ERR [SYS/TEMP] The mailbox's server is unavailable, try again later")
+        self.node1.wait_log(rf"event=proxy_login_failed host=127\.0\.0\.3 user={uid} "
+                            r"client=127\.0\.0\.1 step=connect")
+
+    def test_pop3_silent_node_times_out(self):
+        # a node that accepts and never answers: the login's one deadline
+        silent = socket.socket()
+        self.addCleanup(silent.close)
+        silent.bind(("127.0.0.4", self.node2.port("pop3")))
+        silent.listen(8)
+        uid, password = self.add_user(mail_host="127.0.0.4")
+        p = poplib.POP3("127.0.0.1", self.node1.port("pop3"), timeout=30)
+        self.addCleanup(p.close)
+        p.stls(self.ctx)
+        p.user(uid)
         with self.assertRaises(poplib.error_proto) as e:
-            self.pop(self.node1, uid, password)
-        self.assertNotIn(b"[AUTH]", e.exception.args[0])
+            p.pass_(password)
+        self.assertTrue(e.exception.args[0].startswith(b"-ERR [SYS/TEMP]"), e.exception.args[0])
+        self.node1.wait_log(rf"event=proxy_login_failed host=127\.0\.0\.4 user={uid} "
+                            r"client=127\.0\.0\.1 step=timeout")
+        # the session is still in AUTHORIZATION and answers
+        self.assertTrue(p.noop().startswith(b"+OK"))
 
     # ---- the back node's side of the trust ----
 
@@ -313,10 +330,76 @@ class Proxy(unittest.TestCase):
         m = self.imap(self.node1)
         with self.assertRaises(imaplib.IMAP4.error) as e:
             m.login(uid, password)
-        self.assertIn("[UNAVAILABLE]", str(e.exception))
+        self.assertIn("[UNAVAILABLE] The mailbox's server is unavailable", str(e.exception))
+        self.node1.wait_log(rf"event=proxy_login_failed host=127\.0\.0\.3 user={uid}")
         # the session goes on in the not-authenticated state
         typ, _ = m.noop()
         self.assertEqual(typ, "OK")
+
+    def test_imap_second_hop_refused(self):
+        # node 2 knows itself as localhost: a user on "127.0.0.1" is remote
+        # for both nodes, and node 2 must not proxy node 1's login on again
+        uid, password = self.add_user(mail_host="127.0.0.1")
+        start = self.node2_log_offset()
+        m = self.imap(self.node1)
+        with self.assertRaises(imaplib.IMAP4.error) as e:
+            m.login(uid, password)
+        self.assertIn("[UNAVAILABLE]", str(e.exception))
+        self.node2.wait_log(rf"event=proxy_loop service=imap proxy=127\.0\.0\.1 user={uid} "
+                            r"host=127\.0\.0\.1", start=start)
+        self.assertNotIn("event=proxy_login_failed", self.node2.log()[start:])
+
+    def test_pop3_unverified_certificate_is_unavailable(self):
+        # a POP3 peer on 127.0.0.5 whose certificate another CA signed
+        other = harness.certs.make_ca_and_cert(process.tempdir("proxy-other-ca-"), ["localhost"])
+        listener = socket.socket()
+        self.addCleanup(listener.close)
+        listener.bind(("127.0.0.5", self.node2.port("pop3")))
+        listener.listen(1)
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(other["cert"], other["key"])
+
+        def serve():
+            conn, _ = listener.accept()
+            with conn:
+                conn.sendall(b"+OK impostor ready\r\n")
+                if conn.recv(100).startswith(b"STLS"):
+                    conn.sendall(b"+OK Begin TLS\r\n")
+                    try:
+                        tls.wrap_socket(conn, server_side=True).recv(100)
+                    except (ssl.SSLError, OSError):
+                        pass
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        uid, password = self.add_user(mail_host="127.0.0.5")
+        with self.assertRaises(poplib.error_proto) as e:
+            self.pop(self.node1, uid, password)
+        self.assertTrue(e.exception.args[0].startswith(b"-ERR [SYS/TEMP]"), e.exception.args[0])
+        self.node1.wait_log(rf"event=proxy_login_failed host=127\.0\.0\.5 user={uid} "
+                            r"client=127\.0\.0\.1 step=\w+ error=\"[^\"]*certificate verify failed")
+        thread.join(timeout=30)
+
+    def test_splice_ends_when_the_client_drops(self):
+        uid, password = self.add_user()
+        start = len(self.node1.log())
+        p = self.pop(self.node1, uid, password)
+        p.stat()
+        p.sock.shutdown(socket.SHUT_RDWR)  # no QUIT
+        self.node1.wait_log(r"event=disconnect service=pop3 client=127\.0\.0\.1 proxy=localhost "
+                            r'reason="client closed"', start=start)
+        # node 2 saw its side close too and released the maildrop
+        wait_for(lambda: self.try_pop(self.node2, uid, password),
+                 what="node 2's maildrop released after the client dropped")
+
+    def try_pop(self, node, uid, password):
+        try:
+            p = self.pop(node, uid, password)
+        except poplib.error_proto as e:
+            if b"[IN-USE]" not in e.args[0]:
+                raise
+            return False
+        p.quit()
+        return True
 
 
 if __name__ == "__main__":
