@@ -9,16 +9,14 @@
 
 #include <openssl/crypto.h>
 
-bool sasl_proxy_password(char *buf, size_t size, const char *secret, const char *ip,
-                         unsigned port)
+bool sasl_proxy_password(char *buf, size_t size, const char *secret, const char *ip, unsigned port)
 {
     int n = snprintf(buf, size, "%s ip=%s port=%u", secret, ip, port);
     return n > 0 && (size_t)n < size;
 }
 
 /* field - "NAME=VALUE" at p (up to end) into value; the end of it. */
-static const char *field(const char *p, const char *end, const char *name, char *value,
-                         size_t size)
+static const char *field(const char *p, const char *end, const char *name, char *value, size_t size)
 {
     size_t nl = strlen(name);
     if ((size_t)(end - p) < nl + 1 || memcmp(p, name, nl) != 0 || p[nl] != '=')

@@ -19,8 +19,7 @@ struct sasl_proxy_client {
 
 /* sasl_proxy_password - "SECRET ip=ADDR port=N" into buf; false when it
  * does not fit (the caller then sends nothing). */
-bool sasl_proxy_password(char *buf, size_t size, const char *secret, const char *ip,
-                         unsigned port);
+bool sasl_proxy_password(char *buf, size_t size, const char *secret, const char *ip, unsigned port);
 
 /* sasl_proxy_check - pass (len bytes, not NUL-terminated) holds secret
  * and a well-formed client address (an IPv4 or IPv6 literal, a port of

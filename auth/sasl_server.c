@@ -75,11 +75,11 @@ struct sasl_session {
     char *checked_login; /* the login our check accepted in the current call */
     bool in_exchange;    /* the last result was CONTINUE: step may follow */
     bool authenticated;
-    const char *user;   /* owned by conn */
-    const char *authid; /* owned by conn */
-    char remote_ip[64]; /* the peer, from remote_ipport */
-    bool proxy_peer;    /* remote_ip is a trusted front node */
-    bool proxy_checked; /* this call's check accepted the proxy credential */
+    const char *user;                 /* owned by conn */
+    const char *authid;               /* owned by conn */
+    char remote_ip[64];               /* the peer, from remote_ipport */
+    bool proxy_peer;                  /* remote_ip is a trusted front node */
+    bool proxy_checked;               /* this call's check accepted the proxy credential */
     struct sasl_proxy_client proxied; /* the client it forwarded */
 };
 
@@ -194,41 +194,54 @@ static int log_cb(void *context, int level, const char *message)
     return SASL_OK;
 }
 
-/* checkpass_cb - the only password check: the caller's function. user is
- * what the mechanism received as authentication identity; pass is not
- * NUL-terminated. */
-static int checkpass_cb(sasl_conn_t *conn, void *context, const char *user, const char *pass,
-                        unsigned passlen, struct propctx *propctx)
+/* directory_check - an ordinary login: the caller's function decides. */
+static enum sasl_check_result directory_check(struct sasl_session *s, const char *user,
+                                              const char *pass, unsigned passlen)
 {
-    struct sasl_session *s = context;
-    enum sasl_check_result r = SASL_CHECK_FAILED;
     char q[300];
-    if (glue.proxy_identity[0] != '\0' && strcmp(user, glue.proxy_identity) == 0) {
-        /* the proxy identity is never a directory login (doc/proxy.md) */
-        s->proxy_checked = s->proxy_peer &&
-                           sasl_proxy_check(glue.proxy_secret, pass, passlen, &s->proxied);
-        if (!s->proxy_checked)
-            log_info("event=proxy_login_refused service=%s proxy=%s reason=%s", s->service,
-                     s->remote_ip, s->proxy_peer ? "bad_credential" : "untrusted_network");
-        r = s->proxy_checked ? SASL_CHECK_OK : SASL_CHECK_FAILED;
-    } else
     /* RFC 4513 5.1.2: an empty password would be an LDAP anonymous bind, which
      * "succeeds"; a NUL inside cannot reach a C string check intact. */
     if (passlen == 0 || memchr(pass, '\0', passlen) != NULL) {
         log_info("event=sasl_check service=%s login=%s result=failed reason=%s", s->service,
                  log_quote(q, sizeof q, user), passlen == 0 ? "empty_password" : "nul_in_password");
-    } else {
-        char *copy = malloc((size_t)passlen + 1);
-        if (copy == NULL) {
-            r = SASL_CHECK_TEMPFAIL;
-        } else {
-            memcpy(copy, pass, passlen);
-            copy[passlen] = '\0';
-            r = glue.check(glue.context, user, copy, s->service);
-            explicit_bzero(copy, passlen);
-            free(copy);
-        }
+        return SASL_CHECK_FAILED;
     }
+    char *copy = malloc((size_t)passlen + 1);
+    if (copy == NULL)
+        return SASL_CHECK_TEMPFAIL;
+    memcpy(copy, pass, passlen);
+    copy[passlen] = '\0';
+    enum sasl_check_result r = glue.check(glue.context, user, copy, s->service);
+    explicit_bzero(copy, passlen);
+    free(copy);
+    return r;
+}
+
+/* proxy_check - the proxy identity (doc/proxy.md), never a directory
+ * login: from a trusted front node, with the shared secret. */
+static enum sasl_check_result proxy_check(struct sasl_session *s, const char *pass,
+                                          unsigned passlen)
+{
+    s->proxy_checked =
+        s->proxy_peer && sasl_proxy_check(glue.proxy_secret, pass, passlen, &s->proxied);
+    if (s->proxy_checked)
+        return SASL_CHECK_OK;
+    log_info("event=proxy_login_refused service=%s proxy=%s reason=%s", s->service, s->remote_ip,
+             s->proxy_peer ? "bad_credential" : "untrusted_network");
+    return SASL_CHECK_FAILED;
+}
+
+/* checkpass_cb - the only password check: the caller's function, or the
+ * proxy login's. user is what the mechanism received as authentication
+ * identity; pass is not NUL-terminated. */
+static int checkpass_cb(sasl_conn_t *conn, void *context, const char *user, const char *pass,
+                        unsigned passlen, struct propctx *propctx)
+{
+    struct sasl_session *s = context;
+    enum sasl_check_result r =
+        glue.proxy_identity[0] != '\0' && strcmp(user, glue.proxy_identity) == 0
+            ? proxy_check(s, pass, passlen)
+            : directory_check(s, user, pass, passlen);
     free(s->checked_login);
     s->checked_login = NULL;
     if (r == SASL_CHECK_OK && (s->checked_login = strdup(user)) == NULL)
@@ -250,7 +263,8 @@ static int checkpass_cb(sasl_conn_t *conn, void *context, const char *user, cons
 }
 
 /* proxy_cb - RFC 4616 authzid: acting as someone else than the login is
- * refused unless sasl.allow_authzid. */
+ * refused unless sasl.allow_authzid; the proxy identity, once its check
+ * passed, must act for a user (and the client it forwarded is logged). */
 static int proxy_cb(sasl_conn_t *conn, void *context, const char *requested_user, unsigned rlen,
                     const char *auth_identity, unsigned alen, const char *def_realm, unsigned urlen,
                     struct propctx *propctx)

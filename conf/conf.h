@@ -199,8 +199,8 @@ struct config_proxy {
     size_t trusted_network_count;
     unsigned pop3_port, imap_port; /* the back nodes' ports */
     enum config_proxy_tls tls;
-    char *ca_file;    /* verifies the back node's certificate; NULL: the system store */
-    unsigned timeout; /* seconds to connect and log in on the back node */
+    char *ca_file;         /* verifies the back node's certificate; NULL: the system store */
+    unsigned timeout;      /* seconds to connect and log in on the back node */
     unsigned idle_timeout; /* seconds a spliced session may pass with no byte either way */
 };
 

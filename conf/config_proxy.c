@@ -9,10 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const proxy_keys[] = {"identity",  "secret",  "trusted_networks",
-                                         "pop3_port", "imap_port", "tls",
-                                         "ca_file",   "timeout", "idle_timeout",
-                                         NULL};
+static const char *const proxy_keys[] = {"identity",     "secret", "trusted_networks", "pop3_port",
+                                         "imap_port",    "tls",    "ca_file",          "timeout",
+                                         "idle_timeout", NULL};
 
 static const char *const proxy_tls_names[] = {
     [PROXY_TLS_STARTTLS] = "starttls",
@@ -61,8 +60,8 @@ int conf_load_proxy(struct loader *ld, struct config *conf)
     unsigned tls = c->tls;
     if (conf_get_string(ld, g, "identity", &c->identity, STR_NONEMPTY) < 0 ||
         conf_get_string(ld, g, "secret", &c->secret, STR_NONEMPTY) < 0 ||
-        conf_get_strings(ld, g, "trusted_networks", &c->trusted_networks,
-                         &c->trusted_network_count, conf_cidr_check) < 0 ||
+        conf_get_strings(ld, g, "trusted_networks", &c->trusted_networks, &c->trusted_network_count,
+                         conf_cidr_check) < 0 ||
         conf_get_uint(ld, g, "pop3_port", &c->pop3_port, 1, 65535) < 0 ||
         conf_get_uint(ld, g, "imap_port", &c->imap_port, 1, 65535) < 0 ||
         conf_get_enum(ld, g, "tls", proxy_tls_names, COUNT(proxy_tls_names), &tls) < 0 ||

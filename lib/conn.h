@@ -38,7 +38,8 @@ struct conn_line {
 enum conn_event {
     CONN_EVENT_INPUT,   /* bytes (or EOF/error) to read: call conn_read_* until CONN_AGAIN */
     CONN_EVENT_FLUSHED, /* all queued output has been written */
-    CONN_EVENT_TIMEOUT, /* a deadline passed; conn_error says which ("idle timeout", "data timeout", "session timeout") */
+    CONN_EVENT_TIMEOUT, /* a deadline passed; conn_error says which ("idle timeout", "data timeout",
+                           "session timeout") */
 };
 
 /* The deadlines a protocol gives a connection (issue 10: what Postfix's

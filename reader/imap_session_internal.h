@@ -66,8 +66,8 @@ struct imap {
     char *login;
     uint32_t auth_request;
     struct proxy_login *proxy; /* logging in on the user's node (reader/proxy.h) */
-    char *maildir; /* the user's Maildir below delivery.mailbox_base */
-    int root_fd;   /* the user's Maildir (INBOX), -1 while it does not exist */
+    char *maildir;             /* the user's Maildir below delivery.mailbox_base */
+    int root_fd;               /* the user's Maildir (INBOX), -1 while it does not exist */
 
     /* the selected folder */
     struct mailbox *mailbox;

@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 
 #include "auth/sasl_proxy.h"
+#include "lib/buf.h"
 #include "lib/conn.h"
 #include "lib/event.h"
 #include "lib/log.h"
@@ -404,8 +405,8 @@ static void try_next(struct proxy_login *pl)
     while (pl->next != NULL) {
         struct addrinfo *ai = pl->next;
         pl->next = ai->ai_next;
-        pl->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        ai->ai_protocol);
+        pl->fd =
+            socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
         if (pl->fd < 0)
             continue;
         if (connect(pl->fd, ai->ai_addr, ai->ai_addrlen) == 0) {
@@ -430,8 +431,8 @@ static void resolve_work(void *arg)
     char port[8];
     snprintf(port, sizeof port, "%u",
              pl->proto == PROXY_POP3 ? pl->conf->pop3_port : pl->conf->imap_port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     pl->gai_error = getaddrinfo(pl->host, port, &hints, &pl->addrs);
 }
 
@@ -453,6 +454,22 @@ static void resolve_done(void *arg)
     try_next(pl);
 }
 
+/* host_name - the host of dirmailMailHost, which the SMTP client reads as
+ * "host", "host:port" or "[address]:port" (doc/relay.md): the port there is
+ * SMTP's, never POP3's or IMAP's. malloc'd. */
+static char *host_name(const char *mail_host)
+{
+    const char *end = strrchr(mail_host, ':');
+    if (mail_host[0] == '[') {
+        const char *close = strchr(mail_host, ']');
+        if (close != NULL)
+            return bytes_dup(mail_host + 1, (size_t)(close - mail_host - 1));
+    } else if (end != NULL && strchr(mail_host, ':') == end) {
+        return bytes_dup(mail_host, (size_t)(end - mail_host));
+    }
+    return strdup(mail_host); /* a bare name, or an IPv6 address without a port */
+}
+
 struct proxy_login *proxy_login_start(struct service_session *ss, enum proxy_protocol proto,
                                       const char *host, const char *user, const char *tag,
                                       proxy_login_done_fn *done, void *ctx)
@@ -471,7 +488,7 @@ struct proxy_login *proxy_login_start(struct service_session *ss, enum proxy_pro
     pl->ctx = ctx;
     snprintf(pl->client_ip, sizeof pl->client_ip, "%s", ss->client_ip);
     pl->client_port = ss->client_port;
-    pl->host = strdup(host);
+    pl->host = host_name(host);
     pl->user = strdup(user);
     pl->tag = strdup(tag != NULL ? tag : "");
     if (pl->host == NULL || pl->user == NULL || pl->tag == NULL || acquire_tls(conf) < 0) {

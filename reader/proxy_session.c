@@ -43,8 +43,8 @@ static void pop3_proxied(void *ctx, enum proxy_result result)
     proxy_login_free(&p->proxy);
     free(p->login);
     p->login = NULL;
-    pop3_session_reply(p, result == PROXY_IN_USE ? POP3_REPLY_IN_USE
-                                                 : POP3_REPLY_MAILBOX_NODE_DOWN);
+    pop3_session_reply(p,
+                       result == PROXY_IN_USE ? POP3_REPLY_IN_USE : POP3_REPLY_MAILBOX_NODE_DOWN);
     pop3_session_wait_end(p, ST_AUTHORIZATION);
     pop3_session_leave(p);
 }

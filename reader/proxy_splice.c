@@ -33,8 +33,8 @@ struct splice {
     uint64_t idle_ms;
     bool closing;
     struct conn *draining; /* closing: the side whose queue is still going out */
-    const char *why; /* why it ends, for the log */
-    uint64_t up, down; /* octets client -> back, back -> client */
+    const char *why;       /* why it ends, for the log */
+    uint64_t up, down;     /* octets client -> back, back -> client */
 };
 
 static void splice_end(struct splice *sp)
@@ -94,13 +94,13 @@ static bool pump(struct splice *sp, struct conn *from, struct conn *to, uint64_t
             if (r == CONN_AGAIN)
                 break;
             if (r != CONN_OK) {
-                const char *why = r == CONN_EOF ? (from == sp->client ? "client closed"
-                                                                      : "back node closed")
-                                                : conn_error(from);
+                const char *why = r == CONN_EOF
+                                      ? (from == sp->client ? "client closed" : "back node closed")
+                                      : conn_error(from);
                 if (r == CONN_ERROR)
                     log_info("event=proxy_conn_error client=%s proxy=%s side=%s error=\"%s\"",
-                             sp->ss->client_ip, sp->host,
-                             from == sp->client ? "client" : "back", conn_error(from));
+                             sp->ss->client_ip, sp->host, from == sp->client ? "client" : "back",
+                             conn_error(from));
                 return closing(sp, to, why);
             }
             conn_write(to, data, len);
