@@ -10,30 +10,24 @@ import imaplib
 import os
 import poplib
 import re
-import smtplib
 import socket
 import ssl
 import sys
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness.tap  # noqa: E402
 import harness.certs  # noqa: E402
 from harness import process  # noqa: E402
-from harness.dirmaild import Dirmaild, built  # noqa: E402
-from harness.mail import queue_id, spool_ids, wait_for  # noqa: E402
+from harness.dirmaild import Dirmaild, _tcp_sockets, built  # noqa: E402
+from harness.mail import deliver, wait_for  # noqa: E402
+from harness.pop3 import make_dir  # noqa: E402
 from harness.slapd import Slapd  # noqa: E402
 
 SECRET = "6f1d0c2b9a8e7f6d5c4b3a29181716151413121110"
 IDENTITY = "dirmail-proxy"
-
-
-def make_dir(path):
-    os.makedirs(path, exist_ok=True)
-    if os.geteuid() == 0:
-        os.chown(path, 65534, 65534)
-    return path
 
 
 def plain(authzid, authcid, password):
@@ -101,17 +95,7 @@ class Proxy(unittest.TestCase):
 
     def send(self, rcpt, body):
         """Mail for rcpt through node 2's gateway, into node 2's Maildir."""
-        s = smtplib.SMTP("127.0.0.1", self.node2.port("smtp"), local_hostname="client.test",
-                         timeout=30)
-        s.ehlo()
-        s.mail("sender@remote.example")
-        self.assertEqual(s.rcpt(rcpt)[0], 250)
-        code, text = s.data(body)
-        self.assertEqual(code, 250, text)
-        s.quit()
-        qid = queue_id(text)
-        wait_for(lambda: qid not in spool_ids(self.node2.spool), timeout=30,
-                 what=f"{qid} delivered\n{self.node2.log()[-3000:]}")
+        deliver(self.node2, rcpt, body)
 
     def pop(self, node, uid, password):
         p = poplib.POP3("127.0.0.1", node.port("pop3"), timeout=30)
@@ -196,6 +180,39 @@ class Proxy(unittest.TestCase):
         p = self.pop(self.node1, uid, password)
         _, lines, octets = p.retr(1)
         self.assertEqual(lines.count(b"x" * 998), 3000)
+        p.quit()
+
+    def front_backlog(self):
+        """Octets waiting unread in node 1's sockets to node 2's POP3 port."""
+        port = self.node2.port("pop3")
+        return sum(rx for here, there, rx, _ in _tcp_sockets()
+                   if there[1] == port and here[1] != port)
+
+    def test_pop3_slow_client_holds_the_back_node_back(self):
+        uid, password = self.add_user()
+        line = b"y" * 998 + b"\r\n"
+        self.send(f"{uid}@example.org", b"Subject: slow\r\n\r\n" + line * 8000)  # 8 MB
+        p = poplib.POP3("127.0.0.1", self.node1.port("pop3"), timeout=60)
+        self.addCleanup(p.close)
+        p.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        p.stls(self.ctx)
+        p.user(uid)
+        p.pass_(password)
+        p._putcmd("RETR 1")
+        # the client reads nothing: node 1 must stop reading node 2 (its
+        # 64 KiB per direction full) instead of taking the message in, so
+        # node 2's bytes pile up in node 1's socket (several times the 64 KiB
+        # it may queue; read eagerly, they would not stay there)
+        wait_for(lambda: self.front_backlog() > 256 * 1024, timeout=60,
+                 what="node 2's bytes waiting in node 1's socket")
+        # and they stay there: a node that read eagerly would drain them
+        # within milliseconds (what must not happen is watched for 2 s)
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            self.assertGreater(self.front_backlog(), 256 * 1024)
+            time.sleep(0.05)
+        _, lines, _ = p._getlongresp()
+        self.assertEqual(lines.count(b"y" * 998), 8000)
         p.quit()
 
     def test_pop3_wrong_password_refused_on_the_front_node(self):
