@@ -522,7 +522,7 @@ struct conn *proxy_login_take(struct proxy_login **plp, char **reply_r, char **h
     *reply_r = pl->reply;
     pl->reply = NULL;
     *host_r = pl->host;
-    pl->host = strdup("");
+    pl->host = NULL;
     destroy(pl);
     return conn;
 }

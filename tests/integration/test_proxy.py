@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness.tap  # noqa: E402
 import harness.certs  # noqa: E402
 from harness import process  # noqa: E402
-from harness.dirmaild import Dirmaild, _tcp_sockets, built  # noqa: E402
+from harness.dirmaild import Dirmaild, _slow, _tcp_sockets, built  # noqa: E402
 from harness.mail import deliver, wait_for  # noqa: E402
 from harness.pop3 import make_dir  # noqa: E402
 from harness.slapd import Slapd  # noqa: E402
@@ -64,7 +64,7 @@ class Proxy(unittest.TestCase):
             delivery={"mailbox_base": cls.base1},
             proxy={"identity": IDENTITY, "secret": SECRET,
                    "pop3_port": cls.node2.port("pop3"), "imap_port": cls.node2.port("imap"),
-                   "ca_file": cls.pki["ca"], "timeout": 4},
+                   "ca_file": cls.pki["ca"], "timeout": int(_slow(4))},
             **common)
         cls.node1.start()
         cls.ctx = ssl.create_default_context(cafile=cls.pki["ca"])
