@@ -37,6 +37,9 @@
 /* The tag of the proxy's own IMAP STARTTLS: the client's commands only
  * begin after the login, so it never meets a client's tag. */
 #define PROXY_IMAP_TAG "dirmail-proxy"
+/* The longest dirmailMailHost the proxy connects to: a DNS name is at most
+ * 253 octets (RFC 1035 2.3.4), "[address]:port" fits too. */
+#define PROXY_HOST_MAX 255
 
 enum step {
     STEP_RESOLVE,
@@ -477,6 +480,12 @@ struct proxy_login *proxy_login_start(struct service_session *ss, enum proxy_pro
     const struct config_proxy *conf = &ss->config->proxy;
     if (conf->secret == NULL)
         return NULL;
+    if (strlen(host) > PROXY_HOST_MAX) {
+        log_info("event=proxy_login_failed user=%s client=%s step=resolve error=\"the user's "
+                 "mail host is longer than %d octets\"",
+                 user, ss->client_ip, PROXY_HOST_MAX);
+        return NULL;
+    }
     struct proxy_login *pl = calloc(1, sizeof *pl);
     if (pl == NULL)
         return NULL;
