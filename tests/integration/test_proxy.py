@@ -172,6 +172,21 @@ class Proxy(unittest.TestCase):
         self.assertEqual(p._getresp(), b"+OK 1 " + str(p.stat()[1]).encode())
         p.quit()
 
+    def test_pop3_auth_login(self):
+        # SASL LOGIN: the front node never has a password to pass on, and
+        # needs none
+        uid, password = self.add_user()
+        self.send(f"{uid}@example.org", b"Subject: login\r\n\r\nbody\r\n")
+        p = poplib.POP3("127.0.0.1", self.node1.port("pop3"), timeout=30)
+        self.addCleanup(p.close)
+        p.stls(self.ctx)
+        self.assertTrue(p._shortcmd("AUTH LOGIN").startswith(b"+ "))
+        self.assertTrue(p._shortcmd(base64.b64encode(uid.encode()).decode()).startswith(b"+ "))
+        reply = p._shortcmd(base64.b64encode(password.encode()).decode())
+        self.assertTrue(reply.startswith(b"+OK"), reply)
+        self.assertEqual(p.stat()[0], 1)
+        p.quit()
+
     def test_pop3_large_message_through_the_splice(self):
         uid, password = self.add_user()
         line = b"x" * 998 + b"\r\n"
@@ -334,6 +349,15 @@ class Proxy(unittest.TestCase):
         typ, data = m.select("INBOX")
         self.assertEqual(typ, "OK")
         self.assertEqual(data, [b"0"])
+
+    def test_imap_authenticate_login(self):
+        uid, password = self.add_user()
+        self.send(f"{uid}@example.org", b"Subject: login\r\n\r\nbody\r\n")
+        m = self.imap(self.node1)
+        typ, _ = m.authenticate(
+            "LOGIN", lambda ch: (uid if ch.lower().startswith(b"user") else password).encode())
+        self.assertEqual(typ, "OK")
+        self.assertEqual(m.select("INBOX"), ("OK", [b"1"]))
 
     def test_imap_wrong_password_refused_on_the_front_node(self):
         uid, _ = self.add_user()
