@@ -472,7 +472,9 @@ struct sasl_session *sasl_session_new(const char *service, const char *server_fq
             s->remote_ip[n] = '\0';
         }
     }
-    s->proxy_peer = glue.proxy_identity[0] != '\0' && glue.proxy_trusted != NULL &&
+    /* the proxy logs in to read mail (reader/proxy.h), never to submit it */
+    bool reader = strcmp(service, "pop3") == 0 || strcmp(service, "imap") == 0;
+    s->proxy_peer = reader && glue.proxy_identity[0] != '\0' && glue.proxy_trusted != NULL &&
                     s->remote_ip[0] != '\0' && glue.proxy_trusted(glue.proxy_context, s->remote_ip);
     if (!glue.cyrus)
         return s;

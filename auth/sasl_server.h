@@ -47,8 +47,9 @@ typedef bool sasl_proxy_trust_fn(void *context, const char *ip);
 /* sasl_glue_set_proxy - after sasl_glue_init: the login identity with
  * password "secret ip=ADDR port=N" (auth/sasl_proxy.h) authenticates a
  * session from an address trusted() accepts, for the PLAIN authzid it
- * names (never for itself), without asking the check; from anywhere else
- * it fails like a wrong password. Both strings are copied; NULL: off. */
+ * names (never for itself), without asking the check, in the "pop3" and
+ * "imap" services only; anywhere else it fails like a wrong password.
+ * Both strings are copied; NULL: off. */
 void sasl_glue_set_proxy(const char *identity, const char *secret, sasl_proxy_trust_fn *trusted,
                          void *context);
 
