@@ -208,7 +208,7 @@ class Proxy(unittest.TestCase):
         uid, password = self.add_user()
         line = b"y" * 998 + b"\r\n"
         # 24 MB: more than the kernel buffers between the nodes and the client
-        # can hold, so that some of it must wait in node 1's socket
+        # can hold
         self.send(f"{uid}@example.org", b"Subject: slow\r\n\r\n" + line * 24000)
         p = poplib.POP3("127.0.0.1", self.node1.port("pop3"), timeout=60)
         self.addCleanup(p.close)
@@ -219,13 +219,13 @@ class Proxy(unittest.TestCase):
         p._putcmd("RETR 1")
         # the client reads nothing: node 1 must stop reading node 2 (its
         # 64 KiB per direction full) instead of taking the message in, so
-        # node 2's bytes pile up in node 1's socket (several times the 64 KiB
-        # it may queue; read eagerly, they would not stay there)
+        # node 2's bytes wait unread in node 1's socket. How many depends on
+        # the kernel's buffers; that they stay unread is the point: a node
+        # that read eagerly would take them within milliseconds.
         def held_back():
-            # the same backlog half a second apart: settled, not in passing
             first = self.front_backlog()
             time.sleep(0.5)
-            return first > 256 * 1024 and self.front_backlog() == first
+            return first > 0 and self.front_backlog() == first
         wait_for(held_back, timeout=60,
                  what="node 2's bytes to stay unread in node 1's socket")
         _, lines, _ = p._getlongresp()
