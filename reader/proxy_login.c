@@ -141,7 +141,9 @@ void proxy_login_free(struct proxy_login **plp)
         return;
     *plp = NULL;
     if (pl->resolving) {
-        pl->abandoned = true; /* the lookup's completion frees it */
+        /* the lookup's completion frees it; until then nothing may call done */
+        event_timer_remove(&pl->timer);
+        pl->abandoned = true;
         return;
     }
     destroy(pl);
