@@ -256,7 +256,8 @@ class Proxy(unittest.TestCase):
         silent.bind(("127.0.0.4", self.node2.port("pop3")))
         silent.listen(8)
         uid, password = self.add_user(mail_host="127.0.0.4")
-        p = poplib.POP3("127.0.0.1", self.node1.port("pop3"), timeout=30)
+        # the client waits longer than node 1's login deadline
+        p = poplib.POP3("127.0.0.1", self.node1.port("pop3"), timeout=_slow(4) + 30)
         self.addCleanup(p.close)
         p.stls(self.ctx)
         p.user(uid)
