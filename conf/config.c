@@ -15,7 +15,7 @@
 /* The sections a configuration may have; anything else is an error. */
 static const char *const top_keys[] = {
     "server",   "ldap",  "tls",    "services", "domains",     "relay",       "queue",
-    "delivery", "cache", "limits", "sasl",     "smtp_client", "managesieve", NULL};
+    "delivery", "cache", "limits", "sasl",     "smtp_client", "managesieve", "proxy", NULL};
 
 /* set_defaults - every setting's default; the same values are documented
  * in conf/dirmail.conf.sample and doc/dirmail.conf.5. */
@@ -83,6 +83,7 @@ static int set_defaults(struct loader *ld, struct config *conf)
     conf->sasl.sender_login_check = true;
     conf->sasl.authenticated_header = false;
     conf_smtp_client_defaults(&conf->smtp_client);
+    conf_proxy_defaults(&conf->proxy);
 
     if (conf_replace_string(ld, &sv->hostname, host) < 0 ||
         conf_replace_string(ld, &sv->user, "dirmail") < 0 ||
@@ -143,7 +144,7 @@ struct config *config_load(const char *path, char **error_r)
                conf_load_ldap(&ld, conf) == 0 && conf_load_tls(&ld, conf) == 0 &&
                conf_load_domains(&ld, conf) == 0 && conf_load_rest(&ld, conf) == 0 &&
                conf_load_sasl(&ld, conf) == 0 && conf_load_services(&ld, conf) == 0 &&
-               conf_load_smtp_client(&ld, conf) == 0) {
+               conf_load_smtp_client(&ld, conf) == 0 && conf_load_proxy(&ld, conf) == 0) {
         ok = 0;
     }
     config_destroy(&ld.cf);
@@ -203,6 +204,7 @@ void config_free(struct config **confp)
     free(conf->delivery.mailbox_base);
     conf_free_strings(&conf->sasl.mechanisms, &conf->sasl.mechanism_count);
     conf_free_smtp_client(&conf->smtp_client);
+    conf_free_proxy(&conf->proxy);
     free(conf);
 }
 

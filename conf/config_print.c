@@ -281,5 +281,16 @@ void config_print(const struct config *conf, FILE *out)
     print_uint(out, in, "destination_connections", sc->destination_connections);
     print_uint(out, in, "destination_backoff", sc->destination_backoff);
     print_list(out, in, "dns_forwarders", sc->dns_forwarders, sc->dns_forwarder_count);
+    fputs("};\n\nproxy = {\n", out);
+    const struct config_proxy *px = &conf->proxy;
+    print_str(out, in, "identity", px->identity, "");
+    print_str(out, in, "secret", px->secret != NULL ? "<hidden>" : NULL, "no proxying");
+    print_list(out, in, "trusted_networks", px->trusted_networks, px->trusted_network_count);
+    print_uint(out, in, "pop3_port", px->pop3_port);
+    print_uint(out, in, "imap_port", px->imap_port);
+    print_str(out, in, "tls", config_proxy_tls_name(px->tls), "");
+    print_str(out, in, "ca_file", px->ca_file, "the system's store");
+    print_uint(out, in, "timeout", px->timeout);
+    print_uint(out, in, "idle_timeout", px->idle_timeout);
     fputs("};\n", out);
 }
