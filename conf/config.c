@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 /* The sections a configuration may have; anything else is an error. */
-static const char *const top_keys[] = {"server", "ldap",        "tls",      "services", "domains",
-                                       "relay",  "queue",       "delivery", "cache",    "limits",
-                                       "sasl",   "smtp_client", NULL};
+static const char *const top_keys[] = {
+    "server", "ldap",   "tls",  "services",    "domains",     "relay", "queue", "delivery",
+    "cache",  "limits", "sasl", "smtp_client", "managesieve", "proxy", NULL};
 
 /* set_defaults - every setting's default; the same values are documented
  * in conf/dirmail.conf.sample and doc/dirmail.conf.5. */
@@ -58,6 +58,8 @@ static int set_defaults(struct loader *ld, struct config *conf)
     conf->queue.scan_interval = 60;
     conf->queue.delivery_threads = 4;
     conf->delivery.quota_warning_percent = 90;
+    conf->managesieve.max_scripts = 20;
+    conf->managesieve.max_script_size = 64 * 1024;
     conf->cache.positive_ttl = 300;
     conf->cache.negative_ttl = 60;
     conf->cache.auth_ttl = 60;
@@ -83,6 +85,7 @@ static int set_defaults(struct loader *ld, struct config *conf)
     conf->sasl.sender_login_check = true;
     conf->sasl.authenticated_header = false;
     conf_smtp_client_defaults(&conf->smtp_client);
+    conf_proxy_defaults(&conf->proxy);
 
     if (conf_replace_string(ld, &sv->hostname, host) < 0 ||
         conf_replace_string(ld, &sv->user, "dirmail") < 0 ||
@@ -149,7 +152,7 @@ struct config *config_load(const char *path, char **error_r)
                conf_load_ldap(&ld, conf) == 0 && conf_load_tls(&ld, conf) == 0 &&
                conf_load_domains(&ld, conf) == 0 && conf_load_rest(&ld, conf) == 0 &&
                conf_load_sasl(&ld, conf) == 0 && conf_load_services(&ld, conf) == 0 &&
-               conf_load_smtp_client(&ld, conf) == 0) {
+               conf_load_smtp_client(&ld, conf) == 0 && conf_load_proxy(&ld, conf) == 0) {
         ok = 0;
     }
     config_destroy(&ld.cf);
@@ -213,6 +216,7 @@ void config_free(struct config **confp)
     free(conf->delivery.quota_warning_message);
     conf_free_strings(&conf->sasl.mechanisms, &conf->sasl.mechanism_count);
     conf_free_smtp_client(&conf->smtp_client);
+    conf_free_proxy(&conf->proxy);
     free(conf);
 }
 

@@ -28,7 +28,7 @@ struct loader {
 
 /* -- conf/config_names.c: the words dirmail.conf uses for enum values -- */
 
-extern const char *const conf_service_type_names[SERVICE_IMAPS + 1];
+extern const char *const conf_service_type_names[SERVICE_MANAGESIEVE + 1];
 extern const char *const conf_starttls_names[LDAP_STARTTLS_REQUIRE + 1];
 extern const char *const conf_log_target_names[LOG_TARGET_SYSLOG + 1];
 extern const char *const conf_log_level_names[LOG_LEVEL_DEBUG + 1];
@@ -88,6 +88,11 @@ int conf_next_hop_check(struct loader *ld, const config_setting_t *s);
 void conf_smtp_client_defaults(struct config_smtp_client *c);
 int conf_load_smtp_client(struct loader *ld, struct config *conf);
 void conf_free_smtp_client(struct config_smtp_client *c);
+
+/* conf/config_proxy.c: the proxy section */
+void conf_proxy_defaults(struct config_proxy *c);
+int conf_load_proxy(struct loader *ld, struct config *conf);
+void conf_free_proxy(struct config_proxy *c);
 
 /* conf/config_sections.c */
 int conf_load_server(struct loader *ld, struct config *conf);

@@ -3,12 +3,16 @@
 
 #include "proto/sasl_shared.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "auth/auth_client.h"
 #include "auth/sasl_server.h"
+#include "lib/conn.h"
 #include "lib/log.h"
 #include "lib/threadpool.h"
+#include "proto/network_match.h"
+#include "proto/service.h"
 
 /* How long one answer from the auth process may take. */
 #define AUTH_TIMEOUT_MS 10000
@@ -28,6 +32,13 @@ static enum sasl_check_result check(void *ctx, const char *login, const char *pa
     if (st == AUTH_OK)
         return SASL_CHECK_OK;
     return st == AUTH_FAILED ? SASL_CHECK_FAILED : SASL_CHECK_TEMPFAIL;
+}
+
+/* proxy_trusted - a front node may use the proxy login (doc/proxy.md). */
+static bool proxy_trusted(void *ctx, const char *ip)
+{
+    const struct config_proxy *px = ctx;
+    return network_list_contains(px->trusted_networks, px->trusted_network_count, ip);
 }
 
 static void destroy(struct sasl_shared *sh)
@@ -62,9 +73,12 @@ struct sasl_shared *sasl_shared_acquire(struct event_loop *loop, const struct co
         return NULL;
     }
     const char *serr = NULL;
-    if (sasl_glue_init(&conf->sasl, check, sh, &serr) == 0)
+    if (sasl_glue_init(&conf->sasl, check, sh, &serr) == 0) {
         sh->sasl_ready = true;
-    else
+        if (conf->proxy.secret != NULL && conf->proxy.trusted_network_count > 0)
+            sasl_glue_set_proxy(conf->proxy.identity, conf->proxy.secret, proxy_trusted,
+                                (void *)&conf->proxy);
+    } else
         log_error("event=sasl_init_failed error=\"%s\"", serr != NULL ? serr : "?");
     const char *perr = NULL;
     sh->pool = threadpool_new(loop, SASL_SHARED_THREADS, &perr);
@@ -88,4 +102,22 @@ void sasl_shared_release(struct sasl_shared **shp)
         return;
     shared = NULL;
     destroy(sh);
+}
+
+struct sasl_session *sasl_shared_session_new(const struct sasl_shared *sh,
+                                             const struct service_session *ss, const char *service,
+                                             bool tls)
+{
+    if (sh == NULL || !sh->sasl_ready)
+        return NULL;
+    char local[96], remote[96];
+    snprintf(local, sizeof local, "%s;%u", conn_local_ip(ss->conn), conn_local_port(ss->conn));
+    snprintf(remote, sizeof remote, "%s;%u", ss->client_ip, ss->client_port);
+    const char *err = NULL;
+    struct sasl_session *s = sasl_session_new(service, ss->hostname, local, remote, tls,
+                                              tls ? (unsigned)conn_tls_bits(ss->conn) : 0, &err);
+    if (s == NULL)
+        log_error("event=sasl_session_failed client=%s error=\"%s\"", ss->client_ip,
+                  err != NULL ? err : "?");
+    return s;
 }
