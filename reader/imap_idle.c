@@ -89,11 +89,10 @@ static void drop(struct imap *p)
 /* tell - an idling session learns what changed, as NOOP would tell it. */
 static void tell(struct imap *p)
 {
-    imap_enter(p);
+    line_session_enter(&p->ls);
     imap_folder_update(p, true);
-    if (conn_flush(p->conn) == CONN_ERROR)
-        imap_end(p);
-    imap_leave(p);
+    line_session_flush(&p->ls);
+    line_session_leave(&p->ls);
 }
 
 static void inotify_readable(void *ctx, unsigned events)
