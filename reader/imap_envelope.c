@@ -262,12 +262,20 @@ static int addresses_write(struct buf *out, const char *value)
     return r != 0 ? -1 : 0;
 }
 
+/* or_from - RFC 3501 7.4.2: a Sender or Reply-To that is absent, "or
+ * present but empty", is the From. */
+static const char *or_from(const char *field, const char *from)
+{
+    if (field == NULL || field[strspn(field, " \t\r\n")] == '\0')
+        return from;
+    return field;
+}
+
 int imap_envelope_write(struct buf *out, const struct mime_part *part)
 {
     const char *const *f = (const char *const *)part->fields;
-    /* RFC 3501 7.4.2: an absent Sender or Reply-To is the From */
-    const char *sender = f[MIME_F_SENDER] != NULL ? f[MIME_F_SENDER] : f[MIME_F_FROM];
-    const char *reply_to = f[MIME_F_REPLY_TO] != NULL ? f[MIME_F_REPLY_TO] : f[MIME_F_FROM];
+    const char *sender = or_from(f[MIME_F_SENDER], f[MIME_F_FROM]);
+    const char *reply_to = or_from(f[MIME_F_REPLY_TO], f[MIME_F_FROM]);
     int r = buf_append(out, "(", 1);
     r |= imap_nstring_write(out, f[MIME_F_DATE]);
     r |= buf_append(out, " ", 1);

@@ -616,6 +616,20 @@ class ImapExt(unittest.TestCase):
             self.assertEqual(m.delete("Again")[0], "OK")
         self.assertEqual(seen, sorted(set(seen)), seen)
 
+    def test_envelope_empty_sender_and_reply_to_are_the_from(self):
+        # imaptest's fetch-envelope; RFC 3501 7.4.2: "absent ... or present
+        # but empty" is the From
+        m = self.imap("carol")
+        m.create("Env")
+        msg = (b"From: user@domain (Real Name)\r\nSender: \r\nReply-To: \r\n"
+               b"Subject: e\r\n\r\nbody\r\n")
+        self.assertEqual(m.append("Env", None, None, msg)[0], "OK")
+        m.select("Env")
+        typ, data = m.fetch("1", "(ENVELOPE)")
+        self.assertEqual(typ, "OK")
+        addr = b'(("Real Name" NIL "user" "domain"))'
+        self.assertIn(b" ".join([addr, addr, addr, b"NIL"]), data[0])
+
 
 @unittest.skipUnless(built(), "dirmaild not built")
 class IdleDeadline(unittest.TestCase):
