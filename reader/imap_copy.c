@@ -111,8 +111,11 @@ static struct imap_keywords *keywords_of(struct imap *p, const char *folder)
 }
 
 /* settle - give the written messages their UIDs (a sync of the target),
- * internal dates and flags. false when the target cannot be synced. */
-static bool settle(struct imap *p, const char *folder, struct written *w, size_t count,
+ * internal dates and flags. false when the target cannot be synced. With
+ * tell, a selected target's EXISTS is sent at once; MOVE leaves it to its
+ * expunges' update, so that "EXPUNGE" comes before the EXISTS that already
+ * counts without the sources (as Dovecot orders it; imaptest's move). */
+static bool settle(struct imap *p, const char *folder, struct written *w, size_t count, bool tell,
                    uint32_t *uidvalidity_r)
 {
     bool selected = p->selected != NULL && strcmp(p->selected, folder) == 0;
@@ -163,7 +166,7 @@ static bool settle(struct imap *p, const char *folder, struct written *w, size_t
     keywords_free(&own);
     if (!selected)
         mailbox_close(&mb);
-    else
+    else if (tell)
         imap_folder_update(p, false); /* RFC 3501 6.3.11: EXISTS for the selected folder */
     return true;
 }
@@ -330,7 +333,7 @@ static void append_to(struct imap *p, const struct imap_arg *name, const struct 
     }
     struct written w = {path, flags, named, mtime, 0, 0};
     uint32_t uidvalidity = 0;
-    bool settled = settle(p, name->str, &w, 1, &uidvalidity);
+    bool settled = settle(p, name->str, &w, 1, true, &uidvalidity);
     log_info("event=imap_append client=%s user=%s folder=\"%s\" file=%s uid=%u", p->ss->client_ip,
              p->login, name->str, path, (unsigned)w.uid);
     free(path);
@@ -455,7 +458,7 @@ void imap_cmd_copy(struct imap *p, const struct imap_command *cmd, size_t first,
         return;
     }
     uint32_t uidvalidity = 0;
-    bool settled = settle(p, name->str, w, done, &uidvalidity);
+    bool settled = settle(p, name->str, w, done, !move, &uidvalidity);
     bool all = settled && done > 0;
     for (size_t k = 0; k < done; k++)
         all = all && w[k].uid != 0;
