@@ -43,6 +43,7 @@ struct lmtp_rcpt {
     char address[ADDRESS_RENDER_MAX + 1];
     char *mailbox; /* owned; NULL: the default from primary */
     char *primary; /* owned; NULL: the address */
+    char *sieve;   /* owned; the directory's script, NULL: none */
     unsigned long long quota;
     struct local_result result; /* filled by the delivery job */
 };

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include "proto/received.h"
 #include "proto/sasl_shared.h"
 #include "proto/smtp_wire.h"
+#include "queue/queue.h"
 
 void lmtp_transaction_reset(struct lmtp *s)
 {
@@ -38,6 +40,7 @@ void lmtp_transaction_reset(struct lmtp *s)
     for (size_t i = 0; i < s->rcpt_count; i++) {
         free(s->rcpts[i].mailbox);
         free(s->rcpts[i].primary);
+        free(s->rcpts[i].sieve);
     }
     free(s->rcpts);
     s->rcpts = NULL;
@@ -140,16 +143,39 @@ static void reply_each(struct lmtp *s, const struct smtp_reply *r)
 
 /* ---- the deliveries, on a pool thread ---- */
 
+/* The delivery agent of this process, made at its first message: the
+ * compiled scripts are shared by every session and pool thread of the
+ * process, as the configuration is; it lives as long as the process. */
+static pthread_mutex_t mda_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mda *process_mda;
+static struct queue *process_queue;
+
+static struct mda *lmtp_mda(const struct service_session *ss)
+{
+    pthread_mutex_lock(&mda_lock);
+    if (process_mda == NULL) {
+        /* Sieve's redirects and replies go into the spool; without it
+         * (a node with no state directory) a delivery that sends defers */
+        char *path = config_state_path(ss->config, CONFIG_STATE_QUEUE), *error = NULL;
+        if (path == NULL || queue_open(path, &process_queue, &error) < 0) {
+            log_warning("event=lmtp_queue_unavailable error=\"%s\"",
+                        error != NULL ? error : "out of memory");
+            process_queue = NULL;
+        }
+        free(path);
+        free(error);
+        process_mda = mda_new(ss->config, ss->hostname, process_queue);
+    }
+    struct mda *mda = process_mda;
+    pthread_mutex_unlock(&mda_lock);
+    return mda;
+}
+
 static void deliver_work(void *arg)
 {
     struct lmtp *s = arg;
-    const struct config *conf = s->ss->config;
-    const struct local_delivery_config ldc = {
-        .mailbox_base = conf->delivery.mailbox_base,
-        .hostname = s->ss->hostname,
-        .sync_method = conf->delivery.sync_method,
-    };
-    struct local_batch *batch = local_batch_new(&ldc);
+    struct mda *mda = lmtp_mda(s->ss);
+    struct local_batch *batch = mda != NULL ? local_batch_new(mda_local_config(mda)) : NULL;
     if (batch == NULL) {
         for (size_t i = 0; i < s->rcpt_count; i++)
             local_result_set(&s->rcpts[i].result, DELIVERY_STATUS_NO_MEMORY, NULL);
@@ -167,9 +193,10 @@ static void deliver_work(void *arg)
             .mailbox = r->mailbox,
             .primary = r->primary,
             .quota_bytes = r->quota,
+            .sieve = r->sieve,
             .loop_after = 1,
         };
-        mda_add(batch, &msg, &rcpt, conf->delivery.quota_permanent, s->tx_id, &r->result);
+        mda_add(mda, batch, &msg, &rcpt, s->tx_id, &r->result);
     }
     /* every result is final once the batch is settled: files, links and
      * folders fsync'd before any 250 goes out */

@@ -163,10 +163,12 @@ static void rcpt_answer_in(struct lmtp *s, const struct auth_response *resp)
     char *mailbox = entry->mailbox != NULL ? strdup(entry->mailbox) : NULL;
     const char *primary_src = entry->primary != NULL ? entry->primary : entry->matched;
     char *primary = primary_src != NULL ? strdup(primary_src) : NULL;
+    char *sieve = entry->sieve != NULL ? strdup(entry->sieve) : NULL;
     if (more == NULL || (entry->mailbox != NULL && mailbox == NULL) ||
-        (primary_src != NULL && primary == NULL)) {
+        (primary_src != NULL && primary == NULL) || (entry->sieve != NULL && sieve == NULL)) {
         free(mailbox);
         free(primary);
+        free(sieve);
         lmtp_reply_fixed(s, smtp_reply_tempfail(SMTP_TEMPFAIL_MEMORY));
         lmtp_wait_end(s, next);
         return;
@@ -176,6 +178,7 @@ static void rcpt_answer_in(struct lmtp *s, const struct auth_response *resp)
     snprintf(r->address, sizeof r->address, "%s", s->pending_addr);
     r->mailbox = mailbox;
     r->primary = primary;
+    r->sieve = sieve;
     r->quota = entry->quota;
     lmtp_reply(s, 250, SMTP_ESC_DEST_VALID, "Recipient ok");
     lmtp_wait_end(s, ST_RCPT);

@@ -31,6 +31,15 @@ static void really_end(struct line_session *ls)
     ss->finished(ss);
 }
 
+struct service_session *line_session_hand_over(struct line_session *ls)
+{
+    struct service_session *ss = ls->ss;
+    conn_set_input_paused(ls->conn, true);
+    ls->hooks->free(ls->ctx); /* ls is part of it */
+    ss->protocol = NULL;
+    return ss;
+}
+
 void line_session_end(struct line_session *ls)
 {
     if (!ls->ending) {

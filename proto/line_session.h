@@ -83,6 +83,13 @@ void line_session_leave(struct line_session *ls);
  * stack, no pool job runs and no SASL step or delay holds it. */
 void line_session_end(struct line_session *ls);
 
+/* line_session_hand_over - free the protocol's session but give its
+ * service session back with the conn still attached and input paused: for
+ * a caller that takes the connection over (the proxy's splice, which sets
+ * its own handler). Only when nothing holds the session (no callback of it
+ * on the stack, no pool job, no SASL step). */
+struct service_session *line_session_hand_over(struct line_session *ls);
+
 /* line_session_close - the last words are queued: no more input, close
  * once they are out. */
 void line_session_close(struct line_session *ls);

@@ -20,6 +20,7 @@
 #include "proto/sasl_exchange.h"
 #include "proto/sasl_shared.h"
 #include "reader/imap_session_internal.h"
+#include "reader/proxy.h"
 
 static struct sasl_shared *shared;
 
@@ -38,6 +39,7 @@ void imap_auth_release(void)
 void imap_auth_cancel(struct imap *p)
 {
     login_lookup_cancel(&p->lookup);
+    proxy_login_free(&p->proxy);
 }
 
 /* plaintext_allowed - RFC 3501 6.2.3 and 11.1: LOGIN and plaintext SASL only
@@ -134,6 +136,8 @@ static void user_found(void *ctx, enum login_lookup_result result, const struct 
         refusal = "[AUTHENTICATIONFAILED] Authentication failed";
         break;
     case LOGIN_LOOKUP_REMOTE:
+        if (imap_proxy_begin(p, u->mail_host))
+            return; /* the proxy answers */
         refusal = "[UNAVAILABLE] The mailbox is on another server, which this one cannot "
                   "reach yet";
         break;

@@ -75,6 +75,11 @@ static void session_free(void *ctx)
     free(p);
 }
 
+struct service_session *imap_session_hand_over(struct imap *p)
+{
+    return line_session_hand_over(&p->ls);
+}
+
 void imap_end(struct imap *p)
 {
     line_session_end(&p->ls);

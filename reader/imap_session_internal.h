@@ -18,6 +18,7 @@
 #include "reader/imap_parse.h"
 #include "reader/login_lookup.h"
 
+struct proxy_login;
 struct sasl_exchange;
 struct sasl_session;
 
@@ -62,6 +63,7 @@ struct imap {
     struct sasl_session *sasl;
     char *login;
     struct login_lookup lookup; /* the USER answer after the credentials */
+    struct proxy_login *proxy;  /* logging in on the user's node (reader/proxy.h) */
     char *maildir;              /* the user's Maildir below delivery.mailbox_base */
     int root_fd;                /* the user's Maildir (INBOX), -1 while it does not exist */
 
@@ -89,6 +91,15 @@ void imap_end(struct imap *p);
 /* imap_session.c: the session's plumbing, for the other files. */
 /* imap_close_with - an untagged BYE with text (none when NULL), then close. */
 void imap_close_with(struct imap *p, const char *bye);
+
+/* imap_session_hand_over - p freed but its connection (still attached,
+ * input paused) and service session left to the caller: the proxy's. */
+struct service_session *imap_session_hand_over(struct imap *p);
+
+/* proxy_session.c: imap_proxy_begin - the logged-in user's mailbox is on
+ * host: continue there (input paused; the tagged answer follows). false
+ * when this node does not proxy. */
+bool imap_proxy_begin(struct imap *p, const char *host);
 
 /* imap_auth.c */
 struct threadpool;

@@ -18,6 +18,7 @@
 #include "reader/pop3_reply.h"
 #include "reader/pop3_stream.h"
 
+struct proxy_login;
 struct sasl_session;
 struct sasl_exchange;
 struct threadpool;
@@ -51,6 +52,7 @@ struct pop3 {
     char *login;                  /* after a login */
     char *counted_as;             /* the DN counted in user_sessions, or NULL */
     struct login_lookup lookup;   /* the USER answer after the credentials */
+    struct proxy_login *proxy;    /* logging in on the user's node (reader/proxy.h) */
     struct pop3_maildrop *md;
     struct pop3_job job;
     int msg_fd; /* RETR/TOP in progress, else -1 */
@@ -68,6 +70,16 @@ void pop3_session_reply(struct pop3 *p, enum pop3_reply id);
 void pop3_session_close_with(struct pop3 *p, enum pop3_reply id);
 /* A wait is over: state next, input resumed and what was pipelined read. */
 void pop3_session_wait_end(struct pop3 *p, enum pop3_state next);
+
+/* pop3_session_hand_over - p freed but its connection (still attached,
+ * input paused) and service session left to the caller: the proxy's. */
+struct service_session *pop3_session_hand_over(struct pop3 *p);
+
+/* ---- proxy_session.c ---- */
+/* pop3_proxy_begin - the logged-in user's maildrop is on host: continue
+ * there (the session is in ST_WAIT; the answer follows). false when this
+ * node does not proxy. */
+bool pop3_proxy_begin(struct pop3 *p, const char *host);
 
 /* ---- pop3_transaction.c ---- */
 

@@ -30,6 +30,7 @@
 #include "proto/sasl_shared.h"
 #include "reader/login_lookup.h"
 #include "reader/pop3_internal.h"
+#include "reader/proxy.h"
 #include "reader/user_sessions.h"
 
 static struct sasl_shared *shared;
@@ -67,6 +68,7 @@ static void session_free(void *ctx)
 {
     struct pop3 *p = ctx;
     login_lookup_cancel(&p->lookup);
+    proxy_login_free(&p->proxy);
     if (p->msg_fd >= 0)
         close(p->msg_fd);
     pop3_maildrop_close(&p->md); /* nothing is deleted */
@@ -77,6 +79,11 @@ static void session_free(void *ctx)
     sasl_session_free(&p->sasl);
     free(p->login);
     free(p);
+}
+
+struct service_session *pop3_session_hand_over(struct pop3 *p)
+{
+    return line_session_hand_over(&p->ls);
 }
 
 void pop3_session_close_with(struct pop3 *p, enum pop3_reply id)
@@ -159,7 +166,9 @@ static void user_found(void *ctx, enum login_lookup_result result, const struct 
         r = POP3_REPLY_AUTH_FAILED;
         break;
     case LOGIN_LOOKUP_REMOTE:
-        r = POP3_REPLY_MAILBOX_REMOTE; /* the proxy to the user's node is not built */
+        if (pop3_proxy_begin(p, u->mail_host))
+            return; /* the proxy answers */
+        r = POP3_REPLY_MAILBOX_REMOTE; /* this node does not proxy (no proxy.secret) */
         break;
     case LOGIN_LOOKUP_LOCAL:
         if (!count_session(p, u, &r))
