@@ -439,16 +439,7 @@ static void parse_refused(struct msieve *p, enum managesieve_reply id, const cha
 static bool literal_input(void *ctx)
 {
     struct msieve *p = ctx;
-    enum conn_result r = literal_feed(p->parser, p->conn);
-    if (r == CONN_AGAIN) {
-        line_session_flush(&p->ls);
-        return false;
-    }
-    if (r != CONN_OK) {
-        line_session_end(&p->ls);
-        return false;
-    }
-    return true;
+    return literal_feed_session(p->parser, &p->ls);
 }
 
 static void command_line(struct msieve *p, const struct conn_line *line)
