@@ -215,26 +215,24 @@ def cpu_seconds(pids):
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def process_role(pid):
-    """What a process is, for a CPU split: its command line as the process
-    set it (dirmaild and Dovecot name their roles there), without arguments
-    that are paths or options."""
+def process_role(pid, root=None):
+    """What a process is, for a CPU split: its name (/proc/PID/comm; Dovecot
+    execs a program per service, imap, imap-login, auth...; dirmaild's
+    workers are forks named like their master), "(master)" after root's."""
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            argv = f.read().split(b"\0")
+        with open(f"/proc/{pid}/comm") as f:
+            name = f.read().strip()
     except OSError:
         return "?"
-    words = [a.decode(errors="replace") for a in argv if a and not a.startswith((b"-", b"/"))]
-    if not words:
-        words = [os.path.basename(argv[0].decode(errors="replace"))]
-    return " ".join(words)[:40]
+    return f"{name} (master)" if pid == root else name
 
 
-def cpu_by_role(pids):
-    """{role: CPU seconds} (as cpu_seconds) of pids, summed per process_role."""
+def cpu_by_role(pids, root=None):
+    """{role: CPU seconds} (as cpu_seconds) of pids, summed per process_role;
+    a master's includes the processes it reaped."""
     roles = {}
     for pid in pids:
-        role = process_role(pid)
+        role = process_role(pid, root)
         roles[role] = roles.get(role, 0.0) + cpu_seconds([pid])
     return roles
 
