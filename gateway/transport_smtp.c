@@ -438,6 +438,52 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+/* start - what the transport's thread needs, and the thread, at the first
+ * job: a runner that never relays does not pay for the CA store, the
+ * libunbound context and the thread's arena (bench/README.md). Under
+ * ts->lock. 0, or -1 with *error_r and nothing kept (the next job tries
+ * again). */
+static int start(struct transport_smtp *ts, char **error_r)
+{
+    const struct config_smtp_client *sc = &ts->conf->smtp_client;
+    char *error = NULL;
+    if (sc->tls_security != TLS_SECURITY_NONE) {
+        ts->settings.tls_plain = tls_client_ctx_new(sc->tls_ca_file, false, &error);
+        if (ts->settings.tls_plain != NULL)
+            ts->settings.tls_verify = tls_client_ctx_new(sc->tls_ca_file, true, &error);
+        if (ts->settings.tls_verify == NULL)
+            goto fail;
+    }
+    ts->loop = event_loop_new();
+    ts->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (ts->loop == NULL || ts->wake_fd < 0) {
+        error = strdup("out of memory");
+        goto fail;
+    }
+    ts->wake_io = event_io_add(ts->loop, ts->wake_fd, EVENT_READ, on_wake, ts);
+    ts->dns = smtp_dns_new(ts->loop, sc->dns_forwarders, sc->dns_forwarder_count, &error);
+    if (ts->wake_io == NULL || ts->dns == NULL)
+        goto fail;
+    if (pthread_create(&ts->thread, NULL, thread_main, ts) != 0) {
+        error = strdup("pthread_create failed");
+        goto fail;
+    }
+    ts->thread_started = true;
+    return 0;
+fail:
+    *error_r = error != NULL ? error : strdup("out of memory");
+    smtp_dns_free(&ts->dns);
+    event_io_remove(&ts->wake_io);
+    if (ts->wake_fd >= 0)
+        close(ts->wake_fd);
+    ts->wake_fd = -1;
+    event_loop_free(&ts->loop);
+    SSL_CTX_free(ts->settings.tls_plain);
+    SSL_CTX_free(ts->settings.tls_verify);
+    ts->settings.tls_plain = ts->settings.tls_verify = NULL;
+    return -1;
+}
+
 /* ---- the transport interface ---- */
 
 static void smtp_deliver(struct transport *t, struct transport_job *job)
@@ -450,6 +496,16 @@ static void smtp_deliver(struct transport *t, struct transport_job *job)
     }
     p->job = job;
     pthread_mutex_lock(&ts->lock);
+    char *error = NULL;
+    if (!ts->thread_started && start(ts, &error) < 0) {
+        pthread_mutex_unlock(&ts->lock);
+        char quoted[600];
+        log_error("event=smtp_transport_failed error=%s", log_quote(quoted, sizeof quoted, error));
+        free(error);
+        free(p);
+        job_finish(job, DELIVERY_STATUS_AWAITING_TRANSPORT, "SMTP client unavailable");
+        return;
+    }
     if (ts->in_tail != NULL)
         ts->in_tail->next = p;
     else
@@ -528,32 +584,5 @@ struct transport *transport_smtp_new(const struct config *conf, char **error_r)
     };
     ts->events = (struct smtp_conn_events){
         .idle = on_conn_idle, .job_done = on_job_done, .closed = on_conn_closed};
-    char *error = NULL;
-    if (sc->tls_security != TLS_SECURITY_NONE) {
-        ts->settings.tls_plain = tls_client_ctx_new(sc->tls_ca_file, false, &error);
-        if (ts->settings.tls_plain != NULL)
-            ts->settings.tls_verify = tls_client_ctx_new(sc->tls_ca_file, true, &error);
-        if (ts->settings.tls_verify == NULL)
-            goto fail;
-    }
-    ts->loop = event_loop_new();
-    ts->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (ts->loop == NULL || ts->wake_fd < 0) {
-        error = strdup("out of memory");
-        goto fail;
-    }
-    ts->wake_io = event_io_add(ts->loop, ts->wake_fd, EVENT_READ, on_wake, ts);
-    ts->dns = smtp_dns_new(ts->loop, sc->dns_forwarders, sc->dns_forwarder_count, &error);
-    if (ts->wake_io == NULL || ts->dns == NULL)
-        goto fail;
-    if (pthread_create(&ts->thread, NULL, thread_main, ts) != 0) {
-        error = strdup("pthread_create failed");
-        goto fail;
-    }
-    ts->thread_started = true;
-    return &ts->base;
-fail:
-    *error_r = error != NULL ? error : strdup("out of memory");
-    smtp_free(&ts->base);
-    return NULL;
+    return &ts->base; /* the rest at the first job (start) */
 }
