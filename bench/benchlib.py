@@ -237,17 +237,20 @@ def cpu_by_role(pids, root=None):
     return roles
 
 
-def rss_kb(pids):
+def _summed_kb(pids, name, key):
+    """The sum over pids of the "key: N kB" line of /proc/PID/name."""
     total = 0
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
+            with open(f"/proc/{pid}/{name}") as f:
+                total += next((int(line.split()[1]) for line in f if line.startswith(key)), 0)
         except (OSError, ValueError):
             pass
     return total
+
+
+def rss_kb(pids):
+    return _summed_kb(pids, "status", "VmRSS:")
 
 
 def pss_kb(pids):
@@ -255,17 +258,7 @@ def pss_kb(pids):
     divided among the processes that map them, so the sum over a server's
     processes is its share of memory, not a count of every shared page in
     every process as VmRSS's sum would be."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1])
-                        break
-        except (OSError, ValueError):
-            pass
-    return total
+    return _summed_kb(pids, "smaps_rollup", "Pss:")
 
 
 class RssSampler(threading.Thread):
