@@ -1,7 +1,7 @@
 """bench/benchlib.py - what the benches under bench/ share: finding the
 test harness, installing the peer's Debian packages, building dirmail and a
 C load client, the private slapd sized for many users, the server's CPU and
-memory from /proc, the fixed-seed mix of test messages, and a private
+memory (VmRSS, Pss) from /proc, users and Maildirs, the fixed-seed mix of test messages, and a private
 Dovecot run from its own folder. Never run by make check.
 
 A bench script imports it as
@@ -13,6 +13,7 @@ which also puts tests/integration on sys.path (for harness.*).
 """
 import base64
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -118,6 +119,20 @@ def load_harness():
     return process, BenchSlapd, example_ldif
 
 
+def write_users(path, uids, password):
+    """An LDIF of the domain and one inetOrgPerson + dirmailUser per uid
+    (mail uid@DOMAIN, mailbox DOMAIN/uid/, userPassword password(uid)),
+    to load after schema/examples/base.ldif."""
+    with open(path, "w", encoding="ascii") as f:
+        f.write(domain_ldif())
+        for i, uid in enumerate(uids):
+            f.write(f"dn: uid={uid},ou=people,{SUFFIX}\n"
+                    "objectClass: inetOrgPerson\nobjectClass: dirmailUser\n"
+                    f"uid: {uid}\ncn: Bench User {i}\nsn: User{i}\n"
+                    f"mail: {uid}@{DOMAIN}\ndirmailMailbox: {DOMAIN}/{uid}/\n"
+                    f"userPassword: {password(uid)}\n\n")
+
+
 def make_dir(path):
     os.makedirs(path, exist_ok=True)
     if os.geteuid() == 0:
@@ -132,6 +147,35 @@ def chown_tree(top):
         os.chown(dirpath, MAIL_UID, MAIL_GID)
         for n in files:
             os.chown(os.path.join(dirpath, n), MAIL_UID, MAIL_GID)
+
+
+def write_maildirs(base, uids, per_user, seed):
+    """Every user's Maildir under base/DOMAIN/uid with per_user messages of
+    the fixed-seed mix in new/, named <time>.M<n>P<pid>.bench,S=<octets>,
+    W=<octets with CRLF> as dirmail's gateway names them; their octets."""
+    rnd = random.Random(seed)
+    total = 0
+    make_dir(os.path.join(base, DOMAIN))
+    for u, uid in enumerate(uids):
+        md = make_dir(os.path.join(base, DOMAIN, uid))
+        for sub in ("tmp", "new", "cur"):
+            make_dir(os.path.join(md, sub))
+        for k in range(per_user):
+            data = message(rnd, u * per_user + k)
+            crlf = len(data) + data.count(b"\n")
+            name = f"{1765000000 + k}.M{u * per_user + k}P1.bench,S={len(data)},W={crlf}"
+            path = os.path.join(md, "new", name)
+            with open(path, "wb") as f:
+                f.write(data)
+            if os.geteuid() == 0:
+                os.chown(path, MAIL_UID, MAIL_GID)
+            total += len(data)
+    return total
+
+
+def copy_tree(src, dst):
+    shutil.copytree(src, dst)
+    chown_tree(dst)
 
 
 # ---- /proc ----
@@ -171,17 +215,50 @@ def cpu_seconds(pids):
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def rss_kb(pids):
+def process_role(pid, root=None):
+    """What a process is, for a CPU split: its name (/proc/PID/comm; Dovecot
+    execs a program per service, imap, imap-login, auth...; dirmaild's
+    workers are forks named like their master), "(master)" after root's."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            name = f.read().strip()
+    except OSError:
+        return "?"
+    return f"{name} (master)" if pid == root else name
+
+
+def cpu_by_role(pids, root=None):
+    """{role: CPU seconds} (as cpu_seconds) of pids, summed per process_role;
+    a master's includes the processes it reaped."""
+    roles = {}
+    for pid in pids:
+        role = process_role(pid, root)
+        roles[role] = roles.get(role, 0.0) + cpu_seconds([pid])
+    return roles
+
+
+def _summed_kb(pids, name, key):
+    """The sum over pids of the "key: N kB" line of /proc/PID/name."""
     total = 0
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
+            with open(f"/proc/{pid}/{name}") as f:
+                total += next((int(line.split()[1]) for line in f if line.startswith(key)), 0)
         except (OSError, ValueError):
             pass
     return total
+
+
+def rss_kb(pids):
+    return _summed_kb(pids, "status", "VmRSS:")
+
+
+def pss_kb(pids):
+    """The summed Pss of pids (/proc/PID/smaps_rollup): shared pages are
+    divided among the processes that map them, so the sum over a server's
+    processes is its share of memory, not a count of every shared page in
+    every process as VmRSS's sum would be."""
+    return _summed_kb(pids, "smaps_rollup", "Pss:")
 
 
 class RssSampler(threading.Thread):
@@ -248,6 +325,23 @@ def message(rnd, i, sender=None, subject=None, extra=""):
 
 
 # ---- a private Dovecot ----
+
+DOVECOT_LDAP = """\
+uris = {uri}
+dn = {bind_dn}
+dnpass = {bind_pw}
+auth_bind = yes
+base = {suffix}
+pass_filter = (&(objectClass=dirmailUser)(uid=%u))
+"""
+
+
+def dovecot_ldap_conf(slapd):
+    """Dovecot's passdb args file for slapd: a search as the service DN,
+    then a bind as the user (auth_bind), as dirmail's auth process does."""
+    return DOVECOT_LDAP.format(uri=slapd.uri, bind_dn=slapd.service_dn,
+                               bind_pw=slapd.service_password, suffix=SUFFIX)
+
 
 class Dovecot:
     """Dovecot from its own folder: conf_text(dir) is its dovecot.conf

@@ -1,5 +1,5 @@
 /* proto/line_session.h - the connection plumbing every line protocol's
- * session runs on (SMTP, LMTP, POP3, IMAP; ManageSieve next): the events of
+ * session runs on (SMTP, LMTP, POP3, IMAP, ManageSieve): the events of
  * its conn (input, flushed, deadline), lines read under the limit and handed
  * to the protocol, input paused while a command waits (a pool job, an auth
  * answer, a SASL step), STARTTLS with the pre-TLS bytes discarded, the

@@ -4,6 +4,7 @@
 #include "proto/session_sasl.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "lib/log.h"
 
@@ -116,18 +117,30 @@ void session_sasl_begin(struct session_sasl *sa, struct sasl_session *sasl, cons
     outcome(sa, sasl_exchange_begin(sa->sx, sasl, mech, initial_b64), false);
 }
 
-void session_sasl_line(struct session_sasl *sa, enum conn_result r, const struct conn_line *line)
+/* end_response - the response is in (or was refused): command lines again. */
+static void end_response(struct session_sasl *sa)
 {
     conn_set_line_limit(sa->ls->conn, sa->line_limit);
     sa->reading_response = false;
+}
+
+void session_sasl_line(struct session_sasl *sa, enum conn_result r, const struct conn_line *line)
+{
     if (r == CONN_TOO_LONG) {
+        end_response(sa);
         refuse(sa, SESSION_SASL_LINE_TOO_LONG);
         return;
     }
     /* a line with a NUL or a bare CR is never base64 (nor "*") */
-    enum sasl_exchange_outcome o = line->has_nul || line->bare_cr
+    session_sasl_response(sa, line->has_nul || line->bare_cr ? NULL : line->data, line->len);
+}
+
+void session_sasl_response(struct session_sasl *sa, const char *data, size_t len)
+{
+    end_response(sa);
+    enum sasl_exchange_outcome o = data == NULL || memchr(data, '\0', len) != NULL
                                        ? SASL_EXCHANGE_BAD_BASE64
-                                       : sasl_exchange_response(sa->sx, line->data, line->len);
+                                       : sasl_exchange_response(sa->sx, data, len);
     outcome(sa, o, false);
 }
 

@@ -84,4 +84,10 @@ void session_sasl_begin(struct session_sasl *sa, struct sasl_session *sasl, cons
  * CONN_TOO_LONG) while reading_response. */
 void session_sasl_line(struct session_sasl *sa, enum conn_result r, const struct conn_line *line);
 
+/* session_sasl_response - the client's response while reading_response,
+ * for a protocol that frames it itself (ManageSieve's string, RFC 5804
+ * 2.1): its octets, or NULL when what came was no string (answered as bad
+ * base64; a too-long line is the same to such a protocol). */
+void session_sasl_response(struct session_sasl *sa, const char *data, size_t len);
+
 #endif

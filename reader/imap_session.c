@@ -324,16 +324,7 @@ static void run_command(struct imap *p, const struct imap_command *cmd)
 static bool literal_input(void *ctx)
 {
     struct imap *p = ctx;
-    enum conn_result r = literal_feed(p->parser, p->conn);
-    if (r == CONN_AGAIN) {
-        line_session_flush(&p->ls);
-        return false;
-    }
-    if (r != CONN_OK) {
-        imap_end(p);
-        return false;
-    }
-    return true;
+    return literal_feed_session(p->parser, &p->ls);
 }
 
 static void command_line(struct imap *p, const struct conn_line *line)

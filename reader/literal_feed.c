@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "proto/line_session.h"
 #include "reader/imap_parse.h"
 
 enum conn_result literal_feed(struct imap_parser *parser, struct conn *conn)
@@ -20,4 +21,18 @@ enum conn_result literal_feed(struct imap_parser *parser, struct conn *conn)
     if (imap_parser_literal_left(parser) == 0)
         conn_transfer_end(conn);
     return CONN_OK;
+}
+
+bool literal_feed_session(struct imap_parser *parser, struct line_session *ls)
+{
+    enum conn_result r = literal_feed(parser, ls->conn);
+    if (r == CONN_AGAIN) {
+        line_session_flush(ls);
+        return false;
+    }
+    if (r != CONN_OK) {
+        line_session_end(ls);
+        return false;
+    }
+    return true;
 }

@@ -5,6 +5,8 @@
 #ifndef DIRMAIL_READER_LITERAL_FEED_H
 #define DIRMAIL_READER_LITERAL_FEED_H
 
+#include <stdbool.h>
+
 #include "lib/conn.h"
 
 struct imap_parser;
@@ -14,5 +16,12 @@ struct imap_parser;
  * ends with its last octet. CONN_OK: something was fed, read on; CONN_AGAIN:
  * nothing yet, wait for input; anything else: the connection is gone. */
 enum conn_result literal_feed(struct imap_parser *parser, struct conn *conn);
+
+struct line_session;
+
+/* literal_feed_session - literal_feed as a line session's bytes hook does
+ * it (proto/line_session.h): false when it must wait for more input (what
+ * is queued is flushed) or the connection is gone (the session ends). */
+bool literal_feed_session(struct imap_parser *parser, struct line_session *ls);
 
 #endif

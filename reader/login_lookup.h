@@ -1,5 +1,5 @@
-/* reader/login_lookup.h - what follows good credentials in a POP3 or IMAP
- * login: the auth process's USER answer for the login, judged in one place.
+/* reader/login_lookup.h - what follows good credentials in a POP3, IMAP or
+ * ManageSieve login: the auth process's USER answer for the login, judged in one place.
  * A directory error is temporary (RFC 3206 [SYS/TEMP], RFC 5530
  * [UNAVAILABLE]), never a refusal; a user not found or not active is refused
  * like bad credentials; a user whose mailbox is on another node is told

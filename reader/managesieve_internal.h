@@ -1,8 +1,8 @@
 /* reader/managesieve_internal.h - what the two halves of one ManageSieve
  * session share and nothing else includes: managesieve_session.c owns the
- * session core (input through the command parser, ending, the command
- * table), STARTTLS and AUTHENTICATE; managesieve_scripts.c the script
- * commands and their store jobs on the worker's thread pool. */
+ * session's part in the line-session driver (the command parser, the
+ * command table), STARTTLS and AUTHENTICATE; managesieve_scripts.c the
+ * script commands and their store jobs on the worker's thread pool. */
 #ifndef DIRMAIL_READER_MANAGESIEVE_INTERNAL_H
 #define DIRMAIL_READER_MANAGESIEVE_INTERNAL_H
 
@@ -11,11 +11,13 @@
 #include <stdint.h>
 
 #include "delivery/sieve_store.h"
+#include "proto/line_session.h"
 #include "proto/service.h"
+#include "proto/session_sasl.h"
 #include "reader/imap_parse.h"
+#include "reader/login_lookup.h"
 #include "reader/managesieve_reply.h"
 
-struct sasl_exchange;
 struct sasl_session;
 struct threadpool;
 
@@ -23,13 +25,6 @@ struct threadpool;
 enum msieve_state {
     MSIEVE_NOT_AUTHENTICATED,
     MSIEVE_AUTHENTICATED,
-};
-
-/* What the session is doing besides reading commands. */
-enum msieve_busy {
-    MSIEVE_INPUT,   /* reading the next command, or a SASL response (in_sasl) */
-    MSIEVE_WAITING, /* a SASL step, the auth process or a store job is outstanding */
-    MSIEVE_CLOSING, /* last words queued: close once they are out */
 };
 
 /* A command line is at most this long: scripts come as literals, so lines
@@ -65,22 +60,16 @@ struct msieve_job {
 };
 
 struct msieve {
+    struct line_session ls;   /* ls.tls, ls.errors; ls.job_running: a store job holds it */
+    struct session_sasl auth; /* auth.reading_response: the next string is a SASL response */
+    struct login_lookup lookup;
     struct service_session *ss;
     struct conn *conn;
     enum msieve_state state;
-    enum msieve_busy busy;
-    bool tls;
-    bool ending;
-    bool in_sasl;     /* the next string the parser completes is a SASL response */
-    bool job_running; /* a store job holds the session: it is freed only after */
-    unsigned depth;
-    unsigned errors;
     struct imap_parser *parser;
     struct sasl_session *sasl;
-    struct sasl_exchange *sx;
     char *login;
     char *mailbox; /* the user's Maildir, the directory's path */
-    uint32_t auth_request;
     struct msieve_job job;
 };
 
@@ -90,12 +79,6 @@ struct threadpool *msieve_pool(void);
 /* msieve_reply - queue a reply from the table (detail: other text, or
  * NULL); counts the client's errors. */
 void msieve_reply(struct msieve *p, enum managesieve_reply id, const char *detail);
-void msieve_enter(struct msieve *p);
-void msieve_leave(struct msieve *p);
-/* msieve_wait_begin - pause input until a job's or the auth process's answer. */
-void msieve_wait_begin(struct msieve *p);
-/* msieve_resume - the wait is over: read on from what was pipelined. */
-void msieve_resume(struct msieve *p);
 /* msieve_string_arg - argument i of cmd as a string (quoted or literal),
  * else NULL. */
 const struct imap_arg *msieve_string_arg(const struct imap_command *cmd, size_t i);

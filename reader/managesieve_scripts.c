@@ -156,8 +156,8 @@ static void success(struct msieve *p)
 static void job_done(void *arg)
 {
     struct msieve *p = arg;
-    msieve_enter(p);
-    p->job_running = false;
+    line_session_enter(&p->ls);
+    p->ls.job_running = false;
     struct msieve_job *j = &p->job;
     if (j->result == SIEVE_STORE_OK) {
         log_info("event=managesieve_%s client=%s user=%s%s%.*s%s", op_name(j->op), p->ss->client_ip,
@@ -169,15 +169,16 @@ static void job_done(void *arg)
                   p->ss->client_ip, p->login, op_name(j->op), sieve_store_result_name(j->result),
                   j->error != NULL ? j->error : "out of memory");
     }
-    if (!p->ending) {
+    if (!p->ls.ending) {
         if (j->result == SIEVE_STORE_OK)
             success(p);
         else
             msieve_reply(p, store_reply(j->result), NULL);
     }
     msieve_job_clear(j);
-    msieve_resume(p);
-    msieve_leave(p);
+    if (!p->ls.ending)
+        line_session_wait_end(&p->ls);
+    line_session_leave(&p->ls);
 }
 
 /* submit - run the job filled in for op on the pool; the reply follows. */
@@ -189,8 +190,8 @@ static void submit(struct msieve *p, enum msieve_op op)
         msieve_reply(p, MSR_STORE_TRYLATER, NULL);
         return;
     }
-    p->job_running = true;
-    msieve_wait_begin(p);
+    p->ls.job_running = true;
+    line_session_wait_begin(&p->ls);
 }
 
 /* take_name - a copy of a's string as the job's name (second: name2);

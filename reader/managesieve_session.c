@@ -1,15 +1,17 @@
-/* reader/managesieve_session.c - see managesieve_session.h: the session
- * core (input, ending, the command table), CAPABILITY, STARTTLS,
- * AUTHENTICATE, UNAUTHENTICATE, NOOP and LOGOUT; the script commands are
- * managesieve_scripts.c's (managesieve_internal.h).
+/* reader/managesieve_session.c - see managesieve_session.h: the session's
+ * part in the line-session driver (proto/line_session: the command parser,
+ * the command table), CAPABILITY, STARTTLS, AUTHENTICATE (proto/session_sasl,
+ * reader/login_lookup), UNAUTHENTICATE, NOOP and LOGOUT; the script commands
+ * are managesieve_scripts.c's (managesieve_internal.h).
  *
  * Commands are parsed by the IMAP command parser in its ManageSieve dialect
  * (reader/imap_parse.h: no tag, every literal read at once), which brings
  * its limits: a literal over the script size is refused before it is read
  * (NO (QUOTA/MAXSIZE)), and dropped unread up to a bound, past which the
  * session is closed. A SASL response is one string too (RFC 5804 2.1), so
- * it goes through the same parser. A command that must wait (a SASL step,
- * the auth process's answer, a store job) pauses input and reads on from
+ * it goes through the same parser and is handed to the exchange as a
+ * string. A command that must wait (a SASL step, the auth process's answer,
+ * a store job) pauses input (line_session_wait_begin) and reads on from
  * what the client pipelined when it is done. */
 #include "config.h"
 
@@ -19,9 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/auth_client.h"
 #include "auth/sasl_server.h"
-#include "delivery/local_delivery.h"
 #include "delivery/sieve/sieve.h"
 #include "lib/conn.h"
 #include "lib/log.h"
@@ -52,87 +52,27 @@ void msieve_reply(struct msieve *p, enum managesieve_reply id, const char *detai
 {
     managesieve_reply_write(p->conn, id, detail);
     if (managesieve_reply_is_client_error(id))
-        p->errors++;
+        p->ls.errors++;
 }
 
-static void session_free(struct msieve *p)
+static void session_free(void *ctx)
 {
-    if (p->auth_request != 0 && shared != NULL)
-        auth_async_cancel(shared->async, p->auth_request);
+    struct msieve *p = ctx;
+    login_lookup_cancel(&p->lookup);
     msieve_job_clear(&p->job);
     imap_parser_free(&p->parser);
-    sasl_exchange_free(&p->sx);
+    session_sasl_free(&p->auth);
     sasl_session_free(&p->sasl);
     free(p->login);
     free(p->mailbox);
     free(p);
 }
 
-static void really_end(struct msieve *p)
-{
-    struct service_session *ss = p->ss;
-    log_info("event=disconnect service=%s client=%s", ss->service->name, ss->client_ip);
-    session_free(p);
-    ss->protocol = NULL;
-    conn_free(&ss->conn);
-    ss->finished(ss);
-}
-
-/* busy - a store job or the SASL exchange (a step or a delay) holds p. */
-static bool busy(const struct msieve *p)
-{
-    return p->job_running || sasl_exchange_busy(p->sx);
-}
-
-static void session_end(struct msieve *p)
-{
-    if (!p->ending) {
-        p->ending = true;
-        p->busy = MSIEVE_CLOSING;
-        conn_set_input_paused(p->conn, true);
-    }
-    if (p->depth == 0 && !busy(p))
-        really_end(p);
-}
-
-void msieve_enter(struct msieve *p)
-{
-    p->depth++;
-}
-
-void msieve_leave(struct msieve *p)
-{
-    if (--p->depth == 0 && p->ending && !busy(p))
-        really_end(p);
-}
-
 /* close_with - last words (a BYE, or LOGOUT's OK), then close once out. */
 static void close_with(struct msieve *p, enum managesieve_reply id)
 {
     msieve_reply(p, id, NULL);
-    p->busy = MSIEVE_CLOSING;
-    conn_set_input_paused(p->conn, true);
-    if (conn_flush(p->conn) != CONN_AGAIN)
-        session_end(p);
-}
-
-void msieve_wait_begin(struct msieve *p)
-{
-    p->busy = MSIEVE_WAITING;
-    conn_set_input_paused(p->conn, true);
-    if (conn_flush(p->conn) == CONN_ERROR)
-        session_end(p);
-}
-
-static void process_input(struct msieve *p);
-
-void msieve_resume(struct msieve *p)
-{
-    if (p->ending)
-        return;
-    p->busy = MSIEVE_INPUT;
-    conn_set_input_paused(p->conn, false);
-    process_input(p);
+    line_session_close(&p->ls);
 }
 
 const struct imap_arg *msieve_string_arg(const struct imap_command *cmd, size_t i)
@@ -169,7 +109,7 @@ static void capabilities(struct msieve *p)
     if (sieve_extensions_format(ext, sizeof ext) >= sizeof ext)
         log_warning("event=managesieve_capability_truncated what=sieve");
     capability_line(p, "SIEVE", ext);
-    if (p->state == MSIEVE_NOT_AUTHENTICATED && p->ss->tls_ctx != NULL && !p->tls)
+    if (p->state == MSIEVE_NOT_AUTHENTICATED && p->ss->tls_ctx != NULL && !p->ls.tls)
         capability_line(p, "STARTTLS", NULL);
     struct sieve_limits limits;
     sieve_limits_default(&limits);
@@ -186,147 +126,116 @@ static void capabilities(struct msieve *p)
 static void sasl_renew(struct msieve *p)
 {
     sasl_session_free(&p->sasl);
-    p->sasl = sasl_shared_session_new(shared, p->ss, SASL_SERVICE, p->tls);
+    if (shared != NULL && shared->sasl_ready)
+        session_sasl_renew(&p->auth, &p->sasl, SASL_SERVICE);
 }
 
 /* ---- login ---- */
 
 /* user_found - the auth process's USER answer for the login: where the
  * user's Maildir, and so the script store, is. */
-static void user_found(void *ctx, const struct auth_response *resp)
+static void user_found(void *ctx, enum login_lookup_result result, const struct auth_user *u,
+                       const char *mailbox)
 {
     struct msieve *p = ctx;
-    msieve_enter(p);
-    p->auth_request = 0;
-    const struct auth_user *u = resp->user;
+    (void)u;
     enum managesieve_reply r = MSR_LOGGED_IN;
-    if (resp->status == AUTH_TEMPFAIL || resp->status == AUTH_ERROR) {
+    switch (result) {
+    case LOGIN_LOOKUP_TEMPFAIL:
         r = MSR_DIRECTORY_TRYLATER; /* a directory error is temporary */
-    } else if (resp->status != AUTH_FOUND || u == NULL || u->status != AUTH_USER_ACTIVE) {
+        break;
+    case LOGIN_LOOKUP_REFUSED:
         r = MSR_AUTH_FAILED;
-    } else if (u->mail_host != NULL) {
+        break;
+    case LOGIN_LOOKUP_REMOTE:
         r = MSR_MAILBOX_REMOTE; /* the proxy to the user's node is not built */
-    } else {
-        const char *mailbox = u->mailbox;
-        char *def = NULL;
-        if (mailbox == NULL || mailbox[0] == '\0')
-            mailbox = def = local_default_mailbox(u->primary);
+        break;
+    case LOGIN_LOOKUP_LOCAL:
         p->mailbox = mailbox != NULL ? strdup(mailbox) : NULL;
-        free(def);
         if (p->mailbox == NULL)
             r = MSR_INTERNAL;
+        break;
     }
     if (r == MSR_LOGGED_IN) {
         log_info("event=managesieve_login client=%s user=%s", p->ss->client_ip, p->login);
         p->state = MSIEVE_AUTHENTICATED;
     } else {
-        log_info("event=managesieve_login_failed client=%s user=%s status=%d", p->ss->client_ip,
-                 p->login, (int)resp->status);
+        log_info("event=managesieve_login_failed client=%s user=%s result=%d", p->ss->client_ip,
+                 p->login, (int)result);
         free(p->login);
         p->login = NULL;
     }
     msieve_reply(p, r, NULL);
-    msieve_resume(p);
-    msieve_leave(p);
+    line_session_wait_end(&p->ls);
 }
 
-/* logged_in - the credentials are good: ask where the mailbox is. */
-static void logged_in(struct msieve *p)
-{
-    p->login = strdup(sasl_exchange_user(p->sx));
-    const char *args[1] = {p->login};
-    if (p->login != NULL)
-        p->auth_request = auth_async_request(shared->async, AUTH_REQ_USER, args, 1, user_found, p);
-    if (p->auth_request == 0) {
-        free(p->login);
-        p->login = NULL;
-        msieve_reply(p, MSR_AUTH_TRYLATER, NULL);
-        if (p->busy == MSIEVE_WAITING)
-            msieve_resume(p);
-        return;
-    }
-    msieve_wait_begin(p);
-}
-
-/* auth_outcome - the one place an exchange's outcome becomes a reply (RFC
- * 5804 2.1). async: from the exchange's callback. */
-static void auth_outcome(struct msieve *p, enum sasl_exchange_outcome o, bool async)
-{
-    p->in_sasl = false;
-    enum managesieve_reply r;
-    switch (o) {
-    case SASL_EXCHANGE_PENDING:
-        msieve_wait_begin(p);
-        return;
-    case SASL_EXCHANGE_CHALLENGE: {
-        const char *c = sasl_exchange_challenge(p->sx);
-        managesieve_string_write(p->conn, c, strlen(c));
-        conn_write(p->conn, "\r\n", 2);
-        imap_parser_expect_arguments(p->parser);
-        p->in_sasl = true;
-        if (async)
-            msieve_resume(p);
-        return;
-    }
-    case SASL_EXCHANGE_OK:
-        if (async)
-            p->busy = MSIEVE_WAITING;
-        logged_in(p);
-        return;
-    case SASL_EXCHANGE_FAILED:
-        if (sasl_exchange_limit(p->sx) != SASL_EXCHANGE_LIMIT_NONE) {
-            msieve_reply(p, MSR_AUTH_FAILED, NULL);
-            close_with(p, MSR_BYE_AUTH_TOO_MANY);
-            return;
-        }
-        r = MSR_AUTH_FAILED;
-        break;
-    case SASL_EXCHANGE_TEMPFAIL:
-        r = MSR_AUTH_TRYLATER;
-        break;
-    case SASL_EXCHANGE_BAD_PROTOCOL:
-        r = MSR_AUTH_BAD_PROTOCOL;
-        break;
-    case SASL_EXCHANGE_BAD_BASE64:
-        r = MSR_AUTH_BAD_BASE64;
-        break;
-    case SASL_EXCHANGE_CANCELLED:
-        r = MSR_AUTH_CANCELLED;
-        break;
-    case SASL_EXCHANGE_NO_MECHANISM:
-        r = MSR_AUTH_NO_MECHANISM;
-        break;
-    case SASL_EXCHANGE_ENCRYPTION_REQUIRED:
-        r = MSR_AUTH_ENCRYPT_NEEDED;
-        break;
-    case SASL_EXCHANGE_IP_BLOCKED:
-    default:
-        msieve_reply(p, MSR_AUTH_IP_BLOCKED, NULL);
-        close_with(p, MSR_BYE_AUTH_TOO_MANY);
-        return;
-    }
-    msieve_reply(p, r, NULL);
-    if (async)
-        msieve_resume(p);
-}
-
-static void auth_done(void *ctx, enum sasl_exchange_outcome o)
+/* logged_in - the credentials are good: ask where the mailbox is. True
+ * while the answer is awaited. */
+static bool logged_in(void *ctx)
 {
     struct msieve *p = ctx;
-    msieve_enter(p);
-    if (!p->ending)
-        auth_outcome(p, o, true);
-    msieve_leave(p);
+    if (login_lookup_start(&p->lookup, &p->ls, shared->async, sasl_exchange_user(p->auth.sx),
+                           &p->login, user_found, p))
+        return true;
+    msieve_reply(p, MSR_AUTH_TRYLATER, NULL);
+    return false;
 }
+
+/* sasl_challenge - RFC 5804 2.1: the challenge is a string, and so is the
+ * client's response (parsed as a command of arguments only). */
+static void sasl_challenge(void *ctx, const char *b64)
+{
+    struct msieve *p = ctx;
+    managesieve_string_write(p->conn, b64, strlen(b64));
+    conn_write(p->conn, "\r\n", 2);
+    imap_parser_expect_arguments(p->parser);
+}
+
+/* The replies to an exchange that ends short of a login; a failure limit
+ * is followed by a BYE. */
+static const enum managesieve_reply sasl_replies[SESSION_SASL_REFUSAL_COUNT] = {
+    [SESSION_SASL_FAILED] = MSR_AUTH_FAILED,
+    [SESSION_SASL_FAILED_ADDRESS_LIMIT] = MSR_AUTH_FAILED,
+    [SESSION_SASL_FAILED_SESSION_LIMIT] = MSR_AUTH_FAILED,
+    [SESSION_SASL_TEMPFAIL] = MSR_AUTH_TRYLATER,
+    [SESSION_SASL_BAD_PROTOCOL] = MSR_AUTH_BAD_PROTOCOL,
+    [SESSION_SASL_BAD_BASE64] = MSR_AUTH_BAD_BASE64,
+    [SESSION_SASL_CANCELLED] = MSR_AUTH_CANCELLED,
+    [SESSION_SASL_NO_MECHANISM] = MSR_AUTH_NO_MECHANISM,
+    [SESSION_SASL_ENCRYPTION_REQUIRED] = MSR_AUTH_ENCRYPT_NEEDED,
+    [SESSION_SASL_ADDRESS_BLOCKED] = MSR_AUTH_IP_BLOCKED,
+    /* the response is a string: one too long is no string */
+    [SESSION_SASL_LINE_TOO_LONG] = MSR_AUTH_BAD_BASE64,
+};
+
+#define SASL_ENDS                                                                                  \
+    (SESSION_SASL_BIT(SESSION_SASL_FAILED_ADDRESS_LIMIT) |                                         \
+     SESSION_SASL_BIT(SESSION_SASL_FAILED_SESSION_LIMIT) |                                         \
+     SESSION_SASL_BIT(SESSION_SASL_ADDRESS_BLOCKED))
+
+static void sasl_refuse(void *ctx, enum session_sasl_refusal why)
+{
+    struct msieve *p = ctx;
+    msieve_reply(p, sasl_replies[why], NULL);
+    if (SASL_ENDS & SESSION_SASL_BIT(why))
+        msieve_reply(p, MSR_BYE_AUTH_TOO_MANY, NULL);
+}
+
+static const struct session_sasl_proto msieve_sasl_proto = {
+    .challenge = sasl_challenge,
+    .success = logged_in,
+    .refuse = sasl_refuse,
+    .ends = SASL_ENDS,
+};
 
 /* sasl_response - the client's string in an AUTHENTICATE exchange. */
 static void sasl_response(struct msieve *p, const struct imap_command *cmd)
 {
     const struct imap_arg *a = msieve_string_arg(cmd, 0);
-    enum sasl_exchange_outcome o = SASL_EXCHANGE_BAD_BASE64;
-    if (a != NULL && cmd->argc == 1 && memchr(a->str, '\0', a->len) == NULL)
-        o = sasl_exchange_response(p->sx, a->str, a->len);
-    auth_outcome(p, o, false);
+    if (a == NULL || cmd->argc != 1)
+        session_sasl_response(&p->auth, NULL, 0);
+    else
+        session_sasl_response(&p->auth, a->str, a->len);
 }
 
 /* ---- commands of either state ---- */
@@ -369,17 +278,14 @@ static void cmd_logout(struct msieve *p, const struct imap_command *cmd)
 static void cmd_starttls(struct msieve *p, const struct imap_command *cmd)
 {
     (void)cmd;
-    if (p->tls || p->ss->tls_ctx == NULL) {
-        msieve_reply(p, p->tls ? MSR_TLS_ACTIVE : MSR_TLS_UNAVAILABLE, NULL);
+    if (p->ls.tls || p->ss->tls_ctx == NULL) {
+        msieve_reply(p, p->ls.tls ? MSR_TLS_ACTIVE : MSR_TLS_UNAVAILABLE, NULL);
         return;
     }
     msieve_reply(p, MSR_STARTTLS, NULL);
-    if (service_starttls(p->ss) < 0) {
-        session_end(p);
+    if (line_session_starttls(&p->ls, "starttls") < 0)
         return;
-    }
     imap_parser_reset(p->parser);
-    p->tls = true;
     sasl_renew(p);
     capabilities(p);
     msieve_reply(p, MSR_TLS_DONE, NULL);
@@ -405,7 +311,7 @@ static void cmd_authenticate(struct msieve *p, const struct imap_command *cmd)
     const char *ir = NULL;
     if (initial != NULL)
         ir = initial->len == 0 ? "=" : initial->str; /* the exchange's "empty" */
-    auth_outcome(p, sasl_exchange_begin(p->sx, p->sasl, mech->str, ir), false);
+    session_sasl_begin(&p->auth, p->sasl, mech->str, ir);
 }
 
 /* cmd_unauthenticate - RFC 5804 2.14: back to the state after the
@@ -496,7 +402,7 @@ static enum msieve_verb verb_of(const char *name)
 
 static void run_command(struct msieve *p, const struct imap_command *cmd)
 {
-    if (p->in_sasl) {
+    if (p->auth.reading_response) {
         sasl_response(p, cmd);
         return;
     }
@@ -521,31 +427,19 @@ static void run_command(struct msieve *p, const struct imap_command *cmd)
  * was waiting for this response, ends with it. */
 static void parse_refused(struct msieve *p, enum managesieve_reply id, const char *detail)
 {
-    if (p->in_sasl) {
-        p->in_sasl = false;
-        /* the exchange is over: a "*" it never saw is a cancel to it */
-        sasl_exchange_response(p->sx, "*", 1);
-        id = MSR_AUTH_BAD_BASE64;
-        detail = NULL;
+    if (p->auth.reading_response) {
+        session_sasl_response(&p->auth, NULL, 0); /* answered as bad base64 */
+        return;
     }
     msieve_reply(p, id, detail);
 }
 
 /* literal_input - octets of the literal the parser waits for. false: wait
  * for more input (or the session ends). */
-static bool literal_input(struct msieve *p)
+static bool literal_input(void *ctx)
 {
-    enum conn_result r = literal_feed(p->parser, p->conn);
-    if (r == CONN_AGAIN) {
-        if (conn_flush(p->conn) == CONN_ERROR)
-            session_end(p);
-        return false;
-    }
-    if (r != CONN_OK) {
-        session_end(p);
-        return false;
-    }
-    return true;
+    struct msieve *p = ctx;
+    return literal_feed_session(p->parser, &p->ls);
 }
 
 static void command_line(struct msieve *p, const struct conn_line *line)
@@ -585,77 +479,50 @@ static void command_line(struct msieve *p, const struct conn_line *line)
     }
 }
 
-static void process_input(struct msieve *p)
+/* ---- the session's part in the line-session driver ---- */
+
+static enum line_input session_input(void *ctx)
 {
-    for (;;) {
-        if (p->busy != MSIEVE_INPUT)
-            return;
-        if (p->errors >= p->ss->config->limits.errors) {
-            log_info("event=too_many_errors client=%s errors=%u", p->ss->client_ip, p->errors);
-            close_with(p, MSR_BYE_TOO_MANY_ERRORS);
-            return;
-        }
-        if (imap_parser_literal_left(p->parser) > 0) {
-            if (!literal_input(p))
-                return;
-            continue;
-        }
-        struct conn_line line;
-        enum conn_result r = conn_read_line(p->conn, &line);
-        if (r == CONN_AGAIN) {
-            if (conn_flush(p->conn) == CONN_ERROR)
-                session_end(p);
-            return;
-        }
-        if (r == CONN_EOF || r == CONN_ERROR) {
-            if (r == CONN_ERROR)
-                log_info("event=conn_error client=%s error=\"%s\"", p->ss->client_ip,
-                         conn_error(p->conn));
-            session_end(p);
-            return;
-        }
-        if (r == CONN_TOO_LONG) {
-            imap_parser_reset(p->parser);
-            parse_refused(p, MSR_LINE_TOO_LONG, NULL);
-            continue;
-        }
-        command_line(p, &line);
-    }
+    const struct msieve *p = ctx;
+    /* a SASL response is a string too, so it may be a literal */
+    return imap_parser_literal_left(p->parser) > 0 ? LINE_INPUT_BYTES : LINE_INPUT_LINES;
 }
 
-static void handler_in(struct msieve *p, enum conn_event event)
-{
-    switch (event) {
-    case CONN_EVENT_TIMEOUT:
-        log_info("event=timeout client=%s reason=\"%s\"", p->ss->client_ip, conn_error(p->conn));
-        if (!p->ending) {
-            msieve_reply(p, MSR_BYE_IDLE, NULL);
-            conn_flush(p->conn);
-        }
-        session_end(p);
-        return;
-    case CONN_EVENT_FLUSHED:
-        if (p->busy == MSIEVE_CLOSING)
-            session_end(p);
-        return;
-    case CONN_EVENT_INPUT:
-        if (p->busy == MSIEVE_CLOSING) {
-            conn_set_input_paused(p->conn, true);
-            return;
-        }
-        process_input(p);
-        return;
-    }
-}
-
-static void handler(struct conn *conn, enum conn_event event, void *ctx)
+static void session_line(void *ctx, enum conn_result r, const struct conn_line *line)
 {
     struct msieve *p = ctx;
-    (void)conn;
-    msieve_enter(p);
-    handler_in(p, event);
-    msieve_leave(p);
+    if (r == CONN_TOO_LONG) {
+        imap_parser_reset(p->parser);
+        parse_refused(p, MSR_LINE_TOO_LONG, NULL);
+        return;
+    }
+    command_line(p, line);
 }
+
+static void session_too_many_errors(void *ctx)
+{
+    close_with(ctx, MSR_BYE_TOO_MANY_ERRORS);
+}
+
+static void session_timeout(void *ctx)
+{
+    struct msieve *p = ctx;
+    log_info("event=timeout client=%s reason=\"%s\"", p->ss->client_ip, conn_error(p->conn));
+    if (!p->ls.ending) {
+        msieve_reply(p, MSR_BYE_IDLE, NULL);
+        conn_flush(p->conn);
+    }
+    line_session_end(&p->ls);
+}
+
+static const struct line_session_hooks session_hooks = {
+    .input = session_input,
+    .bytes = literal_input,
+    .line = session_line,
+    .too_many_errors = session_too_many_errors,
+    .timeout = session_timeout,
+    .free = session_free,
+};
 
 void managesieve_session_start(struct service_session *ss)
 {
@@ -677,10 +544,12 @@ void managesieve_session_start(struct service_session *ss)
             .untagged = true,
         };
         p->parser = imap_parser_new(&limits);
-        p->sx = sasl_exchange_new_for_session(ss, shared->pool, auth_done, p);
-        if (p->sx == NULL || p->parser == NULL) {
+        p->ls.ss = ss;
+        if (session_sasl_init(&p->auth, &p->ls, &msieve_sasl_proto, shared->pool, MSIEVE_LINE_MAX) <
+                0 ||
+            p->parser == NULL) {
             imap_parser_free(&p->parser);
-            sasl_exchange_free(&p->sx);
+            session_sasl_free(&p->auth);
             free(p);
             p = NULL;
         }
@@ -693,19 +562,13 @@ void managesieve_session_start(struct service_session *ss)
     p->ss = ss;
     p->conn = ss->conn;
     p->state = MSIEVE_NOT_AUTHENTICATED;
-    ss->protocol = p;
-    if (conn_attach(p->conn, ss->loop, handler, p) < 0) {
-        session_end(p);
+    if (line_session_start(&p->ls, ss, &session_hooks, p, NULL, MSIEVE_LINE_MAX) < 0)
         return;
-    }
-    conn_set_line_limit(p->conn, MSIEVE_LINE_MAX);
-    conn_set_deadlines(p->conn, ss->deadlines, ss->service->session_timeout * 1000ull);
-    msieve_enter(p);
+    line_session_enter(&p->ls);
     sasl_renew(p);
     capabilities(p); /* RFC 5804 1.7: the greeting is the capability list */
     msieve_reply(p, MSR_READY, NULL);
     conn_deadline_restart(p->conn);
-    if (conn_flush(p->conn) == CONN_ERROR)
-        session_end(p);
-    msieve_leave(p);
+    line_session_flush(&p->ls);
+    line_session_leave(&p->ls);
 }
