@@ -283,6 +283,8 @@ struct config *config_load(const char *path, char **error_r);
  * socket and the spool. */
 #define CONFIG_STATE_AUTH_SOCKET "auth.sock"
 #define CONFIG_STATE_QUEUE "queue"
+/* the queue runner's control socket (queue/queue_control.h) */
+#define CONFIG_STATE_QUEUE_CONTROL "queue-control.sock"
 /* The lmtp service's UNIX socket when its listen setting is absent. */
 #define CONFIG_STATE_LMTP_SOCKET "lmtp.sock"
 

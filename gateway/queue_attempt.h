@@ -32,6 +32,10 @@
 /* Messages in one attempt: under load they queue up while the threads
  * work, and one attempt on several shares its fsyncs. */
 #define QUEUE_ATTEMPT_MAX 16
+/* How long a held message waits before the runner reads its status again
+ * (a release through the control socket makes it due at once; this is the
+ * backstop for a release written while the socket was not answering). */
+#define QUEUE_ATTEMPT_HOLD_RECHECK (24 * 3600)
 
 /* A message whose turn waits on network jobs (queue_attempt_run parked it):
  * the attempt's thread went on, the results arrive later on the transport's
@@ -46,6 +50,7 @@ struct queue_attempt_result {
      * it claimed until then: it is never attempted twice at once. */
     struct queue_attempt_turn *parked;
     bool gone;                      /* it no longer exists (removed, or never complete) */
+    bool held;                      /* on hold (queue_mark_hold): not attempted */
     time_t due;                     /* otherwise: when to look at it again */
     bool uncertain;                 /* results of this attempt may be unrecorded */
     char (*new_ids)[QUEUE_ID_SIZE]; /* expansions committed on the way */
@@ -85,6 +90,9 @@ struct queue_attempt_msg {
     /* An earlier attempt may have delivered without recording it (found by
      * the runner's first scan, or after a failed mark). */
     bool check;
+    /* dirmailctl queue flush/retry: every deferred recipient is tried now,
+     * whatever its next retry time says. */
+    bool force;
     struct queue_attempt_result *res; /* filled in */
 };
 
