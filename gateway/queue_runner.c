@@ -496,6 +496,8 @@ static enum queue_control_answer on_control(void *ctx, enum queue_control_cmd cm
 {
     struct runner *r = ctx;
     enum queue_control_answer a = queue_worklist_control(&r->work, cmd, id, !r->scanned, count_r);
+    if (cmd != QUEUE_CONTROL_HOLD)
+        transport_retry_now(r->network); /* a destination backed off is tried too */
     dispatch(r);
     return a;
 }

@@ -95,6 +95,7 @@ struct transport_smtp {
     pthread_mutex_t lock;
     struct pending *in_head, *in_tail;
     bool stop;
+    bool retry_now; /* transport_retry_now: forget every backoff */
     /* the thread's: */
     struct dest *dests;
     struct conn_rec *conns, *dead;
@@ -374,8 +375,15 @@ static void on_wake(void *ctx, unsigned events)
     pthread_mutex_lock(&ts->lock);
     struct pending *list = ts->in_head;
     ts->in_head = ts->in_tail = NULL;
-    bool stop = ts->stop;
+    bool stop = ts->stop, retry_now = ts->retry_now;
+    ts->retry_now = false;
     pthread_mutex_unlock(&ts->lock);
+    /* Before the jobs that came with it: a flush's jobs are tried for real. */
+    for (struct dest *d = ts->dests; retry_now && d != NULL; d = d->next) {
+        if (d->backoff_until_ms != 0)
+            log_info("event=smtp_destination_retry_now destination=%s", d->key);
+        d->backoff_until_ms = 0;
+    }
     if (stop) {
         /* abandoned (transport.h): never finished */
         while (list != NULL) {
@@ -440,6 +448,14 @@ static void *thread_main(void *arg)
 
 /* ---- the transport interface ---- */
 
+/* wake - have the transport's thread look at what came under the lock. */
+static void wake(struct transport_smtp *ts)
+{
+    uint64_t one = 1;
+    while (write(ts->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+}
+
 static void smtp_deliver(struct transport *t, struct transport_job *job)
 {
     struct transport_smtp *ts = (struct transport_smtp *)t;
@@ -456,9 +472,16 @@ static void smtp_deliver(struct transport *t, struct transport_job *job)
         ts->in_head = p;
     ts->in_tail = p;
     pthread_mutex_unlock(&ts->lock);
-    uint64_t one = 1;
-    while (write(ts->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
-        ;
+    wake(ts);
+}
+
+static void smtp_retry_now(struct transport *t)
+{
+    struct transport_smtp *ts = (struct transport_smtp *)t;
+    pthread_mutex_lock(&ts->lock);
+    ts->retry_now = true;
+    pthread_mutex_unlock(&ts->lock);
+    wake(ts);
 }
 
 static void smtp_flush(struct transport *t)
@@ -479,9 +502,7 @@ static void smtp_free(struct transport *t)
         pthread_mutex_lock(&ts->lock);
         ts->stop = true;
         pthread_mutex_unlock(&ts->lock);
-        uint64_t one = 1;
-        while (write(ts->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
-            ;
+        wake(ts);
         pthread_join(ts->thread, NULL);
     } else {
         smtp_dns_free(&ts->dns);
@@ -507,6 +528,7 @@ static const struct transport_ops smtp_ops = {
     .flush = smtp_flush,
     .full = smtp_full,
     .free = smtp_free,
+    .retry_now = smtp_retry_now,
 };
 
 struct transport *transport_smtp_new(const struct config *conf, char **error_r)

@@ -39,6 +39,7 @@ class QueueControl(unittest.TestCase):
     def setUpClass(cls):
         cls.ldap = Slapd()
         cls.port = process.free_port()
+        cls.down_port = process.free_port()
         cls.base = os.path.join(process.tempdir(), "vmail")
         os.makedirs(cls.base)
         if os.geteuid() == 0:
@@ -46,13 +47,17 @@ class QueueControl(unittest.TestCase):
         cls.d = Dirmaild(workers=1, ldap=ldap_section(cls.ldap),
                          domains={"local": ["example.org"],
                                   "relay": [{"domain": "ctl.example",
-                                             "next_hop": f"[127.0.0.1]:{cls.port}"}]},
+                                             "next_hop": f"[127.0.0.1]:{cls.port}"},
+                                            {"domain": "down.example",
+                                             "next_hop": f"[127.0.0.1]:{cls.down_port}"}]},
                          cache={"size": 0},
                          # nothing is retried by itself while a test runs
                          queue={"retry_min": 3600, "retry_max": 7200, "scan_interval": 3600,
                                 "delivery_threads": 2},
                          delivery={"mailbox_base": cls.base},
+                         # a dead next hop stays backed off for the hour
                          smtp_client={"idle_time": 1, "connect_timeout": 5,
+                                      "destination_backoff": 3600,
                                       "helo_name": "relay.test.example"})
         cls.d.start()
         cls.d.wait_log(r"event=queue_runner_started")
@@ -105,6 +110,20 @@ class QueueControl(unittest.TestCase):
         self.assertIn(b"X-Marker: flushed@ctl.example", tx.data)
         self.assertEqual(self.peer.attempts["flushed@ctl.example"], 2)
         self.assertRegex(self.d.log(), r"event=queue_control command=flush id=all answer=ok")
+
+    def test_flush_lifts_the_backoff_of_a_next_hop_that_came_back(self):
+        qid = inject(self.spool, ["someone@down.example"], message("down"))
+        self.d.wait_log(rf"id={qid} event=deferred rcpt=someone@down.example .*4\.4\.1 ",
+                        timeout=30)
+        peer = SmtpPeer(port=self.down_port)
+        self.addCleanup(peer.stop)
+        res = self.ctl("queue", "retry", qid)
+        self.assertEqual(res.returncode, 0, res)
+        self.removed(qid)
+        [tx] = peer.wait_transactions(1)
+        self.assertIn(b"X-Marker: down", tx.data)
+        self.assertRegex(self.d.log(), r"event=smtp_destination_retry_now "
+                                       rf"destination=relay:\[127\.0\.0\.1\]:{self.down_port}")
 
     def test_retry_one_message(self):
         qid = self.deferred("retried@ctl.example")
