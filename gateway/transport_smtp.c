@@ -36,6 +36,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "gateway/transport_smtp_auth.h"
 #include "gateway/transport_smtp_conn.h"
 #include "gateway/transport_smtp_dns.h"
 #include "lib/clock.h"
@@ -77,12 +78,18 @@ struct dest {
     struct smtp_dns_query *query;
     uint64_t backoff_until_ms;
     char last_error[DELIVERY_STATUS_TEXT_MAX];
+    const struct smtp_conn_policy *policy; /* the transport's */
 };
 
 struct transport_smtp {
     struct transport base;
     const struct config *conf;
     struct smtp_conn_settings settings;
+    struct smtp_conn_policy default_policy;
+    SSL_CTX *tls_verify; /* against smtp_client.tls_ca_file */
+    /* parallel to smtp_client.destinations */
+    struct smtp_conn_policy *policies;
+    size_t policy_count;
     struct smtp_conn_events events;
     pthread_t thread;
     bool thread_started;
@@ -166,6 +173,10 @@ static struct dest *dest_for(struct transport_smtp *ts, const struct transport_j
         return NULL;
     memcpy(d->key, key, sizeof d->key);
     d->own_domain = own_domain;
+    /* smtp_client.destinations names the recipient's domain for MX
+     * routes, the next hop (or mail host) as written for the others */
+    const struct config_smtp_destination *row = config_smtp_destination_find(sc, hop);
+    d->policy = row != NULL ? &ts->policies[row - sc->destinations] : &ts->default_policy;
     if (own_domain) {
         /* the recipient's domain: its MX (RFC 5321 5.1) */
         d->hop_count = 0;
@@ -195,8 +206,8 @@ static bool open_conn(struct transport_smtp *ts, struct dest *d)
         return false;
     struct pending *p = d->head;
     rec->dest = d;
-    rec->c = smtp_conn_new(ts->loop, &ts->settings, d->targets, d->target_count, &ts->events, rec,
-                           p->job);
+    rec->c = smtp_conn_new(ts->loop, &ts->settings, d->policy, d->targets, d->target_count,
+                           &ts->events, rec, p->job);
     if (rec->c == NULL) {
         free(rec);
         return false;
@@ -517,7 +528,12 @@ static void smtp_free(struct transport *t)
         close(ts->wake_fd);
     event_loop_free(&ts->loop);
     SSL_CTX_free(ts->settings.tls_plain);
-    SSL_CTX_free(ts->settings.tls_verify);
+    SSL_CTX_free(ts->tls_verify);
+    for (size_t i = 0; i < ts->policy_count; i++) {
+        if (ts->policies[i].tls_verify != ts->tls_verify)
+            SSL_CTX_free(ts->policies[i].tls_verify);
+    }
+    free(ts->policies);
     pthread_mutex_destroy(&ts->lock);
     free(ts);
 }
@@ -530,6 +546,61 @@ static const struct transport_ops smtp_ops = {
     .free = smtp_free,
     .retry_now = smtp_retry_now,
 };
+
+/* policies_new - the TLS contexts and every destination's policy: the
+ * section's own for the rest, one per smtp_client.destinations row (its
+ * own verifying context when it names its own CA file). 0, or -1 and
+ * *error_r. */
+static int policies_new(struct transport_smtp *ts, char **error_r)
+{
+    const struct config_smtp_client *sc = &ts->conf->smtp_client;
+    bool tls = sc->tls_security != TLS_SECURITY_NONE;
+    for (size_t i = 0; i < sc->destination_count; i++)
+        tls = tls || sc->destinations[i].tls_security != TLS_SECURITY_NONE;
+    if (tls) {
+        ts->settings.tls_plain = tls_client_ctx_new(sc->tls_ca_file, false, error_r);
+        if (ts->settings.tls_plain == NULL ||
+            (ts->tls_verify = tls_client_ctx_new(sc->tls_ca_file, true, error_r)) == NULL)
+            return -1;
+    }
+    ts->default_policy = (struct smtp_conn_policy){.tls_security = sc->tls_security,
+                                                   .tls_verify = ts->tls_verify,
+                                                   .tls_verify_name = sc->tls_verify_name};
+    if (sc->destination_count == 0)
+        return 0;
+    ts->policies = calloc(sc->destination_count, sizeof *ts->policies);
+    if (ts->policies == NULL) {
+        *error_r = strdup("out of memory");
+        return -1;
+    }
+    ts->policy_count = sc->destination_count;
+    for (size_t i = 0; i < sc->destination_count; i++) {
+        const struct config_smtp_destination *row = &sc->destinations[i];
+        struct smtp_conn_policy *p = &ts->policies[i];
+        *p = (struct smtp_conn_policy){
+            .tls_security = row->tls_security,
+            .tls_verify = ts->tls_verify,
+            .tls_verify_name = row->tls_verify_name != NULL ? row->tls_verify_name
+                                                            : sc->tls_verify_name,
+            .auth_user = row->auth_user,
+            .auth_password = row->auth_password,
+        };
+        if (row->tls_ca_file != NULL &&
+            (p->tls_verify = tls_client_ctx_new(row->tls_ca_file, true, error_r)) == NULL)
+            return -1;
+    }
+    const char *why = NULL;
+    for (size_t i = 0; i < sc->destination_count; i++) {
+        if (sc->destinations[i].auth_user != NULL) {
+            if (smtp_auth_init(&why) < 0) {
+                *error_r = strdup(why);
+                return -1;
+            }
+            break;
+        }
+    }
+    return 0;
+}
 
 struct transport *transport_smtp_new(const struct config *conf, char **error_r)
 {
@@ -551,13 +622,8 @@ struct transport *transport_smtp_new(const struct config *conf, char **error_r)
     ts->events = (struct smtp_conn_events){
         .idle = on_conn_idle, .job_done = on_job_done, .closed = on_conn_closed};
     char *error = NULL;
-    if (sc->tls_security != TLS_SECURITY_NONE) {
-        ts->settings.tls_plain = tls_client_ctx_new(sc->tls_ca_file, false, &error);
-        if (ts->settings.tls_plain != NULL)
-            ts->settings.tls_verify = tls_client_ctx_new(sc->tls_ca_file, true, &error);
-        if (ts->settings.tls_verify == NULL)
-            goto fail;
-    }
+    if (policies_new(ts, &error) < 0)
+        goto fail;
     ts->loop = event_loop_new();
     ts->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (ts->loop == NULL || ts->wake_fd < 0) {

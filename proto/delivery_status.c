@@ -59,6 +59,10 @@ static const struct {
                                  "domain accepts no mail (null MX, RFC 7505): %s"},
     [DELIVERY_STATUS_TLS_UNAVAILABLE] = {false, 451, SMTP_ESC_ENCRYPTION_NEEDED,
                                          "TLS required, but %s"},
+    /* our credentials, not the sender's fault: retried, never bounced
+     * (what Postfix's smtp_sasl_auth_soft_bounce does by default) */
+    [DELIVERY_STATUS_NEXT_HOP_AUTH] = {false, 451, SMTP_ESC_AUTH_INVALID,
+                                       "AUTH to the next hop failed: %s"},
     [DELIVERY_STATUS_TOO_BIG_FOR_PEER] = {true, 552, SMTP_ESC_MESSAGE_TOO_BIG,
                                           "message too big for the next hop: %s"},
     [DELIVERY_STATUS_8BIT_TO_7BIT] = {true, 554, SMTP_ESC_CONVERSION_REQUIRED,
