@@ -196,8 +196,8 @@ struct config_smtp_client {
 /* config_smtp_destination_find - the smtp_client.destinations row whose
  * match is name (case-insensitive), or NULL: the section's own settings
  * apply. */
-const struct config_smtp_destination *config_smtp_destination_find(const struct config_smtp_client *c,
-                                                                   const char *name);
+const struct config_smtp_destination *
+config_smtp_destination_find(const struct config_smtp_client *c, const char *name);
 
 /* config_tls_security_name - "none", "may", "encrypt", "verify". */
 const char *config_tls_security_name(enum config_tls_security level);

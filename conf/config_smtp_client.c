@@ -16,26 +16,12 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const smtp_client_keys[] = {"helo_name",
-                                               "relayhost",
-                                               "tls_security",
-                                               "tls_ca_file",
-                                               "tls_verify_name",
-                                               "port",
-                                               "connect_timeout",
-                                               "helo_timeout",
-                                               "mail_timeout",
-                                               "rcpt_timeout",
-                                               "data_timeout",
-                                               "data_done_timeout",
-                                               "quit_timeout",
-                                               "idle_time",
-                                               "max_connections",
-                                               "destination_connections",
-                                               "destination_backoff",
-                                               "dns_forwarders",
-                                               "destinations",
-                                               NULL};
+static const char *const smtp_client_keys[] = {
+    "helo_name",           "relayhost",      "tls_security",    "tls_ca_file",
+    "tls_verify_name",     "port",           "connect_timeout", "helo_timeout",
+    "mail_timeout",        "rcpt_timeout",   "data_timeout",    "data_done_timeout",
+    "quit_timeout",        "idle_time",      "max_connections", "destination_connections",
+    "destination_backoff", "dns_forwarders", "destinations",    NULL};
 
 static const char *const destination_keys[] = {
     "match",     "tls_security",       "tls_ca_file", "tls_verify_name",
@@ -166,13 +152,13 @@ static int load_destinations(struct loader *ld, const config_setting_t *g,
             return conf_fail(ld, item, "must be { match = \"...\"; ... }");
         if (conf_check_known(ld, item, destination_keys, "setting") < 0 ||
             conf_get_string(ld, item, "match", &d->match, STR_NONEMPTY) < 0 ||
-            conf_get_enum(ld, item, "tls_security", tls_security_names,
-                          COUNT(tls_security_names), &level) < 0 ||
+            conf_get_enum(ld, item, "tls_security", tls_security_names, COUNT(tls_security_names),
+                          &level) < 0 ||
             conf_get_string(ld, item, "tls_ca_file", &d->tls_ca_file, STR_ABSPATH) < 0 ||
             conf_get_string(ld, item, "tls_verify_name", &d->tls_verify_name, STR_NONEMPTY) < 0 ||
             conf_get_string(ld, item, "auth_user", &d->auth_user, STR_NONEMPTY) < 0 ||
-            conf_get_string(ld, item, "auth_password_file", &d->auth_password_file,
-                            STR_ABSPATH) < 0)
+            conf_get_string(ld, item, "auth_password_file", &d->auth_password_file, STR_ABSPATH) <
+                0)
             return -1;
         d->tls_security = (enum config_tls_security)level;
         if (d->match == NULL)
@@ -258,8 +244,8 @@ void conf_free_smtp_client(struct config_smtp_client *c)
     c->destination_count = 0;
 }
 
-const struct config_smtp_destination *config_smtp_destination_find(const struct config_smtp_client *c,
-                                                                   const char *name)
+const struct config_smtp_destination *
+config_smtp_destination_find(const struct config_smtp_client *c, const char *name)
 {
     for (size_t i = 0; i < c->destination_count; i++) {
         if (strcasecmp(c->destinations[i].match, name) == 0)

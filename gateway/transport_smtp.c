@@ -580,8 +580,8 @@ static int policies_new(struct transport_smtp *ts, char **error_r)
         *p = (struct smtp_conn_policy){
             .tls_security = row->tls_security,
             .tls_verify = ts->tls_verify,
-            .tls_verify_name = row->tls_verify_name != NULL ? row->tls_verify_name
-                                                            : sc->tls_verify_name,
+            .tls_verify_name =
+                row->tls_verify_name != NULL ? row->tls_verify_name : sc->tls_verify_name,
             .auth_user = row->auth_user,
             .auth_password = row->auth_password,
         };

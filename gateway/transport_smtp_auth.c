@@ -69,8 +69,8 @@ static int encode(const char *prefix, const char *data, unsigned len, bool initi
         return -1;
     b64[b64_len] = '\0';
     const char *arg = len > 0 ? b64 : initial ? "=" : "";
-    int n = snprintf(line, SMTP_AUTH_LINE_MAX, "%s%s%s\r\n", prefix, *prefix && *arg ? " " : "",
-                     arg);
+    int n =
+        snprintf(line, SMTP_AUTH_LINE_MAX, "%s%s%s\r\n", prefix, *prefix && *arg ? " " : "", arg);
     return n > 0 && n < SMTP_AUTH_LINE_MAX ? 0 : -1;
 }
 

@@ -375,9 +375,9 @@ static bool start_auth(struct smtp_conn *c)
                  c->peer);
         return false;
     }
-    c->auth = smtp_auth_start(c->policy->auth_user, c->policy->auth_password,
-                              c->targets[c->at].host, c->caps.auth_plain, c->caps.auth_login, line,
-                              &mech, &why);
+    c->auth =
+        smtp_auth_start(c->policy->auth_user, c->policy->auth_password, c->targets[c->at].host,
+                        c->caps.auth_plain, c->caps.auth_login, line, &mech, &why);
     c->step = STEP_AUTH; /* so that a failure counts as AUTH's */
     if (c->auth == NULL) {
         fail_target(c, false, "AUTH to %s: %s", c->peer, why);

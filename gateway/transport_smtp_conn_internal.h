@@ -54,7 +54,7 @@ struct smtp_conn {
     struct conn *conn;
     struct event_timer *timer;
     enum step step;
-    bool reached;     /* an address greeted and took EHLO/HELO */
+    bool reached;      /* an address greeted and took EHLO/HELO */
     bool tls_problem;  /* the last address failed for want of TLS */
     bool auth_problem; /* ... or because it refused our AUTH */
     struct smtp_client_reply reply;
