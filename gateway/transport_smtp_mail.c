@@ -80,7 +80,8 @@ static void send_next(struct smtp_conn *c)
                                                            : NULL;
             if (smtp_client_mail_command(
                     line, sizeof line, env->sender, c->caps.size ? c->body_len : 0,
-                    c->eightbit && c->caps.eightbit, ret, c->caps.dsn ? env->envid : NULL) < 0) {
+                    c->eightbit && c->caps.eightbit, c->utf8 && c->caps.smtputf8, ret,
+                    c->caps.dsn ? env->envid : NULL) < 0) {
                 snprintf(line, sizeof line, "MAIL FROM:<%s>\r\n", env->sender);
             }
         } else if (i <= c->job->count) {
@@ -125,6 +126,22 @@ static int open_body(struct smtp_conn *c)
     return 0;
 }
 
+/* needs_smtputf8 - the transaction has a non-ASCII address (RFC 6531
+ * 3.2): the sender or one of the job's recipients. A UTF-8 header with
+ * ASCII addresses does not count: 8BITMIME carries it. */
+static bool needs_smtputf8(const struct transport_job *job)
+{
+    const struct queue_envelope *env = job->env;
+    if (smtp_client_has_8bit(env->sender, strlen(env->sender)))
+        return true;
+    for (size_t k = 0; k < job->count; k++) {
+        const char *a = env->rcpts[job->rcpts[k].index].address;
+        if (smtp_client_has_8bit(a, strlen(a)))
+            return true;
+    }
+    return false;
+}
+
 void smtp_conn_send(struct smtp_conn *c, struct transport_job *job)
 {
     event_timer_remove(&c->timer);
@@ -143,6 +160,12 @@ void smtp_conn_send(struct smtp_conn *c, struct transport_job *job)
                      c->peer, (unsigned long long)c->caps.size_max) < 0)
             arg[0] = '\0';
         smtp_conn_job_end(c, DELIVERY_STATUS_TOO_BIG_FOR_PEER, arg);
+        smtp_conn_go_idle(c);
+        return;
+    }
+    c->utf8 = needs_smtputf8(job);
+    if (c->utf8 && !c->caps.smtputf8) {
+        smtp_conn_job_end(c, DELIVERY_STATUS_UTF8_TO_ASCII, c->peer);
         smtp_conn_go_idle(c);
         return;
     }

@@ -67,6 +67,10 @@ static const struct {
                                           "message too big for the next hop: %s"},
     [DELIVERY_STATUS_8BIT_TO_7BIT] = {true, 554, SMTP_ESC_CONVERSION_REQUIRED,
                                       "8-bit message, 8BITMIME not offered by %s"},
+    /* RFC 6531 3.2: such a message is not sent to a server without
+     * SMTPUTF8 (no downgrade: RFC 6857's is optional and lossy) */
+    [DELIVERY_STATUS_UTF8_TO_ASCII] = {true, 553, SMTP_ESC_NON_ASCII_ADDRESS,
+                                       "non-ASCII address, SMTPUTF8 not offered by %s"},
     [DELIVERY_STATUS_SHUTDOWN] = {false, 421, SMTP_ESC_NOT_ACCEPTING, "shutting down"},
     /* queue.max_age passed, the argument the last reply: temporary by its
      * code (RFC 3463 3.5, X.4.7), final by the runner's decision (the DSN

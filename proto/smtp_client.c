@@ -182,7 +182,7 @@ static int xtext(const char *s, char *out, size_t size)
 }
 
 int smtp_client_mail_command(char *out, size_t size, const char *sender, uint64_t message_size,
-                             bool eightbit, const char *ret, const char *envid)
+                             bool eightbit, bool smtputf8, const char *ret, const char *envid)
 {
     char size_param[32] = "", envid_x[400];
     if (envid != NULL && xtext(envid, envid_x, sizeof envid_x) < 0)
@@ -190,10 +190,10 @@ int smtp_client_mail_command(char *out, size_t size, const char *sender, uint64_
     envid = envid != NULL ? envid_x : NULL;
     if (message_size > 0)
         snprintf(size_param, sizeof size_param, " SIZE=%llu", (unsigned long long)message_size);
-    return fits(snprintf(out, size, "MAIL FROM:<%s>%s%s%s%s%s%s\r\n", sender, size_param,
-                         eightbit ? " BODY=8BITMIME" : "", ret != NULL ? " RET=" : "",
-                         ret != NULL ? ret : "", envid != NULL ? " ENVID=" : "",
-                         envid != NULL ? envid : ""),
+    return fits(snprintf(out, size, "MAIL FROM:<%s>%s%s%s%s%s%s%s\r\n", sender, size_param,
+                         eightbit ? " BODY=8BITMIME" : "", smtputf8 ? " SMTPUTF8" : "",
+                         ret != NULL ? " RET=" : "", ret != NULL ? ret : "",
+                         envid != NULL ? " ENVID=" : "", envid != NULL ? envid : ""),
                 size);
 }
 

@@ -62,12 +62,13 @@ struct smtp_client_caps {
 void smtp_client_caps_line(struct smtp_client_caps *caps, const char *text, bool first);
 
 /* smtp_client_mail_command - "MAIL FROM:<sender>[ SIZE=n][ BODY=8BITMIME]
- * [ RET=..][ ENVID=..]\r\n" into out, envid (as the envelope keeps it,
+ * [ SMTPUTF8][ RET=..][ ENVID=..]\r\n" into out (SMTPUTF8, RFC 6531 3.4, when
+ * smtputf8: the transaction has a non-ASCII address), envid (as the envelope keeps it,
  * decoded) written as xtext (RFC 3461 4); ret/envid NULL when absent (passed
  * on only when the peer offers DSN). -1 when it does not fit (RFC 5321
  * 4.5.3.1.4: 512 octets plus what the extensions add). */
 int smtp_client_mail_command(char *out, size_t size, const char *sender, uint64_t message_size,
-                             bool eightbit, const char *ret, const char *envid);
+                             bool eightbit, bool smtputf8, const char *ret, const char *envid);
 
 /* smtp_client_rcpt_command - "RCPT TO:<rcpt>[ NOTIFY=..][ ORCPT=..]\r\n";
  * notify/orcpt NULL when absent. -1 when it does not fit. */

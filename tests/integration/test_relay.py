@@ -135,7 +135,7 @@ class Relay(unittest.TestCase):
         # the ports every next hop of the configuration names
         cls.ports = {name: process.free_port() for name in
                      ("sink", "plain", "down", "dead", "failover", "codes", "tls", "mx",
-                      "slow", "small", "seven", "dsn", "stop")}
+                      "slow", "small", "seven", "dsn", "stop", "utf8", "ascii")}
         cls.dns = Dnsmasq(
             mx=["mxorder.example,mx-a.mxorder.example,10",
                 "mxorder.example,mx-b.mxorder.example,20",
@@ -155,6 +155,8 @@ class Relay(unittest.TestCase):
             {"domain": "seven.example", "next_hop": f"[127.0.0.1]:{p['seven']}"},
             {"domain": "dsn.example", "next_hop": f"[127.0.0.1]:{p['dsn']}"},
             {"domain": "stop.example", "next_hop": f"[127.0.0.1]:{p['stop']}"},
+            {"domain": "utf8.example", "next_hop": f"[127.0.0.1]:{p['utf8']}"},
+            {"domain": "ascii.example", "next_hop": f"[127.0.0.1]:{p['ascii']}"},
             "mxorder.example", "nullmx.example",
         ]
         cls.base = os.path.join(process.tempdir(), "vmail")
@@ -254,6 +256,29 @@ class Relay(unittest.TestCase):
         self.assertIn(b"X-Marker: down", tx.data)
         self.assertEqual(len(peer.delivered()), 1)
         self.assertEqual(len(re.findall(rf"id={qid} event=relayed", self.d.log())), 1)
+
+    def test_non_ascii_address_needs_smtputf8(self):
+        rcpt = "j\u00f6rg@utf8.example"
+        # a peer with SMTPUTF8 gets MAIL ... SMTPUTF8 (RFC 6531 3.4)
+        peer = self.peer("utf8", smtputf8=True)
+        qid = inject(self.spool, [rcpt], message("utf8"))
+        self.removed(qid)
+        [tx] = peer.wait_transactions(1)
+        self.assertIn("SMTPUTF8", tx.mail_args.split())
+        self.assertEqual(tx.rcpts, [rcpt.encode().decode("utf-8", "surrogateescape")])
+        # one without it: 5.6.7, nothing sent (RFC 6531 3.2); an ASCII
+        # message to the same peer goes without the parameter
+        plain = self.peer("ascii")
+        rcpt = "j\u00f6rg@ascii.example"
+        qid = inject(self.spool, [rcpt], message("no-utf8"))
+        self.d.wait_log(rf"id={qid} event=failed rcpt=\S+ .*5\.6\.7 non-ASCII address, "
+                        r"SMTPUTF8 not offered by ")
+        self.removed(qid)
+        self.assertFalse([c for c in plain.commands if c.startswith("MAIL")], plain.commands)
+        qid = inject(self.spool, ["someone@ascii.example"], message("ascii"))
+        self.removed(qid)
+        [tx] = plain.wait_transactions(1)
+        self.assertNotIn("SMTPUTF8", tx.mail_args)
 
     def test_failover_to_second_host(self):
         peer = self.peer("failover")

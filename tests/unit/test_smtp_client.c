@@ -83,12 +83,16 @@ END_TEST
 START_TEST(test_mail_and_rcpt_commands)
 {
     char out[600];
-    ck_assert_int_gt(smtp_client_mail_command(out, sizeof out, "", 0, false, NULL, NULL), 0);
+    ck_assert_int_gt(smtp_client_mail_command(out, sizeof out, "", 0, false, false, NULL, NULL), 0);
     ck_assert_str_eq(out, "MAIL FROM:<>\r\n");
     ck_assert_int_gt(
-        smtp_client_mail_command(out, sizeof out, "a@b", 1234, true, "HDRS", "x+id=\x01"), 0);
+        smtp_client_mail_command(out, sizeof out, "a@b", 1234, true, false, "HDRS", "x+id=\x01"),
+        0);
     ck_assert_str_eq(out,
                      "MAIL FROM:<a@b> SIZE=1234 BODY=8BITMIME RET=HDRS ENVID=x+2Bid+3D+01\r\n");
+    ck_assert_int_gt(
+        smtp_client_mail_command(out, sizeof out, "j\xc3\xb6rg@b", 0, true, true, NULL, NULL), 0);
+    ck_assert_str_eq(out, "MAIL FROM:<j\xc3\xb6rg@b> BODY=8BITMIME SMTPUTF8\r\n");
     ck_assert_int_gt(
         smtp_client_rcpt_command(out, sizeof out, "c@d", "SUCCESS,FAILURE", "rfc822;c@d"), 0);
     ck_assert_str_eq(out, "RCPT TO:<c@d> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;c@d\r\n");

@@ -27,7 +27,8 @@ class Transaction:
 class SmtpPeer:
     def __init__(self, host="127.0.0.1", port=0, starttls=None, pipelining=True, size=None,
                  eightbit=True, dsn=False, replies=None, name="peer.test.example",
-                 hold=None, auth=None, auth_required=False, auth_mechs="PLAIN LOGIN"):
+                 hold=None, auth=None, auth_required=False, auth_mechs="PLAIN LOGIN",
+                 smtputf8=False):
         """starttls: an ssl.SSLContext (server side) to offer STARTTLS with,
         or None. size: the SIZE limit to announce (None: no SIZE). replies:
         {address: [reply, reply, ...]}: the RCPT reply for each attempt in
@@ -41,6 +42,7 @@ class SmtpPeer:
         self.auth = auth
         self.auth_required = auth_required
         self.auth_mechs = auth_mechs.split()
+        self.smtputf8 = smtputf8
         self.auths = []  # (mechanism, user, succeeded, under TLS) per AUTH
         self.host = host
         self.starttls = starttls
@@ -129,7 +131,7 @@ class SmtpPeer:
             line = f.readline(4096)
             if not line:
                 return
-            cmd = line.rstrip(b"\r\n").decode("utf-8", "replace")
+            cmd = line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
             with self.lock:
                 self.commands.append(("TLS " if tls else "") + cmd)
             verb = cmd.split(" ", 1)[0].upper()
@@ -145,6 +147,8 @@ class SmtpPeer:
                     lines.append("8BITMIME")
                 if self.dsn:
                     lines.append("DSN")
+                if self.smtputf8:
+                    lines.append("SMTPUTF8")
                 if self.auth is not None and (tls or self.starttls is None):
                     lines.append("AUTH " + " ".join(self.auth_mechs))
                 for i, text in enumerate(lines):
