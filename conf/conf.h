@@ -187,7 +187,9 @@ struct config_smtp_client {
     unsigned max_connections;         /* at once, to every destination together */
     unsigned destination_connections; /* at once, to one destination */
     unsigned destination_backoff;     /* a destination that failed is not tried for so long */
-    char **dns_forwarders;            /* "127.0.0.1@5353"; none: the system's resolver */
+    unsigned
+        hop_limit; /* more Received: fields than this: a loop, 5.4.6 (Postfix's hopcount_limit) */
+    char **dns_forwarders; /* "127.0.0.1@5353"; none: the system's resolver */
     size_t dns_forwarder_count;
     struct config_smtp_destination *destinations; /* per destination; the rest use the above */
     size_t destination_count;

@@ -277,6 +277,7 @@ void config_print(const struct config *conf, FILE *out)
     print_uint(out, in, "max_connections", sc->max_connections);
     print_uint(out, in, "destination_connections", sc->destination_connections);
     print_uint(out, in, "destination_backoff", sc->destination_backoff);
+    print_uint(out, in, "hop_limit", sc->hop_limit);
     print_list(out, in, "dns_forwarders", sc->dns_forwarders, sc->dns_forwarder_count);
     if (sc->destination_count > 0) {
         /* the password stays in its file: only the file's name is shown */

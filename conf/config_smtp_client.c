@@ -57,6 +57,7 @@ void conf_smtp_client_defaults(struct config_smtp_client *c)
     c->max_connections = 100;
     c->destination_connections = 20;
     c->destination_backoff = 60;
+    c->hop_limit = 50;
 }
 
 /* forwarder_check - "ADDRESS" or "ADDRESS@PORT" (libunbound's
@@ -211,6 +212,7 @@ int conf_load_smtp_client(struct loader *ld, struct config *conf)
         conf_get_uint(ld, g, "destination_connections", &c->destination_connections, 1, 10000) <
             0 ||
         conf_get_uint(ld, g, "destination_backoff", &c->destination_backoff, 0, 86400) < 0 ||
+        conf_get_uint(ld, g, "hop_limit", &c->hop_limit, 1, 1000) < 0 ||
         conf_get_strings(ld, g, "dns_forwarders", &c->dns_forwarders, &c->dns_forwarder_count,
                          forwarder_check) < 0)
         return -1;

@@ -70,7 +70,8 @@ struct smtp_conn {
     int body_fd;
     uint64_t body_len, body_off; /* the message is the file's first body_len octets */
     bool eightbit;
-    bool utf8; /* a non-ASCII address: SMTPUTF8 needed (RFC 6531) */
+    bool utf8;                    /* a non-ASCII address: SMTPUTF8 needed (RFC 6531) */
+    struct smtp_client_hops hops; /* the message's Received: fields */
     struct smtp_client_dot dot;
     bool freeing;
 };

@@ -113,13 +113,16 @@ static int open_body(struct smtp_conn *c)
     c->body_fd = fd;
     c->body_len = len;
     c->eightbit = false;
+    c->hops = (struct smtp_client_hops){0};
     char buf[BODY_CHUNK];
     ssize_t n;
     off_t off = 0;
-    while (!c->eightbit && (uint64_t)off < len &&
+    while ((!c->eightbit || !c->hops.done) && (uint64_t)off < len &&
            (n = pread(fd, buf, len - (uint64_t)off < sizeof buf ? len - (uint64_t)off : sizeof buf,
                       off)) > 0) {
-        c->eightbit = smtp_client_has_8bit(buf, (size_t)n);
+        if (!c->eightbit)
+            c->eightbit = smtp_client_has_8bit(buf, (size_t)n);
+        smtp_client_hops_feed(&c->hops, buf, (size_t)n);
         off += n;
     }
     c->body_off = 0;
@@ -160,6 +163,13 @@ void smtp_conn_send(struct smtp_conn *c, struct transport_job *job)
                      c->peer, (unsigned long long)c->caps.size_max) < 0)
             arg[0] = '\0';
         smtp_conn_job_end(c, DELIVERY_STATUS_TOO_BIG_FOR_PEER, arg);
+        smtp_conn_go_idle(c);
+        return;
+    }
+    if (c->hops.count > c->s->conf->hop_limit) {
+        char arg[32];
+        snprintf(arg, sizeof arg, "%u", c->hops.count);
+        smtp_conn_job_end(c, DELIVERY_STATUS_TOO_MANY_HOPS, arg);
         smtp_conn_go_idle(c);
         return;
     }

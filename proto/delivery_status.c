@@ -67,6 +67,9 @@ static const struct {
                                           "message too big for the next hop: %s"},
     [DELIVERY_STATUS_8BIT_TO_7BIT] = {true, 554, SMTP_ESC_CONVERSION_REQUIRED,
                                       "8-bit message, 8BITMIME not offered by %s"},
+    /* RFC 5321 6.3: a message that went round too often is in a loop */
+    [DELIVERY_STATUS_TOO_MANY_HOPS] = {true, 554, SMTP_ESC_ROUTING_LOOP,
+                                       "too many Received header fields (%s): mail loop"},
     /* RFC 6531 3.2: such a message is not sent to a server without
      * SMTPUTF8 (no downgrade: RFC 6857's is optional and lossy) */
     [DELIVERY_STATUS_UTF8_TO_ASCII] = {true, 553, SMTP_ESC_NON_ASCII_ADDRESS,

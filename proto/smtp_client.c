@@ -4,6 +4,7 @@
 #include "proto/smtp_client.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -268,4 +269,37 @@ bool smtp_client_has_8bit(const char *data, size_t len)
             return true;
     }
     return false;
+}
+
+void smtp_client_hops_feed(struct smtp_client_hops *h, const char *data, size_t len)
+{
+    static const char field[] = "received:";
+    for (size_t i = 0; i < len && !h->done; i++) {
+        char ch = data[i];
+        if (ch == '\n') {
+            if (!h->mid_line || h->empty)
+                h->done = true; /* an empty line (LF or CRLF): the body follows */
+            h->mid_line = false;
+            h->matched = 0;
+            continue;
+        }
+        if (!h->mid_line) {
+            h->mid_line = true;
+            h->empty = ch == '\r';
+            h->matched = 0;
+        } else if (ch != '\r' || !h->empty) {
+            h->empty = false;
+        }
+        if (h->matched == SIZE_MAX)
+            continue; /* this line is no Received: */
+        char lower = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+        if (h->matched < sizeof field - 1 && lower == field[h->matched]) {
+            if (++h->matched == sizeof field - 1) {
+                h->count++;
+                h->matched = SIZE_MAX;
+            }
+        } else if (!(h->empty && ch == '\r')) {
+            h->matched = SIZE_MAX;
+        }
+    }
 }

@@ -95,6 +95,21 @@ size_t smtp_client_dot_encode(struct smtp_client_dot *d, const char *in, size_t 
  * one, then ".\r\n"; into out (room for 6); returns the octets written. */
 size_t smtp_client_dot_end(struct smtp_client_dot *d, char *out);
 
+/* Counting the Received: fields of a message's header section as its text
+ * streams by (RFC 5321 6.3: a message that has passed too many hops is in
+ * a loop). Zero it, feed every chunk in order; count stops growing at the
+ * end of the header section. */
+struct smtp_client_hops {
+    unsigned count;
+    size_t matched; /* octets of "received:" matched at the start of a line */
+    bool mid_line;  /* not at the start of a line */
+    bool done;      /* the empty line ending the header section was seen */
+    bool empty;     /* the line so far is empty ("" or a lone CR) */
+};
+
+/* smtp_client_hops_feed - the next len octets of the message. */
+void smtp_client_hops_feed(struct smtp_client_hops *h, const char *data, size_t len);
+
 /* smtp_client_has_8bit - whether data[0..len) holds an octet above 127. */
 bool smtp_client_has_8bit(const char *data, size_t len);
 

@@ -135,7 +135,7 @@ class Relay(unittest.TestCase):
         # the ports every next hop of the configuration names
         cls.ports = {name: process.free_port() for name in
                      ("sink", "plain", "down", "dead", "failover", "codes", "tls", "mx",
-                      "slow", "small", "seven", "dsn", "stop", "utf8", "ascii")}
+                      "slow", "small", "seven", "dsn", "stop", "utf8", "ascii", "loop")}
         cls.dns = Dnsmasq(
             mx=["mxorder.example,mx-a.mxorder.example,10",
                 "mxorder.example,mx-b.mxorder.example,20",
@@ -157,6 +157,7 @@ class Relay(unittest.TestCase):
             {"domain": "stop.example", "next_hop": f"[127.0.0.1]:{p['stop']}"},
             {"domain": "utf8.example", "next_hop": f"[127.0.0.1]:{p['utf8']}"},
             {"domain": "ascii.example", "next_hop": f"[127.0.0.1]:{p['ascii']}"},
+            {"domain": "loop.example", "next_hop": f"[127.0.0.1]:{p['loop']}"},
             "mxorder.example", "nullmx.example",
         ]
         cls.base = os.path.join(process.tempdir(), "vmail")
@@ -279,6 +280,22 @@ class Relay(unittest.TestCase):
         self.removed(qid)
         [tx] = plain.wait_transactions(1)
         self.assertNotIn("SMTPUTF8", tx.mail_args)
+
+    def test_too_many_received_fields_is_a_loop(self):
+        peer = self.peer("loop")
+        hops = "".join(f"Received: from hop{i}.example by hop{i + 1}.example; "
+                       f"Mon, 7 Dec 2026 12:00:{i % 60:02d} +0000\r\n" for i in range(51))
+        qid = inject(self.spool, ["someone@loop.example"], hops.encode() + message("loop"))
+        self.d.wait_log(rf"id={qid} event=failed rcpt=someone@loop.example .*5\.4\.6 too many "
+                        r"Received header fields \(51\): mail loop")
+        self.removed(qid)
+        self.assertFalse([c for c in peer.commands if c.startswith("MAIL")], peer.commands)
+        # 50, the default hop_limit, still goes
+        qid = inject(self.spool, ["someone@loop.example"],
+                     hops.split("\r\n", 1)[1].encode() + message("loop50"))
+        self.removed(qid)
+        [tx] = peer.wait_transactions(1)
+        self.assertEqual(tx.data.count(b"Received: "), 50)
 
     def test_failover_to_second_host(self):
         peer = self.peer("failover")
