@@ -144,52 +144,24 @@ static void dest_fail_queued(struct dest *d, enum delivery_status status, const 
 /* dest_for - the destination of job (created when new); NULL out of memory. */
 static struct dest *dest_for(struct transport_smtp *ts, const struct transport_job *job)
 {
-    const struct queue_route *route = job->rcpts[0].route;
     const struct config_smtp_client *sc = &ts->conf->smtp_client;
-    char key[sizeof((struct dest *)0)->key];
-    const char *hop = NULL;
-    bool no_mx = false, own_domain = false;
-    if (route->kind == QUEUE_ROUTE_NODE) {
-        hop = route->next_hop != NULL ? route->next_hop : "";
-        no_mx = true;
-        snprintf(key, sizeof key, "node:%s", hop);
-    } else if (route->next_hop != NULL) {
-        hop = route->next_hop;
-        snprintf(key, sizeof key, "relay:%s", hop);
-    } else if (route->foreign && sc->relayhost != NULL) {
-        hop = sc->relayhost;
-        snprintf(key, sizeof key, "relay:%s", hop);
-    } else {
-        hop = route->domain != NULL ? route->domain : "";
-        own_domain = true;
-        snprintf(key, sizeof key, "mx:%s", hop);
-    }
+    struct smtp_destination where;
+    smtp_destination_of(sc, job->rcpts[0].route, &where);
     for (struct dest *d = ts->dests; d != NULL; d = d->next) {
-        if (strcasecmp(d->key, key) == 0)
+        if (strcasecmp(d->key, where.key) == 0)
             return d;
     }
     struct dest *d = calloc(1, sizeof *d);
     if (d == NULL)
         return NULL;
-    memcpy(d->key, key, sizeof d->key);
-    d->own_domain = own_domain;
+    memcpy(d->key, where.key, sizeof d->key);
+    d->own_domain = where.own_domain;
+    d->hop_count = where.hop_count;
+    memcpy(d->hops, where.hops, sizeof d->hops);
     /* smtp_client.destinations names the recipient's domain for MX
      * routes, the next hop (or mail host) as written for the others */
-    const struct config_smtp_destination *row = config_smtp_destination_find(sc, hop);
+    const struct config_smtp_destination *row = config_smtp_destination_find(sc, where.name);
     d->policy = row != NULL ? &ts->policies[row - sc->destinations] : &ts->default_policy;
-    if (own_domain) {
-        /* the recipient's domain: its MX (RFC 5321 5.1) */
-        d->hop_count = 0;
-        if (strlen(hop) > 0 && strlen(hop) < sizeof d->hops[0].host) {
-            d->hops[0] = (struct smtp_hop){.port = sc->port, .mx = true};
-            memcpy(d->hops[0].host, hop, strlen(hop) + 1);
-            d->hop_count = 1;
-        } else {
-            d->hop_count = -1;
-        }
-    } else {
-        d->hop_count = smtp_hops_parse(hop, sc->port, no_mx, d->hops);
-    }
     d->next = ts->dests;
     ts->dests = d;
     return d;

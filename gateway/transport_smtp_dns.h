@@ -13,6 +13,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "conf/conf.h"
+#include "gateway/queue_route.h"
+
 struct event_loop;
 
 /* Hosts one next hop may list (failover). */
@@ -34,6 +37,22 @@ struct smtp_hop {
  * count, or -1 when text is not a next hop (an "lmtp:" one included: the
  * LMTP client is to come). */
 int smtp_hops_parse(const char *text, unsigned default_port, bool no_mx, struct smtp_hop *hops);
+
+/* Where a NODE or RELAY route goes (doc/relay.md's table): the transport's
+ * destinations, and what dirmailctl route prints. */
+struct smtp_destination {
+    char key[600];    /* "node:<host>", "relay:<next hop>", "mx:<domain>" */
+    const char *name; /* what smtp_client.destinations matches: the part after the colon */
+    struct smtp_hop hops[SMTP_HOPS_MAX];
+    int hop_count;   /* -1: the next hop cannot be parsed */
+    bool own_domain; /* mx: an authoritative "no" is the recipient's problem */
+};
+
+/* smtp_destination_of - the destination of route (NODE or RELAY; the
+ * relayhost for a foreign domain when set). name borrows from route or
+ * sc. */
+void smtp_destination_of(const struct config_smtp_client *sc, const struct queue_route *route,
+                         struct smtp_destination *out);
 
 /* One address to connect to. */
 struct smtp_target {

@@ -36,6 +36,7 @@ TOP_SRCDIR = os.environ.get("top_srcdir") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 TOP_BUILDDIR = os.environ.get("top_builddir") or TOP_SRCDIR
 INJECT = os.path.join(TOP_BUILDDIR, "tests", "queue_inject")
+DIRMAILCTL = os.path.join(TOP_BUILDDIR, "tools", "dirmailctl")
 SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 SENDER = "sender@example.org"
@@ -296,6 +297,37 @@ class Relay(unittest.TestCase):
         self.removed(qid)
         [tx] = peer.wait_transactions(1)
         self.assertEqual(tx.data.count(b"Received: "), 50)
+
+    def route(self, address):
+        res = subprocess.run([DIRMAILCTL, "-c", self.d.path, "route", address],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        return res.returncode, res.stdout
+
+    def test_dirmailctl_route_prints_the_runners_choice(self):
+        status, out = self.route("someone@mxorder.example")
+        self.assertEqual(status, 0, out)
+        self.assertIn("route: relay\n", out)
+        self.assertIn("destination: mx:mxorder.example\ntls_security: may\n", out)
+        self.assertIn(f"hop: 1 mxorder.example (MX lookup):{self.ports['mx']}\n", out)
+        # preference 10 before 20, as the runner tries them
+        self.assertIn(f"address: 1 mx-a.mxorder.example[127.0.0.2]:{self.ports['mx']}\n"
+                      f"address: 2 mx-b.mxorder.example[127.0.0.1]:{self.ports['mx']}\n", out)
+        status, out = self.route("someone@nullmx.example")
+        self.assertEqual(status, 0, out)
+        self.assertRegex(out, r"addresses: none: .* \(permanent\)")
+        status, out = self.route("someone@sink.example")
+        self.assertIn(f"destination: relay:[127.0.0.1]:{self.ports['sink']}\n", out)
+        self.assertIn(f"address: 1 127.0.0.1[127.0.0.1]:{self.ports['sink']}\n", out)
+        status, out = self.route("frank@example.org")
+        self.assertEqual(status, 0, out)
+        self.assertIn("route: node\n", out)
+        self.assertIn(f"destination: node:127.0.0.1:{self.node_port}\n", out)
+        status, out = self.route("nobody-here@example.org")
+        self.assertEqual(status, 0, out)
+        self.assertIn("route: fail\n", out)
+        self.assertRegex(out, r"result: 5\.1\.1 ")
+        # nothing was sent anywhere: no queue entries, no peer contacted
+        self.assertNotIn("event=relayed rcpt=someone@mxorder.example", self.d.log()[-2000:])
 
     def test_failover_to_second_host(self):
         peer = self.peer("failover")
