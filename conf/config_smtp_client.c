@@ -16,12 +16,27 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const smtp_client_keys[] = {
-    "helo_name",           "relayhost",      "tls_security",    "tls_ca_file",
-    "tls_verify_name",     "port",           "connect_timeout", "helo_timeout",
-    "mail_timeout",        "rcpt_timeout",   "data_timeout",    "data_done_timeout",
-    "quit_timeout",        "idle_time",      "max_connections", "destination_connections",
-    "destination_backoff", "dns_forwarders", "destinations",    NULL};
+static const char *const smtp_client_keys[] = {"helo_name",
+                                               "relayhost",
+                                               "tls_security",
+                                               "tls_ca_file",
+                                               "tls_verify_name",
+                                               "port",
+                                               "connect_timeout",
+                                               "helo_timeout",
+                                               "mail_timeout",
+                                               "rcpt_timeout",
+                                               "data_timeout",
+                                               "data_done_timeout",
+                                               "quit_timeout",
+                                               "idle_time",
+                                               "max_connections",
+                                               "destination_connections",
+                                               "destination_backoff",
+                                               "dns_forwarders",
+                                               "destinations",
+                                               "hop_limit",
+                                               NULL};
 
 static const char *const destination_keys[] = {
     "match",     "tls_security",       "tls_ca_file", "tls_verify_name",

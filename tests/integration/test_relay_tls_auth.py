@@ -164,40 +164,29 @@ class RelayTlsAuth(unittest.TestCase):
         self.d.wait_log(r"event=smtp_tls_failed peer=\S+ error=.* action=retry_in_clear",
                         start=offset)
 
-    def test_password_file_others_can_read_is_refused(self):
-        loose = secret_file(self.tmp, "loose.secret", PASSWORD, mode=0o644)
+    def check_config(self, tls_security, password_file):
+        """dirmaild -n on a configuration with one destinations row."""
         other = Dirmaild(workers=1, ldap=ldap_section(self.ldap),
                          domains={"local": ["example.org"]},
                          smtp_client={"destinations": [
-                             {"match": "[127.0.0.1]:25", "tls_security": "verify",
-                              "auth_user": "relay", "auth_password_file": loose}]})
+                             {"match": "[127.0.0.1]:25", "tls_security": tls_security,
+                              "auth_user": "relay", "auth_password_file": password_file}]})
         other.write()
-        res = subprocess.run([DIRMAILD, "-n", "-c", other.path], capture_output=True, text=True,
-                             timeout=60, stdin=subprocess.DEVNULL)
+        return subprocess.run([DIRMAILD, "-n", "-c", other.path], capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL)
+
+    def test_password_file_others_can_read_is_refused(self):
+        loose = secret_file(self.tmp, "loose.secret", PASSWORD, mode=0o644)
+        res = self.check_config("verify", loose)
         self.assertNotEqual(res.returncode, 0, res)
         self.assertIn("readable by others (mode 644): chmod 600 it", res.stderr)
         # and credentials with a policy that could end in clear
         os.chmod(loose, 0o600)
-        other = Dirmaild(workers=1, ldap=ldap_section(self.ldap),
-                         domains={"local": ["example.org"]},
-                         smtp_client={"destinations": [
-                             {"match": "[127.0.0.1]:25", "tls_security": "may",
-                              "auth_user": "relay", "auth_password_file": loose}]})
-        other.write()
-        res = subprocess.run([DIRMAILD, "-n", "-c", other.path], capture_output=True, text=True,
-                             timeout=60, stdin=subprocess.DEVNULL)
+        res = self.check_config("may", loose)
         self.assertNotEqual(res.returncode, 0, res)
         self.assertIn("AUTH needs tls_security \"encrypt\" or \"verify\"", res.stderr)
         # the effective configuration names the file, never the password
-        os.chmod(loose, 0o600)
-        good = Dirmaild(workers=1, ldap=ldap_section(self.ldap),
-                        domains={"local": ["example.org"]},
-                        smtp_client={"destinations": [
-                            {"match": "[127.0.0.1]:25", "tls_security": "verify",
-                             "auth_user": "relay", "auth_password_file": loose}]})
-        good.write()
-        res = subprocess.run([DIRMAILD, "-n", "-c", good.path], capture_output=True, text=True,
-                             timeout=60, stdin=subprocess.DEVNULL)
+        res = self.check_config("verify", loose)
         self.assertEqual(res.returncode, 0, res)
         self.assertIn(f'auth_password_file = "{loose}"', res.stdout)
         self.assertNotIn(PASSWORD, res.stdout + res.stderr)
