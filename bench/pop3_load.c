@@ -12,18 +12,14 @@
  * the last session (sessions started before T are finished). Needs nothing
  * but libc (built by bench/pop3 with cc -O2 -pthread). */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+
+#define LOAD_CONN_BUF 65536 /* RETRs of up to 90 KB */
+#include "load_common.h"
 
 static const char *host = "127.0.0.1";
 static int port = 110;
@@ -36,57 +32,16 @@ static atomic_ulong sessions_ok, sessions_failed, messages, octets;
 static double start_time;
 static _Atomic double last_end;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-struct conn {
-    int fd;
-    char buf[65536];
-    size_t len, off;
-};
-
-static int send_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int fill(struct conn *c)
-{
-    for (;;) {
-        ssize_t n = recv(c->fd, c->buf, sizeof c->buf, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        c->len = (size_t)n;
-        c->off = 0;
-        return 0;
-    }
-}
-
 /* status_line - one line; 1 for +OK, 0 for -ERR or anything else, -1 on
  * a dropped connection. */
-static int status_line(struct conn *c, char *line, size_t size)
+static int status_line(struct load_conn *c, char *line, size_t size)
 {
     size_t ll = 0;
     for (;;) {
-        if (c->off == c->len && fill(c) < 0)
+        int got = load_getc(c);
+        if (got < 0)
             return -1;
-        char ch = c->buf[c->off++];
+        char ch = (char)got;
         if (ll + 1 < size)
             line[ll++] = ch;
         if (ch == '\n')
@@ -99,14 +54,15 @@ static int status_line(struct conn *c, char *line, size_t size)
 /* body - a multi-line body up to its ".CRLF" line (RFC 1939 3), copying
  * it to out (up to out_size, the rest counted only) when out is not NULL;
  * the octets read, or -1. */
-static long body(struct conn *c, char *out, size_t out_size)
+static long body(struct load_conn *c, char *out, size_t out_size)
 {
     enum { LS, MID, CR, DOT, DOTCR } st = LS;
     long n = 0;
     for (;;) {
-        if (c->off == c->len && fill(c) < 0)
+        int got = load_getc(c);
+        if (got < 0)
             return -1;
-        char ch = c->buf[c->off++];
+        char ch = (char)got;
         if (out != NULL && (size_t)n + 1 < out_size)
             out[n] = ch;
         n++;
@@ -135,30 +91,25 @@ static long body(struct conn *c, char *out, size_t out_size)
     }
 }
 
-static int command(struct conn *c, const char *fmt, const char *arg)
+static int command(struct load_conn *c, const char *fmt, const char *arg)
 {
     char cmd[512];
     int len = snprintf(cmd, sizeof cmd, fmt, arg);
     if (len < 0 || (size_t)len >= sizeof cmd)
         return -1;
-    return send_all(c->fd, cmd, (size_t)len);
+    return load_send_all(c->fd, cmd, (size_t)len);
 }
 
 /* session - one whole session as login; 0 when every step answered +OK. */
 static int session(size_t user)
 {
-    struct conn *c = calloc(1, sizeof *c);
+    struct load_conn *c = calloc(1, sizeof *c);
     char line[1024];
     static __thread char listing[65536];
     int rc = -1;
     if (c == NULL)
         return -1;
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, host, &sa.sin_addr);
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+    if (load_connect(c, host, port) < 0)
         goto out;
     if (status_line(c, line, sizeof line) != 1)
         goto out;
@@ -194,7 +145,8 @@ static int session(size_t user)
         goto out;
     rc = 0;
 out:
-    close(c->fd);
+    if (c->fd >= 0)
+        close(c->fd);
     free(c);
     return rc;
 }
@@ -203,7 +155,7 @@ static void *client(void *arg)
 {
     size_t id = (size_t)arg;
     size_t user = id;
-    while (now() - start_time < seconds) {
+    while (load_now() - start_time < seconds) {
         if (session(user) == 0)
             atomic_fetch_add(&sessions_ok, 1);
         else
@@ -212,10 +164,7 @@ static void *client(void *arg)
         if (user >= user_count)
             user = id;
     }
-    double t = now();
-    double prev = atomic_load(&last_end);
-    while (t > prev && !atomic_compare_exchange_weak(&last_end, &prev, t))
-        ;
+    load_note_end(&last_end, load_now());
     return NULL;
 }
 
@@ -247,15 +196,6 @@ int main(int argc, char **argv)
     int opt;
     while ((opt = getopt(argc, argv, "H:p:c:t:u:")) != -1) {
         switch (opt) {
-        case 'H':
-            host = optarg;
-            break;
-        case 'p':
-            port = atoi(optarg);
-            break;
-        case 'c':
-            clients = (unsigned)atoi(optarg);
-            break;
         case 't':
             seconds = atof(optarg);
             break;
@@ -263,6 +203,8 @@ int main(int argc, char **argv)
             users = optarg;
             break;
         default:
+            if (load_target_option(opt, optarg, &host, &port, &clients))
+                break;
             fprintf(stderr, "usage: pop3_load -H host -p port -c clients -t seconds -u users\n");
             return 2;
         }
@@ -276,7 +218,7 @@ int main(int argc, char **argv)
         return 2;
     }
     pthread_t *t = calloc(clients, sizeof *t);
-    start_time = now();
+    start_time = load_now();
     for (size_t i = 0; i < clients; i++)
         pthread_create(&t[i], NULL, client, (void *)i);
     for (size_t i = 0; i < clients; i++)

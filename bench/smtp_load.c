@@ -14,18 +14,13 @@
  * from the start to the last 250 after the end of data. Needs nothing but
  * libc (built by bench/smtp with cc -O2 -pthread). */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "load_common.h"
 
 static const char *host = "127.0.0.1";
 static int port = 25;
@@ -43,76 +38,19 @@ static atomic_ulong next_msg, accepted, failed;
 static double start_time;
 static _Atomic double last_250;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-struct conn {
-    int fd;
-    char buf[8192];
-    size_t len, off;
-};
-
-static int send_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* read_reply - one whole (possibly multi-line) reply; its code or -1. */
-static int read_reply(struct conn *c)
+static int read_reply(struct load_conn *c)
 {
     char line[1024];
-    size_t ll = 0;
-    for (;;) {
-        if (c->off == c->len) {
-            ssize_t n = recv(c->fd, c->buf, sizeof c->buf, 0);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                return -1;
-            c->len = (size_t)n;
-            c->off = 0;
-        }
-        char ch = c->buf[c->off++];
-        if (ll < sizeof line - 1)
-            line[ll++] = ch;
-        if (ch != '\n')
-            continue;
-        line[ll] = '\0';
-        if (ll < 4)
-            return -1;
-        if (line[3] == ' ' || line[3] == '\r')
-            return atoi(line);
-        ll = 0;
-    }
+    return load_reply(c, line, sizeof line);
 }
 
-static int open_session(struct conn *c)
+static int open_session(struct load_conn *c)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+    if (load_connect(c, host, port) < 0)
         return -1;
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c->fd < 0)
-        return -1;
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    c->len = c->off = 0;
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0 || read_reply(c) != 220 ||
-        send_all(c->fd, "EHLO load.example\r\n", 19) < 0 || read_reply(c) != 250) {
+    if (read_reply(c) != 220 || load_send_all(c->fd, "EHLO load.example\r\n", 19) < 0 ||
+        read_reply(c) != 250) {
         close(c->fd);
         c->fd = -1;
         return -1;
@@ -120,18 +58,18 @@ static int open_session(struct conn *c)
     return 0;
 }
 
-static void close_session(struct conn *c)
+static void close_session(struct load_conn *c)
 {
     if (c->fd < 0)
         return;
-    if (send_all(c->fd, "QUIT\r\n", 6) == 0)
+    if (load_send_all(c->fd, "QUIT\r\n", 6) == 0)
         (void)read_reply(c);
     close(c->fd);
     c->fd = -1;
 }
 
 /* one_message - 0 accepted, 1 refused (session still usable), -1 broken. */
-static int one_message(struct conn *c, const char *rcpt)
+static int one_message(struct load_conn *c, const char *rcpt)
 {
     char cmd[1024];
     int n = snprintf(cmd, sizeof cmd, "MAIL FROM:<%s> SIZE=%zu\r\nRCPT TO:<%s>\r\nDATA\r\n", sender,
@@ -140,7 +78,7 @@ static int one_message(struct conn *c, const char *rcpt)
         return -1;
     int mail, rc, data;
     if (pipelining) {
-        if (send_all(c->fd, cmd, (size_t)n) < 0)
+        if (load_send_all(c->fd, cmd, (size_t)n) < 0)
             return -1;
         mail = read_reply(c);
         rc = read_reply(c);
@@ -151,7 +89,7 @@ static int one_message(struct conn *c, const char *rcpt)
         int *codes[3] = {&mail, &rc, &data};
         for (int k = 0; k < 3; k++) {
             const char *e = strstr(p, "\r\n") + 2;
-            if (send_all(c->fd, p, (size_t)(e - p)) < 0)
+            if (load_send_all(c->fd, p, (size_t)(e - p)) < 0)
                 return -1;
             *codes[k] = read_reply(c);
             p = e;
@@ -160,7 +98,7 @@ static int one_message(struct conn *c, const char *rcpt)
     if (mail < 0 || rc < 0 || data < 0)
         return -1;
     if (data != 354) {
-        if (send_all(c->fd, "RSET\r\n", 6) < 0 || read_reply(c) < 0)
+        if (load_send_all(c->fd, "RSET\r\n", 6) < 0 || read_reply(c) < 0)
             return -1;
         fprintf(stderr, "smtp_load: %s: MAIL %d RCPT %d DATA %d\n", rcpt, mail, rc, data);
         return 1;
@@ -174,8 +112,9 @@ static int one_message(struct conn *c, const char *rcpt)
     size_t skip = n > 0 ? ((size_t)n + 77) / 78 * 78 : 0;
     if (skip > body_len)
         skip = body_len;
-    if (n < 0 || (size_t)n >= sizeof head || send_all(c->fd, head, (size_t)n) < 0 ||
-        send_all(c->fd, body + skip, body_len - skip) < 0 || send_all(c->fd, ".\r\n", 3) < 0)
+    if (n < 0 || (size_t)n >= sizeof head || load_send_all(c->fd, head, (size_t)n) < 0 ||
+        load_send_all(c->fd, body + skip, body_len - skip) < 0 ||
+        load_send_all(c->fd, ".\r\n", 3) < 0)
         return -1;
     int end = read_reply(c);
     if (end < 0)
@@ -184,16 +123,14 @@ static int one_message(struct conn *c, const char *rcpt)
         fprintf(stderr, "smtp_load: %s: end of data %d\n", rcpt, end);
         return 1;
     }
-    double t = now() - start_time, prev = atomic_load(&last_250);
-    while (t > prev && !atomic_compare_exchange_weak(&last_250, &prev, t))
-        ;
+    load_note_end(&last_250, load_now() - start_time);
     return 0;
 }
 
 static void *session(void *arg)
 {
     (void)arg;
-    struct conn c = {.fd = -1};
+    struct load_conn c = {.fd = -1};
     unsigned on_conn = 0;
     for (;;) {
         unsigned long i = atomic_fetch_add(&next_msg, 1);
@@ -278,15 +215,6 @@ int main(int argc, char **argv)
     int opt;
     while ((opt = getopt(argc, argv, "H:p:c:n:f:s:m:F:P")) != -1) {
         switch (opt) {
-        case 'H':
-            host = optarg;
-            break;
-        case 'p':
-            port = atoi(optarg);
-            break;
-        case 'c':
-            sessions = (unsigned)atoi(optarg);
-            break;
         case 'n':
             total = strtoul(optarg, NULL, 10);
             break;
@@ -306,6 +234,8 @@ int main(int argc, char **argv)
             pipelining = 1;
             break;
         default:
+            if (load_target_option(opt, optarg, &host, &port, &sessions))
+                break;
             fprintf(stderr, "usage: smtp_load -H host -p port -c sessions -n messages -f rcpts "
                             "[-s size] [-m per-connection] [-F sender] [-P]\n");
             return 2;
@@ -320,7 +250,7 @@ int main(int argc, char **argv)
     pthread_t *th = calloc(sessions, sizeof *th);
     if (th == NULL)
         return 2;
-    start_time = now();
+    start_time = load_now();
     for (unsigned i = 0; i < sessions; i++)
         if (pthread_create(&th[i], NULL, session, NULL) != 0) {
             fprintf(stderr, "smtp_load: pthread_create failed\n");

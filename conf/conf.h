@@ -20,6 +20,7 @@ enum service_type {
     SERVICE_POP3S,
     SERVICE_IMAP,
     SERVICE_IMAPS,
+    SERVICE_MANAGESIEVE, /* 4190: Sieve scripts (RFC 5804) */
 };
 
 /* One address a service listens on: host is a literal IPv4/IPv6 address or
@@ -233,6 +234,13 @@ struct config_delivery {
     bool quota_permanent;
 };
 
+/* The managesieve section: what one user may keep in the script store
+ * (delivery/sieve_store.h). */
+struct config_managesieve {
+    unsigned max_scripts;   /* scripts per user (RFC 5804 QUOTA/MAXSCRIPTS) */
+    size_t max_script_size; /* octets of one script (QUOTA/MAXSIZE) */
+};
+
 /* config_delivery_sync_name - "auto", "fsync" or "syncfs". */
 const char *config_delivery_sync_name(enum config_delivery_sync method);
 
@@ -291,6 +299,7 @@ struct config {
     struct config_smtp_client smtp_client;
     struct config_queue queue;
     struct config_delivery delivery;
+    struct config_managesieve managesieve;
     struct config_limits limits;
     struct config_sasl sasl;
     struct config_cache cache;

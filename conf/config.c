@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 /* The sections a configuration may have; anything else is an error. */
-static const char *const top_keys[] = {"server", "ldap",        "tls",      "services", "domains",
-                                       "relay",  "queue",       "delivery", "cache",    "limits",
-                                       "sasl",   "smtp_client", NULL};
+static const char *const top_keys[] = {
+    "server",   "ldap",  "tls",    "services", "domains",     "relay",       "queue",
+    "delivery", "cache", "limits", "sasl",     "smtp_client", "managesieve", NULL};
 
 /* set_defaults - every setting's default; the same values are documented
  * in conf/dirmail.conf.sample and doc/dirmail.conf.5. */
@@ -56,6 +56,8 @@ static int set_defaults(struct loader *ld, struct config *conf)
     conf->queue.retry_max = 4000;
     conf->queue.scan_interval = 60;
     conf->queue.delivery_threads = 4;
+    conf->managesieve.max_scripts = 20;
+    conf->managesieve.max_script_size = 64 * 1024;
     conf->cache.positive_ttl = 300;
     conf->cache.negative_ttl = 60;
     conf->cache.auth_ttl = 60;

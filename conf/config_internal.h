@@ -28,7 +28,7 @@ struct loader {
 
 /* -- conf/config_names.c: the words dirmail.conf uses for enum values -- */
 
-extern const char *const conf_service_type_names[SERVICE_IMAPS + 1];
+extern const char *const conf_service_type_names[SERVICE_MANAGESIEVE + 1];
 extern const char *const conf_starttls_names[LDAP_STARTTLS_REQUIRE + 1];
 extern const char *const conf_log_target_names[LOG_TARGET_SYSLOG + 1];
 extern const char *const conf_log_level_names[LOG_LEVEL_DEBUG + 1];

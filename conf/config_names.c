@@ -13,6 +13,7 @@ const char *const conf_service_type_names[] = {
     [SERVICE_POP3S] = "pop3s",
     [SERVICE_IMAP] = "imap",
     [SERVICE_IMAPS] = "imaps",
+    [SERVICE_MANAGESIEVE] = "managesieve",
 };
 
 const char *const conf_starttls_names[] = {

@@ -236,6 +236,9 @@ void config_print(const struct config *conf, FILE *out)
     print_str(out, in, "mailbox_base", conf->delivery.mailbox_base, "");
     print_str(out, in, "sync_method", conf_delivery_sync_names[conf->delivery.sync_method], "");
     print_bool(out, in, "quota_permanent", conf->delivery.quota_permanent);
+    fputs("};\n\nmanagesieve = {\n", out);
+    print_uint(out, in, "max_scripts", conf->managesieve.max_scripts);
+    print_uint(out, in, "max_script_size", conf->managesieve.max_script_size);
     fputs("};\n\nlimits = {\n", out);
     const struct config_limits *lim = &conf->limits;
     print_uint(out, in, "line_length", lim->line_length);

@@ -27,6 +27,7 @@ static const char *const queue_keys[] = {"max_age",          "delay_warning", "b
                                          "delivery_threads", "min_free",      NULL};
 static const char *const cache_keys[] = {"positive_ttl", "negative_ttl", "auth_ttl",
                                          "stale_ttl",    "size",         NULL};
+static const char *const managesieve_keys[] = {"max_scripts", "max_script_size", NULL};
 static const char *const delivery_keys[] = {"mailbox_base", "sync_method", "quota_permanent", NULL};
 static const char *const limits_keys[] = {"line_length",
                                           "text_line_length",
@@ -218,6 +219,7 @@ int conf_load_rest(struct loader *ld, struct config *conf)
     const config_setting_t *cache = conf_section(ld, "cache", cache_keys, &bad);
     const config_setting_t *delivery = conf_section(ld, "delivery", delivery_keys, &bad);
     const config_setting_t *limits = conf_section(ld, "limits", limits_keys, &bad);
+    const config_setting_t *msieve = conf_section(ld, "managesieve", managesieve_keys, &bad);
     if (bad < 0)
         return -1;
     struct config_relay *r = &conf->relay;
@@ -257,6 +259,16 @@ int conf_load_rest(struct loader *ld, struct config *conf)
         conf_get_bool(ld, delivery, "quota_permanent", &conf->delivery.quota_permanent) < 0)
         return -1;
     conf->delivery.sync_method = (enum config_delivery_sync)sync_method;
+
+    /* A script is compiled whole in memory: the Sieve engine's own limit
+     * (1 MiB, delivery/sieve) caps it. */
+    long long script_size = 0;
+    int script_got = conf_get_integer(ld, msieve, "max_script_size", 1, 1 << 20, &script_size);
+    if (script_got < 0 ||
+        conf_get_uint(ld, msieve, "max_scripts", &conf->managesieve.max_scripts, 1, 10000) < 0)
+        return -1;
+    if (script_got > 0)
+        conf->managesieve.max_script_size = (size_t)script_size;
 
     struct config_cache *c = &conf->cache;
     if (conf_get_uint(ld, cache, "positive_ttl", &c->positive_ttl, 0, 86400) < 0 ||

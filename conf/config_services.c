@@ -20,10 +20,11 @@ static const struct {
     const char *host;
     unsigned port;
 } service_default_listen[] = {
-    [SERVICE_SMTP] = {"*", 25},         [SERVICE_SUBMISSION] = {"*", 587},
-    [SERVICE_SUBMISSIONS] = {"*", 465}, [SERVICE_LMTP] = {"127.0.0.1", 24},
-    [SERVICE_POP3] = {"*", 110},        [SERVICE_POP3S] = {"*", 995},
-    [SERVICE_IMAP] = {"*", 143},        [SERVICE_IMAPS] = {"*", 993},
+    [SERVICE_SMTP] = {"*", 25},          [SERVICE_SUBMISSION] = {"*", 587},
+    [SERVICE_SUBMISSIONS] = {"*", 465},  [SERVICE_LMTP] = {"127.0.0.1", 24},
+    [SERVICE_POP3] = {"*", 110},         [SERVICE_POP3S] = {"*", 995},
+    [SERVICE_IMAP] = {"*", 143},         [SERVICE_IMAPS] = {"*", 993},
+    [SERVICE_MANAGESIEVE] = {"*", 4190},
 };
 
 /* The settings a service group knows; anything else is an error. */

@@ -713,6 +713,11 @@ uint32_t mailbox_uidnext(const struct mailbox *mb)
     return mb->index.uidnext;
 }
 
+int mailbox_folder_fd(const struct mailbox *mb)
+{
+    return mb->fd;
+}
+
 size_t mailbox_count(const struct mailbox *mb)
 {
     return mb->index.count;

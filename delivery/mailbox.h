@@ -72,6 +72,9 @@ void mailbox_close(struct mailbox **mailbox);
 enum mailbox_result mailbox_sync(struct mailbox *mailbox, char **error_r);
 
 uint32_t mailbox_uidvalidity(const struct mailbox *mailbox);
+/* mailbox_folder_fd - the folder's directory (the mailbox's own): where
+ * readers keep their per-folder caches beside the index. */
+int mailbox_folder_fd(const struct mailbox *mailbox);
 uint32_t mailbox_uidnext(const struct mailbox *mailbox);
 
 /* mailbox_count - the messages listed by the last sync, in UID order. */

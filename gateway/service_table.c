@@ -9,6 +9,7 @@
 #include "delivery/lmtp_session.h"
 #include "gateway/smtp_session.h"
 #include "reader/imap_session.h"
+#include "reader/managesieve_session.h"
 #include "reader/pop3_session.h"
 
 /* Refusals: SMTP and LMTP may answer 421 instead of the greeting (RFC 5321
@@ -21,6 +22,9 @@
 #define POP3_UNAVAILABLE "-ERR [SYS/TEMP] Service not available yet"
 #define IMAP_BUSY "* BYE [UNAVAILABLE] Too many connections"
 #define IMAP_UNAVAILABLE "* BYE [UNAVAILABLE] Service not available yet"
+/* ManageSieve: BYE with TRYLATER (RFC 5804 1.3) instead of the greeting. */
+#define MSIEVE_BUSY "BYE (TRYLATER) \"Too many connections\""
+#define MSIEVE_UNAVAILABLE "BYE (TRYLATER) \"Service not available yet\""
 
 static const struct service_proto protos[] = {
     {SERVICE_SMTP, "smtp", smtp_session_start, smtp_session_shutdown, SMTP_BUSY, SMTP_UNAVAILABLE},
@@ -33,6 +37,8 @@ static const struct service_proto protos[] = {
     {SERVICE_POP3S, "pop3", pop3_session_start, pop3_session_shutdown, POP3_BUSY, POP3_UNAVAILABLE},
     {SERVICE_IMAP, "imap", imap_session_start, imap_session_shutdown, IMAP_BUSY, IMAP_UNAVAILABLE},
     {SERVICE_IMAPS, "imap", imap_session_start, imap_session_shutdown, IMAP_BUSY, IMAP_UNAVAILABLE},
+    {SERVICE_MANAGESIEVE, "managesieve", managesieve_session_start, managesieve_session_shutdown,
+     MSIEVE_BUSY, MSIEVE_UNAVAILABLE},
 };
 
 const struct service_proto *service_table_lookup(enum service_type type)

@@ -3,12 +3,15 @@
 
 #include "proto/sasl_shared.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "auth/auth_client.h"
 #include "auth/sasl_server.h"
+#include "lib/conn.h"
 #include "lib/log.h"
 #include "lib/threadpool.h"
+#include "proto/service.h"
 
 /* How long one answer from the auth process may take. */
 #define AUTH_TIMEOUT_MS 10000
@@ -88,4 +91,22 @@ void sasl_shared_release(struct sasl_shared **shp)
         return;
     shared = NULL;
     destroy(sh);
+}
+
+struct sasl_session *sasl_shared_session_new(const struct sasl_shared *sh,
+                                             const struct service_session *ss, const char *service,
+                                             bool tls)
+{
+    if (sh == NULL || !sh->sasl_ready)
+        return NULL;
+    char local[96], remote[96];
+    snprintf(local, sizeof local, "%s;%u", conn_local_ip(ss->conn), conn_local_port(ss->conn));
+    snprintf(remote, sizeof remote, "%s;%u", ss->client_ip, ss->client_port);
+    const char *err = NULL;
+    struct sasl_session *s = sasl_session_new(service, ss->hostname, local, remote, tls,
+                                              tls ? (unsigned)conn_tls_bits(ss->conn) : 0, &err);
+    if (s == NULL)
+        log_error("event=sasl_session_failed client=%s error=\"%s\"", ss->client_ip,
+                  err != NULL ? err : "?");
+    return s;
 }

@@ -34,6 +34,17 @@ struct sasl_shared {
  * sasl_ready is false then and AUTH is not offered. */
 struct sasl_shared *sasl_shared_acquire(struct event_loop *loop, const struct config *conf);
 
+struct service_session;
+struct sasl_session;
+
+/* sasl_shared_session_new - a Cyrus session for ss's connection as it is now
+ * (tls: under TLS; after STARTTLS the caller drops the old one and makes a
+ * new one) as service (the type name the directory's dirmailService lists).
+ * NULL when SASL is not set up here, or (logged) when Cyrus refuses. */
+struct sasl_session *sasl_shared_session_new(const struct sasl_shared *shared,
+                                             const struct service_session *ss, const char *service,
+                                             bool tls);
+
 /* sasl_shared_release - drop the reference *shared holds and NULL it (NULL
  * is fine); the last one frees everything, the pool first (its threads call
  * the password check, which uses client). Only when every session that used

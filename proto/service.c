@@ -60,6 +60,21 @@ int service_tls_begin(struct service_session *session)
     return 0;
 }
 
+int service_starttls(struct service_session *session)
+{
+    if (conn_flush(session->conn) != CONN_OK)
+        return -1;
+    size_t discarded = 0;
+    if (conn_tls_server_start(session->conn, session->tls_ctx, &discarded) < 0) {
+        log_error("event=starttls_failed client=%s error=\"%s\"", session->client_ip,
+                  conn_error(session->conn));
+        return -1;
+    }
+    if (discarded > 0)
+        log_info("event=starttls_discarded client=%s bytes=%zu", session->client_ip, discarded);
+    return 0;
+}
+
 /* say_end - free the connection and hand the session back to the worker. */
 static void say_end(struct service_session *session)
 {

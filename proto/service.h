@@ -83,4 +83,12 @@ void service_unavailable_start(struct service_session *session);
  * no TLS context is configured or OpenSSL refuses. */
 int service_tls_begin(struct service_session *session);
 
+/* service_starttls - the STARTTLS of a line protocol, once its go-ahead
+ * reply is queued: flush it, then begin TLS as the server. What the client
+ * sent in plaintext after the command is discarded (RFC 3207 4.2, RFC 2595
+ * 4, RFC 3501 6.2.1, RFC 5804 2.2) and the count logged. 0; -1 (logged)
+ * when the connection is gone or TLS cannot start: end the session. The
+ * caller then forgets what it learnt before (its SASL session, parser). */
+int service_starttls(struct service_session *session);
+
 #endif

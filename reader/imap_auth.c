@@ -266,19 +266,10 @@ void imap_cmd_starttls(struct imap *p, const struct imap_command *cmd)
         return;
     }
     imap_tagged(p, "OK", "Begin TLS negotiation now");
-    if (conn_flush(p->conn) != CONN_OK) {
+    if (service_starttls(p->ss) < 0) {
         imap_end(p);
         return;
     }
-    size_t discarded = 0;
-    if (conn_tls_server_start(p->conn, p->ss->tls_ctx, &discarded) < 0) {
-        log_error("event=starttls_failed client=%s error=\"%s\"", p->ss->client_ip,
-                  conn_error(p->conn));
-        imap_end(p);
-        return;
-    }
-    if (discarded > 0)
-        log_info("event=starttls_discarded client=%s bytes=%zu", p->ss->client_ip, discarded);
     imap_parser_reset(p->parser);
     p->tls = true;
     imap_sasl_renew(p);

@@ -4,8 +4,9 @@
  * message is never held in memory; a section is a range of the message as
  * the client sees it (with CRLF), so every literal's size is known before
  * its first octet is sent: the whole message's from the mailbox layer's
- * CRLF size, the header's from one scan of the header. Only
- * HEADER.FIELDS(.NOT) is built in memory, from a header of bounded size. */
+ * CRLF size, the header's from one scan of the header, a MIME part's from
+ * the message's structure (imap_mime_cache: parsed once, then kept).
+ * Only HEADER.FIELDS(.NOT) and decoded BINARY are built in memory. */
 #include "config.h"
 
 #include <errno.h>
@@ -19,49 +20,39 @@
 
 #include "lib/conn.h"
 #include "lib/log.h"
+#include "lib/buf.h"
+#include "lib/mime.h"
 #include "reader/imap_fetch_internal.h"
+#include "reader/imap_mime_cache.h"
 #include "reader/imap_session_internal.h"
 
 /* One read of a message file, and how much output may wait unsent. */
 #define CHUNK 16384
 #define QUEUE_MAX (4 * CHUNK)
-/* FETCH items in one command; field names in one HEADER.FIELDS. */
+/* FETCH items in one command. */
 #define BODIES_MAX 16
-#define FIELDS_MAX 64
 
 enum want {
     WANT_UID = 1u << 0,
     WANT_FLAGS = 1u << 1,
     WANT_DATE = 1u << 2,
     WANT_SIZE = 1u << 3,
-};
-
-enum section {
-    SEC_ALL,
-    SEC_HEADER,
-    SEC_TEXT,
-    SEC_FIELDS,
-    SEC_FIELDS_NOT,
-};
-
-struct fetch_body {
-    enum section section;
-    bool peek;
-    char label[128]; /* how the response names it: BODY[TEXT]<0>, RFC822 */
-    bool partial;
-    uint64_t offset, count;
-    char *fields[FIELDS_MAX]; /* HEADER.FIELDS names, malloc'd */
-    size_t nfields;
+    WANT_ENVELOPE = 1u << 4,
+    WANT_BODY = 1u << 5, /* BODY without brackets: BODYSTRUCTURE without extensions */
+    WANT_BODYSTRUCTURE = 1u << 6,
 };
 
 struct imap_fetch_job {
     bool uid;
     unsigned want;
-    struct fetch_body bodies[BODIES_MAX];
+    struct imap_fetch_body bodies[BODIES_MAX];
     size_t nbodies;
-    size_t *seqs; /* the messages, in order */
+    bool need_mime; /* an item needs the MIME structure */
+    size_t *seqs;   /* the messages, in order */
     size_t nseqs, next;
-    bool gone; /* a message named was expunged meanwhile */
+    bool gone;        /* a message named was expunged meanwhile */
+    bool unreadable;  /* a message could not be read or parsed */
+    bool unknown_cte; /* BINARY of a part in an encoding we cannot undo */
 
     /* the message being answered */
     bool in_message;
@@ -71,10 +62,11 @@ struct imap_fetch_job {
     bool item_written; /* an item is out: the next needs a space before it */
     struct imap_message_header hdr;
     bool hdr_known;
+    struct imap_mime *mime; /* its structure, when need_mime */
 
     /* the section being streamed: CRLF positions [from, to) of the file */
     bool streaming;
-    char *mem; /* HEADER.FIELDS text instead of the file */
+    char *mem; /* HEADER.FIELDS text or decoded BINARY instead of the file */
     size_t mem_len, mem_off;
     struct imap_crlf_stream stream;
 };
@@ -85,12 +77,11 @@ void imap_fetch_free(struct imap_fetch_job **jobp)
     if (job == NULL)
         return;
     *jobp = NULL;
-    for (size_t i = 0; i < job->nbodies; i++) {
-        for (size_t k = 0; k < job->bodies[i].nfields; k++)
-            free(job->bodies[i].fields[k]);
-    }
+    for (size_t i = 0; i < job->nbodies; i++)
+        imap_fetch_body_clear(&job->bodies[i]);
     if (job->fd >= 0)
         close(job->fd);
+    imap_mime_free(&job->mime);
     free(job->mem);
     free(job->seqs);
     free(job);
@@ -98,140 +89,55 @@ void imap_fetch_free(struct imap_fetch_job **jobp)
 
 /* ---- parsing the items ---- */
 
-/* parse_fields - "(From Subject)" after HEADER.FIELDS into body. */
-static bool parse_fields(const char *s, size_t len, struct fetch_body *body)
-{
-    if (len < 2 || s[0] != '(' || s[len - 1] != ')')
-        return false;
-    size_t i = 1;
-    while (i < len - 1) {
-        while (i < len - 1 && s[i] == ' ')
-            i++;
-        size_t start = i;
-        while (i < len - 1 && s[i] != ' ')
-            i++;
-        if (i == start)
-            break;
-        const char *name = s + start;
-        size_t n = i - start;
-        if (n >= 2 && name[0] == '"' && name[n - 1] == '"') {
-            name++;
-            n -= 2;
-        }
-        if (body->nfields >= FIELDS_MAX || n == 0 || memchr(name, ':', n) != NULL)
-            return false;
-        if ((body->fields[body->nfields] = strndup(name, n)) == NULL)
-            return false;
-        body->nfields++;
-    }
-    return body->nfields > 0;
-}
-
-/* parse_body_item - BODY[section]<partial> and BODY.PEEK[...] (RFC 3501
- * 6.4.5). -1: bad syntax; 0: fine; 1: a section not implemented yet. */
-static int parse_body_item(const char *item, struct fetch_body *body)
-{
-    const char *open = strchr(item, '[');
-    const char *close = open != NULL ? strchr(open, ']') : NULL;
-    if (open == NULL || close == NULL)
-        return -1;
-    size_t plen = (size_t)(open - item);
-    if (plen == 4 && strncasecmp(item, "BODY", 4) == 0)
-        body->peek = false;
-    else if (plen == 9 && strncasecmp(item, "BODY.PEEK", 9) == 0)
-        body->peek = true;
-    else
-        return plen == 6 && strncasecmp(item, "BINARY", 6) == 0 ? 1 : -1;
-    const char *sec = open + 1;
-    size_t slen = (size_t)(close - sec);
-    if (slen == 0)
-        body->section = SEC_ALL;
-    else if (slen == 6 && strncasecmp(sec, "HEADER", 6) == 0)
-        body->section = SEC_HEADER;
-    else if (slen == 4 && strncasecmp(sec, "TEXT", 4) == 0)
-        body->section = SEC_TEXT;
-    else if (slen > 18 && strncasecmp(sec, "HEADER.FIELDS.NOT ", 18) == 0) {
-        body->section = SEC_FIELDS_NOT;
-        if (!parse_fields(sec + 18, slen - 18, body))
-            return -1;
-    } else if (slen > 14 && strncasecmp(sec, "HEADER.FIELDS ", 14) == 0) {
-        body->section = SEC_FIELDS;
-        if (!parse_fields(sec + 14, slen - 14, body))
-            return -1;
-    } else if (sec[0] >= '1' && sec[0] <= '9') {
-        return 1; /* part numbers need the MIME structure */
-    } else {
-        return -1;
-    }
-    const char *rest = close + 1;
-    if (*rest == '<') {
-        /* RFC 3501 9: "<" number "." nz-number ">" */
-        char *end;
-        errno = 0;
-        unsigned long long o = strtoull(rest + 1, &end, 10);
-        if (end == rest + 1 || *end != '.' || errno != 0)
-            return -1;
-        const char *cstart = end + 1;
-        unsigned long long c = strtoull(cstart, &end, 10);
-        if (end == cstart || *end != '>' || end[1] != '\0' || c == 0 || errno != 0)
-            return -1;
-        body->partial = true;
-        body->offset = o;
-        body->count = c;
-        snprintf(body->label, sizeof body->label, "BODY[%.*s]<%llu>", (int)slen, sec, o);
-    } else if (*rest != '\0') {
-        return -1;
-    } else {
-        snprintf(body->label, sizeof body->label, "BODY[%.*s]", (int)slen, sec);
-    }
-    /* the label's section keyword in capitals, as the client may compare */
-    for (char *c = body->label + 5; *c != '\0' && *c != ' ' && *c != ']'; c++)
-        if (*c >= 'a' && *c <= 'z')
-            *c = (char)(*c - 32);
-    return 0;
-}
-
-/* add_item - one FETCH item (or macro) into job. -1 bad, 1 not implemented. */
-static int add_item(struct imap_fetch_job *job, const struct imap_arg *a)
+/* add_item - one FETCH item (or macro) into job. false: bad. */
+static bool add_item(struct imap_fetch_job *job, const struct imap_arg *a)
 {
     if (a->type != IMAP_ARG_ATOM)
-        return -1;
-    if (imap_arg_is(a, "UID"))
-        job->want |= WANT_UID;
-    else if (imap_arg_is(a, "FLAGS"))
-        job->want |= WANT_FLAGS;
-    else if (imap_arg_is(a, "INTERNALDATE"))
-        job->want |= WANT_DATE;
-    else if (imap_arg_is(a, "RFC822.SIZE"))
-        job->want |= WANT_SIZE;
-    else if (imap_arg_is(a, "FAST"))
-        job->want |= WANT_FLAGS | WANT_DATE | WANT_SIZE;
-    else if (imap_arg_is(a, "ENVELOPE") || imap_arg_is(a, "BODYSTRUCTURE") ||
-             imap_arg_is(a, "BODY") || imap_arg_is(a, "ALL") || imap_arg_is(a, "FULL"))
-        return 1;
-    else {
-        if (job->nbodies >= BODIES_MAX)
-            return -1;
-        struct fetch_body *b = &job->bodies[job->nbodies];
-        memset(b, 0, sizeof *b);
-        int r = 0;
-        if (imap_arg_is(a, "RFC822")) {
-            b->section = SEC_ALL;
-            snprintf(b->label, sizeof b->label, "RFC822");
-        } else if (imap_arg_is(a, "RFC822.HEADER")) {
-            b->section = SEC_HEADER;
-            b->peek = true; /* RFC 3501 6.4.5: like BODY.PEEK[HEADER] */
-            snprintf(b->label, sizeof b->label, "RFC822.HEADER");
-        } else if (imap_arg_is(a, "RFC822.TEXT")) {
-            b->section = SEC_TEXT;
-            snprintf(b->label, sizeof b->label, "RFC822.TEXT");
-        } else {
-            r = parse_body_item(a->str, b);
+        return false;
+    static const struct {
+        const char *name;
+        unsigned want;
+    } simple[] = {
+        {"UID", WANT_UID},
+        {"FLAGS", WANT_FLAGS},
+        {"INTERNALDATE", WANT_DATE},
+        {"RFC822.SIZE", WANT_SIZE},
+        {"ENVELOPE", WANT_ENVELOPE},
+        {"BODY", WANT_BODY},
+        {"BODYSTRUCTURE", WANT_BODYSTRUCTURE},
+        /* RFC 3501 6.4.5: the macros */
+        {"FAST", WANT_FLAGS | WANT_DATE | WANT_SIZE},
+        {"ALL", WANT_FLAGS | WANT_DATE | WANT_SIZE | WANT_ENVELOPE},
+        {"FULL", WANT_FLAGS | WANT_DATE | WANT_SIZE | WANT_ENVELOPE | WANT_BODY},
+    };
+    for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++) {
+        if (imap_arg_is(a, simple[i].name)) {
+            job->want |= simple[i].want;
+            if ((simple[i].want & (WANT_ENVELOPE | WANT_BODY | WANT_BODYSTRUCTURE)) != 0)
+                job->need_mime = true;
+            return true;
         }
-        job->nbodies++; /* counted even on failure, so that its fields are freed */
-        return r;
     }
-    return 0;
+    if (job->nbodies >= BODIES_MAX)
+        return false;
+    struct imap_fetch_body *b = &job->bodies[job->nbodies++];
+    memset(b, 0, sizeof *b);
+    if (imap_arg_is(a, "RFC822")) {
+        b->section = IMAP_SEC_ALL;
+        snprintf(b->label, sizeof b->label, "RFC822");
+    } else if (imap_arg_is(a, "RFC822.HEADER")) {
+        b->section = IMAP_SEC_HEADER;
+        b->peek = true; /* RFC 3501 6.4.5: like BODY.PEEK[HEADER] */
+        snprintf(b->label, sizeof b->label, "RFC822.HEADER");
+    } else if (imap_arg_is(a, "RFC822.TEXT")) {
+        b->section = IMAP_SEC_TEXT;
+        snprintf(b->label, sizeof b->label, "RFC822.TEXT");
+    } else if (!imap_fetch_body_parse(a->str, b)) {
+        return false;
+    }
+    if (b->depth > 0 || b->binary)
+        job->need_mime = true;
+    return true;
 }
 
 /* ---- the message stream ---- */
@@ -245,6 +151,57 @@ static void date_text(time_t t, char *buf, size_t size)
     gmtime_r(&t, &tm);
     snprintf(buf, size, "\"%2d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday, months[tm.tm_mon],
              tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* load_mime - the message's structure when an item needs it, and the
+ * check RFC 3516 4.1 asks for before any of it is sent: BINARY of a part
+ * in an encoding we cannot undo is NO [UNKNOWN-CTE]. false: skip it. */
+static bool load_mime(struct imap *p, struct imap_fetch_job *job, const struct mailbox_msg *m)
+{
+    if (!job->need_mime)
+        return true;
+    if (imap_mime_get(mailbox_folder_fd(p->mailbox), m->base, job->fd, &job->mime) < 0) {
+        log_error("event=imap_fetch_mime_failed client=%s user=%s uid=%u error=\"the message "
+                  "could not be read or its structure not kept\"",
+                  p->ss->client_ip, p->login, (unsigned)m->uid);
+        job->unreadable = true;
+        return false;
+    }
+    for (size_t i = 0; i < job->nbodies; i++) {
+        const struct imap_fetch_body *b = &job->bodies[i];
+        if (!b->binary || b->depth == 0)
+            continue;
+        int idx = imap_mime_section(job->mime, b->part, b->depth);
+        if (idx >= 0 && job->mime->parts[idx].encoding == IMAP_MIME_UNKNOWN) {
+            job->unknown_cte = true;
+            return false;
+        }
+    }
+    return true;
+}
+
+/* mime_items - ENVELOPE, BODY, BODYSTRUCTURE from the cache; their text
+ * may hold literals, which the cache keeps whole. */
+static const char *mime_items(struct imap *p, struct imap_fetch_job *job, unsigned want,
+                              const char *sep)
+{
+    const struct imap_mime *mm = job->mime;
+    if ((want & WANT_ENVELOPE) != 0) {
+        conn_printf(p->conn, "%sENVELOPE ", sep);
+        conn_write(p->conn, mm->envelope, mm->envelope_len);
+        sep = " ";
+    }
+    if ((want & WANT_BODY) != 0) {
+        conn_printf(p->conn, "%sBODY ", sep);
+        conn_write(p->conn, mm->body, mm->body_len);
+        sep = " ";
+    }
+    if ((want & WANT_BODYSTRUCTURE) != 0) {
+        conn_printf(p->conn, "%sBODYSTRUCTURE ", sep);
+        conn_write(p->conn, mm->bodystructure, mm->bodystructure_len);
+        sep = " ";
+    }
+    return sep;
 }
 
 /* begin_message - the FETCH line's opening and simple items for the next
@@ -261,7 +218,8 @@ static bool begin_message(struct imap *p, struct imap_fetch_job *job, size_t seq
     job->fd = -1;
     job->size = m->size;
     job->hdr_known = false;
-    if (job->nbodies > 0 || (job->want & WANT_DATE) != 0) {
+    imap_mime_free(&job->mime);
+    if (job->nbodies > 0 || job->need_mime || (job->want & WANT_DATE) != 0) {
         char *err = NULL;
         if (mailbox_msg_open(p->mailbox, (size_t)index, &job->fd, &err) != MAILBOX_OK) {
             log_info("event=imap_fetch_open_failed client=%s user=%s uid=%u error=\"%s\"",
@@ -271,6 +229,11 @@ static bool begin_message(struct imap *p, struct imap_fetch_job *job, size_t seq
             job->gone = true;
             return false;
         }
+    }
+    if (!load_mime(p, job, m)) {
+        close(job->fd);
+        job->fd = -1;
+        return false;
     }
     unsigned want = job->want;
     /* RFC 3501 6.4.5: a body fetched without PEEK sets \Seen, and the
@@ -310,48 +273,90 @@ static bool begin_message(struct imap *p, struct imap_fetch_job *job, size_t seq
         conn_printf(p->conn, "%sRFC822.SIZE %llu", sep, (unsigned long long)m->size);
         sep = " ";
     }
+    if (job->mime != NULL)
+        sep = mime_items(p, job, want, sep);
     job->in_message = true;
     job->item_written = sep[0] != '\0';
     job->body_index = 0;
     return true;
 }
 
+/* decode_binary - BINARY[part] of a base64 or quoted-printable part: the
+ * part's octets as the client would see them (CRLF), decoded into
+ * job->mem (RFC 3516 4: the canonical form, CRLF line ends kept). */
+static bool decode_binary(struct imap_fetch_job *job, const struct imap_fetch_range *rg)
+{
+    struct buf raw = BUF_INIT, out = BUF_INIT;
+    struct imap_crlf_stream st;
+    bool ok = imap_crlf_stream_begin(&st, job->fd, rg->file_from, rg->base, rg->from, rg->to) == 0;
+    while (ok) {
+        if (buf_reserve(&raw, 2 * CHUNK) < 0) {
+            ok = false;
+            break;
+        }
+        ssize_t n = imap_crlf_stream_read(&st, buf_tail(&raw), CHUNK);
+        if (n <= 0) {
+            ok = n == 0;
+            break;
+        }
+        buf_commit(&raw, (size_t)n);
+    }
+    enum imap_mime_encoding enc = job->mime->parts[rg->part].encoding;
+    ok = ok && mime_decode_transfer(raw.len > 0 ? buf_ptr(&raw) : "", raw.len,
+                                    enc == IMAP_MIME_BASE64 ? "base64" : "quoted-printable",
+                                    &out) == MIME_DECODED;
+    buf_release(&raw);
+    if (ok) {
+        job->mem_len = out.len;
+        job->mem = bytes_dup(out.len > 0 ? buf_ptr(&out) : "", out.len);
+        ok = job->mem != NULL;
+    }
+    buf_release(&out);
+    return ok;
+}
+
 /* begin_body - announce the next section's literal and set up its stream.
  * false on an I/O error (the session must close: the line is half out). */
 static bool begin_body(struct imap *p, struct imap_fetch_job *job)
 {
-    const struct fetch_body *b = &job->bodies[job->body_index++];
+    const struct imap_fetch_body *b = &job->bodies[job->body_index++];
     const char *sep = job->item_written ? " " : "";
     job->item_written = true;
-    if (!job->hdr_known && b->section != SEC_ALL) {
-        if (imap_header_scan(job->fd, &job->hdr) < 0)
-            return false;
-        job->hdr_known = true;
-    }
-    uint64_t from = 0, to = job->size, file_from = 0;
     free(job->mem);
     job->mem = NULL;
-    switch (b->section) {
-    case SEC_ALL:
-        break;
-    case SEC_HEADER:
-        to = job->hdr.crlf_len;
-        break;
-    case SEC_TEXT:
-        from = job->hdr.crlf_len;
-        file_from = job->hdr.file_len;
-        break;
-    case SEC_FIELDS:
-    case SEC_FIELDS_NOT:
-        if (imap_header_fields(job->fd, &job->hdr, (const char *const *)b->fields, b->nfields,
-                               b->section == SEC_FIELDS_NOT, &job->mem, &job->mem_len) < 0)
+    struct imap_fetch_range rg;
+    if (!imap_fetch_range(b, job->mime, job->fd, job->size, &job->hdr, &job->hdr_known, &rg))
+        return false;
+    if (rg.nil) {
+        /* RFC 3501 6.4.5 defines no answer for a part that is not there;
+         * an empty string, as Dovecot and Cyrus answer, so clients agree */
+        if (b->binary_size)
+            conn_printf(p->conn, "%s%s 0", sep, b->label);
+        else
+            conn_printf(p->conn, "%s%s \"\"", sep, b->label);
+        return true;
+    }
+    uint64_t from = rg.from, to = rg.to;
+    if (rg.fields) {
+        if (imap_header_fields(job->fd, &rg.h, (const char *const *)b->fields, b->nfields,
+                               b->section == IMAP_SEC_FIELDS_NOT, &job->mem, &job->mem_len) < 0)
             return false;
         from = 0;
         to = job->mem_len;
-        break;
+    } else if (b->binary && rg.part >= 0 &&
+               (job->mime->parts[rg.part].encoding == IMAP_MIME_BASE64 ||
+                job->mime->parts[rg.part].encoding == IMAP_MIME_QP)) {
+        if (!decode_binary(job, &rg))
+            return false;
+        from = 0;
+        to = job->mem_len;
     }
-    if (to < from)
-        to = from;
+    if (b->binary_size) {
+        conn_printf(p->conn, "%s%s %llu", sep, b->label, (unsigned long long)(to - from));
+        free(job->mem);
+        job->mem = NULL;
+        return true;
+    }
     if (b->partial) {
         /* RFC 3501 6.4.5: octets offset.. of the section, as many as there are */
         uint64_t len = to - from;
@@ -360,14 +365,15 @@ static bool begin_body(struct imap *p, struct imap_fetch_job *job)
         from += o;
         to = from + c;
     }
-    conn_printf(p->conn, "%s%s {%llu}\r\n", sep, b->label, (unsigned long long)(to - from));
+    /* RFC 3516 4.2: BINARY content with a NUL goes as literal8 */
+    bool nul = b->binary && job->mem != NULL && memchr(job->mem + from, '\0', to - from) != NULL;
+    conn_printf(p->conn, "%s%s %s{%llu}\r\n", sep, b->label, nul ? "~" : "",
+                (unsigned long long)(to - from));
     if (job->mem != NULL) {
         job->mem_off = (size_t)from;
         job->mem_len = (size_t)to;
-    } else {
-        uint64_t base = b->section == SEC_TEXT ? job->hdr.crlf_len : 0;
-        if (imap_crlf_stream_begin(&job->stream, job->fd, file_from, base, from, to) < 0)
-            return false;
+    } else if (imap_crlf_stream_begin(&job->stream, job->fd, rg.file_from, rg.base, from, to) < 0) {
+        return false;
     }
     job->streaming = true;
     return true;
@@ -438,7 +444,11 @@ bool imap_fetch_more(struct imap *p)
             begin_message(p, job, job->seqs[job->next++]);
             continue;
         }
-        if (job->gone)
+        if (job->unknown_cte)
+            imap_tagged(p, "NO", "[UNKNOWN-CTE] A part's content transfer encoding is unknown");
+        else if (job->unreadable)
+            imap_tagged(p, "NO", "[SERVERBUG] Some messages could not be read");
+        else if (job->gone)
             imap_tagged(p, "NO", "[EXPUNGEISSUED] Some messages were expunged meanwhile");
         else
             imap_tagged(p, "OK", "%sFetch completed", job->uid ? "UID " : "");
@@ -505,23 +515,18 @@ void imap_cmd_fetch(struct imap *p, const struct imap_command *cmd, size_t first
     }
     job->fd = -1;
     job->uid = uid;
-    int r = 0;
+    bool ok = true;
     if (items->type == IMAP_ARG_LIST) {
-        for (size_t i = 0; i < items->count && r == 0; i++)
-            r = add_item(job, imap_list_elem(cmd, items, i));
+        for (size_t i = 0; i < items->count && ok; i++)
+            ok = add_item(job, imap_list_elem(cmd, items, i));
         if (items->count == 0)
-            r = -1;
+            ok = false;
     } else {
-        r = add_item(job, items);
+        ok = add_item(job, items);
     }
-    if (r != 0) {
+    if (!ok) {
         imap_fetch_free(&job);
-        if (r < 0)
-            imap_bad(p, "Bad FETCH item");
-        else
-            imap_tagged(p, "NO",
-                        "[CANNOT] ENVELOPE, BODYSTRUCTURE, BINARY and MIME part "
-                        "numbers are not implemented yet");
+        imap_bad(p, "Bad FETCH item");
         return;
     }
     if (imap_messages(p, &set, uid, &job->seqs, &job->nseqs) < 0) {

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "lib/fdio.h"
 #include "reader/imap_fetch_internal.h"
 
 #define READ_CHUNK 16384
@@ -33,6 +34,7 @@ int imap_header_scan(int fd, struct imap_message_header *h)
             crlf += c == '\n' && !prev_cr ? 2 : 1;
             if (c == '\n') {
                 if (line_len == 0) {
+                    h->file_start = 0;
                     h->crlf_len = crlf;
                     h->file_len = off + (uint64_t)i + 1;
                     return 0;
@@ -46,6 +48,7 @@ int imap_header_scan(int fd, struct imap_message_header *h)
         off += (uint64_t)n;
     }
     /* no blank line: all of it is header (RFC 3501 6.4.5) */
+    h->file_start = 0;
     h->crlf_len = crlf;
     h->file_len = off;
     return 0;
@@ -77,17 +80,10 @@ int imap_header_fields(int fd, const struct imap_message_header *h, const char *
         free(out);
         return -1;
     }
-    size_t got = 0;
-    while (got < in_len) {
-        ssize_t n = pread(fd, in + got, in_len - got, (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            free(in);
-            free(out);
-            return -1;
-        }
-        got += (size_t)n;
+    if (fd_pread_all(fd, in, in_len, h->file_start) != (ssize_t)in_len) {
+        free(in);
+        free(out);
+        return -1;
     }
     size_t o = 0;
     bool keep = false;

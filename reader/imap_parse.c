@@ -229,6 +229,7 @@ static enum imap_parse_result literal(struct imap_parser *p, const char *line, s
     bool plus = i < len && line[i] == '+';
     if (plus)
         i++;
+    plus = plus || p->limits.untagged;
     if (digits == 0 || i >= len || line[i] != '}')
         return bad(p, "Bad literal");
     if (i + 1 != len)
@@ -387,6 +388,11 @@ static enum imap_parse_result command_start(struct imap_parser *p, const char *l
 {
     imap_parser_reset(p);
     size_t i = 0;
+    if (p->limits.untagged) {
+        if (len == 0)
+            return bad(p, "Empty command");
+        goto name;
+    }
     while (i < len && is_tag_char((unsigned char)line[i]))
         i++;
     if (i == 0)
@@ -399,7 +405,9 @@ static enum imap_parse_result command_start(struct imap_parser *p, const char *l
     p->tag[i] = '\0';
     if (i == len)
         return bad(p, "Missing command");
-    size_t start = ++i;
+    i++;
+name:;
+    size_t start = i;
     while (i < len && ((line[i] >= 'A' && line[i] <= 'Z') || (line[i] >= 'a' && line[i] <= 'z') ||
                        (line[i] >= '0' && line[i] <= '9')))
         i++;
@@ -415,12 +423,17 @@ static enum imap_parse_result command_start(struct imap_parser *p, const char *l
     return arguments(p, line, len, i + 1);
 }
 
-/* ends_with_nonsync - the size of a "{n+}" that ends line, or -1. */
-static int64_t ends_with_nonsync(const char *line, size_t len)
+/* ends_with_nonsync - the size of a "{n+}" (untagged: also "{n}") that
+ * ends line, or -1. */
+static int64_t ends_with_nonsync(const struct imap_parser *p, const char *line, size_t len)
 {
-    if (len < 4 || line[len - 1] != '}' || line[len - 2] != '+')
+    if (len < 3 || line[len - 1] != '}')
         return -1;
-    size_t i = len - 2;
+    size_t i = len - 1;
+    if (line[len - 2] == '+')
+        i--;
+    else if (!p->limits.untagged)
+        return -1;
     uint64_t n = 0, scale = 1;
     size_t digits = 0;
     while (i > 0 && line[i - 1] >= '0' && line[i - 1] <= '9') {
@@ -445,7 +458,7 @@ enum imap_parse_result imap_parser_feed_line(struct imap_parser *p, const char *
     case P_DISCARD_LINE: {
         /* still the refused command: its next non-synchronising literal is
          * on its way too; a synchronising one waits for a "+" never sent */
-        int64_t n = ends_with_nonsync(line, len);
+        int64_t n = ends_with_nonsync(p, line, len);
         if (n >= 0 && (uint64_t)n <= p->limits.discard_max) {
             p->literal_left = (uint64_t)n;
             p->state = n > 0 ? P_DISCARD_LITERAL : P_DISCARD_LINE;
@@ -465,7 +478,7 @@ enum imap_parse_result imap_parser_feed_line(struct imap_parser *p, const char *
     if (r == IMAP_PARSE_BAD) {
         /* RFC 7888 section 4: a refused line's non-synchronising literal
          * is coming anyway; drop it rather than run it as commands */
-        int64_t n = ends_with_nonsync(line, len);
+        int64_t n = ends_with_nonsync(p, line, len);
         if (n > 0 && (uint64_t)n <= p->limits.discard_max) {
             p->literal_left = (uint64_t)n;
             p->state = P_DISCARD_LITERAL;
@@ -502,6 +515,12 @@ void imap_parser_feed_literal(struct imap_parser *p, const char *data, size_t le
         p->state = P_ARGS;
         p->need_sep = true;
     }
+}
+
+void imap_parser_expect_arguments(struct imap_parser *p)
+{
+    imap_parser_reset(p);
+    p->state = P_ARGS;
 }
 
 uint64_t imap_parser_literal_left(const struct imap_parser *p)

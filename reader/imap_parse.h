@@ -19,6 +19,11 @@ struct imap_parse_limits {
     size_t args_max;      /* arguments and list elements, at every depth together */
     unsigned depth_max;   /* parenthesised lists inside each other */
     size_t bytes_max;     /* strings of the command together, literals apart */
+    /* ManageSieve's dialect of the same grammar (RFC 5804 section 4): a
+     * command is its name and arguments without a tag, and every literal
+     * is read at once, {n} like {n+}, since the server sends no
+     * continuation (a refused one is read and dropped up to discard_max). */
+    bool untagged;
 };
 
 /* Default limits (the session may use others from the configuration). */
@@ -90,6 +95,11 @@ uint64_t imap_parser_literal_left(const struct imap_parser *p);
 bool imap_parser_literal_sync(const struct imap_parser *p);
 /* imap_parser_discarding - the literal being read belongs to a refused command. */
 bool imap_parser_discarding(const struct imap_parser *p);
+
+/* imap_parser_expect_arguments - the next line is arguments only, without
+ * tag or name (a ManageSieve SASL response is one string, RFC 5804 2.1);
+ * DONE gives them with an empty name. */
+void imap_parser_expect_arguments(struct imap_parser *p);
 
 /* imap_parser_reset - forget the command in progress (a line that was too
  * long, a session state change). */

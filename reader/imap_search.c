@@ -1,9 +1,9 @@
 /* reader/imap_search.c - SEARCH and UID SEARCH for the IMAP session (RFC
  * 3501 6.4.4) with the basic keys: flags, NEW/OLD/RECENT, sequence and UID
- * sets, sizes, internal dates, and header, body and text substrings. The
- * substring match is plain ASCII case-insensitive over the raw octets: no
- * MIME or RFC 2047 decoding and no charset conversion yet (doc/imap.md).
- * The key list is checked once for syntax before any message is read. */
+ * sets, sizes, internal dates, and header, body and text substrings, which
+ * imap_search_text.c matches after MIME decoding, case-insensitively in
+ * Unicode. The key list is checked once for syntax before any message is
+ * read. */
 #include "config.h"
 
 #include <ctype.h>
@@ -18,6 +18,7 @@
 
 #include "lib/conn.h"
 #include "reader/imap_fetch_internal.h"
+#include "reader/imap_search_text.h"
 #include "reader/imap_session_internal.h"
 
 /* Keys inside each other (NOT, OR, parentheses) are bounded by the parser's
@@ -34,6 +35,7 @@ struct search_ctx {
     bool fd_failed;
     bool bad;
     const char *why;
+    struct imap_search_text text; /* the message's decoded text, as far as made */
 };
 
 static const struct imap_arg *key_at(struct search_ctx *c, const struct imap_arg *a,
@@ -82,73 +84,20 @@ static bool search_date(const struct imap_arg *a, time_t *t_r)
     return true;
 }
 
-/* contains - needle in hay, ASCII case-insensitively. */
-static bool contains(const char *hay, size_t hlen, const char *needle, size_t nlen)
-{
-    if (nlen == 0)
-        return true;
-    for (size_t i = 0; i + nlen <= hlen; i++) {
-        if (strncasecmp(hay + i, needle, nlen) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* file_contains - needle in the file from offset on, read in chunks that
- * overlap by the needle's length. */
-static bool file_contains(int fd, uint64_t offset, const char *needle, size_t nlen)
-{
-    if (nlen == 0)
-        return true;
-    if (nlen > 1024)
-        return false;
-    char buf[16384 + 1024];
-    size_t keep = 0;
-    for (;;) {
-        ssize_t n = pread(fd, buf + keep, sizeof buf - keep, (off_t)offset);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        offset += (uint64_t)n;
-        size_t len = keep + (size_t)n;
-        if (contains(buf, len, needle, nlen))
-            return true;
-        keep = nlen - 1 < len ? nlen - 1 : len;
-        memmove(buf, buf + len - keep, keep);
-    }
-}
-
-/* header_has - field name's value (all of its occurrences, folded lines
- * joined) contains needle; name NULL: anywhere in the header. */
-static bool header_has(struct search_ctx *c, const char *name, const char *needle, size_t nlen)
+/* needle_match - the search string s against the message's text. */
+static bool needle_match(struct search_ctx *c, const char *name, bool with_header,
+                         const struct imap_arg *s)
 {
     int fd = file(c);
-    struct imap_message_header h;
-    if (fd < 0 || imap_header_scan(fd, &h) < 0)
+    if (fd < 0)
         return false;
-    char *text;
-    size_t len;
-    const char *names[1] = {name};
-    if (imap_header_fields(fd, &h, names, name != NULL ? 1 : 0, name == NULL, &text, &len) < 0)
+    size_t nlen;
+    char *needle = imap_search_needle(s->str, s->len, &nlen);
+    if (needle == NULL)
         return false;
-    /* the value after "Name:" of each kept field; the match may span lines */
-    bool found = false;
-    if (name == NULL) {
-        found = contains(text, len, needle, nlen);
-    } else {
-        size_t nl = strlen(name);
-        for (size_t i = 0; i < len && !found;) {
-            char *eol = memmem(text + i, len - i, "\r\n", 2);
-            size_t end = eol != NULL ? (size_t)(eol - text) : len;
-            size_t start = i;
-            if (text[i] != ' ' && text[i] != '\t' && end - i > nl)
-                start = i + nl + 1;
-            found = contains(text + start, end - start, needle, nlen);
-            i = end + 2;
-        }
-    }
-    free(text);
+    bool found = name != NULL ? imap_search_header(&c->text, fd, name, needle, nlen)
+                              : imap_search_body(&c->text, fd, with_header, needle, nlen);
+    free(needle);
     return found;
 }
 
@@ -283,7 +232,7 @@ static const struct imap_arg *key_at(struct search_ctx *c, const struct imap_arg
         if (s == NULL)
             return NULL;
         if (!c->check)
-            *match = header_has(c, header_keys[i], s->str, s->len);
+            *match = needle_match(c, header_keys[i], false, s);
         return imap_arg_next(cmd, s);
     }
     if (strcasecmp(k, "HEADER") == 0) {
@@ -293,20 +242,15 @@ static const struct imap_arg *key_at(struct search_ctx *c, const struct imap_arg
         if (s == NULL)
             return NULL;
         if (!c->check)
-            *match = header_has(c, name->str, s->str, s->len);
+            *match = needle_match(c, name->str, false, s);
         return imap_arg_next(cmd, s);
     }
     if (strcasecmp(k, "BODY") == 0 || strcasecmp(k, "TEXT") == 0) {
         const struct imap_arg *s = string_arg(c, next, end);
         if (s == NULL)
             return NULL;
-        if (!c->check) {
-            int fd = file(c);
-            struct imap_message_header h = {0, 0};
-            bool text = toupper((unsigned char)k[0]) == 'T';
-            if (fd >= 0 && (text || imap_header_scan(fd, &h) == 0))
-                *match = file_contains(fd, text ? 0 : h.file_len, s->str, s->len);
-        }
+        if (!c->check)
+            *match = needle_match(c, NULL, toupper((unsigned char)k[0]) == 'T', s);
         return imap_arg_next(cmd, s);
     }
     /* a sequence set */
@@ -365,6 +309,7 @@ void imap_cmd_search(struct imap *p, const struct imap_command *cmd, size_t firs
         }
         if (c.fd >= 0)
             close(c.fd);
+        imap_search_text_reset(&c.text);
         if (all)
             conn_printf(p->conn, " %u", uid ? (unsigned)p->view[seq - 1].uid : (unsigned)seq);
     }

@@ -22,6 +22,7 @@
 #include "proto/command_table.h"
 #include "proto/sasl_exchange.h"
 #include "reader/imap_session_internal.h"
+#include "reader/literal_feed.h"
 
 void imap_session_shutdown(void)
 {
@@ -345,11 +346,7 @@ static void run_command(struct imap *p, const struct imap_command *cmd)
  * for more input (or the session ends). */
 static bool literal_input(struct imap *p)
 {
-    uint64_t left = imap_parser_literal_left(p->parser);
-    const char *data;
-    size_t len;
-    enum conn_result r =
-        conn_read_bytes(p->conn, left < SIZE_MAX ? (size_t)left : SIZE_MAX, &data, &len);
+    enum conn_result r = literal_feed(p->parser, p->conn);
     if (r == CONN_AGAIN) {
         if (conn_flush(p->conn) == CONN_ERROR)
             imap_end(p);
@@ -359,9 +356,6 @@ static bool literal_input(struct imap *p)
         imap_end(p);
         return false;
     }
-    imap_parser_feed_literal(p->parser, data, len);
-    if (imap_parser_literal_left(p->parser) == 0)
-        conn_transfer_end(p->conn);
     return true;
 }
 

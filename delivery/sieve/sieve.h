@@ -27,6 +27,13 @@ struct sieve_limits {
 /* sieve_limits_default - the limits dirmail uses until they are configurable. */
 void sieve_limits_default(struct sieve_limits *limits);
 
+/* sieve_extensions_format - the require names of every extension (and
+ * comparator) this engine supports, separated by single spaces, into buf
+ * (NUL-terminated): ManageSieve's SIEVE capability (RFC 5804 1.7), so that
+ * the list is written once, in the validator's table. The length the whole
+ * list needs; it was cut short when that is size or more. */
+size_t sieve_extensions_format(char *buf, size_t size);
+
 /* One compile error: 1-based line and column of where it was found. */
 struct sieve_error {
     unsigned line, column;

@@ -56,6 +56,20 @@ const char *sieve_ext_name(unsigned ext)
     return "?";
 }
 
+size_t sieve_extensions_format(char *buf, size_t size)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof extensions / sizeof extensions[0]; i++) {
+        int w = snprintf(buf + (n < size ? n : size), n < size ? size - n : 0, "%s%s",
+                         i > 0 ? " " : "", extensions[i].name);
+        if (w > 0)
+            n += (size_t)w;
+    }
+    if (size > 0 && n == 0)
+        buf[0] = '\0';
+    return n;
+}
+
 /* Groups of tags a command may take, and what they set. */
 enum {
     G_MATCH = 1u << 0, /* :is :contains :matches, :count :value (relational) */

@@ -7,15 +7,17 @@
 #
 # Environment: top_srcdir, top_builddir (set by tests/Makefile.am; config.h
 # comes from top_builddir), FUZZ_SECONDS (per harness, default 20), CLANG
-# (default clang). Needs Debian's clang and libclang-rt-14-dev; without them
-# the whole plan is skipped. New corpus entries stay in the temporary folder;
+# (default clang), FUZZ_ONLY (one harness's name: run only that one).
+# Needs Debian's clang and libclang-rt-14-dev; without them the whole plan
+# is skipped. New corpus entries stay in the temporary folder;
 # on a failure the folder (with the crash artifact) is kept and named.
 #
 # fuzz_smtp_data.c is the DATA reader; fuzz_auth_protocol.c the auth socket's
 # request and response codec; fuzz_queue_envelope.c the spool's envelope and
 # status-record parsers; fuzz_mailbox_index.c a folder's UID index file;
 # fuzz_pop3_command.c the POP3 command parser; fuzz_imap_command.c the IMAP
-# command parser with its literals;
+# command parser with its literals; fuzz_managesieve_command.c the same parser
+# in ManageSieve's untagged dialect, with the script-name check;
 # fuzz_conn_read_line.c lib/conn's line reader on a
 # socketpair; fuzz_sieve.c the Sieve compiler (and one run of what compiles).
 # Each harness needs a seed corpus in corpus/<name>/: one without
@@ -28,7 +30,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 CLANG=${CLANG:-clang}
 
 # harness name, then the project sources it needs, then (optional) the
-# libraries it links
+# libraries it links ("pkg-config=NAME": that package's flags and libraries)
 HARNESSES='fuzz_address:lib/address.c
 fuzz_smtp_command:proto/smtp_parse.c proto/smtp_reply.c lib/address.c
 fuzz_smtp_data:proto/smtp_data.c proto/content_policy.c lib/header.c lib/buf.c
@@ -37,6 +39,8 @@ fuzz_queue_envelope:queue/queue_envelope.c lib/error.c
 fuzz_mailbox_index:delivery/mailbox_index.c lib/error.c
 fuzz_pop3_command:reader/pop3_parse.c
 fuzz_imap_command:reader/imap_parse.c
+fuzz_managesieve_command:reader/imap_parse.c delivery/sieve_store.c delivery/maildir_path.c lib/buf.c lib/error.c
+fuzz_mime:lib/mime.c lib/mime_text.c lib/buf.c reader/imap_mime_cache.c reader/imap_bodystructure.c reader/imap_envelope.c lib/fdio.c:pkg-config=gmime-3.0
 fuzz_conn_read_line:lib/conn.c lib/conn_deadline.c lib/buf.c lib/event.c lib/clock.c:-lssl -lcrypto
 fuzz_sieve:delivery/sieve/sieve_lex.c delivery/sieve/sieve_parse.c delivery/sieve/sieve_validate.c delivery/sieve/sieve_interp.c delivery/sieve/sieve_tests.c delivery/sieve/sieve_result.c delivery/sieve/sieve_match.c delivery/sieve/sieve_address.c delivery/sieve/sieve_message.c delivery/sieve/sieve_mime.c delivery/sieve/sieve_vacation.c delivery/sieve/sieve_cache.c delivery/sieve/sieve_date.c delivery/sieve/sieve_include.c lib/buf.c lib/array.c lib/error.c:-lcrypto -lpthread'
 
@@ -70,10 +74,12 @@ $CLANG $CFLAGS_FUZZ -o "$work/probe" "$work/probe.c" >"$work/probe.log" 2>&1 ||
     skip_all "clang or libFuzzer not available (apt-get install clang libclang-rt-14-dev)"
 
 count=$(printf '%s\n' "$HARNESSES" | wc -l)
+[ -z "${FUZZ_ONLY:-}" ] || count=1
 echo "1..$count"
 n=0
 failed=0
 while IFS=: read -r name sources libs; do
+    if [ -n "${FUZZ_ONLY:-}" ] && [ "$name" != "$FUZZ_ONLY" ]; then continue; fi
     n=$((n + 1))
     seeds="$top_srcdir/tests/fuzz/corpus/$name"
     if [ -z "$(ls -A "$seeds" 2>/dev/null)" ]; then
@@ -83,6 +89,9 @@ while IFS=: read -r name sources libs; do
     fi
     srcs=""
     for s in $sources; do srcs="$srcs $top_srcdir/$s"; done
+    case $libs in
+    pkg-config=*) libs=$(pkg-config --cflags --libs "${libs#pkg-config=}") ;;
+    esac
     # shellcheck disable=SC2086
     if ! $CLANG $CFLAGS_FUZZ -o "$work/$name" "$top_srcdir/tests/fuzz/$name.c" $srcs $libs \
         >"$work/$name.build.log" 2>&1; then

@@ -2,7 +2,8 @@
  * tags and names, atoms, quoted strings, literals {n} and {n+} (RFC 3501
  * 4.3, RFC 7888) with their limits checked before any octet is read, lists
  * and their nesting limit, NIL, FETCH items with brackets, the argument
- * limit, garbage, and sequence sets with "*" (RFC 3501 9, 6.4.8). */
+ * limit, garbage, and sequence sets with "*" (RFC 3501 9, 6.4.8); and the
+ * untagged dialect ManageSieve uses (RFC 5804 4). */
 #include "config.h"
 
 #include <stdlib.h>
@@ -312,6 +313,48 @@ START_TEST(sequence_sets)
 }
 END_TEST
 
+START_TEST(managesieve_dialect)
+{
+    struct imap_parse_limits ml = limits;
+    ml.untagged = true;
+    struct imap_parser *p = imap_parser_new(&ml);
+    ck_assert_ptr_nonnull(p);
+    /* no tag: the first word is the command */
+    ck_assert_int_eq(line(p, "putscript \"a b\" {5+}"), IMAP_PARSE_LITERAL);
+    ck_assert(!imap_parser_literal_sync(p));
+    imap_parser_feed_literal(p, "keep;", 5);
+    ck_assert_int_eq(line(p, ""), IMAP_PARSE_DONE);
+    const struct imap_command *c = imap_parser_command(p);
+    ck_assert_str_eq(c->name, "PUTSCRIPT");
+    ck_assert_uint_eq(c->argc, 2);
+    ck_assert_str_eq(c->args[0].str, "a b");
+    ck_assert_str_eq(c->args[1].str, "keep;");
+    /* {n} is read at once too: there is no continuation to wait for */
+    ck_assert_int_eq(line(p, "CHECKSCRIPT {3}"), IMAP_PARSE_LITERAL);
+    ck_assert(!imap_parser_literal_sync(p));
+    imap_parser_feed_literal(p, "x;y", 3);
+    ck_assert_int_eq(line(p, ""), IMAP_PARSE_DONE);
+    /* a {n} over the limit is on its way: dropped, then the next command */
+    ck_assert_int_eq(line(p, "PUTSCRIPT \"s\" {150}"), IMAP_PARSE_TOOBIG);
+    ck_assert(imap_parser_discarding(p));
+    char junk[150];
+    memset(junk, 'x', sizeof junk);
+    imap_parser_feed_literal(p, junk, sizeof junk);
+    ck_assert_int_eq(line(p, ""), IMAP_PARSE_DISCARDED);
+    ck_assert_int_eq(line(p, "NOOP"), IMAP_PARSE_DONE);
+    ck_assert_int_eq(line(p, "PUTSCRIPT \"s\" {6000}"), IMAP_PARSE_CLOSE);
+    /* a SASL response: arguments only */
+    imap_parser_expect_arguments(p);
+    ck_assert_int_eq(line(p, "\"AGEAYg==\""), IMAP_PARSE_DONE);
+    c = imap_parser_command(p);
+    ck_assert_str_eq(c->name, "");
+    ck_assert_uint_eq(c->argc, 1);
+    ck_assert_str_eq(c->args[0].str, "AGEAYg==");
+    ck_assert_int_eq(line(p, ""), IMAP_PARSE_BAD);
+    imap_parser_free(&p);
+}
+END_TEST
+
 static Suite *imap_parse_suite(void)
 {
     Suite *s = suite_create("imap_parse");
@@ -326,6 +369,7 @@ static Suite *imap_parse_suite(void)
     tcase_add_test(tc, argument_and_size_limits);
     tcase_add_test(tc, numbers);
     tcase_add_test(tc, sequence_sets);
+    tcase_add_test(tc, managesieve_dialect);
     suite_add_tcase(s, tc);
     return s;
 }
