@@ -1,6 +1,6 @@
 /* gateway/queue_attempt.h - one runner thread's attempt on a few messages the
  * scheduler (queue_runner.c) has claimed for it: every due recipient routed
- * (the directory's answer through the auth process, gateway/queue_route.h),
+ * (the directory's answer through the auth process, relay/queue_route.h),
  * forwards and groups expanded (queue_expand.h), the other recipients
  * grouped by route and each group handed to its transport in one call
  * (transport.h), and then every result recorded in the spool and finished
@@ -25,7 +25,7 @@
 
 #include "auth/auth_client.h"
 #include "conf/conf.h"
-#include "gateway/queue_route.h"
+#include "relay/queue_route.h"
 #include "gateway/transport.h"
 #include "queue/queue.h"
 

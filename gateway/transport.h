@@ -1,6 +1,6 @@
 /* gateway/transport.h - the one small interface between the queue runner and
  * what carries a message to a group of its recipients that share a route
- * (gateway/queue_route.h): the local transport into Maildirs now
+ * (relay/queue_route.h): the local transport into Maildirs now
  * (transport_local.h), the SMTP and LMTP clients next. The runner owns the
  * spool, the retries and every record; a transport only delivers and says
  * how each recipient of a job ended (a row of proto/delivery_status.h).
@@ -31,7 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "gateway/queue_route.h"
+#include "relay/queue_route.h"
 #include "proto/delivery_status.h"
 #include "queue/queue.h"
 

@@ -38,7 +38,7 @@
 
 #include "gateway/transport_smtp_auth.h"
 #include "gateway/transport_smtp_conn.h"
-#include "gateway/transport_smtp_dns.h"
+#include "relay/smtp_dns.h"
 #include "lib/clock.h"
 #include "lib/event.h"
 #include "lib/log.h"

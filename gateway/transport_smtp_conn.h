@@ -14,7 +14,7 @@
 
 #include "conf/conf.h"
 #include "gateway/transport.h"
-#include "gateway/transport_smtp_dns.h"
+#include "relay/smtp_dns.h"
 
 struct event_loop;
 struct smtp_conn;

@@ -1,9 +1,10 @@
 /* tools/dirmailctl_route.c - see dirmailctl_route.h.
  *
- * The decision is the runner's own code: gateway/queue_route.c over the
- * directory's answer, smtp_destination_of for where a node or relay route
- * goes, and transport_smtp_dns.c (libunbound) for the addresses, on an
- * event loop of our own that runs until the answer or a deadline. */
+ * The decision is the runner's own code, in relay/ so that a tool may link
+ * it: relay/queue_route.c over the directory's answer, smtp_destination_of
+ * for where a node or relay route goes, and relay/smtp_dns.c (libunbound)
+ * for the addresses, on an event loop of our own that runs until the answer
+ * or a deadline. */
 #include "config.h"
 
 #include "tools/dirmailctl_route.h"
@@ -12,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/queue_route.h"
-#include "gateway/transport_smtp_dns.h"
+#include "relay/queue_route.h"
+#include "relay/smtp_dns.h"
 #include "lib/event.h"
 #include "proto/delivery_status.h"
 

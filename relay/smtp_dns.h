@@ -1,4 +1,4 @@
-/* gateway/transport_smtp_dns.h - from a next hop to the addresses the SMTP
+/* relay/smtp_dns.h - from a next hop to the addresses the SMTP
  * client tries, in order: the next hop's text parsed ("host", "host:port",
  * "[host]:port", "[192.0.2.1]", "[ipv6:2001:db8::1]:25", comma-separated
  * for failover), MX lookups per RFC 5321 section 5 (preference order,
@@ -6,15 +6,15 @@
  * MX, RFC 7505's null MX), and A/AAAA lookups, all through libunbound
  * asynchronously on the client thread's event loop (its cache keeps
  * answers, positive and negative, for their TTL). Never connects. */
-#ifndef DIRMAIL_GATEWAY_TRANSPORT_SMTP_DNS_H
-#define DIRMAIL_GATEWAY_TRANSPORT_SMTP_DNS_H
+#ifndef DIRMAIL_RELAY_SMTP_DNS_H
+#define DIRMAIL_RELAY_SMTP_DNS_H
 
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "conf/conf.h"
-#include "gateway/queue_route.h"
+#include "relay/queue_route.h"
 
 struct event_loop;
 

@@ -1,4 +1,4 @@
-/* gateway/transport_smtp_dns.c - see transport_smtp_dns.h.
+/* relay/smtp_dns.c - see smtp_dns.h.
  *
  * One resolution is a small tree of libunbound queries: an MX query per
  * hop that wants one, then A and AAAA for every host found (or for the
@@ -10,7 +10,7 @@
  * process) and signals answers on ub_fd, which the loop watches. */
 #include "config.h"
 
-#include "gateway/transport_smtp_dns.h"
+#include "relay/smtp_dns.h"
 
 #include <arpa/inet.h>
 #include <stdint.h>
