@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/log.h"
+
 void dir_strlist_clear(struct dir_strlist *l)
 {
     for (size_t i = 0; i < l->count; i++)
@@ -264,6 +266,22 @@ static int dup_value(const struct ldap_pool_entry *e, const char *attr, char **o
     return *out == NULL ? -1 : 0;
 }
 
+/* dup_script - a Sieve script: one longer than DIR_SIEVE_MAX is left out
+ * (logged), so the answer stays within the auth protocol's response limit
+ * and the user's mail goes to INBOX rather than waiting on a script. */
+static int dup_script(const struct ldap_pool_entry *e, const char *attr, char **out)
+{
+    const char *v = ldap_pool_entry_value(e, attr);
+    *out = NULL;
+    if (v != NULL && strlen(v) > DIR_SIEVE_MAX) {
+        char quoted[256];
+        log_warning("event=sieve_attribute_too_long dn=%s limit=%d",
+                    log_quote(quoted, sizeof quoted, e->dn), DIR_SIEVE_MAX);
+        return 0;
+    }
+    return dup_value(e, attr, out);
+}
+
 struct dir_user *dir_user_from_entry(const struct dir_profile *p, const struct ldap_pool_entry *e,
                                      const char *own_host, const char *login)
 {
@@ -280,7 +298,7 @@ struct dir_user *dir_user_from_entry(const struct dir_profile *p, const struct l
         copy_values(e, p->attr_sender, &u->senders) < 0 ||
         copy_values(e, p->attr_service, &u->services) < 0 ||
         dup_value(e, p->attr_mailbox, &u->mailbox) < 0 ||
-        dup_value(e, p->attr_sieve, &u->sieve) < 0 ||
+        dup_script(e, p->attr_sieve, &u->sieve) < 0 ||
         dup_value(e, p->attr_mailhost, &u->mail_host) < 0) {
         dir_user_free(&u);
         return NULL;

@@ -11,6 +11,10 @@
 #include "auth/dir_profile.h"
 #include "auth/ldap_pool.h"
 
+/* The longest Sieve script (attr.sieve) passed on: a quarter of the auth
+ * protocol's response limit, so that escaping cannot push an answer past it. */
+#define DIR_SIEVE_MAX (256 * 1024)
+
 /* Every lookup answers one of these (DESIGN.md: the directory decides, errors
  * are temporary). NOTFOUND only when the directory said so. */
 enum dir_result { DIR_FOUND, DIR_NOTFOUND, DIR_TEMPFAIL };

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/sasl_proxy.h"
 #include "lib/log.h"
 
 /* Mechanisms that authenticate with a login and password checked by
@@ -55,6 +56,11 @@ static struct {
     bool plaintext_without_tls;
     sasl_check_fn *check;
     void *context;
+    /* the proxy login (sasl_glue_set_proxy, doc/proxy.md) */
+    char proxy_identity[256];
+    char proxy_secret[129];
+    sasl_proxy_trust_fn *proxy_trusted;
+    void *proxy_context;
 } glue;
 
 struct sasl_session {
@@ -69,8 +75,12 @@ struct sasl_session {
     char *checked_login; /* the login our check accepted in the current call */
     bool in_exchange;    /* the last result was CONTINUE: step may follow */
     bool authenticated;
-    const char *user;   /* owned by conn */
-    const char *authid; /* owned by conn */
+    const char *user;                 /* owned by conn */
+    const char *authid;               /* owned by conn */
+    char remote_ip[64];               /* the peer, from remote_ipport */
+    bool proxy_peer;                  /* remote_ip is a trusted front node */
+    bool proxy_checked;               /* this call's check accepted the proxy credential */
+    struct sasl_proxy_client proxied; /* the client it forwarded */
 };
 
 static const char *const result_names[] = {
@@ -184,32 +194,54 @@ static int log_cb(void *context, int level, const char *message)
     return SASL_OK;
 }
 
-/* checkpass_cb - the only password check: the caller's function. user is
- * what the mechanism received as authentication identity; pass is not
- * NUL-terminated. */
-static int checkpass_cb(sasl_conn_t *conn, void *context, const char *user, const char *pass,
-                        unsigned passlen, struct propctx *propctx)
+/* directory_check - an ordinary login: the caller's function decides. */
+static enum sasl_check_result directory_check(struct sasl_session *s, const char *user,
+                                              const char *pass, unsigned passlen)
 {
-    struct sasl_session *s = context;
-    enum sasl_check_result r = SASL_CHECK_FAILED;
     char q[300];
     /* RFC 4513 5.1.2: an empty password would be an LDAP anonymous bind, which
      * "succeeds"; a NUL inside cannot reach a C string check intact. */
     if (passlen == 0 || memchr(pass, '\0', passlen) != NULL) {
         log_info("event=sasl_check service=%s login=%s result=failed reason=%s", s->service,
                  log_quote(q, sizeof q, user), passlen == 0 ? "empty_password" : "nul_in_password");
-    } else {
-        char *copy = malloc((size_t)passlen + 1);
-        if (copy == NULL) {
-            r = SASL_CHECK_TEMPFAIL;
-        } else {
-            memcpy(copy, pass, passlen);
-            copy[passlen] = '\0';
-            r = glue.check(glue.context, user, copy, s->service);
-            explicit_bzero(copy, passlen);
-            free(copy);
-        }
+        return SASL_CHECK_FAILED;
     }
+    char *copy = malloc((size_t)passlen + 1);
+    if (copy == NULL)
+        return SASL_CHECK_TEMPFAIL;
+    memcpy(copy, pass, passlen);
+    copy[passlen] = '\0';
+    enum sasl_check_result r = glue.check(glue.context, user, copy, s->service);
+    explicit_bzero(copy, passlen);
+    free(copy);
+    return r;
+}
+
+/* proxy_check - the proxy identity (doc/proxy.md), never a directory
+ * login: from a trusted front node, with the shared secret. */
+static enum sasl_check_result proxy_check(struct sasl_session *s, const char *pass,
+                                          unsigned passlen)
+{
+    s->proxy_checked =
+        s->proxy_peer && sasl_proxy_check(glue.proxy_secret, pass, passlen, &s->proxied);
+    if (s->proxy_checked)
+        return SASL_CHECK_OK;
+    log_info("event=proxy_login_refused service=%s proxy=%s reason=%s", s->service, s->remote_ip,
+             s->proxy_peer ? "bad_credential" : "untrusted_network");
+    return SASL_CHECK_FAILED;
+}
+
+/* checkpass_cb - the only password check: the caller's function, or the
+ * proxy login's. user is what the mechanism received as authentication
+ * identity; pass is not NUL-terminated. */
+static int checkpass_cb(sasl_conn_t *conn, void *context, const char *user, const char *pass,
+                        unsigned passlen, struct propctx *propctx)
+{
+    struct sasl_session *s = context;
+    enum sasl_check_result r =
+        glue.proxy_identity[0] != '\0' && strcmp(user, glue.proxy_identity) == 0
+            ? proxy_check(s, pass, passlen)
+            : directory_check(s, user, pass, passlen);
     free(s->checked_login);
     s->checked_login = NULL;
     if (r == SASL_CHECK_OK && (s->checked_login = strdup(user)) == NULL)
@@ -231,12 +263,26 @@ static int checkpass_cb(sasl_conn_t *conn, void *context, const char *user, cons
 }
 
 /* proxy_cb - RFC 4616 authzid: acting as someone else than the login is
- * refused unless sasl.allow_authzid. */
+ * refused unless sasl.allow_authzid; the proxy identity, once its check
+ * passed, must act for a user (and the client it forwarded is logged). */
 static int proxy_cb(sasl_conn_t *conn, void *context, const char *requested_user, unsigned rlen,
                     const char *auth_identity, unsigned alen, const char *def_realm, unsigned urlen,
                     struct propctx *propctx)
 {
     struct sasl_session *s = context;
+    if (s->proxy_checked) {
+        /* the proxy logs in for a user, never as itself */
+        if (rlen == 0 || (rlen == alen && memcmp(requested_user, auth_identity, alen) == 0)) {
+            s->authzid_refused = true;
+            sasl_seterror(conn, SASL_NOLOG, "the proxy identity needs an authzid");
+            return SASL_NOAUTHZ;
+        }
+        char q[300];
+        log_info("event=proxy_login service=%s proxy=%s client=%s client_port=%u user=%s",
+                 s->service, s->remote_ip, s->proxied.ip, s->proxied.port,
+                 log_quote(q, sizeof q, requested_user));
+        return SASL_OK;
+    }
     if (rlen == alen && memcmp(requested_user, auth_identity, alen) == 0)
         return SASL_OK;
     if (glue.allow_authzid)
@@ -347,6 +393,20 @@ int sasl_glue_init(const struct config_sasl *conf, sasl_check_fn *check, void *c
     return 0;
 }
 
+void sasl_glue_set_proxy(const char *identity, const char *secret, sasl_proxy_trust_fn *trusted,
+                         void *context)
+{
+    glue.proxy_identity[0] = '\0';
+    explicit_bzero(glue.proxy_secret, sizeof glue.proxy_secret);
+    if (identity == NULL || secret == NULL || strlen(identity) >= sizeof glue.proxy_identity ||
+        strlen(secret) >= sizeof glue.proxy_secret)
+        return;
+    snprintf(glue.proxy_identity, sizeof glue.proxy_identity, "%s", identity);
+    snprintf(glue.proxy_secret, sizeof glue.proxy_secret, "%s", secret);
+    glue.proxy_trusted = trusted;
+    glue.proxy_context = context;
+}
+
 void sasl_glue_done(void)
 {
     if (!glue.active)
@@ -405,6 +465,17 @@ struct sasl_session *sasl_session_new(const char *service, const char *server_fq
         return NULL;
     }
     s->tls = tls;
+    if (remote_ipport != NULL) {
+        size_t n = strcspn(remote_ipport, ";");
+        if (n < sizeof s->remote_ip) {
+            memcpy(s->remote_ip, remote_ipport, n);
+            s->remote_ip[n] = '\0';
+        }
+    }
+    /* the proxy logs in to read mail (reader/proxy.h), never to submit it */
+    bool reader = strcmp(service, "pop3") == 0 || strcmp(service, "imap") == 0;
+    s->proxy_peer = reader && glue.proxy_identity[0] != '\0' && glue.proxy_trusted != NULL &&
+                    s->remote_ip[0] != '\0' && glue.proxy_trusted(glue.proxy_context, s->remote_ip);
     if (!glue.cyrus)
         return s;
     s->callbacks[0] = (sasl_callback_t){SASL_CB_GETOPT, CB(getopt_cb), s};
@@ -551,6 +622,7 @@ static void begin_call(struct sasl_session *s)
 {
     s->check = CHECK_NONE;
     s->authzid_refused = false;
+    s->proxy_checked = false;
     free(s->checked_login);
     s->checked_login = NULL;
 }

@@ -40,6 +40,19 @@ typedef enum sasl_check_result sasl_check_fn(void *context, const char *login, c
 int sasl_glue_init(const struct config_sasl *conf, sasl_check_fn *check, void *context,
                    const char **error_r);
 
+/* sasl_proxy_trust_fn - whether ip (text) is a front node trusted with the
+ * proxy login (proxy.trusted_networks). */
+typedef bool sasl_proxy_trust_fn(void *context, const char *ip);
+
+/* sasl_glue_set_proxy - after sasl_glue_init: the login identity with
+ * password "secret ip=ADDR port=N" (auth/sasl_proxy.h) authenticates a
+ * session from an address trusted() accepts, for the PLAIN authzid it
+ * names (never for itself), without asking the check, in the "pop3" and
+ * "imap" services only; anywhere else it fails like a wrong password.
+ * Both strings are copied; NULL: off. */
+void sasl_glue_set_proxy(const char *identity, const char *secret, sasl_proxy_trust_fn *trusted,
+                         void *context);
+
 /* sasl_glue_done - release Cyrus SASL (every session must be freed first);
  * sasl_glue_init may be called again afterwards. */
 void sasl_glue_done(void);

@@ -205,6 +205,32 @@ config_smtp_destination_find(const struct config_smtp_client *c, const char *nam
 /* config_tls_security_name - "none", "may", "encrypt", "verify". */
 const char *config_tls_security_name(enum config_tls_security level);
 
+/* How a front node's proxy reaches the back node's POP3/IMAP port. */
+enum config_proxy_tls {
+    PROXY_TLS_STARTTLS, /* STLS / STARTTLS, the certificate verified */
+    PROXY_TLS_IMPLICIT, /* the pop3s/imaps port, the certificate verified */
+    PROXY_TLS_NONE,     /* in clear: only on a network the nodes alone reach */
+};
+
+/* Node-to-node trust for the POP3/IMAP proxy (reader/proxy*.c,
+ * doc/proxy.md). A front node logs in on a user's node (dirmailMailHost)
+ * as identity with secret, for the user; a back node accepts that login
+ * only from trusted_networks. secret NULL: no proxying either way. */
+struct config_proxy {
+    char *identity;          /* the SASL authcid of the proxy login */
+    char *secret;            /* shared by the nodes; never logged or printed */
+    char **trusted_networks; /* back node: the front nodes' addresses (CIDR) */
+    size_t trusted_network_count;
+    unsigned pop3_port, imap_port; /* the back nodes' ports */
+    enum config_proxy_tls tls;
+    char *ca_file;         /* verifies the back node's certificate; NULL: the system store */
+    unsigned timeout;      /* seconds to connect and log in on the back node */
+    unsigned idle_timeout; /* seconds a spliced session may pass with no byte either way */
+};
+
+/* config_proxy_tls_name - "starttls", "implicit", "none". */
+const char *config_proxy_tls_name(enum config_proxy_tls tls);
+
 struct config_queue {
     unsigned max_age;           /* seconds before an undeliverable message bounces */
     unsigned delay_warning;     /* seconds before the one "delayed" DSN; 0 = none */
@@ -232,6 +258,21 @@ struct config_delivery {
     /* Over quota is a permanent failure (5.2.2, LMTP 552, dirmail-deliver
      * EX_CANTCREAT) instead of a temporary one (4.2.2, 452, EX_TEMPFAIL). */
     bool quota_permanent;
+    /* Sieve scripts (files) run before and after each user's own script,
+     * in order, for every local delivery (delivery/mda_sieve.c). */
+    char **sieve_before;
+    size_t sieve_before_count;
+    char **sieve_after;
+    size_t sieve_after_count;
+    /* Maildir++ folders made at a Maildir's first delivery; those named
+     * Sent, Drafts, Trash, Junk (and Archive) get their RFC 6154 mark. */
+    char **default_folders;
+    size_t default_folder_count;
+    /* A delivery that brings the Maildir to this percentage of its quota
+     * sends the user a warning through the queue (0: never); the text is
+     * quota_warning_message's file when set. */
+    unsigned quota_warning_percent;
+    char *quota_warning_message;
 };
 
 /* The managesieve section: what one user may keep in the script store
@@ -297,6 +338,7 @@ struct config {
     struct config_domains domains;
     struct config_relay relay;
     struct config_smtp_client smtp_client;
+    struct config_proxy proxy;
     struct config_queue queue;
     struct config_delivery delivery;
     struct config_managesieve managesieve;

@@ -14,8 +14,8 @@
 
 /* The sections a configuration may have; anything else is an error. */
 static const char *const top_keys[] = {
-    "server",   "ldap",  "tls",    "services", "domains",     "relay",       "queue",
-    "delivery", "cache", "limits", "sasl",     "smtp_client", "managesieve", NULL};
+    "server", "ldap",   "tls",  "services",    "domains",     "relay", "queue", "delivery",
+    "cache",  "limits", "sasl", "smtp_client", "managesieve", "proxy", NULL};
 
 /* set_defaults - every setting's default; the same values are documented
  * in conf/dirmail.conf.sample and doc/dirmail.conf.5. */
@@ -28,6 +28,7 @@ static int set_defaults(struct loader *ld, struct config *conf)
     static const char *const uris[] = {"ldap://localhost/"};
     static const char *const trusted[] = {"127.0.0.0/8", "::1/128"};
     static const char *const mechanisms[] = {"PLAIN", "LOGIN"};
+    static const char *const default_folders[] = {"Sent", "Drafts", "Trash", "Junk"};
 
     struct config_server *sv = &conf->server;
     sv->log_target = LOG_TARGET_SYSLOG;
@@ -56,6 +57,7 @@ static int set_defaults(struct loader *ld, struct config *conf)
     conf->queue.retry_max = 4000;
     conf->queue.scan_interval = 60;
     conf->queue.delivery_threads = 4;
+    conf->delivery.quota_warning_percent = 90;
     conf->managesieve.max_scripts = 20;
     conf->managesieve.max_script_size = 64 * 1024;
     conf->cache.positive_ttl = 300;
@@ -83,6 +85,7 @@ static int set_defaults(struct loader *ld, struct config *conf)
     conf->sasl.sender_login_check = true;
     conf->sasl.authenticated_header = false;
     conf_smtp_client_defaults(&conf->smtp_client);
+    conf_proxy_defaults(&conf->proxy);
 
     if (conf_replace_string(ld, &sv->hostname, host) < 0 ||
         conf_replace_string(ld, &sv->user, "dirmail") < 0 ||
@@ -99,6 +102,12 @@ static int set_defaults(struct loader *ld, struct config *conf)
         conf_set_strings(ld, &conf->relay.trusted_networks, &conf->relay.trusted_network_count,
                          trusted, COUNT(trusted)) < 0 ||
         conf_replace_string(ld, &conf->delivery.mailbox_base, "/var/vmail") < 0 ||
+        conf_set_strings(ld, &conf->delivery.sieve_before, &conf->delivery.sieve_before_count, NULL,
+                         0) < 0 ||
+        conf_set_strings(ld, &conf->delivery.sieve_after, &conf->delivery.sieve_after_count, NULL,
+                         0) < 0 ||
+        conf_set_strings(ld, &conf->delivery.default_folders, &conf->delivery.default_folder_count,
+                         default_folders, COUNT(default_folders)) < 0 ||
         conf_set_strings(ld, &conf->sasl.mechanisms, &conf->sasl.mechanism_count, mechanisms,
                          COUNT(mechanisms)) < 0)
         return -1;
@@ -143,7 +152,7 @@ struct config *config_load(const char *path, char **error_r)
                conf_load_ldap(&ld, conf) == 0 && conf_load_tls(&ld, conf) == 0 &&
                conf_load_domains(&ld, conf) == 0 && conf_load_rest(&ld, conf) == 0 &&
                conf_load_sasl(&ld, conf) == 0 && conf_load_services(&ld, conf) == 0 &&
-               conf_load_smtp_client(&ld, conf) == 0) {
+               conf_load_smtp_client(&ld, conf) == 0 && conf_load_proxy(&ld, conf) == 0) {
         ok = 0;
     }
     config_destroy(&ld.cf);
@@ -201,8 +210,13 @@ void config_free(struct config **confp)
     conf_free_relay(&conf->domains);
     conf_free_strings(&conf->relay.trusted_networks, &conf->relay.trusted_network_count);
     free(conf->delivery.mailbox_base);
+    conf_free_strings(&conf->delivery.sieve_before, &conf->delivery.sieve_before_count);
+    conf_free_strings(&conf->delivery.sieve_after, &conf->delivery.sieve_after_count);
+    conf_free_strings(&conf->delivery.default_folders, &conf->delivery.default_folder_count);
+    free(conf->delivery.quota_warning_message);
     conf_free_strings(&conf->sasl.mechanisms, &conf->sasl.mechanism_count);
     conf_free_smtp_client(&conf->smtp_client);
+    conf_free_proxy(&conf->proxy);
     free(conf);
 }
 

@@ -89,6 +89,11 @@ void conf_smtp_client_defaults(struct config_smtp_client *c);
 int conf_load_smtp_client(struct loader *ld, struct config *conf);
 void conf_free_smtp_client(struct config_smtp_client *c);
 
+/* conf/config_proxy.c: the proxy section */
+void conf_proxy_defaults(struct config_proxy *c);
+int conf_load_proxy(struct loader *ld, struct config *conf);
+void conf_free_proxy(struct config_proxy *c);
+
 /* conf/config_sections.c */
 int conf_load_server(struct loader *ld, struct config *conf);
 int conf_load_tls(struct loader *ld, struct config *conf);

@@ -236,6 +236,14 @@ void config_print(const struct config *conf, FILE *out)
     print_str(out, in, "mailbox_base", conf->delivery.mailbox_base, "");
     print_str(out, in, "sync_method", conf_delivery_sync_names[conf->delivery.sync_method], "");
     print_bool(out, in, "quota_permanent", conf->delivery.quota_permanent);
+    print_list(out, in, "sieve_before", conf->delivery.sieve_before,
+               conf->delivery.sieve_before_count);
+    print_list(out, in, "sieve_after", conf->delivery.sieve_after,
+               conf->delivery.sieve_after_count);
+    print_list(out, in, "default_folders", conf->delivery.default_folders,
+               conf->delivery.default_folder_count);
+    print_uint(out, in, "quota_warning_percent", conf->delivery.quota_warning_percent);
+    print_str(out, in, "quota_warning_message", conf->delivery.quota_warning_message, "");
     fputs("};\n\nmanagesieve = {\n", out);
     print_uint(out, in, "max_scripts", conf->managesieve.max_scripts);
     print_uint(out, in, "max_script_size", conf->managesieve.max_script_size);
@@ -311,5 +319,16 @@ void config_print(const struct config *conf, FILE *out)
         }
         fprintf(out, "%s);\n", in);
     }
+    fputs("};\n\nproxy = {\n", out);
+    const struct config_proxy *px = &conf->proxy;
+    print_str(out, in, "identity", px->identity, "");
+    print_str(out, in, "secret", px->secret != NULL ? "<hidden>" : NULL, "no proxying");
+    print_list(out, in, "trusted_networks", px->trusted_networks, px->trusted_network_count);
+    print_uint(out, in, "pop3_port", px->pop3_port);
+    print_uint(out, in, "imap_port", px->imap_port);
+    print_str(out, in, "tls", config_proxy_tls_name(px->tls), "");
+    print_str(out, in, "ca_file", px->ca_file, "the system's store");
+    print_uint(out, in, "timeout", px->timeout);
+    print_uint(out, in, "idle_timeout", px->idle_timeout);
     fputs("};\n", out);
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Kept as the string OpenSSL is given, so this loader's alone. */
 static const char *const tls_protocol_names[] = {"TLSv1.2", "TLSv1.3"};
@@ -27,8 +28,38 @@ static const char *const queue_keys[] = {"max_age",          "delay_warning", "b
                                          "delivery_threads", "min_free",      NULL};
 static const char *const cache_keys[] = {"positive_ttl", "negative_ttl", "auth_ttl",
                                          "stale_ttl",    "size",         NULL};
+static const char *const delivery_keys[] = {
+    "mailbox_base",          "sync_method",           "quota_permanent",
+    "sieve_before",          "sieve_after",           "default_folders",
+    "quota_warning_percent", "quota_warning_message", NULL};
+
+/* abspath_check - a file opened after the privilege drop: absolute. */
+static int abspath_check(struct loader *ld, const config_setting_t *item, const char *value,
+                         char *canon, size_t canon_size)
+{
+    if (value[0] != '/')
+        return conf_fail(ld, item, "\"%s\": not an absolute path", value);
+    if ((size_t)snprintf(canon, canon_size, "%s", value) >= canon_size)
+        return conf_fail(ld, item, "\"%s\": path too long", value);
+    return 0;
+}
+
+/* folder_check - a Maildir++ folder name (no "/", no leading, trailing or
+ * doubled dot, no control byte). */
+static int folder_check(struct loader *ld, const config_setting_t *item, const char *value,
+                        char *canon, size_t canon_size)
+{
+    size_t len = strlen(value);
+    bool ok = len > 0 && len < 200 && value[0] != '.' && value[len - 1] != '.' &&
+              strstr(value, "..") == NULL && strcasecmp(value, "INBOX") != 0;
+    for (const char *p = value; ok && *p != '\0'; p++)
+        ok = (unsigned char)*p >= 0x20 && *p != 0x7f && *p != '/';
+    if (!ok)
+        return conf_fail(ld, item, "\"%s\": not a Maildir++ folder name", value);
+    snprintf(canon, canon_size, "%s", value);
+    return 0;
+}
 static const char *const managesieve_keys[] = {"max_scripts", "max_script_size", NULL};
-static const char *const delivery_keys[] = {"mailbox_base", "sync_method", "quota_permanent", NULL};
 static const char *const limits_keys[] = {"line_length",
                                           "text_line_length",
                                           "message_size",
@@ -256,7 +287,17 @@ int conf_load_rest(struct loader *ld, struct config *conf)
             0 ||
         conf_get_enum(ld, delivery, "sync_method", conf_delivery_sync_names,
                       COUNT(conf_delivery_sync_names), &sync_method) < 0 ||
-        conf_get_bool(ld, delivery, "quota_permanent", &conf->delivery.quota_permanent) < 0)
+        conf_get_bool(ld, delivery, "quota_permanent", &conf->delivery.quota_permanent) < 0 ||
+        conf_get_strings(ld, delivery, "sieve_before", &conf->delivery.sieve_before,
+                         &conf->delivery.sieve_before_count, abspath_check) < 0 ||
+        conf_get_strings(ld, delivery, "sieve_after", &conf->delivery.sieve_after,
+                         &conf->delivery.sieve_after_count, abspath_check) < 0 ||
+        conf_get_strings(ld, delivery, "default_folders", &conf->delivery.default_folders,
+                         &conf->delivery.default_folder_count, folder_check) < 0 ||
+        conf_get_uint(ld, delivery, "quota_warning_percent", &conf->delivery.quota_warning_percent,
+                      0, 100) < 0 ||
+        conf_get_string(ld, delivery, "quota_warning_message",
+                        &conf->delivery.quota_warning_message, STR_ABSPATH) < 0)
         return -1;
     conf->delivery.sync_method = (enum config_delivery_sync)sync_method;
 

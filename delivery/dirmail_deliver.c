@@ -41,6 +41,7 @@
 #include "lib/privdrop.h"
 #include "proto/content_policy.h"
 #include "proto/delivery_status.h"
+#include "queue/queue.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/dirmail/dirmail.conf"
 /* How much of stdin one read takes. */
@@ -287,6 +288,7 @@ static int exit_of(enum delivery_status status)
         return EX_NOUSER;
     case DELIVERY_STATUS_MAILBOX_DISABLED:
     case DELIVERY_STATUS_MAILBOX_UNUSABLE:
+    case DELIVERY_STATUS_SIEVE_REJECTED:
         return EX_NOPERM;
     case DELIVERY_STATUS_MAILBOX_FULL_PERM:
         return EX_CANTCREAT;
@@ -343,14 +345,20 @@ static int deliver(const struct config *conf, const char *sender, const char *re
         close(spool.fd);
         return exit_of(refusal);
     }
-    const struct local_delivery_config ldc = {
-        .mailbox_base = conf->delivery.mailbox_base,
-        .hostname = conf->server.hostname,
-        .sync_method = conf->delivery.sync_method,
-    };
-    struct local_batch *batch = local_batch_new(&ldc);
+    /* Sieve's redirects and replies go into dirmaild's spool, which its
+     * queue runner picks up (at its start when it is not running) */
+    struct queue *queue = NULL;
+    char *qpath = config_state_path(conf, CONFIG_STATE_QUEUE), *qerr = NULL;
+    if (qpath == NULL || access(qpath, F_OK) < 0 || queue_open(qpath, &queue, &qerr) < 0)
+        queue = NULL;
+    free(qpath);
+    free(qerr);
+    struct mda *mda = mda_new(conf, NULL, queue);
+    struct local_batch *batch = mda != NULL ? local_batch_new(mda_local_config(mda)) : NULL;
     if (batch == NULL) {
         say("out of memory");
+        mda_free(&mda);
+        queue_close(&queue);
         lookup_clear(&l);
         close(spool.fd);
         return EX_TEMPFAIL;
@@ -362,12 +370,15 @@ static int deliver(const struct config *conf, const char *sender, const char *re
         .primary = l.r->primary != NULL ? l.r->primary : l.r->matched,
         .quota_bytes = l.r->quota,
         .folder = folder,
+        .sieve = l.r->sieve,
         /* the calling MTA prepended its own Delivered-To after its check */
         .loop_after = 2,
     };
     struct local_result result;
-    mda_add(batch, &msg, &rcpt, conf->delivery.quota_permanent, NULL, &result);
+    mda_add(mda, batch, &msg, &rcpt, NULL, &result);
     local_batch_free(&batch); /* settles: durable before we say 0 */
+    mda_free(&mda);
+    queue_close(&queue);
     lookup_clear(&l);
     close(spool.fd);
     if (result.state == LOCAL_DELIVERED)

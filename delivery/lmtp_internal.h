@@ -14,6 +14,7 @@
 #include "lib/address.h"
 #include "lib/conn.h"
 #include "proto/command_table.h"
+#include "proto/line_session.h"
 #include "proto/service.h"
 #include "proto/smtp_data.h"
 #include "proto/smtp_parse.h"
@@ -30,9 +31,9 @@ enum lmtp_state {
     ST_DATA,      /* reading DATA lines */
     ST_BDAT,      /* reading a BDAT chunk */
     ST_BDAT_OPEN, /* a chunk (not LAST) was taken: BDAT, RSET, NOOP, QUIT only */
-    ST_WAIT,      /* a directory answer or the deliveries are outstanding */
-    ST_CLOSING,   /* last reply queued: close once it is out */
 };
+/* A directory answer or the deliveries outstanding, and the last words,
+ * are the driver's (proto/line_session.h). */
 
 #define S(st) COMMAND_STATE(st)
 
@@ -42,11 +43,13 @@ struct lmtp_rcpt {
     char address[ADDRESS_RENDER_MAX + 1];
     char *mailbox; /* owned; NULL: the default from primary */
     char *primary; /* owned; NULL: the address */
+    char *sieve;   /* owned; the directory's script, NULL: none */
     unsigned long long quota;
     struct local_result result; /* filled by the delivery job */
 };
 
 struct lmtp {
+    struct line_session ls; /* the connection's plumbing */
     struct service_session *ss;
     struct sasl_shared *shared; /* the process's pool and auth client */
     struct conn *conn;
@@ -54,10 +57,6 @@ struct lmtp {
     char id[32]; /* session id: logs, Received id */
     unsigned messages;
     char helo[SMTP_PARSE_LINE_MAX + 1];
-    unsigned errors;
-    bool job_running; /* the delivery job holds the session */
-    bool ending;
-    unsigned depth;
     uint32_t auth_request; /* outstanding RESOLVE, 0 = none */
 
     /* the transaction */
@@ -81,12 +80,8 @@ struct lmtp {
 void lmtp_reply(struct lmtp *s, int code, enum smtp_esc esc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void lmtp_reply_fixed(struct lmtp *s, const struct smtp_reply *r);
-void lmtp_end(struct lmtp *s);
-void lmtp_enter(struct lmtp *s);
-void lmtp_leave(struct lmtp *s);
-/* lmtp_wait_begin / lmtp_wait_end - a command waits: no input until its
- * replies are queued; then state next and what the client pipelined. */
-void lmtp_wait_begin(struct lmtp *s);
+/* lmtp_wait_end - a waiting command's replies are queued: state next and
+ * what the client pipelined (line_session_wait_end). */
 void lmtp_wait_end(struct lmtp *s, enum lmtp_state next);
 
 /* ---- the message (lmtp_message.c) ---- */

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +29,8 @@
 #include "proto/delivery_status.h"
 #include "proto/received.h"
 #include "proto/sasl_shared.h"
-
-/* The line reader's limit while DATA is read: far above the text line limit
- * so that a long line is still seen whole, with how it ended. */
-#define DATA_LINE_LIMIT 65536
-/* One read of a BDAT chunk. */
-#define BDAT_READ_MAX 65536
+#include "proto/smtp_wire.h"
+#include "queue/queue.h"
 
 void lmtp_transaction_reset(struct lmtp *s)
 {
@@ -43,6 +40,7 @@ void lmtp_transaction_reset(struct lmtp *s)
     for (size_t i = 0; i < s->rcpt_count; i++) {
         free(s->rcpts[i].mailbox);
         free(s->rcpts[i].primary);
+        free(s->rcpts[i].sieve);
     }
     free(s->rcpts);
     s->rcpts = NULL;
@@ -110,12 +108,7 @@ static int message_begin(struct lmtp *s)
         .when = time(NULL),
     };
     size_t len = 0;
-    char *field = received_format(&info, &len);
-    if (field == NULL) {
-        info.for_rcpt = NULL;
-        info.helo = NULL;
-        field = received_format(&info, &len);
-    }
+    char *field = received_format_fitting(&info, &len);
     int r = field != NULL ? spool_write(s, field, len) : -1;
     free(field);
     if (r < 0) {
@@ -129,17 +122,13 @@ static int message_begin(struct lmtp *s)
 void lmtp_cmd_data(struct lmtp *s, struct smtp_command *cmd)
 {
     (void)cmd;
-    if (s->state == ST_MAIL) {
-        lmtp_reply(s, 554, SMTP_ESC_INVALID_COMMAND, "No valid recipients");
+    if (s->state == ST_MAIL || message_begin(s) < 0) {
+        lmtp_reply_fixed(s, s->state == ST_MAIL ? smtp_reply_transfer(SMTP_TRANSFER_NO_RECIPIENTS)
+                                                : smtp_reply_tempfail(SMTP_TEMPFAIL_QUEUE));
         return;
     }
-    if (message_begin(s) < 0) {
-        lmtp_reply_fixed(s, smtp_reply_tempfail(SMTP_TEMPFAIL_QUEUE));
-        return;
-    }
-    lmtp_reply(s, 354, SMTP_ESC_NONE, "End data with <CR><LF>.<CR><LF>");
-    conn_set_line_limit(s->conn, DATA_LINE_LIMIT);
-    conn_transfer_begin(s->conn);
+    lmtp_reply_fixed(s, smtp_reply_transfer(SMTP_TRANSFER_START_DATA));
+    smtp_wire_data_begin(&s->ls);
     s->state = ST_DATA;
 }
 
@@ -154,16 +143,39 @@ static void reply_each(struct lmtp *s, const struct smtp_reply *r)
 
 /* ---- the deliveries, on a pool thread ---- */
 
+/* The delivery agent of this process, made at its first message: the
+ * compiled scripts are shared by every session and pool thread of the
+ * process, as the configuration is; it lives as long as the process. */
+static pthread_mutex_t mda_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mda *process_mda;
+static struct queue *process_queue;
+
+static struct mda *lmtp_mda(const struct service_session *ss)
+{
+    pthread_mutex_lock(&mda_lock);
+    if (process_mda == NULL) {
+        /* Sieve's redirects and replies go into the spool; without it
+         * (a node with no state directory) a delivery that sends defers */
+        char *path = config_state_path(ss->config, CONFIG_STATE_QUEUE), *error = NULL;
+        if (path == NULL || queue_open(path, &process_queue, &error) < 0) {
+            log_warning("event=lmtp_queue_unavailable error=\"%s\"",
+                        error != NULL ? error : "out of memory");
+            process_queue = NULL;
+        }
+        free(path);
+        free(error);
+        process_mda = mda_new(ss->config, ss->hostname, process_queue);
+    }
+    struct mda *mda = process_mda;
+    pthread_mutex_unlock(&mda_lock);
+    return mda;
+}
+
 static void deliver_work(void *arg)
 {
     struct lmtp *s = arg;
-    const struct config *conf = s->ss->config;
-    const struct local_delivery_config ldc = {
-        .mailbox_base = conf->delivery.mailbox_base,
-        .hostname = s->ss->hostname,
-        .sync_method = conf->delivery.sync_method,
-    };
-    struct local_batch *batch = local_batch_new(&ldc);
+    struct mda *mda = lmtp_mda(s->ss);
+    struct local_batch *batch = mda != NULL ? local_batch_new(mda_local_config(mda)) : NULL;
     if (batch == NULL) {
         for (size_t i = 0; i < s->rcpt_count; i++)
             local_result_set(&s->rcpts[i].result, DELIVERY_STATUS_NO_MEMORY, NULL);
@@ -181,9 +193,10 @@ static void deliver_work(void *arg)
             .mailbox = r->mailbox,
             .primary = r->primary,
             .quota_bytes = r->quota,
+            .sieve = r->sieve,
             .loop_after = 1,
         };
-        mda_add(batch, &msg, &rcpt, conf->delivery.quota_permanent, s->tx_id, &r->result);
+        mda_add(mda, batch, &msg, &rcpt, s->tx_id, &r->result);
     }
     /* every result is final once the batch is settled: files, links and
      * folders fsync'd before any 250 goes out */
@@ -193,9 +206,9 @@ static void deliver_work(void *arg)
 static void deliver_done(void *arg)
 {
     struct lmtp *s = arg;
-    lmtp_enter(s);
-    s->job_running = false;
-    if (!s->ending) {
+    line_session_enter(&s->ls);
+    s->ls.job_running = false;
+    if (!s->ls.ending) {
         for (size_t i = 0; i < s->rcpt_count; i++) {
             const struct lmtp_rcpt *r = &s->rcpts[i];
             if (r->result.state == LOCAL_DELIVERED) {
@@ -210,7 +223,7 @@ static void deliver_done(void *arg)
         lmtp_transaction_reset(s);
         lmtp_wait_end(s, ST_READY);
     }
-    lmtp_leave(s);
+    line_session_leave(&s->ls);
 }
 
 /* message_end - the message is complete (final: the replies are per
@@ -218,9 +231,8 @@ static void deliver_done(void *arg)
  * (not final: one reply for that chunk). Refuse it, or deliver it. */
 static void message_end(struct lmtp *s, bool final)
 {
-    conn_set_line_limit(s->conn, s->ss->config->limits.line_length);
-    conn_transfer_end(s->conn);
-    enum smtp_data_verdict v = smtp_data_finish(&s->data);
+    enum smtp_data_verdict v =
+        smtp_wire_finish(&s->ls, s->ss->config->limits.line_length, &s->data);
     if (v != SMTP_DATA_OK) {
         log_info("id=%s event=message_refused client=%s reason=%s size=%llu", s->tx_id,
                  s->ss->client_ip, smtp_data_verdict_name(v), (unsigned long long)s->data.size);
@@ -240,8 +252,8 @@ static void message_end(struct lmtp *s, bool final)
         s->state = ST_READY;
         return;
     }
-    s->job_running = true;
-    lmtp_wait_begin(s);
+    s->ls.job_running = true;
+    line_session_wait_begin(&s->ls);
 }
 
 void lmtp_data_line(struct lmtp *s, enum conn_result r, const struct conn_line *line)
@@ -254,17 +266,14 @@ void lmtp_data_line(struct lmtp *s, enum conn_result r, const struct conn_line *
 
 void lmtp_cmd_bdat(struct lmtp *s, struct smtp_command *cmd)
 {
-    static const struct smtp_reply no_rcpt = {554, SMTP_ESC_INVALID_COMMAND, "No valid recipients"};
-    static const struct smtp_reply bad_seq = {503, SMTP_ESC_INVALID_COMMAND,
-                                              "Bad sequence of commands"};
     s->bdat_left = cmd->chunk_size;
     s->bdat_last = cmd->last;
     s->bdat_refusal = NULL;
     bool open = s->state == ST_BDAT_OPEN;
     if (s->state != ST_MAIL && s->state != ST_RCPT && !open)
-        s->bdat_refusal = &bad_seq;
+        s->bdat_refusal = smtp_reply_transfer(SMTP_TRANSFER_BAD_SEQUENCE);
     else if (s->state == ST_MAIL)
-        s->bdat_refusal = &no_rcpt;
+        s->bdat_refusal = smtp_reply_transfer(SMTP_TRANSFER_NO_RECIPIENTS);
     else if (!open && message_begin(s) < 0)
         s->bdat_refusal = smtp_reply_tempfail(SMTP_TEMPFAIL_QUEUE);
     s->state = ST_BDAT;
@@ -273,22 +282,8 @@ void lmtp_cmd_bdat(struct lmtp *s, struct smtp_command *cmd)
 
 bool lmtp_bdat_read(struct lmtp *s)
 {
-    while (s->bdat_left > 0) {
-        const char *data;
-        size_t len;
-        size_t want = s->bdat_left > BDAT_READ_MAX ? BDAT_READ_MAX : (size_t)s->bdat_left;
-        enum conn_result r = conn_read_bytes(s->conn, want, &data, &len);
-        if (r == CONN_AGAIN)
-            return false;
-        if (r != CONN_OK) {
-            lmtp_end(s);
-            return false;
-        }
-        s->bdat_left -= len;
-        if (s->bdat_refusal == NULL)
-            smtp_data_chunk(&s->data, data, len, false);
-    }
-    conn_transfer_end(s->conn);
+    if (!smtp_wire_bdat_read(&s->ls, &s->bdat_left, &s->data, s->bdat_refusal != NULL))
+        return false;
     if (s->bdat_refusal != NULL) {
         /* a refused chunk ends its transaction; a refused BDAT LAST with
          * recipients is answered once per recipient (RFC 2033 4.2), any
@@ -305,7 +300,7 @@ bool lmtp_bdat_read(struct lmtp *s)
     if (s->bdat_last) {
         smtp_data_chunk(&s->data, "", 0, true);
         message_end(s, true);
-        return s->state != ST_WAIT;
+        return !s->ls.waiting;
     }
     if (s->data.verdict != SMTP_DATA_OK) {
         /* refused already (too big, bare CR/LF): say so now, once */

@@ -22,6 +22,7 @@
 #include "auth/auth_client.h"
 #include "lib/conn.h"
 #include "lib/log.h"
+#include "proto/smtp_wire.h"
 #include "delivery/mda.h"
 #include "proto/delivery_status.h"
 #include "proto/network_match.h"
@@ -63,18 +64,10 @@ static bool client_error(int code, enum smtp_esc esc)
 
 void lmtp_reply(struct lmtp *s, int code, enum smtp_esc esc, const char *fmt, ...)
 {
-    char text[SMTP_REPLY_LINE_MAX * 16];
-    char out[sizeof text + 256];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(text, sizeof text, fmt, ap);
+    smtp_wire_reply(&s->ls, client_error(code, esc), code, esc, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof text ||
-        (n = smtp_reply_format(out, sizeof out, code, esc, text)) < 0)
-        n = smtp_reply_format(out, sizeof out, 451, SMTP_ESC_SYSTEM_OTHER, "Internal error");
-    conn_write(s->conn, out, (size_t)n);
-    if (client_error(code, esc))
-        s->errors++;
 }
 
 void lmtp_reply_fixed(struct lmtp *s, const struct smtp_reply *r)
@@ -91,76 +84,25 @@ static void reply_status(struct lmtp *s, enum delivery_status status, const char
     lmtp_reply(s, delivery_status_reply_code(status), SMTP_ESC_NONE, "%s", text);
 }
 
-static void flush(struct lmtp *s)
-{
-    if (conn_flush(s->conn) == CONN_ERROR)
-        lmtp_end(s);
-}
-
 static void close_with(struct lmtp *s, int code, enum smtp_esc esc, const char *text)
 {
     lmtp_reply(s, code, esc, "%s %s", s->ss->hostname, text);
-    s->state = ST_CLOSING;
-    conn_set_input_paused(s->conn, true);
-    if (conn_flush(s->conn) != CONN_AGAIN)
-        lmtp_end(s);
+    line_session_close(&s->ls);
 }
 
-static void session_free(struct lmtp *s)
+static void session_free(void *ctx)
 {
+    struct lmtp *s = ctx;
     if (s->auth_request != 0 && shared != NULL)
         auth_async_cancel(shared->async, s->auth_request);
     lmtp_transaction_reset(s);
     free(s);
 }
 
-static void really_end(struct lmtp *s)
-{
-    struct service_session *ss = s->ss;
-    log_info("id=%s event=disconnect service=%s client=%s", s->id, ss->service->name,
-             ss->client_ip);
-    session_free(s);
-    ss->protocol = NULL;
-    conn_free(&ss->conn);
-    ss->finished(ss);
-}
-
-void lmtp_end(struct lmtp *s)
-{
-    if (!s->ending) {
-        s->ending = true;
-        s->state = ST_CLOSING;
-        conn_set_input_paused(s->conn, true);
-    }
-    if (s->depth == 0 && !s->job_running)
-        really_end(s);
-}
-
-void lmtp_enter(struct lmtp *s)
-{
-    s->depth++;
-}
-
-void lmtp_leave(struct lmtp *s)
-{
-    if (--s->depth == 0 && s->ending && !s->job_running)
-        really_end(s);
-}
-
-static void process_input(struct lmtp *s);
-
-void lmtp_wait_begin(struct lmtp *s)
-{
-    s->state = ST_WAIT;
-    conn_set_input_paused(s->conn, true);
-    flush(s);
-}
-
 void lmtp_wait_end(struct lmtp *s, enum lmtp_state next)
 {
     s->state = next;
-    conn_set_input_paused(s->conn, false);
-    process_input(s);
+    line_session_wait_end(&s->ls);
 }
 
 /* ---- commands ---- */
@@ -221,10 +163,12 @@ static void rcpt_answer_in(struct lmtp *s, const struct auth_response *resp)
     char *mailbox = entry->mailbox != NULL ? strdup(entry->mailbox) : NULL;
     const char *primary_src = entry->primary != NULL ? entry->primary : entry->matched;
     char *primary = primary_src != NULL ? strdup(primary_src) : NULL;
+    char *sieve = entry->sieve != NULL ? strdup(entry->sieve) : NULL;
     if (more == NULL || (entry->mailbox != NULL && mailbox == NULL) ||
-        (primary_src != NULL && primary == NULL)) {
+        (primary_src != NULL && primary == NULL) || (entry->sieve != NULL && sieve == NULL)) {
         free(mailbox);
         free(primary);
+        free(sieve);
         lmtp_reply_fixed(s, smtp_reply_tempfail(SMTP_TEMPFAIL_MEMORY));
         lmtp_wait_end(s, next);
         return;
@@ -234,6 +178,7 @@ static void rcpt_answer_in(struct lmtp *s, const struct auth_response *resp)
     snprintf(r->address, sizeof r->address, "%s", s->pending_addr);
     r->mailbox = mailbox;
     r->primary = primary;
+    r->sieve = sieve;
     r->quota = entry->quota;
     lmtp_reply(s, 250, SMTP_ESC_DEST_VALID, "Recipient ok");
     lmtp_wait_end(s, ST_RCPT);
@@ -242,9 +187,9 @@ static void rcpt_answer_in(struct lmtp *s, const struct auth_response *resp)
 static void rcpt_answer(void *ctx, const struct auth_response *resp)
 {
     struct lmtp *s = ctx;
-    lmtp_enter(s);
+    line_session_enter(&s->ls);
     rcpt_answer_in(s, resp);
-    lmtp_leave(s);
+    line_session_leave(&s->ls);
 }
 
 static void cmd_rcpt(struct lmtp *s, struct smtp_command *cmd)
@@ -270,7 +215,7 @@ static void cmd_rcpt(struct lmtp *s, struct smtp_command *cmd)
         reply_status(s, DELIVERY_STATUS_DIRECTORY_UNAVAILABLE, "auth process unreachable");
         return;
     }
-    lmtp_wait_begin(s);
+    line_session_wait_begin(&s->ls);
 }
 
 static void cmd_rset(struct lmtp *s, struct smtp_command *cmd)
@@ -340,77 +285,57 @@ static void command_line(struct lmtp *s, const struct conn_line *line)
     }
 }
 
-static void process_input(struct lmtp *s)
+/* ---- the session's part in the line-session driver ---- */
+
+static enum line_input session_input(void *ctx)
 {
-    for (;;) {
-        if (s->state == ST_WAIT || s->state == ST_CLOSING)
-            return;
-        if (s->errors >= s->ss->config->limits.errors) {
-            log_info("id=%s event=too_many_errors client=%s errors=%u", s->id, s->ss->client_ip,
-                     s->errors);
-            close_with(s, 421, SMTP_ESC_SECURITY_OTHER, "Too many errors, closing connection");
-            return;
-        }
-        if (s->state == ST_BDAT) {
-            if (!lmtp_bdat_read(s))
-                return;
-            continue;
-        }
-        struct conn_line line;
-        enum conn_result r = conn_read_line(s->conn, &line);
-        if (r == CONN_AGAIN) {
-            flush(s);
-            return;
-        }
-        if (r == CONN_EOF || r == CONN_ERROR) {
-            if (r == CONN_ERROR)
-                log_info("id=%s event=conn_error client=%s error=\"%s\"", s->id, s->ss->client_ip,
-                         conn_error(s->conn));
-            lmtp_end(s);
-            return;
-        }
-        if (s->state == ST_DATA) {
-            lmtp_data_line(s, r, &line);
-            continue;
-        }
-        if (r == CONN_TOO_LONG) {
-            lmtp_reply_fixed(s, smtp_reply_parse_error(SMTP_PARSE_TOO_LONG));
-            continue;
-        }
-        command_line(s, &line);
-    }
+    const struct lmtp *s = ctx;
+    return s->state == ST_BDAT ? LINE_INPUT_BYTES : LINE_INPUT_LINES;
 }
 
-static void handler(struct conn *conn, enum conn_event event, void *ctx)
+static bool session_bytes(void *ctx)
+{
+    return lmtp_bdat_read(ctx);
+}
+
+static void session_line(void *ctx, enum conn_result r, const struct conn_line *line)
 {
     struct lmtp *s = ctx;
-    (void)conn;
-    lmtp_enter(s);
-    switch (event) {
-    case CONN_EVENT_TIMEOUT:
-        /* while the deliveries run on what the client sent, no 421: the
-         * session ends once they are done */
-        if (s->state == ST_CLOSING || s->job_running) {
-            lmtp_end(s);
-            break;
-        }
-        log_info("id=%s event=timeout client=%s reason=\"%s\"", s->id, s->ss->client_ip,
-                 conn_error(s->conn));
-        close_with(s, 421, SMTP_ESC_BAD_CONNECTION, "Timeout, closing connection");
-        break;
-    case CONN_EVENT_FLUSHED:
-        if (s->state == ST_CLOSING)
-            lmtp_end(s);
-        break;
-    case CONN_EVENT_INPUT:
-        if (s->state == ST_CLOSING)
-            conn_set_input_paused(s->conn, true);
-        else
-            process_input(s);
-        break;
-    }
-    lmtp_leave(s);
+    if (s->state == ST_DATA)
+        lmtp_data_line(s, r, line);
+    else if (r == CONN_TOO_LONG)
+        lmtp_reply_fixed(s, smtp_reply_parse_error(SMTP_PARSE_TOO_LONG));
+    else
+        command_line(s, line);
 }
+
+static void session_too_many_errors(void *ctx)
+{
+    close_with(ctx, 421, SMTP_ESC_SECURITY_OTHER, "Too many errors, closing connection");
+}
+
+static void session_timeout(void *ctx)
+{
+    struct lmtp *s = ctx;
+    /* while the deliveries run on what the client sent, no 421: the
+     * session ends once they are done */
+    if (s->ls.closing || s->ls.job_running) {
+        line_session_end(&s->ls);
+        return;
+    }
+    log_info("id=%s event=timeout client=%s reason=\"%s\"", s->id, s->ss->client_ip,
+             conn_error(s->conn));
+    close_with(s, 421, SMTP_ESC_BAD_CONNECTION, "Timeout, closing connection");
+}
+
+static const struct line_session_hooks session_hooks = {
+    .input = session_input,
+    .bytes = session_bytes,
+    .line = session_line,
+    .too_many_errors = session_too_many_errors,
+    .timeout = session_timeout,
+    .free = session_free,
+};
 
 /* say_and_close - a reply before any session exists (no memory, untrusted). */
 static void say_and_close(struct service_session *ss, int code, enum smtp_esc esc, const char *text)
@@ -452,16 +377,12 @@ void lmtp_session_start(struct service_session *ss)
     s->state = ST_GREETED;
     snprintf(s->id, sizeof s->id, "L%llx%lx%04lx", (unsigned long long)time(NULL),
              (unsigned long)getpid(), ++session_counter & 0xffff);
-    ss->protocol = s;
     log_info("id=%s event=lmtp_session service=%s client=%s", s->id, ss->service->name,
              ss->client_ip);
-    if (conn_attach(s->conn, ss->loop, handler, s) < 0) {
-        lmtp_end(s);
+    if (line_session_start(&s->ls, ss, &session_hooks, s, s->id, 0) < 0)
         return;
-    }
-    conn_set_deadlines(s->conn, ss->deadlines, ss->service->session_timeout * 1000ull);
-    lmtp_enter(s);
+    line_session_enter(&s->ls);
     lmtp_reply(s, 220, SMTP_ESC_NONE, "%s LMTP dirmail", ss->hostname);
-    flush(s);
-    lmtp_leave(s);
+    line_session_flush(&s->ls);
+    line_session_leave(&s->ls);
 }

@@ -29,13 +29,13 @@
  * (link, fsyncs) before its result is known. */
 struct pending {
     struct maildir_delivery *delivery;
-    struct maildir_target target;        /* the delivery points into it */
+    struct maildir_target target;       /* the delivery points into it */
     char key[LOCAL_STABLE_KEY_MAX + 1]; /* target.stable_key */
-    dev_t dev;                           /* its file system, for the syncfs rounds */
-    bool synced;                         /* this syncfs round covered it */
-    char *mailbox;                       /* target.mailbox, owned */
-    const char *log_id, *rcpt;           /* for the log; the request's */
-    struct local_result *out;            /* where the result goes */
+    dev_t dev;                          /* its file system, for the syncfs rounds */
+    bool synced;                        /* this syncfs round covered it */
+    char *mailbox;                      /* target.mailbox, owned */
+    const char *log_id, *rcpt;          /* for the log; the request's */
+    struct local_result *out;           /* where the result goes */
     local_settled_fn *settled;
     void *settled_ctx;
 };
@@ -126,8 +126,7 @@ char *local_default_mailbox(const char *address)
 }
 
 /* report - p's result is final: fill it, log a delivery, tell the caller. */
-static void report(struct pending *p, enum maildir_result res, const char *path,
-                   const char *error)
+static void report(struct pending *p, enum maildir_result res, const char *path, const char *error)
 {
     local_result_from_maildir(p->out, res, &p->target, error);
     if (p->out->state == LOCAL_DELIVERED && p->log_id != NULL) {
@@ -205,6 +204,7 @@ static int prepare(const struct local_delivery_config *conf,
                 .base = conf->mailbox_base,
                 .mailbox = mailbox,
                 .folder = req->folder,
+                .flags = req->flags,
                 .hostname = conf->hostname,
                 .quota_bytes = req->quota_bytes,
                 .quota_permanent = req->quota_permanent,
@@ -269,8 +269,8 @@ size_t local_batch_count(const struct local_batch *batch)
     return batch->count;
 }
 
-enum local_state local_batch_add(struct local_batch *batch, const struct local_delivery_request *req,
-                                 struct local_result *out)
+enum local_state local_batch_add(struct local_batch *batch,
+                                 const struct local_delivery_request *req, struct local_result *out)
 {
     struct pending next;
     if (prepare(&batch->conf, req, &next, out) < 0)
@@ -288,8 +288,8 @@ enum local_state local_batch_add(struct local_batch *batch, const struct local_d
     if (open_message(req, p, &fd, &len, &close_fd) < 0)
         return out->state;
     char *error = NULL;
-    enum maildir_result res = maildir_deliver_fd_begin(&p->target, req->sender, req->recipient,
-                                                       fd, len, &p->delivery, &error);
+    enum maildir_result res = maildir_deliver_fd_begin(&p->target, req->sender, req->recipient, fd,
+                                                       len, &p->delivery, &error);
     if (close_fd)
         close(fd);
     if (res == MAILDIR_DELIVERED) {
@@ -366,8 +366,8 @@ void local_batch_settle(struct local_batch *batch)
     batch->count = 0;
 }
 
-void local_deliver(const struct local_delivery_config *conf, const struct local_delivery_request *req,
-                   struct local_result *out)
+void local_deliver(const struct local_delivery_config *conf,
+                   const struct local_delivery_request *req, struct local_result *out)
 {
     struct pending p;
     if (prepare(conf, req, &p, out) < 0)

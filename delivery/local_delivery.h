@@ -3,7 +3,7 @@
  * quota), ending delivered, deferred or failed with the status to record
  * (proto/delivery_status.h). Deliveries can be gathered in a batch and
  * settled together so that they share journal commits. Used by the queue
- * runner's local transport, and next by LMTP and dirmail-deliver. It never
+ * runner's local transport, LMTP and dirmail-deliver through mda.h. It never
  * reads the directory and never knows the queue or who is calling. */
 #ifndef DIRMAIL_DELIVERY_LOCAL_DELIVERY_H
 #define DIRMAIL_DELIVERY_LOCAL_DELIVERY_H
@@ -71,6 +71,7 @@ struct local_delivery_request {
     const char *mailbox;
     const char *address; /* the entry's primary address, for the default */
     const char *folder;  /* Maildir++ folder; NULL: INBOX */
+    const char *flags;   /* Maildir info letters to store with (maildir_target.flags); NULL: none */
     uint64_t quota_bytes; /* 0: no limit */
     bool quota_permanent; /* over quota fails (5.2.2) rather than defers */
     /* Exactly once across crashes (maildir_target.stable_key): a key
@@ -102,7 +103,8 @@ void local_batch_free(struct local_batch **batch);
  * Returns out->state: PENDING (out is filled by local_batch_settle, and
  * must stay valid until then), or final at once (a failure before the
  * file was written: out filled, settled called). */
-enum local_state local_batch_add(struct local_batch *batch, const struct local_delivery_request *req,
+enum local_state local_batch_add(struct local_batch *batch,
+                                 const struct local_delivery_request *req,
                                  struct local_result *out);
 
 /* local_batch_count - deliveries pending in the batch. */
@@ -118,8 +120,8 @@ void local_batch_settle(struct local_batch *batch);
 
 /* local_deliver - one delivery made durable at once (its own fsyncs);
  * out is filled and req->settled called before it returns. */
-void local_deliver(const struct local_delivery_config *conf, const struct local_delivery_request *req,
-                   struct local_result *out);
+void local_deliver(const struct local_delivery_config *conf,
+                   const struct local_delivery_request *req, struct local_result *out);
 
 /* local_default_mailbox - "<domain>/<local>/Maildir" of address, both
  * lowercased, or NULL when it has no "@", a part is empty, starts with a

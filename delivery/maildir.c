@@ -45,6 +45,7 @@ struct maildir_delivery {
      * "cur/<name>"), found and fsync'd; nothing of ours is in tmp/ */
     char *earlier;
     char new_name[512 + 32];
+    char info_flags[8]; /* target->flags checked: "" or letters of "DFPRST" in order */
     bool pending_cr;
     size_t out_len;
     char out[OUT_BUFFER_SIZE];
@@ -63,55 +64,6 @@ bool maildir_result_permanent(enum maildir_result result, const struct maildir_t
 {
     return result == MAILDIR_PERMFAIL ||
            (result == MAILDIR_QUOTA_EXCEEDED && target != NULL && target->quota_permanent);
-}
-
-/* valid_folder - a Maildir++ folder name: dot-separated non-empty parts,
- * no "/", no control bytes. */
-static bool valid_folder(const char *folder)
-{
-    size_t len = strlen(folder);
-
-    if (len == 0 || len > NAME_MAX - 1 || folder[0] == '.' || folder[len - 1] == '.' ||
-        strstr(folder, "..") != NULL)
-        return false;
-    for (const char *p = folder; *p != '\0'; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c < 0x20 || c == 0x7f || c == '/')
-            return false;
-    }
-    return true;
-}
-
-/* open_folder - the Maildir++ folder ".<folder>" in the Maildir, created with
- * its "maildirfolder" marker file on first use. */
-static enum maildir_result open_folder(struct maildir_delivery *d, const char *folder,
-                                       char **error_r)
-{
-    char name[NAME_MAX + 1];
-    bool created = false;
-    enum maildir_result res;
-    int fd;
-
-    if (!valid_folder(folder)) {
-        error_set(error_r, "invalid Maildir++ folder name");
-        return MAILDIR_PERMFAIL;
-    }
-    if (snprintf(name, sizeof(name), ".%s", folder) >= (int)sizeof(name))
-        return error_set(error_r, "folder name too long"), MAILDIR_PERMFAIL;
-    res = maildir_dir_open(d->root_fd, name, &d->box_fd, &created, NULL, error_r);
-    if (res != MAILDIR_DELIVERED)
-        return res;
-    fd = openat(d->box_fd, "maildirfolder",
-                O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (created ? 0 : O_EXCL), 0600);
-    if (fd >= 0)
-        close(fd);
-    else if (errno != EEXIST) {
-        error_set(error_r, "create maildirfolder: %s", strerror(errno));
-        return io_result(errno);
-    }
-    if (created)
-        return maildir_dir_sync(d->root_fd, "maildir", error_r);
-    return MAILDIR_DELIVERED;
 }
 
 /* valid_trace_value - a sender or recipient with no control octet (its
@@ -365,6 +317,15 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
         return MAILDIR_TEMPFAIL;
     }
     d->target = target;
+    if (target->flags != NULL) {
+        /* only the six flags of the Maildir spec, each once and in ASCII
+         * order, as readers expect them (doc/mailbox.md) */
+        size_t k = 0;
+        for (const char *f = "DFPRST"; *f != '\0'; f++)
+            if (strchr(target->flags, *f) != NULL)
+                d->info_flags[k++] = *f;
+        d->info_flags[k] = '\0';
+    }
     d->root_fd = d->box_fd = d->tmp_fd = d->new_fd = d->fd = -1;
     if (target->hostname != NULL) {
         if (snprintf(d->host, sizeof(d->host), "%s", target->hostname) >= (int)sizeof(d->host)) {
@@ -381,7 +342,7 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
         goto fail;
     rel = maildir_path_relative(target->base, target->mailbox);
     if (target->folder != NULL && target->folder[0] != '\0') {
-        res = open_folder(d, target->folder, error_r);
+        res = maildir_dir_open_folder(d->root_fd, target->folder, &d->box_fd, error_r);
         n = asprintf(&d->rel_box, "%s%s.%s", rel, rel[strlen(rel) - 1] == '/' ? "" : "/",
                      target->folder);
     } else {
@@ -408,6 +369,19 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
     res = maildir_dir_open_subdirs(d->box_fd, &d->new_fd, &d->tmp_fd, &d->syncs, error_r);
     if (res != MAILDIR_DELIVERED)
         goto fail;
+    /* A message stored with flags goes to cur/ with its info part (the
+     * Maildir spec keeps new/ for messages no reader has seen, without
+     * one): "new_fd" is then cur/, and the name ends ":2,<flags>". */
+    if (d->info_flags[0] != '\0') {
+        int cur_fd = openat(d->box_fd, "cur", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (cur_fd < 0) {
+            error_set(error_r, "open cur/: %s", strerror(errno));
+            res = io_result(errno);
+            goto fail;
+        }
+        maildir_fd_close(&d->new_fd);
+        d->new_fd = cur_fd;
+    }
     maildir_dir_sweep_tmp(d->tmp_fd);
     if (target->stable_key != NULL)
         n = maildir_stable_name(d->name, sizeof(d->name), target->stable_time, target->stable_key,
@@ -559,10 +533,11 @@ enum maildir_result maildir_delivery_link(struct maildir_delivery *d, char **err
     /* ",W=" only while the name keeps room for ":2," and 26 flag letters
      * within NAME_MAX (a very long host part): without it, readers count
      * the LFs themselves. */
-    n = snprintf(d->new_name, sizeof(d->new_name), "%s,S=%" PRIu64 ",W=%" PRIu64, d->name, d->size,
-                 d->crlf_size);
+    n = snprintf(d->new_name, sizeof(d->new_name), "%s,S=%" PRIu64 ",W=%" PRIu64 "%s%s", d->name,
+                 d->size, d->crlf_size, d->info_flags[0] != '\0' ? ":2," : "", d->info_flags);
     if (n < 0 || n > NAME_MAX - 29)
-        n = snprintf(d->new_name, sizeof(d->new_name), "%s,S=%" PRIu64, d->name, d->size);
+        n = snprintf(d->new_name, sizeof(d->new_name), "%s,S=%" PRIu64 "%s%s", d->name, d->size,
+                     d->info_flags[0] != '\0' ? ":2," : "", d->info_flags);
     if (n < 0 || n >= (int)sizeof(d->new_name)) {
         error_set(error_r, "file name too long");
         return MAILDIR_PERMFAIL;
@@ -636,7 +611,8 @@ enum maildir_result maildir_delivery_finish(struct maildir_delivery **delivery, 
         if (maildir_quota_add(d->root_fd, (int64_t)d->size, 1, &quota_error) < 0)
             free(quota_error);
     }
-    if (path_r != NULL && asprintf(path_r, "%s/new/%s", d->rel_box, d->new_name) < 0)
+    if (path_r != NULL && asprintf(path_r, "%s/%s/%s", d->rel_box,
+                                   d->info_flags[0] != '\0' ? "cur" : "new", d->new_name) < 0)
         *path_r = NULL;
     delivery_free(delivery, false);
     return MAILDIR_DELIVERED;

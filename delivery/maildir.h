@@ -55,6 +55,10 @@ struct maildir_target {
      * subfolder dev of Lists, stored as ".Lists.dev"); NULL or "" is the INBOX.
      * Refused: "/", a leading, trailing or doubled ".", control bytes. */
     const char *folder;
+    /* Flags to store the message with, as Maildir info letters ("S",
+     * "FS"; others are ignored): the file is linked into cur/ as
+     * "<name>:2,<flags>" instead of into new/. NULL or "": none, new/. */
+    const char *flags;
     /* Our host name for unique file names; NULL: gethostname(). */
     const char *hostname;
     /* Maildir++ quota for the whole Maildir (all folders); 0 = no limit. */

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -252,6 +253,51 @@ enum maildir_result maildir_dir_open_mailbox(const char *base, const char *mailb
     default:
         return walk.res != MAILDIR_DELIVERED ? walk.res : MAILDIR_TEMPFAIL;
     }
+}
+
+bool maildir_folder_valid(const char *folder)
+{
+    size_t len = strlen(folder);
+
+    if (len == 0 || len > NAME_MAX - 1 || folder[0] == '.' || folder[len - 1] == '.' ||
+        strstr(folder, "..") != NULL)
+        return false;
+    for (const char *p = folder; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7f || c == '/')
+            return false;
+    }
+    return true;
+}
+
+enum maildir_result maildir_dir_open_folder(int root_fd, const char *folder, int *box_fd_r,
+                                            char **error_r)
+{
+    char name[NAME_MAX + 1];
+    bool created = false;
+    enum maildir_result res;
+    int fd;
+
+    if (!maildir_folder_valid(folder)) {
+        error_set(error_r, "invalid Maildir++ folder name");
+        return MAILDIR_PERMFAIL;
+    }
+    if (snprintf(name, sizeof(name), ".%s", folder) >= (int)sizeof(name))
+        return error_set(error_r, "folder name too long"), MAILDIR_PERMFAIL;
+    res = maildir_dir_open(root_fd, name, box_fd_r, &created, NULL, error_r);
+    if (res != MAILDIR_DELIVERED)
+        return res;
+    fd = openat(*box_fd_r, "maildirfolder",
+                O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (created ? 0 : O_EXCL), 0600);
+    if (fd >= 0)
+        close(fd);
+    else if (errno != EEXIST) {
+        error_set(error_r, "create maildirfolder: %s", strerror(errno));
+        return MAILDIR_TEMPFAIL;
+    }
+    if (created)
+        return maildir_dir_sync(root_fd, "maildir", error_r);
+    return MAILDIR_DELIVERED;
 }
 
 /* open_subdirs - open new/ and tmp/ of the Maildir at box_fd (either output

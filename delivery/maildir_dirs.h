@@ -76,6 +76,17 @@ void maildir_dir_close_syncs(struct maildir_dir_syncs *syncs);
 enum maildir_result maildir_dir_open_mailbox(const char *base, const char *mailbox, int *fd_r,
                                              struct maildir_dir_syncs *syncs, char **error_r);
 
+/* maildir_folder_valid - a Maildir++ folder name without its leading dot:
+ * dot-separated non-empty parts, no "/", no control bytes. */
+bool maildir_folder_valid(const char *folder);
+
+/* maildir_dir_open_folder - the Maildir++ folder ".<folder>" of the Maildir
+ * at root_fd into *box_fd_r, created with its "maildirfolder" marker on
+ * first use (and the root fsync'd then). Its cur/new/tmp are the caller's
+ * (maildir_dir_open_subdirs). */
+enum maildir_result maildir_dir_open_folder(int root_fd, const char *folder, int *box_fd_r,
+                                            char **error_r);
+
 /* maildir_dir_open_subdirs - open new/ and tmp/ of the Maildir at box_fd
  * (either output may be NULL), creating cur, new and tmp the first time. */
 enum maildir_result maildir_dir_open_subdirs(int box_fd, int *new_fd_r, int *tmp_fd_r,

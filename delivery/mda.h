@@ -1,11 +1,12 @@
 /* delivery/mda.h - the delivery agent's step for one message and one
- * recipient, the same for the LMTP service and dirmail-deliver: the check
- * for a delivery loop (Delivered-To), the choice of the folder, and the
- * filing through local_delivery (whose Maildir writer prepends Return-Path
- * and Delivered-To, RFC 5321 4.4). The folder is chosen in one place,
- * mda_choose_folder, which is where the Sieve step slots in: today it is
- * the folder the caller asked for, else INBOX. It never reads the directory
- * and never speaks a protocol. */
+ * recipient, the same for the queue runner's local transport, the LMTP
+ * service and dirmail-deliver: the check for a delivery loop
+ * (Delivered-To), the Maildir's default folders at its first delivery, the
+ * user's Sieve scripts (mda_sieve.h) and their actions carried out (stores
+ * with flags, discard, reject, redirect and vacation through the queue,
+ * mda_notify.h), the quota warning, and the filing through local_delivery
+ * (whose Maildir writer prepends Return-Path and Delivered-To, RFC 5321
+ * 4.4). It never reads the directory and never speaks a protocol. */
 #ifndef DIRMAIL_DELIVERY_MDA_H
 #define DIRMAIL_DELIVERY_MDA_H
 
@@ -13,7 +14,23 @@
 #include <stdint.h>
 
 #include "auth/auth_protocol.h"
+#include "conf/conf.h"
 #include "delivery/local_delivery.h"
+#include "queue/queue.h"
+
+/* What every delivery of a process (or of one queue runner thread) shares:
+ * the configuration, the compiled scripts, the queue that redirects,
+ * vacation replies and warnings go into. */
+struct mda;
+
+/* mda_new - conf and queue are borrowed and must outlive it; queue may be
+ * NULL (then a delivery that must send mail is deferred, and warnings are
+ * not sent); hostname NULL: conf's. NULL when out of memory. */
+struct mda *mda_new(const struct config *conf, const char *hostname, struct queue *queue);
+void mda_free(struct mda **mda);
+
+/* mda_local_config - the configuration for local_batch_new. */
+const struct local_delivery_config *mda_local_config(const struct mda *mda);
 
 /* One received message: a file (CRLF line endings) that the step reads
  * with pread, so that every recipient reads it from its start. */
@@ -30,10 +47,19 @@ struct mda_recipient {
     const char *primary;  /* the entry's primary address */
     uint64_t quota_bytes; /* 0: no limit */
     const char *folder;   /* the folder asked for (dirmail-deliver -m); NULL: INBOX */
+    const char *sieve;    /* the directory's dirmailSieve; NULL: none */
     /* Delivered-To fields naming this recipient that make the message a
      * loop: 1 for LMTP; dirmail-deliver 2, as the MTA that calls it has
      * just prepended its own (Postfix's local(8) does, after its own check). */
     unsigned loop_after;
+    /* Exactly once across crashes (local_delivery_request): the queue
+     * runner's key; a second store of one message gets it with "S<n>". */
+    const char *stable_key;
+    long long stable_time;
+    bool check_delivered;
+    /* Told when the result is final (may be NULL). */
+    local_settled_fn *settled;
+    void *settled_ctx;
 };
 
 /* mda_recipient_check - whether the directory's answer to RESOLVE address
@@ -53,15 +79,15 @@ bool mda_recipient_check(enum auth_status status, const struct auth_recipient *r
  * a header section longer than the content policy allows was refused. */
 unsigned mda_delivered_to_count(const struct mda_message *msg, const char *address);
 
-/* mda_choose_folder - where the message goes for rcpt: the Sieve step's
- * place; today rcpt->folder (NULL: INBOX). */
-const char *mda_choose_folder(const struct mda_message *msg, const struct mda_recipient *rcpt);
-
 /* mda_add - msg for rcpt into batch (local_batch_add's contract: PENDING
- * until local_batch_settle fills out, or final at once). A loop fails at
- * once with 5.4.6. quota_permanent: delivery.quota_permanent. */
-enum local_state mda_add(struct local_batch *batch, const struct mda_message *msg,
-                         const struct mda_recipient *rcpt, bool quota_permanent, const char *log_id,
+ * until local_batch_settle fills out, or final at once, rcpt->settled
+ * told). A loop fails at once with 5.4.6, a Sieve reject with 5.7.1 (the
+ * caller's protocol refuses with it, or its bounce is the DSN); what Sieve
+ * cannot do now (its store, the queue) defers. When the script keeps the
+ * message in several folders, all but the last are made durable here and
+ * the last joins the batch. */
+enum local_state mda_add(struct mda *mda, struct local_batch *batch, const struct mda_message *msg,
+                         const struct mda_recipient *rcpt, const char *log_id,
                          struct local_result *out);
 
 #endif

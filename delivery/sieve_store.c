@@ -211,6 +211,19 @@ static int exists(struct sieve_store *st, const char *file, char **error_r)
     return -1;
 }
 
+/* existing_script - NAME.sieve into file (FILE_NAME_SIZE) for a script
+ * that is there: OK, BAD_NAME, NONEXISTENT, or TEMPFAIL (*error_r set). */
+static enum sieve_store_result existing_script(struct sieve_store *st, const char *name,
+                                               size_t name_len, char *file, char **error_r)
+{
+    if (!file_name(name, name_len, file, FILE_NAME_SIZE))
+        return SIEVE_STORE_BAD_NAME;
+    int e = exists(st, file, error_r);
+    if (e <= 0)
+        return e < 0 ? SIEVE_STORE_TEMPFAIL : SIEVE_STORE_NONEXISTENT;
+    return SIEVE_STORE_OK;
+}
+
 enum sieve_store_result sieve_store_active(struct sieve_store *st, char **name_r, char **error_r)
 {
     *name_r = NULL;
@@ -514,11 +527,9 @@ enum sieve_store_result sieve_store_delete(struct sieve_store *st, const char *n
                                            size_t name_len, char **error_r)
 {
     char file[FILE_NAME_SIZE];
-    if (!file_name(name, name_len, file, sizeof file))
-        return SIEVE_STORE_BAD_NAME;
-    int e = exists(st, file, error_r);
-    if (e <= 0)
-        return e < 0 ? SIEVE_STORE_TEMPFAIL : SIEVE_STORE_NONEXISTENT;
+    enum sieve_store_result found = existing_script(st, name, name_len, file, error_r);
+    if (found != SIEVE_STORE_OK)
+        return found;
     int active = is_active(st, name, name_len, error_r);
     if (active != 0)
         return active < 0 ? SIEVE_STORE_TEMPFAIL : SIEVE_STORE_ACTIVE;
@@ -549,12 +560,11 @@ enum sieve_store_result sieve_store_rename(struct sieve_store *st, const char *f
                                            char **error_r)
 {
     char old_file[FILE_NAME_SIZE], new_file[FILE_NAME_SIZE];
-    if (!file_name(from, from_len, old_file, sizeof old_file) ||
-        !file_name(to, to_len, new_file, sizeof new_file))
+    if (!file_name(to, to_len, new_file, sizeof new_file))
         return SIEVE_STORE_BAD_NAME;
-    int e = exists(st, old_file, error_r);
-    if (e <= 0)
-        return e < 0 ? SIEVE_STORE_TEMPFAIL : SIEVE_STORE_NONEXISTENT;
+    enum sieve_store_result found = existing_script(st, from, from_len, old_file, error_r);
+    if (found != SIEVE_STORE_OK)
+        return found;
     if (strcmp(old_file, new_file) == 0)
         return SIEVE_STORE_OK;
     int was_active = is_active(st, from, from_len, error_r);
@@ -589,12 +599,10 @@ enum sieve_store_result sieve_store_set_active(struct sieve_store *st, const cha
         return remove_entry(st, SIEVE_STORE_ACTIVE_LINK, SIEVE_STORE_OK, error_r);
     }
     char file[FILE_NAME_SIZE];
-    if (!file_name(name, name_len, file, sizeof file))
-        return SIEVE_STORE_BAD_NAME;
-    int e = exists(st, file, error_r);
-    if (e <= 0)
-        return e < 0 ? SIEVE_STORE_TEMPFAIL : SIEVE_STORE_NONEXISTENT;
-    enum sieve_store_result r = point_active(st, file, error_r);
+    enum sieve_store_result r = existing_script(st, name, name_len, file, error_r);
+    if (r != SIEVE_STORE_OK)
+        return r;
+    r = point_active(st, file, error_r);
     return r == SIEVE_STORE_OK ? sync_dir(st, error_r) : r;
 }
 

@@ -550,7 +550,7 @@ static int start_workers(struct runner *r)
             .spool = r->spool,
             .queue = r->queue,
             .auth = auth_client_new(r->auth_path, r->auth_timeout_ms),
-            .transports = {[QUEUE_ROUTE_LOCAL] = transport_local_new(&w->local),
+            .transports = {[QUEUE_ROUTE_LOCAL] = transport_local_new(r->conf, r->queue),
                            [QUEUE_ROUTE_NODE] = r->network,
                            [QUEUE_ROUTE_RELAY] = r->network},
             .parked_done = on_turn_done,

@@ -1,12 +1,13 @@
 /* gateway/smtp_session.c - see smtp_session.h.
  *
- * One session is one struct smtp with an explicit state. Input is read line
- * by line while the state takes commands; a command that must wait (a
- * directory answer, a SASL step, the queue's fsync) moves the session to
- * ST_WAIT with input paused, and its completion writes the reply, resumes
- * input and reads on from what is already buffered (PIPELINING, RFC 2920:
- * replies keep the order of the commands because only one waits at a time).
- * Replies are flushed whenever no complete command is left in the buffer.
+ * One session is one struct smtp with an explicit state, run by the
+ * line-session driver (proto/line_session.h): input is read line by line
+ * while the state takes commands; a command that must wait (a directory
+ * answer, a SASL step, the queue's fsync) waits with input paused, and its
+ * completion writes the reply and reads on from what is already buffered
+ * (PIPELINING, RFC 2920: replies keep the order of the commands because
+ * only one waits at a time). Replies are flushed whenever no complete
+ * command is left in the buffer.
  * The mail transaction (MAIL to the commit) is smtp_transaction.c; the two
  * share struct smtp through smtp_session_internal.h. */
 #include "config.h"
@@ -33,6 +34,7 @@
 #include "proto/smtp_parse.h"
 #include "gateway/smtp_policy.h"
 #include "proto/smtp_reply.h"
+#include "proto/smtp_wire.h"
 #include "lib/conn.h"
 #include "lib/event.h"
 #include "lib/log.h"
@@ -99,13 +101,10 @@ static const char *state_name(enum smtp_state st)
     static const char *const names[] = {
         [ST_PREGREET] = "pregreet", [ST_GREETED] = "greeted",     [ST_READY] = "ready",
         [ST_MAIL] = "mail",         [ST_RCPT] = "rcpt",           [ST_DATA] = "data",
-        [ST_BDAT] = "bdat",         [ST_BDAT_OPEN] = "bdat-open", [ST_AUTH] = "auth",
-        [ST_WAIT] = "waiting",      [ST_CLOSING] = "closing",
+        [ST_BDAT] = "bdat",         [ST_BDAT_OPEN] = "bdat-open",
     };
     return (size_t)st < sizeof names / sizeof names[0] && names[st] != NULL ? names[st] : "?";
 }
-
-static void process_input(struct smtp *s);
 
 /* client_error - does this reply count toward limits.errors? Every reply
  * that blames the client: all of 5xx (RFC 5321 4.2.1: the command was wrong
@@ -124,18 +123,10 @@ static bool client_error(int code, enum smtp_esc esc)
 /* reply - queue one reply; counts errors for limits.errors. */
 void session_reply(struct smtp *s, int code, enum smtp_esc esc, const char *fmt, ...)
 {
-    char text[SMTP_REPLY_LINE_MAX * 16];
-    char out[sizeof text + 256];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(text, sizeof text, fmt, ap);
+    smtp_wire_reply(&s->ls, client_error(code, esc), code, esc, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof text ||
-        (n = smtp_reply_format(out, sizeof out, code, esc, text)) < 0)
-        n = smtp_reply_format(out, sizeof out, 451, SMTP_ESC_SYSTEM_OTHER, "Internal error");
-    conn_write(s->conn, out, (size_t)n);
-    if (client_error(code, esc))
-        s->errors++;
 }
 
 void session_reply_fixed(struct smtp *s, const struct smtp_reply *r)
@@ -147,91 +138,27 @@ void session_reply_fixed(struct smtp *s, const struct smtp_reply *r)
 static void close_with(struct smtp *s, int code, enum smtp_esc esc, const char *text)
 {
     session_reply(s, code, esc, "%s %s", s->ss->hostname, text);
-    s->state = ST_CLOSING;
-    conn_set_input_paused(s->conn, true);
-    enum conn_result r = conn_flush(s->conn);
-    if (r != CONN_AGAIN)
-        session_end(s);
+    line_session_close(&s->ls);
 }
 
-static void flush(struct smtp *s)
+static void session_free(void *ctx)
 {
-    enum conn_result r = conn_flush(s->conn);
-    if (r == CONN_ERROR)
-        session_end(s);
-}
-
-static void session_free(struct smtp *s)
-{
+    struct smtp *s = ctx;
     event_timer_remove(&s->timer);
     if (s->auth_request != 0 && s->srv != NULL)
         auth_async_cancel(s->srv->async, s->auth_request);
     transaction_reset(s);
-    sasl_exchange_free(&s->sx);
+    session_sasl_free(&s->auth);
     sasl_session_free(&s->sasl);
     free(s->auth_user);
     free(s->commit_error);
     free(s);
 }
 
-/* really_end - free everything and hand the session back. */
-static void really_end(struct smtp *s)
-{
-    struct service_session *ss = s->ss;
-    log_info("event=disconnect service=%s client=%s", ss->service->name, ss->client_ip);
-    session_free(s);
-    ss->protocol = NULL;
-    conn_free(&ss->conn);
-    ss->finished(ss);
-}
-
-/* held - a pool job or the SASL exchange (its job or its delay) still holds
- * the session: freeing it now would leave them a dangling pointer. */
-static bool held(const struct smtp *s)
-{
-    return s->job_running || sasl_exchange_busy(s->sx);
-}
-
-/* session_end - end the session as soon as no callback of it is on the stack
- * and nothing holds it; callers return right after. */
-void session_end(struct smtp *s)
-{
-    if (!s->ending) {
-        s->ending = true;
-        s->state = ST_CLOSING;
-        conn_set_input_paused(s->conn, true);
-    }
-    if (s->depth == 0 && !held(s))
-        really_end(s);
-}
-
-/* enter / leave - around every entry from the loop: session_end inside only
- * marks the session, and leave frees it once the stack is clear. */
-void session_enter(struct smtp *s)
-{
-    s->depth++;
-}
-
-void session_leave(struct smtp *s)
-{
-    if (--s->depth == 0 && s->ending && !held(s))
-        really_end(s);
-}
-
-/* wait_begin - a command waits: no more input until it is answered. */
-void session_wait_begin(struct smtp *s)
-{
-    s->state = ST_WAIT;
-    conn_set_input_paused(s->conn, true);
-    flush(s);
-}
-
-/* wait_end - the answer was queued: go on with what the client pipelined. */
 void session_wait_end(struct smtp *s, enum smtp_state next)
 {
     s->state = next;
-    conn_set_input_paused(s->conn, false);
-    process_input(s);
+    line_session_wait_end(&s->ls);
 }
 
 bool session_is_submission(const struct smtp *s)
@@ -241,7 +168,7 @@ bool session_is_submission(const struct smtp *s)
 
 static bool auth_offered(struct smtp *s)
 {
-    if (!s->srv->sasl_ready || s->sasl == NULL || s->auth_user != NULL || !s->tls)
+    if (!s->srv->sasl_ready || s->sasl == NULL || s->auth_user != NULL || !s->ls.tls)
         return false;
     return sasl_session_mechanisms(s->sasl)[0] != '\0';
 }
@@ -266,20 +193,8 @@ static unsigned parse_opts(struct smtp *s)
 static void sasl_renew(struct smtp *s)
 {
     sasl_session_free(&s->sasl);
-    if (!s->srv->sasl_ready)
-        return;
-    char local[96], remote[96];
-    snprintf(local, sizeof local, "%s;%u", conn_local_ip(s->conn), conn_local_port(s->conn));
-    snprintf(remote, sizeof remote, "%s;%u", s->ss->client_ip, s->ss->client_port);
-    const char *err = NULL;
-    /* The negotiated cipher's strength: SASL refuses mechanisms or
-     * authzids that ask for more (Cyrus's minssf/maxssf). */
-    s->sasl =
-        sasl_session_new(session_is_submission(s) ? "submission" : "smtp", s->ss->hostname, local,
-                         remote, s->tls, s->tls ? (unsigned)conn_tls_bits(s->conn) : 0, &err);
-    if (s->sasl == NULL)
-        log_error("event=sasl_session_failed client=%s error=\"%s\"", s->ss->client_ip,
-                  err != NULL ? err : "?");
+    if (s->srv->sasl_ready)
+        session_sasl_renew(&s->auth, &s->sasl, session_is_submission(s) ? "submission" : "smtp");
 }
 
 /* ---- command handlers ---- */
@@ -303,7 +218,7 @@ static void cmd_ehlo(struct smtp *s, struct smtp_command *cmd)
                      "%s\nPIPELINING\nSIZE %zu\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\nDSN\n"
                      "CHUNKING",
                      s->ss->hostname, s->ss->config->limits.message_size);
-    if (n > 0 && (size_t)n < sizeof text && s->ss->tls_ctx != NULL && !s->tls)
+    if (n > 0 && (size_t)n < sizeof text && s->ss->tls_ctx != NULL && !s->ls.tls)
         n += snprintf(text + n, sizeof text - (size_t)n, "\nSTARTTLS");
     if (n > 0 && (size_t)n < sizeof text && auth_offered(s))
         n += snprintf(text + n, sizeof text - (size_t)n, "\nAUTH %s",
@@ -331,10 +246,7 @@ bool session_out_of_sync(struct smtp *s, const char *what)
     log_info("event=pipelining_violation client=%s command=%s input=%s", s->ss->client_ip, what,
              log_quote(quoted, sizeof quoted, sample));
     session_reply(s, 554, SMTP_ESC_PROTOCOL_OTHER, "Error: SMTP protocol synchronization");
-    s->state = ST_CLOSING;
-    conn_set_input_paused(s->conn, true);
-    if (conn_flush(s->conn) != CONN_AGAIN)
-        session_end(s);
+    line_session_close(&s->ls);
     return true;
 }
 
@@ -382,29 +294,15 @@ static void cmd_expn(struct smtp *s, struct smtp_command *cmd)
 static void cmd_starttls(struct smtp *s, struct smtp_command *cmd)
 {
     (void)cmd;
-    if (s->tls || s->ss->tls_ctx == NULL) {
+    if (s->ls.tls || s->ss->tls_ctx == NULL) {
         session_reply(s, 503, SMTP_ESC_INVALID_COMMAND, "TLS not available");
         return;
     }
     session_reply(s, 220, SMTP_ESC_OTHER, "Ready to start TLS");
-    /* The reply must be out before the handshake; a client normally waits
-     * for it, so the socket buffer takes it at once. */
-    if (conn_flush(s->conn) != CONN_OK) {
-        session_end(s);
+    if (line_session_starttls(&s->ls, "starttls") < 0)
         return;
-    }
-    size_t discarded = 0;
-    if (conn_tls_server_start(s->conn, s->ss->tls_ctx, &discarded) < 0) {
-        log_error("event=starttls_failed client=%s error=\"%s\"", s->ss->client_ip,
-                  conn_error(s->conn));
-        session_end(s);
-        return;
-    }
-    if (discarded > 0)
-        log_info("event=starttls_discarded client=%s bytes=%zu", s->ss->client_ip, discarded);
     /* RFC 3207 4.2: forget everything learnt before TLS. */
     transaction_reset(s);
-    s->tls = true;
     s->esmtp = false;
     s->helo[0] = '\0';
     s->state = ST_GREETED;
@@ -413,84 +311,44 @@ static void cmd_starttls(struct smtp *s, struct smtp_command *cmd)
 
 /* ---- AUTH ---- */
 
-/* auth_outcome - the one place an exchange's outcome becomes a reply
- * (RFC 4954 4, 6) and the session's next state. From a command handler
- * (async false) the state is set and process_input reads on; from the
- * exchange's callback (async true) input is resumed. */
-static void auth_outcome(struct smtp *s, enum sasl_exchange_outcome o, bool async)
-{
-    enum smtp_state next = ST_READY;
-    switch (o) {
-    case SASL_EXCHANGE_PENDING:
-        session_wait_begin(s);
-        return;
-    case SASL_EXCHANGE_CHALLENGE:
-        session_reply(s, 334, SMTP_ESC_NONE, "%s", sasl_exchange_challenge(s->sx));
-        conn_set_line_limit(s->conn, SASL_EXCHANGE_LINE_LIMIT);
-        next = ST_AUTH;
-        break;
-    case SASL_EXCHANGE_OK:
-        s->auth_user = strdup(sasl_exchange_user(s->sx));
-        if (s->auth_user == NULL)
-            session_reply(s, 454, SMTP_ESC_SECURITY_OTHER, "Temporary authentication failure");
-        else
-            session_reply(s, 235, SMTP_ESC_AUTH_SUCCEEDED, "Authentication successful");
-        break;
-    case SASL_EXCHANGE_FAILED:
-        session_reply(s, 535, SMTP_ESC_AUTH_INVALID, "Authentication credentials invalid");
-        switch (sasl_exchange_limit(s->sx)) {
-        case SASL_EXCHANGE_LIMIT_IP:
-            close_with(s, 421, SMTP_ESC_SECURITY_OTHER,
-                       "Too many authentication failures from your address");
-            return;
-        case SASL_EXCHANGE_LIMIT_SESSION:
-            close_with(s, 421, SMTP_ESC_SECURITY_OTHER, "Too many authentication failures");
-            return;
-        case SASL_EXCHANGE_LIMIT_NONE:
-            break;
-        }
-        break;
-    case SASL_EXCHANGE_TEMPFAIL:
-        /* the directory or the auth process could not answer: never 535 */
-        session_reply(s, 454, SMTP_ESC_SECURITY_OTHER, "Temporary authentication failure");
-        break;
-    case SASL_EXCHANGE_BAD_PROTOCOL:
-        session_reply(s, 501, SMTP_ESC_SYNTAX_ERROR, "Malformed authentication response");
-        break;
-    case SASL_EXCHANGE_BAD_BASE64:
-        session_reply(s, 501, SMTP_ESC_SYNTAX_ERROR, "Invalid base64 data");
-        break;
-    case SASL_EXCHANGE_CANCELLED:
-        session_reply(s, 501, SMTP_ESC_OTHER, "Authentication cancelled");
-        break;
-    case SASL_EXCHANGE_NO_MECHANISM:
-        session_reply(s, 504, SMTP_ESC_INVALID_ARGUMENTS, "Unrecognized authentication mechanism");
-        break;
-    case SASL_EXCHANGE_ENCRYPTION_REQUIRED:
-        session_reply(s, 538, SMTP_ESC_ENCRYPTION_FOR_MECH,
-                      "Encryption required for requested authentication mechanism");
-        break;
-    case SASL_EXCHANGE_IP_BLOCKED:
-        /* RFC 4954 6: 454 for a temporary refusal */
-        session_reply(s, 454, SMTP_ESC_SECURITY_OTHER,
-                      "Too many authentication failures from your address, try again later");
-        break;
-    }
-    if (async)
-        session_wait_end(s, next);
-    else
-        s->state = next;
-}
-
-/* auth_done - the exchange's callback: a SASL step or a delay is over. */
-static void auth_done(void *ctx, enum sasl_exchange_outcome o)
+/* logged_in - the exchange succeeded (RFC 4954 4): 235, or 454 when the
+ * name cannot be kept. */
+static bool logged_in(void *ctx)
 {
     struct smtp *s = ctx;
-    session_enter(s);
-    if (!s->ending)
-        auth_outcome(s, o, true);
-    session_leave(s);
+    s->auth_user = strdup(sasl_exchange_user(s->auth.sx));
+    if (s->auth_user == NULL)
+        session_reply(s, 454, SMTP_ESC_SECURITY_OTHER, "Temporary authentication failure");
+    else
+        session_reply(s, 235, SMTP_ESC_AUTH_SUCCEEDED, "Authentication successful");
+    return false;
 }
+
+static void sasl_challenge(void *ctx, const char *b64)
+{
+    session_reply(ctx, 334, SMTP_ESC_NONE, "%s", b64);
+}
+
+/* sasl_refuse - a failure limit is followed by a 421 (RFC 4954 4, 6). */
+static void sasl_refuse(void *ctx, enum session_sasl_refusal why)
+{
+    struct smtp *s = ctx;
+    session_reply_fixed(s, smtp_reply_sasl_refusal(why));
+    if (why == SESSION_SASL_FAILED_ADDRESS_LIMIT)
+        session_reply(s, 421, SMTP_ESC_SECURITY_OTHER,
+                      "%s Too many authentication failures from your address", s->ss->hostname);
+    else if (why == SESSION_SASL_FAILED_SESSION_LIMIT)
+        session_reply(s, 421, SMTP_ESC_SECURITY_OTHER, "%s Too many authentication failures",
+                      s->ss->hostname);
+}
+
+static const struct session_sasl_proto sasl_proto = {
+    .challenge = sasl_challenge,
+    .success = logged_in,
+    .refuse = sasl_refuse,
+    .ends = SESSION_SASL_BIT(SESSION_SASL_FAILED_ADDRESS_LIMIT) |
+            SESSION_SASL_BIT(SESSION_SASL_FAILED_SESSION_LIMIT),
+};
 
 static void cmd_auth(struct smtp *s, struct smtp_command *cmd)
 {
@@ -498,7 +356,7 @@ static void cmd_auth(struct smtp *s, struct smtp_command *cmd)
         session_reply(s, 503, SMTP_ESC_INVALID_COMMAND, "Already authenticated");
         return;
     }
-    if (!s->tls && session_is_submission(s)) {
+    if (!s->ls.tls && session_is_submission(s)) {
         session_reply(s, 530, SMTP_ESC_SECURITY_OTHER, "Must issue a STARTTLS command first");
         return;
     }
@@ -507,19 +365,7 @@ static void cmd_auth(struct smtp *s, struct smtp_command *cmd)
         return;
     }
     const char *initial = cmd->has_initial_response ? cmd->arg : NULL;
-    auth_outcome(s, sasl_exchange_begin(s->sx, s->sasl, cmd->mech, initial), false);
-}
-
-/* auth_line - a response line in an AUTH exchange (RFC 4954 4). */
-static void auth_line(struct smtp *s, const struct conn_line *line)
-{
-    conn_set_line_limit(s->conn, s->ss->config->limits.line_length);
-    s->state = ST_READY;
-    /* a line with a NUL or a bare CR is never base64 (nor "*") */
-    enum sasl_exchange_outcome o = line->has_nul || line->bare_cr
-                                       ? SASL_EXCHANGE_BAD_BASE64
-                                       : sasl_exchange_response(s->sx, line->data, line->len);
-    auth_outcome(s, o, false);
+    session_sasl_begin(&s->auth, s->sasl, cmd->mech, initial);
 }
 
 /* ---- the command table ---- */
@@ -586,61 +432,6 @@ static void command_line(struct smtp *s, const struct conn_line *line)
     }
 }
 
-/* process_input - read and act until input runs out or the state stops taking it. */
-static void process_input(struct smtp *s)
-{
-    for (;;) {
-        if (s->state == ST_WAIT || s->state == ST_CLOSING || s->state == ST_PREGREET)
-            return;
-        /* The limits.errors-th error reply is followed by 421 at once:
-         * nothing more the client pipelined is read. */
-        if (s->errors >= s->ss->config->limits.errors) {
-            log_info("event=too_many_errors client=%s errors=%u", s->ss->client_ip, s->errors);
-            close_with(s, 421, SMTP_ESC_SECURITY_OTHER, "Too many errors, closing connection");
-            return;
-        }
-        if (s->state == ST_BDAT) {
-            if (!transaction_bdat_read(s))
-                return;
-            continue;
-        }
-        struct conn_line line;
-        enum conn_result r = conn_read_line(s->conn, &line);
-        if (r == CONN_AGAIN) {
-            flush(s);
-            return;
-        }
-        if (r == CONN_EOF || r == CONN_ERROR) {
-            if (r == CONN_ERROR)
-                log_info("event=conn_error client=%s error=\"%s\"", s->ss->client_ip,
-                         conn_error(s->conn));
-            session_end(s);
-            return;
-        }
-        if (s->state == ST_DATA) {
-            if (r == CONN_TOO_LONG)
-                smtp_data_line_too_long(&s->data);
-            else if (smtp_data_line(&s->data, line.data, line.len, line.bare_lf, line.bare_cr))
-                transaction_message_end(s);
-            continue;
-        }
-        if (r == CONN_TOO_LONG) {
-            if (s->state == ST_AUTH) {
-                conn_set_line_limit(s->conn, s->ss->config->limits.line_length);
-                s->state = ST_READY;
-                session_reply(s, 500, SMTP_ESC_AUTH_LINE_TOO_LONG, "Authentication line too long");
-            } else {
-                session_reply_fixed(s, smtp_reply_parse_error(SMTP_PARSE_TOO_LONG));
-            }
-            continue;
-        }
-        if (s->state == ST_AUTH)
-            auth_line(s, &line);
-        else
-            command_line(s, &line);
-    }
-}
-
 static void send_greeting(struct smtp *s)
 {
     session_reply(s, 220, SMTP_ESC_NONE, "%s ESMTP dirmail", s->ss->hostname);
@@ -648,7 +439,7 @@ static void send_greeting(struct smtp *s)
     /* The first command's deadline starts now, not at the accept: the
      * pregreet wait is ours. */
     conn_deadline_restart(s->conn);
-    flush(s);
+    line_session_flush(&s->ls);
 }
 
 /* pregreet_failed - the client talked before the greeting: refuse it, and
@@ -667,7 +458,7 @@ static void pregreet_failed(struct smtp *s)
 static void greet(void *ctx)
 {
     struct smtp *s = ctx;
-    session_enter(s);
+    line_session_enter(&s->ls);
     event_timer_remove(&s->timer);
     if (conn_input_pending(s->conn) > 0) {
         pregreet_failed(s);
@@ -675,62 +466,92 @@ static void greet(void *ctx)
         if (s->ss->config->limits.pregreet_pass_ttl != 0)
             pregreet_cache_record(s->ss->pregreet, s->ss->client_ip, clock_monotonic_ms());
         send_greeting(s);
-        if (!s->ending)
-            process_input(s);
+        line_session_read(&s->ls);
     }
-    session_leave(s);
+    line_session_leave(&s->ls);
 }
 
-static void handler_in(struct smtp *s, enum conn_event event)
+/* ---- the session's part in the line-session driver ---- */
+
+static enum line_input session_input(void *ctx)
 {
-    switch (event) {
-    case CONN_EVENT_TIMEOUT:
-        /* while a pool job works on what the client sent, no 421: end
-         * quietly once it is done (during an AUTH delay the 421 goes out) */
-        if (s->state == ST_CLOSING || s->job_running || sasl_exchange_stepping(s->sx)) {
-            session_end(s);
-            return;
-        }
-        log_info("event=timeout client=%s reason=\"%s\" state=%s", s->ss->client_ip,
-                 conn_error(s->conn), state_name(s->state));
-        close_with(s, 421, SMTP_ESC_BAD_CONNECTION, "Timeout, closing connection");
-        return;
-    case CONN_EVENT_FLUSHED:
-        if (s->state == ST_CLOSING)
-            session_end(s);
-        return;
-    case CONN_EVENT_INPUT:
-        if (s->state == ST_PREGREET) {
-            /* Under implicit TLS the handshake is input too: only
-             * application data counts as talking first. */
-            struct conn_line line;
-            enum conn_result r = conn_read_line(s->conn, &line);
-            if (r == CONN_AGAIN && conn_input_pending(s->conn) == 0)
-                return;
-            if (r == CONN_EOF || r == CONN_ERROR) {
-                session_end(s);
-                return;
-            }
-            pregreet_failed(s);
-            return;
-        }
-        if (s->state == ST_CLOSING) {
-            conn_set_input_paused(s->conn, true);
-            return;
-        }
-        process_input(s);
-        return;
-    }
+    const struct smtp *s = ctx;
+    if (s->state == ST_PREGREET)
+        return LINE_INPUT_NONE;
+    return s->state == ST_BDAT ? LINE_INPUT_BYTES : LINE_INPUT_LINES;
 }
 
-static void handler(struct conn *conn, enum conn_event event, void *ctx)
+static bool session_bytes(void *ctx)
+{
+    return transaction_bdat_read(ctx);
+}
+
+static void session_line(void *ctx, enum conn_result r, const struct conn_line *line)
 {
     struct smtp *s = ctx;
-    (void)conn;
-    session_enter(s);
-    handler_in(s, event);
-    session_leave(s);
+    if (s->state == ST_DATA) {
+        if (r == CONN_TOO_LONG)
+            smtp_data_line_too_long(&s->data);
+        else if (smtp_data_line(&s->data, line->data, line->len, line->bare_lf, line->bare_cr))
+            transaction_message_end(s);
+    } else if (s->auth.reading_response) {
+        session_sasl_line(&s->auth, r, line);
+    } else if (r == CONN_TOO_LONG) {
+        session_reply_fixed(s, smtp_reply_parse_error(SMTP_PARSE_TOO_LONG));
+    } else {
+        command_line(s, line);
+    }
 }
+
+static void session_too_many_errors(void *ctx)
+{
+    close_with(ctx, 421, SMTP_ESC_SECURITY_OTHER, "Too many errors, closing connection");
+}
+
+static void session_timeout(void *ctx)
+{
+    struct smtp *s = ctx;
+    /* while a pool job works on what the client sent, no 421: end quietly
+     * once it is done (during an AUTH delay the 421 goes out) */
+    if (s->ls.closing || s->ls.job_running || sasl_exchange_stepping(s->auth.sx)) {
+        line_session_end(&s->ls);
+        return;
+    }
+    log_info("event=timeout client=%s reason=\"%s\" state=%s", s->ss->client_ip,
+             conn_error(s->conn),
+             s->ls.waiting              ? "waiting"
+             : s->auth.reading_response ? "auth"
+                                        : state_name(s->state));
+    close_with(s, 421, SMTP_ESC_BAD_CONNECTION, "Timeout, closing connection");
+}
+
+/* early_input - input during the pregreet wait. Under implicit TLS the
+ * handshake is input too: only application data counts as talking first. */
+static bool early_input(void *ctx)
+{
+    struct smtp *s = ctx;
+    if (s->state != ST_PREGREET)
+        return false;
+    struct conn_line line;
+    enum conn_result r = conn_read_line(s->conn, &line);
+    if (r == CONN_AGAIN && conn_input_pending(s->conn) == 0)
+        return true;
+    if (r == CONN_EOF || r == CONN_ERROR)
+        line_session_end(&s->ls);
+    else
+        pregreet_failed(s);
+    return true;
+}
+
+static const struct line_session_hooks session_hooks = {
+    .input = session_input,
+    .bytes = session_bytes,
+    .line = session_line,
+    .too_many_errors = session_too_many_errors,
+    .timeout = session_timeout,
+    .early_input = early_input,
+    .free = session_free,
+};
 
 void smtp_session_start(struct service_session *ss)
 {
@@ -738,8 +559,9 @@ void smtp_session_start(struct service_session *ss)
     struct smtp_server *srv = server_get(ss);
     struct smtp *s = srv != NULL ? calloc(1, sizeof *s) : NULL;
     if (s != NULL) {
-        s->sx = sasl_exchange_new_for_session(ss, srv->pool, auth_done, s);
-        if (s->sx == NULL) {
+        s->ls.ss = ss;
+        if (session_sasl_init(&s->auth, &s->ls, &sasl_proto, srv->pool,
+                              ss->config->limits.line_length) < 0) {
             free(s);
             s = NULL;
         }
@@ -754,22 +576,8 @@ void smtp_session_start(struct service_session *ss)
     s->conn = ss->conn;
     s->state = ST_PREGREET;
     s->trusted = smtp_policy_trusted(&ss->config->relay, ss->client_ip);
-    ss->protocol = s;
-    if (config_service_implicit_tls(ss->service->type)) {
-        if (service_tls_begin(ss) < 0) {
-            session_free(s);
-            ss->protocol = NULL;
-            conn_free(&ss->conn);
-            ss->finished(ss);
-            return;
-        }
-        s->tls = true;
-    }
-    if (conn_attach(s->conn, ss->loop, handler, s) < 0) {
-        session_end(s);
+    if (line_session_start(&s->ls, ss, &session_hooks, s, NULL, 0) < 0)
         return;
-    }
-    conn_set_deadlines(s->conn, ss->deadlines, ss->service->session_timeout * 1000ull);
     /* The pregreet test, like Postfix's postscreen, guards only the MX
      * port: submission clients are mail programs of our own users, and a
      * trusted network (postscreen's permit_mynetworks) needs no proof. */
@@ -784,12 +592,12 @@ void smtp_session_start(struct service_session *ss)
         wait = 0;
     }
     if (wait == 0) {
-        session_enter(s);
+        line_session_enter(&s->ls);
         send_greeting(s);
-        session_leave(s);
+        line_session_leave(&s->ls);
         return;
     }
     s->timer = event_timer_add(ss->loop, wait, greet, s);
     if (s->timer == NULL)
-        session_end(s);
+        line_session_end(&s->ls);
 }

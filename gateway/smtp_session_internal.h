@@ -10,7 +10,9 @@
 #include <stdint.h>
 
 #include "proto/command_table.h"
+#include "proto/line_session.h"
 #include "proto/service.h"
+#include "proto/session_sasl.h"
 #include "proto/smtp_data.h"
 #include "proto/smtp_parse.h"
 #include "proto/smtp_reply.h"
@@ -49,32 +51,26 @@ enum smtp_state {
     ST_DATA,      /* reading DATA lines */
     ST_BDAT,      /* reading a BDAT chunk (s->msg: the message it adds to, if any) */
     ST_BDAT_OPEN, /* a BDAT chunk (not LAST) was taken: only BDAT, RSET, NOOP, QUIT */
-    ST_AUTH,      /* reading a SASL response line */
-    ST_WAIT,      /* a directory answer, SASL step or commit is outstanding */
-    ST_CLOSING,   /* last reply queued: close once it is out */
 };
-
-#define S(st) COMMAND_STATE(st)
+/* A directory answer, a SASL step or the commit outstanding, the SASL
+ * response line and the last words are the driver's (proto/line_session.h,
+ * proto/session_sasl.h): the state stays where the command left it. */
 
 #define S(st) COMMAND_STATE(st)
 
 struct smtp {
+    struct line_session ls;   /* the connection's plumbing; ls.tls: STARTTLS done or implicit */
+    struct session_sasl auth; /* AUTH: base64, the SASL job, failure delays and limits */
     struct service_session *ss;
     struct smtp_server *srv;
     struct conn *conn;
     enum smtp_state state;
     struct event_timer *timer; /* pregreet */
-    bool tls;                  /* TLS active (STARTTLS done or implicit) */
     bool esmtp;
     bool trusted;
     char helo[SMTP_PARSE_LINE_MAX + 1];
     char *auth_user;
     struct sasl_session *sasl;
-    struct sasl_exchange *sx; /* AUTH: base64, the SASL job, failure delays and limits */
-    unsigned errors;
-    bool job_running;      /* a pool job holds this session: it must not be freed */
-    bool ending;           /* session_end was called: free it when nothing runs on it */
-    unsigned depth;        /* callbacks of this session on the stack */
     uint32_t auth_request; /* outstanding auth_async request id, 0 = none */
 
     /* the transaction */
@@ -105,16 +101,8 @@ struct smtp {
 void session_reply(struct smtp *s, int code, enum smtp_esc esc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void session_reply_fixed(struct smtp *s, const struct smtp_reply *r);
-/* session_end - end the session as soon as no callback of it is on the
- * stack and nothing holds it; callers return right after. */
-void session_end(struct smtp *s);
-/* session_enter / session_leave - around every entry from the loop. */
-void session_enter(struct smtp *s);
-void session_leave(struct smtp *s);
-/* session_wait_begin - a command waits: no more input until it is
- * answered; session_wait_end - answered: go on in state next with what the
- * client pipelined. */
-void session_wait_begin(struct smtp *s);
+/* session_wait_end - a waiting command was answered: go on in state next
+ * with what the client pipelined (line_session_wait_end). */
 void session_wait_end(struct smtp *s, enum smtp_state next);
 /* session_is_submission - a submission service (not the MX). */
 bool session_is_submission(const struct smtp *s);

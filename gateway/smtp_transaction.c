@@ -16,13 +16,13 @@
 #include "gateway/smtp_policy.h"
 #include "queue/queue_inject.h"
 #include "proto/received.h"
+#include "proto/smtp_wire.h"
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "lib/threadpool.h"
 
 /* The line reader's limit while DATA is read: far above the text line limit
  * so that a long line is still seen whole, with how it ended. */
-#define DATA_LINE_LIMIT 65536
 
 void transaction_reset(struct smtp *s)
 {
@@ -60,9 +60,9 @@ static void sender_answer_in(struct smtp *s, const struct auth_response *resp)
 static void sender_answer(void *ctx, const struct auth_response *resp)
 {
     struct smtp *s = ctx;
-    session_enter(s);
+    line_session_enter(&s->ls);
     sender_answer_in(s, resp);
-    session_leave(s);
+    line_session_leave(&s->ls);
 }
 
 /* What spool_room found. */
@@ -105,7 +105,7 @@ static const struct smtp_reply *room_reply(enum room room)
 
 void transaction_mail(struct smtp *s, struct smtp_command *cmd)
 {
-    if (session_is_submission(s) && !s->tls) {
+    if (session_is_submission(s) && !s->ls.tls) {
         session_reply(s, 530, SMTP_ESC_SECURITY_OTHER, "Must issue a STARTTLS command first");
         return;
     }
@@ -157,7 +157,7 @@ void transaction_mail(struct smtp *s, struct smtp_command *cmd)
         s->auth_request =
             auth_async_request(s->srv->async, AUTH_REQ_SENDERS, args, 1, sender_answer, s);
         if (s->auth_request != 0) {
-            session_wait_begin(s);
+            line_session_wait_begin(&s->ls);
             return;
         }
         session_reply_fixed(s, smtp_policy_sender_reply(SMTP_SENDER_TEMPFAIL));
@@ -203,9 +203,9 @@ static void rcpt_answer_in(struct smtp *s, const struct auth_response *resp)
 static void rcpt_answer(void *ctx, const struct auth_response *resp)
 {
     struct smtp *s = ctx;
-    session_enter(s);
+    line_session_enter(&s->ls);
     rcpt_answer_in(s, resp);
-    session_leave(s);
+    line_session_leave(&s->ls);
 }
 
 void transaction_rcpt(struct smtp *s, struct smtp_command *cmd)
@@ -232,7 +232,7 @@ void transaction_rcpt(struct smtp *s, struct smtp_command *cmd)
         session_reply_fixed(s, smtp_policy_rcpt_reply(SMTP_RCPT_TEMPFAIL));
         return;
     }
-    session_wait_begin(s);
+    line_session_wait_begin(&s->ls);
 }
 
 static int data_write(void *ctx, const void *data, size_t len)
@@ -289,8 +289,8 @@ static int message_begin(struct smtp *s)
         .client_ip = s->ss->client_ip,
         .hostname = s->ss->hostname,
         .esmtp = s->esmtp,
-        .tls_version = s->tls ? conn_tls_version(s->conn) : NULL,
-        .tls_cipher = s->tls ? conn_tls_cipher(s->conn) : NULL,
+        .tls_version = s->ls.tls ? conn_tls_version(s->conn) : NULL,
+        .tls_cipher = s->ls.tls ? conn_tls_cipher(s->conn) : NULL,
         .authenticated = s->auth_user != NULL,
         .auth_user = s->ss->config->sasl.authenticated_header ? s->auth_user : NULL,
         .queue_id = queue_inject_id(s->msg),
@@ -298,14 +298,7 @@ static int message_begin(struct smtp *s)
         .when = now,
     };
     size_t len = 0;
-    char *field = received_format(&info, &len);
-    if (field == NULL) {
-        /* A HELO word or address too long for any header line (RFC 5322
-         * 2.1.1: 998): the trace field goes without them, never cut short. */
-        info.for_rcpt = NULL;
-        info.helo = NULL;
-        field = received_format(&info, &len);
-    }
+    char *field = received_format_fitting(&info, &len);
     int r = field != NULL ? data_write(s, field, len) : -1;
     free(field);
     if (r < 0) {
@@ -318,19 +311,14 @@ static int message_begin(struct smtp *s)
 void transaction_data(struct smtp *s, struct smtp_command *cmd)
 {
     (void)cmd;
-    if (s->state == ST_MAIL) {
-        session_reply(s, 554, SMTP_ESC_INVALID_COMMAND, "No valid recipients");
+    if (s->state == ST_MAIL || message_begin(s) < 0) {
+        session_reply_fixed(s, s->state == ST_MAIL
+                                   ? smtp_reply_transfer(SMTP_TRANSFER_NO_RECIPIENTS)
+                                   : smtp_reply_tempfail(SMTP_TEMPFAIL_QUEUE));
         return;
     }
-    if (message_begin(s) < 0) {
-        session_reply_fixed(s, smtp_reply_tempfail(SMTP_TEMPFAIL_QUEUE));
-        return;
-    }
-    session_reply(s, 354, SMTP_ESC_NONE, "End data with <CR><LF>.<CR><LF>");
-    conn_set_line_limit(s->conn, DATA_LINE_LIMIT);
-    /* From the 354 to the dot: data_timeout with its minimum rate, not the
-     * per-line idle deadline (a long message is many lines). */
-    conn_transfer_begin(s->conn);
+    session_reply_fixed(s, smtp_reply_transfer(SMTP_TRANSFER_START_DATA));
+    smtp_wire_data_begin(&s->ls);
     s->state = ST_DATA;
 }
 
@@ -348,8 +336,8 @@ static void commit_work(void *arg)
 static void commit_done(void *arg)
 {
     struct smtp *s = arg;
-    session_enter(s);
-    s->job_running = false;
+    line_session_enter(&s->ls);
+    s->ls.job_running = false;
     if (s->commit_result == 0) {
         log_info("event=queued id=%s client=%s sender=<%s> rcpts=%zu size=%llu", s->env->id,
                  s->ss->client_ip, s->env->sender, s->env->rcpt_count,
@@ -362,20 +350,19 @@ static void commit_done(void *arg)
     }
     free(s->commit_error);
     s->commit_error = NULL;
-    if (!s->ending) {
+    if (!s->ls.ending) {
         s->state = ST_READY;
         transaction_reset(s);
         session_wait_end(s, ST_READY);
     }
-    session_leave(s);
+    line_session_leave(&s->ls);
 }
 
 /* message_end - the message is complete: refuse it, or commit it. */
 void transaction_message_end(struct smtp *s)
 {
-    conn_set_line_limit(s->conn, s->ss->config->limits.line_length);
-    conn_transfer_end(s->conn);
-    enum smtp_data_verdict v = smtp_data_finish(&s->data);
+    enum smtp_data_verdict v =
+        smtp_wire_finish(&s->ls, s->ss->config->limits.line_length, &s->data);
     if (v != SMTP_DATA_OK) {
         log_info("event=message_refused client=%s reason=%s size=%llu", s->ss->client_ip,
                  smtp_data_verdict_name(v), (unsigned long long)s->data.size);
@@ -388,8 +375,8 @@ void transaction_message_end(struct smtp *s)
     if (queue_envelope_set(&s->env->client_address, s->ss->client_ip) < 0 ||
         queue_envelope_set(&s->env->client_helo, s->helo[0] != '\0' ? s->helo : NULL) < 0 ||
         queue_envelope_set(&s->env->auth_user, s->auth_user) < 0 ||
-        (s->tls && (queue_envelope_set(&s->env->tls_version, conn_tls_version(s->conn)) < 0 ||
-                    queue_envelope_set(&s->env->tls_cipher, conn_tls_cipher(s->conn)) < 0))) {
+        (s->ls.tls && (queue_envelope_set(&s->env->tls_version, conn_tls_version(s->conn)) < 0 ||
+                       queue_envelope_set(&s->env->tls_cipher, conn_tls_cipher(s->conn)) < 0))) {
         session_reply_fixed(s, smtp_reply_tempfail(SMTP_TEMPFAIL_MEMORY));
         transaction_reset(s);
         s->state = ST_READY;
@@ -401,8 +388,8 @@ void transaction_message_end(struct smtp *s)
         s->state = ST_READY;
         return;
     }
-    s->job_running = true;
-    session_wait_begin(s);
+    s->ls.job_running = true;
+    line_session_wait_begin(&s->ls);
 }
 
 void transaction_bdat(struct smtp *s, struct smtp_command *cmd)
@@ -410,9 +397,6 @@ void transaction_bdat(struct smtp *s, struct smtp_command *cmd)
     s->bdat_left = cmd->chunk_size;
     s->bdat_last = cmd->last;
     s->bdat_refusal = NULL;
-    static const struct smtp_reply no_rcpt = {554, SMTP_ESC_INVALID_COMMAND, "No valid recipients"};
-    static const struct smtp_reply bad_seq = {503, SMTP_ESC_INVALID_COMMAND,
-                                              "Bad sequence of commands"};
     /* RFC 3030 2: the chunk is read whatever the answer will be, so that its
      * octets are never taken for commands. */
     uint64_t free_bytes = 0;
@@ -420,9 +404,9 @@ void transaction_bdat(struct smtp *s, struct smtp_command *cmd)
     /* the message this chunk adds to: begun by an earlier chunk */
     bool open = s->state == ST_BDAT_OPEN;
     if (!s->esmtp || (s->state != ST_MAIL && s->state != ST_RCPT && !open))
-        s->bdat_refusal = &bad_seq;
+        s->bdat_refusal = smtp_reply_transfer(SMTP_TRANSFER_BAD_SEQUENCE);
     else if (s->state == ST_MAIL)
-        s->bdat_refusal = &no_rcpt;
+        s->bdat_refusal = smtp_reply_transfer(SMTP_TRANSFER_NO_RECIPIENTS);
     /* The disk may have filled since MAIL FROM: each chunk is checked
      * again, crediting what the message itself took (issue 10 section 7).
      * A refused chunk is still read (bdat_read), then refused, and its
@@ -447,22 +431,8 @@ void transaction_bdat(struct smtp *s, struct smtp_command *cmd)
 /* bdat_read - read chunk octets; false when waiting for more. */
 bool transaction_bdat_read(struct smtp *s)
 {
-    while (s->bdat_left > 0) {
-        const char *data;
-        size_t len;
-        size_t want = s->bdat_left > 65536 ? 65536 : (size_t)s->bdat_left;
-        enum conn_result r = conn_read_bytes(s->conn, want, &data, &len);
-        if (r == CONN_AGAIN)
-            return false;
-        if (r != CONN_OK) {
-            session_end(s);
-            return false;
-        }
-        s->bdat_left -= len;
-        if (s->bdat_refusal == NULL)
-            smtp_data_chunk(&s->data, data, len, false);
-    }
-    conn_transfer_end(s->conn);
+    if (!smtp_wire_bdat_read(&s->ls, &s->bdat_left, &s->data, s->bdat_refusal != NULL))
+        return false;
     /* BDAT LAST ends a group: its reply must be awaited (RFC 3030 4.2) */
     if (s->bdat_last && session_out_of_sync(s, "BDAT_LAST"))
         return false;
@@ -480,7 +450,7 @@ bool transaction_bdat_read(struct smtp *s)
     if (s->bdat_last) {
         smtp_data_chunk(&s->data, "", 0, true);
         transaction_message_end(s);
-        return s->state != ST_WAIT;
+        return !s->ls.waiting;
     }
     if (s->data.verdict != SMTP_DATA_OK) {
         /* too big already: say so now and drop the transaction */

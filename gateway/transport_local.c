@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "delivery/mda.h"
 
 /* One delivery waiting in the batch: where its result goes. */
 struct slot {
@@ -23,25 +26,13 @@ struct slot {
 
 struct transport_local {
     struct transport base;
-    struct local_delivery_config conf;
+    struct mda *mda;
     struct local_batch *batch;
     /* The batch's pending deliveries in the order they were added: the
      * batch fills up from the front and is settled whole, so the next
      * delivery's slot is the number pending. */
     struct slot slots[LOCAL_BATCH_MAX];
 };
-
-/* The message a delivery reads, from the spool. */
-struct spool_message {
-    struct queue *queue;
-    const char *id;
-};
-
-static int open_spool_message(void *ctx, int *fd_r, uint64_t *len_r, char **error_r)
-{
-    const struct spool_message *m = ctx;
-    return queue_open_message(m->queue, m->id, fd_r, len_r, error_r);
-}
 
 /* settled - a delivery's result is final: its recipient takes it. */
 static void settled(void *ctx, const struct local_result *res)
@@ -69,7 +60,6 @@ static void settled(void *ctx, const struct local_result *res)
 static void deliver(struct transport *t, struct transport_job *job)
 {
     struct transport_local *tl = (struct transport_local *)t;
-    struct spool_message message = {job->queue, job->id};
     for (size_t k = 0; k < job->count; k++) {
         struct transport_rcpt *rcpt = &job->rcpts[k];
         const struct auth_recipient *entry = rcpt->route->entry;
@@ -80,25 +70,34 @@ static void deliver(struct transport *t, struct transport_job *job)
         rcpt->state = QUEUE_RCPT_PENDING;
         char key[LOCAL_STABLE_KEY_MAX + 1];
         snprintf(key, sizeof key, "Q%sR%zu", job->id, rcpt->index);
-        const struct local_delivery_request req = {
-            .open_message = open_spool_message,
-            .open_ctx = &message,
-            .sender = job->env->sender,
-            .recipient = job->env->rcpts[rcpt->index].address,
+        int fd = -1;
+        uint64_t len = 0;
+        char *error = NULL;
+        if (queue_open_message(job->queue, job->id, &fd, &len, &error) < 0) {
+            local_result_set(&s->result, DELIVERY_STATUS_MESSAGE_UNREADABLE,
+                             error != NULL ? error : "out of memory");
+            free(error);
+            settled(s, &s->result);
+            continue;
+        }
+        const struct mda_message msg = {.fd = fd, .len = len, .sender = job->env->sender};
+        const struct mda_recipient mrcpt = {
+            .address = job->env->rcpts[rcpt->index].address,
             .mailbox = entry->mailbox,
-            .address = entry->primary != NULL ? entry->primary : entry->matched,
+            .primary = entry->primary != NULL ? entry->primary : entry->matched,
             .quota_bytes = entry->quota,
-            .quota_permanent = false,
+            .sieve = entry->sieve,
+            .loop_after = 1,
             .stable_key = key,
             .stable_time = (long long)job->env->arrival,
             .check_delivered = job->check,
-            .log_id = job->id,
             .settled = settled,
             .settled_ctx = s,
         };
-        /* A failure before the file was written is final at once (settled
-         * was called) and leaves the slot free for the next one. */
-        local_batch_add(tl->batch, &req, &s->result);
+        /* A result final at once (settled was called) leaves the slot
+         * free for the next one; the file was read during the add. */
+        mda_add(tl->mda, tl->batch, &msg, &mrcpt, job->id, &s->result);
+        close(fd);
     }
 }
 
@@ -118,6 +117,7 @@ static void transport_local_free(struct transport *t)
 {
     struct transport_local *tl = (struct transport_local *)t;
     local_batch_free(&tl->batch); /* settles what is pending */
+    mda_free(&tl->mda);
     free(tl);
 }
 
@@ -129,15 +129,16 @@ static const struct transport_ops local_ops = {
     .free = transport_local_free,
 };
 
-struct transport *transport_local_new(const struct local_delivery_config *conf)
+struct transport *transport_local_new(const struct config *conf, struct queue *queue)
 {
     struct transport_local *tl = calloc(1, sizeof *tl);
     if (tl == NULL)
         return NULL;
     tl->base = (struct transport){.ops = &local_ops, .max_rcpts = LOCAL_BATCH_MAX};
-    tl->conf = *conf;
-    tl->batch = local_batch_new(&tl->conf);
+    tl->mda = mda_new(conf, NULL, queue);
+    tl->batch = tl->mda != NULL ? local_batch_new(mda_local_config(tl->mda)) : NULL;
     if (tl->batch == NULL) {
+        mda_free(&tl->mda);
         free(tl);
         return NULL;
     }

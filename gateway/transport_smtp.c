@@ -429,96 +429,6 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-/* ---- the transport interface ---- */
-
-/* wake - have the transport's thread look at what came under the lock. */
-static void wake(struct transport_smtp *ts)
-{
-    uint64_t one = 1;
-    while (write(ts->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
-        ;
-}
-
-static void smtp_deliver(struct transport *t, struct transport_job *job)
-{
-    struct transport_smtp *ts = (struct transport_smtp *)t;
-    struct pending *p = calloc(1, sizeof *p);
-    if (p == NULL) {
-        job_finish(job, DELIVERY_STATUS_NO_MEMORY, NULL);
-        return;
-    }
-    p->job = job;
-    pthread_mutex_lock(&ts->lock);
-    if (ts->in_tail != NULL)
-        ts->in_tail->next = p;
-    else
-        ts->in_head = p;
-    ts->in_tail = p;
-    pthread_mutex_unlock(&ts->lock);
-    wake(ts);
-}
-
-static void smtp_retry_now(struct transport *t)
-{
-    struct transport_smtp *ts = (struct transport_smtp *)t;
-    pthread_mutex_lock(&ts->lock);
-    ts->retry_now = true;
-    pthread_mutex_unlock(&ts->lock);
-    wake(ts);
-}
-
-static void smtp_flush(struct transport *t)
-{
-    (void)t; /* asynchronous: results come from the transport's thread */
-}
-
-static bool smtp_full(const struct transport *t)
-{
-    (void)t; /* the runner bounds the messages in flight */
-    return false;
-}
-
-static void smtp_free(struct transport *t)
-{
-    struct transport_smtp *ts = (struct transport_smtp *)t;
-    if (ts->thread_started) {
-        pthread_mutex_lock(&ts->lock);
-        ts->stop = true;
-        pthread_mutex_unlock(&ts->lock);
-        wake(ts);
-        pthread_join(ts->thread, NULL);
-    } else {
-        smtp_dns_free(&ts->dns);
-        event_io_remove(&ts->wake_io);
-    }
-    while (ts->in_head != NULL) {
-        struct pending *p = ts->in_head;
-        ts->in_head = p->next;
-        free(p);
-    }
-    if (ts->wake_fd >= 0)
-        close(ts->wake_fd);
-    event_loop_free(&ts->loop);
-    SSL_CTX_free(ts->settings.tls_plain);
-    SSL_CTX_free(ts->tls_verify);
-    for (size_t i = 0; i < ts->policy_count; i++) {
-        if (ts->policies[i].tls_verify != ts->tls_verify)
-            SSL_CTX_free(ts->policies[i].tls_verify);
-    }
-    free(ts->policies);
-    pthread_mutex_destroy(&ts->lock);
-    free(ts);
-}
-
-static const struct transport_ops smtp_ops = {
-    .name = "smtp",
-    .deliver = smtp_deliver,
-    .flush = smtp_flush,
-    .full = smtp_full,
-    .free = smtp_free,
-    .retry_now = smtp_retry_now,
-};
-
 /* policies_new - the TLS contexts and every destination's policy: the
  * section's own for the rest, one per smtp_client.destinations row (its
  * own verifying context when it names its own CA file). 0, or -1 and
@@ -574,6 +484,155 @@ static int policies_new(struct transport_smtp *ts, char **error_r)
     return 0;
 }
 
+/* policies_free - what policies_new made, so that a failed start keeps
+ * nothing and the next job may try again. */
+static void policies_free(struct transport_smtp *ts)
+{
+    SSL_CTX_free(ts->settings.tls_plain);
+    for (size_t i = 0; i < ts->policy_count; i++) {
+        if (ts->policies[i].tls_verify != ts->tls_verify)
+            SSL_CTX_free(ts->policies[i].tls_verify);
+    }
+    SSL_CTX_free(ts->tls_verify);
+    free(ts->policies);
+    ts->settings.tls_plain = ts->tls_verify = NULL;
+    ts->policies = NULL;
+    ts->policy_count = 0;
+}
+
+/* start - what the transport's thread needs, and the thread, at the first
+ * job: a runner that never relays does not pay for the CA store, the
+ * libunbound context and the thread's arena (bench/README.md). Under
+ * ts->lock. 0, or -1 with *error_r and nothing kept (the next job tries
+ * again). */
+static int start(struct transport_smtp *ts, char **error_r)
+{
+    const struct config_smtp_client *sc = &ts->conf->smtp_client;
+    char *error = NULL;
+    if (policies_new(ts, &error) < 0)
+        goto fail;
+    ts->loop = event_loop_new();
+    ts->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (ts->loop == NULL || ts->wake_fd < 0) {
+        error = strdup("out of memory");
+        goto fail;
+    }
+    ts->wake_io = event_io_add(ts->loop, ts->wake_fd, EVENT_READ, on_wake, ts);
+    ts->dns = smtp_dns_new(ts->loop, sc->dns_forwarders, sc->dns_forwarder_count, &error);
+    if (ts->wake_io == NULL || ts->dns == NULL)
+        goto fail;
+    if (pthread_create(&ts->thread, NULL, thread_main, ts) != 0) {
+        error = strdup("pthread_create failed");
+        goto fail;
+    }
+    ts->thread_started = true;
+    return 0;
+fail:
+    *error_r = error != NULL ? error : strdup("out of memory");
+    smtp_dns_free(&ts->dns);
+    event_io_remove(&ts->wake_io);
+    if (ts->wake_fd >= 0)
+        close(ts->wake_fd);
+    ts->wake_fd = -1;
+    event_loop_free(&ts->loop);
+    policies_free(ts);
+    return -1;
+}
+
+/* ---- the transport interface ---- */
+
+/* wake - have the transport's thread look at what came under the lock. */
+static void wake(struct transport_smtp *ts)
+{
+    uint64_t one = 1;
+    while (write(ts->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+}
+
+static void smtp_deliver(struct transport *t, struct transport_job *job)
+{
+    struct transport_smtp *ts = (struct transport_smtp *)t;
+    struct pending *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        job_finish(job, DELIVERY_STATUS_NO_MEMORY, NULL);
+        return;
+    }
+    p->job = job;
+    pthread_mutex_lock(&ts->lock);
+    char *error = NULL;
+    if (!ts->thread_started && start(ts, &error) < 0) {
+        pthread_mutex_unlock(&ts->lock);
+        char quoted[600];
+        log_error("event=smtp_transport_failed error=%s", log_quote(quoted, sizeof quoted, error));
+        free(error);
+        free(p);
+        job_finish(job, DELIVERY_STATUS_AWAITING_TRANSPORT, "SMTP client unavailable");
+        return;
+    }
+    if (ts->in_tail != NULL)
+        ts->in_tail->next = p;
+    else
+        ts->in_head = p;
+    ts->in_tail = p;
+    pthread_mutex_unlock(&ts->lock);
+    wake(ts);
+}
+
+static void smtp_retry_now(struct transport *t)
+{
+    struct transport_smtp *ts = (struct transport_smtp *)t;
+    pthread_mutex_lock(&ts->lock);
+    ts->retry_now = true;
+    pthread_mutex_unlock(&ts->lock);
+    wake(ts);
+}
+
+static void smtp_flush(struct transport *t)
+{
+    (void)t; /* asynchronous: results come from the transport's thread */
+}
+
+static bool smtp_full(const struct transport *t)
+{
+    (void)t; /* the runner bounds the messages in flight */
+    return false;
+}
+
+static void smtp_free(struct transport *t)
+{
+    struct transport_smtp *ts = (struct transport_smtp *)t;
+    if (ts->thread_started) {
+        pthread_mutex_lock(&ts->lock);
+        ts->stop = true;
+        pthread_mutex_unlock(&ts->lock);
+        wake(ts);
+        pthread_join(ts->thread, NULL);
+    } else {
+        smtp_dns_free(&ts->dns);
+        event_io_remove(&ts->wake_io);
+    }
+    while (ts->in_head != NULL) {
+        struct pending *p = ts->in_head;
+        ts->in_head = p->next;
+        free(p);
+    }
+    if (ts->wake_fd >= 0)
+        close(ts->wake_fd);
+    event_loop_free(&ts->loop);
+    policies_free(ts);
+    pthread_mutex_destroy(&ts->lock);
+    free(ts);
+}
+
+static const struct transport_ops smtp_ops = {
+    .name = "smtp",
+    .deliver = smtp_deliver,
+    .flush = smtp_flush,
+    .full = smtp_full,
+    .free = smtp_free,
+    .retry_now = smtp_retry_now,
+};
+
 struct transport *transport_smtp_new(const struct config *conf, char **error_r)
 {
     const struct config_smtp_client *sc = &conf->smtp_client;
@@ -593,27 +652,5 @@ struct transport *transport_smtp_new(const struct config *conf, char **error_r)
     };
     ts->events = (struct smtp_conn_events){
         .idle = on_conn_idle, .job_done = on_job_done, .closed = on_conn_closed};
-    char *error = NULL;
-    if (policies_new(ts, &error) < 0)
-        goto fail;
-    ts->loop = event_loop_new();
-    ts->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (ts->loop == NULL || ts->wake_fd < 0) {
-        error = strdup("out of memory");
-        goto fail;
-    }
-    ts->wake_io = event_io_add(ts->loop, ts->wake_fd, EVENT_READ, on_wake, ts);
-    ts->dns = smtp_dns_new(ts->loop, sc->dns_forwarders, sc->dns_forwarder_count, &error);
-    if (ts->wake_io == NULL || ts->dns == NULL)
-        goto fail;
-    if (pthread_create(&ts->thread, NULL, thread_main, ts) != 0) {
-        error = strdup("pthread_create failed");
-        goto fail;
-    }
-    ts->thread_started = true;
-    return &ts->base;
-fail:
-    *error_r = error != NULL ? error : strdup("out of memory");
-    smtp_free(&ts->base);
-    return NULL;
+    return &ts->base; /* the rest at the first job (start) */
 }

@@ -255,6 +255,12 @@ int conn_attach(struct conn *conn, struct event_loop *loop, conn_handler *handle
     return 0;
 }
 
+void conn_set_handler(struct conn *conn, conn_handler *handler, void *ctx)
+{
+    conn->handler = handler;
+    conn->ctx = ctx;
+}
+
 void conn_set_input_paused(struct conn *conn, bool paused)
 {
     bool resumed = conn->input_paused && !paused;

@@ -38,7 +38,8 @@ struct conn_line {
 enum conn_event {
     CONN_EVENT_INPUT,   /* bytes (or EOF/error) to read: call conn_read_* until CONN_AGAIN */
     CONN_EVENT_FLUSHED, /* all queued output has been written */
-    CONN_EVENT_TIMEOUT, /* a deadline passed; conn_error says which ("idle timeout", "data timeout", "session timeout") */
+    CONN_EVENT_TIMEOUT, /* a deadline passed; conn_error says which ("idle timeout", "data timeout",
+                           "session timeout") */
 };
 
 /* The deadlines a protocol gives a connection (issue 10: what Postfix's
@@ -81,6 +82,10 @@ unsigned conn_local_port(const struct conn *conn);
 /* conn_attach - drive conn from loop: handler is called for input, flush and
  * timeouts. The deadlines set before or after attaching start from now. */
 int conn_attach(struct conn *conn, struct event_loop *loop, conn_handler *handler, void *ctx);
+/* conn_set_handler - the attached conn's events go to handler from now on
+ * (a session that continues as something else: the reader's proxy). Safe
+ * from inside the old handler. (Added to the contract.) */
+void conn_set_handler(struct conn *conn, conn_handler *handler, void *ctx);
 /* conn_set_timeouts - a line deadline of idle_ms and no transfer deadline;
  * session_ms (0 = none) counts from now. */
 void conn_set_timeouts(struct conn *conn, uint64_t idle_ms, uint64_t session_ms);

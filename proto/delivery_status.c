@@ -93,6 +93,12 @@ static const struct {
                                        "address goes through the SMTP gateway)"},
     [DELIVERY_STATUS_DOMAIN_NOT_HERE] = {true, 550, SMTP_ESC_BAD_DEST_SYSTEM,
                                          "<%s>: domain not handled here"},
+    /* RFC 5429 2.1, 2.2: ereject refuses at the protocol level, as the
+     * policy refusal it is (550 5.7.1) */
+    [DELIVERY_STATUS_SIEVE_REJECTED] = {true, 550, SMTP_ESC_NOT_AUTHORIZED,
+                                        "rejected by the recipient's filter: %s"},
+    [DELIVERY_STATUS_SIEVE_TEMPFAIL] = {false, 451, SMTP_ESC_SYSTEM_OTHER,
+                                        "filter could not be run now: %s"},
 };
 
 int delivery_status_reply_code(enum delivery_status status)

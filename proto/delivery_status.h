@@ -51,6 +51,9 @@ enum delivery_status {
     DELIVERY_STATUS_MAILBOX_ELSEWHERE, /* 4.4.0 mailbox on node %s, not here */
     DELIVERY_STATUS_NOT_A_MAILBOX,     /* 5.1.1 <%s>: not a mailbox (forward, group, relay) */
     DELIVERY_STATUS_DOMAIN_NOT_HERE,   /* 5.1.2 <%s>: domain not handled here */
+    /* the recipient's Sieve script (delivery/mda_sieve.c) */
+    DELIVERY_STATUS_SIEVE_REJECTED, /* 5.7.1 rejected by the recipient's filter: %s */
+    DELIVERY_STATUS_SIEVE_TEMPFAIL, /* 4.3.0 filter could not be run now: %s */
     DELIVERY_STATUS_COUNT
 };
 

@@ -90,3 +90,16 @@ char *received_format(const struct received_info *i, size_t *len_r)
     header_field_word(&f, date);
     return header_field_end(&f, len_r);
 }
+
+char *received_format_fitting(struct received_info *info, size_t *len_r)
+{
+    char *field = received_format(info, len_r);
+    if (field == NULL) {
+        /* a HELO word or address too long for any header line (RFC 5322
+         * 2.1.1: 998): the trace field goes without them */
+        info->for_rcpt = NULL;
+        info->helo = NULL;
+        field = received_format(info, len_r);
+    }
+    return field;
+}

@@ -32,4 +32,10 @@ struct received_info {
  * name, address, TLS facts or queue id), or out of memory. */
 char *received_format(const struct received_info *info, size_t *len_r);
 
+/* received_format_fitting - received_format, and when that gives NULL once
+ * more without the HELO word and the recipient (info is changed so): a
+ * value too long for any header line is left out, never cut short. NULL
+ * only for a value that breaks the field, or out of memory. */
+char *received_format_fitting(struct received_info *info, size_t *len_r);
+
 #endif

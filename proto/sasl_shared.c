@@ -11,6 +11,7 @@
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "lib/threadpool.h"
+#include "proto/network_match.h"
 #include "proto/service.h"
 
 /* How long one answer from the auth process may take. */
@@ -31,6 +32,13 @@ static enum sasl_check_result check(void *ctx, const char *login, const char *pa
     if (st == AUTH_OK)
         return SASL_CHECK_OK;
     return st == AUTH_FAILED ? SASL_CHECK_FAILED : SASL_CHECK_TEMPFAIL;
+}
+
+/* proxy_trusted - a front node may use the proxy login (doc/proxy.md). */
+static bool proxy_trusted(void *ctx, const char *ip)
+{
+    const struct config_proxy *px = ctx;
+    return network_list_contains(px->trusted_networks, px->trusted_network_count, ip);
 }
 
 static void destroy(struct sasl_shared *sh)
@@ -65,9 +73,12 @@ struct sasl_shared *sasl_shared_acquire(struct event_loop *loop, const struct co
         return NULL;
     }
     const char *serr = NULL;
-    if (sasl_glue_init(&conf->sasl, check, sh, &serr) == 0)
+    if (sasl_glue_init(&conf->sasl, check, sh, &serr) == 0) {
         sh->sasl_ready = true;
-    else
+        if (conf->proxy.secret != NULL && conf->proxy.trusted_network_count > 0)
+            sasl_glue_set_proxy(conf->proxy.identity, conf->proxy.secret, proxy_trusted,
+                                (void *)&conf->proxy);
+    } else
         log_error("event=sasl_init_failed error=\"%s\"", serr != NULL ? serr : "?");
     const char *perr = NULL;
     sh->pool = threadpool_new(loop, SASL_SHARED_THREADS, &perr);

@@ -216,3 +216,46 @@ const struct smtp_reply *smtp_reply_storage(enum smtp_storage storage)
         return &storage_replies[SMTP_STORAGE_UNKNOWN];
     return &storage_replies[storage];
 }
+
+static const struct smtp_reply transfer_replies[] = {
+    [SMTP_TRANSFER_NO_RECIPIENTS] = {554, SMTP_ESC_INVALID_COMMAND, "No valid recipients"},
+    [SMTP_TRANSFER_BAD_SEQUENCE] = {503, SMTP_ESC_INVALID_COMMAND, "Bad sequence of commands"},
+    [SMTP_TRANSFER_START_DATA] = {354, SMTP_ESC_NONE, "End data with <CR><LF>.<CR><LF>"},
+};
+
+const struct smtp_reply *smtp_reply_transfer(enum smtp_transfer_reply which)
+{
+    return &transfer_replies[which];
+}
+
+/* The AUTH replies to an exchange that ends short of a login (RFC 4954 4,
+ * 6), for SMTP and LMTP alike. */
+static const struct smtp_reply sasl_replies[SESSION_SASL_REFUSAL_COUNT] = {
+    [SESSION_SASL_FAILED] = {535, SMTP_ESC_AUTH_INVALID, "Authentication credentials invalid"},
+    [SESSION_SASL_FAILED_ADDRESS_LIMIT] = {535, SMTP_ESC_AUTH_INVALID,
+                                           "Authentication credentials invalid"},
+    [SESSION_SASL_FAILED_SESSION_LIMIT] = {535, SMTP_ESC_AUTH_INVALID,
+                                           "Authentication credentials invalid"},
+    /* the directory or the auth process could not answer: never 535 */
+    [SESSION_SASL_TEMPFAIL] = {454, SMTP_ESC_SECURITY_OTHER, "Temporary authentication failure"},
+    [SESSION_SASL_BAD_PROTOCOL] = {501, SMTP_ESC_SYNTAX_ERROR, "Malformed authentication response"},
+    [SESSION_SASL_BAD_BASE64] = {501, SMTP_ESC_SYNTAX_ERROR, "Invalid base64 data"},
+    [SESSION_SASL_CANCELLED] = {501, SMTP_ESC_OTHER, "Authentication cancelled"},
+    [SESSION_SASL_NO_MECHANISM] = {504, SMTP_ESC_INVALID_ARGUMENTS,
+                                   "Unrecognized authentication mechanism"},
+    [SESSION_SASL_ENCRYPTION_REQUIRED] = {538, SMTP_ESC_ENCRYPTION_FOR_MECH,
+                                          "Encryption required for requested authentication "
+                                          "mechanism"},
+    /* RFC 4954 6: 454 for a temporary refusal */
+    [SESSION_SASL_ADDRESS_BLOCKED] = {454, SMTP_ESC_SECURITY_OTHER,
+                                      "Too many authentication failures from your address, try "
+                                      "again later"},
+    [SESSION_SASL_LINE_TOO_LONG] = {500, SMTP_ESC_AUTH_LINE_TOO_LONG,
+                                    "Authentication line too long"},
+};
+
+const struct smtp_reply *smtp_reply_sasl_refusal(enum session_sasl_refusal why)
+{
+    return (size_t)why < SESSION_SASL_REFUSAL_COUNT ? &sasl_replies[why]
+                                                    : &sasl_replies[SESSION_SASL_TEMPFAIL];
+}

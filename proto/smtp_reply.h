@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "proto/smtp_data.h"
+#include "proto/session_sasl.h"
 #include "proto/smtp_parse.h"
 
 /* Enhanced status code subject.detail (the class comes from the reply code:
@@ -117,6 +118,16 @@ enum smtp_tempfail {
  * struct lives forever. */
 const struct smtp_reply *smtp_reply_tempfail(enum smtp_tempfail failure);
 
+/* The replies of the message's transfer that SMTP and LMTP share. */
+enum smtp_transfer_reply {
+    SMTP_TRANSFER_NO_RECIPIENTS, /* DATA or BDAT before any accepted RCPT: 554 5.5.1 */
+    SMTP_TRANSFER_BAD_SEQUENCE,  /* BDAT outside a transaction: 503 5.5.1 */
+    SMTP_TRANSFER_START_DATA,    /* DATA's go-ahead: 354 */
+};
+
+/* smtp_reply_transfer - the reply; the constant struct lives forever. */
+const struct smtp_reply *smtp_reply_transfer(enum smtp_transfer_reply which);
+
 /* What the spool's file system allows (queue.min_free, issue 10 section 7). */
 enum smtp_storage {
     SMTP_STORAGE_FULL,    /* free space below the reserve: 452 4.3.1 */
@@ -128,5 +139,9 @@ enum smtp_storage {
  * 1870 6.1: 452 for a temporary lack of storage), never a 5xx. The constant
  * struct lives forever. */
 const struct smtp_reply *smtp_reply_storage(enum smtp_storage storage);
+
+/* smtp_reply_sasl_refusal - the AUTH reply to an exchange that ended
+ * short of a login (proto/session_sasl.h). */
+const struct smtp_reply *smtp_reply_sasl_refusal(enum session_sasl_refusal why);
 
 #endif

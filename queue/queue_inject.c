@@ -128,6 +128,8 @@ const char *queue_origin_name(enum queue_origin origin)
         return "expansion";
     case QUEUE_ORIGIN_BOUNCE:
         return "bounce";
+    case QUEUE_ORIGIN_DELIVERY:
+        return "delivery";
     }
     return "?";
 }

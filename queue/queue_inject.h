@@ -1,9 +1,10 @@
 /* queue/queue_inject.h - the one way a new message enters the spool: the
- * SMTP session streaming DATA, forward and group expansion, and next
- * bounces, Sieve redirect and vacation. A message is begun, filled with
- * bytes and copies of messages already spooled, and committed with its
- * envelope; once the commit returns it is durable and the runner finds it.
- * It never routes or delivers (the runner does).
+ * SMTP session streaming DATA, forward and group expansion, bounces, and
+ * local delivery's Sieve redirects, vacation replies and quota warnings.
+ * A message is begun, filled with bytes and copies of messages already
+ * spooled, and committed with its envelope; once the commit returns it is
+ * durable and the runner finds it. It never routes or delivers (the
+ * runner does).
  *
  * What the commit adds to queue_msg_commit (queue.h), for every caller in
  * one place: an envelope without a sender or without recipients is refused
@@ -27,6 +28,7 @@ enum queue_origin {
     QUEUE_ORIGIN_CLIENT,    /* received over SMTP: the caller sets the client's facts */
     QUEUE_ORIGIN_EXPANSION, /* a forward or group expansion of a queued message */
     QUEUE_ORIGIN_BOUNCE,    /* a delivery status notification about a queued message */
+    QUEUE_ORIGIN_DELIVERY,  /* made by local delivery: Sieve redirect, vacation, quota warning */
 };
 
 struct queue_inject;
@@ -59,7 +61,7 @@ int queue_inject_commit(struct queue_inject **inj, struct queue_envelope *env, c
 /* queue_inject_abort - drop an unfinished message and its file; NULL is fine. */
 void queue_inject_abort(struct queue_inject **inj);
 
-/* queue_origin_name - "client", "expansion", "bounce". */
+/* queue_origin_name - "client", "expansion", "bounce", "delivery". */
 const char *queue_origin_name(enum queue_origin origin);
 
 #endif

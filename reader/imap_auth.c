@@ -14,13 +14,13 @@
 
 #include "auth/auth_client.h"
 #include "auth/sasl_server.h"
-#include "delivery/local_delivery.h"
 #include "delivery/maildir_path.h"
 #include "lib/conn.h"
 #include "lib/log.h"
 #include "proto/sasl_exchange.h"
 #include "proto/sasl_shared.h"
 #include "reader/imap_session_internal.h"
+#include "reader/proxy.h"
 
 static struct sasl_shared *shared;
 
@@ -38,16 +38,15 @@ void imap_auth_release(void)
 
 void imap_auth_cancel(struct imap *p)
 {
-    if (p->auth_request != 0 && shared != NULL)
-        auth_async_cancel(shared->async, p->auth_request);
-    p->auth_request = 0;
+    login_lookup_cancel(&p->lookup);
+    proxy_login_free(&p->proxy);
 }
 
 /* plaintext_allowed - RFC 3501 6.2.3 and 11.1: LOGIN and plaintext SASL only
  * under TLS, unless sasl.plaintext_without_tls says otherwise. */
 static bool plaintext_allowed(const struct imap *p)
 {
-    return p->tls || p->ss->config->sasl.plaintext_without_tls;
+    return p->ls.tls || p->ss->config->sasl.plaintext_without_tls;
 }
 
 static const char *mechanisms(struct imap *p)
@@ -62,17 +61,8 @@ static const char *mechanisms(struct imap *p)
 void imap_sasl_renew(struct imap *p)
 {
     sasl_session_free(&p->sasl);
-    if (shared == NULL || !shared->sasl_ready)
-        return;
-    char local[96], remote[96];
-    snprintf(local, sizeof local, "%s;%u", conn_local_ip(p->conn), conn_local_port(p->conn));
-    snprintf(remote, sizeof remote, "%s;%u", p->ss->client_ip, p->ss->client_port);
-    const char *err = NULL;
-    p->sasl = sasl_session_new("imap", p->ss->hostname, local, remote, p->tls,
-                               p->tls ? (unsigned)conn_tls_bits(p->conn) : 0, &err);
-    if (p->sasl == NULL)
-        log_error("event=sasl_session_failed client=%s error=\"%s\"", p->ss->client_ip,
-                  err != NULL ? err : "?");
+    if (shared != NULL && shared->sasl_ready)
+        session_sasl_renew(&p->auth, &p->sasl, "imap");
 }
 
 /* capabilities - RFC 3501 7.2.1, what this state offers. */
@@ -82,7 +72,7 @@ void imap_capabilities(struct imap *p, char *buf, size_t size)
                                 "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE "
                                 "UNSELECT UIDPLUS");
     if (p->state == IMAP_NOT_AUTHENTICATED) {
-        if (p->ss->tls_ctx != NULL && !p->tls && n < size)
+        if (p->ss->tls_ctx != NULL && !p->ls.tls && n < size)
             n += (size_t)snprintf(buf + n, size - n, " STARTTLS");
         if (!plaintext_allowed(p) && n < size)
             n += (size_t)snprintf(buf + n, size - n, " LOGINDISABLED");
@@ -98,52 +88,62 @@ void imap_capabilities(struct imap *p, char *buf, size_t size)
 
 /* ---- login: the mailbox after the credentials ---- */
 
+/* open_maildir - the user's Maildir (INBOX) at mailbox: NULL, or the
+ * refusal. A Maildir never delivered to is an empty INBOX. */
+static const char *open_maildir(struct imap *p, const char *mailbox)
+{
+    const char *refusal = NULL;
+    char *err = NULL;
+    enum maildir_path_result r = mailbox == NULL
+                                     ? MAILDIR_PATH_TEMPFAIL
+                                     : maildir_path_open(p->ss->config->delivery.mailbox_base,
+                                                         mailbox, false, &p->root_fd, &err);
+    switch (r) {
+    case MAILDIR_PATH_OK:
+        break;
+    case MAILDIR_PATH_MISSING:
+        p->root_fd = -1; /* made when first needed (imap_folder.c) */
+        break;
+    case MAILDIR_PATH_UNSAFE:
+        refusal = "[SERVERBUG] The mailbox's path is invalid, tell the administrator";
+        break;
+    case MAILDIR_PATH_TEMPFAIL:
+        refusal = "[UNAVAILABLE] The mailbox cannot be opened, try again later";
+        break;
+    }
+    if (refusal != NULL)
+        log_info("event=imap_mailbox_failed client=%s user=%s error=\"%s\"", p->ss->client_ip,
+                 p->login, err != NULL ? err : "?");
+    free(err);
+    if (refusal == NULL && (p->maildir = strdup(mailbox)) == NULL)
+        refusal = "[UNAVAILABLE] Out of memory";
+    return refusal;
+}
+
 /* user_found - the auth process's USER answer for the login: where the
- * Maildir is. A Maildir never delivered to is an empty INBOX. */
-static void user_found(void *ctx, const struct auth_response *resp)
+ * Maildir is. */
+static void user_found(void *ctx, enum login_lookup_result result, const struct auth_user *u,
+                       const char *mailbox)
 {
     struct imap *p = ctx;
-    imap_enter(p);
-    p->auth_request = 0;
-    const struct auth_user *u = resp->user;
-    const char *refusal = NULL, *status = "NO";
-    if (resp->status == AUTH_TEMPFAIL || resp->status == AUTH_ERROR) {
+    (void)u;
+    const char *refusal = NULL;
+    switch (result) {
+    case LOGIN_LOOKUP_TEMPFAIL:
         refusal = "[UNAVAILABLE] The directory is unavailable, try again later";
-    } else if (resp->status != AUTH_FOUND || u == NULL || u->status != AUTH_USER_ACTIVE) {
+        break;
+    case LOGIN_LOOKUP_REFUSED:
         refusal = "[AUTHENTICATIONFAILED] Authentication failed";
-    } else if (u->mail_host != NULL) {
+        break;
+    case LOGIN_LOOKUP_REMOTE:
+        if (imap_proxy_begin(p, u->mail_host))
+            return; /* the proxy answers */
         refusal = "[UNAVAILABLE] The mailbox is on another server, which this one cannot "
                   "reach yet";
-    } else {
-        char *def = NULL;
-        const char *mailbox = u->mailbox;
-        if (mailbox == NULL || mailbox[0] == '\0')
-            mailbox = def = local_default_mailbox(u->primary);
-        char *err = NULL;
-        enum maildir_path_result r = mailbox == NULL
-                                         ? MAILDIR_PATH_TEMPFAIL
-                                         : maildir_path_open(p->ss->config->delivery.mailbox_base,
-                                                             mailbox, false, &p->root_fd, &err);
-        switch (r) {
-        case MAILDIR_PATH_OK:
-            break;
-        case MAILDIR_PATH_MISSING:
-            p->root_fd = -1; /* made when first needed (imap_folder.c) */
-            break;
-        case MAILDIR_PATH_UNSAFE:
-            refusal = "[SERVERBUG] The mailbox's path is invalid, tell the administrator";
-            break;
-        case MAILDIR_PATH_TEMPFAIL:
-            refusal = "[UNAVAILABLE] The mailbox cannot be opened, try again later";
-            break;
-        }
-        if (refusal != NULL)
-            log_info("event=imap_mailbox_failed client=%s user=%s error=\"%s\"", p->ss->client_ip,
-                     p->login, err != NULL ? err : "?");
-        free(err);
-        if (refusal == NULL && (p->maildir = strdup(mailbox)) == NULL)
-            refusal = "[UNAVAILABLE] Out of memory";
-        free(def);
+        break;
+    case LOGIN_LOOKUP_LOCAL:
+        refusal = open_maildir(p, mailbox);
+        break;
     }
     if (refusal == NULL) {
         log_info("event=imap_login client=%s user=%s", p->ss->client_ip, p->login);
@@ -154,105 +154,72 @@ static void user_found(void *ctx, const struct auth_response *resp)
     } else {
         free(p->login);
         p->login = NULL;
-        imap_tagged(p, status, "%s", refusal);
+        imap_tagged(p, "NO", "%s", refusal);
     }
     imap_resume(p);
-    imap_leave(p);
 }
 
-/* logged_in - the credentials are good: ask where the mailbox is. */
-static void logged_in(struct imap *p)
-{
-    p->login = strdup(sasl_exchange_user(p->sx));
-    const char *args[1] = {p->login};
-    if (p->login != NULL)
-        p->auth_request = auth_async_request(shared->async, AUTH_REQ_USER, args, 1, user_found, p);
-    if (p->auth_request == 0) {
-        free(p->login);
-        p->login = NULL;
-        imap_tagged(p, "NO", "[UNAVAILABLE] Temporary authentication failure, try again later");
-        if (p->busy == IMAP_WAITING)
-            imap_resume(p);
-        return;
-    }
-    imap_wait_begin(p);
-}
-
-/* auth_outcome - the one place an exchange's outcome becomes a reply (RFC
- * 3501 6.2.2, RFC 5530 codes). async: from the exchange's callback. */
-static void auth_outcome(struct imap *p, enum sasl_exchange_outcome o, bool async)
-{
-    enum imap_busy next = IMAP_IDLE_INPUT;
-    switch (o) {
-    case SASL_EXCHANGE_PENDING:
-        imap_wait_begin(p);
-        return;
-    case SASL_EXCHANGE_CHALLENGE:
-        conn_printf(p->conn, "+ %s\r\n", sasl_exchange_challenge(p->sx));
-        conn_set_line_limit(p->conn, SASL_EXCHANGE_LINE_LIMIT);
-        next = IMAP_SASL_LINE;
-        break;
-    case SASL_EXCHANGE_OK:
-        if (async)
-            p->busy = IMAP_WAITING;
-        logged_in(p);
-        return;
-    case SASL_EXCHANGE_FAILED:
-        switch (sasl_exchange_limit(p->sx)) {
-        case SASL_EXCHANGE_LIMIT_IP:
-        case SASL_EXCHANGE_LIMIT_SESSION:
-            imap_tagged(p, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
-            imap_close_with(p, "Too many failed logins");
-            return;
-        case SASL_EXCHANGE_LIMIT_NONE:
-            imap_tagged(p, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
-            break;
-        }
-        break;
-    case SASL_EXCHANGE_TEMPFAIL:
-        imap_tagged(p, "NO", "[UNAVAILABLE] Temporary authentication failure, try again later");
-        break;
-    case SASL_EXCHANGE_BAD_PROTOCOL:
-        imap_tagged(p, "NO", "[AUTHENTICATIONFAILED] Bad SASL response");
-        break;
-    case SASL_EXCHANGE_BAD_BASE64:
-        imap_bad(p, "Bad base64");
-        break;
-    case SASL_EXCHANGE_CANCELLED:
-        imap_bad(p, "Authentication cancelled");
-        break;
-    case SASL_EXCHANGE_NO_MECHANISM:
-        imap_tagged(p, "NO", "Unsupported authentication mechanism");
-        break;
-    case SASL_EXCHANGE_ENCRYPTION_REQUIRED:
-        imap_tagged(p, "NO", "[PRIVACYREQUIRED] Use STARTTLS first");
-        break;
-    case SASL_EXCHANGE_IP_BLOCKED:
-        imap_tagged(p, "NO", "[UNAVAILABLE] Too many failed logins from your address");
-        imap_close_with(p, "Too many failed logins");
-        return;
-    }
-    if (async) {
-        if (next == IMAP_IDLE_INPUT)
-            imap_resume(p);
-        else {
-            p->busy = next;
-            conn_set_input_paused(p->conn, false);
-            imap_process_input(p);
-        }
-    } else {
-        p->busy = next;
-    }
-}
-
-void imap_auth_done(void *ctx, enum sasl_exchange_outcome o)
+/* logged_in - the credentials are good: ask where the mailbox is. True
+ * while the answer is awaited. */
+static bool logged_in(void *ctx)
 {
     struct imap *p = ctx;
-    imap_enter(p);
-    if (!p->ending)
-        auth_outcome(p, o, true);
-    imap_leave(p);
+    if (login_lookup_start(&p->lookup, &p->ls, shared->async, sasl_exchange_user(p->auth.sx),
+                           &p->login, user_found, p))
+        return true;
+    imap_tagged(p, "NO", "[UNAVAILABLE] Temporary authentication failure, try again later");
+    return false;
 }
+
+static void sasl_challenge(void *ctx, const char *b64)
+{
+    struct imap *p = ctx;
+    conn_printf(p->conn, "+ %s\r\n", b64);
+}
+
+/* The replies to an exchange that ends short of a login (RFC 3501 6.2.2,
+ * RFC 5530 codes); a failure limit is followed by a BYE. */
+static const struct {
+    bool bad; /* a tagged BAD (a client error), else NO */
+    const char *text;
+} sasl_replies[SESSION_SASL_REFUSAL_COUNT] = {
+    [SESSION_SASL_FAILED] = {false, "[AUTHENTICATIONFAILED] Authentication failed"},
+    [SESSION_SASL_FAILED_ADDRESS_LIMIT] = {false, "[AUTHENTICATIONFAILED] Authentication failed"},
+    [SESSION_SASL_FAILED_SESSION_LIMIT] = {false, "[AUTHENTICATIONFAILED] Authentication failed"},
+    [SESSION_SASL_TEMPFAIL] = {false,
+                               "[UNAVAILABLE] Temporary authentication failure, try again later"},
+    [SESSION_SASL_BAD_PROTOCOL] = {false, "[AUTHENTICATIONFAILED] Bad SASL response"},
+    [SESSION_SASL_BAD_BASE64] = {true, "Bad base64"},
+    [SESSION_SASL_CANCELLED] = {true, "Authentication cancelled"},
+    [SESSION_SASL_NO_MECHANISM] = {false, "Unsupported authentication mechanism"},
+    [SESSION_SASL_ENCRYPTION_REQUIRED] = {false, "[PRIVACYREQUIRED] Use STARTTLS first"},
+    [SESSION_SASL_ADDRESS_BLOCKED] = {false,
+                                      "[UNAVAILABLE] Too many failed logins from your address"},
+    [SESSION_SASL_LINE_TOO_LONG] = {true, "SASL response too long"},
+};
+
+#define SASL_ENDS                                                                                  \
+    (SESSION_SASL_BIT(SESSION_SASL_FAILED_ADDRESS_LIMIT) |                                         \
+     SESSION_SASL_BIT(SESSION_SASL_FAILED_SESSION_LIMIT) |                                         \
+     SESSION_SASL_BIT(SESSION_SASL_ADDRESS_BLOCKED))
+
+static void sasl_refuse(void *ctx, enum session_sasl_refusal why)
+{
+    struct imap *p = ctx;
+    if (sasl_replies[why].bad)
+        imap_bad(p, sasl_replies[why].text);
+    else
+        imap_tagged(p, "NO", "%s", sasl_replies[why].text);
+    if (SASL_ENDS & SESSION_SASL_BIT(why))
+        imap_untagged(p, "BYE Too many failed logins");
+}
+
+const struct session_sasl_proto imap_sasl_proto = {
+    .challenge = sasl_challenge,
+    .success = logged_in,
+    .refuse = sasl_refuse,
+    .ends = SASL_ENDS,
+};
 
 /* ---- not authenticated ---- */
 
@@ -261,17 +228,14 @@ void imap_auth_done(void *ctx, enum sasl_exchange_outcome o)
 void imap_cmd_starttls(struct imap *p, const struct imap_command *cmd)
 {
     (void)cmd;
-    if (p->tls || p->ss->tls_ctx == NULL) {
-        imap_bad(p, p->tls ? "TLS is already active" : "TLS is not available");
+    if (p->ls.tls || p->ss->tls_ctx == NULL) {
+        imap_bad(p, p->ls.tls ? "TLS is already active" : "TLS is not available");
         return;
     }
     imap_tagged(p, "OK", "Begin TLS negotiation now");
-    if (service_starttls(p->ss) < 0) {
-        imap_end(p);
+    if (line_session_starttls(&p->ls, "starttls") < 0)
         return;
-    }
     imap_parser_reset(p->parser);
-    p->tls = true;
     imap_sasl_renew(p);
 }
 
@@ -289,20 +253,7 @@ void imap_cmd_authenticate(struct imap *p, const struct imap_command *cmd)
         return;
     }
     /* RFC 4959: the initial response on the command line, "=" when empty */
-    auth_outcome(
-        p, sasl_exchange_begin(p->sx, p->sasl, mech->str, initial != NULL ? initial->str : NULL),
-        false);
-}
-
-/* sasl_line - a response line of an AUTHENTICATE exchange (RFC 3501 6.2.2). */
-void imap_sasl_line(struct imap *p, const struct conn_line *line)
-{
-    conn_set_line_limit(p->conn, IMAP_LINE_MAX);
-    p->busy = IMAP_IDLE_INPUT;
-    enum sasl_exchange_outcome o = line->has_nul || line->bare_cr
-                                       ? SASL_EXCHANGE_BAD_BASE64
-                                       : sasl_exchange_response(p->sx, line->data, line->len);
-    auth_outcome(p, o, false);
+    session_sasl_begin(&p->auth, p->sasl, mech->str, initial != NULL ? initial->str : NULL);
 }
 
 /* cmd_login - LOGIN as SASL PLAIN (RFC 4616: "\0login\0password"), so that
@@ -344,8 +295,7 @@ void imap_cmd_login(struct imap *p, const struct imap_command *cmd)
     EVP_EncodeBlock((unsigned char *)b64, plain, (int)plain_len);
     OPENSSL_cleanse(plain, plain_len);
     free(plain);
-    enum sasl_exchange_outcome o = sasl_exchange_begin(p->sx, p->sasl, "PLAIN", b64);
+    session_sasl_begin(&p->auth, p->sasl, "PLAIN", b64);
     OPENSSL_cleanse(b64, strlen(b64));
     free(b64);
-    auth_outcome(p, o, false);
 }

@@ -537,7 +537,7 @@ void imap_cmd_fetch(struct imap *p, const struct imap_command *cmd, size_t first
     p->fetch = job;
     p->busy = IMAP_SENDING;
     conn_set_input_paused(p->conn, true);
-    if (imap_fetch_more(p) && !p->ending) {
+    if (imap_fetch_more(p) && !p->ls.ending) {
         p->busy = IMAP_IDLE_INPUT;
         conn_set_input_paused(p->conn, false);
     }

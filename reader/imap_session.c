@@ -56,54 +56,33 @@ void imap_untagged(struct imap *p, const char *fmt, ...)
 void imap_bad(struct imap *p, const char *text)
 {
     imap_tagged(p, "BAD", "%s", text);
-    p->errors++;
+    p->ls.errors++;
 }
 
-static void session_free(struct imap *p)
+static void session_free(void *ctx)
 {
+    struct imap *p = ctx;
     imap_auth_cancel(p);
     imap_fetch_free(&p->fetch);
     imap_folder_deselect(p);
     if (p->root_fd >= 0)
         close(p->root_fd);
     imap_parser_free(&p->parser);
-    sasl_exchange_free(&p->sx);
+    session_sasl_free(&p->auth);
     sasl_session_free(&p->sasl);
     free(p->login);
     free(p->maildir);
     free(p);
 }
 
-static void really_end(struct imap *p)
+struct service_session *imap_session_hand_over(struct imap *p)
 {
-    struct service_session *ss = p->ss;
-    log_info("event=disconnect service=%s client=%s", ss->service->name, ss->client_ip);
-    session_free(p);
-    ss->protocol = NULL;
-    conn_free(&ss->conn);
-    ss->finished(ss);
+    return line_session_hand_over(&p->ls);
 }
 
 void imap_end(struct imap *p)
 {
-    if (!p->ending) {
-        p->ending = true;
-        p->busy = IMAP_CLOSING;
-        conn_set_input_paused(p->conn, true);
-    }
-    if (p->depth == 0 && !sasl_exchange_busy(p->sx))
-        really_end(p);
-}
-
-void imap_enter(struct imap *p)
-{
-    p->depth++;
-}
-
-void imap_leave(struct imap *p)
-{
-    if (--p->depth == 0 && p->ending && !sasl_exchange_busy(p->sx))
-        really_end(p);
+    line_session_end(&p->ls);
 }
 
 /* close_with - an untagged BYE (already queued or text), then close. */
@@ -111,25 +90,13 @@ void imap_close_with(struct imap *p, const char *bye)
 {
     if (bye != NULL)
         imap_untagged(p, "BYE %s", bye);
-    p->busy = IMAP_CLOSING;
-    conn_set_input_paused(p->conn, true);
-    if (conn_flush(p->conn) != CONN_AGAIN)
-        imap_end(p);
-}
-
-void imap_wait_begin(struct imap *p)
-{
-    p->busy = IMAP_WAITING;
-    conn_set_input_paused(p->conn, true);
-    if (conn_flush(p->conn) == CONN_ERROR)
-        imap_end(p);
+    line_session_close(&p->ls);
 }
 
 void imap_resume(struct imap *p)
 {
     p->busy = IMAP_IDLE_INPUT;
-    conn_set_input_paused(p->conn, false);
-    imap_process_input(p);
+    line_session_wait_end(&p->ls);
 }
 
 /* ---- commands in any state ---- */
@@ -344,12 +311,12 @@ static void run_command(struct imap *p, const struct imap_command *cmd)
 
 /* literal_input - octets of the literal the parser waits for. false: wait
  * for more input (or the session ends). */
-static bool literal_input(struct imap *p)
+static bool literal_input(void *ctx)
 {
+    struct imap *p = ctx;
     enum conn_result r = literal_feed(p->parser, p->conn);
     if (r == CONN_AGAIN) {
-        if (conn_flush(p->conn) == CONN_ERROR)
-            imap_end(p);
+        line_session_flush(&p->ls);
         return false;
     }
     if (r != CONN_OK) {
@@ -364,7 +331,7 @@ static void command_line(struct imap *p, const struct conn_line *line)
     if (line->bare_cr) {
         imap_parser_reset(p->parser);
         conn_printf(p->conn, "* BAD Bare CR in command\r\n");
-        p->errors++;
+        p->ls.errors++;
         return;
     }
     enum imap_parse_result r = imap_parser_feed_line(p->parser, line->data, line->len);
@@ -400,95 +367,67 @@ static void command_line(struct imap *p, const struct conn_line *line)
     }
 }
 
-void imap_process_input(struct imap *p)
+/* ---- the session's part in the line-session driver ---- */
+
+static enum line_input session_input(void *ctx)
 {
-    for (;;) {
-        if (p->busy == IMAP_WAITING || p->busy == IMAP_CLOSING || p->busy == IMAP_SENDING)
-            return;
-        if (p->errors >= p->ss->config->limits.errors) {
-            log_info("event=too_many_errors client=%s errors=%u", p->ss->client_ip, p->errors);
-            imap_close_with(p, "Too many errors");
-            return;
-        }
-        if (p->busy == IMAP_IDLE_INPUT && imap_parser_literal_left(p->parser) > 0) {
-            if (!literal_input(p))
-                return;
-            continue;
-        }
-        struct conn_line line;
-        enum conn_result r = conn_read_line(p->conn, &line);
-        if (r == CONN_AGAIN) {
-            if (conn_flush(p->conn) == CONN_ERROR)
-                imap_end(p);
-            return;
-        }
-        if (r == CONN_EOF || r == CONN_ERROR) {
-            if (r == CONN_ERROR)
-                log_info("event=conn_error client=%s error=\"%s\"", p->ss->client_ip,
-                         conn_error(p->conn));
-            imap_end(p);
-            return;
-        }
-        if (r == CONN_TOO_LONG) {
-            if (p->busy == IMAP_SASL_LINE) {
-                conn_set_line_limit(p->conn, IMAP_LINE_MAX);
-                p->busy = IMAP_IDLE_INPUT;
-                imap_bad(p, "SASL response too long");
-            } else {
-                imap_parser_reset(p->parser);
-                conn_printf(p->conn, "* BAD Command line too long\r\n");
-                p->errors++;
-            }
-            continue;
-        }
-        if (p->busy == IMAP_SASL_LINE)
-            imap_sasl_line(p, &line);
-        else
-            command_line(p, &line);
-    }
+    const struct imap *p = ctx;
+    if (p->busy == IMAP_SENDING)
+        return LINE_INPUT_NONE;
+    return imap_parser_literal_left(p->parser) > 0 && !p->auth.reading_response ? LINE_INPUT_BYTES
+                                                                                : LINE_INPUT_LINES;
 }
 
-static void handler_in(struct imap *p, enum conn_event event)
-{
-    switch (event) {
-    case CONN_EVENT_TIMEOUT:
-        log_info("event=timeout client=%s reason=\"%s\"", p->ss->client_ip, conn_error(p->conn));
-        if (!p->ending) {
-            /* RFC 3501 7.1.5: BYE before closing an idle connection */
-            imap_untagged(p, "BYE Autologout; idle for too long");
-            conn_flush(p->conn);
-        }
-        imap_end(p);
-        return;
-    case CONN_EVENT_FLUSHED:
-        if (p->busy == IMAP_CLOSING) {
-            imap_end(p);
-            return;
-        }
-        if (p->busy == IMAP_SENDING) {
-            conn_deadline_restart(p->conn); /* the client is reading: not idle */
-            if (imap_fetch_more(p))
-                imap_resume(p);
-        }
-        return;
-    case CONN_EVENT_INPUT:
-        if (p->busy == IMAP_CLOSING) {
-            conn_set_input_paused(p->conn, true);
-            return;
-        }
-        imap_process_input(p);
-        return;
-    }
-}
-
-static void handler(struct conn *conn, enum conn_event event, void *ctx)
+static void session_line(void *ctx, enum conn_result r, const struct conn_line *line)
 {
     struct imap *p = ctx;
-    (void)conn;
-    imap_enter(p);
-    handler_in(p, event);
-    imap_leave(p);
+    if (p->auth.reading_response) {
+        session_sasl_line(&p->auth, r, line);
+    } else if (r == CONN_TOO_LONG) {
+        imap_parser_reset(p->parser);
+        conn_printf(p->conn, "* BAD Command line too long\r\n");
+        p->ls.errors++;
+    } else {
+        command_line(p, line);
+    }
 }
+
+static void session_too_many_errors(void *ctx)
+{
+    imap_close_with(ctx, "Too many errors");
+}
+
+static void session_timeout(void *ctx)
+{
+    struct imap *p = ctx;
+    log_info("event=timeout client=%s reason=\"%s\"", p->ss->client_ip, conn_error(p->conn));
+    if (!p->ls.ending) {
+        /* RFC 3501 7.1.5: BYE before closing an idle connection */
+        imap_untagged(p, "BYE Autologout; idle for too long");
+        conn_flush(p->conn);
+    }
+    imap_end(p);
+}
+
+static void session_flushed(void *ctx)
+{
+    struct imap *p = ctx;
+    if (p->busy == IMAP_SENDING) {
+        conn_deadline_restart(p->conn); /* the client is reading: not idle */
+        if (imap_fetch_more(p))
+            imap_resume(p);
+    }
+}
+
+static const struct line_session_hooks session_hooks = {
+    .input = session_input,
+    .bytes = literal_input,
+    .line = session_line,
+    .too_many_errors = session_too_many_errors,
+    .timeout = session_timeout,
+    .flushed = session_flushed,
+    .free = session_free,
+};
 
 void imap_session_start(struct service_session *ss)
 {
@@ -506,10 +445,11 @@ void imap_session_start(struct service_session *ss)
             .bytes_max = IMAP_PARSE_BYTES_MAX,
         };
         p->parser = imap_parser_new(&limits);
-        p->sx = sasl_exchange_new_for_session(ss, pool, imap_auth_done, p);
-        if (p->sx == NULL || p->parser == NULL) {
+        p->ls.ss = ss;
+        if (session_sasl_init(&p->auth, &p->ls, &imap_sasl_proto, pool, IMAP_LINE_MAX) < 0 ||
+            p->parser == NULL) {
             imap_parser_free(&p->parser);
-            sasl_exchange_free(&p->sx);
+            session_sasl_free(&p->auth);
             free(p);
             p = NULL;
         }
@@ -522,30 +462,14 @@ void imap_session_start(struct service_session *ss)
     p->conn = ss->conn;
     p->state = IMAP_NOT_AUTHENTICATED;
     memcpy(p->tag, "*", 2);
-    ss->protocol = p;
-    if (config_service_implicit_tls(ss->service->type)) {
-        if (service_tls_begin(ss) < 0) {
-            session_free(p);
-            ss->protocol = NULL;
-            conn_free(&ss->conn);
-            ss->finished(ss);
-            return;
-        }
-        p->tls = true;
-    }
-    if (conn_attach(p->conn, ss->loop, handler, p) < 0) {
-        imap_end(p);
+    if (line_session_start(&p->ls, ss, &session_hooks, p, NULL, IMAP_LINE_MAX) < 0)
         return;
-    }
-    conn_set_line_limit(p->conn, IMAP_LINE_MAX);
-    conn_set_deadlines(p->conn, ss->deadlines, ss->service->session_timeout * 1000ull);
-    imap_enter(p);
+    line_session_enter(&p->ls);
     imap_sasl_renew(p);
     char caps[512];
     imap_capabilities(p, caps, sizeof caps);
     imap_untagged(p, "OK [CAPABILITY %s] dirmail IMAP server ready", caps);
     conn_deadline_restart(p->conn);
-    if (conn_flush(p->conn) == CONN_ERROR)
-        imap_end(p);
-    imap_leave(p);
+    line_session_flush(&p->ls);
+    line_session_leave(&p->ls);
 }

@@ -11,10 +11,14 @@
 #include <stdint.h>
 
 #include "delivery/mailbox.h"
+#include "proto/line_session.h"
 #include "proto/sasl_exchange.h"
 #include "proto/service.h"
+#include "proto/session_sasl.h"
 #include "reader/imap_parse.h"
+#include "reader/login_lookup.h"
 
+struct proxy_login;
 struct sasl_exchange;
 struct sasl_session;
 
@@ -26,13 +30,11 @@ enum imap_state {
     IMAP_LOGOUT,
 };
 
-/* What the session is doing besides reading commands. */
+/* What the session is doing besides reading commands (waiting for an
+ * answer and closing are the driver's, proto/line_session.h). */
 enum imap_busy {
     IMAP_IDLE_INPUT, /* reading the next command or its literals */
-    IMAP_SASL_LINE,  /* reading an AUTHENTICATE response line */
-    IMAP_WAITING,    /* a SASL step or the auth process's answer is outstanding */
     IMAP_SENDING,    /* streaming FETCH output */
-    IMAP_CLOSING,    /* last words queued: close once they are out */
 };
 
 /* A command line is at most this long; RFC 7162 3.2.1 asks for at least
@@ -50,22 +52,20 @@ struct imap_view_msg {
 struct imap_fetch_job;
 
 struct imap {
+    struct line_session ls;   /* the connection's plumbing (proto/line_session.h) */
+    struct session_sasl auth; /* AUTHENTICATE, and LOGIN as PLAIN */
     struct service_session *ss;
     struct conn *conn;
     enum imap_state state;
     enum imap_busy busy;
-    bool tls;
-    bool ending;
-    unsigned depth;
-    unsigned errors;
     struct imap_parser *parser;
     char tag[IMAP_TAG_MAX + 1]; /* the command being answered */
     struct sasl_session *sasl;
-    struct sasl_exchange *sx;
     char *login;
-    uint32_t auth_request;
-    char *maildir; /* the user's Maildir below delivery.mailbox_base */
-    int root_fd;   /* the user's Maildir (INBOX), -1 while it does not exist */
+    struct login_lookup lookup; /* the USER answer after the credentials */
+    struct proxy_login *proxy;  /* logging in on the user's node (reader/proxy.h) */
+    char *maildir;              /* the user's Maildir below delivery.mailbox_base */
+    int root_fd;                /* the user's Maildir (INBOX), -1 while it does not exist */
 
     /* the selected folder */
     struct mailbox *mailbox;
@@ -89,14 +89,17 @@ void imap_resume(struct imap *p);
 void imap_end(struct imap *p);
 
 /* imap_session.c: the session's plumbing, for the other files. */
-void imap_enter(struct imap *p);
-void imap_leave(struct imap *p);
 /* imap_close_with - an untagged BYE with text (none when NULL), then close. */
 void imap_close_with(struct imap *p, const char *bye);
-/* imap_wait_begin - pause input until an answer from elsewhere arrives. */
-void imap_wait_begin(struct imap *p);
-/* imap_process_input - read and run what the client sent, until it must wait. */
-void imap_process_input(struct imap *p);
+
+/* imap_session_hand_over - p freed but its connection (still attached,
+ * input paused) and service session left to the caller: the proxy's. */
+struct service_session *imap_session_hand_over(struct imap *p);
+
+/* proxy_session.c: imap_proxy_begin - the logged-in user's mailbox is on
+ * host: continue there (input paused; the tagged answer follows). false
+ * when this node does not proxy. */
+bool imap_proxy_begin(struct imap *p, const char *host);
 
 /* imap_auth.c */
 struct threadpool;
@@ -105,12 +108,11 @@ struct threadpool *imap_auth_acquire(const struct service_session *ss);
 void imap_auth_release(void);
 /* imap_auth_cancel - an outstanding USER request is not to be answered. */
 void imap_auth_cancel(struct imap *p);
-void imap_auth_done(void *ctx, enum sasl_exchange_outcome outcome);
+/* The SASL exchange's part of the session (proto/session_sasl.h). */
+extern const struct session_sasl_proto imap_sasl_proto;
 void imap_capabilities(struct imap *p, char *buf, size_t size);
 /* imap_sasl_renew - a SASL session for the connection as it is now. */
 void imap_sasl_renew(struct imap *p);
-/* imap_sasl_line - a client response line of an AUTHENTICATE exchange. */
-void imap_sasl_line(struct imap *p, const struct conn_line *line);
 void imap_cmd_starttls(struct imap *p, const struct imap_command *cmd);
 void imap_cmd_authenticate(struct imap *p, const struct imap_command *cmd);
 void imap_cmd_login(struct imap *p, const struct imap_command *cmd);

@@ -9,12 +9,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/line_session.h"
 #include "proto/service.h"
+#include "proto/session_sasl.h"
+#include "reader/login_lookup.h"
 #include "reader/pop3_maildrop.h"
 #include "reader/pop3_parse.h"
 #include "reader/pop3_reply.h"
 #include "reader/pop3_stream.h"
 
+struct proxy_login;
 struct sasl_session;
 struct sasl_exchange;
 struct threadpool;
@@ -23,10 +27,7 @@ enum pop3_state {
     ST_AUTHORIZATION, /* RFC 1939 4 */
     ST_TRANSACTION,   /* RFC 1939 5: the maildrop is locked */
     ST_UPDATE,        /* RFC 1939 6: QUIT in TRANSACTION, deleting */
-    ST_AUTH,          /* reading a SASL response line */
-    ST_WAIT,          /* a SASL step, the auth process or the maildrop's opening is outstanding */
     ST_SENDING,       /* streaming a RETR/TOP response */
-    ST_CLOSING,       /* last reply queued: close once it is out */
 };
 
 /* What a pool job of the session reads and writes (one at a time): the
@@ -41,20 +42,17 @@ struct pop3_job {
 };
 
 struct pop3 {
+    struct line_session ls;   /* the connection's plumbing (proto/line_session.h) */
+    struct session_sasl auth; /* AUTH, and USER/PASS as PLAIN */
     struct service_session *ss;
     struct conn *conn;
     enum pop3_state state;
-    bool tls;
-    bool ending;
-    bool job_running; /* a pool job holds the session: it is freed only after */
-    unsigned depth;
-    unsigned errors;
     struct sasl_session *sasl;
-    struct sasl_exchange *sx;
     char user[POP3_LINE_MAX + 1]; /* USER's name, "" when none */
     char *login;                  /* after a login */
     char *counted_as;             /* the DN counted in user_sessions, or NULL */
-    uint32_t auth_request;
+    struct login_lookup lookup;   /* the USER answer after the credentials */
+    struct proxy_login *proxy;    /* logging in on the user's node (reader/proxy.h) */
     struct pop3_maildrop *md;
     struct pop3_job job;
     int msg_fd; /* RETR/TOP in progress, else -1 */
@@ -68,20 +66,25 @@ struct pop3 {
 struct threadpool *pop3_session_pool(void);
 /* Queue a fixed reply; counts the client's errors. */
 void pop3_session_reply(struct pop3 *p, enum pop3_reply id);
-/* End the session once no callback of it is on the stack and no pool job
- * or SASL delay holds it. enter/leave bracket a callback. */
-void pop3_session_end(struct pop3 *p);
-void pop3_session_enter(struct pop3 *p);
-void pop3_session_leave(struct pop3 *p);
 /* Last words, then close once they are out. */
 void pop3_session_close_with(struct pop3 *p, enum pop3_reply id);
 /* A wait is over: state next, input resumed and what was pipelined read. */
 void pop3_session_wait_end(struct pop3 *p, enum pop3_state next);
 
+/* pop3_session_hand_over - p freed but its connection (still attached,
+ * input paused) and service session left to the caller: the proxy's. */
+struct service_session *pop3_session_hand_over(struct pop3 *p);
+
+/* ---- proxy_session.c ---- */
+/* pop3_proxy_begin - the logged-in user's maildrop is on host: continue
+ * there (the session is in ST_WAIT; the answer follows). false when this
+ * node does not proxy. */
+bool pop3_proxy_begin(struct pop3 *p, const char *host);
+
 /* ---- pop3_transaction.c ---- */
 
 /* pop3_transaction_open - lock and list mailbox (the directory's path; the
- * session is in ST_WAIT) on the pool; the answer to the login and the
+ * session waits) on the pool; the answer to the login and the
  * TRANSACTION state follow on the loop. */
 void pop3_transaction_open(struct pop3 *p, const char *mailbox);
 

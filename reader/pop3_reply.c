@@ -74,6 +74,10 @@ static const struct {
     [POP3_REPLY_MAILBOX_REMOTE] = {"-ERR [SYS/TEMP] The mailbox is on another server, "
                                    "which this one cannot reach yet\r\n",
                                    false},
+    /* the proxy could not log in on the mailbox's node (reader/proxy.h) */
+    [POP3_REPLY_MAILBOX_NODE_DOWN] = {"-ERR [SYS/TEMP] The mailbox's server is unavailable, "
+                                      "try again later\r\n",
+                                      false},
     [POP3_REPLY_MESSAGE_GONE] = {"-ERR Message was removed by another program\r\n", false},
     [POP3_REPLY_MESSAGE_TEMPFAIL] = {"-ERR [SYS/TEMP] Cannot read the message, "
                                      "try again later\r\n",

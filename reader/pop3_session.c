@@ -22,14 +22,15 @@
 
 #include "auth/auth_client.h"
 #include "auth/sasl_server.h"
-#include "delivery/local_delivery.h"
 #include "lib/conn.h"
 #include "lib/event.h"
 #include "lib/log.h"
 #include "proto/command_table.h"
 #include "proto/sasl_exchange.h"
 #include "proto/sasl_shared.h"
+#include "reader/login_lookup.h"
 #include "reader/pop3_internal.h"
+#include "reader/proxy.h"
 #include "reader/user_sessions.h"
 
 static struct sasl_shared *shared;
@@ -44,18 +45,13 @@ struct threadpool *pop3_session_pool(void)
     return shared->pool;
 }
 
-static void process_input(struct pop3 *p);
-
 static const char *state_name(enum pop3_state st)
 {
     static const char *const names[] = {
         [ST_AUTHORIZATION] = "authorization",
         [ST_TRANSACTION] = "transaction",
         [ST_UPDATE] = "update",
-        [ST_AUTH] = "auth",
-        [ST_WAIT] = "waiting",
         [ST_SENDING] = "sending",
-        [ST_CLOSING] = "closing",
     };
     return (size_t)st < sizeof names / sizeof names[0] ? names[st] : "?";
 }
@@ -65,92 +61,48 @@ void pop3_session_reply(struct pop3 *p, enum pop3_reply id)
     const char *line = pop3_reply_line(id);
     conn_write(p->conn, line, strlen(line));
     if (pop3_reply_is_client_error(id))
-        p->errors++;
+        p->ls.errors++;
 }
 
-static void session_free(struct pop3 *p)
+static void session_free(void *ctx)
 {
-    if (p->auth_request != 0 && shared != NULL)
-        auth_async_cancel(shared->async, p->auth_request);
+    struct pop3 *p = ctx;
+    login_lookup_cancel(&p->lookup);
+    proxy_login_free(&p->proxy);
     if (p->msg_fd >= 0)
         close(p->msg_fd);
     pop3_maildrop_close(&p->md); /* nothing is deleted */
     if (p->counted_as != NULL)
         user_sessions_release(p->counted_as);
     free(p->counted_as);
-    sasl_exchange_free(&p->sx);
+    session_sasl_free(&p->auth);
     sasl_session_free(&p->sasl);
     free(p->login);
     free(p);
 }
 
-static void really_end(struct pop3 *p)
+struct service_session *pop3_session_hand_over(struct pop3 *p)
 {
-    struct service_session *ss = p->ss;
-    log_info("event=disconnect service=%s client=%s", ss->service->name, ss->client_ip);
-    session_free(p);
-    ss->protocol = NULL;
-    conn_free(&ss->conn);
-    ss->finished(ss);
-}
-
-/* busy - a pool job or the SASL exchange (a job or a delay) holds p. */
-static bool busy(const struct pop3 *p)
-{
-    return p->job_running || sasl_exchange_busy(p->sx);
-}
-
-void pop3_session_end(struct pop3 *p)
-{
-    if (!p->ending) {
-        p->ending = true;
-        p->state = ST_CLOSING;
-        conn_set_input_paused(p->conn, true);
-    }
-    if (p->depth == 0 && !busy(p))
-        really_end(p);
-}
-
-void pop3_session_enter(struct pop3 *p)
-{
-    p->depth++;
-}
-
-void pop3_session_leave(struct pop3 *p)
-{
-    if (--p->depth == 0 && p->ending && !busy(p))
-        really_end(p);
+    return line_session_hand_over(&p->ls);
 }
 
 void pop3_session_close_with(struct pop3 *p, enum pop3_reply id)
 {
     pop3_session_reply(p, id);
-    p->state = ST_CLOSING;
-    conn_set_input_paused(p->conn, true);
-    if (conn_flush(p->conn) != CONN_AGAIN)
-        pop3_session_end(p);
-}
-
-static void wait_begin(struct pop3 *p)
-{
-    p->state = ST_WAIT;
-    conn_set_input_paused(p->conn, true);
-    if (conn_flush(p->conn) == CONN_ERROR)
-        pop3_session_end(p);
+    line_session_close(&p->ls);
 }
 
 void pop3_session_wait_end(struct pop3 *p, enum pop3_state next)
 {
     p->state = next;
-    conn_set_input_paused(p->conn, false);
-    process_input(p);
+    line_session_wait_end(&p->ls);
 }
 
 /* plaintext_allowed - RFC 2595 2: USER/PASS and plaintext SASL only under
  * TLS, unless sasl.plaintext_without_tls says otherwise (as SMTP AUTH). */
 static bool plaintext_allowed(const struct pop3 *p)
 {
-    return p->tls || p->ss->config->sasl.plaintext_without_tls;
+    return p->ls.tls || p->ss->config->sasl.plaintext_without_tls;
 }
 
 static const char *mechanisms(struct pop3 *p)
@@ -165,17 +117,8 @@ static const char *mechanisms(struct pop3 *p)
 static void sasl_renew(struct pop3 *p)
 {
     sasl_session_free(&p->sasl);
-    if (shared == NULL || !shared->sasl_ready)
-        return;
-    char local[96], remote[96];
-    snprintf(local, sizeof local, "%s;%u", conn_local_ip(p->conn), conn_local_port(p->conn));
-    snprintf(remote, sizeof remote, "%s;%u", p->ss->client_ip, p->ss->client_port);
-    const char *err = NULL;
-    p->sasl = sasl_session_new("pop3", p->ss->hostname, local, remote, p->tls,
-                               p->tls ? (unsigned)conn_tls_bits(p->conn) : 0, &err);
-    if (p->sasl == NULL)
-        log_error("event=sasl_session_failed client=%s error=\"%s\"", p->ss->client_ip,
-                  err != NULL ? err : "?");
+    if (shared != NULL && shared->sasl_ready)
+        session_sasl_renew(&p->auth, &p->sasl, "pop3");
 }
 
 /* ---- login: the maildrop after the credentials ---- */
@@ -210,128 +153,85 @@ static bool count_session(struct pop3 *p, const struct auth_user *u, enum pop3_r
 /* user_found - the auth process's USER answer for the logged-in login:
  * where the maildrop is; then it is locked and listed on the pool (RFC
  * 1939 4), which answers the login. */
-static void user_found(void *ctx, const struct auth_response *resp)
+static void user_found(void *ctx, enum login_lookup_result result, const struct auth_user *u,
+                       const char *mailbox)
 {
     struct pop3 *p = ctx;
-    pop3_session_enter(p);
-    p->auth_request = 0;
-    const struct auth_user *u = resp->user;
     enum pop3_reply r = POP3_REPLY_INTERNAL;
-    if (resp->status == AUTH_TEMPFAIL || resp->status == AUTH_ERROR) {
-        r = POP3_REPLY_AUTH_TEMPFAIL; /* a directory error is temporary */
-    } else if (resp->status != AUTH_FOUND || u == NULL || u->status != AUTH_USER_ACTIVE) {
+    switch (result) {
+    case LOGIN_LOOKUP_TEMPFAIL:
+        r = POP3_REPLY_AUTH_TEMPFAIL;
+        break;
+    case LOGIN_LOOKUP_REFUSED:
         r = POP3_REPLY_AUTH_FAILED;
-    } else if (u->mail_host != NULL) {
-        r = POP3_REPLY_MAILBOX_REMOTE; /* the proxy to the user's node is not built */
-    } else if (!count_session(p, u, &r)) {
-        /* r says why */
-    } else {
-        char *def = NULL;
-        const char *mailbox = u->mailbox;
-        if (mailbox == NULL || mailbox[0] == '\0')
-            mailbox = def = local_default_mailbox(u->primary);
+        break;
+    case LOGIN_LOOKUP_REMOTE:
+        if (pop3_proxy_begin(p, u->mail_host))
+            return; /* the proxy answers */
+        r = POP3_REPLY_MAILBOX_REMOTE; /* this node does not proxy (no proxy.secret) */
+        break;
+    case LOGIN_LOOKUP_LOCAL:
+        if (!count_session(p, u, &r))
+            break; /* r says why */
         if (mailbox != NULL) {
             pop3_transaction_open(p, mailbox); /* it answers */
-            free(def);
-            pop3_session_leave(p);
             return;
         }
         r = POP3_REPLY_MAILBOX_UNSAFE;
+        break;
     }
     free(p->login);
     p->login = NULL;
     pop3_session_reply(p, r);
     pop3_session_wait_end(p, ST_AUTHORIZATION);
-    pop3_session_leave(p);
 }
 
-/* logged_in - the credentials are good: ask where the maildrop is. */
-static void logged_in(struct pop3 *p)
-{
-    p->login = strdup(sasl_exchange_user(p->sx));
-    const char *args[1] = {p->login};
-    if (p->login != NULL)
-        p->auth_request = auth_async_request(shared->async, AUTH_REQ_USER, args, 1, user_found, p);
-    if (p->auth_request == 0) {
-        free(p->login);
-        p->login = NULL;
-        pop3_session_reply(p, POP3_REPLY_AUTH_TEMPFAIL);
-        if (p->state == ST_WAIT)
-            pop3_session_wait_end(p, ST_AUTHORIZATION);
-        return;
-    }
-    wait_begin(p);
-}
-
-/* auth_outcome - the one place an exchange's outcome becomes a reply (RFC
- * 5034 4, RFC 3206). async: from the exchange's callback. */
-static void auth_outcome(struct pop3 *p, enum sasl_exchange_outcome o, bool async)
-{
-    enum pop3_state next = ST_AUTHORIZATION;
-    p->user[0] = '\0'; /* RFC 1939 7: after PASS, USER again */
-    switch (o) {
-    case SASL_EXCHANGE_PENDING:
-        wait_begin(p);
-        return;
-    case SASL_EXCHANGE_CHALLENGE:
-        conn_printf(p->conn, "+ %s\r\n", sasl_exchange_challenge(p->sx));
-        conn_set_line_limit(p->conn, SASL_EXCHANGE_LINE_LIMIT);
-        next = ST_AUTH;
-        break;
-    case SASL_EXCHANGE_OK:
-        if (async)
-            p->state = ST_WAIT;
-        logged_in(p);
-        return;
-    case SASL_EXCHANGE_FAILED:
-        switch (sasl_exchange_limit(p->sx)) {
-        case SASL_EXCHANGE_LIMIT_IP:
-            pop3_session_close_with(p, POP3_REPLY_AUTH_IP_BLOCKED);
-            return;
-        case SASL_EXCHANGE_LIMIT_SESSION:
-            pop3_session_close_with(p, POP3_REPLY_AUTH_TOO_MANY);
-            return;
-        case SASL_EXCHANGE_LIMIT_NONE:
-            pop3_session_reply(p, POP3_REPLY_AUTH_FAILED);
-            break;
-        }
-        break;
-    case SASL_EXCHANGE_TEMPFAIL:
-        pop3_session_reply(p, POP3_REPLY_AUTH_TEMPFAIL);
-        break;
-    case SASL_EXCHANGE_BAD_PROTOCOL:
-        pop3_session_reply(p, POP3_REPLY_AUTH_BAD_PROTOCOL);
-        break;
-    case SASL_EXCHANGE_BAD_BASE64:
-        pop3_session_reply(p, POP3_REPLY_AUTH_BAD_BASE64);
-        break;
-    case SASL_EXCHANGE_CANCELLED:
-        pop3_session_reply(p, POP3_REPLY_AUTH_CANCELLED);
-        break;
-    case SASL_EXCHANGE_NO_MECHANISM:
-        pop3_session_reply(p, POP3_REPLY_AUTH_NO_MECHANISM);
-        break;
-    case SASL_EXCHANGE_ENCRYPTION_REQUIRED:
-        pop3_session_reply(p, POP3_REPLY_AUTH_ENCRYPTION);
-        break;
-    case SASL_EXCHANGE_IP_BLOCKED:
-        pop3_session_reply(p, POP3_REPLY_AUTH_IP_BLOCKED);
-        break;
-    }
-    if (async)
-        pop3_session_wait_end(p, next);
-    else
-        p->state = next;
-}
-
-static void auth_done(void *ctx, enum sasl_exchange_outcome o)
+/* logged_in - the credentials are good: ask where the maildrop is. True
+ * while the answer is awaited. */
+static bool logged_in(void *ctx)
 {
     struct pop3 *p = ctx;
-    pop3_session_enter(p);
-    if (!p->ending)
-        auth_outcome(p, o, true);
-    pop3_session_leave(p);
+    if (login_lookup_start(&p->lookup, &p->ls, shared->async, sasl_exchange_user(p->auth.sx),
+                           &p->login, user_found, p))
+        return true;
+    pop3_session_reply(p, POP3_REPLY_AUTH_TEMPFAIL);
+    return false;
 }
+
+static void sasl_challenge(void *ctx, const char *b64)
+{
+    struct pop3 *p = ctx;
+    conn_printf(p->conn, "+ %s\r\n", b64);
+}
+
+/* What an exchange that ends short of a login is answered (RFC 5034 4,
+ * RFC 3206); a failure that reaches a limit is the last word. */
+static const enum pop3_reply sasl_replies[SESSION_SASL_REFUSAL_COUNT] = {
+    [SESSION_SASL_FAILED] = POP3_REPLY_AUTH_FAILED,
+    [SESSION_SASL_FAILED_ADDRESS_LIMIT] = POP3_REPLY_AUTH_IP_BLOCKED,
+    [SESSION_SASL_FAILED_SESSION_LIMIT] = POP3_REPLY_AUTH_TOO_MANY,
+    [SESSION_SASL_TEMPFAIL] = POP3_REPLY_AUTH_TEMPFAIL,
+    [SESSION_SASL_BAD_PROTOCOL] = POP3_REPLY_AUTH_BAD_PROTOCOL,
+    [SESSION_SASL_BAD_BASE64] = POP3_REPLY_AUTH_BAD_BASE64,
+    [SESSION_SASL_CANCELLED] = POP3_REPLY_AUTH_CANCELLED,
+    [SESSION_SASL_NO_MECHANISM] = POP3_REPLY_AUTH_NO_MECHANISM,
+    [SESSION_SASL_ENCRYPTION_REQUIRED] = POP3_REPLY_AUTH_ENCRYPTION,
+    [SESSION_SASL_ADDRESS_BLOCKED] = POP3_REPLY_AUTH_IP_BLOCKED,
+    [SESSION_SASL_LINE_TOO_LONG] = POP3_REPLY_AUTH_LINE_TOO_LONG,
+};
+
+static void sasl_refuse(void *ctx, enum session_sasl_refusal why)
+{
+    pop3_session_reply(ctx, sasl_replies[why]);
+}
+
+static const struct session_sasl_proto sasl_proto = {
+    .challenge = sasl_challenge,
+    .success = logged_in,
+    .refuse = sasl_refuse,
+    .ends = SESSION_SASL_BIT(SESSION_SASL_FAILED_ADDRESS_LIMIT) |
+            SESSION_SASL_BIT(SESSION_SASL_FAILED_SESSION_LIMIT),
+};
 
 /* ---- AUTHORIZATION commands ---- */
 
@@ -348,7 +248,7 @@ static void cmd_capa(struct pop3 *p, struct pop3_command *cmd)
         const char *mechs = mechanisms(p);
         if (mechs[0] != '\0')
             conn_printf(p->conn, "SASL %s\r\n", mechs);
-        if (p->ss->tls_ctx != NULL && !p->tls)
+        if (p->ss->tls_ctx != NULL && !p->ls.tls)
             conn_printf(p->conn, "STLS\r\n");
     }
     conn_printf(p->conn, "IMPLEMENTATION dirmail\r\n.\r\n");
@@ -395,9 +295,9 @@ static void cmd_pass(struct pop3 *p, struct pop3_command *cmd)
     char b64[((sizeof plain + 2) / 3) * 4 + 1];
     EVP_EncodeBlock((unsigned char *)b64, plain, (int)(ul + pl + 2));
     OPENSSL_cleanse(plain, sizeof plain);
-    enum sasl_exchange_outcome o = sasl_exchange_begin(p->sx, p->sasl, "PLAIN", b64);
+    p->user[0] = '\0'; /* RFC 1939 7: after PASS, USER again */
+    session_sasl_begin(&p->auth, p->sasl, "PLAIN", b64);
     OPENSSL_cleanse(b64, sizeof b64);
-    auth_outcome(p, o, false);
 }
 
 static void cmd_auth(struct pop3 *p, struct pop3_command *cmd)
@@ -420,18 +320,8 @@ static void cmd_auth(struct pop3 *p, struct pop3_command *cmd)
         return;
     }
     const char *initial = cmd->argc > 1 ? cmd->args[1] : NULL;
-    auth_outcome(p, sasl_exchange_begin(p->sx, p->sasl, cmd->args[0], initial), false);
-}
-
-/* auth_line - a response line in an AUTH exchange (RFC 5034 4). */
-static void auth_line(struct pop3 *p, const struct conn_line *line)
-{
-    conn_set_line_limit(p->conn, POP3_LINE_MAX);
-    p->state = ST_AUTHORIZATION;
-    enum sasl_exchange_outcome o = line->has_nul || line->bare_cr
-                                       ? SASL_EXCHANGE_BAD_BASE64
-                                       : sasl_exchange_response(p->sx, line->data, line->len);
-    auth_outcome(p, o, false);
+    p->user[0] = '\0';
+    session_sasl_begin(&p->auth, p->sasl, cmd->args[0], initial);
 }
 
 /* cmd_stls - RFC 2595 4: what the client sent after STLS before the
@@ -439,7 +329,7 @@ static void auth_line(struct pop3 *p, const struct conn_line *line)
 static void cmd_stls(struct pop3 *p, struct pop3_command *cmd)
 {
     (void)cmd;
-    if (p->tls) {
+    if (p->ls.tls) {
         pop3_session_reply(p, POP3_REPLY_TLS_ACTIVE);
         return;
     }
@@ -448,20 +338,8 @@ static void cmd_stls(struct pop3 *p, struct pop3_command *cmd)
         return;
     }
     pop3_session_reply(p, POP3_REPLY_STLS);
-    if (conn_flush(p->conn) != CONN_OK) {
-        pop3_session_end(p);
+    if (line_session_starttls(&p->ls, "stls") < 0)
         return;
-    }
-    size_t discarded = 0;
-    if (conn_tls_server_start(p->conn, p->ss->tls_ctx, &discarded) < 0) {
-        log_error("event=stls_failed client=%s error=\"%s\"", p->ss->client_ip,
-                  conn_error(p->conn));
-        pop3_session_end(p);
-        return;
-    }
-    if (discarded > 0)
-        log_info("event=stls_discarded client=%s bytes=%zu", p->ss->client_ip, discarded);
-    p->tls = true;
     p->user[0] = '\0';
     sasl_renew(p);
 }
@@ -542,87 +420,60 @@ static void command_line(struct pop3 *p, const struct conn_line *line)
     memset(cmd->text, 0, sizeof cmd->text); /* PASS's password */
 }
 
-static void process_input(struct pop3 *p)
+/* ---- the session's part in the line-session driver ---- */
+
+static enum line_input session_input(void *ctx)
 {
-    for (;;) {
-        if (p->state == ST_WAIT || p->state == ST_CLOSING || p->state == ST_SENDING ||
-            p->state == ST_UPDATE)
-            return;
-        if (p->errors >= p->ss->config->limits.errors) {
-            log_info("event=too_many_errors client=%s errors=%u", p->ss->client_ip, p->errors);
-            pop3_session_close_with(p, POP3_REPLY_TOO_MANY_ERRORS);
-            return;
-        }
-        struct conn_line line;
-        enum conn_result r = conn_read_line(p->conn, &line);
-        if (r == CONN_AGAIN) {
-            if (conn_flush(p->conn) == CONN_ERROR)
-                pop3_session_end(p);
-            return;
-        }
-        if (r == CONN_EOF || r == CONN_ERROR) {
-            /* RFC 1939 6: no QUIT, no UPDATE: nothing is deleted */
-            if (r == CONN_ERROR)
-                log_info("event=conn_error client=%s error=\"%s\"", p->ss->client_ip,
-                         conn_error(p->conn));
-            pop3_session_end(p);
-            return;
-        }
-        if (r == CONN_TOO_LONG) {
-            if (p->state == ST_AUTH) {
-                conn_set_line_limit(p->conn, POP3_LINE_MAX);
-                p->state = ST_AUTHORIZATION;
-                pop3_session_reply(p, POP3_REPLY_AUTH_LINE_TOO_LONG);
-            } else {
-                pop3_session_reply(p, POP3_REPLY_TOO_LONG);
-            }
-            continue;
-        }
-        if (p->state == ST_AUTH)
-            auth_line(p, &line);
-        else
-            command_line(p, &line);
-    }
+    const struct pop3 *p = ctx;
+    return p->state == ST_SENDING || p->state == ST_UPDATE ? LINE_INPUT_NONE : LINE_INPUT_LINES;
 }
 
-static void handler_in(struct pop3 *p, enum conn_event event)
-{
-    switch (event) {
-    case CONN_EVENT_TIMEOUT:
-        /* RFC 1939 3: an idle session is closed without UPDATE */
-        log_info("event=timeout client=%s reason=\"%s\" state=%s", p->ss->client_ip,
-                 conn_error(p->conn), state_name(p->state));
-        pop3_session_end(p);
-        return;
-    case CONN_EVENT_FLUSHED:
-        if (p->state == ST_CLOSING) {
-            pop3_session_end(p);
-            return;
-        }
-        if (p->state == ST_SENDING) {
-            conn_deadline_restart(p->conn); /* the client is reading: not idle */
-            if (pop3_transaction_stream(p))
-                process_input(p);
-        }
-        return;
-    case CONN_EVENT_INPUT:
-        if (p->state == ST_CLOSING) {
-            conn_set_input_paused(p->conn, true);
-            return;
-        }
-        process_input(p);
-        return;
-    }
-}
-
-static void handler(struct conn *conn, enum conn_event event, void *ctx)
+static void session_line(void *ctx, enum conn_result r, const struct conn_line *line)
 {
     struct pop3 *p = ctx;
-    (void)conn;
-    pop3_session_enter(p);
-    handler_in(p, event);
-    pop3_session_leave(p);
+    if (p->auth.reading_response)
+        session_sasl_line(&p->auth, r, line);
+    else if (r == CONN_TOO_LONG)
+        pop3_session_reply(p, POP3_REPLY_TOO_LONG);
+    else
+        command_line(p, line);
 }
+
+static void session_too_many_errors(void *ctx)
+{
+    pop3_session_close_with(ctx, POP3_REPLY_TOO_MANY_ERRORS);
+}
+
+static void session_timeout(void *ctx)
+{
+    struct pop3 *p = ctx;
+    /* RFC 1939 3: an idle session is closed without UPDATE */
+    log_info("event=timeout client=%s reason=\"%s\" state=%s", p->ss->client_ip,
+             conn_error(p->conn),
+             p->ls.waiting              ? "waiting"
+             : p->auth.reading_response ? "auth"
+                                        : state_name(p->state));
+    line_session_end(&p->ls);
+}
+
+static void session_flushed(void *ctx)
+{
+    struct pop3 *p = ctx;
+    if (p->state == ST_SENDING) {
+        conn_deadline_restart(p->conn); /* the client is reading: not idle */
+        if (pop3_transaction_stream(p))
+            line_session_read(&p->ls);
+    }
+}
+
+static const struct line_session_hooks session_hooks = {
+    .input = session_input,
+    .line = session_line,
+    .too_many_errors = session_too_many_errors,
+    .timeout = session_timeout,
+    .flushed = session_flushed,
+    .free = session_free,
+};
 
 void pop3_session_start(struct service_session *ss)
 {
@@ -631,8 +482,8 @@ void pop3_session_start(struct service_session *ss)
     struct pop3 *p = shared != NULL ? calloc(1, sizeof *p) : NULL;
     if (p != NULL) {
         p->msg_fd = -1;
-        p->sx = sasl_exchange_new_for_session(ss, shared->pool, auth_done, p);
-        if (p->sx == NULL) {
+        p->ls.ss = ss;
+        if (session_sasl_init(&p->auth, &p->ls, &sasl_proto, shared->pool, POP3_LINE_MAX) < 0) {
             free(p);
             p = NULL;
         }
@@ -644,28 +495,12 @@ void pop3_session_start(struct service_session *ss)
     p->ss = ss;
     p->conn = ss->conn;
     p->state = ST_AUTHORIZATION;
-    ss->protocol = p;
-    if (config_service_implicit_tls(ss->service->type)) {
-        if (service_tls_begin(ss) < 0) {
-            session_free(p);
-            ss->protocol = NULL;
-            conn_free(&ss->conn);
-            ss->finished(ss);
-            return;
-        }
-        p->tls = true;
-    }
-    if (conn_attach(p->conn, ss->loop, handler, p) < 0) {
-        pop3_session_end(p);
+    if (line_session_start(&p->ls, ss, &session_hooks, p, NULL, POP3_LINE_MAX) < 0)
         return;
-    }
-    conn_set_line_limit(p->conn, POP3_LINE_MAX);
-    conn_set_deadlines(p->conn, ss->deadlines, ss->service->session_timeout * 1000ull);
-    pop3_session_enter(p);
+    line_session_enter(&p->ls);
     sasl_renew(p);
     pop3_session_reply(p, POP3_REPLY_GREETING);
     conn_deadline_restart(p->conn);
-    if (conn_flush(p->conn) == CONN_ERROR)
-        pop3_session_end(p);
-    pop3_session_leave(p);
+    line_session_flush(&p->ls);
+    line_session_leave(&p->ls);
 }

@@ -55,8 +55,8 @@ static enum pop3_reply open_reply(enum pop3_maildrop_result r)
 static void open_done(void *arg)
 {
     struct pop3 *p = arg;
-    pop3_session_enter(p);
-    p->job_running = false;
+    line_session_enter(&p->ls);
+    p->ls.job_running = false;
     free(p->job.mailbox);
     p->job.mailbox = NULL;
     p->md = p->job.md; /* if the session ended meanwhile, its end closes it */
@@ -67,8 +67,8 @@ static void open_done(void *arg)
                  p->login, p->job.error != NULL ? p->job.error : "in use");
     free(p->job.error);
     p->job.error = NULL;
-    if (p->ending) {
-        pop3_session_leave(p);
+    if (p->ls.ending) {
+        line_session_leave(&p->ls);
         return;
     }
     if (r == POP3_MAILDROP_OK) {
@@ -86,7 +86,7 @@ static void open_done(void *arg)
         pop3_session_reply(p, open_reply(r));
         pop3_session_wait_end(p, ST_AUTHORIZATION);
     }
-    pop3_session_leave(p);
+    line_session_leave(&p->ls);
 }
 
 void pop3_transaction_open(struct pop3 *p, const char *mailbox)
@@ -94,7 +94,7 @@ void pop3_transaction_open(struct pop3 *p, const char *mailbox)
     p->job = (struct pop3_job){.mailbox = strdup(mailbox)};
     if (p->job.mailbox != NULL &&
         threadpool_submit(pop3_session_pool(), open_work, open_done, p) == 0) {
-        p->job_running = true;
+        p->ls.job_running = true;
         return;
     }
     free(p->job.mailbox);
@@ -193,7 +193,7 @@ bool pop3_transaction_stream(struct pop3 *p)
             if (r == CONN_AGAIN)
                 return false;
             if (r == CONN_ERROR) {
-                pop3_session_end(p);
+                line_session_end(&p->ls);
                 return false;
             }
         }
@@ -205,7 +205,7 @@ bool pop3_transaction_stream(struct pop3 *p)
              * no way to fail a multi-line response halfway) */
             log_error("event=pop3_read_failed client=%s user=%s error=\"%s\"", p->ss->client_ip,
                       p->login, strerror(errno));
-            pop3_session_end(p);
+            line_session_end(&p->ls);
             return false;
         }
         if (n == 0) {
@@ -277,14 +277,14 @@ static void update_work(void *arg)
 static void update_done(void *arg)
 {
     struct pop3 *p = arg;
-    pop3_session_enter(p);
-    p->job_running = false;
+    line_session_enter(&p->ls);
+    p->ls.job_running = false;
     log_info("event=pop3_update client=%s user=%s removed=%zu failed=%zu", p->ss->client_ip,
              p->login, p->job.removed, p->job.failed);
     /* the deletions are done even if the client left before hearing so */
-    if (!p->ending)
+    if (!p->ls.ending)
         pop3_session_close_with(p, p->job.failed > 0 ? POP3_REPLY_UPDATE_FAILED : POP3_REPLY_BYE);
-    pop3_session_leave(p);
+    line_session_leave(&p->ls);
 }
 
 void pop3_transaction_quit(struct pop3 *p)
@@ -294,7 +294,7 @@ void pop3_transaction_quit(struct pop3 *p)
     conn_set_input_paused(p->conn, true);
     p->job.removed = p->job.failed = 0;
     if (threadpool_submit(pop3_session_pool(), update_work, update_done, p) == 0) {
-        p->job_running = true;
+        p->ls.job_running = true;
         return;
     }
     /* no memory for the job: do it here rather than lose the QUIT */

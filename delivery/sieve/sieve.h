@@ -10,6 +10,7 @@
 #include <time.h>
 
 struct sieve_message;
+struct sieve_cache;
 
 /* What a script may cost. Every field is a hard limit; exceeding one at
  * compile time is a compile error, at run time a runtime error (implicit
@@ -75,6 +76,9 @@ struct sieve_env {
      * script name (RFC 6609) into *text (malloc'd, the engine frees it) and
      * *len: 1 found, 0 no such script, -1 cannot tell now (tempfail). */
     int (*include_fetch)(void *ctx, const char *name, bool global, char **text, size_t *len);
+    /* Where included scripts are compiled (sieve_cache.h); NULL: compiled
+     * at each include. */
+    struct sieve_cache *include_cache;
 };
 
 enum sieve_action_kind {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "delivery/sieve/sieve_cache.h"
 #include "lib/array.h"
 
 static bool in_list(char *const *v, size_t n, const char *key)
@@ -35,10 +36,12 @@ void sieve_include_clear(struct sieve_run *run)
     run->depth = run->nincluded = 0;
 }
 
-/* fetch_compile - the included script compiled; NULL when it is absent
+/* fetch_compile - the included script compiled (from the environment's
+ * cache when it has one: release it there); NULL when it is absent
  * (*absent set) or the run failed. */
-static struct sieve_script *fetch_compile(struct sieve_run *run, const struct sieve_node *node,
-                                          const char *name, bool global, bool *absent)
+static const struct sieve_script *fetch_compile(struct sieve_run *run,
+                                                const struct sieve_node *node, const char *name,
+                                                bool global, bool *absent)
 {
     char *text = NULL;
     size_t len = 0;
@@ -56,7 +59,10 @@ static struct sieve_script *fetch_compile(struct sieve_run *run, const struct si
         return NULL;
     }
     struct sieve_errors errors = {0};
-    struct sieve_script *s = sieve_compile(text, len, &run->script->limits, &errors);
+    const struct sieve_script *s =
+        run->env->include_cache != NULL
+            ? sieve_cache_get(run->env->include_cache, text, len, &run->script->limits, &errors)
+            : sieve_compile(text, len, &run->script->limits, &errors);
     free(text);
     if (s == NULL)
         sieve_run_fail(run, node, "the included script \"%.64s\" does not compile: %u:%u: %s", name,
@@ -65,6 +71,17 @@ static struct sieve_script *fetch_compile(struct sieve_run *run, const struct si
                        errors.count > 0 ? errors.items[0].message : "out of memory");
     sieve_errors_clear(&errors);
     return s;
+}
+
+/* release - done with a script fetch_compile gave. */
+static void release(struct sieve_run *run, const struct sieve_script *inc)
+{
+    if (run->env->include_cache != NULL) {
+        sieve_cache_release(run->env->include_cache, inc);
+    } else {
+        struct sieve_script *own = (struct sieve_script *)inc;
+        sieve_script_free(&own);
+    }
 }
 
 int sieve_include_execute(struct sieve_run *run, const struct sieve_node *node)
@@ -91,7 +108,7 @@ int sieve_include_execute(struct sieve_run *run, const struct sieve_node *node)
         return -1;
     }
     bool absent = false;
-    struct sieve_script *inc = fetch_compile(run, node, name, global, &absent);
+    const struct sieve_script *inc = fetch_compile(run, node, name, global, &absent);
     if (inc == NULL) {
         free(key);
         if (absent && node->slot[SLOT_OPTIONAL] == NULL) {
@@ -107,7 +124,7 @@ int sieve_include_execute(struct sieve_run *run, const struct sieve_node *node)
          ARRAY_RESERVE(&run->included, &run->inc_cap, run->nincluded + 1, 4) < 0)) {
         free(once);
         free(key);
-        sieve_script_free(&inc);
+        release(run, inc);
         sieve_run_fail(run, node, "out of memory");
         return -1;
     }
@@ -136,6 +153,6 @@ int sieve_include_execute(struct sieve_run *run, const struct sieve_node *node)
     run->vcap = vcap;
     run->script = outer;
     free(run->chain[--run->depth]);
-    sieve_script_free(&inc);
+    release(run, inc);
     return rc;
 }

@@ -5,7 +5,7 @@ tests/queue_inject puts into the spool, as the SMTP session will:
 byte-exact into the right Maildir/new once each (alias, catch-all and
 sub-address into the owner's); recipients on another node, in a relay
 domain or outside stay queued while they cannot be reached (the SMTP client
-finds no DNS server: test_relay.py has the real peers), never lost or
+gets SERVFAIL for every name: test_relay.py has the real peers), never lost or
 bounced; unknown and disabled
 recipients fail; a slapd outage only defers; kill -9 of the runner in the
 middle of 1000 messages loses none; 500 messages to 50 users through 4
@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness.tap  # noqa: E402
 from harness import process  # noqa: E402
 from harness.dirmaild import Dirmaild, built  # noqa: E402
+from harness.dns_stub import ServfailDns  # noqa: E402
 from harness.mail import spool_file  # noqa: E402
 from harness.slapd import Slapd  # noqa: E402
 
@@ -92,6 +93,18 @@ def wait_for(predicate, timeout=20.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+_dns_down = None
+
+
+def dns_down_port():
+    """The port of the file's one DNS server that answers SERVFAIL at
+    once: a lookup fails as fast on the fifth new name as on the first."""
+    global _dns_down
+    if _dns_down is None:
+        _dns_down = ServfailDns()
+    return _dns_down.port
+
+
 def start_dirmaild(ldap, base, sync_method="auto", **sections):
     d = Dirmaild(workers=1, ldap=ldap.settings(connect_timeout=1, timeout=2, pool_size=2),
         domains={"local": ["example.org", "example.net"], "relay": ["relay.example"]},
@@ -99,8 +112,11 @@ def start_dirmaild(ldap, base, sync_method="auto", **sections):
         queue={"retry_min": 1, "retry_max": 2, "scan_interval": 5,
                "delivery_threads": THREADS},
         delivery={"mailbox_base": base, "sync_method": sync_method},
-        # no DNS server answers: every remote recipient stays deferred
-        smtp_client={"dns_forwarders": [f"127.0.0.1@{process.free_port()}"]}, **sections)
+        # DNS fails (SERVFAIL) for every name: every remote recipient stays
+        # deferred. Not a port without a server: there libunbound waits out
+        # a retransmission schedule that grows with each timed-out name, and
+        # under ASan after the kill -9 test a first deferral took over 30 s.
+        smtp_client={"dns_forwarders": [f"127.0.0.1@{dns_down_port()}"]}, **sections)
     return d
 
 

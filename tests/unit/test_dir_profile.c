@@ -192,12 +192,45 @@ START_TEST(dirmail_status_and_services)
 }
 END_TEST
 
+/* A Sieve script up to DIR_SIEVE_MAX is passed on; a longer one is left
+ * out, so the auth answer stays within its limit (the user's mail goes to
+ * INBOX). */
+START_TEST(sieve_script_size_limit)
+{
+    struct dir_profile p;
+    const char *error;
+    ck_assert_int_eq(dir_profile_init(&p, "dirmail", &error), 0);
+    char *script = malloc(DIR_SIEVE_MAX + 2);
+    ck_assert_ptr_nonnull(script);
+    memset(script, '#', DIR_SIEVE_MAX);
+    script[DIR_SIEVE_MAX] = '\0';
+    const char *pairs[] = {"mail", "sue@example.org", "dirmailSieve", script, NULL};
+    struct ldap_pool_entry *e = entry("uid=sue", pairs);
+    struct dir_user *u = dir_user_from_entry(&p, e, "node1", NULL);
+    ck_assert_ptr_nonnull(u->sieve);
+    ck_assert_uint_eq(strlen(u->sieve), DIR_SIEVE_MAX);
+    dir_user_free(&u);
+    entry_free(e);
+    script[DIR_SIEVE_MAX] = '#';
+    script[DIR_SIEVE_MAX + 1] = '\0';
+    e = entry("uid=sue", pairs);
+    u = dir_user_from_entry(&p, e, "node1", NULL);
+    ck_assert_ptr_nonnull(u);
+    ck_assert_ptr_null(u->sieve);
+    dir_user_free(&u);
+    entry_free(e);
+    free(script);
+    dir_profile_clear(&p);
+}
+END_TEST
+
 static Suite *dir_profile_suite(void)
 {
     Suite *s = suite_create("dir_profile");
     TCase *tc = tcase_create("profile");
     tcase_add_test(tc, profiles_exist);
     tcase_add_test(tc, profile_attributes);
+    tcase_add_test(tc, sieve_script_size_limit);
     tcase_add_test(tc, profile_overrides);
     tcase_add_test(tc, address_normalisation);
     tcase_add_test(tc, ad_user_model);

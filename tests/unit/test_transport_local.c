@@ -6,6 +6,7 @@
  * than a batch is carried whole. */
 #include "config.h"
 
+#include "delivery/local_delivery.h"
 #include "gateway/transport_local.h"
 #include "queue/queue_inject.h"
 #include "tap_main.h"
@@ -30,10 +31,12 @@ static void setup(void)
     snprintf(boxes, sizeof boxes, "%s/mail", base);
     ck_assert_int_eq(mkdir(boxes, 0700), 0);
     ck_assert_msg(queue_open(spool, &q, &error) == 0, "queue_open: %s", error);
-    static struct local_delivery_config conf;
-    conf = (struct local_delivery_config){
-        .mailbox_base = boxes, .hostname = "mx.example.org", .sync_method = DELIVERY_SYNC_FSYNC};
-    local = transport_local_new(&conf);
+    static struct config conf;
+    conf = (struct config){0};
+    conf.delivery.mailbox_base = boxes;
+    conf.delivery.sync_method = DELIVERY_SYNC_FSYNC;
+    conf.server.hostname = (char *)"mx.example.org";
+    local = transport_local_new(&conf, q);
     ck_assert_ptr_nonnull(local);
     finished_count = 0;
 }

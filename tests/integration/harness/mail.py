@@ -165,3 +165,28 @@ def spool_file(path):
     if body_len + env_len + 39 != len(data):
         raise ValueError(f"{path}: lengths do not add up")
     return data[:body_len], data[body_len:body_len + env_len].decode()
+
+
+def deliver(d, rcpt, body, timeout=30.0, sender="sender@remote.example"):
+    """Submit body for rcpt to dirmaild d's smtp service with smtplib and
+    wait until the runner has delivered it (its spool file is gone); the
+    queue id. Raises AssertionError on any refusal."""
+    import smtplib
+    s = smtplib.SMTP("127.0.0.1", d.port("smtp"), local_hostname="client.test",
+                     timeout=timeout)
+    try:
+        s.ehlo()
+        s.mail(sender)
+        code, text = s.rcpt(rcpt)
+        if code != 250:
+            raise AssertionError(f"RCPT {rcpt}: {code} {text}")
+        code, text = s.data(body)
+        if code != 250:
+            raise AssertionError(f"DATA: {code} {text}")
+        s.quit()
+    finally:
+        s.close()
+    qid = queue_id(text)
+    wait_for(lambda: qid not in spool_ids(d.spool), timeout=timeout,
+             what=f"{qid} delivered\n{d.log()[-3000:]}")
+    return qid

@@ -16,7 +16,7 @@ import ssl
 
 from . import certs, process
 from .dirmaild import Dirmaild
-from .mail import queue_id, spool_ids, wait_for
+from .mail import deliver
 from .slapd import Slapd
 
 
@@ -91,21 +91,7 @@ class Pop3Fixture:
 
     def send(self, rcpt, body, timeout=30):
         """Submit body to rcpt over SMTP and wait until it left the spool."""
-        import smtplib
-        s = smtplib.SMTP("127.0.0.1", self.d.port("smtp"), local_hostname="client.test",
-                         timeout=timeout)
-        s.ehlo()
-        s.mail("sender@remote.example")
-        code, text = s.rcpt(rcpt)
-        if code != 250:
-            raise AssertionError(f"RCPT {rcpt}: {code} {text}")
-        code, text = s.data(body)
-        if code != 250:
-            raise AssertionError(f"DATA: {code} {text}")
-        s.quit()
-        qid = queue_id(text)
-        wait_for(lambda: qid not in spool_ids(self.d.spool), timeout=timeout,
-                 what=f"{qid} delivered\n{self.d.log()[-3000:]}")
+        deliver(self.d, rcpt, body, timeout=timeout)
 
 
 class RawPop3:
