@@ -228,7 +228,9 @@ class Relay(unittest.TestCase):
         log = self.d.log()
         self.assertRegex(log, rf"id={qid} event=relayed rcpt=someone@sink.example "
                               rf"relay=127.0.0.1\[127.0.0.1\]:{self.ports['sink']}")
-        self.assertIn(f"id={qid} event=removed recipients=2", log)
+        # the spool file goes before the line is logged: wait for it
+        wait_for(lambda: f"id={qid} event=removed recipients=2" in self.d.log(),
+                 what="the removal logged")
 
     def test_bare_lf_reaches_data_only_peer_unsplit(self):
         peer = self.peer("plain", pipelining=False)
