@@ -1,8 +1,9 @@
 """bench/benchlib.py - what the benches under bench/ share: finding the
 test harness, installing the peer's Debian packages, building dirmail and a
 C load client, the private slapd sized for many users, the server's CPU and
-memory (VmRSS, Pss) from /proc, users and Maildirs, the fixed-seed mix of test messages, and a private
-Dovecot run from its own folder. Never run by make check.
+memory (VmRSS, Pss) from /proc, users and Maildirs, the fixed-seed mix of
+test messages, a private Dovecot and a private Postfix, each run from its
+own folder. Never run by make check.
 
 A bench script imports it as
 
@@ -15,9 +16,11 @@ import base64
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP_SRCDIR = os.path.abspath(os.environ.get("top_srcdir") or os.path.join(HERE, ".."))
@@ -63,6 +66,45 @@ def ensure_dovecot(name, packages, paths):
     if dovecot_running():
         subprocess.run(["service", "dovecot", "stop"], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
+
+
+def ensure_postfix(name):
+    """postfix and postfix-ldap, installed when missing (debconf preseeded to
+    "No configuration"); Debian's own instance is stopped if the package
+    started it: it would hold port 25 and the CPU beside ours."""
+    if shutil.which("postfix") and os.path.exists("/usr/lib/postfix/postfix-ldap.so"):
+        return
+    if os.geteuid() != 0:
+        sys.exit(f"{name}: postfix and postfix-ldap are missing; install them as root")
+    sayer(name)("installing postfix postfix-ldap")
+    subprocess.run(["debconf-set-selections"], check=True, text=True,
+                   input="postfix postfix/main_mailer_type select No configuration\n")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "install", "-y", "-q", "postfix", "postfix-ldap"], check=True,
+                   env=env, stdout=subprocess.DEVNULL, timeout=900)
+    if os.path.exists("/etc/postfix/main.cf"):
+        if subprocess.run(["postfix", "status"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0:
+            subprocess.run(["postfix", "stop"], stdout=subprocess.DEVNULL)
+
+
+def write_numbered_users(path, count, entry_lines="dirmailMailbox: {domain}/{uid}/\n"):
+    """count users uNNNNN@bench.example, each with alias.uNNNNN@ and the
+    lines entry_lines (formatted with uid and domain; by default a mailbox
+    bench.example/uNNNNN/ relative to the mailbox base); returns the uids."""
+    uids = []
+    with open(path, "w", encoding="ascii") as f:
+        f.write(domain_ldif())
+        for i in range(count):
+            uid = f"u{i:05d}"
+            uids.append(uid)
+            f.write(f"dn: uid={uid},ou=people,{SUFFIX}\n"
+                    "objectClass: inetOrgPerson\nobjectClass: dirmailUser\n"
+                    f"uid: {uid}\ncn: Bench User {i}\nsn: User{i}\n"
+                    f"mail: {uid}@{DOMAIN}\ndirmailAlias: alias.{uid}@{DOMAIN}\n"
+                    + entry_lines.format(uid=uid, domain=DOMAIN)
+                    + f"userPassword: bench-{uid}\n\n")
+    return uids
 
 
 def build_dirmail(workdir, say):
@@ -386,3 +428,115 @@ class Dovecot:
         bad = self.log_problems()
         if bad:
             say(f"dovecot logged {len(bad)} errors or warnings, e.g. {bad[:3]}")
+
+
+# ---- a private Postfix ----
+
+# What every private Postfix's main.cf starts with: its own folders, no
+# local delivery, loopback only; a bench adds its own lines.
+POSTFIX_MAIN_BASE = """\
+compatibility_level = 3.6
+queue_directory = {queue}
+data_directory = {data}
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+meta_directory = /etc/postfix
+shlib_directory = /usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.{domain}
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+local_recipient_maps =
+alias_maps =
+alias_database =
+biff = no
+maillog_file = {log}
+maillog_file_prefixes = {top}
+default_process_limit = 250
+"""
+
+# An LDAP table over the bench's users (mail or dirmailAlias is %s); the
+# bench appends its result_attribute.
+POSTFIX_LDAP_BASE = """\
+server_host = {uri}
+search_base = {suffix}
+version = 3
+bind = yes
+bind_dn = {bind_dn}
+bind_pw = {bind_pw}
+query_filter = (|(mail=%s)(dirmailAlias=%s))
+"""
+
+
+class Postfix:
+    """Postfix from its own config_directory and queue_directory, smtpd on a
+    free loopback port, started with "postfix -c DIR start-fg" (so its pid
+    is ours to stop). main_extra is appended to POSTFIX_MAIN_BASE and may
+    use {config} (the config_directory); ldap_tables maps a table's file
+    name in it to its text."""
+
+    def __init__(self, process, slapd, main_extra, ldap_tables):
+        self.process = process
+        top = process.tempdir("dirmail-bench-postfix-")
+        self.config = os.path.join(top, "etc")
+        self.queue = os.path.join(top, "spool")
+        data = os.path.join(top, "data")
+        for d in (self.config, self.queue, data):
+            os.makedirs(d)
+        shutil.chown(data, "postfix")
+        self.port = process.free_port()
+        with open(os.path.join(self.config, "main.cf"), "w") as f:
+            f.write((POSTFIX_MAIN_BASE + main_extra).format(
+                queue=self.queue, data=data, domain=DOMAIN, log=os.path.join(top, "maillog"),
+                top=top, config=self.config))
+        for name, text in ldap_tables.items():
+            with open(os.path.join(self.config, name), "w") as f:
+                f.write(POSTFIX_LDAP_BASE.format(uri=slapd.uri, suffix=SUFFIX,
+                                                 bind_dn=slapd.service_dn,
+                                                 bind_pw=slapd.service_password) + text)
+        out = []
+        with open("/etc/postfix/master.cf") as f:
+            for line in f:
+                fields = line.split()
+                if line[:1].isalnum() and len(fields) >= 8:
+                    if fields[0] == "smtp" and fields[1] == "inet":
+                        fields[0] = f"127.0.0.1:{self.port}"
+                    fields[4] = "n"  # no chroot: the queue is a temporary folder
+                    line = "  ".join(fields) + "\n"
+                out.append(line)
+        with open(os.path.join(self.config, "master.cf"), "w") as f:
+            f.writelines(out)
+        self.log = os.path.join(top, "postfix.out")
+        self.log_file = open(self.log, "ab")
+        self.proc = process.spawn(["postfix", "-c", self.config, "start-fg"],
+                                  stdin=subprocess.DEVNULL, stdout=self.log_file,
+                                  stderr=self.log_file)
+        process.wait_for_port("127.0.0.1", self.port, timeout=60, proc=self.proc)
+        pidfile = os.path.join(self.queue, "pid", "master.pid")
+        deadline = time.monotonic() + 30
+        while not os.path.exists(pidfile):
+            if time.monotonic() > deadline:
+                raise RuntimeError("postfix master wrote no pid file")
+            time.sleep(0.05)
+        with open(pidfile) as f:
+            self.root = int(f.read().split()[0])
+
+    def queue_empty(self):
+        def files(path):
+            return sum(len(names) for _, _, names in os.walk(path))
+        return all(files(os.path.join(self.queue, d)) == 0
+                   for d in ("maildrop", "incoming", "active", "deferred", "hold"))
+
+    def stop(self):
+        subprocess.run(["postfix", "-c", self.config, "stop"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60)
+        self.process.stop(self.proc, timeout=30)
+        # the master is start-fg's child (or the same process): by pid
+        try:
+            os.kill(self.root, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.log_file.close()

@@ -162,6 +162,19 @@ enum config_tls_security {
 
 /* The SMTP client: how the runner sends mail to other nodes and next hops
  * (gateway/transport_smtp.c). Times in seconds. */
+/* One row of smtp_client.destinations: the TLS policy and the credentials
+ * for one destination (Postfix's smtp_tls_policy_maps and
+ * smtp_sasl_password_maps in one place). */
+struct config_smtp_destination {
+    char *match; /* a recipient domain (MX routes), a next hop or mail host as written */
+    enum config_tls_security tls_security;
+    char *tls_ca_file;     /* verify: NULL: smtp_client.tls_ca_file */
+    char *tls_verify_name; /* verify: NULL: smtp_client.tls_verify_name, else the host's */
+    char *auth_user;       /* NULL: no AUTH */
+    char *auth_password;   /* read from auth_password_file by the master, as root */
+    char *auth_password_file;
+};
+
 struct config_smtp_client {
     char *helo_name; /* NULL: server.hostname */
     char *relayhost; /* smarthost for mail to domains not ours; NULL: MX lookup */
@@ -175,9 +188,19 @@ struct config_smtp_client {
     unsigned max_connections;         /* at once, to every destination together */
     unsigned destination_connections; /* at once, to one destination */
     unsigned destination_backoff;     /* a destination that failed is not tried for so long */
-    char **dns_forwarders;            /* "127.0.0.1@5353"; none: the system's resolver */
+    unsigned
+        hop_limit; /* more Received: fields than this: a loop, 5.4.6 (Postfix's hopcount_limit) */
+    char **dns_forwarders; /* "127.0.0.1@5353"; none: the system's resolver */
     size_t dns_forwarder_count;
+    struct config_smtp_destination *destinations; /* per destination; the rest use the above */
+    size_t destination_count;
 };
+
+/* config_smtp_destination_find - the smtp_client.destinations row whose
+ * match is name (case-insensitive), or NULL: the section's own settings
+ * apply. */
+const struct config_smtp_destination *
+config_smtp_destination_find(const struct config_smtp_client *c, const char *name);
 
 /* config_tls_security_name - "none", "may", "encrypt", "verify". */
 const char *config_tls_security_name(enum config_tls_security level);
@@ -334,6 +357,8 @@ struct config *config_load(const char *path, char **error_r);
  * socket and the spool. */
 #define CONFIG_STATE_AUTH_SOCKET "auth.sock"
 #define CONFIG_STATE_QUEUE "queue"
+/* the queue runner's control socket (queue/queue_control.h) */
+#define CONFIG_STATE_QUEUE_CONTROL "queue-control.sock"
 /* The lmtp service's UNIX socket when its listen setting is absent. */
 #define CONFIG_STATE_LMTP_SOCKET "lmtp.sock"
 

@@ -288,7 +288,37 @@ void config_print(const struct config *conf, FILE *out)
     print_uint(out, in, "max_connections", sc->max_connections);
     print_uint(out, in, "destination_connections", sc->destination_connections);
     print_uint(out, in, "destination_backoff", sc->destination_backoff);
+    print_uint(out, in, "hop_limit", sc->hop_limit);
     print_list(out, in, "dns_forwarders", sc->dns_forwarders, sc->dns_forwarder_count);
+    if (sc->destination_count > 0) {
+        /* the password stays in its file: only the file's name is shown */
+        fprintf(out, "%sdestinations = (\n", in);
+        for (size_t i = 0; i < sc->destination_count; i++) {
+            const struct config_smtp_destination *d = &sc->destinations[i];
+            fprintf(out, "%s%s{ match = ", in, in);
+            print_quoted(out, d->match);
+            fprintf(out, "; tls_security = \"%s\";", config_tls_security_name(d->tls_security));
+            if (d->tls_ca_file != NULL) {
+                fputs(" tls_ca_file = ", out);
+                print_quoted(out, d->tls_ca_file);
+                fputc(';', out);
+            }
+            if (d->tls_verify_name != NULL) {
+                fputs(" tls_verify_name = ", out);
+                print_quoted(out, d->tls_verify_name);
+                fputc(';', out);
+            }
+            if (d->auth_user != NULL) {
+                fputs(" auth_user = ", out);
+                print_quoted(out, d->auth_user);
+                fputs("; auth_password_file = ", out);
+                print_quoted(out, d->auth_password_file);
+                fputc(';', out);
+            }
+            fprintf(out, " }%s\n", i + 1 < sc->destination_count ? "," : "");
+        }
+        fprintf(out, "%s);\n", in);
+    }
     fputs("};\n\nproxy = {\n", out);
     const struct config_proxy *px = &conf->proxy;
     print_str(out, in, "identity", px->identity, "");

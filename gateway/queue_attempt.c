@@ -72,6 +72,7 @@ struct queue_attempt_turn {
     const char *id;                /* id_buf */
     char id_buf[QUEUE_ID_SIZE];
     bool check;
+    bool force;                       /* retry times do not count (queue_attempt_msg) */
     struct queue_attempt_result *res; /* the caller's; own_res once parked */
     struct queue_attempt_result own_res;
     /* A transport finishes recipients on its own thread (transport.h):
@@ -215,6 +216,16 @@ static void turn_load(struct queue_attempt_turn *t)
             t->res->due = t->now + conf->queue.retry_max;
         }
         free(error);
+        return;
+    }
+    if (t->env->held) {
+        /* Not an attempt: nothing is routed, expired or bounced while the
+         * message is held. The runner looks again after a day or at a
+         * release (queue_control.h), whichever comes first. */
+        log_info("id=%s event=held since=%lld", t->id, (long long)t->env->held_since);
+        queue_envelope_free(&t->env);
+        t->res->held = true;
+        t->res->due = t->now + QUEUE_ATTEMPT_HOLD_RECHECK;
         return;
     }
     t->work = calloc(t->env->rcpt_count, sizeof *t->work);
@@ -457,7 +468,8 @@ static void turn_route(struct queue_attempt_turn *t)
     struct queue_envelope *env = t->env;
     for (size_t i = 0; i < env->rcpt_count; i++) {
         struct queue_recipient *rc = &env->rcpts[i];
-        if (final_state(rc->state) || (rc->state == QUEUE_RCPT_DEFERRED && rc->when > t->now))
+        if (final_state(rc->state) ||
+            (!t->force && rc->state == QUEUE_RCPT_DEFERRED && rc->when > t->now))
             continue;
         struct rcpt_work *w = &t->work[i];
         w->state = QUEUE_RCPT_DEFERRED;
@@ -605,6 +617,7 @@ static struct queue_attempt_turn *turn_new(struct queue_attempt_ctx *ctx,
     snprintf(t->id_buf, sizeof t->id_buf, "%s", msg->id);
     t->id = t->id_buf;
     t->check = msg->check;
+    t->force = msg->force;
     t->res = msg->res;
     t->now = time(NULL);
     return t;

@@ -1,6 +1,6 @@
 /* gateway/queue_attempt.h - one runner thread's attempt on a few messages the
  * scheduler (queue_runner.c) has claimed for it: every due recipient routed
- * (the directory's answer through the auth process, gateway/queue_route.h),
+ * (the directory's answer through the auth process, relay/queue_route.h),
  * forwards and groups expanded (queue_expand.h), the other recipients
  * grouped by route and each group handed to its transport in one call
  * (transport.h), and then every result recorded in the spool and finished
@@ -25,13 +25,17 @@
 
 #include "auth/auth_client.h"
 #include "conf/conf.h"
-#include "gateway/queue_route.h"
+#include "relay/queue_route.h"
 #include "gateway/transport.h"
 #include "queue/queue.h"
 
 /* Messages in one attempt: under load they queue up while the threads
  * work, and one attempt on several shares its fsyncs. */
 #define QUEUE_ATTEMPT_MAX 16
+/* How long a held message waits before the runner reads its status again
+ * (a release through the control socket makes it due at once; this is the
+ * backstop for a release written while the socket was not answering). */
+#define QUEUE_ATTEMPT_HOLD_RECHECK (24 * 3600)
 
 /* A message whose turn waits on network jobs (queue_attempt_run parked it):
  * the attempt's thread went on, the results arrive later on the transport's
@@ -46,6 +50,7 @@ struct queue_attempt_result {
      * it claimed until then: it is never attempted twice at once. */
     struct queue_attempt_turn *parked;
     bool gone;                      /* it no longer exists (removed, or never complete) */
+    bool held;                      /* on hold (queue_mark_hold): not attempted */
     time_t due;                     /* otherwise: when to look at it again */
     bool uncertain;                 /* results of this attempt may be unrecorded */
     char (*new_ids)[QUEUE_ID_SIZE]; /* expansions committed on the way */
@@ -85,6 +90,9 @@ struct queue_attempt_msg {
     /* An earlier attempt may have delivered without recording it (found by
      * the runner's first scan, or after a failed mark). */
     bool check;
+    /* dirmailctl queue flush/retry: every deferred recipient is tried now,
+     * whatever its next retry time says. */
+    bool force;
     struct queue_attempt_result *res; /* filled in */
 };
 

@@ -52,6 +52,7 @@
 #include "auth/auth_client.h"
 #include "delivery/local_delivery.h"
 #include "gateway/queue_attempt.h"
+#include "gateway/queue_runner_control.h"
 #include "gateway/queue_worklist.h"
 #include "gateway/transport_local.h"
 #include "gateway/transport_smtp.h"
@@ -93,6 +94,7 @@ struct deliverer {
     size_t finished_count; /* of them recorded, reported with done */
     char ids[BATCH_MAX][QUEUE_ID_SIZE];
     bool check[BATCH_MAX]; /* job.check of each */
+    bool force[BATCH_MAX]; /* job.force of each */
     struct queue_attempt_result res[BATCH_MAX];
     struct queue_attempt_ctx attempt; /* the thread's auth client and transports */
     struct local_delivery_config local;
@@ -112,6 +114,7 @@ struct runner {
     unsigned auth_timeout_ms;
     struct queue *queue; /* cleanup and scans here, and every delivery thread's */
     struct queue_worklist work;
+    struct queue_runner_control *control; /* dirmailctl's socket */
     struct deliverer *workers;
     size_t worker_count, in_flight;
     /* The one transport for other nodes and relays, shared by every thread
@@ -140,8 +143,8 @@ static void attempt(struct deliverer *w, size_t count)
 {
     struct queue_attempt_msg msgs[BATCH_MAX];
     for (size_t k = 0; k < count; k++)
-        msgs[k] =
-            (struct queue_attempt_msg){.id = w->ids[k], .check = w->check[k], .res = &w->res[k]};
+        msgs[k] = (struct queue_attempt_msg){
+            .id = w->ids[k], .check = w->check[k], .force = w->force[k], .res = &w->res[k]};
     queue_attempt_run(&w->attempt, msgs, count);
 }
 
@@ -302,6 +305,8 @@ static void dispatch(struct runner *r)
         }
         job->busy = true;
         wk->check[batch] = job->check;
+        wk->force[batch] = job->force;
+        job->force = false;
         memcpy(wk->ids[batch++], job->id, QUEUE_ID_SIZE);
         if (batch == BATCH_MAX) {
             hand_over(r, wk, batch);
@@ -326,10 +331,11 @@ static void apply(struct runner *r, struct queue_worklist_job *job,
     } else if (job != NULL) {
         job->busy = false;
         job->check = res->uncertain;
+        job->held = res->held;
         if (res->gone)
             queue_worklist_drop(&r->work, job);
         else
-            job->due = res->due;
+            job->due = job->force && !job->held ? 0 : res->due; /* flushed meanwhile */
     }
     for (size_t n = 0; n < res->new_count; n++) {
         if (queue_worklist_add(&r->work, res->new_ids[n], false) < 0)
@@ -481,6 +487,19 @@ static void on_inotify(void *ctx, unsigned events)
         scan(r);
     else
         dispatch(r);
+}
+
+/* on_control - queue_runner_control_fn: a request from dirmailctl, on the
+ * main thread, which owns the work list. */
+static enum queue_control_answer on_control(void *ctx, enum queue_control_cmd cmd, const char *id,
+                                            unsigned long *count_r)
+{
+    struct runner *r = ctx;
+    enum queue_control_answer a = queue_worklist_control(&r->work, cmd, id, !r->scanned, count_r);
+    if (cmd != QUEUE_CONTROL_HOLD)
+        transport_retry_now(r->network); /* a destination backed off is tried too */
+    dispatch(r);
+    return a;
 }
 
 /* ---- the process ---- */
@@ -640,6 +659,19 @@ static int begin(struct runner *r)
         log_error("event=queue_runner_failed error=\"out of memory\"");
         return -1;
     }
+    /* After the lock: the runner that holds the spool answers, never one
+     * of an older generation still finishing. */
+    char *control_path = config_state_path(r->conf, CONFIG_STATE_QUEUE_CONTROL), *cerror = NULL;
+    r->control = control_path != NULL
+                     ? queue_runner_control_open(r->loop, control_path, on_control, r, &cerror)
+                     : NULL;
+    if (r->control == NULL) {
+        /* dirmailctl's hold and release records still count; flush waits */
+        log_error("event=queue_control_failed error=%s",
+                  log_quote(quoted, sizeof quoted, cerror != NULL ? cerror : "out of memory"));
+    }
+    free(cerror);
+    free(control_path);
     r->started = true;
     scan(r);
     log_info("event=queue_runner_started spool=%s messages=%zu cleaned=%u threads=%zu "
@@ -671,6 +703,7 @@ static void try_lock(void *ctx)
 
 static void runner_free(struct runner *r)
 {
+    queue_runner_control_free(&r->control);
     stop_workers(r);
     event_timer_remove(&r->lock_timer);
     event_timer_remove(&r->scan_timer);

@@ -88,3 +88,58 @@ void queue_worklist_free(struct queue_worklist *wl)
     free(wl->jobs);
     *wl = (struct queue_worklist){0};
 }
+
+/* control_job - what a control request does to one job. */
+static enum queue_control_answer control_job(struct queue_worklist_job *job,
+                                             enum queue_control_cmd cmd)
+{
+    switch (cmd) {
+    case QUEUE_CONTROL_HOLD:
+        /* The record is written: its next look finds it held. One in a
+         * thread's hands now may still be attempted (doc/relay.md). */
+        job->held = true;
+        job->force = false;
+        if (!job->busy)
+            job->due = time(NULL) + QUEUE_ATTEMPT_HOLD_RECHECK;
+        return QUEUE_CONTROL_OK;
+    case QUEUE_CONTROL_RELEASE:
+        job->held = false;
+        __attribute__((fallthrough)); /* a released message is tried at once */
+    case QUEUE_CONTROL_FLUSH:
+        if (job->held)
+            return QUEUE_CONTROL_HELD;
+        /* busy: apply() makes it due again when the attempt reports */
+        job->force = true;
+        if (!job->busy)
+            job->due = 0;
+        return QUEUE_CONTROL_OK;
+    }
+    return QUEUE_CONTROL_ERROR;
+}
+
+enum queue_control_answer queue_worklist_control(struct queue_worklist *wl,
+                                                 enum queue_control_cmd cmd, const char *id,
+                                                 bool check, unsigned long *count_r)
+{
+    *count_r = 0;
+    if (id[0] == '\0') {
+        for (size_t i = 0; i < wl->count; i++) {
+            struct queue_worklist_job *job = &wl->jobs[i];
+            if (!job->gone && !job->held && control_job(job, cmd) == QUEUE_CONTROL_OK)
+                (*count_r)++;
+        }
+        return QUEUE_CONTROL_OK;
+    }
+    struct queue_worklist_job *job = queue_worklist_find(wl, id);
+    if (job == NULL || job->gone) {
+        /* Not seen yet (renamed in a moment ago; the caller checked that
+         * it exists): known from now on. */
+        if (cmd == QUEUE_CONTROL_HOLD)
+            return QUEUE_CONTROL_OK; /* its first look finds the record */
+        if (queue_worklist_add(wl, id, check) < 0 || (job = queue_worklist_find(wl, id)) == NULL)
+            return QUEUE_CONTROL_ERROR;
+    }
+    enum queue_control_answer a = control_job(job, cmd);
+    *count_r = a == QUEUE_CONTROL_OK;
+    return a;
+}

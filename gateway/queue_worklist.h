@@ -13,6 +13,7 @@
 
 #include "gateway/queue_attempt.h"
 #include "queue/queue.h"
+#include "queue/queue_control.h"
 
 struct queue_worklist_job {
     char id[QUEUE_ID_SIZE];
@@ -22,6 +23,8 @@ struct queue_worklist_job {
     /* an attempt before may have delivered without recording it (a runner
      * that died, a failed mark): look for its Maildir files first */
     bool check;
+    bool held;  /* its last look found it on hold (queue_mark_hold) */
+    bool force; /* a flush asked for it: its next attempt ignores retry times */
     /* busy and parked: its network jobs are in flight; the work list's
      * (freed at exit when they never finish) */
     struct queue_attempt_turn *turn;
@@ -47,6 +50,16 @@ void queue_worklist_drop(struct queue_worklist *wl, struct queue_worklist_job *j
 
 /* queue_worklist_pending - messages known and not gone. */
 size_t queue_worklist_pending(const struct queue_worklist *wl);
+
+/* queue_worklist_control - a control request (dirmailctl queue flush,
+ * retry, hold, release; queue/queue_control.h) applied to the jobs: id ""
+ * is every job not known to be held (FLUSH only). A flushed or released
+ * job is due now and forced; a busy one when its attempt reports. An id
+ * not known yet is added (check: job.check). *count_r the jobs it applied
+ * to. */
+enum queue_control_answer queue_worklist_control(struct queue_worklist *wl,
+                                                 enum queue_control_cmd cmd, const char *id,
+                                                 bool check, unsigned long *count_r);
 
 /* queue_worklist_free - free the entries (not their parked turns). */
 void queue_worklist_free(struct queue_worklist *wl);

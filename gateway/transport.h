@@ -1,6 +1,6 @@
 /* gateway/transport.h - the one small interface between the queue runner and
  * what carries a message to a group of its recipients that share a route
- * (gateway/queue_route.h): the local transport into Maildirs now
+ * (relay/queue_route.h): the local transport into Maildirs now
  * (transport_local.h), the SMTP and LMTP clients next. The runner owns the
  * spool, the retries and every record; a transport only delivers and says
  * how each recipient of a job ended (a row of proto/delivery_status.h).
@@ -31,7 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "gateway/queue_route.h"
+#include "relay/queue_route.h"
 #include "proto/delivery_status.h"
 #include "queue/queue.h"
 
@@ -70,6 +70,11 @@ struct transport_ops {
     void (*flush)(struct transport *t);
     bool (*full)(const struct transport *t);
     void (*free)(struct transport *t);
+    /* Optional (NULL: nothing to forget): the administrator asked for a
+     * flush (dirmailctl queue flush), so what the transport holds back on
+     * its own (a destination's backoff after failed connections) is
+     * forgotten and the next jobs are tried for real. Thread-safe. */
+    void (*retry_now)(struct transport *t);
 };
 
 /* A transport is its ops followed by its own state (the first member of
@@ -103,6 +108,13 @@ static inline void transport_flush(struct transport *t)
 static inline bool transport_full(const struct transport *t)
 {
     return t->ops->full(t);
+}
+
+/* transport_retry_now - see transport_ops.retry_now; NULL t is fine. */
+static inline void transport_retry_now(struct transport *t)
+{
+    if (t != NULL && t->ops->retry_now != NULL)
+        t->ops->retry_now(t);
 }
 
 /* transport_free - flush and free *t, NULL it; NULL is fine. */

@@ -36,8 +36,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "gateway/transport_smtp_auth.h"
 #include "gateway/transport_smtp_conn.h"
-#include "gateway/transport_smtp_dns.h"
+#include "relay/smtp_dns.h"
 #include "lib/clock.h"
 #include "lib/event.h"
 #include "lib/log.h"
@@ -77,12 +78,18 @@ struct dest {
     struct smtp_dns_query *query;
     uint64_t backoff_until_ms;
     char last_error[DELIVERY_STATUS_TEXT_MAX];
+    const struct smtp_conn_policy *policy; /* the transport's */
 };
 
 struct transport_smtp {
     struct transport base;
     const struct config *conf;
     struct smtp_conn_settings settings;
+    struct smtp_conn_policy default_policy;
+    SSL_CTX *tls_verify; /* against smtp_client.tls_ca_file */
+    /* parallel to smtp_client.destinations */
+    struct smtp_conn_policy *policies;
+    size_t policy_count;
     struct smtp_conn_events events;
     pthread_t thread;
     bool thread_started;
@@ -95,6 +102,7 @@ struct transport_smtp {
     pthread_mutex_t lock;
     struct pending *in_head, *in_tail;
     bool stop;
+    bool retry_now; /* transport_retry_now: forget every backoff */
     /* the thread's: */
     struct dest *dests;
     struct conn_rec *conns, *dead;
@@ -136,48 +144,24 @@ static void dest_fail_queued(struct dest *d, enum delivery_status status, const 
 /* dest_for - the destination of job (created when new); NULL out of memory. */
 static struct dest *dest_for(struct transport_smtp *ts, const struct transport_job *job)
 {
-    const struct queue_route *route = job->rcpts[0].route;
     const struct config_smtp_client *sc = &ts->conf->smtp_client;
-    char key[sizeof((struct dest *)0)->key];
-    const char *hop = NULL;
-    bool no_mx = false, own_domain = false;
-    if (route->kind == QUEUE_ROUTE_NODE) {
-        hop = route->next_hop != NULL ? route->next_hop : "";
-        no_mx = true;
-        snprintf(key, sizeof key, "node:%s", hop);
-    } else if (route->next_hop != NULL) {
-        hop = route->next_hop;
-        snprintf(key, sizeof key, "relay:%s", hop);
-    } else if (route->foreign && sc->relayhost != NULL) {
-        hop = sc->relayhost;
-        snprintf(key, sizeof key, "relay:%s", hop);
-    } else {
-        hop = route->domain != NULL ? route->domain : "";
-        own_domain = true;
-        snprintf(key, sizeof key, "mx:%s", hop);
-    }
+    struct smtp_destination where;
+    smtp_destination_of(sc, job->rcpts[0].route, &where);
     for (struct dest *d = ts->dests; d != NULL; d = d->next) {
-        if (strcasecmp(d->key, key) == 0)
+        if (strcasecmp(d->key, where.key) == 0)
             return d;
     }
     struct dest *d = calloc(1, sizeof *d);
     if (d == NULL)
         return NULL;
-    memcpy(d->key, key, sizeof d->key);
-    d->own_domain = own_domain;
-    if (own_domain) {
-        /* the recipient's domain: its MX (RFC 5321 5.1) */
-        d->hop_count = 0;
-        if (strlen(hop) > 0 && strlen(hop) < sizeof d->hops[0].host) {
-            d->hops[0] = (struct smtp_hop){.port = sc->port, .mx = true};
-            memcpy(d->hops[0].host, hop, strlen(hop) + 1);
-            d->hop_count = 1;
-        } else {
-            d->hop_count = -1;
-        }
-    } else {
-        d->hop_count = smtp_hops_parse(hop, sc->port, no_mx, d->hops);
-    }
+    memcpy(d->key, where.key, sizeof d->key);
+    d->own_domain = where.own_domain;
+    d->hop_count = where.hop_count;
+    memcpy(d->hops, where.hops, sizeof d->hops);
+    /* smtp_client.destinations names the recipient's domain for MX
+     * routes, the next hop (or mail host) as written for the others */
+    const struct config_smtp_destination *row = config_smtp_destination_find(sc, where.name);
+    d->policy = row != NULL ? &ts->policies[row - sc->destinations] : &ts->default_policy;
     d->next = ts->dests;
     ts->dests = d;
     return d;
@@ -194,8 +178,8 @@ static bool open_conn(struct transport_smtp *ts, struct dest *d)
         return false;
     struct pending *p = d->head;
     rec->dest = d;
-    rec->c = smtp_conn_new(ts->loop, &ts->settings, d->targets, d->target_count, &ts->events, rec,
-                           p->job);
+    rec->c = smtp_conn_new(ts->loop, &ts->settings, d->policy, d->targets, d->target_count,
+                           &ts->events, rec, p->job);
     if (rec->c == NULL) {
         free(rec);
         return false;
@@ -374,8 +358,15 @@ static void on_wake(void *ctx, unsigned events)
     pthread_mutex_lock(&ts->lock);
     struct pending *list = ts->in_head;
     ts->in_head = ts->in_tail = NULL;
-    bool stop = ts->stop;
+    bool stop = ts->stop, retry_now = ts->retry_now;
+    ts->retry_now = false;
     pthread_mutex_unlock(&ts->lock);
+    /* Before the jobs that came with it: a flush's jobs are tried for real. */
+    for (struct dest *d = ts->dests; retry_now && d != NULL; d = d->next) {
+        if (d->backoff_until_ms != 0)
+            log_info("event=smtp_destination_retry_now destination=%s", d->key);
+        d->backoff_until_ms = 0;
+    }
     if (stop) {
         /* abandoned (transport.h): never finished */
         while (list != NULL) {
@@ -438,6 +429,77 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+/* policies_new - the TLS contexts and every destination's policy: the
+ * section's own for the rest, one per smtp_client.destinations row (its
+ * own verifying context when it names its own CA file). 0, or -1 and
+ * *error_r. */
+static int policies_new(struct transport_smtp *ts, char **error_r)
+{
+    const struct config_smtp_client *sc = &ts->conf->smtp_client;
+    bool tls = sc->tls_security != TLS_SECURITY_NONE;
+    for (size_t i = 0; i < sc->destination_count; i++)
+        tls = tls || sc->destinations[i].tls_security != TLS_SECURITY_NONE;
+    if (tls) {
+        ts->settings.tls_plain = tls_client_ctx_new(sc->tls_ca_file, false, error_r);
+        if (ts->settings.tls_plain == NULL ||
+            (ts->tls_verify = tls_client_ctx_new(sc->tls_ca_file, true, error_r)) == NULL)
+            return -1;
+    }
+    ts->default_policy = (struct smtp_conn_policy){.tls_security = sc->tls_security,
+                                                   .tls_verify = ts->tls_verify,
+                                                   .tls_verify_name = sc->tls_verify_name};
+    if (sc->destination_count == 0)
+        return 0;
+    ts->policies = calloc(sc->destination_count, sizeof *ts->policies);
+    if (ts->policies == NULL) {
+        *error_r = strdup("out of memory");
+        return -1;
+    }
+    ts->policy_count = sc->destination_count;
+    for (size_t i = 0; i < sc->destination_count; i++) {
+        const struct config_smtp_destination *row = &sc->destinations[i];
+        struct smtp_conn_policy *p = &ts->policies[i];
+        *p = (struct smtp_conn_policy){
+            .tls_security = row->tls_security,
+            .tls_verify = ts->tls_verify,
+            .tls_verify_name =
+                row->tls_verify_name != NULL ? row->tls_verify_name : sc->tls_verify_name,
+            .auth_user = row->auth_user,
+            .auth_password = row->auth_password,
+        };
+        if (row->tls_ca_file != NULL &&
+            (p->tls_verify = tls_client_ctx_new(row->tls_ca_file, true, error_r)) == NULL)
+            return -1;
+    }
+    const char *why = NULL;
+    for (size_t i = 0; i < sc->destination_count; i++) {
+        if (sc->destinations[i].auth_user != NULL) {
+            if (smtp_auth_init(&why) < 0) {
+                *error_r = strdup(why);
+                return -1;
+            }
+            break;
+        }
+    }
+    return 0;
+}
+
+/* policies_free - what policies_new made, so that a failed start keeps
+ * nothing and the next job may try again. */
+static void policies_free(struct transport_smtp *ts)
+{
+    SSL_CTX_free(ts->settings.tls_plain);
+    for (size_t i = 0; i < ts->policy_count; i++) {
+        if (ts->policies[i].tls_verify != ts->tls_verify)
+            SSL_CTX_free(ts->policies[i].tls_verify);
+    }
+    SSL_CTX_free(ts->tls_verify);
+    free(ts->policies);
+    ts->settings.tls_plain = ts->tls_verify = NULL;
+    ts->policies = NULL;
+    ts->policy_count = 0;
+}
+
 /* start - what the transport's thread needs, and the thread, at the first
  * job: a runner that never relays does not pay for the CA store, the
  * libunbound context and the thread's arena (bench/README.md). Under
@@ -447,13 +509,8 @@ static int start(struct transport_smtp *ts, char **error_r)
 {
     const struct config_smtp_client *sc = &ts->conf->smtp_client;
     char *error = NULL;
-    if (sc->tls_security != TLS_SECURITY_NONE) {
-        ts->settings.tls_plain = tls_client_ctx_new(sc->tls_ca_file, false, &error);
-        if (ts->settings.tls_plain != NULL)
-            ts->settings.tls_verify = tls_client_ctx_new(sc->tls_ca_file, true, &error);
-        if (ts->settings.tls_verify == NULL)
-            goto fail;
-    }
+    if (policies_new(ts, &error) < 0)
+        goto fail;
     ts->loop = event_loop_new();
     ts->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (ts->loop == NULL || ts->wake_fd < 0) {
@@ -478,13 +535,19 @@ fail:
         close(ts->wake_fd);
     ts->wake_fd = -1;
     event_loop_free(&ts->loop);
-    SSL_CTX_free(ts->settings.tls_plain);
-    SSL_CTX_free(ts->settings.tls_verify);
-    ts->settings.tls_plain = ts->settings.tls_verify = NULL;
+    policies_free(ts);
     return -1;
 }
 
 /* ---- the transport interface ---- */
+
+/* wake - have the transport's thread look at what came under the lock. */
+static void wake(struct transport_smtp *ts)
+{
+    uint64_t one = 1;
+    while (write(ts->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+}
 
 static void smtp_deliver(struct transport *t, struct transport_job *job)
 {
@@ -512,9 +575,16 @@ static void smtp_deliver(struct transport *t, struct transport_job *job)
         ts->in_head = p;
     ts->in_tail = p;
     pthread_mutex_unlock(&ts->lock);
-    uint64_t one = 1;
-    while (write(ts->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
-        ;
+    wake(ts);
+}
+
+static void smtp_retry_now(struct transport *t)
+{
+    struct transport_smtp *ts = (struct transport_smtp *)t;
+    pthread_mutex_lock(&ts->lock);
+    ts->retry_now = true;
+    pthread_mutex_unlock(&ts->lock);
+    wake(ts);
 }
 
 static void smtp_flush(struct transport *t)
@@ -535,9 +605,7 @@ static void smtp_free(struct transport *t)
         pthread_mutex_lock(&ts->lock);
         ts->stop = true;
         pthread_mutex_unlock(&ts->lock);
-        uint64_t one = 1;
-        while (write(ts->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
-            ;
+        wake(ts);
         pthread_join(ts->thread, NULL);
     } else {
         smtp_dns_free(&ts->dns);
@@ -551,8 +619,7 @@ static void smtp_free(struct transport *t)
     if (ts->wake_fd >= 0)
         close(ts->wake_fd);
     event_loop_free(&ts->loop);
-    SSL_CTX_free(ts->settings.tls_plain);
-    SSL_CTX_free(ts->settings.tls_verify);
+    policies_free(ts);
     pthread_mutex_destroy(&ts->lock);
     free(ts);
 }
@@ -563,6 +630,7 @@ static const struct transport_ops smtp_ops = {
     .flush = smtp_flush,
     .full = smtp_full,
     .free = smtp_free,
+    .retry_now = smtp_retry_now,
 };
 
 struct transport *transport_smtp_new(const struct config *conf, char **error_r)

@@ -39,6 +39,7 @@
 #include "lib/log.h"
 #include "proto/delivery_status.h"
 #include "proto/smtp_client.h"
+#include "gateway/transport_smtp_auth.h"
 
 /* The longest reply line taken (RFC 5321 4.5.3.1.5: 512), with room for
  * servers that exceed it a little. */
@@ -52,6 +53,7 @@ static const char *const step_names[] = {
     [STEP_HELO] = "HELO",
     [STEP_STARTTLS] = "STARTTLS",
     [STEP_HANDSHAKE] = "TLS handshake",
+    [STEP_AUTH] = "AUTH",
     [STEP_IDLE] = "idle",
     [STEP_RSET] = "RSET",
     [STEP_MAIL] = "MAIL/RCPT/DATA",
@@ -103,6 +105,8 @@ static void close_transport(struct smtp_conn *c)
         c->fd = -1;
     }
     conn_free(&c->conn);
+    smtp_auth_free(&c->auth);
+    c->authed = false;
     if (c->body_fd >= 0) {
         close(c->body_fd);
         c->body_fd = -1;
@@ -139,6 +143,8 @@ void smtp_conn_finish(struct smtp_conn *c, const char *error)
             c->reached ? DELIVERY_STATUS_CONNECTION_LOST : DELIVERY_STATUS_CONNECT_FAILED;
         if (!c->reached && c->tls_problem)
             status = DELIVERY_STATUS_TLS_UNAVAILABLE;
+        if (!c->reached && c->auth_problem)
+            status = DELIVERY_STATUS_NEXT_HOP_AUTH;
         smtp_conn_job_end(c, status, error);
     }
     c->ev->closed(c->ctx, c, c->reached, error);
@@ -154,6 +160,7 @@ static void fail_target(struct smtp_conn *c, bool tls, const char *fmt, ...)
     vsnprintf(c->error, sizeof c->error, fmt, ap);
     va_end(ap);
     c->tls_problem = tls;
+    c->auth_problem = c->step == STEP_AUTH;
     log_info("event=smtp_connect_failed peer=%s error=\"%s\"", c->peer, c->error);
     close_transport(c);
     if (!c->plain_retry)
@@ -281,6 +288,7 @@ static void try_target(struct smtp_conn *c)
 }
 
 struct smtp_conn *smtp_conn_new(struct event_loop *loop, const struct smtp_conn_settings *settings,
+                                const struct smtp_conn_policy *policy,
                                 const struct smtp_target *targets, size_t count,
                                 const struct smtp_conn_events *events, void *ctx,
                                 struct transport_job *job)
@@ -290,6 +298,7 @@ struct smtp_conn *smtp_conn_new(struct event_loop *loop, const struct smtp_conn_
         return NULL;
     c->loop = loop;
     c->s = settings;
+    c->policy = policy;
     c->ev = events;
     c->ctx = ctx;
     c->fd = -1;
@@ -321,10 +330,10 @@ void smtp_conn_free(struct smtp_conn **cp)
 
 static void start_tls(struct smtp_conn *c)
 {
-    enum config_tls_security level = c->s->conf->tls_security;
-    SSL_CTX *ctx = level == TLS_SECURITY_VERIFY ? c->s->tls_verify : c->s->tls_plain;
+    enum config_tls_security level = c->policy->tls_security;
+    SSL_CTX *ctx = level == TLS_SECURITY_VERIFY ? c->policy->tls_verify : c->s->tls_plain;
     const char *name =
-        c->s->conf->tls_verify_name != NULL ? c->s->conf->tls_verify_name : c->targets[c->at].host;
+        c->policy->tls_verify_name != NULL ? c->policy->tls_verify_name : c->targets[c->at].host;
     if (ctx == NULL || conn_tls_client_start(c->conn, ctx, name) < 0) {
         fail_target(c, true, "TLS setup for %s failed", c->peer);
         return;
@@ -343,7 +352,7 @@ static void start_tls(struct smtp_conn *c)
  * connection to the same address, the others fail the address. */
 static void tls_failed(struct smtp_conn *c, const char *why)
 {
-    if (c->s->conf->tls_security == TLS_SECURITY_MAY && !c->plain_retry) {
+    if (c->policy->tls_security == TLS_SECURITY_MAY && !c->plain_retry) {
         log_info("event=smtp_tls_failed peer=%s error=\"%s\" action=retry_in_clear", c->peer, why);
         c->plain_retry = true;
         close_transport(c);
@@ -353,10 +362,70 @@ static void tls_failed(struct smtp_conn *c, const char *why)
     fail_target(c, true, "the TLS handshake with %s failed: %s", c->peer, why);
 }
 
+/* start_auth - AUTH with the destination's credentials (RFC 4954), only
+ * ever under TLS. A peer that offers no AUTH gets the mail without it, as
+ * from Postfix: it may not need it, and if it does its refusal is its reply
+ * to MAIL. */
+static bool start_auth(struct smtp_conn *c)
+{
+    const char *why = NULL, *mech = NULL;
+    char line[SMTP_AUTH_LINE_MAX];
+    if (!c->caps.auth_plain && !c->caps.auth_login) {
+        log_info("event=smtp_auth_skipped peer=%s reason=\"AUTH PLAIN/LOGIN not offered\"",
+                 c->peer);
+        return false;
+    }
+    c->auth =
+        smtp_auth_start(c->policy->auth_user, c->policy->auth_password, c->targets[c->at].host,
+                        c->caps.auth_plain, c->caps.auth_login, line, &mech, &why);
+    c->step = STEP_AUTH; /* so that a failure counts as AUTH's */
+    if (c->auth == NULL) {
+        fail_target(c, false, "AUTH to %s: %s", c->peer, why);
+        return true;
+    }
+    log_debug("event=smtp_auth_start peer=%s mechanism=%s", c->peer, mech);
+    smtp_conn_wait_for(c, STEP_AUTH, c->s->conf->helo_timeout);
+    smtp_conn_send_line(c, line);
+    explicit_bzero(line, sizeof line);
+    return true;
+}
+
+/* auth_reply - a reply while STEP_AUTH: 334 goes on, 235 is done. */
+static void auth_reply(struct smtp_conn *c)
+{
+    const struct smtp_client_reply *r = &c->reply;
+    char said[DELIVERY_STATUS_TEXT_MAX], line[SMTP_AUTH_LINE_MAX];
+    const char *why = NULL;
+    if (r->code == 334) {
+        if (smtp_auth_step(c->auth, r->text, line, &why) < 0) {
+            /* RFC 4954 4: "*" cancels; the peer's 501 ends it */
+            log_info("event=smtp_auth_cancelled peer=%s error=\"%s\"", c->peer, why);
+            smtp_conn_send_line(c, "*\r\n");
+        } else {
+            smtp_conn_send_line(c, line);
+        }
+        explicit_bzero(line, sizeof line);
+        smtp_conn_wait_for(c, STEP_AUTH, c->s->conf->helo_timeout);
+        return;
+    }
+    smtp_auth_free(&c->auth);
+    if (r->code != 235) {
+        smtp_client_reply_describe(r, said, sizeof said);
+        fail_target(c, false, "host %s refused AUTH as %s: %s", c->peer, c->policy->auth_user,
+                    said);
+        return;
+    }
+    c->authed = true;
+    log_info("event=smtp_auth peer=%s user=%s", c->peer, c->policy->auth_user);
+    c->plain_retry = false;
+    c->reached = true;
+    smtp_conn_go_idle(c);
+}
+
 /* after_ehlo - the EHLO (or HELO) reply was 250. */
 static void after_ehlo(struct smtp_conn *c)
 {
-    enum config_tls_security level = c->s->conf->tls_security;
+    enum config_tls_security level = c->policy->tls_security;
     bool tls = c->conn != NULL && conn_tls_active(c->conn);
     if (!tls && level != TLS_SECURITY_NONE && !(level == TLS_SECURITY_MAY && c->plain_retry)) {
         if (c->caps.starttls) {
@@ -369,12 +438,17 @@ static void after_ehlo(struct smtp_conn *c)
             return;
         }
     }
-    c->plain_retry = false;
-    c->reached = true;
     if (tls)
         log_info("event=smtp_tls peer=%s version=%s cipher=%s verified=%s", c->peer,
                  conn_tls_version(c->conn), conn_tls_cipher(c->conn),
                  level == TLS_SECURITY_VERIFY ? "yes" : "no");
+    /* never in clear: the configuration allows credentials only with
+     * encrypt or verify, and this checks it again */
+    if (tls && !c->authed && c->policy->auth_user != NULL && c->policy->auth_password != NULL &&
+        start_auth(c))
+        return;
+    c->plain_retry = false;
+    c->reached = true;
     smtp_conn_go_idle(c);
 }
 
@@ -433,7 +507,7 @@ static void on_reply(struct smtp_conn *c)
     case STEP_STARTTLS:
         if (r->code != 220) {
             smtp_client_reply_describe(r, said, sizeof said);
-            if (c->s->conf->tls_security == TLS_SECURITY_MAY) {
+            if (c->policy->tls_security == TLS_SECURITY_MAY) {
                 c->reached = true;
                 c->plain_retry = false;
                 smtp_conn_go_idle(c); /* may: in clear */
@@ -443,6 +517,9 @@ static void on_reply(struct smtp_conn *c)
             return;
         }
         start_tls(c);
+        return;
+    case STEP_AUTH:
+        auth_reply(c);
         return;
     case STEP_RSET:
         if (cls != 2) {

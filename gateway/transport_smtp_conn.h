@@ -14,7 +14,7 @@
 
 #include "conf/conf.h"
 #include "gateway/transport.h"
-#include "gateway/transport_smtp_dns.h"
+#include "relay/smtp_dns.h"
 
 struct event_loop;
 struct smtp_conn;
@@ -23,8 +23,16 @@ struct smtp_conn;
 struct smtp_conn_settings {
     const struct config_smtp_client *conf;
     const char *helo_name;
-    SSL_CTX *tls_plain;  /* encryption without verification (may, encrypt); NULL: no TLS */
-    SSL_CTX *tls_verify; /* verification against the CA file (verify); NULL: no TLS */
+    SSL_CTX *tls_plain; /* encryption without verification (may, encrypt); NULL: no TLS */
+};
+
+/* One destination's TLS policy and credentials (smtp_client, or its
+ * destinations row); the owner's, shared by the destination's connections. */
+struct smtp_conn_policy {
+    enum config_tls_security tls_security;
+    SSL_CTX *tls_verify;                   /* verify: against the CA file; else NULL */
+    const char *tls_verify_name;           /* verify: NULL: the host's name */
+    const char *auth_user, *auth_password; /* AUTH after STARTTLS; NULL: none */
 };
 
 /* What a connection tells its owner, always from the loop. */
@@ -42,8 +50,9 @@ struct smtp_conn_events {
 };
 
 /* smtp_conn_new - connect to targets[0..count) in turn for job (NULL: for
- * whatever comes). NULL out of memory. */
+ * whatever comes), under policy. NULL out of memory. */
 struct smtp_conn *smtp_conn_new(struct event_loop *loop, const struct smtp_conn_settings *settings,
+                                const struct smtp_conn_policy *policy,
                                 const struct smtp_target *targets, size_t count,
                                 const struct smtp_conn_events *events, void *ctx,
                                 struct transport_job *job);

@@ -27,6 +27,7 @@ enum step {
     STEP_HELO,
     STEP_STARTTLS,
     STEP_HANDSHAKE,
+    STEP_AUTH, /* AUTH sent, or a response to a 334 */
     STEP_IDLE,
     STEP_RSET,
     STEP_MAIL, /* MAIL, RCPTs, DATA sent as the caps allow; replies read in order */
@@ -39,6 +40,9 @@ enum step {
 struct smtp_conn {
     struct event_loop *loop;
     const struct smtp_conn_settings *s;
+    const struct smtp_conn_policy *policy;
+    struct smtp_auth *auth; /* while STEP_AUTH */
+    bool authed;            /* AUTH succeeded on this connection */
     const struct smtp_conn_events *ev;
     void *ctx;
     struct smtp_target targets[SMTP_TARGETS_MAX];
@@ -50,8 +54,9 @@ struct smtp_conn {
     struct conn *conn;
     struct event_timer *timer;
     enum step step;
-    bool reached;     /* an address greeted and took EHLO/HELO */
-    bool tls_problem; /* the last address failed for want of TLS */
+    bool reached;      /* an address greeted and took EHLO/HELO */
+    bool tls_problem;  /* the last address failed for want of TLS */
+    bool auth_problem; /* ... or because it refused our AUTH */
     struct smtp_client_reply reply;
     struct smtp_client_caps caps;
     bool ehlo_first_line;
@@ -65,6 +70,8 @@ struct smtp_conn {
     int body_fd;
     uint64_t body_len, body_off; /* the message is the file's first body_len octets */
     bool eightbit;
+    bool utf8;                    /* a non-ASCII address: SMTPUTF8 needed (RFC 6531) */
+    struct smtp_client_hops hops; /* the message's Received: fields */
     struct smtp_client_dot dot;
     bool freeing;
 };

@@ -80,7 +80,8 @@ static void send_next(struct smtp_conn *c)
                                                            : NULL;
             if (smtp_client_mail_command(
                     line, sizeof line, env->sender, c->caps.size ? c->body_len : 0,
-                    c->eightbit && c->caps.eightbit, ret, c->caps.dsn ? env->envid : NULL) < 0) {
+                    c->eightbit && c->caps.eightbit, c->utf8 && c->caps.smtputf8, ret,
+                    c->caps.dsn ? env->envid : NULL) < 0) {
                 snprintf(line, sizeof line, "MAIL FROM:<%s>\r\n", env->sender);
             }
         } else if (i <= c->job->count) {
@@ -112,17 +113,36 @@ static int open_body(struct smtp_conn *c)
     c->body_fd = fd;
     c->body_len = len;
     c->eightbit = false;
+    c->hops = (struct smtp_client_hops){0};
     char buf[BODY_CHUNK];
     ssize_t n;
     off_t off = 0;
-    while (!c->eightbit && (uint64_t)off < len &&
+    while ((!c->eightbit || !c->hops.done) && (uint64_t)off < len &&
            (n = pread(fd, buf, len - (uint64_t)off < sizeof buf ? len - (uint64_t)off : sizeof buf,
                       off)) > 0) {
-        c->eightbit = smtp_client_has_8bit(buf, (size_t)n);
+        if (!c->eightbit)
+            c->eightbit = smtp_client_has_8bit(buf, (size_t)n);
+        smtp_client_hops_feed(&c->hops, buf, (size_t)n);
         off += n;
     }
     c->body_off = 0;
     return 0;
+}
+
+/* needs_smtputf8 - the transaction has a non-ASCII address (RFC 6531
+ * 3.2): the sender or one of the job's recipients. A UTF-8 header with
+ * ASCII addresses does not count: 8BITMIME carries it. */
+static bool needs_smtputf8(const struct transport_job *job)
+{
+    const struct queue_envelope *env = job->env;
+    if (smtp_client_has_8bit(env->sender, strlen(env->sender)))
+        return true;
+    for (size_t k = 0; k < job->count; k++) {
+        const char *a = env->rcpts[job->rcpts[k].index].address;
+        if (smtp_client_has_8bit(a, strlen(a)))
+            return true;
+    }
+    return false;
 }
 
 void smtp_conn_send(struct smtp_conn *c, struct transport_job *job)
@@ -143,6 +163,19 @@ void smtp_conn_send(struct smtp_conn *c, struct transport_job *job)
                      c->peer, (unsigned long long)c->caps.size_max) < 0)
             arg[0] = '\0';
         smtp_conn_job_end(c, DELIVERY_STATUS_TOO_BIG_FOR_PEER, arg);
+        smtp_conn_go_idle(c);
+        return;
+    }
+    if (c->hops.count > c->s->conf->hop_limit) {
+        char arg[32];
+        snprintf(arg, sizeof arg, "%u", c->hops.count);
+        smtp_conn_job_end(c, DELIVERY_STATUS_TOO_MANY_HOPS, arg);
+        smtp_conn_go_idle(c);
+        return;
+    }
+    c->utf8 = needs_smtputf8(job);
+    if (c->utf8 && !c->caps.smtputf8) {
+        smtp_conn_job_end(c, DELIVERY_STATUS_UTF8_TO_ASCII, c->peer);
         smtp_conn_go_idle(c);
         return;
     }

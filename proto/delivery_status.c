@@ -59,10 +59,21 @@ static const struct {
                                  "domain accepts no mail (null MX, RFC 7505): %s"},
     [DELIVERY_STATUS_TLS_UNAVAILABLE] = {false, 451, SMTP_ESC_ENCRYPTION_NEEDED,
                                          "TLS required, but %s"},
+    /* our credentials, not the sender's fault: retried, never bounced
+     * (what Postfix's smtp_sasl_auth_soft_bounce does by default) */
+    [DELIVERY_STATUS_NEXT_HOP_AUTH] = {false, 451, SMTP_ESC_AUTH_INVALID,
+                                       "AUTH to the next hop failed: %s"},
     [DELIVERY_STATUS_TOO_BIG_FOR_PEER] = {true, 552, SMTP_ESC_MESSAGE_TOO_BIG,
                                           "message too big for the next hop: %s"},
     [DELIVERY_STATUS_8BIT_TO_7BIT] = {true, 554, SMTP_ESC_CONVERSION_REQUIRED,
                                       "8-bit message, 8BITMIME not offered by %s"},
+    /* RFC 5321 6.3: a message that went round too often is in a loop */
+    [DELIVERY_STATUS_TOO_MANY_HOPS] = {true, 554, SMTP_ESC_ROUTING_LOOP,
+                                       "too many Received header fields (%s): mail loop"},
+    /* RFC 6531 3.2: such a message is not sent to a server without
+     * SMTPUTF8 (no downgrade: RFC 6857's is optional and lossy) */
+    [DELIVERY_STATUS_UTF8_TO_ASCII] = {true, 553, SMTP_ESC_NON_ASCII_ADDRESS,
+                                       "non-ASCII address, SMTPUTF8 not offered by %s"},
     [DELIVERY_STATUS_SHUTDOWN] = {false, 421, SMTP_ESC_NOT_ACCEPTING, "shutting down"},
     /* queue.max_age passed, the argument the last reply: temporary by its
      * code (RFC 3463 3.5, X.4.7), final by the runner's decision (the DSN

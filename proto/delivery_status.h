@@ -37,8 +37,11 @@ enum delivery_status {
     DELIVERY_STATUS_DNS_NO_HOST,      /* 5.1.2 no such domain or host: %s */
     DELIVERY_STATUS_NULL_MX,          /* 5.1.10 domain accepts no mail (null MX, RFC 7505): %s */
     DELIVERY_STATUS_TLS_UNAVAILABLE,  /* 4.7.10 TLS required, but %s */
+    DELIVERY_STATUS_NEXT_HOP_AUTH,    /* 4.7.8 AUTH to the next hop failed: %s */
     DELIVERY_STATUS_TOO_BIG_FOR_PEER, /* 5.3.4 message too big for the next hop: %s */
     DELIVERY_STATUS_8BIT_TO_7BIT,     /* 5.6.3 8-bit message, 8BITMIME not offered by %s */
+    DELIVERY_STATUS_TOO_MANY_HOPS,    /* 5.4.6 too many Received header fields (%s): mail loop */
+    DELIVERY_STATUS_UTF8_TO_ASCII,    /* 5.6.7 non-ASCII address, SMTPUTF8 not offered by %s */
     DELIVERY_STATUS_SHUTDOWN,         /* 4.3.2 shutting down */
     /* the bounce policy (gateway/queue_bounce.c) and dirmailctl queue */
     DELIVERY_STATUS_EXPIRED,        /* 4.4.7 delivery time expired: %s */

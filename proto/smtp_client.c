@@ -4,6 +4,7 @@
 #include "proto/smtp_client.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -182,7 +183,7 @@ static int xtext(const char *s, char *out, size_t size)
 }
 
 int smtp_client_mail_command(char *out, size_t size, const char *sender, uint64_t message_size,
-                             bool eightbit, const char *ret, const char *envid)
+                             bool eightbit, bool smtputf8, const char *ret, const char *envid)
 {
     char size_param[32] = "", envid_x[400];
     if (envid != NULL && xtext(envid, envid_x, sizeof envid_x) < 0)
@@ -190,10 +191,10 @@ int smtp_client_mail_command(char *out, size_t size, const char *sender, uint64_
     envid = envid != NULL ? envid_x : NULL;
     if (message_size > 0)
         snprintf(size_param, sizeof size_param, " SIZE=%llu", (unsigned long long)message_size);
-    return fits(snprintf(out, size, "MAIL FROM:<%s>%s%s%s%s%s%s\r\n", sender, size_param,
-                         eightbit ? " BODY=8BITMIME" : "", ret != NULL ? " RET=" : "",
-                         ret != NULL ? ret : "", envid != NULL ? " ENVID=" : "",
-                         envid != NULL ? envid : ""),
+    return fits(snprintf(out, size, "MAIL FROM:<%s>%s%s%s%s%s%s%s\r\n", sender, size_param,
+                         eightbit ? " BODY=8BITMIME" : "", smtputf8 ? " SMTPUTF8" : "",
+                         ret != NULL ? " RET=" : "", ret != NULL ? ret : "",
+                         envid != NULL ? " ENVID=" : "", envid != NULL ? envid : ""),
                 size);
 }
 
@@ -268,4 +269,37 @@ bool smtp_client_has_8bit(const char *data, size_t len)
             return true;
     }
     return false;
+}
+
+void smtp_client_hops_feed(struct smtp_client_hops *h, const char *data, size_t len)
+{
+    static const char field[] = "received:";
+    for (size_t i = 0; i < len && !h->done; i++) {
+        char ch = data[i];
+        if (ch == '\n') {
+            if (!h->mid_line || h->empty)
+                h->done = true; /* an empty line (LF or CRLF): the body follows */
+            h->mid_line = false;
+            h->matched = 0;
+            continue;
+        }
+        if (!h->mid_line) {
+            h->mid_line = true;
+            h->empty = ch == '\r';
+            h->matched = 0;
+        } else if (ch != '\r' || !h->empty) {
+            h->empty = false;
+        }
+        if (h->matched == SIZE_MAX)
+            continue; /* this line is no Received: */
+        char lower = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+        if (h->matched < sizeof field - 1 && lower == field[h->matched]) {
+            if (++h->matched == sizeof field - 1) {
+                h->count++;
+                h->matched = SIZE_MAX;
+            }
+        } else if (!(h->empty && ch == '\r')) {
+            h->matched = SIZE_MAX;
+        }
+    }
 }

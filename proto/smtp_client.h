@@ -62,12 +62,13 @@ struct smtp_client_caps {
 void smtp_client_caps_line(struct smtp_client_caps *caps, const char *text, bool first);
 
 /* smtp_client_mail_command - "MAIL FROM:<sender>[ SIZE=n][ BODY=8BITMIME]
- * [ RET=..][ ENVID=..]\r\n" into out, envid (as the envelope keeps it,
+ * [ SMTPUTF8][ RET=..][ ENVID=..]\r\n" into out (SMTPUTF8, RFC 6531 3.4, when
+ * smtputf8: the transaction has a non-ASCII address), envid (as the envelope keeps it,
  * decoded) written as xtext (RFC 3461 4); ret/envid NULL when absent (passed
  * on only when the peer offers DSN). -1 when it does not fit (RFC 5321
  * 4.5.3.1.4: 512 octets plus what the extensions add). */
 int smtp_client_mail_command(char *out, size_t size, const char *sender, uint64_t message_size,
-                             bool eightbit, const char *ret, const char *envid);
+                             bool eightbit, bool smtputf8, const char *ret, const char *envid);
 
 /* smtp_client_rcpt_command - "RCPT TO:<rcpt>[ NOTIFY=..][ ORCPT=..]\r\n";
  * notify/orcpt NULL when absent. -1 when it does not fit. */
@@ -93,6 +94,21 @@ size_t smtp_client_dot_encode(struct smtp_client_dot *d, const char *in, size_t 
 /* smtp_client_dot_end - what ends the text: a CRLF if the last line lacked
  * one, then ".\r\n"; into out (room for 6); returns the octets written. */
 size_t smtp_client_dot_end(struct smtp_client_dot *d, char *out);
+
+/* Counting the Received: fields of a message's header section as its text
+ * streams by (RFC 5321 6.3: a message that has passed too many hops is in
+ * a loop). Zero it, feed every chunk in order; count stops growing at the
+ * end of the header section. */
+struct smtp_client_hops {
+    unsigned count;
+    size_t matched; /* octets of "received:" matched at the start of a line */
+    bool mid_line;  /* not at the start of a line */
+    bool done;      /* the empty line ending the header section was seen */
+    bool empty;     /* the line so far is empty ("" or a lone CR) */
+};
+
+/* smtp_client_hops_feed - the next len octets of the message. */
+void smtp_client_hops_feed(struct smtp_client_hops *h, const char *data, size_t len);
 
 /* smtp_client_has_8bit - whether data[0..len) holds an octet above 127. */
 bool smtp_client_has_8bit(const char *data, size_t len);

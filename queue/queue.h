@@ -179,6 +179,12 @@ int queue_mark_recipient(struct queue *queue, const char *id, size_t index,
                          enum queue_rcpt_state state, time_t when, const char *reply,
                          char **error_r);
 
+/* queue_mark_hold - append a message-level "held" record (held true) or
+ * "released" record to id's status file and fsync it: a held message is
+ * never attempted until it is released (queue_envelope.h), across
+ * restarts. 0, or -1 and *error_r (no such message, I/O). */
+int queue_mark_hold(struct queue *queue, const char *id, bool held, char **error_r);
+
 /* queue_remove - delete a message whose recipients are all final; durable
  * (a group-committed fsync of active/) when 0 is returned. 0, or -1 and
  * *error_r. */

@@ -580,6 +580,31 @@ char *queue_status_format_warned(size_t index, time_t when)
     return line;
 }
 
+char *queue_status_format_hold(bool held, time_t when)
+{
+    char *line = NULL;
+    if (asprintf(&line, "- %s %lld\n", held ? "held" : "released", (long long)when) < 0)
+        return NULL;
+    return line;
+}
+
+/* apply_hold - a message-level record ("-" for its index): held or
+ * released. false when it is neither. */
+static bool apply_hold(struct queue_envelope *env, const char *word, size_t len, time_t when)
+{
+    if (len == 4 && memcmp(word, "held", 4) == 0) {
+        env->held = true;
+        env->held_since = when;
+        return true;
+    }
+    if (len == 8 && memcmp(word, "released", 8) == 0) {
+        env->held = false;
+        env->held_since = 0;
+        return true;
+    }
+    return false;
+}
+
 int queue_status_apply(struct queue_envelope *env, const char *text, size_t len, char **error_r)
 {
     const char *p = text, *end = text + len;
@@ -619,6 +644,15 @@ int queue_status_apply(struct queue_envelope *env, const char *text, size_t len,
                 f[nfields] = q; /* trailing space: an empty last field (empty reply) */
                 flen[nfields++] = 0;
             }
+        }
+        if (nfields == 3 && flen[0] == 1 && f[0][0] == '-' && q == nl &&
+            parse_time(f[2], flen[2], &when)) {
+            if (!apply_hold(env, f[1], flen[1], when)) {
+                error_set(error_r, "status line %u: bad message record", line_no);
+                return -1;
+            }
+            p = nl + 1;
+            continue;
         }
         if (nfields < 3 || q != nl || !parse_u64(f[0], flen[0], &index) ||
             !parse_time(f[2], flen[2], &when)) {

@@ -28,6 +28,10 @@
  *     <index> failed <time> <reply>
  *     <index> warned <time>          a delay warning (RFC 3464 "delayed"
  *                                    DSN) was queued for it: never again
+ *     - held <time>                  the whole message is on hold
+ *                                    (dirmailctl queue hold): never attempted
+ *     - released <time>              ... until a later release; the last of
+ *                                    the two records wins
  * with <reply> escaped as above. A last line without LF is an append a crash
  * interrupted before its fsync (never acknowledged): ignored. Once a
  * recipient is delivered or failed, later records for it are ignored. */
@@ -93,6 +97,8 @@ struct queue_envelope {
     struct queue_recipient *rcpts;
     size_t rcpt_count;
     size_t rcpt_alloc;
+    bool held;         /* a "held" record not followed by "released" */
+    time_t held_since; /* held: when */
 };
 
 /* queue_envelope_new - an empty envelope (sender ""), or NULL out of memory. */
@@ -132,6 +138,10 @@ char *queue_status_format(size_t index, enum queue_rcpt_state state, time_t when
 /* queue_status_format_warned - the "warned" record line (with its LF) for
  * recipient index, malloc'd; NULL out of memory. */
 char *queue_status_format_warned(size_t index, time_t when);
+
+/* queue_status_format_hold - the message-level "held" (or, held false,
+ * "released") record line with its LF, malloc'd; NULL out of memory. */
+char *queue_status_format_hold(bool held, time_t when);
 
 /* queue_status_apply - apply len bytes of status records to env's
  * recipients. 0, or -1 with *error_r when a complete line is malformed or

@@ -181,13 +181,48 @@ int queue_open_message(struct queue *queue, const char *id, int *fd_r, uint64_t 
     return open_spool_file(queue, id, fd_r, len_r, &env_len, error_r);
 }
 
+/* append_status - append len bytes of complete records to id's status
+ * file in one write and fsync it (and active/ when the file is new). 0, or
+ * -1 and *error_r. */
+static int append_status(struct queue *queue, const char *id, const char *text, size_t len,
+                         char **error_r)
+{
+    char name[QUEUE_ID_SIZE + 8];
+    bool created = false;
+    int fd, ret = -1;
+
+    snprintf(name, sizeof(name), "%s.st", id);
+    fd = openat(queue->active_fd, name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        fd = openat(queue->active_fd, name,
+                    O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        created = fd >= 0;
+    }
+    if (fd < 0) {
+        error_set(error_r, "open active/%s: %s", name, strerror(errno));
+        return -1;
+    }
+    /* One write: O_APPEND keeps the records whole even if two runners race.
+     * A crash mid-write leaves a torn last line, which the reader ignores. */
+    if (len > 0 && fd_write_all(fd, text, len) < 0) {
+        error_set(error_r, "append active/%s: %s", name, strerror(errno));
+        goto out;
+    }
+    if (fsync(fd) < 0 || (created && fsync(queue->active_fd) < 0)) {
+        error_set(error_r, "fsync active/%s: %s", name, strerror(errno));
+        goto out;
+    }
+    ret = 0;
+out:
+    close(fd);
+    return ret;
+}
+
 int queue_mark_recipients(struct queue *queue, const char *id, const struct queue_mark *marks,
                           size_t count, char **error_r)
 {
-    char name[QUEUE_ID_SIZE + 8], *text = NULL;
+    char *text = NULL;
     size_t len = 0;
-    bool created = false;
-    int fd, ret = -1;
 
     if (!queue_id_valid(id)) {
         error_set(error_r, "invalid queue id");
@@ -219,32 +254,27 @@ int queue_mark_recipients(struct queue *queue, const char *id, const struct queu
         len += line_len;
         free(line);
     }
-    snprintf(name, sizeof(name), "%s.st", id);
-    fd = openat(queue->active_fd, name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-        fd = openat(queue->active_fd, name,
-                    O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        created = fd >= 0;
-    }
-    if (fd < 0) {
-        error_set(error_r, "open active/%s: %s", name, strerror(errno));
-        free(text);
+    int ret = append_status(queue, id, text, len, error_r);
+    free(text);
+    return ret;
+}
+
+int queue_mark_hold(struct queue *queue, const char *id, bool held, char **error_r)
+{
+    int fd;
+    uint64_t body_len, env_len;
+
+    /* Only a message that exists: a status file alone would be debris. */
+    if (open_spool_file(queue, id, &fd, &body_len, &env_len, error_r) < 0)
+        return -1;
+    close(fd);
+    char *line = queue_status_format_hold(held, time(NULL));
+    if (line == NULL) {
+        error_set(error_r, "out of memory");
         return -1;
     }
-    /* One write: O_APPEND keeps the records whole even if two runners race.
-     * A crash mid-write leaves a torn last line, which the reader ignores. */
-    if (len > 0 && fd_write_all(fd, text, len) < 0) {
-        error_set(error_r, "append active/%s: %s", name, strerror(errno));
-        goto out;
-    }
-    if (fsync(fd) < 0 || (created && fsync(queue->active_fd) < 0)) {
-        error_set(error_r, "fsync active/%s: %s", name, strerror(errno));
-        goto out;
-    }
-    ret = 0;
-out:
-    close(fd);
-    free(text);
+    int ret = append_status(queue, id, line, strlen(line), error_r);
+    free(line);
     return ret;
 }
 

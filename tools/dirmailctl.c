@@ -22,6 +22,7 @@
 #include "conf/conf.h"
 #include "tools/dirmailctl_sieve.h"
 #include "tools/dirmailctl_queue.h"
+#include "tools/dirmailctl_route.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/dirmail/dirmail.conf"
 
@@ -45,7 +46,9 @@ static void usage(FILE *out)
                  "       dirmailctl sieve test [-f SENDER] [-t RECIPIENT] [-a ADDRESS]... SCRIPT "
                  "MESSAGE\n"
                  "       dirmailctl [-c FILE] queue list|show ID [--json]\n"
-                 "       dirmailctl [-c FILE] queue delete|bounce ID\n"
+                 "       dirmailctl [-c FILE] queue delete|bounce|retry|hold|release ID\n"
+                 "       dirmailctl [-c FILE] queue flush [ID]\n"
+                 "       dirmailctl [-c FILE] route ADDRESS\n"
                  "  -c FILE  configuration file (default " DEFAULT_CONFIG ")\n"
                  "  -h, --help  this help\n"
                  "  --version   the version of dirmail\n"
@@ -364,16 +367,22 @@ int main(int argc, char **argv)
         config_free(&conf);
         return status;
     }
+    bool route = strcmp(name, "route") == 0;
+    if (route && nargs != 1) {
+        fail("route: wrong number of arguments");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
     const struct command *cmd = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(commands[i].name, name) == 0)
             cmd = &commands[i];
-    if (cmd == NULL) {
+    if (cmd == NULL && !route) {
         fail("unknown command \"%s\"", name);
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (nargs < cmd->min_args || nargs > cmd->max_args) {
+    if (cmd != NULL && (nargs < cmd->min_args || nargs > cmd->max_args)) {
         fail("%s: wrong number of arguments", name);
         usage(stderr);
         return EXIT_USAGE;
@@ -394,13 +403,15 @@ int main(int argc, char **argv)
     }
     socket_path = sock;
     struct auth_client *client = auth_client_new(sock, request_timeout_ms(conf));
-    config_free(&conf);
     if (client == NULL) {
         fail("out of memory");
+        config_free(&conf);
         free(sock);
         return EXIT_SOFTWARE;
     }
-    int status = cmd->run(client, argv + optind + 1, nargs);
+    int status = route ? dirmailctl_route(conf, client, argv[optind + 1])
+                       : cmd->run(client, argv + optind + 1, nargs);
+    config_free(&conf);
     auth_client_free(&client);
     socket_path = NULL;
     free(sock);

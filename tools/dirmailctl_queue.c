@@ -24,6 +24,7 @@
 #include "proto/delivery_status.h"
 #include "queue/dsn.h"
 #include "queue/queue.h"
+#include "queue/queue_control.h"
 #include "queue/queue_report.h"
 
 /* The longest header section "show" prints. */
@@ -83,7 +84,10 @@ static void print_text(const struct queue_envelope *env)
     printf("%s arrival=%s size=%llu sender=<", env->id, iso_time(when, sizeof when, env->arrival),
            (unsigned long long)env->size);
     put_text(env->sender);
-    printf("> recipients=%zu\n", env->rcpt_count);
+    printf("> recipients=%zu", env->rcpt_count);
+    if (env->held)
+        printf(" held_since=%s", iso_time(when, sizeof when, env->held_since));
+    putchar('\n');
     for (size_t i = 0; i < env->rcpt_count; i++) {
         const struct queue_recipient *rc = &env->rcpts[i];
         printf("  rcpt=<");
@@ -108,6 +112,10 @@ static void print_json(const struct queue_envelope *env)
     put_json(env->sender);
     fputs(",\"envid\":", stdout);
     put_json_or_null(env->envid);
+    if (env->held)
+        printf(",\"held_since\":%lld", (long long)env->held_since);
+    else
+        fputs(",\"held_since\":null", stdout);
     printf(",\"ret\":%s,\"recipients\":[", env->ret == QUEUE_RET_FULL   ? "\"full\""
                                            : env->ret == QUEUE_RET_HDRS ? "\"hdrs\""
                                                                         : "null");
@@ -315,6 +323,85 @@ static int cmd_finish(const struct config *conf, struct queue *queue, const char
     return ret;
 }
 
+/* tell_runner - send cmd for id ("" every message) to the running
+ * runner. 0 and *answer_r, 1 when dirmaild's runner is not running, or
+ * -1 (said on stderr). */
+static int tell_runner(const struct config *conf, enum queue_control_cmd cmd, const char *id,
+                       enum queue_control_answer *answer_r, unsigned long *count_r)
+{
+    char *path = config_state_path(conf, CONFIG_STATE_QUEUE_CONTROL), *error = NULL;
+    if (path == NULL) {
+        fprintf(stderr, "dirmailctl: out of memory\n");
+        return -1;
+    }
+    int r = queue_control_request(path, cmd, id, answer_r, count_r, &error);
+    if (r == 0 && *answer_r == QUEUE_CONTROL_ERROR)
+        r = -1;
+    if (r < 0)
+        fprintf(stderr, "dirmailctl: queue runner: %s\n", error != NULL ? error : "out of memory");
+    free(error);
+    free(path);
+    return r;
+}
+
+/* cmd_hold - put id on hold (held) or release it: the record first, so it
+ * holds across restarts and whether or not dirmaild runs, then the runner
+ * is told. */
+static int cmd_hold(const struct config *conf, struct queue *queue, const char *id, bool held)
+{
+    char *error = NULL;
+    if (!queue_id_valid(id) || queue_mark_hold(queue, id, held, &error) < 0) {
+        bool missing = error == NULL || strstr(error, "no such message") != NULL;
+        fprintf(stderr, "dirmailctl: queue %s %s: %s\n", held ? "hold" : "release", id,
+                missing ? "no such message" : error);
+        free(error);
+        return missing ? 1 : 75;
+    }
+    enum queue_control_answer answer;
+    unsigned long count;
+    int r =
+        tell_runner(conf, held ? QUEUE_CONTROL_HOLD : QUEUE_CONTROL_RELEASE, id, &answer, &count);
+    if (r < 0)
+        return 75;
+    printf("%s: %s%s\n", id, held ? "held" : "released",
+           r == 1 ? " (dirmaild is not running: its queue runner reads it when it starts)" : "");
+    return 0;
+}
+
+/* cmd_flush - attempt id ("": every message not held) now. */
+static int cmd_flush(const struct config *conf, struct queue *queue, const char *id)
+{
+    if (id[0] != '\0') {
+        struct queue_envelope *env = NULL;
+        char *error = NULL;
+        if (!queue_id_valid(id) || queue_load_envelope(queue, id, &env, &error) < 0) {
+            fprintf(stderr, "dirmailctl: queue flush %s: no such message\n", id);
+            free(error);
+            return 1;
+        }
+        bool held = env->held;
+        queue_envelope_free(&env);
+        if (held) {
+            fprintf(stderr, "dirmailctl: queue flush %s: on hold (queue release it first)\n", id);
+            return 1;
+        }
+    }
+    enum queue_control_answer answer;
+    unsigned long count;
+    int r = tell_runner(conf, QUEUE_CONTROL_FLUSH, id, &answer, &count);
+    if (r == 1)
+        fprintf(stderr, "dirmailctl: queue flush: dirmaild's queue runner is not running\n");
+    if (r != 0)
+        return 75;
+    if (answer == QUEUE_CONTROL_OK) {
+        printf("%lu messages flushed\n", count);
+        return 0;
+    }
+    fprintf(stderr, "dirmailctl: queue flush %s: %s\n", id,
+            answer == QUEUE_CONTROL_HELD ? "on hold (queue release it first)" : "no such message");
+    return 1;
+}
+
 int dirmailctl_queue(const struct config *conf, char **args, size_t argc)
 {
     bool json = false;
@@ -332,10 +419,16 @@ int dirmailctl_queue(const struct config *conf, char **args, size_t argc)
     bool show = n == 2 && strcmp(words[0], "show") == 0;
     bool del = n == 2 && !json && strcmp(words[0], "delete") == 0;
     bool bounce = n == 2 && !json && strcmp(words[0], "bounce") == 0;
-    if (!list && !show && !del && !bounce) {
+    bool flush = (n == 1 || n == 2) && !json && strcmp(words[0], "flush") == 0;
+    bool retry = n == 2 && !json && strcmp(words[0], "retry") == 0;
+    bool hold = n == 2 && !json && strcmp(words[0], "hold") == 0;
+    bool release = n == 2 && !json && strcmp(words[0], "release") == 0;
+    if (!list && !show && !del && !bounce && !flush && !retry && !hold && !release) {
         fprintf(stderr, "usage: dirmailctl [-c FILE] queue list [--json]\n"
                         "       dirmailctl [-c FILE] queue show ID [--json]\n"
-                        "       dirmailctl [-c FILE] queue delete|bounce ID\n");
+                        "       dirmailctl [-c FILE] queue delete|bounce ID\n"
+                        "       dirmailctl [-c FILE] queue flush [ID]\n"
+                        "       dirmailctl [-c FILE] queue retry|hold|release ID\n");
         return 64;
     }
     char *dir = config_state_path(conf, CONFIG_STATE_QUEUE), *error = NULL;
@@ -347,17 +440,19 @@ int dirmailctl_queue(const struct config *conf, char **args, size_t argc)
         free(dir);
         return 75;
     }
-    if ((del || bounce) && as_spool_owner(dir) < 0) {
+    if ((del || bounce || hold || release) && as_spool_owner(dir) < 0) {
         free(dir);
         queue_close(&queue);
         return 75;
     }
     free(dir);
-    int status =
-        list   ? cmd_list(queue, json)
-        : show ? cmd_show(queue, words[1], json)
-               : cmd_finish(conf, queue, words[1],
-                            del ? DELIVERY_STATUS_ADMIN_DELETED : DELIVERY_STATUS_ADMIN_RETURNED);
+    int status = list              ? cmd_list(queue, json)
+                 : show            ? cmd_show(queue, words[1], json)
+                 : flush || retry  ? cmd_flush(conf, queue, n == 2 ? words[1] : "")
+                 : hold || release ? cmd_hold(conf, queue, words[1], hold)
+                                   : cmd_finish(conf, queue, words[1],
+                                                del ? DELIVERY_STATUS_ADMIN_DELETED
+                                                    : DELIVERY_STATUS_ADMIN_RETURNED);
     queue_close(&queue);
     return status;
 }

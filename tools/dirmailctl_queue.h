@@ -1,4 +1,5 @@
-/* tools/dirmailctl_queue.h - "dirmailctl queue list|show|delete|bounce":
+/* tools/dirmailctl_queue.h - "dirmailctl queue list|show|delete|bounce", and
+ * flush|retry|hold|release through the runner's control socket:
  * what the spool holds, read straight from <state_dir>/queue while dirmaild
  * runs (safe without a lock: a committed spool file never changes and
  * status records are only appended, a torn last one ignored, queue.h), and

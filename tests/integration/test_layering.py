@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """test_layering.py - the dependency rules of the design notes, read from the
 sources: every #include "folder/file.h" of lib, conf, auth, proto, queue,
-delivery, reader, gateway and tools points down the layering (lib <- conf <-
-auth <- proto, queue <- delivery <- reader <- gateway), and no chain of
-includes comes back to where it started."""
+relay, delivery, reader, gateway and tools points down the layering (lib <-
+conf <- auth <- proto, queue <- relay, delivery <- reader <- gateway), nothing
+outside gateway/ includes gateway/ (tools included), and no chain of includes
+comes back to where it started."""
 import os
 import re
 import unittest
@@ -12,8 +13,9 @@ from harness import tap
 
 TOP = os.environ.get("top_srcdir") or os.path.join(os.path.dirname(__file__), "..", "..")
 # The rank of each production folder: a file may include headers of its own
-# folder and of folders of a strictly lower rank (proto and queue share one).
-RANK = {"lib": 0, "conf": 1, "auth": 2, "proto": 3, "queue": 3, "delivery": 4,
+# folder and of folders of a strictly lower rank (proto and queue share one,
+# relay and delivery another).
+RANK = {"lib": 0, "conf": 1, "auth": 2, "proto": 3, "queue": 3, "relay": 4, "delivery": 4,
         "reader": 5, "gateway": 6, "tools": 7}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
@@ -47,6 +49,14 @@ class Layering(unittest.TestCase):
                         own == "queue" and folder == "proto"):
                     wrong.append(f"{path} includes {inc}")
         self.assertEqual(wrong, [], "includes against the layering")
+
+    def test_nothing_includes_gateway(self):
+        # DESIGN.md: the master starts every service, so only it sees them
+        # all; a tool that needs gateway code needs it moved below.
+        wrong = [f"{p} includes {i}" for p, incs in self.files.items()
+                 if not p.startswith("gateway" + os.sep)
+                 for i in incs if i.startswith("gateway/")]
+        self.assertEqual(wrong, [])
 
     def test_lib_includes_nothing_of_ours_but_lib(self):
         wrong = [f"{p} includes {i}" for p, incs in self.files.items() if p.startswith("lib" + os.sep)

@@ -36,6 +36,7 @@ TOP_SRCDIR = os.environ.get("top_srcdir") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 TOP_BUILDDIR = os.environ.get("top_builddir") or TOP_SRCDIR
 INJECT = os.path.join(TOP_BUILDDIR, "tests", "queue_inject")
+DIRMAILCTL = os.path.join(TOP_BUILDDIR, "tools", "dirmailctl")
 SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 SENDER = "sender@example.org"
@@ -135,7 +136,7 @@ class Relay(unittest.TestCase):
         # the ports every next hop of the configuration names
         cls.ports = {name: process.free_port() for name in
                      ("sink", "plain", "down", "dead", "failover", "codes", "tls", "mx",
-                      "slow", "small", "seven", "dsn", "stop")}
+                      "slow", "small", "seven", "dsn", "stop", "utf8", "ascii", "loop")}
         cls.dns = Dnsmasq(
             mx=["mxorder.example,mx-a.mxorder.example,10",
                 "mxorder.example,mx-b.mxorder.example,20",
@@ -155,6 +156,9 @@ class Relay(unittest.TestCase):
             {"domain": "seven.example", "next_hop": f"[127.0.0.1]:{p['seven']}"},
             {"domain": "dsn.example", "next_hop": f"[127.0.0.1]:{p['dsn']}"},
             {"domain": "stop.example", "next_hop": f"[127.0.0.1]:{p['stop']}"},
+            {"domain": "utf8.example", "next_hop": f"[127.0.0.1]:{p['utf8']}"},
+            {"domain": "ascii.example", "next_hop": f"[127.0.0.1]:{p['ascii']}"},
+            {"domain": "loop.example", "next_hop": f"[127.0.0.1]:{p['loop']}"},
             "mxorder.example", "nullmx.example",
         ]
         cls.base = os.path.join(process.tempdir(), "vmail")
@@ -224,7 +228,9 @@ class Relay(unittest.TestCase):
         log = self.d.log()
         self.assertRegex(log, rf"id={qid} event=relayed rcpt=someone@sink.example "
                               rf"relay=127.0.0.1\[127.0.0.1\]:{self.ports['sink']}")
-        self.assertIn(f"id={qid} event=removed recipients=2", log)
+        # the spool file goes before the line is logged: wait for it
+        wait_for(lambda: f"id={qid} event=removed recipients=2" in self.d.log(),
+                 what="the removal logged")
 
     def test_bare_lf_reaches_data_only_peer_unsplit(self):
         peer = self.peer("plain", pipelining=False)
@@ -254,6 +260,76 @@ class Relay(unittest.TestCase):
         self.assertIn(b"X-Marker: down", tx.data)
         self.assertEqual(len(peer.delivered()), 1)
         self.assertEqual(len(re.findall(rf"id={qid} event=relayed", self.d.log())), 1)
+
+    def test_non_ascii_address_needs_smtputf8(self):
+        rcpt = "j\u00f6rg@utf8.example"
+        # a peer with SMTPUTF8 gets MAIL ... SMTPUTF8 (RFC 6531 3.4)
+        peer = self.peer("utf8", smtputf8=True)
+        qid = inject(self.spool, [rcpt], message("utf8"))
+        self.removed(qid)
+        [tx] = peer.wait_transactions(1)
+        self.assertIn("SMTPUTF8", tx.mail_args.split())
+        self.assertEqual(tx.rcpts, [rcpt.encode().decode("utf-8", "surrogateescape")])
+        # one without it: 5.6.7, nothing sent (RFC 6531 3.2); an ASCII
+        # message to the same peer goes without the parameter
+        plain = self.peer("ascii")
+        rcpt = "j\u00f6rg@ascii.example"
+        qid = inject(self.spool, [rcpt], message("no-utf8"))
+        self.d.wait_log(rf"id={qid} event=failed rcpt=\S+ .*5\.6\.7 non-ASCII address, "
+                        r"SMTPUTF8 not offered by ")
+        self.removed(qid)
+        self.assertFalse([c for c in plain.commands if c.startswith("MAIL")], plain.commands)
+        qid = inject(self.spool, ["someone@ascii.example"], message("ascii"))
+        self.removed(qid)
+        [tx] = plain.wait_transactions(1)
+        self.assertNotIn("SMTPUTF8", tx.mail_args)
+
+    def test_too_many_received_fields_is_a_loop(self):
+        peer = self.peer("loop")
+        hops = "".join(f"Received: from hop{i}.example by hop{i + 1}.example; "
+                       f"Mon, 7 Dec 2026 12:00:{i % 60:02d} +0000\r\n" for i in range(51))
+        qid = inject(self.spool, ["someone@loop.example"], hops.encode() + message("loop"))
+        self.d.wait_log(rf"id={qid} event=failed rcpt=someone@loop.example .*5\.4\.6 too many "
+                        r"Received header fields \(51\): mail loop")
+        self.removed(qid)
+        self.assertFalse([c for c in peer.commands if c.startswith("MAIL")], peer.commands)
+        # 50, the default hop_limit, still goes
+        qid = inject(self.spool, ["someone@loop.example"],
+                     hops.split("\r\n", 1)[1].encode() + message("loop50"))
+        self.removed(qid)
+        [tx] = peer.wait_transactions(1)
+        self.assertEqual(tx.data.count(b"Received: "), 50)
+
+    def route(self, address):
+        res = subprocess.run([DIRMAILCTL, "-c", self.d.path, "route", address],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        return res.returncode, res.stdout
+
+    def test_dirmailctl_route_prints_the_runners_choice(self):
+        status, out = self.route("someone@mxorder.example")
+        self.assertEqual(status, 0, out)
+        self.assertIn("route: relay\n", out)
+        self.assertIn("destination: mx:mxorder.example\ntls_security: may\n", out)
+        self.assertIn(f"hop: 1 mxorder.example (MX lookup):{self.ports['mx']}\n", out)
+        # preference 10 before 20, as the runner tries them
+        self.assertIn(f"address: 1 mx-a.mxorder.example[127.0.0.2]:{self.ports['mx']}\n"
+                      f"address: 2 mx-b.mxorder.example[127.0.0.1]:{self.ports['mx']}\n", out)
+        status, out = self.route("someone@nullmx.example")
+        self.assertEqual(status, 0, out)
+        self.assertRegex(out, r"addresses: none: .* \(permanent\)")
+        status, out = self.route("someone@sink.example")
+        self.assertIn(f"destination: relay:[127.0.0.1]:{self.ports['sink']}\n", out)
+        self.assertIn(f"address: 1 127.0.0.1[127.0.0.1]:{self.ports['sink']}\n", out)
+        status, out = self.route("frank@example.org")
+        self.assertEqual(status, 0, out)
+        self.assertIn("route: node\n", out)
+        self.assertIn(f"destination: node:127.0.0.1:{self.node_port}\n", out)
+        status, out = self.route("nobody-here@example.org")
+        self.assertEqual(status, 0, out)
+        self.assertIn("route: fail\n", out)
+        self.assertRegex(out, r"result: 5\.1\.1 ")
+        # nothing was sent anywhere: no queue entries, no peer contacted
+        self.assertNotIn("event=relayed rcpt=someone@mxorder.example", self.d.log()[-2000:])
 
     def test_failover_to_second_host(self):
         peer = self.peer("failover")

@@ -587,6 +587,41 @@ START_TEST(test_status_warned_record)
 }
 END_TEST
 
+START_TEST(test_status_hold_records)
+{
+    struct queue_envelope *env = sample_envelope();
+    char *error = NULL;
+    char *held = queue_status_format_hold(true, 1700000000);
+    char *released = queue_status_format_hold(false, 1700000100);
+    ck_assert_str_eq(held, "- held 1700000000\n");
+    ck_assert_str_eq(released, "- released 1700000100\n");
+    ck_assert(!env->held);
+    ck_assert_int_eq(queue_status_apply(env, held, strlen(held), &error), 0);
+    ck_assert(env->held);
+    ck_assert_int_eq(env->held_since, 1700000000);
+    /* the recipients' states are untouched */
+    ck_assert_int_eq(env->rcpts[0].state, QUEUE_RCPT_PENDING);
+    /* the last of the two wins */
+    ck_assert_int_eq(queue_status_apply(env, released, strlen(released), &error), 0);
+    ck_assert(!env->held);
+    ck_assert_int_eq(queue_status_apply(env, held, strlen(held), &error), 0);
+    ck_assert(env->held);
+    /* a torn hold record (no LF) was never acknowledged: ignored */
+    ck_assert_int_eq(queue_status_apply(env, "- released 5", 12, &error), 0);
+    ck_assert(env->held);
+    /* refused: another word, a fourth field, no time */
+    static const char *const bad[] = {"- frozen 5\n", "- held 5 x\n", "- held\n", "- held x\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ck_assert_msg(queue_status_apply(env, bad[i], strlen(bad[i]), &error) == -1, "%s", bad[i]);
+        free(error);
+        error = NULL;
+    }
+    free(held);
+    free(released);
+    queue_envelope_free(&env);
+}
+END_TEST
+
 static Suite *queue_envelope_suite(void)
 {
     Suite *s = suite_create("queue_envelope");
@@ -605,6 +640,7 @@ static Suite *queue_envelope_suite(void)
     tcase_add_test(tc, test_status_records);
     tcase_add_test(tc, test_status_torn_and_final);
     tcase_add_test(tc, test_status_warned_record);
+    tcase_add_test(tc, test_status_hold_records);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,10 +1,10 @@
-/* tests/unit/test_queue_route.c - gateway/queue_route.c: every case of the
+/* tests/unit/test_queue_route.c - relay/queue_route.c: every case of the
  * routing table, read as a specification (this answer from the directory
  * gives that route), that a directory failure never fails a recipient, how
  * routes group by hop, and how a deferral names the hop. */
 #include "config.h"
 
-#include "gateway/queue_route.h"
+#include "relay/queue_route.h"
 #include "tap_main.h"
 
 #include <string.h>

@@ -83,12 +83,16 @@ END_TEST
 START_TEST(test_mail_and_rcpt_commands)
 {
     char out[600];
-    ck_assert_int_gt(smtp_client_mail_command(out, sizeof out, "", 0, false, NULL, NULL), 0);
+    ck_assert_int_gt(smtp_client_mail_command(out, sizeof out, "", 0, false, false, NULL, NULL), 0);
     ck_assert_str_eq(out, "MAIL FROM:<>\r\n");
     ck_assert_int_gt(
-        smtp_client_mail_command(out, sizeof out, "a@b", 1234, true, "HDRS", "x+id=\x01"), 0);
+        smtp_client_mail_command(out, sizeof out, "a@b", 1234, true, false, "HDRS", "x+id=\x01"),
+        0);
     ck_assert_str_eq(out,
                      "MAIL FROM:<a@b> SIZE=1234 BODY=8BITMIME RET=HDRS ENVID=x+2Bid+3D+01\r\n");
+    ck_assert_int_gt(
+        smtp_client_mail_command(out, sizeof out, "j\xc3\xb6rg@b", 0, true, true, NULL, NULL), 0);
+    ck_assert_str_eq(out, "MAIL FROM:<j\xc3\xb6rg@b> BODY=8BITMIME SMTPUTF8\r\n");
     ck_assert_int_gt(
         smtp_client_rcpt_command(out, sizeof out, "c@d", "SUCCESS,FAILURE", "rfc822;c@d"), 0);
     ck_assert_str_eq(out, "RCPT TO:<c@d> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;c@d\r\n");
@@ -143,6 +147,30 @@ START_TEST(test_dot_stuffing_and_line_ends)
 }
 END_TEST
 
+/* hops - the Received: count of text fed in chunks of step octets. */
+static unsigned hops(const char *text, size_t step)
+{
+    struct smtp_client_hops h = {0};
+    size_t len = strlen(text);
+    for (size_t off = 0; off < len; off += step)
+        smtp_client_hops_feed(&h, text + off, len - off < step ? len - off : step);
+    return h.count;
+}
+
+START_TEST(test_received_count)
+{
+    static const char msg[] = "Received: from a\r\n\tby b\r\nRECEIVED:x\r\nX-Received: no\r\n"
+                              "Subject: Received: no\r\n received: folded, no\r\n"
+                              "received:\r\n\r\nReceived: in the body\r\n";
+    for (size_t step = 1; step <= sizeof msg; step++)
+        ck_assert_uint_eq(hops(msg, step), 3);
+    /* bare LF line ends, and a header with no body */
+    ck_assert_uint_eq(hops("Received: a\nReceived: b\n\nReceived: c\n", 1), 2);
+    ck_assert_uint_eq(hops("Received: a\r\n", 4), 1);
+    ck_assert_uint_eq(hops("Receive: a\r\nReceived :b\r\n", 3), 0);
+}
+END_TEST
+
 static Suite *smtp_client_suite(void)
 {
     Suite *s = suite_create("smtp_client");
@@ -151,6 +179,7 @@ static Suite *smtp_client_suite(void)
     tcase_add_test(tc, test_bad_replies);
     tcase_add_test(tc, test_ehlo_keywords);
     tcase_add_test(tc, test_mail_and_rcpt_commands);
+    tcase_add_test(tc, test_received_count);
     tcase_add_test(tc, test_remote_status);
     tcase_add_test(tc, test_dot_stuffing_and_line_ends);
     suite_add_tcase(s, tc);

@@ -1,4 +1,4 @@
-/* tests/unit/test_transport_smtp_dns.c - gateway/transport_smtp_dns.c
+/* tests/unit/test_transport_smtp_dns.c - relay/smtp_dns.c
  * without a DNS server: next hops parsed (host, host:port, [host]:port,
  * IPv4 and IPv6 literals, comma-separated failover, smtp: and lmtp:, the
  * malformed ones refused), and a resolution of literal hops answered from
@@ -6,7 +6,7 @@
  * A/AAAA paths are proved against dnsmasq by test_relay.py. */
 #include "config.h"
 
-#include "gateway/transport_smtp_dns.h"
+#include "relay/smtp_dns.h"
 #include "lib/event.h"
 #include "tap_main.h"
 

@@ -4,6 +4,7 @@ answers chosen recipients with chosen replies (per attempt, so a 4xx can
 turn into a 250 the second time), and records every transaction exactly
 as it came off the wire (the DATA text before and after unstuffing) and
 whether it came under TLS. Threads, one per connection (socketserver)."""
+import base64
 import socket
 import socketserver
 import ssl
@@ -20,19 +21,29 @@ class Transaction:
         self.data = b""  # unstuffed, without the final dot line
         self.tls = False
         self.helo = None
+        self.auth_user = None  # who had authenticated (AUTH) before MAIL
 
 
 class SmtpPeer:
     def __init__(self, host="127.0.0.1", port=0, starttls=None, pipelining=True, size=None,
                  eightbit=True, dsn=False, replies=None, name="peer.test.example",
-                 hold=None):
+                 hold=None, auth=None, auth_required=False, auth_mechs="PLAIN LOGIN",
+                 smtputf8=False):
         """starttls: an ssl.SSLContext (server side) to offer STARTTLS with,
         or None. size: the SIZE limit to announce (None: no SIZE). replies:
         {address: [reply, reply, ...]}: the RCPT reply for each attempt in
         turn (the last one repeats); others get 250. hold: a
         threading.Event the reply to the final dot waits for (the message is
-        recorded as received before)."""
+        recorded as received before). auth: {user: password} to offer AUTH
+        PLAIN and LOGIN with (after STARTTLS when starttls is given; auth_mechs
+        the mechanisms offered);
+        auth_required: MAIL before a successful AUTH gets 530 5.7.0."""
         self.hold = hold
+        self.auth = auth
+        self.auth_required = auth_required
+        self.auth_mechs = auth_mechs.split()
+        self.smtputf8 = smtputf8
+        self.auths = []  # (mechanism, user, succeeded, under TLS) per AUTH
         self.host = host
         self.starttls = starttls
         self.pipelining = pipelining
@@ -111,11 +122,16 @@ class SmtpPeer:
 
         send(f"220 {self.name} ESMTP test peer")
         tx = None
+        authed = None
+
+        def read_line():
+            line = f.readline(4096)
+            return line.rstrip(b"\r\n").decode("ascii", "replace") if line else None
         while True:
             line = f.readline(4096)
             if not line:
                 return
-            cmd = line.rstrip(b"\r\n").decode("utf-8", "replace")
+            cmd = line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
             with self.lock:
                 self.commands.append(("TLS " if tls else "") + cmd)
             verb = cmd.split(" ", 1)[0].upper()
@@ -131,6 +147,10 @@ class SmtpPeer:
                     lines.append("8BITMIME")
                 if self.dsn:
                     lines.append("DSN")
+                if self.smtputf8:
+                    lines.append("SMTPUTF8")
+                if self.auth is not None and (tls or self.starttls is None):
+                    lines.append("AUTH " + " ".join(self.auth_mechs))
                 for i, text in enumerate(lines):
                     send(f"250{'-' if i + 1 < len(lines) else ' '}{text}")
             elif verb == "HELO":
@@ -144,8 +164,44 @@ class SmtpPeer:
                 f = sock.makefile("rb")
                 tls = True
                 tx = None
+                authed = None
+            elif verb == "AUTH" and self.auth is not None and authed is None:
+                words = cmd.split()
+                mech = words[1].upper() if len(words) > 1 else ""
+                if mech not in self.auth_mechs:
+                    mech = ""
+                user = password = None
+                try:
+                    if mech == "PLAIN":
+                        arg = words[2] if len(words) > 2 else None
+                        if arg is None:
+                            send("334 ")
+                            arg = read_line()
+                        _, user, password = base64.b64decode(arg).decode().split("\0")
+                    elif mech == "LOGIN":
+                        send("334 " + base64.b64encode(b"Username:").decode())
+                        user = base64.b64decode(read_line()).decode()
+                        send("334 " + base64.b64encode(b"Password:").decode())
+                        password = base64.b64decode(read_line()).decode()
+                    else:
+                        send("504 5.5.4 unrecognized authentication type")
+                        continue
+                except (ValueError, TypeError, AttributeError):
+                    send("501 5.5.2 cannot decode the response")
+                    continue
+                ok = self.auth.get(user) == password
+                with self.lock:
+                    self.auths.append((mech, user, ok, tls))
+                if ok:
+                    authed = user
+                    send("235 2.7.0 authentication successful")
+                else:
+                    send("535 5.7.8 authentication credentials invalid")
+            elif verb == "MAIL" and self.auth_required and authed is None:
+                send("530 5.7.0 authentication required")
             elif verb == "MAIL":
                 tx = Transaction()
+                tx.auth_user = authed
                 tx.tls = tls
                 rest = cmd[len("MAIL FROM:"):]
                 tx.mail_from = rest.split(">", 1)[0].lstrip("<")

@@ -1,11 +1,11 @@
-/* gateway/queue_route.h - routing: what the directory's answer about one
+/* relay/queue_route.h - routing: what the directory's answer about one
  * recipient means for its delivery, decided from one table of cases: a
  * mailbox on this node, a mailbox on another node, a relay next hop, an
  * expansion (forward, group), or a result without delivery (deferred,
  * failed). Pure: it reads the answer it is given, never the directory, the
  * spool or the network, and it does not know which transports exist. */
-#ifndef DIRMAIL_GATEWAY_QUEUE_ROUTE_H
-#define DIRMAIL_GATEWAY_QUEUE_ROUTE_H
+#ifndef DIRMAIL_RELAY_QUEUE_ROUTE_H
+#define DIRMAIL_RELAY_QUEUE_ROUTE_H
 
 #include <stdbool.h>
 #include <stddef.h>

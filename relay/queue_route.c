@@ -1,4 +1,4 @@
-/* gateway/queue_route.c - see queue_route.h.
+/* relay/queue_route.c - see queue_route.h.
  *
  * Every case is a row of one table, first match wins: adding a kind of
  * entry or a condition is adding a row, and the unit test reads like it
@@ -7,7 +7,7 @@
  * invalid or disabled (without a hold) fails permanently. */
 #include "config.h"
 
-#include "gateway/queue_route.h"
+#include "relay/queue_route.h"
 
 #include <stdio.h>
 #include <string.h>

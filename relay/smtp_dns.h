@@ -1,4 +1,4 @@
-/* gateway/transport_smtp_dns.h - from a next hop to the addresses the SMTP
+/* relay/smtp_dns.h - from a next hop to the addresses the SMTP
  * client tries, in order: the next hop's text parsed ("host", "host:port",
  * "[host]:port", "[192.0.2.1]", "[ipv6:2001:db8::1]:25", comma-separated
  * for failover), MX lookups per RFC 5321 section 5 (preference order,
@@ -6,12 +6,15 @@
  * MX, RFC 7505's null MX), and A/AAAA lookups, all through libunbound
  * asynchronously on the client thread's event loop (its cache keeps
  * answers, positive and negative, for their TTL). Never connects. */
-#ifndef DIRMAIL_GATEWAY_TRANSPORT_SMTP_DNS_H
-#define DIRMAIL_GATEWAY_TRANSPORT_SMTP_DNS_H
+#ifndef DIRMAIL_RELAY_SMTP_DNS_H
+#define DIRMAIL_RELAY_SMTP_DNS_H
 
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "conf/conf.h"
+#include "relay/queue_route.h"
 
 struct event_loop;
 
@@ -34,6 +37,22 @@ struct smtp_hop {
  * count, or -1 when text is not a next hop (an "lmtp:" one included: the
  * LMTP client is to come). */
 int smtp_hops_parse(const char *text, unsigned default_port, bool no_mx, struct smtp_hop *hops);
+
+/* Where a NODE or RELAY route goes (doc/relay.md's table): the transport's
+ * destinations, and what dirmailctl route prints. */
+struct smtp_destination {
+    char key[600];    /* "node:<host>", "relay:<next hop>", "mx:<domain>" */
+    const char *name; /* what smtp_client.destinations matches: the part after the colon */
+    struct smtp_hop hops[SMTP_HOPS_MAX];
+    int hop_count;   /* -1: the next hop cannot be parsed */
+    bool own_domain; /* mx: an authoritative "no" is the recipient's problem */
+};
+
+/* smtp_destination_of - the destination of route (NODE or RELAY; the
+ * relayhost for a foreign domain when set). name borrows from route or
+ * sc. */
+void smtp_destination_of(const struct config_smtp_client *sc, const struct queue_route *route,
+                         struct smtp_destination *out);
 
 /* One address to connect to. */
 struct smtp_target {

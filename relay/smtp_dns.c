@@ -1,4 +1,4 @@
-/* gateway/transport_smtp_dns.c - see transport_smtp_dns.h.
+/* relay/smtp_dns.c - see smtp_dns.h.
  *
  * One resolution is a small tree of libunbound queries: an MX query per
  * hop that wants one, then A and AAAA for every host found (or for the
@@ -10,7 +10,7 @@
  * process) and signals answers on ub_fd, which the loop watches. */
 #include "config.h"
 
-#include "gateway/transport_smtp_dns.h"
+#include "relay/smtp_dns.h"
 
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -442,4 +442,39 @@ void smtp_dns_cancel(struct smtp_dns *dns, struct smtp_dns_query *q)
     }
     event_timer_remove(&q->later);
     free(q);
+}
+
+void smtp_destination_of(const struct config_smtp_client *sc, const struct queue_route *route,
+                         struct smtp_destination *out)
+{
+    const char *hop;
+    bool no_mx = false;
+    *out = (struct smtp_destination){0};
+    if (route->kind == QUEUE_ROUTE_NODE) {
+        hop = route->next_hop != NULL ? route->next_hop : "";
+        no_mx = true; /* a node's mail host is the host itself */
+        snprintf(out->key, sizeof out->key, "node:%s", hop);
+    } else if (route->next_hop != NULL) {
+        hop = route->next_hop;
+        snprintf(out->key, sizeof out->key, "relay:%s", hop);
+    } else if (route->foreign && sc->relayhost != NULL) {
+        hop = sc->relayhost;
+        snprintf(out->key, sizeof out->key, "relay:%s", hop);
+    } else {
+        hop = route->domain != NULL ? route->domain : "";
+        out->own_domain = true;
+        snprintf(out->key, sizeof out->key, "mx:%s", hop);
+    }
+    out->name = hop;
+    if (!out->own_domain) {
+        out->hop_count = smtp_hops_parse(hop, sc->port, no_mx, out->hops);
+        return;
+    }
+    /* the recipient's domain: its MX (RFC 5321 5.1) */
+    out->hop_count = -1;
+    if (strlen(hop) > 0 && strlen(hop) < sizeof out->hops[0].host) {
+        out->hops[0] = (struct smtp_hop){.port = sc->port, .mx = true};
+        memcpy(out->hops[0].host, hop, strlen(hop) + 1);
+        out->hop_count = 1;
+    }
 }
