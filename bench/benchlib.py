@@ -29,6 +29,8 @@ os.environ.setdefault("top_srcdir", TOP_SRCDIR)
 
 SUFFIX = "dc=example,dc=org"
 DOMAIN = "bench.example"
+# a user's mailbox relative to delivery.mailbox_base (write_users)
+MAILBOX_LINE = "dirmailMailbox: {domain}/{uid}/\n"
 MAIL_UID = MAIL_GID = 65534  # nobody/nogroup: the harness's mail user as root
 TARGET_RATE_RATIO = 2.0
 TARGET_CPU_RATIO = 0.5
@@ -88,22 +90,13 @@ def ensure_postfix(name):
             subprocess.run(["postfix", "stop"], stdout=subprocess.DEVNULL)
 
 
-def write_numbered_users(path, count, entry_lines="dirmailMailbox: {domain}/{uid}/\n"):
-    """count users uNNNNN@bench.example, each with alias.uNNNNN@ and the
-    lines entry_lines (formatted with uid and domain; by default a mailbox
-    bench.example/uNNNNN/ relative to the mailbox base); returns the uids."""
-    uids = []
-    with open(path, "w", encoding="ascii") as f:
-        f.write(domain_ldif())
-        for i in range(count):
-            uid = f"u{i:05d}"
-            uids.append(uid)
-            f.write(f"dn: uid={uid},ou=people,{SUFFIX}\n"
-                    "objectClass: inetOrgPerson\nobjectClass: dirmailUser\n"
-                    f"uid: {uid}\ncn: Bench User {i}\nsn: User{i}\n"
-                    f"mail: {uid}@{DOMAIN}\ndirmailAlias: alias.{uid}@{DOMAIN}\n"
-                    + entry_lines.format(uid=uid, domain=DOMAIN)
-                    + f"userPassword: bench-{uid}\n\n")
+def write_numbered_users(path, count, entry_lines=MAILBOX_LINE):
+    """count users uNNNNN@bench.example, each with alias.uNNNNN@, the
+    password bench-uNNNNN and the lines entry_lines (see write_users);
+    returns the uids."""
+    uids = [f"u{i:05d}" for i in range(count)]
+    write_users(path, uids, lambda uid: f"bench-{uid}",
+                entry_lines + "dirmailAlias: alias.{uid}@{domain}\n")
     return uids
 
 
@@ -161,18 +154,21 @@ def load_harness():
     return process, BenchSlapd, example_ldif
 
 
-def write_users(path, uids, password):
+def write_users(path, uids, password=None, entry_lines=MAILBOX_LINE):
     """An LDIF of the domain and one inetOrgPerson + dirmailUser per uid
-    (mail uid@DOMAIN, mailbox DOMAIN/uid/, userPassword password(uid)),
-    to load after schema/examples/base.ldif."""
+    (mail uid@DOMAIN, the lines entry_lines formatted with uid and domain —
+    by default the mailbox DOMAIN/uid/ — and userPassword password(uid)
+    unless password is None), to load after schema/examples/base.ldif."""
     with open(path, "w", encoding="ascii") as f:
         f.write(domain_ldif())
         for i, uid in enumerate(uids):
             f.write(f"dn: uid={uid},ou=people,{SUFFIX}\n"
                     "objectClass: inetOrgPerson\nobjectClass: dirmailUser\n"
                     f"uid: {uid}\ncn: Bench User {i}\nsn: User{i}\n"
-                    f"mail: {uid}@{DOMAIN}\ndirmailMailbox: {DOMAIN}/{uid}/\n"
-                    f"userPassword: {password(uid)}\n\n")
+                    f"mail: {uid}@{DOMAIN}\n"
+                    + entry_lines.format(uid=uid, domain=DOMAIN)
+                    + (f"userPassword: {password(uid)}\n" if password is not None else "")
+                    + "\n")
 
 
 def make_dir(path):

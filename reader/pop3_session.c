@@ -167,7 +167,7 @@ static void user_found(void *ctx, enum login_lookup_result result, const struct 
         break;
     case LOGIN_LOOKUP_REMOTE:
         if (pop3_proxy_begin(p, u->mail_host))
-            return; /* the proxy answers */
+            return;                    /* the proxy answers */
         r = POP3_REPLY_MAILBOX_REMOTE; /* this node does not proxy (no proxy.secret) */
         break;
     case LOGIN_LOOKUP_LOCAL:

@@ -11,13 +11,13 @@ import re
 import smtplib
 import sys
 import threading
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness.tap  # noqa: E402
 from harness import process  # noqa: E402
 from harness.dirmaild import Dirmaild, built  # noqa: E402
+from harness.mail import wait_for  # noqa: E402
 from harness.slapd import Slapd  # noqa: E402
 from harness.smtp_peer import SmtpPeer  # noqa: E402
 from test_relay import ldap_section  # noqa: E402
@@ -26,15 +26,6 @@ MESSAGES = 1000
 SUBMITTERS = 4  # parallel SMTP sessions in
 KILL_AT = 300  # messages the peer has received when dirmaild is killed
 MESSAGE_ID = re.compile(rb"^Message-ID: <([^>]+)>", re.M | re.I)
-
-
-def wait_for(check, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Submitter(threading.Thread):
