@@ -144,12 +144,17 @@ struct config_domains {
     char **relay; /* relayed to a next hop (relay issue) */
     size_t relay_count;
     char **relay_next_hop; /* parallel to relay: "[mx.example]:25", or NULL = MX lookup */
+    bool *relay_verify;    /* parallel to relay: RCPT verified at the next hop */
     bool from_directory;   /* also read dirmailDomain entries */
 };
 
 struct config_relay {
     char **trusted_networks; /* CIDR, e.g. "127.0.0.0/8", "::1/128" */
     size_t trusted_network_count;
+    /* recipient verification (domains.relay's verify): seconds */
+    unsigned verify_positive_ttl; /* a next hop's yes is kept this long */
+    unsigned verify_negative_ttl; /* and its no */
+    unsigned verify_timeout;      /* one probe, start to end */
 };
 
 /* STARTTLS to a next hop (Postfix's smtp_tls_security_level). */

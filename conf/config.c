@@ -50,6 +50,11 @@ static int set_defaults(struct loader *ld, struct config *conf)
     l->domain_cache_ttl = 60;
     l->proxy_addresses = -1;
     conf->domains.from_directory = false;
+    /* Postfix keeps a yes for 31 days and refreshes it after 7, a no for
+     * 3 days refreshed after 3 hours: dirmail keeps each for the shorter. */
+    conf->relay.verify_positive_ttl = 7 * 86400;
+    conf->relay.verify_negative_ttl = 3 * 3600;
+    conf->relay.verify_timeout = 30;
     conf->queue.max_age = 5 * 86400;
     conf->queue.delay_warning = 4 * 3600;
     conf->queue.bounce_size_limit = 50000;

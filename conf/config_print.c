@@ -86,22 +86,28 @@ static void print_relay(FILE *out, const char *indent, const struct config_domai
 {
     bool hops = false;
     for (size_t i = 0; i < d->relay_count && d->relay_next_hop != NULL; i++)
-        hops = hops || d->relay_next_hop[i] != NULL;
+        hops =
+            hops || d->relay_next_hop[i] != NULL || (d->relay_verify != NULL && d->relay_verify[i]);
     if (!hops) {
         print_list(out, indent, "relay", d->relay, d->relay_count);
         return;
     }
     fprintf(out, "%srelay = (", indent);
     for (size_t i = 0; i < d->relay_count; i++) {
+        bool verify = d->relay_verify != NULL && d->relay_verify[i];
         fputs(i > 0 ? ", " : " ", out);
-        if (d->relay_next_hop[i] == NULL) {
+        if (d->relay_next_hop[i] == NULL && !verify) {
             print_quoted(out, d->relay[i]);
             continue;
         }
         fputs("{ domain = ", out);
         print_quoted(out, d->relay[i]);
-        fputs("; next_hop = ", out);
-        print_quoted(out, d->relay_next_hop[i]);
+        if (d->relay_next_hop[i] != NULL) {
+            fputs("; next_hop = ", out);
+            print_quoted(out, d->relay_next_hop[i]);
+        }
+        if (verify)
+            fputs("; verify = \"next_hop\"", out);
         fputs("; }", out);
     }
     fputs(" );\n", out);
@@ -217,6 +223,9 @@ void config_print(const struct config *conf, FILE *out)
     fputs("};\n\nrelay = {\n", out);
     print_list(out, in, "trusted_networks", conf->relay.trusted_networks,
                conf->relay.trusted_network_count);
+    print_uint(out, in, "verify_positive_ttl", conf->relay.verify_positive_ttl);
+    print_uint(out, in, "verify_negative_ttl", conf->relay.verify_negative_ttl);
+    print_uint(out, in, "verify_timeout", conf->relay.verify_timeout);
     fputs("};\n\nqueue = {\n", out);
     print_uint(out, in, "max_age", conf->queue.max_age);
     print_uint(out, in, "delay_warning", conf->queue.delay_warning);

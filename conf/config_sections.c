@@ -18,11 +18,12 @@ static const char *const tls_protocol_names[] = {"TLSv1.2", "TLSv1.3"};
 static const char *const server_keys[] = {
     "hostname",  "user",    "group",          "pid_file",          "state_dir", "log",
     "log_level", "workers", "shutdown_grace", "restart_delay_max", NULL};
-static const char *const relay_domain_keys[] = {"domain", "next_hop", NULL};
+static const char *const relay_domain_keys[] = {"domain", "next_hop", "verify", NULL};
 static const char *const tls_keys[] = {"cert_file",    "key_file", "ca_file",
                                        "min_protocol", "ciphers",  NULL};
 static const char *const domains_keys[] = {"local", "relay", "from_directory", NULL};
-static const char *const relay_keys[] = {"trusted_networks", NULL};
+static const char *const relay_keys[] = {"trusted_networks", "verify_positive_ttl",
+                                         "verify_negative_ttl", "verify_timeout", NULL};
 static const char *const queue_keys[] = {"max_age",          "delay_warning", "bounce_size_limit",
                                          "retry_min",        "retry_max",     "scan_interval",
                                          "delivery_threads", "min_free",      NULL};
@@ -143,6 +144,8 @@ void conf_free_relay(struct config_domains *d)
         free(d->relay_next_hop[i]);
     free(d->relay_next_hop);
     d->relay_next_hop = NULL;
+    free(d->relay_verify);
+    d->relay_verify = NULL;
     conf_free_strings(&d->relay, &d->relay_count);
 }
 
@@ -164,16 +167,18 @@ static int load_relay_domains(struct loader *ld, const config_setting_t *g,
     conf_free_relay(d);
     d->relay = calloc(n + 1, sizeof *d->relay);
     d->relay_next_hop = calloc(n + 1, sizeof *d->relay_next_hop);
-    if (d->relay == NULL || d->relay_next_hop == NULL)
+    d->relay_verify = calloc(n + 1, sizeof *d->relay_verify);
+    if (d->relay == NULL || d->relay_next_hop == NULL || d->relay_verify == NULL)
         return conf_nomem(ld);
     for (size_t i = 0; i < n; i++) {
         const config_setting_t *item = one ? s : config_setting_get_elem(s, (unsigned)i);
-        const config_setting_t *dom = item, *hop = NULL;
+        const config_setting_t *dom = item, *hop = NULL, *verify = NULL;
         if (config_setting_is_group(item)) {
             if (conf_check_known(ld, item, relay_domain_keys, "setting") < 0)
                 return -1;
             dom = conf_member(item, "domain");
             hop = conf_member(item, "next_hop");
+            verify = conf_member(item, "verify");
             if (dom == NULL)
                 return conf_fail(ld, item, "domain is missing");
         } else if (config_setting_type(item) != CONFIG_TYPE_STRING) {
@@ -191,6 +196,20 @@ static int load_relay_domains(struct loader *ld, const config_setting_t *g,
         if (hop != NULL &&
             (conf_check_string(ld, hop, STR_NONEMPTY) < 0 || conf_next_hop_check(ld, hop) < 0))
             return -1;
+        if (verify != NULL) {
+            /* "none" (the default) or "next_hop": Postfix's
+             * reject_unverified_recipient for a domain whose mailboxes are
+             * not in the directory */
+            const char *v = config_setting_type(verify) == CONFIG_TYPE_STRING
+                                ? config_setting_get_string(verify)
+                                : NULL;
+            if (v == NULL || (strcmp(v, "none") != 0 && strcmp(v, "next_hop") != 0))
+                return conf_fail(ld, verify, "must be \"none\" or \"next_hop\"");
+            const char *h = hop != NULL ? config_setting_get_string(hop) : NULL;
+            if (strcmp(v, "next_hop") == 0 && h != NULL && strncasecmp(h, "lmtp:", 5) == 0)
+                return conf_fail(ld, verify, "an LMTP next hop cannot be verified");
+            d->relay_verify[i] = strcmp(v, "next_hop") == 0;
+        }
         if ((d->relay[i] = strdup(canon)) == NULL)
             return conf_nomem(ld);
         d->relay_count++;
@@ -255,7 +274,12 @@ int conf_load_rest(struct loader *ld, struct config *conf)
         return -1;
     struct config_relay *r = &conf->relay;
     if (conf_get_strings(ld, relay, "trusted_networks", &r->trusted_networks,
-                         &r->trusted_network_count, conf_cidr_check) < 0)
+                         &r->trusted_network_count, conf_cidr_check) < 0 ||
+        conf_get_uint(ld, relay, "verify_positive_ttl", &r->verify_positive_ttl, 1, 365 * 86400) <
+            0 ||
+        conf_get_uint(ld, relay, "verify_negative_ttl", &r->verify_negative_ttl, 1, 365 * 86400) <
+            0 ||
+        conf_get_uint(ld, relay, "verify_timeout", &r->verify_timeout, 1, 600) < 0)
         return -1;
 
     struct config_queue *q = &conf->queue;

@@ -200,6 +200,29 @@ static int load_destinations(struct loader *ld, const config_setting_t *g,
     return 0;
 }
 
+/* verify_policy_check - recipient verification probes in clear
+ * (gateway/recipient_verify.c): a relay domain may use it only when its
+ * next hop's TLS policy allows clear text. */
+static int verify_policy_check(struct loader *ld, const struct config *conf)
+{
+    const struct config_domains *d = &conf->domains;
+    const struct config_smtp_client *c = &conf->smtp_client;
+    for (size_t i = 0; d->relay_verify != NULL && i < d->relay_count; i++) {
+        if (!d->relay_verify[i])
+            continue;
+        /* destinations match the next hop as written, or the domain for MX */
+        const char *name = d->relay_next_hop[i] != NULL ? d->relay_next_hop[i] : d->relay[i];
+        const struct config_smtp_destination *row = config_smtp_destination_find(c, name);
+        enum config_tls_security level = row != NULL ? row->tls_security : c->tls_security;
+        if (level == TLS_SECURITY_ENCRYPT || level == TLS_SECURITY_VERIFY)
+            return conf_fail(ld, conf_member(config_root_setting(&ld->cf), "domains"),
+                             "relay domain %s: verify = \"next_hop\" probes in clear, but its "
+                             "next hop's tls_security is %s",
+                             d->relay[i], config_tls_security_name(level));
+    }
+    return 0;
+}
+
 int conf_load_smtp_client(struct loader *ld, struct config *conf)
 {
     int bad = 0;
@@ -235,7 +258,9 @@ int conf_load_smtp_client(struct loader *ld, struct config *conf)
     const config_setting_t *rh = conf_member(g, "relayhost");
     if (rh != NULL && conf_next_hop_check(ld, rh) < 0)
         return -1;
-    return load_destinations(ld, g, c);
+    if (load_destinations(ld, g, c) < 0)
+        return -1;
+    return verify_policy_check(ld, conf);
 }
 
 void conf_free_smtp_client(struct config_smtp_client *c)

@@ -32,6 +32,7 @@
 #include "proto/sasl_exchange.h"
 #include "proto/sasl_shared.h"
 #include "proto/smtp_parse.h"
+#include "gateway/recipient_verify.h"
 #include "gateway/smtp_policy.h"
 #include "proto/smtp_reply.h"
 #include "proto/smtp_wire.h"
@@ -90,6 +91,7 @@ void smtp_session_shutdown(void)
      * are commits into the queue: release it before closing the queue */
     sasl_shared_release(&srv->shared);
     queue_close(&srv->queue);
+    recipient_verify_free(&srv->verify);
     free(srv);
 }
 
@@ -147,6 +149,7 @@ static void session_free(void *ctx)
     event_timer_remove(&s->timer);
     if (s->auth_request != 0 && s->srv != NULL)
         auth_async_cancel(s->srv->async, s->auth_request);
+    recipient_verify_cancel(&s->probe);
     transaction_reset(s);
     session_sasl_free(&s->auth);
     sasl_session_free(&s->sasl);

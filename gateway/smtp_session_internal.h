@@ -38,6 +38,7 @@ struct smtp_server {
     struct auth_async *async;
     struct auth_client *client; /* blocking: SASL's password check on pool threads */
     bool sasl_ready;
+    struct recipient_verify *verify; /* probes of relay domains' next hops, made at the first */
 };
 
 /* Where a session stands; the command table (smtp_session.c) says which
@@ -71,7 +72,8 @@ struct smtp {
     char helo[SMTP_PARSE_LINE_MAX + 1];
     char *auth_user;
     struct sasl_session *sasl;
-    uint32_t auth_request; /* outstanding auth_async request id, 0 = none */
+    uint32_t auth_request;         /* outstanding auth_async request id, 0 = none */
+    struct recipient_probe *probe; /* the RCPT's next hop being asked, or NULL */
 
     /* the transaction */
     struct queue_envelope *env;

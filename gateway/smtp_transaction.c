@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "auth/auth_client.h"
+#include "gateway/recipient_verify.h"
 #include "gateway/smtp_policy.h"
 #include "queue/queue_inject.h"
 #include "proto/received.h"
@@ -168,6 +169,77 @@ void transaction_mail(struct smtp *s, struct smtp_command *cmd)
     s->state = ST_MAIL;
 }
 
+/* rcpt_accept - the recipient is taken into the envelope: 250, or 452
+ * when it cannot be. */
+static void rcpt_accept(struct smtp *s)
+{
+    enum smtp_state next = s->env->rcpt_count > 0 ? ST_RCPT : ST_MAIL;
+    char orcpt[SMTP_ORCPT_MAX * 2 + 2];
+    const struct smtp_params *p = &s->cmd.params;
+    if (p->has_orcpt)
+        snprintf(orcpt, sizeof orcpt, "%s;%s", p->orcpt_type, p->orcpt);
+    char *err = NULL;
+    if (queue_envelope_add_recipient(s->env, s->pending_addr, p->notify,
+                                     p->has_orcpt ? orcpt : NULL, &err) < 0) {
+        session_reply(s, 452, SMTP_ESC_TOO_MANY_RECIPIENTS, "%s",
+                      err != NULL ? err : "Out of memory");
+        free(err);
+        session_wait_end(s, next);
+        return;
+    }
+    session_reply_fixed(s, smtp_policy_rcpt_reply(SMTP_RCPT_ACCEPT));
+    session_wait_end(s, ST_RCPT);
+}
+
+/* rcpt_verified - the next hop's answer for a relay domain with verify
+ * (gateway/recipient_verify.h): its yes is ours, its no a 550 that quotes
+ * it, and no answer a 450 (Postfix's unverified_recipient_tempfail_action). */
+static void rcpt_verified_in(struct smtp *s, enum recipient_verify_result result, const char *text)
+{
+    s->probe = NULL;
+    if (result == RECIPIENT_VERIFIED) {
+        rcpt_accept(s);
+        return;
+    }
+    s->rcpt_rejected++;
+    log_info("event=rcpt_refused client=%s rcpt=<%s> reason=%s", s->ss->client_ip, s->pending_addr,
+             result == RECIPIENT_REJECTED ? "unverified" : "verify_failed");
+    if (result == RECIPIENT_REJECTED)
+        session_reply(s, 550, SMTP_ESC_BAD_DEST_MAILBOX,
+                      "Recipient address rejected: undeliverable address: %s", text);
+    else
+        session_reply(s, 450, SMTP_ESC_BAD_DEST_MAILBOX,
+                      "Recipient address rejected: unverified address: %s", text);
+    session_wait_end(s, s->env->rcpt_count > 0 ? ST_RCPT : ST_MAIL);
+}
+
+static void rcpt_verified(void *ctx, enum recipient_verify_result result, const char *text)
+{
+    struct smtp *s = ctx;
+    line_session_enter(&s->ls);
+    rcpt_verified_in(s, result, text);
+    line_session_leave(&s->ls);
+}
+
+/* rcpt_verify - whether r is in a relay domain whose next hop is asked
+ * first; if so the question is on its way (or answered from the cache). */
+static bool rcpt_verify(struct smtp *s, const struct auth_recipient *r)
+{
+    const char *next_hop = NULL;
+    if (r == NULL || r->kind != AUTH_KIND_RELAY || r->domain == NULL ||
+        !recipient_verify_domain(s->ss->config, r->domain, &next_hop))
+        return false;
+    if (s->srv->verify == NULL &&
+        (s->srv->verify = recipient_verify_new(s->ss->loop, s->ss->config)) == NULL)
+        return false; /* out of memory: relayed unverified, as without verify */
+    /* a cached answer comes back inside the call: the reply is written
+     * there, under the enter the auth answer's callback already holds */
+    struct recipient_probe *probe = recipient_verify_start(s->srv->verify, s->pending_addr,
+                                                           r->domain, next_hop, rcpt_verified, s);
+    s->probe = probe;
+    return true;
+}
+
 /* rcpt_answer - RESOLVE came back: the policy table decides. */
 static void rcpt_answer_in(struct smtp *s, const struct auth_response *resp)
 {
@@ -176,20 +248,9 @@ static void rcpt_answer_in(struct smtp *s, const struct auth_response *resp)
         smtp_policy_rcpt(resp->status, resp->recipient, s->auth_user != NULL || s->trusted);
     enum smtp_state next = s->env->rcpt_count > 0 ? ST_RCPT : ST_MAIL;
     if (d == SMTP_RCPT_ACCEPT) {
-        char orcpt[SMTP_ORCPT_MAX * 2 + 2];
-        const struct smtp_params *p = &s->cmd.params;
-        if (p->has_orcpt)
-            snprintf(orcpt, sizeof orcpt, "%s;%s", p->orcpt_type, p->orcpt);
-        char *err = NULL;
-        if (queue_envelope_add_recipient(s->env, s->pending_addr, p->notify,
-                                         p->has_orcpt ? orcpt : NULL, &err) < 0) {
-            session_reply(s, 452, SMTP_ESC_TOO_MANY_RECIPIENTS, "%s",
-                          err != NULL ? err : "Out of memory");
-            free(err);
-            session_wait_end(s, next);
-            return;
-        }
-        next = ST_RCPT;
+        if (!rcpt_verify(s, resp->recipient))
+            rcpt_accept(s);
+        return;
     } else {
         s->rcpt_rejected++;
         log_info("event=rcpt_refused client=%s rcpt=<%s> decision=%d status=%s kind=%s",

@@ -888,11 +888,47 @@ START_TEST(error_ldap_directory)
 }
 END_TEST
 
+/* verify = "next_hop": parsed, printed back, and refused where the probe
+ * (in clear) would break the next hop's TLS policy or cannot speak SMTP. */
+START_TEST(relay_verify)
+{
+    struct config *conf =
+        load_ok("domains = { relay = ( { domain = \"v.example\"; next_hop = \"[192.0.2.7]:25\"; "
+                "verify = \"next_hop\"; }, \"w.example\", { domain = \"x.example\"; verify = "
+                "\"none\"; } ); };\nrelay = { verify_negative_ttl = 60; };\n");
+    ck_assert(conf->domains.relay_verify[0]);
+    ck_assert(!conf->domains.relay_verify[1]);
+    ck_assert(!conf->domains.relay_verify[2]);
+    ck_assert_uint_eq(conf->relay.verify_negative_ttl, 60);
+    ck_assert_uint_eq(conf->relay.verify_positive_ttl, 7 * 86400);
+    char *first = print_to_string(conf);
+    ck_assert_ptr_nonnull(strstr(first, "next_hop = \"[192.0.2.7]:25\"; verify = \"next_hop\"; }"));
+    config_free(&conf);
+    conf = load_ok(first);
+    char *second = print_to_string(conf);
+    ck_assert_str_eq(first, second);
+    free(first);
+    free(second);
+    config_free(&conf);
+    expect_error("domains = { relay = ( { domain = \"v.example\"; verify = \"yes\"; } ); };\n", 1,
+                 "domains.relay.[0].verify", "must be \"none\" or \"next_hop\"");
+    expect_error(
+        "domains = { relay = ( { domain = \"v.example\"; next_hop = \"lmtp:[192.0.2.1]:24\"; "
+        "verify = \"next_hop\"; } ); };\n",
+        1, "domains.relay.[0].verify", "cannot be verified");
+    expect_error("domains = { relay = ( { domain = \"v.example\"; next_hop = \"[192.0.2.7]\"; "
+                 "verify = \"next_hop\"; } ); };\nsmtp_client = { tls_security = \"encrypt\"; "
+                 "tls_ca_file = \"/etc/ssl/certs/ca-certificates.crt\"; };\n",
+                 1, "domains", "probes in clear");
+}
+END_TEST
+
 START_TEST(error_relay_next_hop)
 {
     expect_error("domains = { relay = (\n \"a.example\",\n { domain = \"b.example\"; nexthop = "
                  "\"x\"; } ); };\n",
-                 3, "domains.relay.[1].nexthop", "unknown setting (known: domain, next_hop)");
+                 3, "domains.relay.[1].nexthop",
+                 "unknown setting (known: domain, next_hop, verify)");
     expect_error("domains = { relay = (\n { next_hop = \"[x.example]\"; } ); };\n", 2,
                  "domains.relay.[0]", "domain is missing");
     expect_error("domains = { relay = ( 5 ); };\n", 1, "domains.relay.[0]", "must be a domain");
@@ -952,6 +988,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, ldap_directory_settings);
     tcase_add_test(tc, error_ldap_directory);
     tcase_add_test(tc, error_relay_next_hop);
+    tcase_add_test(tc, relay_verify);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -88,7 +88,8 @@ END_TEST
 START_TEST(trusted_networks_cidr)
 {
     char *nets[] = {"192.0.2.0/24", "10.1.2.3", "2001:db8:1::/48", "::1/128", "junk/99"};
-    struct config_relay relay = {nets, sizeof nets / sizeof nets[0]};
+    struct config_relay relay = {.trusted_networks = nets,
+                                 .trusted_network_count = sizeof nets / sizeof nets[0]};
     ck_assert(smtp_policy_trusted(&relay, "192.0.2.0"));
     ck_assert(smtp_policy_trusted(&relay, "192.0.2.255"));
     ck_assert(!smtp_policy_trusted(&relay, "192.0.3.0"));
@@ -99,7 +100,7 @@ START_TEST(trusted_networks_cidr)
     ck_assert(smtp_policy_trusted(&relay, "::1"));
     ck_assert(!smtp_policy_trusted(&relay, "::2"));
     ck_assert(!smtp_policy_trusted(&relay, "not an address"));
-    struct config_relay none = {NULL, 0};
+    struct config_relay none = {.trusted_networks = NULL};
     ck_assert(!smtp_policy_trusted(&none, "127.0.0.1"));
 }
 END_TEST
