@@ -16,27 +16,17 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const smtp_client_keys[] = {"helo_name",
-                                               "relayhost",
-                                               "tls_security",
-                                               "tls_ca_file",
-                                               "tls_verify_name",
-                                               "port",
-                                               "connect_timeout",
-                                               "helo_timeout",
-                                               "mail_timeout",
-                                               "rcpt_timeout",
-                                               "data_timeout",
-                                               "data_done_timeout",
-                                               "quit_timeout",
-                                               "idle_time",
-                                               "max_connections",
-                                               "destination_connections",
-                                               "destination_backoff",
-                                               "dns_forwarders",
-                                               "destinations",
-                                               "hop_limit",
-                                               NULL};
+static const char *const smtp_client_keys[] = {"helo_name",           "relayhost",
+                                               "tls_security",        "tls_ca_file",
+                                               "tls_verify_name",     "port",
+                                               "connect_timeout",     "helo_timeout",
+                                               "mail_timeout",        "rcpt_timeout",
+                                               "data_timeout",        "data_done_timeout",
+                                               "quit_timeout",        "idle_time",
+                                               "max_connections",     "destination_connections",
+                                               "destination_backoff", "dns_forwarders",
+                                               "destinations",        "hop_limit",
+                                               "node_protocol",       NULL};
 
 static const char *const destination_keys[] = {
     "match",     "tls_security",       "tls_ca_file", "tls_verify_name",
@@ -48,6 +38,8 @@ static const char *const tls_security_names[] = {
     [TLS_SECURITY_ENCRYPT] = "encrypt",
     [TLS_SECURITY_VERIFY] = "verify",
 };
+
+static const char *const node_protocol_names[] = {"smtp", "lmtp"};
 
 const char *config_tls_security_name(enum config_tls_security level)
 {
@@ -207,7 +199,7 @@ int conf_load_smtp_client(struct loader *ld, struct config *conf)
     if (bad < 0)
         return -1;
     struct config_smtp_client *c = &conf->smtp_client;
-    unsigned level = c->tls_security;
+    unsigned level = c->tls_security, node_protocol = c->node_protocol_lmtp ? 1 : 0;
     if (conf_get_string(ld, g, "helo_name", &c->helo_name, STR_NONEMPTY) < 0 ||
         conf_get_string(ld, g, "relayhost", &c->relayhost, STR_NONEMPTY) < 0 ||
         conf_get_enum(ld, g, "tls_security", tls_security_names, COUNT(tls_security_names),
@@ -228,10 +220,13 @@ int conf_load_smtp_client(struct loader *ld, struct config *conf)
             0 ||
         conf_get_uint(ld, g, "destination_backoff", &c->destination_backoff, 0, 86400) < 0 ||
         conf_get_uint(ld, g, "hop_limit", &c->hop_limit, 1, 1000) < 0 ||
+        conf_get_enum(ld, g, "node_protocol", node_protocol_names, COUNT(node_protocol_names),
+                      &node_protocol) < 0 ||
         conf_get_strings(ld, g, "dns_forwarders", &c->dns_forwarders, &c->dns_forwarder_count,
                          forwarder_check) < 0)
         return -1;
     c->tls_security = (enum config_tls_security)level;
+    c->node_protocol_lmtp = node_protocol == 1;
     const config_setting_t *rh = conf_member(g, "relayhost");
     if (rh != NULL && conf_next_hop_check(ld, rh) < 0)
         return -1;

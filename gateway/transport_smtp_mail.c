@@ -2,7 +2,8 @@
  * transport (transport_smtp_conn_internal.h): the size and 8-bit checks
  * before MAIL, MAIL, RCPTs and DATA (pipelined when offered, RFC 2920 3.1),
  * each reply classified for its recipients, the text streamed from the
- * spool through smtp_client_dot_encode, and the final reply. The
+ * spool through smtp_client_dot_encode, and the final reply (LMTP: one per
+ * accepted recipient, RFC 2033 4.2). The
  * connection's own steps (connecting, EHLO, TLS, idle, QUIT) are in
  * transport_smtp_conn.c. */
 #include "config.h"
@@ -149,7 +150,7 @@ void smtp_conn_send(struct smtp_conn *c, struct transport_job *job)
 {
     event_timer_remove(&c->timer);
     c->job = job;
-    c->sent = c->answered = 0;
+    c->sent = c->answered = c->final_answered = 0;
     c->accepted_count = 0;
     memset(c->accepted, 0, sizeof c->accepted);
     c->mail_ok = c->data_ok = false;
@@ -294,21 +295,52 @@ void smtp_conn_transaction_reply(struct smtp_conn *c)
     }
 }
 
+/* log_relayed - recipient k was taken by the peer with reply r. */
+static void log_relayed(const struct smtp_conn *c, size_t k, const struct smtp_client_reply *r)
+{
+    char said[DELIVERY_STATUS_TEXT_MAX], quoted[600], qsaid[600];
+    smtp_client_reply_describe(r, said, sizeof said);
+    log_info("id=%s event=relayed rcpt=%s relay=%s protocol=%s tls=%s reply=%s", c->job->id,
+             log_quote(quoted, sizeof quoted, c->job->env->rcpts[c->job->rcpts[k].index].address),
+             c->peer, smtp_client_protocol_name(c->protocol),
+             c->conn != NULL && conn_tls_active(c->conn) ? conn_tls_version(c->conn) : "no",
+             log_quote(qsaid, sizeof qsaid, said));
+}
+
+/* nth_accepted - the job's recipient whose RCPT was the n-th accepted
+ * (from 0), or the job's count when there is none. */
+static size_t nth_accepted(const struct smtp_conn *c, size_t n)
+{
+    for (size_t k = 0; k < c->job->count; k++) {
+        if (c->accepted[k] && n-- == 0)
+            return k;
+    }
+    return c->job->count;
+}
+
 void smtp_conn_final_reply(struct smtp_conn *c)
 {
     const struct smtp_client_reply *r = &c->reply;
-    char said[DELIVERY_STATUS_TEXT_MAX];
-    for (size_t k = 0; k < c->job->count; k++) {
-        if (c->accepted[k]) {
+    if (c->protocol == SMTP_CLIENT_LMTP) {
+        /* RFC 2033 4.2: one reply per accepted recipient, in RCPT order;
+         * each decides its own recipient. A connection lost before the
+         * last leaves the rest pending: deferred, those answered kept. */
+        size_t k = nth_accepted(c, c->final_answered++);
+        if (k < c->job->count) {
             rcpt_peer_result(c, k, r, "end of data");
-            if (r->code / 100 == 2) {
-                char quoted[600], qsaid[600];
-                smtp_client_reply_describe(r, said, sizeof said);
-                log_info("id=%s event=relayed rcpt=%s relay=%s tls=%s reply=%s", c->job->id,
-                         log_quote(quoted, sizeof quoted,
-                                   c->job->env->rcpts[c->job->rcpts[k].index].address),
-                         c->peer, conn_tls_active(c->conn) ? conn_tls_version(c->conn) : "no",
-                         log_quote(qsaid, sizeof qsaid, said));
+            if (r->code / 100 == 2)
+                log_relayed(c, k, r);
+        }
+        if (c->final_answered < smtp_client_final_replies(c->protocol, c->accepted_count)) {
+            smtp_conn_wait_for(c, STEP_DOT, c->s->conf->data_done_timeout);
+            return;
+        }
+    } else {
+        for (size_t k = 0; k < c->job->count; k++) {
+            if (c->accepted[k]) {
+                rcpt_peer_result(c, k, r, "end of data");
+                if (r->code / 100 == 2)
+                    log_relayed(c, k, r);
             }
         }
     }

@@ -160,6 +160,23 @@ static int fits(int n, size_t size)
     return n > 0 && (size_t)n < size ? n : -1;
 }
 
+const char *smtp_client_protocol_name(enum smtp_client_protocol protocol)
+{
+    return protocol == SMTP_CLIENT_LMTP ? "lmtp" : "smtp";
+}
+
+int smtp_client_hello_command(char *out, size_t size, enum smtp_client_protocol protocol, bool helo,
+                              const char *name)
+{
+    const char *verb = protocol == SMTP_CLIENT_LMTP ? "LHLO" : helo ? "HELO" : "EHLO";
+    return fits(snprintf(out, size, "%s %s\r\n", verb, name), size);
+}
+
+size_t smtp_client_final_replies(enum smtp_client_protocol protocol, size_t accepted)
+{
+    return protocol == SMTP_CLIENT_LMTP && accepted > 0 ? accepted : 1;
+}
+
 /* xtext - s as RFC 3461 4 xtext ("+" "=" and octets outside "!".."~" as
  * "+XX") into out; -1 when it does not fit. */
 static int xtext(const char *s, char *out, size_t size)

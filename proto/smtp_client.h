@@ -1,10 +1,9 @@
-/* proto/smtp_client.h - the client side of SMTP at the protocol level: a
- * server's (multi-line) replies read line by line with their enhanced
- * status codes (RFC 5321 4.2, RFC 2034), the EHLO keywords a client acts on,
- * the MAIL FROM and RCPT TO commands with their parameters, and the message
- * text made safe to send (CRLF only, dot-stuffed, RFC 5321 4.5.2). It owns
- * no socket, no timer and no choice of host: gateway/transport_smtp.c
- * drives it. */
+/* proto/smtp_client.h - the client side of SMTP and LMTP (RFC 2033, a mode
+ * of the same client) at the protocol level: a server's (multi-line) replies read line by line with
+ * their enhanced status codes (RFC 5321 4.2, RFC 2034), the EHLO keywords a client acts on, the
+ * MAIL FROM and RCPT TO commands with their parameters, and the message text made safe to send
+ * (CRLF only, dot-stuffed, RFC 5321 4.5.2). It owns no socket, no timer and no choice of host:
+ * gateway/transport_smtp.c drives it. */
 #ifndef DIRMAIL_PROTO_SMTP_CLIENT_H
 #define DIRMAIL_PROTO_SMTP_CLIENT_H
 
@@ -44,6 +43,28 @@ enum smtp_client_feed smtp_client_reply_feed(struct smtp_client_reply *r, const 
 /* smtp_client_reply_describe - "550 5.1.1 text" as the peer said it, into
  * out[0..size), cut to fit. */
 void smtp_client_reply_describe(const struct smtp_client_reply *r, char *out, size_t size);
+
+/* The two dialects. LMTP (RFC 2033) is SMTP with LHLO for EHLO (no HELO
+ * to fall back on, 4.1) and, after the final dot, one reply per recipient
+ * whose RCPT was accepted, in RCPT order (4.2): each recipient is
+ * delivered, deferred or failed by its own reply. */
+enum smtp_client_protocol {
+    SMTP_CLIENT_SMTP,
+    SMTP_CLIENT_LMTP,
+};
+
+/* smtp_client_protocol_name - "smtp", "lmtp". */
+const char *smtp_client_protocol_name(enum smtp_client_protocol protocol);
+
+/* smtp_client_hello_command - "EHLO name\r\n" ("HELO" when helo, SMTP
+ * only; "LHLO" for LMTP) into out; -1 when it does not fit. */
+int smtp_client_hello_command(char *out, size_t size, enum smtp_client_protocol protocol, bool helo,
+                              const char *name);
+
+/* smtp_client_final_replies - how many replies the final dot gets when
+ * accepted recipients were taken: one for SMTP, one each for LMTP (none
+ * taken: the one reply to an empty transaction). */
+size_t smtp_client_final_replies(enum smtp_client_protocol protocol, size_t accepted);
 
 /* What a server's EHLO reply offers that the client uses. */
 struct smtp_client_caps {

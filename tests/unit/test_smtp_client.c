@@ -80,6 +80,26 @@ START_TEST(test_ehlo_keywords)
 }
 END_TEST
 
+/* LMTP is a mode of the client: LHLO, never HELO, and one final reply
+ * per accepted recipient (RFC 2033 4.1, 4.2). */
+START_TEST(test_lmtp_mode)
+{
+    char out[64];
+    ck_assert_int_gt(
+        smtp_client_hello_command(out, sizeof out, SMTP_CLIENT_SMTP, false, "a.example"), 0);
+    ck_assert_str_eq(out, "EHLO a.example\r\n");
+    smtp_client_hello_command(out, sizeof out, SMTP_CLIENT_SMTP, true, "a.example");
+    ck_assert_str_eq(out, "HELO a.example\r\n");
+    smtp_client_hello_command(out, sizeof out, SMTP_CLIENT_LMTP, true, "a.example");
+    ck_assert_str_eq(out, "LHLO a.example\r\n");
+    ck_assert_int_eq(smtp_client_hello_command(out, 8, SMTP_CLIENT_LMTP, false, "a.example"), -1);
+    ck_assert_uint_eq(smtp_client_final_replies(SMTP_CLIENT_SMTP, 3), 1);
+    ck_assert_uint_eq(smtp_client_final_replies(SMTP_CLIENT_LMTP, 3), 3);
+    ck_assert_uint_eq(smtp_client_final_replies(SMTP_CLIENT_LMTP, 0), 1);
+    ck_assert_str_eq(smtp_client_protocol_name(SMTP_CLIENT_LMTP), "lmtp");
+}
+END_TEST
+
 START_TEST(test_mail_and_rcpt_commands)
 {
     char out[600];
@@ -179,6 +199,7 @@ static Suite *smtp_client_suite(void)
     tcase_add_test(tc, test_bad_replies);
     tcase_add_test(tc, test_ehlo_keywords);
     tcase_add_test(tc, test_mail_and_rcpt_commands);
+    tcase_add_test(tc, test_lmtp_mode);
     tcase_add_test(tc, test_received_count);
     tcase_add_test(tc, test_remote_status);
     tcase_add_test(tc, test_dot_stuffing_and_line_ends);
