@@ -27,19 +27,17 @@ static void rcpt_peer_result(struct smtp_conn *c, size_t k, const struct smtp_cl
                              const char *command)
 {
     struct transport_rcpt *rcpt = &c->job->rcpts[k];
-    char said[DELIVERY_STATUS_TEXT_MAX], text[DELIVERY_STATUS_TEXT_MAX];
+    char said[DELIVERY_STATUS_TEXT_MAX];
     smtp_client_reply_describe(r, said, sizeof said);
     if (r->code / 100 == 2) {
         rcpt->state = QUEUE_RCPT_DELIVERED;
         rcpt->reply[0] = '\0';
         return;
     }
-    if (snprintf(text, sizeof text, "host %s said: %s (in reply to %s)", c->peer, said, command) <
-        0)
-        text[0] = '\0';
     bool permanent = r->code / 100 == 5;
     rcpt->state = permanent ? QUEUE_RCPT_FAILED : QUEUE_RCPT_DEFERRED;
-    delivery_status_format_remote(rcpt->reply, sizeof rcpt->reply, permanent, r->esc, text);
+    delivery_status_format_peer(rcpt->reply, sizeof rcpt->reply, permanent, r->esc, c->peer, said,
+                                command);
 }
 
 static void rcpt_command(const struct smtp_conn *c, size_t k, char *out, size_t size)

@@ -82,4 +82,20 @@ int delivery_status_format(char *out, size_t size, enum delivery_status status, 
 int delivery_status_format_remote(char *out, size_t size, bool permanent, const char *esc,
                                   const char *text);
 
+/* delivery_status_format_peer - a peer's reply to one of our commands as a
+ * result, in the one form delivery_status_peer_parts reads back: "C.S.D
+ * host PEER said: REPLY (in reply to COMMAND)" (C.S.D as in
+ * delivery_status_format_remote). Cut to fit; returns the length. */
+int delivery_status_format_peer(char *out, size_t size, bool permanent, const char *esc,
+                                const char *peer, const char *said, const char *command);
+
+/* delivery_status_peer_parts - what a result made by
+ * delivery_status_format_peer (and kept in the spool since) says: the
+ * peer's host name (PEER before its "[address]:port"; "" for a UNIX
+ * socket, which has no DNS name) into mta, and its reply as it said it
+ * ("552 5.2.2 text") into said: RFC 3464 2.3.5's Remote-MTA and 2.3.6's
+ * Diagnostic-Code. false when result is not a peer's. */
+bool delivery_status_peer_parts(const char *result, char *mta, size_t mta_size, char *said,
+                                size_t said_size);
+
 #endif

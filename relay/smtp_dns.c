@@ -380,6 +380,7 @@ static void add_target(struct smtp_target *targets, size_t *count, const char *h
     if (*count == SMTP_TARGETS_MAX)
         return;
     struct smtp_target *t = &targets[(*count)++];
+    *t = (struct smtp_target){0};
     snprintf(t->host, sizeof t->host, "%s", host);
     snprintf(t->addr, sizeof t->addr, "%s", addr);
     t->port = port;
