@@ -135,6 +135,34 @@ START_TEST(test_remote_status)
 }
 END_TEST
 
+/* A peer's reply in a result, and read back for a DSN's Remote-MTA and
+ * Diagnostic-Code (RFC 3464 2.3.5, 2.3.6). */
+START_TEST(test_peer_result_read_back)
+{
+    char out[DELIVERY_STATUS_TEXT_MAX], mta[256], said[DELIVERY_STATUS_TEXT_MAX];
+    delivery_status_format_peer(out, sizeof out, true, "5.2.2", "mx.example[192.0.2.1]:25",
+                                "552 5.2.2 over quota (in reply to you)", "end of data");
+    ck_assert_str_eq(out, "5.2.2 host mx.example[192.0.2.1]:25 said: 552 5.2.2 over quota (in "
+                          "reply to you) (in reply to end of data)");
+    ck_assert(delivery_status_peer_parts(out, mta, sizeof mta, said, sizeof said));
+    ck_assert_str_eq(mta, "mx.example");
+    ck_assert_str_eq(said, "552 5.2.2 over quota (in reply to you)");
+    delivery_status_format_peer(out, sizeof out, false, "", "unix:/run/lmtp", "451 later",
+                                "RCPT TO");
+    ck_assert(delivery_status_peer_parts(out, mta, sizeof mta, said, sizeof said));
+    ck_assert_str_eq(mta, ""); /* no DNS name */
+    ck_assert_str_eq(said, "451 later");
+    /* cut before the command: the reply runs to the end */
+    ck_assert(delivery_status_peer_parts("5.1.1 host a[1.2.3.4]:25 said: 550 no such", mta,
+                                         sizeof mta, said, sizeof said));
+    ck_assert_str_eq(said, "550 no such");
+    /* our own results are not a peer's */
+    ck_assert(!delivery_status_peer_parts("4.4.1 connect to x: refused", mta, sizeof mta, said,
+                                          sizeof said));
+    ck_assert(!delivery_status_peer_parts("", mta, sizeof mta, said, sizeof said));
+}
+END_TEST
+
 /* encode - in as chunks of at most step octets, then the end. */
 static size_t encode(const char *in, size_t len, size_t step, char *out)
 {
@@ -202,6 +230,7 @@ static Suite *smtp_client_suite(void)
     tcase_add_test(tc, test_lmtp_mode);
     tcase_add_test(tc, test_received_count);
     tcase_add_test(tc, test_remote_status);
+    tcase_add_test(tc, test_peer_result_read_back);
     tcase_add_test(tc, test_dot_stuffing_and_line_ends);
     suite_add_tcase(s, tc);
     return s;
