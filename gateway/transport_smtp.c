@@ -503,6 +503,17 @@ static void policies_free(struct transport_smtp *ts)
     ts->policy_count = 0;
 }
 
+int transport_smtp_check(const struct config *conf, char **error_r)
+{
+    struct transport_smtp ts = {.conf = conf};
+    *error_r = NULL;
+    int r = policies_new(&ts, error_r);
+    policies_free(&ts);
+    if (r < 0 && *error_r == NULL)
+        *error_r = strdup("out of memory");
+    return r;
+}
+
 /* start - what the transport's thread needs, and the thread, at the first
  * job: a runner that never relays does not pay for the CA store, the
  * libunbound context and the thread's arena (bench/README.md). Under

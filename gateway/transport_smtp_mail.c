@@ -14,11 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/conn.h"
 #include "lib/event.h"
 #include "lib/log.h"
+#include "lib/mime_7bit.h"
 #include "proto/delivery_status.h"
 #include "proto/smtp_client.h"
 
@@ -128,6 +131,41 @@ static int open_body(struct smtp_conn *c)
     return 0;
 }
 
+/* make_7bit - the message, 8-bit, to a peer that did not offer 8BITMIME:
+ * RFC 6152 3 forbids sending it as it is, so it is converted to
+ * quoted-printable (lib/mime_7bit.h) into a memory file that replaces the
+ * spool's for this transaction; the spool keeps the original. true, or
+ * false with the job ended: 5.6.3 when it cannot be converted, deferred
+ * when the conversion itself failed. */
+static bool make_7bit(struct smtp_conn *c)
+{
+    const char *why = NULL;
+    char arg[DELIVERY_STATUS_TEXT_MAX];
+    int fd = memfd_create("dirmail-7bit", MFD_CLOEXEC);
+    enum mime_7bit_result r =
+        fd < 0 ? MIME_7BIT_ERROR : mime_7bit_convert(c->body_fd, c->body_len, fd, &why);
+    struct stat st;
+    if (r == MIME_7BIT_CONVERTED && fstat(fd, &st) == 0) {
+        log_info("id=%s event=converted_7bit relay=%s octets=%llu converted=%llu", c->job->id,
+                 c->peer, (unsigned long long)c->body_len, (unsigned long long)st.st_size);
+        close(c->body_fd);
+        c->body_fd = fd;
+        c->body_len = (uint64_t)st.st_size;
+        c->eightbit = false;
+        return true;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (r == MIME_7BIT_REFUSED) {
+        snprintf(arg, sizeof arg, "%s (%s)", c->peer, why);
+        smtp_conn_job_end(c, DELIVERY_STATUS_8BIT_TO_7BIT, arg);
+    } else {
+        snprintf(arg, sizeof arg, "%s", why != NULL ? why : strerror(errno));
+        smtp_conn_job_end(c, DELIVERY_STATUS_7BIT_FAILED, arg);
+    }
+    return false;
+}
+
 /* needs_smtputf8 - the transaction has a non-ASCII address (RFC 6531
  * 3.2): the sender or one of the job's recipients. A UTF-8 header with
  * ASCII addresses does not count: 8BITMIME carries it. */
@@ -156,6 +194,11 @@ void smtp_conn_send(struct smtp_conn *c, struct transport_job *job)
         smtp_conn_go_idle(c);
         return;
     }
+    /* before SIZE: the converted message is what is sent and counted */
+    if (c->eightbit && !c->caps.eightbit && !make_7bit(c)) {
+        smtp_conn_go_idle(c);
+        return;
+    }
     if (c->caps.size && c->caps.size_max > 0 && c->body_len > c->caps.size_max) {
         char arg[400];
         if (snprintf(arg, sizeof arg, "%llu octets, %s takes %llu", (unsigned long long)c->body_len,
@@ -175,13 +218,6 @@ void smtp_conn_send(struct smtp_conn *c, struct transport_job *job)
     c->utf8 = needs_smtputf8(job);
     if (c->utf8 && !c->caps.smtputf8) {
         smtp_conn_job_end(c, DELIVERY_STATUS_UTF8_TO_ASCII, c->peer);
-        smtp_conn_go_idle(c);
-        return;
-    }
-    if (c->eightbit && !c->caps.eightbit) {
-        /* No conversion to quoted-printable (yet): RFC 6152 3 forbids
-         * sending 8-bit text to a peer that did not offer it. */
-        smtp_conn_job_end(c, DELIVERY_STATUS_8BIT_TO_7BIT, c->peer);
         smtp_conn_go_idle(c);
         return;
     }

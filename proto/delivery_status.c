@@ -68,6 +68,8 @@ static const struct {
                                           "message too big for the next hop: %s"},
     [DELIVERY_STATUS_8BIT_TO_7BIT] = {true, 554, SMTP_ESC_CONVERSION_REQUIRED,
                                       "8-bit message, 8BITMIME not offered by %s"},
+    [DELIVERY_STATUS_7BIT_FAILED] = {false, 451, SMTP_ESC_SYSTEM_OTHER,
+                                     "cannot convert the message to 7-bit: %s"},
     /* RFC 5321 6.3: a message that went round too often is in a loop */
     [DELIVERY_STATUS_TOO_MANY_HOPS] = {true, 554, SMTP_ESC_ROUTING_LOOP,
                                        "too many Received header fields (%s): mail loop"},

@@ -40,6 +40,7 @@ enum delivery_status {
     DELIVERY_STATUS_NEXT_HOP_AUTH,    /* 4.7.8 AUTH to the next hop failed: %s */
     DELIVERY_STATUS_TOO_BIG_FOR_PEER, /* 5.3.4 message too big for the next hop: %s */
     DELIVERY_STATUS_8BIT_TO_7BIT,     /* 5.6.3 8-bit message, 8BITMIME not offered by %s */
+    DELIVERY_STATUS_7BIT_FAILED,      /* 4.3.0 cannot convert the message to 7-bit: %s */
     DELIVERY_STATUS_TOO_MANY_HOPS,    /* 5.4.6 too many Received header fields (%s): mail loop */
     DELIVERY_STATUS_UTF8_TO_ASCII,    /* 5.6.7 non-ASCII address, SMTPUTF8 not offered by %s */
     DELIVERY_STATUS_SHUTDOWN,         /* 4.3.2 shutting down */
