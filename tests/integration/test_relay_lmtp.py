@@ -31,6 +31,7 @@ TOP_SRCDIR = os.environ.get("top_srcdir") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 TOP_BUILDDIR = os.environ.get("top_builddir") or TOP_SRCDIR
 INJECT = os.path.join(TOP_BUILDDIR, "tests", "queue_inject")
+DIRMAILCTL = os.path.join(TOP_BUILDDIR, "tools", "dirmailctl")
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 LMTP_BINARY = "/usr/lib/dovecot/lmtp"
 SENDER = "alice@example.org"  # a local user: her reports land in her Maildir
@@ -285,6 +286,21 @@ class RelayLmtp(unittest.TestCase):
         [got] = wait_for(lambda: self.dovecot.delivered("frank@example.org"), timeout=30,
                          what="frank@example.org in Dovecot's Maildir")
         self.assertIn(b"Subject: lmtp node", got)
+
+    def test_dirmailctl_route_names_the_protocol(self):
+        def route(address):
+            res = subprocess.run([DIRMAILCTL, "-c", self.d.path, "route", address],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 timeout=60)
+            self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+            return res.stdout
+        out = route("frank@example.org")
+        self.assertIn(f"destination: node:127.0.0.1:{self.dovecot.port}\nprotocol: lmtp\n", out)
+        self.assertIn(f"address: 1 127.0.0.1[127.0.0.1]:{self.dovecot.port}\n", out)
+        out = route("ok@unix.example")
+        self.assertIn("protocol: lmtp\n", out)
+        self.assertIn(f"hop: 1 unix:{self.dovecot.socket}\n", out)
+        self.assertIn(f"address: 1 unix:{self.dovecot.socket}\n", out)
 
 
 if __name__ == "__main__":
