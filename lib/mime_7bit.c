@@ -51,8 +51,10 @@ static bool needs_encoding(GMimePart *part)
     if (enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
         enc == GMIME_CONTENT_ENCODING_UUENCODE)
         return false;
-    return g_mime_part_get_best_content_encoding(part, GMIME_ENCODING_CONSTRAINT_7BIT) !=
-           GMIME_CONTENT_ENCODING_7BIT;
+    /* DEFAULT when 7bit will do: only a choice of QP or base64 means not */
+    GMimeContentEncoding best =
+        g_mime_part_get_best_content_encoding(part, GMIME_ENCODING_CONSTRAINT_7BIT);
+    return best == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE || best == GMIME_CONTENT_ENCODING_BASE64;
 }
 
 /* convert - object and what it holds made 7-bit; false with *why_r when
