@@ -73,6 +73,7 @@ struct smtp_client_caps {
     bool eightbit;     /* RFC 6152 8BITMIME */
     bool dsn;          /* RFC 3461 */
     bool smtputf8;     /* RFC 6531 */
+    bool chunking;     /* RFC 3030 BDAT */
     bool size;         /* RFC 1870 */
     uint64_t size_max; /* SIZE's limit, 0: none given */
     bool auth_plain, auth_login;
@@ -91,6 +92,10 @@ void smtp_client_caps_line(struct smtp_client_caps *caps, const char *text, bool
 int smtp_client_mail_command(char *out, size_t size, const char *sender, uint64_t message_size,
                              bool eightbit, bool smtputf8, const char *ret, const char *envid);
 
+/* smtp_client_bdat_command - "BDAT len[ LAST]\r\n" (RFC 3030 2); -1 when
+ * it does not fit. */
+int smtp_client_bdat_command(char *out, size_t size, uint64_t len, bool last);
+
 /* smtp_client_rcpt_command - "RCPT TO:<rcpt>[ NOTIFY=..][ ORCPT=..]\r\n";
  * notify/orcpt NULL when absent. -1 when it does not fit. */
 int smtp_client_rcpt_command(char *out, size_t size, const char *rcpt, const char *notify,
@@ -103,17 +108,24 @@ int smtp_client_rcpt_command(char *out, size_t size, const char *rcpt, const cha
 struct smtp_client_dot {
     bool line_start; /* the next octet begins a line */
     bool cr;         /* the last octet was a CR not yet known to be a line end */
+    bool bdat;       /* for BDAT (RFC 3030): line ends made CRLF, no dot-stuffing, no dot */
 };
 
-/* smtp_client_dot_init - before the first octet. */
+/* smtp_client_dot_init - before the first octet, for DATA. */
 void smtp_client_dot_init(struct smtp_client_dot *d);
+
+/* smtp_client_bdat_init - before the first octet, for one BDAT chunk: the
+ * line ends are made CRLF all the same (what the next hop relays on may be
+ * DATA), but nothing is dot-stuffed and no dot ends it. */
+void smtp_client_bdat_init(struct smtp_client_dot *d);
 
 /* smtp_client_dot_encode - encode in[0..len) into out, which has room for
  * 2 * len + 2 octets; returns the octets written. */
 size_t smtp_client_dot_encode(struct smtp_client_dot *d, const char *in, size_t len, char *out);
 
 /* smtp_client_dot_end - what ends the text: a CRLF if the last line lacked
- * one, then ".\r\n"; into out (room for 6); returns the octets written. */
+ * one, then ".\r\n" (DATA only); into out (room for 6); returns the octets
+ * written. */
 size_t smtp_client_dot_end(struct smtp_client_dot *d, char *out);
 
 /* Counting the Received: fields of a message's header section as its text

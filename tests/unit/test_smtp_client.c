@@ -72,7 +72,9 @@ START_TEST(test_ehlo_keywords)
     ck_assert(caps.size);
     ck_assert_uint_eq(caps.size_max, 1000000);
     ck_assert(caps.auth_plain && caps.auth_login);
-    ck_assert(!caps.smtputf8);
+    ck_assert(!caps.smtputf8 && !caps.chunking);
+    smtp_client_caps_line(&caps, "CHUNKING", false);
+    ck_assert(caps.chunking);
     struct smtp_client_caps none = {0};
     smtp_client_caps_line(&none, "SIZE", false);
     ck_assert(none.size);
@@ -195,6 +197,31 @@ START_TEST(test_dot_stuffing_and_line_ends)
 }
 END_TEST
 
+/* BDAT (RFC 3030): line ends made CRLF all the same, nothing stuffed, no
+ * dot; what the chunk's length counts is exactly what is written. */
+START_TEST(test_bdat_text)
+{
+    static const char in[] = ".first\nbare\rcr\r\n.\r\nlast";
+    static const char want[] = ".first\r\nbare\r\ncr\r\n.\r\nlast\r\n";
+    char out[256], line[64];
+    for (size_t step = 1; step <= sizeof in; step++) {
+        struct smtp_client_dot d;
+        smtp_client_bdat_init(&d);
+        size_t o = 0;
+        for (size_t i = 0; i < sizeof in - 1; i += step)
+            o += smtp_client_dot_encode(
+                &d, in + i, sizeof in - 1 - i < step ? sizeof in - 1 - i : step, out + o);
+        o += smtp_client_dot_end(&d, out + o);
+        out[o] = '\0';
+        ck_assert_str_eq(out, want);
+    }
+    ck_assert_int_gt(smtp_client_bdat_command(line, sizeof line, 1234, true), 0);
+    ck_assert_str_eq(line, "BDAT 1234 LAST\r\n");
+    smtp_client_bdat_command(line, sizeof line, 0, false);
+    ck_assert_str_eq(line, "BDAT 0\r\n");
+}
+END_TEST
+
 /* hops - the Received: count of text fed in chunks of step octets. */
 static unsigned hops(const char *text, size_t step)
 {
@@ -232,6 +259,7 @@ static Suite *smtp_client_suite(void)
     tcase_add_test(tc, test_remote_status);
     tcase_add_test(tc, test_peer_result_read_back);
     tcase_add_test(tc, test_dot_stuffing_and_line_ends);
+    tcase_add_test(tc, test_bdat_text);
     suite_add_tcase(s, tc);
     return s;
 }
