@@ -31,6 +31,7 @@ import harness.tap  # noqa: E402
 from harness import process  # noqa: E402
 from harness.certs import make_ca_and_cert  # noqa: E402
 from harness.dirmaild import Dirmaild, built  # noqa: E402
+from harness.mail import mail_ids, queue_inject  # noqa: E402
 from harness.slapd import Slapd  # noqa: E402
 from harness.smtp_peer import SmtpPeer, server_context  # noqa: E402
 
@@ -44,29 +45,9 @@ DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 SENDER = "sender@example.org"
 
 
-def mail_ids():
-    if os.geteuid() == 0:
-        pw = pwd.getpwnam("nobody")
-        return pw.pw_uid, pw.pw_gid
-    return os.getuid(), os.getgid()
-
-
-def as_mail_user():
-    uid, gid = mail_ids()
-    if os.geteuid() == 0:
-        os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
-
-
 def inject(spool, rcpts, message, sender=SENDER):
     """Commit message (bytes) for rcpts through tests/queue_inject; its id."""
-    res = subprocess.run([INJECT, spool, sender] + list(rcpts), input=message,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         preexec_fn=as_mail_user, timeout=60)
-    if res.returncode != 0:
-        raise AssertionError(f"queue_inject failed: {res.stderr!r}")
-    return res.stdout.decode().split()[0]
+    return queue_inject(INJECT, spool, rcpts, message, sender)
 
 
 def queued(spool, qid):

@@ -15,7 +15,6 @@ import email
 import email.policy
 import glob
 import os
-import shutil
 import subprocess
 import sys
 import unittest
@@ -24,7 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness.tap  # noqa: E402
 from harness import process  # noqa: E402
 from harness.dirmaild import Dirmaild, built  # noqa: E402
-from harness.mail import wait_for  # noqa: E402
+from harness.dovecot import DOVECOT, Dovecot  # noqa: E402
+from harness.mail import mail_ids, queue_inject, wait_for  # noqa: E402
 from harness.slapd import Slapd  # noqa: E402
 
 TOP_SRCDIR = os.environ.get("top_srcdir") or os.path.abspath(
@@ -32,36 +32,20 @@ TOP_SRCDIR = os.environ.get("top_srcdir") or os.path.abspath(
 TOP_BUILDDIR = os.environ.get("top_builddir") or TOP_SRCDIR
 INJECT = os.path.join(TOP_BUILDDIR, "tests", "queue_inject")
 DIRMAILCTL = os.path.join(TOP_BUILDDIR, "tools", "dirmailctl")
-DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 LMTP_BINARY = "/usr/lib/dovecot/lmtp"
 SENDER = "alice@example.org"  # a local user: her reports land in her Maildir
-ROOT = os.geteuid() == 0
-MAIL_UID = 65534 if ROOT else os.getuid()
-MAIL_GID = 65534 if ROOT else os.getgid()
-
-
-def as_mail_user():
-    if ROOT:
-        os.setgroups([])
-        os.setgid(MAIL_GID)
-        os.setuid(MAIL_UID)
+MAIL_UID, MAIL_GID = mail_ids()
 
 
 def make_dir(path, mode=0o755):
     os.makedirs(path, exist_ok=True)
     os.chmod(path, mode)
-    if ROOT:
-        os.chown(path, MAIL_UID, MAIL_GID)
+    os.chown(path, MAIL_UID, MAIL_GID)
     return path
 
 
 def inject(spool, rcpts, message, sender=SENDER):
-    res = subprocess.run([INJECT, spool, sender] + list(rcpts), input=message,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         preexec_fn=as_mail_user, timeout=60)
-    if res.returncode != 0:
-        raise AssertionError(f"queue_inject failed: {res.stderr!r}")
-    return res.stdout.decode().split()[0]
+    return queue_inject(INJECT, spool, rcpts, message, sender)
 
 
 def message(marker):
@@ -70,7 +54,7 @@ def message(marker):
             "Hello over LMTP.\r\n.leading dot\r\nlast line\r\n").encode()
 
 
-class DovecotLmtp:
+class DovecotLmtp(Dovecot):
     """dovecot-lmtpd on a loopback port and a UNIX socket; users from a
     passwd-file, each with a quota rule; mail in home/USER/Maildir."""
 
@@ -144,9 +128,8 @@ plugin {{
   quota = maildir:User quota
 }}
 """)
-        self.proc = process.spawn([DOVECOT, "-F", "-c", self.conf],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        process.wait_for_port("127.0.0.1", self.port, timeout=30, proc=self.proc)
+        self.proc = None
+        self.start()
         wait_for(lambda: os.path.exists(self.socket), timeout=30, what="dovecot's LMTP socket")
 
     def delivered(self, address):
@@ -157,16 +140,6 @@ plugin {{
             with open(path, "rb") as f:
                 out.append(f.read())
         return out
-
-    def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def stop(self):
-        process.stop(self.proc)
 
 
 @unittest.skipUnless(built() and os.access(INJECT, os.X_OK), "dirmaild/queue_inject not built")
