@@ -16,17 +16,29 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const smtp_client_keys[] = {"helo_name",           "relayhost",
-                                               "tls_security",        "tls_ca_file",
-                                               "tls_verify_name",     "port",
-                                               "connect_timeout",     "helo_timeout",
-                                               "mail_timeout",        "rcpt_timeout",
-                                               "data_timeout",        "data_done_timeout",
-                                               "quit_timeout",        "idle_time",
-                                               "max_connections",     "destination_connections",
-                                               "destination_backoff", "dns_forwarders",
-                                               "destinations",        "hop_limit",
-                                               "node_protocol",       NULL};
+static const char *const smtp_client_keys[] = {"helo_name",
+                                               "relayhost",
+                                               "tls_security",
+                                               "tls_ca_file",
+                                               "tls_verify_name",
+                                               "port",
+                                               "connect_timeout",
+                                               "helo_timeout",
+                                               "mail_timeout",
+                                               "rcpt_timeout",
+                                               "data_timeout",
+                                               "data_done_timeout",
+                                               "quit_timeout",
+                                               "idle_time",
+                                               "max_connections",
+                                               "destination_connections",
+                                               "destination_backoff",
+                                               "dns_forwarders",
+                                               "destinations",
+                                               "hop_limit",
+                                               "node_protocol",
+                                               "lmtp_port",
+                                               NULL};
 
 static const char *const destination_keys[] = {
     "match",     "tls_security",       "tls_ca_file", "tls_verify_name",
@@ -53,6 +65,7 @@ void conf_smtp_client_defaults(struct config_smtp_client *c)
 {
     c->tls_security = TLS_SECURITY_MAY;
     c->port = 25;
+    c->lmtp_port = 24; /* Postfix's lmtp(8) default */
     c->connect_timeout = 30;
     c->helo_timeout = 300;
     c->mail_timeout = 300;
@@ -207,6 +220,7 @@ int conf_load_smtp_client(struct loader *ld, struct config *conf)
         conf_get_string(ld, g, "tls_ca_file", &c->tls_ca_file, STR_ABSPATH) < 0 ||
         conf_get_string(ld, g, "tls_verify_name", &c->tls_verify_name, STR_NONEMPTY) < 0 ||
         conf_get_uint(ld, g, "port", &c->port, 1, 65535) < 0 ||
+        conf_get_uint(ld, g, "lmtp_port", &c->lmtp_port, 1, 65535) < 0 ||
         conf_get_uint(ld, g, "connect_timeout", &c->connect_timeout, 1, 3600) < 0 ||
         conf_get_uint(ld, g, "helo_timeout", &c->helo_timeout, 1, 3600) < 0 ||
         conf_get_uint(ld, g, "mail_timeout", &c->mail_timeout, 1, 3600) < 0 ||

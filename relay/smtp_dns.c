@@ -31,7 +31,7 @@
 /* Addresses kept per host and family. */
 #define ADDRS_MAX 8
 
-int smtp_hops_parse(const char *text, unsigned default_port, bool lmtp, bool no_mx,
+int smtp_hops_parse(const char *text, unsigned smtp_port, unsigned lmtp_port, bool lmtp, bool no_mx,
                     struct smtp_hop *hops)
 {
     int count = 0;
@@ -52,13 +52,13 @@ int smtp_hops_parse(const char *text, unsigned default_port, bool lmtp, bool no_
             item[--len] = '\0';
         char *s = item;
         struct smtp_hop *h = &hops[count];
-        *h = (struct smtp_hop){.port = lmtp ? SMTP_LMTP_PORT : default_port, .lmtp = lmtp};
+        *h = (struct smtp_hop){.port = lmtp ? lmtp_port : smtp_port, .lmtp = lmtp};
         if (strncasecmp(s, "lmtp:", 5) == 0) {
             s += 5;
-            *h = (struct smtp_hop){.port = SMTP_LMTP_PORT, .lmtp = true};
+            *h = (struct smtp_hop){.port = lmtp_port, .lmtp = true};
         } else if (strncasecmp(s, "smtp:", 5) == 0) {
             s += 5;
-            *h = (struct smtp_hop){.port = default_port};
+            *h = (struct smtp_hop){.port = smtp_port};
         }
         if (count > 0 && h->lmtp != hops[0].lmtp)
             return -1; /* one next hop, one protocol: its connections are alike */
@@ -492,7 +492,7 @@ void smtp_destination_of(const struct config_smtp_client *sc, const struct queue
     }
     out->name = hop;
     if (!out->own_domain) {
-        out->hop_count = smtp_hops_parse(hop, sc->port, lmtp, no_mx, out->hops);
+        out->hop_count = smtp_hops_parse(hop, sc->port, sc->lmtp_port, lmtp, no_mx, out->hops);
         out->lmtp = out->hop_count > 0 && out->hops[0].lmtp;
         return;
     }

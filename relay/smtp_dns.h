@@ -23,7 +23,8 @@ struct event_loop;
 /* Addresses a destination is tried at, all hosts together. */
 #define SMTP_TARGETS_MAX 32
 
-/* An LMTP next hop without a port: Postfix's lmtp(8) default. */
+/* An LMTP host without a port: Postfix's lmtp(8) default
+ * (smtp_client.lmtp_port's). */
 #define SMTP_LMTP_PORT 24
 
 /* One host of a next hop. */
@@ -39,11 +40,11 @@ struct smtp_hop {
 /* smtp_hops_parse - text into at most SMTP_HOPS_MAX hops; bracketed names
  * and literals get no MX lookup, a plain name does unless no_mx (a node's
  * mail host is the host itself). "lmtp:host[:port]" and "lmtp:unix:/path"
- * are LMTP hosts (no MX lookup, port SMTP_LMTP_PORT when none is given);
- * "smtp:" or no prefix is SMTP unless lmtp (a node spoken to in LMTP),
- * default_port where none is given. The hosts of one next hop share their
- * protocol. The count, or -1 when text is not a next hop. */
-int smtp_hops_parse(const char *text, unsigned default_port, bool lmtp, bool no_mx,
+ * are LMTP hosts (no MX lookup, lmtp_port when none is given); "smtp:" or
+ * no prefix is SMTP unless lmtp (a node spoken to in LMTP), smtp_port
+ * where none is given. The hosts of one next hop share their protocol.
+ * The count, or -1 when text is not a next hop. */
+int smtp_hops_parse(const char *text, unsigned smtp_port, unsigned lmtp_port, bool lmtp, bool no_mx,
                     struct smtp_hop *hops);
 
 /* Where a NODE or RELAY route goes (doc/relay.md's table): the transport's

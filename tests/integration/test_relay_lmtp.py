@@ -10,7 +10,11 @@ Dovecot as Remote-MTA with its reply as Diagnostic-Code, the one whose
 home cannot be made (a 4xx) is deferred, and the unknown one is refused at
 RCPT; a next hop lmtp:unix:/path reaches the same server over its UNIX
 socket; a user whose dirmailMailHost is another node reaches it by LMTP
-when smtp_client.node_protocol is "lmtp"."""
+when smtp_client.node_protocol is "lmtp". And dirmail's own lmtp service
+as that other node (a second dirmaild on the same slapd, found through a
+private dnsmasq, on smtp_client.lmtp_port): one user's mail delivered
+there, another's whose mailbox there is unusable bounced on its own reply
+after the message."""
 import email
 import email.policy
 import glob
@@ -26,6 +30,7 @@ from harness.dirmaild import Dirmaild, built  # noqa: E402
 from harness.dovecot import DOVECOT, Dovecot  # noqa: E402
 from harness.mail import mail_ids, queue_inject, wait_for  # noqa: E402
 from harness.slapd import Slapd  # noqa: E402
+from test_relay import DNSMASQ, Dnsmasq  # noqa: E402
 
 TOP_SRCDIR = os.environ.get("top_srcdir") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -276,6 +281,91 @@ class RelayLmtp(unittest.TestCase):
         self.assertIn("protocol: lmtp\n", out)
         self.assertIn(f"hop: 1 unix:{self.dovecot.socket}\n", out)
         self.assertIn(f"address: 1 unix:{self.dovecot.socket}\n", out)
+
+
+@unittest.skipUnless(built() and os.access(INJECT, os.X_OK), "dirmaild/queue_inject not built")
+@unittest.skipUnless(os.access(DNSMASQ, os.X_OK), "dnsmasq missing: tools/install-deps")
+class DirmailNodeLmtp(unittest.TestCase):
+    """Two dirmaild nodes: the first routes users whose dirmailMailHost is
+    node2.test.example there by LMTP; node2's lmtp service takes them."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ldap = Slapd()
+        for uid, extra in (("nina", ""), ("otto", "dirmailMailbox: example.org/otto/\n")):
+            cls.ldap.add(f"dn: uid={uid},ou=people,dc=example,dc=org\n"
+                         "objectClass: inetOrgPerson\nobjectClass: dirmailUser\n"
+                         f"uid: {uid}\ncn: {uid}\nsn: {uid}\nmail: {uid}@example.org\n"
+                         f"dirmailMailHost: node2.test.example\n{extra}")
+        cls.dns = Dnsmasq(mx=[], hosts=["node2.test.example,127.0.0.1"])
+        ldap = {"uris": [cls.ldap.uri], "bind_dn": cls.ldap.service_dn,
+                "bind_password": cls.ldap.service_password, "base": cls.ldap.suffix,
+                "connect_timeout": 1, "timeout": 2}
+        cls.base2 = make_dir(os.path.join(process.tempdir("node2-vmail-"), "vmail"))
+        # otto's mailbox on node2 is a file, not a folder: unusable, a
+        # permanent failure of his delivery there (5.3.5)
+        make_dir(os.path.join(cls.base2, "example.org"))
+        with open(os.path.join(cls.base2, "example.org", "otto"), "w") as f:
+            f.write("not a Maildir\n")
+        cls.node2 = Dirmaild(services=[{"type": "lmtp", "trusted_networks": ["127.0.0.1/32"]}],
+                             workers=1, ldap=ldap, server={"hostname": "node2.test.example"},
+                             domains={"local": ["example.org"]}, cache={"size": 0},
+                             delivery={"mailbox_base": cls.base2})
+        cls.node2.start()
+        cls.base1 = make_dir(os.path.join(process.tempdir("node1-vmail-"), "vmail"))
+        cls.d = Dirmaild(workers=1, ldap=ldap, domains={"local": ["example.org"]},
+                         cache={"size": 0},
+                         queue={"retry_min": 1, "retry_max": 2, "scan_interval": 5},
+                         delivery={"mailbox_base": cls.base1},
+                         smtp_client={"node_protocol": "lmtp",
+                                      "lmtp_port": cls.node2.port("lmtp"),
+                                      "dns_forwarders": [f"127.0.0.1@{cls.dns.port}"],
+                                      "idle_time": 1, "connect_timeout": 5,
+                                      "tls_security": "none",
+                                      "helo_name": "node1.test.example"})
+        cls.d.start()
+        cls.d.wait_log(r"event=queue_runner_started")
+
+    @classmethod
+    def tearDownClass(cls):
+        statuses = [cls.d.stop(), cls.node2.stop()]
+        errors = cls.d.sanitizer_errors() + cls.node2.sanitizer_errors()
+        cls.dns.stop()
+        cls.ldap.stop()
+        assert statuses == [0, 0], f"dirmaild exits {statuses}\n{cls.d.log()}"
+        assert not errors, errors
+
+    def test_mixed_replies_from_dirmails_own_lmtp(self):
+        qid = inject(self.d.spool, ["nina@example.org", "otto@example.org"], message("nodes"))
+        port = self.node2.port("lmtp")
+        self.d.wait_log(rf"id={qid} event=relayed rcpt=nina@example\.org "
+                        rf"relay=node2\.test\.example\[127\.0\.0\.1\]:{port} protocol=lmtp ",
+                        timeout=30)
+        self.d.wait_log(rf"id={qid} event=failed rcpt=otto@example\.org "
+                        rf'reply="5\.\d+\.\d+ host node2\.test\.example\[127\.0\.0\.1\]:{port} '
+                        r"said: 5\d\d .*\(in reply to end of data\)", timeout=30)
+        got = wait_for(lambda: glob.glob(os.path.join(self.base2, "example.org", "nina",
+                                                      "Maildir", "new", "*")),
+                       timeout=30, what=f"nina's copy on node2\n{self.node2.log()[-3000:]}")
+        self.assertEqual(len(got), 1)
+        with open(got[0], "rb") as f:
+            self.assertIn(b"Subject: lmtp nodes", f.read())
+        # on node1 only the sender's report about otto, naming node2 and its reply
+        def reports():
+            out = []
+            for path in glob.glob(os.path.join(self.base1, "**", "new", "*"), recursive=True):
+                with open(path, "rb") as f:
+                    out.append((path, email.message_from_bytes(f.read(),
+                                                               policy=email.policy.compat32)))
+            return out
+        [(path, report)] = wait_for(reports, timeout=30, what="alice's report on node1")
+        self.assertIn(os.path.join("example.org", "alice"), path)
+        [block] = report.get_payload()[1].get_payload()[1:]
+        self.assertEqual(block["Final-Recipient"], "rfc822; otto@example.org")
+        self.assertEqual(block["Action"], "failed")
+        self.assertEqual(block["Status"], "5.3.5")
+        self.assertEqual(block["Remote-MTA"], "dns; node2.test.example")
+        self.assertRegex(block["Diagnostic-Code"], r"^smtp; 5\d\d 5\.3\.5 mailbox unusable")
 
 
 if __name__ == "__main__":
