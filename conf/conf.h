@@ -181,8 +181,10 @@ struct config_smtp_destination {
 };
 
 struct config_smtp_client {
-    char *helo_name; /* NULL: server.hostname */
-    char *relayhost; /* smarthost for mail to domains not ours; NULL: MX lookup */
+    char *helo_name;         /* NULL: server.hostname */
+    char *relayhost;         /* smarthost for mail to domains not ours; NULL: MX lookup */
+    bool node_protocol_lmtp; /* other nodes (dirmailMailHost) take LMTP, not SMTP */
+    unsigned lmtp_port;      /* for an LMTP host that names none */
     enum config_tls_security tls_security;
     char *tls_ca_file;     /* NULL: the system's store */
     char *tls_verify_name; /* verify: the name the certificate must have; NULL: the host's */

@@ -205,6 +205,11 @@ int conf_delimiter_check(struct loader *ld, const config_setting_t *s)
 static int next_hop_item(struct loader *ld, const config_setting_t *s, const char *v)
 {
     const char *p = v;
+    if (strncasecmp(p, "lmtp:unix:", 10) == 0) {
+        if (p[10] != '/' || strlen(p + 10) >= 108)
+            return conf_fail(ld, s, "\"%s\": an LMTP socket is an absolute path", v);
+        return 0;
+    }
     if (strncasecmp(p, "smtp:", 5) == 0 || strncasecmp(p, "lmtp:", 5) == 0)
         p += 5;
     char host[256], canon[256];
@@ -254,6 +259,8 @@ int conf_next_hop_check(struct loader *ld, const config_setting_t *s)
 {
     const char *v = config_setting_get_string(s);
     char item[512];
+    bool first_lmtp = false;
+    size_t items = 0;
     do {
         size_t len = strcspn(v, ",");
         while (len > 0 && v[0] == ' ') {
@@ -269,6 +276,12 @@ int conf_next_hop_check(struct loader *ld, const config_setting_t *s)
         item[len] = '\0';
         if (next_hop_item(ld, s, item) < 0)
             return -1;
+        /* one next hop, one protocol: its connections are alike */
+        bool lmtp = strncasecmp(item, "lmtp:", 5) == 0;
+        if (items++ > 0 && lmtp != first_lmtp)
+            return conf_fail(ld, s, "\"%s\": mixes LMTP and SMTP hosts",
+                             config_setting_get_string(s));
+        first_lmtp = lmtp;
         v += strcspn(v, ",");
     } while (*v++ == ',');
     return 0;

@@ -282,10 +282,12 @@ void config_print(const struct config *conf, FILE *out)
     const struct config_smtp_client *sc = &conf->smtp_client;
     print_str(out, in, "helo_name", sc->helo_name, "server.hostname");
     print_str(out, in, "relayhost", sc->relayhost, "MX lookup");
+    print_str(out, in, "node_protocol", sc->node_protocol_lmtp ? "lmtp" : "smtp", "");
     print_str(out, in, "tls_security", config_tls_security_name(sc->tls_security), "");
     print_str(out, in, "tls_ca_file", sc->tls_ca_file, "the system's store");
     print_str(out, in, "tls_verify_name", sc->tls_verify_name, "the next hop's host name");
     print_uint(out, in, "port", sc->port);
+    print_uint(out, in, "lmtp_port", sc->lmtp_port);
     print_uint(out, in, "connect_timeout", sc->connect_timeout);
     print_uint(out, in, "helo_timeout", sc->helo_timeout);
     print_uint(out, in, "mail_timeout", sc->mail_timeout);

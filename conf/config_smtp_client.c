@@ -36,6 +36,8 @@ static const char *const smtp_client_keys[] = {"helo_name",
                                                "dns_forwarders",
                                                "destinations",
                                                "hop_limit",
+                                               "node_protocol",
+                                               "lmtp_port",
                                                NULL};
 
 static const char *const destination_keys[] = {
@@ -49,6 +51,8 @@ static const char *const tls_security_names[] = {
     [TLS_SECURITY_VERIFY] = "verify",
 };
 
+static const char *const node_protocol_names[] = {"smtp", "lmtp"};
+
 const char *config_tls_security_name(enum config_tls_security level)
 {
     return (unsigned)level < COUNT(tls_security_names) ? tls_security_names[level] : "?";
@@ -61,6 +65,7 @@ void conf_smtp_client_defaults(struct config_smtp_client *c)
 {
     c->tls_security = TLS_SECURITY_MAY;
     c->port = 25;
+    c->lmtp_port = 24; /* Postfix's lmtp(8) default */
     c->connect_timeout = 30;
     c->helo_timeout = 300;
     c->mail_timeout = 300;
@@ -230,7 +235,7 @@ int conf_load_smtp_client(struct loader *ld, struct config *conf)
     if (bad < 0)
         return -1;
     struct config_smtp_client *c = &conf->smtp_client;
-    unsigned level = c->tls_security;
+    unsigned level = c->tls_security, node_protocol = c->node_protocol_lmtp ? 1 : 0;
     if (conf_get_string(ld, g, "helo_name", &c->helo_name, STR_NONEMPTY) < 0 ||
         conf_get_string(ld, g, "relayhost", &c->relayhost, STR_NONEMPTY) < 0 ||
         conf_get_enum(ld, g, "tls_security", tls_security_names, COUNT(tls_security_names),
@@ -238,6 +243,7 @@ int conf_load_smtp_client(struct loader *ld, struct config *conf)
         conf_get_string(ld, g, "tls_ca_file", &c->tls_ca_file, STR_ABSPATH) < 0 ||
         conf_get_string(ld, g, "tls_verify_name", &c->tls_verify_name, STR_NONEMPTY) < 0 ||
         conf_get_uint(ld, g, "port", &c->port, 1, 65535) < 0 ||
+        conf_get_uint(ld, g, "lmtp_port", &c->lmtp_port, 1, 65535) < 0 ||
         conf_get_uint(ld, g, "connect_timeout", &c->connect_timeout, 1, 3600) < 0 ||
         conf_get_uint(ld, g, "helo_timeout", &c->helo_timeout, 1, 3600) < 0 ||
         conf_get_uint(ld, g, "mail_timeout", &c->mail_timeout, 1, 3600) < 0 ||
@@ -251,10 +257,13 @@ int conf_load_smtp_client(struct loader *ld, struct config *conf)
             0 ||
         conf_get_uint(ld, g, "destination_backoff", &c->destination_backoff, 0, 86400) < 0 ||
         conf_get_uint(ld, g, "hop_limit", &c->hop_limit, 1, 1000) < 0 ||
+        conf_get_enum(ld, g, "node_protocol", node_protocol_names, COUNT(node_protocol_names),
+                      &node_protocol) < 0 ||
         conf_get_strings(ld, g, "dns_forwarders", &c->dns_forwarders, &c->dns_forwarder_count,
                          forwarder_check) < 0)
         return -1;
     c->tls_security = (enum config_tls_security)level;
+    c->node_protocol_lmtp = node_protocol == 1;
     const config_setting_t *rh = conf_member(g, "relayhost");
     if (rh != NULL && conf_next_hop_check(ld, rh) < 0)
         return -1;

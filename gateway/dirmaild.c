@@ -15,6 +15,7 @@
 
 #include "conf/conf.h"
 #include "gateway/master.h"
+#include "gateway/transport_smtp.h"
 #include "lib/log.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/dirmail/dirmail.conf"
@@ -103,6 +104,13 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check) {
+        if (transport_smtp_check(conf, &error) < 0) {
+            fprintf(stderr, "dirmaild: %s: smtp_client: %s\n", path,
+                    error != NULL ? error : "out of memory");
+            free(error);
+            config_free(&conf);
+            return 1;
+        }
         config_print(conf, stdout);
         config_free(&conf);
         return fflush(stdout) == 0 ? 0 : 1;

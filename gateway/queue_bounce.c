@@ -98,6 +98,13 @@ static void mark_warned(struct queue *queue, const char *id, const struct dsn_rc
     free(marks);
 }
 
+/* What a peer's reply in a result says (RFC 3464 2.3.5 Remote-MTA, 2.3.6
+ * Diagnostic-Code), read back from the result by delivery_status_peer_parts. */
+struct peer_parts {
+    char mta[256];
+    char said[DELIVERY_STATUS_TEXT_MAX];
+};
+
 void queue_bounce_attempt(const struct config *conf, struct queue *queue, const char *id,
                           const struct queue_envelope *env, struct queue_bounce_rcpt *r, time_t now)
 {
@@ -108,7 +115,8 @@ void queue_bounce_attempt(const struct config *conf, struct queue *queue, const 
         expire(env, r);
     struct dsn_rcpt *fail = calloc(n, sizeof *fail), *delay = calloc(n, sizeof *delay),
                     *success = calloc(n, sizeof *success);
-    if (fail == NULL || delay == NULL || success == NULL) {
+    struct peer_parts *peer = calloc(n, sizeof *peer);
+    if (fail == NULL || delay == NULL || success == NULL || peer == NULL) {
         /* No report can be built: nothing may become final unreported. */
         for (size_t i = 0; i < n; i++) {
             if (r[i].tried && r[i].state == QUEUE_RCPT_FAILED) {
@@ -129,6 +137,13 @@ void queue_bounce_attempt(const struct config *conf, struct queue *queue, const 
                              .reply = r[i].reply,
                              .remote_mta = r[i].remote_mta,
                              .last_attempt = r[i].tried ? now : 0};
+        const char *reply = r[i].tried ? r[i].reply : rc->reply;
+        if (reply != NULL && delivery_status_peer_parts(reply, peer[i].mta, sizeof peer[i].mta,
+                                                        peer[i].said, sizeof peer[i].said)) {
+            if (peer[i].mta[0] != '\0')
+                d.remote_mta = peer[i].mta;
+            d.diagnostic = peer[i].said;
+        }
         if (r[i].tried && st == QUEUE_RCPT_FAILED &&
             !dsn_notify_wants(rc->notify, DSN_KIND_FAILURE)) {
             log_info("id=%s event=bounce_not_requested rcpt=%s notify=never_or_no_failure", id,
@@ -149,6 +164,7 @@ void queue_bounce_attempt(const struct config *conf, struct queue *queue, const 
                        : r[i].expanded ? DSN_ACTION_EXPANDED
                                        : DSN_ACTION_RELAYED;
             d.reply = NULL;
+            d.diagnostic = NULL;
             success[succeeded++] = d;
         } else if (st == QUEUE_RCPT_DEFERRED && warn_due && !null_sender && !rc->delay_warned &&
                    dsn_notify_wants(rc->notify, DSN_KIND_DELAY)) {
@@ -171,6 +187,7 @@ void queue_bounce_attempt(const struct config *conf, struct queue *queue, const 
     if (delayed > 0 && report(conf, queue, id, env, DSN_KIND_DELAY, delay, delayed) == 0)
         mark_warned(queue, id, delay, delayed);
 out:
+    free(peer);
     free(fail);
     free(delay);
     free(success);

@@ -70,6 +70,7 @@ struct dest {
     struct smtp_hop hops[SMTP_HOPS_MAX];
     int hop_count;   /* -1: the next hop cannot be parsed */
     bool own_domain; /* mx: an authoritative "no" is the recipient's problem */
+    bool lmtp;       /* its hosts speak LMTP (RFC 2033) */
     struct pending *head, *tail;
     size_t conns;
     struct smtp_target targets[SMTP_TARGETS_MAX];
@@ -156,6 +157,7 @@ static struct dest *dest_for(struct transport_smtp *ts, const struct transport_j
         return NULL;
     memcpy(d->key, where.key, sizeof d->key);
     d->own_domain = where.own_domain;
+    d->lmtp = where.lmtp;
     d->hop_count = where.hop_count;
     memcpy(d->hops, where.hops, sizeof d->hops);
     /* smtp_client.destinations names the recipient's domain for MX
@@ -178,8 +180,9 @@ static bool open_conn(struct transport_smtp *ts, struct dest *d)
         return false;
     struct pending *p = d->head;
     rec->dest = d;
-    rec->c = smtp_conn_new(ts->loop, &ts->settings, d->policy, d->targets, d->target_count,
-                           &ts->events, rec, p->job);
+    rec->c = smtp_conn_new(ts->loop, &ts->settings, d->policy,
+                           d->lmtp ? SMTP_CLIENT_LMTP : SMTP_CLIENT_SMTP, d->targets,
+                           d->target_count, &ts->events, rec, p->job);
     if (rec->c == NULL) {
         free(rec);
         return false;
@@ -498,6 +501,17 @@ static void policies_free(struct transport_smtp *ts)
     ts->settings.tls_plain = ts->tls_verify = NULL;
     ts->policies = NULL;
     ts->policy_count = 0;
+}
+
+int transport_smtp_check(const struct config *conf, char **error_r)
+{
+    struct transport_smtp ts = {.conf = conf};
+    *error_r = NULL;
+    int r = policies_new(&ts, error_r);
+    policies_free(&ts);
+    if (r < 0 && *error_r == NULL)
+        *error_r = strdup("out of memory");
+    return r;
 }
 
 /* start - what the transport's thread needs, and the thread, at the first

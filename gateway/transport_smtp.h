@@ -18,4 +18,11 @@
  * is in flight. */
 struct transport *transport_smtp_new(const struct config *conf, char **error_r);
 
+/* transport_smtp_check - make and drop the TLS client contexts the
+ * transport would make at its first job (smtp_client.tls_ca_file and every
+ * smtp_client.destinations row's), so that dirmaild -n reports a CA file
+ * that cannot be loaded instead of the first relayed message. 0, or -1
+ * with *error_r (malloc'd). */
+int transport_smtp_check(const struct config *conf, char **error_r);
+
 #endif

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "lib/conn.h"
@@ -215,7 +216,9 @@ void smtp_conn_send_line(struct smtp_conn *c, const char *line)
 static void send_ehlo(struct smtp_conn *c, bool helo)
 {
     char line[300];
-    snprintf(line, sizeof line, "%s %s\r\n", helo ? "HELO" : "EHLO", c->s->helo_name);
+    if (smtp_client_hello_command(line, sizeof line, c->protocol, helo, c->s->helo_name) < 0)
+        snprintf(line, sizeof line, "%s localhost\r\n",
+                 c->protocol == SMTP_CLIENT_LMTP ? "LHLO" : "EHLO");
     c->caps = (struct smtp_client_caps){0};
     c->ehlo_first_line = true;
     smtp_conn_wait_for(c, helo ? STEP_HELO : STEP_EHLO, c->s->conf->helo_timeout);
@@ -249,36 +252,50 @@ static void on_connected(void *ctx, unsigned events)
     smtp_conn_wait_for(c, STEP_GREETING, c->s->conf->helo_timeout);
 }
 
+/* target_sockaddr - the address of t into ss; its length. */
+static socklen_t target_sockaddr(const struct smtp_target *t, struct sockaddr_storage *ss)
+{
+    *ss = (struct sockaddr_storage){0};
+    if (t->local) {
+        /* "lmtp:unix:/path": the path's length was checked when parsed */
+        struct sockaddr_un *sun = (struct sockaddr_un *)ss;
+        sun->sun_family = AF_UNIX;
+        snprintf(sun->sun_path, sizeof sun->sun_path, "%s", t->host);
+        return sizeof *sun;
+    }
+    if (strchr(t->addr, ':') != NULL) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)t->port);
+        inet_pton(AF_INET6, t->addr, &sin6->sin6_addr);
+        return sizeof *sin6;
+    }
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t)t->port);
+    inet_pton(AF_INET, t->addr, &sin->sin_addr);
+    return sizeof *sin;
+}
+
 /* try_target - connect to targets[at]. */
 static void try_target(struct smtp_conn *c)
 {
     const struct smtp_target *t = &c->targets[c->at];
-    bool v6 = strchr(t->addr, ':') != NULL;
-    snprintf(c->peer, sizeof c->peer, "%s[%s]:%u", t->host, t->addr, t->port);
+    if (t->local)
+        snprintf(c->peer, sizeof c->peer, "unix:%s", t->host);
+    else
+        snprintf(c->peer, sizeof c->peer, "%s[%s]:%u", t->host, t->addr, t->port);
     c->reached = false;
-    struct sockaddr_storage ss = {0};
-    socklen_t sl;
-    if (v6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)t->port);
-        inet_pton(AF_INET6, t->addr, &sin6->sin6_addr);
-        sl = sizeof *sin6;
-    } else {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)t->port);
-        inet_pton(AF_INET, t->addr, &sin->sin_addr);
-        sl = sizeof *sin;
-    }
-    c->fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_storage ss;
+    socklen_t sl = target_sockaddr(t, &ss);
+    c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
         fail_target(c, false, "socket: %s", strerror(errno));
         return;
     }
     c->step = STEP_CONNECT;
     smtp_conn_arm(c, c->s->conf->connect_timeout);
-    if (connect(c->fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
+    if (connect(c->fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS && errno != EAGAIN) {
         fail_target(c, false, "connect to %s: %s", c->peer, strerror(errno));
         return;
     }
@@ -289,6 +306,7 @@ static void try_target(struct smtp_conn *c)
 
 struct smtp_conn *smtp_conn_new(struct event_loop *loop, const struct smtp_conn_settings *settings,
                                 const struct smtp_conn_policy *policy,
+                                enum smtp_client_protocol protocol,
                                 const struct smtp_target *targets, size_t count,
                                 const struct smtp_conn_events *events, void *ctx,
                                 struct transport_job *job)
@@ -299,6 +317,7 @@ struct smtp_conn *smtp_conn_new(struct event_loop *loop, const struct smtp_conn_
     c->loop = loop;
     c->s = settings;
     c->policy = policy;
+    c->protocol = protocol;
     c->ev = events;
     c->ctx = ctx;
     c->fd = -1;
@@ -426,6 +445,9 @@ static void auth_reply(struct smtp_conn *c)
 static void after_ehlo(struct smtp_conn *c)
 {
     enum config_tls_security level = c->policy->tls_security;
+    /* a UNIX socket never leaves the host: nothing to encrypt against */
+    if (c->targets[c->at].local)
+        level = TLS_SECURITY_NONE;
     bool tls = c->conn != NULL && conn_tls_active(c->conn);
     if (!tls && level != TLS_SECURITY_NONE && !(level == TLS_SECURITY_MAY && c->plain_retry)) {
         if (c->caps.starttls) {
@@ -491,8 +513,9 @@ static void on_reply(struct smtp_conn *c)
         send_ehlo(c, false);
         return;
     case STEP_EHLO:
-        if (cls == 5) {
-            send_ehlo(c, true); /* RFC 5321 3.2: an old server, HELO */
+        if (cls == 5 && c->protocol == SMTP_CLIENT_SMTP) {
+            /* RFC 5321 3.2: an old server, HELO; LMTP has none (RFC 2033 4.1) */
+            send_ehlo(c, true);
             return;
         }
         /* fall through */

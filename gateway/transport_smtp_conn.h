@@ -1,4 +1,4 @@
-/* gateway/transport_smtp_conn.h - one outgoing SMTP connection of the SMTP
+/* gateway/transport_smtp_conn.h - one outgoing SMTP or LMTP connection of the SMTP
  * transport (transport_smtp.c) on its event loop: it tries a destination's
  * addresses in turn until one greets and answers EHLO (or HELO), applies
  * the STARTTLS policy, then carries one message at a time (MAIL, RCPT,
@@ -14,6 +14,7 @@
 
 #include "conf/conf.h"
 #include "gateway/transport.h"
+#include "proto/smtp_client.h"
 #include "relay/smtp_dns.h"
 
 struct event_loop;
@@ -50,9 +51,11 @@ struct smtp_conn_events {
 };
 
 /* smtp_conn_new - connect to targets[0..count) in turn for job (NULL: for
- * whatever comes), under policy. NULL out of memory. */
+ * whatever comes), under policy, speaking protocol (SMTP or LMTP). NULL
+ * out of memory. */
 struct smtp_conn *smtp_conn_new(struct event_loop *loop, const struct smtp_conn_settings *settings,
                                 const struct smtp_conn_policy *policy,
+                                enum smtp_client_protocol protocol,
                                 const struct smtp_target *targets, size_t count,
                                 const struct smtp_conn_events *events, void *ctx,
                                 struct transport_job *job);

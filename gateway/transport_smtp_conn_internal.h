@@ -45,6 +45,7 @@ struct smtp_conn {
     bool authed;            /* AUTH succeeded on this connection */
     const struct smtp_conn_events *ev;
     void *ctx;
+    enum smtp_client_protocol protocol; /* SMTP, or LMTP (RFC 2033): the destination's */
     struct smtp_target targets[SMTP_TARGETS_MAX];
     size_t target_count, at; /* at: the address in use */
     bool plain_retry;        /* may: this address again without TLS */
@@ -66,10 +67,13 @@ struct smtp_conn {
     bool accepted[CONN_RCPTS_MAX];
     size_t accepted_count;
     size_t sent, answered; /* commands of MAIL (0), RCPTs (1..n), DATA (n+1) */
+    size_t final_answered; /* replies to the final dot so far (LMTP: one per accepted RCPT) */
     bool mail_ok, data_ok, need_rset;
     int body_fd;
     uint64_t body_len, body_off; /* the message is the file's first body_len octets */
     bool eightbit;
+    bool chunking;     /* the text goes as one BDAT LAST chunk (RFC 3030), not DATA */
+    uint64_t bdat_len; /* chunking: its octets once made CRLF */
     bool utf8;                    /* a non-ASCII address: SMTPUTF8 needed (RFC 6531) */
     struct smtp_client_hops hops; /* the message's Received: fields */
     struct smtp_client_dot dot;

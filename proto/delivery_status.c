@@ -5,6 +5,7 @@
 
 #include "proto/delivery_status.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "proto/smtp_reply.h"
@@ -67,6 +68,8 @@ static const struct {
                                           "message too big for the next hop: %s"},
     [DELIVERY_STATUS_8BIT_TO_7BIT] = {true, 554, SMTP_ESC_CONVERSION_REQUIRED,
                                       "8-bit message, 8BITMIME not offered by %s"},
+    [DELIVERY_STATUS_7BIT_FAILED] = {false, 451, SMTP_ESC_SYSTEM_OTHER,
+                                     "cannot convert the message to 7-bit: %s"},
     /* RFC 5321 6.3: a message that went round too often is in a loop */
     [DELIVERY_STATUS_TOO_MANY_HOPS] = {true, 554, SMTP_ESC_ROUTING_LOOP,
                                        "too many Received header fields (%s): mail loop"},
@@ -186,4 +189,51 @@ int delivery_status_format_remote(char *out, size_t size, bool permanent, const 
     append(out, size, &off, " ", 1);
     append(out, size, &off, text, strlen(text));
     return (int)off;
+}
+
+/* The words around a peer's reply in a result: written and read here only. */
+static const char peer_intro[] = "host ";
+static const char peer_said[] = " said: ";
+static const char peer_command[] = " (in reply to ";
+
+int delivery_status_format_peer(char *out, size_t size, bool permanent, const char *esc,
+                                const char *peer, const char *said, const char *command)
+{
+    char text[DELIVERY_STATUS_TEXT_MAX];
+    if (snprintf(text, sizeof text, "%s%s%s%s%s%s)", peer_intro, peer, peer_said, said,
+                 peer_command, command) < 0)
+        text[0] = '\0';
+    return delivery_status_format_remote(out, size, permanent, esc, text);
+}
+
+bool delivery_status_peer_parts(const char *result, char *mta, size_t mta_size, char *said,
+                                size_t said_size)
+{
+    const char *p = strchr(result, ' ');
+    if (p == NULL || strncmp(p + 1, peer_intro, sizeof peer_intro - 1) != 0 || mta_size == 0 ||
+        said_size == 0)
+        return false;
+    const char *peer = p + 1 + sizeof peer_intro - 1;
+    const char *end = strstr(peer, peer_said);
+    if (end == NULL)
+        return false;
+    /* "name[address]:port"; a UNIX socket ("unix:/path") has no name */
+    size_t name_len = strcspn(peer, "[");
+    if (name_len > (size_t)(end - peer) || strncmp(peer, "unix:", 5) == 0)
+        name_len = 0;
+    if (name_len >= mta_size)
+        name_len = mta_size - 1;
+    memcpy(mta, peer, name_len);
+    mta[name_len] = '\0';
+    /* the reply runs to the last " (in reply to ", or to the end when the
+     * result was cut before it */
+    const char *reply = end + sizeof peer_said - 1, *stop = NULL;
+    for (const char *q = strstr(reply, peer_command); q != NULL; q = strstr(q + 1, peer_command))
+        stop = q;
+    size_t len = stop != NULL ? (size_t)(stop - reply) : strlen(reply);
+    if (len >= said_size)
+        len = said_size - 1;
+    memcpy(said, reply, len);
+    said[len] = '\0';
+    return true;
 }

@@ -40,6 +40,7 @@ enum delivery_status {
     DELIVERY_STATUS_NEXT_HOP_AUTH,    /* 4.7.8 AUTH to the next hop failed: %s */
     DELIVERY_STATUS_TOO_BIG_FOR_PEER, /* 5.3.4 message too big for the next hop: %s */
     DELIVERY_STATUS_8BIT_TO_7BIT,     /* 5.6.3 8-bit message, 8BITMIME not offered by %s */
+    DELIVERY_STATUS_7BIT_FAILED,      /* 4.3.0 cannot convert the message to 7-bit: %s */
     DELIVERY_STATUS_TOO_MANY_HOPS,    /* 5.4.6 too many Received header fields (%s): mail loop */
     DELIVERY_STATUS_UTF8_TO_ASCII,    /* 5.6.7 non-ASCII address, SMTPUTF8 not offered by %s */
     DELIVERY_STATUS_SHUTDOWN,         /* 4.3.2 shutting down */
@@ -81,5 +82,21 @@ int delivery_status_format(char *out, size_t size, enum delivery_status status, 
  * the length. */
 int delivery_status_format_remote(char *out, size_t size, bool permanent, const char *esc,
                                   const char *text);
+
+/* delivery_status_format_peer - a peer's reply to one of our commands as a
+ * result, in the one form delivery_status_peer_parts reads back: "C.S.D
+ * host PEER said: REPLY (in reply to COMMAND)" (C.S.D as in
+ * delivery_status_format_remote). Cut to fit; returns the length. */
+int delivery_status_format_peer(char *out, size_t size, bool permanent, const char *esc,
+                                const char *peer, const char *said, const char *command);
+
+/* delivery_status_peer_parts - what a result made by
+ * delivery_status_format_peer (and kept in the spool since) says: the
+ * peer's host name (PEER before its "[address]:port"; "" for a UNIX
+ * socket, which has no DNS name) into mta, and its reply as it said it
+ * ("552 5.2.2 text") into said: RFC 3464 2.3.5's Remote-MTA and 2.3.6's
+ * Diagnostic-Code. false when result is not a peer's. */
+bool delivery_status_peer_parts(const char *result, char *mta, size_t mta_size, char *said,
+                                size_t said_size);
 
 #endif

@@ -136,6 +136,8 @@ void smtp_client_caps_line(struct smtp_client_caps *caps, const char *text, bool
         caps->dsn = true;
     else if (keyword(text, "SMTPUTF8", NULL))
         caps->smtputf8 = true;
+    else if (keyword(text, "CHUNKING", NULL))
+        caps->chunking = true;
     else if (keyword(text, "SIZE", &params)) {
         /* RFC 1870 4: "SIZE" alone or with 0 means no fixed limit */
         unsigned long long max = 0;
@@ -160,6 +162,23 @@ static int fits(int n, size_t size)
     return n > 0 && (size_t)n < size ? n : -1;
 }
 
+const char *smtp_client_protocol_name(enum smtp_client_protocol protocol)
+{
+    return protocol == SMTP_CLIENT_LMTP ? "lmtp" : "smtp";
+}
+
+int smtp_client_hello_command(char *out, size_t size, enum smtp_client_protocol protocol, bool helo,
+                              const char *name)
+{
+    const char *verb = protocol == SMTP_CLIENT_LMTP ? "LHLO" : helo ? "HELO" : "EHLO";
+    return fits(snprintf(out, size, "%s %s\r\n", verb, name), size);
+}
+
+size_t smtp_client_final_replies(enum smtp_client_protocol protocol, size_t accepted)
+{
+    return protocol == SMTP_CLIENT_LMTP && accepted > 0 ? accepted : 1;
+}
+
 /* xtext - s as RFC 3461 4 xtext ("+" "=" and octets outside "!".."~" as
  * "+XX") into out; -1 when it does not fit. */
 static int xtext(const char *s, char *out, size_t size)
@@ -180,6 +199,12 @@ static int xtext(const char *s, char *out, size_t size)
     }
     out[o] = '\0';
     return 0;
+}
+
+int smtp_client_bdat_command(char *out, size_t size, uint64_t len, bool last)
+{
+    return fits(
+        snprintf(out, size, "BDAT %llu%s\r\n", (unsigned long long)len, last ? " LAST" : ""), size);
 }
 
 int smtp_client_mail_command(char *out, size_t size, const char *sender, uint64_t message_size,
@@ -212,6 +237,11 @@ void smtp_client_dot_init(struct smtp_client_dot *d)
     *d = (struct smtp_client_dot){.line_start = true};
 }
 
+void smtp_client_bdat_init(struct smtp_client_dot *d)
+{
+    *d = (struct smtp_client_dot){.line_start = true, .bdat = true};
+}
+
 size_t smtp_client_dot_encode(struct smtp_client_dot *d, const char *in, size_t len, char *out)
 {
     size_t o = 0;
@@ -237,7 +267,7 @@ size_t smtp_client_dot_encode(struct smtp_client_dot *d, const char *in, size_t 
             d->line_start = true;
             continue;
         }
-        if (d->line_start && c == '.')
+        if (d->line_start && c == '.' && !d->bdat)
             out[o++] = '.';
         d->line_start = false;
         out[o++] = c;
@@ -257,7 +287,10 @@ size_t smtp_client_dot_end(struct smtp_client_dot *d, char *out)
     if (!d->line_start) {
         out[o++] = '\r';
         out[o++] = '\n';
+        d->line_start = true;
     }
+    if (d->bdat)
+        return o;
     memcpy(out + o, ".\r\n", 3);
     return o + 3;
 }

@@ -1,10 +1,9 @@
-/* proto/smtp_client.h - the client side of SMTP at the protocol level: a
- * server's (multi-line) replies read line by line with their enhanced
- * status codes (RFC 5321 4.2, RFC 2034), the EHLO keywords a client acts on,
- * the MAIL FROM and RCPT TO commands with their parameters, and the message
- * text made safe to send (CRLF only, dot-stuffed, RFC 5321 4.5.2). It owns
- * no socket, no timer and no choice of host: gateway/transport_smtp.c
- * drives it. */
+/* proto/smtp_client.h - the client side of SMTP and LMTP (RFC 2033, a mode
+ * of the same client) at the protocol level: a server's (multi-line) replies read line by line with
+ * their enhanced status codes (RFC 5321 4.2, RFC 2034), the EHLO keywords a client acts on, the
+ * MAIL FROM and RCPT TO commands with their parameters, and the message text made safe to send
+ * (CRLF only, dot-stuffed, RFC 5321 4.5.2). It owns no socket, no timer and no choice of host:
+ * gateway/transport_smtp.c drives it. */
 #ifndef DIRMAIL_PROTO_SMTP_CLIENT_H
 #define DIRMAIL_PROTO_SMTP_CLIENT_H
 
@@ -45,6 +44,28 @@ enum smtp_client_feed smtp_client_reply_feed(struct smtp_client_reply *r, const 
  * out[0..size), cut to fit. */
 void smtp_client_reply_describe(const struct smtp_client_reply *r, char *out, size_t size);
 
+/* The two dialects. LMTP (RFC 2033) is SMTP with LHLO for EHLO (no HELO
+ * to fall back on, 4.1) and, after the final dot, one reply per recipient
+ * whose RCPT was accepted, in RCPT order (4.2): each recipient is
+ * delivered, deferred or failed by its own reply. */
+enum smtp_client_protocol {
+    SMTP_CLIENT_SMTP,
+    SMTP_CLIENT_LMTP,
+};
+
+/* smtp_client_protocol_name - "smtp", "lmtp". */
+const char *smtp_client_protocol_name(enum smtp_client_protocol protocol);
+
+/* smtp_client_hello_command - "EHLO name\r\n" ("HELO" when helo, SMTP
+ * only; "LHLO" for LMTP) into out; -1 when it does not fit. */
+int smtp_client_hello_command(char *out, size_t size, enum smtp_client_protocol protocol, bool helo,
+                              const char *name);
+
+/* smtp_client_final_replies - how many replies the final dot gets when
+ * accepted recipients were taken: one for SMTP, one each for LMTP (none
+ * taken: the one reply to an empty transaction). */
+size_t smtp_client_final_replies(enum smtp_client_protocol protocol, size_t accepted);
+
 /* What a server's EHLO reply offers that the client uses. */
 struct smtp_client_caps {
     bool pipelining;   /* RFC 2920 */
@@ -52,6 +73,7 @@ struct smtp_client_caps {
     bool eightbit;     /* RFC 6152 8BITMIME */
     bool dsn;          /* RFC 3461 */
     bool smtputf8;     /* RFC 6531 */
+    bool chunking;     /* RFC 3030 BDAT */
     bool size;         /* RFC 1870 */
     uint64_t size_max; /* SIZE's limit, 0: none given */
     bool auth_plain, auth_login;
@@ -70,6 +92,10 @@ void smtp_client_caps_line(struct smtp_client_caps *caps, const char *text, bool
 int smtp_client_mail_command(char *out, size_t size, const char *sender, uint64_t message_size,
                              bool eightbit, bool smtputf8, const char *ret, const char *envid);
 
+/* smtp_client_bdat_command - "BDAT len[ LAST]\r\n" (RFC 3030 2); -1 when
+ * it does not fit. */
+int smtp_client_bdat_command(char *out, size_t size, uint64_t len, bool last);
+
 /* smtp_client_rcpt_command - "RCPT TO:<rcpt>[ NOTIFY=..][ ORCPT=..]\r\n";
  * notify/orcpt NULL when absent. -1 when it does not fit. */
 int smtp_client_rcpt_command(char *out, size_t size, const char *rcpt, const char *notify,
@@ -82,17 +108,24 @@ int smtp_client_rcpt_command(char *out, size_t size, const char *rcpt, const cha
 struct smtp_client_dot {
     bool line_start; /* the next octet begins a line */
     bool cr;         /* the last octet was a CR not yet known to be a line end */
+    bool bdat;       /* for BDAT (RFC 3030): line ends made CRLF, no dot-stuffing, no dot */
 };
 
-/* smtp_client_dot_init - before the first octet. */
+/* smtp_client_dot_init - before the first octet, for DATA. */
 void smtp_client_dot_init(struct smtp_client_dot *d);
+
+/* smtp_client_bdat_init - before the first octet, for one BDAT chunk: the
+ * line ends are made CRLF all the same (what the next hop relays on may be
+ * DATA), but nothing is dot-stuffed and no dot ends it. */
+void smtp_client_bdat_init(struct smtp_client_dot *d);
 
 /* smtp_client_dot_encode - encode in[0..len) into out, which has room for
  * 2 * len + 2 octets; returns the octets written. */
 size_t smtp_client_dot_encode(struct smtp_client_dot *d, const char *in, size_t len, char *out);
 
 /* smtp_client_dot_end - what ends the text: a CRLF if the last line lacked
- * one, then ".\r\n"; into out (room for 6); returns the octets written. */
+ * one, then ".\r\n" (DATA only); into out (room for 6); returns the octets
+ * written. */
 size_t smtp_client_dot_end(struct smtp_client_dot *d, char *out);
 
 /* Counting the Received: fields of a message's header section as its text

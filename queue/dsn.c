@@ -253,7 +253,10 @@ static int add_fields(struct buf *b, const struct dsn_report *r)
         ret |= line(b, "Status: %s", p.status);
         if (d->remote_mta != NULL)
             ret |= line(b, "Remote-MTA: dns; %s", d->remote_mta);
-        if (d->reply != NULL && d->reply[0] != '\0')
+        /* RFC 3464 2.3.6: the peer's own reply when a peer gave it */
+        if (d->diagnostic != NULL && d->diagnostic[0] != '\0')
+            ret |= line(b, "Diagnostic-Code: smtp; %s", d->diagnostic);
+        else if (d->reply != NULL && d->reply[0] != '\0')
             ret |= line(b, "Diagnostic-Code: smtp; %s %s %s", p.code, p.status, p.text);
         if (d->last_attempt != 0) {
             rfc5322_date(date, sizeof date, d->last_attempt);

@@ -36,6 +36,7 @@ struct dsn_rcpt {
     enum dsn_action action;
     const char *reply;      /* "C.S.D text": Status and Diagnostic-Code; NULL: 2.0.0, none */
     const char *remote_mta; /* the peer that gave the reply; NULL: we did */
+    const char *diagnostic; /* the peer's reply as it said it ("552 5.2.2 text"); NULL: reply's */
     time_t last_attempt;    /* Last-Attempt-Date; 0: none */
     time_t retry_until;     /* DELAYED: Will-Retry-Until; 0: none */
 };

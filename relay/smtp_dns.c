@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 #include <unbound.h>
 
 #include "lib/event.h"
@@ -30,7 +31,8 @@
 /* Addresses kept per host and family. */
 #define ADDRS_MAX 8
 
-int smtp_hops_parse(const char *text, unsigned default_port, bool no_mx, struct smtp_hop *hops)
+int smtp_hops_parse(const char *text, unsigned smtp_port, unsigned lmtp_port, bool lmtp, bool no_mx,
+                    struct smtp_hop *hops)
 {
     int count = 0;
     const char *p = text;
@@ -49,12 +51,27 @@ int smtp_hops_parse(const char *text, unsigned default_port, bool no_mx, struct 
         while (len > 0 && item[len - 1] == ' ')
             item[--len] = '\0';
         char *s = item;
-        if (strncasecmp(s, "lmtp:", 5) == 0)
-            return -1; /* the LMTP client is to come */
-        if (strncasecmp(s, "smtp:", 5) == 0)
-            s += 5;
         struct smtp_hop *h = &hops[count];
-        *h = (struct smtp_hop){.port = default_port};
+        *h = (struct smtp_hop){.port = lmtp ? lmtp_port : smtp_port, .lmtp = lmtp};
+        if (strncasecmp(s, "lmtp:", 5) == 0) {
+            s += 5;
+            *h = (struct smtp_hop){.port = lmtp_port, .lmtp = true};
+        } else if (strncasecmp(s, "smtp:", 5) == 0) {
+            s += 5;
+            *h = (struct smtp_hop){.port = smtp_port};
+        }
+        if (count > 0 && h->lmtp != hops[0].lmtp)
+            return -1; /* one next hop, one protocol: its connections are alike */
+        if (h->lmtp && strncasecmp(s, "unix:", 5) == 0) {
+            s += 5;
+            if (s[0] != '/' || strlen(s) >= sizeof((struct sockaddr_un *)0)->sun_path)
+                return -1;
+            h->local = true;
+            h->port = 0;
+            memcpy(h->host, s, strlen(s) + 1);
+            count++;
+            continue;
+        }
         char *host = s, *rest;
         bool bracket = s[0] == '[';
         if (bracket) {
@@ -91,7 +108,9 @@ int smtp_hops_parse(const char *text, unsigned default_port, bool no_mx, struct 
         if (host[0] == '\0' || strlen(host) >= sizeof h->host)
             return -1;
         memcpy(h->host, host, strlen(host) + 1);
-        h->mx = !bracket && !h->literal && !no_mx;
+        /* an LMTP server is a host, never a domain's MX (RFC 2033 is for
+         * a site's own hops) */
+        h->mx = !bracket && !h->literal && !no_mx && !h->lmtp;
         count++;
     }
     return count > 0 ? count : -1;
@@ -361,6 +380,7 @@ static void add_target(struct smtp_target *targets, size_t *count, const char *h
     if (*count == SMTP_TARGETS_MAX)
         return;
     struct smtp_target *t = &targets[(*count)++];
+    *t = (struct smtp_target){0};
     snprintf(t->host, sizeof t->host, "%s", host);
     snprintf(t->addr, sizeof t->addr, "%s", addr);
     t->port = port;
@@ -377,6 +397,10 @@ static void finish(struct smtp_dns_query *q)
         const struct smtp_hop *hp = &q->hops[hop];
         if (hp->literal)
             add_target(targets, &count, hp->host, hp->host, hp->port);
+        if (hp->local && count < SMTP_TARGETS_MAX) {
+            targets[count] = (struct smtp_target){.local = true};
+            memcpy(targets[count++].host, hp->host, sizeof hp->host);
+        }
         for (; next < q->host_count && q->hosts[next].hop == hop; next++) {
             const struct host *h = &q->hosts[next];
             for (size_t i = 0; i < h->v6_count; i++)
@@ -417,7 +441,7 @@ struct smtp_dns_query *smtp_dns_resolve(struct smtp_dns *dns, const struct smtp_
     /* Every query may be answered from the cache inside ub_process only,
      * never here: done always comes from the loop. */
     for (size_t i = 0; i < q->hop_count; i++) {
-        if (q->hops[i].literal)
+        if (q->hops[i].literal || q->hops[i].local)
             continue;
         if (q->hops[i].mx)
             ask(q, q->hops[i].host, REQ_MX, i);
@@ -448,11 +472,12 @@ void smtp_destination_of(const struct config_smtp_client *sc, const struct queue
                          struct smtp_destination *out)
 {
     const char *hop;
-    bool no_mx = false;
+    bool no_mx = false, lmtp = false;
     *out = (struct smtp_destination){0};
     if (route->kind == QUEUE_ROUTE_NODE) {
         hop = route->next_hop != NULL ? route->next_hop : "";
         no_mx = true; /* a node's mail host is the host itself */
+        lmtp = sc->node_protocol_lmtp;
         snprintf(out->key, sizeof out->key, "node:%s", hop);
     } else if (route->next_hop != NULL) {
         hop = route->next_hop;
@@ -467,7 +492,8 @@ void smtp_destination_of(const struct config_smtp_client *sc, const struct queue
     }
     out->name = hop;
     if (!out->own_domain) {
-        out->hop_count = smtp_hops_parse(hop, sc->port, no_mx, out->hops);
+        out->hop_count = smtp_hops_parse(hop, sc->port, sc->lmtp_port, lmtp, no_mx, out->hops);
+        out->lmtp = out->hop_count > 0 && out->hops[0].lmtp;
         return;
     }
     /* the recipient's domain: its MX (RFC 5321 5.1) */

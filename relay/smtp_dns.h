@@ -23,20 +23,29 @@ struct event_loop;
 /* Addresses a destination is tried at, all hosts together. */
 #define SMTP_TARGETS_MAX 32
 
+/* An LMTP host without a port: Postfix's lmtp(8) default
+ * (smtp_client.lmtp_port's). */
+#define SMTP_LMTP_PORT 24
+
 /* One host of a next hop. */
 struct smtp_hop {
-    char host[256]; /* a name, or an address for a literal */
+    char host[256]; /* a name, an address for a literal, a path for a UNIX socket */
     unsigned port;
     bool mx;      /* host is a domain whose MX records say where */
     bool literal; /* host is an IP address: no lookup */
+    bool lmtp;    /* spoken to in LMTP (RFC 2033), not SMTP */
+    bool local;   /* host is the path of a UNIX socket ("lmtp:unix:/path") */
 };
 
 /* smtp_hops_parse - text into at most SMTP_HOPS_MAX hops; bracketed names
  * and literals get no MX lookup, a plain name does unless no_mx (a node's
- * mail host is the host itself); default_port where none is given. The
- * count, or -1 when text is not a next hop (an "lmtp:" one included: the
- * LMTP client is to come). */
-int smtp_hops_parse(const char *text, unsigned default_port, bool no_mx, struct smtp_hop *hops);
+ * mail host is the host itself). "lmtp:host[:port]" and "lmtp:unix:/path"
+ * are LMTP hosts (no MX lookup, lmtp_port when none is given); "smtp:" or
+ * no prefix is SMTP unless lmtp (a node spoken to in LMTP), smtp_port
+ * where none is given. The hosts of one next hop share their protocol.
+ * The count, or -1 when text is not a next hop. */
+int smtp_hops_parse(const char *text, unsigned smtp_port, unsigned lmtp_port, bool lmtp, bool no_mx,
+                    struct smtp_hop *hops);
 
 /* Where a NODE or RELAY route goes (doc/relay.md's table): the transport's
  * destinations, and what dirmailctl route prints. */
@@ -46,6 +55,7 @@ struct smtp_destination {
     struct smtp_hop hops[SMTP_HOPS_MAX];
     int hop_count;   /* -1: the next hop cannot be parsed */
     bool own_domain; /* mx: an authoritative "no" is the recipient's problem */
+    bool lmtp;       /* its hosts speak LMTP (an lmtp: next hop, a node with node_protocol lmtp) */
 };
 
 /* smtp_destination_of - the destination of route (NODE or RELAY; the
@@ -56,7 +66,8 @@ void smtp_destination_of(const struct config_smtp_client *sc, const struct queue
 
 /* One address to connect to. */
 struct smtp_target {
-    char host[256];              /* the name it was found under (TLS verification, logs) */
+    char host[256]; /* the name it was found under (TLS verification, logs); local: the path */
+    bool local;     /* a UNIX socket at host: no addr, no port */
     char addr[INET6_ADDRSTRLEN]; /* numeric */
     unsigned port;
 };

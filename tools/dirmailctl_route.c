@@ -39,9 +39,13 @@ static void on_resolved(void *ctx, enum smtp_dns_status status, const struct smt
         res->status = status == SMTP_DNS_TEMPFAIL ? 75 : 0;
         return;
     }
-    for (size_t i = 0; i < count; i++)
-        printf("address: %zu %s[%s]:%u\n", i + 1, targets[i].host, targets[i].addr,
-               targets[i].port);
+    for (size_t i = 0; i < count; i++) {
+        if (targets[i].local)
+            printf("address: %zu unix:%s\n", i + 1, targets[i].host);
+        else
+            printf("address: %zu %s[%s]:%u\n", i + 1, targets[i].host, targets[i].addr,
+                   targets[i].port);
+    }
 }
 
 static void on_deadline(void *ctx)
@@ -90,6 +94,7 @@ static int print_destination(const struct config *conf, const struct queue_route
     struct smtp_destination where;
     smtp_destination_of(sc, route, &where);
     printf("destination: %s\n", where.key);
+    printf("protocol: %s\n", where.lmtp ? "lmtp" : "smtp");
     const struct config_smtp_destination *row = config_smtp_destination_find(sc, where.name);
     printf("tls_security: %s%s\n",
            config_tls_security_name(row != NULL ? row->tls_security : sc->tls_security),
@@ -105,9 +110,13 @@ static int print_destination(const struct config *conf, const struct queue_route
         printf("result: %s\n", text);
         return 0;
     }
-    for (int i = 0; i < where.hop_count; i++)
-        printf("hop: %d %s%s:%u\n", i + 1, where.hops[i].host,
-               where.hops[i].mx ? " (MX lookup)" : "", where.hops[i].port);
+    for (int i = 0; i < where.hop_count; i++) {
+        if (where.hops[i].local)
+            printf("hop: %d unix:%s\n", i + 1, where.hops[i].host);
+        else
+            printf("hop: %d %s%s:%u\n", i + 1, where.hops[i].host,
+                   where.hops[i].mx ? " (MX lookup)" : "", where.hops[i].port);
+    }
     return print_addresses(conf, &where);
 }
 

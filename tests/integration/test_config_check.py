@@ -92,6 +92,39 @@ class ConfigCheckAccepts(unittest.TestCase):
         self.assertIn(f'bind_password_file = "{secret}";', out)
         self.assertNotIn("pw-from-file", out + err)
 
+    def test_smtp_client_ca_files_loaded_at_check_time(self):
+        """A CA file the SMTP client cannot load is reported by the check,
+        not at the first relayed message; a good one passes."""
+        tmp = harness.process.tempdir()
+        good = os.path.join(tmp, "good-ca.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=test CA", "-keyout", os.path.join(tmp, "ca.key"),
+                        "-out", good], check=True, capture_output=True, timeout=60)
+        bad = os.path.join(tmp, "bad-ca.pem")
+        with open(bad, "w", encoding="utf-8") as f:
+            f.write("-----BEGIN CERTIFICATE-----\nnot base64 at all\n"
+                    "-----END CERTIFICATE-----\n")
+        missing = os.path.join(tmp, "missing-ca.pem")
+
+        def conf(section_ca, row_ca):
+            path = os.path.join(tmp, "dirmail.conf")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(f'smtp_client = {{\n  tls_ca_file = "{section_ca}";\n'
+                        '  destinations = ( { match = "exchange.example.org"; '
+                        f'tls_security = "verify"; tls_ca_file = "{row_ca}"; }} );\n}};\n')
+            return path
+
+        status, out, err = check(conf(good, good))
+        self.assertEqual(status, 0, err)
+        for section_ca, row_ca, named in ((good, bad, bad), (good, missing, missing),
+                                          (bad, good, bad)):
+            path = conf(section_ca, row_ca)
+            status, out, err = check(path)
+            self.assertEqual(status, 1, f"{section_ca} {row_ca}: exit {status}, {err!r}")
+            self.assertEqual(out, "")
+            self.assertIn(f"dirmaild: {path}: smtp_client: ", err)
+            self.assertIn(named, err)
+
     def test_enough_broken_fixtures(self):
         self.assertGreaterEqual(len(bad_fixtures()), 12)
 

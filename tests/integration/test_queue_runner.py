@@ -13,7 +13,6 @@ delivery threads arrive once each; messages queued while dirmaild is down
 are delivered on start."""
 import glob
 import os
-import pwd
 import re
 import signal
 import subprocess
@@ -26,7 +25,7 @@ import harness.tap  # noqa: E402
 from harness import process  # noqa: E402
 from harness.dirmaild import Dirmaild, built  # noqa: E402
 from harness.dns_stub import ServfailDns  # noqa: E402
-from harness.mail import spool_file  # noqa: E402
+from harness.mail import as_mail_user, mail_ids, spool_file  # noqa: E402
 from harness.slapd import Slapd  # noqa: E402
 
 TOP_SRCDIR = os.environ.get("top_srcdir") or os.path.abspath(
@@ -39,22 +38,6 @@ SENDER = "sender@remote.example"
 BATCH_MAX = 16
 THREADS = 4  # queue.delivery_threads of the dirmaild under test
 BULK_USERS = 50
-
-
-def mail_ids():
-    """(uid, gid) the runner runs as: the harness's choice."""
-    if os.geteuid() == 0:
-        pw = pwd.getpwnam("nobody")
-        return pw.pw_uid, pw.pw_gid
-    return os.getuid(), os.getgid()
-
-
-def as_mail_user():
-    uid, gid = mail_ids()
-    if os.geteuid() == 0:
-        os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
 
 
 def make_dir(path):

@@ -12,6 +12,8 @@ preferences and a null MX fails the recipient (5.1.10); a user whose
 dirmailMailHost is another node reaches that node. TlsVerify: "verify"
 delivers to a peer whose certificate fits, and defers (never sending in
 clear) when it does not."""
+import email
+import email.policy
 import glob
 import os
 import pwd
@@ -29,6 +31,7 @@ import harness.tap  # noqa: E402
 from harness import process  # noqa: E402
 from harness.certs import make_ca_and_cert  # noqa: E402
 from harness.dirmaild import Dirmaild, built  # noqa: E402
+from harness.mail import mail_ids, queue_inject  # noqa: E402
 from harness.slapd import Slapd  # noqa: E402
 from harness.smtp_peer import SmtpPeer, server_context  # noqa: E402
 
@@ -42,29 +45,9 @@ DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 SENDER = "sender@example.org"
 
 
-def mail_ids():
-    if os.geteuid() == 0:
-        pw = pwd.getpwnam("nobody")
-        return pw.pw_uid, pw.pw_gid
-    return os.getuid(), os.getgid()
-
-
-def as_mail_user():
-    uid, gid = mail_ids()
-    if os.geteuid() == 0:
-        os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
-
-
 def inject(spool, rcpts, message, sender=SENDER):
     """Commit message (bytes) for rcpts through tests/queue_inject; its id."""
-    res = subprocess.run([INJECT, spool, sender] + list(rcpts), input=message,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         preexec_fn=as_mail_user, timeout=60)
-    if res.returncode != 0:
-        raise AssertionError(f"queue_inject failed: {res.stderr!r}")
-    return res.stdout.decode().split()[0]
+    return queue_inject(INJECT, spool, rcpts, message, sender)
 
 
 def queued(spool, qid):
@@ -309,7 +292,7 @@ class Relay(unittest.TestCase):
         status, out = self.route("someone@mxorder.example")
         self.assertEqual(status, 0, out)
         self.assertIn("route: relay\n", out)
-        self.assertIn("destination: mx:mxorder.example\ntls_security: may\n", out)
+        self.assertIn("destination: mx:mxorder.example\nprotocol: smtp\ntls_security: may\n", out)
         self.assertIn(f"hop: 1 mxorder.example (MX lookup):{self.ports['mx']}\n", out)
         # preference 10 before 20, as the runner tries them
         self.assertIn(f"address: 1 mx-a.mxorder.example[127.0.0.2]:{self.ports['mx']}\n"
@@ -441,14 +424,56 @@ class Relay(unittest.TestCase):
         [tx] = peer.wait_transactions(1)
         self.assertRegex(tx.mail_args, r"^SIZE=\d+$")
 
-    def test_8bit_to_7bit_peer_fails_with_5_6_3(self):
+    def test_8bit_to_7bit_peer_gets_quoted_printable(self):
+        """RFC 6152 3: converted to quoted-printable, 7-bit on the wire,
+        decoding to the original; what cannot be converted fails 5.6.3."""
         peer = self.peer("seven", eightbit=False)
-        qid = inject(self.spool, ["someone@seven.example"],
-                     message("eight", "caf\u00e9\r\n".encode()))
-        self.d.wait_log(rf"id={qid} event=failed rcpt=someone@seven.example "
-                        r'reply="5\.6\.3 8-bit message, 8BITMIME not offered by ')
+        body = "caf\u00e9 cr\u00e8me\r\n.leading dot\r\nplain line\r\n".encode()
+        qid = inject(self.spool, ["someone@seven.example"], message("eight", body))
+        self.d.wait_log(rf"id={qid} event=converted_7bit relay=127\.0\.0\.1\S* octets=\d+ "
+                        r"converted=\d+")
         self.removed(qid)
-        self.assertEqual(peer.transactions, [])
+        [tx] = peer.wait_transactions(1)
+        self.assertNotIn("BODY=8BITMIME", tx.mail_args)
+        self.assertFalse([b for b in tx.data if b > 127], "8-bit octets reached a 7-bit peer")
+        got = email.message_from_bytes(tx.data, policy=email.policy.compat32)
+        self.assertEqual(got["Content-Transfer-Encoding"], "quoted-printable")
+        self.assertEqual(got["MIME-Version"], "1.0")
+        self.assertEqual(got["X-Marker"], "eight")
+        self.assertEqual(got.get_payload(decode=True).replace(b"\r\n", b"\n"),
+                         body.replace(b"\r\n", b"\n"))
+        # a multipart: the 8-bit part re-encoded, the 7-bit one as it was
+        eight_part = "Gr\u00fc\u00dfe aus K\u00f6ln\r\n".encode()
+        multi = (f"From: {SENDER}\r\nTo: someone\r\nSubject: multi\r\nMIME-Version: 1.0\r\n"
+                 "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+                 "preamble\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                 "Content-Transfer-Encoding: 8bit\r\n\r\n").encode() + eight_part + (
+                 "--b1\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+                 "seven bit only\r\n--b1--\r\n").encode()
+        qid = inject(self.spool, ["multi@seven.example"], multi)
+        self.removed(qid)
+        [_, tx] = peer.wait_transactions(2)
+        self.assertFalse([b for b in tx.data if b > 127], "8-bit octets reached a 7-bit peer")
+        got = email.message_from_bytes(tx.data, policy=email.policy.compat32)
+        first, second = got.get_payload()
+        self.assertEqual(first["Content-Transfer-Encoding"], "quoted-printable")
+        # the CRLF before a boundary is the boundary's (RFC 2046 5.1.1)
+        self.assertEqual(first.get_payload(decode=True), eight_part[:-2])
+        self.assertIsNone(second["Content-Transfer-Encoding"])
+        self.assertEqual(second.get_payload().strip(), "seven bit only")
+        # 8-bit in a header field or inside a message/rfc822: 5.6.3, unsent
+        bad_header = (f"From: {SENDER}\r\nSubject: caf\u00e9\r\n\r\nbody\r\n").encode()
+        inner = "Subject: inner\r\n\r\ncaf\u00e9\r\n".encode()
+        bad_inner = (f"From: {SENDER}\r\nMIME-Version: 1.0\r\n"
+                     "Content-Type: message/rfc822\r\n\r\n").encode() + inner
+        for rcpt, text, why in (("hdr@seven.example", bad_header, "in a header field"),
+                                ("inner@seven.example", bad_inner, "inside a message part")):
+            qid = inject(self.spool, [rcpt], text)
+            self.d.wait_log(rf"id={qid} event=failed rcpt={rcpt} "
+                            r'reply="5\.6\.3 8-bit message, 8BITMIME not offered by '
+                            rf"127\.0\.0\.1\S* \(8-bit octets {why}\)")
+            self.removed(qid)
+        self.assertEqual(len(peer.transactions), 2)
         # 8-bit to a peer that offers 8BITMIME goes with BODY=8BITMIME
         eight = self.peer("plain")
         qid = inject(self.spool, ["someone@plain.example"],

@@ -72,11 +72,33 @@ START_TEST(test_ehlo_keywords)
     ck_assert(caps.size);
     ck_assert_uint_eq(caps.size_max, 1000000);
     ck_assert(caps.auth_plain && caps.auth_login);
-    ck_assert(!caps.smtputf8);
+    ck_assert(!caps.smtputf8 && !caps.chunking);
+    smtp_client_caps_line(&caps, "CHUNKING", false);
+    ck_assert(caps.chunking);
     struct smtp_client_caps none = {0};
     smtp_client_caps_line(&none, "SIZE", false);
     ck_assert(none.size);
     ck_assert_uint_eq(none.size_max, 0);
+}
+END_TEST
+
+/* LMTP is a mode of the client: LHLO, never HELO, and one final reply
+ * per accepted recipient (RFC 2033 4.1, 4.2). */
+START_TEST(test_lmtp_mode)
+{
+    char out[64];
+    ck_assert_int_gt(
+        smtp_client_hello_command(out, sizeof out, SMTP_CLIENT_SMTP, false, "a.example"), 0);
+    ck_assert_str_eq(out, "EHLO a.example\r\n");
+    smtp_client_hello_command(out, sizeof out, SMTP_CLIENT_SMTP, true, "a.example");
+    ck_assert_str_eq(out, "HELO a.example\r\n");
+    smtp_client_hello_command(out, sizeof out, SMTP_CLIENT_LMTP, true, "a.example");
+    ck_assert_str_eq(out, "LHLO a.example\r\n");
+    ck_assert_int_eq(smtp_client_hello_command(out, 8, SMTP_CLIENT_LMTP, false, "a.example"), -1);
+    ck_assert_uint_eq(smtp_client_final_replies(SMTP_CLIENT_SMTP, 3), 1);
+    ck_assert_uint_eq(smtp_client_final_replies(SMTP_CLIENT_LMTP, 3), 3);
+    ck_assert_uint_eq(smtp_client_final_replies(SMTP_CLIENT_LMTP, 0), 1);
+    ck_assert_str_eq(smtp_client_protocol_name(SMTP_CLIENT_LMTP), "lmtp");
 }
 END_TEST
 
@@ -115,6 +137,34 @@ START_TEST(test_remote_status)
 }
 END_TEST
 
+/* A peer's reply in a result, and read back for a DSN's Remote-MTA and
+ * Diagnostic-Code (RFC 3464 2.3.5, 2.3.6). */
+START_TEST(test_peer_result_read_back)
+{
+    char out[DELIVERY_STATUS_TEXT_MAX], mta[256], said[DELIVERY_STATUS_TEXT_MAX];
+    delivery_status_format_peer(out, sizeof out, true, "5.2.2", "mx.example[192.0.2.1]:25",
+                                "552 5.2.2 over quota (in reply to you)", "end of data");
+    ck_assert_str_eq(out, "5.2.2 host mx.example[192.0.2.1]:25 said: 552 5.2.2 over quota (in "
+                          "reply to you) (in reply to end of data)");
+    ck_assert(delivery_status_peer_parts(out, mta, sizeof mta, said, sizeof said));
+    ck_assert_str_eq(mta, "mx.example");
+    ck_assert_str_eq(said, "552 5.2.2 over quota (in reply to you)");
+    delivery_status_format_peer(out, sizeof out, false, "", "unix:/run/lmtp", "451 later",
+                                "RCPT TO");
+    ck_assert(delivery_status_peer_parts(out, mta, sizeof mta, said, sizeof said));
+    ck_assert_str_eq(mta, ""); /* no DNS name */
+    ck_assert_str_eq(said, "451 later");
+    /* cut before the command: the reply runs to the end */
+    ck_assert(delivery_status_peer_parts("5.1.1 host a[1.2.3.4]:25 said: 550 no such", mta,
+                                         sizeof mta, said, sizeof said));
+    ck_assert_str_eq(said, "550 no such");
+    /* our own results are not a peer's */
+    ck_assert(!delivery_status_peer_parts("4.4.1 connect to x: refused", mta, sizeof mta, said,
+                                          sizeof said));
+    ck_assert(!delivery_status_peer_parts("", mta, sizeof mta, said, sizeof said));
+}
+END_TEST
+
 /* encode - in as chunks of at most step octets, then the end. */
 static size_t encode(const char *in, size_t len, size_t step, char *out)
 {
@@ -144,6 +194,31 @@ START_TEST(test_dot_stuffing_and_line_ends)
     ck_assert_str_eq(out, ".\r\n");
     ck_assert(smtp_client_has_8bit("caf\xc3\xa9", 5));
     ck_assert(!smtp_client_has_8bit("cafe", 4));
+}
+END_TEST
+
+/* BDAT (RFC 3030): line ends made CRLF all the same, nothing stuffed, no
+ * dot; what the chunk's length counts is exactly what is written. */
+START_TEST(test_bdat_text)
+{
+    static const char in[] = ".first\nbare\rcr\r\n.\r\nlast";
+    static const char want[] = ".first\r\nbare\r\ncr\r\n.\r\nlast\r\n";
+    char out[256], line[64];
+    for (size_t step = 1; step <= sizeof in; step++) {
+        struct smtp_client_dot d;
+        smtp_client_bdat_init(&d);
+        size_t o = 0;
+        for (size_t i = 0; i < sizeof in - 1; i += step)
+            o += smtp_client_dot_encode(
+                &d, in + i, sizeof in - 1 - i < step ? sizeof in - 1 - i : step, out + o);
+        o += smtp_client_dot_end(&d, out + o);
+        out[o] = '\0';
+        ck_assert_str_eq(out, want);
+    }
+    ck_assert_int_gt(smtp_client_bdat_command(line, sizeof line, 1234, true), 0);
+    ck_assert_str_eq(line, "BDAT 1234 LAST\r\n");
+    smtp_client_bdat_command(line, sizeof line, 0, false);
+    ck_assert_str_eq(line, "BDAT 0\r\n");
 }
 END_TEST
 
@@ -179,9 +254,12 @@ static Suite *smtp_client_suite(void)
     tcase_add_test(tc, test_bad_replies);
     tcase_add_test(tc, test_ehlo_keywords);
     tcase_add_test(tc, test_mail_and_rcpt_commands);
+    tcase_add_test(tc, test_lmtp_mode);
     tcase_add_test(tc, test_received_count);
     tcase_add_test(tc, test_remote_status);
+    tcase_add_test(tc, test_peer_result_read_back);
     tcase_add_test(tc, test_dot_stuffing_and_line_ends);
+    tcase_add_test(tc, test_bdat_text);
     suite_add_tcase(s, tc);
     return s;
 }

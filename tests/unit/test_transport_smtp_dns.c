@@ -15,21 +15,23 @@
 START_TEST(test_hops_parse)
 {
     struct smtp_hop h[SMTP_HOPS_MAX];
-    ck_assert_int_eq(smtp_hops_parse("mx.example", 25, false, h), 1);
+    ck_assert_int_eq(smtp_hops_parse("mx.example", 25, SMTP_LMTP_PORT, false, false, h), 1);
     ck_assert_str_eq(h[0].host, "mx.example");
     ck_assert(h[0].mx && !h[0].literal);
     ck_assert_uint_eq(h[0].port, 25);
 
-    ck_assert_int_eq(smtp_hops_parse("smtp:mx.example:2525", 25, false, h), 1);
+    ck_assert_int_eq(smtp_hops_parse("smtp:mx.example:2525", 25, SMTP_LMTP_PORT, false, false, h),
+                     1);
     ck_assert(h[0].mx);
     ck_assert_uint_eq(h[0].port, 2525);
 
     /* a node's mail host: the host itself */
-    ck_assert_int_eq(smtp_hops_parse("node2.example:2525", 25, true, h), 1);
+    ck_assert_int_eq(smtp_hops_parse("node2.example:2525", 25, SMTP_LMTP_PORT, false, true, h), 1);
     ck_assert(!h[0].mx);
 
-    ck_assert_int_eq(
-        smtp_hops_parse("[mx.example]:587, [192.0.2.1], [ipv6:2001:db8::1]:26", 25, false, h), 3);
+    ck_assert_int_eq(smtp_hops_parse("[mx.example]:587, [192.0.2.1], [ipv6:2001:db8::1]:26", 25,
+                                     SMTP_LMTP_PORT, false, false, h),
+                     3);
     ck_assert(!h[0].mx && !h[0].literal);
     ck_assert_uint_eq(h[0].port, 587);
     ck_assert_str_eq(h[1].host, "192.0.2.1");
@@ -39,14 +41,37 @@ START_TEST(test_hops_parse)
     ck_assert(h[2].literal);
     ck_assert_uint_eq(h[2].port, 26);
 
-    ck_assert_int_eq(smtp_hops_parse("lmtp:store.example:24", 25, false, h), -1);
-    ck_assert_int_eq(smtp_hops_parse("[mx.example", 25, false, h), -1);
-    ck_assert_int_eq(smtp_hops_parse("[mx.example]x", 25, false, h), -1);
-    ck_assert_int_eq(smtp_hops_parse("mx.example:0", 25, false, h), -1);
-    ck_assert_int_eq(smtp_hops_parse("mx.example:70000", 25, false, h), -1);
-    ck_assert_int_eq(smtp_hops_parse("", 25, false, h), -1);
-    ck_assert_int_eq(smtp_hops_parse(" , ", 25, false, h), -1);
-    ck_assert_int_eq(smtp_hops_parse("a,b,c,d,e,f,g,h,i", 25, false, h), -1);
+    /* LMTP: its own default port, never an MX lookup, a UNIX socket */
+    ck_assert_int_eq(smtp_hops_parse("lmtp:store.example", 25, SMTP_LMTP_PORT, false, false, h), 1);
+    ck_assert(h[0].lmtp && !h[0].mx && !h[0].local);
+    ck_assert_uint_eq(h[0].port, SMTP_LMTP_PORT);
+    ck_assert_int_eq(smtp_hops_parse("lmtp:[192.0.2.3]:2424,lmtp:b.example", 25, SMTP_LMTP_PORT,
+                                     false, false, h),
+                     2);
+    ck_assert(h[0].lmtp && h[0].literal && h[1].lmtp);
+    ck_assert_uint_eq(h[0].port, 2424);
+    ck_assert_int_eq(
+        smtp_hops_parse("lmtp:unix:/run/dovecot/lmtp", 25, SMTP_LMTP_PORT, false, false, h), 1);
+    ck_assert(h[0].lmtp && h[0].local && !h[0].mx);
+    ck_assert_str_eq(h[0].host, "/run/dovecot/lmtp");
+    ck_assert_int_eq(smtp_hops_parse("lmtp:unix:relative", 25, SMTP_LMTP_PORT, false, false, h),
+                     -1);
+    /* a node spoken to in LMTP: no prefix, the LMTP port */
+    ck_assert_int_eq(smtp_hops_parse("node2.example", 25, 2424, true, true, h), 1);
+    ck_assert(h[0].lmtp && !h[0].mx);
+    ck_assert_uint_eq(h[0].port, 2424);
+    ck_assert_int_eq(smtp_hops_parse("smtp:node2.example", 25, SMTP_LMTP_PORT, true, true, h), 1);
+    ck_assert(!h[0].lmtp);
+    /* one protocol per next hop */
+    ck_assert_int_eq(
+        smtp_hops_parse("lmtp:a.example,smtp:b.example", 25, SMTP_LMTP_PORT, false, false, h), -1);
+    ck_assert_int_eq(smtp_hops_parse("[mx.example", 25, SMTP_LMTP_PORT, false, false, h), -1);
+    ck_assert_int_eq(smtp_hops_parse("[mx.example]x", 25, SMTP_LMTP_PORT, false, false, h), -1);
+    ck_assert_int_eq(smtp_hops_parse("mx.example:0", 25, SMTP_LMTP_PORT, false, false, h), -1);
+    ck_assert_int_eq(smtp_hops_parse("mx.example:70000", 25, SMTP_LMTP_PORT, false, false, h), -1);
+    ck_assert_int_eq(smtp_hops_parse("", 25, SMTP_LMTP_PORT, false, false, h), -1);
+    ck_assert_int_eq(smtp_hops_parse(" , ", 25, SMTP_LMTP_PORT, false, false, h), -1);
+    ck_assert_int_eq(smtp_hops_parse("a,b,c,d,e,f,g,h,i", 25, SMTP_LMTP_PORT, false, false, h), -1);
 }
 END_TEST
 
@@ -78,7 +103,8 @@ START_TEST(test_literals_answered_from_the_loop)
     struct smtp_dns *dns = smtp_dns_new(loop, forwarders, 1, &error);
     ck_assert_msg(dns != NULL, "smtp_dns_new: %s", error);
     struct smtp_hop h[SMTP_HOPS_MAX];
-    ck_assert_int_eq(smtp_hops_parse("[192.0.2.7]:2525,[ipv6:::1]", 25, false, h), 2);
+    ck_assert_int_eq(
+        smtp_hops_parse("[192.0.2.7]:2525,[ipv6:::1]", 25, SMTP_LMTP_PORT, false, false, h), 2);
     done_count = 0;
     struct smtp_dns_query *q = smtp_dns_resolve(dns, h, 2, on_done, NULL);
     ck_assert_ptr_nonnull(q);

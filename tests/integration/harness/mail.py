@@ -8,11 +8,14 @@ as it was sent, and bounded waits.
     trace, rest = split_trace(data)   # rest == sent.replace(b"\\r\\n", b"\\n")
     copies(base, b"marker")           # [(path, bytes)] in every */new/
     wait_for(lambda: ..., timeout=30, what="...")
+    queue_inject(INJECT, spool, rcpts, message, sender)   # committed as the mail user
 """
 import glob
 import os
+import pwd
 import re
 import socket
+import subprocess
 import time
 
 QUEUED = re.compile(rb"queued as ([0-9a-f]{23})")
@@ -190,3 +193,32 @@ def deliver(d, rcpt, body, timeout=30.0, sender="sender@remote.example"):
     wait_for(lambda: qid not in spool_ids(d.spool), timeout=timeout,
              what=f"{qid} delivered\n{d.log()[-3000:]}")
     return qid
+
+
+def mail_ids():
+    """The uid and gid the daemon's unprivileged children run as: nobody
+    when the tests run as root, else the tests' own."""
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("nobody")
+        return pw.pw_uid, pw.pw_gid
+    return os.getuid(), os.getgid()
+
+
+def as_mail_user():
+    """preexec_fn: become mail_ids() (only root can)."""
+    uid, gid = mail_ids()
+    if os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+
+
+def queue_inject(inject, spool, rcpts, message, sender):
+    """Commit message (bytes) for rcpts into spool through tests/queue_inject
+    (the program at inject), as the mail user; its queue id."""
+    res = subprocess.run([inject, spool, sender] + list(rcpts), input=message,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         preexec_fn=as_mail_user, timeout=60)
+    if res.returncode != 0:
+        raise AssertionError(f"queue_inject failed: {res.stderr!r}")
+    return res.stdout.decode().split()[0]
