@@ -65,7 +65,7 @@ unsigned mailbox_flags_of(const char *name)
 /* lock_index - the OFD lock (per open file, so that two sessions in one
  * process exclude each other too, and closing another descriptor of the
  * file does not drop it). The lock fd, or -1 with *error_r. */
-static int lock_index(struct mailbox *mb, char **error_r)
+int mailbox_lock_index(struct mailbox *mb, char **error_r)
 {
     int fd = openat(mb->fd, LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
@@ -171,18 +171,45 @@ static void fresh_index(struct mailbox *mb, uint32_t old, int lock_fd)
         log_warning("event=mailbox_uidvalidity_not_kept error=\"%s\"", strerror(errno));
 }
 
+/* keep_index_fd - fd (or -1) is now the index file we know. */
+static void keep_index_fd(struct mailbox *mb, int fd)
+{
+    if (mb->index_fd >= 0)
+        close(mb->index_fd);
+    mb->index_fd = fd;
+}
+
+bool mailbox_index_unchanged(struct mailbox *mb, bool *missing_r)
+{
+    struct stat st;
+
+    *missing_r = false;
+    if (fstatat(mb->fd, INDEX_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        *missing_r = errno == ENOENT;
+        return false;
+    }
+    /* the index is only ever replaced by a rename, and the file we compare
+     * with is held open (index_fd), so its inode number is not reused: the
+     * same number is the same file */
+    return mb->index_st_valid && mb->index_fd >= 0 && st.st_ino == mb->index_st.st_ino &&
+           st.st_dev == mb->index_st.st_dev;
+}
+
 /* load_index - read the index file unless it is the one read or written
  * last. *dirty_r when it must be written (missing or rebuilt). */
 static enum mailbox_result load_index(struct mailbox *mb, int lock_fd, bool *dirty_r,
                                       char **error_r)
 {
-    int fd = openat(mb->fd, INDEX_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
     char *text = NULL, *perr = NULL;
     size_t len = 0;
     uint32_t old = mb->index.uidvalidity;
     struct mailbox_index parsed;
+    bool missing;
 
+    if (mailbox_index_unchanged(mb, &missing))
+        return MAILBOX_OK;
+    int fd = openat(mb->fd, INDEX_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         if (errno != ENOENT) {
             error_set(error_r, "open %s: %s", INDEX_NAME, strerror(errno));
@@ -193,6 +220,8 @@ static enum mailbox_result load_index(struct mailbox *mb, int lock_fd, bool *dir
         /* else someone removed it: keep ours, it is written again */
         *dirty_r = true;
         mb->index_st_valid = false;
+        mb->msgs_stale = true;
+        keep_index_fd(mb, -1);
         return MAILBOX_OK;
     }
     if (fstat(fd, &st) < 0) {
@@ -200,13 +229,7 @@ static enum mailbox_result load_index(struct mailbox *mb, int lock_fd, bool *dir
         close(fd);
         return MAILBOX_TEMPFAIL;
     }
-    if (mb->index_st_valid && st.st_ino == mb->index_st.st_ino &&
-        st.st_dev == mb->index_st.st_dev && st.st_size == mb->index_st.st_size &&
-        st.st_mtim.tv_sec == mb->index_st.st_mtim.tv_sec &&
-        st.st_mtim.tv_nsec == mb->index_st.st_mtim.tv_nsec) {
-        close(fd);
-        return MAILBOX_OK;
-    }
+    mb->msgs_stale = true;
     if (st.st_size > INDEX_MAX_BYTES) {
         len = 0;
         text = NULL;
@@ -232,7 +255,6 @@ static enum mailbox_result load_index(struct mailbox *mb, int lock_fd, bool *dir
             len += (size_t)n;
         }
     }
-    close(fd);
     switch (text == NULL ? MAILBOX_INDEX_GARBAGE
                          : mailbox_index_parse(text, len, &parsed, &old, &perr)) {
     case MAILBOX_INDEX_PARSED:
@@ -240,16 +262,20 @@ static enum mailbox_result load_index(struct mailbox *mb, int lock_fd, bool *dir
         mb->index = parsed;
         mb->index_st = st;
         mb->index_st_valid = true;
+        keep_index_fd(mb, fd);
+        fd = -1;
         break;
     case MAILBOX_INDEX_NEWER:
         error_set(error_r, "%s: %s", INDEX_NAME, perr != NULL ? perr : "newer version");
         free(perr);
         free(text);
+        close(fd);
         return MAILBOX_TEMPFAIL;
     case MAILBOX_INDEX_NOMEM:
         error_set(error_r, "out of memory");
         free(perr);
         free(text);
+        close(fd);
         return MAILBOX_TEMPFAIL;
     case MAILBOX_INDEX_GARBAGE: {
         char qbuf[128];
@@ -264,6 +290,8 @@ static enum mailbox_result load_index(struct mailbox *mb, int lock_fd, bool *dir
         break;
     }
     }
+    if (fd >= 0)
+        close(fd);
     free(perr);
     free(text);
     return MAILBOX_OK;
@@ -272,7 +300,7 @@ static enum mailbox_result load_index(struct mailbox *mb, int lock_fd, bool *dir
 /* write_index - the index to a temporary file, then renamed over the old
  * one. durable (new UIDs were given): fsync'd, and the folder after the
  * rename, so that a crash never brings back an older uidnext. */
-static enum mailbox_result write_index(struct mailbox *mb, bool durable, char **error_r)
+enum mailbox_result mailbox_write_index(struct mailbox *mb, bool durable, char **error_r)
 {
     char tmp[512], *text;
     size_t len, done = 0;
@@ -304,9 +332,10 @@ static enum mailbox_result write_index(struct mailbox *mb, bool durable, char **
         close(fd);
         unlinkat(mb->fd, tmp, 0);
         mb->index_st_valid = false;
+        keep_index_fd(mb, -1);
         return MAILBOX_TEMPFAIL;
     }
-    close(fd);
+    keep_index_fd(mb, fd);
     mb->index_st_valid = true;
     if (durable && fsync(mb->fd) < 0) {
         error_set(error_r, "fsync folder: %s", strerror(errno));
@@ -397,8 +426,8 @@ static void move_new_files(struct mailbox *mb)
 }
 
 /* dir_mtimes - the mtimes of new/ and cur/ ({0,0} for a missing one). */
-static enum mailbox_result dir_mtimes(struct mailbox *mb, struct timespec ts[2], bool *any_r,
-                                      char **error_r)
+enum mailbox_result mailbox_dir_mtimes(struct mailbox *mb, struct timespec ts[2], bool *any_r,
+                                       char **error_r)
 {
     static const char *const subs[] = {"new", "cur"};
 
@@ -424,14 +453,50 @@ static bool same_time(struct timespec a, struct timespec b)
     return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
-/* trusted - ts as the index may record it: an mtime less than two seconds
- * old is not (Dovecot's rule: a change later in the same clock tick could
- * leave it as it is, and would be missed), so {0,0}, which never matches. */
-static struct timespec trusted(struct timespec ts, const struct timespec *now)
+/* How long after a directory's mtime a listing must begin for that mtime to
+ * vouch for the listing: a change later in the same clock tick leaves the
+ * mtime as it was and would be missed (Dovecot's rule; a tick is a few
+ * milliseconds, some file systems' a second or two). */
+#define MTIME_SETTLE_SEC 2
+
+static bool ts_before(struct timespec a, struct timespec b)
 {
-    if (ts.tv_sec == 0 || now->tv_sec - ts.tv_sec < 2)
-        return (struct timespec){0, 0};
-    return ts;
+    return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+/* settled - whether a listing begun at when can vouch for changes up to
+ * the mtimes ts (both known). */
+static bool settled(const struct timespec ts[2], struct timespec when)
+{
+    struct timespec last = ts_before(ts[0], ts[1]) ? ts[1] : ts[0];
+    if (ts[0].tv_sec == 0 || ts[1].tv_sec == 0)
+        return false;
+    last.tv_sec += MTIME_SETTLE_SEC;
+    return !ts_before(when, last);
+}
+
+/* index_vouches - whether the index's recorded mtimes may be trusted by a
+ * handle that has not listed the folder itself: the index was written at
+ * least MTIME_SETTLE_SEC after them. A listing writes it at once, and a
+ * change batch records the mtimes its own change just gave, so only a
+ * listing begun that late writes an index that vouches (a listing that
+ * took longer records them as unknown). */
+static bool index_vouches(const struct mailbox *mb)
+{
+    const struct timespec rec[2] = {mb->index.new_mtime, mb->index.cur_mtime};
+    return mb->index_st_valid && settled(rec, mb->index_st.st_mtim);
+}
+
+/* listed_lately - whether this handle listed the folder less than
+ * MTIME_SETTLE_SEC ago: a change hidden in the clock tick of the mtime
+ * recorded last is then found by its next listing, at most that late. */
+static bool listed_lately(const struct mailbox *mb, const struct timespec *now)
+{
+    struct timespec until = mb->last_scan;
+    if (until.tv_sec == 0)
+        return false;
+    until.tv_sec += MTIME_SETTLE_SEC;
+    return ts_before(*now, until);
 }
 
 /* crlf_size - the size of sub/name with every LF not after a CR counted as
@@ -617,13 +682,13 @@ static enum mailbox_result scan(struct mailbox *mb, struct timespec ts[2], bool 
         mailbox_listing_clear(&l);
         if (mb->move_new)
             move_new_files(mb);
-        res = dir_mtimes(mb, ts, &any, error_r);
+        res = mailbox_dir_mtimes(mb, ts, &any, error_r);
         if (res == MAILBOX_OK)
             res = mailbox_list_dir(mb, false, &l, error_r);
         if (res == MAILBOX_OK)
             res = mailbox_list_dir(mb, true, &l, error_r);
         if (res == MAILBOX_OK)
-            res = dir_mtimes(mb, after, &any, error_r);
+            res = mailbox_dir_mtimes(mb, after, &any, error_r);
         if (res != MAILBOX_OK) {
             mailbox_listing_clear(&l);
             return res;
@@ -637,9 +702,32 @@ static enum mailbox_result scan(struct mailbox *mb, struct timespec ts[2], bool 
     return res;
 }
 
+/* compact - drop the entries this process expunged (they were kept until
+ * this sync so that the message numbers held still). */
+static void compact(struct mailbox *mb)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < mb->index.count; i++) {
+        struct mailbox_index_entry *e = &mb->index.entries[i];
+        if (e->gone) {
+            free(e->base);
+            free(e->name);
+            mb->msgs_stale = true;
+            continue;
+        }
+        mb->index.entries[kept++] = *e;
+    }
+    mb->index.count = kept;
+}
+
 /* rebuild_msgs - the API's view of the index. */
 static enum mailbox_result rebuild_msgs(struct mailbox *mb, char **error_r)
 {
+    for (size_t i = 0; i < mb->old_count; i++)
+        free(mb->old_names[i]);
+    mb->old_count = 0;
+    if (!mb->msgs_stale && mb->msgs != NULL)
+        return MAILBOX_OK;
     free(mb->msgs);
     mb->msgs = calloc(mb->index.count + 1, sizeof(*mb->msgs));
     if (mb->msgs == NULL) {
@@ -652,48 +740,93 @@ static enum mailbox_result rebuild_msgs(struct mailbox *mb, char **error_r)
                                            e->name, e->in_cur ? "cur" : "new",
                                            e->size, mailbox_flags_of(e->name)};
     }
-    for (size_t i = 0; i < mb->old_count; i++)
-        free(mb->old_names[i]);
-    mb->old_count = 0;
+    mb->msgs_stale = false;
     return MAILBOX_OK;
+}
+
+/* need_scan - whether the folder must be listed: its mtimes moved from
+ * those the index recorded, or nothing vouches for them. */
+static bool need_scan(const struct mailbox *mb, const struct timespec ts[2],
+                      const struct timespec *now)
+{
+    return mb->force_scan || mb->index.new_mtime.tv_sec == 0 || mb->index.cur_mtime.tv_sec == 0 ||
+           !same_time(ts[0], mb->index.new_mtime) || !same_time(ts[1], mb->index.cur_mtime) ||
+           !(index_vouches(mb) || listed_lately(mb, now));
+}
+
+/* sync_unlocked - the common case without the lock: the index is the file
+ * we know and the mtimes say nothing happened. true when that is so. */
+static bool sync_unlocked(struct mailbox *mb)
+{
+    struct timespec ts[2], now;
+    bool any, missing;
+    char *err = NULL;
+
+    if (mb->force_scan || !mailbox_index_unchanged(mb, &missing))
+        return false;
+    if (mailbox_dir_mtimes(mb, ts, &any, &err) != MAILBOX_OK) {
+        free(err);
+        return false; /* the locked path reports it */
+    }
+    clock_gettime(CLOCK_REALTIME, &now);
+    return any && !need_scan(mb, ts, &now);
 }
 
 enum mailbox_result mailbox_sync(struct mailbox *mb, char **error_r)
 {
-    int lock_fd = lock_index(mb, error_r);
     bool dirty = false, new_uids = false, any;
-    struct timespec ts[2], now;
+    struct timespec ts[2], now, began;
     enum mailbox_result res;
 
+    if (mb->lock_fd >= 0) {
+        error_set(error_r, "sync inside a change batch");
+        return MAILBOX_TEMPFAIL;
+    }
+    compact(mb);
+    if (sync_unlocked(mb))
+        return rebuild_msgs(mb, error_r);
+    int lock_fd = mailbox_lock_index(mb, error_r);
     if (lock_fd < 0)
         return MAILBOX_TEMPFAIL;
     res = load_index(mb, lock_fd, &dirty, error_r);
     if (res == MAILBOX_OK)
-        res = dir_mtimes(mb, ts, &any, error_r);
+        res = mailbox_dir_mtimes(mb, ts, &any, error_r);
     if (res == MAILBOX_OK && !any && mb->index.count == 0) {
         error_set(error_r, "no new/ or cur/");
         res = MAILBOX_MISSING;
     }
-    if (res == MAILBOX_OK &&
-        (dirty || mb->index.new_mtime.tv_sec == 0 || mb->index.cur_mtime.tv_sec == 0 ||
-         !same_time(ts[0], mb->index.new_mtime) || !same_time(ts[1], mb->index.cur_mtime))) {
+    clock_gettime(CLOCK_REALTIME, &began);
+    if (res == MAILBOX_OK && (dirty || need_scan(mb, ts, &began))) {
+        bool vouched = index_vouches(mb);
         res = scan(mb, ts, &dirty, &new_uids, error_r);
         if (res == MAILBOX_OK) {
+            mb->last_scan = began;
+            mb->force_scan = false;
+            mb->msgs_stale = true;
             clock_gettime(CLOCK_REALTIME, &now);
-            ts[0] = trusted(ts[0], &now);
-            ts[1] = trusted(ts[1], &now);
-            if (!same_time(ts[0], mb->index.new_mtime) || !same_time(ts[1], mb->index.cur_mtime))
+            /* the index is written now: when that is late enough to make it
+             * vouch for mtimes this listing began too early to see settle,
+             * they are recorded as unknown */
+            if (!settled(ts, began) && settled(ts, now))
+                ts[0] = ts[1] = (struct timespec){0, 0};
+            if (!same_time(ts[0], mb->index.new_mtime) || !same_time(ts[1], mb->index.cur_mtime) ||
+                (settled(ts, began) && !vouched))
                 dirty = true;
             mb->index.new_mtime = ts[0];
             mb->index.cur_mtime = ts[1];
         }
     }
     if (res == MAILBOX_OK && dirty)
-        res = write_index(mb, new_uids || !mb->index_st_valid, error_r);
+        res = mailbox_write_index(mb, new_uids || !mb->index_st_valid, error_r);
     close(lock_fd); /* drops the OFD lock */
     if (res == MAILBOX_OK)
         res = rebuild_msgs(mb, error_r);
     return res;
+}
+
+void mailbox_want_scan(struct mailbox *mb)
+{
+    mb->force_scan = true;
 }
 
 enum mailbox_result mailbox_open(int maildir_fd, bool move_new, const char *hostname,
@@ -713,6 +846,8 @@ enum mailbox_result mailbox_open(int maildir_fd, bool move_new, const char *host
             *p = '_';
     mb->move_new = move_new;
     mb->root_fd = -1;
+    mb->index_fd = -1;
+    mb->lock_fd = -1;
     mb->fd = fcntl(maildir_fd, F_DUPFD_CLOEXEC, 0);
     if (mb->fd < 0) {
         error_set(error_r, "dup: %s", strerror(errno));
@@ -744,6 +879,10 @@ void mailbox_close(struct mailbox **mailbox)
         close(mb->fd);
     if (mb->root_fd >= 0)
         close(mb->root_fd);
+    if (mb->index_fd >= 0)
+        close(mb->index_fd);
+    if (mb->lock_fd >= 0)
+        close(mb->lock_fd);
     mailbox_index_clear(&mb->index);
     for (size_t i = 0; i < mb->old_count; i++)
         free(mb->old_names[i]);

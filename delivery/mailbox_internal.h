@@ -24,6 +24,18 @@ struct mailbox {
     struct mailbox_index index;
     struct stat index_st; /* the index file as last read or written */
     bool index_st_valid;
+    /* that file, kept open so that its inode number cannot be given to a
+     * newer index while we compare against it (doc/mailbox.md) */
+    int index_fd;
+    struct timespec last_scan; /* when this handle's last listing began; {0,0}: never */
+    bool force_scan;           /* our own changes could not be told apart: list next time */
+    bool msgs_stale;           /* msgs must be rebuilt from index at the next sync */
+    /* a change batch (mailbox_change_begin): the held lock, whether the
+     * index and the directories were exactly as we last knew them when it
+     * began, and whether anything was renamed or removed in it */
+    int lock_fd;
+    bool batch_explained;
+    bool batch_changed;
     struct mailbox_msg *msgs; /* index.entries as the API shows them */
     char **old_names;         /* names replaced by set_flags, freed at sync */
     size_t old_count;
@@ -50,6 +62,28 @@ unsigned mailbox_flags_of(const char *name);
 
 /* mailbox_list_dir - append cur/'s (in_cur) or new/'s message files to l;
  * a missing folder is empty. */
+/* mailbox_lock_index - the index's OFD lock: its fd, or -1 with *error_r. */
+int mailbox_lock_index(struct mailbox *mb, char **error_r);
+
+/* mailbox_index_unchanged - whether the index file is still the one read or
+ * written last (*missing_r: there is none). */
+bool mailbox_index_unchanged(struct mailbox *mb, bool *missing_r);
+
+/* mailbox_write_index - mb's index to the file (temporary file + rename),
+ * fsync'd with the folder when durable (new UIDs were given). */
+enum mailbox_result mailbox_write_index(struct mailbox *mb, bool durable, char **error_r);
+
+/* mailbox_dir_mtimes - the mtimes of new/ and cur/ ({0,0} for a missing
+ * one; *any_r when either exists). */
+enum mailbox_result mailbox_dir_mtimes(struct mailbox *mb, struct timespec ts[2], bool *any_r,
+                                       char **error_r);
+
+/* mailbox_batch_enter, mailbox_batch_leave - a change of one message inside
+ * the caller's batch or, when there is none, a batch of its own; leave
+ * records whether the change was made (mailbox.c). */
+enum mailbox_result mailbox_batch_enter(struct mailbox *mb, bool *own_r, char **error_r);
+void mailbox_batch_leave(struct mailbox *mb, bool own, bool changed);
+
 enum mailbox_result mailbox_list_dir(struct mailbox *mb, bool in_cur, struct listing *l,
                                      char **error_r);
 
