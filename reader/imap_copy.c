@@ -372,8 +372,8 @@ static bool expunge_sources(struct imap *p, const struct written *w, size_t coun
     bool ok = true;
     char *berr = NULL;
     if (mailbox_change_begin(p->mailbox, &berr) != MAILBOX_OK) {
-        log_error("event=imap_move_expunge_failed client=%s user=%s error=\"%s\"",
-                  p->ss->client_ip, p->login, berr != NULL ? berr : "?");
+        log_error("event=imap_move_expunge_failed client=%s user=%s error=\"%s\"", p->ss->client_ip,
+                  p->login, berr != NULL ? berr : "?");
         free(berr);
         imap_folder_update(p, true);
         return false;
