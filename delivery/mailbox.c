@@ -195,6 +195,35 @@ bool mailbox_index_unchanged(struct mailbox *mb, bool *missing_r)
            st.st_dev == mb->index_st.st_dev;
 }
 
+/* read_text - the whole of fd (st its fstat) into *text_r, *len_r. 0, or
+ * -1 with *error_r. */
+static int read_text(int fd, const struct stat *st, char **text_r, size_t *len_r, char **error_r)
+{
+    char *text = malloc((size_t)st->st_size + 1);
+    size_t len = 0;
+
+    if (text == NULL) {
+        error_set(error_r, "out of memory");
+        return -1;
+    }
+    while (len < (size_t)st->st_size) {
+        ssize_t n = pread(fd, text + len, (size_t)st->st_size - len, (off_t)len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            error_set(error_r, "read %s: %s", INDEX_NAME, strerror(errno));
+            free(text);
+            return -1;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    *text_r = text;
+    *len_r = len;
+    return 0;
+}
+
 /* load_index - read the index file unless it is the one read or written
  * last. *dirty_r when it must be written (missing or rebuilt). */
 static enum mailbox_result load_index(struct mailbox *mb, int lock_fd, bool *dirty_r,
@@ -230,30 +259,9 @@ static enum mailbox_result load_index(struct mailbox *mb, int lock_fd, bool *dir
         return MAILBOX_TEMPFAIL;
     }
     mb->msgs_stale = true;
-    if (st.st_size > INDEX_MAX_BYTES) {
-        len = 0;
-        text = NULL;
-    } else {
-        text = malloc((size_t)st.st_size + 1);
-        if (text == NULL) {
-            close(fd);
-            error_set(error_r, "out of memory");
-            return MAILBOX_TEMPFAIL;
-        }
-        while (len < (size_t)st.st_size) {
-            ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0) {
-                error_set(error_r, "read %s: %s", INDEX_NAME, strerror(errno));
-                free(text);
-                close(fd);
-                return MAILBOX_TEMPFAIL;
-            }
-            if (n == 0)
-                break;
-            len += (size_t)n;
-        }
+    if (st.st_size <= INDEX_MAX_BYTES && read_text(fd, &st, &text, &len, error_r) < 0) {
+        close(fd);
+        return MAILBOX_TEMPFAIL;
     }
     switch (text == NULL ? MAILBOX_INDEX_GARBAGE
                          : mailbox_index_parse(text, len, &parsed, &old, &perr)) {
@@ -342,6 +350,52 @@ enum mailbox_result mailbox_write_index(struct mailbox *mb, bool durable, char *
         return MAILBOX_TEMPFAIL;
     }
     return MAILBOX_OK;
+}
+
+enum mailbox_result mailbox_index_distrust(struct mailbox *mb, char **error_r)
+{
+    int fd = openat(mb->fd, INDEX_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    char *text = NULL, *perr = NULL;
+    size_t len = 0;
+    uint32_t old;
+    struct mailbox_index disk, ours;
+    enum mailbox_result res = MAILBOX_OK;
+
+    /* ours stays as it is until our next sync, which lists the folder */
+    mb->force_scan = true;
+    if (fd < 0)
+        return MAILBOX_OK; /* missing: whoever syncs next lists and writes it */
+    if (fstat(fd, &st) < 0) {
+        error_set(error_r, "fstat %s: %s", INDEX_NAME, strerror(errno));
+        close(fd);
+        return MAILBOX_TEMPFAIL;
+    }
+    if (st.st_size > INDEX_MAX_BYTES) {
+        close(fd);
+        return MAILBOX_OK; /* refused by every reader: the next sync rebuilds it */
+    }
+    if (read_text(fd, &st, &text, &len, error_r) < 0) {
+        close(fd);
+        return MAILBOX_TEMPFAIL;
+    }
+    close(fd);
+    if (mailbox_index_parse(text, len, &disk, &old, &perr) != MAILBOX_INDEX_PARSED) {
+        free(text);
+        free(perr);
+        return MAILBOX_OK; /* garbage: the next sync rebuilds it */
+    }
+    free(text);
+    /* its UIDs and uidnext as they are (never ours, which may lack some),
+     * only the mtimes made unknown */
+    disk.new_mtime = disk.cur_mtime = (struct timespec){0, 0};
+    ours = mb->index;
+    mb->index = disk;
+    res = mailbox_write_index(mb, false, error_r);
+    mb->index = ours;
+    mailbox_index_clear(&disk);
+    mb->index_st_valid = false; /* the file is not our in-memory index */
+    return res;
 }
 
 /* list_dir - append sub's message files to l. A missing sub is empty. */

@@ -73,6 +73,12 @@ bool mailbox_index_unchanged(struct mailbox *mb, bool *missing_r);
  * fsync'd with the folder when durable (new UIDs were given). */
 enum mailbox_result mailbox_write_index(struct mailbox *mb, bool durable, char **error_r);
 
+/* mailbox_index_distrust - the index file rewritten as it is, with its
+ * mtimes unknown, so that every handle lists the folder at its next sync;
+ * ours will too (lock held). For a change of ours mixed with someone
+ * else's: the index we hold may lack UIDs theirs has, so it is not written. */
+enum mailbox_result mailbox_index_distrust(struct mailbox *mb, char **error_r);
+
 /* mailbox_dir_mtimes - the mtimes of new/ and cur/ ({0,0} for a missing
  * one; *any_r when either exists). */
 enum mailbox_result mailbox_dir_mtimes(struct mailbox *mb, struct timespec ts[2], bool *any_r,

@@ -59,14 +59,15 @@ void mailbox_change_end(struct mailbox *mb)
     if (mb->batch_changed) {
         /* our changes are written through, with the mtimes they gave, so
          * that the other sessions read them instead of listing the folder;
-         * when someone else's change may be mixed in, our next sync lists
-         * it and writes the index then */
+         * when someone else's change may be mixed in, the index is marked
+         * so that everyone lists it (a change of theirs in the same clock
+         * tick as ours leaves the mtimes as ours made them) */
         if (mb->batch_explained && mailbox_dir_mtimes(mb, ts, &any, &err) == MAILBOX_OK) {
             mb->index.new_mtime = ts[0];
             mb->index.cur_mtime = ts[1];
             if (mailbox_write_index(mb, false, &err) != MAILBOX_OK)
                 mb->force_scan = true;
-        } else {
+        } else if (mailbox_index_distrust(mb, &err) != MAILBOX_OK) {
             mb->force_scan = true;
         }
         if (err != NULL) {
