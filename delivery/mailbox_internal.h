@@ -1,6 +1,7 @@
 /* delivery/mailbox_internal.h - what the mailbox layer's files share: the
- * open folder's state and the listing of new/ and cur/ (mailbox.c: index and
- * sync; mailbox_msg.c: one message's file). */
+ * open folder's state and the listing of new/ and cur/ (mailbox.c: listing
+ * and sync; mailbox_file.c: the index file and its lock; mailbox_msg.c: one
+ * message's file and change batches). */
 #ifndef DIRMAIL_DELIVERY_MAILBOX_INTERNAL_H
 #define DIRMAIL_DELIVERY_MAILBOX_INTERNAL_H
 
@@ -68,6 +69,12 @@ int mailbox_lock_index(struct mailbox *mb, char **error_r);
 /* mailbox_index_unchanged - whether the index file is still the one read or
  * written last (*missing_r: there is none). */
 bool mailbox_index_unchanged(struct mailbox *mb, bool *missing_r);
+
+/* mailbox_load_index - read the index file unless it is the one read or
+ * written last (a missing or unreadable one is made afresh, *dirty_r: it
+ * must be written; lock_fd held). */
+enum mailbox_result mailbox_load_index(struct mailbox *mb, int lock_fd, bool *dirty_r,
+                                       char **error_r);
 
 /* mailbox_write_index - mb's index to the file (temporary file + rename),
  * fsync'd with the folder when durable (new UIDs were given). */
