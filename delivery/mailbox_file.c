@@ -8,6 +8,7 @@
 #include "delivery/mailbox_internal.h"
 #include "delivery/mailbox_index.h"
 #include "lib/error.h"
+#include "lib/fdio.h"
 #include "lib/log.h"
 
 #include <errno.h>
@@ -171,19 +172,13 @@ static int read_text(int fd, const struct stat *st, char **text_r, size_t *len_r
         error_set(error_r, "out of memory");
         return -1;
     }
-    while (len < (size_t)st->st_size) {
-        ssize_t n = pread(fd, text + len, (size_t)st->st_size - len, (off_t)len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            error_set(error_r, "read %s: %s", INDEX_NAME, strerror(errno));
-            free(text);
-            return -1;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
+    ssize_t n = fd_pread_all(fd, text, (size_t)st->st_size, 0);
+    if (n < 0) {
+        error_set(error_r, "read %s: %s", INDEX_NAME, strerror(errno));
+        free(text);
+        return -1;
     }
+    len = (size_t)n;
     *text_r = text;
     *len_r = len;
     return 0;

@@ -81,16 +81,23 @@ class View:
 
 @unittest.skipUnless(built(), "dirmaild not built")
 class ImapSync(unittest.TestCase):
-    setUpClass = classmethod(test_imap.Imap.setUpClass.__func__)
-    tearDownClass = classmethod(test_imap.Imap.tearDownClass.__func__)
-    send = test_imap.Imap.send
-    imap = test_imap.Imap.imap
-    _logout = staticmethod(test_imap.Imap._logout)
-    raw = test_imap.Imap.raw
+    # test_imap.Imap's fixture (slapd, dirmaild, the Maildirs) and helpers
+    setUpClass, tearDownClass, send, imap, _logout, raw = (
+        test_imap.Imap.__dict__[n]
+        for n in ("setUpClass", "tearDownClass", "send", "imap", "_logout", "raw"))
 
     def mail(self, subject):
         return (f"From: s@remote.example\r\nTo: x@example.org\r\nSubject: {subject}\r\n"
                 f"\r\nbody of {subject}\r\n").encode()
+
+    def session_a(self, user):
+        """Session A: raw, logged in, INBOX selected, its View."""
+        a = self.raw()
+        a.send(b"L1 LOGIN %s %s\r\n" % (user.encode(), PASSWORDS[user].encode()))
+        self.assertTrue(a.until_tagged(b"L1")[-1].startswith(b"L1 OK"))
+        view = View(self, a)
+        view.apply(view.command(b"SELECT INBOX"), pushed=False)
+        return view
 
     def truth(self, user):
         """[uid, flags] by sequence number as a fresh session sees them."""
@@ -116,11 +123,7 @@ class ImapSync(unittest.TestCase):
             typ, data = b.append("INBOX", None, None, self.mail(f"first {i}"))
             self.assertEqual(typ, "OK", data)
         self.assertEqual(b.select("INBOX")[0], "OK")
-        a = self.raw()
-        a.send(b"L1 LOGIN %s %s\r\n" % (user.encode(), PASSWORDS[user].encode()))
-        self.assertTrue(a.until_tagged(b"L1")[-1].startswith(b"L1 OK"))
-        view = View(self, a)
-        view.apply(view.command(b"SELECT INBOX"), pushed=False)
+        view = self.session_a(user)
         self.assertEqual(view.msgs, self.truth(user))
         seen_uids = {u for u, _ in view.msgs}
         rnd = random.Random(14)
@@ -165,11 +168,7 @@ class ImapSync(unittest.TestCase):
         for i in range(4):
             self.assertEqual(b.append("INBOX", None, None, self.mail(f"tick {i}"))[0], "OK")
         self.assertEqual(b.select("INBOX")[0], "OK")
-        a = self.raw()
-        a.send(b"L1 LOGIN %s %s\r\n" % (user.encode(), PASSWORDS[user].encode()))
-        self.assertTrue(a.until_tagged(b"L1")[-1].startswith(b"L1 OK"))
-        view = View(self, a)
-        view.apply(view.command(b"SELECT INBOX"), pushed=False)
+        view = self.session_a(user)
         for r in range(60):
             mine, theirs = view.msgs[r % 2], view.msgs[2 + r % 2]
             sign = b"+" if r % 4 < 2 else b"-"
