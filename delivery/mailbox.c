@@ -1,7 +1,8 @@
-/* delivery/mailbox.c - one Maildir folder for the readers: the UID index
- * "dirmail-uidlist" under an OFD lock on "dirmail-uidlist.lock", new/ and
- * cur/ listed and merged into it. One message's file (open, flags in its
- * name, expunge) is mailbox_msg.c's. See mailbox.h and doc/mailbox.md. */
+/* delivery/mailbox.c - one Maildir folder for the readers: new/ and cur/
+ * listed and merged into the UID index, and the sync that decides whether
+ * they must be listed at all. The index file and its lock are
+ * mailbox_file.c's; one message's file (open, flags in its name, expunge)
+ * and change batches are mailbox_msg.c's. See mailbox.h and doc/mailbox.md. */
 #include "config.h"
 
 #include "delivery/mailbox_internal.h"
@@ -60,259 +61,6 @@ unsigned mailbox_flags_of(const char *name)
             flags |= MAILBOX_FLAG_KEYWORD(*p - 'a');
     }
     return flags;
-}
-
-/* lock_index - the OFD lock (per open file, so that two sessions in one
- * process exclude each other too, and closing another descriptor of the
- * file does not drop it). The lock fd, or -1 with *error_r. */
-static int lock_index(struct mailbox *mb, char **error_r)
-{
-    int fd = openat(mb->fd, LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-
-    if (fd < 0) {
-        error_set(error_r, "open %s: %s", LOCK_NAME, strerror(errno));
-        return -1;
-    }
-#ifdef F_OFD_SETLKW
-    while (fcntl(fd, F_OFD_SETLKW, &fl) < 0) {
-#else
-    while (fcntl(fd, F_SETLKW, &fl) < 0) {
-#endif
-        if (errno != EINTR) {
-            error_set(error_r, "lock %s: %s", LOCK_NAME, strerror(errno));
-            close(fd);
-            return -1;
-        }
-    }
-    return fd;
-}
-
-/* new_uidvalidity - from the time, bigger than old when old is known. */
-static uint32_t new_uidvalidity(uint32_t old)
-{
-    uint32_t now = (uint32_t)time(NULL);
-
-    if (old != 0 && now <= old)
-        now = old + 1;
-    return now == 0 ? 1 : now;
-}
-
-/* read_uint32_line - the decimal line at the start of fd, 0 if none. */
-static uint32_t read_uint32_line(int fd)
-{
-    char text[16];
-    ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
-    if (n <= 0)
-        return 0;
-    text[n] = '\0';
-    char *end;
-    unsigned long kept = strtoul(text, &end, 10);
-    return end != text && *end == '\n' && kept <= UINT32_MAX ? (uint32_t)kept : 0;
-}
-
-/* account_uidvalidity - value, or more if needed to be bigger than any
- * UIDVALIDITY the Maildir (root and folders) gave before, kept in the
- * root's "dirmail-uidvalidity" under a flock. A folder deleted and made
- * again within one second has no lock file left to hold its floor, and the
- * time alone would give its old UIDVALIDITY back to a client that still
- * knows the old UIDs (RFC 3501 2.3.1.1). Best effort, like that floor. */
-static uint32_t account_uidvalidity(int folder_fd, uint32_t value)
-{
-    /* a Maildir++ folder has "maildirfolder" and lives in the root */
-    bool sub = faccessat(folder_fd, "maildirfolder", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-    int root_fd =
-        sub ? openat(folder_fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : dup(folder_fd);
-    int fd = root_fd < 0 ? -1
-                         : openat(root_fd, ACCOUNT_UIDVALIDITY_NAME,
-                                  O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (root_fd >= 0)
-        close(root_fd);
-    int locked = fd < 0 ? -1 : 0;
-    while (fd >= 0 && (locked = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
-        ;
-    if (locked < 0) {
-        log_warning("event=mailbox_uidvalidity_not_kept error=\"%s: %s\"", ACCOUNT_UIDVALIDITY_NAME,
-                    strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return value;
-    }
-    uint32_t last = read_uint32_line(fd);
-    if (last >= value && last < UINT32_MAX)
-        value = last + 1;
-    char text[16];
-    int len = snprintf(text, sizeof(text), "%" PRIu32 "\n", value);
-    if (pwrite(fd, text, (size_t)len, 0) != len || ftruncate(fd, len) < 0)
-        log_warning("event=mailbox_uidvalidity_not_kept error=\"%s: %s\"", ACCOUNT_UIDVALIDITY_NAME,
-                    strerror(errno));
-    close(fd); /* and the flock with it */
-    return value;
-}
-
-/* fresh_index - an empty index with a new UIDVALIDITY, bigger than old and
- * than the last one this folder was given. That one is also kept in the
- * lock file (lock_fd, held): an index that is lost or unreadable says
- * nothing about its UIDVALIDITY, and the time alone is not enough (two
- * rebuilds in one second, a clock set back), while RFC 3501 section 2.3.1.1
- * requires a new UIDVALIDITY to be larger whenever UIDs may have changed.
- * Keeping it there is best effort: a failed write only loses that floor. */
-static void fresh_index(struct mailbox *mb, uint32_t old, int lock_fd)
-{
-    uint32_t kept = read_uint32_line(lock_fd);
-    if (kept > old)
-        old = kept;
-    mailbox_index_clear(&mb->index);
-    mb->index.uidvalidity = account_uidvalidity(mb->fd, new_uidvalidity(old));
-    mb->index.uidnext = 1;
-    char text[16];
-    int len = snprintf(text, sizeof(text), "%" PRIu32 "\n", mb->index.uidvalidity);
-    if (pwrite(lock_fd, text, (size_t)len, 0) != len || ftruncate(lock_fd, len) < 0)
-        log_warning("event=mailbox_uidvalidity_not_kept error=\"%s\"", strerror(errno));
-}
-
-/* load_index - read the index file unless it is the one read or written
- * last. *dirty_r when it must be written (missing or rebuilt). */
-static enum mailbox_result load_index(struct mailbox *mb, int lock_fd, bool *dirty_r,
-                                      char **error_r)
-{
-    int fd = openat(mb->fd, INDEX_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    struct stat st;
-    char *text = NULL, *perr = NULL;
-    size_t len = 0;
-    uint32_t old = mb->index.uidvalidity;
-    struct mailbox_index parsed;
-
-    if (fd < 0) {
-        if (errno != ENOENT) {
-            error_set(error_r, "open %s: %s", INDEX_NAME, strerror(errno));
-            return MAILBOX_TEMPFAIL;
-        }
-        if (!mb->index_st_valid && mb->index.uidvalidity == 0)
-            fresh_index(mb, 0, lock_fd);
-        /* else someone removed it: keep ours, it is written again */
-        *dirty_r = true;
-        mb->index_st_valid = false;
-        return MAILBOX_OK;
-    }
-    if (fstat(fd, &st) < 0) {
-        error_set(error_r, "fstat %s: %s", INDEX_NAME, strerror(errno));
-        close(fd);
-        return MAILBOX_TEMPFAIL;
-    }
-    if (mb->index_st_valid && st.st_ino == mb->index_st.st_ino &&
-        st.st_dev == mb->index_st.st_dev && st.st_size == mb->index_st.st_size &&
-        st.st_mtim.tv_sec == mb->index_st.st_mtim.tv_sec &&
-        st.st_mtim.tv_nsec == mb->index_st.st_mtim.tv_nsec) {
-        close(fd);
-        return MAILBOX_OK;
-    }
-    if (st.st_size > INDEX_MAX_BYTES) {
-        len = 0;
-        text = NULL;
-    } else {
-        text = malloc((size_t)st.st_size + 1);
-        if (text == NULL) {
-            close(fd);
-            error_set(error_r, "out of memory");
-            return MAILBOX_TEMPFAIL;
-        }
-        while (len < (size_t)st.st_size) {
-            ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0) {
-                error_set(error_r, "read %s: %s", INDEX_NAME, strerror(errno));
-                free(text);
-                close(fd);
-                return MAILBOX_TEMPFAIL;
-            }
-            if (n == 0)
-                break;
-            len += (size_t)n;
-        }
-    }
-    close(fd);
-    switch (text == NULL ? MAILBOX_INDEX_GARBAGE
-                         : mailbox_index_parse(text, len, &parsed, &old, &perr)) {
-    case MAILBOX_INDEX_PARSED:
-        mailbox_index_clear(&mb->index);
-        mb->index = parsed;
-        mb->index_st = st;
-        mb->index_st_valid = true;
-        break;
-    case MAILBOX_INDEX_NEWER:
-        error_set(error_r, "%s: %s", INDEX_NAME, perr != NULL ? perr : "newer version");
-        free(perr);
-        free(text);
-        return MAILBOX_TEMPFAIL;
-    case MAILBOX_INDEX_NOMEM:
-        error_set(error_r, "out of memory");
-        free(perr);
-        free(text);
-        return MAILBOX_TEMPFAIL;
-    case MAILBOX_INDEX_GARBAGE: {
-        char qbuf[128];
-        if (mb->index.uidvalidity > old)
-            old = mb->index.uidvalidity;
-        fresh_index(mb, old, lock_fd);
-        log_warning("event=mailbox_index_rebuilt reason=%s uidvalidity=%" PRIu32,
-                    log_quote(qbuf, sizeof(qbuf), perr != NULL ? perr : "too big"),
-                    mb->index.uidvalidity);
-        mb->index_st_valid = false;
-        *dirty_r = true;
-        break;
-    }
-    }
-    free(perr);
-    free(text);
-    return MAILBOX_OK;
-}
-
-/* write_index - the index to a temporary file, then renamed over the old
- * one. durable (new UIDs were given): fsync'd, and the folder after the
- * rename, so that a crash never brings back an older uidnext. */
-static enum mailbox_result write_index(struct mailbox *mb, bool durable, char **error_r)
-{
-    char tmp[512], *text;
-    size_t len, done = 0;
-    int fd;
-
-    if (mailbox_index_format(&mb->index, &text, &len) < 0) {
-        error_set(error_r, "format %s: out of memory", INDEX_NAME);
-        return MAILBOX_TEMPFAIL;
-    }
-    snprintf(tmp, sizeof(tmp), INDEX_NAME ".%ld.%s.tmp", (long)getpid(), mb->hostname);
-    fd = openat(mb->fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        error_set(error_r, "create %s: %s", tmp, strerror(errno));
-        free(text);
-        return MAILBOX_TEMPFAIL;
-    }
-    while (done < len) {
-        ssize_t n = write(fd, text + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            break;
-        done += (size_t)n;
-    }
-    free(text);
-    if (done < len || (durable && fsync(fd) < 0) || fstat(fd, &mb->index_st) < 0 ||
-        renameat(mb->fd, tmp, mb->fd, INDEX_NAME) < 0) {
-        error_set(error_r, "write %s: %s", INDEX_NAME, strerror(errno));
-        close(fd);
-        unlinkat(mb->fd, tmp, 0);
-        mb->index_st_valid = false;
-        return MAILBOX_TEMPFAIL;
-    }
-    close(fd);
-    mb->index_st_valid = true;
-    if (durable && fsync(mb->fd) < 0) {
-        error_set(error_r, "fsync folder: %s", strerror(errno));
-        return MAILBOX_TEMPFAIL;
-    }
-    return MAILBOX_OK;
 }
 
 /* list_dir - append sub's message files to l. A missing sub is empty. */
@@ -397,8 +145,8 @@ static void move_new_files(struct mailbox *mb)
 }
 
 /* dir_mtimes - the mtimes of new/ and cur/ ({0,0} for a missing one). */
-static enum mailbox_result dir_mtimes(struct mailbox *mb, struct timespec ts[2], bool *any_r,
-                                      char **error_r)
+enum mailbox_result mailbox_dir_mtimes(struct mailbox *mb, struct timespec ts[2], bool *any_r,
+                                       char **error_r)
 {
     static const char *const subs[] = {"new", "cur"};
 
@@ -424,14 +172,50 @@ static bool same_time(struct timespec a, struct timespec b)
     return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
-/* trusted - ts as the index may record it: an mtime less than two seconds
- * old is not (Dovecot's rule: a change later in the same clock tick could
- * leave it as it is, and would be missed), so {0,0}, which never matches. */
-static struct timespec trusted(struct timespec ts, const struct timespec *now)
+/* How long after a directory's mtime a listing must begin for that mtime to
+ * vouch for the listing: a change later in the same clock tick leaves the
+ * mtime as it was and would be missed (Dovecot's rule; a tick is a few
+ * milliseconds, some file systems' a second or two). */
+#define MTIME_SETTLE_SEC 2
+
+static bool ts_before(struct timespec a, struct timespec b)
 {
-    if (ts.tv_sec == 0 || now->tv_sec - ts.tv_sec < 2)
-        return (struct timespec){0, 0};
-    return ts;
+    return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+/* settled - whether a listing begun at when can vouch for changes up to
+ * the mtimes ts (both known). */
+static bool settled(const struct timespec ts[2], struct timespec when)
+{
+    struct timespec last = ts_before(ts[0], ts[1]) ? ts[1] : ts[0];
+    if (ts[0].tv_sec == 0 || ts[1].tv_sec == 0)
+        return false;
+    last.tv_sec += MTIME_SETTLE_SEC;
+    return !ts_before(when, last);
+}
+
+/* index_vouches - whether the index's recorded mtimes may be trusted by a
+ * handle that has not listed the folder itself: the index was written at
+ * least MTIME_SETTLE_SEC after them. A listing writes it at once, and a
+ * change batch records the mtimes its own change just gave, so only a
+ * listing begun that late writes an index that vouches (a listing that
+ * took longer records them as unknown). */
+static bool index_vouches(const struct mailbox *mb)
+{
+    const struct timespec rec[2] = {mb->index.new_mtime, mb->index.cur_mtime};
+    return mb->index_st_valid && settled(rec, mb->index_st.st_mtim);
+}
+
+/* listed_lately - whether this handle listed the folder less than
+ * MTIME_SETTLE_SEC ago: a change hidden in the clock tick of the mtime
+ * recorded last is then found by its next listing, at most that late. */
+static bool listed_lately(const struct mailbox *mb, const struct timespec *now)
+{
+    struct timespec until = mb->last_scan;
+    if (until.tv_sec == 0)
+        return false;
+    until.tv_sec += MTIME_SETTLE_SEC;
+    return ts_before(*now, until);
 }
 
 /* crlf_size - the size of sub/name with every LF not after a CR counted as
@@ -617,13 +401,13 @@ static enum mailbox_result scan(struct mailbox *mb, struct timespec ts[2], bool 
         mailbox_listing_clear(&l);
         if (mb->move_new)
             move_new_files(mb);
-        res = dir_mtimes(mb, ts, &any, error_r);
+        res = mailbox_dir_mtimes(mb, ts, &any, error_r);
         if (res == MAILBOX_OK)
             res = mailbox_list_dir(mb, false, &l, error_r);
         if (res == MAILBOX_OK)
             res = mailbox_list_dir(mb, true, &l, error_r);
         if (res == MAILBOX_OK)
-            res = dir_mtimes(mb, after, &any, error_r);
+            res = mailbox_dir_mtimes(mb, after, &any, error_r);
         if (res != MAILBOX_OK) {
             mailbox_listing_clear(&l);
             return res;
@@ -637,9 +421,32 @@ static enum mailbox_result scan(struct mailbox *mb, struct timespec ts[2], bool 
     return res;
 }
 
+/* compact - drop the entries this process expunged (they were kept until
+ * this sync so that the message numbers held still). */
+static void compact(struct mailbox *mb)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < mb->index.count; i++) {
+        struct mailbox_index_entry *e = &mb->index.entries[i];
+        if (e->gone) {
+            free(e->base);
+            free(e->name);
+            mb->msgs_stale = true;
+            continue;
+        }
+        mb->index.entries[kept++] = *e;
+    }
+    mb->index.count = kept;
+}
+
 /* rebuild_msgs - the API's view of the index. */
 static enum mailbox_result rebuild_msgs(struct mailbox *mb, char **error_r)
 {
+    for (size_t i = 0; i < mb->old_count; i++)
+        free(mb->old_names[i]);
+    mb->old_count = 0;
+    if (!mb->msgs_stale && mb->msgs != NULL)
+        return MAILBOX_OK;
     free(mb->msgs);
     mb->msgs = calloc(mb->index.count + 1, sizeof(*mb->msgs));
     if (mb->msgs == NULL) {
@@ -652,48 +459,93 @@ static enum mailbox_result rebuild_msgs(struct mailbox *mb, char **error_r)
                                            e->name, e->in_cur ? "cur" : "new",
                                            e->size, mailbox_flags_of(e->name)};
     }
-    for (size_t i = 0; i < mb->old_count; i++)
-        free(mb->old_names[i]);
-    mb->old_count = 0;
+    mb->msgs_stale = false;
     return MAILBOX_OK;
+}
+
+/* need_scan - whether the folder must be listed: its mtimes moved from
+ * those the index recorded, or nothing vouches for them. */
+static bool need_scan(const struct mailbox *mb, const struct timespec ts[2],
+                      const struct timespec *now)
+{
+    return mb->force_scan || mb->index.new_mtime.tv_sec == 0 || mb->index.cur_mtime.tv_sec == 0 ||
+           !same_time(ts[0], mb->index.new_mtime) || !same_time(ts[1], mb->index.cur_mtime) ||
+           !(index_vouches(mb) || listed_lately(mb, now));
+}
+
+/* sync_unlocked - the common case without the lock: the index is the file
+ * we know and the mtimes say nothing happened. true when that is so. */
+static bool sync_unlocked(struct mailbox *mb)
+{
+    struct timespec ts[2], now;
+    bool any, missing;
+    char *err = NULL;
+
+    if (mb->force_scan || !mailbox_index_unchanged(mb, &missing))
+        return false;
+    if (mailbox_dir_mtimes(mb, ts, &any, &err) != MAILBOX_OK) {
+        free(err);
+        return false; /* the locked path reports it */
+    }
+    clock_gettime(CLOCK_REALTIME, &now);
+    return any && !need_scan(mb, ts, &now);
 }
 
 enum mailbox_result mailbox_sync(struct mailbox *mb, char **error_r)
 {
-    int lock_fd = lock_index(mb, error_r);
     bool dirty = false, new_uids = false, any;
-    struct timespec ts[2], now;
+    struct timespec ts[2], now, began;
     enum mailbox_result res;
 
+    if (mb->lock_fd >= 0) {
+        error_set(error_r, "sync inside a change batch");
+        return MAILBOX_TEMPFAIL;
+    }
+    compact(mb);
+    if (sync_unlocked(mb))
+        return rebuild_msgs(mb, error_r);
+    int lock_fd = mailbox_lock_index(mb, error_r);
     if (lock_fd < 0)
         return MAILBOX_TEMPFAIL;
-    res = load_index(mb, lock_fd, &dirty, error_r);
+    res = mailbox_load_index(mb, lock_fd, &dirty, error_r);
     if (res == MAILBOX_OK)
-        res = dir_mtimes(mb, ts, &any, error_r);
+        res = mailbox_dir_mtimes(mb, ts, &any, error_r);
     if (res == MAILBOX_OK && !any && mb->index.count == 0) {
         error_set(error_r, "no new/ or cur/");
         res = MAILBOX_MISSING;
     }
-    if (res == MAILBOX_OK &&
-        (dirty || mb->index.new_mtime.tv_sec == 0 || mb->index.cur_mtime.tv_sec == 0 ||
-         !same_time(ts[0], mb->index.new_mtime) || !same_time(ts[1], mb->index.cur_mtime))) {
+    clock_gettime(CLOCK_REALTIME, &began);
+    if (res == MAILBOX_OK && (dirty || need_scan(mb, ts, &began))) {
+        bool vouched = index_vouches(mb);
         res = scan(mb, ts, &dirty, &new_uids, error_r);
         if (res == MAILBOX_OK) {
+            mb->last_scan = began;
+            mb->force_scan = false;
+            mb->msgs_stale = true;
             clock_gettime(CLOCK_REALTIME, &now);
-            ts[0] = trusted(ts[0], &now);
-            ts[1] = trusted(ts[1], &now);
-            if (!same_time(ts[0], mb->index.new_mtime) || !same_time(ts[1], mb->index.cur_mtime))
+            /* the index is written now: when that is late enough to make it
+             * vouch for mtimes this listing began too early to see settle,
+             * they are recorded as unknown */
+            if (!settled(ts, began) && settled(ts, now))
+                ts[0] = ts[1] = (struct timespec){0, 0};
+            if (!same_time(ts[0], mb->index.new_mtime) || !same_time(ts[1], mb->index.cur_mtime) ||
+                (settled(ts, began) && !vouched))
                 dirty = true;
             mb->index.new_mtime = ts[0];
             mb->index.cur_mtime = ts[1];
         }
     }
     if (res == MAILBOX_OK && dirty)
-        res = write_index(mb, new_uids || !mb->index_st_valid, error_r);
+        res = mailbox_write_index(mb, new_uids || !mb->index_st_valid, error_r);
     close(lock_fd); /* drops the OFD lock */
     if (res == MAILBOX_OK)
         res = rebuild_msgs(mb, error_r);
     return res;
+}
+
+void mailbox_want_scan(struct mailbox *mb)
+{
+    mb->force_scan = true;
 }
 
 enum mailbox_result mailbox_open(int maildir_fd, bool move_new, const char *hostname,
@@ -713,6 +565,8 @@ enum mailbox_result mailbox_open(int maildir_fd, bool move_new, const char *host
             *p = '_';
     mb->move_new = move_new;
     mb->root_fd = -1;
+    mb->index_fd = -1;
+    mb->lock_fd = -1;
     mb->fd = fcntl(maildir_fd, F_DUPFD_CLOEXEC, 0);
     if (mb->fd < 0) {
         error_set(error_r, "dup: %s", strerror(errno));
@@ -744,6 +598,10 @@ void mailbox_close(struct mailbox **mailbox)
         close(mb->fd);
     if (mb->root_fd >= 0)
         close(mb->root_fd);
+    if (mb->index_fd >= 0)
+        close(mb->index_fd);
+    if (mb->lock_fd >= 0)
+        close(mb->lock_fd);
     mailbox_index_clear(&mb->index);
     for (size_t i = 0; i < mb->old_count; i++)
         free(mb->old_names[i]);

@@ -6,13 +6,18 @@
  * or deleting files under it. It never decides what a protocol answers; POP3,
  * IMAP, and later Sieve's fileinto and IMAP APPEND, share it.
  *
- * Concurrency (doc/mailbox.md): every sync holds an OFD lock on
+ * Concurrency (doc/mailbox.md): every listing holds an OFD lock on
  * "dirmail-uidlist.lock" around reading, merging and writing the index
  * (temporary file + rename), and new UIDs are given only under it; the
- * delivery side only links into new/. The folder is listed again only when
- * the mtimes of new/ and cur/ differ from those the index recorded (one less
- * than two seconds old is never recorded). A file that vanished or was
- * renamed under us is looked up again by its base, else GONE. */
+ * delivery side only links into new/. A session's own renames and unlinks
+ * are made under that lock too and written through to the index, so that
+ * the other sessions learn them by reading the index, not by listing the
+ * folder. The folder is listed again only when the mtimes of new/ and cur/
+ * differ from those the index recorded, when the index cannot vouch for
+ * them (written less than two seconds after them) and this handle has not
+ * listed the folder for two seconds, or when a change of ours could not be
+ * told apart from someone else's. A file that vanished or was renamed under
+ * us is looked up again by its base, else GONE. */
 #ifndef DIRMAIL_DELIVERY_MAILBOX_H
 #define DIRMAIL_DELIVERY_MAILBOX_H
 
@@ -78,6 +83,19 @@ void mailbox_close(struct mailbox **mailbox);
  * index is written (temporary file + rename) when it changed, and not
  * rescanned when the mtimes of new/ and cur/ say nothing did. */
 enum mailbox_result mailbox_sync(struct mailbox *mailbox, char **error_r);
+
+/* mailbox_want_scan - the next mailbox_sync lists the folder whatever the
+ * mtimes say (IDLE after inotify said something changed: a change in the
+ * same clock tick as the last one recorded leaves the mtime as it was). */
+void mailbox_want_scan(struct mailbox *mailbox);
+
+/* mailbox_change_begin, mailbox_change_end - around a run of
+ * mailbox_msg_set_flags and mailbox_msg_expunge (a STORE, an EXPUNGE, a
+ * POP3 UPDATE): the lock is taken once and the index written once at the
+ * end; without them each call is its own run. The message list does not
+ * change in between. begin: OK or TEMPFAIL with *error_r. */
+enum mailbox_result mailbox_change_begin(struct mailbox *mailbox, char **error_r);
+void mailbox_change_end(struct mailbox *mailbox);
 
 uint32_t mailbox_uidvalidity(const struct mailbox *mailbox);
 /* mailbox_folder_fd - the folder's directory (the mailbox's own): where

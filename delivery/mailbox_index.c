@@ -55,6 +55,7 @@ int mailbox_index_append(struct mailbox_index *index, uint32_t uid, const char *
     e->uid = uid;
     e->in_cur = in_cur;
     e->size = size;
+    e->gone = false;
     index->count++;
     return 0;
 }
@@ -293,6 +294,8 @@ int mailbox_index_format(const struct mailbox_index *index, char **text_r, size_
     len = (size_t)n;
     for (size_t i = 0; i < index->count; i++) {
         const struct mailbox_index_entry *e = &index->entries[i];
+        if (e->gone)
+            continue;
         if (!mailbox_index_field_valid(e->base, strlen(e->base)) ||
             !mailbox_index_field_valid(e->name, strlen(e->name)))
             goto fail;

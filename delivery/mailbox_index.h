@@ -36,6 +36,7 @@ struct mailbox_index_entry {
     char *name;    /* malloc'd: the file name where it was last seen */
     bool in_cur;   /* in cur/, else new/ */
     uint64_t size; /* with CRLF line ends */
+    bool gone;     /* expunged by this process since the last sync: not written */
 };
 
 struct mailbox_index {
@@ -66,7 +67,8 @@ enum mailbox_index_result mailbox_index_parse(const char *text, size_t len,
 
 /* mailbox_index_format - the file's text for index into *text_r (malloc'd)
  * and *len_r. 0, or -1 when out of memory or an entry cannot be written
- * (a field with a space, a control byte or a "/", too long). */
+ * (a field with a space, a control byte or a "/", too long). Entries marked
+ * gone are left out. */
 int mailbox_index_format(const struct mailbox_index *index, char **text_r, size_t *len_r);
 
 /* mailbox_index_append - a copy of base and name as the last entry (the

@@ -19,6 +19,83 @@
 #include "lib/error.h"
 #include "lib/log.h"
 
+/* ---- change batches ---- */
+
+enum mailbox_result mailbox_change_begin(struct mailbox *mb, char **error_r)
+{
+    struct timespec ts[2];
+    bool any, missing;
+    char *err = NULL;
+
+    if (mb->lock_fd >= 0) {
+        error_set(error_r, "change batch already open");
+        return MAILBOX_TEMPFAIL;
+    }
+    mb->lock_fd = mailbox_lock_index(mb, error_r);
+    if (mb->lock_fd < 0)
+        return MAILBOX_TEMPFAIL;
+    mb->batch_changed = false;
+    /* under the lock nobody else of ours changes the folder: when the index
+     * and both mtimes are what we last knew, whatever changes while we hold
+     * it is ours, and the mtimes after it are ours to record */
+    mb->batch_explained =
+        !mb->force_scan && mailbox_index_unchanged(mb, &missing) &&
+        mailbox_dir_mtimes(mb, ts, &any, &err) == MAILBOX_OK && ts[0].tv_sec != 0 &&
+        ts[1].tv_sec != 0 && ts[0].tv_sec == mb->index.new_mtime.tv_sec &&
+        ts[0].tv_nsec == mb->index.new_mtime.tv_nsec &&
+        ts[1].tv_sec == mb->index.cur_mtime.tv_sec && ts[1].tv_nsec == mb->index.cur_mtime.tv_nsec;
+    free(err);
+    return MAILBOX_OK;
+}
+
+void mailbox_change_end(struct mailbox *mb)
+{
+    struct timespec ts[2];
+    bool any;
+    char *err = NULL;
+
+    if (mb->lock_fd < 0)
+        return;
+    if (mb->batch_changed) {
+        /* our changes are written through, with the mtimes they gave, so
+         * that the other sessions read them instead of listing the folder;
+         * when someone else's change may be mixed in, the index is marked
+         * so that everyone lists it (a change of theirs in the same clock
+         * tick as ours leaves the mtimes as ours made them) */
+        if (mb->batch_explained && mailbox_dir_mtimes(mb, ts, &any, &err) == MAILBOX_OK) {
+            mb->index.new_mtime = ts[0];
+            mb->index.cur_mtime = ts[1];
+            if (mailbox_write_index(mb, false, &err) != MAILBOX_OK)
+                mb->force_scan = true;
+        } else if (mailbox_index_distrust(mb, &err) != MAILBOX_OK) {
+            mb->force_scan = true;
+        }
+        if (err != NULL) {
+            char qbuf[200];
+            log_warning("event=mailbox_index_not_written error=%s",
+                        log_quote(qbuf, sizeof(qbuf), err));
+            free(err);
+        }
+    }
+    close(mb->lock_fd); /* drops the OFD lock */
+    mb->lock_fd = -1;
+    mb->batch_changed = false;
+}
+
+enum mailbox_result mailbox_batch_enter(struct mailbox *mb, bool *own_r, char **error_r)
+{
+    *own_r = mb->lock_fd < 0;
+    return *own_r ? mailbox_change_begin(mb, error_r) : MAILBOX_OK;
+}
+
+void mailbox_batch_leave(struct mailbox *mb, bool own, bool changed)
+{
+    if (changed)
+        mb->batch_changed = true;
+    if (own)
+        mailbox_change_end(mb);
+}
+
 /* set_name - message index is now sub/name: the old name is kept until the
  * next sync, as the API promises its strings. */
 static enum mailbox_result set_name(struct mailbox *mb, size_t index, const char *name, bool in_cur,
@@ -52,6 +129,8 @@ static enum mailbox_result relocate(struct mailbox *mb, size_t index, char **err
     struct mailbox_index_entry *e = &mb->index.entries[index];
     struct listing l = {0};
     enum mailbox_result res = mailbox_list_dir(mb, false, &l, error_r);
+
+    mb->batch_explained = false; /* someone else moved it: their change is not in our index */
 
     if (res == MAILBOX_OK)
         res = mailbox_list_dir(mb, true, &l, error_r);
@@ -141,8 +220,8 @@ static int flagged_name(const char *name, unsigned flags, char *buf, size_t size
     return 0;
 }
 
-enum mailbox_result mailbox_msg_set_flags(struct mailbox *mb, size_t index, unsigned flags,
-                                          char **error_r)
+static enum mailbox_result set_flags(struct mailbox *mb, size_t index, unsigned flags,
+                                     bool *changed_r, char **error_r)
 {
     if (index >= mb->index.count) {
         error_set(error_r, "no message %zu", index);
@@ -161,8 +240,10 @@ enum mailbox_result mailbox_msg_set_flags(struct mailbox *mb, size_t index, unsi
             return MAILBOX_OK;
         msg_path(mb, index, from, sizeof(from));
         snprintf(to, sizeof(to), "cur/%s", name);
-        if (renameat(mb->fd, from, mb->fd, to) == 0)
+        if (renameat(mb->fd, from, mb->fd, to) == 0) {
+            *changed_r = true;
             return set_name(mb, index, name, true, error_r);
+        }
         if (errno != ENOENT) {
             error_set(error_r, "rename %s: %s", from, strerror(errno));
             return MAILBOX_TEMPFAIL;
@@ -175,7 +256,21 @@ enum mailbox_result mailbox_msg_set_flags(struct mailbox *mb, size_t index, unsi
     return MAILBOX_TEMPFAIL;
 }
 
-enum mailbox_result mailbox_msg_expunge(struct mailbox *mb, size_t index, char **error_r)
+enum mailbox_result mailbox_msg_set_flags(struct mailbox *mb, size_t index, unsigned flags,
+                                          char **error_r)
+{
+    bool own, changed = false;
+    enum mailbox_result res = mailbox_batch_enter(mb, &own, error_r);
+
+    if (res != MAILBOX_OK)
+        return res;
+    res = set_flags(mb, index, flags, &changed, error_r);
+    mailbox_batch_leave(mb, own, changed);
+    return res;
+}
+
+static enum mailbox_result expunge(struct mailbox *mb, size_t index, bool *changed_r,
+                                   char **error_r)
 {
     if (index >= mb->index.count) {
         error_set(error_r, "no message %zu", index);
@@ -193,6 +288,8 @@ enum mailbox_result mailbox_msg_expunge(struct mailbox *mb, size_t index, char *
             bytes = st.st_size;
         if (unlinkat(mb->fd, path, 0) == 0) {
             char *qerr = NULL;
+            *changed_r = true;
+            mb->index.entries[index].gone = true;
             if (mb->root_fd >= 0 && bytes >= 0 &&
                 maildir_quota_add(mb->root_fd, -bytes, -1, &qerr) < 0) {
                 char qbuf[200];
@@ -208,6 +305,10 @@ enum mailbox_result mailbox_msg_expunge(struct mailbox *mb, size_t index, char *
         }
         res = relocate(mb, index, error_r);
         if (res == MAILBOX_GONE) {
+            /* someone else's unlink: it is theirs to record, and a listing
+             * finds it if they do not */
+            *changed_r = true;
+            mb->index.entries[index].gone = true;
             if (error_r != NULL) {
                 free(*error_r);
                 *error_r = NULL;
@@ -219,4 +320,16 @@ enum mailbox_result mailbox_msg_expunge(struct mailbox *mb, size_t index, char *
     }
     error_set(error_r, "message %" PRIu32 " keeps moving", mb->index.entries[index].uid);
     return MAILBOX_TEMPFAIL;
+}
+
+enum mailbox_result mailbox_msg_expunge(struct mailbox *mb, size_t index, char **error_r)
+{
+    bool own, changed = false;
+    enum mailbox_result res = mailbox_batch_enter(mb, &own, error_r);
+
+    if (res != MAILBOX_OK)
+        return res;
+    res = expunge(mb, index, &changed, error_r);
+    mailbox_batch_leave(mb, own, changed);
+    return res;
 }

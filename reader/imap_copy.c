@@ -370,6 +370,14 @@ static char *uid_list(const struct written *w, size_t count, bool src)
 static bool expunge_sources(struct imap *p, const struct written *w, size_t count)
 {
     bool ok = true;
+    char *berr = NULL;
+    if (mailbox_change_begin(p->mailbox, &berr) != MAILBOX_OK) {
+        log_error("event=imap_move_expunge_failed client=%s user=%s error=\"%s\"", p->ss->client_ip,
+                  p->login, berr != NULL ? berr : "?");
+        free(berr);
+        imap_folder_update(p, true);
+        return false;
+    }
     for (size_t k = 0; k < count; k++) {
         long i = imap_folder_find_uid(p->mailbox, w[k].src_uid);
         char *err = NULL;
@@ -380,6 +388,7 @@ static bool expunge_sources(struct imap *p, const struct written *w, size_t coun
         }
         free(err);
     }
+    mailbox_change_end(p->mailbox);
     imap_folder_update(p, true);
     return ok;
 }

@@ -597,6 +597,16 @@ void imap_cmd_store(struct imap *p, const struct imap_command *cmd, size_t first
     bool gone = false, failed = false;
     const unsigned system = MAILBOX_FLAG_REPLIED | MAILBOX_FLAG_FLAGGED | MAILBOX_FLAG_TRASHED |
                             MAILBOX_FLAG_SEEN | MAILBOX_FLAG_DRAFT | MAILBOX_FLAG_KEYWORDS;
+    char *berr = NULL;
+    /* one lock and one index write for the whole set */
+    if (mailbox_change_begin(p->mailbox, &berr) != MAILBOX_OK) {
+        log_error("event=imap_store_failed client=%s user=%s error=\"%s\"", p->ss->client_ip,
+                  p->login, berr != NULL ? berr : "?");
+        free(berr);
+        free(seqs);
+        imap_tagged(p, "NO", "[UNAVAILABLE] Some flags could not be stored");
+        return;
+    }
     for (size_t k = 0; k < count; k++) {
         size_t seq = seqs[k];
         long index = imap_folder_index(p, seq);
@@ -635,6 +645,7 @@ void imap_cmd_store(struct imap *p, const struct imap_command *cmd, size_t first
                               imap_flags_text(p, m->flags, m->uid, text, sizeof text));
         }
     }
+    mailbox_change_end(p->mailbox);
     free(seqs);
     if (failed)
         imap_tagged(p, "NO", "[UNAVAILABLE] Some flags could not be stored");

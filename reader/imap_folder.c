@@ -343,6 +343,13 @@ static bool expunge_deleted(struct imap *p, const struct imap_seqset *set)
 {
     bool ok = true;
     uint32_t star = p->view_count > 0 ? p->view[p->view_count - 1].uid : 0;
+    char *berr = NULL;
+    if (mailbox_change_begin(p->mailbox, &berr) != MAILBOX_OK) {
+        log_error("event=imap_expunge_failed client=%s user=%s error=\"%s\"", p->ss->client_ip,
+                  p->login, berr != NULL ? berr : "?");
+        free(berr);
+        return false;
+    }
     for (size_t seq = 1; seq <= p->view_count; seq++) {
         long i = imap_folder_index(p, seq);
         if (i < 0)
@@ -360,6 +367,7 @@ static bool expunge_deleted(struct imap *p, const struct imap_seqset *set)
         }
         free(err);
     }
+    mailbox_change_end(p->mailbox);
     return ok;
 }
 

@@ -90,6 +90,10 @@ static void drop(struct imap *p)
 static void tell(struct imap *p)
 {
     line_session_enter(&p->ls);
+    /* inotify saw a change: list the folder even if the mtimes did not
+     * move (a second change in the clock tick of the last one) */
+    if (p->mailbox != NULL)
+        mailbox_want_scan(p->mailbox);
     imap_folder_update(p, true);
     line_session_flush(&p->ls);
     line_session_leave(&p->ls);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,10 +259,10 @@ int imap_mime_section(const struct imap_mime *m, const unsigned *path, size_t de
     return cur;
 }
 
-/* cache_read - the entry for base when it is there and right. */
-static struct imap_mime *cache_read(int dir_fd, const char *base, const struct stat *st)
+/* cache_read - the entry at path (below dir_fd) when it is there and right. */
+static struct imap_mime *cache_read(int dir_fd, const char *path, const struct stat *st)
 {
-    int fd = openat(dir_fd, base, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return NULL;
     struct stat cst;
@@ -324,14 +325,20 @@ int imap_mime_get(int folder_fd, const char *base, int fd, struct imap_mime **mi
     int dir_fd = -1;
     bool cacheable =
         folder_fd >= 0 && base[0] != '\0' && base[0] != '.' && strchr(base, '/') == NULL;
-    if (cacheable) {
+    char path[sizeof(IMAP_MIME_CACHE_DIR) + NAME_MAX + 1];
+    /* a hit (the common case after the first FETCH) opens the entry by its
+     * path: the cache directory is opened only to write one */
+    struct imap_mime *m = NULL;
+    if (cacheable &&
+        snprintf(path, sizeof path, "%s/%s", IMAP_MIME_CACHE_DIR, base) < (int)sizeof path)
+        m = cache_read(folder_fd, path, &st);
+    if (m == NULL && cacheable) {
         dir_fd = openat(folder_fd, IMAP_MIME_CACHE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         /* another session may make it at the same moment */
         if (dir_fd < 0 && errno == ENOENT &&
             (mkdirat(folder_fd, IMAP_MIME_CACHE_DIR, 0700) == 0 || errno == EEXIST))
             dir_fd = openat(folder_fd, IMAP_MIME_CACHE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
-    struct imap_mime *m = dir_fd >= 0 ? cache_read(dir_fd, base, &st) : NULL;
     if (m == NULL) {
         m = map_parse(fd, &st);
         if (m != NULL && dir_fd >= 0)

@@ -175,7 +175,20 @@ enum mailbox_result pop3_maildrop_open_msg(struct pop3_maildrop *md, unsigned lo
 
 void pop3_maildrop_update(struct pop3_maildrop *md, size_t *removed_r, size_t *failed_r)
 {
-    size_t removed = 0, failed = 0;
+    size_t removed = 0, failed = 0, marked = 0;
+    char *berr = NULL;
+    for (size_t i = 0; i < md->count; i++)
+        marked += md->deleted[i];
+    *removed_r = *failed_r = 0;
+    if (marked == 0)
+        return; /* also a maildrop never delivered to: no mailbox */
+    /* one lock and one index write for all of them */
+    if (mailbox_change_begin(md->mailbox, &berr) != MAILBOX_OK) {
+        log_error("event=pop3_expunge_failed error=\"%s\"", berr != NULL ? berr : "?");
+        free(berr);
+        *failed_r = marked;
+        return;
+    }
     for (size_t i = 0; i < md->count; i++) {
         if (!md->deleted[i])
             continue;
@@ -190,6 +203,7 @@ void pop3_maildrop_update(struct pop3_maildrop *md, size_t *removed_r, size_t *f
         }
         free(err);
     }
+    mailbox_change_end(md->mailbox);
     *removed_r = removed;
     *failed_r = failed;
 }
