@@ -1,0 +1,96 @@
+/* lib/mime_fields.c - address lists and dates of header fields through
+ * GMime 3 (InternetAddressList, g_mime_utils_header_decode_date), so that
+ * comments, RFC 2047 words, groups and obsolete syntax are read the way
+ * mail readers read them rather than by a parser of our own. */
+#include "config.h"
+
+#include <gmime/gmime.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/mime.h"
+#include "lib/mime_fields.h"
+
+char *mime_address_text(const char *value)
+{
+    mime_init();
+    InternetAddressList *list = internet_address_list_parse(NULL, value);
+    if (list == NULL)
+        return NULL;
+    char *text = NULL;
+    if (internet_address_list_length(list) > 0) {
+        /* encode FALSE: names stay decoded UTF-8 */
+        char *s = internet_address_list_to_string(list, NULL, FALSE);
+        if (s != NULL)
+            text = strdup(s);
+        g_free(s);
+    }
+    g_object_unref(list);
+    return text;
+}
+
+/* first_in - the first mailbox of list, looking inside groups. */
+static InternetAddressMailbox *first_in(InternetAddressList *list, unsigned depth)
+{
+    int n = internet_address_list_length(list);
+    for (int i = 0; i < n && depth < 8; i++) {
+        InternetAddress *a = internet_address_list_get_address(list, i);
+        if (INTERNET_ADDRESS_IS_MAILBOX(a))
+            return INTERNET_ADDRESS_MAILBOX(a);
+        if (INTERNET_ADDRESS_IS_GROUP(a)) {
+            InternetAddressMailbox *m =
+                first_in(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(a)), depth + 1);
+            if (m != NULL)
+                return m;
+        }
+    }
+    return NULL;
+}
+
+bool mime_first_mailbox(const char *value, struct mime_mailbox *mb)
+{
+    *mb = (struct mime_mailbox){0};
+    mime_init();
+    InternetAddressList *list = internet_address_list_parse(NULL, value);
+    if (list == NULL)
+        return false;
+    InternetAddressMailbox *m = first_in(list, 0);
+    if (m != NULL) {
+        const char *name = internet_address_get_name(INTERNET_ADDRESS(m));
+        const char *addr = internet_address_mailbox_get_addr(m);
+        if (addr == NULL)
+            addr = "";
+        const char *at = strrchr(addr, '@');
+        mb->name = strdup(name != NULL ? name : "");
+        mb->local = at != NULL ? strndup(addr, (size_t)(at - addr)) : strdup(addr);
+        mb->domain = strdup(at != NULL ? at + 1 : "");
+    }
+    g_object_unref(list);
+    if (m == NULL)
+        return false;
+    if (mb->name == NULL || mb->local == NULL || mb->domain == NULL) {
+        mime_mailbox_clear(mb);
+        return false;
+    }
+    return true;
+}
+
+void mime_mailbox_clear(struct mime_mailbox *mb)
+{
+    free(mb->name);
+    free(mb->local);
+    free(mb->domain);
+    *mb = (struct mime_mailbox){0};
+}
+
+bool mime_date_parse(const char *value, int64_t *utc_r, int *offset_r)
+{
+    mime_init();
+    GDateTime *t = g_mime_utils_header_decode_date(value);
+    if (t == NULL)
+        return false;
+    *utc_r = g_date_time_to_unix(t);
+    *offset_r = (int)(g_date_time_get_utc_offset(t) / G_TIME_SPAN_SECOND);
+    g_date_time_unref(t);
+    return true;
+}
