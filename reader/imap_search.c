@@ -320,29 +320,36 @@ static const struct imap_arg *key_at(struct search_ctx *c, const struct imap_arg
     return fail(c, "Unknown SEARCH key"), NULL;
 }
 
-void imap_cmd_search(struct imap *p, const struct imap_command *cmd, size_t first, bool uid)
+bool imap_search_charset(struct imap *p, const struct imap_command *cmd, const struct imap_arg **a,
+                         bool required)
 {
-    const struct imap_arg *a = imap_command_arg(cmd, first);
     const struct imap_arg *end = cmd->args + cmd->nargs;
-    unsigned ret;
-    if (!imap_search_return(p, cmd, &a, &ret))
-        return;
-    if (a != NULL && a < end && imap_arg_is(a, "CHARSET")) {
-        const struct imap_arg *cs = imap_arg_next(cmd, a);
-        if (cs >= end || !imap_arg_astring(cs)) {
-            imap_bad(p, "Usage: SEARCH [CHARSET name] keys");
-            return;
-        }
-        if (strcasecmp(cs->str, "US-ASCII") != 0 && strcasecmp(cs->str, "UTF-8") != 0) {
-            imap_tagged(p, "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset");
-            return;
-        }
-        a = imap_arg_next(cmd, cs);
+    if (*a == NULL || *a >= end || (!required && !imap_arg_is(*a, "CHARSET"))) {
+        if (required)
+            imap_bad(p, "Missing charset");
+        return !required;
     }
+    const struct imap_arg *cs = required ? *a : imap_arg_next(cmd, *a);
+    if (cs >= end || !imap_arg_astring(cs)) {
+        imap_bad(p, "Usage: SEARCH [CHARSET name] keys");
+        return false;
+    }
+    if (strcasecmp(cs->str, "US-ASCII") != 0 && strcasecmp(cs->str, "UTF-8") != 0) {
+        imap_tagged(p, "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset");
+        return false;
+    }
+    *a = imap_arg_next(cmd, cs);
+    return true;
+}
+
+bool imap_search_run(struct imap *p, const struct imap_command *cmd, const struct imap_arg *a,
+                     uint32_t **seqs_r, size_t *count_r)
+{
+    const struct imap_arg *end = cmd->args + cmd->nargs;
     struct search_ctx c = {.p = p, .cmd = cmd, .check = true, .fd = -1};
     if (a == NULL || a >= end) {
-        imap_bad(p, "Usage: SEARCH keys");
-        return;
+        imap_bad(p, "Missing search keys");
+        return false;
     }
     for (const struct imap_arg *k = a; k != NULL && k < end;) {
         bool m;
@@ -350,10 +357,14 @@ void imap_cmd_search(struct imap *p, const struct imap_command *cmd, size_t firs
     }
     if (c.bad) {
         imap_bad(p, c.why);
-        return;
+        return false;
     }
-    struct imap_search_out out;
-    imap_search_out_begin(&out, p, ret, uid);
+    uint32_t *seqs = malloc((p->view_count > 0 ? p->view_count : 1) * sizeof *seqs);
+    if (seqs == NULL) {
+        imap_tagged(p, "NO", "[UNAVAILABLE] Out of memory");
+        return false;
+    }
+    size_t count = 0;
     c.check = false;
     for (size_t seq = 1; seq <= p->view_count; seq++) {
         c.seq = seq;
@@ -372,8 +383,28 @@ void imap_cmd_search(struct imap *p, const struct imap_command *cmd, size_t firs
             close(c.fd);
         imap_search_text_reset(&c.text);
         if (all)
-            imap_search_out_add(&out, uid ? p->view[seq - 1].uid : (uint32_t)seq);
+            seqs[count++] = (uint32_t)seq;
     }
+    *seqs_r = seqs;
+    *count_r = count;
+    return true;
+}
+
+void imap_cmd_search(struct imap *p, const struct imap_command *cmd, size_t first, bool uid)
+{
+    const struct imap_arg *a = imap_command_arg(cmd, first);
+    unsigned ret;
+    if (!imap_search_return(p, cmd, &a, &ret) || !imap_search_charset(p, cmd, &a, false))
+        return;
+    uint32_t *seqs;
+    size_t count;
+    if (!imap_search_run(p, cmd, a, &seqs, &count))
+        return;
+    struct imap_search_out out;
+    imap_search_out_begin(&out, p, ret, uid);
+    for (size_t i = 0; i < count; i++)
+        imap_search_out_add(&out, uid ? p->view[seqs[i] - 1].uid : seqs[i]);
+    free(seqs);
     if (imap_search_out_end(&out))
         imap_tagged(p, "OK", "%sSearch completed", uid ? "UID " : "");
     else
