@@ -29,24 +29,6 @@ char *mime_address_text(const char *value)
     return text;
 }
 
-/* first_in - the first mailbox of list, looking inside groups. */
-static InternetAddressMailbox *first_in(InternetAddressList *list, unsigned depth)
-{
-    int n = internet_address_list_length(list);
-    for (int i = 0; i < n && depth < 8; i++) {
-        InternetAddress *a = internet_address_list_get_address(list, i);
-        if (INTERNET_ADDRESS_IS_MAILBOX(a))
-            return INTERNET_ADDRESS_MAILBOX(a);
-        if (INTERNET_ADDRESS_IS_GROUP(a)) {
-            InternetAddressMailbox *m =
-                first_in(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(a)), depth + 1);
-            if (m != NULL)
-                return m;
-        }
-    }
-    return NULL;
-}
-
 bool mime_first_mailbox(const char *value, struct mime_mailbox *mb)
 {
     *mb = (struct mime_mailbox){0};
@@ -54,19 +36,23 @@ bool mime_first_mailbox(const char *value, struct mime_mailbox *mb)
     InternetAddressList *list = internet_address_list_parse(NULL, value);
     if (list == NULL)
         return false;
-    InternetAddressMailbox *m = first_in(list, 0);
-    if (m != NULL) {
-        const char *name = internet_address_get_name(INTERNET_ADDRESS(m));
-        const char *addr = internet_address_mailbox_get_addr(m);
+    InternetAddress *a =
+        internet_address_list_length(list) > 0 ? internet_address_list_get_address(list, 0) : NULL;
+    if (a != NULL) {
+        const char *name = internet_address_get_name(a);
+        /* a group is what RFC 3501 7.4.2 makes of it: its name as mailbox */
+        const char *addr = INTERNET_ADDRESS_IS_MAILBOX(a)
+                               ? internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a))
+                               : name;
         if (addr == NULL)
             addr = "";
-        const char *at = strrchr(addr, '@');
-        mb->name = strdup(name != NULL ? name : "");
+        const char *at = INTERNET_ADDRESS_IS_MAILBOX(a) ? strrchr(addr, '@') : NULL;
+        mb->name = strdup(name != NULL && INTERNET_ADDRESS_IS_MAILBOX(a) ? name : "");
         mb->local = at != NULL ? strndup(addr, (size_t)(at - addr)) : strdup(addr);
         mb->domain = strdup(at != NULL ? at + 1 : "");
     }
     g_object_unref(list);
-    if (m == NULL)
+    if (a == NULL)
         return false;
     if (mb->name == NULL || mb->local == NULL || mb->domain == NULL) {
         mime_mailbox_clear(mb);

@@ -15,14 +15,15 @@
  * memory is short). */
 char *mime_address_text(const char *value);
 
-/* The first mailbox of an address list (the members of a group count). */
+/* The first address of an address list; a group is its name as the
+ * mailbox, with no name or domain (as RFC 3501 7.4.2 writes a group). */
 struct mime_mailbox {
     char *name;   /* display name, decoded; "" when none */
     char *local;  /* the part before the last "@" (the whole address without one) */
     char *domain; /* after it; "" when none */
 };
 
-/* mime_first_mailbox - the first mailbox of an address list's unfolded
+/* mime_first_mailbox - the first address of an address list's unfolded
  * value; false when there is none (or memory is short). The strings are
  * malloc'd: mime_mailbox_clear frees them. */
 bool mime_first_mailbox(const char *value, struct mime_mailbox *mb);
