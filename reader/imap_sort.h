@@ -41,9 +41,4 @@ struct imap_sort_msg *imap_sort_matches(struct imap *p, const struct imap_comman
                                         const struct imap_arg *keys, size_t *count_r);
 void imap_sort_matches_free(struct imap_sort_msg *msgs, size_t count);
 
-/* imap_sort_base_subject - RFC 5256 2.1 of a subject already decoded to
- * UTF-8: the base subject, ASCII upper-cased, malloc'd (NULL out of
- * memory); *reply_r says whether a Re:, Fwd:, (fwd) or [fwd: ...] went. */
-char *imap_sort_base_subject(const char *subject, bool *reply_r);
-
 #endif

@@ -5,7 +5,9 @@ field's day in the zone it is written in (RFC 3501 6.4.4), BEFORE/ON/SINCE
 the internal date's day in the server's zone, the zone FETCH INTERNALDATE
 shows (dirmaild runs here in EET/EEST, so a UTC comparison would be a day
 off near midnight), and FROM/TO/CC/BCC match the addresses with their
-comments taken out, a comment after a bare address being its name."""
+comments taken out, a comment after a bare address being its name; and
+SORT, UID SORT and THREAD (RFC 5256) over real messages (the same set
+compared with Dovecot's answers is test_imap_sort_dovecot.py)."""
 import imaplib
 import os
 import re
@@ -134,6 +136,61 @@ class ImapSearch(unittest.TestCase):
         self.assertEqual(self.search(m, "BCC", "undisclosed"), [3])
         # HEADER matches the field's text, comments and all
         self.assertEqual(self.search(m, "HEADER", "From", '"(comment)"'), [1])
+
+    def sort_folder(self, name):
+        return self.folder(name, [
+            (msg(["Subject: Re: Plans", "Date: Tue, 2 Dec 2025 10:00:00 +0000",
+                  "From: Zed <zed@example.org>", "Message-ID: <p2@x>", "References: <p1@x>"]),
+             '"02-Dec-2025 10:00:00 +0000"'),
+            (msg(["Subject: Plans", "Date: Mon, 1 Dec 2025 10:00:00 +0000",
+                  "From: amy@example.org", "Message-ID: <p1@x>"], "a longer body " * 20),
+             '"01-Dec-2025 10:00:00 +0000"'),
+            (msg(["Subject: Other", "From: bob@example.org", "Message-ID: <o1@x>"]),
+             '"30-Nov-2025 10:00:00 +0000"'),  # no Date: sorted by its internal date
+            (msg(["Subject: [list] Re: Plans (fwd)", "Date: Wed, 3 Dec 2025 09:00:00 +0100",
+                  "From: carl@example.org", "Message-ID: <p3@x>", "In-Reply-To: <p1@x>"]),
+             '"03-Dec-2025 10:00:00 +0000"'),
+        ])
+
+    def command(self, m, name, *args):
+        m.untagged_responses.pop(name, None)
+        typ, data = m._simple_command(*args) if args[0] == "UID" else \
+            m._simple_command(name, *args)
+        self.assertEqual(typ, "OK", data)
+        typ, data = m._untagged_response(typ, data, name)
+        return data[0].decode() if data and data[0] is not None else ""
+
+    def test_sort_by_each_kind_of_key(self):
+        m = self.sort_folder("sorting")
+        typ, data = m.capability()
+        self.assertIn(b"SORT=DISPLAY", data[0])
+        self.assertEqual(self.command(m, "SORT", "(DATE)", "UTF-8", "ALL"), "3 2 1 4")
+        self.assertEqual(self.command(m, "SORT", "(REVERSE DATE)", "UTF-8", "ALL"), "4 1 2 3")
+        # base subjects: OTHER, then PLANS three times in sequence order
+        self.assertEqual(self.command(m, "SORT", "(SUBJECT)", "UTF-8", "ALL"), "3 1 2 4")
+        self.assertEqual(self.command(m, "SORT", "(SUBJECT REVERSE DATE)", "UTF-8", "ALL"),
+                         "3 4 1 2")
+        self.assertEqual(self.command(m, "SORT", "(FROM)", "UTF-8", "ALL"), "2 3 4 1")
+        self.assertEqual(self.command(m, "SORT", "(REVERSE SIZE)", "UTF-8", "ALL")[0], "2")
+        self.assertEqual(self.command(m, "SORT", "(ARRIVAL)", "UTF-8", "NOT", "FROM", "amy"),
+                         "3 1 4")
+        typ, data = m.fetch("1:4", "(UID)")
+        uids = {int(re.match(rb"(\d+) ", d).group(1)): re.search(rb"UID (\d+)", d).group(1).decode()
+                for d in data}
+        self.assertEqual(self.command(m, "SORT", "UID", "SORT", "(DATE)", "UTF-8", "ALL"),
+                         " ".join(uids[n] for n in (3, 2, 1, 4)))
+
+    def test_thread_references_and_orderedsubject(self):
+        m = self.sort_folder("threading")
+        # 1 refers to 2, 4 replies to 2; 3 stands alone and is the oldest
+        self.assertEqual(self.command(m, "THREAD", "REFERENCES", "UTF-8", "ALL"),
+                         "(3)(2 (1)(4))")
+        self.assertEqual(self.command(m, "THREAD", "ORDEREDSUBJECT", "UTF-8", "ALL"),
+                         "(3)(2 (1)(4))")
+        # without 2, its replies hang from a dummy parent (RFC 5256 step 3)
+        self.assertEqual(self.command(m, "THREAD", "REFERENCES", "UTF-8", "NOT", "FROM", "amy"),
+                         "(3)((1)(4))")
+        self.assertEqual(self.command(m, "THREAD", "ORDEREDSUBJECT", "UTF-8", "1,4"), "(1 4)")
 
 
 if __name__ == "__main__":
