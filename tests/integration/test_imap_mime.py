@@ -175,6 +175,51 @@ class ImapMime(unittest.TestCase):
         typ, data = m.search("UTF-8", "FROM")
         self.assertEqual(data, [str(seq).encode()])
 
+    def test_append_takes_literal8(self):
+        """RFC 3516 4.4: with BINARY advertised APPEND takes ~{n} and ~{n+};
+        elsewhere a literal8 is no string."""
+        m = self.imap("dave")
+        typ, data = m.capability()
+        self.assertIn(b"BINARY", data[0].split())
+        raw = socket.create_connection(("127.0.0.1", self.d.port("imaps")), timeout=30)
+        s = self.ctx.wrap_socket(raw, server_hostname="localhost")
+        self.addCleanup(s.close)
+        buf = b""
+
+        def until(pattern):
+            nonlocal buf
+            while not re.search(pattern, buf):
+                chunk = s.recv(65536)
+                self.assertTrue(chunk, buf)
+                buf += chunk
+            out, buf = buf, b""
+            return out
+
+        body = (b"Subject: binary\r\nContent-Type: application/octet-stream\r\n"
+                b"Content-Transfer-Encoding: binary\r\n\r\n\x01\x02\xfe\xff text\r\n")
+        until(rb"\* OK.*\r\n")
+        s.sendall(b"a LOGIN dave " + PASSWORDS["dave"].encode() + b"\r\n")
+        until(rb"a OK")
+        s.sendall(b"b APPEND INBOX ~{%d}\r\n" % len(body))
+        until(rb"\+ ")
+        s.sendall(body + b"\r\n")
+        self.assertRegex(until(rb"b (OK|NO|BAD).*\r\n"), rb"b OK \[APPENDUID ")
+        s.sendall(b"c APPEND INBOX (\\Seen) ~{%d+}\r\n" % len(body) + body + b"\r\n")
+        self.assertRegex(until(rb"c (OK|NO|BAD).*\r\n"), rb"c OK \[APPENDUID ")
+        s.sendall(b"d SELECT ~{5}\r\n")
+        out = until(rb"(d (OK|NO|BAD).*\r\n|\+ )")
+        if out.startswith(b"+"):
+            s.sendall(b"INBOX\r\n")
+            out = until(rb"d (OK|NO|BAD).*\r\n")
+        self.assertRegex(out, rb"d BAD")
+        typ, data = m.select("INBOX")
+        self.assertEqual(int(data[0]), 2)
+        for seq in ("1", "2"):
+            typ, data = m.fetch(seq, "(BINARY.PEEK[1] FLAGS)")
+            self.assertEqual(typ, "OK")
+            self.assertEqual(data[0][1], b"\x01\x02\xfe\xff text\r\n")
+        self.assertIn(b"\\Seen", data[0][0])
+
 
 if __name__ == "__main__":
     harness.tap.main()
