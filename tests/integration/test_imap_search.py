@@ -17,7 +17,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness.tap  # noqa: E402
 from harness.dirmaild import built  # noqa: E402
-from harness.imap_server import ImapsServer  # noqa: E402
+from harness.imap_server import ImapsServer, logout_quietly  # noqa: E402
 from harness.slapd import PASSWORDS  # noqa: E402
 
 # Finland's rules as a POSIX TZ string (needs no tzdata): +0200 in winter,
@@ -57,7 +57,7 @@ class ImapSearch(unittest.TestCase):
         selected; the session."""
         m = imaplib.IMAP4_SSL("127.0.0.1", self.d.port("imaps"), ssl_context=self.ctx,
                               timeout=60)
-        self.addCleanup(self._logout, m)
+        self.addCleanup(logout_quietly, m)
         m.login("alice", PASSWORDS["alice"])
         typ, data = m.create(name)
         self.assertEqual(typ, "OK", data)
@@ -69,12 +69,6 @@ class ImapSearch(unittest.TestCase):
         self.assertEqual(int(data[0]), len(messages))
         return m
 
-    @staticmethod
-    def _logout(m):
-        try:
-            m.logout()
-        except (imaplib.IMAP4.error, OSError, EOFError):
-            pass
 
     def search(self, m, *keys):
         typ, data = m.search(None, *keys)

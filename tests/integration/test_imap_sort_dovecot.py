@@ -10,15 +10,14 @@ criterion, reversed and combined, SORT=DISPLAY, UID SORT and THREAD
 REFERENCES / ORDEREDSUBJECT, with and without search keys, must agree."""
 import imaplib
 import os
-import re
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness.tap  # noqa: E402
 from harness import dovecot  # noqa: E402
-from harness.imap_server import ImapsServer  # noqa: E402
-from harness.slapd import PASSWORDS  # noqa: E402
+from harness.dirmaild import built  # noqa: E402
+from harness.imap_pair import ImapPair  # noqa: E402
 
 
 def message(n, subject, date, frm, to, cc=None, msgid=None, refs=None, irt=None, body=""):
@@ -87,45 +86,26 @@ def answer(m, *args):
     return [d for d in data if d is not None]
 
 
+@unittest.skipUnless(built(), "dirmaild not built")
 @unittest.skipUnless(dovecot.available(), "Dovecot (dovecot-imapd) is not installed: "
                      "apt-get install dovecot-imapd to compare with it")
 class SortThreadAgainstDovecot(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.server = ImapsServer("imap-sort-dovecot")
-        cls.d = cls.server.d
-        cls.dc = dovecot.Dovecot({"alice": PASSWORDS["alice"]})
-        cls.dc.start()
-        cls.ours = imaplib.IMAP4_SSL("127.0.0.1", cls.server.port(),
-                                     ssl_context=cls.server.ctx, timeout=60)
-        cls.ours.login("alice", PASSWORDS["alice"])
-        cls.theirs = imaplib.IMAP4("127.0.0.1", cls.dc.port, timeout=60)
-        cls.theirs.login("alice", PASSWORDS["alice"])
-        for m in (cls.ours, cls.theirs):
+        cls.pair = ImapPair("imap-sort-dovecot", [
+            (message(n, subj, date, frm, to, cc, mid, refs, irt), f'"{when}"')
+            for n, (subj, date, frm, to, cc, mid, refs, irt, when) in enumerate(MESSAGES)])
+        for m in cls.pair.both():
             typ, data = m.capability()  # Dovecot says it all only after login
             caps = data[0].decode().upper().split()
             for cap in ("SORT", "SORT=DISPLAY", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT"):
                 assert cap in caps, (cap, caps)
-            for n, (subj, date, frm, to, cc, mid, refs, irt, when) in enumerate(MESSAGES):
-                typ, data = m.append("INBOX", None, f'"{when}"',
-                                     message(n, subj, date, frm, to, cc, mid, refs, irt))
-                assert typ == "OK", data
-            typ, data = m.select("INBOX")
-            assert typ == "OK" and int(data[0]) == len(MESSAGES), data
+        cls.ours, cls.theirs = cls.pair.both()
 
     @classmethod
     def tearDownClass(cls):
-        for m in (cls.ours, cls.theirs):
-            try:
-                m.logout()
-            except (imaplib.IMAP4.error, OSError):
-                pass
-        cls.dc.stop()
-        status = cls.server.stop()
-        assert status == 0, f"dirmaild exited {status}\n{cls.d.log()[-3000:]}"
-        errors = re.findall(r".*level=error event=imap.*", cls.d.log())
-        assert not errors, "\n".join(errors)
+        cls.pair.stop(no_errors=True)
 
     def both(self, *args):
         return [answer(m, *args) for m in (self.ours, self.theirs)]
