@@ -14,8 +14,10 @@
 /* References are followed up to this many per message; a longer chain is
  * cut at its last ones (the nearest ancestors). */
 #define THREAD_REFS_MAX 256
-/* Written out recursively: a thread deeper than this goes on flat. */
-#define THREAD_DEPTH_MAX 64
+/* The tree is walked recursively this deep at most (each level a small
+ * frame); below that a thread is sorted no further, its dummies stay, and
+ * it is written flat (write_flat). */
+#define THREAD_DEPTH_MAX 500
 
 struct container {
     long msg; /* index into the messages, -1: a dummy */
@@ -434,26 +436,64 @@ static bool thread_orderedsubject(struct threads *t)
 
 /* ---- the answer (RFC 5256 4) ---- */
 
+/* next_in - the node after c in a pre-order walk of root's subtree, or -1. */
+static long next_in(const struct threads *t, long root, long c)
+{
+    if (t->c[c].child >= 0)
+        return t->c[c].child;
+    while (c != root && t->c[c].next < 0)
+        c = t->c[c].parent;
+    return c == root ? -1 : t->c[c].next;
+}
+
+/* write_flat - the messages below c as siblings: a thread deeper than
+ * THREAD_DEPTH_MAX (mail can be made to nest without end) is written on
+ * without recursion, keeping every message if not every link. lead: what
+ * goes before the first (a space after c's own number). */
+static void write_flat(struct imap *p, const struct threads *t, long c, bool uid, const char *lead)
+{
+    size_t count = 0;
+    for (long k = next_in(t, c, c); k >= 0; k = next_in(t, c, k))
+        count += t->c[k].msg >= 0;
+    if (count > 0)
+        conn_printf(p->conn, "%s", lead);
+    for (long k = next_in(t, c, c); k >= 0; k = next_in(t, c, k)) {
+        if (t->c[k].msg < 0)
+            continue;
+        const struct imap_sort_msg *m = &t->msgs[t->c[k].msg];
+        conn_printf(p->conn, count > 1 ? "(%u)" : "%u", (unsigned)(uid ? m->uid : m->seq));
+    }
+}
+
+/* write_node - RFC 5256 4's thread-members or thread-nested for c: an only
+ * child follows its parent after a space (iterated, not recursed), two or
+ * more are each in parentheses. */
 static void write_node(struct imap *p, const struct threads *t, long c, bool uid, unsigned depth)
 {
-    const struct container *n = &t->c[c];
-    if (n->msg >= 0) {
-        const struct imap_sort_msg *m = &t->msgs[n->msg];
-        conn_printf(p->conn, "%u", (unsigned)(uid ? m->uid : m->seq));
-    }
-    if (n->child < 0)
+    for (;;) {
+        const struct container *n = &t->c[c];
+        if (n->msg >= 0) {
+            const struct imap_sort_msg *m = &t->msgs[n->msg];
+            conn_printf(p->conn, "%u", (unsigned)(uid ? m->uid : m->seq));
+        }
+        if (n->child < 0)
+            return;
+        const char *lead = n->msg >= 0 ? " " : "";
+        if (depth >= THREAD_DEPTH_MAX) {
+            write_flat(p, t, c, uid, lead);
+            return;
+        }
+        conn_printf(p->conn, "%s", lead);
+        if (n->msg >= 0 && t->c[n->child].next < 0) {
+            c = n->child;
+            continue;
+        }
+        for (long k = n->child; k >= 0; k = t->c[k].next) {
+            conn_printf(p->conn, "(");
+            write_node(p, t, k, uid, depth + 1);
+            conn_printf(p->conn, ")");
+        }
         return;
-    if (n->msg >= 0 && t->c[n->child].next < 0 && depth < THREAD_DEPTH_MAX) {
-        conn_printf(p->conn, " ");
-        write_node(p, t, n->child, uid, depth + 1);
-        return;
-    }
-    if (n->msg >= 0)
-        conn_printf(p->conn, " ");
-    for (long k = n->child; k >= 0; k = t->c[k].next) {
-        conn_printf(p->conn, "(");
-        write_node(p, t, k, uid, depth + 1);
-        conn_printf(p->conn, ")");
     }
 }
 
