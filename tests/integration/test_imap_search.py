@@ -186,6 +186,20 @@ class ImapSearch(unittest.TestCase):
                          "(3)((1)(4))")
         self.assertEqual(self.command(m, "THREAD", "ORDEREDSUBJECT", "UTF-8", "1,4"), "(1 4)")
 
+    def test_thread_of_a_long_chain(self):
+        """A reply chain 300 deep is one thread, each an only child of the one
+        before (written without recursion)."""
+        chain = []
+        for n in range(300):
+            h = [f"Subject: {'Re: ' if n else ''}chain", f"Message-ID: <c{n}@x>",
+                 f"Date: Mon, 1 Dec 2025 10:{n // 60:02d}:{n % 60:02d} +0000"]
+            if n:
+                h.append("References: " + " ".join(f"<c{k}@x>" for k in range(max(0, n - 20), n)))
+            chain.append((msg(h), None))
+        m = self.folder("chain", chain)
+        answer = self.command(m, "THREAD", "REFERENCES", "UTF-8", "ALL")
+        self.assertEqual(answer, "(" + " ".join(str(n) for n in range(1, 301)) + ")")
+
 
 if __name__ == "__main__":
     harness.tap.main()
