@@ -15,6 +15,37 @@
 /* Input is decoded in pieces of this size (the decoders keep their state). */
 #define PIECE 16384
 
+/* qp_unpadded - quoted-printable text with the white space at each line's
+ * end deleted, as RFC 2045 6.7 (3) says a decoder must ("it will
+ * necessarily have been added by intermediate transport agents"); GMime's
+ * decoder keeps it, so "=" then a space is no soft line break to it.
+ * malloc'd (bytes_dup's rules); NULL out of memory. */
+static char *qp_unpadded(const char *data, size_t len, size_t *len_r)
+{
+    char *out = malloc(len + 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0, line = 0; /* line: where the current line began in out */
+    for (size_t i = 0; i < len; i++) {
+        bool eol = data[i] == '\n' || (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n');
+        if (eol) {
+            while (o > line && (out[o - 1] == ' ' || out[o - 1] == '\t'))
+                o--;
+            if (data[i] == '\r')
+                out[o++] = data[i++];
+            out[o++] = data[i];
+            line = o;
+        } else {
+            out[o++] = data[i];
+        }
+    }
+    while (o > line && (out[o - 1] == ' ' || out[o - 1] == '\t'))
+        o--;
+    out[o] = '\0';
+    *len_r = o;
+    return out;
+}
+
 enum mime_decode_result mime_decode_transfer(const char *data, size_t len, const char *encoding,
                                              struct buf *out)
 {
@@ -32,14 +63,23 @@ enum mime_decode_result mime_decode_transfer(const char *data, size_t len, const
     default:
         return buf_append(out, data, len) == 0 ? MIME_DECODED : MIME_DECODE_NOMEM;
     }
+    char *unpadded = NULL;
+    if (enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
+        unpadded = qp_unpadded(data, len, &len);
+        if (unpadded == NULL)
+            return MIME_DECODE_NOMEM;
+        data = unpadded;
+    }
     GMimeEncoding state;
     g_mime_encoding_init_decode(&state, enc);
     for (size_t off = 0; off < len || len == 0;) {
         size_t n = len - off < PIECE ? len - off : PIECE;
         bool last = off + n == len;
         size_t room = g_mime_encoding_outlen(&state, n);
-        if (buf_reserve(out, room) < 0)
+        if (buf_reserve(out, room) < 0) {
+            free(unpadded);
             return MIME_DECODE_NOMEM;
+        }
         size_t got = last ? g_mime_encoding_flush(&state, data + off, n, buf_tail(out))
                           : g_mime_encoding_step(&state, data + off, n, buf_tail(out));
         buf_commit(out, got);
@@ -47,6 +87,7 @@ enum mime_decode_result mime_decode_transfer(const char *data, size_t len, const
         if (last)
             break;
     }
+    free(unpadded);
     return MIME_DECODED;
 }
 

@@ -72,7 +72,8 @@ void imap_capabilities(struct imap *p, char *buf, size_t size)
                                 "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE "
                                 "UNSELECT UIDPLUS IDLE MOVE CHILDREN LIST-EXTENDED LIST-STATUS "
                                 "STATUS=SIZE SPECIAL-USE CREATE-SPECIAL-USE ESEARCH QUOTA "
-                                "QUOTA=RES-STORAGE");
+                                "QUOTA=RES-STORAGE BINARY SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT "
+                                "THREAD=REFERENCES");
     if (p->state == IMAP_NOT_AUTHENTICATED) {
         if (p->ss->tls_ctx != NULL && !p->ls.tls && n < size)
             n += (size_t)snprintf(buf + n, size - n, " STARTTLS");

@@ -259,7 +259,9 @@ void imap_cmd_append(struct imap *p, const struct imap_command *cmd)
 {
     const struct imap_arg *name = imap_mailbox_arg(cmd, 0);
     const struct imap_arg *msg = cmd->argc >= 2 ? imap_command_arg(cmd, cmd->argc - 1) : NULL;
-    if (name == NULL || msg == NULL || msg->type != IMAP_ARG_LITERAL || cmd->argc > 4) {
+    /* RFC 3516 4.4: APPEND takes a literal8 too, stored as it came */
+    if (name == NULL || msg == NULL ||
+        (msg->type != IMAP_ARG_LITERAL && msg->type != IMAP_ARG_LITERAL8) || cmd->argc > 4) {
         imap_bad(p, "Usage: APPEND mailbox [(flags)] [date-time] literal");
         return;
     }

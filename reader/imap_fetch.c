@@ -142,15 +142,22 @@ static bool add_item(struct imap_fetch_job *job, const struct imap_arg *a)
 
 /* ---- the message stream ---- */
 
-/* date_text - RFC 3501 9 date-time of t, in UTC. */
+/* date_text - RFC 3501 9 date-time of t in the server's time zone, the
+ * zone SEARCH BEFORE/ON/SINCE take its day in (imap_search.c). */
 static void date_text(time_t t, char *buf, size_t size)
 {
     static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     struct tm tm;
-    gmtime_r(&t, &tm);
-    snprintf(buf, size, "\"%2d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday, months[tm.tm_mon],
-             tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (localtime_r(&t, &tm) == NULL)
+        gmtime_r(&t, &tm);
+    long off = tm.tm_gmtoff / 60;
+    char sign = off < 0 ? '-' : '+';
+    if (off < 0)
+        off = -off;
+    snprintf(buf, size, "\"%2d-%s-%04d %02d:%02d:%02d %c%02ld%02ld\"", tm.tm_mday,
+             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, sign, off / 60,
+             off % 60);
 }
 
 /* load_mime - the message's structure when an item needs it, and the

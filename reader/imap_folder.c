@@ -82,8 +82,10 @@ bool imap_folder_root(struct imap *p, bool create)
     int fd = -1;
     enum maildir_path_result r =
         maildir_path_open(p->ss->config->delivery.mailbox_base, p->maildir, create, &fd, &err);
-    if (r == MAILDIR_PATH_MISSING && !create)
+    if (r == MAILDIR_PATH_MISSING && !create) {
+        free(err);
         return false; /* still never delivered to, nor made by another session */
+    }
     if (r != MAILDIR_PATH_OK) {
         log_error("event=imap_maildir_create_failed client=%s user=%s error=\"%s\"",
                   p->ss->client_ip, p->login, err != NULL ? err : "?");

@@ -215,7 +215,7 @@ static enum imap_parse_result quoted(struct imap_parser *p, const char *line, si
  * way, so (RFC 7888 section 4 and 5) it is read and dropped before the
  * refusal, or, beyond discard_max, the connection is closed. */
 static enum imap_parse_result literal(struct imap_parser *p, const char *line, size_t len,
-                                      size_t pos)
+                                      size_t pos, enum imap_arg_type type)
 {
     size_t i = pos + 1;
     uint64_t n = 0;
@@ -250,7 +250,7 @@ static enum imap_parse_result literal(struct imap_parser *p, const char *line, s
         p->state = P_DISCARD_LITERAL;
         return IMAP_PARSE_TOOBIG;
     }
-    struct parser_arg *a = arg_begin(p, IMAP_ARG_LITERAL);
+    struct parser_arg *a = arg_begin(p, type);
     if (a == NULL)
         return bad(p, p->error);
     p->literal_left = n;
@@ -377,7 +377,10 @@ static enum imap_parse_result arguments(struct imap_parser *p, const char *line,
         if (c == '"')
             r = quoted(p, line, len, &pos);
         else if (c == '{')
-            return literal(p, line, len, pos);
+            return literal(p, line, len, pos, IMAP_ARG_LITERAL);
+        else if (c == '~' && pos + 1 < len && line[pos + 1] == '{')
+            /* RFC 3516 4.4 literal8 "~{n}" (with RFC 7888's "+" too) */
+            return literal(p, line, len, pos + 1, IMAP_ARG_LITERAL8);
         else
             r = atom(p, line, len, &pos);
         if (r != IMAP_PARSE_DONE)

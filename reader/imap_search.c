@@ -1,6 +1,6 @@
 /* reader/imap_search.c - SEARCH and UID SEARCH for the IMAP session (RFC
  * 3501 6.4.4) with the basic keys: flags, NEW/OLD/RECENT, sequence and UID
- * sets, sizes, internal dates, and header, body and text substrings, which
+ * sets, sizes, internal and sent dates, and header, body and text substrings, which
  * imap_search_text.c matches after MIME decoding, case-insensitively in
  * Unicode. The key list is checked once for syntax before any message is
  * read. */
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "lib/conn.h"
+#include "lib/mime_fields.h"
 #include "reader/imap_fetch_internal.h"
 #include "reader/imap_search_text.h"
 #include "reader/imap_session_internal.h"
@@ -61,9 +62,17 @@ static int file(struct search_ctx *c)
     return c->fd;
 }
 
-/* search_date - RFC 3501 9 "date" (1-Feb-1994, also quoted) as the start of
- * that day in UTC; false when it is none. */
-static bool search_date(const struct imap_arg *a, time_t *t_r)
+/* day_of - the day number of instant t seen from a zone offset seconds
+ * east of UTC (floor division: days before 1970 are negative). */
+static int64_t day_of(int64_t t, int offset)
+{
+    int64_t local = t + offset;
+    return local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
+}
+
+/* search_day - RFC 3501 9 "date" (1-Feb-1994, also quoted) as a day
+ * number (days since 1-Jan-1970); false when it is none. */
+static bool search_day(const struct imap_arg *a, int64_t *day_r)
 {
     static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun",
                                          "jul", "aug", "sep", "oct", "nov", "dec"};
@@ -80,13 +89,49 @@ static bool search_date(const struct imap_arg *a, time_t *t_r)
     if (m < 0)
         return false;
     struct tm tm = {.tm_mday = day, .tm_mon = m, .tm_year = year - 1900};
-    *t_r = timegm(&tm);
+    *day_r = day_of((int64_t)timegm(&tm), 0);
     return true;
 }
 
+/* internal_day - the day of the message's internal date in the server's
+ * time zone, the zone FETCH INTERNALDATE writes it in (Dovecot does the
+ * same: a Maildir keeps the instant, not the zone it was APPENDed in). */
+static bool internal_day(struct search_ctx *c, int64_t *day_r)
+{
+    struct stat st;
+    int fd = file(c);
+    if (fd < 0 || fstat(fd, &st) != 0)
+        return false;
+    struct tm tm;
+    time_t t = st.st_mtime;
+    if (localtime_r(&t, &tm) == NULL)
+        return false;
+    *day_r = day_of((int64_t)t, (int)tm.tm_gmtoff);
+    return true;
+}
+
+/* sent_day - the day of the Date: field as written, in its own zone (RFC
+ * 3501 6.4.4 SENTON: "disregarding time and timezone"); a message without a
+ * date that can be read is taken as sent at its internal date, as RFC 5256
+ * 2.2 does for SORT DATE. */
+static bool sent_day(struct search_ctx *c, int64_t *day_r)
+{
+    int fd = file(c);
+    if (fd < 0)
+        return false;
+    char *value = imap_search_field(&c->text, fd, "Date");
+    int64_t utc;
+    int offset;
+    bool ok = value != NULL && mime_date_parse(value, &utc, &offset);
+    free(value);
+    if (ok)
+        *day_r = day_of(utc, offset);
+    return ok || internal_day(c, day_r);
+}
+
 /* needle_match - the search string s against the message's text. */
-static bool needle_match(struct search_ctx *c, const char *name, bool with_header,
-                         const struct imap_arg *s)
+static bool needle_match(struct search_ctx *c, const char *name, enum imap_search_field how,
+                         bool with_header, const struct imap_arg *s)
 {
     int fd = file(c);
     if (fd < 0)
@@ -95,7 +140,7 @@ static bool needle_match(struct search_ctx *c, const char *name, bool with_heade
     char *needle = imap_search_needle(s->str, s->len, &nlen);
     if (needle == NULL)
         return false;
-    bool found = name != NULL ? imap_search_header(&c->text, fd, name, needle, nlen)
+    bool found = name != NULL ? imap_search_header(&c->text, fd, name, how, needle, nlen)
                               : imap_search_body(&c->text, fd, with_header, needle, nlen);
     free(needle);
     return found;
@@ -219,19 +264,17 @@ static const struct imap_arg *key_at(struct search_ctx *c, const struct imap_arg
             *match = toupper((unsigned char)k[0]) == 'L' ? m->size > n : m->size < n;
         return imap_arg_next(cmd, next);
     }
-    if (strcasecmp(k, "BEFORE") == 0 || strcasecmp(k, "ON") == 0 || strcasecmp(k, "SINCE") == 0) {
-        time_t day;
-        if (next >= end || !search_date(next, &day))
+    /* BEFORE/ON/SINCE: the internal date; SENT*: the Date: field */
+    bool sent = strncasecmp(k, "SENT", 4) == 0;
+    const char *when = sent ? k + 4 : k;
+    if (strcasecmp(when, "BEFORE") == 0 || strcasecmp(when, "ON") == 0 ||
+        strcasecmp(when, "SINCE") == 0) {
+        int64_t day, msg_day;
+        if (next >= end || !search_day(next, &day))
             return fail(c, "Bad date in SEARCH"), NULL;
-        if (!c->check) {
-            struct stat st;
-            int fd = file(c);
-            if (fd >= 0 && fstat(fd, &st) == 0) {
-                /* RFC 3501 6.4.4: dates only, times and zones disregarded */
-                time_t t = st.st_mtime;
-                char u = (char)toupper((unsigned char)k[0]);
-                *match = u == 'B' ? t < day : u == 'O' ? t >= day && t < day + 86400 : t >= day;
-            }
+        if (!c->check && (sent ? sent_day(c, &msg_day) : internal_day(c, &msg_day))) {
+            char u = (char)toupper((unsigned char)when[0]);
+            *match = u == 'B' ? msg_day < day : u == 'O' ? msg_day == day : msg_day >= day;
         }
         return imap_arg_next(cmd, next);
     }
@@ -243,7 +286,9 @@ static const struct imap_arg *key_at(struct search_ctx *c, const struct imap_arg
         if (s == NULL)
             return NULL;
         if (!c->check)
-            *match = needle_match(c, header_keys[i], false, s);
+            /* FROM, TO, CC, BCC: the addresses, not the field's text */
+            *match = needle_match(c, header_keys[i],
+                                  i < 4 ? IMAP_SEARCH_ADDRESSES : IMAP_SEARCH_TEXT, false, s);
         return imap_arg_next(cmd, s);
     }
     if (strcasecmp(k, "HEADER") == 0) {
@@ -253,7 +298,7 @@ static const struct imap_arg *key_at(struct search_ctx *c, const struct imap_arg
         if (s == NULL)
             return NULL;
         if (!c->check)
-            *match = needle_match(c, name->str, false, s);
+            *match = needle_match(c, name->str, IMAP_SEARCH_TEXT, false, s);
         return imap_arg_next(cmd, s);
     }
     if (strcasecmp(k, "BODY") == 0 || strcasecmp(k, "TEXT") == 0) {
@@ -261,7 +306,8 @@ static const struct imap_arg *key_at(struct search_ctx *c, const struct imap_arg
         if (s == NULL)
             return NULL;
         if (!c->check)
-            *match = needle_match(c, NULL, toupper((unsigned char)k[0]) == 'T', s);
+            *match =
+                needle_match(c, NULL, IMAP_SEARCH_TEXT, toupper((unsigned char)k[0]) == 'T', s);
         return imap_arg_next(cmd, s);
     }
     /* a sequence set */
@@ -274,29 +320,36 @@ static const struct imap_arg *key_at(struct search_ctx *c, const struct imap_arg
     return fail(c, "Unknown SEARCH key"), NULL;
 }
 
-void imap_cmd_search(struct imap *p, const struct imap_command *cmd, size_t first, bool uid)
+bool imap_search_charset(struct imap *p, const struct imap_command *cmd, const struct imap_arg **a,
+                         bool required)
 {
-    const struct imap_arg *a = imap_command_arg(cmd, first);
     const struct imap_arg *end = cmd->args + cmd->nargs;
-    unsigned ret;
-    if (!imap_search_return(p, cmd, &a, &ret))
-        return;
-    if (a != NULL && a < end && imap_arg_is(a, "CHARSET")) {
-        const struct imap_arg *cs = imap_arg_next(cmd, a);
-        if (cs >= end || !imap_arg_astring(cs)) {
-            imap_bad(p, "Usage: SEARCH [CHARSET name] keys");
-            return;
-        }
-        if (strcasecmp(cs->str, "US-ASCII") != 0 && strcasecmp(cs->str, "UTF-8") != 0) {
-            imap_tagged(p, "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset");
-            return;
-        }
-        a = imap_arg_next(cmd, cs);
+    if (*a == NULL || *a >= end || (!required && !imap_arg_is(*a, "CHARSET"))) {
+        if (required)
+            imap_bad(p, "Missing charset");
+        return !required;
     }
+    const struct imap_arg *cs = required ? *a : imap_arg_next(cmd, *a);
+    if (cs >= end || !imap_arg_astring(cs)) {
+        imap_bad(p, "Usage: SEARCH [CHARSET name] keys");
+        return false;
+    }
+    if (strcasecmp(cs->str, "US-ASCII") != 0 && strcasecmp(cs->str, "UTF-8") != 0) {
+        imap_tagged(p, "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset");
+        return false;
+    }
+    *a = imap_arg_next(cmd, cs);
+    return true;
+}
+
+bool imap_search_run(struct imap *p, const struct imap_command *cmd, const struct imap_arg *a,
+                     uint32_t **seqs_r, size_t *count_r)
+{
+    const struct imap_arg *end = cmd->args + cmd->nargs;
     struct search_ctx c = {.p = p, .cmd = cmd, .check = true, .fd = -1};
     if (a == NULL || a >= end) {
-        imap_bad(p, "Usage: SEARCH keys");
-        return;
+        imap_bad(p, "Missing search keys");
+        return false;
     }
     for (const struct imap_arg *k = a; k != NULL && k < end;) {
         bool m;
@@ -304,10 +357,14 @@ void imap_cmd_search(struct imap *p, const struct imap_command *cmd, size_t firs
     }
     if (c.bad) {
         imap_bad(p, c.why);
-        return;
+        return false;
     }
-    struct imap_search_out out;
-    imap_search_out_begin(&out, p, ret, uid);
+    uint32_t *seqs = malloc((p->view_count > 0 ? p->view_count : 1) * sizeof *seqs);
+    if (seqs == NULL) {
+        imap_tagged(p, "NO", "[UNAVAILABLE] Out of memory");
+        return false;
+    }
+    size_t count = 0;
     c.check = false;
     for (size_t seq = 1; seq <= p->view_count; seq++) {
         c.seq = seq;
@@ -326,8 +383,28 @@ void imap_cmd_search(struct imap *p, const struct imap_command *cmd, size_t firs
             close(c.fd);
         imap_search_text_reset(&c.text);
         if (all)
-            imap_search_out_add(&out, uid ? p->view[seq - 1].uid : (uint32_t)seq);
+            seqs[count++] = (uint32_t)seq;
     }
+    *seqs_r = seqs;
+    *count_r = count;
+    return true;
+}
+
+void imap_cmd_search(struct imap *p, const struct imap_command *cmd, size_t first, bool uid)
+{
+    const struct imap_arg *a = imap_command_arg(cmd, first);
+    unsigned ret;
+    if (!imap_search_return(p, cmd, &a, &ret) || !imap_search_charset(p, cmd, &a, false))
+        return;
+    uint32_t *seqs;
+    size_t count;
+    if (!imap_search_run(p, cmd, a, &seqs, &count))
+        return;
+    struct imap_search_out out;
+    imap_search_out_begin(&out, p, ret, uid);
+    for (size_t i = 0; i < count; i++)
+        imap_search_out_add(&out, uid ? p->view[seqs[i] - 1].uid : seqs[i]);
+    free(seqs);
     if (imap_search_out_end(&out))
         imap_tagged(p, "OK", "%sSearch completed", uid ? "UID " : "");
     else

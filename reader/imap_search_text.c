@@ -17,6 +17,7 @@
 #include "lib/buf.h"
 #include "lib/fdio.h"
 #include "lib/mime.h"
+#include "lib/mime_fields.h"
 #include "reader/imap_fetch_internal.h"
 #include "reader/imap_search_text.h"
 
@@ -79,8 +80,8 @@ static size_t field_at(const char *h, size_t len, size_t i, size_t *name_len)
     return e;
 }
 
-bool imap_search_header(struct imap_search_text *t, int fd, const char *name, const char *needle,
-                        size_t nlen)
+bool imap_search_header(struct imap_search_text *t, int fd, const char *name,
+                        enum imap_search_field how, const char *needle, size_t nlen)
 {
     if (!load_header(t, fd))
         return false;
@@ -98,7 +99,11 @@ bool imap_search_header(struct imap_search_text *t, int fd, const char *name, co
             if (nlen == 0)
                 return true; /* RFC 3501 6.4.4: the field is there */
             char *value = mime_header_find(t->header, i, e, name);
-            char *decoded = value != NULL ? mime_header_decode(value) : NULL;
+            char *decoded = NULL;
+            if (value != NULL && how == IMAP_SEARCH_ADDRESSES)
+                decoded = mime_address_text(value);
+            if (value != NULL && decoded == NULL)
+                decoded = mime_header_decode(value);
             bool found = decoded != NULL && folded_contains(decoded, strlen(decoded), needle, nlen);
             free(value);
             free(decoded);
@@ -108,6 +113,13 @@ bool imap_search_header(struct imap_search_text *t, int fd, const char *name, co
         i = e;
     }
     return false;
+}
+
+char *imap_search_field(struct imap_search_text *t, int fd, const char *name)
+{
+    if (!load_header(t, fd))
+        return NULL;
+    return mime_header_find(t->header, 0, mime_header_end(t->header, 0, t->header_len), name);
 }
 
 /* decode_fields - every field of the header h[0, len) decoded (RFC 2047),

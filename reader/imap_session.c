@@ -179,6 +179,16 @@ static void cmd_search(struct imap *p, const struct imap_command *cmd)
     imap_cmd_search(p, cmd, 0, false);
 }
 
+static void cmd_sort(struct imap *p, const struct imap_command *cmd)
+{
+    imap_cmd_sort(p, cmd, 0, false);
+}
+
+static void cmd_thread(struct imap *p, const struct imap_command *cmd)
+{
+    imap_cmd_thread(p, cmd, 0, false);
+}
+
 /* cmd_uid - RFC 3501 6.4.8: the command named by the first argument with
  * UIDs in place of sequence numbers. */
 static void cmd_uid(struct imap *p, const struct imap_command *cmd)
@@ -190,6 +200,10 @@ static void cmd_uid(struct imap *p, const struct imap_command *cmd)
         imap_cmd_store(p, cmd, 1, true);
     else if (sub != NULL && imap_arg_is(sub, "SEARCH"))
         imap_cmd_search(p, cmd, 1, true);
+    else if (sub != NULL && imap_arg_is(sub, "SORT"))
+        imap_cmd_sort(p, cmd, 1, true);
+    else if (sub != NULL && imap_arg_is(sub, "THREAD"))
+        imap_cmd_thread(p, cmd, 1, true);
     else if (sub != NULL && (imap_arg_is(sub, "COPY") || imap_arg_is(sub, "MOVE")))
         imap_cmd_copy(p, cmd, 1, true, imap_arg_is(sub, "MOVE"));
     else if (sub != NULL && imap_arg_is(sub, "EXPUNGE"))
@@ -227,6 +241,8 @@ enum imap_verb {
     V_FETCH,
     V_STORE,
     V_SEARCH,
+    V_SORT,
+    V_THREAD,
     V_COPY,
     V_APPEND,
     V_UID,
@@ -274,6 +290,8 @@ static const struct command {
     {{V_FETCH, S(IMAP_SELECTED)}, "FETCH", cmd_fetch},
     {{V_STORE, S(IMAP_SELECTED)}, "STORE", cmd_store},
     {{V_SEARCH, S(IMAP_SELECTED)}, "SEARCH", cmd_search},
+    {{V_SORT, S(IMAP_SELECTED)}, "SORT", cmd_sort},
+    {{V_THREAD, S(IMAP_SELECTED)}, "THREAD", cmd_thread},
     {{V_COPY, S(IMAP_SELECTED)}, "COPY", cmd_copy},
     {{V_APPEND, AUTHED}, "APPEND", imap_cmd_append},
     {{V_UID, S(IMAP_SELECTED)}, "UID", cmd_uid},
@@ -305,7 +323,8 @@ static void run_command(struct imap *p, const struct imap_command *cmd)
          * (the client's numbers are those it knew when it sent it) */
         if (p->state == IMAP_SELECTED)
             imap_folder_update(p, verb != V_FETCH && verb != V_STORE && verb != V_SEARCH &&
-                                      verb != V_COPY && verb != V_MOVE);
+                                      verb != V_SORT && verb != V_THREAD && verb != V_COPY &&
+                                      verb != V_MOVE);
         ((const struct command *)found)->handler(p, cmd);
         break;
     case COMMAND_NOT_NOW:

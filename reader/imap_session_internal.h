@@ -336,6 +336,19 @@ void imap_cmd_copy(struct imap *p, const struct imap_command *cmd, size_t first,
 void imap_cmd_fetch(struct imap *p, const struct imap_command *cmd, size_t first, bool uid);
 void imap_cmd_store(struct imap *p, const struct imap_command *cmd, size_t first, bool uid);
 void imap_cmd_search(struct imap *p, const struct imap_command *cmd, size_t first, bool uid);
+/* imap_search_charset - "CHARSET name" at *a (SEARCH: optional; SORT and
+ * THREAD: the name alone, required), stepped over; false when the reply is
+ * sent (BAD, or NO [BADCHARSET] for one other than US-ASCII and UTF-8). */
+bool imap_search_charset(struct imap *p, const struct imap_command *cmd, const struct imap_arg **a,
+                         bool required);
+/* imap_search_run - the sequence numbers (increasing; malloc'd, *seqs_r)
+ * of the messages the search keys from a to the command's end match;
+ * false when the reply is sent (BAD for bad keys, NO out of memory). */
+bool imap_search_run(struct imap *p, const struct imap_command *cmd, const struct imap_arg *a,
+                     uint32_t **seqs_r, size_t *count_r);
+/* imap_cmd_sort, imap_cmd_thread - RFC 5256 (imap_sort.c, imap_thread.c). */
+void imap_cmd_sort(struct imap *p, const struct imap_command *cmd, size_t first, bool uid);
+void imap_cmd_thread(struct imap *p, const struct imap_command *cmd, size_t first, bool uid);
 /* imap_fetch_more - stream on; true when the FETCH is complete. */
 bool imap_fetch_more(struct imap *p);
 void imap_fetch_free(struct imap_fetch_job **job);

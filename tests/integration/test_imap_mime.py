@@ -18,7 +18,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness.tap  # noqa: E402
 from harness.dirmaild import built  # noqa: E402
-from harness.imap_server import ImapsServer  # noqa: E402
+from harness.imap_server import ImapsServer, logout_quietly  # noqa: E402
 from harness.slapd import PASSWORDS  # noqa: E402
 
 NESTED = (b"From: a@example.com\r\nSubject: cached\r\n"
@@ -49,16 +49,29 @@ class ImapMime(unittest.TestCase):
     def imap(self, user):
         m = imaplib.IMAP4_SSL("127.0.0.1", self.d.port("imaps"), ssl_context=self.ctx,
                               timeout=60)
-        self.addCleanup(self._logout, m)
+        self.addCleanup(logout_quietly, m)
         m.login(user, PASSWORDS[user])
         return m
 
-    @staticmethod
-    def _logout(m):
-        try:
-            m.logout()
-        except (imaplib.IMAP4.error, OSError, EOFError):
-            pass
+
+    def raw_session(self):
+        """A TLS socket to imaps, and until(pattern): what it has sent up to
+        and with the first match of the regex pattern."""
+        raw = socket.create_connection(("127.0.0.1", self.d.port("imaps")), timeout=30)
+        s = self.ctx.wrap_socket(raw, server_hostname="localhost")
+        self.addCleanup(s.close)
+        buf = b""
+
+        def until(pattern):
+            nonlocal buf
+            while not re.search(pattern, buf):
+                chunk = s.recv(65536)
+                self.assertTrue(chunk, buf)
+                buf += chunk
+            out, buf = buf, b""
+            return out
+
+        return s, until
 
     def append_one(self, m, msg):
         typ, data = m.append("INBOX", None, None, msg)
@@ -123,19 +136,10 @@ class ImapMime(unittest.TestCase):
         seq = self.append_one(m, NESTED)
         odd = self.append_one(m, ODD_CTE)
         # literal8 for content with a NUL (RFC 3516 4.2), seen on the wire
-        raw = socket.create_connection(("127.0.0.1", self.d.port("imaps")), timeout=30)
-        s = self.ctx.wrap_socket(raw, server_hostname="localhost")
-        self.addCleanup(s.close)
-        buf = b""
+        s, read_until = self.raw_session()
 
         def until(tag):
-            nonlocal buf
-            while not re.search(rb"(^|\r\n)" + tag + rb" ", buf):
-                chunk = s.recv(65536)
-                self.assertTrue(chunk, buf)
-                buf += chunk
-            out, buf = buf, b""
-            return out
+            return read_until(rb"(^|\r\n)" + tag + rb" ")
 
         until(rb"\* OK")
         s.sendall(b"a LOGIN bob " + PASSWORDS["bob"].encode() + b"\r\nb SELECT INBOX\r\n")
@@ -174,6 +178,38 @@ class ImapMime(unittest.TestCase):
         m.literal = "jörg".encode()
         typ, data = m.search("UTF-8", "FROM")
         self.assertEqual(data, [str(seq).encode()])
+
+    def test_append_takes_literal8(self):
+        """RFC 3516 4.4: with BINARY advertised APPEND takes ~{n} and ~{n+};
+        elsewhere a literal8 is no string."""
+        m = self.imap("dave")
+        typ, data = m.capability()
+        self.assertIn(b"BINARY", data[0].split())
+        s, until = self.raw_session()
+        body = (b"Subject: binary\r\nContent-Type: application/octet-stream\r\n"
+                b"Content-Transfer-Encoding: binary\r\n\r\n\x01\x02\xfe\xff text\r\n")
+        until(rb"\* OK.*\r\n")
+        s.sendall(b"a LOGIN dave " + PASSWORDS["dave"].encode() + b"\r\n")
+        until(rb"a OK")
+        s.sendall(b"b APPEND INBOX ~{%d}\r\n" % len(body))
+        until(rb"\+ ")
+        s.sendall(body + b"\r\n")
+        self.assertRegex(until(rb"b (OK|NO|BAD).*\r\n"), rb"b OK \[APPENDUID ")
+        s.sendall(b"c APPEND INBOX (\\Seen) ~{%d+}\r\n" % len(body) + body + b"\r\n")
+        self.assertRegex(until(rb"c (OK|NO|BAD).*\r\n"), rb"c OK \[APPENDUID ")
+        s.sendall(b"d SELECT ~{5}\r\n")
+        out = until(rb"(d (OK|NO|BAD).*\r\n|\+ )")
+        if out.startswith(b"+"):
+            s.sendall(b"INBOX\r\n")
+            out = until(rb"d (OK|NO|BAD).*\r\n")
+        self.assertRegex(out, rb"d BAD")
+        typ, data = m.select("INBOX")
+        self.assertEqual(int(data[0]), 2)
+        for seq in ("1", "2"):
+            typ, data = m.fetch(seq, "(BINARY.PEEK[1] FLAGS)")
+            self.assertEqual(typ, "OK")
+            self.assertEqual(data[0][1], b"\x01\x02\xfe\xff text\r\n")
+        self.assertIn(b"\\Seen", data[0][0])
 
 
 if __name__ == "__main__":

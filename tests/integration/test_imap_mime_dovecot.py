@@ -20,8 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness.tap  # noqa: E402
 from harness import dovecot  # noqa: E402
 from harness.dirmaild import built  # noqa: E402
-from harness.imap_server import ImapsServer  # noqa: E402
-from harness.slapd import PASSWORDS  # noqa: E402
+from harness.imap_pair import ImapPair  # noqa: E402
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "mime")
 DATE = '"07-Dec-2026 10:00:00 +0000"'
@@ -184,35 +183,16 @@ class MimeAgainstDovecot(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.files = sorted(glob.glob(os.path.join(FIXTURES, "*.eml")))
-        cls.server = ImapsServer("imap-mime-dovecot")
-        cls.d = cls.server.d
-        cls.dc = dovecot.Dovecot({"alice": PASSWORDS["alice"]})
-        cls.dc.start()
-        cls.ours = imaplib.IMAP4_SSL("127.0.0.1", cls.server.port(),
-                                     ssl_context=cls.server.ctx, timeout=60)
-        cls.ours.login("alice", PASSWORDS["alice"])
-        cls.theirs = imaplib.IMAP4("127.0.0.1", cls.dc.port, timeout=60)
-        cls.theirs.login("alice", PASSWORDS["alice"])
+        messages = []
         for path in cls.files:
             with open(path, "rb") as f:
-                msg = f.read()
-            for m in (cls.ours, cls.theirs):
-                typ, data = m.append("INBOX", None, DATE, msg)
-                assert typ == "OK", data
-        for m in (cls.ours, cls.theirs):
-            typ, data = m.select("INBOX")
-            assert typ == "OK" and int(data[0]) == len(cls.files), data
+                messages.append((f.read(), DATE))
+        cls.pair = ImapPair("imap-mime-dovecot", messages)
+        cls.ours, cls.theirs = cls.pair.both()
 
     @classmethod
     def tearDownClass(cls):
-        for m in (cls.ours, cls.theirs):
-            try:
-                m.logout()
-            except (imaplib.IMAP4.error, OSError):
-                pass
-        cls.dc.stop()
-        status = cls.server.stop()
-        assert status == 0, f"dirmaild exited {status}\n{cls.d.log()[-3000:]}"
+        cls.pair.stop()
 
     def compare(self, item, key=None):
         key = key or response_key(item)

@@ -1,6 +1,7 @@
 /* tests/unit/test_imap_parse.c - the IMAP command parser (reader/imap_parse.c):
  * tags and names, atoms, quoted strings, literals {n} and {n+} (RFC 3501
- * 4.3, RFC 7888) with their limits checked before any octet is read, lists
+ * 4.3, RFC 7888) and literal8 ~{n} (RFC 3516 4.4) with their limits
+ * checked before any octet is read, lists
  * and their nesting limit, NIL, FETCH items with brackets, the argument
  * limit, garbage, and sequence sets with "*" (RFC 3501 9, 6.4.8); and the
  * untagged dialect ManageSieve uses (RFC 5804 4). */
@@ -110,6 +111,29 @@ START_TEST(literals)
     ck_assert_int_eq(line(p, "a LOGIN {5} x"), IMAP_PARSE_BAD);
     ck_assert_int_eq(line(p, "a LOGIN {x}"), IMAP_PARSE_BAD);
     ck_assert_int_eq(line(p, "a LOGIN {99999999999999999999}"), IMAP_PARSE_BAD);
+    imap_parser_free(&p);
+}
+END_TEST
+
+START_TEST(literal8)
+{
+    struct imap_parser *p = parser();
+    ck_assert_int_eq(line(p, "a APPEND INBOX ~{3}"), IMAP_PARSE_LITERAL);
+    ck_assert(imap_parser_literal_sync(p));
+    imap_parser_feed_literal(p, "\0\1\2", 3);
+    ck_assert_int_eq(line(p, ""), IMAP_PARSE_DONE);
+    const struct imap_command *c = imap_parser_command(p);
+    ck_assert_int_eq(c->args[1].type, IMAP_ARG_LITERAL8);
+    ck_assert(memcmp(c->args[1].str, "\0\1\2", 3) == 0);
+    ck_assert(!imap_arg_astring(&c->args[1])); /* binary is no string */
+    ck_assert_int_eq(line(p, "a APPEND INBOX ~{2+}"), IMAP_PARSE_LITERAL);
+    ck_assert(!imap_parser_literal_sync(p));
+    imap_parser_feed_literal(p, "ab", 2);
+    ck_assert_int_eq(line(p, ""), IMAP_PARSE_DONE);
+    /* the APPEND limit holds for it too; "~" alone is an atom */
+    ck_assert_int_eq(line(p, "a APPEND INBOX ~{1001}"), IMAP_PARSE_TOOBIG);
+    ck_assert_int_eq(line(p, "a SELECT ~x"), IMAP_PARSE_DONE);
+    ck_assert_int_eq(line(p, "a SELECT ~{1} x"), IMAP_PARSE_BAD);
     imap_parser_free(&p);
 }
 END_TEST
@@ -382,6 +406,7 @@ static Suite *imap_parse_suite(void)
     tcase_add_test(tc, tag_name_atoms);
     tcase_add_test(tc, quoted_strings);
     tcase_add_test(tc, literals);
+    tcase_add_test(tc, literal8);
     tcase_add_test(tc, literal_limits);
     tcase_add_test(tc, lists_and_nesting);
     tcase_add_test(tc, fetch_items_with_sections);

@@ -1,6 +1,7 @@
 """harness/imap_server.py - a real slapd and a dirmaild serving imaps only,
 with its Maildirs in a temporary folder, for the IMAP tests that need no
 other service; and a TLS context that trusts its certificate."""
+import imaplib
 import os
 import ssl
 
@@ -38,3 +39,11 @@ class ImapsServer:
         status = self.d.stop()
         self.ldap.stop()
         return status
+
+
+def logout_quietly(m):
+    """LOGOUT of imaplib session m, whatever state it is in."""
+    try:
+        m.logout()
+    except (imaplib.IMAP4.error, OSError, EOFError):
+        pass
