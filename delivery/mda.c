@@ -166,7 +166,7 @@ struct mda *mda_new(const struct config *conf, const char *hostname, struct queu
         .hostname = hostname != NULL ? hostname : conf->server.hostname,
         .sync_method = conf->delivery.sync_method,
     };
-    mda->sieve = mda_sieve_new(&conf->delivery);
+    mda->sieve = mda_sieve_new(&conf->delivery, &conf->sieve);
     if (mda->sieve == NULL) {
         free(mda);
         return NULL;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "delivery/mda_sieve.h"
 #include "delivery/sieve/sieve.h"
 #include "lib/buf.h"
 #include "lib/conn.h"
@@ -223,7 +224,7 @@ static bool take_name(struct msieve *p, const struct imap_arg *a, bool second, b
 static bool compile_check(struct msieve *p, const struct imap_arg *script)
 {
     struct sieve_limits limits;
-    sieve_limits_default(&limits);
+    mda_sieve_limits(&p->ss->config->sieve, &limits);
     struct sieve_errors errors = {0};
     struct sieve_script *s = sieve_compile(script->str, script->len, &limits, &errors);
     if (s != NULL) {

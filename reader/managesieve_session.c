@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "auth/sasl_server.h"
+#include "delivery/mda_sieve.h"
 #include "delivery/sieve/sieve.h"
 #include "lib/conn.h"
 #include "lib/log.h"
@@ -112,7 +113,7 @@ static void capabilities(struct msieve *p)
     if (p->state == MSIEVE_NOT_AUTHENTICATED && p->ss->tls_ctx != NULL && !p->ls.tls)
         capability_line(p, "STARTTLS", NULL);
     struct sieve_limits limits;
-    sieve_limits_default(&limits);
+    mda_sieve_limits(&p->ss->config->sieve, &limits);
     char redirects[24];
     snprintf(redirects, sizeof redirects, "%zu", limits.redirects_max);
     capability_line(p, "MAXREDIRECTS", redirects);
