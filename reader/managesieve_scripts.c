@@ -21,6 +21,7 @@
 #include "lib/buf.h"
 #include "lib/conn.h"
 #include "lib/log.h"
+#include "lib/unicode_nfc.h"
 #include "lib/threadpool.h"
 #include "reader/managesieve_internal.h"
 
@@ -195,26 +196,31 @@ static void submit(struct msieve *p, enum msieve_op op)
     line_session_wait_begin(&p->ls);
 }
 
-/* take_name - a copy of a's string as the job's name (second: name2);
+/* take_name - a's string in NFC as the job's name (second: name2);
  * false (replied) when it is no script name or memory is short. An empty
- * name is allowed only where empty. */
+ * name is allowed only where empty. RFC 5804 1.6: names are Net-Unicode
+ * (RFC 5198), so a name sent decomposed ("e" and U+0301) is the script
+ * stored composed ("é"): one name, one file, whichever form a client
+ * sends; what the store refuses (controls, "/") is checked after. */
 static bool take_name(struct msieve *p, const struct imap_arg *a, bool second, bool empty)
 {
-    if (!(a->len == 0 && empty) && !sieve_store_name_valid(a->str, a->len)) {
-        msieve_reply(p, MSR_BAD_NAME, NULL);
+    size_t len = 0;
+    char *copy = a->len == 0 ? bytes_dup("", 0) : unicode_nfc(a->str, a->len, &len);
+    if (copy == NULL && a->len > 0 && sieve_store_name_valid(a->str, a->len)) {
+        msieve_reply(p, MSR_INTERNAL, NULL); /* valid UTF-8: memory was short */
         return false;
     }
-    char *copy = bytes_dup(a->str, a->len);
-    if (copy == NULL) {
-        msieve_reply(p, MSR_INTERNAL, NULL);
+    if (copy == NULL || (!(len == 0 && empty) && !sieve_store_name_valid(copy, len))) {
+        free(copy);
+        msieve_reply(p, MSR_BAD_NAME, NULL);
         return false;
     }
     if (second) {
         p->job.name2 = copy;
-        p->job.name2_len = a->len;
+        p->job.name2_len = len;
     } else {
         p->job.name = copy;
-        p->job.name_len = a->len;
+        p->job.name_len = len;
     }
     return true;
 }
@@ -280,12 +286,13 @@ void msieve_cmd_putscript(struct msieve *p, const struct imap_command *cmd)
         msieve_reply(p, MSR_BAD_ARGS, "Usage: PUTSCRIPT name script");
         return;
     }
-    if (!sieve_store_name_valid(name->str, name->len)) {
-        msieve_reply(p, MSR_BAD_NAME, NULL);
+    /* the name first: a bad one is refused before the script is compiled */
+    if (!take_name(p, name, false, false))
+        return;
+    if (script_too_big(p, script) || !compile_check(p, script)) {
+        msieve_job_clear(&p->job);
         return;
     }
-    if (script_too_big(p, script) || !compile_check(p, script) || !take_name(p, name, false, false))
-        return;
     p->job.text = bytes_dup(script->str, script->len);
     if (p->job.text == NULL) {
         msieve_job_clear(&p->job);
