@@ -5,7 +5,7 @@ a real slapd and dirmaild: lowered max_redirects and max_nesting are what
 ManageSieve announces (MAXREDIRECTS) and enforces (PUTSCRIPT refuses a
 script nested deeper), and what delivery enforces (two redirects under
 max_redirects = 1 are a runtime error: the message is kept in INBOX, not
-redirected); dirmaild -n prints the section and refuses a value out of
+redirected), and dirmailctl -c CONFIG sieve check says so too; dirmaild -n prints the section and refuses a value out of
 range with its name."""
 import glob
 import os
@@ -16,10 +16,12 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness.tap  # noqa: E402
-from harness.dirmaild import DIRMAILD, Dirmaild, built  # noqa: E402
+from harness import process  # noqa: E402
+from harness.dirmaild import DIRMAILD, TOP_BUILDDIR, Dirmaild, built  # noqa: E402
 from harness.managesieve import ManageSieve  # noqa: E402
 from harness.pop3 import Pop3Fixture  # noqa: E402
 
+DIRMAILCTL = os.path.join(TOP_BUILDDIR, "tools", "dirmailctl")
 TWO_REDIRECTS = b'redirect "rita@example.org";\r\nredirect "ruth@example.org";\r\n'
 # nesting (delivery/sieve/sieve_parse.c): a top-level command is level 0,
 # each test inside it one more: DEEP reaches 4, SHALLOW 3 (the limit)
@@ -91,6 +93,20 @@ class SieveLimits(unittest.TestCase):
             p = self.check(bad)
             self.assertNotEqual(p.returncode, 0, (bad, p.stdout))
             self.assertIn(next(iter(bad)), p.stderr, bad)
+
+    def test_dirmailctl_checks_under_the_configured_limits(self):
+        path = os.path.join(process.tempdir("sieve-limits-"), "deep.sieve")
+        with open(path, "wb") as f:
+            f.write(DEEP)
+        # without a configuration: the engine's defaults (nesting 32)
+        p = subprocess.run([DIRMAILCTL, "sieve", "check", path], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual((p.returncode, p.stdout.strip()), (0, f"{path}: ok"), p.stderr)
+        # with dirmaild's: max_nesting = 3, as ManageSieve and delivery see it
+        p = subprocess.run([DIRMAILCTL, "-c", self.d.path, "sieve", "check", path],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 65, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, rf"^{re.escape(path)}:1:\d+: nested deeper than 3 levels")
 
 
 if __name__ == "__main__":
