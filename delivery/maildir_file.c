@@ -28,23 +28,14 @@ char *maildir_file_read(int dir_fd, const char *name)
         free(text);
         return NULL;
     }
-    size_t got = 0;
-    while (got < MAILDIR_FILE_MAX) {
-        ssize_t n = read(fd, text + got, MAILDIR_FILE_MAX - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int saved = errno;
-            close(fd);
-            free(text);
-            errno = saved;
-            return NULL;
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
+    long long got = fd_read_full(fd, text, MAILDIR_FILE_MAX);
+    int saved = errno;
     close(fd);
+    if (got < 0) {
+        free(text);
+        errno = saved;
+        return NULL;
+    }
     text[got] = '\0';
     return text;
 }
