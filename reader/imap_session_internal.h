@@ -220,8 +220,6 @@ int imap_special_use_set(struct imap *p, const char *name, const char *const *at
  * when to is NULL). 0 or -1 (errno). */
 int imap_special_use_rename(struct imap *p, const char *from, const char *to);
 
-/* imap_keywords.c */
-
 /* imap_esearch.c: the SEARCH answer, classic or RFC 4731's ESEARCH */
 enum {
     IMAP_SEARCH_MIN = 1u << 0,
