@@ -30,6 +30,9 @@ static const struct {
     [MSR_UNAUTHENTICATED] = {"OK", NULL, "Unauthenticate completed", false},
     [MSR_PUT_DONE] = {"OK", NULL, "Putscript completed", false},
     [MSR_CHECK_DONE] = {"OK", NULL, "Script is valid", false},
+    /* RFC 5804 1.3: stored or valid, the text the engine's warnings */
+    [MSR_PUT_WARNINGS] = {"OK", "WARNINGS", "Putscript completed with warnings", false},
+    [MSR_CHECK_WARNINGS] = {"OK", "WARNINGS", "Script is valid with warnings", false},
     [MSR_LIST_DONE] = {"OK", NULL, "Listscripts completed", false},
     [MSR_GET_DONE] = {"OK", NULL, "Getscript completed", false},
     [MSR_ACTIVATED] = {"OK", NULL, "Setactive completed", false},

@@ -70,6 +70,12 @@ static struct sieve_script *compile_file(const char *path, bool print_ok, int *s
         *status = EX_DATAERR_;
         return NULL;
     }
+    /* warnings on stdout for check, on stderr for test (whose stdout is
+     * the actions, one a line) */
+    const struct sieve_errors *w = sieve_script_warnings(s);
+    for (size_t i = 0; i < w->count; i++)
+        fprintf(print_ok ? stdout : stderr, "%s:%u:%u: warning: %s\n", path, w->items[i].line,
+                w->items[i].column, w->items[i].message);
     if (print_ok)
         printf("%s: ok\n", path);
     return s;

@@ -67,6 +67,11 @@ struct sieve_script;
 struct sieve_script *sieve_compile(const char *text, size_t len, const struct sieve_limits *limits,
                                    struct sieve_errors *errors);
 void sieve_script_free(struct sieve_script **script);
+/* sieve_script_warnings - what the script compiled with but is likely a
+ * mistake, each at its line and column (ManageSieve's OK (WARNINGS), RFC
+ * 5804 1.3; dirmailctl sieve check): today an address test on a header
+ * field that holds no addresses (RFC 5228 5.1). Owned by the script. */
+const struct sieve_errors *sieve_script_warnings(const struct sieve_script *script);
 
 /* What the caller provides for one run. Every callback may be NULL. */
 struct sieve_env {

@@ -55,8 +55,14 @@ void sieve_script_free(struct sieve_script **script)
     for (size_t i = 0; i < s->ncommands; i++)
         sieve_node_free(s->commands[i]);
     free(s->commands);
+    sieve_errors_clear(&s->warnings);
     free(s);
     *script = NULL;
+}
+
+const struct sieve_errors *sieve_script_warnings(const struct sieve_script *script)
+{
+    return &script->warnings;
 }
 
 struct entry {

@@ -257,6 +257,22 @@ class ManageSieveService(unittest.TestCase):
         self.assertEqual(r.status, "NO", r)
         self.assertIsNone(r.code, r)
 
+    def test_warnings_on_ok_and_the_script_stored(self):
+        # RFC 5804 1.3: OK (WARNINGS) for a script that compiles with warnings
+        name = self.user("mswarn")
+        c = self.login(name)
+        doubtful = b'if address :is "Subject" "a@b.example" {\r\n  discard;\r\n}\r\n'
+        r = self.ok(c.command("CHECKSCRIPT", c.literal(doubtful)))
+        self.assertEqual(r.code, "WARNINGS", r)
+        self.assertRegex(r.text, r'^line 1, column 16: address: "Subject" holds no addresses')
+        r = self.ok(c.command("PUTSCRIPT", "doubtful", c.literal(doubtful)))
+        self.assertEqual(r.code, "WARNINGS", r)
+        with open(os.path.join(self.sieve_dir(name), "doubtful.sieve"), "rb") as f:
+            self.assertEqual(f.read(), doubtful)
+        # the same test on an address field: plain OK
+        r = self.ok(c.command("CHECKSCRIPT", c.literal(doubtful.replace(b"Subject", b"From"))))
+        self.assertIsNone(r.code, r)
+
     def test_broken_script_refused_with_line_and_column(self):
         name = self.user("msbroken")
         c = self.login(name)
