@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness.tap  # noqa: E402
 from harness import process  # noqa: E402
 from harness.dirmaild import DIRMAILD, TOP_BUILDDIR, Dirmaild, built  # noqa: E402
-from harness.managesieve import ManageSieve  # noqa: E402
+import test_managesieve  # noqa: E402
 from harness.pop3 import Pop3Fixture  # noqa: E402
 
 DIRMAILCTL = os.path.join(TOP_BUILDDIR, "tools", "dirmailctl")
@@ -38,19 +38,14 @@ class SieveLimits(unittest.TestCase):
                             sieve={"max_redirects": 1, "max_nesting": 3})
         cls.d = cls.f.d
 
-    @classmethod
-    def tearDownClass(cls):
-        status = cls.f.stop()
-        assert status == 0, f"dirmaild exited {status}\n{cls.d.log()[-3000:]}"
+    # test_managesieve's fixture helpers, not its tests
+    tearDownClass = classmethod(test_managesieve.ManageSieveService.tearDownClass.__func__)
+    connect = test_managesieve.ManageSieveService.connect
+    _login = test_managesieve.ManageSieveService.login
 
     def login(self, name):
         self.f.add_user(name, name + "-pw")
-        c = ManageSieve(self.d.port("managesieve"))
-        self.addCleanup(c.close)
-        self.assertEqual(c.starttls(self.f.ctx).status, "OK")
-        r = c.authenticate_plain(name, name + "-pw")
-        self.assertEqual(r.status, "OK", r)
-        return c
+        return self._login(name)
 
     def test_managesieve_announces_and_enforces_the_limits(self):
         c = self.login("lmsieve")
