@@ -282,6 +282,21 @@ struct config_delivery {
     char *quota_warning_message;
 };
 
+/* The sieve section: the Sieve engine's limits (struct sieve_limits,
+ * doc/sieve.md) for delivery and ManageSieve alike; a script over one is
+ * a compile error (nesting, strings) or a runtime error that keeps the
+ * message (the others). */
+struct config_sieve {
+    unsigned max_redirects; /* redirect actions per message (ManageSieve's MAXREDIRECTS) */
+    unsigned max_actions;   /* actions per message */
+    unsigned max_nesting;   /* blocks and tests nested in each other */
+    unsigned max_variables; /* distinct variables (RFC 5229) */
+    size_t max_string_size; /* octets of one string, also after variable expansion */
+    /* The run's CPU budget: nodes visited plus octets compared; a run over
+     * it stops (about 10 ms per million on one core). */
+    unsigned long long max_steps;
+};
+
 /* The managesieve section: what one user may keep in the script store
  * (delivery/sieve_store.h). */
 struct config_managesieve {
@@ -349,6 +364,7 @@ struct config {
     struct config_queue queue;
     struct config_delivery delivery;
     struct config_managesieve managesieve;
+    struct config_sieve sieve;
     struct config_limits limits;
     struct config_sasl sasl;
     struct config_cache cache;

@@ -256,6 +256,13 @@ void config_print(const struct config *conf, FILE *out)
     fputs("};\n\nmanagesieve = {\n", out);
     print_uint(out, in, "max_scripts", conf->managesieve.max_scripts);
     print_uint(out, in, "max_script_size", conf->managesieve.max_script_size);
+    fputs("};\n\nsieve = {\n", out);
+    print_uint(out, in, "max_redirects", conf->sieve.max_redirects);
+    print_uint(out, in, "max_actions", conf->sieve.max_actions);
+    print_uint(out, in, "max_nesting", conf->sieve.max_nesting);
+    print_uint(out, in, "max_variables", conf->sieve.max_variables);
+    print_uint(out, in, "max_string_size", conf->sieve.max_string_size);
+    print_uint(out, in, "max_steps", conf->sieve.max_steps);
     fputs("};\n\nlimits = {\n", out);
     const struct config_limits *lim = &conf->limits;
     print_uint(out, in, "line_length", lim->line_length);

@@ -61,6 +61,30 @@ static int folder_check(struct loader *ld, const config_setting_t *item, const c
     return 0;
 }
 static const char *const managesieve_keys[] = {"max_scripts", "max_script_size", NULL};
+static const char *const sieve_keys[] = {
+    "max_redirects",   "max_actions", "max_nesting", "max_variables",
+    "max_string_size", "max_steps",   NULL};
+
+/* load_sieve - the sieve section. The upper bounds protect the process:
+ * the parser recurses once per nesting level, a string is held whole, and
+ * a run's steps are CPU time on a worker thread. */
+static int load_sieve(struct loader *ld, const config_setting_t *g, struct config_sieve *s)
+{
+    long long string_size = 0, steps = 0;
+    int string_got = conf_get_integer(ld, g, "max_string_size", 1024, 1 << 20, &string_size);
+    int steps_got = conf_get_integer(ld, g, "max_steps", 1000, 1000000000, &steps);
+    if (string_got < 0 || steps_got < 0 ||
+        conf_get_uint(ld, g, "max_redirects", &s->max_redirects, 0, 64) < 0 ||
+        conf_get_uint(ld, g, "max_actions", &s->max_actions, 1, 1024) < 0 ||
+        conf_get_uint(ld, g, "max_nesting", &s->max_nesting, 1, 128) < 0 ||
+        conf_get_uint(ld, g, "max_variables", &s->max_variables, 1, 4096) < 0)
+        return -1;
+    if (string_got > 0)
+        s->max_string_size = (size_t)string_size;
+    if (steps_got > 0)
+        s->max_steps = (unsigned long long)steps;
+    return 0;
+}
 static const char *const limits_keys[] = {"line_length",
                                           "text_line_length",
                                           "message_size",
@@ -270,7 +294,8 @@ int conf_load_rest(struct loader *ld, struct config *conf)
     const config_setting_t *delivery = conf_section(ld, "delivery", delivery_keys, &bad);
     const config_setting_t *limits = conf_section(ld, "limits", limits_keys, &bad);
     const config_setting_t *msieve = conf_section(ld, "managesieve", managesieve_keys, &bad);
-    if (bad < 0)
+    const config_setting_t *sieve = conf_section(ld, "sieve", sieve_keys, &bad);
+    if (bad < 0 || load_sieve(ld, sieve, &conf->sieve) < 0)
         return -1;
     struct config_relay *r = &conf->relay;
     if (conf_get_strings(ld, relay, "trusted_networks", &r->trusted_networks,

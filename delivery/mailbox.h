@@ -48,7 +48,7 @@ enum mailbox_flag {
 
 /* Keywords as Dovecot keeps them in a Maildir: the letters a-z of the info
  * part, each naming the keyword on its line of the folder's
- * "dovecot-keywords" (reader/imap_keywords.c). Letter 'a' + i is bit
+ * "dovecot-keywords" (delivery/maildir_keywords.h). Letter 'a' + i is bit
  * MAILBOX_FLAG_KEYWORD(i) of the flags, above the DFPRST ones. */
 #define MAILBOX_KEYWORDS_MAX 26
 #define MAILBOX_FLAG_KEYWORD(i) (1u << (6 + (i)))

@@ -45,7 +45,7 @@ struct maildir_delivery {
      * "cur/<name>"), found and fsync'd; nothing of ours is in tmp/ */
     char *earlier;
     char new_name[512 + 32];
-    char info_flags[8]; /* target->flags checked: "" or letters of "DFPRST" in order */
+    char info_flags[40]; /* target->flags checked: letters of "DFPRST" then a-z, in order */
     bool pending_cr;
     size_t out_len;
     char out[OUT_BUFFER_SIZE];
@@ -318,10 +318,11 @@ enum maildir_result maildir_delivery_begin(const struct maildir_target *target, 
     }
     d->target = target;
     if (target->flags != NULL) {
-        /* only the six flags of the Maildir spec, each once and in ASCII
+        /* only the six flags of the Maildir spec and the keyword letters
+         * (Dovecot's, delivery/maildir_keywords.h), each once and in ASCII
          * order, as readers expect them (doc/mailbox.md) */
         size_t k = 0;
-        for (const char *f = "DFPRST"; *f != '\0'; f++)
+        for (const char *f = "DFPRSTabcdefghijklmnopqrstuvwxyz"; *f != '\0'; f++)
             if (strchr(target->flags, *f) != NULL)
                 d->info_flags[k++] = *f;
         d->info_flags[k] = '\0';

@@ -56,7 +56,8 @@ struct maildir_target {
      * Refused: "/", a leading, trailing or doubled ".", control bytes. */
     const char *folder;
     /* Flags to store the message with, as Maildir info letters ("S",
-     * "FS"; others are ignored): the file is linked into cur/ as
+     * "FS", and the folder's keyword letters a-z, maildir_keywords.h;
+     * others are ignored): the file is linked into cur/ as
      * "<name>:2,<flags>" instead of into new/. NULL or "": none, new/. */
     const char *flags;
     /* Our host name for unique file names; NULL: gethostname(). */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "delivery/maildir_dirs.h"
+#include "delivery/maildir_keywords.h"
 #include "delivery/maildir_path.h"
 #include "delivery/mda_folders.h"
 #include "delivery/mda_notify.h"
@@ -165,7 +166,7 @@ struct mda *mda_new(const struct config *conf, const char *hostname, struct queu
         .hostname = hostname != NULL ? hostname : conf->server.hostname,
         .sync_method = conf->delivery.sync_method,
     };
-    mda->sieve = mda_sieve_new(&conf->delivery);
+    mda->sieve = mda_sieve_new(&conf->delivery, &conf->sieve);
     if (mda->sieve == NULL) {
         free(mda);
         return NULL;
@@ -189,8 +190,8 @@ const struct local_delivery_config *mda_local_config(const struct mda *mda)
 
 /* One store the script asked for. */
 struct store {
-    char *folder; /* NULL: INBOX (or the caller's folder for a keep) */
-    char flags[8];
+    char *folder;                         /* NULL: INBOX (or the caller's folder for a keep) */
+    char flags[8 + MAILBOX_KEYWORDS_MAX]; /* system letters, then keyword letters */
 };
 
 /* One delivery being carried out. */
@@ -229,8 +230,8 @@ static const char *id_of(const struct step *st)
     return st->log_id != NULL ? st->log_id : "-";
 }
 
-/* flag_letters - the imap4flags of an action as Maildir info letters
- * (doc/mailbox.md); keywords have no letter here and are not kept. */
+/* flag_letters - the system flags of an action's imap4flags as Maildir
+ * info letters (doc/mailbox.md); keywords are keyword_letters'. */
 static void flag_letters(const struct sieve_action *a, char out[8])
 {
     static const struct {
@@ -249,6 +250,64 @@ static void flag_letters(const struct sieve_action *a, char out[8])
                 break;
             }
     out[k] = '\0';
+}
+
+/* keyword_letters - the keywords of an action's imap4flags (the flags
+ * without a backslash, RFC 5232 3) appended to letters as the folder's
+ * Dovecot keyword letters, a letter given to a new one (maildir_keywords.h,
+ * the reader's own). The folder is made now when it is new (fileinto
+ * :create; delivery would make it next). A keyword that cannot be stored
+ * (not an IMAP atom, all 26 letters given, an I/O error) is logged and
+ * left out: the message is still filed, with the flags that could be. */
+static void keyword_letters(const struct step *st, const struct sieve_action *a, const char *folder,
+                            char *letters)
+{
+    int dir_fd = -1;
+    struct maildir_keywords kw = {.dir_fd = -1};
+    maildir_keywords_clear(&kw);
+    bool given[MAILBOX_KEYWORDS_MAX] = {false};
+    for (size_t i = 0; i < a->flag_count; i++) {
+        const char *name = a->flags[i];
+        if (name[0] == '\\')
+            continue;
+        char *error = NULL;
+        const char *why = NULL;
+        bool unused, folder_failed = false;
+        int k = -1;
+        if (!maildir_keyword_valid(name, strlen(name))) {
+            why = "not an IMAP keyword";
+        } else if (dir_fd < 0) {
+            /* the folder once, and its keywords read once under it */
+            if (folder == NULL ? (dir_fd = dup(st->root_fd)) < 0
+                               : maildir_dir_open_folder(st->root_fd, folder, &dir_fd, &error) !=
+                                     MAILDIR_DELIVERED)
+                why = error != NULL ? error : strerror(errno);
+            else if (maildir_keywords_load(dir_fd, &kw, &unused) < 0)
+                why = strerror(errno);
+            folder_failed = why != NULL;
+        }
+        if (why == NULL && (k = maildir_keywords_assign(dir_fd, &kw, name, strlen(name))) < 0)
+            why = errno == ENOSPC ? "26 keywords in the folder already" : strerror(errno);
+        if (why == NULL) {
+            given[k] = true;
+            continue;
+        }
+        char q1[256], q2[256], q3[256];
+        log_warning("id=%s event=sieve_keyword_dropped rcpt=%s keyword=%s error=%s", id_of(st),
+                    log_quote(q1, sizeof q1, st->rcpt->address), log_quote(q2, sizeof q2, name),
+                    log_quote(q3, sizeof q3, why));
+        free(error);
+        if (folder_failed)
+            break; /* no keyword can be stored in this folder */
+    }
+    size_t n = strlen(letters);
+    for (size_t k = 0; k < MAILBOX_KEYWORDS_MAX; k++)
+        if (given[k])
+            letters[n++] = (char)('a' + k);
+    letters[n] = '\0';
+    maildir_keywords_clear(&kw);
+    if (dir_fd >= 0)
+        close(dir_fd);
 }
 
 /* add_store - a keep or fileinto: where it really goes. A fileinto to a
@@ -286,6 +345,7 @@ static void add_store(struct step *st, const struct sieve_action *a)
             return;
         }
     }
+    keyword_letters(st, a, s->folder, s->flags);
     st->store_count++;
 }
 

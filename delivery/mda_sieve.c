@@ -50,13 +50,25 @@ struct run_ctx {
     size_t user_len;
 };
 
-struct mda_sieve *mda_sieve_new(const struct config_delivery *conf)
+void mda_sieve_limits(const struct config_sieve *conf, struct sieve_limits *limits)
+{
+    sieve_limits_default(limits); /* the script size is the engine's own */
+    limits->redirects_max = conf->max_redirects;
+    limits->actions_max = conf->max_actions;
+    limits->nesting_max = conf->max_nesting;
+    limits->variables_max = conf->max_variables;
+    limits->string_max = conf->max_string_size;
+    limits->steps_max = (size_t)conf->max_steps;
+}
+
+struct mda_sieve *mda_sieve_new(const struct config_delivery *conf,
+                                const struct config_sieve *limits)
 {
     struct mda_sieve *ms = calloc(1, sizeof *ms);
     if (ms == NULL)
         return NULL;
     ms->conf = conf;
-    sieve_limits_default(&ms->limits);
+    mda_sieve_limits(limits, &ms->limits);
     ms->cache = sieve_cache_new(CACHE_ENTRIES);
     if (ms->cache == NULL) {
         free(ms);

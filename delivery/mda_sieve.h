@@ -20,9 +20,15 @@
 
 struct mda_sieve;
 
+/* mda_sieve_limits - the engine's limits from the configuration's sieve
+ * section: the one mapping, for delivery, ManageSieve and dirmailctl. */
+void mda_sieve_limits(const struct config_sieve *conf, struct sieve_limits *limits);
+
 /* mda_sieve_new - the step for a process: conf (not copied, must outlive
- * it) names the global scripts. NULL when out of memory. */
-struct mda_sieve *mda_sieve_new(const struct config_delivery *conf);
+ * it) names the global scripts, limits the engine's limits. NULL when out
+ * of memory. */
+struct mda_sieve *mda_sieve_new(const struct config_delivery *conf,
+                                const struct config_sieve *limits);
 void mda_sieve_free(struct mda_sieve **ms);
 
 /* One recipient's run. Strings are borrowed. */

@@ -33,7 +33,7 @@
 struct written {
     char *path;     /* below delivery.mailbox_base */
     unsigned flags; /* keyword bits by the letters of keywords */
-    const struct imap_keywords *keywords;
+    const struct maildir_keywords *keywords;
     struct timespec mtime; /* internal date; tv_nsec UTIME_OMIT: keep */
     uint32_t src_uid;
     uint32_t uid; /* in the target, 0 until found */
@@ -63,15 +63,15 @@ static void base_of(const char *path, char *buf, size_t size)
 
 /* target_keywords - the keyword bits of flags (by from's letters) as the
  * target folder's letters, given there when it has none yet. */
-static unsigned target_keywords(struct imap *p, const struct imap_keywords *from, unsigned flags,
-                                struct imap_keywords *to)
+static unsigned target_keywords(struct imap *p, const struct maildir_keywords *from, unsigned flags,
+                                struct maildir_keywords *to)
 {
     unsigned out = flags & ~MAILBOX_FLAG_KEYWORDS;
     size_t given = to->count;
     for (size_t i = 0; from != NULL && i < MAILBOX_KEYWORDS_MAX; i++) {
         if (!(flags & MAILBOX_FLAG_KEYWORD(i)) || from->name[i] == NULL)
             continue;
-        int k = imap_keywords_assign(to->dir_fd, to, from->name[i], strlen(from->name[i]));
+        int k = maildir_keywords_assign(to->dir_fd, to, from->name[i], strlen(from->name[i]));
         if (k >= 0)
             out |= MAILBOX_FLAG_KEYWORD(k);
         else
@@ -83,11 +83,11 @@ static unsigned target_keywords(struct imap *p, const struct imap_keywords *from
     return out;
 }
 
-static void keywords_free(struct imap_keywords **kw)
+static void keywords_free(struct maildir_keywords **kw)
 {
     if (*kw == NULL)
         return;
-    imap_keywords_clear(*kw);
+    maildir_keywords_clear(*kw);
     if ((*kw)->dir_fd >= 0)
         close((*kw)->dir_fd);
     free(*kw);
@@ -96,16 +96,16 @@ static void keywords_free(struct imap_keywords **kw)
 
 /* keywords_of - the keywords of folder (not the selected one); NULL on an
  * error (then keywords are not copied, the messages are). */
-static struct imap_keywords *keywords_of(struct imap *p, const char *folder)
+static struct maildir_keywords *keywords_of(struct imap *p, const char *folder)
 {
-    struct imap_keywords *kw = calloc(1, sizeof *kw);
+    struct maildir_keywords *kw = calloc(1, sizeof *kw);
     bool unused;
     if (kw == NULL)
         return NULL;
-    imap_keywords_clear(kw);
+    maildir_keywords_clear(kw);
     kw->dir_fd = -1;
     if (imap_folder_open_dir(p, folder, strlen(folder), &kw->dir_fd) != 0 ||
-        imap_keywords_load(kw->dir_fd, kw, &unused) < 0)
+        maildir_keywords_load(kw->dir_fd, kw, &unused) < 0)
         keywords_free(&kw);
     return kw;
 }
@@ -131,7 +131,7 @@ static bool settle(struct imap *p, const char *folder, struct written *w, size_t
     }
     *uidvalidity_r = mailbox_uidvalidity(mb);
     const char *root = p->ss->config->delivery.mailbox_base;
-    struct imap_keywords *own = NULL, *to = selected ? p->keywords : NULL;
+    struct maildir_keywords *own = NULL, *to = selected ? p->keywords : NULL;
     for (size_t k = 0; k < count; k++) {
         if (w[k].flags & MAILBOX_FLAG_KEYWORDS) {
             if (to == NULL)
@@ -253,7 +253,7 @@ static void unwrite(struct imap *p, struct written *w, size_t count)
 }
 
 static void append_to(struct imap *p, const struct imap_arg *name, const struct imap_arg *msg,
-                      unsigned flags, const struct imap_keywords *named, struct timespec mtime);
+                      unsigned flags, const struct maildir_keywords *named, struct timespec mtime);
 
 void imap_cmd_append(struct imap *p, const struct imap_command *cmd)
 {
@@ -268,7 +268,7 @@ void imap_cmd_append(struct imap *p, const struct imap_command *cmd)
     unsigned flags = 0;
     struct timespec mtime = {0, UTIME_OMIT};
     /* the keywords named, as letters of their own until the target's are known */
-    struct imap_keywords named = {.dir_fd = -1};
+    struct maildir_keywords named = {.dir_fd = -1};
     for (size_t i = 1; i + 1 < cmd->argc; i++) {
         const struct imap_arg *a = imap_command_arg(cmd, i);
         if (a->type == IMAP_ARG_LIST) {
@@ -276,13 +276,13 @@ void imap_cmd_append(struct imap *p, const struct imap_command *cmd)
                 bool known;
                 const struct imap_arg *f = imap_list_elem(cmd, a, k);
                 if (!imap_arg_flag(f)) {
-                    imap_keywords_clear(&named);
+                    maildir_keywords_clear(&named);
                     imap_bad(p, "Bad flag");
                     return;
                 }
                 unsigned bit = imap_flag_parse(NULL, f, &known);
-                if (!known && imap_keyword_valid(f->str, f->len) &&
-                    imap_keywords_find(&named, f->str, f->len) < 0 &&
+                if (!known && maildir_keyword_valid(f->str, f->len) &&
+                    maildir_keywords_find(&named, f->str, f->len) < 0 &&
                     named.count < MAILBOX_KEYWORDS_MAX &&
                     (named.name[named.count] = bytes_dup(f->str, f->len)) != NULL)
                     bit = MAILBOX_FLAG_KEYWORD(named.count++);
@@ -291,25 +291,25 @@ void imap_cmd_append(struct imap *p, const struct imap_command *cmd)
         } else if (a->type == IMAP_ARG_QUOTED) {
             time_t t;
             if (!parse_date_time(a->str, &t)) {
-                imap_keywords_clear(&named);
+                maildir_keywords_clear(&named);
                 imap_bad(p, "Bad date-time");
                 return;
             }
             mtime.tv_sec = t;
             mtime.tv_nsec = 0;
         } else {
-            imap_keywords_clear(&named);
+            maildir_keywords_clear(&named);
             imap_bad(p, "Usage: APPEND mailbox [(flags)] [date-time] literal");
             return;
         }
     }
     append_to(p, name, msg, flags, &named, mtime);
-    imap_keywords_clear(&named);
+    maildir_keywords_clear(&named);
 }
 
 /* append_to - APPEND's message, flags and date into the folder. */
 static void append_to(struct imap *p, const struct imap_arg *name, const struct imap_arg *msg,
-                      unsigned flags, const struct imap_keywords *named, struct timespec mtime)
+                      unsigned flags, const struct maildir_keywords *named, struct timespec mtime)
 {
     if (msg->len == 0) {
         imap_tagged(p, "NO", "[CANNOT] An empty message is not appended");

@@ -133,7 +133,7 @@ void imap_folder_deselect(struct imap *p)
 {
     imap_idle_stop(p);
     if (p->keywords != NULL) {
-        imap_keywords_clear(p->keywords);
+        maildir_keywords_clear(p->keywords);
         if (p->keywords->dir_fd >= 0)
             close(p->keywords->dir_fd);
         free(p->keywords);
@@ -201,7 +201,7 @@ void imap_folder_update(struct imap *p, bool expunges_allowed)
     }
     bool renamed = false;
     if (p->keywords != NULL &&
-        imap_keywords_load(p->keywords->dir_fd, p->keywords, &renamed) == 0 && renamed)
+        maildir_keywords_load(p->keywords->dir_fd, p->keywords, &renamed) == 0 && renamed)
         imap_flags_tell(p); /* another session gave a keyword its letter */
     char flags[IMAP_FLAGS_TEXT_MAX];
     /* from the end, so that each EXPUNGE's number is right when it is read */
@@ -303,11 +303,11 @@ void imap_cmd_select(struct imap *p, const struct imap_command *cmd)
     bool unused;
     if (p->keywords != NULL) {
         p->keywords->dir_fd = -1;
-        imap_keywords_clear(p->keywords);
+        maildir_keywords_clear(p->keywords);
     }
     if (p->keywords == NULL ||
         imap_folder_open_dir(p, name->str, name->len, &p->keywords->dir_fd) != 0 ||
-        imap_keywords_load(p->keywords->dir_fd, p->keywords, &unused) < 0) {
+        maildir_keywords_load(p->keywords->dir_fd, p->keywords, &unused) < 0) {
         log_error("event=imap_keywords_failed client=%s user=%s folder=\"%s\" error=\"%s\"",
                   p->ss->client_ip, p->login, name->str, strerror(errno));
         imap_folder_deselect(p);

@@ -152,37 +152,6 @@ void imap_cmd_status(struct imap *p, const struct imap_command *cmd)
         imap_folder_refusal(p, r);
 }
 
-char *imap_dir_file_read(int dir_fd, const char *name)
-{
-    char *text = calloc(1, IMAP_ROOT_FILE_MAX + 1);
-    if (text == NULL || dir_fd < 0)
-        return text;
-    int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return text;
-        free(text);
-        return NULL;
-    }
-    size_t got = 0;
-    while (got < IMAP_ROOT_FILE_MAX) {
-        ssize_t n = read(fd, text + got, IMAP_ROOT_FILE_MAX - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            close(fd);
-            free(text);
-            return NULL;
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    text[got] = '\0';
-    return text;
-}
-
 bool imap_file_line(const char *text, size_t *pos, char *name, size_t size)
 {
     while (text[*pos] != '\0') {
@@ -238,7 +207,7 @@ void imap_cmd_lsub(struct imap *p, const struct imap_command *cmd)
     }
     snprintf(pattern, sizeof pattern, "%s%s", ref->str, pat->str);
     imap_folder_root(p, false);
-    char *text = imap_dir_file_read(p->root_fd, SUBSCRIPTIONS);
+    char *text = maildir_file_read(p->root_fd, SUBSCRIPTIONS);
     if (text == NULL) {
         imap_tagged(p, "NO", "[UNAVAILABLE] The subscriptions cannot be read now");
         return;
@@ -266,25 +235,6 @@ void imap_cmd_lsub(struct imap *p, const struct imap_command *cmd)
     imap_tagged(p, "OK", "LSUB completed");
 }
 
-int imap_dir_file_write(int dir_fd, const char *name, const char *text, size_t len)
-{
-    char tmp[64];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", name) >= (int)sizeof tmp)
-        return -1;
-    int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -1;
-    if (fd_write_all(fd, text, len) < 0 || fsync(fd) < 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-    if (close(fd) < 0 || renameat(dir_fd, tmp, dir_fd, name) < 0)
-        return -1;
-    return fsync(dir_fd);
-}
-
 /* cmd_subscribe - SUBSCRIBE and UNSUBSCRIBE. A name may be subscribed
  * whether or not its folder exists (RFC 3501 6.3.6). */
 void imap_cmd_subscribe(struct imap *p, const struct imap_command *cmd)
@@ -301,7 +251,7 @@ void imap_cmd_subscribe(struct imap *p, const struct imap_command *cmd)
         imap_tagged(p, "NO", "[CANNOT] Invalid mailbox name");
         return;
     }
-    char *text = imap_folder_root(p, true) ? imap_dir_file_read(p->root_fd, SUBSCRIPTIONS) : NULL;
+    char *text = imap_folder_root(p, true) ? maildir_file_read(p->root_fd, SUBSCRIPTIONS) : NULL;
     if (text == NULL) {
         imap_tagged(p, "NO", "[UNAVAILABLE] The subscriptions cannot be changed now");
         return;
@@ -326,7 +276,7 @@ void imap_cmd_subscribe(struct imap *p, const struct imap_command *cmd)
     if (subscribe && !found)
         out_len += (size_t)snprintf(out + out_len, len + strlen(name) + 2 - out_len, "%s\n", name);
     free(text);
-    int rc = found == subscribe ? 0 : imap_dir_file_write(p->root_fd, SUBSCRIPTIONS, out, out_len);
+    int rc = found == subscribe ? 0 : maildir_file_replace(p->root_fd, SUBSCRIPTIONS, out, out_len);
     free(out);
     if (rc < 0)
         imap_tagged(p, "NO", "[UNAVAILABLE] The subscriptions cannot be changed now: %s",

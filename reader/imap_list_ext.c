@@ -126,7 +126,7 @@ static bool folders_read(struct imap *p, struct folders *fs)
  * exist; with recursive, their parents learn of it (RFC 5258 3.5). */
 static bool subscriptions_read(struct imap *p, struct folders *fs, bool recursive)
 {
-    char *text = imap_dir_file_read(p->root_fd, SUBSCRIPTIONS);
+    char *text = maildir_file_read(p->root_fd, SUBSCRIPTIONS);
     if (text == NULL)
         return false;
     char name[IMAP_FOLDER_NAME_MAX + 1];

@@ -26,7 +26,7 @@
 /* read_first - the first unclaimed UID; 1 when the file is missing. */
 static uint32_t read_first(int dir_fd)
 {
-    char *text = imap_dir_file_read(dir_fd, RECENT_FILE);
+    char *text = maildir_file_read(dir_fd, RECENT_FILE);
     uint32_t first = 1;
     if (text != NULL) {
         char *end;
@@ -83,7 +83,7 @@ void imap_recent_claim(struct imap *p, int dir_fd, uint32_t from, uint32_t to)
     if (to > first) {
         char line[16];
         int n = snprintf(line, sizeof line, "%u\n", (unsigned)to);
-        if (imap_dir_file_write(dir_fd, RECENT_FILE, line, (size_t)n) == 0)
+        if (maildir_file_replace(dir_fd, RECENT_FILE, line, (size_t)n) == 0)
             remember(&p->recent, from > first ? from : first, to);
         else
             log_warning("event=imap_recent_failed client=%s user=%s error=\"%s\"", p->ss->client_ip,

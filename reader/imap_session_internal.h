@@ -13,6 +13,8 @@
 #include <time.h>
 
 #include "delivery/mailbox.h"
+#include "delivery/maildir_file.h"
+#include "delivery/maildir_keywords.h"
 #include "proto/line_session.h"
 #include "proto/sasl_exchange.h"
 #include "proto/service.h"
@@ -54,20 +56,8 @@ struct imap_view_msg {
 
 struct imap_fetch_job;
 
-/* A keyword is at most this long (so that FLAGS with all 26 fits a line). */
-#define IMAP_KEYWORD_MAX 64
 /* imap_flags_text's buffer: the system flags and 26 keywords. */
-#define IMAP_FLAGS_TEXT_MAX (64 + MAILBOX_KEYWORDS_MAX * (IMAP_KEYWORD_MAX + 1))
-
-/* The keywords of a folder (imap_keywords.c): name[i] is letter 'a' + i. */
-struct imap_keywords {
-    char *name[MAILBOX_KEYWORDS_MAX];
-    size_t count; /* letters given: the next new one is 'a' + count */
-    ino_t ino;    /* the file as last read */
-    off_t size;
-    struct timespec mtime;
-    int dir_fd; /* the folder, for the file and its lock */
-};
+#define IMAP_FLAGS_TEXT_MAX (64 + MAILBOX_KEYWORDS_MAX * (MAILDIR_KEYWORD_MAX + 1))
 
 /* The messages a session claimed as \Recent (imap_recent.c): UID ranges
  * [lo, hi), in increasing order. */
@@ -100,7 +90,7 @@ struct imap {
     bool read_only;
     struct imap_view_msg *view;
     size_t view_count, view_alloc;
-    struct imap_keywords *keywords; /* the selected folder's */
+    struct maildir_keywords *keywords; /* the selected folder's */
     struct imap_recent recent;
 
     struct imap_fetch_job *fetch; /* a FETCH being streamed */
@@ -230,21 +220,6 @@ int imap_special_use_set(struct imap *p, const char *name, const char *const *at
  * when to is NULL). 0 or -1 (errno). */
 int imap_special_use_rename(struct imap *p, const char *from, const char *to);
 
-/* imap_keywords.c */
-/* imap_keyword_valid - s[0..len) can be a keyword (an atom, no backslash). */
-bool imap_keyword_valid(const char *s, size_t len);
-/* imap_keywords_load - read the folder's keywords again when the file
- * changed; *changed_r when the names did. 0 or -1 (errno). */
-int imap_keywords_load(int folder_fd, struct imap_keywords *kw, bool *changed_r);
-/* imap_keywords_find - the index of keyword name (case-insensitive), -1. */
-int imap_keywords_find(const struct imap_keywords *kw, const char *name, size_t len);
-/* imap_keywords_assign - the index of name, given the next letter (and
- * written to the file) when it has none: -1 with errno ENOSPC when all 26
- * are given, EINVAL when it is no keyword, else an I/O error. */
-int imap_keywords_assign(int folder_fd, struct imap_keywords *kw, const char *name, size_t len);
-/* imap_keywords_clear - forget every name (kw stays usable). */
-void imap_keywords_clear(struct imap_keywords *kw);
-
 /* imap_esearch.c: the SEARCH answer, classic or RFC 4731's ESEARCH */
 enum {
     IMAP_SEARCH_MIN = 1u << 0,
@@ -304,18 +279,9 @@ bool imap_list_matches(const char *pattern, const char *name);
 const char *imap_quoted(const char *name, char *buf, size_t size);
 /* The subscriptions file in the Maildir root. */
 #define SUBSCRIPTIONS "subscriptions"
-/* A small file of a folder (subscriptions, special use, keywords) longer
- * than this is read only this far. */
-#define IMAP_ROOT_FILE_MAX (256u * 1024u)
-/* imap_dir_file_read - the text of file name in dir_fd (malloc'd,
- * NUL-terminated, "" when there is none or dir_fd is -1); NULL on an error. */
-char *imap_dir_file_read(int dir_fd, const char *name);
 /* imap_file_line - the next non-empty line of text from *pos into line
  * (longer ones are skipped); false at the end. */
 bool imap_file_line(const char *text, size_t *pos, char *line, size_t size);
-/* imap_dir_file_write - text[0..len) as file name's new content in dir_fd:
- * a temporary file, fsync, rename, fsync of the folder. 0 or -1 (errno). */
-int imap_dir_file_write(int dir_fd, const char *name, const char *text, size_t len);
 void imap_cmd_lsub(struct imap *p, const struct imap_command *cmd);
 void imap_cmd_subscribe(struct imap *p, const struct imap_command *cmd);
 void imap_cmd_status(struct imap *p, const struct imap_command *cmd);

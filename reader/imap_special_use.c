@@ -73,7 +73,7 @@ struct imap_special_use *imap_special_use_load(struct imap *p)
 {
     imap_folder_root(p, false);
     struct imap_special_use *su = calloc(1, sizeof *su);
-    char *text = su != NULL ? imap_dir_file_read(p->root_fd, SPECIAL_USE_FILE) : NULL;
+    char *text = su != NULL ? maildir_file_read(p->root_fd, SPECIAL_USE_FILE) : NULL;
     if (text == NULL) {
         free(su);
         return NULL;
@@ -131,7 +131,7 @@ static int save(struct imap *p, const struct imap_special_use *su)
         return -1;
     for (size_t i = 0; i < su->count; i++)
         n += (size_t)snprintf(text + n, size - n, "%s %s\n", su->e[i].name, su->e[i].attribute);
-    int rc = imap_dir_file_write(p->root_fd, SPECIAL_USE_FILE, text, n);
+    int rc = maildir_file_replace(p->root_fd, SPECIAL_USE_FILE, text, n);
     free(text);
     return rc;
 }

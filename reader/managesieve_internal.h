@@ -48,7 +48,8 @@ struct msieve_job {
     enum msieve_op op;
     char *name, *name2; /* owned; name2: RENAMESCRIPT's new name */
     size_t name_len, name2_len;
-    char *text; /* PUTSCRIPT's script (owned) */
+    char *text;     /* PUTSCRIPT's script (owned) */
+    char *warnings; /* PUTSCRIPT's compile warnings for its OK (owned; NULL: none) */
     size_t text_len;
     uint64_t size; /* HAVESPACE */
     enum sieve_store_result result;

@@ -22,6 +22,7 @@ static const struct {
     [MSR_READY] = {"OK", NULL, "dirmail ManageSieve server ready", false},
     [MSR_CAPABILITY_DONE] = {"OK", NULL, "Capability completed", false},
     [MSR_NOOP_DONE] = {"OK", NULL, "NOOP completed", false},
+    [MSR_NOOP_TAG] = {"OK", "TAG", "NOOP completed", false},
     [MSR_LOGOUT] = {"OK", NULL, "Logout completed", false},
     [MSR_STARTTLS] = {"OK", NULL, "Begin TLS negotiation now", false},
     [MSR_TLS_DONE] = {"OK", NULL, "TLS negotiation successful", false},
@@ -29,6 +30,9 @@ static const struct {
     [MSR_UNAUTHENTICATED] = {"OK", NULL, "Unauthenticate completed", false},
     [MSR_PUT_DONE] = {"OK", NULL, "Putscript completed", false},
     [MSR_CHECK_DONE] = {"OK", NULL, "Script is valid", false},
+    /* RFC 5804 1.3: stored or valid, the text the engine's warnings */
+    [MSR_PUT_WARNINGS] = {"OK", "WARNINGS", "Putscript completed with warnings", false},
+    [MSR_CHECK_WARNINGS] = {"OK", "WARNINGS", "Script is valid with warnings", false},
     [MSR_LIST_DONE] = {"OK", NULL, "Listscripts completed", false},
     [MSR_GET_DONE] = {"OK", NULL, "Getscript completed", false},
     [MSR_ACTIVATED] = {"OK", NULL, "Setactive completed", false},
@@ -59,9 +63,8 @@ static const struct {
     [MSR_AUTH_ENCRYPT_NEEDED] = {"NO", "ENCRYPT-NEEDED", "Use STARTTLS first", true},
     [MSR_AUTH_IP_BLOCKED] = {"NO", "TRYLATER", "Too many failed logins from your address", false},
     [MSR_AUTH_UNAVAILABLE] = {"NO", "TRYLATER", "Authentication is not available now", false},
-    [MSR_MAILBOX_REMOTE] = {"NO", "TRYLATER",
-                            "The mailbox is on another server, which this one cannot reach yet",
-                            false},
+    /* RFC 5804 1.3: with the server's sieve URL (managesieve_reply_write_arg) */
+    [MSR_MAILBOX_REMOTE] = {"NO", "REFERRAL", "Your scripts are kept on another server", false},
     [MSR_TLS_ACTIVE] = {"NO", NULL, "TLS is already active", true},
     [MSR_TLS_UNAVAILABLE] = {"NO", NULL, "TLS is not available", true},
     [MSR_LOG_IN_FIRST] = {"NO", NULL, "Log in first", true},
@@ -120,11 +123,15 @@ const char *managesieve_reply_line(enum managesieve_reply id, char *buf, size_t 
     return buf;
 }
 
-void managesieve_reply_write_tag(struct conn *conn, enum managesieve_reply id, const char *tag,
-                                 size_t tag_len)
+void managesieve_reply_write_arg(struct conn *conn, enum managesieve_reply id, const char *arg,
+                                 size_t arg_len)
 {
-    conn_printf(conn, "%s (TAG ", replies[id].status);
-    managesieve_string_write(conn, tag, tag_len);
+    if (replies[id].code == NULL) {
+        managesieve_reply_write(conn, id, NULL);
+        return;
+    }
+    conn_printf(conn, "%s (%s ", replies[id].status, replies[id].code);
+    managesieve_string_write(conn, arg, arg_len);
     conn_write(conn, ") ", 2);
     managesieve_string_write(conn, replies[id].text, strlen(replies[id].text));
     conn_write(conn, "\r\n", 2);

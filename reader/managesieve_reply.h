@@ -15,6 +15,7 @@ enum managesieve_reply {
     MSR_READY,
     MSR_CAPABILITY_DONE,
     MSR_NOOP_DONE,
+    MSR_NOOP_TAG, /* with the client's tag (managesieve_reply_write_arg) */
     MSR_LOGOUT,
     MSR_STARTTLS,
     MSR_TLS_DONE,
@@ -22,6 +23,8 @@ enum managesieve_reply {
     MSR_UNAUTHENTICATED,
     MSR_PUT_DONE,
     MSR_CHECK_DONE,
+    MSR_PUT_WARNINGS,
+    MSR_CHECK_WARNINGS,
     MSR_LIST_DONE,
     MSR_GET_DONE,
     MSR_ACTIVATED,
@@ -77,10 +80,12 @@ void managesieve_reply_write(struct conn *conn, enum managesieve_reply id, const
  * for words said before a session exists (service_say_and_close); buf. */
 const char *managesieve_reply_line(enum managesieve_reply id, char *buf, size_t size);
 
-/* managesieve_reply_write_tag - the reply with the response code
- * (TAG string), as NOOP echoes its argument (RFC 5804 2.13). */
-void managesieve_reply_write_tag(struct conn *conn, enum managesieve_reply id, const char *tag,
-                                 size_t tag_len);
+/* managesieve_reply_write_arg - the reply with its response code and
+ * the code's string argument, "(CODE string)": NOOP's TAG echoing the
+ * client's (RFC 5804 2.13), REFERRAL's sieve URL (1.3). A reply whose
+ * table row has no code is written as managesieve_reply_write does. */
+void managesieve_reply_write_arg(struct conn *conn, enum managesieve_reply id, const char *arg,
+                                 size_t arg_len);
 
 /* managesieve_reply_is_client_error - counts toward limits.errors. */
 bool managesieve_reply_is_client_error(enum managesieve_reply id);

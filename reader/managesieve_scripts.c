@@ -16,10 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "delivery/mda_sieve.h"
 #include "delivery/sieve/sieve.h"
 #include "lib/buf.h"
 #include "lib/conn.h"
 #include "lib/log.h"
+#include "lib/unicode_nfc.h"
 #include "lib/threadpool.h"
 #include "reader/managesieve_internal.h"
 
@@ -31,6 +33,7 @@ void msieve_job_clear(struct msieve_job *job)
     free(job->name);
     free(job->name2);
     free(job->text);
+    free(job->warnings);
     free(job->error);
     free(job->script);
     sieve_store_list_free(&job->entries, job->count);
@@ -136,7 +139,7 @@ static void success(struct msieve *p)
         msieve_reply(p, MSR_GET_DONE, NULL);
         break;
     case MSIEVE_OP_PUT:
-        msieve_reply(p, MSR_PUT_DONE, NULL);
+        msieve_reply(p, j->warnings != NULL ? MSR_PUT_WARNINGS : MSR_PUT_DONE, j->warnings);
         break;
     case MSIEVE_OP_HAVESPACE:
         msieve_reply(p, MSR_HAVE_SPACE, NULL);
@@ -194,50 +197,71 @@ static void submit(struct msieve *p, enum msieve_op op)
     line_session_wait_begin(&p->ls);
 }
 
-/* take_name - a copy of a's string as the job's name (second: name2);
+/* take_name - a's string in NFC as the job's name (second: name2);
  * false (replied) when it is no script name or memory is short. An empty
- * name is allowed only where empty. */
+ * name is allowed only where empty. RFC 5804 1.6: names are Net-Unicode
+ * (RFC 5198), so a name sent decomposed ("e" and U+0301) is the script
+ * stored composed ("é"): one name, one file, whichever form a client
+ * sends; what the store refuses (controls, "/") is checked after. */
 static bool take_name(struct msieve *p, const struct imap_arg *a, bool second, bool empty)
 {
-    if (!(a->len == 0 && empty) && !sieve_store_name_valid(a->str, a->len)) {
-        msieve_reply(p, MSR_BAD_NAME, NULL);
+    size_t len = 0;
+    char *copy = a->len == 0 ? bytes_dup("", 0) : unicode_nfc(a->str, a->len, &len);
+    if (copy == NULL && a->len > 0 && sieve_store_name_valid(a->str, a->len)) {
+        msieve_reply(p, MSR_INTERNAL, NULL); /* valid UTF-8: memory was short */
         return false;
     }
-    char *copy = bytes_dup(a->str, a->len);
-    if (copy == NULL) {
-        msieve_reply(p, MSR_INTERNAL, NULL);
+    if (copy == NULL || (!(len == 0 && empty) && !sieve_store_name_valid(copy, len))) {
+        free(copy);
+        msieve_reply(p, MSR_BAD_NAME, NULL);
         return false;
     }
     if (second) {
         p->job.name2 = copy;
-        p->job.name2_len = a->len;
+        p->job.name2_len = len;
     } else {
         p->job.name = copy;
-        p->job.name_len = a->len;
+        p->job.name_len = len;
     }
     return true;
 }
 
-/* compile_check - compile the script; false (replied NO with the first
- * errors, each as "line L, column C: why") when it does not compile. */
-static bool compile_check(struct msieve *p, const struct imap_arg *script)
+/* errors_text - the first ERRORS_SHOWN of errors, each "line L, column
+ * C: why", CRLF between them, NUL-terminated into text. */
+static void errors_text(const struct sieve_errors *errors, struct buf *text)
 {
+    for (size_t i = 0; i < errors->count && i < ERRORS_SHOWN; i++) {
+        const struct sieve_error *e = &errors->items[i];
+        buf_printf(text, "%sline %u, column %u: %s", i > 0 ? "\r\n" : "", e->line, e->column,
+                   e->message);
+    }
+    buf_append(text, "", 1);
+}
+
+/* compile_check - compile the script; false (replied NO with the first
+ * errors) when it does not compile. True with *warnings_r the text of the
+ * engine's warnings (malloc'd) or NULL when there are none. */
+static bool compile_check(struct msieve *p, const struct imap_arg *script, char **warnings_r)
+{
+    *warnings_r = NULL;
     struct sieve_limits limits;
-    sieve_limits_default(&limits);
+    mda_sieve_limits(&p->ss->config->sieve, &limits);
     struct sieve_errors errors = {0};
     struct sieve_script *s = sieve_compile(script->str, script->len, &limits, &errors);
     if (s != NULL) {
+        const struct sieve_errors *w = sieve_script_warnings(s);
+        if (w->count > 0) {
+            struct buf text = BUF_INIT;
+            errors_text(w, &text);
+            *warnings_r = bytes_dup(buf_ptr(&text), strlen(buf_ptr(&text)));
+            buf_release(&text);
+        }
         sieve_script_free(&s);
         sieve_errors_clear(&errors);
         return true;
     }
     struct buf text = BUF_INIT;
-    for (size_t i = 0; i < errors.count && i < ERRORS_SHOWN; i++) {
-        const struct sieve_error *e = &errors.items[i];
-        buf_printf(&text, "%sline %u, column %u: %s", i > 0 ? "\r\n" : "", e->line, e->column,
-                   e->message);
-    }
-    buf_append(&text, "", 1);
+    errors_text(&errors, &text);
     log_info("event=managesieve_script_refused client=%s user=%s errors=%zu", p->ss->client_ip,
              p->login, errors.count);
     /* errors.count is never 0 here (sieve.h): NULL is the table's text */
@@ -279,12 +303,13 @@ void msieve_cmd_putscript(struct msieve *p, const struct imap_command *cmd)
         msieve_reply(p, MSR_BAD_ARGS, "Usage: PUTSCRIPT name script");
         return;
     }
-    if (!sieve_store_name_valid(name->str, name->len)) {
-        msieve_reply(p, MSR_BAD_NAME, NULL);
+    /* the name first: a bad one is refused before the script is compiled */
+    if (!take_name(p, name, false, false))
+        return;
+    if (script_too_big(p, script) || !compile_check(p, script, &p->job.warnings)) {
+        msieve_job_clear(&p->job);
         return;
     }
-    if (script_too_big(p, script) || !compile_check(p, script) || !take_name(p, name, false, false))
-        return;
     p->job.text = bytes_dup(script->str, script->len);
     if (p->job.text == NULL) {
         msieve_job_clear(&p->job);
@@ -302,8 +327,10 @@ void msieve_cmd_checkscript(struct msieve *p, const struct imap_command *cmd)
         msieve_reply(p, MSR_BAD_ARGS, "Usage: CHECKSCRIPT script");
         return;
     }
-    if (!script_too_big(p, script) && compile_check(p, script))
-        msieve_reply(p, MSR_CHECK_DONE, NULL);
+    char *warnings = NULL;
+    if (!script_too_big(p, script) && compile_check(p, script, &warnings))
+        msieve_reply(p, warnings != NULL ? MSR_CHECK_WARNINGS : MSR_CHECK_DONE, warnings);
+    free(warnings);
 }
 
 void msieve_cmd_listscripts(struct msieve *p, const struct imap_command *cmd)

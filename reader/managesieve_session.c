@@ -17,11 +17,13 @@
 
 #include "reader/managesieve_session.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth/sasl_server.h"
+#include "delivery/mda_sieve.h"
 #include "delivery/sieve/sieve.h"
 #include "lib/conn.h"
 #include "lib/log.h"
@@ -30,6 +32,7 @@
 #include "proto/sasl_shared.h"
 #include "reader/literal_feed.h"
 #include "reader/managesieve_internal.h"
+#include "reader/proxy.h"
 
 /* A refused literal this long is still read and dropped; past it, BYE. */
 #define DISCARD_MAX (16u * 1024u * 1024u)
@@ -112,7 +115,7 @@ static void capabilities(struct msieve *p)
     if (p->state == MSIEVE_NOT_AUTHENTICATED && p->ss->tls_ctx != NULL && !p->ls.tls)
         capability_line(p, "STARTTLS", NULL);
     struct sieve_limits limits;
-    sieve_limits_default(&limits);
+    mda_sieve_limits(&p->ss->config->sieve, &limits);
     char redirects[24];
     snprintf(redirects, sizeof redirects, "%zu", limits.redirects_max);
     capability_line(p, "MAXREDIRECTS", redirects);
@@ -132,14 +135,31 @@ static void sasl_renew(struct msieve *p)
 
 /* ---- login ---- */
 
+/* "sieve://" and a host name or a bracketed IPv6 address (RFC 5804 3) */
+#define SIEVE_URL_MAX (sizeof "sieve://[]" + 255)
+
+/* sieve_url - the ManageSieve URL of host (RFC 5804 3, no port: 4190)
+ * into buf; false when host is no name or address a URL can hold. */
+static bool sieve_url(const char *mail_host, char *buf, size_t size)
+{
+    char *host = mail_host != NULL ? proxy_host_name(mail_host) : NULL;
+    bool ok = host != NULL && host[0] != '\0' && strlen(host) <= 255;
+    bool v6 = ok && strchr(host, ':') != NULL;
+    for (const char *c = host; ok && *c != '\0'; c++)
+        ok = isalnum((unsigned char)*c) || *c == '-' || *c == '.' || (v6 && *c == ':');
+    int n = ok ? snprintf(buf, size, v6 ? "sieve://[%s]" : "sieve://%s", host) : -1;
+    free(host);
+    return n > 0 && (size_t)n < size;
+}
+
 /* user_found - the auth process's USER answer for the login: where the
  * user's Maildir, and so the script store, is. */
 static void user_found(void *ctx, enum login_lookup_result result, const struct auth_user *u,
                        const char *mailbox)
 {
     struct msieve *p = ctx;
-    (void)u;
     enum managesieve_reply r = MSR_LOGGED_IN;
+    char referral[SIEVE_URL_MAX];
     switch (result) {
     case LOGIN_LOOKUP_TEMPFAIL:
         r = MSR_DIRECTORY_TRYLATER; /* a directory error is temporary */
@@ -148,7 +168,12 @@ static void user_found(void *ctx, enum login_lookup_result result, const struct 
         r = MSR_AUTH_FAILED;
         break;
     case LOGIN_LOOKUP_REMOTE:
-        r = MSR_MAILBOX_REMOTE; /* the proxy to the user's node is not built */
+        /* RFC 5804 1.3, 2.1: the client is sent to the node that holds
+         * the mailbox (no proxying of ManageSieve); a host that makes no
+         * URL is the directory's error, so temporary */
+        r = sieve_url(u != NULL ? u->mail_host : NULL, referral, sizeof referral)
+                ? MSR_MAILBOX_REMOTE
+                : MSR_DIRECTORY_TRYLATER;
         break;
     case LOGIN_LOOKUP_LOCAL:
         p->mailbox = mailbox != NULL ? strdup(mailbox) : NULL;
@@ -160,12 +185,16 @@ static void user_found(void *ctx, enum login_lookup_result result, const struct 
         log_info("event=managesieve_login client=%s user=%s", p->ss->client_ip, p->login);
         p->state = MSIEVE_AUTHENTICATED;
     } else {
-        log_info("event=managesieve_login_failed client=%s user=%s result=%d", p->ss->client_ip,
-                 p->login, (int)result);
+        log_info("event=managesieve_login_failed client=%s user=%s result=%d%s%s", p->ss->client_ip,
+                 p->login, (int)result, r == MSR_MAILBOX_REMOTE ? " referral=" : "",
+                 r == MSR_MAILBOX_REMOTE ? referral : "");
         free(p->login);
         p->login = NULL;
     }
-    msieve_reply(p, r, NULL);
+    if (r == MSR_MAILBOX_REMOTE)
+        managesieve_reply_write_arg(p->conn, r, referral, strlen(referral));
+    else
+        msieve_reply(p, r, NULL);
     line_session_wait_end(&p->ls);
 }
 
@@ -261,7 +290,7 @@ static void cmd_noop(struct msieve *p, const struct imap_command *cmd)
         return;
     }
     if (tag != NULL)
-        managesieve_reply_write_tag(p->conn, MSR_NOOP_DONE, tag->str, tag->len);
+        managesieve_reply_write_arg(p->conn, MSR_NOOP_TAG, tag->str, tag->len);
     else
         msieve_reply(p, MSR_NOOP_DONE, NULL);
 }

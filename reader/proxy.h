@@ -25,6 +25,12 @@ enum proxy_result {
 
 struct proxy_login;
 
+/* proxy_host_name - the host of dirmailMailHost, which the SMTP client
+ * reads as "host", "host:port" or "[address]:port" (doc/relay.md): the
+ * port there is SMTP's, never POP3's, IMAP's or ManageSieve's. malloc'd
+ * (the caller's); NULL when memory is short. */
+char *proxy_host_name(const char *mail_host);
+
 /* proxy_login_done_fn - the login ended; called from the event loop, never
  * from within proxy_login_start. ctx's owner frees the login (or splices
  * it) from here or later. */

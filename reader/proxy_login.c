@@ -459,10 +459,7 @@ static void resolve_done(void *arg)
     try_next(pl);
 }
 
-/* host_name - the host of dirmailMailHost, which the SMTP client reads as
- * "host", "host:port" or "[address]:port" (doc/relay.md): the port there is
- * SMTP's, never POP3's or IMAP's. malloc'd. */
-static char *host_name(const char *mail_host)
+char *proxy_host_name(const char *mail_host)
 {
     const char *end = strrchr(mail_host, ':');
     if (mail_host[0] == '[') {
@@ -499,7 +496,7 @@ struct proxy_login *proxy_login_start(struct service_session *ss, enum proxy_pro
     pl->ctx = ctx;
     snprintf(pl->client_ip, sizeof pl->client_ip, "%s", ss->client_ip);
     pl->client_port = ss->client_port;
-    pl->host = host_name(host);
+    pl->host = proxy_host_name(host);
     pl->user = strdup(user);
     pl->tag = strdup(tag != NULL ? tag : "");
     if (pl->host == NULL || pl->user == NULL || pl->tag == NULL || acquire_tls(conf) < 0) {

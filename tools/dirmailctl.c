@@ -322,6 +322,7 @@ static unsigned request_timeout_ms(const struct config *conf)
 int main(int argc, char **argv)
 {
     const char *path = DEFAULT_CONFIG;
+    bool path_given = false;
     static const struct option long_options[] = {
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -333,6 +334,7 @@ int main(int argc, char **argv)
         switch (opt) {
         case 'c':
             path = optarg;
+            path_given = true;
             break;
         case 'h':
             usage(stdout);
@@ -350,9 +352,23 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *name = argv[optind];
-    /* sieve needs neither the configuration nor the auth process */
-    if (strcmp(name, "sieve") == 0)
-        return dirmailctl_sieve(argc - optind - 1, argv + optind + 1);
+    /* sieve needs neither the configuration nor the auth process; given
+     * one (-c), it checks under the configured limits, as delivery runs */
+    if (strcmp(name, "sieve") == 0) {
+        struct config *conf = NULL;
+        if (path_given) {
+            char *error = NULL;
+            if ((conf = config_load(path, &error)) == NULL) {
+                fail("%s", error != NULL ? error : "out of memory");
+                free(error);
+                return EXIT_CONFIG;
+            }
+        }
+        int status = dirmailctl_sieve(argc - optind - 1, argv + optind + 1,
+                                      conf != NULL ? &conf->sieve : NULL);
+        config_free(&conf);
+        return status;
+    }
     size_t nargs = (size_t)(argc - optind - 1);
     if (strcmp(name, "queue") == 0) {
         /* the spool itself, not the auth socket */

@@ -13,8 +13,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "delivery/mda_sieve.h"
 #include "delivery/sieve/sieve.h"
 #include "delivery/sieve/sieve_message.h"
+
+/* The limits scripts are compiled and run under: the configuration's
+ * sieve section when dirmailctl was given -c (so that check and test say
+ * what delivery would), else the engine's defaults. */
+static struct sieve_limits run_limits;
 
 enum { EX_OK_ = 0, EX_FAIL_ = 1, EX_USAGE_ = 64, EX_DATAERR_ = 65, EX_NOINPUT_ = 66 };
 
@@ -45,8 +51,7 @@ static char *read_file(const char *path, size_t max, size_t *len)
 
 static struct sieve_script *compile_file(const char *path, bool print_ok, int *status)
 {
-    struct sieve_limits limits;
-    sieve_limits_default(&limits);
+    const struct sieve_limits limits = run_limits;
     size_t len;
     char *text = read_file(path, limits.script_max, &len);
     if (text == NULL) {
@@ -65,6 +70,12 @@ static struct sieve_script *compile_file(const char *path, bool print_ok, int *s
         *status = EX_DATAERR_;
         return NULL;
     }
+    /* warnings on stdout for check, on stderr for test (whose stdout is
+     * the actions, one a line) */
+    const struct sieve_errors *w = sieve_script_warnings(s);
+    for (size_t i = 0; i < w->count; i++)
+        fprintf(print_ok ? stdout : stderr, "%s:%u:%u: warning: %s\n", path, w->items[i].line,
+                w->items[i].column, w->items[i].message);
     if (print_ok)
         printf("%s: ok\n", path);
     return s;
@@ -103,9 +114,7 @@ static int fetch_include(void *ctx, const char *name, bool global, char **text, 
     int n = snprintf(path, sizeof path, "%s/%s.sieve", dir, name);
     if (n < 0 || (size_t)n >= sizeof path)
         return 0;
-    struct sieve_limits limits;
-    sieve_limits_default(&limits);
-    *text = read_file(path, limits.script_max, len);
+    *text = read_file(path, run_limits.script_max, len);
     if (*text != NULL)
         return 1;
     return errno == ENOENT ? 0 : -1;
@@ -182,8 +191,12 @@ static int cmd_test(int argc, char **argv)
     return st == SIEVE_RUN_OK ? EX_OK_ : EX_FAIL_;
 }
 
-int dirmailctl_sieve(int argc, char **argv)
+int dirmailctl_sieve(int argc, char **argv, const struct config_sieve *limits)
 {
+    if (limits != NULL)
+        mda_sieve_limits(limits, &run_limits);
+    else
+        sieve_limits_default(&run_limits);
     if (argc < 1) {
         sieve_usage(stderr);
         return EX_USAGE_;

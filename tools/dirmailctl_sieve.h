@@ -4,7 +4,11 @@
 #ifndef DIRMAIL_DIRMAILCTL_SIEVE_H
 #define DIRMAIL_DIRMAILCTL_SIEVE_H
 
-/* dirmailctl_sieve - argv after "sieve"; returns the exit code (sysexits). */
-int dirmailctl_sieve(int argc, char **argv);
+#include "conf/conf.h"
+
+/* dirmailctl_sieve - argv after "sieve", compiled and run under limits (the
+ * configuration's sieve section; NULL: the engine's defaults); returns the
+ * exit code (sysexits). */
+int dirmailctl_sieve(int argc, char **argv, const struct config_sieve *limits);
 
 #endif

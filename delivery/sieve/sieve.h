@@ -25,7 +25,19 @@ struct sieve_limits {
     size_t variables_max; /* distinct variables (RFC 5229) */
 };
 
-/* sieve_limits_default - the limits dirmail uses until they are configurable. */
+/* The defaults of the limits; the configuration's sieve section
+ * (conf/conf.h, doc/dirmail.conf.5) starts from the same numbers. */
+#define SIEVE_DEFAULT_SCRIPT_MAX (1u << 20)
+#define SIEVE_DEFAULT_STRING_MAX (64u << 10)
+#define SIEVE_DEFAULT_NESTING_MAX 32u
+#define SIEVE_DEFAULT_ACTIONS_MAX 32u
+#define SIEVE_DEFAULT_REDIRECTS_MAX 4u
+#define SIEVE_DEFAULT_STEPS_MAX 10000000u
+#define SIEVE_DEFAULT_VARIABLES_MAX 128u
+
+/* sieve_limits_default - the SIEVE_DEFAULT_* limits (tools and tests
+ * without a configuration; delivery and ManageSieve take the configured
+ * ones, mda_sieve_limits). */
 void sieve_limits_default(struct sieve_limits *limits);
 
 /* sieve_extensions_format - the require names of every extension (and
@@ -55,6 +67,11 @@ struct sieve_script;
 struct sieve_script *sieve_compile(const char *text, size_t len, const struct sieve_limits *limits,
                                    struct sieve_errors *errors);
 void sieve_script_free(struct sieve_script **script);
+/* sieve_script_warnings - what the script compiled with but is likely a
+ * mistake, each at its line and column (ManageSieve's OK (WARNINGS), RFC
+ * 5804 1.3; dirmailctl sieve check): today an address test on a header
+ * field that holds no addresses (RFC 5228 5.1). Owned by the script. */
+const struct sieve_errors *sieve_script_warnings(const struct sieve_script *script);
 
 /* What the caller provides for one run. Every callback may be NULL. */
 struct sieve_env {

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/array.h"
 #include "lib/buf.h"
@@ -155,4 +156,46 @@ char *sieve_address_part(const char *addr, enum sieve_addr_part part)
     }
     }
     return NULL;
+}
+
+bool sieve_address_header_known(const char *name)
+{
+    static const char *const known[] = {
+        "from",
+        "sender",
+        "reply-to",
+        "to",
+        "cc",
+        "bcc",
+        "resent-from",
+        "resent-sender",
+        "resent-to",
+        "resent-cc",
+        "resent-bcc",
+        "resent-reply-to",
+        "return-path",
+        "delivered-to",
+        "errors-to",
+        "x-original-to",
+        "envelope-to",
+        "original-recipient",
+        "disposition-notification-to",
+        "mail-followup-to",
+        "mail-reply-to",
+        "approved",
+        "x-envelope-from",
+        "x-envelope-to",
+        "original-from",
+        "original-sender",
+        "original-to",
+        "for-approval",
+        "for-handling",
+        "list-post",
+        "list-owner",
+        "x-beenthere",
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcasecmp(name, known[i]) == 0)
+            return true;
+    return false;
 }

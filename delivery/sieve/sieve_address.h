@@ -5,6 +5,7 @@
 #ifndef DIRMAIL_SIEVE_ADDRESS_H
 #define DIRMAIL_SIEVE_ADDRESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "delivery/sieve/sieve_ast.h"
@@ -16,6 +17,12 @@
  * string in *out (*count of them; the caller frees each and the array).
  * A group name or an empty group yields nothing. 0, or -1 out of memory. */
 int sieve_address_list(const char *value, char ***out, size_t *count);
+
+/* sieve_address_header_known - name is a header field that holds
+ * addresses (RFC 5322 3.6.2, 3.6.3, 3.6.6 and the common others, as
+ * Pigeonhole knows them), the fields RFC 5228 5.1 restricts the address
+ * test to. Case-insensitive. */
+bool sieve_address_header_known(const char *name);
 
 /* sieve_address_part - the part of addr as malloc'd string; NULL when the
  * part does not exist (no '@' for :domain, no separator for :detail: RFC

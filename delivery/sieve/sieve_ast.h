@@ -152,7 +152,8 @@ struct sieve_script {
     size_t ncommands;
     unsigned exts; /* enum sieve_ext bits named by require */
     struct sieve_limits limits;
-    size_t variable_count; /* distinct variable names the script sets (upper bound) */
+    size_t variable_count;        /* distinct variable names the script sets (upper bound) */
+    struct sieve_errors warnings; /* what compiled but is doubtful (sieve_script_warnings) */
 };
 
 /* sieve_node_free - free a node and everything under it. */

@@ -15,13 +15,13 @@
 
 void sieve_limits_default(struct sieve_limits *l)
 {
-    l->script_max = 1 << 20;
-    l->string_max = 64 << 10;
-    l->nesting_max = 32;
-    l->actions_max = 32;
-    l->redirects_max = 4;
-    l->steps_max = 10 * 1000 * 1000;
-    l->variables_max = 128;
+    l->script_max = SIEVE_DEFAULT_SCRIPT_MAX;
+    l->string_max = SIEVE_DEFAULT_STRING_MAX;
+    l->nesting_max = SIEVE_DEFAULT_NESTING_MAX;
+    l->actions_max = SIEVE_DEFAULT_ACTIONS_MAX;
+    l->redirects_max = SIEVE_DEFAULT_REDIRECTS_MAX;
+    l->steps_max = SIEVE_DEFAULT_STEPS_MAX;
+    l->variables_max = SIEVE_DEFAULT_VARIABLES_MAX;
 }
 
 struct sieve_script *sieve_compile(const char *text, size_t len, const struct sieve_limits *limits,
@@ -55,8 +55,14 @@ void sieve_script_free(struct sieve_script **script)
     for (size_t i = 0; i < s->ncommands; i++)
         sieve_node_free(s->commands[i]);
     free(s->commands);
+    sieve_errors_clear(&s->warnings);
     free(s);
     *script = NULL;
+}
+
+const struct sieve_errors *sieve_script_warnings(const struct sieve_script *script)
+{
+    return &script->warnings;
 }
 
 struct entry {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "delivery/sieve/sieve_address.h"
 #include "delivery/sieve/sieve_date.h"
 #include "delivery/sieve/sieve_lex.h"
 #include "lib/buf.h"
@@ -636,6 +637,14 @@ static void check_semantics(struct validator *v, struct sieve_node *node)
     }
     case TEST_ADDRESS:
     case TEST_HEADER:
+        /* RFC 5228 5.1 restricts address to fields that hold addresses;
+         * Pigeonhole accepts any, so it is a warning, and the test runs */
+        for (size_t i = 0; node->id == TEST_ADDRESS && i < node->pos[0]->nstrs; i++) {
+            const char *h = node->pos[0]->strs[i];
+            if (strstr(h, "${") == NULL && !sieve_address_header_known(h))
+                sieve_errors_add(&v->script->warnings, node->pos[0]->line, node->pos[0]->column,
+                                 "address: \"%.64s\" holds no addresses (RFC 5228 5.1)", h);
+        }
         if (node->slot[SLOT_LAST] != NULL && node->slot[SLOT_INDEX] == NULL)
             verror(v, node->line, node->column, "%s: :last needs :index (RFC 5260 6)%s", node->name,
                    "");

@@ -3,7 +3,8 @@
 delivery/sieve_store.c) against a real slapd and dirmaild: every command of
 RFC 5804 and its response codes over a raw socket (harness/managesieve.py,
 literals included), STARTTLS, AUTHENTICATE PLAIN with and without SASL-IR,
-the quotas, broken scripts refused with their line and column, the files on
+the quotas, script names in NFC (RFC 5804 1.6), REFERRAL for a user on
+another node, broken scripts refused with their line and column, the files on
 disk, the directory down; then real clients: sievelib's managesieve module
 (Debian python3-sievelib) and sieve-connect."""
 import os
@@ -210,6 +211,67 @@ class ManageSieveService(unittest.TestCase):
         self.no(c.command("PUTSCRIPT", c.literal(b"\xff\xfe"), c.literal(b"keep;")))
         self.assertEqual(os.listdir(self.sieve_dir(name)), ["Régles ✓.sieve"])
         self.assertFalse(os.path.exists(os.path.join(self.f.maildir(name), "escape.sieve")))
+
+    def test_names_are_normalised_to_nfc(self):
+        # RFC 5804 1.6: names are Net-Unicode (NFC); "e" + U+0301 and "é"
+        # name one script, stored and listed composed
+        name = self.user("msnfc")
+        c = self.login(name)
+        decomposed, composed = "Re\u0301gles", "R\u00e9gles"
+        self.ok(c.command("PUTSCRIPT", decomposed, c.literal(b"keep;")))
+        self.assertEqual(os.listdir(self.sieve_dir(name)), [composed + ".sieve"])
+        r = self.ok(c.command("LISTSCRIPTS"))
+        self.assertEqual(r.lines, [[("str", composed.encode())]])
+        for form in (decomposed, composed):
+            r = self.ok(c.command("GETSCRIPT", form))
+            self.assertEqual(r.lines, [[("str", b"keep;")]])
+        self.ok(c.command("SETACTIVE", decomposed))
+        self.assertEqual(os.readlink(os.path.join(self.sieve_dir(name), ".active")),
+                         composed + ".sieve")
+        # renaming to the other form is renaming to itself: nothing changes
+        self.ok(c.command("RENAMESCRIPT", composed, decomposed))
+        self.ok(c.command("PUTSCRIPT", "other", c.literal(b"keep;")))
+        self.no(c.command("RENAMESCRIPT", "other", decomposed), "ALREADYEXISTS")
+        self.ok(c.command("DELETESCRIPT", "other"))
+        # control characters of any plane and the separators are refused
+        for bad in ("c1\u0085x", "line\u2028sep", "para\u2029sep", "del\x7fx"):
+            self.no(c.command("PUTSCRIPT", bad, c.literal(b"keep;")))
+        self.assertEqual(sorted(os.listdir(self.sieve_dir(name))), [".active", composed + ".sieve"])
+
+    def test_referral_for_a_user_on_another_node(self):
+        # RFC 5804 1.3, 2.1: the login names the node that holds the
+        # scripts; dirmailMailHost's SMTP port is not ManageSieve's
+        for uid, host, url in (("msremote", "node2.example.org:2525", "sieve://node2.example.org"),
+                               ("msremote6", "[2001:db8::5]:25", "sieve://[2001:db8::5]")):
+            self.f.add_user(uid, uid + "-pw", extra=f"dirmailMailHost: {host}\n")
+            c = self.connect()
+            r = c.authenticate_plain(uid, uid + "-pw")
+            self.assertEqual((r.status, r.code), ("NO", f'REFERRAL "{url}"'), r)
+            self.no(c.command("LISTSCRIPTS"))  # not logged in
+            self.assertFalse(os.path.exists(self.sieve_dir(uid)))
+        self.d.wait_log(r"event=managesieve_login_failed .*user=msremote6 .*"
+                        r"referral=sieve://\[2001:db8::5\]")
+        # a wrong password is refused here, never referred
+        c = self.connect()
+        r = c.authenticate_plain("msremote", "wrong")
+        self.assertEqual(r.status, "NO", r)
+        self.assertIsNone(r.code, r)
+
+    def test_warnings_on_ok_and_the_script_stored(self):
+        # RFC 5804 1.3: OK (WARNINGS) for a script that compiles with warnings
+        name = self.user("mswarn")
+        c = self.login(name)
+        doubtful = b'if address :is "Subject" "a@b.example" {\r\n  discard;\r\n}\r\n'
+        r = self.ok(c.command("CHECKSCRIPT", c.literal(doubtful)))
+        self.assertEqual(r.code, "WARNINGS", r)
+        self.assertRegex(r.text, r'^line 1, column 16: address: "Subject" holds no addresses')
+        r = self.ok(c.command("PUTSCRIPT", "doubtful", c.literal(doubtful)))
+        self.assertEqual(r.code, "WARNINGS", r)
+        with open(os.path.join(self.sieve_dir(name), "doubtful.sieve"), "rb") as f:
+            self.assertEqual(f.read(), doubtful)
+        # the same test on an address field: plain OK
+        r = self.ok(c.command("CHECKSCRIPT", c.literal(doubtful.replace(b"Subject", b"From"))))
+        self.assertIsNone(r.code, r)
 
     def test_broken_script_refused_with_line_and_column(self):
         name = self.user("msbroken")

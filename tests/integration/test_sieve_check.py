@@ -49,6 +49,15 @@ class SieveCheck(unittest.TestCase):
         self.assertEqual(r.returncode, 65)
         self.assertEqual(r.stdout, f'{bad}:4:3: unknown command "frobnicate"\n')
 
+    def test_warning_is_printed_and_the_script_ok(self):
+        doubtful = self.script("doubtful.sieve",
+                               'if address :is ["to", "X-Spam"] "a@b" {\n  keep;\n}\n')
+        r = self.ctl("check", doubtful)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.splitlines(),
+                         [f'{doubtful}:1:16: warning: address: "X-Spam" holds no addresses '
+                          "(RFC 5228 5.1)", f"{doubtful}: ok"])
+
     def test_each_file_is_reported(self):
         good = self.script("good.sieve", "keep;\n")
         bad = self.script("bad.sieve", "keep\n")

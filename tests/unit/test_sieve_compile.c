@@ -106,6 +106,33 @@ START_TEST(test_error_table)
 }
 END_TEST
 
+/* Warnings: the script compiles and runs; each warning has its place. */
+START_TEST(test_warnings)
+{
+    struct sieve_limits limits;
+    sieve_limits_default(&limits);
+    struct sieve_errors errors = {0};
+    const char *text = "require \"variables\"; set \"h\" \"x\";\n"
+                       "if address :is \"to\" \"a@b\" { keep; }\n"
+                       "if address :is [\"Subject\", \"X-Original-To\"] \"a@b\" { keep; }\n"
+                       "if address :is \"${h}\" \"a@b\" { keep; }\n";
+    struct sieve_script *s = sieve_compile(text, strlen(text), &limits, &errors);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_eq(errors.count, 0);
+    const struct sieve_errors *w = sieve_script_warnings(s);
+    ck_assert_uint_eq(w->count, 1); /* Subject; not to, X-Original-To, nor a variable */
+    ck_assert_uint_eq(w->items[0].line, 3);
+    ck_assert_uint_eq(w->items[0].column, 16);
+    ck_assert_ptr_nonnull(strstr(w->items[0].message, "\"Subject\" holds no addresses"));
+    sieve_script_free(&s);
+    const char *clean = "if address :is \"from\" \"a@b\" { keep; }";
+    s = sieve_compile(clean, strlen(clean), &limits, &errors);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_eq(sieve_script_warnings(s)->count, 0);
+    sieve_script_free(&s);
+}
+END_TEST
+
 START_TEST(test_string_and_script_limits)
 {
     struct sieve_limits limits;
@@ -144,6 +171,7 @@ static Suite *sieve_compile_suite(void)
     TCase *tc = tcase_create("errors");
     tcase_add_loop_test(tc, test_error_table, 0, (int)(sizeof error_cases / sizeof error_cases[0]));
     tcase_add_test(tc, test_string_and_script_limits);
+    tcase_add_test(tc, test_warnings);
     suite_add_tcase(s, tc);
     return s;
 }
