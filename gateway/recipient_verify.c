@@ -594,7 +594,7 @@ struct recipient_probe *recipient_verify_start(struct recipient_verify *rv, cons
     snprintf(p->address, sizeof p->address, "%s", address);
     p->deadline_ms = clock_monotonic_ms() + (uint64_t)rv->conf->relay.verify_timeout * 1000;
     if (next_hop != NULL) {
-        p->hop_count = smtp_hops_parse(next_hop, 25, false, p->hops);
+        p->hop_count = smtp_hops_parse(next_hop, 25, 24, false, false, p->hops);
     } else {
         /* no next hop: the domain's MX, as the relay would send it */
         p->hop_count = 1;
