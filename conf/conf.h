@@ -286,6 +286,14 @@ struct config_delivery {
  * doc/sieve.md) for delivery and ManageSieve alike; a script over one is
  * a compile error (nesting, strings) or a runtime error that keeps the
  * message (the others). */
+/* The defaults, equal to the engine's SIEVE_DEFAULT_* (delivery/mda_sieve.c
+ * checks at compile time: conf/ may not include delivery/). */
+#define CONF_SIEVE_REDIRECTS_MAX 4u
+#define CONF_SIEVE_ACTIONS_MAX 32u
+#define CONF_SIEVE_NESTING_MAX 32u
+#define CONF_SIEVE_VARIABLES_MAX 128u
+#define CONF_SIEVE_STRING_MAX (64u << 10)
+#define CONF_SIEVE_STEPS_MAX 10000000u
 struct config_sieve {
     unsigned max_redirects; /* redirect actions per message (ManageSieve's MAXREDIRECTS) */
     unsigned max_actions;   /* actions per message */

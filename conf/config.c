@@ -4,7 +4,6 @@
 #include "config.h"
 
 #include "conf/config_internal.h"
-#include "delivery/sieve/sieve.h" /* the limits' defaults only: conf does not link libsieve */
 
 #include <errno.h>
 #include <libconfig.h>
@@ -65,12 +64,12 @@ static int set_defaults(struct loader *ld, struct config *conf)
     conf->queue.delivery_threads = 4;
     conf->delivery.quota_warning_percent = 90;
     conf->managesieve.max_scripts = 20;
-    conf->sieve.max_redirects = SIEVE_DEFAULT_REDIRECTS_MAX;
-    conf->sieve.max_actions = SIEVE_DEFAULT_ACTIONS_MAX;
-    conf->sieve.max_nesting = SIEVE_DEFAULT_NESTING_MAX;
-    conf->sieve.max_variables = SIEVE_DEFAULT_VARIABLES_MAX;
-    conf->sieve.max_string_size = SIEVE_DEFAULT_STRING_MAX;
-    conf->sieve.max_steps = SIEVE_DEFAULT_STEPS_MAX;
+    conf->sieve.max_redirects = CONF_SIEVE_REDIRECTS_MAX;
+    conf->sieve.max_actions = CONF_SIEVE_ACTIONS_MAX;
+    conf->sieve.max_nesting = CONF_SIEVE_NESTING_MAX;
+    conf->sieve.max_variables = CONF_SIEVE_VARIABLES_MAX;
+    conf->sieve.max_string_size = CONF_SIEVE_STRING_MAX;
+    conf->sieve.max_steps = CONF_SIEVE_STEPS_MAX;
     conf->managesieve.max_script_size = 64 * 1024;
     conf->cache.positive_ttl = 300;
     conf->cache.negative_ttl = 60;

@@ -31,6 +31,14 @@
 #include "lib/fdio.h"
 #include "lib/log.h"
 
+/* conf/ cannot include the engine: its defaults are spelled twice, kept equal here. */
+_Static_assert(CONF_SIEVE_REDIRECTS_MAX == SIEVE_DEFAULT_REDIRECTS_MAX, "sieve default");
+_Static_assert(CONF_SIEVE_ACTIONS_MAX == SIEVE_DEFAULT_ACTIONS_MAX, "sieve default");
+_Static_assert(CONF_SIEVE_NESTING_MAX == SIEVE_DEFAULT_NESTING_MAX, "sieve default");
+_Static_assert(CONF_SIEVE_VARIABLES_MAX == SIEVE_DEFAULT_VARIABLES_MAX, "sieve default");
+_Static_assert(CONF_SIEVE_STRING_MAX == SIEVE_DEFAULT_STRING_MAX, "sieve default");
+_Static_assert(CONF_SIEVE_STEPS_MAX == SIEVE_DEFAULT_STEPS_MAX, "sieve default");
+
 /* Compiled scripts a process keeps: users' scripts and the globals. */
 #define CACHE_ENTRIES 1024
 /* The user's vacation memory, in the Maildir root. */
