@@ -72,8 +72,8 @@ struct smtp_conn {
     int body_fd;
     uint64_t body_len, body_off; /* the message is the file's first body_len octets */
     bool eightbit;
-    bool chunking;     /* the text goes as one BDAT LAST chunk (RFC 3030), not DATA */
-    uint64_t bdat_len; /* chunking: its octets once made CRLF */
+    bool chunking;                /* the text goes as one BDAT LAST chunk (RFC 3030), not DATA */
+    uint64_t bdat_len;            /* chunking: its octets once made CRLF */
     bool utf8;                    /* a non-ASCII address: SMTPUTF8 needed (RFC 6531) */
     struct smtp_client_hops hops; /* the message's Received: fields */
     struct smtp_client_dot dot;

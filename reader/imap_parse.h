@@ -36,12 +36,12 @@ struct imap_parse_limits {
 #define IMAP_TAG_MAX 64
 
 enum imap_arg_type {
-    IMAP_ARG_ATOM,    /* also numbers, sequence sets, FETCH items with their [section] */
-    IMAP_ARG_QUOTED,  /* "..." with the backslash escapes removed */
-    IMAP_ARG_LITERAL, /* {n} or {n+}, then n octets (may hold NUL) */
+    IMAP_ARG_ATOM,     /* also numbers, sequence sets, FETCH items with their [section] */
+    IMAP_ARG_QUOTED,   /* "..." with the backslash escapes removed */
+    IMAP_ARG_LITERAL,  /* {n} or {n+}, then n octets (may hold NUL) */
     IMAP_ARG_LITERAL8, /* ~{n} or ~{n+} (RFC 3516 4.4): binary octets; no astring */
-    IMAP_ARG_LIST,    /* ( ... ) */
-    IMAP_ARG_NIL,     /* the atom NIL in any case */
+    IMAP_ARG_LIST,     /* ( ... ) */
+    IMAP_ARG_NIL,      /* the atom NIL in any case */
 };
 
 /* One argument. Arguments are stored in one array in the order they were

@@ -15,7 +15,6 @@ import select
 import signal
 import time
 import shutil
-import smtplib
 import socket
 import ssl
 import subprocess
@@ -27,7 +26,7 @@ import harness.tap  # noqa: E402
 import harness.certs  # noqa: E402
 from harness import process  # noqa: E402
 from harness.dirmaild import Dirmaild, built  # noqa: E402
-from harness.mail import queue_id, spool_ids, wait_for  # noqa: E402
+from harness.mail import deliver  # noqa: E402
 from harness.slapd import Slapd, PASSWORDS  # noqa: E402
 from test_imap import make_dir  # noqa: E402
 
@@ -72,15 +71,7 @@ class ImapClients(unittest.TestCase):
         assert status == 0, f"dirmaild exited {status}\n{cls.d.log()[-3000:]}"
 
     def send(self, rcpt, body):
-        with smtplib.SMTP("127.0.0.1", self.d.port("smtp"), timeout=30) as s:
-            s.ehlo("client.test")
-            s.mail("sender@remote.example")
-            self.assertEqual(s.rcpt(rcpt)[0], 250)
-            code, text = s.data(body)
-            self.assertEqual(code, 250, text)
-        qid = queue_id(text)
-        wait_for(lambda: qid not in spool_ids(self.d.spool), timeout=30,
-                 what=f"{qid} delivered\n{self.d.log()[-3000:]}")
+        deliver(self.d, rcpt, body)
 
     def imap(self, user):
         m = imaplib.IMAP4("127.0.0.1", self.d.port("imap"), timeout=60)
