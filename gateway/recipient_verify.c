@@ -501,23 +501,10 @@ static void on_connected(void *ctx, unsigned events)
 static void try_target(struct recipient_probe *p)
 {
     const struct smtp_target *t = &p->targets[p->at];
-    bool v6 = strchr(t->addr, ':') != NULL;
     snprintf(p->peer, sizeof p->peer, "%s[%s]:%u", t->host, t->addr, t->port);
-    struct sockaddr_storage ss = {0};
-    socklen_t sl;
-    if (v6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)t->port);
-        inet_pton(AF_INET6, t->addr, &sin6->sin6_addr);
-        sl = sizeof *sin6;
-    } else {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)t->port);
-        inet_pton(AF_INET, t->addr, &sin->sin_addr);
-        sl = sizeof *sin;
-    }
+    struct sockaddr_storage ss;
+    socklen_t sl = smtp_target_sockaddr(t, &ss);
+    bool v6 = ss.ss_family == AF_INET6;
     char why[400];
     p->step = STEP_CONNECT;
     p->fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

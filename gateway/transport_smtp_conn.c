@@ -252,31 +252,6 @@ static void on_connected(void *ctx, unsigned events)
     smtp_conn_wait_for(c, STEP_GREETING, c->s->conf->helo_timeout);
 }
 
-/* target_sockaddr - the address of t into ss; its length. */
-static socklen_t target_sockaddr(const struct smtp_target *t, struct sockaddr_storage *ss)
-{
-    *ss = (struct sockaddr_storage){0};
-    if (t->local) {
-        /* "lmtp:unix:/path": the path's length was checked when parsed */
-        struct sockaddr_un *sun = (struct sockaddr_un *)ss;
-        sun->sun_family = AF_UNIX;
-        snprintf(sun->sun_path, sizeof sun->sun_path, "%s", t->host);
-        return sizeof *sun;
-    }
-    if (strchr(t->addr, ':') != NULL) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)t->port);
-        inet_pton(AF_INET6, t->addr, &sin6->sin6_addr);
-        return sizeof *sin6;
-    }
-    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons((uint16_t)t->port);
-    inet_pton(AF_INET, t->addr, &sin->sin_addr);
-    return sizeof *sin;
-}
-
 /* try_target - connect to targets[at]. */
 static void try_target(struct smtp_conn *c)
 {
@@ -287,7 +262,7 @@ static void try_target(struct smtp_conn *c)
         snprintf(c->peer, sizeof c->peer, "%s[%s]:%u", t->host, t->addr, t->port);
     c->reached = false;
     struct sockaddr_storage ss;
-    socklen_t sl = target_sockaddr(t, &ss);
+    socklen_t sl = smtp_target_sockaddr(t, &ss);
     c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
         fail_target(c, false, "socket: %s", strerror(errno));

@@ -429,6 +429,31 @@ static void finish_later(void *ctx)
     finish(ctx);
 }
 
+socklen_t smtp_target_sockaddr(const struct smtp_target *t, struct sockaddr_storage *ss)
+{
+    *ss = (struct sockaddr_storage){0};
+    if (t->local) {
+        /* "lmtp:unix:/path": the path's length was checked when parsed */
+        struct sockaddr_un *sun = (struct sockaddr_un *)ss;
+        sun->sun_family = AF_UNIX;
+        size_t len = strnlen(t->host, sizeof sun->sun_path - 1);
+        memcpy(sun->sun_path, t->host, len);
+        return sizeof *sun;
+    }
+    if (strchr(t->addr, ':') != NULL) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)t->port);
+        inet_pton(AF_INET6, t->addr, &sin6->sin6_addr);
+        return sizeof *sin6;
+    }
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t)t->port);
+    inet_pton(AF_INET, t->addr, &sin->sin_addr);
+    return sizeof *sin;
+}
+
 struct smtp_dns_query *smtp_dns_resolve(struct smtp_dns *dns, const struct smtp_hop *hops,
                                         size_t count, smtp_dns_done_fn *done, void *ctx)
 {

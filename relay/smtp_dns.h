@@ -84,6 +84,11 @@ enum smtp_dns_status {
 typedef void smtp_dns_done_fn(void *ctx, enum smtp_dns_status status,
                               const struct smtp_target *targets, size_t count, const char *error);
 
+/* smtp_target_sockaddr - t as a socket address (a UNIX path for an
+ * "lmtp:unix:" target, IPv6 when the address holds a colon); its length.
+ * The one place both the SMTP client and recipient verification use. */
+socklen_t smtp_target_sockaddr(const struct smtp_target *t, struct sockaddr_storage *ss);
+
 struct smtp_dns;
 struct smtp_dns_query;
 
